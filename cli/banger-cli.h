@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The banger CLI: a dispatch table of commands over libbanger's public API. */
+#pragma once
+
+#include <banger/banger.h>
+
+G_BEGIN_DECLS
+
+/* Exit statuses that are not error codes (errors use
+ * bgr_error_code_to_exit_status(); see docs/errors.md). */
+#define BANGER_EXIT_OK 0
+#define BANGER_EXIT_FAILED 1
+#define BANGER_EXIT_USAGE 2
+
+typedef struct {
+  /* global options */
+  gboolean local;
+  gboolean system;
+  gboolean json;
+  int verbose;
+  char *config_path;
+  gboolean config_from_option; /* --config given (not $BANGER_CONFIG) */
+  /* command words and positional arguments */
+  const char *command;
+  char **args; /* NULL-terminated, positional arguments after the command */
+} BangerInvocation;
+
+typedef gboolean (*BangerCmdFunc) (BangerInvocation *inv, int *exit_status, GError **error);
+
+typedef struct {
+  const char *name;          /* "doctor", "daemon status" */
+  BangerCmdFunc func;
+  const char *summary;       /* one line for `banger --help` */
+  const char *description;   /* longer text for `banger CMD --help` */
+  const char *args_usage;    /* e.g. "" or "NAME" */
+  guint min_args, max_args;
+} BangerCommand;
+
+/* Creates the client the invocation asks for: in-process with --local,
+ * else bangerd on the session (or --system) bus. */
+BgrClient *banger_invocation_get_client (BangerInvocation *inv, GError **error);
+/* Loads the config --config/$BANGER_CONFIG names (or the default one). */
+BgrConfig *banger_invocation_load_config (BangerInvocation *inv, GError **error);
+/* Prints a JSON document (already serialised) to stdout. */
+void banger_print_json (const char *json);
+
+gboolean banger_cmd_version (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_doctor (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_config_show (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_config_path (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_config_ssh_key (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_daemon_status (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_daemon_stop (BangerInvocation *inv, int *exit_status, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "banger-cli.h"
+
+static const BangerCommand commands[] = {
+  { "version", banger_cmd_version, "Print banger's version",
+    "Prints the version of banger (the CLI and the libbanger it loaded).", "", 0, 0 },
+  { "doctor", banger_cmd_doctor, "Check this host and explain what banger can do on it",
+    "Checks KVM, firecracker, QEMU (and whether it can use KVM or only TCG), which\n"
+    "hypervisor `auto` picks and why, the tun and vhost-vsock devices, ip, nft or\n"
+    "iptables, dnsmasq, ssh, free disk in the state and cache directories, and the\n"
+    "config file. One line per check: PASS, WARN or FAIL, with a `fix:` hint.\n"
+    "Asks bangerd when it runs (the daemon's view of the host); otherwise, or with\n"
+    "--local, checks in this process. Exits 1 when a check FAILs, else 0.", "", 0, 0 },
+  { "config show", banger_cmd_config_show, "Print the effective configuration",
+    "Prints every configuration key, its effective value and where it came from\n"
+    "(\"default\" or FILE:LINE). Without --local this is the daemon's configuration.",
+    "", 0, 0 },
+  { "config path", banger_cmd_config_path, "Print the path of the config file",
+    "Prints the config file this client reads (--config, $BANGER_CONFIG, or\n"
+    "$XDG_CONFIG_HOME/banger/config.toml) and whether it exists.", "", 0, 0 },
+  { "config ssh-key", banger_cmd_config_ssh_key, "Print (creating if needed) banger's ssh key",
+    "Prints the private key banger uses for guests. When ssh_key_path is unset and\n"
+    "no key exists yet, creates an ed25519 key in ~/.config/banger/ssh/ (key 0600,\n"
+    "directory 0700).", "", 0, 0 },
+  { "daemon status", banger_cmd_daemon_status, "Show the running bangerd",
+    "Shows the daemon's pid, version, bus, state directory, web UI address and uptime.\n"
+    "Exits 13 when no daemon answers.", "", 0, 0 },
+  { "daemon stop", banger_cmd_daemon_stop, "Stop the running bangerd",
+    "Asks bangerd to exit; it replies, releases its state directory and exits.", "", 0, 0 },
+};
+
+static void
+print_top_help (FILE *out)
+{
+  fprintf (out,
+           "Usage: banger [GLOBAL OPTIONS] COMMAND [ARGS...]\n\n"
+           "banger manages development microVMs (Firecracker, or QEMU where KVM is missing).\n"
+           "Commands talk to bangerd over D-Bus unless --local runs the engine in-process.\n\n"
+           "Commands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out,
+           "\nGlobal options:\n"
+           "  --local            Run the engine in this process instead of asking bangerd\n"
+           "  --system           Talk to the system bangerd (bangerd --system)\n"
+           "  -c, --config PATH  Config file for --local and doctor (also $BANGER_CONFIG)\n"
+           "  --json             Print machine-readable JSON\n"
+           "  -v, --verbose      Log more (-vv: debug)\n"
+           "  -h, --help         Show help (banger COMMAND --help for a command)\n"
+           "  --version          Print the version\n\n"
+           "Exit status: 0 success, 1 failure, 2 usage error, other codes per error kind\n"
+           "(see docs/errors.md).\n");
+}
+
+static gboolean
+count_verbose (const char *name, const char *value, gpointer data, GError **error)
+{
+  BangerInvocation *inv = data;
+  inv->verbose++;
+  return TRUE;
+}
+
+static void
+add_global_entries (GOptionContext *ctx, BangerInvocation *inv, gboolean *opt_help,
+                    gboolean *opt_version)
+{
+  GOptionGroup *group = g_option_group_new ("global", "Global options", "Show global options",
+                                            inv, NULL);
+  const GOptionEntry entries[] = {
+    { "local", 0, 0, G_OPTION_ARG_NONE, &inv->local, "Run the engine in this process", NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &inv->system, "Talk to the system bangerd", NULL },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &inv->config_path,
+      "Config file for --local and doctor (also $BANGER_CONFIG)", "PATH" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &inv->json, "Print JSON", NULL },
+    { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) count_verbose,
+      "Log more (repeat for debug)", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, opt_version, "Print the version", NULL },
+    { NULL }
+  };
+  const GOptionEntry help_entry[] = {
+    { "help", 'h', 0, G_OPTION_ARG_NONE, opt_help, "Show help", NULL },
+    { NULL }
+  };
+
+  g_option_group_add_entries (group, entries);
+  if (opt_help != NULL)
+    g_option_group_add_entries (group, help_entry);
+  g_option_context_set_main_group (ctx, group);
+}
+
+/* Finds the longest command whose words start @words. */
+static const BangerCommand *
+find_command (char **words, guint n_words, guint *n_used)
+{
+  const BangerCommand *best = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (commands[i].name, " ", -1);
+      guint n = g_strv_length (parts), j;
+
+      if (n > n_words)
+        continue;
+      for (j = 0; j < n && g_str_equal (parts[j], words[j]); j++)
+        ;
+      if (j == n && (best == NULL || n > *n_used))
+        {
+          best = &commands[i];
+          *n_used = n;
+        }
+    }
+  return best;
+}
+
+static void
+print_error (BangerInvocation *inv, const GError *error)
+{
+  if (inv->json)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
+      g_autofree char *text = NULL;
+      int code = error->domain == BGR_ERROR ? error->code : BGR_ERROR_FAILED;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "error");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "code");
+      json_builder_add_int_value (b, code);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, bgr_error_code_to_name (code));
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, error->message);
+      json_builder_end_object (b);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      text = json_to_string (root, TRUE);
+      banger_print_json (text);
+    }
+  g_printerr ("banger: %s\n", error->message);
+}
+
+void
+banger_print_json (const char *json)
+{
+  fputs (json, stdout);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+BgrConfig *
+banger_invocation_load_config (BangerInvocation *inv, GError **error)
+{
+  return bgr_config_load (inv->config_path, error);
+}
+
+BgrClient *
+banger_invocation_get_client (BangerInvocation *inv, GError **error)
+{
+  if (inv->local)
+    {
+      g_autoptr (BgrConfig) config = banger_invocation_load_config (inv, error);
+      if (config == NULL)
+        return NULL;
+      return bgr_client_new_local (config, BGR_CLIENT_FLAGS_NONE, error);
+    }
+  if (inv->config_from_option)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--config applies to the in-process engine: add --local, or start the "
+                   "daemon with `bangerd --config %s`", inv->config_path);
+      return NULL;
+    }
+  return bgr_client_new_dbus (inv->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                              BGR_CLIENT_FLAGS_NONE, NULL, error);
+}
+
+int
+main (int argc, char **argv)
+{
+  BangerInvocation inv = { 0 };
+  gboolean opt_help = FALSE, opt_version = FALSE;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) first = NULL;
+  g_auto (GStrv) second = NULL;
+  g_autoptr (GOptionContext) ctx1 = NULL;
+  g_autoptr (GOptionContext) ctx2 = NULL;
+  const BangerCommand *cmd;
+  guint n_words = 0, n_used = 0, n_args;
+  int exit_status = BANGER_EXIT_OK;
+  g_autofree char *summary = NULL;
+  g_autofree char *param = NULL;
+
+  setlocale (LC_ALL, "");
+  (void) bgr_error_quark ();
+
+  /* Pass 1: global options only, to find the command words. */
+  first = g_strdupv (argv);
+  {
+    ctx1 = g_option_context_new (NULL);
+    g_option_context_set_help_enabled (ctx1, FALSE);
+    g_option_context_set_ignore_unknown_options (ctx1, TRUE);
+    add_global_entries (ctx1, &inv, &opt_help, &opt_version);
+    if (!g_option_context_parse_strv (ctx1, &first, &error))
+      {
+        g_printerr ("banger: %s (see banger --help)\n", error->message);
+        return BANGER_EXIT_USAGE;
+      }
+  }
+  if (opt_version)
+    {
+      g_print ("banger %s\n", bgr_get_version_string ());
+      return BANGER_EXIT_OK;
+    }
+  /* first[0] is the program; the words up to the first option are the command. */
+  for (n_words = 0; first[1 + n_words] != NULL && first[1 + n_words][0] != '-'; n_words++)
+    ;
+  if (n_words == 0)
+    {
+      if (opt_help)
+        {
+          print_top_help (stdout);
+          return BANGER_EXIT_OK;
+        }
+      print_top_help (stderr);
+      if (first[1] != NULL)
+        g_printerr ("\nbanger: unknown option '%s'\n", first[1]);
+      return BANGER_EXIT_USAGE;
+    }
+  cmd = find_command (first + 1, n_words, &n_used);
+  if (cmd == NULL)
+    {
+      g_printerr ("banger: unknown command '%s' (see banger --help)\n", first[1]);
+      return BANGER_EXIT_USAGE;
+    }
+
+  /* Pass 2: strict parse with the command's own help. */
+  g_clear_pointer (&inv.config_path, g_free);
+  memset (&inv, 0, sizeof inv);
+  param = g_strdup_printf ("%s%s%s", cmd->name, cmd->args_usage[0] ? " " : "", cmd->args_usage);
+  ctx2 = g_option_context_new (param);
+  g_option_context_set_summary (ctx2, cmd->summary);
+  g_option_context_set_description (ctx2, cmd->description);
+  add_global_entries (ctx2, &inv, NULL, &opt_version);
+  second = g_strdupv (argv);
+  if (!g_option_context_parse_strv (ctx2, &second, &error))
+    {
+      g_printerr ("banger %s: %s (see banger %s --help)\n", cmd->name, error->message, cmd->name);
+      return BANGER_EXIT_USAGE;
+    }
+  inv.command = cmd->name;
+  inv.args = second + 1 + n_used;
+  n_args = g_strv_length (inv.args);
+  for (guint i = 0; i < n_args; i++)
+    if (inv.args[i][0] == '-' && inv.args[i][1] != '\0')
+      {
+        g_printerr ("banger %s: unknown option '%s' (see banger %s --help)\n", cmd->name,
+                    inv.args[i], cmd->name);
+        return BANGER_EXIT_USAGE;
+      }
+  if (n_args < cmd->min_args || n_args > cmd->max_args)
+    {
+      if (n_args > cmd->max_args)
+        g_printerr ("banger %s: unexpected argument '%s' (see banger %s --help)\n", cmd->name,
+                    inv.args[cmd->max_args], cmd->name);
+      else
+        g_printerr ("banger %s: missing argument %s (see banger %s --help)\n", cmd->name,
+                    cmd->args_usage, cmd->name);
+      return BANGER_EXIT_USAGE;
+    }
+  if (inv.local && inv.system)
+    {
+      g_printerr ("banger: --local and --system exclude each other\n");
+      return BANGER_EXIT_USAGE;
+    }
+  inv.config_from_option = inv.config_path != NULL;
+  if (inv.config_path == NULL && g_getenv ("BANGER_CONFIG") != NULL)
+    inv.config_path = g_strdup (g_getenv ("BANGER_CONFIG"));
+  if (inv.verbose > 0)
+    g_setenv ("G_MESSAGES_DEBUG", inv.verbose > 1 ? "all" : "Banger", TRUE);
+
+  if (!cmd->func (&inv, &exit_status, &error))
+    {
+      print_error (&inv, error);
+      exit_status = error->domain == BGR_ERROR ? bgr_error_code_to_exit_status (error->code)
+                                               : BANGER_EXIT_FAILED;
+    }
+  g_free (inv.config_path);
+  return exit_status;
+}

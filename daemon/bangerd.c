@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bangerd: owns the state directory and exports libbanger on D-Bus.
+ *
+ * Handlers are thin: unpack, call one libbanger function, reply. They run in
+ * GDBus worker threads (HANDLE_METHOD_INVOCATIONS_IN_THREAD) so a long call
+ * never blocks the main loop. bangerd uses only libbanger's public API: its
+ * engine is a local BgrClient. */
+#define G_LOG_DOMAIN "bangerd"
+#include "config.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <banger/banger.h>
+
+#include "bgr-dbus-generated.h"
+
+#define BGR_DBUS_NAME "org.banger.Banger1"
+#define BGR_DBUS_PATH "/org/banger/Banger1"
+
+typedef struct {
+  GMainLoop *loop;
+  BgrConfig *config;
+  BgrClient *client; /* local engine; NULL until the state lock is held */
+  BgrDBusManager *skeleton;
+  GDBusConnection *connection;
+  char *bus_description;
+  gboolean replace;
+  gboolean name_acquired;
+  int exit_status;
+  GLogLevelFlags max_level;
+} Daemon;
+
+static Daemon daemon_state;
+
+/* ---- logging ------------------------------------------------------------ */
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  Daemon *d = user_data;
+
+  /* GLib's levels grow more verbose as the flag value grows. */
+  if ((level & G_LOG_LEVEL_MASK) > d->max_level && !(level & G_LOG_FLAG_FATAL))
+    return G_LOG_WRITER_HANDLED;
+  if (g_log_writer_is_journald (fileno (stderr)))
+    return g_log_writer_journald (level, fields, n_fields, NULL);
+  return g_log_writer_standard_streams (level, fields, n_fields, NULL);
+}
+
+static GLogLevelFlags
+level_from_config (const char *name)
+{
+  if (g_strcmp0 (name, "error") == 0)
+    return G_LOG_LEVEL_CRITICAL;
+  if (g_strcmp0 (name, "warning") == 0)
+    return G_LOG_LEVEL_WARNING;
+  if (g_strcmp0 (name, "debug") == 0)
+    return G_LOG_LEVEL_DEBUG;
+  return G_LOG_LEVEL_INFO;
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static gboolean
+return_error (GDBusMethodInvocation *invocation, GError *error)
+{
+  /* Every library error is already BGR_ERROR; its code maps to its own
+   * D-Bus name (org.banger.Banger1.Error.<Name>). */
+  g_info ("%s failed: %s", g_dbus_method_invocation_get_method_name (invocation),
+          error->message);
+  g_dbus_method_invocation_return_gerror (invocation, error);
+  g_error_free (error);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_status (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrDaemonInfo) info = bgr_client_get_daemon_info (d->client, NULL, &error);
+  GVariantDict dict;
+
+  if (info == NULL)
+    return return_error (invocation, error);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "pid", "x", (gint64) getpid ());
+  g_variant_dict_insert (&dict, "version", "s", bgr_daemon_info_get_version (info));
+  g_variant_dict_insert (&dict, "bus", "s", d->bus_description);
+  g_variant_dict_insert (&dict, "state_dir", "s", bgr_daemon_info_get_state_dir (info));
+  g_variant_dict_insert (&dict, "web_ui_address", "s", bgr_daemon_info_get_web_ui_address (info));
+  g_variant_dict_insert (&dict, "uptime_seconds", "x", bgr_daemon_info_get_uptime_seconds (info));
+  bgr_dbus_manager_complete_get_status (skeleton, invocation, g_variant_dict_end (&dict));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_config (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrConfig) config = bgr_client_get_config (d->client, NULL, &error);
+  g_auto (GStrv) keys = bgr_config_dup_keys ();
+  GVariantBuilder b;
+
+  if (config == NULL)
+    return return_error (invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sss)"));
+  for (char **k = keys; *k != NULL; k++)
+    g_variant_builder_add (&b, "(sss)", *k, bgr_config_get_string (config, *k),
+                           bgr_config_get_source (config, *k));
+  bgr_dbus_manager_complete_get_config (
+    skeleton, invocation, bgr_config_get_path (config) != NULL ? bgr_config_get_path (config) : "",
+    g_variant_builder_end (&b));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_doctor (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrDoctorReport) report = bgr_client_doctor (d->client, NULL, &error);
+  GVariantBuilder b;
+
+  if (report == NULL)
+    return return_error (invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(suss)"));
+  for (guint i = 0; i < bgr_doctor_report_get_n_checks (report); i++)
+    {
+      const char *fix = bgr_doctor_report_get_check_fix (report, i);
+      g_variant_builder_add (&b, "(suss)", bgr_doctor_report_get_check_name (report, i),
+                             (guint32) bgr_doctor_report_get_check_status (report, i),
+                             bgr_doctor_report_get_check_message (report, i),
+                             fix != NULL ? fix : "");
+    }
+  bgr_dbus_manager_complete_doctor (skeleton, invocation,
+                                    bgr_doctor_report_get_hypervisor (report),
+                                    g_variant_builder_end (&b));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_ensure_ssh_key (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                       gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autofree char *path = bgr_client_ensure_ssh_key (d->client, NULL, &error);
+
+  if (path == NULL)
+    return return_error (invocation, error);
+  bgr_dbus_manager_complete_ensure_ssh_key (skeleton, invocation, path);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+quit_idle (gpointer data)
+{
+  Daemon *d = data;
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+handle_stop (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+
+  g_message ("stop requested by %s", g_dbus_method_invocation_get_sender (invocation));
+  bgr_dbus_manager_complete_stop (skeleton, invocation);
+  /* Quit from the main loop once the reply is on its way. */
+  g_idle_add (quit_idle, d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+authorize_method (GDBusInterfaceSkeleton *iface, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+
+  g_autofree char *params =
+    g_variant_print (g_dbus_method_invocation_get_parameters (invocation), FALSE);
+
+  g_debug ("call %s%s from %s", g_dbus_method_invocation_get_method_name (invocation), params,
+           g_dbus_method_invocation_get_sender (invocation));
+  if (d->client == NULL)
+    {
+      /* Returning FALSE means we finish the call ourselves, with our own ref. */
+      g_dbus_method_invocation_return_error (g_object_ref (invocation), BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
+                                             "bangerd is starting up");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static gboolean
+start_engine (Daemon *d, GError **error)
+{
+  /* With --replace the old daemon still holds the lock until it has seen
+   * NameLost and exited: wait for it, boundedly. */
+  gint64 deadline = g_get_monotonic_time () + (d->replace ? 15 : 0) * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      GError *local_error = NULL;
+      d->client = bgr_client_new_local (d->config, BGR_CLIENT_FLAGS_NONE, &local_error);
+      if (d->client != NULL)
+        return TRUE;
+      if (!g_error_matches (local_error, BGR_ERROR, BGR_ERROR_LOCKED)
+          || g_get_monotonic_time () >= deadline)
+        {
+          g_propagate_error (error, local_error);
+          return FALSE;
+        }
+      g_error_free (local_error);
+      g_usleep (50 * 1000);
+    }
+}
+
+static gboolean
+export_manager (Daemon *d, GError **error)
+{
+  d->skeleton = bgr_dbus_manager_skeleton_new ();
+  bgr_dbus_manager_set_version (d->skeleton, 1);
+  bgr_dbus_manager_set_daemon_version (d->skeleton, bgr_get_version_string ());
+  g_dbus_interface_skeleton_set_flags (G_DBUS_INTERFACE_SKELETON (d->skeleton),
+                                       G_DBUS_INTERFACE_SKELETON_FLAGS_HANDLE_METHOD_INVOCATIONS_IN_THREAD);
+  g_signal_connect (d->skeleton, "g-authorize-method", G_CALLBACK (authorize_method), d);
+  g_signal_connect (d->skeleton, "handle-get-status", G_CALLBACK (handle_get_status), d);
+  g_signal_connect (d->skeleton, "handle-get-config", G_CALLBACK (handle_get_config), d);
+  g_signal_connect (d->skeleton, "handle-doctor", G_CALLBACK (handle_doctor), d);
+  g_signal_connect (d->skeleton, "handle-ensure-ssh-key", G_CALLBACK (handle_ensure_ssh_key), d);
+  g_signal_connect (d->skeleton, "handle-stop", G_CALLBACK (handle_stop), d);
+  return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (d->skeleton), d->connection,
+                                           BGR_DBUS_PATH, error);
+}
+
+static void
+on_name_acquired (GDBusConnection *connection, const char *name, gpointer data)
+{
+  Daemon *d = data;
+  g_autoptr (GError) error = NULL;
+
+  d->name_acquired = TRUE;
+  if (d->client == NULL && !start_engine (d, &error))
+    {
+      g_printerr ("bangerd: %s\n", error->message);
+      d->exit_status = bgr_error_code_to_exit_status (error->code);
+      g_main_loop_quit (d->loop);
+      return;
+    }
+  g_message ("bangerd %s ready: %s on the %s bus, state in %s", bgr_get_version_string (), name,
+             d->bus_description, bgr_config_get_string (d->config, "state_dir"));
+}
+
+static void
+on_name_lost (GDBusConnection *connection, const char *name, gpointer data)
+{
+  Daemon *d = data;
+
+  if (connection == NULL)
+    {
+      g_printerr ("bangerd: lost the connection to the %s bus\n", d->bus_description);
+      d->exit_status = 1;
+    }
+  else if (d->name_acquired)
+    g_message ("another bangerd replaced this one; exiting");
+  else
+    {
+      g_printerr ("bangerd: %s is already owned on the %s bus by another bangerd "
+                  "(use --replace to take over)\n", name, d->bus_description);
+      d->exit_status = bgr_error_code_to_exit_status (BGR_ERROR_LOCKED);
+    }
+  g_main_loop_quit (d->loop);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  Daemon *d = data;
+  g_message ("signal received; exiting");
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  Daemon *d = &daemon_state;
+  gboolean opt_system = FALSE, opt_session = FALSE, opt_replace = FALSE, opt_version = FALSE;
+  gboolean opt_verbose = FALSE;
+  g_autofree char *opt_config = NULL;
+  g_autofree char *opt_address = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GOptionContext) ctx = NULL;
+  const GOptionEntry entries[] = {
+    { "session", 0, 0, G_OPTION_ARG_NONE, &opt_session, "Serve on the session bus (default)", NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Serve on the system bus", NULL },
+    { "address", 0, 0, G_OPTION_ARG_STRING, &opt_address, "Serve on the message bus at ADDRESS", "ADDRESS" },
+    { "replace", 0, 0, G_OPTION_ARG_NONE, &opt_replace, "Replace a running bangerd", NULL },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
+      "Read this config file (default: $XDG_CONFIG_HOME/banger/config.toml; also $BANGER_CONFIG)", "PATH" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log at debug level whatever log_level says", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  guint owner_id;
+  guint name_flags;
+
+  ctx = g_option_context_new ("- the banger daemon");
+  g_option_context_set_summary (ctx,
+    "bangerd owns banger's state directory and serves libbanger on D-Bus as\n"
+    "org.banger.Banger1 (object /org/banger/Banger1). `banger` talks to it.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("bangerd: %s (see bangerd --help)\n", error->message);
+      return 2;
+    }
+  if (opt_version)
+    {
+      g_print ("bangerd %s\n", bgr_get_version_string ());
+      return 0;
+    }
+  if ((opt_system ? 1 : 0) + (opt_session ? 1 : 0) + (opt_address != NULL ? 1 : 0) > 1)
+    {
+      g_printerr ("bangerd: --session, --system and --address exclude each other\n");
+      return 2;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("bangerd: unexpected argument '%s' (see bangerd --help)\n", argv[1]);
+      return 2;
+    }
+
+  if (opt_config == NULL && g_getenv ("BANGER_CONFIG") != NULL)
+    opt_config = g_strdup (g_getenv ("BANGER_CONFIG"));
+  d->config = bgr_config_load (opt_config, &error);
+  if (d->config == NULL)
+    {
+      g_printerr ("bangerd: %s\n", error->message);
+      return bgr_error_code_to_exit_status (error->code);
+    }
+  d->max_level = opt_verbose ? G_LOG_LEVEL_DEBUG
+                             : level_from_config (bgr_config_get_string (d->config, "log_level"));
+  g_log_set_writer_func (log_writer, d, NULL);
+  d->replace = opt_replace;
+  d->loop = g_main_loop_new (NULL, FALSE);
+
+  /* Without --replace, take the state lock before touching the bus, so a
+   * second daemon fails at once with the holder's pid. */
+  if (!opt_replace && !start_engine (d, &error))
+    {
+      g_printerr ("bangerd: %s\n", error->message);
+      return bgr_error_code_to_exit_status (error->code);
+    }
+
+  if (opt_address != NULL)
+    {
+      d->connection = g_dbus_connection_new_for_address_sync (
+        opt_address,
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+        NULL, NULL, &error);
+      d->bus_description = g_strdup_printf ("address:%s", opt_address);
+    }
+  else
+    {
+      d->connection = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, &error);
+      d->bus_description = g_strdup (opt_system ? "system" : "session");
+    }
+  if (d->connection == NULL)
+    {
+      g_printerr ("bangerd: cannot connect to the %s bus: %s\n",
+                  opt_address != NULL ? opt_address : (opt_system ? "system" : "session"),
+                  error->message);
+      return bgr_error_code_to_exit_status (BGR_ERROR_DAEMON_UNAVAILABLE);
+    }
+  g_dbus_connection_set_exit_on_close (d->connection, FALSE);
+  if (!export_manager (d, &error))
+    {
+      g_printerr ("bangerd: cannot export %s: %s\n", BGR_DBUS_PATH, error->message);
+      return 1;
+    }
+
+  name_flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT | G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE;
+  if (opt_replace)
+    name_flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
+  owner_id = g_bus_own_name_on_connection (d->connection, BGR_DBUS_NAME, name_flags,
+                                           on_name_acquired, on_name_lost, d, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, d);
+  g_unix_signal_add (SIGINT, on_signal, d);
+
+  g_main_loop_run (d->loop);
+
+  g_bus_unown_name (owner_id);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (d->skeleton));
+  g_dbus_connection_flush_sync (d->connection, NULL, NULL);
+  g_clear_object (&d->skeleton);
+  g_clear_object (&d->client); /* releases the state lock */
+  g_clear_object (&d->connection);
+  g_clear_object (&d->config);
+  g_main_loop_unref (d->loop);
+  g_free (d->bus_description);
+  return d->exit_status;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Local backend: calls run in this process, against an engine that holds
+ * the state directory's lock for the client's lifetime. */
+#include "config.h"
+
+#include "bgr-backend-private.h"
+#include "bgr-error-private.h"
+#include "engine/bgr-engine-private.h"
+
+typedef struct {
+  BgrBackend parent;
+  BgrEngine *engine;
+} LocalBackend;
+
+static void
+local_free (BgrBackend *backend)
+{
+  LocalBackend *self = (LocalBackend *) backend;
+  bgr_engine_free (self->engine);
+  g_free (self);
+}
+
+static BgrConfig *
+local_get_config (BgrBackend *backend, GCancellable *cancellable, GError **error)
+{
+  return g_object_ref (bgr_engine_get_config (((LocalBackend *) backend)->engine));
+}
+
+static BgrDaemonInfo *
+local_get_daemon_info (BgrBackend *backend, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_get_info (((LocalBackend *) backend)->engine);
+}
+
+static gboolean
+local_stop_daemon (BgrBackend *backend, GCancellable *cancellable, GError **error)
+{
+  g_set_error_literal (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                       "this client runs the engine in-process (--local): there is no daemon "
+                       "to stop");
+  return FALSE;
+}
+
+static char *
+local_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **error)
+{
+  return bgr_config_ensure_ssh_key (bgr_engine_get_config (((LocalBackend *) backend)->engine),
+                                    cancellable, error);
+}
+
+static BgrDoctorReport *
+local_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
+{
+  BgrConfig *config = bgr_engine_get_config (((LocalBackend *) backend)->engine);
+  return bgr_doctor_run (bgr_config_get_path (config), cancellable, error);
+}
+
+static const BgrBackendVTable local_vtable = {
+  .name = "local",
+  .free = local_free,
+  .get_config = local_get_config,
+  .get_daemon_info = local_get_daemon_info,
+  .stop_daemon = local_stop_daemon,
+  .ensure_ssh_key = local_ensure_ssh_key,
+  .doctor = local_doctor,
+};
+
+BgrBackend *
+bgr_backend_local_new (BgrConfig *config, GError **error)
+{
+  LocalBackend *self;
+  BgrEngine *engine = bgr_engine_new (config, error);
+
+  if (engine == NULL)
+    return NULL;
+  self = g_new0 (LocalBackend, 1);
+  self->parent.vtable = &local_vtable;
+  self->engine = engine;
+  return &self->parent;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The backend vtable under BgrClient: the same public calls run either in
+ * an in-process engine or in bangerd over D-Bus. */
+#pragma once
+
+#include <banger/banger.h>
+
+G_BEGIN_DECLS
+
+#define BGR_DBUS_NAME "org.banger.Banger1"
+#define BGR_DBUS_PATH "/org/banger/Banger1"
+#define BGR_DBUS_MANAGER_IFACE "org.banger.Banger1.Manager"
+#define BGR_DBUS_INTERFACE_VERSION 1
+
+typedef struct _BgrBackend BgrBackend;
+
+typedef struct {
+  const char *name;
+  void (*free) (BgrBackend *backend);
+  BgrConfig *(*get_config) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrDaemonInfo *(*get_daemon_info) (BgrBackend *backend, GCancellable *cancellable,
+                                     GError **error);
+  gboolean (*stop_daemon) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  char *(*ensure_ssh_key) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrDoctorReport *(*doctor) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+} BgrBackendVTable;
+
+struct _BgrBackend {
+  const BgrBackendVTable *vtable;
+};
+
+BgrBackend *bgr_backend_local_new (BgrConfig *config, GError **error);
+BgrBackend *bgr_backend_dbus_new (GDBusConnection *connection, const char *bus_description,
+                                  GCancellable *cancellable, GError **error);
+
+G_END_DECLS

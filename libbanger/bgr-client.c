@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <banger/banger.h>
+
+#include "bgr-backend-private.h"
+#include "bgr-error-private.h"
+
+struct _BgrClient {
+  GObject parent_instance;
+  BgrBackend *backend;
+};
+
+G_DEFINE_FINAL_TYPE (BgrClient, bgr_client, G_TYPE_OBJECT)
+
+static void
+bgr_client_finalize (GObject *object)
+{
+  BgrClient *self = BGR_CLIENT (object);
+  if (self->backend != NULL)
+    self->backend->vtable->free (self->backend);
+  G_OBJECT_CLASS (bgr_client_parent_class)->finalize (object);
+}
+
+static void
+bgr_client_class_init (BgrClientClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_client_finalize;
+  /* Register the D-Bus error names before any call can fail. */
+  (void) bgr_error_quark ();
+}
+
+static void
+bgr_client_init (BgrClient *self)
+{
+}
+
+/**
+ * bgr_client_new_local:
+ * @config: the configuration the engine runs with
+ * @flags: #BgrClientFlags
+ * @error: return location for a #GError
+ *
+ * Creates a client whose calls run in this process. The engine takes the
+ * state directory's lock: while this client lives, no other engine (another
+ * local client, or bangerd) can use the same state directory; a second one
+ * fails with %BGR_ERROR_LOCKED naming the holder's pid.
+ *
+ * Returns: (transfer full): a new client, or %NULL
+ * Since: 0.1
+ */
+BgrClient *
+bgr_client_new_local (BgrConfig *config, BgrClientFlags flags, GError **error)
+{
+  BgrBackend *backend;
+  BgrClient *self;
+
+  g_return_val_if_fail (BGR_IS_CONFIG (config), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  (void) bgr_error_quark ();
+  backend = bgr_backend_local_new (config, error);
+  if (backend == NULL)
+    return NULL;
+  self = g_object_new (BGR_TYPE_CLIENT, NULL);
+  self->backend = backend;
+  return self;
+}
+
+static BgrClient *
+new_dbus_for_connection (GDBusConnection *connection, const char *description,
+                         GCancellable *cancellable, GError **error)
+{
+  BgrBackend *backend = bgr_backend_dbus_new (connection, description, cancellable, error);
+  BgrClient *self;
+
+  if (backend == NULL)
+    return NULL;
+  self = g_object_new (BGR_TYPE_CLIENT, NULL);
+  self->backend = backend;
+  return self;
+}
+
+/**
+ * bgr_client_new_dbus:
+ * @bus_type: %G_BUS_TYPE_SESSION or %G_BUS_TYPE_SYSTEM
+ * @flags: #BgrClientFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Creates a client whose calls go to bangerd on @bus_type. Fails with
+ * %BGR_ERROR_DAEMON_UNAVAILABLE when no bangerd answers (and D-Bus
+ * activation cannot start one).
+ *
+ * Returns: (transfer full): a new client, or %NULL
+ * Since: 0.1
+ */
+BgrClient *
+bgr_client_new_dbus (GBusType bus_type, BgrClientFlags flags, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autoptr (GDBusConnection) connection = NULL;
+  GError *local_error = NULL;
+  const char *description = bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session";
+
+  g_return_val_if_fail (bus_type == G_BUS_TYPE_SESSION || bus_type == G_BUS_TYPE_SYSTEM, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  (void) bgr_error_quark ();
+  connection = g_bus_get_sync (bus_type, cancellable, &local_error);
+  if (connection == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
+                   "cannot connect to the %s bus: %s", description, local_error->message);
+      g_error_free (local_error);
+      return NULL;
+    }
+  return new_dbus_for_connection (connection, description, cancellable, error);
+}
+
+/**
+ * bgr_client_new_dbus_for_address:
+ * @address: a D-Bus address of a message bus (e.g. a private dbus-daemon)
+ * @flags: #BgrClientFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Like bgr_client_new_dbus() for the message bus at @address.
+ *
+ * Returns: (transfer full): a new client, or %NULL
+ * Since: 0.1
+ */
+BgrClient *
+bgr_client_new_dbus_for_address (const char *address, BgrClientFlags flags,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GDBusConnection) connection = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (address != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  (void) bgr_error_quark ();
+  connection = g_dbus_connection_new_for_address_sync (
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, cancellable, &local_error);
+  if (connection == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
+                   "cannot connect to the bus at %s: %s", address, local_error->message);
+      g_error_free (local_error);
+      return NULL;
+    }
+  return new_dbus_for_connection (connection, address, cancellable, error);
+}
+
+/**
+ * bgr_client_is_local:
+ * @self: a #BgrClient
+ *
+ * Returns: %TRUE when calls run in-process
+ * Since: 0.1
+ */
+gboolean
+bgr_client_is_local (BgrClient *self)
+{
+  g_return_val_if_fail (BGR_IS_CLIENT (self), FALSE);
+  return g_str_equal (self->backend->vtable->name, "local");
+}
+
+/**
+ * bgr_client_get_config:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the configuration the engine runs with (for a
+ *   D-Bus client: the daemon's)
+ * Since: 0.1
+ */
+BgrConfig *
+bgr_client_get_config (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (BGR_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return self->backend->vtable->get_config (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_get_daemon_info:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): what the engine reports about itself; a local
+ *   client reports this process with bus "in-process"
+ * Since: 0.1
+ */
+BgrDaemonInfo *
+bgr_client_get_daemon_info (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (BGR_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return self->backend->vtable->get_daemon_info (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_stop_daemon:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Asks bangerd to exit. It replies first, then releases its state
+ * directory and exits. A local client fails with %BGR_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: %TRUE when the daemon accepted
+ * Since: 0.1
+ */
+gboolean
+bgr_client_stop_daemon (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (BGR_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return self->backend->vtable->stop_daemon (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_ensure_ssh_key:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * See bgr_config_ensure_ssh_key(); runs where the engine runs.
+ *
+ * Returns: (transfer full): the private key path, or %NULL
+ * Since: 0.1
+ */
+char *
+bgr_client_ensure_ssh_key (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (BGR_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return self->backend->vtable->ensure_ssh_key (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_doctor:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Checks the host where the engine runs; see bgr_doctor_run().
+ *
+ * Returns: (transfer full): the report, or %NULL
+ * Since: 0.1
+ */
+BgrDoctorReport *
+bgr_client_doctor (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (BGR_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return self->backend->vtable->doctor (self->backend, cancellable, error);
+}
+
+static void
+doctor_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  GError *error = NULL;
+  BgrDoctorReport *report = bgr_client_doctor (BGR_CLIENT (source), cancellable, &error);
+
+  if (report == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, report, g_object_unref);
+}
+
+/**
+ * bgr_client_doctor_async:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the report is ready
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_doctor().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_doctor_async (BgrClient *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, bgr_client_doctor_async);
+  g_task_run_in_thread (task, doctor_thread);
+}
+
+/**
+ * bgr_client_doctor_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the report, or %NULL
+ * Since: 0.1
+ */
+BgrDoctorReport *
+bgr_client_doctor_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_doctor_async), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* banger doctor: checks the host and explains what banger can do on it. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-glib/json-glib.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <banger/banger.h>
+
+#include "bgr-doctor-private.h"
+#include "bgr-error-private.h"
+
+typedef struct {
+  char *name;
+  BgrDoctorStatus status;
+  char *message;
+  char *fix;
+} Check;
+
+struct _BgrDoctorReport {
+  GObject parent_instance;
+  GArray *checks; /* of Check */
+  char *hypervisor;
+};
+
+G_DEFINE_FINAL_TYPE (BgrDoctorReport, bgr_doctor_report, G_TYPE_OBJECT)
+
+static void
+check_clear (gpointer p)
+{
+  Check *c = p;
+  g_free (c->name);
+  g_free (c->message);
+  g_free (c->fix);
+}
+
+static void
+bgr_doctor_report_finalize (GObject *object)
+{
+  BgrDoctorReport *self = BGR_DOCTOR_REPORT (object);
+  g_array_unref (self->checks);
+  g_free (self->hypervisor);
+  G_OBJECT_CLASS (bgr_doctor_report_parent_class)->finalize (object);
+}
+
+static void
+bgr_doctor_report_class_init (BgrDoctorReportClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_doctor_report_finalize;
+}
+
+static void
+bgr_doctor_report_init (BgrDoctorReport *self)
+{
+  self->checks = g_array_new (FALSE, TRUE, sizeof (Check));
+  g_array_set_clear_func (self->checks, check_clear);
+  self->hypervisor = g_strdup ("");
+}
+
+BgrDoctorReport *
+bgr_doctor_report_new (void)
+{
+  return g_object_new (BGR_TYPE_DOCTOR_REPORT, NULL);
+}
+
+void
+bgr_doctor_report_set_hypervisor (BgrDoctorReport *self, const char *hypervisor)
+{
+  g_free (self->hypervisor);
+  self->hypervisor = g_strdup (hypervisor != NULL ? hypervisor : "");
+}
+
+void
+bgr_doctor_report_add (BgrDoctorReport *self, const char *name, BgrDoctorStatus status,
+                       const char *message, const char *fix)
+{
+  Check c = { g_strdup (name), status, g_strdup (message),
+              (fix != NULL && *fix != '\0') ? g_strdup (fix) : NULL };
+  g_array_append_val (self->checks, c);
+}
+
+G_GNUC_PRINTF (5, 6) static void
+add (BgrDoctorReport *self, const char *name, BgrDoctorStatus status, const char *fix,
+     const char *fmt, ...)
+{
+  g_autofree char *msg = NULL;
+  va_list ap;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  bgr_doctor_report_add (self, name, status, msg, fix);
+}
+
+/* Runs a program and returns the first line of its stdout, or NULL. */
+static char *
+first_line_of (const char *const *argv, GCancellable *cancellable)
+{
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autofree char *out = NULL;
+  char *nl;
+
+  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
+                            NULL);
+  if (proc == NULL)
+    return NULL;
+  if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, &out, NULL, NULL)
+      || !g_subprocess_get_successful (proc) || out == NULL)
+    return NULL;
+  nl = strchr (out, '\n');
+  if (nl != NULL)
+    *nl = '\0';
+  return g_strdup (g_strstrip (out));
+}
+
+static char *
+stdout_of (const char *const *argv, GCancellable *cancellable)
+{
+  g_autoptr (GSubprocess) proc = NULL;
+  char *out = NULL;
+
+  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                            NULL);
+  if (proc == NULL)
+    return NULL;
+  if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, &out, NULL, NULL))
+    return NULL;
+  return out;
+}
+
+static char *
+find_program (const char *name)
+{
+  if (g_path_is_absolute (name))
+    return g_file_test (name, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup (name) : NULL;
+  return g_find_program_in_path (name);
+}
+
+/* 1: usable, 0: absent, -1: present but not usable (errno in *why). */
+static int
+probe_kvm (char **why)
+{
+  int fd, version, vm, vcpu;
+
+  if (access ("/dev/kvm", F_OK) != 0)
+    {
+      *why = g_strdup ("/dev/kvm does not exist");
+      return 0;
+    }
+  fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    {
+      *why = g_strdup_printf ("/dev/kvm cannot be opened: %s", g_strerror (errno));
+      return -1;
+    }
+  version = ioctl (fd, KVM_GET_API_VERSION, 0);
+  if (version != KVM_API_VERSION)
+    {
+      close (fd);
+      *why = g_strdup_printf ("/dev/kvm answers API version %d, expected %d", version,
+                              KVM_API_VERSION);
+      return -1;
+    }
+  /* A device node is not proof: make sure a VM and a vCPU can be created. */
+  vm = ioctl (fd, KVM_CREATE_VM, 0);
+  if (vm < 0)
+    {
+      *why = g_strdup_printf ("/dev/kvm cannot create a VM: %s", g_strerror (errno));
+      close (fd);
+      return -1;
+    }
+  vcpu = ioctl (vm, KVM_CREATE_VCPU, 0);
+  if (vcpu < 0)
+    {
+      *why = g_strdup_printf ("/dev/kvm cannot create a vCPU: %s", g_strerror (errno));
+      close (vm);
+      close (fd);
+      return -1;
+    }
+  close (vcpu);
+  close (vm);
+  close (fd);
+  *why = g_strdup ("/dev/kvm is usable (a test VM and vCPU were created)");
+  return 1;
+}
+
+static void
+check_disk (BgrDoctorReport *self, const char *name, const char *key, const char *dir)
+{
+  g_autofree char *probe = g_strdup (dir);
+  struct statvfs vfs;
+  guint64 free_bytes;
+  g_autofree char *human = NULL;
+
+  /* The directory may not exist yet: measure the filesystem it will be on. */
+  while (access (probe, F_OK) != 0 && strcmp (probe, "/") != 0)
+    {
+      char *parent = g_path_get_dirname (probe);
+      g_free (probe);
+      probe = parent;
+    }
+  if (statvfs (probe, &vfs) != 0)
+    {
+      add (self, name, BGR_DOCTOR_FAIL, "check that the directory's filesystem is mounted",
+           "%s (%s): cannot read free space: %s", dir, key, g_strerror (errno));
+      return;
+    }
+  free_bytes = (guint64) vfs.f_bavail * vfs.f_frsize;
+  human = g_format_size (free_bytes);
+  if (free_bytes < (guint64) 1 << 30)
+    add (self, name, BGR_DOCTOR_FAIL, "free space, or point this key at a larger filesystem",
+         "%s (%s): only %s free", dir, key, human);
+  else if (free_bytes < (guint64) 5 << 30)
+    add (self, name, BGR_DOCTOR_WARN, "images and VM disks need several GiB; free space",
+         "%s (%s): %s free", dir, key, human);
+  else
+    add (self, name, BGR_DOCTOR_PASS, NULL, "%s (%s): %s free", dir, key, human);
+}
+
+static gboolean
+has_cap_net_admin (void)
+{
+  g_autofree char *status = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  if (geteuid () == 0)
+    return TRUE;
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (status, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    if (g_str_has_prefix (*l, "CapEff:"))
+      return (g_ascii_strtoull (*l + 7, NULL, 16) & (1ull << 12)) != 0; /* CAP_NET_ADMIN */
+  return FALSE;
+}
+
+static void
+check_tool (BgrDoctorReport *self, const char *name, const char *const *programs,
+            BgrDoctorStatus missing_status, const char *why, const char *fix)
+{
+  for (const char *const *p = programs; *p != NULL; p++)
+    {
+      g_autofree char *path = g_find_program_in_path (*p);
+      if (path != NULL)
+        {
+          add (self, name, BGR_DOCTOR_PASS, NULL, "%s", path);
+          return;
+        }
+    }
+  {
+    g_autofree char *list = g_strjoinv (" or ", (char **) programs);
+    add (self, name, missing_status, fix, "%s not found in PATH: %s", list, why);
+  }
+}
+
+/**
+ * bgr_doctor_run:
+ * @config_path: (nullable): configuration file to check; %NULL for the
+ *   default location
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Checks the host: KVM, firecracker, QEMU and which hypervisor `auto`
+ * picks, tun and vhost-vsock devices, the networking tools, ssh, free disk
+ * in the state and cache directories, and the configuration itself. A
+ * broken configuration is reported as a failed check (the other checks then
+ * use the defaults), not as an error.
+ *
+ * Returns: (transfer full): the report, or %NULL when cancelled
+ * Since: 0.1
+ */
+BgrDoctorReport *
+bgr_doctor_run (const char *config_path, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (BgrDoctorReport) self = bgr_doctor_report_new ();
+  g_autoptr (BgrConfig) config = NULL;
+  g_autoptr (GError) cfg_error = NULL;
+  g_autofree char *default_path = bgr_config_dup_default_path ();
+  g_autofree char *kvm_why = NULL;
+  g_autofree char *fc_path = NULL, *fc_version = NULL;
+  g_autofree char *qemu_path = NULL, *qemu_version = NULL;
+  const char *cfg_file = config_path != NULL ? config_path : default_path;
+  const char *hv;
+  int kvm;
+  gboolean fc_ok = FALSE, qemu_ok = FALSE;
+
+  /* config */
+  config = bgr_config_load (config_path, &cfg_error);
+  if (config == NULL)
+    {
+      add (self, "config", BGR_DOCTOR_FAIL, "fix the file; `banger config show` lists the keys",
+           "%s", cfg_error->message);
+      config = bgr_config_new_default ();
+    }
+  else if (bgr_config_get_path (config) != NULL)
+    add (self, "config", BGR_DOCTOR_PASS, NULL, "%s parsed", bgr_config_get_path (config));
+  else
+    add (self, "config", BGR_DOCTOR_PASS, NULL, "no file at %s: built-in defaults", cfg_file);
+  hv = bgr_config_get_string (config, "hypervisor");
+
+  /* kvm */
+  kvm = probe_kvm (&kvm_why);
+  if (kvm == 1)
+    add (self, "kvm", BGR_DOCTOR_PASS, NULL, "%s", kvm_why);
+  else if (kvm == 0)
+    add (self, "kvm", BGR_DOCTOR_WARN,
+         "enable virtualization (VT-x/AMD-V) in the firmware, or nested virtualization in the "
+         "host VM, then `modprobe kvm_intel` or `modprobe kvm_amd`",
+         "%s: firecracker cannot run; qemu falls back to TCG (slow)", kvm_why);
+  else
+    add (self, "kvm", BGR_DOCTOR_WARN,
+         "add your user to the 'kvm' group (`sudo usermod -aG kvm $USER`, then log in again)",
+         "%s: firecracker cannot run; qemu falls back to TCG (slow)", kvm_why);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  /* firecracker */
+  fc_path = find_program (bgr_config_get_string (config, "firecracker_bin"));
+  if (fc_path != NULL)
+    {
+      const char *argv[] = { fc_path, "--version", NULL };
+      fc_version = first_line_of (argv, cancellable);
+    }
+  if (fc_path == NULL)
+    add (self, "firecracker", g_str_equal (hv, "firecracker") ? BGR_DOCTOR_FAIL : BGR_DOCTOR_WARN,
+         "install firecracker from its release page and put it in PATH or set firecracker_bin",
+         "'%s' not found (firecracker_bin)", bgr_config_get_string (config, "firecracker_bin"));
+  else if (fc_version == NULL)
+    add (self, "firecracker", g_str_equal (hv, "firecracker") ? BGR_DOCTOR_FAIL : BGR_DOCTOR_WARN,
+         "check that the binary runs: `firecracker --version`",
+         "%s does not answer --version", fc_path);
+  else
+    {
+      fc_ok = kvm == 1;
+      add (self, "firecracker", fc_ok ? BGR_DOCTOR_PASS : BGR_DOCTOR_WARN,
+           fc_ok ? NULL : "firecracker needs a usable /dev/kvm (see the kvm check)",
+           "%s at %s%s", fc_version, fc_path, fc_ok ? "" : " (unusable here: no KVM)");
+    }
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  /* qemu */
+  qemu_path = find_program (bgr_config_get_string (config, "qemu_bin"));
+  if (qemu_path != NULL)
+    {
+      const char *argv[] = { qemu_path, "--version", NULL };
+      qemu_version = first_line_of (argv, cancellable);
+    }
+  if (qemu_path == NULL)
+    add (self, "qemu", g_str_equal (hv, "qemu") ? BGR_DOCTOR_FAIL : BGR_DOCTOR_WARN,
+         "apt-get install qemu-system-x86 (or set qemu_bin)", "'%s' not found (qemu_bin)",
+         bgr_config_get_string (config, "qemu_bin"));
+  else if (qemu_version == NULL)
+    add (self, "qemu", g_str_equal (hv, "qemu") ? BGR_DOCTOR_FAIL : BGR_DOCTOR_WARN,
+         "check that the binary runs: `qemu-system-x86_64 --version`",
+         "%s does not answer --version", qemu_path);
+  else
+    {
+      const char *argv[] = { qemu_path, "-machine", "help", NULL };
+      g_autofree char *machines = stdout_of (argv, cancellable);
+      gboolean microvm = machines != NULL && strstr (machines, "microvm") != NULL;
+
+      if (!microvm)
+        add (self, "qemu", g_str_equal (hv, "qemu") ? BGR_DOCTOR_FAIL : BGR_DOCTOR_WARN,
+             "use a qemu-system-x86_64 built with the microvm machine (Debian's qemu-system-x86)",
+             "%s at %s lacks the microvm machine type", qemu_version, qemu_path);
+      else
+        {
+          qemu_ok = TRUE;
+          add (self, "qemu", BGR_DOCTOR_PASS, NULL, "%s at %s, microvm, accel %s", qemu_version,
+               qemu_path, kvm == 1 ? "KVM" : "TCG only (no usable /dev/kvm)");
+        }
+    }
+
+  /* hypervisor choice */
+  if (g_str_equal (hv, "firecracker"))
+    {
+      bgr_doctor_report_set_hypervisor (self, fc_ok ? "firecracker" : "");
+      if (fc_ok)
+        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL, "firecracker (set in config)");
+      else
+        add (self, "hypervisor", BGR_DOCTOR_FAIL,
+             "set hypervisor = \"auto\" or \"qemu\", or make firecracker usable",
+             "firecracker is configured but cannot run here");
+    }
+  else if (g_str_equal (hv, "qemu"))
+    {
+      bgr_doctor_report_set_hypervisor (self, qemu_ok ? "qemu" : "");
+      if (qemu_ok)
+        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL, "qemu with %s (set in config)",
+             kvm == 1 ? "KVM" : "TCG");
+      else
+        add (self, "hypervisor", BGR_DOCTOR_FAIL, "apt-get install qemu-system-x86",
+             "qemu is configured but not usable");
+    }
+  else if (fc_ok)
+    {
+      bgr_doctor_report_set_hypervisor (self, "firecracker");
+      add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
+           "auto picks firecracker: its binary runs and /dev/kvm is usable");
+    }
+  else if (qemu_ok)
+    {
+      bgr_doctor_report_set_hypervisor (self, "qemu");
+      if (kvm == 1)
+        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
+             "auto picks qemu with KVM: firecracker is not installed");
+      else
+        add (self, "hypervisor", BGR_DOCTOR_WARN,
+             "for fast VMs use a host with KVM; qemu/TCG works but boots slowly",
+             "auto picks qemu with TCG: %s, so firecracker cannot run", kvm_why);
+    }
+  else
+    add (self, "hypervisor", BGR_DOCTOR_FAIL,
+         "apt-get install qemu-system-x86 (works everywhere), or install firecracker on a KVM host",
+         "auto finds no usable hypervisor: neither firecracker with KVM nor qemu");
+
+  /* devices */
+  {
+    struct stat st;
+    if (stat ("/dev/net/tun", &st) == 0 && S_ISCHR (st.st_mode))
+      add (self, "tun", BGR_DOCTOR_PASS, NULL, "/dev/net/tun present");
+    else
+      add (self, "tun", BGR_DOCTOR_FAIL, "`modprobe tun`",
+           "/dev/net/tun missing: VMs cannot get network devices");
+    if (stat ("/dev/vhost-vsock", &st) == 0 && S_ISCHR (st.st_mode))
+      add (self, "vhost-vsock", BGR_DOCTOR_PASS, NULL, "/dev/vhost-vsock present");
+    else
+      add (self, "vhost-vsock", BGR_DOCTOR_WARN, "`modprobe vhost_vsock`",
+           "/dev/vhost-vsock missing: qemu guests use virtio-serial for the agent instead "
+           "(firecracker uses its own hybrid vsock)");
+  }
+
+  /* tools */
+  {
+    static const char *const ip[] = { "ip", NULL };
+    static const char *const fw[] = { "nft", "iptables", NULL };
+    static const char *const dns[] = { "dnsmasq", NULL };
+    static const char *const ssh[] = { "ssh", NULL };
+    static const char *const keygen[] = { "ssh-keygen", NULL };
+
+    check_tool (self, "ip", ip, BGR_DOCTOR_WARN, "bridges and taps cannot be set up",
+                "apt-get install iproute2");
+    check_tool (self, "firewall", fw, BGR_DOCTOR_WARN, "guest NAT cannot be set up",
+                "apt-get install nftables");
+    check_tool (self, "dnsmasq", dns, BGR_DOCTOR_WARN, "<name>.vm names will not resolve",
+                "apt-get install dnsmasq-base");
+    check_tool (self, "ssh", ssh, BGR_DOCTOR_WARN, "`banger vm ssh` will not work",
+                "apt-get install openssh-client");
+    check_tool (self, "ssh-keygen", keygen, BGR_DOCTOR_WARN, "banger cannot create its ssh key",
+                "apt-get install openssh-client");
+  }
+  if (has_cap_net_admin ())
+    add (self, "net-admin", BGR_DOCTOR_PASS, NULL,
+         "running with CAP_NET_ADMIN: bridge and taps can be managed");
+  else
+    add (self, "net-admin", BGR_DOCTOR_WARN,
+         "run the system daemon (`bangerd --system` as root) for bridge networking",
+         "no CAP_NET_ADMIN: this process cannot create the bridge or taps");
+
+  check_disk (self, "state-disk", "state_dir", bgr_config_get_string (config, "state_dir"));
+  check_disk (self, "cache-disk", "cache_dir", bgr_config_get_string (config, "cache_dir"));
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * bgr_doctor_report_get_n_checks:
+ * @self: a #BgrDoctorReport
+ *
+ * Returns: the number of checks in the report
+ * Since: 0.1
+ */
+guint
+bgr_doctor_report_get_n_checks (BgrDoctorReport *self)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self), 0);
+  return self->checks->len;
+}
+
+#define CHECK_AT(self, i) (&g_array_index ((self)->checks, Check, (i)))
+
+/**
+ * bgr_doctor_report_get_check_name:
+ * @self: a #BgrDoctorReport
+ * @index: a check index
+ *
+ * Returns: (transfer none): the check's name, e.g. "kvm"
+ * Since: 0.1
+ */
+const char *
+bgr_doctor_report_get_check_name (BgrDoctorReport *self, guint index)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self) && index < self->checks->len, NULL);
+  return CHECK_AT (self, index)->name;
+}
+
+/**
+ * bgr_doctor_report_get_check_status:
+ * @self: a #BgrDoctorReport
+ * @index: a check index
+ *
+ * Returns: the check's status
+ * Since: 0.1
+ */
+BgrDoctorStatus
+bgr_doctor_report_get_check_status (BgrDoctorReport *self, guint index)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self) && index < self->checks->len,
+                        BGR_DOCTOR_FAIL);
+  return CHECK_AT (self, index)->status;
+}
+
+/**
+ * bgr_doctor_report_get_check_message:
+ * @self: a #BgrDoctorReport
+ * @index: a check index
+ *
+ * Returns: (transfer none): what the check found
+ * Since: 0.1
+ */
+const char *
+bgr_doctor_report_get_check_message (BgrDoctorReport *self, guint index)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self) && index < self->checks->len, NULL);
+  return CHECK_AT (self, index)->message;
+}
+
+/**
+ * bgr_doctor_report_get_check_fix:
+ * @self: a #BgrDoctorReport
+ * @index: a check index
+ *
+ * Returns: (transfer none) (nullable): how to fix a check that did not pass
+ * Since: 0.1
+ */
+const char *
+bgr_doctor_report_get_check_fix (BgrDoctorReport *self, guint index)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self) && index < self->checks->len, NULL);
+  return CHECK_AT (self, index)->fix;
+}
+
+/**
+ * bgr_doctor_report_get_hypervisor:
+ * @self: a #BgrDoctorReport
+ *
+ * Returns: (transfer none): the hypervisor VMs would use ("firecracker" or
+ *   "qemu"), or "" when none is usable
+ * Since: 0.1
+ */
+const char *
+bgr_doctor_report_get_hypervisor (BgrDoctorReport *self)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self), NULL);
+  return self->hypervisor;
+}
+
+/**
+ * bgr_doctor_report_has_failures:
+ * @self: a #BgrDoctorReport
+ *
+ * Returns: whether any check has status %BGR_DOCTOR_FAIL
+ * Since: 0.1
+ */
+gboolean
+bgr_doctor_report_has_failures (BgrDoctorReport *self)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self), TRUE);
+  for (guint i = 0; i < self->checks->len; i++)
+    if (CHECK_AT (self, i)->status == BGR_DOCTOR_FAIL)
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * bgr_doctor_status_to_string:
+ * @status: a #BgrDoctorStatus
+ *
+ * Returns: (transfer none): "PASS", "WARN" or "FAIL"
+ * Since: 0.1
+ */
+const char *
+bgr_doctor_status_to_string (BgrDoctorStatus status)
+{
+  switch (status)
+    {
+    case BGR_DOCTOR_PASS: return "PASS";
+    case BGR_DOCTOR_WARN: return "WARN";
+    default: return "FAIL";
+    }
+}
+
+/**
+ * bgr_doctor_report_to_json:
+ * @self: a #BgrDoctorReport
+ *
+ * Returns: (transfer full): the report as JSON: `{"ok", "hypervisor",
+ *   "checks": [{"name", "status", "message", "fix"}...]}`
+ * Since: 0.1
+ */
+char *
+bgr_doctor_report_to_json (BgrDoctorReport *self)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self), NULL);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "ok");
+  json_builder_add_boolean_value (b, !bgr_doctor_report_has_failures (self));
+  json_builder_set_member_name (b, "hypervisor");
+  json_builder_add_string_value (b, self->hypervisor);
+  json_builder_set_member_name (b, "checks");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < self->checks->len; i++)
+    {
+      Check *c = CHECK_AT (self, i);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, c->name);
+      json_builder_set_member_name (b, "status");
+      json_builder_add_string_value (b, bgr_doctor_status_to_string (c->status));
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, c->message);
+      json_builder_set_member_name (b, "fix");
+      if (c->fix != NULL)
+        json_builder_add_string_value (b, c->fix);
+      else
+        json_builder_add_null_value (b);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, TRUE);
+}
+
+GVariant *
+bgr_doctor_report_to_variant (BgrDoctorReport *self)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(suss)"));
+  for (guint i = 0; i < self->checks->len; i++)
+    {
+      Check *c = CHECK_AT (self, i);
+      g_variant_builder_add (&b, "(suss)", c->name, (guint32) c->status, c->message,
+                             c->fix != NULL ? c->fix : "");
+    }
+  return g_variant_new ("(s@a(suss))", self->hypervisor, g_variant_builder_end (&b));
+}
+
+BgrDoctorReport *
+bgr_doctor_report_new_from_variant (GVariant *value, GError **error)
+{
+  g_autoptr (BgrDoctorReport) self = bgr_doctor_report_new ();
+  g_autoptr (GVariantIter) iter = NULL;
+  const char *hv, *name, *message, *fix;
+  guint32 status;
+
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(sa(suss))")))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "doctor reply has type %s, expected %s",
+                   g_variant_get_type_string (value), "(sa(suss))");
+      return NULL;
+    }
+  g_variant_get (value, "(&sa(suss))", &hv, &iter);
+  bgr_doctor_report_set_hypervisor (self, hv);
+  while (g_variant_iter_next (iter, "(&su&s&s)", &name, &status, &message, &fix))
+    {
+      if (status > BGR_DOCTOR_FAIL)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
+                       "doctor reply has unknown status %u for check %s", status, name);
+          return NULL;
+        }
+      bgr_doctor_report_add (self, name, (BgrDoctorStatus) status, message, fix);
+    }
+  return g_steal_pointer (&self);
+}

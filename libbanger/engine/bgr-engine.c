@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <unistd.h>
+
+#include "bgr-daemon-info-private.h"
+#include "bgr-error-private.h"
+#include "engine/bgr-engine-private.h"
+
+struct _BgrEngine {
+  BgrConfig *config;
+  BgrStore *store;
+  gint64 started_us; /* monotonic */
+  GMutex lock;
+};
+
+BgrEngine *
+bgr_engine_new (BgrConfig *config, GError **error)
+{
+  g_autoptr (BgrStore) store = NULL;
+  BgrEngine *engine;
+
+  store = bgr_store_open (bgr_config_get_string (config, "state_dir"), error);
+  if (store == NULL)
+    return NULL;
+  engine = g_new0 (BgrEngine, 1);
+  engine->config = g_object_ref (config);
+  engine->store = g_steal_pointer (&store);
+  engine->started_us = g_get_monotonic_time ();
+  g_mutex_init (&engine->lock);
+  g_debug ("engine owns %s", bgr_store_get_dir (engine->store));
+  return engine;
+}
+
+void
+bgr_engine_free (BgrEngine *engine)
+{
+  if (engine == NULL)
+    return;
+  bgr_store_close (engine->store);
+  g_object_unref (engine->config);
+  g_mutex_clear (&engine->lock);
+  g_free (engine);
+}
+
+BgrConfig *
+bgr_engine_get_config (BgrEngine *engine)
+{
+  return engine->config;
+}
+
+BgrStore *
+bgr_engine_get_store (BgrEngine *engine)
+{
+  return engine->store;
+}
+
+BgrDaemonInfo *
+bgr_engine_get_info (BgrEngine *engine)
+{
+  return bgr_daemon_info_new ((gint64) getpid (), BGR_VERSION_STRING, "in-process",
+                              bgr_store_get_dir (engine->store), "",
+                              (g_get_monotonic_time () - engine->started_us) / G_USEC_PER_SEC);
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* banger.h: the one header C programs include to use libbanger. */
+#pragma once
+
+#define __BANGER_H_INSIDE__
+
+#include <banger/bgr-macros.h>
+#include <banger/bgr-version.h>
+#include <banger/bgr-error.h>
+#include <banger/bgr-config.h>
+#include <banger/bgr-doctor.h>
+#include <banger/bgr-daemon-info.h>
+#include <banger/bgr-client.h>
+
+#undef __BANGER_H_INSIDE__

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(__BANGER_H_INSIDE__) && !defined(BANGER_COMPILATION)
+#error "Only <banger/banger.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include <banger/bgr-macros.h>
+#include <banger/bgr-config.h>
+#include <banger/bgr-doctor.h>
+#include <banger/bgr-daemon-info.h>
+
+G_BEGIN_DECLS
+
+/**
+ * BgrClientFlags:
+ * @BGR_CLIENT_FLAGS_NONE: no flags
+ *
+ * Flags for creating a #BgrClient. Reserved for later use.
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  BGR_CLIENT_FLAGS_NONE = 0
+} BgrClientFlags;
+
+/**
+ * BgrClient:
+ *
+ * The entry point of libbanger. Every operation goes through a client,
+ * whose calls run either in-process against a local engine
+ * (bgr_client_new_local(), which owns the state directory while it lives)
+ * or in `bangerd` over D-Bus (bgr_client_new_dbus()). The API is the same.
+ *
+ * Since: 0.1
+ */
+#define BGR_TYPE_CLIENT (bgr_client_get_type ())
+BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrClient, bgr_client, BGR, CLIENT, GObject)
+
+BGR_EXTERN BgrClient *bgr_client_new_local (BgrConfig *config, BgrClientFlags flags,
+                                            GError **error);
+BGR_EXTERN BgrClient *bgr_client_new_dbus (GBusType bus_type, BgrClientFlags flags,
+                                           GCancellable *cancellable, GError **error);
+BGR_EXTERN BgrClient *bgr_client_new_dbus_for_address (const char *address, BgrClientFlags flags,
+                                                       GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_is_local (BgrClient *self);
+
+BGR_EXTERN BgrConfig *bgr_client_get_config (BgrClient *self, GCancellable *cancellable,
+                                             GError **error);
+BGR_EXTERN BgrDaemonInfo *bgr_client_get_daemon_info (BgrClient *self, GCancellable *cancellable,
+                                                      GError **error);
+BGR_EXTERN gboolean bgr_client_stop_daemon (BgrClient *self, GCancellable *cancellable,
+                                            GError **error);
+BGR_EXTERN char *bgr_client_ensure_ssh_key (BgrClient *self, GCancellable *cancellable,
+                                            GError **error);
+
+BGR_EXTERN BgrDoctorReport *bgr_client_doctor (BgrClient *self, GCancellable *cancellable,
+                                               GError **error);
+BGR_EXTERN void bgr_client_doctor_async (BgrClient *self, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN BgrDoctorReport *bgr_client_doctor_finish (BgrClient *self, GAsyncResult *result,
+                                                      GError **error);
+
+G_END_DECLS
