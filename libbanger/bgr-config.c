@@ -536,7 +536,10 @@ bgr_config_load_from_data (const char *data, gssize length, const char *filename
       char *canonical = NULL, *why = NULL;
       gint64 num = 0;
 
-      if (i < 0)
+      gsize klen = 0;
+
+      bgr_toml_table_get_key_len (root, k, &klen);
+      if (i < 0 || strlen (key) != klen)
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
                        "%s:%u: unknown key '%s' (see `banger config show` for the keys)",
@@ -564,7 +567,15 @@ bgr_config_load_from_data (const char *data, gssize length, const char *filename
                            toml_kind_name (bgr_toml_value_get_kind (v)));
               return NULL;
             }
+          gsize slen = 0;
+          bgr_toml_value_get_string_len (v, &slen);
           text = g_strdup (bgr_toml_value_get_string (v));
+          if (strlen (text) != slen)
+            {
+              g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                           "%s:%u: key '%s': value contains a NUL character", fname, line, key);
+              return NULL;
+            }
         }
       if (!check_value (&key_specs[i], text, &canonical, &num, &why))
         {

@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Python bindings for libbanger, through ctypes.
+
+    import banger
+    print(banger.version())
+    cfg = banger.Config.load()             # $XDG_CONFIG_HOME/banger/config.toml
+    print(cfg["cidr"], cfg.source("cidr"))
+    report = banger.doctor()               # host checks, as a dict
+    client = banger.Client.dbus()          # or banger.Client.local(cfg)
+    print(client.daemon_info()["pid"])
+
+Every libbanger error is raised as banger.BangerError, carrying the GError
+domain, code, code name and message.
+"""
+
+import ctypes
+import ctypes.util
+import json
+import os
+
+__all__ = [
+    "BangerError", "Config", "Client", "ErrorCode", "version", "version_info",
+    "doctor", "parse_duration",
+]
+
+
+def _load_library():
+    candidates = []
+    if os.environ.get("BANGER_LIBRARY"):
+        candidates.append(os.environ["BANGER_LIBRARY"])
+    candidates.append("libbanger.so.0")
+    found = ctypes.util.find_library("banger")
+    if found:
+        candidates.append(found)
+    last = None
+    for name in candidates:
+        try:
+            return ctypes.CDLL(name)
+        except OSError as exc:  # try the next candidate
+            last = exc
+    raise ImportError("cannot load libbanger (set BANGER_LIBRARY): %s" % last)
+
+
+_lib = _load_library()
+_glib = ctypes.CDLL("libglib-2.0.so.0")
+_gobject = ctypes.CDLL("libgobject-2.0.so.0")
+
+
+class _GError(ctypes.Structure):
+    _fields_ = [("domain", ctypes.c_uint32), ("code", ctypes.c_int),
+                ("message", ctypes.c_char_p)]
+
+
+_GErrorP = ctypes.POINTER(_GError)
+_p = ctypes.c_void_p
+_s = ctypes.c_char_p
+
+_glib.g_free.argtypes = [_p]
+_glib.g_free.restype = None
+_glib.g_error_free.argtypes = [_GErrorP]
+_glib.g_error_free.restype = None
+_glib.g_quark_to_string.argtypes = [ctypes.c_uint32]
+_glib.g_quark_to_string.restype = _s
+_glib.g_strfreev.argtypes = [_p]
+_glib.g_strfreev.restype = None
+_gobject.g_object_unref.argtypes = [_p]
+_gobject.g_object_unref.restype = None
+
+# (name, restype, argtypes); the table is checked against the C headers by
+# the test suite, so a signature change fails the build.
+_SIGNATURES = [
+    ("bgr_error_quark", ctypes.c_uint32, []),
+    ("bgr_error_code_to_name", _s, [ctypes.c_int]),
+    ("bgr_error_code_to_exit_status", ctypes.c_int, [ctypes.c_int]),
+    ("bgr_get_version_string", _s, []),
+    ("bgr_get_major_version", ctypes.c_uint, []),
+    ("bgr_get_minor_version", ctypes.c_uint, []),
+    ("bgr_get_micro_version", ctypes.c_uint, []),
+    ("bgr_parse_duration", ctypes.c_int, [_s, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(_GErrorP)]),
+    ("bgr_config_new_default", _p, []),
+    ("bgr_config_load", _p, [_s, ctypes.POINTER(_GErrorP)]),
+    ("bgr_config_load_from_data", _p, [_s, ctypes.c_ssize_t, _s, ctypes.POINTER(_GErrorP)]),
+    ("bgr_config_dup_default_path", _p, []),
+    ("bgr_config_get_path", _s, [_p]),
+    ("bgr_config_get_string", _s, [_p, _s]),
+    ("bgr_config_get_source", _s, [_p, _s]),
+    ("bgr_config_to_json", _p, [_p]),
+    ("bgr_config_ensure_ssh_key", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_doctor_run", _p, [_s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_doctor_report_to_json", _p, [_p]),
+    ("bgr_daemon_info_to_json", _p, [_p]),
+    ("bgr_client_new_local", _p, [_p, ctypes.c_int, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_new_dbus", _p, [ctypes.c_int, ctypes.c_int, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_new_dbus_for_address", _p, [_s, ctypes.c_int, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_is_local", ctypes.c_int, [_p]),
+    ("bgr_client_get_config", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_get_daemon_info", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_stop_daemon", ctypes.c_int, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_ensure_ssh_key", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_doctor", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+]
+
+for _name, _restype, _argtypes in _SIGNATURES:
+    _fn = getattr(_lib, _name)
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
+
+# Registers BGR_ERROR's D-Bus error names before any call can fail.
+_BGR_ERROR_QUARK = _lib.bgr_error_quark()
+
+
+class ErrorCode:
+    """BGR_ERROR codes (docs/errors.md)."""
+    FAILED = 0
+    INVALID_ARGUMENT = 1
+    NOT_FOUND = 2
+    EXISTS = 3
+    INVALID_CONFIG = 4
+    LOCKED = 5
+    CORRUPT = 6
+    NOT_SUPPORTED = 7
+    PERMISSION_DENIED = 8
+    IO = 9
+    NETWORK = 10
+    CANCELLED = 11
+    DAEMON_UNAVAILABLE = 12
+    TIMED_OUT = 13
+    INVALID_DATA = 14
+    NOTHING_TO_DO = 15
+    BUSY = 16
+    NO_SPACE = 17
+    PROTOCOL = 18
+
+
+class BangerError(Exception):
+    """A libbanger GError: .domain (e.g. "bgr-error-quark"), .code, .name, .message."""
+
+    def __init__(self, domain, code, message):
+        self.domain = domain
+        self.code = code
+        self.message = message
+        if domain == "bgr-error-quark":
+            self.name = _lib.bgr_error_code_to_name(code).decode()
+        else:
+            self.name = "Unknown"
+        super().__init__("%s (%s)" % (message, self.name))
+
+
+def _check(result, err):
+    if err:
+        e = err.contents
+        exc = BangerError(_glib.g_quark_to_string(e.domain).decode(), e.code,
+                          e.message.decode("utf-8", "replace"))
+        _glib.g_error_free(err)
+        raise exc
+    return result
+
+
+def _take_string(ptr):
+    """Decodes and frees an owned gchar*."""
+    if not ptr:
+        return None
+    try:
+        return ctypes.cast(ptr, ctypes.c_char_p).value.decode("utf-8", "replace")
+    finally:
+        _glib.g_free(ptr)
+
+
+class _Object:
+    """Owns one GObject reference."""
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+
+    def __del__(self):
+        if getattr(self, "_ptr", None):
+            _gobject.g_object_unref(self._ptr)
+            self._ptr = None
+
+
+def version():
+    """The version of the loaded libbanger, e.g. "0.1.0"."""
+    return _lib.bgr_get_version_string().decode()
+
+
+def version_info():
+    """(major, minor, micro) of the loaded libbanger."""
+    return (_lib.bgr_get_major_version(), _lib.bgr_get_minor_version(),
+            _lib.bgr_get_micro_version())
+
+
+def parse_duration(text):
+    """Parses a config duration ("30m", "1h30m", "0") into milliseconds."""
+    out = ctypes.c_int64()
+    err = _GErrorP()
+    ok = _lib.bgr_parse_duration(text.encode(), ctypes.byref(out), ctypes.byref(err))
+    _check(ok, err)
+    return out.value
+
+
+class Config(_Object):
+    """banger's effective configuration; values remember where they came from."""
+
+    @classmethod
+    def default(cls):
+        return cls(_lib.bgr_config_new_default())
+
+    @classmethod
+    def load(cls, path=None):
+        """Loads PATH, or $XDG_CONFIG_HOME/banger/config.toml when None."""
+        err = _GErrorP()
+        ptr = _lib.bgr_config_load(path.encode() if path else None, ctypes.byref(err))
+        return cls(_check(ptr, err))
+
+    @classmethod
+    def from_string(cls, text, filename="config.toml"):
+        data = text.encode()
+        err = _GErrorP()
+        ptr = _lib.bgr_config_load_from_data(data, len(data), filename.encode(), ctypes.byref(err))
+        return cls(_check(ptr, err))
+
+    @staticmethod
+    def default_path():
+        return _take_string(_lib.bgr_config_dup_default_path())
+
+    @property
+    def path(self):
+        p = _lib.bgr_config_get_path(self._ptr)
+        return p.decode() if p is not None else None
+
+    def __getitem__(self, key):
+        v = _lib.bgr_config_get_string(self._ptr, key.encode())
+        if v is None:
+            raise KeyError(key)
+        return v.decode()
+
+    def source(self, key):
+        """ "default" or "FILE:LINE"."""
+        v = _lib.bgr_config_get_source(self._ptr, key.encode())
+        if v is None:
+            raise KeyError(key)
+        return v.decode()
+
+    def to_dict(self):
+        """{key: {"value", "source", "description"}} plus the file in "path"."""
+        doc = json.loads(_take_string(_lib.bgr_config_to_json(self._ptr)))
+        return doc
+
+    def keys(self):
+        return [e["key"] for e in self.to_dict()["keys"]]
+
+    def ensure_ssh_key(self):
+        err = _GErrorP()
+        return _take_string(_check(_lib.bgr_config_ensure_ssh_key(self._ptr, None, ctypes.byref(err)), err))
+
+
+def doctor(config_path=None):
+    """Checks this host in-process; returns the report as a dict
+    {"ok", "hypervisor", "checks": [{"name", "status", "message", "fix"}]}."""
+    err = _GErrorP()
+    ptr = _lib.bgr_doctor_run(config_path.encode() if config_path else None, None, ctypes.byref(err))
+    report = _Object(_check(ptr, err))
+    return json.loads(_take_string(_lib.bgr_doctor_report_to_json(report._ptr)))
+
+
+_G_BUS_TYPE_SYSTEM = 1
+_G_BUS_TYPE_SESSION = 2
+
+
+class Client(_Object):
+    """The same API in-process (Client.local) or through bangerd (Client.dbus)."""
+
+    @classmethod
+    def local(cls, config=None):
+        """Runs the engine in this process; holds the state directory's lock."""
+        config = config or Config.load()
+        err = _GErrorP()
+        return cls(_check(_lib.bgr_client_new_local(config._ptr, 0, ctypes.byref(err)), err))
+
+    @classmethod
+    def dbus(cls, system=False):
+        err = _GErrorP()
+        bus = _G_BUS_TYPE_SYSTEM if system else _G_BUS_TYPE_SESSION
+        return cls(_check(_lib.bgr_client_new_dbus(bus, 0, None, ctypes.byref(err)), err))
+
+    @classmethod
+    def dbus_address(cls, address):
+        err = _GErrorP()
+        return cls(_check(_lib.bgr_client_new_dbus_for_address(address.encode(), 0, None,
+                                                               ctypes.byref(err)), err))
+
+    @property
+    def is_local(self):
+        return bool(_lib.bgr_client_is_local(self._ptr))
+
+    def config(self):
+        err = _GErrorP()
+        return Config(_check(_lib.bgr_client_get_config(self._ptr, None, ctypes.byref(err)), err))
+
+    def daemon_info(self):
+        """{"pid", "version", "bus", "state_dir", "web_ui_address", "uptime_seconds"}"""
+        err = _GErrorP()
+        info = _Object(_check(_lib.bgr_client_get_daemon_info(self._ptr, None, ctypes.byref(err)), err))
+        return json.loads(_take_string(_lib.bgr_daemon_info_to_json(info._ptr)))
+
+    def doctor(self):
+        err = _GErrorP()
+        report = _Object(_check(_lib.bgr_client_doctor(self._ptr, None, ctypes.byref(err)), err))
+        return json.loads(_take_string(_lib.bgr_doctor_report_to_json(report._ptr)))
+
+    def ensure_ssh_key(self):
+        err = _GErrorP()
+        return _take_string(_check(_lib.bgr_client_ensure_ssh_key(self._ptr, None, ctypes.byref(err)), err))
+
+    def stop_daemon(self):
+        err = _GErrorP()
+        _check(_lib.bgr_client_stop_daemon(self._ptr, None, ctypes.byref(err)), err)
+
+    def close(self):
+        """Releases the client now (a local client frees its state lock)."""
+        self.__del__()

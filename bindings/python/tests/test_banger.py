@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+import os
+import re
+import select
+import subprocess
+import time
+
+import pytest
+
+import banger
+from banger import BangerError, ErrorCode
+
+
+def _source_dir():
+    return os.environ["BANGER_SOURCE_DIR"]
+
+
+def test_version_matches_cli():
+    out = subprocess.run([os.environ["BANGER_CLI"], "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "banger " + banger.version()
+    assert ".".join(map(str, banger.version_info())) == banger.version()
+
+
+def test_signatures_match_public_headers():
+    """Every ctypes signature has the argument count of its C prototype."""
+    inc = os.path.join(_source_dir(), "libbanger", "include", "banger")
+    text = ""
+    for name in os.listdir(inc):
+        with open(os.path.join(inc, name)) as f:
+            text += f.read()
+    text = re.sub(r"\s+", " ", text)
+    for name, _restype, argtypes in banger._SIGNATURES:
+        m = re.search(r"\b%s \(([^)]*)\)" % name, text)
+        assert m, "%s is not declared in the public headers" % name
+        params = m.group(1).strip()
+        n = 0 if params in ("", "void") else params.count(",") + 1
+        assert n == len(argtypes), "%s: C has %d parameters, binding %d" % (name, n, len(argtypes))
+
+
+def test_config_values_and_sources():
+    cfg = banger.Config.from_string('log_level = "debug"\n\ntap_pool_size = 9\n', "my.toml")
+    assert cfg["log_level"] == "debug"
+    assert cfg.source("log_level") == "my.toml:1"
+    assert cfg["tap_pool_size"] == "9"
+    assert cfg.source("tap_pool_size") == "my.toml:3"
+    assert cfg.source("cidr") == "default"
+    assert "kernel_catalog_url" in cfg.keys()
+    entries = {e["key"]: e for e in cfg.to_dict()["keys"]}
+    assert entries["tap_pool_size"]["value"] == 9
+    with pytest.raises(KeyError):
+        cfg["no_such_key"]
+
+
+def test_config_error_carries_domain_code_message():
+    with pytest.raises(BangerError) as info:
+        banger.Config.from_string('cidr = "10.0.0.0/24"\nbogus = 1\n', "bad.toml")
+    err = info.value
+    assert err.domain == "bgr-error-quark"
+    assert err.code == ErrorCode.INVALID_CONFIG
+    assert err.name == "InvalidConfig"
+    assert "bad.toml:2: unknown key 'bogus'" in err.message
+
+
+def test_config_load_missing_explicit_file():
+    with pytest.raises(BangerError) as info:
+        banger.Config.load("/nonexistent/banger.toml")
+    assert info.value.code == ErrorCode.NOT_FOUND
+
+
+def test_parse_duration():
+    assert banger.parse_duration("1h30m") == 90 * 60 * 1000
+    with pytest.raises(BangerError) as info:
+        banger.parse_duration("soon")
+    assert info.value.code == ErrorCode.INVALID_ARGUMENT
+
+
+def test_doctor(tmp_path):
+    report = banger.doctor()
+    names = [c["name"] for c in report["checks"]]
+    for expected in ("config", "kvm", "qemu", "hypervisor", "tun", "state-disk"):
+        assert expected in names
+    assert report["ok"] == all(c["status"] != "FAIL" for c in report["checks"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text('hypervisor = "qemu"\nqemu_bin = "/nonexistent/qemu"\n')
+    report = banger.doctor(str(bad))
+    assert report["ok"] is False
+    assert report["hypervisor"] == ""
+
+
+def _config_file(tmp_path, extra=""):
+    path = tmp_path / "config.toml"
+    path.write_text('state_dir = "%s"\ntap_pool_size = 3\n%s' % (tmp_path / "state", extra))
+    return str(path)
+
+
+def test_local_client_and_lock(tmp_path):
+    cfg = banger.Config.load(_config_file(tmp_path))
+    client = banger.Client.local(cfg)
+    assert client.is_local
+    info = client.daemon_info()
+    assert info["pid"] == os.getpid()
+    assert info["bus"] == "in-process"
+    assert info["state_dir"] == str(tmp_path / "state")
+    assert client.config()["tap_pool_size"] == "3"
+    with pytest.raises(BangerError) as locked:
+        banger.Client.local(cfg)
+    assert locked.value.code == ErrorCode.LOCKED
+    assert "process %d" % os.getpid() in locked.value.message
+    with pytest.raises(BangerError) as stop:
+        client.stop_daemon()
+    assert stop.value.code == ErrorCode.NOT_SUPPORTED
+    client.close()
+    banger.Client.local(cfg).close()  # the lock is free again
+
+
+@pytest.fixture
+def private_bus():
+    proc = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+                             "--print-address=1"], stdout=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    assert ready, "dbus-daemon printed no address"
+    address = proc.stdout.readline().strip()
+    yield address
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_dbus_client(tmp_path, private_bus):
+    with pytest.raises(BangerError) as unavailable:
+        banger.Client.dbus_address(private_bus)
+    assert unavailable.value.code == ErrorCode.DAEMON_UNAVAILABLE
+
+    cfg = _config_file(tmp_path, 'ssh_key_path = "%s"\n' % (tmp_path / "missing-key"))
+    daemon = subprocess.Popen([os.environ["BANGERD"], "--address", private_bus, "--config", cfg])
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # bounded wait for the daemon to own its name
+            try:
+                client = banger.Client.dbus_address(private_bus)
+                break
+            except BangerError as exc:
+                assert exc.code == ErrorCode.DAEMON_UNAVAILABLE
+                assert daemon.poll() is None, "bangerd exited early"
+                assert time.monotonic() < deadline, "bangerd did not start"
+                time.sleep(0.05)
+        assert not client.is_local
+        info = client.daemon_info()
+        assert info["pid"] == daemon.pid
+        assert info["state_dir"] == str(tmp_path / "state")
+        assert info["bus"].startswith("address:")
+        config = client.config()
+        assert config["tap_pool_size"] == "3"
+        assert config.source("tap_pool_size") == cfg + ":2"
+        assert "checks" in client.doctor()
+        # A daemon-side error keeps its code across the bus.
+        with pytest.raises(BangerError) as missing:
+            client.ensure_ssh_key()
+        assert missing.value.code == ErrorCode.NOT_FOUND
+        assert str(tmp_path / "missing-key") in missing.value.message
+        client.stop_daemon()
+        assert daemon.wait(timeout=30) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()

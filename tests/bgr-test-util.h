@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the tests that run banger's programs. */
+#pragma once
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+typedef struct {
+  int status; /* exit status, or -1 when killed by a signal */
+  char *out;
+  char *err;
+} BgrRun;
+
+static inline void
+bgr_run_clear (BgrRun *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+  memset (r, 0, sizeof *r);
+}
+
+/* GLib's isolated test directories are not in the environment: export
+ * them so the programs a test runs use the same ones. */
+static inline void
+bgr_test_export_dirs (void)
+{
+  g_setenv ("HOME", g_get_home_dir (), TRUE);
+  g_setenv ("XDG_CONFIG_HOME", g_get_user_config_dir (), TRUE);
+  g_setenv ("XDG_STATE_HOME", g_get_user_state_dir (), TRUE);
+  g_setenv ("XDG_CACHE_HOME", g_get_user_cache_dir (), TRUE);
+  g_setenv ("XDG_DATA_HOME", g_get_user_data_dir (), TRUE);
+  g_setenv ("XDG_RUNTIME_DIR", g_get_user_runtime_dir (), TRUE);
+}
+
+/* Runs argv (NULL-terminated) with the test's environment plus @extra_env
+ * ("NAME=value" strings, may be NULL) and captures everything. */
+static inline void
+bgr_run_env (BgrRun *r, const char *const *extra_env, const char *const *argv)
+{
+  g_auto (GStrv) env = NULL;
+  g_autoptr (GError) err = NULL;
+  int wait_status = 0;
+
+  bgr_test_export_dirs ();
+  env = g_get_environ ();
+
+  for (const char *const *e = extra_env; e != NULL && *e != NULL; e++)
+    {
+      g_auto (GStrv) kv = g_strsplit (*e, "=", 2);
+      env = g_environ_setenv (env, kv[0], kv[1] != NULL ? kv[1] : "", TRUE);
+    }
+  memset (r, 0, sizeof *r);
+  if (!g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &r->out, &r->err,
+                     &wait_status, &err))
+    g_error ("cannot run %s: %s", argv[0], err->message);
+  r->status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1;
+  g_test_message ("$ %s -> %d\nstdout: %s\nstderr: %s", argv[0], r->status, r->out, r->err);
+}
+
+static inline const char *
+bgr_test_program (const char *env_name)
+{
+  const char *p = g_getenv (env_name);
+  if (p == NULL)
+    g_error ("%s is not set (run the tests through ctest)", env_name);
+  return p;
+}
+
+static inline char *
+bgr_test_write_file (const char *name, const char *contents)
+{
+  char *path = g_build_filename (g_get_user_config_dir (), name, NULL);
+  g_mkdir_with_parents (g_get_user_config_dir (), 0700);
+  if (!g_file_set_contents (path, contents, -1, NULL))
+    g_error ("cannot write %s", path);
+  return path;
+}
+
+#define bgr_assert_contains(hay, needle)                                                \
+  G_STMT_START                                                                          \
+  {                                                                                     \
+    const char *h__ = (hay), *n__ = (needle);                                           \
+    if (h__ == NULL || strstr (h__, n__) == NULL)                                       \
+      g_error ("%s:%d: \"%s\" does not contain \"%s\"", __FILE__, __LINE__,             \
+               h__ != NULL ? h__ : "(null)", n__);                                      \
+  }                                                                                     \
+  G_STMT_END

@@ -1,0 +1,42 @@
+#!/bin/sh
+# `cmake --install` puts every piece where it belongs, and a program built
+# against the installed tree with pkg-config runs.
+set -eu
+build=$1
+prefix=$2
+example=$3
+cc=$4
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+if ! DESTDIR="$dest" cmake --install "$build" > "$dest/install.log" 2>&1; then
+  cat "$dest/install.log"; exit 1
+fi
+root="$dest$prefix"
+status=0
+for f in bin/banger bin/bangerd \
+         include/banger/banger.h include/banger/bgr-version.h \
+         share/dbus-1/interfaces/org.banger.Banger1.Manager.xml \
+         share/dbus-1/services/org.banger.Banger1.service \
+         share/dbus-1/system-services/org.banger.Banger1.service \
+         share/dbus-1/system.d/org.banger.Banger1.conf \
+         lib/systemd/user/bangerd.service lib/systemd/system/bangerd.service \
+         lib/python3/dist-packages/banger/__init__.py; do
+  [ -e "$root/$f" ] || { echo "missing after install: $prefix/$f"; status=1; }
+done
+pc=$(find "$root" -name banger.pc | head -n1)
+lib=$(find "$root" -name 'libbanger.so.0' | head -n1)
+[ -n "$pc" ] && [ -n "$lib" ] || { echo "missing banger.pc or libbanger.so.0"; exit 1; }
+grep -q "^Exec=$prefix/bin/bangerd --session" "$root/share/dbus-1/services/org.banger.Banger1.service" \
+  || { echo "session service file does not start $prefix/bin/bangerd"; status=1; }
+# Build the example against the installed headers and library only.
+# Point a copy of banger.pc at the staging tree (only its own prefix moves).
+mkdir "$dest/pc"
+sed "s|^prefix=.*|prefix=$root|" "$pc" > "$dest/pc/banger.pc"
+cflags=$(PKG_CONFIG_PATH="$dest/pc" pkg-config --cflags banger)
+libs=$(PKG_CONFIG_PATH="$dest/pc" pkg-config --libs banger)
+$cc -std=c11 -Wall -Werror $cflags "$example" $libs -o "$dest/doctor"
+out=$(LD_LIBRARY_PATH=$(dirname "$lib") XDG_CONFIG_HOME="$dest/cfg" "$dest/doctor" || true)
+echo "$out" | grep -q '^libbanger ' || { echo "installed example did not run: $out"; status=1; }
+echo "$out" | grep -q '^hypervisor: ' || { echo "installed example printed no report: $out"; status=1; }
+[ $status -eq 0 ] && echo "ok: install tree complete, example builds and runs against it"
+exit $status

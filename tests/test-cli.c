@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The banger CLI without a daemon: arguments, --local, exit statuses. */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+
+#include "bgr-test-util.h"
+
+static const char *banger;
+static const char *const no_bus[] = { "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus", NULL };
+
+#define RUN(r, ...) bgr_run_env ((r), no_bus, (const char *const[]){ banger, __VA_ARGS__, NULL })
+
+static void
+test_usage (void)
+{
+  BgrRun r;
+
+  RUN (&r, "--help");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "Commands:");
+  bgr_assert_contains (r.out, "daemon status");
+  bgr_run_clear (&r);
+
+  bgr_run_env (&r, no_bus, (const char *const[]){ banger, NULL });
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "Usage: banger");
+  bgr_run_clear (&r);
+
+  RUN (&r, "frobnicate");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "unknown command 'frobnicate'");
+  bgr_run_clear (&r);
+
+  RUN (&r, "doctor", "--bogus");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "--bogus");
+  bgr_run_clear (&r);
+
+  RUN (&r, "daemon", "status", "extra");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "unexpected argument 'extra'");
+  bgr_run_clear (&r);
+
+  RUN (&r, "doctor", "--help");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "PASS, WARN or FAIL");
+  bgr_run_clear (&r);
+
+  RUN (&r, "--local", "--system", "config", "show");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_run_clear (&r);
+
+  RUN (&r, "--version");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "banger " BANGER_VERSION);
+  bgr_run_clear (&r);
+}
+
+static void
+test_bad_config (void)
+{
+  g_autofree char *cfg = bgr_test_write_file ("bad.toml", "log_level = \"info\"\ntap_pool_size = \"lots\"\n");
+  g_autofree char *state = g_build_filename (g_get_user_state_dir (), "banger", NULL);
+  BgrRun r;
+
+  RUN (&r, "--local", "--config", cfg, "config", "show");
+  g_assert_cmpint (r.status, ==, 5);
+  bgr_assert_contains (r.err, "bad.toml:2: key 'tap_pool_size'");
+  /* Nothing was created. */
+  g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+  bgr_run_clear (&r);
+
+  /* --json errors are machine-readable too. */
+  RUN (&r, "--local", "--json", "--config", cfg, "config", "show");
+  g_assert_cmpint (r.status, ==, 5);
+  bgr_assert_contains (r.out, "\"InvalidConfig\"");
+  bgr_run_clear (&r);
+
+  /* --config without --local would be silently ignored by the daemon: refuse. */
+  RUN (&r, "--config", cfg, "config", "show");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "--local");
+  bgr_run_clear (&r);
+}
+
+static void
+test_local_config_show (void)
+{
+  g_autofree char *cfg = bgr_test_write_file ("ok.toml", "\ncidr = \"10.20.0.0/24\"\nbridge_ip = \"10.20.0.1\"\n");
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) err = NULL;
+  g_autofree char *src = g_strdup_printf ("%s:2", cfg);
+  JsonArray *keys;
+  gboolean found = FALSE;
+  BgrRun r;
+
+  RUN (&r, "--local", "--config", cfg, "config", "show");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "10.20.0.0/24");
+  bgr_assert_contains (r.out, src);
+  bgr_run_clear (&r);
+
+  RUN (&r, "config", "show", "--local", "--json", "--config", cfg);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (json_parser_load_from_data (p, r.out, -1, &err));
+  keys = json_object_get_array_member (json_node_get_object (json_parser_get_root (p)), "keys");
+  for (guint i = 0; i < json_array_get_length (keys); i++)
+    {
+      JsonObject *o = json_array_get_object_element (keys, i);
+      if (g_str_equal (json_object_get_string_member (o, "key"), "cidr"))
+        {
+          g_assert_cmpstr (json_object_get_string_member (o, "value"), ==, "10.20.0.0/24");
+          g_assert_cmpstr (json_object_get_string_member (o, "source"), ==, src);
+          found = TRUE;
+        }
+    }
+  g_assert_true (found);
+  bgr_run_clear (&r);
+}
+
+static void
+test_doctor_local (void)
+{
+  g_autofree char *cfg = bgr_test_write_file ("noqemu.toml",
+                                              "hypervisor = \"qemu\"\nqemu_bin = \"/nonexistent/qemu\"\n");
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) err = NULL;
+  BgrRun r;
+
+  RUN (&r, "--local", "--config", cfg, "doctor");
+  g_assert_cmpint (r.status, ==, 1);
+  bgr_assert_contains (r.out, "FAIL  qemu");
+  bgr_assert_contains (r.out, "fix: ");
+  bgr_run_clear (&r);
+
+  RUN (&r, "--local", "--config", cfg, "doctor", "--json");
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_true (json_parser_load_from_data (p, r.out, -1, &err));
+  g_assert_false (json_object_get_boolean_member (json_node_get_object (json_parser_get_root (p)), "ok"));
+  bgr_run_clear (&r);
+
+  /* No daemon: doctor says so and checks in-process. */
+  RUN (&r, "doctor");
+  g_assert_cmpint (r.status, !=, 13);
+  bgr_assert_contains (r.err, "not running");
+  bgr_assert_contains (r.out, "PASS  config");
+  bgr_run_clear (&r);
+}
+
+static void
+test_no_daemon (void)
+{
+  BgrRun r;
+
+  RUN (&r, "daemon", "status");
+  g_assert_cmpint (r.status, ==, 13);
+  bgr_assert_contains (r.err, "session bus");
+  bgr_run_clear (&r);
+
+  RUN (&r, "--json", "daemon", "status");
+  g_assert_cmpint (r.status, ==, 13);
+  bgr_assert_contains (r.out, "\"DaemonUnavailable\"");
+  bgr_run_clear (&r);
+}
+
+static void
+test_local_ssh_key (void)
+{
+  g_autofree char *expected = g_build_filename (g_get_user_config_dir (), "banger", "ssh", "id_ed25519", NULL);
+  g_autofree char *keygen = g_find_program_in_path ("ssh-keygen");
+  BgrRun r;
+
+  if (keygen == NULL)
+    {
+      g_test_skip ("ssh-keygen is not installed");
+      return;
+    }
+  RUN (&r, "--local", "config", "ssh-key");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (g_strstrip (r.out), ==, expected);
+  g_assert_true (g_file_test (expected, G_FILE_TEST_IS_REGULAR));
+  bgr_run_clear (&r);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  banger = bgr_test_program ("BANGER_CLI");
+  g_test_add_func ("/cli/usage", test_usage);
+  g_test_add_func ("/cli/bad-config", test_bad_config);
+  g_test_add_func ("/cli/local-config-show", test_local_config_show);
+  g_test_add_func ("/cli/doctor-local", test_doctor_local);
+  g_test_add_func ("/cli/no-daemon", test_no_daemon);
+  g_test_add_func ("/cli/local-ssh-key", test_local_ssh_key);
+  return g_test_run ();
+}

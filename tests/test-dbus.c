@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bangerd on a private dbus-daemon, driven by the banger CLI and gdbus. */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <banger/banger.h>
+#include "bgr-test-util.h"
+
+static const char *banger, *bangerd;
+
+typedef struct {
+  GTestDBus *bus;
+  const char *address;
+  char *env_bus; /* "DBUS_SESSION_BUS_ADDRESS=..." */
+  const char *env[2];
+  GDBusConnection *conn;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  const char *service_dir = data;
+
+  bgr_test_export_dirs ();
+  f->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  if (service_dir != NULL)
+    g_test_dbus_add_service_dir (f->bus, service_dir);
+  g_test_dbus_up (f->bus);
+  f->address = g_test_dbus_get_bus_address (f->bus);
+  f->env_bus = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", f->address);
+  f->env[0] = f->env_bus;
+  f->conn = g_dbus_connection_new_for_address_sync (
+    f->address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &err);
+  g_assert_no_error (err);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_object_unref (f->conn);
+  g_test_dbus_down (f->bus);
+  g_object_unref (f->bus);
+  g_free (f->env_bus);
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  g_error ("timed out waiting for %s", (const char *) data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_appeared (GDBusConnection *c, const char *name, const char *owner, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+/* Waits (event-driven, bounded) until org.banger.Banger1 has an owner. */
+static void
+wait_for_name (Fixture *f)
+{
+  gboolean appeared = FALSE;
+  guint watch = g_bus_watch_name_on_connection (f->conn, "org.banger.Banger1",
+                                                G_BUS_NAME_WATCHER_FLAGS_NONE, on_appeared, NULL,
+                                                &appeared, NULL);
+  guint timeout = g_timeout_add_seconds (60, on_timeout, (gpointer) "bangerd to own its name");
+
+  while (!appeared)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (timeout);
+  g_bus_unwatch_name (watch);
+}
+
+static void
+on_exited (GObject *source, GAsyncResult *res, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static void
+wait_for_exit (GSubprocess *proc)
+{
+  gboolean done = FALSE;
+  guint timeout = g_timeout_add_seconds (60, on_timeout, (gpointer) "bangerd to exit");
+
+  g_subprocess_wait_async (proc, NULL, on_exited, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (timeout);
+}
+
+static GSubprocess *
+start_daemon (Fixture *f, const char *config, gboolean replace)
+{
+  g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GError) err = NULL;
+  GSubprocess *p;
+
+  g_subprocess_launcher_setenv (l, "DBUS_SESSION_BUS_ADDRESS", f->address, TRUE);
+  if (replace)
+    p = g_subprocess_launcher_spawn (l, &err, bangerd, "--session", "--replace", "--config", config, NULL);
+  else
+    p = g_subprocess_launcher_spawn (l, &err, bangerd, "--session", "--config", config, NULL);
+  g_assert_no_error (err);
+  return p;
+}
+
+static char *
+owner_pid_text (GSubprocess *p)
+{
+  return g_strdup (g_subprocess_get_identifier (p));
+}
+
+#define RUN(f, r, ...) bgr_run_env ((r), (f)->env, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void
+test_cli_and_gdbus (Fixture *f, gconstpointer data)
+{
+  g_autofree char *keyless = g_build_filename (g_get_user_config_dir (), "nokey", "id", NULL);
+  g_autofree char *cfgtext = g_strdup_printf ("log_level = \"debug\"\ntap_pool_size = 7\n"
+                                              "ssh_key_path = \"%s\"\n", keyless);
+  g_autofree char *cfg = bgr_test_write_file ("daemon.toml", cfgtext);
+  g_autofree char *state = g_build_filename (g_get_user_state_dir (), "banger", NULL);
+  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autofree char *pid = owner_pid_text (d);
+  g_autofree char *pid_line = g_strdup_printf ("pid:        %s\n", pid);
+  g_autofree char *gdbus_pid = g_strdup_printf ("'pid': <int64 %s>", pid);
+  g_autofree char *src_line = g_strdup_printf ("('tap_pool_size', '7', '%s:2')", cfg);
+  g_autofree char *state_line = g_strdup_printf ("state dir:  %s\n", state);
+  BgrRun r;
+
+  wait_for_name (f);
+
+  /* CLI, text and JSON. */
+  RUN (f, &r, banger, "daemon", "status");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, pid_line);
+  bgr_assert_contains (r.out, "bus:        session\n");
+  bgr_assert_contains (r.out, state_line);
+  bgr_run_clear (&r);
+  {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o;
+    RUN (f, &r, banger, "daemon", "status", "--json");
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_true (json_parser_load_from_data (p, r.out, -1, NULL));
+    o = json_node_get_object (json_parser_get_root (p));
+    g_assert_cmpint (json_object_get_int_member (o, "pid"), ==, g_ascii_strtoll (pid, NULL, 10));
+    g_assert_cmpstr (json_object_get_string_member (o, "version"), ==, BANGER_VERSION);
+    bgr_run_clear (&r);
+  }
+  RUN (f, &r, banger, "config", "show");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "tap_pool_size");
+  {
+    g_autofree char *src = g_strdup_printf ("%s:2", cfg);
+    bgr_assert_contains (r.out, src);
+  }
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "doctor", "--json");
+  g_assert_cmpuint (r.status, <=, 1);
+  bgr_assert_contains (r.out, "\"hypervisor\"");
+  g_assert_true (r.err == NULL || strstr (r.err, "not running") == NULL);
+  bgr_run_clear (&r);
+
+  /* gdbus. */
+  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
+       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.GetStatus");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, gdbus_pid);
+  bgr_run_clear (&r);
+  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
+       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.GetConfig");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, src_line);
+  bgr_run_clear (&r);
+
+  /* Errors keep their own D-Bus name. */
+  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
+       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.EnsureSshKey");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "org.banger.Banger1.Error.NotFound");
+  bgr_assert_contains (r.err, keyless);
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "config", "ssh-key");
+  g_assert_cmpint (r.status, ==, 3);
+  bgr_assert_contains (r.err, keyless);
+  bgr_run_clear (&r);
+
+  /* Unknown methods and bad arguments: clear errors, daemon unharmed. */
+  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
+       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.Explode");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "org.freedesktop.DBus.Error.UnknownMethod");
+  bgr_run_clear (&r);
+  {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      f->conn, "org.banger.Banger1", "/org/banger/Banger1", "org.banger.Banger1.Manager",
+      "GetStatus", g_variant_new ("(s)", "unexpected"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+    g_assert_null (reply);
+    g_assert_error (err, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+    g_clear_error (&err);
+    reply = g_dbus_connection_call_sync (f->conn, "org.banger.Banger1", "/org/banger/Banger1",
+                                         "org.banger.Banger1.NoSuchInterface", "GetStatus", NULL,
+                                         NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+    g_assert_null (reply);
+    g_assert_nonnull (err);
+  }
+  RUN (f, &r, banger, "daemon", "status");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, pid_line);
+  bgr_run_clear (&r);
+
+  /* One engine per state directory. */
+  RUN (f, &r, banger, "--local", "config", "show");
+  g_assert_cmpint (r.status, ==, 6);
+  {
+    g_autofree char *who = g_strdup_printf ("process %s", pid);
+    bgr_assert_contains (r.err, who);
+  }
+  bgr_run_clear (&r);
+  RUN (f, &r, bangerd, "--session", "--config", cfg);
+  g_assert_cmpint (r.status, ==, 6);
+  {
+    g_autofree char *who = g_strdup_printf ("process %s", pid);
+    bgr_assert_contains (r.err, who);
+  }
+  bgr_run_clear (&r);
+
+  /* Stop: the daemon replies, exits cleanly, and is gone. */
+  RUN (f, &r, banger, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  wait_for_exit (d);
+  g_assert_true (g_subprocess_get_if_exited (d));
+  g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+  RUN (f, &r, banger, "daemon", "status");
+  g_assert_cmpint (r.status, ==, 13);
+  bgr_run_clear (&r);
+}
+
+static void
+test_replace (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cfg = bgr_test_write_file ("replace.toml", "log_level = \"info\"\n");
+  g_autoptr (GSubprocess) first = start_daemon (f, cfg, FALSE);
+  g_autoptr (GSubprocess) second = NULL;
+  g_autofree char *line = NULL;
+  BgrRun r;
+
+  wait_for_name (f);
+  second = start_daemon (f, cfg, TRUE);
+  /* The first daemon sees NameLost, releases the state lock and exits 0. */
+  wait_for_exit (first);
+  g_assert_cmpint (g_subprocess_get_exit_status (first), ==, 0);
+  line = g_strdup_printf ("pid:        %s\n", g_subprocess_get_identifier (second));
+  /* The new one answers once it holds the lock (calls before that get a
+   * clear "starting up" error, which the CLI reports as exit 13). */
+  for (int tries = 0;; tries++)
+    {
+      RUN (f, &r, banger, "daemon", "status");
+      if (r.status == 0)
+        break;
+      g_assert_cmpint (r.status, ==, 13);
+      g_assert_cmpint (tries, <, 200);
+      bgr_run_clear (&r);
+      g_usleep (50000);
+    }
+  bgr_assert_contains (r.out, line);
+  bgr_run_clear (&r);
+  g_subprocess_send_signal (second, SIGTERM);
+  wait_for_exit (second);
+  g_assert_cmpint (g_subprocess_get_exit_status (second), ==, 0);
+}
+
+static void
+test_bad_config (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cfg = bgr_test_write_file ("broken.toml", "cidr = \"10.0.0.0/24\"\nwat = 1\n");
+  g_autofree char *state = g_build_filename (g_get_user_state_dir (), "banger", NULL);
+  g_autofree char *where = g_strdup_printf ("%s:2: unknown key 'wat'", cfg);
+  BgrRun r;
+
+  g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+  RUN (f, &r, bangerd, "--session", "--config", cfg);
+  g_assert_cmpint (r.status, ==, 5);
+  bgr_assert_contains (r.err, where);
+  g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+  bgr_run_clear (&r);
+
+  RUN (f, &r, bangerd, "--frobnicate");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_run_clear (&r);
+}
+
+static void
+test_activation (Fixture *f, gconstpointer data)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+  JsonObject *o;
+  gint64 pid;
+  BgrRun r;
+
+  /* Nothing runs yet: the first call starts bangerd through D-Bus activation. */
+  RUN (f, &r, banger, "daemon", "status", "--json");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (json_parser_load_from_data (p, r.out, -1, NULL));
+  o = json_node_get_object (json_parser_get_root (p));
+  pid = json_object_get_int_member (o, "pid");
+  g_assert_cmpint (pid, >, 0);
+  g_assert_cmpint (kill ((pid_t) pid, 0), ==, 0);
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *services = NULL;
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  banger = bgr_test_program ("BANGER_CLI");
+  bangerd = bgr_test_program ("BANGERD");
+  services = g_build_filename (bgr_test_program ("BANGER_BUILD_DIR"), "tests", "services", NULL);
+  g_test_add ("/dbus/cli-and-gdbus", Fixture, NULL, fixture_setup, test_cli_and_gdbus, fixture_teardown);
+  g_test_add ("/dbus/replace", Fixture, NULL, fixture_setup, test_replace, fixture_teardown);
+  g_test_add ("/dbus/bad-config", Fixture, NULL, fixture_setup, test_bad_config, fixture_teardown);
+  g_test_add ("/dbus/activation", Fixture, services, fixture_setup, test_activation, fixture_teardown);
+  return g_test_run ();
+}

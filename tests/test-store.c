@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/bgr-store-private.h"
+
+static char *
+make_dir (void)
+{
+  return g_build_filename (g_get_user_state_dir (), "store-test", NULL);
+}
+
+static JsonObject *
+doc_with (const char *image)
+{
+  JsonObject *o = json_object_new ();
+  json_object_set_string_member (o, "image", image);
+  json_object_set_int_member (o, "vcpus", 2);
+  return o;
+}
+
+static guint
+count_entries (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+  if (d == NULL)
+    return 0;
+  while (g_dir_read_name (d) != NULL)
+    n++;
+  return n;
+}
+
+static void
+test_roundtrip (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autofree char *kdir = g_build_filename (dir, "vm", NULL);
+  g_autoptr (BgrStore) store = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (JsonObject) doc = doc_with ("debian");
+  g_autoptr (JsonObject) back = NULL;
+  g_autoptr (JsonObject) doc2 = doc_with ("alpine");
+  g_autoptr (GPtrArray) all = NULL;
+
+  store = bgr_store_open (dir, &err);
+  g_assert_no_error (err);
+  g_assert_true (bgr_store_save (store, "vm", "web1", doc, &err));
+  g_assert_no_error (err);
+  back = bgr_store_load (store, "vm", "web1", &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (json_object_get_string_member (back, "image"), ==, "debian");
+  g_assert_cmpint (json_object_get_int_member (back, "schema_version"), ==, BGR_STORE_SCHEMA_VERSION);
+  g_assert_cmpstr (json_object_get_string_member (back, "name"), ==, "web1");
+
+  /* Overwrite in place; no temp file stays behind. */
+  g_assert_true (bgr_store_save (store, "vm", "web1", doc2, &err));
+  g_clear_pointer (&back, json_object_unref);
+  back = bgr_store_load (store, "vm", "web1", &err);
+  g_assert_cmpstr (json_object_get_string_member (back, "image"), ==, "alpine");
+  g_assert_cmpuint (count_entries (kdir), ==, 1);
+
+  all = bgr_store_load_all (store, "vm", NULL);
+  g_assert_cmpuint (all->len, ==, 1);
+
+  g_assert_true (bgr_store_delete (store, "vm", "web1", &err));
+  g_assert_false (bgr_store_delete (store, "vm", "web1", &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  g_assert_null (bgr_store_load (store, "vm", "web1", &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+}
+
+static void
+test_bad_names (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr (BgrStore) store = bgr_store_open (dir, NULL);
+  static const char *const bad[] = { "", "../escape", "a/b", ".hidden", "a..b", "-x", NULL };
+
+  for (const char *const *n = bad; *n != NULL; n++)
+    {
+      g_autoptr (GError) err = NULL;
+      g_autoptr (JsonObject) doc = doc_with ("x");
+      g_assert_false (bgr_store_save (store, "vm", *n, doc, &err));
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+    }
+  g_assert_false (g_file_test (g_get_user_state_dir (), G_FILE_TEST_IS_REGULAR));
+}
+
+static void
+test_corrupt (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr (BgrStore) store = bgr_store_open (dir, NULL);
+  g_autofree char *bad = g_build_filename (dir, "image", "broken.json", NULL);
+  g_autofree char *newer = g_build_filename (dir, "image", "future.json", NULL);
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr (GPtrArray) all = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (JsonObject) a = doc_with ("a");
+  g_autoptr (JsonObject) b = doc_with ("b");
+  g_autoptr (JsonObject) loaded = NULL;
+
+  g_assert_true (bgr_store_save (store, "image", "good-a", a, NULL));
+  g_assert_true (bgr_store_save (store, "image", "good-b", b, NULL));
+  g_assert_true (g_file_set_contents (bad, "{ \"schema_version\": 1, \"kind\": \"image\", ", -1, NULL));
+  g_assert_true (g_file_set_contents (newer,
+                                      "{ \"schema_version\": 99, \"kind\": \"image\", \"name\": \"future\" }",
+                                      -1, NULL));
+
+  all = bgr_store_load_all (store, "image", errors);
+  g_assert_cmpuint (all->len, ==, 2);
+  g_assert_cmpuint (errors->len, ==, 2);
+  g_assert_error (((GError *) errors->pdata[0]), BGR_ERROR, BGR_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (((GError *) errors->pdata[0])->message, bad));
+  g_assert_error (((GError *) errors->pdata[1]), BGR_ERROR, BGR_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (((GError *) errors->pdata[1])->message, "schema_version 99"));
+
+  loaded = bgr_store_load (store, "image", "broken", &err);
+  g_assert_null (loaded);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_CORRUPT);
+  g_unlink (bad);
+  g_unlink (newer);
+}
+
+static void
+test_lock_same_process (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr (BgrStore) first = NULL;
+  g_autoptr (BgrStore) second = NULL;
+  g_autoptr (BgrStore) third = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *pid = g_strdup_printf ("process %d", (int) getpid ());
+
+  first = bgr_store_open (dir, &err);
+  g_assert_no_error (err);
+  second = bgr_store_open (dir, &err);
+  g_assert_null (second);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_LOCKED);
+  g_assert_nonnull (strstr (err->message, pid));
+  g_assert_nonnull (strstr (err->message, dir));
+  g_clear_error (&err);
+
+  g_clear_pointer (&first, bgr_store_close);
+  third = bgr_store_open (dir, &err);
+  g_assert_no_error (err);
+}
+
+static void
+test_lock_other_process (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr (GError) err = NULL;
+  int ready[2], release[2];
+  pid_t child;
+  char c;
+  int status;
+
+  g_assert_cmpint (pipe (ready), ==, 0);
+  g_assert_cmpint (pipe (release), ==, 0);
+  child = fork ();
+  g_assert_cmpint (child, >=, 0);
+  if (child == 0)
+    {
+      BgrStore *s = bgr_store_open (dir, NULL);
+      char x = s != NULL ? 'y' : 'n';
+      if (write (ready[1], &x, 1) != 1 || read (release[0], &x, 1) != 1)
+        _exit (2);
+      _exit (s != NULL ? 0 : 1);
+    }
+  g_assert_cmpint (read (ready[0], &c, 1), ==, 1);
+  g_assert_cmpint (c, ==, 'y');
+  {
+    g_autofree char *who = g_strdup_printf ("process %d", (int) child);
+    g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
+    g_assert_null (s);
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_LOCKED);
+    g_assert_nonnull (strstr (err->message, who));
+    g_clear_error (&err);
+  }
+  g_assert_cmpint (write (release[1], "x", 1), ==, 1);
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  {
+    /* The holder died: the lock is free again. */
+    g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
+    g_assert_no_error (err);
+  }
+  close (ready[0]); close (ready[1]); close (release[0]); close (release[1]);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/store/roundtrip", test_roundtrip);
+  g_test_add_func ("/store/bad-names", test_bad_names);
+  g_test_add_func ("/store/corrupt", test_corrupt);
+  g_test_add_func ("/store/lock-same-process", test_lock_same_process);
+  g_test_add_func ("/store/lock-other-process", test_lock_other_process);
+  return g_test_run ();
+}
