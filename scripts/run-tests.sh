@@ -1,0 +1,13 @@
+#!/bin/sh
+# Installs dependencies, builds banger, and runs the whole test suite twice:
+# a normal build, then an ASan+UBSan build.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh build
+(cd build && ctest --output-on-failure)
+scripts/build.sh build-asan -DBANGER_SANITIZE=ON
+# The Python tests load libbanger into an uninstrumented interpreter and the
+# install test links an uninstrumented program against it: both need a
+# normal build, which ran them above.
+(cd build-asan && ctest --output-on-failure -E 'test-python|test-install')
