@@ -302,6 +302,95 @@ test_bad_config (Fixture *f, gconstpointer data)
 }
 
 static void
+test_system_bus (Fixture *f, gconstpointer data)
+{
+  /* GDBus honours DBUS_SYSTEM_BUS_ADDRESS: the private bus stands in for the
+   * system bus, for both bangerd --system and banger --system. */
+  g_autofree char *cfg = bgr_test_write_file ("system.toml", "log_level = \"warning\"\n");
+  g_autofree char *sysenv = g_strdup_printf ("DBUS_SYSTEM_BUS_ADDRESS=%s", f->address);
+  const char *env[] = { sysenv, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus", NULL };
+  g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) d = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *pid_line = NULL;
+  BgrRun r;
+
+  g_subprocess_launcher_setenv (l, "DBUS_SYSTEM_BUS_ADDRESS", f->address, TRUE);
+  d = g_subprocess_launcher_spawn (l, &err, bangerd, "--system", "--config", cfg, NULL);
+  g_assert_no_error (err);
+  wait_for_name (f);
+  pid_line = g_strdup_printf ("pid:        %s\n", g_subprocess_get_identifier (d));
+
+  bgr_run_env (&r, env, (const char *const[]){ banger, "--system", "daemon", "status", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, pid_line);
+  bgr_assert_contains (r.out, "bus:        system\n");
+  bgr_run_clear (&r);
+  /* Without --system the CLI looks on the session bus, where nothing runs. */
+  bgr_run_env (&r, env, (const char *const[]){ banger, "daemon", "status", NULL });
+  g_assert_cmpint (r.status, ==, 13);
+  bgr_run_clear (&r);
+  bgr_run_env (&r, env, (const char *const[]){ banger, "--system", "daemon", "stop", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  wait_for_exit (d);
+  g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+}
+
+static void
+test_introspection (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cfg = bgr_test_write_file ("intro.toml", "log_level = \"error\"\n");
+  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autofree char *xml = NULL;
+  g_autofree char *xml_path = g_build_filename (bgr_test_program ("BANGER_SOURCE_DIR"), "data",
+                                                "org.banger.Banger1.Manager.xml", NULL);
+  g_autoptr (GDBusNodeInfo) source = NULL;
+  g_autoptr (GDBusNodeInfo) live = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  GDBusInterfaceInfo *want, *got;
+  BgrRun r;
+
+  wait_for_name (f);
+  /* The daemon exports exactly the interface the XML in data/ describes. */
+  g_assert_true (g_file_get_contents (xml_path, &xml, NULL, NULL));
+  source = g_dbus_node_info_new_for_xml (xml, &err);
+  g_assert_no_error (err);
+  reply = g_dbus_connection_call_sync (f->conn, "org.banger.Banger1", "/org/banger/Banger1",
+                                       "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+                                       G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+  g_assert_no_error (err);
+  {
+    const char *live_xml;
+    g_variant_get (reply, "(&s)", &live_xml);
+    live = g_dbus_node_info_new_for_xml (live_xml, &err);
+    g_assert_no_error (err);
+  }
+  want = g_dbus_node_info_lookup_interface (source, "org.banger.Banger1.Manager");
+  got = g_dbus_node_info_lookup_interface (live, "org.banger.Banger1.Manager");
+  g_assert_nonnull (want);
+  g_assert_nonnull (got);
+  for (guint i = 0; want->methods[i] != NULL; i++)
+    {
+      GDBusMethodInfo *m = g_dbus_interface_info_lookup_method (got, want->methods[i]->name);
+      g_assert_nonnull (m);
+    }
+  for (guint i = 0; got->methods[i] != NULL; i++)
+    g_assert_nonnull (g_dbus_interface_info_lookup_method (want, got->methods[i]->name));
+
+  RUN (f, &r, "gdbus", "introspect", "--session", "--dest", "org.banger.Banger1",
+       "--object-path", "/org/banger/Banger1");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "readonly u Version = 1;");
+  bgr_assert_contains (r.out, "readonly s DaemonVersion = '" BANGER_VERSION "';");
+  bgr_run_clear (&r);
+  g_subprocess_send_signal (d, SIGTERM);
+  wait_for_exit (d);
+  g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+}
+
+static void
 test_activation (Fixture *f, gconstpointer data)
 {
   g_autoptr (JsonParser) p = json_parser_new ();
@@ -335,6 +424,8 @@ main (int argc, char **argv)
   g_test_add ("/dbus/cli-and-gdbus", Fixture, NULL, fixture_setup, test_cli_and_gdbus, fixture_teardown);
   g_test_add ("/dbus/replace", Fixture, NULL, fixture_setup, test_replace, fixture_teardown);
   g_test_add ("/dbus/bad-config", Fixture, NULL, fixture_setup, test_bad_config, fixture_teardown);
+  g_test_add ("/dbus/system-bus", Fixture, NULL, fixture_setup, test_system_bus, fixture_teardown);
+  g_test_add ("/dbus/introspection", Fixture, NULL, fixture_setup, test_introspection, fixture_teardown);
   g_test_add ("/dbus/activation", Fixture, services, fixture_setup, test_activation, fixture_teardown);
   return g_test_run ();
 }
