@@ -3,6 +3,7 @@
 #pragma once
 
 #include <banger/banger.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -39,10 +40,14 @@ typedef struct {
 /* Creates the client the invocation asks for: in-process with --local,
  * else bangerd on the session (or --system) bus. */
 BgrClient *banger_invocation_get_client (BangerInvocation *inv, GError **error);
+/* Same, without starting bangerd through D-Bus activation. */
+BgrClient *banger_invocation_get_running_client (BangerInvocation *inv, GError **error);
 /* Loads the config --config/$BANGER_CONFIG names (or the default one). */
 BgrConfig *banger_invocation_load_config (BangerInvocation *inv, GError **error);
 /* Prints a JSON document (already serialised) to stdout. */
 void banger_print_json (const char *json);
+/* Ends @builder's root object and prints it. */
+void banger_print_json_builder (JsonBuilder *builder);
 
 gboolean banger_cmd_version (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_doctor (BangerInvocation *inv, int *exit_status, GError **error);

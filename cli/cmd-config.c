@@ -39,16 +39,22 @@ banger_cmd_config_show (BangerInvocation *inv, int *exit_status, GError **error)
 gboolean
 banger_cmd_config_path (BangerInvocation *inv, int *exit_status, GError **error)
 {
-  g_autofree char *path = inv->config_path != NULL ? g_strdup (inv->config_path)
-                                                   : bgr_config_dup_default_path ();
+  g_autofree char *path = inv->config_path != NULL
+                           ? g_strdup (inv->config_path)
+                           : bgr_config_dup_default_path_full (inv->system ? BGR_CONFIG_FLAGS_SYSTEM
+                                                                           : BGR_CONFIG_FLAGS_NONE);
   gboolean exists = g_file_test (path, G_FILE_TEST_EXISTS);
 
   if (inv->json)
     {
-      g_autofree char *escaped = g_strescape (path, NULL);
-      g_autofree char *json = g_strdup_printf ("{\n  \"path\" : \"%s\",\n  \"exists\" : %s\n}",
-                                               escaped, exists ? "true" : "false");
-      banger_print_json (json);
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "path");
+      json_builder_add_string_value (b, path);
+      json_builder_set_member_name (b, "exists");
+      json_builder_add_boolean_value (b, exists);
+      json_builder_end_object (b);
+      banger_print_json_builder (b);
     }
   else
     g_print ("%s%s\n", path, exists ? "" : " (does not exist: built-in defaults apply)");
@@ -68,9 +74,12 @@ banger_cmd_config_ssh_key (BangerInvocation *inv, int *exit_status, GError **err
     return FALSE;
   if (inv->json)
     {
-      g_autofree char *escaped = g_strescape (path, NULL);
-      g_autofree char *json = g_strdup_printf ("{\n  \"path\" : \"%s\"\n}", escaped);
-      banger_print_json (json);
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "path");
+      json_builder_add_string_value (b, path);
+      json_builder_end_object (b);
+      banger_print_json_builder (b);
     }
   else
     g_print ("%s\n", path);

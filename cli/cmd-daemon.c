@@ -8,7 +8,7 @@
 gboolean
 banger_cmd_daemon_status (BangerInvocation *inv, int *exit_status, GError **error)
 {
-  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrClient) client = banger_invocation_get_running_client (inv, error);
   g_autoptr (BgrDaemonInfo) info = NULL;
   const char *web;
 
@@ -36,7 +36,7 @@ banger_cmd_daemon_status (BangerInvocation *inv, int *exit_status, GError **erro
 gboolean
 banger_cmd_daemon_stop (BangerInvocation *inv, int *exit_status, GError **error)
 {
-  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrClient) client = banger_invocation_get_running_client (inv, error);
 
   if (client == NULL)
     return FALSE;

@@ -29,6 +29,14 @@ print_report (BgrDoctorReport *report)
   g_print ("\nVMs would run on: %s\n", *hv != '\0' ? hv : "nothing (no usable hypervisor)");
 }
 
+/* The daemon could not answer: check in-process instead. */
+static gboolean
+daemon_unreachable (const GError *error)
+{
+  return g_error_matches (error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE)
+         || g_error_matches (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+}
+
 gboolean
 banger_cmd_doctor (BangerInvocation *inv, int *exit_status, GError **error)
 {
@@ -37,27 +45,33 @@ banger_cmd_doctor (BangerInvocation *inv, int *exit_status, GError **error)
   if (!inv->local && !inv->config_from_option)
     {
       g_autoptr (GError) dbus_error = NULL;
-      g_autoptr (BgrClient) client = banger_invocation_get_client (inv, &dbus_error);
+      /* Never start a daemon just to ask it about the host. */
+      g_autoptr (BgrClient) client = banger_invocation_get_running_client (inv, &dbus_error);
 
       if (client != NULL)
+        report = bgr_client_doctor (client, NULL, &dbus_error);
+      if (report == NULL)
         {
-          report = bgr_client_doctor (client, NULL, error);
-          if (report == NULL)
-            return FALSE;
-        }
-      else if (g_error_matches (dbus_error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE))
-        {
+          if (!daemon_unreachable (dbus_error))
+            {
+              g_propagate_error (error, g_steal_pointer (&dbus_error));
+              return FALSE;
+            }
           if (!inv->json)
-            g_printerr ("banger: bangerd is not running; checking this host in-process\n");
-        }
-      else
-        {
-          g_propagate_error (error, g_steal_pointer (&dbus_error));
-          return FALSE;
+            g_printerr ("banger: bangerd is not running (%s); checking this host in-process\n",
+                        dbus_error->message);
         }
     }
   /* Host checks need no engine (and no state lock): run them here. */
-  if (report == NULL)
+  if (report == NULL && inv->system)
+    {
+      g_autoptr (BgrConfig) config = bgr_config_load_full (inv->config_path,
+                                                           BGR_CONFIG_FLAGS_SYSTEM, error);
+      if (config == NULL)
+        return FALSE;
+      report = bgr_doctor_run_for_config (config, NULL, error);
+    }
+  else if (report == NULL)
     report = bgr_doctor_run (inv->config_path, NULL, error);
   if (report == NULL)
     return FALSE;

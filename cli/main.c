@@ -119,6 +119,38 @@ find_command (char **words, guint n_words, guint *n_used)
   return best;
 }
 
+static gboolean want_json; /* --json seen in the first pass */
+
+/* A usage error: on stderr, and with --json also as a JSON error record. */
+G_GNUC_PRINTF (1, 2) static int
+usage_error (const char *fmt, ...)
+{
+  g_autofree char *msg = NULL;
+  va_list ap;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (want_json)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "error");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "code");
+      json_builder_add_int_value (b, BGR_ERROR_INVALID_ARGUMENT);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, bgr_error_code_to_name (BGR_ERROR_INVALID_ARGUMENT));
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, msg);
+      json_builder_end_object (b);
+      json_builder_end_object (b);
+      banger_print_json_builder (b);
+    }
+  g_printerr ("%s\n", msg);
+  return BANGER_EXIT_USAGE;
+}
+
 static void
 print_error (BangerInvocation *inv, const GError *error)
 {
@@ -145,6 +177,17 @@ print_error (BangerInvocation *inv, const GError *error)
       banger_print_json (text);
     }
   g_printerr ("banger: %s\n", error->message);
+  if (g_error_matches (error, BGR_ERROR, BGR_ERROR_LOCKED) && inv->local)
+    g_printerr ("banger: hint: only one engine may own a state directory; drop --local to "
+                "go through bangerd, or stop the other process first\n");
+}
+
+void
+banger_print_json_builder (JsonBuilder *builder)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = json_to_string (root, TRUE);
+  banger_print_json (text);
 }
 
 void
@@ -161,8 +204,8 @@ banger_invocation_load_config (BangerInvocation *inv, GError **error)
   return bgr_config_load (inv->config_path, error);
 }
 
-BgrClient *
-banger_invocation_get_client (BangerInvocation *inv, GError **error)
+static BgrClient *
+get_client (BangerInvocation *inv, BgrClientFlags flags, GError **error)
 {
   if (inv->local)
     {
@@ -178,8 +221,20 @@ banger_invocation_get_client (BangerInvocation *inv, GError **error)
                    "daemon with `bangerd --config %s`", inv->config_path);
       return NULL;
     }
-  return bgr_client_new_dbus (inv->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
-                              BGR_CLIENT_FLAGS_NONE, NULL, error);
+  return bgr_client_new_dbus (inv->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, flags, NULL,
+                              error);
+}
+
+BgrClient *
+banger_invocation_get_client (BangerInvocation *inv, GError **error)
+{
+  return get_client (inv, BGR_CLIENT_FLAGS_NONE, error);
+}
+
+BgrClient *
+banger_invocation_get_running_client (BangerInvocation *inv, GError **error)
+{
+  return get_client (inv, BGR_CLIENT_FLAGS_NO_AUTO_START, error);
 }
 
 int
@@ -195,7 +250,6 @@ main (int argc, char **argv)
   const BangerCommand *cmd;
   guint n_words = 0, n_used = 0, n_args;
   int exit_status = BANGER_EXIT_OK;
-  g_autofree char *summary = NULL;
   g_autofree char *param = NULL;
 
   setlocale (LC_ALL, "");
@@ -210,10 +264,10 @@ main (int argc, char **argv)
     add_global_entries (ctx1, &inv, &opt_help, &opt_version);
     if (!g_option_context_parse_strv (ctx1, &first, &error))
       {
-        g_printerr ("banger: %s (see banger --help)\n", error->message);
-        return BANGER_EXIT_USAGE;
+        return usage_error ("banger: %s (see banger --help)", error->message);
       }
   }
+  want_json = inv.json;
   if (opt_version)
     {
       g_print ("banger %s\n", bgr_get_version_string ());
@@ -231,14 +285,13 @@ main (int argc, char **argv)
         }
       print_top_help (stderr);
       if (first[1] != NULL)
-        g_printerr ("\nbanger: unknown option '%s'\n", first[1]);
-      return BANGER_EXIT_USAGE;
+        return usage_error ("\nbanger: unknown option '%s'", first[1]);
+      return usage_error ("\nbanger: no command given");
     }
   cmd = find_command (first + 1, n_words, &n_used);
   if (cmd == NULL)
     {
-      g_printerr ("banger: unknown command '%s' (see banger --help)\n", first[1]);
-      return BANGER_EXIT_USAGE;
+      return usage_error ("banger: unknown command '%s' (see banger --help)", first[1]);
     }
 
   /* Pass 2: strict parse with the command's own help. */
@@ -252,8 +305,8 @@ main (int argc, char **argv)
   second = g_strdupv (argv);
   if (!g_option_context_parse_strv (ctx2, &second, &error))
     {
-      g_printerr ("banger %s: %s (see banger %s --help)\n", cmd->name, error->message, cmd->name);
-      return BANGER_EXIT_USAGE;
+      return usage_error ("banger %s: %s (see banger %s --help)", cmd->name, error->message,
+                          cmd->name);
     }
   inv.command = cmd->name;
   inv.args = second + 1 + n_used;
@@ -261,24 +314,20 @@ main (int argc, char **argv)
   for (guint i = 0; i < n_args; i++)
     if (inv.args[i][0] == '-' && inv.args[i][1] != '\0')
       {
-        g_printerr ("banger %s: unknown option '%s' (see banger %s --help)\n", cmd->name,
-                    inv.args[i], cmd->name);
-        return BANGER_EXIT_USAGE;
+        return usage_error ("banger %s: unknown option '%s' (see banger %s --help)", cmd->name,
+                            inv.args[i], cmd->name);
       }
   if (n_args < cmd->min_args || n_args > cmd->max_args)
     {
       if (n_args > cmd->max_args)
-        g_printerr ("banger %s: unexpected argument '%s' (see banger %s --help)\n", cmd->name,
-                    inv.args[cmd->max_args], cmd->name);
-      else
-        g_printerr ("banger %s: missing argument %s (see banger %s --help)\n", cmd->name,
-                    cmd->args_usage, cmd->name);
-      return BANGER_EXIT_USAGE;
+        return usage_error ("banger %s: unexpected argument '%s' (see banger %s --help)",
+                            cmd->name, inv.args[cmd->max_args], cmd->name);
+      return usage_error ("banger %s: missing argument %s (see banger %s --help)", cmd->name,
+                          cmd->args_usage, cmd->name);
     }
   if (inv.local && inv.system)
     {
-      g_printerr ("banger: --local and --system exclude each other\n");
-      return BANGER_EXIT_USAGE;
+      return usage_error ("banger: --local and --system exclude each other");
     }
   inv.config_from_option = inv.config_path != NULL;
   if (inv.config_path == NULL && g_getenv ("BANGER_CONFIG") != NULL)

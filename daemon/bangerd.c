@@ -28,6 +28,13 @@ typedef struct {
   char *bus_description;
   gboolean replace;
   gboolean name_acquired;
+  guint lock_retry_id;
+  gint64 lock_deadline;
+  /* calls in flight; guarded by calls_lock */
+  GMutex calls_lock;
+  GCond calls_cond;
+  guint calls_in_flight;
+  gboolean shutting_down;
   int exit_status;
   GLogLevelFlags max_level;
 } Daemon;
@@ -46,7 +53,14 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
     return G_LOG_WRITER_HANDLED;
   if (g_log_writer_is_journald (fileno (stderr)))
     return g_log_writer_journald (level, fields, n_fields, NULL);
-  return g_log_writer_standard_streams (level, fields, n_fields, NULL);
+  /* Not g_log_writer_standard_streams(): it would drop info and debug
+   * messages unless G_MESSAGES_DEBUG is set, and log_level decides here. */
+  {
+    g_autofree char *line = g_log_writer_format_fields (level, fields, n_fields, FALSE);
+    fprintf (stderr, "%s\n", line);
+    fflush (stderr);
+  }
+  return G_LOG_WRITER_HANDLED;
 }
 
 static GLogLevelFlags
@@ -61,10 +75,24 @@ level_from_config (const char *name)
   return G_LOG_LEVEL_INFO;
 }
 
-/* ---- handlers ----------------------------------------------------------- */
+/* ---- calls in flight ------------------------------------------------------
+ *
+ * Handlers run in GDBus worker threads. Shutdown must not free the engine
+ * (and release the state lock) under a running handler, so every call is
+ * counted from g-authorize-method until its handler replied, and shutdown
+ * waits for the count to reach zero. */
+
+static void
+call_done (Daemon *d)
+{
+  g_mutex_lock (&d->calls_lock);
+  d->calls_in_flight--;
+  g_cond_broadcast (&d->calls_cond);
+  g_mutex_unlock (&d->calls_lock);
+}
 
 static gboolean
-return_error (GDBusMethodInvocation *invocation, GError *error)
+return_error (Daemon *d, GDBusMethodInvocation *invocation, GError *error)
 {
   /* Every library error is already BGR_ERROR; its code maps to its own
    * D-Bus name (org.banger.Banger1.Error.<Name>). */
@@ -72,8 +100,39 @@ return_error (GDBusMethodInvocation *invocation, GError *error)
           error->message);
   g_dbus_method_invocation_return_gerror (invocation, error);
   g_error_free (error);
+  call_done (d);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
+
+static gboolean
+authorize_method (GDBusInterfaceSkeleton *iface, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+  g_autofree char *params =
+    g_variant_print (g_dbus_method_invocation_get_parameters (invocation), FALSE);
+  const char *refusal = NULL;
+
+  g_debug ("call %s%s from %s", g_dbus_method_invocation_get_method_name (invocation), params,
+           g_dbus_method_invocation_get_sender (invocation));
+  g_mutex_lock (&d->calls_lock);
+  if (d->shutting_down)
+    refusal = "bangerd is shutting down";
+  else if (d->client == NULL)
+    refusal = "bangerd is starting up (waiting for the state directory's lock)";
+  else
+    d->calls_in_flight++;
+  g_mutex_unlock (&d->calls_lock);
+  if (refusal != NULL)
+    {
+      /* Returning FALSE means we finish the call ourselves, with our own ref. */
+      g_dbus_method_invocation_return_error_literal (g_object_ref (invocation), BGR_ERROR,
+                                                     BGR_ERROR_DAEMON_UNAVAILABLE, refusal);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
 
 static gboolean
 handle_get_status (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
@@ -84,7 +143,7 @@ handle_get_status (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, 
   GVariantDict dict;
 
   if (info == NULL)
-    return return_error (invocation, error);
+    return return_error (d, invocation, error);
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "pid", "x", (gint64) getpid ());
   g_variant_dict_insert (&dict, "version", "s", bgr_daemon_info_get_version (info));
@@ -93,6 +152,7 @@ handle_get_status (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, 
   g_variant_dict_insert (&dict, "web_ui_address", "s", bgr_daemon_info_get_web_ui_address (info));
   g_variant_dict_insert (&dict, "uptime_seconds", "x", bgr_daemon_info_get_uptime_seconds (info));
   bgr_dbus_manager_complete_get_status (skeleton, invocation, g_variant_dict_end (&dict));
+  call_done (d);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -106,7 +166,7 @@ handle_get_config (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, 
   GVariantBuilder b;
 
   if (config == NULL)
-    return return_error (invocation, error);
+    return return_error (d, invocation, error);
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sss)"));
   for (char **k = keys; *k != NULL; k++)
     g_variant_builder_add (&b, "(sss)", *k, bgr_config_get_string (config, *k),
@@ -114,6 +174,7 @@ handle_get_config (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, 
   bgr_dbus_manager_complete_get_config (
     skeleton, invocation, bgr_config_get_path (config) != NULL ? bgr_config_get_path (config) : "",
     g_variant_builder_end (&b));
+  call_done (d);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -126,7 +187,7 @@ handle_doctor (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpoi
   GVariantBuilder b;
 
   if (report == NULL)
-    return return_error (invocation, error);
+    return return_error (d, invocation, error);
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a(suss)"));
   for (guint i = 0; i < bgr_doctor_report_get_n_checks (report); i++)
     {
@@ -139,6 +200,7 @@ handle_doctor (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpoi
   bgr_dbus_manager_complete_doctor (skeleton, invocation,
                                     bgr_doctor_report_get_hypervisor (report),
                                     g_variant_builder_end (&b));
+  call_done (d);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -151,8 +213,9 @@ handle_ensure_ssh_key (BgrDBusManager *skeleton, GDBusMethodInvocation *invocati
   g_autofree char *path = bgr_client_ensure_ssh_key (d->client, NULL, &error);
 
   if (path == NULL)
-    return return_error (invocation, error);
+    return return_error (d, invocation, error);
   bgr_dbus_manager_complete_ensure_ssh_key (skeleton, invocation, path);
+  call_done (d);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -171,55 +234,51 @@ handle_stop (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpoint
 
   g_message ("stop requested by %s", g_dbus_method_invocation_get_sender (invocation));
   bgr_dbus_manager_complete_stop (skeleton, invocation);
-  /* Quit from the main loop once the reply is on its way. */
+  call_done (d);
+  /* Quit from the main loop; calls still running are waited for there. */
   g_idle_add (quit_idle, d);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static gboolean
-authorize_method (GDBusInterfaceSkeleton *iface, GDBusMethodInvocation *invocation, gpointer data)
-{
-  Daemon *d = data;
-
-  g_autofree char *params =
-    g_variant_print (g_dbus_method_invocation_get_parameters (invocation), FALSE);
-
-  g_debug ("call %s%s from %s", g_dbus_method_invocation_get_method_name (invocation), params,
-           g_dbus_method_invocation_get_sender (invocation));
-  if (d->client == NULL)
-    {
-      /* Returning FALSE means we finish the call ourselves, with our own ref. */
-      g_dbus_method_invocation_return_error (g_object_ref (invocation), BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
-                                             "bangerd is starting up");
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* ---- start-up ----------------------------------------------------------- */
 
 static gboolean
-start_engine (Daemon *d, GError **error)
+try_start_engine (Daemon *d, GError **error)
 {
-  /* With --replace the old daemon still holds the lock until it has seen
-   * NameLost and exited: wait for it, boundedly. */
-  gint64 deadline = g_get_monotonic_time () + (d->replace ? 15 : 0) * G_USEC_PER_SEC;
+  BgrClient *client = bgr_client_new_local (d->config, BGR_CLIENT_FLAGS_NONE, error);
 
-  for (;;)
+  if (client == NULL)
+    return FALSE;
+  g_mutex_lock (&d->calls_lock);
+  d->client = client;
+  g_mutex_unlock (&d->calls_lock);
+  g_message ("bangerd %s ready on the %s bus, state in %s", bgr_get_version_string (),
+             d->bus_description, bgr_config_get_string (d->config, "state_dir"));
+  return TRUE;
+}
+
+/* With --replace the old daemon holds the state lock until it has seen
+ * NameLost and exited. Poll for the lock from the main loop (signals and
+ * D-Bus keep being served meanwhile), for at most 15 s. */
+static gboolean
+retry_lock (gpointer data)
+{
+  Daemon *d = data;
+  g_autoptr (GError) error = NULL;
+
+  if (d->client != NULL || try_start_engine (d, &error))
     {
-      GError *local_error = NULL;
-      d->client = bgr_client_new_local (d->config, BGR_CLIENT_FLAGS_NONE, &local_error);
-      if (d->client != NULL)
-        return TRUE;
-      if (!g_error_matches (local_error, BGR_ERROR, BGR_ERROR_LOCKED)
-          || g_get_monotonic_time () >= deadline)
-        {
-          g_propagate_error (error, local_error);
-          return FALSE;
-        }
-      g_error_free (local_error);
-      g_usleep (50 * 1000);
+      d->lock_retry_id = 0;
+      return G_SOURCE_REMOVE;
     }
+  if (g_error_matches (error, BGR_ERROR, BGR_ERROR_LOCKED)
+      && g_get_monotonic_time () < d->lock_deadline)
+    return G_SOURCE_CONTINUE;
+  g_printerr ("bangerd: %s\n", error->message);
+  d->exit_status = bgr_error_code_to_exit_status (error->code);
+  d->lock_retry_id = 0;
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -244,18 +303,14 @@ static void
 on_name_acquired (GDBusConnection *connection, const char *name, gpointer data)
 {
   Daemon *d = data;
-  g_autoptr (GError) error = NULL;
 
   d->name_acquired = TRUE;
-  if (d->client == NULL && !start_engine (d, &error))
+  g_info ("owning %s on the %s bus", name, d->bus_description);
+  if (d->client == NULL && d->lock_retry_id == 0)
     {
-      g_printerr ("bangerd: %s\n", error->message);
-      d->exit_status = bgr_error_code_to_exit_status (error->code);
-      g_main_loop_quit (d->loop);
-      return;
+      d->lock_deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+      d->lock_retry_id = g_timeout_add (50, retry_lock, d);
     }
-  g_message ("bangerd %s ready: %s on the %s bus, state in %s", bgr_get_version_string (), name,
-             d->bus_description, bgr_config_get_string (d->config, "state_dir"));
 }
 
 static void
@@ -304,7 +359,8 @@ main (int argc, char **argv)
     { "address", 0, 0, G_OPTION_ARG_STRING, &opt_address, "Serve on the message bus at ADDRESS", "ADDRESS" },
     { "replace", 0, 0, G_OPTION_ARG_NONE, &opt_replace, "Replace a running bangerd", NULL },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
-      "Read this config file (default: $XDG_CONFIG_HOME/banger/config.toml; also $BANGER_CONFIG)", "PATH" },
+      "Read this config file (default: $XDG_CONFIG_HOME/banger/config.toml, with --system "
+      "/etc/banger/config.toml; also $BANGER_CONFIG)", "PATH" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log at debug level whatever log_level says", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
     { NULL }
@@ -340,7 +396,11 @@ main (int argc, char **argv)
 
   if (opt_config == NULL && g_getenv ("BANGER_CONFIG") != NULL)
     opt_config = g_strdup (g_getenv ("BANGER_CONFIG"));
-  d->config = bgr_config_load (opt_config, &error);
+  /* The system daemon has system-wide defaults: /etc/banger/config.toml,
+   * state in /var/lib/banger, cache in /var/cache/banger. */
+  d->config = bgr_config_load_full (opt_config,
+                                    opt_system ? BGR_CONFIG_FLAGS_SYSTEM : BGR_CONFIG_FLAGS_NONE,
+                                    &error);
   if (d->config == NULL)
     {
       g_printerr ("bangerd: %s\n", error->message);
@@ -354,7 +414,7 @@ main (int argc, char **argv)
 
   /* Without --replace, take the state lock before touching the bus, so a
    * second daemon fails at once with the holder's pid. */
-  if (!opt_replace && !start_engine (d, &error))
+  if (!opt_replace && !try_start_engine (d, &error))
     {
       g_printerr ("bangerd: %s\n", error->message);
       return bgr_error_code_to_exit_status (error->code);
@@ -397,8 +457,28 @@ main (int argc, char **argv)
 
   g_main_loop_run (d->loop);
 
+  /* Refuse new calls, leave the bus, then let running handlers finish before
+   * the engine (and its state lock) goes away. */
+  g_mutex_lock (&d->calls_lock);
+  d->shutting_down = TRUE;
+  g_mutex_unlock (&d->calls_lock);
+  if (d->lock_retry_id != 0)
+    g_source_remove (d->lock_retry_id);
   g_bus_unown_name (owner_id);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (d->skeleton));
+  {
+    gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+    g_mutex_lock (&d->calls_lock);
+    while (d->calls_in_flight > 0)
+      if (!g_cond_wait_until (&d->calls_cond, &d->calls_lock, deadline))
+        {
+          g_warning ("%u calls still running after 60 s; exiting anyway", d->calls_in_flight);
+          /* Do not free the engine under them: exiting releases the lock. */
+          d->client = NULL;
+          break;
+        }
+    g_mutex_unlock (&d->calls_lock);
+  }
   g_dbus_connection_flush_sync (d->connection, NULL, NULL);
   g_clear_object (&d->skeleton);
   g_clear_object (&d->client); /* releases the state lock */

@@ -31,11 +31,25 @@ dbus_free (BgrBackend *backend)
 static void
 convert_remote_error (DBusBackend *self, GError **error, GError *remote)
 {
-  if (g_dbus_error_is_remote_error (remote))
+  gboolean is_remote = g_dbus_error_is_remote_error (remote);
+  g_autofree char *remote_name = is_remote ? g_dbus_error_get_remote_error (remote) : NULL;
+
+  if (is_remote)
     g_dbus_error_strip_remote_error (remote);
   if (remote->domain == BGR_ERROR)
     {
       g_propagate_error (error, remote);
+      return;
+    }
+  if (g_error_matches (remote, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED)
+      || g_error_matches (remote, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_EXEC_FAILED)
+      || g_error_matches (remote, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_FAILED))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
+                   "bangerd failed to start through D-Bus activation (%s); run `bangerd%s` "
+                   "by hand to see why", remote->message,
+                   g_str_equal (self->bus_description, "system") ? " --system" : "");
+      g_error_free (remote);
       return;
     }
   if (bgr_error_code_from_gio (remote) == BGR_ERROR_DAEMON_UNAVAILABLE)
@@ -43,7 +57,25 @@ convert_remote_error (DBusBackend *self, GError **error, GError *remote)
       g_set_error (error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
                    "bangerd is not running on the %s bus (start it with `bangerd%s`, or run "
                    "the engine in-process with --local): %s",
-                   self->bus_description, g_str_equal (self->bus_description, "system") ? " --system" : "",
+                   self->bus_description,
+                   g_str_equal (self->bus_description, "system") ? " --system" : "",
+                   remote->message);
+      g_error_free (remote);
+      return;
+    }
+  if (g_error_matches (remote, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)
+      || g_error_matches (remote, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                   "bangerd does not know this call (is it older than this client?): %s",
+                   remote->message);
+      g_error_free (remote);
+      return;
+    }
+  if (!is_remote && g_error_matches (remote, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+    {
+      /* GDBus's check of the reply against the expected type. */
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "unexpected reply from bangerd: %s",
                    remote->message);
       g_error_free (remote);
       return;
@@ -136,7 +168,7 @@ static const BgrBackendVTable dbus_vtable = {
 
 BgrBackend *
 bgr_backend_dbus_new (GDBusConnection *connection, const char *bus_description,
-                      GCancellable *cancellable, GError **error)
+                      BgrClientFlags flags, GCancellable *cancellable, GError **error)
 {
   DBusBackend *self = g_new0 (DBusBackend, 1);
   g_autoptr (GVariant) reply = NULL;
@@ -151,7 +183,10 @@ bgr_backend_dbus_new (GDBusConnection *connection, const char *bus_description,
    * at construction instead of at the first call. */
   reply = g_dbus_connection_call_sync (connection, BGR_DBUS_NAME, BGR_DBUS_PATH,
                                        "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
-                                       G_DBUS_CALL_FLAGS_NONE, 30000, cancellable, &remote);
+                                       (flags & BGR_CLIENT_FLAGS_NO_AUTO_START)
+                                         ? G_DBUS_CALL_FLAGS_NO_AUTO_START
+                                         : G_DBUS_CALL_FLAGS_NONE,
+                                       30000, cancellable, &remote);
   if (reply == NULL)
     {
       convert_remote_error (self, error, remote);

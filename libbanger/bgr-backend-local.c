@@ -51,8 +51,9 @@ local_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **e
 static BgrDoctorReport *
 local_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
 {
-  BgrConfig *config = bgr_engine_get_config (((LocalBackend *) backend)->engine);
-  return bgr_doctor_run (bgr_config_get_path (config), cancellable, error);
+  /* The engine's own config, not the file as it may have been edited since. */
+  return bgr_doctor_run_for_config (bgr_engine_get_config (((LocalBackend *) backend)->engine),
+                                    cancellable, error);
 }
 
 static const BgrBackendVTable local_vtable = {

@@ -31,6 +31,7 @@ struct _BgrBackend {
 
 BgrBackend *bgr_backend_local_new (BgrConfig *config, GError **error);
 BgrBackend *bgr_backend_dbus_new (GDBusConnection *connection, const char *bus_description,
-                                  GCancellable *cancellable, GError **error);
+                                  BgrClientFlags flags, GCancellable *cancellable,
+                                  GError **error);
 
 G_END_DECLS

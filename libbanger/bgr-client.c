@@ -68,9 +68,9 @@ bgr_client_new_local (BgrConfig *config, BgrClientFlags flags, GError **error)
 
 static BgrClient *
 new_dbus_for_connection (GDBusConnection *connection, const char *description,
-                         GCancellable *cancellable, GError **error)
+                         BgrClientFlags flags, GCancellable *cancellable, GError **error)
 {
-  BgrBackend *backend = bgr_backend_dbus_new (connection, description, cancellable, error);
+  BgrBackend *backend = bgr_backend_dbus_new (connection, description, flags, cancellable, error);
   BgrClient *self;
 
   if (backend == NULL)
@@ -87,9 +87,10 @@ new_dbus_for_connection (GDBusConnection *connection, const char *description,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Creates a client whose calls go to bangerd on @bus_type. Fails with
- * %BGR_ERROR_DAEMON_UNAVAILABLE when no bangerd answers (and D-Bus
- * activation cannot start one).
+ * Creates a client whose calls go to bangerd on @bus_type. Unless @flags
+ * has %BGR_CLIENT_FLAGS_NO_AUTO_START, D-Bus activation starts bangerd
+ * when it is installed and not running. Fails with
+ * %BGR_ERROR_DAEMON_UNAVAILABLE when no bangerd answers.
  *
  * Returns: (transfer full): a new client, or %NULL
  * Since: 0.1
@@ -113,7 +114,7 @@ bgr_client_new_dbus (GBusType bus_type, BgrClientFlags flags, GCancellable *canc
       g_error_free (local_error);
       return NULL;
     }
-  return new_dbus_for_connection (connection, description, cancellable, error);
+  return new_dbus_for_connection (connection, description, flags, cancellable, error);
 }
 
 /**
@@ -148,7 +149,7 @@ bgr_client_new_dbus_for_address (const char *address, BgrClientFlags flags,
       g_error_free (local_error);
       return NULL;
     }
-  return new_dbus_for_connection (connection, address, cancellable, error);
+  return new_dbus_for_connection (connection, address, flags, cancellable, error);
 }
 
 /**

@@ -9,7 +9,9 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
@@ -74,6 +76,7 @@ typedef struct {
 
 struct _BgrConfig {
   GObject parent_instance;
+  BgrConfigFlags flags;
   char *path; /* the file read, or NULL when only defaults apply */
   Entry entries[G_N_ELEMENTS (key_specs)];
 };
@@ -381,9 +384,35 @@ check_value (const KeySpec *spec, const char *text, char **canonical, gint64 *nu
   return TRUE;
 }
 
+/* systemd hands system services their directories in these variables
+ * (colon-separated when several are configured: the first one is ours). */
 static char *
-default_value (const char *key)
+systemd_dir (const char *var, const char *fallback)
 {
+  const char *v = g_getenv (var);
+  if (v != NULL && *v == '/')
+    {
+      const char *colon = strchr (v, ':');
+      return colon != NULL ? g_strndup (v, colon - v) : g_strdup (v);
+    }
+  return g_strdup (fallback);
+}
+
+static char *
+default_value (const char *key, BgrConfigFlags flags)
+{
+  if (flags & BGR_CONFIG_FLAGS_SYSTEM)
+    {
+      if (g_str_equal (key, "state_dir"))
+        return systemd_dir ("STATE_DIRECTORY", "/var/lib/banger");
+      if (g_str_equal (key, "cache_dir"))
+        return systemd_dir ("CACHE_DIRECTORY", "/var/cache/banger");
+      if (g_str_equal (key, "ssh_key_path"))
+        {
+          g_autofree char *state = systemd_dir ("STATE_DIRECTORY", "/var/lib/banger");
+          return g_build_filename (state, "ssh", "id_ed25519", NULL);
+        }
+    }
   if (g_str_equal (key, "log_level"))
     return g_strdup ("info");
   if (g_str_equal (key, "web_listen_addr"))
@@ -434,6 +463,8 @@ set_entry (BgrConfig *self, int i, char *value, gint64 num, const char *source, 
   self->entries[i].line = line;
 }
 
+static BgrConfig *new_default_full (BgrConfigFlags flags);
+
 /**
  * bgr_config_new_default:
  *
@@ -444,11 +475,18 @@ set_entry (BgrConfig *self, int i, char *value, gint64 num, const char *source, 
 BgrConfig *
 bgr_config_new_default (void)
 {
+  return new_default_full (BGR_CONFIG_FLAGS_NONE);
+}
+
+static BgrConfig *
+new_default_full (BgrConfigFlags flags)
+{
   BgrConfig *self = g_object_new (BGR_TYPE_CONFIG, NULL);
 
+  self->flags = flags;
   for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
     {
-      g_autofree char *def = default_value (key_specs[i].name);
+      g_autofree char *def = default_value (key_specs[i].name, flags);
       char *canonical = NULL;
       char *why = NULL;
       gint64 num = 0;
@@ -464,22 +502,30 @@ static gboolean
 cross_check (BgrConfig *self, const char *filename, GError **error)
 {
   int ip_i = spec_index ("bridge_ip"), cidr_i = spec_index ("cidr");
+  Entry *ip_e = &self->entries[ip_i], *cidr_e = &self->entries[cidr_i];
   guint32 ip = 0, net = 0, mask;
   guint prefix = 0;
+  const char *fname = filename != NULL ? filename : "config";
 
-  parse_ipv4 (self->entries[ip_i].value, &ip);
-  parse_cidr (self->entries[cidr_i].value, &net, &prefix);
+  parse_ipv4 (ip_e->value, &ip);
+  parse_cidr (cidr_e->value, &net, &prefix);
   mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
-  if ((ip & mask) != net || ip == net || ip == (net | ~mask))
-    {
-      guint line = MAX (self->entries[ip_i].line, self->entries[cidr_i].line);
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
-                   "%s:%u: key 'bridge_ip': %s is not a host address inside cidr %s",
-                   filename != NULL ? filename : "config", line, self->entries[ip_i].value,
-                   self->entries[cidr_i].value);
-      return FALSE;
-    }
-  return TRUE;
+  if ((ip & mask) == net && ip != net && ip != (net | ~mask))
+    return TRUE;
+  /* Name what is in the file; say which side is the default. */
+  if (ip_e->line > 0 && cidr_e->line > 0)
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                 "%s:%u: key 'bridge_ip': %s is not a host address inside cidr %s (line %u)",
+                 fname, ip_e->line, ip_e->value, cidr_e->value, cidr_e->line);
+  else if (cidr_e->line > 0)
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                 "%s:%u: key 'cidr': %s does not contain the default bridge_ip %s; "
+                 "set bridge_ip too", fname, cidr_e->line, cidr_e->value, ip_e->value);
+  else
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                 "%s:%u: key 'bridge_ip': %s is not a host address inside the default "
+                 "cidr %s; set cidr too", fname, ip_e->line, ip_e->value, cidr_e->value);
+  return FALSE;
 }
 
 static const char *
@@ -496,6 +542,9 @@ toml_kind_name (BgrTomlType kind)
     default: return "a date/time";
     }
 }
+
+static BgrConfig *load_from_data_full (const char *data, gssize length, const char *filename,
+                                       BgrConfigFlags flags, GError **error);
 
 /**
  * bgr_config_load_from_data:
@@ -514,7 +563,14 @@ BgrConfig *
 bgr_config_load_from_data (const char *data, gssize length, const char *filename,
                            GError **error)
 {
-  g_autoptr (BgrConfig) self = bgr_config_new_default ();
+  return load_from_data_full (data, length, filename, BGR_CONFIG_FLAGS_NONE, error);
+}
+
+static BgrConfig *
+load_from_data_full (const char *data, gssize length, const char *filename,
+                     BgrConfigFlags flags, GError **error)
+{
+  g_autoptr (BgrConfig) self = new_default_full (flags);
   g_autoptr (BgrTomlValue) root = NULL;
   const char *fname = filename != NULL ? filename : "config.toml";
 
@@ -594,6 +650,26 @@ bgr_config_load_from_data (const char *data, gssize length, const char *filename
 }
 
 /**
+ * bgr_config_dup_default_path_full:
+ * @flags: #BgrConfigFlags
+ *
+ * Returns: (transfer full): `$XDG_CONFIG_HOME/banger/config.toml`, or with
+ *   %BGR_CONFIG_FLAGS_SYSTEM `/etc/banger/config.toml` (systemd's
+ *   `$CONFIGURATION_DIRECTORY/config.toml` when set)
+ * Since: 0.1
+ */
+char *
+bgr_config_dup_default_path_full (BgrConfigFlags flags)
+{
+  if (flags & BGR_CONFIG_FLAGS_SYSTEM)
+    {
+      g_autofree char *dir = systemd_dir ("CONFIGURATION_DIRECTORY", "/etc/banger");
+      return g_build_filename (dir, "config.toml", NULL);
+    }
+  return g_build_filename (g_get_user_config_dir (), "banger", "config.toml", NULL);
+}
+
+/**
  * bgr_config_dup_default_path:
  *
  * Returns: (transfer full): `$XDG_CONFIG_HOME/banger/config.toml`
@@ -602,12 +678,13 @@ bgr_config_load_from_data (const char *data, gssize length, const char *filename
 char *
 bgr_config_dup_default_path (void)
 {
-  return g_build_filename (g_get_user_config_dir (), "banger", "config.toml", NULL);
+  return bgr_config_dup_default_path_full (BGR_CONFIG_FLAGS_NONE);
 }
 
 /**
- * bgr_config_load:
+ * bgr_config_load_full:
  * @path: (nullable): the file to read; %NULL for the default location
+ * @flags: #BgrConfigFlags: per-user or system-wide defaults
  * @error: return location for a #GError
  *
  * Loads the configuration. With @path %NULL a missing default file simply
@@ -617,7 +694,7 @@ bgr_config_dup_default_path (void)
  * Since: 0.1
  */
 BgrConfig *
-bgr_config_load (const char *path, GError **error)
+bgr_config_load_full (const char *path, BgrConfigFlags flags, GError **error)
 {
   g_autofree char *default_path = NULL;
   g_autofree char *data = NULL;
@@ -626,9 +703,9 @@ bgr_config_load (const char *path, GError **error)
 
   if (path == NULL)
     {
-      default_path = bgr_config_dup_default_path ();
+      default_path = bgr_config_dup_default_path_full (flags);
       if (!g_file_test (default_path, G_FILE_TEST_EXISTS))
-        return bgr_config_new_default ();
+        return new_default_full (flags);
       path = default_path;
     }
   if (!g_file_get_contents (path, &data, &len, &local_error))
@@ -636,7 +713,23 @@ bgr_config_load (const char *path, GError **error)
       bgr_propagate_error (error, g_steal_pointer (&local_error), "cannot read config file");
       return NULL;
     }
-  return bgr_config_load_from_data (data, (gssize) len, path, error);
+  return load_from_data_full (data, (gssize) len, path, flags, error);
+}
+
+/**
+ * bgr_config_load:
+ * @path: (nullable): the file to read; %NULL for the default location
+ * @error: return location for a #GError
+ *
+ * Loads the per-user configuration; see bgr_config_load_full().
+ *
+ * Returns: (transfer full): the effective configuration, or %NULL
+ * Since: 0.1
+ */
+BgrConfig *
+bgr_config_load (const char *path, GError **error)
+{
+  return bgr_config_load_full (path, BGR_CONFIG_FLAGS_NONE, error);
 }
 
 /**
@@ -901,6 +994,8 @@ bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autofree char *errout = NULL;
+  g_autofree char *lockpath = NULL;
+  int lockfd = -1;
   struct stat st;
 
   g_return_val_if_fail (BGR_IS_CONFIG (self), NULL);
@@ -924,12 +1019,29 @@ bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **
       bgr_set_error_errno (error, errno, "cannot set mode 0700 on %s", dir);
       return NULL;
     }
+  /* Serialise creators (daemon threads, other processes sharing HOME), then
+   * look again: whoever held the lock before us may have made the key. */
+  lockpath = g_build_filename (dir, ".keygen.lock", NULL);
+  lockfd = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lockfd < 0 || flock (lockfd, LOCK_EX) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot lock %s", lockpath);
+      if (lockfd >= 0)
+        close (lockfd);
+      return NULL;
+    }
+  if (stat (path, &st) == 0)
+    {
+      close (lockfd);
+      return g_steal_pointer (&path);
+    }
   /* Generate next to the final place, then rename: a crash or a racing
    * process never leaves a half-written key at the final path. */
   tmpdir = g_build_filename (dir, ".keygen-XXXXXX", NULL);
   if (g_mkdtemp_full (tmpdir, 0700) == NULL)
     {
       bgr_set_error_errno (error, errno, "cannot create a temporary directory in %s", dir);
+      close (lockfd);
       return NULL;
     }
   tmpkey = g_build_filename (tmpdir, "id_ed25519", NULL);
@@ -941,6 +1053,7 @@ bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **
   if (proc == NULL)
     {
       g_rmdir (tmpdir);
+      close (lockfd);
       g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND,
                    "cannot run ssh-keygen to create %s: %s (install openssh-client)", path,
                    local_error->message);
@@ -952,6 +1065,7 @@ bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **
       g_unlink (tmpkey);
       g_unlink (tmppub);
       g_rmdir (tmpdir);
+      close (lockfd);
       if (local_error != NULL)
         bgr_propagate_error (error, g_steal_pointer (&local_error), "ssh-keygen");
       else
@@ -960,15 +1074,22 @@ bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **
       return NULL;
     }
   chmod (tmpkey, 0600);
-  if (rename (tmppub, pub) != 0 || rename (tmpkey, path) != 0)
+  /* link() never replaces: a key that appeared meanwhile (made outside
+   * banger) wins, and ours is discarded. */
+  if (rename (tmppub, pub) != 0 || link (tmpkey, path) != 0)
     {
       int errsv = errno;
       g_unlink (tmpkey);
       g_unlink (tmppub);
       g_rmdir (tmpdir);
+      close (lockfd);
+      if (errsv == EEXIST)
+        return g_steal_pointer (&path);
       bgr_set_error_errno (error, errsv, "cannot move new key to %s", path);
       return NULL;
     }
+  g_unlink (tmpkey);
   g_rmdir (tmpdir);
+  close (lockfd);
   return g_steal_pointer (&path);
 }

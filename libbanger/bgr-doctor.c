@@ -260,6 +260,9 @@ check_tool (BgrDoctorReport *self, const char *name, const char *const *programs
   }
 }
 
+static BgrDoctorReport *run_checks (BgrDoctorReport *self, BgrConfig *config,
+                                    GCancellable *cancellable, GError **error);
+
 /**
  * bgr_doctor_run:
  * @config_path: (nullable): configuration file to check; %NULL for the
@@ -283,15 +286,7 @@ bgr_doctor_run (const char *config_path, GCancellable *cancellable, GError **err
   g_autoptr (BgrConfig) config = NULL;
   g_autoptr (GError) cfg_error = NULL;
   g_autofree char *default_path = bgr_config_dup_default_path ();
-  g_autofree char *kvm_why = NULL;
-  g_autofree char *fc_path = NULL, *fc_version = NULL;
-  g_autofree char *qemu_path = NULL, *qemu_version = NULL;
-  const char *cfg_file = config_path != NULL ? config_path : default_path;
-  const char *hv;
-  int kvm;
-  gboolean fc_ok = FALSE, qemu_ok = FALSE;
 
-  /* config */
   config = bgr_config_load (config_path, &cfg_error);
   if (config == NULL)
     {
@@ -302,8 +297,47 @@ bgr_doctor_run (const char *config_path, GCancellable *cancellable, GError **err
   else if (bgr_config_get_path (config) != NULL)
     add (self, "config", BGR_DOCTOR_PASS, NULL, "%s parsed", bgr_config_get_path (config));
   else
-    add (self, "config", BGR_DOCTOR_PASS, NULL, "no file at %s: built-in defaults", cfg_file);
-  hv = bgr_config_get_string (config, "hypervisor");
+    add (self, "config", BGR_DOCTOR_PASS, NULL, "no file at %s: built-in defaults",
+         config_path != NULL ? config_path : default_path);
+  return run_checks (g_steal_pointer (&self), config, cancellable, error);
+}
+
+/**
+ * bgr_doctor_run_for_config:
+ * @config: the configuration to check the host against (already loaded,
+ *   e.g. the one an engine runs with)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Like bgr_doctor_run(), for a configuration already in memory.
+ *
+ * Returns: (transfer full): the report, or %NULL when cancelled
+ * Since: 0.1
+ */
+BgrDoctorReport *
+bgr_doctor_run_for_config (BgrConfig *config, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (BgrDoctorReport) self = bgr_doctor_report_new ();
+
+  g_return_val_if_fail (BGR_IS_CONFIG (config), NULL);
+  if (bgr_config_get_path (config) != NULL)
+    add (self, "config", BGR_DOCTOR_PASS, NULL, "%s parsed", bgr_config_get_path (config));
+  else
+    add (self, "config", BGR_DOCTOR_PASS, NULL, "no config file: built-in defaults");
+  return run_checks (g_steal_pointer (&self), config, cancellable, error);
+}
+
+static BgrDoctorReport *
+run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancellable,
+            GError **error)
+{
+  g_autoptr (BgrDoctorReport) self = self_owned;
+  g_autofree char *kvm_why = NULL;
+  g_autofree char *fc_path = NULL, *fc_version = NULL;
+  g_autofree char *qemu_path = NULL, *qemu_version = NULL;
+  const char *hv = bgr_config_get_string (config, "hypervisor");
+  int kvm;
+  gboolean fc_ok = FALSE, qemu_ok = FALSE;
 
   /* kvm */
   kvm = probe_kvm (&kvm_why);
@@ -380,6 +414,9 @@ bgr_doctor_run (const char *config_path, GCancellable *cancellable, GError **err
                qemu_path, kvm == 1 ? "KVM" : "TCG only (no usable /dev/kvm)");
         }
     }
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
 
   /* hypervisor choice */
   if (g_str_equal (hv, "firecracker"))

@@ -163,8 +163,10 @@ bgr_error_code_from_gio (const GError *error)
         case G_DBUS_ERROR_AUTH_FAILED: return BGR_ERROR_PERMISSION_DENIED;
         case G_DBUS_ERROR_TIMEOUT:
         case G_DBUS_ERROR_TIMED_OUT: return BGR_ERROR_TIMED_OUT;
-        case G_DBUS_ERROR_INVALID_ARGS:
-        case G_DBUS_ERROR_UNKNOWN_METHOD: return BGR_ERROR_INVALID_ARGUMENT;
+        case G_DBUS_ERROR_INVALID_ARGS: return BGR_ERROR_INVALID_ARGUMENT;
+        case G_DBUS_ERROR_UNKNOWN_METHOD:
+        case G_DBUS_ERROR_UNKNOWN_INTERFACE:
+        case G_DBUS_ERROR_UNKNOWN_OBJECT: return BGR_ERROR_NOT_SUPPORTED;
         default: return BGR_ERROR_FAILED;
         }
     }

@@ -51,6 +51,13 @@ test_usage (void)
   g_assert_cmpint (r.status, ==, 2);
   bgr_run_clear (&r);
 
+  /* With --json, usage errors are JSON records too. */
+  RUN (&r, "--json", "frobnicate");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.out, "\"InvalidArgument\"");
+  bgr_assert_contains (r.out, "unknown command 'frobnicate'");
+  bgr_run_clear (&r);
+
   RUN (&r, "--version");
   g_assert_cmpint (r.status, ==, 0);
   bgr_assert_contains (r.out, "banger " BANGER_VERSION);
@@ -149,6 +156,25 @@ test_doctor_local (void)
 }
 
 static void
+test_config_path_json (void)
+{
+  g_autofree char *cfg = bgr_test_write_file ("caf\xc3\xa9.toml", "log_level = \"info\"\n");
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) err = NULL;
+  JsonObject *o;
+  BgrRun r;
+
+  RUN (&r, "--json", "--config", cfg, "config", "path");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (json_parser_load_from_data (p, r.out, -1, &err));
+  g_assert_no_error (err);
+  o = json_node_get_object (json_parser_get_root (p));
+  g_assert_cmpstr (json_object_get_string_member (o, "path"), ==, cfg);
+  g_assert_true (json_object_get_boolean_member (o, "exists"));
+  bgr_run_clear (&r);
+}
+
+static void
 test_no_daemon (void)
 {
   BgrRun r;
@@ -161,6 +187,10 @@ test_no_daemon (void)
   RUN (&r, "--json", "daemon", "status");
   g_assert_cmpint (r.status, ==, 13);
   bgr_assert_contains (r.out, "\"DaemonUnavailable\"");
+  bgr_run_clear (&r);
+
+  RUN (&r, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 13);
   bgr_run_clear (&r);
 }
 
@@ -193,6 +223,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/local-config-show", test_local_config_show);
   g_test_add_func ("/cli/doctor-local", test_doctor_local);
   g_test_add_func ("/cli/no-daemon", test_no_daemon);
+  g_test_add_func ("/cli/config-path-json", test_config_path_json);
   g_test_add_func ("/cli/local-ssh-key", test_local_ssh_key);
   return g_test_run ();
 }

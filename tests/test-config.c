@@ -102,7 +102,9 @@ test_bad_values (void)
     { "stats_poll_interval = \"5x\"\n", "unknown unit" },
     { "cidr = \"10.0.0.1/24\"\n", "cfg.toml:1: key 'cidr': \"10.0.0.1/24\" has host bits set" },
     { "cidr = \"10.0.0.0/33\"\n", "key 'cidr'" },
-    { "bridge_ip = \"10.0.0.1\"\n", "key 'bridge_ip': 10.0.0.1 is not a host address inside cidr 172.16.0.0/24" },
+    { "bridge_ip = \"10.0.0.1\"\n", "cfg.toml:1: key 'bridge_ip': 10.0.0.1 is not a host address inside the default cidr 172.16.0.0/24; set cidr too" },
+    { "cidr = \"10.0.0.0/24\"\n", "cfg.toml:1: key 'cidr': 10.0.0.0/24 does not contain the default bridge_ip 172.16.0.1; set bridge_ip too" },
+    { "cidr = \"10.0.0.0/24\"\nbridge_ip = \"10.0.0.255\"\n", "cfg.toml:2: key 'bridge_ip': 10.0.0.255 is not a host address inside cidr 10.0.0.0/24 (line 1)" },
     { "bridge_ip = \"300.1.1.1\"\n", "key 'bridge_ip': \"300.1.1.1\" is not an IPv4 address" },
     { "bridge_name = \"this-name-is-far-too-long\"\n", "key 'bridge_name'" },
     { "hypervisor = \"vmware\"\n", "key 'hypervisor': \"vmware\" is not one of: auto, firecracker, qemu" },
@@ -226,14 +228,17 @@ test_ssh_key (void)
     g_assert_true (g_file_get_contents (path, &after, NULL, NULL));
     g_assert_cmpstr (before, ==, after);
   }
-  /* No temp directories left behind. */
+  /* No temp directories left behind: the key, its .pub and the lock file. */
   {
     g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
     const char *name;
     guint n = 0;
     while ((name = g_dir_read_name (d)) != NULL)
-      n++;
-    g_assert_cmpuint (n, ==, 2);
+      {
+        g_assert_false (g_str_has_prefix (name, ".keygen-"));
+        n++;
+      }
+    g_assert_cmpuint (n, ==, 3);
   }
 
   /* A key path the user chose is never created. */
@@ -247,6 +252,94 @@ test_ssh_key (void)
   g_assert_false (g_file_test ("/nonexistent/keys", G_FILE_TEST_EXISTS));
 }
 
+static gpointer
+ensure_key_thread (gpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  char *path = bgr_config_ensure_ssh_key (data, NULL, &err);
+  g_assert_no_error (err);
+  return path;
+}
+
+static void
+test_ssh_key_concurrent (void)
+{
+  g_autoptr (BgrConfig) c = bgr_config_new_default ();
+  g_autofree char *keygen = g_find_program_in_path ("ssh-keygen");
+  GThread *threads[4];
+  g_autofree char *pub = NULL;
+  g_autofree char *derived = NULL;
+  g_autofree char *first = NULL;
+  int status = 0;
+
+  if (keygen == NULL)
+    {
+      g_test_skip ("ssh-keygen is not installed");
+      return;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("keygen", ensure_key_thread, c);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      g_autofree char *path = g_thread_join (threads[i]);
+      if (first == NULL)
+        first = g_strdup (path);
+      g_assert_cmpstr (path, ==, first);
+    }
+  /* One key pair, and its halves belong together. */
+  {
+    g_autofree char *pubpath = g_strconcat (first, ".pub", NULL);
+    const char *argv[] = { "ssh-keygen", "-y", "-f", first, NULL };
+    g_assert_true (g_file_get_contents (pubpath, &pub, NULL, NULL));
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 &derived, NULL, &status, NULL));
+    g_assert_true (g_str_has_prefix (pub, g_strstrip (derived)));
+  }
+}
+
+static void
+test_system_defaults (void)
+{
+  g_autofree char *tmp = g_build_filename (g_get_user_runtime_dir (), "sys", NULL);
+  g_autofree char *state = g_build_filename (tmp, "state", NULL);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrConfig) plain = NULL;
+  g_autoptr (BgrConfig) managed = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *key = g_build_filename (state, "ssh", "id_ed25519", NULL);
+
+  g_unsetenv ("STATE_DIRECTORY");
+  g_unsetenv ("CACHE_DIRECTORY");
+  g_unsetenv ("CONFIGURATION_DIRECTORY");
+  path = bgr_config_dup_default_path_full (BGR_CONFIG_FLAGS_SYSTEM);
+  g_assert_cmpstr (path, ==, "/etc/banger/config.toml");
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      plain = bgr_config_load_full (NULL, BGR_CONFIG_FLAGS_SYSTEM, &err);
+      g_assert_no_error (err);
+      g_assert_cmpstr (bgr_config_get_string (plain, "state_dir"), ==, "/var/lib/banger");
+      g_assert_cmpstr (bgr_config_get_string (plain, "cache_dir"), ==, "/var/cache/banger");
+      g_assert_cmpstr (bgr_config_get_string (plain, "ssh_key_path"), ==,
+                       "/var/lib/banger/ssh/id_ed25519");
+    }
+
+  /* Under systemd, the unit's StateDirectory= etc. win. */
+  g_setenv ("STATE_DIRECTORY", state, TRUE);
+  g_setenv ("CACHE_DIRECTORY", "/run/x-cache:/run/y-cache", TRUE);
+  g_setenv ("CONFIGURATION_DIRECTORY", tmp, TRUE);
+  managed = bgr_config_load_full (NULL, BGR_CONFIG_FLAGS_SYSTEM, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (bgr_config_get_string (managed, "state_dir"), ==, state);
+  g_assert_cmpstr (bgr_config_get_string (managed, "cache_dir"), ==, "/run/x-cache");
+  g_assert_cmpstr (bgr_config_get_string (managed, "ssh_key_path"), ==, key);
+  g_free (path);
+  path = bgr_config_dup_default_path_full (BGR_CONFIG_FLAGS_SYSTEM);
+  g_assert_true (g_str_has_prefix (path, tmp));
+  g_unsetenv ("STATE_DIRECTORY");
+  g_unsetenv ("CACHE_DIRECTORY");
+  g_unsetenv ("CONFIGURATION_DIRECTORY");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -257,5 +350,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/load-file", test_load_file);
   g_test_add_func ("/config/durations", test_durations);
   g_test_add_func ("/config/ssh-key", test_ssh_key);
+  g_test_add_func ("/config/ssh-key-concurrent", test_ssh_key_concurrent);
+  g_test_add_func ("/config/system-defaults", test_system_defaults);
   return g_test_run ();
 }

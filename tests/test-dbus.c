@@ -96,12 +96,28 @@ wait_for_exit (GSubprocess *proc)
   g_source_remove (timeout);
 }
 
+/* The daemon's stderr goes to a file (a pipe read only at the end could
+ * fill up and block a chatty daemon). */
+static char *
+log_path_for (GSubprocess *p)
+{
+  return g_strdup_printf ("%s/bangerd-%s.log", g_get_user_runtime_dir (),
+                          g_subprocess_get_identifier (p));
+}
+
 static GSubprocess *
 start_daemon (Fixture *f, const char *config, gboolean replace)
 {
   g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr (GError) err = NULL;
+  g_autofree char *tmp_log = NULL;
+  g_autofree char *log = NULL;
+  static guint counter;
   GSubprocess *p;
+
+  g_mkdir_with_parents (g_get_user_runtime_dir (), 0700);
+  tmp_log = g_strdup_printf ("%s/bangerd-starting-%u.log", g_get_user_runtime_dir (), counter++);
+  g_subprocess_launcher_set_stderr_file_path (l, tmp_log);
 
   g_subprocess_launcher_setenv (l, "DBUS_SESSION_BUS_ADDRESS", f->address, TRUE);
   if (replace)
@@ -109,7 +125,22 @@ start_daemon (Fixture *f, const char *config, gboolean replace)
   else
     p = g_subprocess_launcher_spawn (l, &err, bangerd, "--session", "--config", config, NULL);
   g_assert_no_error (err);
+  log = log_path_for (p);
+  g_assert_cmpint (g_rename (tmp_log, log), ==, 0);
+  /* The identifier is gone once the process exited: remember the path. */
+  g_object_set_data_full (G_OBJECT (p), "log-path", g_steal_pointer (&log), g_free);
   return p;
+}
+
+/* Everything the daemon wrote on stderr (call after it exited). */
+static char *
+daemon_log (GSubprocess *p)
+{
+  const char *path = g_object_get_data (G_OBJECT (p), "log-path");
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return text;
 }
 
 static char *
@@ -164,10 +195,19 @@ test_cli_and_gdbus (Fixture *f, gconstpointer data)
     bgr_assert_contains (r.out, src);
   }
   bgr_run_clear (&r);
+  RUN (f, &r, banger, "doctor");
+  g_assert_cmpuint (r.status, <=, 1);
+  bgr_assert_contains (r.out, "VMs would run on: ");
+  /* The daemon answered: its config file is the one reported, no fallback. */
+  {
+    g_autofree char *parsed = g_strdup_printf ("PASS  config       %s parsed", cfg);
+    bgr_assert_contains (r.out, parsed);
+  }
+  g_assert_null (strstr (r.err, "not running"));
+  bgr_run_clear (&r);
   RUN (f, &r, banger, "doctor", "--json");
   g_assert_cmpuint (r.status, <=, 1);
   bgr_assert_contains (r.out, "\"hypervisor\"");
-  g_assert_true (r.err == NULL || strstr (r.err, "not running") == NULL);
   bgr_run_clear (&r);
 
   /* gdbus. */
@@ -245,6 +285,13 @@ test_cli_and_gdbus (Fixture *f, gconstpointer data)
   RUN (f, &r, banger, "daemon", "status");
   g_assert_cmpint (r.status, ==, 13);
   bgr_run_clear (&r);
+  {
+    /* log_level = "debug": every call is logged, with its failures. */
+    g_autofree char *log = daemon_log (d);
+    bgr_assert_contains (log, "call GetStatus() from");
+    bgr_assert_contains (log, "EnsureSshKey failed: ");
+    bgr_assert_contains (log, "stop requested");
+  }
 }
 
 static void
@@ -388,6 +435,12 @@ test_introspection (Fixture *f, gconstpointer data)
   g_subprocess_send_signal (d, SIGTERM);
   wait_for_exit (d);
   g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+  {
+    /* log_level = "error": nothing below errors is written. */
+    g_autofree char *log = daemon_log (d);
+    g_assert_cmpstr (log, ==, "");
+    g_assert_null (strstr (log, "ready"));
+  }
 }
 
 static void
@@ -398,7 +451,21 @@ test_activation (Fixture *f, gconstpointer data)
   gint64 pid;
   BgrRun r;
 
-  /* Nothing runs yet: the first call starts bangerd through D-Bus activation. */
+  /* status, stop and doctor never start a daemon just to talk to it. */
+  RUN (f, &r, banger, "daemon", "status");
+  g_assert_cmpint (r.status, ==, 13);
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 13);
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "doctor");
+  bgr_assert_contains (r.err, "not running");
+  bgr_run_clear (&r);
+
+  /* Other calls start bangerd through D-Bus activation. */
+  RUN (f, &r, banger, "config", "show");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
   RUN (f, &r, banger, "daemon", "status", "--json");
   g_assert_cmpint (r.status, ==, 0);
   g_assert_true (json_parser_load_from_data (p, r.out, -1, NULL));
@@ -410,6 +477,63 @@ test_activation (Fixture *f, gconstpointer data)
   RUN (f, &r, banger, "daemon", "stop");
   g_assert_cmpint (r.status, ==, 0);
   bgr_run_clear (&r);
+}
+
+static void
+on_run_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  char **outs = data;
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), res, &outs[0], &outs[1], &err);
+  g_assert_no_error (err);
+  outs[2] = GINT_TO_POINTER (1);
+}
+
+static void
+test_stop_with_calls_in_flight (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cfg = bgr_test_write_file ("inflight.toml", "log_level = \"info\"\n");
+  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                 G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  GSubprocess *calls[3];
+  char *outs[3][3] = { { 0 } };
+  g_autoptr (GError) err = NULL;
+  BgrRun r;
+
+  wait_for_name (f);
+  g_subprocess_launcher_setenv (l, "DBUS_SESSION_BUS_ADDRESS", f->address, TRUE);
+  /* Doctor takes a while (it runs qemu --version); stop while they run. */
+  for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+    {
+      calls[i] = g_subprocess_launcher_spawn (l, &err, "gdbus", "call", "--session", "--dest",
+                                              "org.banger.Banger1", "--object-path",
+                                              "/org/banger/Banger1", "--method",
+                                              "org.banger.Banger1.Manager.Doctor", NULL);
+      g_assert_no_error (err);
+      g_subprocess_communicate_utf8_async (calls[i], NULL, NULL, on_run_done, outs[i]);
+    }
+  RUN (f, &r, banger, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+    {
+      while (outs[i][2] == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      /* Each call got its reply, or a clean refusal: never a dropped call. */
+      if (g_subprocess_get_exit_status (calls[i]) == 0)
+        bgr_assert_contains (outs[i][0], "'hypervisor'");
+      else if (strstr (outs[i][1], "DaemonUnavailable") == NULL
+               && strstr (outs[i][1], "ServiceUnknown") == NULL
+               && strstr (outs[i][1], "NameHasNoOwner") == NULL)
+        g_error ("call %u failed badly: %s", i, outs[i][1]);
+      g_assert_null (strstr (outs[i][1], "NoReply"));
+      g_free (outs[i][0]);
+      g_free (outs[i][1]);
+      g_object_unref (calls[i]);
+    }
+  wait_for_exit (d);
+  g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
 }
 
 int
@@ -426,6 +550,8 @@ main (int argc, char **argv)
   g_test_add ("/dbus/bad-config", Fixture, NULL, fixture_setup, test_bad_config, fixture_teardown);
   g_test_add ("/dbus/system-bus", Fixture, NULL, fixture_setup, test_system_bus, fixture_teardown);
   g_test_add ("/dbus/introspection", Fixture, NULL, fixture_setup, test_introspection, fixture_teardown);
+  g_test_add ("/dbus/stop-with-calls-in-flight", Fixture, NULL, fixture_setup,
+              test_stop_with_calls_in_flight, fixture_teardown);
   g_test_add ("/dbus/activation", Fixture, services, fixture_setup, test_activation, fixture_teardown);
   return g_test_run ();
 }

@@ -78,9 +78,12 @@ static void
 test_bad_names (void)
 {
   g_autofree char *dir = make_dir ();
+  g_autofree char *kdir = g_build_filename (dir, "vm", NULL);
+  g_autofree char *outside = g_build_filename (dir, "escape.json", NULL);
   g_autoptr (BgrStore) store = bgr_store_open (dir, NULL);
   static const char *const bad[] = { "", "../escape", "a/b", ".hidden", "a..b", "-x", NULL };
 
+  g_assert_nonnull (store);
   for (const char *const *n = bad; *n != NULL; n++)
     {
       g_autoptr (GError) err = NULL;
@@ -88,7 +91,10 @@ test_bad_names (void)
       g_assert_false (bgr_store_save (store, "vm", *n, doc, &err));
       g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
     }
-  g_assert_false (g_file_test (g_get_user_state_dir (), G_FILE_TEST_IS_REGULAR));
+  /* Nothing was written, inside or outside the kind's directory. */
+  g_assert_cmpuint (count_entries (kdir), ==, 0);
+  g_assert_false (g_file_test (outside, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_entries (dir), ==, 1); /* the lock file */
 }
 
 static void
@@ -108,6 +114,25 @@ test_corrupt (void)
   g_assert_true (bgr_store_save (store, "image", "good-a", a, NULL));
   g_assert_true (bgr_store_save (store, "image", "good-b", b, NULL));
   g_assert_true (g_file_set_contents (bad, "{ \"schema_version\": 1, \"kind\": \"image\", ", -1, NULL));
+  {
+    /* Wrong types where strings and numbers belong: corrupt, not a crash. */
+    g_autofree char *odd = g_build_filename (dir, "image", "odd.json", NULL);
+    g_autofree char *odd2 = g_build_filename (dir, "image", "odd2.json", NULL);
+    g_autoptr (GError) e = NULL;
+    g_autoptr (JsonObject) none = NULL;
+    g_assert_true (g_file_set_contents (odd, "{ \"schema_version\": 1, \"kind\": {\"a\": 1} }", -1, NULL));
+    g_assert_true (g_file_set_contents (odd2, "{ \"schema_version\": \"1\", \"kind\": \"image\" }", -1, NULL));
+    none = bgr_store_load (store, "image", "odd", &e);
+    g_assert_null (none);
+    g_assert_error (e, BGR_ERROR, BGR_ERROR_CORRUPT);
+    g_assert_nonnull (strstr (e->message, "kind is not"));
+    g_clear_error (&e);
+    none = bgr_store_load (store, "image", "odd2", &e);
+    g_assert_error (e, BGR_ERROR, BGR_ERROR_CORRUPT);
+    g_assert_nonnull (strstr (e->message, "schema_version is not an integer"));
+    g_unlink (odd);
+    g_unlink (odd2);
+  }
   g_assert_true (g_file_set_contents (newer,
                                       "{ \"schema_version\": 99, \"kind\": \"image\", \"name\": \"future\" }",
                                       -1, NULL));

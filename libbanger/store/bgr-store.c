@@ -85,9 +85,7 @@ bgr_store_open (const char *dir, GError **error)
       if (errsv == EWOULDBLOCK)
         {
           g_autofree char *who = describe_pid (bgr_store_read_lock_pid (dir));
-          g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED,
-                       "state directory %s is in use by %s; stop it (`banger daemon stop`) or "
-                       "use the daemon instead of --local",
+          g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED, "state directory %s is in use by %s",
                        dir, who);
         }
       else
@@ -232,6 +230,7 @@ load_path (const char *path, const char *kind, GError **error)
   g_autoptr (GError) local_error = NULL;
   JsonNode *root;
   JsonObject *obj;
+  JsonNode *member;
   gint64 schema;
 
   if (!json_parser_load_from_mapped_file (parser, path, &local_error))
@@ -252,13 +251,19 @@ load_path (const char *path, const char *kind, GError **error)
       return NULL;
     }
   obj = json_node_get_object (root);
-  if (!json_object_has_member (obj, "schema_version")
-      || json_node_get_value_type (json_object_get_member (obj, "schema_version")) != G_TYPE_INT64)
+  member = json_object_get_member (obj, "schema_version");
+  if (member == NULL)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_CORRUPT, "%s is corrupt: no schema_version", path);
       return NULL;
     }
-  schema = json_object_get_int_member (obj, "schema_version");
+  if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_INT64)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_CORRUPT,
+                   "%s is corrupt: schema_version is not an integer", path);
+      return NULL;
+    }
+  schema = json_node_get_int (member);
   if (schema > BGR_STORE_SCHEMA_VERSION || schema < 1)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
@@ -267,10 +272,13 @@ load_path (const char *path, const char *kind, GError **error)
                    path, schema, BGR_STORE_SCHEMA_VERSION);
       return NULL;
     }
-  if (g_strcmp0 (json_object_get_string_member_with_default (obj, "kind", ""), kind) != 0)
+  member = json_object_get_member (obj, "kind");
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member)
+      || json_node_get_value_type (member) != G_TYPE_STRING
+      || g_strcmp0 (json_node_get_string (member), kind) != 0)
     {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_CORRUPT, "%s is corrupt: kind is not '%s'", path,
-                   kind);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_CORRUPT, "%s is corrupt: kind is not \"%s\"",
+                   path, kind);
       return NULL;
     }
   return json_object_ref (obj);
@@ -317,12 +325,22 @@ bgr_store_load_all (BgrStore *store, const char *kind, GPtrArray *errors)
 {
   g_autofree char *kdir = g_build_filename (store->dir, kind, NULL);
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  g_autoptr (GDir) d = g_dir_open (kdir, 0, NULL);
+  g_autoptr (GError) dir_error = NULL;
+  g_autoptr (GDir) d = g_dir_open (kdir, 0, &dir_error);
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   const char *entry;
 
   if (d == NULL)
-    return out;
+    {
+      /* No directory yet simply means no objects of this kind. */
+      if (!g_error_matches (dir_error, G_FILE_ERROR, G_FILE_ERROR_NOENT) && errors != NULL)
+        {
+          GError *e = NULL;
+          bgr_propagate_error (&e, g_steal_pointer (&dir_error), "cannot list %s", kdir);
+          g_ptr_array_add (errors, e);
+        }
+      return out;
+    }
   while ((entry = g_dir_read_name (d)) != NULL)
     if (entry[0] != '.' && g_str_has_suffix (entry, ".json"))
       g_ptr_array_add (names, g_strdup (entry));

@@ -79,6 +79,8 @@ _SIGNATURES = [
     ("bgr_parse_duration", ctypes.c_int, [_s, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(_GErrorP)]),
     ("bgr_config_new_default", _p, []),
     ("bgr_config_load", _p, [_s, ctypes.POINTER(_GErrorP)]),
+    ("bgr_config_load_full", _p, [_s, ctypes.c_int, ctypes.POINTER(_GErrorP)]),
+    ("bgr_config_dup_default_path_full", _p, [ctypes.c_int]),
     ("bgr_config_load_from_data", _p, [_s, ctypes.c_ssize_t, _s, ctypes.POINTER(_GErrorP)]),
     ("bgr_config_dup_default_path", _p, []),
     ("bgr_config_get_path", _s, [_p]),
@@ -87,6 +89,7 @@ _SIGNATURES = [
     ("bgr_config_to_json", _p, [_p]),
     ("bgr_config_ensure_ssh_key", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_doctor_run", _p, [_s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_doctor_run_for_config", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_doctor_report_to_json", _p, [_p]),
     ("bgr_daemon_info_to_json", _p, [_p]),
     ("bgr_client_new_local", _p, [_p, ctypes.c_int, ctypes.POINTER(_GErrorP)]),
@@ -198,6 +201,9 @@ def parse_duration(text):
     return out.value
 
 
+_CONFIG_FLAGS_SYSTEM = 1
+
+
 class Config(_Object):
     """banger's effective configuration; values remember where they came from."""
 
@@ -206,10 +212,12 @@ class Config(_Object):
         return cls(_lib.bgr_config_new_default())
 
     @classmethod
-    def load(cls, path=None):
-        """Loads PATH, or $XDG_CONFIG_HOME/banger/config.toml when None."""
+    def load(cls, path=None, system=False):
+        """Loads PATH, or the default file when None: $XDG_CONFIG_HOME/banger/config.toml,
+        or with system=True /etc/banger/config.toml (system-wide defaults, as bangerd --system)."""
         err = _GErrorP()
-        ptr = _lib.bgr_config_load(path.encode() if path else None, ctypes.byref(err))
+        ptr = _lib.bgr_config_load_full(path.encode() if path else None,
+                                        _CONFIG_FLAGS_SYSTEM if system else 0, ctypes.byref(err))
         return cls(_check(ptr, err))
 
     @classmethod
@@ -220,8 +228,9 @@ class Config(_Object):
         return cls(_check(ptr, err))
 
     @staticmethod
-    def default_path():
-        return _take_string(_lib.bgr_config_dup_default_path())
+    def default_path(system=False):
+        return _take_string(_lib.bgr_config_dup_default_path_full(
+            _CONFIG_FLAGS_SYSTEM if system else 0))
 
     @property
     def path(self):
@@ -254,11 +263,16 @@ class Config(_Object):
         return _take_string(_check(_lib.bgr_config_ensure_ssh_key(self._ptr, None, ctypes.byref(err)), err))
 
 
-def doctor(config_path=None):
-    """Checks this host in-process; returns the report as a dict
+def doctor(config_path=None, config=None):
+    """Checks this host in-process against CONFIG_PATH (or the default file), or against
+    a Config object; returns the report as a dict
     {"ok", "hypervisor", "checks": [{"name", "status", "message", "fix"}]}."""
     err = _GErrorP()
-    ptr = _lib.bgr_doctor_run(config_path.encode() if config_path else None, None, ctypes.byref(err))
+    if config is not None:
+        ptr = _lib.bgr_doctor_run_for_config(config._ptr, None, ctypes.byref(err))
+    else:
+        ptr = _lib.bgr_doctor_run(config_path.encode() if config_path else None, None,
+                                  ctypes.byref(err))
     report = _Object(_check(ptr, err))
     return json.loads(_take_string(_lib.bgr_doctor_report_to_json(report._ptr)))
 

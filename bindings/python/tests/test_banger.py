@@ -114,9 +114,51 @@ def test_local_client_and_lock(tmp_path):
     banger.Client.local(cfg).close()  # the lock is free again
 
 
+def test_local_doctor_uses_the_engine_config(tmp_path):
+    # A config that exists only in memory: the doctor checks it, not a file.
+    cfg = banger.Config.from_string('state_dir = "%s"\nhypervisor = "qemu"\n'
+                                    'qemu_bin = "/nonexistent/qemu"\n' % (tmp_path / "s"),
+                                    "memory.toml")
+    client = banger.Client.local(cfg)
+    report = client.doctor()
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["config"]["status"] == "PASS"
+    assert checks["qemu"]["status"] == "FAIL"
+    assert "/nonexistent/qemu" in checks["qemu"]["message"]
+    assert banger.doctor(config=cfg)["hypervisor"] == ""
+    client.close()
+
+
+def test_system_config_defaults():
+    assert banger.Config.default_path(system=True).endswith("/config.toml")
+    if not os.path.exists(banger.Config.default_path(system=True)):
+        cfg = banger.Config.load(system=True)
+        assert cfg.source("state_dir") == "default"
+        assert cfg["state_dir"] == os.environ.get("STATE_DIRECTORY", "/var/lib/banger")
+
+
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
 @pytest.fixture
-def private_bus():
-    proc = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+def private_bus(tmp_path):
+    # A bus with no service directories: nothing can be started by activation,
+    # whatever is installed on this machine.
+    conf = tmp_path / "bus.conf"
+    conf.write_text(_BUS_CONFIG % tmp_path)
+    proc = subprocess.Popen(["dbus-daemon", "--config-file=%s" % conf, "--nofork", "--nopidfile",
                              "--print-address=1"], stdout=subprocess.PIPE, text=True)
     ready, _, _ = select.select([proc.stdout], [], [], 30)
     assert ready, "dbus-daemon printed no address"

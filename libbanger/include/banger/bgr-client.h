@@ -16,13 +16,17 @@ G_BEGIN_DECLS
 /**
  * BgrClientFlags:
  * @BGR_CLIENT_FLAGS_NONE: no flags
+ * @BGR_CLIENT_FLAGS_NO_AUTO_START: a D-Bus client does not start bangerd
+ *   through D-Bus activation: construction fails with
+ *   %BGR_ERROR_DAEMON_UNAVAILABLE when no daemon runs
  *
- * Flags for creating a #BgrClient. Reserved for later use.
+ * Flags for creating a #BgrClient.
  *
  * Since: 0.1
  */
 typedef enum {
-  BGR_CLIENT_FLAGS_NONE = 0
+  BGR_CLIENT_FLAGS_NONE = 0,
+  BGR_CLIENT_FLAGS_NO_AUTO_START = 1 << 0
 } BgrClientFlags;
 
 /**

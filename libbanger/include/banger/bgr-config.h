@@ -19,11 +19,29 @@ G_BEGIN_DECLS
  *
  * Since: 0.1
  */
+/**
+ * BgrConfigFlags:
+ * @BGR_CONFIG_FLAGS_NONE: a per-user configuration (XDG directories)
+ * @BGR_CONFIG_FLAGS_SYSTEM: the system-wide configuration of `bangerd
+ *   --system`: file `/etc/banger/config.toml`, state in `/var/lib/banger`,
+ *   cache in `/var/cache/banger` (or systemd's `$CONFIGURATION_DIRECTORY`,
+ *   `$STATE_DIRECTORY`, `$CACHE_DIRECTORY`)
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  BGR_CONFIG_FLAGS_NONE = 0,
+  BGR_CONFIG_FLAGS_SYSTEM = 1 << 0
+} BgrConfigFlags;
+
 #define BGR_TYPE_CONFIG (bgr_config_get_type ())
 BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrConfig, bgr_config, BGR, CONFIG, GObject)
 
 BGR_EXTERN BgrConfig *bgr_config_new_default (void);
 BGR_EXTERN BgrConfig *bgr_config_load (const char *path, GError **error);
+BGR_EXTERN BgrConfig *bgr_config_load_full (const char *path, BgrConfigFlags flags,
+                                            GError **error);
+BGR_EXTERN char *bgr_config_dup_default_path_full (BgrConfigFlags flags);
 BGR_EXTERN BgrConfig *bgr_config_load_from_data (const char *data, gssize length,
                                                  const char *filename, GError **error);
 BGR_EXTERN char *bgr_config_dup_default_path (void);

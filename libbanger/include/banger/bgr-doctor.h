@@ -38,6 +38,9 @@ BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrDoctorReport, bgr_doctor_report, BGR, DOCTOR
 
 BGR_EXTERN BgrDoctorReport *bgr_doctor_run (const char *config_path, GCancellable *cancellable,
                                             GError **error);
+BGR_EXTERN BgrDoctorReport *bgr_doctor_run_for_config (BgrConfig *config,
+                                                       GCancellable *cancellable,
+                                                       GError **error);
 BGR_EXTERN guint bgr_doctor_report_get_n_checks (BgrDoctorReport *self);
 BGR_EXTERN const char *bgr_doctor_report_get_check_name (BgrDoctorReport *self, guint index);
 BGR_EXTERN BgrDoctorStatus bgr_doctor_report_get_check_status (BgrDoctorReport *self, guint index);
