@@ -121,6 +121,26 @@ find_command (char **words, guint n_words, guint *n_used)
 
 static gboolean want_json; /* --json seen in the first pass */
 
+/* The --json form of every error: {"error": {"code", "name", "message"}}. */
+static void
+print_json_error (int code, const char *message)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_int_value (b, code);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, bgr_error_code_to_name (code));
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  banger_print_json_builder (b);
+}
+
 /* A usage error: on stderr, and with --json also as a JSON error record. */
 G_GNUC_PRINTF (1, 2) static int
 usage_error (const char *fmt, ...)
@@ -132,21 +152,7 @@ usage_error (const char *fmt, ...)
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   if (want_json)
-    {
-      g_autoptr (JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "error");
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "code");
-      json_builder_add_int_value (b, BGR_ERROR_INVALID_ARGUMENT);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, bgr_error_code_to_name (BGR_ERROR_INVALID_ARGUMENT));
-      json_builder_set_member_name (b, "message");
-      json_builder_add_string_value (b, msg);
-      json_builder_end_object (b);
-      json_builder_end_object (b);
-      banger_print_json_builder (b);
-    }
+    print_json_error (BGR_ERROR_INVALID_ARGUMENT, msg);
   g_printerr ("%s\n", msg);
   return BANGER_EXIT_USAGE;
 }
@@ -155,27 +161,8 @@ static void
 print_error (BangerInvocation *inv, const GError *error)
 {
   if (inv->json)
-    {
-      g_autoptr (JsonBuilder) b = json_builder_new ();
-      g_autoptr (JsonNode) root = NULL;
-      g_autofree char *text = NULL;
-      int code = error->domain == BGR_ERROR ? error->code : BGR_ERROR_FAILED;
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "error");
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "code");
-      json_builder_add_int_value (b, code);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, bgr_error_code_to_name (code));
-      json_builder_set_member_name (b, "message");
-      json_builder_add_string_value (b, error->message);
-      json_builder_end_object (b);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      text = json_to_string (root, TRUE);
-      banger_print_json (text);
-    }
+    print_json_error (error->domain == BGR_ERROR ? error->code : BGR_ERROR_FAILED,
+                      error->message);
   g_printerr ("banger: %s\n", error->message);
   if (g_error_matches (error, BGR_ERROR, BGR_ERROR_LOCKED) && inv->local)
     g_printerr ("banger: hint: only one engine may own a state directory; drop --local to "

@@ -111,8 +111,12 @@ first_line_of (const char *const *argv, GCancellable *cancellable)
                             NULL);
   if (proc == NULL)
     return NULL;
-  if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, &out, NULL, NULL)
-      || !g_subprocess_get_successful (proc) || out == NULL)
+  if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, &out, NULL, NULL))
+    {
+      g_subprocess_force_exit (proc); /* cancelled: do not leave it running */
+      return NULL;
+    }
+  if (!g_subprocess_get_successful (proc) || out == NULL)
     return NULL;
   nl = strchr (out, '\n');
   if (nl != NULL)
@@ -131,7 +135,10 @@ stdout_of (const char *const *argv, GCancellable *cancellable)
   if (proc == NULL)
     return NULL;
   if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, &out, NULL, NULL))
-    return NULL;
+    {
+      g_subprocess_force_exit (proc);
+      return NULL;
+    }
   return out;
 }
 

@@ -150,6 +150,10 @@ owner_pid_text (GSubprocess *p)
 }
 
 #define RUN(f, r, ...) bgr_run_env ((r), (f)->env, (const char *const[]){ __VA_ARGS__, NULL })
+/* gdbus call of a method of org.banger.Banger1.Manager on the private bus. */
+#define GDBUS_CALL(f, r, method)                                                      \
+  RUN (f, r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path", \
+       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager." method)
 
 static void
 test_cli_and_gdbus (Fixture *f, gconstpointer data)
@@ -211,20 +215,17 @@ test_cli_and_gdbus (Fixture *f, gconstpointer data)
   bgr_run_clear (&r);
 
   /* gdbus. */
-  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
-       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.GetStatus");
+  GDBUS_CALL (f, &r, "GetStatus");
   g_assert_cmpint (r.status, ==, 0);
   bgr_assert_contains (r.out, gdbus_pid);
   bgr_run_clear (&r);
-  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
-       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.GetConfig");
+  GDBUS_CALL (f, &r, "GetConfig");
   g_assert_cmpint (r.status, ==, 0);
   bgr_assert_contains (r.out, src_line);
   bgr_run_clear (&r);
 
   /* Errors keep their own D-Bus name. */
-  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
-       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.EnsureSshKey");
+  GDBUS_CALL (f, &r, "EnsureSshKey");
   g_assert_cmpint (r.status, !=, 0);
   bgr_assert_contains (r.err, "org.banger.Banger1.Error.NotFound");
   bgr_assert_contains (r.err, keyless);
@@ -235,8 +236,7 @@ test_cli_and_gdbus (Fixture *f, gconstpointer data)
   bgr_run_clear (&r);
 
   /* Unknown methods and bad arguments: clear errors, daemon unharmed. */
-  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
-       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager.Explode");
+  GDBUS_CALL (f, &r, "Explode");
   g_assert_cmpint (r.status, !=, 0);
   bgr_assert_contains (r.err, "org.freedesktop.DBus.Error.UnknownMethod");
   bgr_run_clear (&r);
