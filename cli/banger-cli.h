@@ -35,6 +35,7 @@ typedef struct {
   const char *description;   /* longer text for `banger CMD --help` */
   const char *args_usage;    /* e.g. "" or "NAME" */
   guint min_args, max_args;
+  const GOptionEntry *options; /* the command's own options, or NULL */
 } BangerCommand;
 
 /* Creates the client the invocation asks for: in-process with --local,
@@ -56,5 +57,19 @@ gboolean banger_cmd_config_path (BangerInvocation *inv, int *exit_status, GError
 gboolean banger_cmd_config_ssh_key (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_daemon_status (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_daemon_stop (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_kernel_show (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_kernel_delete (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_register (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **error);
+
+extern const GOptionEntry banger_kernel_import_options[];
+extern const GOptionEntry banger_image_register_options[];
+/* An absolute form of a path given on the command line (NULL stays NULL). */
+char *banger_absolute_path (const char *path);
 
 G_END_DECLS

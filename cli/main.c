@@ -10,30 +10,60 @@
 
 static const BangerCommand commands[] = {
   { "version", banger_cmd_version, "Print banger's version",
-    "Prints the version of banger (the CLI and the libbanger it loaded).", "", 0, 0 },
+    "Prints the version of banger (the CLI and the libbanger it loaded).", "", 0, 0, NULL },
   { "doctor", banger_cmd_doctor, "Check this host and explain what banger can do on it",
     "Checks KVM, firecracker, QEMU (and whether it can use KVM or only TCG), which\n"
     "hypervisor `auto` picks and why, the tun and vhost-vsock devices, ip, nft or\n"
     "iptables, dnsmasq, ssh, free disk in the state and cache directories, and the\n"
     "config file. One line per check: PASS, WARN or FAIL, with a `fix:` hint.\n"
     "Asks bangerd when it runs (the daemon's view of the host); otherwise, or with\n"
-    "--local, checks in this process. Exits 1 when a check FAILs, else 0.", "", 0, 0 },
+    "--local, checks in this process. Exits 1 when a check FAILs, else 0.", "", 0, 0, NULL },
   { "config show", banger_cmd_config_show, "Print the effective configuration",
     "Prints every configuration key, its effective value and where it came from\n"
     "(\"default\" or FILE:LINE). Without --local this is the daemon's configuration.",
-    "", 0, 0 },
+    "", 0, 0, NULL },
   { "config path", banger_cmd_config_path, "Print the path of the config file",
     "Prints the config file this client reads (--config, $BANGER_CONFIG, or\n"
-    "$XDG_CONFIG_HOME/banger/config.toml) and whether it exists.", "", 0, 0 },
+    "$XDG_CONFIG_HOME/banger/config.toml) and whether it exists.", "", 0, 0, NULL },
   { "config ssh-key", banger_cmd_config_ssh_key, "Print (creating if needed) banger's ssh key",
     "Prints the private key banger uses for guests. When ssh_key_path is unset and\n"
     "no key exists yet, creates an ed25519 key in ~/.config/banger/ssh/ (key 0600,\n"
-    "directory 0700).", "", 0, 0 },
+    "directory 0700).", "", 0, 0, NULL },
   { "daemon status", banger_cmd_daemon_status, "Show the running bangerd",
     "Shows the daemon's pid, version, bus, state directory, web UI address and uptime.\n"
-    "Exits 13 when no daemon answers.", "", 0, 0 },
+    "Exits 13 when no daemon answers.", "", 0, 0, NULL },
   { "daemon stop", banger_cmd_daemon_stop, "Stop the running bangerd",
-    "Asks bangerd to exit; it replies, releases its state directory and exits.", "", 0, 0 },
+    "Asks bangerd to exit; it replies, releases its state directory and exits.", "", 0, 0, NULL },
+  { "kernel import", banger_cmd_kernel_import, "Import a kernel (file or Debian package)",
+    "Copies a kernel into banger's state directory: an ELF vmlinux (--vmlinux) or a\n"
+    "bzImage (--bzimage), with an optional modules tree and initrd, or the kernel and\n"
+    "modules of a Debian package (--deb linux-image-...deb, read directly, no dpkg).\n"
+    "When the modules build virtio as modules (as Debian's cloud kernel does) and no\n"
+    "initrd is given, banger generates a small initramfs that loads them and mounts\n"
+    "the root device. NAME defaults to the package's kernel version with --deb.",
+    "[NAME]", 0, 1, banger_kernel_import_options },
+  { "kernel list", banger_cmd_kernel_list, "List managed kernels",
+    "Lists the kernels banger manages.", "", 0, 0, NULL },
+  { "kernel show", banger_cmd_kernel_show, "Show one kernel",
+    "Shows a kernel's version, format, files and source.", "NAME", 1, 1, NULL },
+  { "kernel delete", banger_cmd_kernel_delete, "Delete a kernel",
+    "Deletes a kernel and its files; refused while an image refers to it.", "NAME", 1, 1, NULL },
+  { "image register", banger_cmd_image_register, "Register an image from your files",
+    "Registers an unmanaged image: banger checks each file (ext4 rootfs and work-seed\n"
+    "opened with libext2fs, the kernel's header, the modules tree) and then points at\n"
+    "your files without ever deleting them. Use --kernel FILE or --kernel-ref KERNEL.",
+    "", 0, 0, banger_image_register_options },
+  { "image list", banger_cmd_image_list, "List images",
+    "Lists registered and managed images.", "", 0, 0, NULL },
+  { "image show", banger_cmd_image_show, "Show one image",
+    "Shows an image's files (with the managed kernel's files for --kernel-ref).", "NAME", 1, 1, NULL },
+  { "image delete", banger_cmd_image_delete, "Delete an image",
+    "Deletes an image: a managed image's files go with it; a registered image's\n"
+    "files are yours and stay.", "NAME", 1, 1, NULL },
+  { "image promote", banger_cmd_image_promote, "Make banger own an image's files",
+    "Copies a registered image's files into banger's state directory (a reflink where\n"
+    "the filesystem can, else a sparse copy that keeps holes) and marks it managed.",
+    "NAME", 1, 1, NULL },
 };
 
 static void
@@ -69,7 +99,7 @@ count_verbose (const char *name, const char *value, gpointer data, GError **erro
 
 static void
 add_global_entries (GOptionContext *ctx, BangerInvocation *inv, gboolean *opt_help,
-                    gboolean *opt_version)
+                    gboolean *opt_version, const GOptionEntry *command_entries)
 {
   GOptionGroup *group = g_option_group_new ("global", "Global options", "Show global options",
                                             inv, NULL);
@@ -89,6 +119,10 @@ add_global_entries (GOptionContext *ctx, BangerInvocation *inv, gboolean *opt_he
     { NULL }
   };
 
+  /* The command's own options first, then the global ones, in one group so
+   * that `banger CMD --help` shows both. */
+  if (command_entries != NULL)
+    g_option_group_add_entries (group, command_entries);
   g_option_group_add_entries (group, entries);
   if (opt_help != NULL)
     g_option_group_add_entries (group, help_entry);
@@ -248,7 +282,7 @@ main (int argc, char **argv)
     ctx1 = g_option_context_new (NULL);
     g_option_context_set_help_enabled (ctx1, FALSE);
     g_option_context_set_ignore_unknown_options (ctx1, TRUE);
-    add_global_entries (ctx1, &inv, &opt_help, &opt_version);
+    add_global_entries (ctx1, &inv, &opt_help, &opt_version, NULL);
     if (!g_option_context_parse_strv (ctx1, &first, &error))
       {
         return usage_error ("banger: %s (see banger --help)", error->message);
@@ -288,7 +322,7 @@ main (int argc, char **argv)
   ctx2 = g_option_context_new (param);
   g_option_context_set_summary (ctx2, cmd->summary);
   g_option_context_set_description (ctx2, cmd->description);
-  add_global_entries (ctx2, &inv, NULL, &opt_version);
+  add_global_entries (ctx2, &inv, NULL, &opt_version, cmd->options);
   second = g_strdupv (argv);
   if (!g_option_context_parse_strv (ctx2, &second, &error))
     {

@@ -219,6 +219,200 @@ handle_ensure_ssh_key (BgrDBusManager *skeleton, GDBusMethodInvocation *invocati
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* "" on the wire means "not given". */
+static const char *
+opt (const char *s)
+{
+  return (s != NULL && *s != '\0') ? s : NULL;
+}
+
+static GVariant *
+kernel_record (BgrKernel *k)
+{
+  return bgr_kernel_to_variant (k);
+}
+
+static GVariant *
+image_record (BgrImage *i)
+{
+  return bgr_image_to_variant (i);
+}
+
+static gboolean
+handle_import_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                      const char *name, const char *kernel, const char *modules,
+                      const char *initrd, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrKernel) k = bgr_client_import_kernel (d->client, name, kernel, opt (modules),
+                                                      opt (initrd), NULL, &error);
+  if (k == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_import_kernel (skeleton, invocation, kernel_record (k));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_import_kernel_deb (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                          const char *name, const char *deb, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrKernel) k = bgr_client_import_kernel_deb (d->client, opt (name), deb, NULL, &error);
+  if (k == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_import_kernel_deb (skeleton, invocation, kernel_record (k));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_kernels (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GPtrArray) list = bgr_client_list_kernels (d->client, NULL, &error);
+  GVariantBuilder b;
+
+  if (list == NULL)
+    return return_error (d, invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, kernel_record (list->pdata[i]));
+  bgr_dbus_manager_complete_list_kernels (skeleton, invocation, g_variant_builder_end (&b));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                   const char *name, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrKernel) k = bgr_client_get_kernel (d->client, name, NULL, &error);
+  if (k == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_get_kernel (skeleton, invocation, kernel_record (k));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_delete_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                      const char *name, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  if (!bgr_client_delete_kernel (d->client, name, NULL, &error))
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_delete_kernel (skeleton, invocation);
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_register_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                       const char *name, GVariant *spec, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  static const char *const keys[] = { "rootfs", "work_seed", "kernel", "kernel_ref", "initrd",
+                                      "modules", NULL };
+  const char *values[G_N_ELEMENTS (keys)] = { NULL };
+  g_autoptr (BgrImage) image = NULL;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, spec);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      guint i;
+      for (i = 0; keys[i] != NULL && !g_str_equal (keys[i], key); i++)
+        ;
+      if (keys[i] == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        {
+          g_variant_unref (value);
+          return return_error (d, invocation,
+                               g_error_new (BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                                            keys[i] == NULL ? "unknown image spec key '%s'"
+                                                            : "image spec key '%s' must be a string",
+                                            key));
+        }
+      values[i] = opt (g_variant_get_string (value, NULL));
+      g_variant_unref (value);
+    }
+  image = bgr_client_register_image (d->client, name, values[0], values[1], values[2], values[3],
+                                     values[4], values[5], NULL, &error);
+  if (image == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_register_image (skeleton, invocation, image_record (image));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_images (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GPtrArray) list = bgr_client_list_images (d->client, NULL, &error);
+  GVariantBuilder b;
+
+  if (list == NULL)
+    return return_error (d, invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, image_record (list->pdata[i]));
+  bgr_dbus_manager_complete_list_images (skeleton, invocation, g_variant_builder_end (&b));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                  gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrImage) image = bgr_client_get_image (d->client, name, NULL, &error);
+  if (image == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_get_image (skeleton, invocation, image_record (image));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_delete_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                     const char *name, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  if (!bgr_client_delete_image (d->client, name, NULL, &error))
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_delete_image (skeleton, invocation);
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_promote_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                      const char *name, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrImage) image = bgr_client_promote_image (d->client, name, NULL, &error);
+  if (image == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_promote_image (skeleton, invocation, image_record (image));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static gboolean
 quit_idle (gpointer data)
 {
@@ -295,6 +489,16 @@ export_manager (Daemon *d, GError **error)
   g_signal_connect (d->skeleton, "handle-doctor", G_CALLBACK (handle_doctor), d);
   g_signal_connect (d->skeleton, "handle-ensure-ssh-key", G_CALLBACK (handle_ensure_ssh_key), d);
   g_signal_connect (d->skeleton, "handle-stop", G_CALLBACK (handle_stop), d);
+  g_signal_connect (d->skeleton, "handle-import-kernel", G_CALLBACK (handle_import_kernel), d);
+  g_signal_connect (d->skeleton, "handle-import-kernel-deb", G_CALLBACK (handle_import_kernel_deb), d);
+  g_signal_connect (d->skeleton, "handle-list-kernels", G_CALLBACK (handle_list_kernels), d);
+  g_signal_connect (d->skeleton, "handle-get-kernel", G_CALLBACK (handle_get_kernel), d);
+  g_signal_connect (d->skeleton, "handle-delete-kernel", G_CALLBACK (handle_delete_kernel), d);
+  g_signal_connect (d->skeleton, "handle-register-image", G_CALLBACK (handle_register_image), d);
+  g_signal_connect (d->skeleton, "handle-list-images", G_CALLBACK (handle_list_images), d);
+  g_signal_connect (d->skeleton, "handle-get-image", G_CALLBACK (handle_get_image), d);
+  g_signal_connect (d->skeleton, "handle-delete-image", G_CALLBACK (handle_delete_image), d);
+  g_signal_connect (d->skeleton, "handle-promote-image", G_CALLBACK (handle_promote_image), d);
   return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (d->skeleton), d->connection,
                                            BGR_DBUS_PATH, error);
 }

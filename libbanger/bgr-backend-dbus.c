@@ -9,6 +9,7 @@
 #include "bgr-daemon-info-private.h"
 #include "bgr-doctor-private.h"
 #include "bgr-error-private.h"
+#include "bgr-records-private.h"
 
 typedef struct {
   BgrBackend parent;
@@ -84,19 +85,26 @@ convert_remote_error (DBusBackend *self, GError **error, GError *remote)
 }
 
 static GVariant *
-call (DBusBackend *self, const char *method, const char *reply_type, GCancellable *cancellable,
-      GError **error)
+call_with (DBusBackend *self, const char *method, GVariant *params, const char *reply_type,
+           GCancellable *cancellable, GError **error)
 {
   GError *remote = NULL;
   GVariant *reply;
 
   reply = g_dbus_connection_call_sync (self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH,
-                                       BGR_DBUS_MANAGER_IFACE, method, NULL,
+                                       BGR_DBUS_MANAGER_IFACE, method, params,
                                        G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE,
                                        CALL_TIMEOUT_MS, cancellable, &remote);
   if (reply == NULL)
     convert_remote_error (self, error, remote);
   return reply;
+}
+
+static GVariant *
+call (DBusBackend *self, const char *method, const char *reply_type, GCancellable *cancellable,
+      GError **error)
+{
+  return call_with (self, method, NULL, reply_type, cancellable, error);
 }
 
 static BgrConfig *
@@ -156,6 +164,164 @@ dbus_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
   return bgr_doctor_report_new_from_variant (reply, error);
 }
 
+#define SELF(b) ((DBusBackend *) (b))
+#define OPT(s) ((s) != NULL ? (s) : "")
+
+static BgrKernel *
+kernel_from_reply (GVariant *reply, GError **error)
+{
+  g_autoptr (GVariant) dict = NULL;
+  g_autoptr (JsonObject) doc = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  dict = g_variant_get_child_value (reply, 0);
+  doc = bgr_record_from_variant (dict, error);
+  return doc != NULL ? bgr_kernel_new_from_json (doc) : NULL;
+}
+
+static BgrImage *
+image_from_reply (GVariant *reply, GError **error)
+{
+  g_autoptr (GVariant) dict = NULL;
+  g_autoptr (JsonObject) doc = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  dict = g_variant_get_child_value (reply, 0);
+  doc = bgr_record_from_variant (dict, error);
+  return doc != NULL ? bgr_image_new_from_json (doc) : NULL;
+}
+
+static GPtrArray *
+list_from_reply (GVariant *reply, gboolean kernels, GError **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GVariant) array = NULL;
+  GVariantIter iter;
+  GVariant *dict;
+
+  if (reply == NULL)
+    return NULL;
+  array = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, array);
+  while ((dict = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr (JsonObject) doc = bgr_record_from_variant (dict, error);
+      g_variant_unref (dict);
+      if (doc == NULL)
+        return NULL;
+      g_ptr_array_add (out, kernels ? (gpointer) bgr_kernel_new_from_json (doc)
+                                    : (gpointer) bgr_image_new_from_json (doc));
+    }
+  return g_steal_pointer (&out);
+}
+
+static BgrKernel *
+dbus_import_kernel (BgrBackend *b, const char *name, const char *kernel, const char *modules,
+                    const char *initrd, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "ImportKernel",
+                                          g_variant_new ("(ssss)", OPT (name), OPT (kernel),
+                                                         OPT (modules), OPT (initrd)),
+                                          "(a{sv})", cancellable, error);
+  return kernel_from_reply (reply, error);
+}
+
+static BgrKernel *
+dbus_import_kernel_deb (BgrBackend *b, const char *name, const char *deb,
+                        GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "ImportKernelDeb",
+                                          g_variant_new ("(ss)", OPT (name), OPT (deb)), "(a{sv})",
+                                          cancellable, error);
+  return kernel_from_reply (reply, error);
+}
+
+static GPtrArray *
+dbus_list_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListKernels", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, TRUE, error);
+}
+
+static BgrKernel *
+dbus_get_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "GetKernel", g_variant_new ("(s)", OPT (name)),
+                                          "(a{sv})", cancellable, error);
+  return kernel_from_reply (reply, error);
+}
+
+static gboolean
+dbus_delete_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "DeleteKernel",
+                                          g_variant_new ("(s)", OPT (name)), "()", cancellable,
+                                          error);
+  return reply != NULL;
+}
+
+static BgrImage *
+dbus_register_image (BgrBackend *b, const char *name, const char *rootfs, const char *work_seed,
+                     const char *kernel, const char *kernel_ref, const char *initrd,
+                     const char *modules, GCancellable *cancellable, GError **error)
+{
+  GVariantDict spec;
+  g_autoptr (GVariant) reply = NULL;
+
+  g_variant_dict_init (&spec, NULL);
+  if (rootfs != NULL)
+    g_variant_dict_insert (&spec, "rootfs", "s", rootfs);
+  if (work_seed != NULL)
+    g_variant_dict_insert (&spec, "work_seed", "s", work_seed);
+  if (kernel != NULL)
+    g_variant_dict_insert (&spec, "kernel", "s", kernel);
+  if (kernel_ref != NULL)
+    g_variant_dict_insert (&spec, "kernel_ref", "s", kernel_ref);
+  if (initrd != NULL)
+    g_variant_dict_insert (&spec, "initrd", "s", initrd);
+  if (modules != NULL)
+    g_variant_dict_insert (&spec, "modules", "s", modules);
+  reply = call_with (SELF (b), "RegisterImage",
+                     g_variant_new ("(s@a{sv})", OPT (name), g_variant_dict_end (&spec)),
+                     "(a{sv})", cancellable, error);
+  return image_from_reply (reply, error);
+}
+
+static GPtrArray *
+dbus_list_images (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListImages", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, FALSE, error);
+}
+
+static BgrImage *
+dbus_get_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "GetImage", g_variant_new ("(s)", OPT (name)),
+                                          "(a{sv})", cancellable, error);
+  return image_from_reply (reply, error);
+}
+
+static gboolean
+dbus_delete_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "DeleteImage",
+                                          g_variant_new ("(s)", OPT (name)), "()", cancellable,
+                                          error);
+  return reply != NULL;
+}
+
+static BgrImage *
+dbus_promote_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "PromoteImage",
+                                          g_variant_new ("(s)", OPT (name)), "(a{sv})",
+                                          cancellable, error);
+  return image_from_reply (reply, error);
+}
+
 static const BgrBackendVTable dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -164,6 +330,16 @@ static const BgrBackendVTable dbus_vtable = {
   .stop_daemon = dbus_stop_daemon,
   .ensure_ssh_key = dbus_ensure_ssh_key,
   .doctor = dbus_doctor,
+  .import_kernel = dbus_import_kernel,
+  .import_kernel_deb = dbus_import_kernel_deb,
+  .list_kernels = dbus_list_kernels,
+  .get_kernel = dbus_get_kernel,
+  .delete_kernel = dbus_delete_kernel,
+  .register_image = dbus_register_image,
+  .list_images = dbus_list_images,
+  .get_image = dbus_get_image,
+  .delete_image = dbus_delete_image,
+  .promote_image = dbus_promote_image,
 };
 
 BgrBackend *

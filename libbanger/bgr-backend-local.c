@@ -56,6 +56,73 @@ local_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
                                     cancellable, error);
 }
 
+#define ENGINE(b) (((LocalBackend *) (b))->engine)
+
+static BgrKernel *
+local_import_kernel (BgrBackend *b, const char *name, const char *kernel, const char *modules,
+                     const char *initrd, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_import_kernel (ENGINE (b), name, kernel, modules, initrd, cancellable, error);
+}
+
+static BgrKernel *
+local_import_kernel_deb (BgrBackend *b, const char *name, const char *deb,
+                         GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_import_kernel_deb (ENGINE (b), name, deb, cancellable, error);
+}
+
+static GPtrArray *
+local_list_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_list_kernels (ENGINE (b), error);
+}
+
+static BgrKernel *
+local_get_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_get_kernel (ENGINE (b), name, error);
+}
+
+static gboolean
+local_delete_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_delete_kernel (ENGINE (b), name, error);
+}
+
+static BgrImage *
+local_register_image (BgrBackend *b, const char *name, const char *rootfs, const char *work_seed,
+                      const char *kernel, const char *kernel_ref, const char *initrd,
+                      const char *modules, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_register_image (ENGINE (b), name, rootfs, work_seed, kernel, kernel_ref,
+                                    initrd, modules, error);
+}
+
+static GPtrArray *
+local_list_images (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_list_images (ENGINE (b), error);
+}
+
+static BgrImage *
+local_get_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_get_image (ENGINE (b), name, error);
+}
+
+static gboolean
+local_delete_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_delete_image (ENGINE (b), name, error);
+}
+
+static BgrImage *
+local_promote_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_promote_image (ENGINE (b), name, cancellable, error);
+}
+
 static const BgrBackendVTable local_vtable = {
   .name = "local",
   .free = local_free,
@@ -64,6 +131,16 @@ static const BgrBackendVTable local_vtable = {
   .stop_daemon = local_stop_daemon,
   .ensure_ssh_key = local_ensure_ssh_key,
   .doctor = local_doctor,
+  .import_kernel = local_import_kernel,
+  .import_kernel_deb = local_import_kernel_deb,
+  .list_kernels = local_list_kernels,
+  .get_kernel = local_get_kernel,
+  .delete_kernel = local_delete_kernel,
+  .register_image = local_register_image,
+  .list_images = local_list_images,
+  .get_image = local_get_image,
+  .delete_image = local_delete_image,
+  .promote_image = local_promote_image,
 };
 
 BgrBackend *

@@ -23,6 +23,27 @@ typedef struct {
   gboolean (*stop_daemon) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   char *(*ensure_ssh_key) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   BgrDoctorReport *(*doctor) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrKernel *(*import_kernel) (BgrBackend *backend, const char *name, const char *kernel,
+                               const char *modules, const char *initrd, GCancellable *cancellable,
+                               GError **error);
+  BgrKernel *(*import_kernel_deb) (BgrBackend *backend, const char *name, const char *deb,
+                                   GCancellable *cancellable, GError **error);
+  GPtrArray *(*list_kernels) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrKernel *(*get_kernel) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                            GError **error);
+  gboolean (*delete_kernel) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                             GError **error);
+  BgrImage *(*register_image) (BgrBackend *backend, const char *name, const char *rootfs,
+                               const char *work_seed, const char *kernel, const char *kernel_ref,
+                               const char *initrd, const char *modules,
+                               GCancellable *cancellable, GError **error);
+  GPtrArray *(*list_images) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrImage *(*get_image) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                          GError **error);
+  gboolean (*delete_image) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                            GError **error);
+  BgrImage *(*promote_image) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                              GError **error);
 } BgrBackendVTable;
 
 struct _BgrBackend {

@@ -311,3 +311,418 @@ bgr_client_doctor_finish (BgrClient *self, GAsyncResult *result, GError **error)
   g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_doctor_async), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+/* ---- kernels and images ------------------------------------------------- */
+
+#define CHECK_CLIENT(self, error, ret)                                  \
+  G_STMT_START                                                          \
+  {                                                                     \
+    g_return_val_if_fail (BGR_IS_CLIENT (self), ret);                   \
+    g_return_val_if_fail (error == NULL || *error == NULL, ret);        \
+  }                                                                     \
+  G_STMT_END
+
+/**
+ * bgr_client_import_kernel:
+ * @self: a #BgrClient
+ * @name: the kernel's name
+ * @kernel: absolute path of an ELF vmlinux or a bzImage (detected from its header)
+ * @modules: (nullable): absolute path of a modules tree: a directory holding
+ *   `lib/modules/<version>/`, or the `<version>/` directory itself
+ * @initrd: (nullable): absolute path of an initrd to use as is
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Copies a kernel into banger's state directory and registers it. When no
+ * @initrd is given and the modules tree builds virtio as modules, banger
+ * generates an initramfs that loads them and mounts the root device.
+ * Nothing is registered on failure.
+ *
+ * Returns: (transfer full): the new kernel, or %NULL
+ * Since: 0.1
+ */
+BgrKernel *
+bgr_client_import_kernel (BgrClient *self, const char *name, const char *kernel,
+                          const char *modules, const char *initrd, GCancellable *cancellable,
+                          GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->import_kernel (self->backend, name, kernel, modules, initrd,
+                                               cancellable, error);
+}
+
+/**
+ * bgr_client_import_kernel_deb:
+ * @self: a #BgrClient
+ * @name: (nullable): the kernel's name; %NULL for the package's kernel version
+ * @deb: absolute path of a Debian kernel package (linux-image-*.deb)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Imports the kernel and modules of a Debian kernel package, read with
+ * libarchive (no dpkg needed), generating an initramfs when needed.
+ *
+ * Returns: (transfer full): the new kernel, or %NULL
+ * Since: 0.1
+ */
+BgrKernel *
+bgr_client_import_kernel_deb (BgrClient *self, const char *name, const char *deb,
+                              GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->import_kernel_deb (self->backend, name, deb, cancellable, error);
+}
+
+/**
+ * bgr_client_list_kernels:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (element-type BgrKernel): every kernel, by name
+ * Since: 0.1
+ */
+GPtrArray *
+bgr_client_list_kernels (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->list_kernels (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_get_kernel:
+ * @self: a #BgrClient
+ * @name: a kernel name
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the kernel, or %NULL (%BGR_ERROR_NOT_FOUND)
+ * Since: 0.1
+ */
+BgrKernel *
+bgr_client_get_kernel (BgrClient *self, const char *name, GCancellable *cancellable,
+                       GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->get_kernel (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_delete_kernel:
+ * @self: a #BgrClient
+ * @name: a kernel name
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Deletes a kernel and its files. Refused with %BGR_ERROR_BUSY, naming the
+ * images, while an image refers to it.
+ *
+ * Returns: %TRUE on success
+ * Since: 0.1
+ */
+gboolean
+bgr_client_delete_kernel (BgrClient *self, const char *name, GCancellable *cancellable,
+                          GError **error)
+{
+  CHECK_CLIENT (self, error, FALSE);
+  return self->backend->vtable->delete_kernel (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_register_image:
+ * @self: a #BgrClient
+ * @name: the image's name
+ * @rootfs: absolute path of an ext4 rootfs
+ * @work_seed: (nullable): absolute path of an ext4 work-seed
+ * @kernel: (nullable): absolute path of a kernel file (vmlinux or bzImage)
+ * @kernel_ref: (nullable): name of a managed kernel; exactly one of @kernel
+ *   and @kernel_ref
+ * @initrd: (nullable): absolute path of an initrd
+ * @modules: (nullable): absolute path of a modules tree
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Registers an unmanaged image: every file is validated (ext4 opened with
+ * libext2fs, the kernel's header read), and banger keeps pointing at the
+ * files, never deleting them.
+ *
+ * Returns: (transfer full): the new image, or %NULL
+ * Since: 0.1
+ */
+BgrImage *
+bgr_client_register_image (BgrClient *self, const char *name, const char *rootfs,
+                           const char *work_seed, const char *kernel, const char *kernel_ref,
+                           const char *initrd, const char *modules, GCancellable *cancellable,
+                           GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->register_image (self->backend, name, rootfs, work_seed, kernel,
+                                                kernel_ref, initrd, modules, cancellable, error);
+}
+
+/**
+ * bgr_client_list_images:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (element-type BgrImage): every image, by name
+ * Since: 0.1
+ */
+GPtrArray *
+bgr_client_list_images (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->list_images (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_get_image:
+ * @self: a #BgrClient
+ * @name: an image name
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the image, or %NULL (%BGR_ERROR_NOT_FOUND)
+ * Since: 0.1
+ */
+BgrImage *
+bgr_client_get_image (BgrClient *self, const char *name, GCancellable *cancellable,
+                      GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->get_image (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_delete_image:
+ * @self: a #BgrClient
+ * @name: an image name
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Deletes an image: for a managed image its directory in the state
+ * directory, for a registered one only the record (the files are the
+ * user's).
+ *
+ * Returns: %TRUE on success
+ * Since: 0.1
+ */
+gboolean
+bgr_client_delete_image (BgrClient *self, const char *name, GCancellable *cancellable,
+                         GError **error)
+{
+  CHECK_CLIENT (self, error, FALSE);
+  return self->backend->vtable->delete_image (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_promote_image:
+ * @self: a #BgrClient
+ * @name: an unmanaged image
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Copies an image's files into banger's state directory (a reflink where
+ * the filesystem can, else a sparse copy that keeps holes) and marks it
+ * managed. %BGR_ERROR_NOTHING_TO_DO when it is managed already.
+ *
+ * Returns: (transfer full): the promoted image, or %NULL
+ * Since: 0.1
+ */
+BgrImage *
+bgr_client_promote_image (BgrClient *self, const char *name, GCancellable *cancellable,
+                          GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->promote_image (self->backend, name, cancellable, error);
+}
+
+/* Async variants: the sync call in a worker thread. */
+typedef struct {
+  int op;
+  char *a, *b, *c, *d;
+} AsyncCall;
+
+enum { OP_IMPORT_KERNEL, OP_IMPORT_KERNEL_DEB, OP_PROMOTE_IMAGE };
+
+static void
+async_call_free (gpointer p)
+{
+  AsyncCall *c = p;
+  g_free (c->a);
+  g_free (c->b);
+  g_free (c->c);
+  g_free (c->d);
+  g_free (c);
+}
+
+static void
+async_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  BgrClient *self = source;
+  AsyncCall *c = data;
+  GError *error = NULL;
+  gpointer result = NULL;
+
+  switch (c->op)
+    {
+    case OP_IMPORT_KERNEL:
+      result = bgr_client_import_kernel (self, c->a, c->b, c->c, c->d, cancellable, &error);
+      break;
+    case OP_IMPORT_KERNEL_DEB:
+      result = bgr_client_import_kernel_deb (self, c->a, c->b, cancellable, &error);
+      break;
+    default:
+      result = bgr_client_promote_image (self, c->a, cancellable, &error);
+      break;
+    }
+  if (result == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, g_object_unref);
+}
+
+static void
+start_async (BgrClient *self, AsyncCall *c, gpointer tag, GCancellable *cancellable,
+             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tag);
+  g_task_set_task_data (task, c, async_call_free);
+  g_task_run_in_thread (task, async_thread);
+}
+
+/**
+ * bgr_client_import_kernel_async:
+ * @self: a #BgrClient
+ * @name: the kernel's name
+ * @kernel: see bgr_client_import_kernel()
+ * @modules: (nullable): see bgr_client_import_kernel()
+ * @initrd: (nullable): see bgr_client_import_kernel()
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_import_kernel().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_import_kernel_async (BgrClient *self, const char *name, const char *kernel,
+                                const char *modules, const char *initrd,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  AsyncCall *c = g_new0 (AsyncCall, 1);
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c->op = OP_IMPORT_KERNEL;
+  c->a = g_strdup (name);
+  c->b = g_strdup (kernel);
+  c->c = g_strdup (modules);
+  c->d = g_strdup (initrd);
+  start_async (self, c, bgr_client_import_kernel_async, cancellable, callback, user_data);
+}
+
+/**
+ * bgr_client_import_kernel_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the new kernel, or %NULL
+ * Since: 0.1
+ */
+BgrKernel *
+bgr_client_import_kernel_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_import_kernel_async), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * bgr_client_import_kernel_deb_async:
+ * @self: a #BgrClient
+ * @name: (nullable): see bgr_client_import_kernel_deb()
+ * @deb: see bgr_client_import_kernel_deb()
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_import_kernel_deb().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_import_kernel_deb_async (BgrClient *self, const char *name, const char *deb,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  AsyncCall *c = g_new0 (AsyncCall, 1);
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c->op = OP_IMPORT_KERNEL_DEB;
+  c->a = g_strdup (name);
+  c->b = g_strdup (deb);
+  start_async (self, c, bgr_client_import_kernel_deb_async, cancellable, callback, user_data);
+}
+
+/**
+ * bgr_client_import_kernel_deb_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the new kernel, or %NULL
+ * Since: 0.1
+ */
+BgrKernel *
+bgr_client_import_kernel_deb_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_import_kernel_deb_async), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * bgr_client_promote_image_async:
+ * @self: a #BgrClient
+ * @name: an unmanaged image
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_promote_image().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_promote_image_async (BgrClient *self, const char *name, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  AsyncCall *c = g_new0 (AsyncCall, 1);
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c->op = OP_PROMOTE_IMAGE;
+  c->a = g_strdup (name);
+  start_async (self, c, bgr_client_promote_image_async, cancellable, callback, user_data);
+}
+
+/**
+ * bgr_client_promote_image_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the promoted image, or %NULL
+ * Since: 0.1
+ */
+BgrImage *
+bgr_client_promote_image_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_promote_image_async), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

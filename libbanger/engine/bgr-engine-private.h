@@ -18,4 +18,29 @@ BgrConfig *bgr_engine_get_config (BgrEngine *engine);
 BgrStore *bgr_engine_get_store (BgrEngine *engine);
 BgrDaemonInfo *bgr_engine_get_info (BgrEngine *engine);
 
+/* Kernels (bgr-engine-artifacts.c). Names follow bgr_store_name_is_valid(). */
+BgrKernel *bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kernel,
+                                     const char *modules, const char *initrd,
+                                     GCancellable *cancellable, GError **error);
+BgrKernel *bgr_engine_import_kernel_deb (BgrEngine *engine, const char *name, const char *deb,
+                                         GCancellable *cancellable, GError **error);
+GPtrArray *bgr_engine_list_kernels (BgrEngine *engine, GError **error);
+BgrKernel *bgr_engine_get_kernel (BgrEngine *engine, const char *name, GError **error);
+gboolean bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error);
+
+/* Images. */
+BgrImage *bgr_engine_register_image (BgrEngine *engine, const char *name, const char *rootfs,
+                                     const char *work_seed, const char *kernel,
+                                     const char *kernel_ref, const char *initrd,
+                                     const char *modules, GError **error);
+GPtrArray *bgr_engine_list_images (BgrEngine *engine, GError **error);
+BgrImage *bgr_engine_get_image (BgrEngine *engine, const char *name, GError **error);
+gboolean bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error);
+BgrImage *bgr_engine_promote_image (BgrEngine *engine, const char *name,
+                                    GCancellable *cancellable, GError **error);
+
+/* Internal: serialises changes to the records. */
+void bgr_engine_lock (BgrEngine *engine);
+void bgr_engine_unlock (BgrEngine *engine);
+
 G_END_DECLS

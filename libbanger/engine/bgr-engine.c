@@ -62,3 +62,15 @@ bgr_engine_get_info (BgrEngine *engine)
                               bgr_store_get_dir (engine->store), "",
                               (g_get_monotonic_time () - engine->started_us) / G_USEC_PER_SEC);
 }
+
+void
+bgr_engine_lock (BgrEngine *engine)
+{
+  g_mutex_lock (&engine->lock);
+}
+
+void
+bgr_engine_unlock (BgrEngine *engine)
+{
+  g_mutex_unlock (&engine->lock);
+}

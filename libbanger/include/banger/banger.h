@@ -10,6 +10,8 @@
 #include <banger/bgr-config.h>
 #include <banger/bgr-doctor.h>
 #include <banger/bgr-daemon-info.h>
+#include <banger/bgr-kernel.h>
+#include <banger/bgr-image.h>
 #include <banger/bgr-client.h>
 
 #undef __BANGER_H_INSIDE__

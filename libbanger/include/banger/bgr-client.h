@@ -10,6 +10,8 @@
 #include <banger/bgr-config.h>
 #include <banger/bgr-doctor.h>
 #include <banger/bgr-daemon-info.h>
+#include <banger/bgr-image.h>
+#include <banger/bgr-kernel.h>
 
 G_BEGIN_DECLS
 
@@ -64,6 +66,53 @@ BGR_EXTERN BgrDoctorReport *bgr_client_doctor (BgrClient *self, GCancellable *ca
 BGR_EXTERN void bgr_client_doctor_async (BgrClient *self, GCancellable *cancellable,
                                          GAsyncReadyCallback callback, gpointer user_data);
 BGR_EXTERN BgrDoctorReport *bgr_client_doctor_finish (BgrClient *self, GAsyncResult *result,
+                                                      GError **error);
+
+/* Kernels */
+BGR_EXTERN BgrKernel *bgr_client_import_kernel (BgrClient *self, const char *name,
+                                                const char *kernel, const char *modules,
+                                                const char *initrd, GCancellable *cancellable,
+                                                GError **error);
+BGR_EXTERN void bgr_client_import_kernel_async (BgrClient *self, const char *name,
+                                                const char *kernel, const char *modules,
+                                                const char *initrd, GCancellable *cancellable,
+                                                GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN BgrKernel *bgr_client_import_kernel_finish (BgrClient *self, GAsyncResult *result,
+                                                       GError **error);
+BGR_EXTERN BgrKernel *bgr_client_import_kernel_deb (BgrClient *self, const char *name,
+                                                    const char *deb, GCancellable *cancellable,
+                                                    GError **error);
+BGR_EXTERN void bgr_client_import_kernel_deb_async (BgrClient *self, const char *name,
+                                                    const char *deb, GCancellable *cancellable,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer user_data);
+BGR_EXTERN BgrKernel *bgr_client_import_kernel_deb_finish (BgrClient *self, GAsyncResult *result,
+                                                           GError **error);
+BGR_EXTERN GPtrArray *bgr_client_list_kernels (BgrClient *self, GCancellable *cancellable,
+                                               GError **error);
+BGR_EXTERN BgrKernel *bgr_client_get_kernel (BgrClient *self, const char *name,
+                                             GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_delete_kernel (BgrClient *self, const char *name,
+                                              GCancellable *cancellable, GError **error);
+
+/* Images */
+BGR_EXTERN BgrImage *bgr_client_register_image (BgrClient *self, const char *name,
+                                                const char *rootfs, const char *work_seed,
+                                                const char *kernel, const char *kernel_ref,
+                                                const char *initrd, const char *modules,
+                                                GCancellable *cancellable, GError **error);
+BGR_EXTERN GPtrArray *bgr_client_list_images (BgrClient *self, GCancellable *cancellable,
+                                              GError **error);
+BGR_EXTERN BgrImage *bgr_client_get_image (BgrClient *self, const char *name,
+                                           GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_delete_image (BgrClient *self, const char *name,
+                                             GCancellable *cancellable, GError **error);
+BGR_EXTERN BgrImage *bgr_client_promote_image (BgrClient *self, const char *name,
+                                               GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_promote_image_async (BgrClient *self, const char *name,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN BgrImage *bgr_client_promote_image_finish (BgrClient *self, GAsyncResult *result,
                                                       GError **error);
 
 G_END_DECLS

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "banger-cli.h"
+
+static char *opt_name, *opt_rootfs, *opt_kernel, *opt_kernel_ref, *opt_initrd, *opt_modules,
+  *opt_work_seed;
+
+const GOptionEntry banger_image_register_options[] = {
+  { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "The image's name (required)", "NAME" },
+  { "rootfs", 0, 0, G_OPTION_ARG_FILENAME, &opt_rootfs, "The ext4 root filesystem (required)", "FILE" },
+  { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &opt_kernel, "A kernel file (vmlinux or bzImage)", "FILE" },
+  { "kernel-ref", 0, 0, G_OPTION_ARG_STRING, &opt_kernel_ref, "A managed kernel (banger kernel list)", "KERNEL" },
+  { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &opt_initrd, "An initrd", "FILE" },
+  { "modules", 0, 0, G_OPTION_ARG_FILENAME, &opt_modules, "A modules tree", "DIR" },
+  { "work-seed", 0, 0, G_OPTION_ARG_FILENAME, &opt_work_seed, "An ext4 work-seed", "FILE" },
+  { NULL }
+};
+
+static void
+print_image (BgrImage *img)
+{
+  const char *v;
+  g_autofree char *size = g_format_size ((guint64) bgr_image_get_size (img));
+
+  g_print ("name:       %s\n", bgr_image_get_name (img));
+  g_print ("managed:    %s\n", bgr_image_get_managed (img) ? "yes" : "no (banger points at your files)");
+  g_print ("rootfs:     %s\n", bgr_image_get_rootfs_path (img));
+  g_print ("work-seed:  %s\n", (v = bgr_image_get_work_seed_path (img)) != NULL ? v : "none");
+  if ((v = bgr_image_get_kernel_ref (img)) != NULL)
+    g_print ("kernel:     %s (managed kernel '%s')\n",
+             bgr_image_get_kernel_path (img) != NULL ? bgr_image_get_kernel_path (img) : "missing", v);
+  else
+    g_print ("kernel:     %s\n", bgr_image_get_kernel_path (img));
+  g_print ("initrd:     %s\n", (v = bgr_image_get_initrd_path (img)) != NULL ? v : "none");
+  g_print ("modules:    %s\n", (v = bgr_image_get_modules_dir (img)) != NULL ? v : "none");
+  g_print ("source:     %s\n", bgr_image_get_source (img));
+  g_print ("size:       %s\n", size);
+}
+
+static void
+print_image_json (BgrImage *img)
+{
+  g_autofree char *json = bgr_image_to_json (img);
+  banger_print_json (json);
+}
+
+gboolean
+banger_cmd_image_register (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = NULL;
+  g_autoptr (BgrImage) img = NULL;
+  g_autofree char *rootfs = banger_absolute_path (opt_rootfs);
+  g_autofree char *kernel = banger_absolute_path (opt_kernel);
+  g_autofree char *initrd = banger_absolute_path (opt_initrd);
+  g_autofree char *modules = banger_absolute_path (opt_modules);
+  g_autofree char *work_seed = banger_absolute_path (opt_work_seed);
+
+  if (opt_name == NULL || opt_rootfs == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--name and --rootfs are required (see banger image register --help)");
+      return FALSE;
+    }
+  client = banger_invocation_get_client (inv, error);
+  if (client == NULL)
+    return FALSE;
+  img = bgr_client_register_image (client, opt_name, rootfs, work_seed, kernel, opt_kernel_ref,
+                                   initrd, modules, NULL, error);
+  if (img == NULL)
+    return FALSE;
+  if (inv->json)
+    print_image_json (img);
+  else
+    {
+      g_print ("registered image '%s'\n", bgr_image_get_name (img));
+      print_image (img);
+    }
+  return TRUE;
+}
+
+gboolean
+banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (GPtrArray) list = NULL;
+
+  if (client == NULL || (list = bgr_client_list_images (client, NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    {
+      g_autoptr (GString) out = g_string_new ("[");
+      for (guint i = 0; i < list->len; i++)
+        {
+          g_autofree char *json = bgr_image_to_json (list->pdata[i]);
+          g_string_append_printf (out, "%s\n%s", i > 0 ? "," : "", json);
+        }
+      g_string_append (out, "\n]");
+      banger_print_json (out->str);
+      return TRUE;
+    }
+  if (list->len == 0)
+    {
+      g_print ("no images (register one: banger image register --help)\n");
+      return TRUE;
+    }
+  g_print ("%-20s %-8s %-24s %s\n", "NAME", "MANAGED", "KERNEL", "SIZE");
+  for (guint i = 0; i < list->len; i++)
+    {
+      BgrImage *img = list->pdata[i];
+      g_autofree char *size = g_format_size ((guint64) bgr_image_get_size (img));
+      g_autofree char *kernel = bgr_image_get_kernel_ref (img) != NULL
+                                  ? g_strdup (bgr_image_get_kernel_ref (img))
+                                  : g_path_get_basename (bgr_image_get_kernel_path (img));
+      g_print ("%-20s %-8s %-24s %s\n", bgr_image_get_name (img),
+               bgr_image_get_managed (img) ? "yes" : "no", kernel, size);
+    }
+  return TRUE;
+}
+
+gboolean
+banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrImage) img = NULL;
+
+  if (client == NULL || (img = bgr_client_get_image (client, inv->args[0], NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    print_image_json (img);
+  else
+    print_image (img);
+  return TRUE;
+}
+
+gboolean
+banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+
+  if (client == NULL || !bgr_client_delete_image (client, inv->args[0], NULL, error))
+    return FALSE;
+  if (inv->json)
+    banger_print_json ("{\n  \"deleted\" : true\n}");
+  else
+    g_print ("deleted image '%s'\n", inv->args[0]);
+  return TRUE;
+}
+
+gboolean
+banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrImage) img = NULL;
+
+  if (client == NULL || (img = bgr_client_promote_image (client, inv->args[0], NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    print_image_json (img);
+  else
+    {
+      g_print ("promoted image '%s': banger now owns copies of its files\n", inv->args[0]);
+      print_image (img);
+    }
+  return TRUE;
+}

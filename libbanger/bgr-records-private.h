@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* BgrKernel and BgrImage are read-only views of their stored JSON record. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <banger/banger.h>
+
+G_BEGIN_DECLS
+
+/* Take a reference on @doc. */
+BgrKernel *bgr_kernel_new_from_json (JsonObject *doc);
+BgrImage *bgr_image_new_from_json (JsonObject *doc);
+JsonObject *bgr_kernel_get_json (BgrKernel *self);
+JsonObject *bgr_image_get_json (BgrImage *self);
+
+/* D-Bus wire form: the record as a{sv} (null members left out). */
+GVariant *bgr_record_to_variant (JsonObject *doc);
+JsonObject *bgr_record_from_variant (GVariant *dict, GError **error);
+
+G_END_DECLS

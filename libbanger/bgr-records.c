@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "bgr-error-private.h"
+#include "bgr-records-private.h"
+
+/* Members of the stored document that are bookkeeping, not data. */
+static const char *const internal_members[] = { "schema_version", "kind", NULL };
+
+static const char *
+str_member (JsonObject *doc, const char *name)
+{
+  JsonNode *n = json_object_get_member (doc, name);
+  return (n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
+           ? json_node_get_string (n)
+           : NULL;
+}
+
+static gint64
+int_member (JsonObject *doc, const char *name)
+{
+  JsonNode *n = json_object_get_member (doc, name);
+  return (n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64)
+           ? json_node_get_int (n)
+           : 0;
+}
+
+static gboolean
+bool_member (JsonObject *doc, const char *name)
+{
+  JsonNode *n = json_object_get_member (doc, name);
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_BOOLEAN
+         && json_node_get_boolean (n);
+}
+
+static char *
+public_json (JsonObject *doc)
+{
+  g_autoptr (JsonObject) copy = json_object_new ();
+  g_autoptr (JsonNode) node = NULL;
+  GList *members = json_object_get_members (doc);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_strv_contains (internal_members, l->data))
+      json_object_set_member (copy, l->data, json_node_copy (json_object_get_member (doc, l->data)));
+  g_list_free (members);
+  node = json_node_init_object (json_node_alloc (), copy);
+  return json_to_string (node, TRUE);
+}
+
+GVariant *
+bgr_record_to_variant (JsonObject *doc)
+{
+  GVariantBuilder b;
+  GList *members = json_object_get_members (doc);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *n = json_object_get_member (doc, l->data);
+      GVariant *v = NULL;
+
+      if (g_strv_contains (internal_members, l->data) || !JSON_NODE_HOLDS_VALUE (n))
+        continue;
+      switch (json_node_get_value_type (n))
+        {
+        case G_TYPE_STRING: v = g_variant_new_string (json_node_get_string (n)); break;
+        case G_TYPE_INT64: v = g_variant_new_int64 (json_node_get_int (n)); break;
+        case G_TYPE_BOOLEAN: v = g_variant_new_boolean (json_node_get_boolean (n)); break;
+        case G_TYPE_DOUBLE: v = g_variant_new_double (json_node_get_double (n)); break;
+        default: break;
+        }
+      if (v != NULL)
+        g_variant_builder_add (&b, "{sv}", (const char *) l->data, v);
+    }
+  g_list_free (members);
+  return g_variant_builder_end (&b);
+}
+
+JsonObject *
+bgr_record_from_variant (GVariant *dict, GError **error)
+{
+  g_autoptr (JsonObject) doc = json_object_new ();
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  if (!g_variant_is_of_type (dict, G_VARIANT_TYPE ("a{sv}")))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "record has type %s, expected a{sv}",
+                   g_variant_get_type_string (dict));
+      return NULL;
+    }
+  g_variant_iter_init (&iter, dict);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        json_object_set_string_member (doc, key, g_variant_get_string (value, NULL));
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+        json_object_set_int_member (doc, key, g_variant_get_int64 (value));
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+        json_object_set_boolean_member (doc, key, g_variant_get_boolean (value));
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+        json_object_set_double_member (doc, key, g_variant_get_double (value));
+      g_variant_unref (value);
+    }
+  if (str_member (doc, "name") == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "record without a name");
+      return NULL;
+    }
+  return g_steal_pointer (&doc);
+}
+
+/* ---- BgrKernel ---------------------------------------------------------- */
+
+struct _BgrKernel {
+  GObject parent_instance;
+  JsonObject *doc;
+};
+
+G_DEFINE_FINAL_TYPE (BgrKernel, bgr_kernel, G_TYPE_OBJECT)
+
+static void
+bgr_kernel_finalize (GObject *object)
+{
+  g_clear_pointer (&BGR_KERNEL (object)->doc, json_object_unref);
+  G_OBJECT_CLASS (bgr_kernel_parent_class)->finalize (object);
+}
+
+static void
+bgr_kernel_class_init (BgrKernelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_kernel_finalize;
+}
+
+static void
+bgr_kernel_init (BgrKernel *self)
+{
+}
+
+BgrKernel *
+bgr_kernel_new_from_json (JsonObject *doc)
+{
+  BgrKernel *self = g_object_new (BGR_TYPE_KERNEL, NULL);
+  self->doc = json_object_ref (doc);
+  return self;
+}
+
+JsonObject *
+bgr_kernel_get_json (BgrKernel *self)
+{
+  return self->doc;
+}
+
+#define KERNEL_STR(fn, member)                                  \
+  const char *fn (BgrKernel *self)                              \
+  {                                                             \
+    g_return_val_if_fail (BGR_IS_KERNEL (self), NULL);          \
+    return str_member (self->doc, member);                      \
+  }
+
+/**
+ * bgr_kernel_get_name:
+ * @self: a #BgrKernel
+ *
+ * The getters of #BgrKernel return borrowed strings, %NULL when unset:
+ * bgr_kernel_get_version() (e.g. "6.1.0-57-cloud-amd64"; may be %NULL for
+ * a vmlinux without version information), bgr_kernel_get_format()
+ * ("vmlinux" or "bzimage"), bgr_kernel_get_kernel_path(),
+ * bgr_kernel_get_initrd_path(), bgr_kernel_get_modules_dir() (the
+ * `<version>` directory of the modules tree) and bgr_kernel_get_source()
+ * (e.g. "deb:/path/linux-image-....deb", "import:/path/vmlinux").
+ *
+ * Returns: (transfer none): the kernel's name
+ * Since: 0.1
+ */
+KERNEL_STR (bgr_kernel_get_name, "name")
+KERNEL_STR (bgr_kernel_get_version, "version")
+KERNEL_STR (bgr_kernel_get_format, "format")
+KERNEL_STR (bgr_kernel_get_kernel_path, "kernel")
+KERNEL_STR (bgr_kernel_get_initrd_path, "initrd")
+KERNEL_STR (bgr_kernel_get_modules_dir, "modules")
+KERNEL_STR (bgr_kernel_get_source, "source")
+
+/**
+ * bgr_kernel_get_initrd_generated:
+ * @self: a #BgrKernel
+ *
+ * Returns: whether banger generated the initrd (for a kernel that builds
+ *   virtio as modules)
+ * Since: 0.1
+ */
+gboolean
+bgr_kernel_get_initrd_generated (BgrKernel *self)
+{
+  g_return_val_if_fail (BGR_IS_KERNEL (self), FALSE);
+  return bool_member (self->doc, "initrd_generated");
+}
+
+/**
+ * bgr_kernel_get_size:
+ * @self: a #BgrKernel
+ *
+ * Returns: bytes the kernel's files take in the state directory
+ * Since: 0.1
+ */
+gint64
+bgr_kernel_get_size (BgrKernel *self)
+{
+  g_return_val_if_fail (BGR_IS_KERNEL (self), 0);
+  return int_member (self->doc, "size");
+}
+
+/**
+ * bgr_kernel_to_json:
+ * @self: a #BgrKernel
+ *
+ * Returns: (transfer full): the record as JSON: name, version, format,
+ *   kernel, initrd, initrd_generated, modules, source, size, created
+ *   (members that are unset are left out)
+ * Since: 0.1
+ */
+char *
+bgr_kernel_to_json (BgrKernel *self)
+{
+  g_return_val_if_fail (BGR_IS_KERNEL (self), NULL);
+  return public_json (self->doc);
+}
+
+/* ---- BgrImage ----------------------------------------------------------- */
+
+struct _BgrImage {
+  GObject parent_instance;
+  JsonObject *doc;
+};
+
+G_DEFINE_FINAL_TYPE (BgrImage, bgr_image, G_TYPE_OBJECT)
+
+static void
+bgr_image_finalize (GObject *object)
+{
+  g_clear_pointer (&BGR_IMAGE (object)->doc, json_object_unref);
+  G_OBJECT_CLASS (bgr_image_parent_class)->finalize (object);
+}
+
+static void
+bgr_image_class_init (BgrImageClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_image_finalize;
+}
+
+static void
+bgr_image_init (BgrImage *self)
+{
+}
+
+BgrImage *
+bgr_image_new_from_json (JsonObject *doc)
+{
+  BgrImage *self = g_object_new (BGR_TYPE_IMAGE, NULL);
+  self->doc = json_object_ref (doc);
+  return self;
+}
+
+JsonObject *
+bgr_image_get_json (BgrImage *self)
+{
+  return self->doc;
+}
+
+#define IMAGE_STR(fn, member)                                   \
+  const char *fn (BgrImage *self)                               \
+  {                                                             \
+    g_return_val_if_fail (BGR_IS_IMAGE (self), NULL);           \
+    return str_member (self->doc, member);                      \
+  }
+
+/**
+ * bgr_image_get_name:
+ * @self: a #BgrImage
+ *
+ * The getters of #BgrImage return borrowed strings, %NULL when unset:
+ * bgr_image_get_rootfs_path(), bgr_image_get_work_seed_path(),
+ * bgr_image_get_kernel_path() (for a kernel_ref: the managed kernel's
+ * file), bgr_image_get_kernel_ref(), bgr_image_get_initrd_path(),
+ * bgr_image_get_modules_dir() and bgr_image_get_source() ("registered" or
+ * "promoted").
+ *
+ * Returns: (transfer none): the image's name
+ * Since: 0.1
+ */
+IMAGE_STR (bgr_image_get_name, "name")
+IMAGE_STR (bgr_image_get_rootfs_path, "rootfs")
+IMAGE_STR (bgr_image_get_work_seed_path, "work_seed")
+IMAGE_STR (bgr_image_get_kernel_path, "kernel")
+IMAGE_STR (bgr_image_get_kernel_ref, "kernel_ref")
+IMAGE_STR (bgr_image_get_initrd_path, "initrd")
+IMAGE_STR (bgr_image_get_modules_dir, "modules")
+IMAGE_STR (bgr_image_get_source, "source")
+
+/**
+ * bgr_image_get_managed:
+ * @self: a #BgrImage
+ *
+ * Returns: whether banger owns the image's files (after promote)
+ * Since: 0.1
+ */
+gboolean
+bgr_image_get_managed (BgrImage *self)
+{
+  g_return_val_if_fail (BGR_IS_IMAGE (self), FALSE);
+  return bool_member (self->doc, "managed");
+}
+
+/**
+ * bgr_image_get_size:
+ * @self: a #BgrImage
+ *
+ * Returns: apparent size in bytes of the image's own files
+ * Since: 0.1
+ */
+gint64
+bgr_image_get_size (BgrImage *self)
+{
+  g_return_val_if_fail (BGR_IS_IMAGE (self), 0);
+  return int_member (self->doc, "size");
+}
+
+/**
+ * bgr_image_to_json:
+ * @self: a #BgrImage
+ *
+ * Returns: (transfer full): the record as JSON: name, managed, rootfs,
+ *   work_seed, kernel, kernel_ref, initrd, modules, source, size, created
+ * Since: 0.1
+ */
+char *
+bgr_image_to_json (BgrImage *self)
+{
+  g_return_val_if_fail (BGR_IS_IMAGE (self), NULL);
+  return public_json (self->doc);
+}
+
+/**
+ * bgr_kernel_to_variant:
+ * @self: a #BgrKernel
+ *
+ * Returns: (transfer floating): the record as an a{sv} dictionary (the form
+ *   the D-Bus API uses), with the members of bgr_kernel_to_json()
+ * Since: 0.1
+ */
+GVariant *
+bgr_kernel_to_variant (BgrKernel *self)
+{
+  g_return_val_if_fail (BGR_IS_KERNEL (self), NULL);
+  return bgr_record_to_variant (self->doc);
+}
+
+/**
+ * bgr_image_to_variant:
+ * @self: a #BgrImage
+ *
+ * Returns: (transfer floating): the record as an a{sv} dictionary (the form
+ *   the D-Bus API uses), with the members of bgr_image_to_json()
+ * Since: 0.1
+ */
+GVariant *
+bgr_image_to_variant (BgrImage *self)
+{
+  g_return_val_if_fail (BGR_IS_IMAGE (self), NULL);
+  return bgr_record_to_variant (self->doc);
+}

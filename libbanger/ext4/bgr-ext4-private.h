@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Opens @path with libext2fs and checks it is an ext4 filesystem (ext2/3
+ * superblocks without ext4 features are refused). @what names the file in
+ * errors, e.g. "rootfs". */
+gboolean bgr_ext4_check (const char *path, const char *what, GError **error);
+
+G_END_DECLS
