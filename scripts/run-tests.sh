@@ -4,9 +4,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh build
+# Both builds share one download cache (Debian's cloud kernel package).
+cache="$(pwd)/.test-cache"
+scripts/build.sh build -DBANGER_TEST_CACHE="$cache"
 (cd build && ctest --output-on-failure)
-scripts/build.sh build-asan -DBANGER_SANITIZE=ON
+scripts/build.sh build-asan -DBANGER_SANITIZE=ON -DBANGER_TEST_CACHE="$cache"
 # The Python tests load libbanger into an uninstrumented interpreter and the
 # install test links an uninstrumented program against it: both need a
 # normal build, which ran them above.

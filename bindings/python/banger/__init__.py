@@ -63,6 +63,12 @@ _glib.g_quark_to_string.argtypes = [ctypes.c_uint32]
 _glib.g_quark_to_string.restype = _s
 _glib.g_strfreev.argtypes = [_p]
 _glib.g_strfreev.restype = None
+_glib.g_ptr_array_unref.argtypes = [_p]
+_glib.g_ptr_array_unref.restype = None
+
+
+class _GPtrArray(ctypes.Structure):
+    _fields_ = [("pdata", ctypes.POINTER(ctypes.c_void_p)), ("len", ctypes.c_uint)]
 _gobject.g_object_unref.argtypes = [_p]
 _gobject.g_object_unref.restype = None
 
@@ -101,6 +107,18 @@ _SIGNATURES = [
     ("bgr_client_stop_daemon", ctypes.c_int, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_ensure_ssh_key", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_doctor", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_kernel_to_json", _p, [_p]),
+    ("bgr_image_to_json", _p, [_p]),
+    ("bgr_client_import_kernel", _p, [_p, _s, _s, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_import_kernel_deb", _p, [_p, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_list_kernels", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_get_kernel", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_delete_kernel", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_register_image", _p, [_p, _s, _s, _s, _s, _s, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_list_images", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_get_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_delete_image", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_promote_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:
@@ -157,6 +175,10 @@ def _check(result, err):
         _glib.g_error_free(err)
         raise exc
     return result
+
+
+def _enc(s):
+    return s.encode() if s is not None else None
 
 
 def _take_string(ptr):
@@ -333,3 +355,73 @@ class Client(_Object):
     def close(self):
         """Releases the client now (a local client frees its state lock)."""
         self.__del__()
+
+    # Kernels and images come back as dicts (the records of `--json`).
+
+    def _record(self, ptr, err, to_json):
+        obj = _Object(_check(ptr, err))
+        return json.loads(_take_string(to_json(obj._ptr)))
+
+    def _records(self, ptr, err, to_json):
+        array = _check(ptr, err)
+        try:
+            arr = ctypes.cast(array, ctypes.POINTER(_GPtrArray)).contents
+            return [json.loads(_take_string(to_json(arr.pdata[i]))) for i in range(arr.len)]
+        finally:
+            _glib.g_ptr_array_unref(array)
+
+    def import_kernel(self, name, kernel, modules=None, initrd=None):
+        """Imports a vmlinux or bzImage KERNEL (absolute paths), generating an
+        initramfs when MODULES build virtio as modules and no INITRD is given."""
+        err = _GErrorP()
+        ptr = _lib.bgr_client_import_kernel(self._ptr, name.encode(), _enc(kernel), _enc(modules),
+                                            _enc(initrd), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_kernel_to_json)
+
+    def import_kernel_deb(self, deb, name=None):
+        """Imports a Debian kernel package (linux-image-*.deb)."""
+        err = _GErrorP()
+        ptr = _lib.bgr_client_import_kernel_deb(self._ptr, _enc(name), _enc(deb), None,
+                                                ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_kernel_to_json)
+
+    def kernels(self):
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_list_kernels(self._ptr, None, ctypes.byref(err)), err,
+                             _lib.bgr_kernel_to_json)
+
+    def kernel(self, name):
+        err = _GErrorP()
+        ptr = _lib.bgr_client_get_kernel(self._ptr, name.encode(), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_kernel_to_json)
+
+    def delete_kernel(self, name):
+        err = _GErrorP()
+        _check(_lib.bgr_client_delete_kernel(self._ptr, name.encode(), None, ctypes.byref(err)), err)
+
+    def register_image(self, name, rootfs, kernel=None, kernel_ref=None, initrd=None,
+                       modules=None, work_seed=None):
+        err = _GErrorP()
+        ptr = _lib.bgr_client_register_image(self._ptr, name.encode(), _enc(rootfs), _enc(work_seed),
+                                             _enc(kernel), _enc(kernel_ref), _enc(initrd),
+                                             _enc(modules), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def images(self):
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_list_images(self._ptr, None, ctypes.byref(err)), err,
+                             _lib.bgr_image_to_json)
+
+    def image(self, name):
+        err = _GErrorP()
+        ptr = _lib.bgr_client_get_image(self._ptr, name.encode(), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def delete_image(self, name):
+        err = _GErrorP()
+        _check(_lib.bgr_client_delete_image(self._ptr, name.encode(), None, ctypes.byref(err)), err)
+
+    def promote_image(self, name):
+        err = _GErrorP()
+        ptr = _lib.bgr_client_promote_image(self._ptr, name.encode(), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_image_to_json)

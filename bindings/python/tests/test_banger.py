@@ -206,3 +206,51 @@ def test_dbus_client(tmp_path, private_bus):
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait()
+
+
+def _kernel_deb():
+    deb = os.environ.get("BANGER_TEST_KERNEL_DEB")
+    if not deb or not os.path.exists(deb):
+        pytest.fail("BANGER_TEST_KERNEL_DEB is missing: run scripts/fetch-test-kernel.sh")
+    return deb
+
+
+def test_kernels_and_images(tmp_path):
+    cfg = banger.Config.load(_config_file(tmp_path))
+    client = banger.Client.local(cfg)
+    try:
+        k = client.import_kernel_deb(_kernel_deb(), name="cloud")
+        assert k["name"] == "cloud"
+        assert k["format"] == "bzimage"
+        assert k["initrd_generated"] is True
+        assert [x["name"] for x in client.kernels()] == ["cloud"]
+        assert client.kernel("cloud")["version"] == k["version"]
+
+        src = tmp_path / "src"
+        (src / "sbin").mkdir(parents=True)
+        rootfs = tmp_path / "root.ext4"
+        subprocess.run(["mkfs.ext4", "-q", "-d", str(src), str(rootfs), "16M"], check=True)
+        img = client.register_image("py", str(rootfs), kernel_ref="cloud")
+        assert img["managed"] is False
+        assert img["kernel"] == k["kernel"]
+        assert [x["name"] for x in client.images()] == ["py"]
+
+        with pytest.raises(BangerError) as busy:
+            client.delete_kernel("cloud")
+        assert busy.value.code == ErrorCode.BUSY
+
+        promoted = client.promote_image("py")
+        assert promoted["managed"] is True
+        assert promoted["rootfs"].startswith(str(tmp_path / "state"))
+        assert client.image("py")["rootfs_origin"] == str(rootfs)
+
+        with pytest.raises(BangerError) as missing:
+            client.image("nope")
+        assert missing.value.code == ErrorCode.NOT_FOUND
+
+        client.delete_image("py")
+        client.delete_kernel("cloud")
+        assert client.kernels() == [] and client.images() == []
+        assert rootfs.exists()
+    finally:
+        client.close()
