@@ -61,6 +61,7 @@ gboolean banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GErr
 gboolean banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_show (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_delete (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_kernel_pull (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_register (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError **error);
@@ -68,6 +69,7 @@ gboolean banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GErro
 gboolean banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **error);
 
 extern const GOptionEntry banger_kernel_import_options[];
+extern const GOptionEntry banger_kernel_list_options[];
 extern const GOptionEntry banger_image_register_options[];
 /* An absolute form of a path given on the command line (NULL stays NULL). */
 char *banger_absolute_path (const char *path);

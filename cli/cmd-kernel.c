@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "banger-cli.h"
 
@@ -14,6 +16,14 @@ const GOptionEntry banger_kernel_import_options[] = {
   { "modules", 0, 0, G_OPTION_ARG_FILENAME, &opt_modules,
     "Modules tree: a dir with lib/modules/VERSION, or VERSION itself", "DIR" },
   { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &opt_initrd, "An initrd to use as is", "FILE" },
+  { NULL }
+};
+
+static gboolean opt_available;
+
+const GOptionEntry banger_kernel_list_options[] = {
+  { "available", 0, 0, G_OPTION_ARG_NONE, &opt_available,
+    "List what the kernel catalog offers instead (kernel_catalog_url)", NULL },
   { NULL }
 };
 
@@ -105,12 +115,46 @@ banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GError **erro
   return TRUE;
 }
 
+static gboolean
+list_available (BangerInvocation *inv, BgrClient *client, GError **error)
+{
+  g_autoptr (GPtrArray) list = bgr_client_list_available_kernels (client, NULL, error);
+
+  if (list == NULL)
+    return FALSE;
+  if (inv->json)
+    {
+      g_autoptr (GString) out = g_string_new ("[");
+      for (guint i = 0; i < list->len; i++)
+        {
+          g_autofree char *json = bgr_catalog_kernel_to_json (list->pdata[i]);
+          g_string_append_printf (out, "%s\n%s", i > 0 ? "," : "", json);
+        }
+      g_string_append (out, "\n]");
+      banger_print_json (out->str);
+      return TRUE;
+    }
+  g_print ("%-20s %-8s %-8s %-10s %s\n", "NAME", "ARCH", "SOURCE", "SIZE", "DESCRIPTION");
+  for (guint i = 0; i < list->len; i++)
+    {
+      BgrCatalogKernel *k = list->pdata[i];
+      gint64 bytes = bgr_catalog_kernel_get_size (k);
+      g_autofree char *size = bytes > 0 ? g_format_size ((guint64) bytes) : g_strdup ("-");
+      g_print ("%-20s %-8s %-8s %-10s %s\n", bgr_catalog_kernel_get_name (k),
+               bgr_catalog_kernel_get_arch (k), bgr_catalog_kernel_get_source (k), size,
+               bgr_catalog_kernel_get_description (k));
+    }
+  return TRUE;
+}
+
 gboolean
 banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error)
 {
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (GPtrArray) list = NULL;
 
+  if (client != NULL && opt_available)
+    return list_available (inv, client, error);
   if (client == NULL || (list = bgr_client_list_kernels (client, NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
@@ -171,5 +215,65 @@ banger_cmd_kernel_delete (BangerInvocation *inv, int *exit_status, GError **erro
     banger_print_json ("{\n  \"deleted\" : true\n}");
   else
     g_print ("deleted kernel '%s'\n", inv->args[0]);
+  return TRUE;
+}
+
+typedef struct {
+  const char *name;
+  gint64 last_us;
+} Bar;
+
+/* A one-line progress bar, redrawn at most ten times a second. */
+static void
+on_progress (guint64 done, guint64 total, gpointer data)
+{
+  Bar *bar = data;
+  gint64 now = g_get_monotonic_time ();
+  g_autofree char *d = NULL, *t = NULL;
+
+  if (done != total && now - bar->last_us < 100000)
+    return;
+  bar->last_us = now;
+  d = g_format_size (done);
+  if (total > 0)
+    {
+      int width = 30, filled = (int) (width * (double) done / (double) total);
+      char cells[31];
+      memset (cells, '#', (size_t) filled);
+      memset (cells + filled, '.', (size_t) (width - filled));
+      cells[width] = '\0';
+      t = g_format_size (total);
+      fprintf (stderr, "\rpulling %s [%s] %s / %s (%3.0f%%)", bar->name, cells, d, t,
+               100.0 * (double) done / (double) total);
+    }
+  else
+    fprintf (stderr, "\rpulling %s: %s", bar->name, d);
+  fflush (stderr);
+}
+
+gboolean
+banger_cmd_kernel_pull (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrKernel) k = NULL;
+  Bar bar = { inv->args[0], 0 };
+  gboolean tty = isatty (STDERR_FILENO) && !inv->json;
+
+  if (client == NULL)
+    return FALSE;
+  if (tty)
+    fprintf (stderr, "pulling %s ...", inv->args[0]);
+  k = bgr_client_pull_kernel (client, inv->args[0], tty ? on_progress : NULL, &bar, NULL, error);
+  if (tty)
+    fprintf (stderr, "\n");
+  if (k == NULL)
+    return FALSE;
+  if (inv->json)
+    print_kernel_json (k);
+  else
+    {
+      g_print ("pulled kernel '%s'\n", bgr_kernel_get_name (k));
+      print_kernel (k);
+    }
   return TRUE;
 }

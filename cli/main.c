@@ -42,8 +42,15 @@ static const BangerCommand commands[] = {
     "initrd is given, banger generates a small initramfs that loads them and mounts\n"
     "the root device. NAME defaults to the package's kernel version with --deb.",
     "[NAME]", 0, 1, banger_kernel_import_options },
-  { "kernel list", banger_cmd_kernel_list, "List managed kernels",
-    "Lists the kernels banger manages.", "", 0, 0, NULL },
+  { "kernel list", banger_cmd_kernel_list, "List managed kernels (or --available ones)",
+    "Lists the kernels banger manages. With --available, lists what the kernel\n"
+    "catalog offers (kernel_catalog_url; empty means the built-in catalog, whose\n"
+    "entries come from this host's apt archive).", "", 0, 0, banger_kernel_list_options },
+  { "kernel pull", banger_cmd_kernel_pull, "Download and import a catalog kernel",
+    "Downloads a kernel the catalog offers into the cache directory (resuming an\n"
+    "interrupted download, verifying size and sha256; apt entries use apt-get\n"
+    "download), then imports it under its catalog name. A progress bar shows on a\n"
+    "terminal. A failed or cancelled pull registers nothing.", "NAME", 1, 1, NULL },
   { "kernel show", banger_cmd_kernel_show, "Show one kernel",
     "Shows a kernel's version, format, files and source.", "NAME", 1, 1, NULL },
   { "kernel delete", banger_cmd_kernel_delete, "Delete a kernel",

@@ -314,6 +314,60 @@ handle_delete_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocatio
 }
 
 static gboolean
+handle_list_available_kernels (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                               gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GPtrArray) list = bgr_client_list_available_kernels (d->client, NULL, &error);
+  GVariantBuilder b;
+
+  if (list == NULL)
+    return return_error (d, invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, bgr_catalog_kernel_to_variant (list->pdata[i]));
+  bgr_dbus_manager_complete_list_available_kernels (skeleton, invocation, g_variant_builder_end (&b));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+typedef struct {
+  BgrDBusManager *skeleton;
+  const char *name;
+  gint64 last_us;
+} PullProgress;
+
+/* At most ten signals a second, and always the last one. */
+static void
+on_pull_progress (guint64 done, guint64 total, gpointer data)
+{
+  PullProgress *p = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (done != total && now - p->last_us < 100000)
+    return;
+  p->last_us = now;
+  bgr_dbus_manager_emit_pull_progress (p->skeleton, p->name, done, total);
+}
+
+static gboolean
+handle_pull_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                    const char *name, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  PullProgress progress = { skeleton, name, 0 };
+  g_autoptr (BgrKernel) k = bgr_client_pull_kernel (d->client, name, on_pull_progress, &progress,
+                                                    NULL, &error);
+  if (k == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_pull_kernel (skeleton, invocation, kernel_record (k));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
 handle_register_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
                        const char *name, GVariant *spec, gpointer data)
 {
@@ -495,6 +549,9 @@ export_manager (Daemon *d, GError **error)
   g_signal_connect (d->skeleton, "handle-get-kernel", G_CALLBACK (handle_get_kernel), d);
   g_signal_connect (d->skeleton, "handle-delete-kernel", G_CALLBACK (handle_delete_kernel), d);
   g_signal_connect (d->skeleton, "handle-register-image", G_CALLBACK (handle_register_image), d);
+  g_signal_connect (d->skeleton, "handle-list-available-kernels",
+                    G_CALLBACK (handle_list_available_kernels), d);
+  g_signal_connect (d->skeleton, "handle-pull-kernel", G_CALLBACK (handle_pull_kernel), d);
   g_signal_connect (d->skeleton, "handle-list-images", G_CALLBACK (handle_list_images), d);
   g_signal_connect (d->skeleton, "handle-get-image", G_CALLBACK (handle_get_image), d);
   g_signal_connect (d->skeleton, "handle-delete-image", G_CALLBACK (handle_delete_image), d);

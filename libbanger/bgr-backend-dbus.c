@@ -262,6 +262,99 @@ dbus_delete_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, 
   return reply != NULL;
 }
 
+static GPtrArray *
+dbus_list_available_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListAvailableKernels", "(aa{sv})", cancellable,
+                                     error);
+  g_autoptr (GPtrArray) out = NULL;
+  g_autoptr (GVariant) array = NULL;
+  GVariantIter iter;
+  GVariant *dict;
+
+  if (reply == NULL)
+    return NULL;
+  out = g_ptr_array_new_with_free_func (g_object_unref);
+  array = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, array);
+  while ((dict = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr (JsonObject) doc = bgr_record_from_variant (dict, error);
+      g_variant_unref (dict);
+      if (doc == NULL)
+        return NULL;
+      g_ptr_array_add (out, bgr_catalog_kernel_new_from_json (doc));
+    }
+  return g_steal_pointer (&out);
+}
+
+typedef struct {
+  GVariant *reply;
+  GError *error;
+  gboolean done;
+  const char *name;
+  BgrProgressFunc progress;
+  gpointer user_data;
+} PullCall;
+
+static void
+on_pull_progress (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                  const char *signal, GVariant *params, gpointer data)
+{
+  PullCall *pc = data;
+  const char *name;
+  guint64 done, total;
+
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(stt)")))
+    return;
+  g_variant_get (params, "(&stt)", &name, &done, &total);
+  if (g_str_equal (name, pc->name) && pc->progress != NULL)
+    pc->progress (done, total, pc->user_data);
+}
+
+static void
+on_pull_reply (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PullCall *pc = data;
+  pc->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &pc->error);
+  pc->done = TRUE;
+}
+
+/* The call runs asynchronously on a private main context, so that the
+ * daemon's PullProgress signals are delivered while we wait. */
+static BgrKernel *
+dbus_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpointer user_data,
+                  GCancellable *cancellable, GError **error)
+{
+  DBusBackend *self = SELF (b);
+  g_autoptr (GMainContext) ctx = g_main_context_new ();
+  PullCall pc = { NULL, NULL, FALSE, OPT (name), progress, user_data };
+  g_autoptr (GVariant) reply = NULL;
+  guint sub;
+
+  g_main_context_push_thread_default (ctx);
+  sub = g_dbus_connection_signal_subscribe (self->connection, BGR_DBUS_NAME, BGR_DBUS_MANAGER_IFACE,
+                                            "PullProgress", BGR_DBUS_PATH, NULL,
+                                            G_DBUS_SIGNAL_FLAGS_NONE, on_pull_progress, &pc, NULL);
+  g_dbus_connection_call (self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE,
+                          "PullKernel", g_variant_new ("(s)", OPT (name)), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, on_pull_reply, &pc);
+  while (!pc.done)
+    g_main_context_iteration (ctx, TRUE);
+  g_dbus_connection_signal_unsubscribe (self->connection, sub);
+  /* Let the unsubscription's cleanup run on this context before it goes. */
+  while (g_main_context_iteration (ctx, FALSE))
+    ;
+  g_main_context_pop_thread_default (ctx);
+  if (pc.reply == NULL)
+    {
+      convert_remote_error (self, error, pc.error);
+      return NULL;
+    }
+  reply = pc.reply;
+  return kernel_from_reply (reply, error);
+}
+
 static BgrImage *
 dbus_register_image (BgrBackend *b, const char *name, const char *rootfs, const char *work_seed,
                      const char *kernel, const char *kernel_ref, const char *initrd,
@@ -335,6 +428,8 @@ static const BgrBackendVTable dbus_vtable = {
   .list_kernels = dbus_list_kernels,
   .get_kernel = dbus_get_kernel,
   .delete_kernel = dbus_delete_kernel,
+  .list_available_kernels = dbus_list_available_kernels,
+  .pull_kernel = dbus_pull_kernel,
   .register_image = dbus_register_image,
   .list_images = dbus_list_images,
   .get_image = dbus_get_image,

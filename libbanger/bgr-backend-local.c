@@ -90,6 +90,19 @@ local_delete_kernel (BgrBackend *b, const char *name, GCancellable *cancellable,
   return bgr_engine_delete_kernel (ENGINE (b), name, error);
 }
 
+static GPtrArray *
+local_list_available_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_list_available_kernels (ENGINE (b), cancellable, error);
+}
+
+static BgrKernel *
+local_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpointer user_data,
+                   GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_pull_kernel (ENGINE (b), name, progress, user_data, cancellable, error);
+}
+
 static BgrImage *
 local_register_image (BgrBackend *b, const char *name, const char *rootfs, const char *work_seed,
                       const char *kernel, const char *kernel_ref, const char *initrd,
@@ -136,6 +149,8 @@ static const BgrBackendVTable local_vtable = {
   .list_kernels = local_list_kernels,
   .get_kernel = local_get_kernel,
   .delete_kernel = local_delete_kernel,
+  .list_available_kernels = local_list_available_kernels,
+  .pull_kernel = local_pull_kernel,
   .register_image = local_register_image,
   .list_images = local_list_images,
   .get_image = local_get_image,

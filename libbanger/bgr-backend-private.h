@@ -33,6 +33,10 @@ typedef struct {
                             GError **error);
   gboolean (*delete_kernel) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                              GError **error);
+  GPtrArray *(*list_available_kernels) (BgrBackend *backend, GCancellable *cancellable,
+                                        GError **error);
+  BgrKernel *(*pull_kernel) (BgrBackend *backend, const char *name, BgrProgressFunc progress,
+                             gpointer user_data, GCancellable *cancellable, GError **error);
   BgrImage *(*register_image) (BgrBackend *backend, const char *name, const char *rootfs,
                                const char *work_seed, const char *kernel, const char *kernel_ref,
                                const char *initrd, const char *modules,

@@ -538,13 +538,62 @@ bgr_client_promote_image (BgrClient *self, const char *name, GCancellable *cance
   return self->backend->vtable->promote_image (self->backend, name, cancellable, error);
 }
 
+/**
+ * bgr_client_list_available_kernels:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Reads the kernel catalog named by `kernel_catalog_url` (http, https or
+ * file; empty for the built-in catalog of kernels the host's apt archive
+ * provides) and returns what it offers.
+ *
+ * Returns: (transfer full) (element-type BgrCatalogKernel): the entries
+ * Since: 0.1
+ */
+GPtrArray *
+bgr_client_list_available_kernels (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->list_available_kernels (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_pull_kernel:
+ * @self: a #BgrClient
+ * @name: a catalog entry's name
+ * @progress: (nullable) (scope call) (closure user_data): download progress
+ * @user_data: data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Downloads a catalog kernel into the cache dir (resuming an interrupted
+ * download, verifying size and sha256) or, for an apt entry, fetches the
+ * package with `apt-get download`, then imports it like
+ * bgr_client_import_kernel() under @name. A failed or cancelled pull
+ * registers nothing (verified downloads stay in the cache).
+ *
+ * Returns: (transfer full): the new kernel, or %NULL
+ * Since: 0.1
+ */
+BgrKernel *
+bgr_client_pull_kernel (BgrClient *self, const char *name, BgrProgressFunc progress,
+                        gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->pull_kernel (self->backend, name, progress, user_data, cancellable,
+                                             error);
+}
+
 /* Async variants: the sync call in a worker thread. */
 typedef struct {
   int op;
   char *a, *b, *c, *d;
+  BgrProgressFunc progress;
+  gpointer progress_data;
 } AsyncCall;
 
-enum { OP_IMPORT_KERNEL, OP_IMPORT_KERNEL_DEB, OP_PROMOTE_IMAGE };
+enum { OP_IMPORT_KERNEL, OP_IMPORT_KERNEL_DEB, OP_PROMOTE_IMAGE, OP_PULL_KERNEL };
 
 static void
 async_call_free (gpointer p)
@@ -572,6 +621,10 @@ async_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
       break;
     case OP_IMPORT_KERNEL_DEB:
       result = bgr_client_import_kernel_deb (self, c->a, c->b, cancellable, &error);
+      break;
+    case OP_PULL_KERNEL:
+      result = bgr_client_pull_kernel (self, c->a, c->progress, c->progress_data, cancellable,
+                                       &error);
       break;
     default:
       result = bgr_client_promote_image (self, c->a, cancellable, &error);
@@ -724,5 +777,52 @@ bgr_client_promote_image_finish (BgrClient *self, GAsyncResult *result, GError *
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_promote_image_async), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * bgr_client_pull_kernel_async:
+ * @self: a #BgrClient
+ * @name: a catalog entry's name
+ * @progress: (nullable) (scope notified) (closure progress_data): called from
+ *   a worker thread as bytes arrive
+ * @progress_data: data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_pull_kernel().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_pull_kernel_async (BgrClient *self, const char *name, BgrProgressFunc progress,
+                              gpointer progress_data, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  AsyncCall *c = g_new0 (AsyncCall, 1);
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c->op = OP_PULL_KERNEL;
+  c->a = g_strdup (name);
+  c->progress = progress;
+  c->progress_data = progress_data;
+  start_async (self, c, bgr_client_pull_kernel_async, cancellable, callback, user_data);
+}
+
+/**
+ * bgr_client_pull_kernel_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the new kernel, or %NULL
+ * Since: 0.1
+ */
+BgrKernel *
+bgr_client_pull_kernel_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_pull_kernel_async), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

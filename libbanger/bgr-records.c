@@ -371,3 +371,103 @@ bgr_image_to_variant (BgrImage *self)
   g_return_val_if_fail (BGR_IS_IMAGE (self), NULL);
   return bgr_record_to_variant (self->doc);
 }
+
+/* ---- BgrCatalogKernel ----------------------------------------------------- */
+
+struct _BgrCatalogKernel {
+  GObject parent_instance;
+  JsonObject *doc;
+};
+
+G_DEFINE_FINAL_TYPE (BgrCatalogKernel, bgr_catalog_kernel, G_TYPE_OBJECT)
+
+static void
+bgr_catalog_kernel_finalize (GObject *object)
+{
+  g_clear_pointer (&BGR_CATALOG_KERNEL (object)->doc, json_object_unref);
+  G_OBJECT_CLASS (bgr_catalog_kernel_parent_class)->finalize (object);
+}
+
+static void
+bgr_catalog_kernel_class_init (BgrCatalogKernelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_catalog_kernel_finalize;
+}
+
+static void
+bgr_catalog_kernel_init (BgrCatalogKernel *self)
+{
+}
+
+BgrCatalogKernel *
+bgr_catalog_kernel_new_from_json (JsonObject *doc)
+{
+  BgrCatalogKernel *self = g_object_new (BGR_TYPE_CATALOG_KERNEL, NULL);
+  self->doc = json_object_ref (doc);
+  return self;
+}
+
+#define CATALOG_STR(fn, member)                                 \
+  const char *fn (BgrCatalogKernel *self)                       \
+  {                                                             \
+    g_return_val_if_fail (BGR_IS_CATALOG_KERNEL (self), NULL);  \
+    return str_member (self->doc, member);                      \
+  }
+
+/**
+ * bgr_catalog_kernel_get_name:
+ * @self: a #BgrCatalogKernel
+ *
+ * Like it, bgr_catalog_kernel_get_version(), _get_arch(),
+ * _get_description() and _get_source() return borrowed strings.
+ *
+ * Returns: (transfer none): the name `banger kernel pull` takes
+ * Since: 0.1
+ */
+CATALOG_STR (bgr_catalog_kernel_get_name, "name")
+CATALOG_STR (bgr_catalog_kernel_get_version, "version")
+CATALOG_STR (bgr_catalog_kernel_get_arch, "arch")
+CATALOG_STR (bgr_catalog_kernel_get_description, "description")
+CATALOG_STR (bgr_catalog_kernel_get_source, "source")
+
+/**
+ * bgr_catalog_kernel_get_size:
+ * @self: a #BgrCatalogKernel
+ *
+ * Returns: bytes a pull downloads, 0 when the catalog cannot say
+ * Since: 0.1
+ */
+gint64
+bgr_catalog_kernel_get_size (BgrCatalogKernel *self)
+{
+  g_return_val_if_fail (BGR_IS_CATALOG_KERNEL (self), 0);
+  return int_member (self->doc, "size");
+}
+
+/**
+ * bgr_catalog_kernel_to_json:
+ * @self: a #BgrCatalogKernel
+ *
+ * Returns: (transfer full): name, version, arch, description, source, size
+ * Since: 0.1
+ */
+char *
+bgr_catalog_kernel_to_json (BgrCatalogKernel *self)
+{
+  g_return_val_if_fail (BGR_IS_CATALOG_KERNEL (self), NULL);
+  return public_json (self->doc);
+}
+
+/**
+ * bgr_catalog_kernel_to_variant:
+ * @self: a #BgrCatalogKernel
+ *
+ * Returns: (transfer floating): the entry as a{sv}
+ * Since: 0.1
+ */
+GVariant *
+bgr_catalog_kernel_to_variant (BgrCatalogKernel *self)
+{
+  g_return_val_if_fail (BGR_IS_CATALOG_KERNEL (self), NULL);
+  return bgr_record_to_variant (self->doc);
+}

@@ -28,6 +28,12 @@ GPtrArray *bgr_engine_list_kernels (BgrEngine *engine, GError **error);
 BgrKernel *bgr_engine_get_kernel (BgrEngine *engine, const char *name, GError **error);
 gboolean bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error);
 
+/* The kernel catalog (bgr-engine-pull.c). */
+GPtrArray *bgr_engine_list_available_kernels (BgrEngine *engine, GCancellable *cancellable,
+                                              GError **error);
+BgrKernel *bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc progress,
+                                   gpointer user_data, GCancellable *cancellable, GError **error);
+
 /* Images. */
 BgrImage *bgr_engine_register_image (BgrEngine *engine, const char *name, const char *rootfs,
                                      const char *work_seed, const char *kernel,

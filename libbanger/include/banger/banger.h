@@ -12,6 +12,7 @@
 #include <banger/bgr-daemon-info.h>
 #include <banger/bgr-kernel.h>
 #include <banger/bgr-image.h>
+#include <banger/bgr-catalog-kernel.h>
 #include <banger/bgr-client.h>
 
 #undef __BANGER_H_INSIDE__

@@ -12,6 +12,7 @@
 #include <banger/bgr-daemon-info.h>
 #include <banger/bgr-image.h>
 #include <banger/bgr-kernel.h>
+#include <banger/bgr-catalog-kernel.h>
 
 G_BEGIN_DECLS
 
@@ -94,6 +95,19 @@ BGR_EXTERN BgrKernel *bgr_client_get_kernel (BgrClient *self, const char *name,
                                              GCancellable *cancellable, GError **error);
 BGR_EXTERN gboolean bgr_client_delete_kernel (BgrClient *self, const char *name,
                                               GCancellable *cancellable, GError **error);
+
+BGR_EXTERN GPtrArray *bgr_client_list_available_kernels (BgrClient *self,
+                                                         GCancellable *cancellable,
+                                                         GError **error);
+BGR_EXTERN BgrKernel *bgr_client_pull_kernel (BgrClient *self, const char *name,
+                                              BgrProgressFunc progress, gpointer user_data,
+                                              GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_pull_kernel_async (BgrClient *self, const char *name,
+                                              BgrProgressFunc progress, gpointer progress_data,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN BgrKernel *bgr_client_pull_kernel_finish (BgrClient *self, GAsyncResult *result,
+                                                     GError **error);
 
 /* Images */
 BGR_EXTERN BgrImage *bgr_client_register_image (BgrClient *self, const char *name,

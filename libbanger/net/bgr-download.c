@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One downloader for everything banger fetches from outside. Bytes stream
+ * through a fixed buffer into a sink (a DEST.part file, or memory for small
+ * documents); an attempt that fails transiently is retried from where it
+ * stopped; nothing reaches DEST before it is verified and on disk. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bgr-error-private.h"
+#include "net/bgr-download-private.h"
+
+#define BUFFER_SIZE (64 * 1024)
+#define MAX_ATTEMPTS 3
+/* Doubled after each failed attempt: 250 ms, then 500 ms. Long enough for a
+ * restarting server or a dropped connection, short enough to go unnoticed. */
+#define BACKOFF_MS 250
+#define SESSION_TIMEOUT_S 60
+
+typedef enum {
+  OUTCOME_OK,
+  OUTCOME_RETRY,   /* transient: another attempt may succeed, resuming */
+  OUTCOME_FAIL,    /* give up; what arrived stays for a later call to resume */
+  OUTCOME_DISCARD, /* give up; what arrived is worthless */
+} Outcome;
+
+typedef struct {
+  SoupSession *session; /* owned */
+  const char *url;
+  GUri *uri; /* NULL for file:// */
+  gint64 expected_size; /* exact size, -1 when unknown */
+  const char *expected_sha256;
+  gint64 max_size; /* refuse anything larger, -1 for no limit */
+  BgrDownloadProgress progress;
+  gpointer user_data;
+  guint64 total; /* for progress: 0 while unknown */
+  guint64 reported;
+  gboolean reported_any;
+  guint8 *buffer;
+
+  /* The sink: the .part file (fd + running hash) or memory. */
+  const char *part;
+  int fd;
+  GChecksum *sum;
+  GByteArray *mem;
+  guint64 done;           /* bytes in the sink */
+  gboolean stale_prefix;  /* the sink starts with bytes an earlier call left */
+} Download;
+
+static void
+download_clear (Download *d)
+{
+  g_clear_object (&d->session);
+  g_clear_pointer (&d->uri, g_uri_unref);
+  g_clear_pointer (&d->buffer, g_free);
+  g_clear_pointer (&d->sum, g_checksum_free);
+  g_clear_pointer (&d->mem, g_byte_array_unref);
+  if (d->fd >= 0)
+    close (d->fd); /* also drops the flock() */
+  d->fd = -1;
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Download, download_clear)
+
+SoupSession *
+bgr_download_session_new (void)
+{
+  return soup_session_new_with_options ("user-agent", "banger/" BANGER_VERSION,
+                                        "timeout", (guint) SESSION_TIMEOUT_S,
+                                        "idle-timeout", (guint) SESSION_TIMEOUT_S,
+                                        NULL);
+}
+
+gboolean
+bgr_download_sha256_is_valid (const char *s)
+{
+  if (s == NULL || strlen (s) != 64)
+    return FALSE;
+  for (; *s != '\0'; s++)
+    if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+download_init (Download *d, SoupSession *session, const char *url, GError **error)
+{
+  g_autofree char *scheme = g_uri_parse_scheme (url);
+
+  d->url = url;
+  d->fd = -1;
+  d->expected_size = -1;
+  d->max_size = -1;
+  if (scheme != NULL && g_ascii_strcasecmp (scheme, "file") == 0)
+    ;
+  else if (scheme != NULL
+           && (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0))
+    {
+      g_autoptr (GError) local = NULL;
+
+      d->uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &local);
+      if (d->uri == NULL)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "invalid URL %s: %s", url,
+                       local->message);
+          return FALSE;
+        }
+      /* libsoup treats a host-less http URL as a programming error. */
+      if (g_uri_get_host (d->uri) == NULL || *g_uri_get_host (d->uri) == '\0')
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "invalid URL %s: no host",
+                       url);
+          return FALSE;
+        }
+      d->session = session != NULL ? g_object_ref (session) : bgr_download_session_new ();
+    }
+  else
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "cannot download %s: only http, https and file URLs are supported", url);
+      return FALSE;
+    }
+  d->buffer = g_malloc (BUFFER_SIZE);
+  return TRUE;
+}
+
+static gboolean
+write_all (int fd, const guint8 *data, gsize len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return FALSE;
+        }
+      data += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
+static gboolean
+sink_write (Download *d, const guint8 *data, gsize len, GError **error)
+{
+  if (d->mem != NULL)
+    g_byte_array_append (d->mem, data, (guint) len);
+  else
+    {
+      if (!write_all (d->fd, data, len))
+        {
+          bgr_set_error_errno (error, errno, "cannot write %s", d->part);
+          return FALSE;
+        }
+      g_checksum_update (d->sum, data, (gssize) len);
+    }
+  d->done += len;
+  return TRUE;
+}
+
+static gboolean
+sink_reset (Download *d, GError **error)
+{
+  d->done = 0;
+  d->stale_prefix = FALSE;
+  if (d->mem != NULL)
+    {
+      g_byte_array_set_size (d->mem, 0);
+      return TRUE;
+    }
+  g_checksum_reset (d->sum);
+  if (ftruncate (d->fd, 0) != 0 || lseek (d->fd, 0, SEEK_SET) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot truncate %s", d->part);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Progress never goes backwards: after a restart from zero the caller hears
+ * nothing until the new transfer passes the old one. */
+static void
+report_progress (Download *d)
+{
+  if (d->progress == NULL || (d->reported_any && d->done <= d->reported))
+    return;
+  d->reported_any = TRUE;
+  d->reported = d->done;
+  d->progress (d->done, d->total, d->user_data);
+}
+
+static gboolean
+sleep_cancellable (guint ms, GCancellable *cancellable)
+{
+  GPollFD pfd;
+
+  if (cancellable != NULL && g_cancellable_make_pollfd (cancellable, &pfd))
+    {
+      g_poll (&pfd, 1, (gint) ms);
+      g_cancellable_release_fd (cancellable);
+    }
+  else
+    g_usleep ((gulong) ms * 1000);
+  return !g_cancellable_is_cancelled (cancellable);
+}
+
+/* A connection that died under us is worth another try; a timeout is not
+ * (a stalled server tends to stay stalled, and the caller already waited
+ * the whole timeout), nor is a refused connection or a TLS failure. */
+static Outcome
+transport_error (Download *d, GError *src, GError **error)
+{
+  if (g_error_matches (src, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+      || g_error_matches (src, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)
+      || g_error_matches (src, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NETWORK, "%s: %s", d->url, src->message);
+      g_error_free (src);
+      return OUTCOME_RETRY;
+    }
+  bgr_propagate_soup_error (error, src, d->url);
+  return OUTCOME_FAIL;
+}
+
+/* @full: the whole resource's size as its server announced it, -1 if it
+ * did not. A wrong announced size fails before any body byte is read. */
+static Outcome
+check_announced_size (Download *d, gint64 full, GError **error)
+{
+  if (full >= 0 && d->expected_size >= 0 && full != d->expected_size)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                   "%s: size mismatch: expected %" G_GINT64_FORMAT " bytes, the server announced %"
+                   G_GINT64_FORMAT, d->url, d->expected_size, full);
+      return OUTCOME_DISCARD;
+    }
+  if (full >= 0 && d->max_size >= 0 && full > d->max_size)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                   "%s: %" G_GINT64_FORMAT " bytes is more than the %" G_GINT64_FORMAT " allowed",
+                   d->url, full, d->max_size);
+      return OUTCOME_DISCARD;
+    }
+  d->total = d->expected_size >= 0 ? (guint64) d->expected_size : full >= 0 ? (guint64) full : 0;
+  return OUTCOME_OK;
+}
+
+static Outcome
+open_http (Download *d, GCancellable *cancellable, GInputStream **out, gint64 *out_remaining,
+           GError **error)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new_from_uri (SOUP_METHOD_GET, d->uri);
+  g_autoptr (GInputStream) in = NULL;
+  SoupMessageHeaders *headers;
+  GError *local = NULL;
+  guint64 offset = d->done;
+  gint64 full = -1, remaining = -1;
+  guint status;
+  Outcome o;
+
+  /* Sizes and hashes are those of the bytes on the server: a
+   * Content-Encoding must not be undone on the way (and would not mix with
+   * Range requests anyway). */
+  soup_message_disable_feature (msg, SOUP_TYPE_CONTENT_DECODER);
+  if (offset > 0)
+    soup_message_headers_set_range (soup_message_get_request_headers (msg), (goffset) offset, -1);
+  in = soup_session_send (d->session, msg, cancellable, &local);
+  if (in == NULL)
+    return transport_error (d, local, error);
+
+  status = soup_message_get_status (msg);
+  headers = soup_message_get_response_headers (msg);
+  if (status == SOUP_STATUS_OK)
+    {
+      /* A server that ignores Range sends everything again. */
+      if (offset > 0 && !sink_reset (d, error))
+        return OUTCOME_FAIL;
+      if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
+        full = remaining = soup_message_headers_get_content_length (headers);
+    }
+  else if (status == SOUP_STATUS_PARTIAL_CONTENT)
+    {
+      goffset start = 0, end = 0, length = -1;
+
+      if (offset == 0 || !soup_message_headers_get_content_range (headers, &start, &end, &length)
+          || start != (goffset) offset || end < start)
+        {
+          /* Other bytes than those asked for: the next attempt asks for
+           * everything instead of trusting this server's ranges. */
+          if (!sink_reset (d, error))
+            return OUTCOME_FAIL;
+          g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
+                       "%s: partial content does not start at byte %" G_GUINT64_FORMAT, d->url,
+                       offset);
+          return OUTCOME_RETRY;
+        }
+      remaining = end - start + 1;
+      full = length;
+    }
+  else if (status == SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE && offset > 0)
+    {
+      /* The part file is as long as the resource or longer, so it is no
+       * prefix of it: start over, without a Range this time. */
+      if (!sink_reset (d, error))
+        return OUTCOME_FAIL;
+      g_clear_object (&in);
+      return open_http (d, cancellable, out, out_remaining, error);
+    }
+  else
+    {
+      bgr_set_error_from_http_status (error, status, soup_message_get_reason_phrase (msg), d->url);
+      if (status == SOUP_STATUS_NOT_FOUND || status == SOUP_STATUS_GONE)
+        return OUTCOME_DISCARD;
+      if (SOUP_STATUS_IS_SERVER_ERROR (status) || status == SOUP_STATUS_REQUEST_TIMEOUT
+          || status == 429 /* Too Many Requests */)
+        return OUTCOME_RETRY;
+      return OUTCOME_FAIL;
+    }
+
+  o = check_announced_size (d, full, error);
+  if (o != OUTCOME_OK)
+    return o;
+  *out = g_steal_pointer (&in);
+  *out_remaining = remaining;
+  return OUTCOME_OK;
+}
+
+static Outcome
+open_file (Download *d, GCancellable *cancellable, GInputStream **out, gint64 *out_remaining,
+           GError **error)
+{
+  g_autoptr (GFile) file = g_file_new_for_uri (d->url);
+  g_autoptr (GFileInputStream) in = NULL;
+  g_autoptr (GFileInfo) info = NULL;
+  GError *local = NULL;
+  gint64 size;
+  Outcome o;
+
+  in = g_file_read (file, cancellable, &local);
+  if (in == NULL)
+    {
+      gboolean missing = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+
+      bgr_propagate_error (error, local, "%s", d->url);
+      return missing ? OUTCOME_DISCARD : OUTCOME_FAIL;
+    }
+  info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, cancellable, &local);
+  if (info == NULL)
+    {
+      bgr_propagate_error (error, local, "%s", d->url);
+      return OUTCOME_FAIL;
+    }
+  size = g_file_info_get_size (info);
+  if ((gint64) d->done > size && !sink_reset (d, error))
+    return OUTCOME_FAIL;
+  if (d->done > 0
+      && !g_seekable_seek (G_SEEKABLE (in), (goffset) d->done, G_SEEK_SET, cancellable, &local))
+    {
+      bgr_propagate_error (error, local, "%s", d->url);
+      return OUTCOME_FAIL;
+    }
+  o = check_announced_size (d, size, error);
+  if (o != OUTCOME_OK)
+    return o;
+  *out = G_INPUT_STREAM (g_steal_pointer (&in));
+  *out_remaining = size - (gint64) d->done;
+  return OUTCOME_OK;
+}
+
+static void
+set_truncated_error (Download *d, gint64 expected_end, GError **error)
+{
+  if (expected_end >= 0)
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                 "%s: truncated body: expected %" G_GINT64_FORMAT " bytes, got %" G_GUINT64_FORMAT,
+                 d->url, expected_end, d->done);
+  else
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                 "%s: truncated body after %" G_GUINT64_FORMAT " bytes", d->url, d->done);
+}
+
+static Outcome
+copy_body (Download *d, GInputStream *in, gint64 remaining, GCancellable *cancellable,
+           GError **error)
+{
+  gint64 expected_end = remaining >= 0 ? (gint64) d->done + remaining : -1;
+
+  report_progress (d);
+  for (;;)
+    {
+      GError *local = NULL;
+      gssize n;
+
+      /* Checked here too: a read served from libsoup's own buffer would
+       * not look at the cancellable. */
+      if (g_cancellable_set_error_if_cancelled (cancellable, &local))
+        return transport_error (d, local, error);
+      n = g_input_stream_read (in, d->buffer, BUFFER_SIZE, cancellable, &local);
+      if (n < 0)
+        {
+          /* libsoup's word for a Content-Length body cut short. */
+          if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
+            {
+              g_error_free (local);
+              set_truncated_error (d, expected_end, error);
+              return OUTCOME_RETRY;
+            }
+          return transport_error (d, local, error);
+        }
+      if (n == 0)
+        break;
+      /* Refused at once: no use storing (or holding in memory) bytes
+       * that can only fail verification. */
+      if (d->expected_size >= 0 && d->done + (guint64) n > (guint64) d->expected_size)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                       "%s: size mismatch: expected %" G_GINT64_FORMAT " bytes, got at least %"
+                       G_GUINT64_FORMAT, d->url, d->expected_size, d->done + (guint64) n);
+          return OUTCOME_DISCARD;
+        }
+      if (d->max_size >= 0 && d->done + (guint64) n > (guint64) d->max_size)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                       "%s: more than the %" G_GINT64_FORMAT " bytes allowed", d->url,
+                       d->max_size);
+          return OUTCOME_DISCARD;
+        }
+      if (!sink_write (d, d->buffer, (gsize) n, error))
+        return OUTCOME_FAIL;
+      report_progress (d);
+    }
+  /* A file that shrank while being read, or a server that closed early
+   * without libsoup noticing. */
+  if (expected_end >= 0 && d->done < (guint64) expected_end)
+    {
+      set_truncated_error (d, expected_end, error);
+      return OUTCOME_RETRY;
+    }
+  return OUTCOME_OK;
+}
+
+static Outcome
+run_attempt (Download *d, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GInputStream) in = NULL;
+  gint64 remaining = -1;
+  Outcome o;
+
+  /* A part file that is already whole (the rename never happened) needs no
+   * request at all; a Range past its end would only get a 416. */
+  if (d->mem == NULL && d->done > 0 && d->expected_size >= 0
+      && d->done == (guint64) d->expected_size)
+    {
+      d->total = d->done;
+      return OUTCOME_OK;
+    }
+  if (d->uri != NULL)
+    o = open_http (d, cancellable, &in, &remaining, error);
+  else
+    o = open_file (d, cancellable, &in, &remaining, error);
+  if (o != OUTCOME_OK)
+    return o;
+  o = copy_body (d, in, remaining, cancellable, error);
+  /* Closing an unfinished libsoup body stream drops the connection instead
+   * of reading the rest, which is what a failed attempt wants. */
+  g_input_stream_close (in, NULL, NULL);
+  return o;
+}
+
+static Outcome
+run_attempts (Download *d, GCancellable *cancellable, GError **error)
+{
+  for (guint attempt = 1;; attempt++)
+    {
+      g_autoptr (GError) local = NULL;
+      Outcome o = run_attempt (d, cancellable, &local);
+
+      if (o != OUTCOME_RETRY || attempt == MAX_ATTEMPTS)
+        {
+          if (local != NULL)
+            g_propagate_error (error, g_steal_pointer (&local));
+          return o;
+        }
+      g_debug ("%s (attempt %u of %d); retrying from byte %" G_GUINT64_FORMAT, local->message,
+               attempt, MAX_ATTEMPTS, d->done);
+      if (!sleep_cancellable (BACKOFF_MS << (attempt - 1), cancellable))
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_CANCELLED, "%s: Operation was cancelled",
+                       d->url);
+          return OUTCOME_FAIL;
+        }
+    }
+}
+
+static Outcome
+verify (Download *d, GError **error)
+{
+  const char *actual;
+
+  if (d->expected_size >= 0 && d->done != (guint64) d->expected_size)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                   "%s: size mismatch: expected %" G_GINT64_FORMAT " bytes, got %" G_GUINT64_FORMAT,
+                   d->url, d->expected_size, d->done);
+      return OUTCOME_DISCARD;
+    }
+  if (d->expected_sha256 == NULL)
+    return OUTCOME_OK;
+  actual = g_checksum_get_string (d->sum);
+  if (strcmp (actual, d->expected_sha256) != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA, "%s: sha256 mismatch: expected %s, got %s",
+                   d->url, d->expected_sha256, actual);
+      return OUTCOME_DISCARD;
+    }
+  return OUTCOME_OK;
+}
+
+/* Hashes what an earlier call left in the part file; the file position
+ * ends at its end, where new bytes go. */
+static gboolean
+hash_part (Download *d, GCancellable *cancellable, GError **error)
+{
+  struct stat st;
+
+  if (fstat (d->fd, &st) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot stat %s", d->part);
+      return FALSE;
+    }
+  /* Longer than the whole file: it cannot be a prefix of it. */
+  if (d->expected_size >= 0 && st.st_size > d->expected_size)
+    return sink_reset (d, error);
+  for (;;)
+    {
+      GError *local = NULL;
+      ssize_t n;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, &local))
+        {
+          bgr_propagate_error (error, local, "%s", d->url);
+          return FALSE;
+        }
+      n = read (d->fd, d->buffer, BUFFER_SIZE);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          bgr_set_error_errno (error, errno, "cannot read %s", d->part);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      g_checksum_update (d->sum, d->buffer, n);
+      d->done += (guint64) n;
+    }
+  d->stale_prefix = d->done > 0;
+  return TRUE;
+}
+
+static Outcome
+fetch_verified (Download *d, GCancellable *cancellable, GError **error)
+{
+  for (;;)
+    {
+      g_autoptr (GError) local = NULL;
+      Outcome o = run_attempts (d, cancellable, error);
+
+      if (o != OUTCOME_OK)
+        return o;
+      o = verify (d, &local);
+      if (o == OUTCOME_OK || !d->stale_prefix)
+        {
+          if (local != NULL)
+            g_propagate_error (error, g_steal_pointer (&local));
+          return o;
+        }
+      /* The bytes an earlier call left are suspects (another file once had
+       * this name, a disk went bad): fetch everything once more before
+       * blaming the server. sink_reset() clears stale_prefix, so this
+       * happens at most once. */
+      g_debug ("%s; downloading it again from the start", local->message);
+      if (!sink_reset (d, error))
+        return OUTCOME_FAIL;
+    }
+}
+
+static void
+fsync_parent_dir (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (dfd < 0)
+    return;
+  if (fsync (dfd) != 0)
+    g_debug ("fsync %s: %s", dir, g_strerror (errno));
+  close (dfd);
+}
+
+gboolean
+bgr_download_file (SoupSession *session, const char *url, const char *dest,
+                   gint64 expected_size, const char *expected_sha256,
+                   BgrDownloadProgress progress, gpointer user_data,
+                   GCancellable *cancellable, GError **error)
+{
+  g_auto (Download) d = { .fd = -1 };
+  g_autofree char *part = NULL;
+  GError *local = NULL;
+  Outcome o;
+
+  g_return_val_if_fail (url != NULL, FALSE);
+  g_return_val_if_fail (dest != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (expected_sha256 != NULL && !bgr_download_sha256_is_valid (expected_sha256))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "invalid sha256 '%s' for %s (64 lowercase hex digits expected)", expected_sha256,
+                   url);
+      return FALSE;
+    }
+  if (!download_init (&d, session, url, error))
+    return FALSE;
+  if (g_cancellable_set_error_if_cancelled (cancellable, &local))
+    {
+      bgr_propagate_error (error, local, "%s", url);
+      return FALSE;
+    }
+  d.expected_size = expected_size;
+  d.expected_sha256 = expected_sha256;
+  d.progress = progress;
+  d.user_data = user_data;
+  d.sum = g_checksum_new (G_CHECKSUM_SHA256);
+  part = g_strconcat (dest, ".part", NULL);
+  d.part = part;
+
+  d.fd = open (part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (d.fd < 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot open %s", part);
+      return FALSE;
+    }
+  /* Two writers appending to one part file would interleave garbage; the
+   * lock is per open file description, so it guards against other threads
+   * of this process as well as other processes. */
+  if (flock (d.fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      if (errno == EWOULDBLOCK)
+        g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY, "%s is already being downloaded to %s", url,
+                     dest);
+      else
+        bgr_set_error_errno (error, errno, "cannot lock %s", part);
+      return FALSE;
+    }
+
+  if (!hash_part (&d, cancellable, error))
+    return FALSE;
+  o = fetch_verified (&d, cancellable, error);
+  if (o != OUTCOME_OK)
+    {
+      /* Unlinked while the lock is still held, so no one else is using it.
+       * An empty part file is of no use to anyone. */
+      if (o == OUTCOME_DISCARD || d.done == 0)
+        g_unlink (part);
+      return FALSE;
+    }
+
+  /* The part file is kept on these failures: it is whole and verified, and
+   * the next call renames it without downloading anything. */
+  if (fsync (d.fd) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot write %s", part);
+      return FALSE;
+    }
+  if (rename (part, dest) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot rename %s to %s", part, dest);
+      return FALSE;
+    }
+  fsync_parent_dir (dest);
+  /* Progress ends at (size, size), also when no size was known up front
+   * and the reports so far said total 0. */
+  if (progress != NULL && !(d.reported_any && d.reported == d.done && d.total == d.done))
+    progress (d.done, d.done, user_data);
+  return TRUE;
+}
+
+GBytes *
+bgr_download_bytes (SoupSession *session, const char *url, gsize max_size,
+                    GCancellable *cancellable, GError **error)
+{
+  g_auto (Download) d = { .fd = -1 };
+  GError *local = NULL;
+
+  g_return_val_if_fail (url != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!download_init (&d, session, url, error))
+    return NULL;
+  if (g_cancellable_set_error_if_cancelled (cancellable, &local))
+    {
+      bgr_propagate_error (error, local, "%s", url);
+      return NULL;
+    }
+  d.max_size = (gint64) MIN (max_size, (gsize) G_MAXINT64);
+  d.mem = g_byte_array_new ();
+  if (run_attempts (&d, cancellable, error) != OUTCOME_OK)
+    return NULL;
+  return g_byte_array_free_to_bytes (g_steal_pointer (&d.mem));
+}
