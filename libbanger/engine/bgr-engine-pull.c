@@ -152,9 +152,10 @@ unpack_modules (const char *archive_path, const char *dest, const char *url, GEr
 
   archive_read_support_filter_all (a);
   archive_read_support_format_tar (a);
+  /* Names are checked above and rewritten to absolute paths under @dest;
+   * libarchive still refuses ".." and writing through symlinks. */
   archive_write_disk_set_options (w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT
-                                       | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                                       | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+                                       | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
   if (archive_read_open_filename (a, archive_path, 65536) != ARCHIVE_OK)
     {
       bgr_set_error_from_archive (error, a, "modules archive %s", url);
@@ -162,7 +163,8 @@ unpack_modules (const char *archive_path, const char *dest, const char *url, GEr
     }
   while ((rc = archive_read_next_header (a, &e)) == ARCHIVE_OK)
     {
-      const char *name = archive_entry_pathname (e);
+      g_autofree char *copy = g_strdup (archive_entry_pathname (e));
+      const char *name = copy;
       mode_t type = archive_entry_filetype (e);
       g_autofree char *target = NULL;
 

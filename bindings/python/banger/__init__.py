@@ -114,6 +114,9 @@ _SIGNATURES = [
     ("bgr_client_list_kernels", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_get_kernel", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_delete_kernel", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_catalog_kernel_to_json", _p, [_p]),
+    ("bgr_client_list_available_kernels", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_pull_kernel", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_register_image", _p, [_p, _s, _s, _s, _s, _s, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_list_images", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_get_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
@@ -299,6 +302,8 @@ def doctor(config_path=None, config=None):
     return json.loads(_take_string(_lib.bgr_doctor_report_to_json(report._ptr)))
 
 
+_PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p)
+
 _G_BUS_TYPE_SYSTEM = 1
 _G_BUS_TYPE_SESSION = 2
 
@@ -393,6 +398,23 @@ class Client(_Object):
     def kernel(self, name):
         err = _GErrorP()
         ptr = _lib.bgr_client_get_kernel(self._ptr, name.encode(), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_kernel_to_json)
+
+    def available_kernels(self):
+        """What the kernel catalog offers (kernel_catalog_url, or the built-in one)."""
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_list_available_kernels(self._ptr, None,
+                                                                    ctypes.byref(err)),
+                             err, _lib.bgr_catalog_kernel_to_json)
+
+    def pull_kernel(self, name, progress=None):
+        """Downloads and imports catalog kernel NAME. PROGRESS(done, total) is
+        called as bytes arrive (possibly from another thread)."""
+        err = _GErrorP()
+        cb = _PROGRESS_FUNC(lambda done, total, _data: progress(done, total)) if progress else None
+        ptr = _lib.bgr_client_pull_kernel(self._ptr, name.encode(),
+                                          ctypes.cast(cb, ctypes.c_void_p) if cb else None, None,
+                                          None, ctypes.byref(err))
         return self._record(ptr, err, _lib.bgr_kernel_to_json)
 
     def delete_kernel(self, name):

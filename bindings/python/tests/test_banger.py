@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+import json
 import os
 import re
 import select
@@ -173,7 +174,9 @@ def test_dbus_client(tmp_path, private_bus):
         banger.Client.dbus_address(private_bus)
     assert unavailable.value.code == ErrorCode.DAEMON_UNAVAILABLE
 
-    cfg = _config_file(tmp_path, 'ssh_key_path = "%s"\n' % (tmp_path / "missing-key"))
+    cfg = _config_file(tmp_path, 'ssh_key_path = "%s"\nkernel_catalog_url = "file://%s"\n'
+                       'cache_dir = "%s"\n'
+                       % (tmp_path / "missing-key", tmp_path / "catalog.json", tmp_path / "cache"))
     daemon = subprocess.Popen([os.environ["BANGERD"], "--address", private_bus, "--config", cfg])
     try:
         deadline = time.monotonic() + 60
@@ -200,6 +203,24 @@ def test_dbus_client(tmp_path, private_bus):
             client.ensure_ssh_key()
         assert missing.value.code == ErrorCode.NOT_FOUND
         assert str(tmp_path / "missing-key") in missing.value.message
+        # A pull through the daemon reports progress (PullProgress signals).
+        k = client.import_kernel_deb(_kernel_deb(), name="cloud")
+        import hashlib
+        data = open(k["kernel"], "rb").read()
+        (tmp_path / "catalog.json").write_text(json.dumps({
+            "schema_version": 1,
+            "kernels": [{"name": "fromcat", "version": k["version"], "arch": "x86_64",
+                         "source": "download",
+                         "artifacts": {"kernel": {"url": "file://" + k["kernel"],
+                                                  "size": len(data), "format": "bzimage",
+                                                  "sha256": hashlib.sha256(data).hexdigest()}}}]}))
+        assert [x["name"] for x in client.available_kernels()] == ["fromcat"]
+        seen = []
+        pulled = client.pull_kernel("fromcat", progress=lambda d, t: seen.append((d, t)))
+        assert pulled["name"] == "fromcat" and pulled["format"] == "bzimage"
+        assert seen and seen[-1] == (len(data), len(data))
+        assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+
         client.stop_daemon()
         assert daemon.wait(timeout=30) == 0
     finally:
