@@ -373,9 +373,10 @@ check_value (const KeySpec *spec, const char *text, char **canonical, gint64 *nu
       break;
     case KT_URL:
       if (*text != '\0' && !g_str_has_prefix (text, "http://") && !g_str_has_prefix (text, "https://")
-          && !g_str_has_prefix (text, "file:///"))
+          && !g_str_has_prefix (text, "file:///") && text[0] != '/')
         {
-          *why = g_strdup_printf ("\"%s\" is not an http://, https:// or file:/// URL", text);
+          *why = g_strdup_printf ("\"%s\" is not an http://, https:// or file:/// URL, or an "
+                                  "absolute path", text);
           return FALSE;
         }
       break;
