@@ -193,8 +193,11 @@ image_from_reply (GVariant *reply, GError **error)
   return doc != NULL ? bgr_image_new_from_json (doc) : NULL;
 }
 
+typedef gpointer (*RecordNew) (JsonObject *doc);
+
+/* An aa{sv} reply turned into objects made by @make from each record. */
 static GPtrArray *
-list_from_reply (GVariant *reply, gboolean kernels, GError **error)
+list_from_reply (GVariant *reply, RecordNew make, GError **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr (GVariant) array = NULL;
@@ -211,8 +214,7 @@ list_from_reply (GVariant *reply, gboolean kernels, GError **error)
       g_variant_unref (dict);
       if (doc == NULL)
         return NULL;
-      g_ptr_array_add (out, kernels ? (gpointer) bgr_kernel_new_from_json (doc)
-                                    : (gpointer) bgr_image_new_from_json (doc));
+      g_ptr_array_add (out, make (doc));
     }
   return g_steal_pointer (&out);
 }
@@ -242,7 +244,7 @@ static GPtrArray *
 dbus_list_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GVariant) reply = call (SELF (b), "ListKernels", "(aa{sv})", cancellable, error);
-  return list_from_reply (reply, TRUE, error);
+  return list_from_reply (reply, (RecordNew) bgr_kernel_new_from_json, error);
 }
 
 static BgrKernel *
@@ -267,25 +269,7 @@ dbus_list_available_kernels (BgrBackend *b, GCancellable *cancellable, GError **
 {
   g_autoptr (GVariant) reply = call (SELF (b), "ListAvailableKernels", "(aa{sv})", cancellable,
                                      error);
-  g_autoptr (GPtrArray) out = NULL;
-  g_autoptr (GVariant) array = NULL;
-  GVariantIter iter;
-  GVariant *dict;
-
-  if (reply == NULL)
-    return NULL;
-  out = g_ptr_array_new_with_free_func (g_object_unref);
-  array = g_variant_get_child_value (reply, 0);
-  g_variant_iter_init (&iter, array);
-  while ((dict = g_variant_iter_next_value (&iter)) != NULL)
-    {
-      g_autoptr (JsonObject) doc = bgr_record_from_variant (dict, error);
-      g_variant_unref (dict);
-      if (doc == NULL)
-        return NULL;
-      g_ptr_array_add (out, bgr_catalog_kernel_new_from_json (doc));
-    }
-  return g_steal_pointer (&out);
+  return list_from_reply (reply, (RecordNew) bgr_catalog_kernel_new_from_json, error);
 }
 
 typedef struct {
@@ -386,7 +370,7 @@ static GPtrArray *
 dbus_list_images (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GVariant) reply = call (SELF (b), "ListImages", "(aa{sv})", cancellable, error);
-  return list_from_reply (reply, FALSE, error);
+  return list_from_reply (reply, (RecordNew) bgr_image_new_from_json, error);
 }
 
 static BgrImage *

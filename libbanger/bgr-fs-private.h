@@ -18,6 +18,8 @@ gboolean bgr_copy_tree (const char *src, const char *dest, GCancellable *cancell
 /* Removes @path and everything below it, without following symlinks. A
  * missing path is not an error. */
 gboolean bgr_rm_rf (const char *path, GError **error);
+/* write() until all of @data is written (EINTR retried); FALSE with errno set. */
+gboolean bgr_write_all (int fd, const void *data, gsize len);
 /* Apparent size in bytes of a file or a whole tree. */
 guint64 bgr_path_size (const char *path);
 /* Bytes actually allocated on disk for a file (holes excluded). */

@@ -14,6 +14,26 @@
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 
+gboolean
+bgr_write_all (int fd, const void *data, gsize len)
+{
+  const char *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return FALSE;
+        }
+      p += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
 static gboolean
 write_all (int fd, const char *buf, gsize len, off_t off)
 {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bgr-error-private.h"
+#include "bgr-fs-private.h"
 #include "kernel/bgr-deb-private.h"
 
 typedef struct {
@@ -76,25 +77,16 @@ write_entry_data (struct archive *a, const char *dest, mode_t mode, const char *
     }
   while ((n = archive_read_data (a, buf, sizeof buf)) > 0)
     {
-      const char *p = buf;
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         {
           close (fd);
           return FALSE;
         }
-      while (n > 0)
+      if (!bgr_write_all (fd, buf, (gsize) n))
         {
-          ssize_t w = write (fd, p, (size_t) n);
-          if (w < 0)
-            {
-              if (errno == EINTR)
-                continue;
-              bgr_set_error_errno (error, errno, "cannot write %s", dest);
-              close (fd);
-              return FALSE;
-            }
-          p += w;
-          n -= w;
+          bgr_set_error_errno (error, errno, "cannot write %s", dest);
+          close (fd);
+          return FALSE;
         }
     }
   close (fd);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bgr-error-private.h"
+#include "bgr-fs-private.h"
 #include "net/bgr-download-private.h"
 
 #define BUFFER_SIZE (64 * 1024)
@@ -131,31 +132,13 @@ download_init (Download *d, SoupSession *session, const char *url, GError **erro
 }
 
 static gboolean
-write_all (int fd, const guint8 *data, gsize len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return FALSE;
-        }
-      data += n;
-      len -= (gsize) n;
-    }
-  return TRUE;
-}
-
-static gboolean
 sink_write (Download *d, const guint8 *data, gsize len, GError **error)
 {
   if (d->mem != NULL)
     g_byte_array_append (d->mem, data, (guint) len);
   else
     {
-      if (!write_all (d->fd, data, len))
+      if (!bgr_write_all (d->fd, data, len))
         {
           bgr_set_error_errno (error, errno, "cannot write %s", d->part);
           return FALSE;

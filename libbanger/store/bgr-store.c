@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bgr-error-private.h"
+#include "bgr-fs-private.h"
 #include "store/bgr-store-private.h"
 
 struct _BgrStore {
@@ -146,24 +147,6 @@ check_names (const char *kind, const char *name, GError **error)
   return TRUE;
 }
 
-static gboolean
-write_all (int fd, const char *data, gsize len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return FALSE;
-        }
-      data += n;
-      len -= (gsize) n;
-    }
-  return TRUE;
-}
-
 gboolean
 bgr_store_save (BgrStore *store, const char *kind, const char *name, JsonObject *doc,
                 GError **error)
@@ -196,7 +179,7 @@ bgr_store_save (BgrStore *store, const char *kind, const char *name, JsonObject 
       bgr_set_error_errno (error, errno, "cannot create temporary file in %s", kdir);
       return FALSE;
     }
-  if (!write_all (fd, text, len) || !write_all (fd, "\n", 1) || fsync (fd) != 0)
+  if (!bgr_write_all (fd, text, len) || !bgr_write_all (fd, "\n", 1) || fsync (fd) != 0)
     {
       int errsv = errno;
       close (fd);
