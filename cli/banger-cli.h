@@ -47,6 +47,9 @@ BgrClient *banger_invocation_get_running_client (BangerInvocation *inv, GError *
 BgrConfig *banger_invocation_load_config (BangerInvocation *inv, GError **error);
 /* Prints a JSON document (already serialised) to stdout. */
 void banger_print_json (const char *json);
+/* Prints a JSON array of the objects of @list, each serialised by @to_json. */
+typedef char *(*BangerToJson) (gpointer object);
+void banger_print_json_list (GPtrArray *list, BangerToJson to_json);
 /* Ends @builder's root object and prints it. */
 void banger_print_json_builder (JsonBuilder *builder);
 

@@ -91,14 +91,7 @@ banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError **error)
     return FALSE;
   if (inv->json)
     {
-      g_autoptr (GString) out = g_string_new ("[");
-      for (guint i = 0; i < list->len; i++)
-        {
-          g_autofree char *json = bgr_image_to_json (list->pdata[i]);
-          g_string_append_printf (out, "%s\n%s", i > 0 ? "," : "", json);
-        }
-      g_string_append (out, "\n]");
-      banger_print_json (out->str);
+      banger_print_json_list (list, (BangerToJson) bgr_image_to_json);
       return TRUE;
     }
   if (list->len == 0)

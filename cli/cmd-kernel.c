@@ -124,14 +124,7 @@ list_available (BangerInvocation *inv, BgrClient *client, GError **error)
     return FALSE;
   if (inv->json)
     {
-      g_autoptr (GString) out = g_string_new ("[");
-      for (guint i = 0; i < list->len; i++)
-        {
-          g_autofree char *json = bgr_catalog_kernel_to_json (list->pdata[i]);
-          g_string_append_printf (out, "%s\n%s", i > 0 ? "," : "", json);
-        }
-      g_string_append (out, "\n]");
-      banger_print_json (out->str);
+      banger_print_json_list (list, (BangerToJson) bgr_catalog_kernel_to_json);
       return TRUE;
     }
   g_print ("%-20s %-8s %-8s %-10s %s\n", "NAME", "ARCH", "SOURCE", "SIZE", "DESCRIPTION");
@@ -159,14 +152,7 @@ banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error)
     return FALSE;
   if (inv->json)
     {
-      g_autoptr (GString) out = g_string_new ("[");
-      for (guint i = 0; i < list->len; i++)
-        {
-          g_autofree char *json = bgr_kernel_to_json (list->pdata[i]);
-          g_string_append_printf (out, "%s\n%s", i > 0 ? "," : "", json);
-        }
-      g_string_append (out, "\n]");
-      banger_print_json (out->str);
+      banger_print_json_list (list, (BangerToJson) bgr_kernel_to_json);
       return TRUE;
     }
   if (list->len == 0)

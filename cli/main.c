@@ -219,6 +219,20 @@ banger_print_json_builder (JsonBuilder *builder)
 }
 
 void
+banger_print_json_list (GPtrArray *list, BangerToJson to_json)
+{
+  g_autoptr (GString) out = g_string_new ("[");
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      g_autofree char *json = to_json (list->pdata[i]);
+      g_string_append_printf (out, "%s\n%s", i > 0 ? "," : "", json);
+    }
+  g_string_append (out, "\n]");
+  banger_print_json (out->str);
+}
+
+void
 banger_print_json (const char *json)
 {
   fputs (json, stdout);
