@@ -35,6 +35,7 @@ typedef struct {
   GCond calls_cond;
   guint calls_in_flight;
   gboolean shutting_down;
+  GHashTable *cancellables; /* sender -> GPtrArray of GCancellable, for long calls */
   int exit_status;
   GLogLevelFlags max_level;
 } Daemon;
@@ -130,6 +131,83 @@ authorize_method (GDBusInterfaceSkeleton *iface, GDBusMethodInvocation *invocati
       return FALSE;
     }
   return TRUE;
+}
+
+/* Long calls get a GCancellable, cancelled when their caller leaves the bus
+ * (Ctrl-C on `banger kernel pull`) or when the daemon shuts down: the
+ * engine then rolls back, and nothing is registered. */
+static GCancellable *
+long_call_begin (Daemon *d, GDBusMethodInvocation *invocation)
+{
+  GCancellable *c = g_cancellable_new ();
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  GPtrArray *list;
+
+  g_mutex_lock (&d->calls_lock);
+  if (d->shutting_down)
+    g_cancellable_cancel (c);
+  if (sender != NULL)
+    {
+      list = g_hash_table_lookup (d->cancellables, sender);
+      if (list == NULL)
+        {
+          list = g_ptr_array_new_with_free_func (g_object_unref);
+          g_hash_table_insert (d->cancellables, g_strdup (sender), list);
+        }
+      g_ptr_array_add (list, g_object_ref (c));
+    }
+  g_mutex_unlock (&d->calls_lock);
+  return c;
+}
+
+static void
+long_call_end (Daemon *d, GDBusMethodInvocation *invocation, GCancellable *c)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  GPtrArray *list;
+
+  g_mutex_lock (&d->calls_lock);
+  list = sender != NULL ? g_hash_table_lookup (d->cancellables, sender) : NULL;
+  if (list != NULL)
+    {
+      g_ptr_array_remove (list, c);
+      if (list->len == 0)
+        g_hash_table_remove (d->cancellables, sender);
+    }
+  g_mutex_unlock (&d->calls_lock);
+}
+
+static void
+cancel_calls_of (Daemon *d, const char *sender)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_mutex_lock (&d->calls_lock);
+  g_hash_table_iter_init (&iter, d->cancellables);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (sender == NULL || g_str_equal (key, sender))
+      {
+        GPtrArray *list = value;
+        for (guint i = 0; i < list->len; i++)
+          g_cancellable_cancel (list->pdata[i]);
+        if (sender != NULL)
+          g_info ("caller %s left the bus: cancelling its %u call(s)", sender, list->len);
+      }
+  g_mutex_unlock (&d->calls_lock);
+}
+
+static void
+on_name_owner_changed (GDBusConnection *c, const char *sender_name, const char *path,
+                       const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  const char *name, *old_owner, *new_owner;
+
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sss)")))
+    return;
+  g_variant_get (params, "(&s&s&s)", &name, &old_owner, &new_owner);
+  if (name[0] == ':' && *new_owner == '\0')
+    cancel_calls_of (data, name);
 }
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -245,8 +323,10 @@ handle_import_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocatio
 {
   Daemon *d = data;
   GError *error = NULL;
+  g_autoptr (GCancellable) c = long_call_begin (d, invocation);
   g_autoptr (BgrKernel) k = bgr_client_import_kernel (d->client, name, kernel, opt (modules),
-                                                      opt (initrd), NULL, &error);
+                                                      opt (initrd), c, &error);
+  long_call_end (d, invocation, c);
   if (k == NULL)
     return return_error (d, invocation, error);
   bgr_dbus_manager_complete_import_kernel (skeleton, invocation, kernel_record (k));
@@ -260,7 +340,9 @@ handle_import_kernel_deb (BgrDBusManager *skeleton, GDBusMethodInvocation *invoc
 {
   Daemon *d = data;
   GError *error = NULL;
-  g_autoptr (BgrKernel) k = bgr_client_import_kernel_deb (d->client, opt (name), deb, NULL, &error);
+  g_autoptr (GCancellable) c = long_call_begin (d, invocation);
+  g_autoptr (BgrKernel) k = bgr_client_import_kernel_deb (d->client, opt (name), deb, c, &error);
+  long_call_end (d, invocation, c);
   if (k == NULL)
     return return_error (d, invocation, error);
   bgr_dbus_manager_complete_import_kernel_deb (skeleton, invocation, kernel_record (k));
@@ -358,8 +440,10 @@ handle_pull_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
   Daemon *d = data;
   GError *error = NULL;
   PullProgress progress = { skeleton, name, 0 };
+  g_autoptr (GCancellable) c = long_call_begin (d, invocation);
   g_autoptr (BgrKernel) k = bgr_client_pull_kernel (d->client, name, on_pull_progress, &progress,
-                                                    NULL, &error);
+                                                    c, &error);
+  long_call_end (d, invocation, c);
   if (k == NULL)
     return return_error (d, invocation, error);
   bgr_dbus_manager_complete_pull_kernel (skeleton, invocation, kernel_record (k));
@@ -459,7 +543,9 @@ handle_promote_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocatio
 {
   Daemon *d = data;
   GError *error = NULL;
-  g_autoptr (BgrImage) image = bgr_client_promote_image (d->client, name, NULL, &error);
+  g_autoptr (GCancellable) c = long_call_begin (d, invocation);
+  g_autoptr (BgrImage) image = bgr_client_promote_image (d->client, name, c, &error);
+  long_call_end (d, invocation, c);
   if (image == NULL)
     return return_error (d, invocation, error);
   bgr_dbus_manager_complete_promote_image (skeleton, invocation, image_record (image));
@@ -702,6 +788,11 @@ main (int argc, char **argv)
       return bgr_error_code_to_exit_status (BGR_ERROR_DAEMON_UNAVAILABLE);
     }
   g_dbus_connection_set_exit_on_close (d->connection, FALSE);
+  d->cancellables = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) g_ptr_array_unref);
+  g_dbus_connection_signal_subscribe (d->connection, "org.freedesktop.DBus", "org.freedesktop.DBus",
+                                      "NameOwnerChanged", "/org/freedesktop/DBus", NULL,
+                                      G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed, d, NULL);
   if (!export_manager (d, &error))
     {
       g_printerr ("bangerd: cannot export %s: %s\n", BGR_DBUS_PATH, error->message);
@@ -723,6 +814,7 @@ main (int argc, char **argv)
   g_mutex_lock (&d->calls_lock);
   d->shutting_down = TRUE;
   g_mutex_unlock (&d->calls_lock);
+  cancel_calls_of (d, NULL); /* long calls roll back instead of running on */
   if (d->lock_retry_id != 0)
     g_source_remove (d->lock_retry_id);
   g_bus_unown_name (owner_id);

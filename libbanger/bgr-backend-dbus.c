@@ -17,8 +17,10 @@ typedef struct {
   char *bus_description;
 } DBusBackend;
 
-/* Long work gets a long timeout; progress comes as signals in later versions. */
-#define CALL_TIMEOUT_MS (10 * 60 * 1000)
+/* Short calls answer quickly; long ones (imports, pulls, promote) run as
+ * long as they need: the daemon cancels them if this client goes away. */
+#define CALL_TIMEOUT_MS (2 * 60 * 1000)
+#define LONG_CALL_TIMEOUT_MS G_MAXINT
 
 static void
 dbus_free (BgrBackend *backend)
@@ -84,6 +86,13 @@ convert_remote_error (DBusBackend *self, GError **error, GError *remote)
   bgr_propagate_error (error, remote, "bangerd");
 }
 
+static gboolean
+is_long_call (const char *method)
+{
+  return g_str_has_prefix (method, "Import") || g_str_equal (method, "PullKernel")
+         || g_str_equal (method, "PromoteImage") || g_str_equal (method, "Doctor");
+}
+
 static GVariant *
 call_with (DBusBackend *self, const char *method, GVariant *params, const char *reply_type,
            GCancellable *cancellable, GError **error)
@@ -94,7 +103,8 @@ call_with (DBusBackend *self, const char *method, GVariant *params, const char *
   reply = g_dbus_connection_call_sync (self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH,
                                        BGR_DBUS_MANAGER_IFACE, method, params,
                                        G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE,
-                                       CALL_TIMEOUT_MS, cancellable, &remote);
+                                       is_long_call (method) ? LONG_CALL_TIMEOUT_MS : CALL_TIMEOUT_MS,
+                                       cancellable, &remote);
   if (reply == NULL)
     convert_remote_error (self, error, remote);
   return reply;
@@ -322,7 +332,8 @@ dbus_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpo
                                             G_DBUS_SIGNAL_FLAGS_NONE, on_pull_progress, &pc, NULL);
   g_dbus_connection_call (self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE,
                           "PullKernel", g_variant_new ("(s)", OPT (name)), G_VARIANT_TYPE ("(a{sv})"),
-                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable, on_pull_reply, &pc);
+                          G_DBUS_CALL_FLAGS_NONE, LONG_CALL_TIMEOUT_MS, cancellable, on_pull_reply,
+                          &pc);
   while (!pc.done)
     g_main_context_iteration (ctx, TRUE);
   g_dbus_connection_signal_unsubscribe (self->connection, sub);

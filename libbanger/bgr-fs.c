@@ -159,17 +159,21 @@ bgr_copy_tree (const char *src, const char *dest, GCancellable *cancellable, GEr
   g_autoptr (GError) local_error = NULL;
   const char *name;
   struct stat st;
+  mode_t mode;
 
   if (stat (src, &st) != 0)
     {
       bgr_set_error_errno (error, errno, "cannot read %s", src);
       return FALSE;
     }
-  if (mkdir (dest, st.st_mode & 0777) != 0)
+  /* Writable while we fill it; the source's mode once full (a read-only
+   * source tree must not stop us from creating its children). */
+  if (mkdir (dest, 0700) != 0)
     {
       bgr_set_error_errno (error, errno, "cannot create %s", dest);
       return FALSE;
     }
+  mode = st.st_mode & 0777;
   d = g_dir_open (src, 0, &local_error);
   if (d == NULL)
     {
@@ -196,6 +200,11 @@ bgr_copy_tree (const char *src, const char *dest, GCancellable *cancellable, GEr
           if (!bgr_copy_file (s, t, cancellable, error))
             return FALSE;
         }
+    }
+  if (chmod (dest, mode) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot set the mode of %s", dest);
+      return FALSE;
     }
   return TRUE;
 }

@@ -152,6 +152,9 @@ test_deb_import (Fixture *f, gconstpointer data)
   g_assert_true (g_hash_table_contains (members, "init"));
   g_assert_true (g_hash_table_contains (members, "dev/console"));
   g_assert_nonnull (list);
+  g_assert_nonnull (strstr (list, "/virtio.ko"));
+  g_assert_nonnull (strstr (list, "/virtio_mmio.ko"));
+  g_assert_nonnull (strstr (list, "/virtio_blk.ko"));
   pos_virtio = strstr (list, "/virtio.ko") - list;
   pos_mmio = strstr (list, "/virtio_mmio.ko") - list;
   pos_blk = strstr (list, "/virtio_blk.ko") - list;
@@ -241,6 +244,29 @@ test_bzimage_with_modules (Fixture *f, gconstpointer data)
   g_assert_cmpstr (bgr_kernel_get_format (k), ==, "bzimage");
   g_assert_cmpstr (bgr_kernel_get_version (k), ==, bgr_kernel_get_version (from_deb));
   g_assert_true (bgr_kernel_get_initrd_generated (k));
+  {
+    /* Without modules the version comes from the bzImage header itself. */
+    g_autoptr (BgrKernel) bare = bgr_client_import_kernel (f->client, "bare",
+                                                           bgr_kernel_get_kernel_path (from_deb),
+                                                           NULL, NULL, NULL, &err);
+    g_assert_no_error (err);
+    g_assert_cmpstr (bgr_kernel_get_version (bare), ==, bgr_kernel_get_version (from_deb));
+    g_assert_null (bgr_kernel_get_initrd_path (bare));
+  }
+  {
+    /* Modules of another version are refused. */
+    g_autofree char *other = g_build_filename (g_get_user_runtime_dir (), "othermods", "lib",
+                                               "modules", "9.9.9-other", "kernel", NULL);
+    g_autofree char *root = g_build_filename (g_get_user_runtime_dir (), "othermods", NULL);
+    g_autoptr (BgrKernel) wrong = NULL;
+    g_mkdir_with_parents (other, 0755);
+    wrong = bgr_client_import_kernel (f->client, "wrong", bgr_kernel_get_kernel_path (from_deb),
+                                      root, NULL, NULL, &err);
+    g_assert_null (wrong);
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+    bgr_assert_contains (err->message, "9.9.9-other");
+    g_clear_error (&err);
+  }
   g_assert_true (g_file_test (bgr_kernel_get_initrd_path (k), G_FILE_TEST_IS_REGULAR));
 }
 

@@ -3,7 +3,10 @@
  * served on 127.0.0.1 by a libsoup server in this test. */
 #include "config.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <libsoup/soup.h>
+#include <unistd.h>
 
 #include <banger/banger.h>
 #include "bgr-test-util.h"
@@ -126,6 +129,47 @@ prepare_artifacts (void)
   bgr_run_clear (&r);
 }
 
+/* A modules tarball whose second entry is a hard link to a file outside
+ * the tree, with a body: unpacked naively, it would write that file. */
+static GBytes *
+evil_tarball (const char *victim)
+{
+  g_autofree char *path = g_build_filename (g_get_tmp_dir (), "banger-evil-XXXXXX.tar", NULL);
+  struct archive *a = archive_write_new ();
+  struct archive_entry *e = archive_entry_new ();
+  static const char body[] = "PWNED-BY-TARBALL";
+  char *data;
+  gsize len;
+  int fd = g_mkstemp (path);
+
+  archive_write_set_format_pax (a);
+  g_assert_cmpint (archive_write_open_fd (a, fd), ==, ARCHIVE_OK);
+  archive_entry_set_pathname (e, "6.1.0-x/kernel/real.ko");
+  archive_entry_set_filetype (e, AE_IFREG);
+  archive_entry_set_perm (e, 0644);
+  archive_entry_set_size (e, 4);
+  archive_write_header (a, e);
+  archive_write_data (a, "real", 4);
+  archive_entry_clear (e);
+  archive_entry_set_pathname (e, "6.1.0-x/kernel/foo.ko");
+  archive_entry_set_hardlink (e, victim);
+  archive_entry_set_filetype (e, AE_IFREG);
+  archive_entry_set_perm (e, 0644);
+  archive_entry_set_size (e, sizeof body - 1);
+  archive_write_header (a, e);
+  archive_write_data (a, body, sizeof body - 1);
+  archive_entry_free (e);
+  archive_write_close (a);
+  archive_write_free (a);
+  close (fd);
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_unlink (path);
+  return g_bytes_new_take (data, len);
+}
+
+static char *victim_path;
+static GBytes *evil_bytes;
+
 static char *
 artifact (GBytes *b, const char *path, gint64 size_delta, const char *sha_override)
 {
@@ -147,6 +191,13 @@ publish_catalog (void)
   g_autofree char *bad = artifact (kernel_bytes, "bad-vmlinuz", 0, zeros);
   g_autofree char *missing = artifact (kernel_bytes, "missing-vmlinuz", 0, NULL);
   g_autofree char *shortk = artifact (kernel_bytes, "vmlinuz", 100, NULL);
+  g_autofree char *evil = artifact (evil_bytes, "evil.tar", 0, NULL);
+  g_autofree char *elfk = NULL;
+  g_autofree char *ksha = sha256_of (kernel_bytes);
+
+  elfk = g_strdup_printf ("{ \"url\": \"vmlinuz\", \"size\": %" G_GSIZE_FORMAT
+                          ", \"sha256\": \"%s\", \"format\": \"elf\" }",
+                          g_bytes_get_size (kernel_bytes), ksha);
   g_autofree char *doc = g_strdup_printf (
     "{ \"schema_version\": 1, \"kernels\": [\n"
     " { \"name\": \"cloud\", \"version\": \"6.1\", \"arch\": \"x86_64\", \"source\": \"download\",\n"
@@ -156,13 +207,18 @@ publish_catalog (void)
     " { \"name\": \"missing\", \"version\": \"6.1\", \"arch\": \"x86_64\", \"source\": \"download\",\n"
     "   \"artifacts\": { \"kernel\": %s } },\n"
     " { \"name\": \"truncated\", \"version\": \"6.1\", \"arch\": \"x86_64\", \"source\": \"download\",\n"
-    "   \"artifacts\": { \"kernel\": %s } } ] }\n", k, m, bad, missing, shortk);
+    "   \"artifacts\": { \"kernel\": %s } },\n"
+    " { \"name\": \"evil\", \"version\": \"6.1\", \"arch\": \"x86_64\", \"source\": \"download\",\n"
+    "   \"artifacts\": { \"kernel\": %s, \"modules\": %s } },\n"
+    " { \"name\": \"notelf\", \"version\": \"6.1\", \"arch\": \"x86_64\", \"source\": \"download\",\n"
+    "   \"artifacts\": { \"kernel\": %s } } ] }\n", k, m, bad, missing, shortk, k, evil, elfk);
   g_autoptr (GBytes) catalog = g_bytes_new (doc, strlen (doc));
 
   serve ("/kernels.json", catalog);
   serve ("/vmlinuz", kernel_bytes);
   serve ("/bad-vmlinuz", kernel_bytes);
   serve ("/modules.tar.gz", modules_bytes);
+  serve ("/evil.tar", evil_bytes);
 }
 
 static BgrClient *
@@ -212,7 +268,7 @@ test_available (void)
   g_autoptr (GPtrArray) list = bgr_client_list_available_kernels (client, NULL, &err);
 
   g_assert_no_error (err);
-  g_assert_cmpuint (list->len, ==, 4);
+  g_assert_cmpuint (list->len, ==, 6);
   g_assert_cmpstr (bgr_catalog_kernel_get_name (list->pdata[0]), ==, "cloud");
   g_assert_cmpstr (bgr_catalog_kernel_get_source (list->pdata[0]), ==, "download");
   g_assert_cmpint (bgr_catalog_kernel_get_size (list->pdata[0]), ==,
@@ -271,6 +327,8 @@ test_corrupt (void)
     { "missing", BGR_ERROR_NOT_FOUND, "missing-vmlinuz" },
     { "truncated", BGR_ERROR_INVALID_DATA, "vmlinuz" },
     { "no-such-entry", BGR_ERROR_NOT_FOUND, "kernel list --available" },
+    { "evil", BGR_ERROR_INVALID_DATA, "refusing link entry" },
+    { "notelf", BGR_ERROR_INVALID_DATA, "catalog says kernel 'notelf' is elf" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -283,6 +341,12 @@ test_corrupt (void)
       bgr_assert_contains (err->message, cases[i].msg);
       assert_nothing_registered (client, state);
     }
+  /* The hard link's target was not touched. */
+  {
+    g_autofree char *victim = NULL;
+    g_assert_true (g_file_get_contents (victim_path, &victim, NULL, NULL));
+    g_assert_cmpstr (victim, ==, "precious");
+  }
   /* A verification failure leaves no file behind in the download cache. */
   {
     g_autofree char *downloads = g_build_filename (cache, "downloads", NULL);
@@ -317,11 +381,19 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   deb = bgr_test_program ("BANGER_TEST_KERNEL_DEB");
   prepare_artifacts ();
+  victim_path = g_build_filename (g_get_tmp_dir (), "banger-victim-XXXXXX", NULL);
+  g_close (g_mkstemp (victim_path), NULL);
+  g_assert_true (g_file_set_contents (victim_path, "precious", -1, NULL));
+  evil_bytes = evil_tarball (victim_path);
   server_start ();
   publish_catalog ();
   g_test_add_func ("/pull/available", test_available);
   g_test_add_func ("/pull/pull", test_pull);
   g_test_add_func ("/pull/corrupt", test_corrupt);
   g_test_add_func ("/pull/bad-catalog", test_bad_catalog);
-  return g_test_run ();
+  {
+    int rc = g_test_run ();
+    g_unlink (victim_path);
+    return rc;
+  }
 }

@@ -91,14 +91,17 @@ make_staging (BgrEngine *engine, const char *kind_dir, const char *name, GError 
 
 /* Names being created right now, so that two imports of one name race
  * cleanly (one wins, the other gets EXISTS). Keys carry the state
- * directory. Only used with the engine lock held. */
+ * directory; the table is shared by every engine of the process, hence its
+ * own lock (taken inside the engine lock). */
+G_LOCK_DEFINE_STATIC (reservations);
+static GHashTable *reservations_table;
+
 static GHashTable *
 reservations (void)
 {
-  static GHashTable *table;
-  if (table == NULL)
-    table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  return table;
+  if (reservations_table == NULL)
+    reservations_table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return reservations_table;
 }
 
 static gboolean
@@ -110,6 +113,7 @@ reserve (BgrEngine *engine, const char *kind, const char *name, GError **error)
   gboolean ok = TRUE;
 
   bgr_engine_lock (engine);
+  G_LOCK (reservations);
   existing = bgr_store_load (bgr_engine_get_store (engine), kind, name, NULL);
   if (existing != NULL || g_hash_table_contains (reservations (), key))
     {
@@ -118,6 +122,7 @@ reserve (BgrEngine *engine, const char *kind, const char *name, GError **error)
     }
   else
     g_hash_table_add (reservations (), g_steal_pointer (&key));
+  G_UNLOCK (reservations);
   bgr_engine_unlock (engine);
   return ok;
 }
@@ -128,8 +133,31 @@ unreserve (BgrEngine *engine, const char *kind, const char *name)
   g_autofree char *key = g_strdup_printf ("%s/%s/%s", bgr_store_get_dir (bgr_engine_get_store (engine)),
                                           kind, name);
   bgr_engine_lock (engine);
+  G_LOCK (reservations);
   g_hash_table_remove (reservations (), key);
+  G_UNLOCK (reservations);
   bgr_engine_unlock (engine);
+}
+
+/* Renames @dir out of the way (called with the engine lock held), so that
+ * its removal, done later without the lock, cannot hit a newer object of
+ * the same name. Returns the new path, or NULL when @dir does not exist. */
+static char *
+move_aside (const char *dir, GError **error)
+{
+  g_autofree char *parent = g_path_get_dirname (dir);
+  g_autofree char *base = g_path_get_basename (dir);
+  g_autofree char *aside = g_strdup_printf ("%s/.deleting-%s-XXXXXX", parent, base);
+
+  if (!g_file_test (dir, G_FILE_TEST_EXISTS))
+    return NULL;
+  /* mkdtemp gives a unique name; rename() replaces the empty directory. */
+  if (g_mkdtemp (aside) == NULL || rename (dir, aside) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot move %s aside", dir);
+      return NULL;
+    }
+  return g_steal_pointer (&aside);
 }
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -145,12 +173,12 @@ maybe_generate_initrd (const char *staging, const char *tree, const char *versio
 
   if (index == NULL)
     return FALSE;
-  /* virtio_blk built in (not a module): the kernel boots without help. */
-  if (!g_hash_table_contains (index, "virtio_blk") && !g_hash_table_contains (index, "virtio_mmio"))
-    return TRUE;
   order = bgr_modules_resolve (tree, bgr_microvm_modules, error);
   if (order == NULL)
     return FALSE;
+  /* Everything a microVM needs is built in: the kernel boots without help. */
+  if (order->len == 0)
+    return TRUE;
   initrd = g_build_filename (staging, "initrd.img", NULL);
   if (!bgr_initramfs_write (initrd, tree, version, order, error))
     return FALSE;
@@ -214,6 +242,14 @@ bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kerne
       || (initrd != NULL && !check_regular ("initrd", initrd, error))
       || (modules != NULL && !bgr_modules_find_tree (modules, &tree, &mod_version, error)))
     return NULL;
+  /* Modules of another kernel would refuse to load at boot. */
+  if (version != NULL && mod_version != NULL && !g_str_equal (version, mod_version))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "kernel %s is version %s, but the modules in %s are for %s", kernel, version,
+                   modules, mod_version);
+      return NULL;
+    }
   if (!reserve (engine, "kernel", name, error))
     return NULL;
   staging = make_staging (engine, "kernels", name, error);
@@ -382,8 +418,13 @@ bgr_engine_get_kernel (BgrEngine *engine, const char *name, GError **error)
 static char *
 images_using_kernel (BgrEngine *engine, const char *kernel)
 {
-  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), "image", NULL);
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), "image", errors);
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
+
+  /* An image record that cannot be read might refer to it: be safe. */
+  if (errors->len > 0)
+    return g_strdup_printf ("(unreadable: %s)", ((GError *) errors->pdata[0])->message);
 
   for (guint i = 0; i < docs->len; i++)
     if (g_strcmp0 (json_object_get_string_member_with_default (docs->pdata[i], "kernel_ref", NULL),
@@ -416,11 +457,15 @@ bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error)
     }
   /* Record first: a crash afterwards leaves only unreferenced files. */
   ok = bgr_store_delete (bgr_engine_get_store (engine), "kernel", name, error);
+  if (ok)
+    {
+      g_autofree char *final = artifacts_dir (engine, "kernels", name);
+      dir = move_aside (final, NULL);
+    }
   bgr_engine_unlock (engine);
   if (!ok)
     return FALSE;
-  dir = artifacts_dir (engine, "kernels", name);
-  return bgr_rm_rf (dir, error);
+  return dir == NULL || bgr_rm_rf (dir, error);
 }
 
 /* ---- images ------------------------------------------------------------- */
@@ -517,10 +562,19 @@ bgr_engine_register_image (BgrEngine *engine, const char *name, const char *root
   bgr_engine_lock (engine);
   {
     g_autoptr (JsonObject) existing = bgr_store_load (bgr_engine_get_store (engine), "image", name, NULL);
+    g_autoptr (JsonObject) kdoc = NULL;
     if (existing != NULL)
       {
         bgr_engine_unlock (engine);
         g_set_error (error, BGR_ERROR, BGR_ERROR_EXISTS, "an image named '%s' already exists", name);
+        return NULL;
+      }
+    /* Check the kernel again under the lock: a delete may have raced us. */
+    if (kernel_ref != NULL
+        && (kdoc = bgr_store_load (bgr_engine_get_store (engine), "kernel", kernel_ref, NULL)) == NULL)
+      {
+        bgr_engine_unlock (engine);
+        g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "no kernel named '%s'", kernel_ref);
         return NULL;
       }
   }
@@ -579,17 +633,22 @@ bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
   if (doc == NULL)
     return FALSE;
   /* VMs do not exist yet; when they do, an image in use is refused here. */
-  managed = json_object_get_boolean_member_with_default (doc, "managed", FALSE);
   bgr_engine_lock (engine);
-  ok = bgr_store_delete (bgr_engine_get_store (engine), "image", name, error);
+  /* Look again under the lock: the record may have changed (promote). */
+  g_clear_pointer (&doc, json_object_unref);
+  doc = bgr_store_load (bgr_engine_get_store (engine), "image", name, error);
+  managed = doc != NULL && json_object_get_boolean_member_with_default (doc, "managed", FALSE);
+  ok = doc != NULL && bgr_store_delete (bgr_engine_get_store (engine), "image", name, error);
+  /* An unmanaged image's files belong to the user: only the record goes. */
+  if (ok && managed)
+    {
+      g_autofree char *final = artifacts_dir (engine, "images", name);
+      dir = move_aside (final, NULL);
+    }
   bgr_engine_unlock (engine);
   if (!ok)
     return FALSE;
-  /* An unmanaged image's files belong to the user: only the record goes. */
-  if (!managed)
-    return TRUE;
-  dir = artifacts_dir (engine, "images", name);
-  return bgr_rm_rf (dir, error);
+  return dir == NULL || bgr_rm_rf (dir, error);
 }
 
 BgrImage *
@@ -662,6 +721,19 @@ bgr_engine_promote_image (BgrEngine *engine, const char *name, GCancellable *can
   json_object_set_int_member (promoted, "size", (gint64) bgr_path_size (staging));
 
   bgr_engine_lock (engine);
+  {
+    /* The copy took a while: the record must still be the one we copied. */
+    g_autoptr (JsonObject) now = bgr_store_load (bgr_engine_get_store (engine), "image", name, NULL);
+    if (now == NULL || json_object_get_boolean_member_with_default (now, "managed", FALSE)
+        || g_strcmp0 (json_object_get_string_member_with_default (now, "rootfs", NULL),
+                      json_object_get_string_member_with_default (doc, "rootfs", NULL)) != 0)
+      {
+        bgr_engine_unlock (engine);
+        g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY,
+                     "image '%s' changed while it was being promoted; nothing was changed", name);
+        goto out;
+      }
+  }
   if (!bgr_rm_rf (final, error))
     {
       bgr_engine_unlock (engine);

@@ -16,6 +16,7 @@
 #include "engine/bgr-engine-private.h"
 #include "net/bgr-catalog-private.h"
 #include "net/bgr-download-private.h"
+#include "kernel/bgr-kernel-files-private.h"
 
 /* The catalog used when kernel_catalog_url is empty: kernels the host's own
  * package archive provides, so that a pull works with no other network. */
@@ -170,6 +171,15 @@ unpack_modules (const char *archive_path, const char *dest, const char *url, GEr
 
       while (g_str_has_prefix (name, "./"))
         name += 2;
+      /* Hard links are reported as regular files: their target would be
+       * resolved (and written through) outside our checks. */
+      if (archive_entry_hardlink (e) != NULL || archive_entry_symlink (e) != NULL)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                       "modules archive %s: refusing link entry %s (only files and directories)",
+                       url, name);
+          goto out;
+        }
       if (*name == '\0' || (type != AE_IFREG && type != AE_IFDIR))
         continue;
       if (!safe_member (name))
@@ -271,6 +281,7 @@ apt_download (BgrEngine *engine, const char *package, GCancellable *cancellable,
   g_autofree char *err_text = NULL;
   g_autoptr (GDir) d = NULL;
   g_autofree char *prefix = NULL;
+  g_autofree char *tmp = NULL;
   const char *entry;
 
   if (real == NULL)
@@ -280,35 +291,60 @@ apt_download (BgrEngine *engine, const char *package, GCancellable *cancellable,
       bgr_set_error_errno (error, errno, "cannot create %s", dir);
       return NULL;
     }
-  /* apt drops privileges to _apt when it can: let it write here. */
-  if (getuid () == 0)
-    g_chmod (dir, 0777);
   prefix = g_strdup_printf ("%s_", real);
   d = g_dir_open (dir, 0, NULL);
   while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
     if (g_str_has_prefix (entry, prefix) && g_str_has_suffix (entry, ".deb"))
-      return g_build_filename (dir, entry, NULL); /* downloaded before */
+      return g_build_filename (dir, entry, NULL); /* complete: only renamed in when done */
+  /* apt-get writes straight to the final name: let it write in a private
+   * directory and move the package into the cache only once it is whole. */
+  tmp = g_build_filename (dir, ".download-XXXXXX", NULL);
+  if (g_mkdtemp_full (tmp, 0755) == NULL)
+    {
+      bgr_set_error_errno (error, errno, "cannot create a directory in %s", dir);
+      return NULL;
+    }
+  if (getuid () == 0)
+    g_chmod (tmp, 0777);
   l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_cwd (l, dir);
+  g_subprocess_launcher_set_cwd (l, tmp);
   p = g_subprocess_launcher_spawn (l, &local, "apt-get", "download", "-q", real, NULL);
   if (p == NULL || !g_subprocess_communicate_utf8 (p, NULL, cancellable, NULL, &err_text, &local))
     {
+      if (p != NULL)
+        {
+          g_subprocess_force_exit (p);
+          g_subprocess_wait (p, NULL, NULL);
+        }
+      bgr_rm_rf (tmp, NULL);
       bgr_propagate_error (error, g_steal_pointer (&local), "apt-get download %s", real);
       return NULL;
     }
   if (!g_subprocess_get_successful (p))
     {
+      bgr_rm_rf (tmp, NULL);
       g_set_error (error, BGR_ERROR, BGR_ERROR_NETWORK, "apt-get download %s failed: %s", real,
                    g_strstrip (err_text));
       return NULL;
     }
   g_clear_pointer (&d, g_dir_close);
-  d = g_dir_open (dir, 0, NULL);
+  d = g_dir_open (tmp, 0, NULL);
   while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
     if (g_str_has_prefix (entry, prefix) && g_str_has_suffix (entry, ".deb"))
-      return g_build_filename (dir, entry, NULL);
-  g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "apt-get download %s left no .deb in %s", real,
-               dir);
+      {
+        g_autofree char *from = g_build_filename (tmp, entry, NULL);
+        char *to = g_build_filename (dir, entry, NULL);
+        if (rename (from, to) != 0)
+          {
+            bgr_set_error_errno (error, errno, "cannot move %s to %s", from, to);
+            g_free (to);
+            to = NULL;
+          }
+        bgr_rm_rf (tmp, NULL);
+        return to;
+      }
+  bgr_rm_rf (tmp, NULL);
+  g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "apt-get download %s left no .deb", real);
   return NULL;
 }
 
@@ -358,9 +394,14 @@ bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc pro
   if (e->source == BGR_CATALOG_SOURCE_APT)
     {
       g_autofree char *deb = apt_download (engine, e->apt_package, cancellable, error);
+      BgrKernel *k;
       if (deb == NULL)
         return NULL;
-      return bgr_engine_import_kernel_deb (engine, name, deb, cancellable, error);
+      k = bgr_engine_import_kernel_deb (engine, name, deb, cancellable, error);
+      /* A package that cannot be read is of no use in the cache. */
+      if (k == NULL && error != NULL && *error != NULL && (*error)->code == BGR_ERROR_INVALID_DATA)
+        g_unlink (deb);
+      return k;
     }
 
   pp.total = (guint64) e->kernel->size + (e->initrd != NULL ? (guint64) e->initrd->size : 0)
@@ -392,22 +433,24 @@ bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc pro
           return NULL;
         }
     }
+  /* The catalog says what the kernel is; the header must agree, before
+   * anything is registered. */
+  {
+    const char *want = bgr_catalog_kernel_format_to_string (e->kernel_format);
+    BgrKernelFormat got;
+    if (!bgr_kernel_detect_format (kernel, &got, NULL, error))
+      goto out;
+    if ((g_str_equal (want, "elf") && got != BGR_KERNEL_FORMAT_VMLINUX)
+        || (g_str_equal (want, "bzimage") && got != BGR_KERNEL_FORMAT_BZIMAGE))
+      {
+        g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                     "catalog says kernel '%s' is %s, but the downloaded file is a %s", name, want,
+                     bgr_kernel_format_to_string (got));
+        goto out;
+      }
+  }
   result = bgr_engine_import_kernel (engine, name, kernel, unpacked, initrd, cancellable, error);
-  if (result != NULL)
-    {
-      const char *want = bgr_catalog_kernel_format_to_string (e->kernel_format);
-      const char *got = bgr_kernel_get_format (result);
-      /* The catalog says what the kernel is; the header must agree. */
-      if ((g_str_equal (want, "elf") && !g_str_equal (got, "vmlinux"))
-          || (g_str_equal (want, "bzimage") && !g_str_equal (got, "bzimage")))
-        {
-          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
-                       "catalog says kernel '%s' is %s, but the downloaded file is a %s", name,
-                       want, got);
-          bgr_engine_delete_kernel (engine, name, NULL);
-          g_clear_object (&result);
-        }
-    }
+out:
   if (unpacked != NULL)
     bgr_rm_rf (unpacked, NULL);
   return result;

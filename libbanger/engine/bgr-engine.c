@@ -5,6 +5,7 @@
 
 #include "bgr-daemon-info-private.h"
 #include "bgr-error-private.h"
+#include "bgr-fs-private.h"
 #include "engine/bgr-engine-private.h"
 
 struct _BgrEngine {
@@ -13,6 +14,43 @@ struct _BgrEngine {
   gint64 started_us; /* monotonic */
   GMutex lock;
 };
+
+/* Work directories an engine that died mid-operation left behind. Only
+ * the engine holding the state lock can be using them, and that is us. */
+static void
+sweep_leftovers (const char *dir, const char *const *prefixes)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    for (const char *const *p = prefixes; *p != NULL; p++)
+      if (g_str_has_prefix (name, *p))
+        {
+          g_autofree char *path = g_build_filename (dir, name, NULL);
+          g_info ("removing leftover %s", path);
+          bgr_rm_rf (path, NULL);
+          break;
+        }
+}
+
+static void
+sweep (BgrConfig *config)
+{
+  static const char *const staging[] = { ".staging-", ".deleting-", NULL };
+  static const char *const modules[] = { ".modules-", NULL };
+  static const char *const apt[] = { ".download-", NULL };
+  const char *state = bgr_config_get_string (config, "state_dir");
+  const char *cache = bgr_config_get_string (config, "cache_dir");
+  g_autofree char *kernels = g_build_filename (state, "kernels", NULL);
+  g_autofree char *images = g_build_filename (state, "images", NULL);
+  g_autofree char *aptdir = g_build_filename (cache, "apt", NULL);
+
+  sweep_leftovers (kernels, staging);
+  sweep_leftovers (images, staging);
+  sweep_leftovers (cache, modules);
+  sweep_leftovers (aptdir, apt);
+}
 
 BgrEngine *
 bgr_engine_new (BgrConfig *config, GError **error)
@@ -23,6 +61,7 @@ bgr_engine_new (BgrConfig *config, GError **error)
   store = bgr_store_open (bgr_config_get_string (config, "state_dir"), error);
   if (store == NULL)
     return NULL;
+  sweep (config);
   engine = g_new0 (BgrEngine, 1);
   engine->config = g_object_ref (config);
   engine->store = g_steal_pointer (&store);

@@ -131,6 +131,12 @@ extract_data_tar (struct archive *outer, const char *deb, const char *member, co
       if (g_str_has_prefix (path, "boot/vmlinuz-") && strchr (path + 13, '/') == NULL)
         {
           const char *v = path + strlen ("boot/vmlinuz-");
+          if (*v == '\0' || strstr (v, "..") != NULL || strchr (v, '/') != NULL)
+            {
+              g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                           "%s: refusing kernel file %s (bad version)", what, path);
+              goto fail;
+            }
           if (version != NULL && !g_str_equal (version, v))
             {
               g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,

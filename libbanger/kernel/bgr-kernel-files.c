@@ -64,17 +64,20 @@ bgr_kernel_detect_format (const char *path, BgrKernelFormat *out_format, char **
       *out_format = BGR_KERNEL_FORMAT_BZIMAGE;
       if (out_version != NULL)
         {
-          guint off = (guint) (hdr[0x20e] | (hdr[0x20f] << 8)) + 0x200;
+          /* The version string lives further in the file: read it there. */
+          goffset off = (goffset) (hdr[0x20e] | (hdr[0x20f] << 8)) + 0x200;
+          char vbuf[256] = "";
+          gsize got = 0;
           *out_version = NULL;
-          if (off + 1 < n)
+          if (g_seekable_seek (G_SEEKABLE (in), off, G_SEEK_SET, NULL, NULL)
+              && g_input_stream_read_all (G_INPUT_STREAM (in), vbuf, sizeof vbuf - 1, &got, NULL,
+                                          NULL)
+              && got > 0)
             {
-              const char *s = (const char *) hdr + off;
-              gsize max = n - off, len = strnlen (s, max);
-              if (len < max)
-                {
-                  const char *sp = memchr (s, ' ', len);
-                  *out_version = g_strndup (s, sp != NULL ? (gsize) (sp - s) : len);
-                }
+              gsize len = strnlen (vbuf, got);
+              const char *sp = memchr (vbuf, ' ', len);
+              if (len > 0 && len < got)
+                *out_version = g_strndup (vbuf, sp != NULL ? (gsize) (sp - vbuf) : len);
             }
         }
       return TRUE;

@@ -275,3 +275,75 @@ def test_kernels_and_images(tmp_path):
         assert rootfs.exists()
     finally:
         client.close()
+
+
+def test_pull_cancelled_when_caller_leaves(tmp_path, private_bus):
+    """Killing `banger kernel pull` mid-download makes bangerd cancel the
+    pull: nothing is registered, no work directory stays behind."""
+    import hashlib
+    import http.server
+    import threading
+
+    data = open(_kernel_deb(), "rb").read()  # any sizeable bytes will do
+    sent_some = threading.Event()
+    release = threading.Event()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:65536])
+            self.wfile.flush()
+            sent_some.set()
+            release.wait(60)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d/" % server.server_address[1]
+    (tmp_path / "catalog.json").write_text(json.dumps({
+        "schema_version": 1,
+        "kernels": [{"name": "slow", "version": "1", "arch": "x86_64", "source": "download",
+                     "artifacts": {"kernel": {"url": url + "vmlinuz", "size": len(data),
+                                              "format": "bzimage",
+                                              "sha256": hashlib.sha256(data).hexdigest()}}}]}))
+    cfg = _config_file(tmp_path, 'kernel_catalog_url = "file://%s"\ncache_dir = "%s"\n'
+                       'log_level = "info"\n' % (tmp_path / "catalog.json", tmp_path / "cache"))
+    log = open(tmp_path / "bangerd.log", "w")
+    daemon = subprocess.Popen([os.environ["BANGERD"], "--address", private_bus, "--config", cfg],
+                              stderr=log)
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=private_bus)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([os.environ["BANGER_CLI"], "daemon", "status"], env=env,
+                             capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline and daemon.poll() is None
+            time.sleep(0.05)
+        cli = subprocess.Popen([os.environ["BANGER_CLI"], "kernel", "pull", "slow"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert sent_some.wait(60), "the download never started"
+        cli.kill()
+        cli.wait()
+        # The daemon notices the caller is gone and cancels; then the server
+        # may finish (too late: the pull must not complete).
+        deadline = time.monotonic() + 60
+        while "cancelling its" not in (tmp_path / "bangerd.log").read_text():
+            assert time.monotonic() < deadline, "bangerd did not cancel the pull"
+            time.sleep(0.05)
+        release.set()
+        client = banger.Client.dbus_address(private_bus)
+        assert client.kernels() == []
+        kernels_dir = tmp_path / "state" / "kernels"
+        assert not kernels_dir.exists() or list(kernels_dir.iterdir()) == []
+        client.stop_daemon()
+        assert daemon.wait(timeout=60) == 0
+    finally:
+        release.set()
+        server.shutdown()
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        log.close()
