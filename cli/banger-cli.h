@@ -70,10 +70,12 @@ gboolean banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError 
 gboolean banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error);
 
 extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];
 extern const GOptionEntry banger_image_register_options[];
+extern const GOptionEntry banger_image_pull_options[];
 /* An absolute form of a path given on the command line (NULL stays NULL). */
 char *banger_absolute_path (const char *path);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "banger-cli.h"
 
@@ -18,6 +19,52 @@ const GOptionEntry banger_image_register_options[] = {
   { "work-seed", 0, 0, G_OPTION_ARG_FILENAME, &opt_work_seed, "An ext4 work-seed", "FILE" },
   { NULL }
 };
+
+static char *opt_pull_name, *opt_pull_kernel_ref, *opt_platform, *opt_size;
+static gboolean opt_insecure;
+
+const GOptionEntry banger_image_pull_options[] = {
+  { "name", 0, 0, G_OPTION_ARG_STRING, &opt_pull_name, "The image's name (default: from the reference)", "NAME" },
+  { "kernel-ref", 0, 0, G_OPTION_ARG_STRING, &opt_pull_kernel_ref,
+    "The managed kernel it boots with (default: the only one)", "KERNEL" },
+  { "platform", 0, 0, G_OPTION_ARG_STRING, &opt_platform, "os/arch[/variant] (default: this host's)", "PLATFORM" },
+  { "size", 0, 0, G_OPTION_ARG_STRING, &opt_size, "rootfs size, e.g. 4G (default: from the content)", "SIZE" },
+  { "insecure", 0, 0, G_OPTION_ARG_NONE, &opt_insecure, "Allow plain http to a non-local registry", NULL },
+  { NULL }
+};
+
+/* "4G", "512M", "1073741824": bytes. */
+static gboolean
+parse_size (const char *text, guint64 *out, GError **error)
+{
+  char *end = NULL;
+  guint64 v = g_ascii_strtoull (text, &end, 10);
+  guint64 mult = 1;
+
+  if (end == text)
+    goto bad;
+  switch (g_ascii_toupper (*end))
+    {
+    case '\0': break;
+    case 'K': mult = 1ull << 10; end++; break;
+    case 'M': mult = 1ull << 20; end++; break;
+    case 'G': mult = 1ull << 30; end++; break;
+    case 'T': mult = 1ull << 40; end++; break;
+    default: goto bad;
+    }
+  if (*end == 'i' || *end == 'B')
+    end++;
+  if (*end == 'B')
+    end++;
+  if (*end != '\0' || v == 0 || v > G_MAXUINT64 / mult)
+    goto bad;
+  *out = v * mult;
+  return TRUE;
+bad:
+  g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+               "invalid size \"%s\" (e.g. 4G, 512M, or bytes)", text);
+  return FALSE;
+}
 
 static void
 print_image (BgrImage *img)
@@ -155,6 +202,65 @@ banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **erro
   else
     {
       g_print ("promoted image '%s': banger now owns copies of its files\n", inv->args[0]);
+      print_image (img);
+    }
+  return TRUE;
+}
+
+typedef struct {
+  const char *what;
+  gint64 last_us;
+} Bar;
+
+static void
+on_pull_progress (guint64 done, guint64 total, gpointer data)
+{
+  Bar *bar = data;
+  gint64 now = g_get_monotonic_time ();
+  g_autofree char *d = NULL, *t = NULL;
+
+  if (done != total && now - bar->last_us < 100000)
+    return;
+  bar->last_us = now;
+  d = g_format_size (done);
+  if (total > 0)
+    {
+      t = g_format_size (total);
+      fprintf (stderr, "\rpulling %s: %s / %s (%3.0f%%)   ", bar->what, d, t,
+               100.0 * (double) done / (double) total);
+    }
+  else
+    fprintf (stderr, "\rpulling %s: %s   ", bar->what, d);
+  fflush (stderr);
+}
+
+gboolean
+banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = NULL;
+  g_autoptr (BgrImage) img = NULL;
+  guint64 size = 0;
+  Bar bar = { inv->args[0], 0 };
+  gboolean tty = isatty (STDERR_FILENO) && !inv->json;
+
+  if (opt_size != NULL && !parse_size (opt_size, &size, error))
+    return FALSE;
+  client = banger_invocation_get_client (inv, error);
+  if (client == NULL)
+    return FALSE;
+  img = bgr_client_pull_image (client, inv->args[0], opt_pull_name, opt_pull_kernel_ref,
+                               opt_platform, size,
+                               opt_insecure ? BGR_IMAGE_PULL_FLAGS_INSECURE : BGR_IMAGE_PULL_FLAGS_NONE,
+                               tty ? on_pull_progress : NULL, &bar, NULL, error);
+  if (tty)
+    fprintf (stderr, "\n");
+  if (img == NULL)
+    return FALSE;
+  if (inv->json)
+    print_image_json (img);
+  else
+    {
+      g_print ("pulled image '%s'\n", bgr_image_get_name (img));
       print_image (img);
     }
   return TRUE;

@@ -60,6 +60,14 @@ static const BangerCommand commands[] = {
     "opened with libext2fs, the kernel's header, the modules tree) and then points at\n"
     "your files without ever deleting them. Use --kernel FILE or --kernel-ref KERNEL.",
     "", 0, 0, banger_image_register_options },
+  { "image pull", banger_cmd_image_pull, "Pull an image from an OCI registry",
+    "Downloads an image (alpine:3.19, ghcr.io/o/r:tag, 127.0.0.1:5000/x@sha256:...)\n"
+    "into a layer cache shared by all pulls and replays its layers straight into a new\n"
+    "ext4 rootfs (owners, modes, links, device nodes and xattrs as in the layers), sized\n"
+    "from the content unless --size is given, then registers it as a managed image\n"
+    "booting with --kernel-ref. Plain http is used only for a registry on the loopback\n"
+    "interface, or with --insecure. Credentials come from ~/.docker/config.json or\n"
+    "$REGISTRY_AUTH_FILE.", "REF", 1, 1, banger_image_pull_options },
   { "image list", banger_cmd_image_list, "List images",
     "Lists registered and managed images.", "", 0, 0, NULL },
   { "image show", banger_cmd_image_show, "Show one image",

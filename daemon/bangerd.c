@@ -452,6 +452,27 @@ handle_pull_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
 }
 
 static gboolean
+handle_pull_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                   const char *reference, const char *name, const char *kernel_ref,
+                   const char *platform, guint flags, guint64 size, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  PullProgress progress = { skeleton, reference, 0 };
+  g_autoptr (GCancellable) c = long_call_begin (d, invocation);
+  g_autoptr (BgrImage) image = bgr_client_pull_image (d->client, reference, opt (name),
+                                                      opt (kernel_ref), opt (platform), size,
+                                                      (BgrImagePullFlags) flags, on_pull_progress,
+                                                      &progress, c, &error);
+  long_call_end (d, invocation, c);
+  if (image == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_pull_image (skeleton, invocation, image_record (image));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
 handle_register_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
                        const char *name, GVariant *spec, gpointer data)
 {
@@ -638,6 +659,7 @@ export_manager (Daemon *d, GError **error)
   g_signal_connect (d->skeleton, "handle-list-available-kernels",
                     G_CALLBACK (handle_list_available_kernels), d);
   g_signal_connect (d->skeleton, "handle-pull-kernel", G_CALLBACK (handle_pull_kernel), d);
+  g_signal_connect (d->skeleton, "handle-pull-image", G_CALLBACK (handle_pull_image), d);
   g_signal_connect (d->skeleton, "handle-list-images", G_CALLBACK (handle_list_images), d);
   g_signal_connect (d->skeleton, "handle-get-image", G_CALLBACK (handle_get_image), d);
   g_signal_connect (d->skeleton, "handle-delete-image", G_CALLBACK (handle_delete_image), d);

@@ -286,54 +286,53 @@ typedef struct {
   GVariant *reply;
   GError *error;
   gboolean done;
-  const char *name;
+  const char *key;
   BgrProgressFunc progress;
   gpointer user_data;
-} PullCall;
+} ProgressCall;
 
 static void
-on_pull_progress (GDBusConnection *c, const char *sender, const char *path, const char *iface,
-                  const char *signal, GVariant *params, gpointer data)
+on_progress_signal (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                    const char *signal, GVariant *params, gpointer data)
 {
-  PullCall *pc = data;
-  const char *name;
+  ProgressCall *pc = data;
+  const char *key;
   guint64 done, total;
 
   if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(stt)")))
     return;
-  g_variant_get (params, "(&stt)", &name, &done, &total);
-  if (g_str_equal (name, pc->name) && pc->progress != NULL)
+  g_variant_get (params, "(&stt)", &key, &done, &total);
+  if (g_str_equal (key, pc->key) && pc->progress != NULL)
     pc->progress (done, total, pc->user_data);
 }
 
 static void
-on_pull_reply (GObject *source, GAsyncResult *res, gpointer data)
+on_progress_call_reply (GObject *source, GAsyncResult *res, gpointer data)
 {
-  PullCall *pc = data;
+  ProgressCall *pc = data;
   pc->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &pc->error);
   pc->done = TRUE;
 }
 
-/* The call runs asynchronously on a private main context, so that the
- * daemon's PullProgress signals are delivered while we wait. */
-static BgrKernel *
-dbus_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpointer user_data,
-                  GCancellable *cancellable, GError **error)
+/* A long call whose progress comes as PullProgress(key, done, total)
+ * signals. The call runs asynchronously on a private main context, so that
+ * the signals are delivered while we wait. */
+static GVariant *
+call_with_progress (DBusBackend *self, const char *method, GVariant *params, const char *key,
+                    const char *reply_type, BgrProgressFunc progress, gpointer user_data,
+                    GCancellable *cancellable, GError **error)
 {
-  DBusBackend *self = SELF (b);
   g_autoptr (GMainContext) ctx = g_main_context_new ();
-  PullCall pc = { NULL, NULL, FALSE, OPT (name), progress, user_data };
-  g_autoptr (GVariant) reply = NULL;
+  ProgressCall pc = { NULL, NULL, FALSE, key, progress, user_data };
   guint sub;
 
   g_main_context_push_thread_default (ctx);
   sub = g_dbus_connection_signal_subscribe (self->connection, BGR_DBUS_NAME, BGR_DBUS_MANAGER_IFACE,
                                             "PullProgress", BGR_DBUS_PATH, NULL,
-                                            G_DBUS_SIGNAL_FLAGS_NONE, on_pull_progress, &pc, NULL);
+                                            G_DBUS_SIGNAL_FLAGS_NONE, on_progress_signal, &pc, NULL);
   g_dbus_connection_call (self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE,
-                          "PullKernel", g_variant_new ("(s)", OPT (name)), G_VARIANT_TYPE ("(a{sv})"),
-                          G_DBUS_CALL_FLAGS_NONE, LONG_CALL_TIMEOUT_MS, cancellable, on_pull_reply,
-                          &pc);
+                          method, params, G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE,
+                          LONG_CALL_TIMEOUT_MS, cancellable, on_progress_call_reply, &pc);
   while (!pc.done)
     g_main_context_iteration (ctx, TRUE);
   g_dbus_connection_signal_unsubscribe (self->connection, sub);
@@ -342,12 +341,33 @@ dbus_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpo
     ;
   g_main_context_pop_thread_default (ctx);
   if (pc.reply == NULL)
-    {
-      convert_remote_error (self, error, pc.error);
-      return NULL;
-    }
-  reply = pc.reply;
+    convert_remote_error (self, error, pc.error);
+  return pc.reply;
+}
+
+static BgrKernel *
+dbus_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpointer user_data,
+                  GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with_progress (SELF (b), "PullKernel",
+                                                   g_variant_new ("(s)", OPT (name)), OPT (name),
+                                                   "(a{sv})", progress, user_data, cancellable,
+                                                   error);
   return kernel_from_reply (reply, error);
+}
+
+static BgrImage *
+dbus_pull_image (BgrBackend *b, const char *reference, const char *name, const char *kernel_ref,
+                 const char *platform, guint64 size, BgrImagePullFlags flags,
+                 BgrProgressFunc progress, gpointer user_data, GCancellable *cancellable,
+                 GError **error)
+{
+  g_autoptr (GVariant) reply =
+    call_with_progress (SELF (b), "PullImage",
+                        g_variant_new ("(ssssut)", OPT (reference), OPT (name), OPT (kernel_ref),
+                                       OPT (platform), (guint32) flags, size),
+                        OPT (reference), "(a{sv})", progress, user_data, cancellable, error);
+  return image_from_reply (reply, error);
 }
 
 static BgrImage *
@@ -430,6 +450,7 @@ static const BgrBackendVTable dbus_vtable = {
   .get_image = dbus_get_image,
   .delete_image = dbus_delete_image,
   .promote_image = dbus_promote_image,
+  .pull_image = dbus_pull_image,
 };
 
 BgrBackend *

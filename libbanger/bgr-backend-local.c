@@ -136,6 +136,16 @@ local_promote_image (BgrBackend *b, const char *name, GCancellable *cancellable,
   return bgr_engine_promote_image (ENGINE (b), name, cancellable, error);
 }
 
+static BgrImage *
+local_pull_image (BgrBackend *b, const char *reference, const char *name, const char *kernel_ref,
+                  const char *platform, guint64 size, BgrImagePullFlags flags,
+                  BgrProgressFunc progress, gpointer user_data, GCancellable *cancellable,
+                  GError **error)
+{
+  return bgr_engine_pull_image (ENGINE (b), reference, name, kernel_ref, platform, size, flags,
+                                progress, user_data, cancellable, error);
+}
+
 static const BgrBackendVTable local_vtable = {
   .name = "local",
   .free = local_free,
@@ -156,6 +166,7 @@ static const BgrBackendVTable local_vtable = {
   .get_image = local_get_image,
   .delete_image = local_delete_image,
   .promote_image = local_promote_image,
+  .pull_image = local_pull_image,
 };
 
 BgrBackend *

@@ -48,6 +48,10 @@ typedef struct {
                             GError **error);
   BgrImage *(*promote_image) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                               GError **error);
+  BgrImage *(*pull_image) (BgrBackend *backend, const char *reference, const char *name,
+                           const char *kernel_ref, const char *platform, guint64 size,
+                           BgrImagePullFlags flags, BgrProgressFunc progress, gpointer user_data,
+                           GCancellable *cancellable, GError **error);
 } BgrBackendVTable;
 
 struct _BgrBackend {

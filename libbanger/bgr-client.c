@@ -826,3 +826,40 @@ bgr_client_pull_kernel_finish (BgrClient *self, GAsyncResult *result, GError **e
   g_return_val_if_fail (g_async_result_is_tagged (result, bgr_client_pull_kernel_async), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+/**
+ * bgr_client_pull_image:
+ * @self: a #BgrClient
+ * @reference: an image reference: `alpine:3.19`, `docker.io/library/debian:12`,
+ *   `127.0.0.1:5000/dev/base@sha256:...`
+ * @name: (nullable): the image's name; %NULL for the reference's last path
+ *   component and tag (e.g. "debian-12")
+ * @kernel_ref: (nullable): the managed kernel the image boots with; %NULL
+ *   when exactly one kernel is managed
+ * @platform: (nullable): "os/arch[/variant]", e.g. "linux/amd64"; %NULL for
+ *   this host's
+ * @size: size of the ext4 rootfs in bytes, 0 to size it from the content
+ * @flags: #BgrImagePullFlags
+ * @progress: (nullable) (scope call) (closure user_data): download progress
+ * @user_data: data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Downloads an image from an OCI registry (layers kept in a cache shared by
+ * all pulls) and replays its layers straight into a new ext4 rootfs through
+ * libext2fs, keeping owners, modes, links, device nodes and xattrs, then
+ * registers it as a managed image. Nothing is registered on failure.
+ *
+ * Returns: (transfer full): the new image, or %NULL
+ * Since: 0.1
+ */
+BgrImage *
+bgr_client_pull_image (BgrClient *self, const char *reference, const char *name,
+                       const char *kernel_ref, const char *platform, guint64 size,
+                       BgrImagePullFlags flags, BgrProgressFunc progress, gpointer user_data,
+                       GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->pull_image (self->backend, reference, name, kernel_ref, platform,
+                                            size, flags, progress, user_data, cancellable, error);
+}

@@ -80,10 +80,17 @@ bgr_set_error_from_archive (GError **error, struct archive *archive, const char 
 void
 bgr_set_error_from_ext2fs (GError **error, long errcode, const char *fmt, ...)
 {
+  static gsize table_loaded = 0;
   g_autofree char *what = NULL;
   int code;
   va_list ap;
 
+  /* error_message() knows libext2fs's codes only once its table is in. */
+  if (g_once_init_enter (&table_loaded))
+    {
+      initialize_ext2_error_table ();
+      g_once_init_leave (&table_loaded, 1);
+    }
   va_start (ap, fmt);
   what = g_strdup_vprintf (fmt, ap);
   va_end (ap);

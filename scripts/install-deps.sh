@@ -11,6 +11,7 @@ PACKAGES="
   python3 python3-pytest
   openssh-client iproute2 nftables dnsmasq-base
   qemu-system-x86
+  docker-registry skopeo umoci apache2-utils
 "
 
 missing=""

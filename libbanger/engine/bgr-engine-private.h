@@ -45,6 +45,12 @@ gboolean bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **
 BgrImage *bgr_engine_promote_image (BgrEngine *engine, const char *name,
                                     GCancellable *cancellable, GError **error);
 
+/* OCI image pull (bgr-engine-oci.c). */
+BgrImage *bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *name,
+                                 const char *kernel_ref, const char *platform, guint64 size,
+                                 BgrImagePullFlags flags, BgrProgressFunc progress,
+                                 gpointer user_data, GCancellable *cancellable, GError **error);
+
 /* Internal: serialises changes to the records. */
 void bgr_engine_lock (BgrEngine *engine);
 void bgr_engine_unlock (BgrEngine *engine);

@@ -117,6 +117,8 @@ _SIGNATURES = [
     ("bgr_catalog_kernel_to_json", _p, [_p]),
     ("bgr_client_list_available_kernels", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_pull_kernel", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_pull_image", _p, [_p, _s, _s, _s, _s, ctypes.c_uint64, ctypes.c_int, _p, _p, _p,
+                                   ctypes.POINTER(_GErrorP)]),
     ("bgr_client_register_image", _p, [_p, _s, _s, _s, _s, _s, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_list_images", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_get_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
@@ -427,6 +429,17 @@ class Client(_Object):
         ptr = _lib.bgr_client_register_image(self._ptr, name.encode(), _enc(rootfs), _enc(work_seed),
                                              _enc(kernel), _enc(kernel_ref), _enc(initrd),
                                              _enc(modules), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def pull_image(self, reference, name=None, kernel_ref=None, platform=None, size=0,
+                   insecure=False, progress=None):
+        """Pulls REFERENCE from an OCI registry into a new managed image (see docs/oci-import.md)."""
+        err = _GErrorP()
+        cb = _PROGRESS_FUNC(lambda done, total, _data: progress(done, total)) if progress else None
+        ptr = _lib.bgr_client_pull_image(self._ptr, _enc(reference), _enc(name), _enc(kernel_ref),
+                                         _enc(platform), size, 1 if insecure else 0,
+                                         ctypes.cast(cb, ctypes.c_void_p) if cb else None, None,
+                                         None, ctypes.byref(err))
         return self._record(ptr, err, _lib.bgr_image_to_json)
 
     def images(self):

@@ -109,6 +109,19 @@ BGR_EXTERN void bgr_client_pull_kernel_async (BgrClient *self, const char *name,
 BGR_EXTERN BgrKernel *bgr_client_pull_kernel_finish (BgrClient *self, GAsyncResult *result,
                                                      GError **error);
 
+/**
+ * BgrImagePullFlags:
+ * @BGR_IMAGE_PULL_FLAGS_NONE: no flags
+ * @BGR_IMAGE_PULL_FLAGS_INSECURE: allow plain http:// to a registry that is
+ *   not on the loopback interface
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  BGR_IMAGE_PULL_FLAGS_NONE = 0,
+  BGR_IMAGE_PULL_FLAGS_INSECURE = 1 << 0
+} BgrImagePullFlags;
+
 /* Images */
 BGR_EXTERN BgrImage *bgr_client_register_image (BgrClient *self, const char *name,
                                                 const char *rootfs, const char *work_seed,
@@ -128,5 +141,12 @@ BGR_EXTERN void bgr_client_promote_image_async (BgrClient *self, const char *nam
                                                 GAsyncReadyCallback callback, gpointer user_data);
 BGR_EXTERN BgrImage *bgr_client_promote_image_finish (BgrClient *self, GAsyncResult *result,
                                                       GError **error);
+
+BGR_EXTERN BgrImage *bgr_client_pull_image (BgrClient *self, const char *reference,
+                                            const char *name, const char *kernel_ref,
+                                            const char *platform, guint64 size,
+                                            BgrImagePullFlags flags, BgrProgressFunc progress,
+                                            gpointer user_data, GCancellable *cancellable,
+                                            GError **error);
 
 G_END_DECLS

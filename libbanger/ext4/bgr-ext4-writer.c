@@ -1,0 +1,1282 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* OCI layers replayed into an ext4 image through libext2fs.
+ *
+ * Every path of a layer is resolved inside the image, component by
+ * component, by looking names up in directories of the image itself: the
+ * host filesystem is never touched (except the image file), so no entry can
+ * write outside it, whatever its path or the symlinks earlier entries
+ * planted. The rules are documented in docs/oci-import.md. */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <ext2fs/ext2_err.h>
+#include <ext2fs/ext2fs.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bgr-error-private.h"
+#include "ext4/bgr-ext4-writer-private.h"
+
+#define BLOCK_SIZE 4096
+#define CHUNK_SIZE 65536
+#define MAX_PATH_LEN 4096
+#define MAX_NAME_LEN 255
+#define MAX_DEPTH 64
+#define WHITEOUT_PREFIX ".wh."
+#define OPAQUE_MARKER ".wh..wh..opq"
+/* Inodes ext4 keeps for itself (1-10) plus lost+found, rounded up. */
+#define RESERVED_INODES 16
+
+struct _BgrExt4Writer
+{
+  ext2_filsys fs;
+  char *path;
+  guint64 fs_bytes;
+};
+
+/* One layer being applied. */
+typedef struct
+{
+  BgrExt4Writer *w;
+  ext2_filsys fs;
+  const char *layer;
+  char *entry; /* the entry's path as the tar has it, escaped, for messages */
+  /* Folded paths this layer created or replaced, and all their ancestors:
+   * what an opaque marker of the same layer must keep. */
+  GHashTable *touched;
+  char *buf;
+} Apply;
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Tar paths are untrusted bytes: control characters would reach terminals
+ * through error messages, so they are shown as \xNN. */
+static char *
+escape_path (const char *path)
+{
+  GString *s = g_string_new (NULL);
+
+  for (const guchar *p = (const guchar *) path; *p != '\0'; p++)
+    {
+      if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+        g_string_append_printf (s, "\\x%02x", *p);
+      else
+        g_string_append_c (s, (char) *p);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean refuse (Apply *a, GError **error, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+refuse (Apply *a, GError **error, const char *fmt, ...)
+{
+  g_autofree char *why = NULL;
+  va_list ap;
+
+  va_start (ap, fmt);
+  why = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA, "layer %s: entry \"%s\": %s", a->layer,
+               a->entry, why);
+  return FALSE;
+}
+
+static gboolean
+fail_ext2 (Apply *a, errcode_t rc, GError **error, const char *what)
+{
+  bgr_set_error_from_ext2fs (error, rc, "layer %s: entry \"%s\": %s", a->layer, a->entry, what);
+  return FALSE;
+}
+
+/* ---- paths ----------------------------------------------------------- */
+
+/* Folds @path into its components below the image root: leading "/" and
+ * "./" are dropped (layers are relative to the root whatever tar wrote),
+ * empty and "." components vanish, ".." removes the previous component.
+ * Returns NULL with *why set when the path is too long, has too long a
+ * name, is too deep or climbs above the root. */
+static GPtrArray *
+fold_path (const char *path, const char **why)
+{
+  g_autoptr (GPtrArray) comps = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) parts = NULL;
+
+  if (strlen (path) > MAX_PATH_LEN)
+    {
+      *why = "path longer than 4096 bytes";
+      return NULL;
+    }
+  for (;;)
+    {
+      if (path[0] == '/')
+        path++;
+      else if (path[0] == '.' && path[1] == '/')
+        path += 2;
+      else
+        break;
+    }
+  parts = g_strsplit (path, "/", -1);
+  for (char **p = parts; *p != NULL; p++)
+    {
+      if (**p == '\0' || g_str_equal (*p, "."))
+        continue;
+      if (g_str_equal (*p, ".."))
+        {
+          if (comps->len == 0)
+            {
+              *why = "path leaves the image root";
+              return NULL;
+            }
+          g_ptr_array_remove_index (comps, comps->len - 1);
+          continue;
+        }
+      if (strlen (*p) > MAX_NAME_LEN)
+        {
+          *why = "name longer than 255 bytes";
+          return NULL;
+        }
+      g_ptr_array_add (comps, g_strdup (*p));
+    }
+  if (comps->len > MAX_DEPTH)
+    {
+      *why = "path deeper than 64 levels";
+      return NULL;
+    }
+  return g_steal_pointer (&comps);
+}
+
+static char *
+join_comps (GPtrArray *comps, guint n)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (i > 0)
+        g_string_append_c (s, '/');
+      g_string_append (s, g_ptr_array_index (comps, i));
+    }
+  return g_string_free (s, FALSE);
+}
+
+/* ---- inodes ---------------------------------------------------------- */
+
+static int
+dirent_type (guint16 mode)
+{
+  switch (mode & LINUX_S_IFMT)
+    {
+    case LINUX_S_IFREG: return EXT2_FT_REG_FILE;
+    case LINUX_S_IFDIR: return EXT2_FT_DIR;
+    case LINUX_S_IFCHR: return EXT2_FT_CHRDEV;
+    case LINUX_S_IFBLK: return EXT2_FT_BLKDEV;
+    case LINUX_S_IFIFO: return EXT2_FT_FIFO;
+    case LINUX_S_IFSOCK: return EXT2_FT_SOCK;
+    case LINUX_S_IFLNK: return EXT2_FT_SYMLINK;
+    default: return EXT2_FT_UNKNOWN;
+    }
+}
+
+static errcode_t
+read_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+  memset (inode, 0, sizeof *inode);
+  return ext2fs_read_inode_full (fs, ino, (struct ext2_inode *) inode, sizeof *inode);
+}
+
+static errcode_t
+write_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+  return ext2fs_write_inode_full (fs, ino, (struct ext2_inode *) inode, sizeof *inode);
+}
+
+static errcode_t
+lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino)
+{
+  return ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
+}
+
+/* libext2fs does not grow a full directory by itself. */
+static errcode_t
+link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, guint16 mode)
+{
+  errcode_t rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
+
+  if (rc == EXT2_ET_DIR_NO_SPACE)
+    {
+      rc = ext2fs_expand_dir (fs, dir);
+      if (rc == 0)
+        rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
+    }
+  return rc;
+}
+
+typedef struct
+{
+  char *name;
+  ext2_ino_t ino;
+} Child;
+
+static void
+child_free (gpointer p)
+{
+  Child *c = p;
+
+  g_free (c->name);
+  g_free (c);
+}
+
+static int
+collect_child (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
+               int blocksize, char *buf, void *priv)
+{
+  GPtrArray *children = priv;
+  Child *c;
+
+  if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || dirent->inode == 0)
+    return 0;
+  c = g_new0 (Child, 1);
+  c->name = g_strndup (dirent->name, (gsize) ext2fs_dirent_name_len (dirent));
+  c->ino = dirent->inode;
+  g_ptr_array_add (children, c);
+  return 0;
+}
+
+/* Listed first, changed after: libext2fs does not allow unlinking while
+ * it iterates. */
+static errcode_t
+list_children (ext2_filsys fs, ext2_ino_t dir, GPtrArray **out)
+{
+  g_autoptr (GPtrArray) children = g_ptr_array_new_with_free_func (child_free);
+  errcode_t rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_child, children);
+
+  if (rc == 0)
+    *out = g_steal_pointer (&children);
+  return rc;
+}
+
+/* Gives an inode whose last link went back to the free pool, with its
+ * data blocks and xattr block. */
+static errcode_t
+release_inode (ext2_filsys fs, ext2_ino_t ino)
+{
+  struct ext2_inode_large inode;
+  gboolean is_dir;
+  errcode_t rc;
+
+  if ((rc = read_inode (fs, ino, &inode)) != 0)
+    return rc;
+  is_dir = LINUX_S_ISDIR (inode.i_mode);
+  if (ext2fs_file_acl_block (fs, (struct ext2_inode *) &inode) != 0)
+    {
+      if ((rc = ext2fs_free_ext_attr (fs, ino, &inode)) != 0)
+        return rc;
+      if ((rc = read_inode (fs, ino, &inode)) != 0)
+        return rc;
+    }
+  /* Fast symlinks and device nodes keep text or numbers in i_block, not
+   * block numbers: punching them would free random blocks. */
+  if (ext2fs_inode_has_valid_blocks2 (fs, (struct ext2_inode *) &inode))
+    {
+      if ((rc = ext2fs_punch (fs, ino, NULL, NULL, 0, ~0ULL)) != 0)
+        return rc;
+      if ((rc = read_inode (fs, ino, &inode)) != 0)
+        return rc;
+    }
+  inode.i_links_count = 0;
+  inode.i_size = 0;
+  inode.i_size_high = 0;
+  inode.i_dtime = fs->now != 0 ? (__u32) fs->now : (__u32) time (NULL);
+  if ((rc = write_inode (fs, ino, &inode)) != 0)
+    return rc;
+  ext2fs_inode_alloc_stats2 (fs, ino, -1, is_dir ? 1 : 0);
+  return 0;
+}
+
+/* Removes @name (inode @ino) from @dir, a directory with all it holds. */
+static errcode_t
+remove_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino)
+{
+  struct ext2_inode_large inode, parent;
+  errcode_t rc;
+
+  if ((rc = read_inode (fs, ino, &inode)) != 0)
+    return rc;
+  if (LINUX_S_ISDIR (inode.i_mode))
+    {
+      g_autoptr (GPtrArray) children = NULL;
+
+      /* Recursion depth is bounded: directories only come to exist at
+       * paths of at most MAX_DEPTH components. */
+      if ((rc = list_children (fs, ino, &children)) != 0)
+        return rc;
+      for (guint i = 0; i < children->len; i++)
+        {
+          Child *c = g_ptr_array_index (children, i);
+          if ((rc = remove_entry (fs, ino, c->name, c->ino)) != 0)
+            return rc;
+        }
+    }
+  if ((rc = ext2fs_unlink (fs, dir, name, ino, 0)) != 0)
+    return rc;
+  if (LINUX_S_ISDIR (inode.i_mode))
+    {
+      /* The child's ".." was a link to the parent. */
+      if ((rc = read_inode (fs, dir, &parent)) != 0)
+        return rc;
+      if (parent.i_links_count > 2)
+        parent.i_links_count--;
+      if ((rc = write_inode (fs, dir, &parent)) != 0)
+        return rc;
+      return release_inode (fs, ino);
+    }
+  if (inode.i_links_count > 1)
+    {
+      inode.i_links_count--;
+      return write_inode (fs, ino, &inode);
+    }
+  return release_inode (fs, ino);
+}
+
+static void
+set_time (__u32 *field, __u32 *extra, gint64 sec, long nsec)
+{
+  /* ext4's encoding: low 32 bits signed, two epoch bits and the
+   * nanoseconds in the extra field. */
+  *field = (__u32) (gint32) sec;
+  if (extra != NULL)
+    *extra = (__u32) (((sec - (gint32) sec) >> 32) & EXT4_EPOCH_MASK)
+             | (__u32) (((guint32) nsec) << EXT4_EPOCH_BITS);
+}
+
+static gboolean
+has_extra (struct ext2_inode_large *inode, size_t field_end)
+{
+  return (size_t) EXT2_GOOD_OLD_INODE_SIZE + inode->i_extra_isize >= field_end;
+}
+
+/* Mode bits, owner and times from the tar entry; the file type stays. */
+static errcode_t
+set_metadata (ext2_filsys fs, ext2_ino_t ino, struct archive_entry *e)
+{
+  struct ext2_inode_large inode;
+  guint32 uid = (guint32) archive_entry_uid (e);
+  guint32 gid = (guint32) archive_entry_gid (e);
+  gint64 mtime = archive_entry_mtime (e);
+  long mtime_ns = archive_entry_mtime_nsec (e);
+  gboolean large;
+  errcode_t rc;
+
+  if ((rc = read_inode (fs, ino, &inode)) != 0)
+    return rc;
+  large = EXT2_INODE_SIZE (fs->super) > EXT2_GOOD_OLD_INODE_SIZE;
+  inode.i_mode = (__u16) ((inode.i_mode & LINUX_S_IFMT) | (archive_entry_perm (e) & 07777));
+  inode.i_uid = (__u16) (uid & 0xffff);
+  ext2fs_set_i_uid_high (inode, uid >> 16);
+  inode.i_gid = (__u16) (gid & 0xffff);
+  ext2fs_set_i_gid_high (inode, gid >> 16);
+  set_time (&inode.i_mtime,
+            large && has_extra (&inode, offsetof (struct ext2_inode_large, i_mtime_extra) + 4)
+              ? &inode.i_mtime_extra
+              : NULL,
+            mtime, mtime_ns);
+  set_time (&inode.i_atime,
+            large && has_extra (&inode, offsetof (struct ext2_inode_large, i_atime_extra) + 4)
+              ? &inode.i_atime_extra
+              : NULL,
+            archive_entry_atime_is_set (e) ? archive_entry_atime (e) : mtime,
+            archive_entry_atime_is_set (e) ? archive_entry_atime_nsec (e) : mtime_ns);
+  set_time (&inode.i_ctime,
+            large && has_extra (&inode, offsetof (struct ext2_inode_large, i_ctime_extra) + 4)
+              ? &inode.i_ctime_extra
+              : NULL,
+            archive_entry_ctime_is_set (e) ? archive_entry_ctime (e) : mtime,
+            archive_entry_ctime_is_set (e) ? archive_entry_ctime_nsec (e) : mtime_ns);
+  /* The creation time would otherwise be the build's wall clock: keep
+   * images reproducible. */
+  if (large && has_extra (&inode, offsetof (struct ext2_inode_large, i_crtime_extra) + 4))
+    set_time (&inode.i_crtime, &inode.i_crtime_extra, mtime, mtime_ns);
+  return write_inode (fs, ino, &inode);
+}
+
+static int
+collect_xattr_name (char *name, char *value, size_t value_len, void *data)
+{
+  g_ptr_array_add (data, g_strdup (name));
+  return 0;
+}
+
+/* The namespaces a Linux ext4 stores for files; anything else in a layer
+ * would be written under a name the kernel cannot read back. */
+static gboolean
+xattr_name_ok (const char *name)
+{
+  return (g_str_has_prefix (name, "user.") && name[5] != '\0')
+         || (g_str_has_prefix (name, "trusted.") && name[8] != '\0')
+         || (g_str_has_prefix (name, "security.") && name[9] != '\0')
+         || g_str_equal (name, "system.posix_acl_access")
+         || g_str_equal (name, "system.posix_acl_default");
+}
+
+/* Writes the entry's xattrs; with @replace (a directory merged over an
+ * existing one) the old ones go first, since the new entry's metadata wins. */
+static gboolean
+set_xattrs (Apply *a, ext2_ino_t ino, struct archive_entry *e, gboolean replace, GError **error)
+{
+  struct ext2_xattr_handle *h = NULL;
+  const char *name;
+  const void *value;
+  size_t size;
+  errcode_t rc;
+
+  if (archive_entry_xattr_reset (e) == 0 && !replace)
+    return TRUE;
+  if ((rc = ext2fs_xattrs_open (a->fs, ino, &h)) != 0)
+    return fail_ext2 (a, rc, error, "cannot open xattrs");
+  if ((rc = ext2fs_xattrs_read (h)) != 0)
+    goto fail;
+  if (replace)
+    {
+      g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+      if ((rc = ext2fs_xattrs_iterate (h, collect_xattr_name, names)) != 0)
+        goto fail;
+      for (guint i = 0; i < names->len; i++)
+        if ((rc = ext2fs_xattr_remove (h, g_ptr_array_index (names, i))) != 0)
+          goto fail;
+    }
+  archive_entry_xattr_reset (e);
+  while (archive_entry_xattr_next (e, &name, &value, &size) == ARCHIVE_OK)
+    {
+      if (!xattr_name_ok (name))
+        {
+          g_autofree char *shown = escape_path (name);
+          ext2fs_xattrs_close (&h);
+          return refuse (a, error, "xattr \"%s\" is not in the user, trusted, security or "
+                         "POSIX ACL namespace", shown);
+        }
+      if ((rc = ext2fs_xattr_set (h, name, value, size)) != 0)
+        goto fail;
+    }
+  if ((rc = ext2fs_xattrs_close (&h)) != 0)
+    return fail_ext2 (a, rc, error, "cannot write xattrs");
+  return TRUE;
+
+fail:
+  ext2fs_xattrs_close (&h);
+  return fail_ext2 (a, rc, error, "cannot write xattrs");
+}
+
+/* A new inode of @mode, not linked anywhere yet, counted as in use. */
+static errcode_t
+new_plain_inode (ext2_filsys fs, ext2_ino_t parent, guint16 mode, gboolean extents,
+                 const __u32 *i_block2, ext2_ino_t *out)
+{
+  struct ext2_inode inode;
+  ext2_ino_t ino;
+  errcode_t rc;
+
+  if ((rc = ext2fs_new_inode (fs, parent, mode, NULL, &ino)) != 0)
+    return rc;
+  memset (&inode, 0, sizeof inode);
+  inode.i_mode = mode;
+  inode.i_links_count = 1;
+  if (i_block2 != NULL)
+    {
+      inode.i_block[0] = i_block2[0];
+      inode.i_block[1] = i_block2[1];
+    }
+  if (extents && ext2fs_has_feature_extents (fs->super))
+    {
+      ext2_extent_handle_t handle;
+      /* Opening an extent handle on an empty inode writes the extent
+       * header into i_block. */
+      if ((rc = ext2fs_extent_open2 (fs, ino, &inode, &handle)) != 0)
+        return rc;
+      ext2fs_extent_free (handle);
+    }
+  if ((rc = ext2fs_write_new_inode (fs, ino, &inode)) != 0)
+    return rc;
+  ext2fs_inode_alloc_stats2 (fs, ino, +1, 0);
+  *out = ino;
+  return 0;
+}
+
+static errcode_t
+make_dir (ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_ino_t *out)
+{
+  ext2_ino_t ino;
+  errcode_t rc;
+
+  /* The inode number is chosen here so that it is known; ext2fs_mkdir
+   * then builds the directory and counts it, and link_entry links it
+   * (growing the parent if needed, which ext2fs_mkdir would not). */
+  if ((rc = ext2fs_new_inode (fs, parent, LINUX_S_IFDIR | 0755, NULL, &ino)) != 0)
+    return rc;
+  if ((rc = ext2fs_mkdir (fs, parent, ino, NULL)) != 0)
+    return rc;
+  if ((rc = link_entry (fs, parent, name, ino, LINUX_S_IFDIR)) != 0)
+    return rc;
+  *out = ino;
+  return 0;
+}
+
+/* Resolves the directory made of the first @n components of @comps,
+ * looking each name up in the image and never following a symlink: a
+ * symlink where a directory is expected refuses the entry, which is what
+ * keeps a planted "evil -> /etc" from redirecting "evil/passwd". Missing
+ * directories are created (0755, root) when @create; otherwise *out is 0. */
+static gboolean
+resolve_dir (Apply *a, GPtrArray *comps, guint n, gboolean create, time_t mtime,
+             ext2_ino_t *out, GError **error)
+{
+  ext2_ino_t dir = EXT2_ROOT_INO;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const char *name = g_ptr_array_index (comps, i);
+      struct ext2_inode_large inode;
+      ext2_ino_t ino;
+      errcode_t rc = lookup (a->fs, dir, name, &ino);
+
+      if (rc == EXT2_ET_FILE_NOT_FOUND)
+        {
+          if (!create)
+            {
+              *out = 0;
+              return TRUE;
+            }
+          if ((rc = make_dir (a->fs, dir, name, &ino)) != 0)
+            return fail_ext2 (a, rc, error, "cannot create a parent directory");
+          if ((rc = read_inode (a->fs, ino, &inode)) != 0)
+            return fail_ext2 (a, rc, error, "cannot read a new directory");
+          inode.i_mode = LINUX_S_IFDIR | 0755;
+          set_time (&inode.i_mtime, NULL, mtime, 0);
+          set_time (&inode.i_atime, NULL, mtime, 0);
+          set_time (&inode.i_ctime, NULL, mtime, 0);
+          if ((rc = write_inode (a->fs, ino, &inode)) != 0)
+            return fail_ext2 (a, rc, error, "cannot write a new directory");
+          dir = ino;
+          continue;
+        }
+      if (rc != 0)
+        return fail_ext2 (a, rc, error, "cannot look up a parent directory");
+      if ((rc = read_inode (a->fs, ino, &inode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot read a parent directory");
+      if (LINUX_S_ISLNK (inode.i_mode))
+        {
+          g_autofree char *parent = join_comps (comps, i + 1);
+          g_autofree char *shown = escape_path (parent);
+          return refuse (a, error, "parent \"%s\" is a symlink (layers may not write through "
+                         "symlinks)", shown);
+        }
+      if (!LINUX_S_ISDIR (inode.i_mode))
+        {
+          g_autofree char *parent = join_comps (comps, i + 1);
+          g_autofree char *shown = escape_path (parent);
+          return refuse (a, error, "parent \"%s\" is not a directory", shown);
+        }
+      dir = ino;
+    }
+  *out = dir;
+  return TRUE;
+}
+
+static void
+mark_touched (Apply *a, GPtrArray *comps)
+{
+  for (guint n = comps->len; n > 0; n--)
+    {
+      char *p = join_comps (comps, n);
+      if (!g_hash_table_add (a->touched, p))
+        break; /* its ancestors are in already */
+    }
+}
+
+/* ---- entries --------------------------------------------------------- */
+
+/* Empties what earlier layers put below @dir (folded path @dir_path),
+ * keeping this layer's entries and the directories leading to them. */
+static gboolean
+clear_lower (Apply *a, ext2_ino_t dir, const char *dir_path, GError **error)
+{
+  g_autoptr (GPtrArray) children = NULL;
+  errcode_t rc;
+
+  if ((rc = list_children (a->fs, dir, &children)) != 0)
+    return fail_ext2 (a, rc, error, "cannot list the opaque directory");
+  for (guint i = 0; i < children->len; i++)
+    {
+      Child *c = g_ptr_array_index (children, i);
+      g_autofree char *path =
+        *dir_path == '\0' ? g_strdup (c->name) : g_strconcat (dir_path, "/", c->name, NULL);
+      struct ext2_inode_large inode;
+
+      if (dir == EXT2_ROOT_INO && g_str_equal (c->name, "lost+found"))
+        continue; /* ext4's own, not layer content */
+      if (!g_hash_table_contains (a->touched, path))
+        {
+          if ((rc = remove_entry (a->fs, dir, c->name, c->ino)) != 0)
+            return fail_ext2 (a, rc, error, "cannot remove a lower entry");
+          continue;
+        }
+      if ((rc = read_inode (a->fs, c->ino, &inode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot read an entry");
+      if (LINUX_S_ISDIR (inode.i_mode) && !clear_lower (a, c->ino, path, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+apply_whiteout (Apply *a, GPtrArray *comps, const char *base, GError **error)
+{
+  ext2_ino_t dir, ino;
+  errcode_t rc;
+
+  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, error))
+    return FALSE;
+  if (g_str_equal (base, OPAQUE_MARKER))
+    {
+      g_autofree char *dir_path = join_comps (comps, comps->len - 1);
+      return dir == 0 || clear_lower (a, dir, dir_path, error);
+    }
+  base += strlen (WHITEOUT_PREFIX);
+  if (g_str_has_prefix (base, WHITEOUT_PREFIX))
+    return TRUE; /* other ".wh..wh." names are aufs bookkeeping, not content */
+  if (*base == '\0' || g_str_equal (base, ".") || g_str_equal (base, ".."))
+    return refuse (a, error, "whiteout names no entry");
+  if (dir == 0)
+    return TRUE;
+  rc = lookup (a->fs, dir, base, &ino);
+  if (rc == EXT2_ET_FILE_NOT_FOUND)
+    return TRUE;
+  if (rc == 0)
+    rc = remove_entry (a->fs, dir, base, ino);
+  if (rc != 0)
+    return fail_ext2 (a, rc, error, "cannot apply the whiteout");
+  return TRUE;
+}
+
+static gboolean
+write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancellable *cancellable,
+                 GError **error)
+{
+  ext2_file_t file = NULL;
+  guint64 offset = 0;
+  guint bs = a->fs->blocksize;
+  errcode_t rc;
+
+  if ((rc = ext2fs_file_open (a->fs, ino, EXT2_FILE_WRITE, &file)) != 0)
+    return fail_ext2 (a, rc, error, "cannot open the file");
+  for (;;)
+    {
+      gsize filled = 0;
+      la_ssize_t n = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        goto fail_quiet;
+      /* Fill whole chunks so that the zero-block test below sees aligned
+       * blocks. */
+      while (filled < CHUNK_SIZE
+             && (n = archive_read_data (ar, a->buf + filled, CHUNK_SIZE - filled)) > 0)
+        filled += (gsize) n;
+      if (n < 0)
+        {
+          bgr_set_error_from_archive (error, ar, "layer %s: entry \"%s\"", a->layer, a->entry);
+          goto fail_quiet;
+        }
+      /* All-zero blocks are left as holes, like a sparse copy would. */
+      for (gsize pos = 0; pos < filled;)
+        {
+          gsize len = MIN ((gsize) bs, filled - pos), run = 0;
+          unsigned int written;
+          gboolean zero = TRUE;
+
+          for (gsize i = 0; i < len && zero; i++)
+            zero = a->buf[pos + i] == 0;
+          if (zero)
+            {
+              pos += len;
+              continue;
+            }
+          /* Write the run of non-zero blocks at once. */
+          while (pos + run < filled)
+            {
+              gsize l = MIN ((gsize) bs, filled - pos - run);
+              gboolean z = TRUE;
+              for (gsize i = 0; i < l && z; i++)
+                z = a->buf[pos + run + i] == 0;
+              if (z)
+                break;
+              run += l;
+            }
+          if ((rc = ext2fs_file_llseek (file, offset + pos, EXT2_SEEK_SET, NULL)) != 0
+              || (rc = ext2fs_file_write (file, a->buf + pos, (unsigned int) run, &written)) != 0)
+            goto fail;
+          if (written != run)
+            {
+              rc = EXT2_ET_SHORT_WRITE;
+              goto fail;
+            }
+          pos += run;
+        }
+      offset += filled;
+      if (n == 0 && filled < CHUNK_SIZE)
+        break;
+    }
+  if ((rc = ext2fs_file_set_size2 (file, offset)) != 0)
+    goto fail;
+  if ((rc = ext2fs_file_close (file)) != 0)
+    return fail_ext2 (a, rc, error, "cannot write the file");
+  return TRUE;
+
+fail:
+  ext2fs_file_close (file);
+  return fail_ext2 (a, rc, error, "cannot write the file");
+fail_quiet:
+  ext2fs_file_close (file);
+  return FALSE;
+}
+
+/* Hardlinks name an entry already in the image; the target is resolved
+ * with the same rules as any path (folded, inside the root, no symlinked
+ * parents) and must be an existing non-directory. */
+static gboolean
+resolve_link_target (Apply *a, const char *target, ext2_ino_t *out, GError **error)
+{
+  g_autoptr (GPtrArray) comps = NULL;
+  g_autofree char *shown = escape_path (target);
+  struct ext2_inode_large inode;
+  const char *why = NULL;
+  ext2_ino_t dir, ino;
+  errcode_t rc;
+
+  if ((comps = fold_path (target, &why)) == NULL)
+    return refuse (a, error, "hardlink target \"%s\": %s", shown, why);
+  if (comps->len == 0)
+    return refuse (a, error, "hardlink target \"%s\" is the image root", shown);
+  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, error))
+    return FALSE;
+  rc = dir == 0 ? EXT2_ET_FILE_NOT_FOUND : lookup (a->fs, dir, g_ptr_array_index (comps, comps->len - 1), &ino);
+  if (rc == EXT2_ET_FILE_NOT_FOUND)
+    return refuse (a, error, "hardlink target \"%s\" does not exist in the image", shown);
+  if (rc != 0)
+    return fail_ext2 (a, rc, error, "cannot look up the hardlink target");
+  if ((rc = read_inode (a->fs, ino, &inode)) != 0)
+    return fail_ext2 (a, rc, error, "cannot read the hardlink target");
+  if (LINUX_S_ISDIR (inode.i_mode))
+    return refuse (a, error, "hardlink target \"%s\" is a directory", shown);
+  if (inode.i_links_count >= EXT2_LINK_MAX)
+    return refuse (a, error, "hardlink target \"%s\" has too many links", shown);
+  *out = ino;
+  return TRUE;
+}
+
+static gboolean
+apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable *cancellable,
+             GError **error)
+{
+  const char *path = archive_entry_pathname (e);
+  const char *hardlink = archive_entry_hardlink (e);
+  const char *symlink = archive_entry_symlink (e);
+  mode_t type = archive_entry_filetype (e);
+  g_autoptr (GPtrArray) comps = NULL;
+  g_autofree char *folded = NULL;
+  struct ext2_inode_large inode;
+  const char *why = NULL, *base;
+  ext2_ino_t dir, old = 0, ino = 0;
+  guint16 mode;
+  errcode_t rc;
+
+  if (path == NULL)
+    return refuse (a, error, "entry has no path");
+  if ((comps = fold_path (path, &why)) == NULL)
+    return refuse (a, error, "%s", why);
+  if (archive_entry_uid (e) < 0 || archive_entry_uid (e) > G_MAXUINT32
+      || archive_entry_gid (e) < 0 || archive_entry_gid (e) > G_MAXUINT32)
+    return refuse (a, error, "owner out of range");
+
+  if (comps->len == 0)
+    {
+      /* "./" itself: the root directory's own metadata. */
+      if (hardlink != NULL || type != AE_IFDIR)
+        return refuse (a, error, "only a directory can replace the image root");
+      if ((rc = set_metadata (a->fs, EXT2_ROOT_INO, e)) != 0)
+        return fail_ext2 (a, rc, error, "cannot set metadata");
+      return set_xattrs (a, EXT2_ROOT_INO, e, TRUE, error);
+    }
+
+  base = g_ptr_array_index (comps, comps->len - 1);
+  if (g_str_has_prefix (base, WHITEOUT_PREFIX))
+    return apply_whiteout (a, comps, base, error);
+
+  /* Everything is checked before anything in the image changes. */
+  if (hardlink == NULL)
+    {
+      switch (type)
+        {
+        case AE_IFREG:
+          if (archive_entry_size (e) < 0 || (guint64) archive_entry_size (e) > a->w->fs_bytes)
+            return refuse (a, error, "file of %" G_GINT64_FORMAT " bytes is larger than the "
+                           "filesystem", (gint64) archive_entry_size (e));
+          break;
+        case AE_IFLNK:
+          if (symlink == NULL || *symlink == '\0')
+            return refuse (a, error, "symlink without a target");
+          if (strlen (symlink) >= MIN (a->fs->blocksize, MAX_PATH_LEN))
+            return refuse (a, error, "symlink target longer than 4095 bytes");
+          break;
+        case AE_IFDIR:
+        case AE_IFCHR:
+        case AE_IFBLK:
+        case AE_IFIFO:
+        case AE_IFSOCK:
+          break;
+        default:
+          return refuse (a, error, "unknown entry type 0%o", (unsigned) type);
+        }
+    }
+  else if (strlen (hardlink) > MAX_PATH_LEN)
+    return refuse (a, error, "hardlink target longer than 4096 bytes");
+
+  if (!resolve_dir (a, comps, comps->len - 1, TRUE, archive_entry_mtime (e), &dir, error))
+    return FALSE;
+  mark_touched (a, comps);
+  folded = join_comps (comps, comps->len);
+
+  rc = lookup (a->fs, dir, base, &old);
+  if (rc != 0 && rc != EXT2_ET_FILE_NOT_FOUND)
+    return fail_ext2 (a, rc, error, "cannot look up the entry");
+  if (rc == EXT2_ET_FILE_NOT_FOUND)
+    old = 0;
+
+  if (hardlink != NULL)
+    {
+      g_autoptr (GPtrArray) tcomps = fold_path (hardlink, &why);
+      g_autofree char *tfolded = tcomps != NULL ? join_comps (tcomps, tcomps->len) : NULL;
+
+      /* A link to itself keeps what is there. */
+      if (old != 0 && tfolded != NULL && g_str_equal (tfolded, folded))
+        {
+          if (!resolve_link_target (a, hardlink, &ino, error))
+            return FALSE;
+          return TRUE;
+        }
+      /* The old entry goes first: the target is looked up afterwards so
+       * that a target inside a replaced directory is seen as gone. */
+      if (old != 0 && (rc = remove_entry (a->fs, dir, base, old)) != 0)
+        return fail_ext2 (a, rc, error, "cannot replace the existing entry");
+      if (!resolve_link_target (a, hardlink, &ino, error))
+        return FALSE;
+      if ((rc = read_inode (a->fs, ino, &inode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot read the hardlink target");
+      if ((rc = link_entry (a->fs, dir, base, ino, inode.i_mode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot link");
+      inode.i_links_count++;
+      if ((rc = write_inode (a->fs, ino, &inode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot link");
+      return TRUE;
+    }
+
+  if (old != 0)
+    {
+      if ((rc = read_inode (a->fs, old, &inode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot read the existing entry");
+      if (type == AE_IFDIR && LINUX_S_ISDIR (inode.i_mode))
+        {
+          /* A directory over a directory merges; the new metadata wins. */
+          if ((rc = set_metadata (a->fs, old, e)) != 0)
+            return fail_ext2 (a, rc, error, "cannot set metadata");
+          return set_xattrs (a, old, e, TRUE, error);
+        }
+      if ((rc = remove_entry (a->fs, dir, base, old)) != 0)
+        return fail_ext2 (a, rc, error, "cannot replace the existing entry");
+    }
+
+  switch (type)
+    {
+    case AE_IFDIR:
+      if ((rc = make_dir (a->fs, dir, base, &ino)) != 0)
+        return fail_ext2 (a, rc, error, "cannot create the directory");
+      break;
+    case AE_IFREG:
+      mode = LINUX_S_IFREG | 0600;
+      if ((rc = new_plain_inode (a->fs, dir, mode, TRUE, NULL, &ino)) != 0
+          || (rc = link_entry (a->fs, dir, base, ino, mode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot create the file");
+      if (!write_file_data (a, ar, ino, cancellable, error))
+        return FALSE;
+      break;
+    case AE_IFLNK:
+      {
+        g_autofree char *target = g_strdup (symlink);
+
+        if ((rc = ext2fs_new_inode (a->fs, dir, LINUX_S_IFLNK | 0777, NULL, &ino)) != 0
+            || (rc = ext2fs_symlink (a->fs, dir, ino, NULL, target)) != 0
+            || (rc = link_entry (a->fs, dir, base, ino, LINUX_S_IFLNK)) != 0)
+          return fail_ext2 (a, rc, error, "cannot create the symlink");
+        break;
+      }
+    case AE_IFCHR:
+    case AE_IFBLK:
+    case AE_IFIFO:
+    case AE_IFSOCK:
+      {
+        __u32 blocks[2] = { 0, 0 };
+
+        mode = (guint16) ((type == AE_IFCHR    ? LINUX_S_IFCHR
+                           : type == AE_IFBLK  ? LINUX_S_IFBLK
+                           : type == AE_IFIFO  ? LINUX_S_IFIFO
+                                               : LINUX_S_IFSOCK)
+                          | 0600);
+        if (type == AE_IFCHR || type == AE_IFBLK)
+          {
+            /* The kernel's two device number encodings: old (8:8) when
+             * both fit, new (12:20 split) otherwise. */
+            guint32 major = (guint32) archive_entry_rdevmajor (e);
+            guint32 minor = (guint32) archive_entry_rdevminor (e);
+            if (major < 256 && minor < 256)
+              blocks[0] = major * 256 + minor;
+            else
+              blocks[1] = (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+          }
+        if ((rc = new_plain_inode (a->fs, dir, mode, FALSE, blocks, &ino)) != 0
+            || (rc = link_entry (a->fs, dir, base, ino, mode)) != 0)
+          return fail_ext2 (a, rc, error, "cannot create the node");
+        break;
+      }
+    default:
+      g_assert_not_reached ();
+    }
+  if ((rc = set_metadata (a->fs, ino, e)) != 0)
+    return fail_ext2 (a, rc, error, "cannot set metadata");
+  return set_xattrs (a, ino, e, FALSE, error);
+}
+
+static struct archive *
+open_layer (const char *tar_path, GError **error, const char *what)
+{
+  struct archive *ar = archive_read_new ();
+
+  /* OCI layers are tar, plain, gzip or zstd; nothing else is read. */
+  archive_read_support_filter_gzip (ar);
+  archive_read_support_filter_zstd (ar);
+  archive_read_support_format_tar (ar);
+  if (archive_read_open_filename (ar, tar_path, CHUNK_SIZE) != ARCHIVE_OK)
+    {
+      bgr_set_error_from_archive (error, ar, "%s", what);
+      archive_read_free (ar);
+      return NULL;
+    }
+  return ar;
+}
+
+gboolean
+bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const char *layer_name,
+                                  GCancellable *cancellable, GError **error)
+{
+  g_autofree char *what = g_strdup_printf ("layer %s", layer_name);
+  g_autoptr (GHashTable) touched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *buf = g_malloc (CHUNK_SIZE);
+  Apply a = { .w = w, .fs = w->fs, .layer = layer_name, .touched = touched, .buf = buf };
+  struct archive_entry *e;
+  struct archive *ar;
+  gboolean ok = TRUE;
+  int rc;
+
+  g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
+  if ((ar = open_layer (tar_path, error, what)) == NULL)
+    return FALSE;
+  while ((rc = archive_read_next_header (ar, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      g_free (a.entry);
+      a.entry = escape_path (archive_entry_pathname (e) != NULL ? archive_entry_pathname (e) : "");
+      if (!apply_entry (&a, ar, e, cancellable, error))
+        {
+          ok = FALSE;
+          break;
+        }
+    }
+  if (ok && rc != ARCHIVE_EOF)
+    {
+      bgr_set_error_from_archive (error, ar, "%s", what);
+      ok = FALSE;
+    }
+  g_free (a.entry);
+  archive_read_free (ar);
+  if (ok && g_cancellable_set_error_if_cancelled (cancellable, error))
+    ok = FALSE;
+  if (!ok)
+    bgr_error_convert (error);
+  return ok;
+}
+
+/* ---- the writer ------------------------------------------------------ */
+
+static char *
+find_mkfs (void)
+{
+  static const char *const fallback[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
+  char *p = g_find_program_in_path ("mkfs.ext4");
+
+  /* /usr/sbin is often not in an unprivileged user's PATH. */
+  for (guint i = 0; p == NULL && i < G_N_ELEMENTS (fallback); i++)
+    if (g_file_test (fallback[i], G_FILE_TEST_IS_EXECUTABLE))
+      p = g_strdup (fallback[i]);
+  return p;
+}
+
+static gboolean
+run_mkfs (const char *path, guint64 size_bytes, guint64 inodes, GError **error)
+{
+  g_autofree char *mkfs = find_mkfs ();
+  g_autofree char *n = g_strdup_printf ("%" G_GUINT64_FORMAT, inodes);
+  g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT "k", size_bytes / 1024);
+  g_autofree char *err_text = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  GError *local = NULL;
+
+  if (mkfs == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND,
+                   "mkfs.ext4 not found (install e2fsprogs)");
+      return FALSE;
+    }
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                           &local, mkfs, "-q", "-F", "-t", "ext4", "-N", n, "-E", "root_owner=0:0",
+                           "-b", "4096", path, size, NULL);
+  if (proc == NULL || !g_subprocess_communicate_utf8 (proc, NULL, NULL, NULL, &err_text, &local))
+    {
+      bgr_propagate_error (error, local, "cannot run %s: ", mkfs);
+      return FALSE;
+    }
+  if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "mkfs.ext4 failed on %s: %s", path,
+                   err_text != NULL ? g_strstrip (err_text) : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+BgrExt4Writer *
+bgr_ext4_writer_create (const char *path, guint64 size_bytes, guint64 inodes, GError **error)
+{
+  g_autoptr (BgrExt4Writer) w = NULL;
+  errcode_t rc;
+  int fd;
+
+  size_bytes -= size_bytes % BLOCK_SIZE;
+  if (size_bytes < 64 * BLOCK_SIZE)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "image size %" G_GUINT64_FORMAT " bytes is too small", size_bytes);
+      return NULL;
+    }
+  /* O_EXCL: never format over something that is already there. */
+  fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot create %s", path);
+      return NULL;
+    }
+  close (fd);
+  w = g_new0 (BgrExt4Writer, 1);
+  w->path = g_strdup (path);
+  if (!run_mkfs (path, size_bytes, inodes + RESERVED_INODES, error))
+    goto fail;
+  rc = ext2fs_open (path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &w->fs);
+  if (rc != 0)
+    {
+      w->fs = NULL;
+      bgr_set_error_from_ext2fs (error, rc, "cannot open new filesystem %s", path);
+      goto fail;
+    }
+  /* Allocation needs the bitmaps in memory. */
+  if ((rc = ext2fs_read_bitmaps (w->fs)) != 0)
+    {
+      bgr_set_error_from_ext2fs (error, rc, "cannot read the bitmaps of %s", path);
+      goto fail;
+    }
+  w->fs_bytes = ext2fs_blocks_count (w->fs->super) * (guint64) w->fs->blocksize;
+  return g_steal_pointer (&w);
+
+fail:
+  unlink (path);
+  return NULL;
+}
+
+gboolean
+bgr_ext4_writer_close (BgrExt4Writer *w, GError **error)
+{
+  errcode_t rc = 0;
+
+  g_return_val_if_fail (w != NULL, FALSE);
+  if (w->fs != NULL)
+    rc = ext2fs_close_free (&w->fs);
+  if (rc != 0)
+    bgr_set_error_from_ext2fs (error, rc, "cannot write filesystem %s", w->path);
+  g_free (w->path);
+  g_free (w);
+  return rc == 0;
+}
+
+void
+bgr_ext4_writer_abort (BgrExt4Writer *w)
+{
+  if (w == NULL)
+    return;
+  if (w->fs != NULL)
+    ext2fs_free (w->fs);
+  g_free (w->path);
+  g_free (w);
+}
+
+/* ---- sizing ---------------------------------------------------------- */
+
+static guint64
+round_block (guint64 n)
+{
+  return (n + BLOCK_SIZE - 1) / BLOCK_SIZE * BLOCK_SIZE;
+}
+
+/* Every path any layer names (and every parent of one) may exist at the
+ * end, each at most once and at most as big as its largest version: the
+ * sum over paths bounds both the final tree and any moment while the
+ * layers are applied, since an entry's old version is removed before the
+ * new one is written. */
+gboolean
+bgr_ext4_measure_layers (const char *const *tar_paths, guint64 *out_bytes, guint64 *out_inodes,
+                         GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GHashTable) sizes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint64 bytes = 0, dirents = 0, inodes = 0;
+  GHashTableIter iter;
+  gpointer value;
+
+  for (guint i = 0; tar_paths[i] != NULL; i++)
+    {
+      g_autofree char *what = g_strdup_printf ("layer %u (%s)", i + 1, tar_paths[i]);
+      struct archive *ar = open_layer (tar_paths[i], error, what);
+      struct archive_entry *e;
+      int rc;
+
+      if (ar == NULL)
+        return FALSE;
+      while ((rc = archive_read_next_header (ar, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN)
+        {
+          const char *path = archive_entry_pathname (e), *why = NULL;
+          g_autoptr (GPtrArray) comps = NULL;
+          const char *base;
+          guint64 size = 0, xattr_bytes = 0;
+          const char *name;
+          const void *v;
+          size_t vlen;
+
+          if (g_cancellable_set_error_if_cancelled (cancellable, error))
+            {
+              archive_read_free (ar);
+              return FALSE;
+            }
+          /* What the writer refuses needs no room. */
+          if (path == NULL || (comps = fold_path (path, &why)) == NULL || comps->len == 0)
+            continue;
+          base = g_ptr_array_index (comps, comps->len - 1);
+          if (g_str_has_prefix (base, WHITEOUT_PREFIX))
+            continue;
+          dirents += (8 + strlen (base) + 3) & ~(guint64) 3;
+          if (archive_entry_hardlink (e) != NULL)
+            continue; /* no inode, no data: only the name */
+          switch (archive_entry_filetype (e))
+            {
+            case AE_IFREG:
+              size = round_block ((guint64) MAX (archive_entry_size (e), 0));
+              /* Files of more than four extents need extent tree blocks. */
+              size += size / (32 * 1024 * 1024) * BLOCK_SIZE;
+              break;
+            case AE_IFDIR:
+              size = BLOCK_SIZE;
+              break;
+            case AE_IFLNK:
+              if (archive_entry_symlink (e) != NULL && strlen (archive_entry_symlink (e)) >= 60)
+                size = BLOCK_SIZE;
+              break;
+            default:
+              break;
+            }
+          /* Xattrs beyond what fits in a 256-byte inode take a block. */
+          archive_entry_xattr_reset (e);
+          while (archive_entry_xattr_next (e, &name, &v, &vlen) == ARCHIVE_OK)
+            xattr_bytes += strlen (name) + vlen + 20;
+          if (xattr_bytes > 80)
+            size += BLOCK_SIZE;
+          for (guint n = comps->len; n > 0; n--)
+            {
+              char *p = join_comps (comps, n);
+              guint64 old = GPOINTER_TO_SIZE (g_hash_table_lookup (sizes, p));
+              guint64 now = n == comps->len ? size : BLOCK_SIZE; /* parents are directories */
+              if (old >= now && g_hash_table_contains (sizes, p))
+                {
+                  g_free (p);
+                  if (n < comps->len)
+                    break; /* its parents are in already */
+                  continue;
+                }
+              g_hash_table_replace (sizes, p, GSIZE_TO_POINTER ((gsize) now));
+            }
+        }
+      if (rc != ARCHIVE_EOF)
+        {
+          bgr_set_error_from_archive (error, ar, "%s", what);
+          archive_read_free (ar);
+          return FALSE;
+        }
+      archive_read_free (ar);
+    }
+  g_hash_table_iter_init (&iter, sizes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      bytes += GPOINTER_TO_SIZE (value);
+      inodes++;
+    }
+  /* Directories past their first block: all names, packed. */
+  bytes += round_block (dirents);
+  *out_bytes = bytes;
+  *out_inodes = inodes;
+  return TRUE;
+}
+
+guint64
+bgr_ext4_image_size_for (guint64 content_bytes, guint64 inodes)
+{
+  guint64 blocks = round_block (content_bytes) / BLOCK_SIZE;
+  guint64 groups, total;
+  int journal;
+
+  /* mkfs rounds the inode count up per block group and keeps 256 bytes
+   * per inode; each group also has two bitmaps and a descriptor, and the
+   * superblock, reserved descriptor blocks, root and lost+found come on
+   * top. 2% slack covers directory and extent-tree fragmentation. */
+  groups = blocks / 32768 + 1;
+  blocks += (inodes + RESERVED_INODES + 16 * groups) * 256 / BLOCK_SIZE + 1;
+  blocks += groups * 4 + 256;
+  blocks += blocks / 50;
+  /* The journal's size depends on the filesystem's, itself included. */
+  journal = ext2fs_default_journal_size (blocks);
+  total = blocks + (journal > 0 ? (guint64) journal : 0);
+  journal = ext2fs_default_journal_size (total);
+  total = blocks + (journal > 0 ? (guint64) journal : 0);
+  return total * BLOCK_SIZE;
+}

@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* OCI layers replayed into ext4 images (ext4/bgr-ext4-writer.c): layers
+ * are built here with libarchive, applied, and the image is checked entry
+ * by entry with debugfs and as a whole with e2fsck. */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bgr-error-private.h"
+#include "ext4/bgr-ext4-writer-private.h"
+#include "bgr-test-util.h"
+
+/* The layer tables below list only the fields each entry needs. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+typedef struct
+{
+  const char *path;
+  mode_t type; /* AE_IF*; 0 with hardlink set */
+  guint perm;
+  const char *data; /* file contents, or symlink target */
+  gsize size;       /* of data; 0: strlen (data) */
+  const char *hardlink;
+  gint64 uid, gid;
+  gint64 mtime;
+  guint major, minor;
+  const char *xname;
+  const void *xvalue;
+  gsize xsize;
+} Ent;
+
+#define END { NULL }
+
+static char *
+sandbox (void)
+{
+  char *dir = g_build_filename (g_get_user_data_dir (), "sandbox", NULL);
+
+  g_mkdir_with_parents (dir, 0700);
+  return dir;
+}
+
+/* A pax tar (uid 1000, xattrs) with @filter: "gzip", "zstd" or NULL. */
+static char *
+write_layer (const char *name, const Ent *ents, const char *filter)
+{
+  g_autofree char *dir = sandbox ();
+  char *path = g_build_filename (dir, name, NULL);
+  struct archive *a = archive_write_new ();
+
+  g_assert_cmpint (archive_write_set_format_pax (a), ==, ARCHIVE_OK);
+  if (g_strcmp0 (filter, "gzip") == 0)
+    g_assert_cmpint (archive_write_add_filter_gzip (a), ==, ARCHIVE_OK);
+  else if (g_strcmp0 (filter, "zstd") == 0)
+    g_assert_cmpint (archive_write_add_filter_zstd (a), ==, ARCHIVE_OK);
+  g_assert_cmpint (archive_write_open_filename (a, path), ==, ARCHIVE_OK);
+  for (const Ent *e = ents; e->path != NULL; e++)
+    {
+      struct archive_entry *ae = archive_entry_new ();
+      gsize size = e->size != 0 || e->data == NULL ? e->size : strlen (e->data);
+
+      archive_entry_set_pathname (ae, e->path);
+      archive_entry_set_uid (ae, e->uid);
+      archive_entry_set_gid (ae, e->gid);
+      archive_entry_set_mtime (ae, e->mtime != 0 ? e->mtime : 1500000000, 0);
+      if (e->hardlink != NULL)
+        {
+          archive_entry_set_filetype (ae, AE_IFREG);
+          archive_entry_set_perm (ae, 0644);
+          archive_entry_set_hardlink (ae, e->hardlink);
+          archive_entry_set_size (ae, 0);
+        }
+      else
+        {
+          archive_entry_set_filetype (ae, e->type);
+          archive_entry_set_perm (ae, e->perm != 0 ? e->perm : (e->type == AE_IFDIR ? 0755 : 0644));
+          if (e->type == AE_IFLNK)
+            archive_entry_set_symlink (ae, e->data);
+          if (e->type == AE_IFCHR || e->type == AE_IFBLK)
+            {
+              archive_entry_set_rdevmajor (ae, e->major);
+              archive_entry_set_rdevminor (ae, e->minor);
+            }
+          archive_entry_set_size (ae, e->type == AE_IFREG ? (la_int64_t) size : 0);
+        }
+      if (e->xname != NULL)
+        archive_entry_xattr_add_entry (ae, e->xname, e->xvalue, e->xsize);
+      g_assert_cmpint (archive_write_header (a, ae), ==, ARCHIVE_OK);
+      if (e->type == AE_IFREG && e->hardlink == NULL && size > 0)
+        g_assert_cmpint (archive_write_data (a, e->data, size), ==, (la_ssize_t) size);
+      archive_entry_free (ae);
+    }
+  g_assert_cmpint (archive_write_close (a), ==, ARCHIVE_OK);
+  archive_write_free (a);
+  return path;
+}
+
+static const char *
+tool (const char *name)
+{
+  static char buf[3][64];
+  static guint next;
+  g_autofree char *p = g_find_program_in_path (name);
+  char *slot = buf[next++ % 3];
+
+  g_snprintf (slot, 64, "%s", p != NULL ? p : "");
+  if (p == NULL)
+    g_snprintf (slot, 64, "/usr/sbin/%s", name);
+  return slot;
+}
+
+/* debugfs's output for @cmd; NULL when it fails (the path is not there). */
+static char *
+debugfs (const char *img, const char *cmd)
+{
+  BgrRun r;
+  char *out;
+
+  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-R", cmd, img, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  /* debugfs says why on stderr and prints nothing on stdout. */
+  if (r.out[0] == '\0')
+    {
+      bgr_run_clear (&r);
+      return NULL;
+    }
+  out = g_steal_pointer (&r.out);
+  bgr_run_clear (&r);
+  return out;
+}
+
+static char *
+stat_of (const char *img, const char *path)
+{
+  g_autofree char *cmd = g_strdup_printf ("stat \"%s\"", path);
+  return debugfs (img, cmd);
+}
+
+/* The word after @label in debugfs stat output. */
+static char *
+field (const char *text, const char *label)
+{
+  const char *p = strstr (text, label);
+  const char *end;
+
+  if (p == NULL)
+    g_error ("no \"%s\" in:\n%s", label, text);
+  p += strlen (label);
+  while (*p == ' ')
+    p++;
+  end = p;
+  while (*end != '\0' && !g_ascii_isspace (*end))
+    end++;
+  return g_strndup (p, (gsize) (end - p));
+}
+
+#define assert_field(text, label, want)                                                  \
+  G_STMT_START                                                                           \
+  {                                                                                      \
+    g_autofree char *v__ = field ((text), (label));                                      \
+    g_assert_cmpstr (v__, ==, (want));                                                   \
+  }                                                                                      \
+  G_STMT_END
+
+static void
+assert_absent (const char *img, const char *path)
+{
+  g_autofree char *st = stat_of (img, path);
+  if (st != NULL)
+    g_error ("%s should not exist in the image:\n%s", path, st);
+}
+
+static char *
+assert_type (const char *img, const char *path, const char *type)
+{
+  char *st = stat_of (img, path);
+
+  if (st == NULL)
+    g_error ("%s missing from the image", path);
+  assert_field (st, "Type:", type);
+  return st;
+}
+
+static char *
+dump (const char *img, const char *path, gsize *len)
+{
+  g_autofree char *dir = sandbox ();
+  g_autofree char *out = g_build_filename (dir, "dump.out", NULL);
+  g_autofree char *cmd = g_strdup_printf ("dump \"%s\" %s", path, out);
+  char *contents = NULL;
+  BgrRun r;
+
+  g_unlink (out);
+  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-R", cmd, img, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  g_assert_true (g_file_get_contents (out, &contents, len, NULL));
+  g_unlink (out);
+  return contents;
+}
+
+static void
+assert_fsck_clean (const char *img)
+{
+  BgrRun r;
+
+  bgr_run_env (&r, NULL, (const char *const[]){ tool ("e2fsck"), "-fn", img, NULL });
+  if (r.status != 0)
+    g_error ("e2fsck -fn %s: %d\n%s\n%s", img, r.status, r.out, r.err);
+  bgr_run_clear (&r);
+}
+
+static char *
+new_image_path (const char *name)
+{
+  g_autofree char *dir = sandbox ();
+  char *p = g_build_filename (dir, name, NULL);
+
+  g_unlink (p);
+  return p;
+}
+
+static void
+apply_ok (BgrExt4Writer *w, const char *tar, const char *name)
+{
+  g_autoptr (GError) err = NULL;
+
+  g_assert_true (bgr_ext4_writer_apply_layer_file (w, tar, name, NULL, &err));
+  g_assert_no_error (err);
+}
+
+static BgrExt4Writer *
+create_ok (const char *img, guint64 size)
+{
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w = bgr_ext4_writer_create (img, size, 4096, &err);
+
+  g_assert_no_error (err);
+  g_assert_nonnull (w);
+  return w;
+}
+
+static void
+close_ok (BgrExt4Writer *w)
+{
+  g_autoptr (GError) err = NULL;
+
+  g_assert_true (bgr_ext4_writer_close (w, &err));
+  g_assert_no_error (err);
+}
+
+/* ---- the full feature set ------------------------------------------- */
+
+static const char cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00 }; /* cap_net_raw */
+
+static void
+test_layers (void)
+{
+  g_autofree char *img = new_image_path ("layers.ext4");
+  g_autofree char *long_target = g_strnfill (200, 'x');
+  g_autofree char *holey = g_malloc0 (3 * 4096 + 5);
+  g_autofree char *l1 = NULL, *l2 = NULL, *l3 = NULL;
+  g_autofree char *st = NULL, *st2 = NULL, *data = NULL, *ino1 = NULL, *ino2 = NULL;
+  BgrExt4Writer *w;
+  gsize len;
+
+  memcpy (holey + 3 * 4096, "tail!", 5);
+  {
+    const Ent e1[] = {
+      { "./", AE_IFDIR, 0755 },
+      { "bin/", AE_IFDIR },
+      { "bin/tool", AE_IFREG, 0755, "tool v1\n" },
+      { "bin/su", AE_IFREG, 04755, "su" },
+      { "bin/ping", AE_IFREG, 0755, "ping", .xname = "security.capability", .xvalue = cap,
+        .xsize = sizeof cap },
+      { "etc/note", AE_IFREG, 0644, "n", .xname = "user.note", .xvalue = "hello", .xsize = 5 },
+      { "home/user/", AE_IFDIR, 0700, .uid = 1000, .gid = 1000 },
+      { "home/user/file", AE_IFREG, 0640, "mine", .uid = 1000, .gid = 1000, .mtime = 1600000000 },
+      { "opq/", AE_IFDIR },
+      { "opq/old1", AE_IFREG, 0, "o" },
+      { "opq/sub/old2", AE_IFREG, 0, "o" },
+      { "keep/a", AE_IFREG, 0, "a" },
+      { "keep/b", AE_IFREG, 0, "b" },
+      { "gone/x/y", AE_IFREG, 0, "y" },
+      { "f2d", AE_IFREG, 0, "file" },
+      { "d2f/inner/deep", AE_IFREG, 0, "deep" },
+      { "holey", AE_IFREG, 0, holey, 3 * 4096 + 5 },
+      END,
+    };
+    l1 = write_layer ("l1.tar.gz", e1, "gzip");
+  }
+  {
+    const Ent e2[] = {
+      { "opq/new1", AE_IFREG, 0, "n1" },
+      { "opq/sub/new3", AE_IFREG, 0, "n3" },
+      { "opq/.wh..wh..opq", AE_IFREG },
+      { "opq/new2", AE_IFREG, 0, "n2" },
+      { "keep/.wh.a", AE_IFREG },
+      { ".wh.gone", AE_IFREG },
+      { ".wh.never-existed", AE_IFREG },
+      { "f2d/", AE_IFDIR, 0711, .mtime = 1234567890 },
+      { "f2d/child", AE_IFREG, 0, "c" },
+      { "d2f", AE_IFREG, 0600, "now a file" },
+      { "bin/tool2", .hardlink = "bin/tool" },
+      { "bin/", AE_IFDIR, 0750, .mtime = 1111111111 },
+      { "lnk/short", AE_IFLNK, 0777, "../bin/tool" },
+      { "lnk/long", AE_IFLNK, 0777, long_target },
+      { "dev/null", AE_IFCHR, 0666, .major = 1, .minor = 3 },
+      { "dev/sda", AE_IFBLK, 0660, .major = 8, .minor = 0, .gid = 6 },
+      { "dev/big", AE_IFCHR, 0600, .major = 300, .minor = 70000 },
+      { "run/fifo", AE_IFIFO, 0620 },
+      { "twice", AE_IFREG, 0, "first" },
+      { "twice", AE_IFREG, 0, "second" },
+      END,
+    };
+    l2 = write_layer ("l2.tar.zst", e2, "zstd");
+  }
+  {
+    const Ent e3[] = {
+      { "bin/.wh.tool", AE_IFREG },
+      { "lnk/short", AE_IFREG, 0644, "replaced symlink" },
+      END,
+    };
+    l3 = write_layer ("l3.tar", e3, NULL);
+  }
+
+  w = create_ok (img, 64 * 1024 * 1024);
+  apply_ok (w, l1, "layer 1");
+  apply_ok (w, l2, "layer 2");
+  /* Before layer 3: the hardlink pair shares its inode. */
+  close_ok (w);
+  assert_fsck_clean (img);
+  st = assert_type (img, "/bin/tool", "regular");
+  st2 = assert_type (img, "/bin/tool2", "regular");
+  ino1 = field (st, "Inode:");
+  ino2 = field (st2, "Inode:");
+  g_assert_cmpstr (ino1, ==, ino2);
+  assert_field (st, "Links:", "2");
+  g_clear_pointer (&st, g_free);
+  g_clear_pointer (&st2, g_free);
+
+  /* Layer 3 on the reopened image is not possible (the writer only makes
+   * new images): rebuild with all three. */
+  g_unlink (img);
+  w = create_ok (img, 64 * 1024 * 1024);
+  apply_ok (w, l1, "layer 1");
+  apply_ok (w, l2, "layer 2");
+  apply_ok (w, l3, "layer 3");
+  close_ok (w);
+  assert_fsck_clean (img);
+
+  /* root from "./" */
+  st = assert_type (img, "/", "directory");
+  assert_field (st, "Mode:", "0755");
+  g_clear_pointer (&st, g_free);
+
+  /* whiteouts and opaque directories */
+  assert_absent (img, "/opq/old1");
+  assert_absent (img, "/opq/sub/old2");
+  assert_absent (img, "/opq/.wh..wh..opq");
+  g_free (assert_type (img, "/opq/new1", "regular"));
+  g_free (assert_type (img, "/opq/new2", "regular"));
+  g_free (assert_type (img, "/opq/sub/new3", "regular"));
+  assert_absent (img, "/keep/a");
+  assert_absent (img, "/keep/.wh.a");
+  g_free (assert_type (img, "/keep/b", "regular"));
+  assert_absent (img, "/gone");
+  assert_absent (img, "/.wh.gone");
+  assert_absent (img, "/.wh.never-existed");
+
+  /* file <-> directory */
+  st = assert_type (img, "/f2d", "directory");
+  assert_field (st, "Mode:", "0711");
+  g_clear_pointer (&st, g_free);
+  g_free (assert_type (img, "/f2d/child", "regular"));
+  g_free (assert_type (img, "/d2f", "regular"));
+  assert_absent (img, "/d2f/inner");
+  data = dump (img, "/d2f", &len);
+  g_assert_cmpmem (data, len, "now a file", 10);
+  g_clear_pointer (&data, g_free);
+  data = dump (img, "/twice", &len);
+  g_assert_cmpmem (data, len, "second", 6);
+  g_clear_pointer (&data, g_free);
+
+  /* directory merged: new metadata, old contents */
+  st = assert_type (img, "/bin", "directory");
+  assert_field (st, "Mode:", "0750");
+  bgr_assert_contains (st, "mtime: 0x423a35c7"); /* 1111111111 */
+  g_clear_pointer (&st, g_free);
+  g_free (assert_type (img, "/bin/su", "regular"));
+
+  /* hardlink survives the whiteout of its first name */
+  assert_absent (img, "/bin/tool");
+  st = assert_type (img, "/bin/tool2", "regular");
+  assert_field (st, "Links:", "1");
+  g_clear_pointer (&st, g_free);
+  data = dump (img, "/bin/tool2", &len);
+  g_assert_cmpmem (data, len, "tool v1\n", 8);
+  g_clear_pointer (&data, g_free);
+
+  /* symlinks */
+  st = assert_type (img, "/lnk/short", "regular"); /* replaced in layer 3 */
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/lnk/long", "symlink");
+  assert_field (st, "Size:", "200");
+  g_clear_pointer (&st, g_free);
+  data = dump (img, "/lnk/long", &len);
+  g_assert_cmpmem (data, len, long_target, 200);
+  g_clear_pointer (&data, g_free);
+
+  /* setuid, owner, mtime */
+  st = assert_type (img, "/bin/su", "regular");
+  assert_field (st, "Mode:", "04755");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/home/user/file", "regular");
+  assert_field (st, "User:", "1000");
+  assert_field (st, "Group:", "1000");
+  assert_field (st, "Mode:", "0640");
+  bgr_assert_contains (st, "mtime: 0x5f5e1000"); /* 1600000000 */
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/home/user", "directory");
+  assert_field (st, "User:", "1000");
+  assert_field (st, "Mode:", "0700");
+  g_clear_pointer (&st, g_free);
+  /* implicit parents: 0755 root */
+  st = assert_type (img, "/etc", "directory");
+  assert_field (st, "Mode:", "0755");
+  assert_field (st, "User:", "0");
+  g_clear_pointer (&st, g_free);
+
+  /* nodes */
+  st = assert_type (img, "/dev/null", "character");
+  assert_field (st, "Mode:", "0666");
+  bgr_assert_contains (st, "Device major/minor number: 01:03");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/dev/sda", "block");
+  bgr_assert_contains (st, "Device major/minor number: 08:00");
+  assert_field (st, "Group:", "6");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/dev/big", "character");
+  bgr_assert_contains (st, "Device major/minor number: 300:70000");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/run/fifo", "FIFO");
+  assert_field (st, "Mode:", "0620");
+  g_clear_pointer (&st, g_free);
+
+  /* xattrs */
+  st = assert_type (img, "/bin/ping", "regular");
+  bgr_assert_contains (st, "security.capability (20)");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/etc/note", "regular");
+  bgr_assert_contains (st, "user.note (5) = \"hello\"");
+  g_clear_pointer (&st, g_free);
+
+  /* holes: 3 zero blocks stay unallocated, the data is intact */
+  st = assert_type (img, "/holey", "regular");
+  assert_field (st, "Size:", "12293");
+  assert_field (st, "Blockcount:", "8");
+  g_clear_pointer (&st, g_free);
+  data = dump (img, "/holey", &len);
+  g_assert_cmpmem (data, len, holey, 3 * 4096 + 5);
+  g_clear_pointer (&data, g_free);
+
+  /* listing */
+  st = debugfs (img, "ls -l /dev");
+  bgr_assert_contains (st, "null");
+  bgr_assert_contains (st, "sda");
+}
+
+/* ---- refusals -------------------------------------------------------- */
+
+/* Everything in the sandbox (recursively), to show a refused layer wrote
+ * nothing outside the image. */
+static void
+list_tree (const char *dir, GPtrArray *out)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      char *p = g_build_filename (dir, name, NULL);
+      g_ptr_array_add (out, p);
+      if (g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
+        list_tree (p, out);
+    }
+}
+
+static char *
+tree_string (const char *dir)
+{
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+
+  list_tree (dir, all);
+  g_ptr_array_sort (all, (GCompareFunc) g_strcmp0);
+  g_ptr_array_add (all, NULL);
+  return g_strjoinv ("\n", (char **) all->pdata);
+}
+
+typedef struct
+{
+  const char *name;
+  Ent first[3];  /* applied first, must succeed; empty for none */
+  Ent evil[3];
+  const char *message;
+} Evil;
+
+static void
+test_refusals (void)
+{
+  g_autofree char *long_name = g_strnfill (300, 'n');
+  g_autofree char *deep = NULL;
+  GString *deep_s = g_string_new (NULL);
+  const Evil cases[] = {
+    { "dotdot", {}, { { "../escape", AE_IFREG, 0, "x" }, END },
+      "entry \"../escape\": path leaves the image root" },
+    { "abs-dotdot", {}, { { "/abs/../../x", AE_IFREG, 0, "x" }, END },
+      "entry \"/abs/../../x\": path leaves the image root" },
+    { "symlink-same-layer", {},
+      { { "evil", AE_IFLNK, 0777, "/etc" }, { "evil/passwd", AE_IFREG, 0, "root::0:0" }, END },
+      "entry \"evil/passwd\": parent \"evil\" is a symlink" },
+    { "symlink-next-layer", { { "evil", AE_IFLNK, 0777, "../../.." }, END },
+      { { "evil/escape", AE_IFREG, 0, "x" }, END },
+      "entry \"evil/escape\": parent \"evil\" is a symlink" },
+    { "hardlink-out", {}, { { "pw", .hardlink = "../../etc/passwd" }, END },
+      "hardlink target \"../../etc/passwd\": path leaves the image root" },
+    { "hardlink-missing", {}, { { "pw", .hardlink = "etc/passwd" }, END },
+      "hardlink target \"etc/passwd\" does not exist in the image" },
+    { "hardlink-through-symlink", { { "s", AE_IFLNK, 0777, "/etc" }, END },
+      { { "pw", .hardlink = "s/passwd" }, END }, "parent \"s\" is a symlink" },
+    { "long-name", {}, { { long_name, AE_IFREG, 0, "x" }, END }, "name longer than 255 bytes" },
+    { "deep", {}, { { NULL, AE_IFREG, 0, "x" }, END }, "path deeper than 64 levels" },
+    { "bad-xattr", {},
+      { { "f", AE_IFREG, 0, "x", .xname = "weird.name", .xvalue = "v", .xsize = 1 }, END },
+      "xattr \"weird.name\" is not in the user" },
+  };
+  g_autofree char *box = sandbox ();
+  g_autofree char *parent = g_path_get_dirname (box);
+  g_autofree char *before = NULL;
+
+  for (guint i = 0; i < 70; i++)
+    g_string_append (deep_s, "d/");
+  g_string_append (deep_s, "f");
+  deep = g_string_free (deep_s, FALSE);
+  before = tree_string (parent);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const Evil *c = &cases[i];
+      g_autofree char *img = new_image_path ("evil.ext4");
+      g_autofree char *first = NULL, *evil = NULL, *after = NULL, *want_layer = NULL;
+      g_autoptr (GError) err = NULL;
+      Ent evil_ents[3];
+      BgrExt4Writer *w;
+
+      g_test_message ("case %s", c->name);
+      memcpy (evil_ents, c->evil, sizeof evil_ents);
+      if (evil_ents[0].path == NULL)
+        evil_ents[0].path = deep;
+      if (c->first[0].path != NULL)
+        first = write_layer ("first.tar", c->first, NULL);
+      evil = write_layer ("evil.tar", evil_ents, NULL);
+      w = create_ok (img, 16 * 1024 * 1024);
+      if (first != NULL)
+        apply_ok (w, first, "sha256:0001");
+      g_assert_false (bgr_ext4_writer_apply_layer_file (w, evil, "sha256:ab12", NULL, &err));
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
+      g_test_message ("%s", err->message);
+      bgr_assert_contains (err->message, "layer sha256:ab12: entry \"");
+      bgr_assert_contains (err->message, c->message);
+      /* The checks come before any change, so the image is still sound. */
+      close_ok (w);
+      assert_fsck_clean (img);
+      g_unlink (img);
+      g_unlink (evil);
+      if (first != NULL)
+        g_unlink (first);
+      after = tree_string (parent);
+      g_assert_cmpstr (after, ==, before);
+    }
+}
+
+/* ---- sizing ---------------------------------------------------------- */
+
+static void
+test_sizing (void)
+{
+  g_autofree char *img = new_image_path ("sized.ext4");
+  g_autofree char *big = g_malloc (3 * 1024 * 1024);
+  g_autofree char *l1 = NULL, *l2 = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GPtrArray) ents = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  guint64 bytes = 0, inodes = 0, size;
+  BgrExt4Writer *w;
+
+  for (gsize i = 0; i < 3 * 1024 * 1024; i++)
+    big[i] = (char) (g_test_rand_int () | 1);
+  {
+    g_autofree Ent *e = g_new0 (Ent, 404);
+    guint n = 0;
+
+    e[n++] = (Ent){ "big", AE_IFREG, 0644, big, 3 * 1024 * 1024 };
+    for (guint i = 0; i < 400; i++)
+      {
+        char *name = g_strdup_printf ("many/file-with-a-longish-name-%04u", i);
+        g_ptr_array_add (names, name);
+        e[n++] = (Ent){ name, AE_IFREG, 0644, "some bytes" };
+      }
+    e[n++] = (Ent){ "lnk", AE_IFLNK, 0777, "big" };
+    l1 = write_layer ("s1.tar.gz", e, "gzip");
+  }
+  {
+    const Ent e2[] = { { "big2", AE_IFREG, 0644, big, 1024 * 1024 }, { ".wh.big", AE_IFREG }, END };
+    l2 = write_layer ("s2.tar", e2, NULL);
+  }
+  {
+    const char *const paths[] = { l1, l2, NULL };
+
+    g_assert_true (bgr_ext4_measure_layers (paths, &bytes, &inodes, NULL, &err));
+    g_assert_no_error (err);
+  }
+  g_test_message ("measured %" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " inodes", bytes,
+                  inodes);
+  g_assert_cmpuint (bytes, >=, 4 * 1024 * 1024 + 401 * 4096);
+  g_assert_cmpuint (inodes, >=, 404);
+  size = bgr_ext4_image_size_for (bytes, inodes);
+  w = bgr_ext4_writer_create (img, size, inodes, &err);
+  g_assert_no_error (err);
+  apply_ok (w, l1, "layer 1");
+  apply_ok (w, l2, "layer 2");
+  close_ok (w);
+  assert_fsck_clean (img);
+  g_unlink (img);
+
+  /* Too small (though larger than any one file): the filesystem fills up. */
+  w = bgr_ext4_writer_create (img, 3 * 1024 * 1024 + 256 * 1024, inodes, &err);
+  g_assert_no_error (err);
+  g_assert_false (bgr_ext4_writer_apply_layer_file (w, l1, "sha256:5151", NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
+  g_test_message ("%s", err->message);
+  bgr_assert_contains (err->message, "layer sha256:5151: entry \"");
+  bgr_ext4_writer_abort (w);
+  g_unlink (img);
+}
+
+/* libarchive cannot write an unknown type, so this tar header is made by
+ * hand: a ustar entry "weird" with type flag 'Q'. libarchive reads unknown
+ * type flags as regular files (as POSIX asks), so it lands as an empty
+ * regular file rather than being refused. */
+static void
+test_unknown_type (void)
+{
+  g_autofree char *img = new_image_path ("unknown.ext4");
+  g_autofree char *tar = new_image_path ("unknown.tar");
+  g_autofree char *st = NULL;
+  char block[512 * 3] = { 0 };
+  guint sum = 0;
+  BgrExt4Writer *w;
+
+  strcpy (block, "weird");
+  memcpy (block + 100, "0000644", 8);
+  memcpy (block + 108, "0000000", 8);
+  memcpy (block + 116, "0000000", 8);
+  memcpy (block + 124, "00000000000", 12);
+  memcpy (block + 136, "13000000000", 12);
+  memset (block + 148, ' ', 8);
+  block[156] = 'Q';
+  memcpy (block + 257, "ustar", 6);
+  memcpy (block + 263, "00", 2);
+  for (guint i = 0; i < 512; i++)
+    sum += (guchar) block[i];
+  g_snprintf (block + 148, 8, "%06o", sum);
+  g_assert_true (g_file_set_contents (tar, block, sizeof block, NULL));
+  w = create_ok (img, 16 * 1024 * 1024);
+  apply_ok (w, tar, "layer Q");
+  close_ok (w);
+  assert_fsck_clean (img);
+  st = assert_type (img, "/weird", "regular");
+  assert_field (st, "Size:", "0");
+}
+
+static void
+test_create_errors (void)
+{
+  g_autofree char *img = new_image_path ("exists.ext4");
+  g_autoptr (GError) err = NULL;
+
+  g_assert_true (g_file_set_contents (img, "x", 1, NULL));
+  g_assert_null (bgr_ext4_writer_create (img, 16 * 1024 * 1024, 100, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_EXISTS);
+  g_clear_error (&err);
+  g_unlink (img);
+  /* an unreadable layer */
+  {
+    BgrExt4Writer *w = create_ok (img, 16 * 1024 * 1024);
+    g_autofree char *junk = new_image_path ("junk.tar");
+
+    g_assert_true (g_file_set_contents (junk, "this is not a tar archive at all", -1, NULL));
+    g_assert_false (bgr_ext4_writer_apply_layer_file (w, junk, "layer junk", NULL, &err));
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
+    bgr_assert_contains (err->message, "layer junk");
+    bgr_ext4_writer_abort (w);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/ext4-writer/layers", test_layers);
+  g_test_add_func ("/ext4-writer/refusals", test_refusals);
+  g_test_add_func ("/ext4-writer/sizing", test_sizing);
+  g_test_add_func ("/ext4-writer/unknown-type", test_unknown_type);
+  g_test_add_func ("/ext4-writer/create-errors", test_create_errors);
+  return g_test_run ();
+}

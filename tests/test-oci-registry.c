@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The OCI client against a real registry: Debian's docker-registry
+ * (distribution v2) on 127.0.0.1, with images built by umoci and pushed by
+ * skopeo (tests/oci-registry.sh): an OCI image with two layers, the same
+ * as Docker schema 2, and a linux/amd64 + linux/arm64 index, as OCI and as
+ * a Docker manifest list. A second registry requires basic auth
+ * (htpasswd). Nothing leaves 127.0.0.1. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "bgr-error-private.h"
+#include "oci/bgr-oci-private.h"
+
+#define USER "tester"
+#define PASSWORD "s3cret-pw"
+#define READY_TIMEOUT_S 30
+
+typedef struct {
+  GSubprocess *proc;
+  guint16 port;
+  char *host; /* 127.0.0.1:PORT */
+  char *dir;
+  char *log;
+} Registry;
+
+static char *work_dir;
+static char *layout;
+static char *script;
+static char *digest_amd64, *digest_arm64, *digest_multi;
+static Registry anon_reg, auth_reg;
+
+static char *
+run_checked (const char *const *argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                     &status, &error))
+    g_error ("cannot run %s: %s", argv[0], error->message);
+  if (!g_spawn_check_wait_status (status, &error))
+    {
+      g_autofree char *cmd = g_strjoinv (" ", (char **) argv);
+      g_error ("%s failed (%s)\nstdout: %s\nstderr: %s", cmd, error->message, out, err);
+    }
+  return g_steal_pointer (&out);
+}
+
+static guint16
+free_port (void)
+{
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (sock == NULL || !g_socket_bind (sock, addr, FALSE, &error))
+    g_error ("cannot bind a port on 127.0.0.1: %s", error != NULL ? error->message : "?");
+  bound = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* Polls GET /v2/ until the registry answers (200, or 401 with auth), up
+ * to READY_TIMEOUT_S; the port may also have been taken meanwhile, which
+ * the log then says. */
+static void
+wait_ready (Registry *reg)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("http://%s/v2/", reg->host);
+  gint64 deadline = g_get_monotonic_time () + READY_TIMEOUT_S * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+      g_autoptr (GBytes) body = soup_session_send_and_read (session, msg, NULL, NULL);
+
+      if (body != NULL && (soup_message_get_status (msg) == 200 || soup_message_get_status (msg) == 401))
+        return;
+      /* The identifier goes away once GLib has reaped the process. */
+      if (g_subprocess_get_identifier (reg->proc) == NULL)
+        break;
+      g_usleep (50 * 1000);
+    }
+  {
+    g_autofree char *log = NULL;
+    g_file_get_contents (reg->log, &log, NULL, NULL);
+    g_error ("docker-registry on %s did not become ready within %d s; its log:\n%s", reg->host,
+             READY_TIMEOUT_S, log != NULL ? log : "(none)");
+  }
+}
+
+static void
+registry_start (Registry *reg, const char *name, gboolean with_auth)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr (GString) cfg = g_string_new (NULL);
+  g_autofree char *cfg_path = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (reg->dir == NULL)
+    {
+      reg->dir = g_build_filename (work_dir, name, NULL);
+      g_assert_cmpint (g_mkdir_with_parents (reg->dir, 0700), ==, 0);
+      reg->port = free_port ();
+      reg->host = g_strdup_printf ("127.0.0.1:%u", reg->port);
+      reg->log = g_build_filename (reg->dir, "registry.log", NULL);
+    }
+  cfg_path = g_build_filename (reg->dir, "config.yml", NULL);
+  g_string_append_printf (cfg,
+                          "version: 0.1\n"
+                          "log:\n  level: info\n  accesslog:\n    disabled: false\n"
+                          "storage:\n  filesystem:\n    rootdirectory: %s/storage\n"
+                          "  delete:\n    enabled: true\n"
+                          "http:\n  addr: %s\n",
+                          reg->dir, reg->host);
+  if (with_auth)
+    {
+      g_autofree char *htpasswd = g_build_filename (reg->dir, "htpasswd", NULL);
+      const char *argv[] = { "htpasswd", "-Bbn", USER, PASSWORD, NULL };
+      g_autofree char *line = run_checked (argv);
+
+      g_assert_true (g_file_set_contents (htpasswd, line, -1, NULL));
+      g_string_append_printf (cfg, "auth:\n  htpasswd:\n    realm: banger-test\n    path: %s\n",
+                              htpasswd);
+    }
+  g_assert_true (g_file_set_contents (cfg_path, cfg->str, -1, NULL));
+  g_subprocess_launcher_set_stdout_file_path (launcher, reg->log);
+  reg->proc = g_subprocess_launcher_spawn (launcher, &error, "docker-registry", "serve", cfg_path, NULL);
+  if (reg->proc == NULL)
+    g_error ("cannot start docker-registry: %s", error->message);
+  wait_ready (reg);
+}
+
+static void
+registry_stop (Registry *reg)
+{
+  if (reg->proc == NULL)
+    return;
+  g_subprocess_send_signal (reg->proc, SIGTERM);
+  g_subprocess_wait (reg->proc, NULL, NULL);
+  g_clear_object (&reg->proc);
+}
+
+static char *
+write_auth_file (const char *name, const char *host, const char *user, const char *password)
+{
+  g_autofree char *pair = g_strdup_printf ("%s:%s", user, password);
+  g_autofree char *b64 = g_base64_encode ((const guchar *) pair, strlen (pair));
+  g_autofree char *json = g_strdup_printf ("{\"auths\":{\"%s\":{\"auth\":\"%s\"}}}", host, b64);
+  char *path = g_build_filename (work_dir, name, NULL);
+
+  g_assert_true (g_file_set_contents (path, json, -1, NULL));
+  return path;
+}
+
+static char *
+layout_digest (JsonArray *manifests, const char *tag)
+{
+  for (guint i = 0; i < json_array_get_length (manifests); i++)
+    {
+      JsonObject *m = json_array_get_object_element (manifests, i);
+      JsonObject *ann = json_object_get_object_member (m, "annotations");
+
+      if (g_strcmp0 (json_object_get_string_member (ann, "org.opencontainers.image.ref.name"), tag) == 0)
+        return g_strdup (json_object_get_string_member (m, "digest"));
+    }
+  g_error ("tag %s is not in %s/index.json", tag, layout);
+}
+
+static BgrOciRegistry *
+open_ref (const char *host, const char *name, BgrOciRef *ref)
+{
+  g_autofree char *text = g_strdup_printf ("%s/%s", host, name);
+  g_autoptr (GError) error = NULL;
+  BgrOciRegistry *r;
+
+  g_assert_true (bgr_oci_ref_parse (text, ref, &error));
+  g_assert_no_error (error);
+  r = bgr_oci_registry_new (ref, 0, &error);
+  g_assert_no_error (error);
+  return r;
+}
+
+static BgrOciImage *
+resolve (const char *host, const char *name, const char *platform, GError **error)
+{
+  BgrOciRef ref;
+  g_autoptr (BgrOciRegistry) r = open_ref (host, name, &ref);
+  BgrOciImage *img = bgr_oci_registry_resolve (r, platform, NULL, error);
+
+  bgr_oci_ref_clear (&ref);
+  return img;
+}
+
+static void
+assert_layer_digests_equal (const BgrOciImage *a, const BgrOciImage *b)
+{
+  g_assert_cmpuint (a->layers->len, ==, b->layers->len);
+  for (guint i = 0; i < a->layers->len; i++)
+    {
+      const BgrOciDescriptor *x = a->layers->pdata[i], *y = b->layers->pdata[i];
+      g_assert_cmpstr (x->digest, ==, y->digest);
+      g_assert_cmpint (x->size, ==, y->size);
+    }
+}
+
+static void
+test_tag_oci (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BgrOciImage) img = resolve (anon_reg.host, "test/single:latest", "linux/amd64", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (img->digest, ==, digest_amd64);
+  g_assert_cmpstr (img->ref_digest, ==, digest_amd64);
+  g_assert_cmpstr (img->media_type, ==, BGR_OCI_MEDIA_TYPE_MANIFEST);
+  g_assert_cmpuint (img->layers->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpstr (((BgrOciDescriptor *) img->layers->pdata[i])->media_type, ==,
+                     "application/vnd.oci.image.layer.v1.tar+gzip");
+  g_assert_cmpstr (json_object_get_string_member (img->config, "architecture"), ==, "amd64");
+  g_assert_cmpstr (json_object_get_string_member (img->config, "os"), ==, "linux");
+  g_assert_true (bgr_oci_digest_is_valid (img->config_digest));
+}
+
+static void
+test_tag_v2s2 (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BgrOciImage) oci = resolve (anon_reg.host, "test/single", "linux/amd64", &error);
+  g_autoptr (BgrOciImage) img = resolve (anon_reg.host, "test/v2s2:latest", "linux/amd64", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (img->media_type, ==, BGR_DOCKER_MEDIA_TYPE_MANIFEST);
+  g_assert_cmpstr (((BgrOciDescriptor *) img->layers->pdata[0])->media_type, ==,
+                   "application/vnd.docker.image.rootfs.diff.tar.gzip");
+  g_assert_cmpstr (img->digest, !=, digest_amd64);
+  assert_layer_digests_equal (img, oci);
+}
+
+static void
+test_by_digest (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *single = g_strdup_printf ("test/single@%s", digest_amd64);
+  g_autofree char *multi = g_strdup_printf ("test/multi@%s", digest_multi);
+  g_autofree char *both = g_strdup_printf ("test/single:whatever@%s", digest_amd64);
+  g_autoptr (BgrOciImage) a = resolve (anon_reg.host, single, "linux/amd64", &error);
+  g_autoptr (BgrOciImage) b = NULL;
+  g_autoptr (BgrOciImage) c = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (a->digest, ==, digest_amd64);
+  b = resolve (anon_reg.host, multi, "linux/arm64", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (b->digest, ==, digest_arm64);
+  g_assert_cmpstr (b->ref_digest, ==, digest_multi);
+  /* The digest wins over the tag (which does not even exist). */
+  c = resolve (anon_reg.host, both, "linux/amd64", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->digest, ==, digest_amd64);
+}
+
+static void
+test_platforms (void)
+{
+  const char *const repos[] = { "test/multi", "test/multi-v2s2" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (repos); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (BgrOciImage) amd = resolve (anon_reg.host, repos[i], "linux/amd64", &error);
+      g_autoptr (BgrOciImage) arm = NULL;
+      g_autoptr (BgrOciImage) none = NULL;
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (amd->layers->len, ==, 2);
+      g_assert_cmpstr (json_object_get_string_member (amd->config, "architecture"), ==, "amd64");
+      arm = resolve (anon_reg.host, repos[i], "linux/arm64", &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (arm->layers->len, ==, 1);
+      g_assert_cmpstr (json_object_get_string_member (arm->config, "architecture"), ==, "arm64");
+      g_assert_cmpstr (amd->ref_digest, ==, arm->ref_digest);
+      if (i == 0)
+        {
+          g_assert_cmpstr (amd->digest, ==, digest_amd64);
+          g_assert_cmpstr (arm->digest, ==, digest_arm64);
+          g_assert_cmpstr (amd->ref_digest, ==, digest_multi);
+        }
+      else
+        g_assert_cmpstr (amd->media_type, ==, BGR_DOCKER_MEDIA_TYPE_MANIFEST);
+
+      none = resolve (anon_reg.host, repos[i], "linux/s390x", &error);
+      g_assert_null (none);
+      g_assert_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, "linux/s390x"));
+      g_assert_nonnull (strstr (error->message, "linux/amd64, linux/arm64"));
+    }
+
+  /* A single-platform image for another platform. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = resolve (anon_reg.host, "test/single", "linux/arm64", &error);
+    g_assert_null (img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+    g_assert_nonnull (strstr (error->message, "linux/amd64"));
+  }
+}
+
+static void
+test_not_found (void)
+{
+  g_autofree char *missing_digest = g_strdup_printf ("test/single@sha256:%064d", 0);
+  const char *const names[] = { "test/single:nope", "test/nothing:latest", missing_digest };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (BgrOciImage) img = resolve (anon_reg.host, names[i], "linux/amd64", &error);
+      g_autofree char *full = g_strdup_printf ("%s/%s", anon_reg.host, names[i]);
+
+      g_assert_null (img);
+      g_assert_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, full));
+    }
+}
+
+static void
+on_progress (guint64 done, guint64 total, gpointer user_data)
+{
+  guint64 *last = user_data;
+
+  g_assert_cmpuint (done, >=, *last);
+  *last = done;
+}
+
+static void
+assert_blob (const char *path, const BgrOciDescriptor *d)
+{
+  g_autofree char *data = NULL;
+  g_autofree char *sum = NULL;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_assert_cmpint ((gint64) len, ==, d->size);
+  sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, len);
+  g_assert_cmpstr (d->digest + strlen ("sha256:"), ==, sum);
+}
+
+static void
+test_blobs_and_cache (void)
+{
+  g_autofree char *cache = g_build_filename (g_get_user_cache_dir (), "banger", NULL);
+  g_autoptr (GError) error = NULL;
+  BgrOciRef ref;
+  g_autoptr (BgrOciRegistry) r = open_ref (anon_reg.host, "test/multi", &ref);
+  g_autoptr (BgrOciImage) img = bgr_oci_registry_resolve (r, "linux/amd64", NULL, &error);
+  g_autoptr (BgrOciImage) arm = bgr_oci_registry_resolve (r, "linux/arm64", NULL, &error);
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < img->layers->len; i++)
+    {
+      const BgrOciDescriptor *d = img->layers->pdata[i];
+      g_autofree char *expected = g_build_filename (cache, "oci", "blobs", "sha256",
+                                                    d->digest + strlen ("sha256:"), NULL);
+      guint64 last = 0;
+      char *path = bgr_oci_registry_fetch_blob (r, d, cache, on_progress, &last, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (path, ==, expected);
+      g_assert_cmpuint (last, ==, (guint64) d->size);
+      assert_blob (path, d);
+      g_ptr_array_add (paths, path);
+    }
+
+  /* A part file left by an interrupted download is resumed. */
+  {
+    const BgrOciDescriptor *d = arm->layers->pdata[0];
+    g_autofree char *dir = g_build_filename (cache, "oci", "blobs", "sha256", NULL);
+    g_autofree char *part = g_strdup_printf ("%s/%s.part", dir, d->digest + strlen ("sha256:"));
+    g_autofree char *path = NULL;
+    g_autofree char *blob_file = g_strdup_printf ("%s/blobs/sha256/%s", layout,
+                                                  d->digest + strlen ("sha256:"));
+    g_autofree char *data = NULL;
+    gsize len;
+
+    g_assert_true (g_file_get_contents (blob_file, &data, &len, NULL));
+    g_assert_true (g_file_set_contents (part, data, (gssize) len / 2, NULL));
+    path = bgr_oci_registry_fetch_blob (r, d, cache, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    assert_blob (path, d);
+    g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  }
+
+  /* With the registry gone, cached blobs still come back, without a
+   * single request; anything else fails. */
+  registry_stop (&anon_reg);
+  for (guint i = 0; i < img->layers->len; i++)
+    {
+      g_autofree char *path = bgr_oci_registry_fetch_blob (r, img->layers->pdata[i], cache, NULL,
+                                                           NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (path, ==, paths->pdata[i]);
+    }
+  {
+    BgrOciDescriptor config = { (char *) BGR_OCI_MEDIA_TYPE_CONFIG, img->config_digest, 10 };
+    g_autofree char *path = bgr_oci_registry_fetch_blob (r, &config, cache, NULL, NULL, NULL, &error);
+
+    g_assert_null (path);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_NETWORK);
+    g_clear_error (&error);
+  }
+  /* A tampered cache entry (wrong size) is not trusted. */
+  {
+    const BgrOciDescriptor *d = img->layers->pdata[0];
+    g_autofree char *path = NULL;
+
+    g_assert_true (g_file_set_contents (paths->pdata[0], "x", 1, NULL));
+    path = bgr_oci_registry_fetch_blob (r, d, cache, NULL, NULL, NULL, &error);
+    g_assert_null (path);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_NETWORK);
+    g_clear_error (&error);
+  }
+  registry_start (&anon_reg, "anon", FALSE);
+  bgr_oci_ref_clear (&ref);
+}
+
+static void
+test_auth (void)
+{
+  g_autofree char *good = NULL;
+  g_autofree char *bad = NULL;
+  g_autofree char *nofile = g_build_filename (work_dir, "no-such-auth.json", NULL);
+  g_autofree char *cache = g_build_filename (g_get_user_cache_dir (), "auth-cache", NULL);
+
+  good = write_auth_file ("auth.json", auth_reg.host, USER, PASSWORD);
+  bad = write_auth_file ("bad-auth.json", auth_reg.host, USER, "wrong");
+
+  /* Anonymous. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    g_setenv ("REGISTRY_AUTH_FILE", nofile, TRUE);
+    img = resolve (auth_reg.host, "test/single", "linux/amd64", &error);
+    g_assert_null (img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "no credentials"));
+  }
+  /* Wrong password. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    g_setenv ("REGISTRY_AUTH_FILE", bad, TRUE);
+    img = resolve (auth_reg.host, "test/single", "linux/amd64", &error);
+    g_assert_null (img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, bad));
+  }
+  /* Right password: manifests, config and blobs. */
+  {
+    g_autoptr (GError) error = NULL;
+    BgrOciRef ref;
+    g_autoptr (BgrOciRegistry) r = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    g_setenv ("REGISTRY_AUTH_FILE", good, TRUE);
+    r = open_ref (auth_reg.host, "test/multi", &ref);
+    img = bgr_oci_registry_resolve (r, "linux/arm64", NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (img->digest, ==, digest_arm64);
+    for (guint i = 0; i < img->layers->len; i++)
+      {
+        g_autofree char *path = bgr_oci_registry_fetch_blob (r, img->layers->pdata[i], cache, NULL,
+                                                             NULL, NULL, &error);
+        g_assert_no_error (error);
+        assert_blob (path, img->layers->pdata[i]);
+      }
+    bgr_oci_ref_clear (&ref);
+  }
+  /* Blob fetch first, on a fresh client: the 401 is answered there too. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = resolve (auth_reg.host, "test/single", "linux/amd64", &error);
+    g_autofree char *cache2 = g_build_filename (g_get_user_cache_dir (), "auth-cache2", NULL);
+    BgrOciRef ref;
+    g_autoptr (BgrOciRegistry) r = open_ref (auth_reg.host, "test/single", &ref);
+    g_autofree char *path = NULL;
+
+    g_assert_no_error (error);
+    path = bgr_oci_registry_fetch_blob (r, img->layers->pdata[1], cache2, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    assert_blob (path, img->layers->pdata[1]);
+    bgr_oci_ref_clear (&ref);
+  }
+  g_unsetenv ("REGISTRY_AUTH_FILE");
+}
+
+static void
+require_tools (void)
+{
+  const char *const tools[] = { "docker-registry", "skopeo", "umoci", "htpasswd", "python3", "tar" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (tools); i++)
+    {
+      g_autofree char *path = g_find_program_in_path (tools[i]);
+      if (path == NULL)
+        g_error ("%s is not installed: test-oci-registry needs docker-registry, skopeo, umoci, "
+                 "apache2-utils (htpasswd) and python3 (apt-get install docker-registry skopeo "
+                 "umoci apache2-utils python3)", tools[i]);
+    }
+}
+
+static void
+setup (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *index = NULL;
+  JsonArray *manifests;
+  const char *src = g_getenv ("BANGER_SOURCE_DIR");
+
+  if (src == NULL)
+    g_error ("BANGER_SOURCE_DIR is not set (run the tests through ctest)");
+  require_tools ();
+  script = g_build_filename (src, "tests", "oci-registry.sh", NULL);
+  work_dir = g_dir_make_tmp ("banger-oci-XXXXXX", &error);
+  g_assert_no_error (error);
+  /* GLib isolates the directories only while a test runs (until then HOME
+   * is /dev/null): skopeo and umoci get private ones here. */
+  {
+    const char *const vars[][2] = {
+      { "HOME", "home" }, { "XDG_CONFIG_HOME", "home/.config" }, { "XDG_CACHE_HOME", "home/.cache" },
+      { "XDG_DATA_HOME", "home/.local/share" }, { "XDG_RUNTIME_DIR", "run" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS (vars); i++)
+      {
+        g_autofree char *d = g_build_filename (work_dir, vars[i][1], NULL);
+        g_assert_cmpint (g_mkdir_with_parents (d, 0700), ==, 0);
+        g_setenv (vars[i][0], d, TRUE);
+      }
+  }
+  layout = g_build_filename (work_dir, "layout", NULL);
+  {
+    const char *argv[] = { "sh", script, "build", layout, NULL };
+    g_free (run_checked (argv));
+  }
+  index = g_build_filename (layout, "index.json", NULL);
+  if (!json_parser_load_from_file (parser, index, &error))
+    g_error ("%s: %s", index, error->message);
+  manifests = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                            "manifests");
+  digest_amd64 = layout_digest (manifests, "amd64");
+  digest_arm64 = layout_digest (manifests, "arm64");
+  digest_multi = layout_digest (manifests, "multi");
+
+  registry_start (&anon_reg, "anon", FALSE);
+  {
+    const char *argv[] = { "sh", script, "push", layout, anon_reg.host, NULL };
+    g_free (run_checked (argv));
+  }
+  registry_start (&auth_reg, "auth", TRUE);
+  {
+    g_autofree char *auth_file = write_auth_file ("push-auth.json", auth_reg.host, USER, PASSWORD);
+    const char *argv[] = { "sh", script, "push", layout, auth_reg.host, auth_file, NULL };
+    g_free (run_checked (argv));
+  }
+}
+
+static void
+teardown (void)
+{
+  g_autoptr (GFile) dir = NULL;
+
+  registry_stop (&anon_reg);
+  registry_stop (&auth_reg);
+  if (work_dir != NULL && g_getenv ("BANGER_TEST_KEEP") == NULL)
+    {
+      const char *argv[] = { "rm", "-rf", work_dir, NULL };
+      g_free (run_checked (argv));
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  int rc;
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  /* Only 127.0.0.1 is ever contacted; no proxy may get in the way. */
+  g_unsetenv ("http_proxy");
+  g_unsetenv ("https_proxy");
+  g_unsetenv ("HTTP_PROXY");
+  g_unsetenv ("HTTPS_PROXY");
+  g_unsetenv ("REGISTRY_AUTH_FILE");
+  setup ();
+  g_test_add_func ("/oci/registry/tag-oci", test_tag_oci);
+  g_test_add_func ("/oci/registry/tag-v2s2", test_tag_v2s2);
+  g_test_add_func ("/oci/registry/by-digest", test_by_digest);
+  g_test_add_func ("/oci/registry/platforms", test_platforms);
+  g_test_add_func ("/oci/registry/not-found", test_not_found);
+  g_test_add_func ("/oci/registry/blobs-and-cache", test_blobs_and_cache);
+  g_test_add_func ("/oci/registry/auth", test_auth);
+  rc = g_test_run ();
+  teardown ();
+  return rc;
+}
