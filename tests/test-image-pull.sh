@@ -1,0 +1,133 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# End to end: an image built with umoci and pushed with skopeo to a real
+# docker-registry on 127.0.0.1 is pulled through bangerd (banger image pull),
+# its ext4 tree is checked entry by entry against the layers with debugfs and
+# e2fsck, and it boots: QEMU microvm (TCG) with Debian's cloud kernel and
+# banger's initramfs runs the image's own /sbin/init.
+# Needs: BANGER_CLI, BANGERD, BANGER_GUEST_INIT, BANGER_TEST_KERNEL_DEB.
+set -eu
+
+fail () { echo "FAIL: $*" >&2; exit 1; }
+work=$(mktemp -d)
+cleanup () {
+  [ -n "${registry_pid:-}" ] && kill "$registry_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free port, then the registry.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+host=127.0.0.1:$port
+cat > "$work/registry.yml" <<EOT
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: $host
+EOT
+docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+registry_pid=$!
+python3 - "$host" <<'PY' || fail "registry did not start: $(cat "$work/registry.log")"
+import sys, time, urllib.request
+deadline = time.monotonic() + 30
+while True:
+    try:
+        urllib.request.urlopen("http://%s/v2/" % sys.argv[1], timeout=2)
+        break
+    except Exception:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.05)
+PY
+
+# Two layers: the first has the init, a file owned by uid 1000, a setuid
+# file, a symlink and a file the second layer whites out.
+mkdir -p "$work/l1/sbin" "$work/l1/etc" "$work/l1/home/dev" "$work/l1/usr/bin" "$work/l1/dev" \
+         "$work/l1/proc" "$work/l1/sys" "$work/l2/etc"
+cp "$BANGER_GUEST_INIT" "$work/l1/sbin/init"
+echo pulled > "$work/l1/etc/banger-test-marker"
+echo "mine" > "$work/l1/home/dev/notes"
+echo "doomed" > "$work/l1/etc/doomed"
+printf '#!/bin/sh\necho hi\n' > "$work/l1/usr/bin/suid"
+chmod 4755 "$work/l1/usr/bin/suid"
+ln -s ../sbin/init "$work/l1/usr/bin/init-link"
+touch "$work/l2/etc/.wh.doomed"
+echo "layer two" > "$work/l2/etc/two"
+tar --sort=name --mtime=@1000000000 --owner=0 --group=0 --numeric-owner -C "$work/l1" \
+    --exclude=./home -cf "$work/l1.tar" .
+tar --sort=name --mtime=@1000000000 --owner=1000 --group=1000 --numeric-owner -C "$work/l1" \
+    -rf "$work/l1.tar" ./home
+tar --sort=name --mtime=@1000000000 --owner=0 --group=0 --numeric-owner -C "$work/l2" -cf "$work/l2.tar" .
+umoci init --layout "$work/oci"
+umoci new --image "$work/oci:boot"
+umoci config --image "$work/oci:boot" --os linux --architecture amd64
+umoci raw add-layer --image "$work/oci:boot" "$work/l1.tar"
+umoci raw add-layer --image "$work/oci:boot" "$work/l2.tar"
+skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$work/oci:boot" \
+  "docker://$host/test/boot:latest"
+
+# bangerd on a private bus, with its own state.
+cat > "$work/banger.toml" <<EOT
+state_dir = "$work/state"
+cache_dir = "$work/cache"
+EOT
+export work host
+dbus-run-session -- sh -eu -c '
+  fail () { echo "FAIL: $*" >&2; exit 1; }
+  "$BANGERD" --session --config "$work/banger.toml" 2> "$work/bangerd.log" &
+  daemon=$!
+  i=0
+  until "$BANGER_CLI" daemon status > /dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 600 ] || fail "bangerd did not start"; sleep 0.05
+  done
+  "$BANGER_CLI" kernel import cloud --deb "$BANGER_TEST_KERNEL_DEB" > /dev/null
+  "$BANGER_CLI" image pull "$host/test/boot:latest" --name booty --json > "$work/pull.json" \
+    || fail "image pull failed"
+  # Bad input changes nothing.
+  if "$BANGER_CLI" image pull "$host/test/nope:latest" 2> "$work/nope.err"; then fail "pulled a missing image"; fi
+  grep -q "test/nope" "$work/nope.err" || fail "unclear error: $(cat "$work/nope.err")"
+  if "$BANGER_CLI" image pull "$host/test/boot:latest" --name booty 2> /dev/null; then fail "pulled a duplicate name"; fi
+  "$BANGER_CLI" image list --json > "$work/images.json"
+  "$BANGER_CLI" daemon stop > /dev/null
+  wait $daemon
+'
+python3 - "$work" <<'PY' || fail "pull record"
+import json, sys
+work = sys.argv[1]
+rec = json.load(open(work + "/pull.json"))
+assert rec["managed"] is True and rec["source"] == "pulled", rec
+assert rec["oci_digest"].startswith("sha256:") and rec["kernel_ref"] == "cloud", rec
+assert rec["rootfs"].startswith(work + "/state/images/booty/"), rec
+images = json.load(open(work + "/images.json"))
+assert [i["name"] for i in images] == ["booty"], images
+PY
+rootfs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$work/pull.json")
+
+# The tree, entry by entry.
+e2fsck -fn "$rootfs" > "$work/fsck.log" 2>&1 || fail "e2fsck: $(cat "$work/fsck.log")"
+stat_of () { debugfs -R "stat $1" "$rootfs" 2>/dev/null; }
+stat_of /home/dev/notes | grep -q "User:  1000   Group:  1000" || fail "uid 1000 lost: $(stat_of /home/dev/notes)"
+stat_of /usr/bin/suid | grep -q "Mode:  04755" || fail "setuid lost: $(stat_of /usr/bin/suid)"
+stat_of /usr/bin/init-link | grep -q 'Fast link dest: "../sbin/init"' || fail "symlink: $(stat_of /usr/bin/init-link)"
+stat_of /etc/doomed 2>&1 | grep -q "Inode:" && fail "whiteout not applied"
+debugfs -R "dump /sbin/init $work/init.out" "$rootfs" 2>/dev/null
+cmp -s "$work/init.out" "$BANGER_GUEST_INIT" || fail "/sbin/init content differs"
+debugfs -R "cat /etc/two" "$rootfs" 2>/dev/null | grep -qx "layer two" || fail "second layer missing"
+stat_of /sbin/init | grep -q "Mode:  0755" || fail "mode of /sbin/init"
+
+# It boots.
+kdir="$work/state/kernels/cloud"
+khz=$(awk -F: '/cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)
+[ -n "$khz" ] || khz=2000000
+timeout 90 qemu-system-x86_64 -M microvm,acpi=on -accel tcg -m 256 -smp 1 -nographic -no-reboot \
+  -nodefaults -serial stdio -kernel "$kdir/vmlinuz" -initrd "$kdir/initrd.img" \
+  -append "console=ttyS0 root=/dev/vda rootfstype=ext4 panic=-1 tsc_early_khz=$khz" \
+  -drive "id=d0,file=$rootfs,format=raw,if=none,readonly=on" -device virtio-blk-device,drive=d0 \
+  > "$work/console.log" 2>&1 || true
+grep -q "banger-test-rootfs: init ran as pid 1, marker pulled" "$work/console.log" \
+  || fail "the pulled image did not boot: $(tail -20 "$work/console.log")"
+echo "1 passed, 0 failed"
