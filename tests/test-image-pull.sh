@@ -119,6 +119,32 @@ cmp -s "$work/init.out" "$BANGER_GUEST_INIT" || fail "/sbin/init content differs
 debugfs -R "cat /etc/two" "$rootfs" 2>/dev/null | grep -qx "layer two" || fail "second layer missing"
 stat_of /sbin/init | grep -q "Mode:  0755" || fail "mode of /sbin/init"
 
+# The same pull from Python, in-process, with progress (not in the sanitizer
+# build: an uninstrumented interpreter cannot load that libbanger).
+if [ -z "${BANGER_SANITIZED:-}" ]; then
+cat > "$work/py.toml" <<EOT
+state_dir = "$work/py-state"
+cache_dir = "$work/cache"
+EOT
+python3 - "$work" "$host" <<'PY' || fail "python pull"
+import sys, banger
+work, host = sys.argv[1], sys.argv[2]
+client = banger.Client.local(banger.Config.load(work + "/py.toml"))
+import os
+client.import_kernel_deb(os.environ["BANGER_TEST_KERNEL_DEB"], name="k")
+seen = []
+img = client.pull_image(host + "/test/boot:latest", progress=lambda d, t: seen.append((d, t)))
+assert img["name"] == "boot-latest" and img["managed"] and img["kernel_ref"] == "k", img
+assert seen and seen[-1][0] == seen[-1][1], seen
+try:
+    client.pull_image(host + "/test/boot:latest", name="bad name!")
+    raise SystemExit("bad name accepted")
+except banger.BangerError as e:
+    assert e.code == banger.ErrorCode.INVALID_ARGUMENT, e
+client.close()
+PY
+fi
+
 # It boots.
 kdir="$work/state/kernels/cloud"
 khz=$(awk -F: '/cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)
