@@ -71,6 +71,8 @@ gboolean banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError 
 gboolean banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **error);
 
 extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];

@@ -265,3 +265,50 @@ banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error)
     }
   return TRUE;
 }
+
+gboolean
+banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (GPtrArray) list = NULL;
+
+  if (client == NULL || (list = bgr_client_list_image_cache (client, NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    {
+      banger_print_json_list (list, (BangerToJson) bgr_cache_blob_to_json);
+      return TRUE;
+    }
+  g_print ("%-73s %-10s %s\n", "DIGEST", "SIZE", "IMAGES");
+  for (guint i = 0; i < list->len; i++)
+    {
+      BgrCacheBlob *blob = list->pdata[i];
+      g_autofree char *size = g_format_size ((guint64) bgr_cache_blob_get_size (blob));
+      const char *images = bgr_cache_blob_get_images (blob);
+      g_print ("%-73s %-10s %s\n", bgr_cache_blob_get_digest (blob), size,
+               *images != '\0' ? images : "(unused)");
+    }
+  return TRUE;
+}
+
+gboolean
+banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  guint64 freed = 0;
+  guint removed = 0;
+  g_autofree char *human = NULL;
+
+  if (client == NULL || !bgr_client_prune_image_cache (client, &freed, &removed, NULL, error))
+    return FALSE;
+  if (inv->json)
+    {
+      g_autofree char *json = g_strdup_printf ("{\n  \"removed\" : %u,\n  \"freed_bytes\" : %"
+                                               G_GUINT64_FORMAT "\n}", removed, freed);
+      banger_print_json (json);
+      return TRUE;
+    }
+  human = g_format_size (freed);
+  g_print ("removed %u unused blob(s), %s freed\n", removed, human);
+  return TRUE;
+}

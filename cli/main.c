@@ -68,6 +68,10 @@ static const BangerCommand commands[] = {
     "booting with --kernel-ref. Plain http is used only for a registry on the loopback\n"
     "interface, or with --insecure. Credentials come from ~/.docker/config.json or\n"
     "$REGISTRY_AUTH_FILE.", "REF", 1, 1, banger_image_pull_options },
+  { "image cache list", banger_cmd_image_cache_list, "List the OCI layer cache",
+    "Lists the layer blobs image pull cached, with the images that use each.", "", 0, 0, NULL },
+  { "image cache prune", banger_cmd_image_cache_prune, "Remove unused layer blobs",
+    "Removes the cached layer blobs that no image uses.", "", 0, 0, NULL },
   { "image list", banger_cmd_image_list, "List images",
     "Lists registered and managed images.", "", 0, 0, NULL },
   { "image show", banger_cmd_image_show, "Show one image",

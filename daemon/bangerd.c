@@ -473,6 +473,41 @@ handle_pull_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
 }
 
 static gboolean
+handle_list_image_cache (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                         gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GPtrArray) list = bgr_client_list_image_cache (d->client, NULL, &error);
+  GVariantBuilder b;
+
+  if (list == NULL)
+    return return_error (d, invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, bgr_cache_blob_to_variant (list->pdata[i]));
+  bgr_dbus_manager_complete_list_image_cache (skeleton, invocation, g_variant_builder_end (&b));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_prune_image_cache (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                          gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  guint64 freed = 0;
+  guint removed = 0;
+
+  if (!bgr_client_prune_image_cache (d->client, &freed, &removed, NULL, &error))
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_prune_image_cache (skeleton, invocation, freed, removed);
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
 handle_register_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
                        const char *name, GVariant *spec, gpointer data)
 {
@@ -660,6 +695,8 @@ export_manager (Daemon *d, GError **error)
                     G_CALLBACK (handle_list_available_kernels), d);
   g_signal_connect (d->skeleton, "handle-pull-kernel", G_CALLBACK (handle_pull_kernel), d);
   g_signal_connect (d->skeleton, "handle-pull-image", G_CALLBACK (handle_pull_image), d);
+  g_signal_connect (d->skeleton, "handle-list-image-cache", G_CALLBACK (handle_list_image_cache), d);
+  g_signal_connect (d->skeleton, "handle-prune-image-cache", G_CALLBACK (handle_prune_image_cache), d);
   g_signal_connect (d->skeleton, "handle-list-images", G_CALLBACK (handle_list_images), d);
   g_signal_connect (d->skeleton, "handle-get-image", G_CALLBACK (handle_get_image), d);
   g_signal_connect (d->skeleton, "handle-delete-image", G_CALLBACK (handle_delete_image), d);

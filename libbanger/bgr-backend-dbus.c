@@ -430,6 +430,31 @@ dbus_promote_image (BgrBackend *b, const char *name, GCancellable *cancellable, 
   return image_from_reply (reply, error);
 }
 
+static GPtrArray *
+dbus_list_image_cache (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListImageCache", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_cache_blob_new_from_json, error);
+}
+
+static gboolean
+dbus_prune_image_cache (BgrBackend *b, guint64 *out_freed, guint *out_removed,
+                        GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "PruneImageCache", "(tu)", cancellable, error);
+  guint64 freed;
+  guint32 removed;
+
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(tu)", &freed, &removed);
+  if (out_freed != NULL)
+    *out_freed = freed;
+  if (out_removed != NULL)
+    *out_removed = removed;
+  return TRUE;
+}
+
 static const BgrBackendVTable dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -451,6 +476,8 @@ static const BgrBackendVTable dbus_vtable = {
   .delete_image = dbus_delete_image,
   .promote_image = dbus_promote_image,
   .pull_image = dbus_pull_image,
+  .list_image_cache = dbus_list_image_cache,
+  .prune_image_cache = dbus_prune_image_cache,
 };
 
 BgrBackend *

@@ -146,6 +146,19 @@ local_pull_image (BgrBackend *b, const char *reference, const char *name, const 
                                 progress, user_data, cancellable, error);
 }
 
+static GPtrArray *
+local_list_image_cache (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_list_image_cache (ENGINE (b), error);
+}
+
+static gboolean
+local_prune_image_cache (BgrBackend *b, guint64 *out_freed, guint *out_removed,
+                         GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_prune_image_cache (ENGINE (b), out_freed, out_removed, error);
+}
+
 static const BgrBackendVTable local_vtable = {
   .name = "local",
   .free = local_free,
@@ -167,6 +180,8 @@ static const BgrBackendVTable local_vtable = {
   .delete_image = local_delete_image,
   .promote_image = local_promote_image,
   .pull_image = local_pull_image,
+  .list_image_cache = local_list_image_cache,
+  .prune_image_cache = local_prune_image_cache,
 };
 
 BgrBackend *

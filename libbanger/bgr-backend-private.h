@@ -52,6 +52,9 @@ typedef struct {
                            const char *kernel_ref, const char *platform, guint64 size,
                            BgrImagePullFlags flags, BgrProgressFunc progress, gpointer user_data,
                            GCancellable *cancellable, GError **error);
+  GPtrArray *(*list_image_cache) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  gboolean (*prune_image_cache) (BgrBackend *backend, guint64 *out_freed, guint *out_removed,
+                                 GCancellable *cancellable, GError **error);
 } BgrBackendVTable;
 
 struct _BgrBackend {

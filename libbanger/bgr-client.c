@@ -863,3 +863,43 @@ bgr_client_pull_image (BgrClient *self, const char *reference, const char *name,
   return self->backend->vtable->pull_image (self->backend, reference, name, kernel_ref, platform,
                                             size, flags, progress, user_data, cancellable, error);
 }
+
+/**
+ * bgr_client_list_image_cache:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (element-type BgrCacheBlob): the layer blobs in
+ *   the OCI layer cache, with the images that use each
+ * Since: 0.1
+ */
+GPtrArray *
+bgr_client_list_image_cache (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->list_image_cache (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_prune_image_cache:
+ * @self: a #BgrClient
+ * @out_freed: (out) (optional): bytes freed
+ * @out_removed: (out) (optional): blobs removed
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Removes the layer blobs no image uses. An image record that cannot be
+ * read stops the prune (it might use any blob).
+ *
+ * Returns: %TRUE on success
+ * Since: 0.1
+ */
+gboolean
+bgr_client_prune_image_cache (BgrClient *self, guint64 *out_freed, guint *out_removed,
+                              GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, FALSE);
+  return self->backend->vtable->prune_image_cache (self->backend, out_freed, out_removed,
+                                                   cancellable, error);
+}

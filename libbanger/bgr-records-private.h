@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 BgrKernel *bgr_kernel_new_from_json (JsonObject *doc);
 BgrImage *bgr_image_new_from_json (JsonObject *doc);
 BgrCatalogKernel *bgr_catalog_kernel_new_from_json (JsonObject *doc);
+BgrCacheBlob *bgr_cache_blob_new_from_json (JsonObject *doc);
 JsonObject *bgr_kernel_get_json (BgrKernel *self);
 JsonObject *bgr_image_get_json (BgrImage *self);
 

@@ -471,3 +471,109 @@ bgr_catalog_kernel_to_variant (BgrCatalogKernel *self)
   g_return_val_if_fail (BGR_IS_CATALOG_KERNEL (self), NULL);
   return bgr_record_to_variant (self->doc);
 }
+
+/* ---- BgrCacheBlob --------------------------------------------------------- */
+
+struct _BgrCacheBlob {
+  GObject parent_instance;
+  JsonObject *doc;
+};
+
+G_DEFINE_FINAL_TYPE (BgrCacheBlob, bgr_cache_blob, G_TYPE_OBJECT)
+
+static void
+bgr_cache_blob_finalize (GObject *object)
+{
+  g_clear_pointer (&BGR_CACHE_BLOB (object)->doc, json_object_unref);
+  G_OBJECT_CLASS (bgr_cache_blob_parent_class)->finalize (object);
+}
+
+static void
+bgr_cache_blob_class_init (BgrCacheBlobClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_cache_blob_finalize;
+}
+
+static void
+bgr_cache_blob_init (BgrCacheBlob *self)
+{
+}
+
+BgrCacheBlob *
+bgr_cache_blob_new_from_json (JsonObject *doc)
+{
+  BgrCacheBlob *self = g_object_new (BGR_TYPE_CACHE_BLOB, NULL);
+  self->doc = json_object_ref (doc);
+  return self;
+}
+
+/**
+ * bgr_cache_blob_get_digest:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: (transfer none): the blob's digest, "sha256:..."
+ * Since: 0.1
+ */
+const char *
+bgr_cache_blob_get_digest (BgrCacheBlob *self)
+{
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
+  return str_member (self->doc, "digest");
+}
+
+/**
+ * bgr_cache_blob_get_images:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: (transfer none): comma-separated names of the images that use
+ *   the blob, "" when none
+ * Since: 0.1
+ */
+const char *
+bgr_cache_blob_get_images (BgrCacheBlob *self)
+{
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
+  return str_member (self->doc, "images");
+}
+
+/**
+ * bgr_cache_blob_get_size:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: the blob's size in bytes
+ * Since: 0.1
+ */
+gint64
+bgr_cache_blob_get_size (BgrCacheBlob *self)
+{
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), 0);
+  return int_member (self->doc, "size");
+}
+
+/**
+ * bgr_cache_blob_to_json:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: (transfer full): digest, size, images
+ * Since: 0.1
+ */
+char *
+bgr_cache_blob_to_json (BgrCacheBlob *self)
+{
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
+  return public_json (self->doc);
+}
+
+/**
+ * bgr_cache_blob_to_variant:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: (transfer floating): the entry as a{sv}
+ * Since: 0.1
+ */
+GVariant *
+bgr_cache_blob_to_variant (BgrCacheBlob *self)
+{
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
+  return bgr_record_to_variant (self->doc);
+}

@@ -92,6 +92,12 @@ dbus-run-session -- sh -eu -c '
   grep -q "test/nope" "$work/nope.err" || fail "unclear error: $(cat "$work/nope.err")"
   if "$BANGER_CLI" image pull "$host/test/boot:latest" --name booty 2> /dev/null; then fail "pulled a duplicate name"; fi
   "$BANGER_CLI" image list --json > "$work/images.json"
+  # The layer cache: both layers used by booty; prune keeps them, and drops
+  # them once the image is gone.
+  "$BANGER_CLI" image cache list --json > "$work/cache.json"
+  "$BANGER_CLI" image cache prune | grep -q "removed 0 unused" || fail "prune removed used blobs"
+  "$BANGER_CLI" image pull "$host/test/boot:latest" --name second > /dev/null
+  "$BANGER_CLI" image delete second > /dev/null
   "$BANGER_CLI" daemon stop > /dev/null
   wait $daemon
 '
@@ -104,6 +110,10 @@ assert rec["oci_digest"].startswith("sha256:") and rec["kernel_ref"] == "cloud",
 assert rec["rootfs"].startswith(work + "/state/images/booty/"), rec
 images = json.load(open(work + "/images.json"))
 assert [i["name"] for i in images] == ["booty"], images
+cache = json.load(open(work + "/cache.json"))
+layers = rec["oci_layers"].split(",")
+assert len(layers) == 2 and sorted(b["digest"] for b in cache) == sorted(layers), (cache, layers)
+assert all(b["images"] == "booty" for b in cache), cache
 PY
 rootfs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$work/pull.json")
 
@@ -141,6 +151,10 @@ try:
     raise SystemExit("bad name accepted")
 except banger.BangerError as e:
     assert e.code == banger.ErrorCode.INVALID_ARGUMENT, e
+assert len(client.image_cache()) == 2
+client.delete_image("boot-latest")
+removed, freed = client.prune_image_cache()
+assert removed == 2 and freed > 0 and client.image_cache() == [], (removed, freed)
 client.close()
 PY
 fi

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "bgr-error-private.h"
@@ -191,6 +192,14 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   if (platform != NULL)
     json_object_set_string_member (doc, "oci_platform", platform);
   json_object_set_string_member (doc, "kernel_ref", kernel);
+  {
+    /* The layers it was built from: `image cache prune` keeps those. */
+    g_autoptr (GString) layers = g_string_new (NULL);
+    for (guint i = 0; i < img->layers->len; i++)
+      g_string_append_printf (layers, "%s%s", i > 0 ? "," : "",
+                              ((BgrOciDescriptor *) img->layers->pdata[i])->digest);
+    json_object_set_string_member (doc, "oci_layers", layers->str);
+  }
   json_object_set_int_member (doc, "size", (gint64) size);
   json_object_set_int_member (doc, "created", g_get_real_time () / G_USEC_PER_SEC);
   json_object_set_double_member (doc, "pull_seconds",
@@ -245,4 +254,126 @@ out:
     bgr_oci_image_free (img);
   bgr_oci_ref_clear (&ref);
   return result;
+}
+
+/* Digest -> names of the images built from it. */
+static GHashTable *
+blob_users (BgrEngine *engine, GError **error)
+{
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), "image", errors);
+  g_autoptr (GHashTable) users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                         (GDestroyNotify) g_ptr_array_unref);
+
+  if (errors->len > 0)
+    {
+      /* An unreadable image record might use any blob: prune nothing. */
+      g_propagate_error (error, g_error_copy (errors->pdata[0]));
+      return NULL;
+    }
+  for (guint i = 0; i < docs->len; i++)
+    {
+      const char *layers = json_object_get_string_member_with_default (docs->pdata[i], "oci_layers", "");
+      g_auto (GStrv) list = g_strsplit (layers, ",", -1);
+      for (char **l = list; *l != NULL; l++)
+        {
+          GPtrArray *names;
+          if (**l == '\0')
+            continue;
+          names = g_hash_table_lookup (users, *l);
+          if (names == NULL)
+            {
+              names = g_ptr_array_new_with_free_func (g_free);
+              g_hash_table_insert (users, g_strdup (*l), names);
+            }
+          g_ptr_array_add (names, g_strdup (json_object_get_string_member (docs->pdata[i], "name")));
+        }
+    }
+  return g_steal_pointer (&users);
+}
+
+static char *
+blob_dir (BgrEngine *engine)
+{
+  return g_build_filename (bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir"),
+                           "oci", "blobs", "sha256", NULL);
+}
+
+GPtrArray *
+bgr_engine_list_image_cache (BgrEngine *engine, GError **error)
+{
+  g_autoptr (GHashTable) users = blob_users (engine, error);
+  g_autofree char *dir = blob_dir (engine);
+  g_autoptr (GDir) d = NULL;
+  g_autoptr (GPtrArray) out = NULL;
+  const char *entry;
+
+  if (users == NULL)
+    return NULL;
+  out = g_ptr_array_new_with_free_func (g_object_unref);
+  d = g_dir_open (dir, 0, NULL);
+  while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *digest = g_strconcat ("sha256:", entry, NULL);
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
+      g_autoptr (JsonObject) doc = NULL;
+      g_autoptr (GString) joined = g_string_new (NULL);
+      GPtrArray *names;
+
+      if (!bgr_oci_digest_is_valid (digest))
+        continue; /* temporary and partial files */
+      names = g_hash_table_lookup (users, digest);
+      for (guint i = 0; names != NULL && i < names->len; i++)
+        g_string_append_printf (joined, "%s%s", i > 0 ? "," : "", (char *) names->pdata[i]);
+      doc = json_object_new ();
+      json_object_set_string_member (doc, "name", digest);
+      json_object_set_string_member (doc, "digest", digest);
+      json_object_set_int_member (doc, "size", (gint64) bgr_path_size (path));
+      json_object_set_string_member (doc, "images", joined->str);
+      g_ptr_array_add (out, bgr_cache_blob_new_from_json (doc));
+    }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_removed,
+                              GError **error)
+{
+  g_autoptr (GHashTable) users = NULL;
+  g_autofree char *dir = blob_dir (engine);
+  g_autoptr (GDir) d = NULL;
+  const char *entry;
+  guint64 freed = 0;
+  guint removed = 0;
+
+  /* Under the lock: a pull registering an image (and its layers) waits. */
+  bgr_engine_lock (engine);
+  users = blob_users (engine, error);
+  if (users == NULL)
+    {
+      bgr_engine_unlock (engine);
+      return FALSE;
+    }
+  d = g_dir_open (dir, 0, NULL);
+  while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *digest = g_strconcat ("sha256:", entry, NULL);
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
+      guint64 size;
+
+      if (!bgr_oci_digest_is_valid (digest) || g_hash_table_contains (users, digest))
+        continue;
+      size = bgr_path_size (path);
+      if (g_unlink (path) == 0)
+        {
+          freed += size;
+          removed++;
+        }
+    }
+  bgr_engine_unlock (engine);
+  if (out_freed != NULL)
+    *out_freed = freed;
+  if (out_removed != NULL)
+    *out_removed = removed;
+  return TRUE;
 }

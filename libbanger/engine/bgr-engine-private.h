@@ -51,6 +51,10 @@ BgrImage *bgr_engine_pull_image (BgrEngine *engine, const char *reference, const
                                  BgrImagePullFlags flags, BgrProgressFunc progress,
                                  gpointer user_data, GCancellable *cancellable, GError **error);
 
+GPtrArray *bgr_engine_list_image_cache (BgrEngine *engine, GError **error);
+gboolean bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_removed,
+                                       GError **error);
+
 /* Internal: serialises changes to the records. */
 void bgr_engine_lock (BgrEngine *engine);
 void bgr_engine_unlock (BgrEngine *engine);

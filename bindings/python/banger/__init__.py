@@ -119,6 +119,11 @@ _SIGNATURES = [
     ("bgr_client_pull_kernel", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_pull_image", _p, [_p, _s, _s, _s, _s, ctypes.c_uint64, ctypes.c_int, _p, _p, _p,
                                    ctypes.POINTER(_GErrorP)]),
+    ("bgr_cache_blob_to_json", _p, [_p]),
+    ("bgr_client_list_image_cache", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_prune_image_cache", ctypes.c_int, [_p, ctypes.POINTER(ctypes.c_uint64),
+                                                    ctypes.POINTER(ctypes.c_uint), _p,
+                                                    ctypes.POINTER(_GErrorP)]),
     ("bgr_client_register_image", _p, [_p, _s, _s, _s, _s, _s, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_list_images", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_get_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
@@ -441,6 +446,21 @@ class Client(_Object):
                                          ctypes.cast(cb, ctypes.c_void_p) if cb else None, None,
                                          None, ctypes.byref(err))
         return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def image_cache(self):
+        """The OCI layer cache: [{"digest", "size", "images"}]."""
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_list_image_cache(self._ptr, None, ctypes.byref(err)),
+                             err, _lib.bgr_cache_blob_to_json)
+
+    def prune_image_cache(self):
+        """Removes unused layer blobs; returns (blobs removed, bytes freed)."""
+        err = _GErrorP()
+        freed = ctypes.c_uint64()
+        removed = ctypes.c_uint()
+        _check(_lib.bgr_client_prune_image_cache(self._ptr, ctypes.byref(freed), ctypes.byref(removed),
+                                                 None, ctypes.byref(err)), err)
+        return removed.value, freed.value
 
     def images(self):
         err = _GErrorP()

@@ -13,6 +13,7 @@
 #include <banger/bgr-kernel.h>
 #include <banger/bgr-image.h>
 #include <banger/bgr-catalog-kernel.h>
+#include <banger/bgr-cache-blob.h>
 #include <banger/bgr-client.h>
 
 #undef __BANGER_H_INSIDE__

@@ -13,6 +13,7 @@
 #include <banger/bgr-image.h>
 #include <banger/bgr-kernel.h>
 #include <banger/bgr-catalog-kernel.h>
+#include <banger/bgr-cache-blob.h>
 
 G_BEGIN_DECLS
 
@@ -148,5 +149,10 @@ BGR_EXTERN BgrImage *bgr_client_pull_image (BgrClient *self, const char *referen
                                             BgrImagePullFlags flags, BgrProgressFunc progress,
                                             gpointer user_data, GCancellable *cancellable,
                                             GError **error);
+BGR_EXTERN GPtrArray *bgr_client_list_image_cache (BgrClient *self, GCancellable *cancellable,
+                                                   GError **error);
+BGR_EXTERN gboolean bgr_client_prune_image_cache (BgrClient *self, guint64 *out_freed,
+                                                  guint *out_removed, GCancellable *cancellable,
+                                                  GError **error);
 
 G_END_DECLS
