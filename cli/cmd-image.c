@@ -17,7 +17,7 @@ const GOptionEntry banger_image_register_options[] = {
   { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &opt_initrd, "An initrd", "FILE" },
   { "modules", 0, 0, G_OPTION_ARG_FILENAME, &opt_modules, "A modules tree", "DIR" },
   { "work-seed", 0, 0, G_OPTION_ARG_FILENAME, &opt_work_seed, "An ext4 work-seed", "FILE" },
-  { NULL }
+  G_OPTION_ENTRY_NULL
 };
 
 static char *opt_pull_name, *opt_pull_kernel_ref, *opt_platform, *opt_size;
@@ -30,7 +30,7 @@ const GOptionEntry banger_image_pull_options[] = {
   { "platform", 0, 0, G_OPTION_ARG_STRING, &opt_platform, "os/arch[/variant] (default: this host's)", "PLATFORM" },
   { "size", 0, 0, G_OPTION_ARG_STRING, &opt_size, "rootfs size, e.g. 4G (default: from the content)", "SIZE" },
   { "insecure", 0, 0, G_OPTION_ARG_NONE, &opt_insecure, "Allow plain http to a non-local registry", NULL },
-  { NULL }
+  G_OPTION_ENTRY_NULL
 };
 
 /* "4G", "512M", "1073741824": bytes. */

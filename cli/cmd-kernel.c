@@ -16,7 +16,7 @@ const GOptionEntry banger_kernel_import_options[] = {
   { "modules", 0, 0, G_OPTION_ARG_FILENAME, &opt_modules,
     "Modules tree: a dir with lib/modules/VERSION, or VERSION itself", "DIR" },
   { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &opt_initrd, "An initrd to use as is", "FILE" },
-  { NULL }
+  G_OPTION_ENTRY_NULL
 };
 
 static gboolean opt_available;
@@ -24,7 +24,7 @@ static gboolean opt_available;
 const GOptionEntry banger_kernel_list_options[] = {
   { "available", 0, 0, G_OPTION_ARG_NONE, &opt_available,
     "List what the kernel catalog offers instead (kernel_catalog_url)", NULL },
-  { NULL }
+  G_OPTION_ENTRY_NULL
 };
 
 /* Paths go to a daemon with another working directory: make them absolute. */

@@ -131,11 +131,11 @@ add_global_entries (GOptionContext *ctx, BangerInvocation *inv, gboolean *opt_he
     { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) count_verbose,
       "Log more (repeat for debug)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, opt_version, "Print the version", NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   const GOptionEntry help_entry[] = {
     { "help", 'h', 0, G_OPTION_ARG_NONE, opt_help, "Show help", NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
 
   /* The command's own options first, then the global ones, in one group so

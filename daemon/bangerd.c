@@ -769,7 +769,7 @@ main (int argc, char **argv)
       "/etc/banger/config.toml; also $BANGER_CONFIG)", "PATH" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log at debug level whatever log_level says", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   guint owner_id;
   guint name_flags;

@@ -35,7 +35,6 @@ static void
 convert_remote_error (DBusBackend *self, GError **error, GError *remote)
 {
   gboolean is_remote = g_dbus_error_is_remote_error (remote);
-  g_autofree char *remote_name = is_remote ? g_dbus_error_get_remote_error (remote) : NULL;
 
   if (is_remote)
     g_dbus_error_strip_remote_error (remote);

@@ -12,6 +12,7 @@ PACKAGES="
   openssh-client iproute2 nftables dnsmasq-base
   qemu-system-x86
   docker-registry skopeo umoci apache2-utils
+  clang libclang-rt-14-dev
 "
 
 missing=""

@@ -13,3 +13,7 @@ scripts/build.sh build-asan -DBANGER_SANITIZE=ON -DBANGER_TEST_CACHE="$cache"
 # install test links an uninstrumented program against it: both need a
 # normal build, which ran them above.
 (cd build-asan && ctest --output-on-failure -E 'test-python|test-install')
+# libFuzzer targets (tar/whiteout replay, manifest parsing): a short smoke
+# run over their seed corpora, in a clang build.
+CC=clang scripts/build.sh build-fuzz -DBANGER_FUZZ=ON -DBANGER_TEST_CACHE="$cache"
+(cd build-fuzz && ctest --output-on-failure -L fuzz)

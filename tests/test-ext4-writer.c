@@ -551,7 +551,7 @@ test_refusals (void)
     {
       const Evil *c = &cases[i];
       g_autofree char *img = new_image_path ("evil.ext4");
-      g_autofree char *first = NULL, *evil = NULL, *after = NULL, *want_layer = NULL;
+      g_autofree char *first = NULL, *evil = NULL, *after = NULL;
       g_autoptr (GError) err = NULL;
       Ent evil_ents[3];
       BgrExt4Writer *w;
@@ -592,7 +592,6 @@ test_sizing (void)
   g_autofree char *big = g_malloc (3 * 1024 * 1024);
   g_autofree char *l1 = NULL, *l2 = NULL;
   g_autoptr (GError) err = NULL;
-  g_autoptr (GPtrArray) ents = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   guint64 bytes = 0, inodes = 0, size;
   BgrExt4Writer *w;

@@ -584,8 +584,6 @@ setup (void)
 static void
 teardown (void)
 {
-  g_autoptr (GFile) dir = NULL;
-
   registry_stop (&anon_reg);
   registry_stop (&auth_reg);
   if (work_dir != NULL && g_getenv ("BANGER_TEST_KEEP") == NULL)

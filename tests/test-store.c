@@ -215,6 +215,7 @@ test_lock_other_process (void)
     /* The holder died: the lock is free again. */
     g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
     g_assert_no_error (err);
+    g_assert_nonnull (s);
   }
   close (ready[0]); close (ready[1]); close (release[0]); close (release[1]);
 }
