@@ -117,8 +117,53 @@ assert all(b["images"] == "booty" for b in cache), cache
 PY
 rootfs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$work/pull.json")
 
-# The tree, entry by entry.
+# The tree, entry by entry: apply the layers in Python (whiteouts
+# included) and compare every entry's type, mode, owner, link target and
+# content hash with what debugfs reads from the image.
 e2fsck -fn "$rootfs" > "$work/fsck.log" 2>&1 || fail "e2fsck: $(cat "$work/fsck.log")"
+python3 - "$rootfs" "$work/l1.tar" "$work/l2.tar" "$work" <<'PY' || fail "tree differs from the layers"
+import hashlib, os, re, stat, subprocess, sys, tarfile
+rootfs, layers, work = sys.argv[1], sys.argv[2:4], sys.argv[4]
+tree = {}
+for layer in layers:
+    with tarfile.open(layer) as t:
+        for m in t.getmembers():
+            name = os.path.normpath(m.name).lstrip("./")
+            if not name or name == ".":
+                continue
+            base = os.path.basename(name)
+            parent = os.path.dirname(name)
+            if base.startswith(".wh."):
+                gone = os.path.join(parent, base[4:])
+                for k in [k for k in tree if k == gone or k.startswith(gone + "/")]:
+                    del tree[k]
+                continue
+            data = t.extractfile(m).read() if m.isfile() else None
+            tree[name] = (m, data)
+def debugfs(cmd):
+    return subprocess.run(["debugfs", "-R", cmd, rootfs], capture_output=True, text=True).stdout
+checked = 0
+for name, (m, data) in sorted(tree.items()):
+    out = debugfs("stat /" + name)
+    mode = re.search(r"Mode:\s+(\d+)", out)
+    owner = re.search(r"User:\s+(\d+)\s+Group:\s+(\d+)", out)
+    assert mode and owner, (name, out)
+    assert int(mode.group(1), 8) == stat.S_IMODE(m.mode), (name, mode.group(1), oct(m.mode))
+    assert (int(owner.group(1)), int(owner.group(2))) == (m.uid, m.gid), (name, owner.groups())
+    ftype = re.search(r"Type: (\w+)", out).group(1)
+    expect = "regular" if m.isfile() else "directory" if m.isdir() else "symlink" if m.issym() else "?"
+    assert ftype == expect, (name, ftype, expect)
+    if m.issym():
+        assert 'link dest: "%s"' % m.linkname in out, (name, out)
+    if m.isfile():
+        dumped = os.path.join(work, "dumped")
+        debugfs("dump /%s %s" % (name, dumped))
+        got = open(dumped, "rb").read()
+        assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), name
+    checked += 1
+assert checked >= 12, checked
+print("tree: %d entries match the layers" % checked)
+PY
 stat_of () { debugfs -R "stat $1" "$rootfs" 2>/dev/null; }
 stat_of /home/dev/notes | grep -q "User:  1000   Group:  1000" || fail "uid 1000 lost: $(stat_of /home/dev/notes)"
 stat_of /usr/bin/suid | grep -q "Mode:  04755" || fail "setuid lost: $(stat_of /usr/bin/suid)"
