@@ -212,25 +212,25 @@ typedef struct {
   gint64 last_us;
 } Bar;
 
+/* One line, redrawn at most ten times a second: the layer being fetched
+ * and the total. */
 static void
-on_pull_progress (guint64 done, guint64 total, gpointer data)
+on_pull_progress (guint layer, guint n_layers, guint64 layer_done, guint64 layer_total,
+                  guint64 done, guint64 total, gpointer data)
 {
   Bar *bar = data;
   gint64 now = g_get_monotonic_time ();
-  g_autofree char *d = NULL, *t = NULL;
+  g_autofree char *ld = NULL, *lt = NULL, *d = NULL, *t = NULL;
 
-  if (done != total && now - bar->last_us < 100000)
+  if (layer_done != layer_total && now - bar->last_us < 100000)
     return;
   bar->last_us = now;
+  ld = g_format_size (layer_done);
+  lt = g_format_size (layer_total);
   d = g_format_size (done);
-  if (total > 0)
-    {
-      t = g_format_size (total);
-      fprintf (stderr, "\rpulling %s: %s / %s (%3.0f%%)   ", bar->what, d, t,
-               100.0 * (double) done / (double) total);
-    }
-  else
-    fprintf (stderr, "\rpulling %s: %s   ", bar->what, d);
+  t = g_format_size (total);
+  fprintf (stderr, "\rpulling %s: layer %u/%u %s / %s, total %s / %s (%3.0f%%)   ", bar->what,
+           layer + 1, n_layers, ld, lt, d, t, total > 0 ? 100.0 * (double) done / (double) total : 0.0);
   fflush (stderr);
 }
 

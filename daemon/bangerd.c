@@ -451,6 +451,26 @@ handle_pull_kernel (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+typedef struct {
+  BgrDBusManager *skeleton;
+  const char *reference;
+  gint64 last_us;
+} ImageProgress;
+
+static void
+on_image_pull_progress (guint layer, guint n_layers, guint64 layer_done, guint64 layer_total,
+                        guint64 done, guint64 total, gpointer data)
+{
+  ImageProgress *p = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (layer_done != layer_total && now - p->last_us < 100000)
+    return;
+  p->last_us = now;
+  bgr_dbus_manager_emit_image_pull_progress (p->skeleton, p->reference, layer, n_layers,
+                                             layer_done, layer_total, done, total);
+}
+
 static gboolean
 handle_pull_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
                    const char *reference, const char *name, const char *kernel_ref,
@@ -458,12 +478,12 @@ handle_pull_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
 {
   Daemon *d = data;
   GError *error = NULL;
-  PullProgress progress = { skeleton, reference, 0 };
+  ImageProgress progress = { skeleton, reference, 0 };
   g_autoptr (GCancellable) c = long_call_begin (d, invocation);
   g_autoptr (BgrImage) image = bgr_client_pull_image (d->client, reference, opt (name),
                                                       opt (kernel_ref), opt (platform), size,
-                                                      (BgrImagePullFlags) flags, on_pull_progress,
-                                                      &progress, c, &error);
+                                                      (BgrImagePullFlags) flags,
+                                                      on_image_pull_progress, &progress, c, &error);
   long_call_end (d, invocation, c);
   if (image == NULL)
     return return_error (d, invocation, error);

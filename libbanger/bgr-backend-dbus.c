@@ -286,7 +286,8 @@ typedef struct {
   GError *error;
   gboolean done;
   const char *key;
-  BgrProgressFunc progress;
+  BgrProgressFunc progress;           /* for PullProgress */
+  BgrPullProgressFunc pull_progress;  /* for ImagePullProgress */
   gpointer user_data;
 } ProgressCall;
 
@@ -296,13 +297,23 @@ on_progress_signal (GDBusConnection *c, const char *sender, const char *path, co
 {
   ProgressCall *pc = data;
   const char *key;
-  guint64 done, total;
+  guint64 done, total, layer_done, layer_total;
+  guint32 layer, n_layers;
 
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(stt)")))
-    return;
-  g_variant_get (params, "(&stt)", &key, &done, &total);
-  if (g_str_equal (key, pc->key) && pc->progress != NULL)
-    pc->progress (done, total, pc->user_data);
+  if (pc->progress != NULL && g_variant_is_of_type (params, G_VARIANT_TYPE ("(stt)")))
+    {
+      g_variant_get (params, "(&stt)", &key, &done, &total);
+      if (g_str_equal (key, pc->key))
+        pc->progress (done, total, pc->user_data);
+    }
+  else if (pc->pull_progress != NULL
+           && g_variant_is_of_type (params, G_VARIANT_TYPE ("(suutttt)")))
+    {
+      g_variant_get (params, "(&suutttt)", &key, &layer, &n_layers, &layer_done, &layer_total,
+                     &done, &total);
+      if (g_str_equal (key, pc->key))
+        pc->pull_progress (layer, n_layers, layer_done, layer_total, done, total, pc->user_data);
+    }
 }
 
 static void
@@ -318,16 +329,19 @@ on_progress_call_reply (GObject *source, GAsyncResult *res, gpointer data)
  * the signals are delivered while we wait. */
 static GVariant *
 call_with_progress (DBusBackend *self, const char *method, GVariant *params, const char *key,
-                    const char *reply_type, BgrProgressFunc progress, gpointer user_data,
+                    const char *reply_type, BgrProgressFunc progress,
+                    BgrPullProgressFunc pull_progress, gpointer user_data,
                     GCancellable *cancellable, GError **error)
 {
   g_autoptr (GMainContext) ctx = g_main_context_new ();
-  ProgressCall pc = { NULL, NULL, FALSE, key, progress, user_data };
+  ProgressCall pc = { NULL, NULL, FALSE, key, progress, pull_progress, user_data };
   guint sub;
 
   g_main_context_push_thread_default (ctx);
   sub = g_dbus_connection_signal_subscribe (self->connection, BGR_DBUS_NAME, BGR_DBUS_MANAGER_IFACE,
-                                            "PullProgress", BGR_DBUS_PATH, NULL,
+                                            pull_progress != NULL ? "ImagePullProgress"
+                                                                  : "PullProgress",
+                                            BGR_DBUS_PATH, NULL,
                                             G_DBUS_SIGNAL_FLAGS_NONE, on_progress_signal, &pc, NULL);
   g_dbus_connection_call (self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE,
                           method, params, G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE,
@@ -350,22 +364,22 @@ dbus_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpo
 {
   g_autoptr (GVariant) reply = call_with_progress (SELF (b), "PullKernel",
                                                    g_variant_new ("(s)", OPT (name)), OPT (name),
-                                                   "(a{sv})", progress, user_data, cancellable,
-                                                   error);
+                                                   "(a{sv})", progress, NULL, user_data,
+                                                   cancellable, error);
   return kernel_from_reply (reply, error);
 }
 
 static BgrImage *
 dbus_pull_image (BgrBackend *b, const char *reference, const char *name, const char *kernel_ref,
                  const char *platform, guint64 size, BgrImagePullFlags flags,
-                 BgrProgressFunc progress, gpointer user_data, GCancellable *cancellable,
+                 BgrPullProgressFunc progress, gpointer user_data, GCancellable *cancellable,
                  GError **error)
 {
   g_autoptr (GVariant) reply =
     call_with_progress (SELF (b), "PullImage",
                         g_variant_new ("(ssssut)", OPT (reference), OPT (name), OPT (kernel_ref),
                                        OPT (platform), (guint32) flags, size),
-                        OPT (reference), "(a{sv})", progress, user_data, cancellable, error);
+                        OPT (reference), "(a{sv})", NULL, progress, user_data, cancellable, error);
   return image_from_reply (reply, error);
 }
 

@@ -139,7 +139,7 @@ local_promote_image (BgrBackend *b, const char *name, GCancellable *cancellable,
 static BgrImage *
 local_pull_image (BgrBackend *b, const char *reference, const char *name, const char *kernel_ref,
                   const char *platform, guint64 size, BgrImagePullFlags flags,
-                  BgrProgressFunc progress, gpointer user_data, GCancellable *cancellable,
+                  BgrPullProgressFunc progress, gpointer user_data, GCancellable *cancellable,
                   GError **error)
 {
   return bgr_engine_pull_image (ENGINE (b), reference, name, kernel_ref, platform, size, flags,

@@ -50,7 +50,7 @@ typedef struct {
                               GError **error);
   BgrImage *(*pull_image) (BgrBackend *backend, const char *reference, const char *name,
                            const char *kernel_ref, const char *platform, guint64 size,
-                           BgrImagePullFlags flags, BgrProgressFunc progress, gpointer user_data,
+                           BgrImagePullFlags flags, BgrPullProgressFunc progress, gpointer user_data,
                            GCancellable *cancellable, GError **error);
   GPtrArray *(*list_image_cache) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   gboolean (*prune_image_cache) (BgrBackend *backend, guint64 *out_freed, guint *out_removed,

@@ -840,7 +840,8 @@ bgr_client_pull_kernel_finish (BgrClient *self, GAsyncResult *result, GError **e
  *   this host's
  * @size: size of the ext4 rootfs in bytes, 0 to size it from the content
  * @flags: #BgrImagePullFlags
- * @progress: (nullable) (scope call) (closure user_data): download progress
+ * @progress: (nullable) (scope call) (closure user_data): download progress,
+ *   per layer and in total
  * @user_data: data for @progress
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
@@ -856,7 +857,7 @@ bgr_client_pull_kernel_finish (BgrClient *self, GAsyncResult *result, GError **e
 BgrImage *
 bgr_client_pull_image (BgrClient *self, const char *reference, const char *name,
                        const char *kernel_ref, const char *platform, guint64 size,
-                       BgrImagePullFlags flags, BgrProgressFunc progress, gpointer user_data,
+                       BgrImagePullFlags flags, BgrPullProgressFunc progress, gpointer user_data,
                        GCancellable *cancellable, GError **error)
 {
   CHECK_CLIENT (self, error, NULL);

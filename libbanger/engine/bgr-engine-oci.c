@@ -57,8 +57,10 @@ only_kernel (BgrEngine *engine, GError **error)
 }
 
 typedef struct {
-  BgrProgressFunc progress;
+  BgrPullProgressFunc progress;
   gpointer user_data;
+  guint layer, n_layers;
+  guint64 layer_total;
   guint64 base, total;
 } Progress;
 
@@ -67,13 +69,14 @@ on_blob_progress (guint64 done, guint64 total, gpointer data)
 {
   Progress *p = data;
   if (p->progress != NULL)
-    p->progress (p->base + done, p->total, p->user_data);
+    p->progress (p->layer, p->n_layers, done, p->layer_total, p->base + done, p->total,
+                 p->user_data);
 }
 
 BgrImage *
 bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *name,
                        const char *kernel_ref, const char *platform, guint64 size,
-                       BgrImagePullFlags flags, BgrProgressFunc progress, gpointer user_data,
+                       BgrImagePullFlags flags, BgrPullProgressFunc progress, gpointer user_data,
                        GCancellable *cancellable, GError **error)
 {
   BgrOciRef ref = { 0 };
@@ -89,7 +92,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   const char *cache = bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir");
   guint64 content = 0, inodes = 0, needed;
   gint64 start = g_get_monotonic_time ();
-  Progress prog = { progress, user_data, 0, 0 };
+  Progress prog = { progress, user_data, 0, 0, 0, 0, 0 };
   BgrImage *result = NULL;
 
   if (!bgr_oci_ref_parse (reference, &ref, error))
@@ -127,17 +130,24 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
     goto out;
   for (guint i = 0; i < img->layers->len; i++)
     prog.total += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
+  prog.n_layers = img->layers->len;
   for (guint i = 0; i < img->layers->len; i++)
     {
       const BgrOciDescriptor *d = img->layers->pdata[i];
-      char *path = bgr_oci_registry_fetch_blob (registry, d, cache, on_blob_progress, &prog,
-                                                cancellable, error);
+      char *path;
+
+      prog.layer = i;
+      prog.layer_total = (guint64) d->size;
+      path = bgr_oci_registry_fetch_blob (registry, d, cache, on_blob_progress, &prog, cancellable,
+                                          error);
       if (path == NULL)
         goto out;
       g_ptr_array_add (blobs, path);
       prog.base += (guint64) d->size;
+      /* A cached blob reports nothing while "downloading": report it done. */
       if (progress != NULL)
-        progress (prog.base, prog.total, user_data);
+        progress (i, prog.n_layers, (guint64) d->size, (guint64) d->size, prog.base, prog.total,
+                  user_data);
     }
   g_ptr_array_add (blobs, NULL);
 

@@ -311,6 +311,10 @@ def doctor(config_path=None, config=None):
 
 _PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p)
 
+_PULL_PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_uint, ctypes.c_uint, ctypes.c_uint64,
+                                       ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                                       ctypes.c_void_p)
+
 _G_BUS_TYPE_SYSTEM = 1
 _G_BUS_TYPE_SESSION = 2
 
@@ -440,7 +444,8 @@ class Client(_Object):
                    insecure=False, progress=None):
         """Pulls REFERENCE from an OCI registry into a new managed image (see docs/oci-import.md)."""
         err = _GErrorP()
-        cb = _PROGRESS_FUNC(lambda done, total, _data: progress(done, total)) if progress else None
+        cb = (_PULL_PROGRESS_FUNC(lambda _l, _n, _ld, _lt, done, total, _data: progress(done, total))
+              if progress else None)
         ptr = _lib.bgr_client_pull_image(self._ptr, _enc(reference), _enc(name), _enc(kernel_ref),
                                          _enc(platform), size, 1 if insecure else 0,
                                          ctypes.cast(cb, ctypes.c_void_p) if cb else None, None,

@@ -146,7 +146,7 @@ BGR_EXTERN BgrImage *bgr_client_promote_image_finish (BgrClient *self, GAsyncRes
 BGR_EXTERN BgrImage *bgr_client_pull_image (BgrClient *self, const char *reference,
                                             const char *name, const char *kernel_ref,
                                             const char *platform, guint64 size,
-                                            BgrImagePullFlags flags, BgrProgressFunc progress,
+                                            BgrImagePullFlags flags, BgrPullProgressFunc progress,
                                             gpointer user_data, GCancellable *cancellable,
                                             GError **error);
 BGR_EXTERN GPtrArray *bgr_client_list_image_cache (BgrClient *self, GCancellable *cancellable,
