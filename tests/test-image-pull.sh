@@ -112,7 +112,8 @@ images = json.load(open(work + "/images.json"))
 assert [i["name"] for i in images] == ["booty"], images
 cache = json.load(open(work + "/cache.json"))
 layers = rec["oci_layers"].split(",")
-assert len(layers) == 2 and sorted(b["digest"] for b in cache) == sorted(layers), (cache, layers)
+blobs = layers + [rec["oci_config"]]
+assert len(layers) == 2 and sorted(b["digest"] for b in cache) == sorted(blobs), (cache, blobs)
 assert all(b["images"] == "booty" for b in cache), cache
 PY
 rootfs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$work/pull.json")
@@ -196,10 +197,10 @@ try:
     raise SystemExit("bad name accepted")
 except banger.BangerError as e:
     assert e.code == banger.ErrorCode.INVALID_ARGUMENT, e
-assert len(client.image_cache()) == 2
+assert len(client.image_cache()) == 3
 client.delete_image("boot-latest")
 removed, freed = client.prune_image_cache()
-assert removed == 2 and freed > 0 and client.image_cache() == [], (removed, freed)
+assert removed == 3 and freed > 0 and client.image_cache() == [], (removed, freed)
 client.close()
 PY
 fi

@@ -185,6 +185,7 @@ test_token_redirect_retry (void)
   g_assert_true (bgr_oci_ref_parse (text, &ref, &err));
   r = bgr_oci_registry_new (&ref, BGR_OCI_NO_CREDENTIALS, &err);
   g_assert_no_error (err);
+  bgr_oci_registry_set_cache_dir (r, cache);
   img = bgr_oci_registry_resolve (r, "linux/amd64", NULL, &err);
   g_assert_no_error (err);
   g_assert_cmpstr (img->digest, ==, manifest_digest);
@@ -202,6 +203,18 @@ test_token_redirect_retry (void)
   g_assert_cmpuint (storage_saw_auth, ==, 0);
   g_free (path);
   bgr_oci_image_free (img);
+
+  /* Again, with every blob cached: only the manifest goes over the wire. */
+  {
+    guint before = storage_requests;
+    img = bgr_oci_registry_resolve (r, "linux/amd64", NULL, &err);
+    g_assert_no_error (err);
+    path = bgr_oci_registry_fetch_blob (r, img->layers->pdata[0], cache, NULL, NULL, NULL, &err);
+    g_assert_no_error (err);
+    g_assert_cmpuint (storage_requests, ==, before);
+    g_free (path);
+    bgr_oci_image_free (img);
+  }
   bgr_oci_registry_free (r);
   bgr_oci_ref_clear (&ref);
 }

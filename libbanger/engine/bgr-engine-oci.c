@@ -125,6 +125,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
                                    error);
   if (registry == NULL)
     goto out;
+  bgr_oci_registry_set_cache_dir (registry, cache);
   img = bgr_oci_registry_resolve (registry, platform, cancellable, error);
   if (img == NULL)
     goto out;
@@ -209,6 +210,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
       g_string_append_printf (layers, "%s%s", i > 0 ? "," : "",
                               ((BgrOciDescriptor *) img->layers->pdata[i])->digest);
     json_object_set_string_member (doc, "oci_layers", layers->str);
+    json_object_set_string_member (doc, "oci_config", img->config_digest);
   }
   json_object_set_int_member (doc, "size", (gint64) size);
   json_object_set_int_member (doc, "created", g_get_real_time () / G_USEC_PER_SEC);
@@ -284,7 +286,9 @@ blob_users (BgrEngine *engine, GError **error)
   for (guint i = 0; i < docs->len; i++)
     {
       const char *layers = json_object_get_string_member_with_default (docs->pdata[i], "oci_layers", "");
-      g_auto (GStrv) list = g_strsplit (layers, ",", -1);
+      const char *config = json_object_get_string_member_with_default (docs->pdata[i], "oci_config", "");
+      g_autofree char *all = g_strdup_printf ("%s,%s", layers, config);
+      g_auto (GStrv) list = g_strsplit (all, ",", -1);
       for (char **l = list; *l != NULL; l++)
         {
           GPtrArray *names;

@@ -180,6 +180,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrOciImage, bgr_oci_image_free)
  * BGR_ERROR_INVALID_DATA (bad JSON, media type, digest or size),
  * BGR_ERROR_NOT_SUPPORTED (schema 1, nested indexes, unknown layer types),
  * BGR_ERROR_NETWORK / TIMED_OUT after retries, BGR_ERROR_CANCELLED. */
+/* Lets resolve() take the config blob from, and keep it in, the blob cache
+ * under @cache_dir (as bgr_oci_registry_fetch_blob() does for layers). */
+void bgr_oci_registry_set_cache_dir (BgrOciRegistry *r, const char *cache_dir);
 BgrOciImage *bgr_oci_registry_resolve (BgrOciRegistry *r, const char *platform,
                                        GCancellable *cancellable, GError **error);
 

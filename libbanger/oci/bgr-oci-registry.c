@@ -47,6 +47,8 @@ struct _BgrOciRegistry {
   char *user;
   char *password;
   char *cred_source;     /* the auth file they came from */
+
+  char *cache_dir;       /* where verified blobs live, or NULL */
 };
 
 /* Set on a message that must carry other credentials than the registry's
@@ -184,6 +186,7 @@ bgr_oci_registry_free (BgrOciRegistry *r)
       g_object_unref (r->session);
     }
   bgr_oci_ref_clear (&r->ref);
+  g_free (r->cache_dir);
   g_free (r->base);
   g_clear_pointer (&r->origin, g_uri_unref);
   g_free (r->display);
@@ -846,11 +849,38 @@ bgr_oci_registry_resolve (BgrOciRegistry *r, const char *platform, GCancellable 
     }
   config_path = g_strdup_printf ("/v2/%s/blobs/%s", r->ref.repository, image->config->digest);
   config_what = g_strdup_printf ("%s: config %s", r->display, image->config->digest);
-  if (!registry_request (r, SOUP_METHOD_GET, config_path, NULL, (gsize) image->config->size,
-                         config_what, &resp, cancellable, error)
-      || !verify_content (config_what, resp.body, image->config->digest, image->config->size, NULL,
-                          NULL, error))
-    return NULL;
+  {
+    /* The config is a blob like the layers: cached by digest, so a pull
+     * whose blobs are all cached fetches only the manifest. */
+    g_autofree char *cached = r->cache_dir == NULL || strncmp (image->config->digest, "sha256:", 7) != 0
+                                ? NULL
+                                : g_build_filename (r->cache_dir, "oci", "blobs", "sha256",
+                                                    image->config->digest + 7, NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+
+    if (cached != NULL && g_file_get_contents (cached, &data, &len, NULL)
+        && len == (gsize) image->config->size)
+      resp.body = g_bytes_new_take (g_steal_pointer (&data), len);
+    else
+      {
+        if (!registry_request (r, SOUP_METHOD_GET, config_path, NULL, (gsize) image->config->size,
+                               config_what, &resp, cancellable, error))
+          return NULL;
+      }
+    if (!verify_content (config_what, resp.body, image->config->digest, image->config->size, NULL,
+                         NULL, error))
+      return NULL;
+    if (cached != NULL && !g_file_test (cached, G_FILE_TEST_EXISTS))
+      {
+        g_autofree char *dir = g_path_get_dirname (cached);
+        gsize blen = 0;
+        const char *bdata = g_bytes_get_data (resp.body, &blen);
+        /* Best effort: a cache that cannot be written only costs a download. */
+        if (g_mkdir_with_parents (dir, 0700) == 0)
+          g_file_set_contents (cached, bdata, (gssize) blen, NULL);
+      }
+  }
   img->config = bgr_oci_config_parse (resp.body, error);
   if (img->config == NULL)
     {
@@ -958,4 +988,12 @@ bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d, const
       if (!registry_request (r, SOUP_METHOD_HEAD, path, NULL, 0, what, &resp, cancellable, error))
         return NULL;
     }
+}
+
+/* Blobs (the config too) are looked up in, and added to, CACHE/oci/blobs. */
+void
+bgr_oci_registry_set_cache_dir (BgrOciRegistry *r, const char *cache_dir)
+{
+  g_free (r->cache_dir);
+  r->cache_dir = g_strdup (cache_dir);
 }
