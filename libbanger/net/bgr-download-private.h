@@ -49,6 +49,10 @@ gboolean bgr_download_file (SoupSession *session, const char *url, const char *d
 GBytes *bgr_download_bytes (SoupSession *session, const char *url, gsize max_size,
                             GCancellable *cancellable, GError **error);
 
+/* Waits @ms milliseconds, or less when @cancellable fires (retry backoff).
+ * Returns FALSE when cancelled. */
+gboolean bgr_sleep_cancellable (guint ms, GCancellable *cancellable);
+
 /* TRUE when @s is exactly 64 lowercase hex digits. */
 gboolean bgr_download_sha256_is_valid (const char *s);
 

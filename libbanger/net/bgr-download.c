@@ -180,8 +180,8 @@ report_progress (Download *d)
   d->progress (d->done, d->total, d->user_data);
 }
 
-static gboolean
-sleep_cancellable (guint ms, GCancellable *cancellable)
+gboolean
+bgr_sleep_cancellable (guint ms, GCancellable *cancellable)
 {
   GPollFD pfd;
 
@@ -474,7 +474,7 @@ run_attempts (Download *d, GCancellable *cancellable, GError **error)
         }
       g_debug ("%s (attempt %u of %d); retrying from byte %" G_GUINT64_FORMAT, local->message,
                attempt, MAX_ATTEMPTS, d->done);
-      if (!sleep_cancellable (BACKOFF_MS << (attempt - 1), cancellable))
+      if (!bgr_sleep_cancellable (BACKOFF_MS << (attempt - 1), cancellable))
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_CANCELLED, "%s: Operation was cancelled",
                        d->url);

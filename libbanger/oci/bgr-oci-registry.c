@@ -222,20 +222,6 @@ bgr_oci_image_free (BgrOciImage *img)
 
 /* ---- HTTP with retries ---- */
 
-static gboolean
-sleep_cancellable (guint ms, GCancellable *cancellable)
-{
-  GPollFD pfd;
-
-  if (cancellable != NULL && g_cancellable_make_pollfd (cancellable, &pfd))
-    {
-      g_poll (&pfd, 1, (gint) ms);
-      g_cancellable_release_fd (cancellable);
-    }
-  else
-    g_usleep ((gulong) ms * 1000);
-  return !g_cancellable_is_cancelled (cancellable);
-}
 
 /* Worth another try: the peer went away or is restarting. A timeout is
  * not (the caller already waited the whole timeout). */
@@ -355,7 +341,7 @@ http_send (BgrOciRegistry *r, const char *method, const char *url, const char *a
       g_debug ("%s %s: %s (attempt %u of %d); retrying", method, url,
                local != NULL ? local->message : soup_status_get_phrase (resp->status), attempt,
                MAX_ATTEMPTS);
-      if (!sleep_cancellable (BACKOFF_MS << (attempt - 1), cancellable))
+      if (!bgr_sleep_cancellable (BACKOFF_MS << (attempt - 1), cancellable))
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_CANCELLED, "%s: Operation was cancelled", url);
           return FALSE;
