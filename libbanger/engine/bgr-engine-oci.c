@@ -17,6 +17,40 @@
 #include "ext4/bgr-ext4-writer-private.h"
 #include "oci/bgr-oci-private.h"
 
+/* Blobs that running pulls use (digest -> count): prune leaves them alone
+ * although no image record names them yet. */
+G_LOCK_DEFINE_STATIC (pinned);
+static GHashTable *pinned_blobs;
+
+static void
+pin (const char *digest, int delta)
+{
+  guint n;
+
+  G_LOCK (pinned);
+  if (pinned_blobs == NULL)
+    pinned_blobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (pinned_blobs, digest));
+  if (delta > 0)
+    g_hash_table_insert (pinned_blobs, g_strdup (digest), GUINT_TO_POINTER (n + 1));
+  else if (n <= 1)
+    g_hash_table_remove (pinned_blobs, digest);
+  else
+    g_hash_table_insert (pinned_blobs, g_strdup (digest), GUINT_TO_POINTER (n - 1));
+  G_UNLOCK (pinned);
+}
+
+static gboolean
+is_pinned (const char *digest)
+{
+  gboolean yes;
+
+  G_LOCK (pinned);
+  yes = pinned_blobs != NULL && g_hash_table_contains (pinned_blobs, digest);
+  G_UNLOCK (pinned);
+  return yes;
+}
+
 /* "docker.io/library/debian:12" -> "debian-12"; digests -> the first 12 hex. */
 static char *
 default_name (const BgrOciRef *ref)
@@ -94,6 +128,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   gint64 start = g_get_monotonic_time ();
   Progress prog = { progress, user_data, 0, 0, 0, 0, 0 };
   BgrImage *result = NULL;
+  gboolean pinned_layers = FALSE;
 
   if (!bgr_oci_ref_parse (reference, &ref, error))
     return NULL;
@@ -132,6 +167,10 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   for (guint i = 0; i < img->layers->len; i++)
     prog.total += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
   prog.n_layers = img->layers->len;
+  for (guint i = 0; i < img->layers->len; i++)
+    pin (((BgrOciDescriptor *) img->layers->pdata[i])->digest, +1);
+  pin (img->config_digest, +1);
+  pinned_layers = TRUE;
   for (guint i = 0; i < img->layers->len; i++)
     {
       const BgrOciDescriptor *d = img->layers->pdata[i];
@@ -258,6 +297,12 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   bgr_engine_unlock (engine);
   result = bgr_engine_get_image (engine, image_name, error);
 out:
+  if (pinned_layers)
+    {
+      for (guint i = 0; i < img->layers->len; i++)
+        pin (((BgrOciDescriptor *) img->layers->pdata[i])->digest, -1);
+      pin (img->config_digest, -1);
+    }
   if (writer != NULL)
     bgr_ext4_writer_abort (g_steal_pointer (&writer));
   if (staging != NULL)
@@ -375,7 +420,8 @@ bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_
       g_autofree char *path = g_build_filename (dir, entry, NULL);
       guint64 size;
 
-      if (!bgr_oci_digest_is_valid (digest) || g_hash_table_contains (users, digest))
+      if (!bgr_oci_digest_is_valid (digest) || g_hash_table_contains (users, digest)
+          || is_pinned (digest))
         continue;
       size = bgr_path_size (path);
       if (g_unlink (path) == 0)
