@@ -38,11 +38,12 @@ static gboolean
 parse_size (const char *text, guint64 *out, GError **error)
 {
   char *end = NULL;
-  guint64 v = g_ascii_strtoull (text, &end, 10);
+  guint64 v;
   guint64 mult = 1;
 
-  if (end == text)
+  if (!g_ascii_isdigit (text[0]))
     goto bad;
+  v = g_ascii_strtoull (text, &end, 10);
   switch (g_ascii_toupper (*end))
     {
     case '\0': break;

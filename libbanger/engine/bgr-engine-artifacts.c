@@ -471,8 +471,8 @@ bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error)
 /* ---- images ------------------------------------------------------------- */
 
 /* For a kernel_ref, show the managed kernel's files. */
-static BgrImage *
-image_view (BgrEngine *engine, JsonObject *doc)
+BgrImage *
+bgr_engine_image_view (BgrEngine *engine, JsonObject *doc)
 {
   const char *ref = json_object_get_string_member_with_default (doc, "kernel_ref", NULL);
   g_autoptr (JsonObject) view = NULL;
@@ -580,7 +580,7 @@ bgr_engine_register_image (BgrEngine *engine, const char *name, const char *root
   }
   ok = bgr_store_save (bgr_engine_get_store (engine), "image", name, doc, error);
   bgr_engine_unlock (engine);
-  return ok ? image_view (engine, doc) : NULL;
+  return ok ? bgr_engine_image_view (engine, doc) : NULL;
 }
 
 GPtrArray *
@@ -592,7 +592,7 @@ bgr_engine_list_images (BgrEngine *engine, GError **error)
 
   log_load_errors (errors);
   for (guint i = 0; i < docs->len; i++)
-    g_ptr_array_add (out, image_view (engine, docs->pdata[i]));
+    g_ptr_array_add (out, bgr_engine_image_view (engine, docs->pdata[i]));
   return out;
 }
 
@@ -620,7 +620,7 @@ BgrImage *
 bgr_engine_get_image (BgrEngine *engine, const char *name, GError **error)
 {
   g_autoptr (JsonObject) doc = load_image (engine, name, error);
-  return doc != NULL ? image_view (engine, doc) : NULL;
+  return doc != NULL ? bgr_engine_image_view (engine, doc) : NULL;
 }
 
 gboolean
@@ -753,5 +753,5 @@ bgr_engine_promote_image (BgrEngine *engine, const char *name, GCancellable *can
 out:
   if (staging != NULL)
     bgr_rm_rf (staging, NULL);
-  return ok ? image_view (engine, promoted) : NULL;
+  return ok ? bgr_engine_image_view (engine, promoted) : NULL;
 }

@@ -130,6 +130,12 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   BgrImage *result = NULL;
   gboolean pinned_layers = FALSE;
 
+  if (size > (guint64) G_MAXINT64)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "rootfs size %" G_GUINT64_FORMAT " is absurd", size);
+      return NULL;
+    }
   if (!bgr_oci_ref_parse (reference, &ref, error))
     return NULL;
   image_name = name != NULL ? g_strdup (name) : default_name (&ref);
@@ -294,8 +300,10 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
       bgr_engine_unlock (engine);
       goto out;
     }
+  /* The result comes from what we saved, under the lock: a delete right
+   * after must not turn this success into an error. */
+  result = bgr_engine_image_view (engine, doc);
   bgr_engine_unlock (engine);
-  result = bgr_engine_get_image (engine, image_name, error);
 out:
   if (pinned_layers)
     {

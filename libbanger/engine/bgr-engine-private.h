@@ -40,6 +40,8 @@ BgrImage *bgr_engine_register_image (BgrEngine *engine, const char *name, const 
                                      const char *kernel_ref, const char *initrd,
                                      const char *modules, GError **error);
 GPtrArray *bgr_engine_list_images (BgrEngine *engine, GError **error);
+/* The public view of an image record (a kernel_ref's files filled in). */
+BgrImage *bgr_engine_image_view (BgrEngine *engine, JsonObject *doc);
 BgrImage *bgr_engine_get_image (BgrEngine *engine, const char *name, GError **error);
 gboolean bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error);
 BgrImage *bgr_engine_promote_image (BgrEngine *engine, const char *name,

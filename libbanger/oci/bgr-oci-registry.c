@@ -844,20 +844,30 @@ bgr_oci_registry_resolve (BgrOciRegistry *r, const char *platform, GCancellable 
                                                     image->config->digest + 7, NULL);
     g_autofree char *data = NULL;
     gsize len = 0;
+    gboolean from_cache = FALSE;
 
     if (cached != NULL && g_file_get_contents (cached, &data, &len, NULL)
         && len == (gsize) image->config->size)
-      resp.body = g_bytes_new_take (g_steal_pointer (&data), len);
-    else
       {
-        if (!registry_request (r, SOUP_METHOD_GET, config_path, NULL, (gsize) image->config->size,
-                               config_what, &resp, cancellable, error))
-          return NULL;
+        g_autoptr (GBytes) bytes = g_bytes_new_take (g_steal_pointer (&data), len);
+        /* A cached copy is used only if it still verifies; else refetch. */
+        if (verify_content (config_what, bytes, image->config->digest, image->config->size, NULL,
+                            NULL, NULL))
+          {
+            resp.body = g_steal_pointer (&bytes);
+            from_cache = TRUE;
+          }
+        else
+          g_unlink (cached);
       }
+    if (!from_cache
+        && !registry_request (r, SOUP_METHOD_GET, config_path, NULL, (gsize) image->config->size,
+                              config_what, &resp, cancellable, error))
+      return NULL;
     if (!verify_content (config_what, resp.body, image->config->digest, image->config->size, NULL,
                          NULL, error))
       return NULL;
-    if (cached != NULL && !g_file_test (cached, G_FILE_TEST_EXISTS))
+    if (cached != NULL && !from_cache)
       {
         g_autofree char *dir = g_path_get_dirname (cached);
         gsize blen = 0;
