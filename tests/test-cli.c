@@ -58,6 +58,15 @@ test_usage (void)
   bgr_assert_contains (r.out, "unknown command 'frobnicate'");
   bgr_run_clear (&r);
 
+  /* Sizes: a leading '-' must not wrap around. */
+  RUN (&r, "--local", "image", "pull", "127.0.0.1:1/x:y", "--size", "-1");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "invalid size");
+  bgr_run_clear (&r);
+  RUN (&r, "--local", "image", "pull", "127.0.0.1:1/x:y", "--size", "4Q");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_run_clear (&r);
+
   RUN (&r, "--version");
   g_assert_cmpint (r.status, ==, 0);
   bgr_assert_contains (r.out, "banger " BANGER_VERSION);
