@@ -98,6 +98,24 @@ dbus-run-session -- sh -eu -c '
   "$BANGER_CLI" image cache prune | grep -q "removed 0 unused" || fail "prune removed used blobs"
   "$BANGER_CLI" image pull "$host/test/boot:latest" --name second > /dev/null
   "$BANGER_CLI" image delete second > /dev/null
+  # Through the daemon from Python: ImagePullProgress signals reach the
+  # callback, per layer (not in the sanitizer build, see below).
+  if [ -z "${BANGER_SANITIZED:-}" ]; then
+    python3 - "$host" <<PY || fail "python pull over D-Bus"
+import sys, banger
+client = banger.Client.dbus()
+layers = set()
+seen = []
+def cb(layer, n_layers, layer_done, layer_total, done, total):
+    layers.add((layer, n_layers))
+    seen.append((done, total))
+img = client.pull_image(sys.argv[1] + "/test/boot:latest", name="viadbus", layer_progress=cb)
+assert img["name"] == "viadbus", img
+assert layers == {(0, 2), (1, 2)}, layers
+assert seen[-1][0] == seen[-1][1], seen
+client.delete_image("viadbus")
+PY
+  fi
   "$BANGER_CLI" daemon stop > /dev/null
   wait $daemon
 '

@@ -441,11 +441,18 @@ class Client(_Object):
         return self._record(ptr, err, _lib.bgr_image_to_json)
 
     def pull_image(self, reference, name=None, kernel_ref=None, platform=None, size=0,
-                   insecure=False, progress=None):
-        """Pulls REFERENCE from an OCI registry into a new managed image (see docs/oci-import.md)."""
+                   insecure=False, progress=None, layer_progress=None):
+        """Pulls REFERENCE from an OCI registry into a new managed image (see
+        docs/images.md). PROGRESS(done, total) gets the totals;
+        LAYER_PROGRESS(layer, n_layers, layer_done, layer_total, done, total)
+        the layer being fetched too."""
         err = _GErrorP()
-        cb = (_PULL_PROGRESS_FUNC(lambda _l, _n, _ld, _lt, done, total, _data: progress(done, total))
-              if progress else None)
+        if layer_progress is not None:
+            cb = _PULL_PROGRESS_FUNC(lambda l, n, ld, lt, d, t, _data: layer_progress(l, n, ld, lt, d, t))
+        elif progress is not None:
+            cb = _PULL_PROGRESS_FUNC(lambda _l, _n, _ld, _lt, d, t, _data: progress(d, t))
+        else:
+            cb = None
         ptr = _lib.bgr_client_pull_image(self._ptr, _enc(reference), _enc(name), _enc(kernel_ref),
                                          _enc(platform), size, 1 if insecure else 0,
                                          ctypes.cast(cb, ctypes.c_void_p) if cb else None, None,
