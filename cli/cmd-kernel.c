@@ -27,13 +27,6 @@ const GOptionEntry banger_kernel_list_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
-/* Paths go to a daemon with another working directory: make them absolute. */
-char *
-banger_absolute_path (const char *path)
-{
-  return path != NULL ? g_canonicalize_filename (path, NULL) : NULL;
-}
-
 static void
 print_kernel (BgrKernel *k)
 {

@@ -252,6 +252,13 @@ banger_print_json (const char *json)
   fflush (stdout);
 }
 
+/* Paths go to a daemon with another working directory: make them absolute. */
+char *
+banger_absolute_path (const char *path)
+{
+  return path != NULL ? g_canonicalize_filename (path, NULL) : NULL;
+}
+
 BgrConfig *
 banger_invocation_load_config (BangerInvocation *inv, GError **error)
 {

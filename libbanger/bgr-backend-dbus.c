@@ -176,8 +176,11 @@ dbus_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
 #define SELF(b) ((DBusBackend *) (b))
 #define OPT(s) ((s) != NULL ? (s) : "")
 
-static BgrKernel *
-kernel_from_reply (GVariant *reply, GError **error)
+typedef gpointer (*RecordNew) (JsonObject *doc);
+
+/* An (a{sv}) reply turned into the object @make builds from the record. */
+static gpointer
+record_from_reply (GVariant *reply, RecordNew make, GError **error)
 {
   g_autoptr (GVariant) dict = NULL;
   g_autoptr (JsonObject) doc = NULL;
@@ -186,23 +189,29 @@ kernel_from_reply (GVariant *reply, GError **error)
     return NULL;
   dict = g_variant_get_child_value (reply, 0);
   doc = bgr_record_from_variant (dict, error);
-  return doc != NULL ? bgr_kernel_new_from_json (doc) : NULL;
+  return doc != NULL ? make (doc) : NULL;
+}
+
+static BgrKernel *
+kernel_from_reply (GVariant *reply, GError **error)
+{
+  return record_from_reply (reply, (RecordNew) bgr_kernel_new_from_json, error);
 }
 
 static BgrImage *
 image_from_reply (GVariant *reply, GError **error)
 {
-  g_autoptr (GVariant) dict = NULL;
-  g_autoptr (JsonObject) doc = NULL;
-
-  if (reply == NULL)
-    return NULL;
-  dict = g_variant_get_child_value (reply, 0);
-  doc = bgr_record_from_variant (dict, error);
-  return doc != NULL ? bgr_image_new_from_json (doc) : NULL;
+  return record_from_reply (reply, (RecordNew) bgr_image_new_from_json, error);
 }
 
-typedef gpointer (*RecordNew) (JsonObject *doc);
+/* The calls that take one name: Get*, Delete*, PromoteImage. */
+static GVariant *
+call_name (DBusBackend *self, const char *method, const char *name, const char *reply_type,
+           GCancellable *cancellable, GError **error)
+{
+  return call_with (self, method, g_variant_new ("(s)", OPT (name)), reply_type, cancellable,
+                    error);
+}
 
 /* An aa{sv} reply turned into objects made by @make from each record. */
 static GPtrArray *
@@ -259,17 +268,14 @@ dbus_list_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
 static BgrKernel *
 dbus_get_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_with (SELF (b), "GetKernel", g_variant_new ("(s)", OPT (name)),
-                                          "(a{sv})", cancellable, error);
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetKernel", name, "(a{sv})", cancellable, error);
   return kernel_from_reply (reply, error);
 }
 
 static gboolean
 dbus_delete_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_with (SELF (b), "DeleteKernel",
-                                          g_variant_new ("(s)", OPT (name)), "()", cancellable,
-                                          error);
+  g_autoptr (GVariant) reply = call_name (SELF (b), "DeleteKernel", name, "()", cancellable, error);
   return reply != NULL;
 }
 
@@ -420,26 +426,21 @@ dbus_list_images (BgrBackend *b, GCancellable *cancellable, GError **error)
 static BgrImage *
 dbus_get_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_with (SELF (b), "GetImage", g_variant_new ("(s)", OPT (name)),
-                                          "(a{sv})", cancellable, error);
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetImage", name, "(a{sv})", cancellable, error);
   return image_from_reply (reply, error);
 }
 
 static gboolean
 dbus_delete_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_with (SELF (b), "DeleteImage",
-                                          g_variant_new ("(s)", OPT (name)), "()", cancellable,
-                                          error);
+  g_autoptr (GVariant) reply = call_name (SELF (b), "DeleteImage", name, "()", cancellable, error);
   return reply != NULL;
 }
 
 static BgrImage *
 dbus_promote_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_with (SELF (b), "PromoteImage",
-                                          g_variant_new ("(s)", OPT (name)), "(a{sv})",
-                                          cancellable, error);
+  g_autoptr (GVariant) reply = call_name (SELF (b), "PromoteImage", name, "(a{sv})", cancellable, error);
   return image_from_reply (reply, error);
 }
 

@@ -160,6 +160,27 @@ move_aside (const char *dir, GError **error)
   return g_steal_pointer (&aside);
 }
 
+/* Deletes the record KIND/NAME and, when @with_files, moves its directory
+ * DIR/NAME aside; called with the engine lock held, which it releases.
+ * The files go after the lock: a crash leaves only unreferenced files. */
+static gboolean
+delete_record_unlock (BgrEngine *engine, const char *kind, const char *kind_dir,
+                      const char *name, gboolean with_files, GError **error)
+{
+  g_autofree char *aside = NULL;
+  gboolean ok = bgr_store_delete (bgr_engine_get_store (engine), kind, name, error);
+
+  if (ok && with_files)
+    {
+      g_autofree char *final = artifacts_dir (engine, kind_dir, name);
+      aside = move_aside (final, NULL);
+    }
+  bgr_engine_unlock (engine);
+  if (!ok)
+    return FALSE;
+  return aside == NULL || bgr_rm_rf (aside, error);
+}
+
 /* ---- kernels ------------------------------------------------------------ */
 
 /* Fills STAGING/initrd.img when the kernel builds virtio as modules. */
@@ -441,8 +462,6 @@ bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error)
 {
   g_autoptr (BgrKernel) kernel = bgr_engine_get_kernel (engine, name, error);
   g_autofree char *users = NULL;
-  g_autofree char *dir = NULL;
-  gboolean ok;
 
   if (kernel == NULL)
     return FALSE;
@@ -455,17 +474,7 @@ bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error)
                    "kernel '%s' is used by image(s) %s; delete them first", name, users);
       return FALSE;
     }
-  /* Record first: a crash afterwards leaves only unreferenced files. */
-  ok = bgr_store_delete (bgr_engine_get_store (engine), "kernel", name, error);
-  if (ok)
-    {
-      g_autofree char *final = artifacts_dir (engine, "kernels", name);
-      dir = move_aside (final, NULL);
-    }
-  bgr_engine_unlock (engine);
-  if (!ok)
-    return FALSE;
-  return dir == NULL || bgr_rm_rf (dir, error);
+  return delete_record_unlock (engine, "kernel", "kernels", name, TRUE, error);
 }
 
 /* ---- images ------------------------------------------------------------- */
@@ -627,8 +636,7 @@ gboolean
 bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
 {
   g_autoptr (JsonObject) doc = load_image (engine, name, error);
-  g_autofree char *dir = NULL;
-  gboolean managed, ok;
+  gboolean managed;
 
   if (doc == NULL)
     return FALSE;
@@ -637,18 +645,14 @@ bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
   /* Look again under the lock: the record may have changed (promote). */
   g_clear_pointer (&doc, json_object_unref);
   doc = bgr_store_load (bgr_engine_get_store (engine), "image", name, error);
-  managed = doc != NULL && json_object_get_boolean_member_with_default (doc, "managed", FALSE);
-  ok = doc != NULL && bgr_store_delete (bgr_engine_get_store (engine), "image", name, error);
-  /* An unmanaged image's files belong to the user: only the record goes. */
-  if (ok && managed)
+  if (doc == NULL)
     {
-      g_autofree char *final = artifacts_dir (engine, "images", name);
-      dir = move_aside (final, NULL);
+      bgr_engine_unlock (engine);
+      return FALSE;
     }
-  bgr_engine_unlock (engine);
-  if (!ok)
-    return FALSE;
-  return dir == NULL || bgr_rm_rf (dir, error);
+  /* An unmanaged image's files belong to the user: only the record goes. */
+  managed = json_object_get_boolean_member_with_default (doc, "managed", FALSE);
+  return delete_record_unlock (engine, "image", "images", name, managed, error);
 }
 
 BgrImage *
