@@ -78,6 +78,25 @@ bgr_test_write_file (const char *name, const char *contents)
   return path;
 }
 
+static inline gboolean
+bgr_test_quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops a server thread's loop from inside it: a g_main_loop_quit() from
+ * here could come before that thread reaches g_main_loop_run(), which
+ * would then run forever. */
+static inline void
+bgr_test_stop_loop (GMainContext *context, GMainLoop *loop)
+{
+  g_autoptr (GSource) idle = g_idle_source_new ();
+
+  g_source_set_callback (idle, bgr_test_quit_loop, loop, NULL);
+  g_source_attach (idle, context);
+}
+
 #define bgr_assert_contains(hay, needle)                                                \
   G_STMT_START                                                                          \
   {                                                                                     \

@@ -5,6 +5,8 @@
  * a plain path. */
 #include "config.h"
 
+#include "bgr-test-util.h"
+
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -450,29 +452,10 @@ server_start (Server *s)
   g_mutex_unlock (&s->lock);
 }
 
-static gboolean
-quit_loop (gpointer loop)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_REMOVE;
-}
-
-/* Quitting from inside the loop: a g_main_loop_quit() from here could come
- * before the server thread reaches g_main_loop_run(), which would then run
- * forever. */
-static void
-stop_loop (GMainContext *context, GMainLoop *loop)
-{
-  g_autoptr (GSource) idle = g_idle_source_new ();
-
-  g_source_set_callback (idle, quit_loop, loop, NULL);
-  g_source_attach (idle, context);
-}
-
 static void
 server_stop (Server *s)
 {
-  stop_loop (s->context, s->loop);
+  bgr_test_stop_loop (s->context, s->loop);
   g_thread_join (s->thread);
   g_main_loop_unref (s->loop);
   g_main_context_unref (s->context);

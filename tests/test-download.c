@@ -4,6 +4,8 @@
  * calls on the test's thread never wait on a loop that nobody runs. */
 #include "config.h"
 
+#include "bgr-test-util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -199,29 +201,10 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->progress = g_array_new (FALSE, FALSE, sizeof (guint64));
 }
 
-static gboolean
-quit_loop (gpointer loop)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_REMOVE;
-}
-
-/* Quitting from inside the loop: a g_main_loop_quit() from here could come
- * before the server thread reaches g_main_loop_run(), which would then run
- * forever. */
-static void
-stop_loop (GMainContext *context, GMainLoop *loop)
-{
-  g_autoptr (GSource) idle = g_idle_source_new ();
-
-  g_source_set_callback (idle, quit_loop, loop, NULL);
-  g_source_attach (idle, context);
-}
-
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  stop_loop (f->context, f->loop);
+  bgr_test_stop_loop (f->context, f->loop);
   g_thread_join (f->thread);
   g_main_loop_unref (f->loop);
   g_main_context_unref (f->context);
