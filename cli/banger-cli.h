@@ -74,6 +74,20 @@ gboolean banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError 
 gboolean banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **error);
 
+gboolean banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_start (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_stop (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_kill (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_delete (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_list (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_show (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_logs (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error);
+
+extern const GOptionEntry banger_vm_create_options[];
+extern const GOptionEntry banger_vm_delete_options[];
+extern const GOptionEntry banger_vm_logs_options[];
+extern const GOptionEntry banger_vm_exec_options[];
 extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];
 extern const GOptionEntry banger_image_register_options[];

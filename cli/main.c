@@ -83,6 +83,37 @@ static const BangerCommand commands[] = {
     "Copies a registered image's files into banger's state directory (a reflink where\n"
     "the filesystem can, else a sparse copy that keeps holes) and marks it managed.",
     "NAME", 1, 1, NULL },
+  { "vm create", banger_cmd_vm_create, "Create and boot a VM",
+    "Creates a VM from an image and boots it: the image's rootfs is cloned for the VM\n"
+    "(a reflink where the filesystem can, else a sparse copy), the guest agent and the\n"
+    "kernel's modules are installed into the clone, the VMM starts (firecracker where\n"
+    "KVM is usable and the kernel is a vmlinux, else QEMU) and the command returns when\n"
+    "the guest agent answers. On a terminal each phase is shown as it happens. When the\n"
+    "boot fails the VM stays in state 'error' with its console log (banger vm logs).",
+    "", 0, 0, banger_vm_create_options },
+  { "vm start", banger_cmd_vm_start, "Boot a stopped VM",
+    "Boots a stopped VM from its own disks and waits for its guest agent.", "NAME", 1, 1, NULL },
+  { "vm stop", banger_cmd_vm_stop, "Stop a VM gracefully",
+    "Asks the guest (through its agent) to power off; if it does not, presses the\n"
+    "virtual power button (Ctrl-Alt-Del); if that does not work either, kills the VMM.",
+    "NAME", 1, 1, NULL },
+  { "vm kill", banger_cmd_vm_kill, "Kill a VM's VMM at once",
+    "Kills the VMM process (SIGKILL), like pulling the plug.", "NAME", 1, 1, NULL },
+  { "vm delete", banger_cmd_vm_delete, "Delete a VM and its disks",
+    "Deletes a VM and its disks. A running VM is refused unless --force.", "NAME", 1, 1,
+    banger_vm_delete_options },
+  { "vm list", banger_cmd_vm_list, "List VMs", "Lists VMs with their state.", "", 0, 0, NULL },
+  { "vm show", banger_cmd_vm_show, "Show one VM",
+    "Shows a VM: state (and why it stopped), hypervisor, resources, address, what\n"
+    "its guest agent reported and where its console log is.", "NAME", 1, 1, NULL },
+  { "vm logs", banger_cmd_vm_logs, "Print a VM's serial console",
+    "Prints the VM's serial console log, over all its boots.", "NAME", 1, 1,
+    banger_vm_logs_options },
+  { "vm exec", banger_cmd_vm_exec, "Run a command in a VM",
+    "Runs COMMAND in the guest through the guest agent and streams its output.\n"
+    "stdin is forwarded when it is a pipe or a file (-i: also from a terminal).\n"
+    "The exit status is the command's (128+N when signal N killed it, 124 when\n"
+    "--timeout killed it).", "NAME -- COMMAND [ARGS...]", 2, G_MAXUINT, banger_vm_exec_options },
 };
 
 static void
@@ -306,6 +337,8 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) first = NULL;
   g_auto (GStrv) second = NULL;
+  g_auto (GStrv) rest = NULL;
+  guint n_opts_args = 0;
   g_autoptr (GOptionContext) ctx1 = NULL;
   g_autoptr (GOptionContext) ctx2 = NULL;
   const BangerCommand *cmd;
@@ -363,16 +396,48 @@ main (int argc, char **argv)
   g_option_context_set_summary (ctx2, cmd->summary);
   g_option_context_set_description (ctx2, cmd->description);
   add_global_entries (ctx2, &inv, NULL, &opt_version, cmd->options);
-  second = g_strdupv (argv);
+  /* Everything after "--" is an argument, never an option (vm exec's
+   * command). */
+  {
+    guint dashdash = 0;
+    for (guint i = 1; argv[i] != NULL; i++)
+      if (g_str_equal (argv[i], "--"))
+        {
+          dashdash = i;
+          break;
+        }
+    if (dashdash > 0)
+      {
+        second = g_new0 (char *, dashdash + 1);
+        for (guint i = 0; i < dashdash; i++)
+          second[i] = g_strdup (argv[i]);
+        rest = g_strdupv (argv + dashdash + 1);
+      }
+    else
+      second = g_strdupv (argv);
+  }
   if (!g_option_context_parse_strv (ctx2, &second, &error))
     {
       return usage_error ("banger %s: %s (see banger %s --help)", cmd->name, error->message,
                           cmd->name);
     }
   inv.command = cmd->name;
+  n_opts_args = g_strv_length (second + 1 + n_used);
+  if (rest != NULL)
+    {
+      guint n_rest = g_strv_length (rest);
+      char **joined = g_new0 (char *, g_strv_length (second) + n_rest + 1);
+      guint k = 0;
+      for (guint i = 0; second[i] != NULL; i++)
+        joined[k++] = g_strdup (second[i]);
+      for (guint i = 0; i < n_rest; i++)
+        joined[k++] = g_strdup (rest[i]);
+      g_strfreev (second);
+      second = joined;
+    }
   inv.args = second + 1 + n_used;
   n_args = g_strv_length (inv.args);
-  for (guint i = 0; i < n_args; i++)
+  for (guint i = 0; i < n_opts_args; i++)
     if (inv.args[i][0] == '-' && inv.args[i][1] != '\0')
       {
         return usage_error ("banger %s: unknown option '%s' (see banger %s --help)", cmd->name,

@@ -4,6 +4,10 @@
  * BGR_ERROR with their original code. */
 #include "config.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+#include <gio/gunixfdlist.h>
+
 #include "bgr-backend-private.h"
 #include "bgr-config-private.h"
 #include "bgr-daemon-info-private.h"
@@ -89,7 +93,10 @@ static gboolean
 is_long_call (const char *method)
 {
   return g_str_has_prefix (method, "Import") || g_str_equal (method, "PullKernel")
-         || g_str_equal (method, "PromoteImage") || g_str_equal (method, "Doctor");
+         || g_str_equal (method, "PromoteImage") || g_str_equal (method, "Doctor")
+         || g_str_equal (method, "CreateVm") || g_str_equal (method, "StartVm")
+         || g_str_equal (method, "StopVm") || g_str_equal (method, "KillVm")
+         || g_str_equal (method, "DeleteVm") || g_str_equal (method, "VmExec");
 }
 
 static GVariant *
@@ -294,6 +301,7 @@ typedef struct {
   const char *key;
   BgrProgressFunc progress;           /* for PullProgress */
   BgrPullProgressFunc pull_progress;  /* for ImagePullProgress */
+  BgrVmProgressFunc vm_progress;      /* for VmProgress */
   gpointer user_data;
 } ProgressCall;
 
@@ -311,6 +319,14 @@ on_progress_signal (GDBusConnection *c, const char *sender, const char *path, co
       g_variant_get (params, "(&stt)", &key, &done, &total);
       if (g_str_equal (key, pc->key))
         pc->progress (done, total, pc->user_data);
+    }
+  else if (pc->vm_progress != NULL && g_variant_is_of_type (params, G_VARIANT_TYPE ("(ssuu)")))
+    {
+      const char *phase;
+      guint32 step, n_steps;
+      g_variant_get (params, "(&s&suu)", &key, &phase, &step, &n_steps);
+      if (g_str_equal (key, pc->key))
+        pc->vm_progress (phase, step, n_steps, pc->user_data);
     }
   else if (pc->pull_progress != NULL
            && g_variant_is_of_type (params, G_VARIANT_TYPE ("(suutttt)")))
@@ -336,17 +352,18 @@ on_progress_call_reply (GObject *source, GAsyncResult *res, gpointer data)
 static GVariant *
 call_with_progress (DBusBackend *self, const char *method, GVariant *params, const char *key,
                     const char *reply_type, BgrProgressFunc progress,
-                    BgrPullProgressFunc pull_progress, gpointer user_data,
-                    GCancellable *cancellable, GError **error)
+                    BgrPullProgressFunc pull_progress, BgrVmProgressFunc vm_progress,
+                    gpointer user_data, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GMainContext) ctx = g_main_context_new ();
-  ProgressCall pc = { NULL, NULL, FALSE, key, progress, pull_progress, user_data };
+  ProgressCall pc = { NULL, NULL, FALSE, key, progress, pull_progress, vm_progress, user_data };
   guint sub;
 
   g_main_context_push_thread_default (ctx);
   sub = g_dbus_connection_signal_subscribe (self->connection, BGR_DBUS_NAME, BGR_DBUS_MANAGER_IFACE,
-                                            pull_progress != NULL ? "ImagePullProgress"
-                                                                  : "PullProgress",
+                                            vm_progress != NULL ? "VmProgress"
+                                            : pull_progress != NULL ? "ImagePullProgress"
+                                                                    : "PullProgress",
                                             BGR_DBUS_PATH, NULL,
                                             G_DBUS_SIGNAL_FLAGS_NONE, on_progress_signal, &pc, NULL);
   g_dbus_connection_call (self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE,
@@ -370,7 +387,7 @@ dbus_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpo
 {
   g_autoptr (GVariant) reply = call_with_progress (SELF (b), "PullKernel",
                                                    g_variant_new ("(s)", OPT (name)), OPT (name),
-                                                   "(a{sv})", progress, NULL, user_data,
+                                                   "(a{sv})", progress, NULL, NULL, user_data,
                                                    cancellable, error);
   return kernel_from_reply (reply, error);
 }
@@ -385,7 +402,8 @@ dbus_pull_image (BgrBackend *b, const char *reference, const char *name, const c
     call_with_progress (SELF (b), "PullImage",
                         g_variant_new ("(ssssut)", OPT (reference), OPT (name), OPT (kernel_ref),
                                        OPT (platform), (guint32) flags, size),
-                        OPT (reference), "(a{sv})", NULL, progress, user_data, cancellable, error);
+                        OPT (reference), "(a{sv})", NULL, progress, NULL, user_data, cancellable,
+                        error);
   return image_from_reply (reply, error);
 }
 
@@ -469,6 +487,151 @@ dbus_prune_image_cache (BgrBackend *b, guint64 *out_freed, guint *out_removed,
   return TRUE;
 }
 
+static BgrVm *
+vm_from_reply (GVariant *reply, GError **error)
+{
+  return record_from_reply (reply, (RecordNew) bgr_vm_new_from_json, error);
+}
+
+static BgrVm *
+dbus_create_vm (BgrBackend *b, const char *name, const char *image, guint vcpus,
+                guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  GVariantBuilder opts;
+  g_autoptr (GVariant) reply = NULL;
+
+  g_variant_builder_init (&opts, G_VARIANT_TYPE ("a{sv}"));
+  if (image != NULL)
+    g_variant_builder_add (&opts, "{sv}", "image", g_variant_new_string (image));
+  if (vcpus != 0)
+    g_variant_builder_add (&opts, "{sv}", "vcpus", g_variant_new_uint32 (vcpus));
+  if (memory_mib != 0)
+    g_variant_builder_add (&opts, "{sv}", "memory_mib", g_variant_new_uint64 (memory_mib));
+  if (disk_size != 0)
+    g_variant_builder_add (&opts, "{sv}", "disk_size", g_variant_new_uint64 (disk_size));
+  reply = call_with_progress (SELF (b), "CreateVm", g_variant_new ("(sa{sv})", OPT (name), &opts),
+                              OPT (name), "(a{sv})", NULL, NULL, progress, user_data, cancellable,
+                              error);
+  return vm_from_reply (reply, error);
+}
+
+static BgrVm *
+dbus_start_vm (BgrBackend *b, const char *name, BgrVmProgressFunc progress, gpointer user_data,
+               GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_with_progress (SELF (b), "StartVm", g_variant_new ("(s)", OPT (name)),
+                                                   OPT (name), "(a{sv})", NULL, NULL, progress,
+                                                   user_data, cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static BgrVm *
+dbus_stop_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "StopVm", name, "(a{sv})", cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static BgrVm *
+dbus_kill_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "KillVm", name, "(a{sv})", cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static gboolean
+dbus_delete_vm (BgrBackend *b, const char *name, gboolean force, GCancellable *cancellable,
+                GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "DeleteVm", g_variant_new ("(sb)", OPT (name), force),
+                                          "()", cancellable, error);
+  return reply != NULL;
+}
+
+static GPtrArray *
+dbus_list_vms (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListVms", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_vm_new_from_json, error);
+}
+
+static BgrVm *
+dbus_get_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetVm", name, "(a{sv})", cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static GBytes *
+dbus_get_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *cancellable,
+                  GError **error)
+{
+  g_autoptr (GVariant) reply = call_with (SELF (b), "GetVmLogs", g_variant_new ("(st)", OPT (name), max_bytes),
+                                          "(ay)", cancellable, error);
+  g_autoptr (GVariant) data = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  data = g_variant_get_child_value (reply, 0);
+  return g_variant_get_data_as_bytes (data);
+}
+
+static gboolean
+dbus_vm_exec (BgrBackend *b, const char *name, const char *const *argv, const char *const *env,
+              const char *cwd, guint timeout_ms, int stdin_fd, int stdout_fd, int stderr_fd,
+              gint *out_status, GCancellable *cancellable, GError **error)
+{
+  DBusBackend *self = SELF (b);
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GVariant) reply = NULL;
+  GVariantBuilder opts;
+  GError *remote = NULL;
+  int idx[3];
+  const int want[3] = { stdin_fd, stdout_fd, stderr_fd };
+  const char *const empty[] = { NULL };
+  gint32 status;
+
+  /* A missing descriptor travels as /dev/null: EOF on stdin, output dropped. */
+  for (int i = 0; i < 3; i++)
+    {
+      int fd = want[i];
+      gboolean opened = FALSE;
+      if (fd < 0)
+        {
+          fd = open ("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+          opened = TRUE;
+        }
+      idx[i] = g_unix_fd_list_append (fds, fd, error);
+      if (opened)
+        close (fd);
+      if (idx[i] < 0)
+        return FALSE;
+    }
+  g_variant_builder_init (&opts, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&opts, "{sv}", "env", g_variant_new_strv (env != NULL ? env : empty, -1));
+  if (cwd != NULL)
+    g_variant_builder_add (&opts, "{sv}", "cwd", g_variant_new_string (cwd));
+  if (timeout_ms != 0)
+    g_variant_builder_add (&opts, "{sv}", "timeout_ms", g_variant_new_uint32 (timeout_ms));
+  g_variant_builder_add (&opts, "{sv}", "stdin", g_variant_new_boolean (stdin_fd >= 0));
+  reply = g_dbus_connection_call_with_unix_fd_list_sync (
+    self->connection, BGR_DBUS_NAME, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE, "VmExec",
+    g_variant_new ("(s^asa{sv}hhh)", OPT (name), argv != NULL ? argv : empty, &opts, idx[0], idx[1],
+                   idx[2]),
+    G_VARIANT_TYPE ("(i)"), G_DBUS_CALL_FLAGS_NONE, LONG_CALL_TIMEOUT_MS, fds, NULL, cancellable,
+    &remote);
+  if (reply == NULL)
+    {
+      convert_remote_error (self, error, remote);
+      return FALSE;
+    }
+  g_variant_get (reply, "(i)", &status);
+  if (out_status != NULL)
+    *out_status = status;
+  return TRUE;
+}
+
 static const BgrBackendVTable dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -492,6 +655,15 @@ static const BgrBackendVTable dbus_vtable = {
   .pull_image = dbus_pull_image,
   .list_image_cache = dbus_list_image_cache,
   .prune_image_cache = dbus_prune_image_cache,
+  .create_vm = dbus_create_vm,
+  .start_vm = dbus_start_vm,
+  .stop_vm = dbus_stop_vm,
+  .kill_vm = dbus_kill_vm,
+  .delete_vm = dbus_delete_vm,
+  .list_vms = dbus_list_vms,
+  .get_vm = dbus_get_vm,
+  .get_vm_logs = dbus_get_vm_logs,
+  .vm_exec = dbus_vm_exec,
 };
 
 BgrBackend *

@@ -159,6 +159,69 @@ local_prune_image_cache (BgrBackend *b, guint64 *out_freed, guint *out_removed,
   return bgr_engine_prune_image_cache (ENGINE (b), out_freed, out_removed, error);
 }
 
+static BgrVm *
+local_create_vm (BgrBackend *b, const char *name, const char *image, guint vcpus,
+                 guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                 gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_create_vm (ENGINE (b), name, image, vcpus, memory_mib, disk_size, progress,
+                               user_data, cancellable, error);
+}
+
+static BgrVm *
+local_start_vm (BgrBackend *b, const char *name, BgrVmProgressFunc progress, gpointer user_data,
+                GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_start_vm (ENGINE (b), name, progress, user_data, cancellable, error);
+}
+
+static BgrVm *
+local_stop_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_stop_vm (ENGINE (b), name, cancellable, error);
+}
+
+static BgrVm *
+local_kill_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_kill_vm (ENGINE (b), name, error);
+}
+
+static gboolean
+local_delete_vm (BgrBackend *b, const char *name, gboolean force, GCancellable *cancellable,
+                 GError **error)
+{
+  return bgr_engine_delete_vm (ENGINE (b), name, force, error);
+}
+
+static GPtrArray *
+local_list_vms (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_list_vms (ENGINE (b), error);
+}
+
+static BgrVm *
+local_get_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_get_vm (ENGINE (b), name, error);
+}
+
+static GBytes *
+local_get_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *cancellable,
+                   GError **error)
+{
+  return bgr_engine_vm_logs (ENGINE (b), name, max_bytes, error);
+}
+
+static gboolean
+local_vm_exec (BgrBackend *b, const char *name, const char *const *argv, const char *const *env,
+               const char *cwd, guint timeout_ms, int stdin_fd, int stdout_fd, int stderr_fd,
+               gint *out_status, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_exec (ENGINE (b), name, argv, env, cwd, timeout_ms, stdin_fd, stdout_fd,
+                             stderr_fd, out_status, cancellable, error);
+}
+
 static const BgrBackendVTable local_vtable = {
   .name = "local",
   .free = local_free,
@@ -182,6 +245,15 @@ static const BgrBackendVTable local_vtable = {
   .pull_image = local_pull_image,
   .list_image_cache = local_list_image_cache,
   .prune_image_cache = local_prune_image_cache,
+  .create_vm = local_create_vm,
+  .start_vm = local_start_vm,
+  .stop_vm = local_stop_vm,
+  .kill_vm = local_kill_vm,
+  .delete_vm = local_delete_vm,
+  .list_vms = local_list_vms,
+  .get_vm = local_get_vm,
+  .get_vm_logs = local_get_vm_logs,
+  .vm_exec = local_vm_exec,
 };
 
 BgrBackend *

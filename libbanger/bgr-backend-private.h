@@ -55,6 +55,26 @@ typedef struct {
   GPtrArray *(*list_image_cache) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   gboolean (*prune_image_cache) (BgrBackend *backend, guint64 *out_freed, guint *out_removed,
                                  GCancellable *cancellable, GError **error);
+  BgrVm *(*create_vm) (BgrBackend *backend, const char *name, const char *image, guint vcpus,
+                        guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                        gpointer user_data, GCancellable *cancellable, GError **error);
+  BgrVm *(*start_vm) (BgrBackend *backend, const char *name, BgrVmProgressFunc progress,
+                       gpointer user_data, GCancellable *cancellable, GError **error);
+  BgrVm *(*stop_vm) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                      GError **error);
+  BgrVm *(*kill_vm) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                      GError **error);
+  gboolean (*delete_vm) (BgrBackend *backend, const char *name, gboolean force,
+                         GCancellable *cancellable, GError **error);
+  GPtrArray *(*list_vms) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrVm *(*get_vm) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                     GError **error);
+  GBytes *(*get_vm_logs) (BgrBackend *backend, const char *name, guint64 max_bytes,
+                          GCancellable *cancellable, GError **error);
+  gboolean (*vm_exec) (BgrBackend *backend, const char *name, const char *const *argv,
+                       const char *const *env, const char *cwd, guint timeout_ms, int stdin_fd,
+                       int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
+                       GError **error);
 } BgrBackendVTable;
 
 struct _BgrBackend {

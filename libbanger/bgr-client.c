@@ -904,3 +904,419 @@ bgr_client_prune_image_cache (BgrClient *self, guint64 *out_freed, guint *out_re
   return self->backend->vtable->prune_image_cache (self->backend, out_freed, out_removed,
                                                    cancellable, error);
 }
+
+/* ---- VMs ------------------------------------------------------------------ */
+
+/**
+ * bgr_client_create_vm:
+ * @self: a #BgrClient
+ * @name: the VM's name, a DNS label (it becomes `NAME.vm`): 1-63 lowercase
+ *   letters, digits and '-'
+ * @image: (nullable): the image to boot; %NULL for the `default_image_name`
+ *   setting
+ * @vcpus: number of vCPUs, 0 for 1
+ * @memory_mib: memory in MiB, 0 for 512
+ * @disk_size: size in bytes of the VM's rootfs, 0 for the image's size (plus
+ *   room for the kernel's modules); larger than the image grows the ext4
+ * @progress: (nullable) (scope call) (closure user_data): phase reports
+ * @user_data: data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Creates a VM and boots it: the image's rootfs is cloned for the VM
+ * (reflink where the filesystem can, else a sparse copy), the guest agent
+ * and the kernel's modules are installed into the clone, the VMM is started
+ * and the call returns when the guest agent has answered. When boot fails
+ * the VM stays, in state "error", with its console log; when an earlier
+ * phase fails nothing is left.
+ *
+ * Returns: (transfer full): the running VM, or %NULL
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_create_vm (BgrClient *self, const char *name, const char *image, guint vcpus,
+                      guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                      gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->create_vm (self->backend, name, image, vcpus, memory_mib,
+                                           disk_size, progress, user_data, cancellable, error);
+}
+
+/**
+ * bgr_client_start_vm:
+ * @self: a #BgrClient
+ * @name: a stopped VM
+ * @progress: (nullable) (scope call) (closure user_data): phase reports
+ * @user_data: data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Boots a stopped VM again from its own disks and waits for its agent.
+ * A VM that runs already is %BGR_ERROR_NOTHING_TO_DO.
+ *
+ * Returns: (transfer full): the running VM, or %NULL
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_start_vm (BgrClient *self, const char *name, BgrVmProgressFunc progress,
+                     gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->start_vm (self->backend, name, progress, user_data, cancellable,
+                                          error);
+}
+
+/**
+ * bgr_client_stop_vm:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Stops a VM gracefully: the guest agent powers the guest off; if that
+ * fails or takes too long, the VMM presses the power button
+ * (Ctrl-Alt-Del); last, the VMM is killed. A VM that is not running is
+ * %BGR_ERROR_NOTHING_TO_DO.
+ *
+ * Returns: (transfer full): the stopped VM, or %NULL
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_stop_vm (BgrClient *self, const char *name, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->stop_vm (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_kill_vm:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Kills the VM's VMM at once (SIGKILL), like pulling the plug.
+ *
+ * Returns: (transfer full): the stopped VM, or %NULL
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_kill_vm (BgrClient *self, const char *name, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->kill_vm (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_delete_vm:
+ * @self: a #BgrClient
+ * @name: a VM
+ * @force: kill it first if it runs
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Deletes a VM and its disks. A running VM is refused (%BGR_ERROR_BUSY)
+ * unless @force; so is a VM that is being created or started.
+ *
+ * Returns: %TRUE on success
+ * Since: 0.1
+ */
+gboolean
+bgr_client_delete_vm (BgrClient *self, const char *name, gboolean force,
+                      GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, FALSE);
+  return self->backend->vtable->delete_vm (self->backend, name, force, cancellable, error);
+}
+
+/**
+ * bgr_client_list_vms:
+ * @self: a #BgrClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type BgrVm): every VM
+ * Since: 0.1
+ */
+GPtrArray *
+bgr_client_list_vms (BgrClient *self, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->list_vms (self->backend, cancellable, error);
+}
+
+/**
+ * bgr_client_get_vm:
+ * @self: a #BgrClient
+ * @name: a VM
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the VM, or %NULL (%BGR_ERROR_NOT_FOUND)
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_get_vm (BgrClient *self, const char *name, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->get_vm (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_get_vm_logs:
+ * @self: a #BgrClient
+ * @name: a VM
+ * @max_bytes: return at most the last @max_bytes bytes; 0 for all
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The VM's serial console, as the guest wrote it, over all its boots
+ * (each starts with a "---- banger: ... booting VM ..." line).
+ *
+ * Returns: (transfer full): the console log
+ * Since: 0.1
+ */
+GBytes *
+bgr_client_get_vm_logs (BgrClient *self, const char *name, guint64 max_bytes,
+                        GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->get_vm_logs (self->backend, name, max_bytes, cancellable, error);
+}
+
+/**
+ * bgr_client_vm_exec:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @argv: (array zero-terminated=1): the command; argv[0] is looked up in the
+ *   guest's PATH
+ * @env: (nullable) (array zero-terminated=1): "KEY=VALUE" entries added to
+ *   the guest's default environment
+ * @cwd: (nullable): working directory in the guest; %NULL for "/"
+ * @timeout_ms: kill the command after this long; 0 for no limit
+ * @stdin_fd: read until EOF and fed to the command's stdin; -1 for none
+ * @stdout_fd: the command's stdout is written here; -1 to discard
+ * @stderr_fd: the command's stderr is written here; -1 to discard
+ * @out_status: (out) (optional): the exit status, or 128 + the signal that
+ *   killed it
+ * @cancellable: (nullable): a #GCancellable; cancelling kills the command
+ * @error: return location for a #GError
+ *
+ * Runs a command in the guest through the guest agent, streaming its
+ * output as it comes. Over D-Bus the three descriptors are passed to the
+ * daemon, so output goes straight to them. A timeout is
+ * %BGR_ERROR_TIMED_OUT; a command the guest cannot run is
+ * %BGR_ERROR_NOT_FOUND (or another code) with the guest's reason. A command
+ * that runs and fails is not an error: see @out_status.
+ *
+ * Returns: %TRUE when the command ran to its end
+ * Since: 0.1
+ */
+gboolean
+bgr_client_vm_exec (BgrClient *self, const char *name, const char *const *argv,
+                    const char *const *env, const char *cwd, guint timeout_ms, int stdin_fd,
+                    int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
+                    GError **error)
+{
+  CHECK_CLIENT (self, error, FALSE);
+  return self->backend->vtable->vm_exec (self->backend, name, argv, env, cwd, timeout_ms,
+                                         stdin_fd, stdout_fd, stderr_fd, out_status, cancellable,
+                                         error);
+}
+
+typedef struct {
+  int op;
+  char *name, *image;
+  guint vcpus;
+  guint64 memory_mib, disk_size;
+  BgrVmProgressFunc progress;
+  gpointer progress_data;
+} VmCall;
+
+enum { VM_CREATE, VM_START, VM_STOP };
+
+static void
+vm_call_free (gpointer p)
+{
+  VmCall *c = p;
+  g_free (c->name);
+  g_free (c->image);
+  g_free (c);
+}
+
+static void
+vm_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  VmCall *c = data;
+  GError *error = NULL;
+  BgrVm *vm;
+
+  if (c->op == VM_CREATE)
+    vm = bgr_client_create_vm (source, c->name, c->image, c->vcpus, c->memory_mib, c->disk_size,
+                               c->progress, c->progress_data, cancellable, &error);
+  else if (c->op == VM_START)
+    vm = bgr_client_start_vm (source, c->name, c->progress, c->progress_data, cancellable, &error);
+  else
+    vm = bgr_client_stop_vm (source, c->name, cancellable, &error);
+  if (vm == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, vm, g_object_unref);
+}
+
+static void
+start_vm_task (BgrClient *self, VmCall *c, gpointer tag, GCancellable *cancellable,
+               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tag);
+  g_task_set_task_data (task, c, vm_call_free);
+  g_task_run_in_thread (task, vm_thread);
+}
+
+static BgrVm *
+finish_vm_task (BgrClient *self, GAsyncResult *result, gpointer tag, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, tag), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * bgr_client_create_vm_async:
+ * @self: a #BgrClient
+ * @name: see bgr_client_create_vm()
+ * @image: (nullable): see bgr_client_create_vm()
+ * @vcpus: see bgr_client_create_vm()
+ * @memory_mib: see bgr_client_create_vm()
+ * @disk_size: see bgr_client_create_vm()
+ * @progress: (nullable) (scope notified) (closure progress_data): called from a
+ *   worker thread at each phase
+ * @progress_data: data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_create_vm().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_create_vm_async (BgrClient *self, const char *name, const char *image, guint vcpus,
+                            guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                            gpointer progress_data, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  VmCall *c = g_new0 (VmCall, 1);
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c->op = VM_CREATE;
+  c->name = g_strdup (name);
+  c->image = g_strdup (image);
+  c->vcpus = vcpus;
+  c->memory_mib = memory_mib;
+  c->disk_size = disk_size;
+  c->progress = progress;
+  c->progress_data = progress_data;
+  start_vm_task (self, c, bgr_client_create_vm_async, cancellable, callback, user_data);
+}
+
+/**
+ * bgr_client_create_vm_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the running VM, or %NULL
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_create_vm_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  return finish_vm_task (self, result, bgr_client_create_vm_async, error);
+}
+
+/**
+ * bgr_client_start_vm_async:
+ * @self: a #BgrClient
+ * @name: a stopped VM
+ * @progress: (nullable) (scope notified) (closure progress_data): called from a
+ *   worker thread at each phase
+ * @progress_data: data for @progress
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_start_vm().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_start_vm_async (BgrClient *self, const char *name, BgrVmProgressFunc progress,
+                           gpointer progress_data, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  VmCall *c = g_new0 (VmCall, 1);
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c->op = VM_START;
+  c->name = g_strdup (name);
+  c->progress = progress;
+  c->progress_data = progress_data;
+  start_vm_task (self, c, bgr_client_start_vm_async, cancellable, callback, user_data);
+}
+
+/**
+ * bgr_client_start_vm_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the running VM, or %NULL
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_start_vm_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  return finish_vm_task (self, result, bgr_client_start_vm_async, error);
+}
+
+/**
+ * bgr_client_stop_vm_async:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous version of bgr_client_stop_vm().
+ *
+ * Since: 0.1
+ */
+void
+bgr_client_stop_vm_async (BgrClient *self, const char *name, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  VmCall *c = g_new0 (VmCall, 1);
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c->op = VM_STOP;
+  c->name = g_strdup (name);
+  start_vm_task (self, c, bgr_client_stop_vm_async, cancellable, callback, user_data);
+}
+
+/**
+ * bgr_client_stop_vm_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the stopped VM, or %NULL
+ * Since: 0.1
+ */
+BgrVm *
+bgr_client_stop_vm_finish (BgrClient *self, GAsyncResult *result, GError **error)
+{
+  return finish_vm_task (self, result, bgr_client_stop_vm_async, error);
+}

@@ -45,6 +45,7 @@ typedef struct {
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 static const char *const hypervisors[] = { "auto", "firecracker", "qemu", NULL };
+static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 
 static const KeySpec key_specs[] = {
   { "log_level", KT_ENUM, log_levels, 0, 0, "daemon log verbosity" },
@@ -52,6 +53,7 @@ static const KeySpec key_specs[] = {
   { "hypervisor", KT_ENUM, hypervisors, 0, 0, "which VMM runs VMs" },
   { "firecracker_bin", KT_COMMAND, NULL, 0, 0, "firecracker binary" },
   { "qemu_bin", KT_COMMAND, NULL, 0, 0, "qemu-system-x86_64 binary" },
+  { "qemu_accel", KT_ENUM, accels, 0, 0, "QEMU accelerator (auto: KVM when usable)" },
   { "ssh_key_path", KT_PATH, NULL, 0, 0, "private key banger uses for guests" },
   { "default_image_name", KT_STRING, NULL, 0, 0, "image used when --image is omitted" },
   { "auto_stop_stale_after", KT_DURATION, NULL, 0, 0, "stop VMs idle this long (0: never)" },
@@ -424,6 +426,8 @@ default_value (const char *key, BgrConfigFlags flags)
     return g_strdup ("firecracker");
   if (g_str_equal (key, "qemu_bin"))
     return g_strdup ("qemu-system-x86_64");
+  if (g_str_equal (key, "qemu_accel"))
+    return g_strdup ("auto");
   if (g_str_equal (key, "ssh_key_path"))
     return g_build_filename (g_get_user_config_dir (), "banger", "ssh", "id_ed25519", NULL);
   if (g_str_equal (key, "default_image_name"))

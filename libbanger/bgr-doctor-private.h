@@ -13,4 +13,8 @@ void bgr_doctor_report_set_hypervisor (BgrDoctorReport *self, const char *hyperv
 GVariant *bgr_doctor_report_to_variant (BgrDoctorReport *self);
 BgrDoctorReport *bgr_doctor_report_new_from_variant (GVariant *value, GError **error);
 
+/* 1: /dev/kvm is usable (a VM and a vCPU could be created), 0: absent,
+ * -1: present but not usable. *why says which. */
+int bgr_doctor_probe_kvm (char **why);
+
 G_END_DECLS

@@ -151,8 +151,8 @@ find_program (const char *name)
 }
 
 /* 1: usable, 0: absent, -1: present but not usable (errno in *why). */
-static int
-probe_kvm (char **why)
+int
+bgr_doctor_probe_kvm (char **why)
 {
   int fd, version, vm, vcpu;
 
@@ -347,7 +347,7 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
   gboolean fc_ok = FALSE, qemu_ok = FALSE;
 
   /* kvm */
-  kvm = probe_kvm (&kvm_why);
+  kvm = bgr_doctor_probe_kvm (&kvm_why);
   if (kvm == 1)
     add (self, "kvm", BGR_DOCTOR_PASS, NULL, "%s", kvm_why);
   else if (kvm == 0)

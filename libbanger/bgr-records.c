@@ -577,3 +577,137 @@ bgr_cache_blob_to_variant (BgrCacheBlob *self)
   g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
   return bgr_record_to_variant (self->doc);
 }
+
+/* ---- BgrVm -------------------------------------------------------------- */
+
+struct _BgrVm {
+  GObject parent_instance;
+  JsonObject *doc;
+};
+
+G_DEFINE_FINAL_TYPE (BgrVm, bgr_vm, G_TYPE_OBJECT)
+
+static void
+bgr_vm_finalize (GObject *object)
+{
+  g_clear_pointer (&BGR_VM (object)->doc, json_object_unref);
+  G_OBJECT_CLASS (bgr_vm_parent_class)->finalize (object);
+}
+
+static void
+bgr_vm_class_init (BgrVmClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_vm_finalize;
+}
+
+static void
+bgr_vm_init (BgrVm *self)
+{
+}
+
+BgrVm *
+bgr_vm_new_from_json (JsonObject *doc)
+{
+  BgrVm *self = g_object_new (BGR_TYPE_VM, NULL);
+  self->doc = json_object_ref (doc);
+  return self;
+}
+
+JsonObject *
+bgr_vm_get_json (BgrVm *self)
+{
+  return self->doc;
+}
+
+#define VM_STR(fn, member)                                      \
+  const char *fn (BgrVm *self)                                  \
+  {                                                             \
+    g_return_val_if_fail (BGR_IS_VM (self), NULL);              \
+    return str_member (self->doc, member);                      \
+  }
+#define VM_INT(fn, member)                                      \
+  gint64 fn (BgrVm *self)                                       \
+  {                                                             \
+    g_return_val_if_fail (BGR_IS_VM (self), 0);                 \
+    return int_member (self->doc, member);                      \
+  }
+
+/**
+ * bgr_vm_get_name:
+ * @self: a #BgrVm
+ *
+ * The string getters of #BgrVm return borrowed strings, %NULL when unset:
+ * bgr_vm_get_id(), bgr_vm_get_image(), bgr_vm_get_state() (see #BgrVm),
+ * bgr_vm_get_reason() (why it stopped or failed), bgr_vm_get_hypervisor()
+ * ("qemu" or "firecracker"), bgr_vm_get_accel() ("kvm" or "tcg"),
+ * bgr_vm_get_ip(), bgr_vm_get_mac(), bgr_vm_get_dns_name() ("NAME.vm"; only
+ * with networking), bgr_vm_get_console_log_path(), bgr_vm_get_guest_kernel()
+ * and bgr_vm_get_guest_os() (as the guest agent reported them).
+ *
+ * Returns: (transfer none): the VM's name
+ * Since: 0.1
+ */
+VM_STR (bgr_vm_get_name, "name")
+VM_STR (bgr_vm_get_id, "id")
+VM_STR (bgr_vm_get_image, "image")
+VM_STR (bgr_vm_get_state, "state")
+VM_STR (bgr_vm_get_reason, "reason")
+VM_STR (bgr_vm_get_hypervisor, "hypervisor")
+VM_STR (bgr_vm_get_accel, "accel")
+VM_STR (bgr_vm_get_ip, "ip")
+VM_STR (bgr_vm_get_mac, "mac")
+VM_STR (bgr_vm_get_dns_name, "dns_name")
+VM_STR (bgr_vm_get_console_log_path, "console_log")
+VM_STR (bgr_vm_get_guest_kernel, "guest_kernel")
+VM_STR (bgr_vm_get_guest_os, "guest_os")
+
+/**
+ * bgr_vm_get_vcpus:
+ * @self: a #BgrVm
+ *
+ * The integer getters of #BgrVm: bgr_vm_get_vcpus(),
+ * bgr_vm_get_memory_mib(), bgr_vm_get_disk_size() (bytes of the VM's
+ * rootfs), bgr_vm_get_pid() (the VMM process while it runs, else 0),
+ * bgr_vm_get_created(), bgr_vm_get_started() and
+ * bgr_vm_get_last_activity() (Unix times in seconds, 0 when unset).
+ *
+ * Returns: the number of vCPUs
+ * Since: 0.1
+ */
+VM_INT (bgr_vm_get_vcpus, "vcpus")
+VM_INT (bgr_vm_get_memory_mib, "memory_mib")
+VM_INT (bgr_vm_get_disk_size, "disk_size")
+VM_INT (bgr_vm_get_pid, "pid")
+VM_INT (bgr_vm_get_created, "created")
+VM_INT (bgr_vm_get_started, "started")
+VM_INT (bgr_vm_get_last_activity, "last_activity")
+
+/**
+ * bgr_vm_to_json:
+ * @self: a #BgrVm
+ *
+ * Returns: (transfer full): the record as JSON (the members behind the
+ *   getters, plus rootfs, work_disk, tap, guest_uname, guest_addrs, stopped)
+ * Since: 0.1
+ */
+char *
+bgr_vm_to_json (BgrVm *self)
+{
+  g_return_val_if_fail (BGR_IS_VM (self), NULL);
+  return public_json (self->doc);
+}
+
+/**
+ * bgr_vm_to_variant:
+ * @self: a #BgrVm
+ *
+ * Returns: (transfer floating): the record as an a{sv} dictionary (the form
+ *   the D-Bus API uses), with the members of bgr_vm_to_json()
+ * Since: 0.1
+ */
+GVariant *
+bgr_vm_to_variant (BgrVm *self)
+{
+  g_return_val_if_fail (BGR_IS_VM (self), NULL);
+  return bgr_record_to_variant (self->doc);
+}

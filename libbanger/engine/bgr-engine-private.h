@@ -57,6 +57,39 @@ GPtrArray *bgr_engine_list_image_cache (BgrEngine *engine, GError **error);
 gboolean bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_removed,
                                        GError **error);
 
+/* VMs (bgr-engine-vm.c). */
+typedef struct _BgrEngineVms BgrEngineVms;
+BgrEngineVms *bgr_engine_vms_new (void);
+void bgr_engine_vms_free (BgrEngineVms *vms);
+BgrEngineVms *bgr_engine_get_vms (BgrEngine *engine);
+/* Reconciles every VM record with the VMM processes there are. */
+void bgr_engine_adopt_vms (BgrEngine *engine);
+BgrVm *bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, guint vcpus,
+                             guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                             gpointer progress_data, GCancellable *cancellable, GError **error);
+BgrVm *bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrVmProgressFunc progress,
+                            gpointer progress_data, GCancellable *cancellable, GError **error);
+BgrVm *bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellable,
+                           GError **error);
+BgrVm *bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error);
+gboolean bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force,
+                               GError **error);
+GPtrArray *bgr_engine_list_vms (BgrEngine *engine, GError **error);
+BgrVm *bgr_engine_get_vm (BgrEngine *engine, const char *name, GError **error);
+GBytes *bgr_engine_vm_logs (BgrEngine *engine, const char *name, guint64 max_bytes,
+                            GError **error);
+gboolean bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv,
+                             const char *const *env, const char *cwd, guint timeout_ms,
+                             int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
+                             GCancellable *cancellable, GError **error);
+/* Comma-separated names of the VMs made from @image, or NULL. */
+char *bgr_engine_vms_using_image (BgrEngine *engine, const char *image);
+
+/* VM networking (bgr-engine-vmnet.c): gives @doc a tap, an address and the
+ * kernel ip= argument when this engine can configure the host network. */
+gboolean bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **error);
+void bgr_engine_vm_network_release (BgrEngine *engine, JsonObject *doc);
+
 /* Internal: serialises changes to the records. */
 void bgr_engine_lock (BgrEngine *engine);
 void bgr_engine_unlock (BgrEngine *engine);

@@ -13,6 +13,7 @@ struct _BgrEngine {
   BgrStore *store;
   gint64 started_us; /* monotonic */
   GMutex lock;
+  BgrEngineVms *vms;
 };
 
 /* Work directories an engine that died mid-operation left behind. Only
@@ -67,7 +68,9 @@ bgr_engine_new (BgrConfig *config, GError **error)
   engine->store = g_steal_pointer (&store);
   engine->started_us = g_get_monotonic_time ();
   g_mutex_init (&engine->lock);
+  engine->vms = bgr_engine_vms_new ();
   g_debug ("engine owns %s", bgr_store_get_dir (engine->store));
+  bgr_engine_adopt_vms (engine);
   return engine;
 }
 
@@ -76,6 +79,7 @@ bgr_engine_free (BgrEngine *engine)
 {
   if (engine == NULL)
     return;
+  bgr_engine_vms_free (engine->vms);
   bgr_store_close (engine->store);
   g_object_unref (engine->config);
   g_mutex_clear (&engine->lock);
@@ -86,6 +90,12 @@ BgrConfig *
 bgr_engine_get_config (BgrEngine *engine)
 {
   return engine->config;
+}
+
+BgrEngineVms *
+bgr_engine_get_vms (BgrEngine *engine)
+{
+  return engine->vms;
 }
 
 BgrStore *

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Builds an ext4 filesystem image straight from OCI layer tarballs through
  * libext2fs: no unpacked tree on the host, no root needed. The rules it
- * enforces are described in docs/oci-import.md. */
+ * enforces are described in docs/oci-import.md. It also edits existing
+ * images: host files put in, the filesystem grown. */
 #pragma once
 
 #include <gio/gio.h>
@@ -27,6 +28,48 @@ gboolean bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_pat
                                            const char *layer_name, GCancellable *cancellable,
                                            GError **error);
 
+/* Opens the existing ext4 image at @path (a pulled image, a rootfs made by
+ * mkfs.ext4 -d...) for the bgr_ext4_writer_add_*() calls. The image must
+ * not be in use: no VM may run on it. A missing file is
+ * BGR_ERROR_NOT_FOUND, something else than ext4 BGR_ERROR_INVALID_DATA,
+ * an image whose journal needs recovery BGR_ERROR_BUSY and one marked
+ * with errors BGR_ERROR_CORRUPT. */
+BgrExt4Writer *bgr_ext4_writer_open (const char *path, GError **error);
+
+/* The bgr_ext4_writer_add_*() calls put host content into the image, owned
+ * by 0:0. Unlike layers, their paths follow symlinks inside the image the
+ * way the guest would (in a Debian rootfs "/lib/modules/x" lands in
+ * "/usr/lib/modules/x" through lib -> usr/lib), always within the image:
+ * absolute targets start at the image root, ".." stops there, and at most
+ * 40 symlinks are followed. A symlink as the last name is replaced, not
+ * followed. Missing parent directories are created (0755, 0:0). A
+ * directory where a file goes is BGR_ERROR_INVALID_ARGUMENT; a full
+ * filesystem is BGR_ERROR_NO_SPACE, naming the file. A replaced file is
+ * only removed once its new content is written, so a failure leaves it as
+ * it was. */
+
+/* Creates or replaces the regular file @guest_path with @len bytes of
+ * @data, permission bits @mode, modified now. */
+gboolean bgr_ext4_writer_add_data (BgrExt4Writer *w, const char *guest_path, const void *data,
+                                   gsize len, guint mode, GError **error);
+
+/* The same with the content of host file @host_path; @mode 0 takes its
+ * permission bits. */
+gboolean bgr_ext4_writer_add_file (BgrExt4Writer *w, const char *guest_path,
+                                   const char *host_path, guint mode, GCancellable *cancellable,
+                                   GError **error);
+
+/* Copies what host directory @host_dir holds into @guest_dir (made when
+ * missing; a symlink there is followed): regular files, directories and
+ * symlinks (copied as they are), with their permission bits and
+ * modification times; hardlinks become separate files and other types are
+ * refused (BGR_ERROR_NOT_SUPPORTED). Existing files and symlinks are
+ * replaced; existing directories are merged into and keep their own
+ * metadata (only directories made here take the host's). A host
+ * directory where the image has a symlink goes where the link leads. */
+gboolean bgr_ext4_writer_add_tree (BgrExt4Writer *w, const char *host_dir, const char *guest_dir,
+                                   GCancellable *cancellable, GError **error);
+
 /* Flushes and closes the image; @w is freed either way. */
 gboolean bgr_ext4_writer_close (BgrExt4Writer *w, GError **error);
 
@@ -35,6 +78,16 @@ gboolean bgr_ext4_writer_close (BgrExt4Writer *w, GError **error);
 void bgr_ext4_writer_abort (BgrExt4Writer *w);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrExt4Writer, bgr_ext4_writer_abort)
+
+/* Grows the ext4 image file at @path, which must not be in use, to
+ * @new_size bytes (rounded down to 4 KiB), the filesystem with it: e2fsck
+ * -f -p checks it (replaying its journal; what needs more than safe
+ * repairs fails, BGR_ERROR_CORRUPT), the file is extended (sparse), then
+ * resize2fs grows the filesystem; if that fails the file is cut back.
+ * Smaller than the file is BGR_ERROR_INVALID_ARGUMENT; the same size does
+ * nothing. @cancellable is checked between the steps only. */
+gboolean bgr_ext4_grow (const char *path, guint64 new_size, GCancellable *cancellable,
+                        GError **error);
 
 /* Content-aware sizing: reads the layers and returns an upper bound of the
  * data bytes (each file rounded up to 4 KiB blocks, plus directory, long

@@ -5,7 +5,11 @@
  * component, by looking names up in directories of the image itself: the
  * host filesystem is never touched (except the image file), so no entry can
  * write outside it, whatever its path or the symlinks earlier entries
- * planted. The rules are documented in docs/oci-import.md. */
+ * planted. The rules are documented in docs/oci-import.md.
+ *
+ * Existing images are edited here too: host files added (following the
+ * image's symlinks, inside the image) and the filesystem grown with
+ * resize2fs. */
 #include "config.h"
 
 #include <archive.h>
@@ -16,10 +20,12 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bgr-error-private.h"
+#include "ext4/bgr-ext4-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 
 #define BLOCK_SIZE 4096
@@ -261,6 +267,28 @@ list_children (ext2_filsys fs, ext2_ino_t dir, GPtrArray **out)
   return rc;
 }
 
+typedef struct
+{
+  blk64_t cluster;
+  gboolean any;
+} Freeing;
+
+static int
+free_block (ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_block,
+            int ref_offset, void *priv)
+{
+  Freeing *f = priv;
+  blk64_t cluster = EXT2FS_B2C (fs, *blocknr);
+
+  /* With bigalloc a cluster's blocks come in a row: freed once. */
+  if (f->any && cluster == f->cluster)
+    return 0;
+  f->any = TRUE;
+  f->cluster = cluster;
+  ext2fs_block_alloc_stats2 (fs, *blocknr, -1);
+  return 0;
+}
+
 /* Gives an inode whose last link went back to the free pool, with its
  * data blocks and xattr block. */
 static errcode_t
@@ -281,13 +309,21 @@ release_inode (ext2_filsys fs, ext2_ino_t ino)
         return rc;
     }
   /* Fast symlinks and device nodes keep text or numbers in i_block, not
-   * block numbers: punching them would free random blocks. */
+   * block numbers: freeing them would free random blocks. Every block the
+   * inode maps is freed, extent tree blocks included; not with
+   * ext2fs_punch(), which in e2fsprogs 1.47.0 refuses an extent that ends
+   * at the filesystem's last block. */
   if (ext2fs_inode_has_valid_blocks2 (fs, (struct ext2_inode *) &inode))
     {
-      if ((rc = ext2fs_punch (fs, ino, NULL, NULL, 0, ~0ULL)) != 0)
+      Freeing f = { 0, FALSE };
+
+      if ((rc = ext2fs_block_iterate3 (fs, ino, BLOCK_FLAG_READ_ONLY, NULL, free_block, &f)) != 0)
         return rc;
       if ((rc = read_inode (fs, ino, &inode)) != 0)
         return rc;
+      memset (inode.i_block, 0, sizeof inode.i_block);
+      inode.i_flags &= ~(__u32) EXT4_EXTENTS_FL;
+      ext2fs_iblk_set (fs, (struct ext2_inode *) &inode, 0);
     }
   inode.i_links_count = 0;
   inode.i_size = 0;
@@ -664,6 +700,47 @@ apply_whiteout (Apply *a, GPtrArray *comps, const char *base, GError **error)
   return TRUE;
 }
 
+/* Writes @len bytes of @buf at @offset of @file, which starts on a block
+ * boundary and is new: all-zero blocks are left as holes, like a sparse
+ * copy would. */
+static errcode_t
+write_blocks (ext2_file_t file, const char *buf, gsize len, guint64 offset, guint bs)
+{
+  for (gsize pos = 0; pos < len;)
+    {
+      gsize l = MIN ((gsize) bs, len - pos), run = 0;
+      unsigned int written;
+      gboolean zero = TRUE;
+      errcode_t rc;
+
+      for (gsize i = 0; i < l && zero; i++)
+        zero = buf[pos + i] == 0;
+      if (zero)
+        {
+          pos += l;
+          continue;
+        }
+      /* Write the run of non-zero blocks at once. */
+      while (pos + run < len)
+        {
+          gsize rl = MIN ((gsize) bs, len - pos - run);
+          gboolean z = TRUE;
+          for (gsize i = 0; i < rl && z; i++)
+            z = buf[pos + run + i] == 0;
+          if (z)
+            break;
+          run += rl;
+        }
+      if ((rc = ext2fs_file_llseek (file, offset + pos, EXT2_SEEK_SET, NULL)) != 0
+          || (rc = ext2fs_file_write (file, buf + pos, (unsigned int) run, &written)) != 0)
+        return rc;
+      if (written != run)
+        return EXT2_ET_SHORT_WRITE;
+      pos += run;
+    }
+  return 0;
+}
+
 static gboolean
 write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancellable *cancellable,
                  GError **error)
@@ -692,41 +769,8 @@ write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancellable *can
           bgr_set_error_from_archive (error, ar, "layer %s: entry \"%s\"", a->layer, a->entry);
           goto fail_quiet;
         }
-      /* All-zero blocks are left as holes, like a sparse copy would. */
-      for (gsize pos = 0; pos < filled;)
-        {
-          gsize len = MIN ((gsize) bs, filled - pos), run = 0;
-          unsigned int written;
-          gboolean zero = TRUE;
-
-          for (gsize i = 0; i < len && zero; i++)
-            zero = a->buf[pos + i] == 0;
-          if (zero)
-            {
-              pos += len;
-              continue;
-            }
-          /* Write the run of non-zero blocks at once. */
-          while (pos + run < filled)
-            {
-              gsize l = MIN ((gsize) bs, filled - pos - run);
-              gboolean z = TRUE;
-              for (gsize i = 0; i < l && z; i++)
-                z = a->buf[pos + run + i] == 0;
-              if (z)
-                break;
-              run += l;
-            }
-          if ((rc = ext2fs_file_llseek (file, offset + pos, EXT2_SEEK_SET, NULL)) != 0
-              || (rc = ext2fs_file_write (file, a->buf + pos, (unsigned int) run, &written)) != 0)
-            goto fail;
-          if (written != run)
-            {
-              rc = EXT2_ET_SHORT_WRITE;
-              goto fail;
-            }
-          pos += run;
-        }
+      if ((rc = write_blocks (file, a->buf, filled, offset, bs)) != 0)
+        goto fail;
       offset += filled;
       if (n == 0 && filled < CHUNK_SIZE)
         break;
@@ -1025,23 +1069,27 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
 
 /* ---- the writer ------------------------------------------------------ */
 
+/* An e2fsprogs program (mkfs.ext4, e2fsck, resize2fs): NULL when absent. */
 static char *
-find_mkfs (void)
+find_tool (const char *name)
 {
-  static const char *const fallback[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
-  char *p = g_find_program_in_path ("mkfs.ext4");
+  static const char *const fallback[] = { "/usr/sbin", "/sbin" };
+  char *p = g_find_program_in_path (name);
 
   /* /usr/sbin is often not in an unprivileged user's PATH. */
   for (guint i = 0; p == NULL && i < G_N_ELEMENTS (fallback); i++)
-    if (g_file_test (fallback[i], G_FILE_TEST_IS_EXECUTABLE))
-      p = g_strdup (fallback[i]);
+    {
+      p = g_build_filename (fallback[i], name, NULL);
+      if (!g_file_test (p, G_FILE_TEST_IS_EXECUTABLE))
+        g_clear_pointer (&p, g_free);
+    }
   return p;
 }
 
 static gboolean
 run_mkfs (const char *path, guint64 size_bytes, guint64 inodes, GError **error)
 {
-  g_autofree char *mkfs = find_mkfs ();
+  g_autofree char *mkfs = find_tool ("mkfs.ext4");
   g_autofree char *n = g_strdup_printf ("%" G_GUINT64_FORMAT, inodes);
   g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT "k", size_bytes / 1024);
   g_autofree char *err_text = NULL;
@@ -1142,6 +1190,901 @@ bgr_ext4_writer_abort (BgrExt4Writer *w)
     ext2fs_free (w->fs);
   g_free (w->path);
   g_free (w);
+}
+
+/* ---- editing an existing image --------------------------------------- */
+
+/* Paths given to the bgr_ext4_writer_add_*() calls come from banger, not
+ * from a layer, but the image they land in may have been changed by its
+ * guest: its symlinks are followed as a guest would see them, always
+ * inside the image (see resolve_for_add()). */
+
+#define MAX_SYMLINKS 40
+
+BgrExt4Writer *
+bgr_ext4_writer_open (const char *path, GError **error)
+{
+  g_autoptr (BgrExt4Writer) w = NULL;
+  struct stat st;
+  errcode_t rc;
+
+  if (stat (path, &st) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot open image %s", path);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "image %s is not a regular file",
+                   path);
+      return NULL;
+    }
+  w = g_new0 (BgrExt4Writer, 1);
+  w->path = g_strdup (path);
+  rc = ext2fs_open (path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &w->fs);
+  if (rc != 0)
+    {
+      w->fs = NULL;
+      bgr_set_error_from_ext2fs (error, rc, "image %s is not an ext4 filesystem", path);
+      return NULL;
+    }
+  if (!ext2fs_has_feature_extents (w->fs->super) && !ext2fs_has_feature_flex_bg (w->fs->super)
+      && !ext2fs_has_feature_64bit (w->fs->super))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                   "image %s is an ext2/ext3 filesystem, not ext4", path);
+      return NULL;
+    }
+  /* What the journal holds would be replayed over these changes at the
+   * next mount: the guest is running, or crashed. */
+  if (ext2fs_has_feature_journal_needs_recovery (w->fs->super))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY,
+                   "image %s is in use or was not unmounted cleanly (stop its VM, or run "
+                   "e2fsck -fp on it)", path);
+      return NULL;
+    }
+  if ((w->fs->super->s_state & EXT2_ERROR_FS) != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_CORRUPT,
+                   "image %s has filesystem errors (run e2fsck -f on it)", path);
+      return NULL;
+    }
+  if ((rc = ext2fs_read_bitmaps (w->fs)) != 0)
+    {
+      bgr_set_error_from_ext2fs (error, rc, "cannot read the bitmaps of %s", path);
+      return NULL;
+    }
+  w->fs_bytes = ext2fs_blocks_count (w->fs->super) * (guint64) w->fs->blocksize;
+  return g_steal_pointer (&w);
+}
+
+/* One bgr_ext4_writer_add_*() call. */
+typedef struct
+{
+  BgrExt4Writer *w;
+  ext2_filsys fs;
+  GCancellable *cancellable;
+  gint64 now;
+  long now_ns;
+  char *buf;
+} Edit;
+
+static void
+edit_init (Edit *e, BgrExt4Writer *w, GCancellable *cancellable)
+{
+  gint64 t = g_get_real_time ();
+
+  e->w = w;
+  e->fs = w->fs;
+  e->cancellable = cancellable;
+  e->now = t / G_USEC_PER_SEC;
+  e->now_ns = (long) (t % G_USEC_PER_SEC) * 1000;
+  e->buf = NULL;
+}
+
+static gboolean edit_refuse (Edit *e, GError **error, int code, const char *guest, const char *fmt,
+                             ...) G_GNUC_PRINTF (5, 6);
+
+/* "IMAGE: GUEST: why", the guest path escaped (parts of it may come from
+ * the image's symlinks). */
+static gboolean
+edit_refuse (Edit *e, GError **error, int code, const char *guest, const char *fmt, ...)
+{
+  g_autofree char *shown = escape_path (guest);
+  g_autofree char *why = NULL;
+  va_list ap;
+
+  va_start (ap, fmt);
+  why = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, BGR_ERROR, code, "%s: %s: %s", e->w->path, shown, why);
+  return FALSE;
+}
+
+static gboolean
+edit_fail (Edit *e, errcode_t rc, GError **error, const char *guest, const char *what)
+{
+  g_autofree char *shown = escape_path (guest);
+
+  if (rc == EXT2_ET_BLOCK_ALLOC_FAIL || rc == EXT2_ET_INODE_ALLOC_FAIL
+      || rc == EXT2_ET_DIR_NO_SPACE)
+    bgr_set_error_from_ext2fs (error, rc, "%s: no space left for %s", e->w->path, shown);
+  else
+    bgr_set_error_from_ext2fs (error, rc, "%s: %s: %s", e->w->path, shown, what);
+  return FALSE;
+}
+
+#define TIME_EXTRA(inode, large, f)                                                        \
+  ((large) && has_extra ((inode), offsetof (struct ext2_inode_large, f) + 4) ? &(inode)->f \
+                                                                             : NULL)
+
+/* Owner 0:0, permission bits @perm (the type stays), modification and
+ * access time @mtime, change and creation time now. */
+static errcode_t
+set_added_metadata (Edit *e, ext2_ino_t ino, guint perm, gint64 mtime, long mtime_ns)
+{
+  struct ext2_inode_large inode;
+  gboolean large = EXT2_INODE_SIZE (e->fs->super) > EXT2_GOOD_OLD_INODE_SIZE;
+  errcode_t rc;
+
+  if ((rc = read_inode (e->fs, ino, &inode)) != 0)
+    return rc;
+  inode.i_mode = (__u16) ((inode.i_mode & LINUX_S_IFMT) | (perm & 07777));
+  inode.i_uid = 0;
+  ext2fs_set_i_uid_high (inode, 0);
+  inode.i_gid = 0;
+  ext2fs_set_i_gid_high (inode, 0);
+  set_time (&inode.i_mtime, TIME_EXTRA (&inode, large, i_mtime_extra), mtime, mtime_ns);
+  set_time (&inode.i_atime, TIME_EXTRA (&inode, large, i_atime_extra), mtime, mtime_ns);
+  set_time (&inode.i_ctime, TIME_EXTRA (&inode, large, i_ctime_extra), e->now, e->now_ns);
+  if (TIME_EXTRA (&inode, large, i_crtime_extra) != NULL)
+    set_time (&inode.i_crtime, &inode.i_crtime_extra, e->now, e->now_ns);
+  return write_inode (e->fs, ino, &inode);
+}
+
+/* A new directory @name in @dir: 0755, 0:0, times now. */
+static errcode_t
+make_added_dir (Edit *e, ext2_ino_t dir, const char *name, ext2_ino_t *out)
+{
+  errcode_t rc = make_dir (e->fs, dir, name, out);
+
+  if (rc == 0)
+    rc = set_added_metadata (e, *out, 0755, e->now, e->now_ns);
+  return rc;
+}
+
+/* The target of symlink @ino, wherever ext4 keeps it. */
+static errcode_t
+read_symlink (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode, char **out)
+{
+  guint64 size = EXT2_I_SIZE (inode);
+  g_autofree char *buf = NULL;
+  errcode_t rc;
+
+  if (size == 0 || size >= fs->blocksize || size > MAX_PATH_LEN)
+    return EXT2_ET_INODE_CORRUPTED;
+  buf = g_malloc0 (size + 1);
+  if ((inode->i_flags & EXT4_INLINE_DATA_FL) != 0)
+    {
+      size_t got = 0;
+      g_autofree char *all = g_malloc0 (fs->blocksize);
+
+      /* The inline area may hold more than i_size bytes. */
+      if ((rc = ext2fs_inline_data_get (fs, ino, (struct ext2_inode *) inode, all, &got)) != 0)
+        return rc;
+      if (got < size)
+        return EXT2_ET_INODE_CORRUPTED;
+      memcpy (buf, all, size);
+    }
+  else if (!ext2fs_inode_has_valid_blocks2 (fs, (struct ext2_inode *) inode))
+    {
+      if (size >= sizeof inode->i_block)
+        return EXT2_ET_INODE_CORRUPTED;
+      memcpy (buf, inode->i_block, size);
+    }
+  else
+    {
+      ext2_file_t file = NULL;
+      unsigned int got = 0;
+
+      if ((rc = ext2fs_file_open2 (fs, ino, (struct ext2_inode *) inode, 0, &file)) != 0)
+        return rc;
+      rc = ext2fs_file_read (file, buf, (unsigned int) size, &got);
+      ext2fs_file_close (file);
+      if (rc != 0)
+        return rc;
+      if (got != size)
+        return EXT2_ET_SHORT_READ;
+    }
+  /* A NUL inside ends the target, as it would for the kernel's string. */
+  *out = g_steal_pointer (&buf);
+  return **out == '\0' ? EXT2_ET_INODE_CORRUPTED : 0;
+}
+
+/* Pushes the names of @path onto @todo, last first, so that they pop in
+ * order; empty and "." names vanish. */
+static void
+push_names (GPtrArray *todo, const char *path)
+{
+  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+
+  for (guint i = g_strv_length (parts); i > 0; i--)
+    if (parts[i - 1][0] != '\0' && !g_str_equal (parts[i - 1], "."))
+      g_ptr_array_add (todo, g_strdup (parts[i - 1]));
+}
+
+/* Resolves @guest_path as a process chrooted into the image would, but
+ * creating missing directories (0755, 0:0) on the way: symlinks are
+ * followed, an absolute target from the image root, a relative one from
+ * the link's directory, ".." never climbs above the root, and at most 40
+ * symlinks are followed. The last name is followed too with @follow_last.
+ * On success *out_dir is the directory that holds the last name and
+ * *out_base that name (it may not exist yet), or NULL when the path ends
+ * at a directory itself ("/", "..", a symlink to a directory). */
+static gboolean
+resolve_for_add (Edit *e, const char *guest_path, gboolean follow_last, ext2_ino_t *out_dir,
+                 char **out_base, GError **error)
+{
+  g_autoptr (GPtrArray) todo = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) dirs = g_array_new (FALSE, FALSE, sizeof (ext2_ino_t));
+  ext2_ino_t root = EXT2_ROOT_INO;
+  guint links = 0;
+
+  if (strlen (guest_path) > MAX_PATH_LEN)
+    return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
+                        "path longer than 4096 bytes");
+  g_array_append_val (dirs, root);
+  push_names (todo, guest_path);
+  while (todo->len > 0)
+    {
+      g_autofree char *name = g_ptr_array_steal_index (todo, todo->len - 1);
+      ext2_ino_t dir = g_array_index (dirs, ext2_ino_t, dirs->len - 1), ino;
+      gboolean last = todo->len == 0;
+      struct ext2_inode_large inode;
+      errcode_t rc;
+
+      if (g_str_equal (name, ".."))
+        {
+          if (dirs->len > 1)
+            g_array_set_size (dirs, dirs->len - 1);
+          continue;
+        }
+      if (strlen (name) > MAX_NAME_LEN)
+        return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
+                            "name longer than 255 bytes");
+      rc = lookup (e->fs, dir, name, &ino);
+      if (rc == EXT2_ET_FILE_NOT_FOUND && last)
+        {
+          *out_dir = dir;
+          *out_base = g_steal_pointer (&name);
+          return TRUE;
+        }
+      if (rc == EXT2_ET_FILE_NOT_FOUND)
+        {
+          if (dirs->len > MAX_DEPTH)
+            return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
+                                "path deeper than 64 levels");
+          if ((rc = make_added_dir (e, dir, name, &ino)) != 0)
+            return edit_fail (e, rc, error, guest_path, "cannot create a parent directory");
+          g_array_append_val (dirs, ino);
+          continue;
+        }
+      if (rc != 0)
+        return edit_fail (e, rc, error, guest_path, "cannot look up a parent directory");
+      if ((rc = read_inode (e->fs, ino, &inode)) != 0)
+        return edit_fail (e, rc, error, guest_path, "cannot read a parent directory");
+      if (LINUX_S_ISLNK (inode.i_mode) && (!last || follow_last))
+        {
+          g_autofree char *target = NULL;
+
+          if (++links > MAX_SYMLINKS)
+            return edit_refuse (e, error, BGR_ERROR_INVALID_DATA, guest_path,
+                                "too many levels of symbolic links in the image");
+          if ((rc = read_symlink (e->fs, ino, &inode, &target)) != 0)
+            return edit_fail (e, rc, error, guest_path, "cannot read a symlink");
+          if (target[0] == '/')
+            g_array_set_size (dirs, 1);
+          push_names (todo, target);
+          continue;
+        }
+      if (last)
+        {
+          *out_dir = dir;
+          *out_base = g_steal_pointer (&name);
+          return TRUE;
+        }
+      if (!LINUX_S_ISDIR (inode.i_mode))
+        {
+          g_autofree char *shown = escape_path (name);
+          return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
+                              "\"%s\" is not a directory in the image", shown);
+        }
+      if (dirs->len > MAX_DEPTH)
+        return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
+                            "path deeper than 64 levels");
+      g_array_append_val (dirs, ino);
+    }
+  *out_dir = g_array_index (dirs, ext2_ino_t, dirs->len - 1);
+  *out_base = NULL;
+  return TRUE;
+}
+
+/* What is at @name in @dir: 0 when nothing; a directory is refused, since
+ * only a file or a symlink is being put there. */
+static gboolean
+check_replaceable (Edit *e, ext2_ino_t dir, const char *name, const char *guest,
+                   ext2_ino_t *old, GError **error)
+{
+  struct ext2_inode_large inode;
+  errcode_t rc = lookup (e->fs, dir, name, old);
+
+  if (rc == EXT2_ET_FILE_NOT_FOUND)
+    {
+      *old = 0;
+      return TRUE;
+    }
+  if (rc == 0)
+    rc = read_inode (e->fs, *old, &inode);
+  if (rc != 0)
+    return edit_fail (e, rc, error, guest, "cannot look up the existing entry");
+  if (LINUX_S_ISDIR (inode.i_mode))
+    return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest,
+                        "is a directory in the image");
+  return TRUE;
+}
+
+/* Puts @ino, complete, at @name in @dir in place of @old. */
+static errcode_t
+swap_in (Edit *e, ext2_ino_t dir, const char *name, ext2_ino_t old, ext2_ino_t ino,
+         guint16 mode)
+{
+  errcode_t rc;
+
+  if (old != 0 && (rc = remove_entry (e->fs, dir, name, old)) != 0)
+    return rc;
+  return link_entry (e->fs, dir, name, ino, mode);
+}
+
+/* Writes a new regular file at @name in @dir from @fd (when >= 0) or
+ * @data, then puts it in place of what was there. The new inode is
+ * complete before the old entry goes, so a failure (a full filesystem)
+ * leaves the old file and no trace of the new one. */
+static gboolean
+put_regular (Edit *e, ext2_ino_t dir, const char *name, const char *guest, int fd,
+             const char *host_path, const void *data, gsize len, guint perm, gint64 mtime,
+             long mtime_ns, GError **error)
+{
+  guint bs = e->fs->blocksize;
+  ext2_file_t file = NULL;
+  ext2_ino_t old, ino = 0;
+  guint64 offset = 0;
+  errcode_t rc = 0;
+
+  if (!check_replaceable (e, dir, name, guest, &old, error))
+    return FALSE;
+  /* Known too big: say so before filling the image. */
+  if ((len + bs - 1) / bs > ext2fs_free_blocks_count (e->fs->super))
+    return edit_fail (e, EXT2_ET_BLOCK_ALLOC_FAIL, error, guest, NULL);
+  if (e->buf == NULL)
+    e->buf = g_malloc (CHUNK_SIZE);
+  if ((rc = new_plain_inode (e->fs, dir, LINUX_S_IFREG | 0600, TRUE, NULL, &ino)) != 0)
+    return edit_fail (e, rc, error, guest, "cannot create the file");
+  if ((rc = ext2fs_file_open (e->fs, ino, EXT2_FILE_WRITE, &file)) != 0)
+    goto fail;
+  for (;;)
+    {
+      const char *chunk;
+      gsize filled = 0;
+
+      if (g_cancellable_set_error_if_cancelled (e->cancellable, error))
+        goto fail_quiet;
+      if (fd >= 0)
+        {
+          /* Whole chunks, so that write_blocks() sees aligned blocks. */
+          while (filled < CHUNK_SIZE)
+            {
+              ssize_t n = read (fd, e->buf + filled, CHUNK_SIZE - filled);
+              if (n < 0 && errno == EINTR)
+                continue;
+              if (n < 0)
+                {
+                  bgr_set_error_errno (error, errno, "cannot read %s", host_path);
+                  goto fail_quiet;
+                }
+              if (n == 0)
+                break;
+              filled += (gsize) n;
+            }
+          chunk = e->buf;
+        }
+      else
+        {
+          filled = MIN ((gsize) CHUNK_SIZE, len - offset);
+          chunk = (const char *) data + offset;
+        }
+      if (filled == 0)
+        break;
+      if ((rc = write_blocks (file, chunk, filled, offset, bs)) != 0)
+        goto fail;
+      offset += filled;
+    }
+  if ((rc = ext2fs_file_set_size2 (file, offset)) != 0)
+    goto fail;
+  rc = ext2fs_file_close (file);
+  file = NULL;
+  if (rc != 0
+      || (rc = set_added_metadata (e, ino, perm, mtime, mtime_ns)) != 0
+      || (rc = swap_in (e, dir, name, old, ino, LINUX_S_IFREG)) != 0)
+    goto fail;
+  return TRUE;
+
+fail:
+  edit_fail (e, rc, error, guest, "cannot write the file");
+fail_quiet:
+  if (file != NULL)
+    ext2fs_file_close (file);
+  release_inode (e->fs, ino);
+  return FALSE;
+}
+
+static gboolean
+put_symlink (Edit *e, ext2_ino_t dir, const char *name, const char *guest, const char *target,
+             gint64 mtime, long mtime_ns, GError **error)
+{
+  g_autofree char *copy = g_strdup (target);
+  ext2_ino_t old, ino;
+  errcode_t rc;
+
+  if (*target == '\0' || strlen (target) >= MIN (e->fs->blocksize, MAX_PATH_LEN))
+    return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest,
+                        "symlink target empty or too long for the image");
+  if (!check_replaceable (e, dir, name, guest, &old, error))
+    return FALSE;
+  if ((rc = ext2fs_new_inode (e->fs, dir, LINUX_S_IFLNK | 0777, NULL, &ino)) != 0
+      || (rc = ext2fs_symlink (e->fs, dir, ino, NULL, copy)) != 0)
+    return edit_fail (e, rc, error, guest, "cannot create the symlink");
+  if ((rc = set_added_metadata (e, ino, 0777, mtime, mtime_ns)) != 0
+      || (rc = swap_in (e, dir, name, old, ino, LINUX_S_IFLNK)) != 0)
+    {
+      release_inode (e->fs, ino);
+      return edit_fail (e, rc, error, guest, "cannot create the symlink");
+    }
+  return TRUE;
+}
+
+/* Resolves @guest_path for a new file: its directory and name. */
+static gboolean
+resolve_file_path (Edit *e, const char *guest_path, ext2_ino_t *dir, char **base,
+                   GError **error)
+{
+  if (!resolve_for_add (e, guest_path, FALSE, dir, base, error))
+    return FALSE;
+  if (*base == NULL)
+    return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
+                        "is a directory in the image");
+  return TRUE;
+}
+
+gboolean
+bgr_ext4_writer_add_data (BgrExt4Writer *w, const char *guest_path, const void *data, gsize len,
+                          guint mode, GError **error)
+{
+  g_autofree char *base = NULL;
+  gboolean ok;
+  ext2_ino_t dir;
+  Edit e;
+
+  g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  edit_init (&e, w, NULL);
+  if (!resolve_file_path (&e, guest_path, &dir, &base, error))
+    return FALSE;
+  ok = put_regular (&e, dir, base, guest_path, -1, NULL, data, len, mode, e.now, e.now_ns,
+                    error);
+  g_free (e.buf);
+  return ok;
+}
+
+gboolean
+bgr_ext4_writer_add_file (BgrExt4Writer *w, const char *guest_path, const char *host_path,
+                          guint mode, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *base = NULL;
+  struct stat st;
+  gboolean ok;
+  ext2_ino_t dir;
+  Edit e;
+  int fd;
+
+  g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
+  edit_init (&e, w, cancellable);
+  /* O_NONBLOCK: a FIFO is refused below instead of waited on. */
+  fd = open (host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot open %s", host_path);
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot read %s", host_path);
+      close (fd);
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "%s is not a regular file",
+                   host_path);
+      close (fd);
+      return FALSE;
+    }
+  ok = resolve_file_path (&e, guest_path, &dir, &base, error)
+       && put_regular (&e, dir, base, guest_path, fd, host_path, NULL, (gsize) st.st_size,
+                       mode != 0 ? mode : (guint) (st.st_mode & 07777), e.now, e.now_ns, error);
+  close (fd);
+  g_free (e.buf);
+  if (!ok)
+    bgr_error_convert (error);
+  return ok;
+}
+
+/* The directory @name in @dir (@guest its full path), made when missing;
+ * a symlink there is followed. *made says whether it was made. */
+static gboolean
+ensure_dir (Edit *e, ext2_ino_t dir, const char *name, const char *guest, ext2_ino_t *out,
+            gboolean *made, GError **error)
+{
+  struct ext2_inode_large inode;
+  g_autofree char *base = NULL;
+  errcode_t rc;
+
+  *made = FALSE;
+  if (name != NULL)
+    {
+      rc = lookup (e->fs, dir, name, out);
+      if (rc == 0)
+        rc = read_inode (e->fs, *out, &inode);
+      if (rc != 0 && rc != EXT2_ET_FILE_NOT_FOUND)
+        return edit_fail (e, rc, error, guest, "cannot look up the directory");
+      if (rc == 0 && LINUX_S_ISDIR (inode.i_mode))
+        return TRUE;
+      if (rc == 0 && !LINUX_S_ISLNK (inode.i_mode))
+        return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest,
+                            "exists in the image and is not a directory");
+      if (rc == 0)
+        {
+          /* A symlink: where it leads, from the root. */
+          if (!resolve_for_add (e, guest, TRUE, &dir, &base, error))
+            return FALSE;
+          name = base;
+        }
+    }
+  if (name == NULL)
+    {
+      *out = dir;
+      return TRUE;
+    }
+  rc = lookup (e->fs, dir, name, out);
+  if (rc == 0 && (rc = read_inode (e->fs, *out, &inode)) == 0)
+    {
+      if (LINUX_S_ISDIR (inode.i_mode))
+        return TRUE;
+      return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest,
+                          "exists in the image and is not a directory");
+    }
+  if (rc != EXT2_ET_FILE_NOT_FOUND)
+    return edit_fail (e, rc, error, guest, "cannot look up the directory");
+  if ((rc = make_added_dir (e, dir, name, out)) != 0)
+    return edit_fail (e, rc, error, guest, "cannot create the directory");
+  *made = TRUE;
+  return TRUE;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Copies what host directory @host holds into image directory @dir
+ * (@guest is its path, for messages; it is extended and put back). */
+static gboolean
+copy_tree (Edit *e, const char *host, GString *guest, ext2_ino_t dir, guint depth,
+           GError **error)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) local = NULL;
+  gsize guest_len = guest->len;
+  const char *n;
+  GDir *d;
+
+  if ((d = g_dir_open (host, 0, &local)) == NULL)
+    {
+      bgr_propagate_error (error, g_steal_pointer (&local), "cannot list %s: ", host);
+      return FALSE;
+    }
+  while ((n = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (n));
+  g_dir_close (d);
+  /* Sorted: the same tree gives the same image. */
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autofree char *path = g_build_filename (host, name, NULL);
+      struct stat st;
+      gboolean ok;
+
+      if (g_cancellable_set_error_if_cancelled (e->cancellable, error))
+        return FALSE;
+      g_string_truncate (guest, guest_len);
+      if (guest->len == 0 || guest->str[guest->len - 1] != '/')
+        g_string_append_c (guest, '/');
+      g_string_append (guest, name);
+      if (strlen (name) > MAX_NAME_LEN)
+        return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest->str,
+                            "name longer than 255 bytes");
+      if (lstat (path, &st) != 0)
+        {
+          bgr_set_error_errno (error, errno, "cannot read %s", path);
+          return FALSE;
+        }
+      if (S_ISDIR (st.st_mode))
+        {
+          ext2_ino_t child;
+          gboolean made;
+          errcode_t rc;
+
+          if (depth >= MAX_DEPTH)
+            return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest->str,
+                                "path deeper than 64 levels");
+          if (!ensure_dir (e, dir, name, guest->str, &child, &made, error)
+              || !copy_tree (e, path, guest, child, depth + 1, error))
+            return FALSE;
+          /* Last, once what the directory holds is in; a directory that
+           * was there keeps its own (a host's 0700 lib/ must not close
+           * the guest's /usr/lib). */
+          if (made
+              && (rc = set_added_metadata (e, child, st.st_mode & 07777, st.st_mtim.tv_sec,
+                                           st.st_mtim.tv_nsec)) != 0)
+            return edit_fail (e, rc, error, guest->str, "cannot set metadata");
+          continue;
+        }
+      if (S_ISLNK (st.st_mode))
+        {
+          g_autofree char *target = g_file_read_link (path, &local);
+
+          if (target == NULL)
+            {
+              bgr_propagate_error (error, g_steal_pointer (&local), "cannot read %s: ", path);
+              return FALSE;
+            }
+          ok = put_symlink (e, dir, name, guest->str, target, st.st_mtim.tv_sec,
+                            st.st_mtim.tv_nsec, error);
+        }
+      else if (S_ISREG (st.st_mode))
+        {
+          /* O_NOFOLLOW: what was checked is what is read; O_NONBLOCK: a
+           * FIFO put there since does not block. */
+          int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+          struct stat fst;
+
+          if (fd < 0 || fstat (fd, &fst) != 0)
+            {
+              bgr_set_error_errno (error, errno, "cannot open %s", path);
+              if (fd >= 0)
+                close (fd);
+              return FALSE;
+            }
+          if (!S_ISREG (fst.st_mode))
+            {
+              close (fd);
+              g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                           "%s is not a regular file", path);
+              return FALSE;
+            }
+          ok = put_regular (e, dir, name, guest->str, fd, path, NULL, (gsize) fst.st_size,
+                            fst.st_mode & 07777, fst.st_mtim.tv_sec, fst.st_mtim.tv_nsec, error);
+          close (fd);
+        }
+      else
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                       "%s is not a regular file, directory or symlink", path);
+          return FALSE;
+        }
+      if (!ok)
+        return FALSE;
+    }
+  g_string_truncate (guest, guest_len);
+  return TRUE;
+}
+
+gboolean
+bgr_ext4_writer_add_tree (BgrExt4Writer *w, const char *host_dir, const char *guest_dir,
+                          GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GString) guest = g_string_new (guest_dir);
+  g_autofree char *base = NULL;
+  ext2_ino_t dir, top;
+  gboolean made = FALSE, ok;
+  struct stat st;
+  Edit e;
+
+  g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
+  edit_init (&e, w, cancellable);
+  if (stat (host_dir, &st) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot read %s", host_dir);
+      return FALSE;
+    }
+  if (!S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "%s is not a directory",
+                   host_dir);
+      return FALSE;
+    }
+  if (!resolve_for_add (&e, guest_dir, TRUE, &dir, &base, error)
+      || !ensure_dir (&e, dir, base, guest_dir, &top, &made, error))
+    return FALSE;
+  ok = copy_tree (&e, host_dir, guest, top, 0, error);
+  g_free (e.buf);
+  if (!ok)
+    {
+      bgr_error_convert (error); /* cancelled */
+      return FALSE;
+    }
+  /* A directory that was there keeps its own metadata: "/" or "/usr/lib"
+   * should not take a temporary directory's 0700. */
+  if (made)
+    {
+      errcode_t rc = set_added_metadata (&e, top, st.st_mode & 07777, st.st_mtim.tv_sec,
+                                         st.st_mtim.tv_nsec);
+      if (rc != 0)
+        return edit_fail (&e, rc, error, guest_dir, "cannot set metadata");
+    }
+  return TRUE;
+}
+
+/* ---- growing --------------------------------------------------------- */
+
+/* Runs @argv (an e2fsprogs program, full path first) to its end; its
+ * output (stdout and stderr) in *out. */
+static gboolean
+run_tool (const char *const *argv, int *status, char **out, GError **error)
+{
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  GError *local = NULL;
+
+  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
+                            &local);
+  /* No cancellable: a filesystem tool killed half-way may leave the
+   * filesystem half-changed. */
+  if (proc == NULL || !g_subprocess_communicate (proc, NULL, NULL, &bytes, NULL, &local))
+    {
+      bgr_propagate_error (error, local, "cannot run %s: ", argv[0]);
+      return FALSE;
+    }
+  *status = g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+  {
+    gsize len = 0;
+    const char *data = bytes != NULL ? g_bytes_get_data (bytes, &len) : "";
+    g_autofree char *text = g_utf8_make_valid (data, (gssize) len);
+    *out = g_strdup (g_strstrip (text));
+  }
+  return TRUE;
+}
+
+/* The filesystem size in @path's superblock; 0 when unreadable. */
+static guint64
+fs_size_of (const char *path)
+{
+  ext2_filsys fs = NULL;
+  guint64 size;
+
+  if (ext2fs_open (path, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs) != 0)
+    return 0;
+  size = ext2fs_blocks_count (fs->super) * (guint64) fs->blocksize;
+  ext2fs_close_free (&fs);
+  return size;
+}
+
+gboolean
+bgr_ext4_grow (const char *path, guint64 new_size, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *e2fsck = find_tool ("e2fsck");
+  g_autofree char *resize2fs = find_tool ("resize2fs");
+  g_autofree char *size_arg = NULL, *out = NULL;
+  guint64 old_size;
+  struct stat st;
+  int status = 0, fd;
+
+  if (stat (path, &st) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot open image %s", path);
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "image %s is not a regular file",
+                   path);
+      return FALSE;
+    }
+  old_size = (guint64) st.st_size;
+  if (new_size < old_size)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "cannot shrink image %s from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+                   " bytes", path, old_size, new_size);
+      return FALSE;
+    }
+  new_size -= new_size % BLOCK_SIZE;
+  if (new_size <= old_size)
+    return TRUE;
+  if (!bgr_ext4_check (path, "image", error))
+    return FALSE;
+  if (e2fsck == NULL || resize2fs == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "%s not found (install e2fsprogs)",
+                   e2fsck == NULL ? "e2fsck" : "resize2fs");
+      return FALSE;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  /* resize2fs wants a filesystem checked since it was last mounted; -p
+   * replays the journal and makes the safe repairs only. Exit status 1 is
+   * "errors corrected". */
+  if (!run_tool ((const char *const[]){ e2fsck, "-f", "-p", path, NULL }, &status, &out, error))
+    return FALSE;
+  if (status != 0 && status != 1)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_CORRUPT,
+                   "e2fsck -f -p %s failed (exit status %d; run e2fsck -f on it): %s", path,
+                   status, out);
+      return FALSE;
+    }
+  g_clear_pointer (&out, g_free);
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot open image %s", path);
+      return FALSE;
+    }
+  if (ftruncate (fd, (off_t) new_size) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot extend image %s", path);
+      close (fd);
+      return FALSE;
+    }
+  size_arg = g_strdup_printf ("%" G_GUINT64_FORMAT "K", new_size / 1024);
+  if (!run_tool ((const char *const[]){ resize2fs, path, size_arg, NULL }, &status, &out, error)
+      || status != 0)
+    {
+      guint64 fs_size = fs_size_of (path);
+
+      if (out != NULL)
+        g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "resize2fs %s failed: %s", path, out);
+      /* Cut the file back only if the filesystem did not grow. */
+      if (fs_size != 0 && fs_size <= old_size)
+        {
+          if (ftruncate (fd, (off_t) old_size) != 0)
+            g_warning ("cannot restore the size of %s: %s", path, g_strerror (errno));
+        }
+      close (fd);
+      return FALSE;
+    }
+  if (fsync (fd) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot write image %s", path);
+      close (fd);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
 }
 
 /* ---- sizing ---------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include <banger/bgr-image.h>
 #include <banger/bgr-catalog-kernel.h>
 #include <banger/bgr-cache-blob.h>
+#include <banger/bgr-vm.h>
 #include <banger/bgr-client.h>
 
 #undef __BANGER_H_INSIDE__

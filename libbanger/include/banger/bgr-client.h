@@ -14,6 +14,7 @@
 #include <banger/bgr-kernel.h>
 #include <banger/bgr-catalog-kernel.h>
 #include <banger/bgr-cache-blob.h>
+#include <banger/bgr-vm.h>
 
 G_BEGIN_DECLS
 
@@ -154,5 +155,49 @@ BGR_EXTERN GPtrArray *bgr_client_list_image_cache (BgrClient *self, GCancellable
 BGR_EXTERN gboolean bgr_client_prune_image_cache (BgrClient *self, guint64 *out_freed,
                                                   guint *out_removed, GCancellable *cancellable,
                                                   GError **error);
+
+/* VMs */
+BGR_EXTERN BgrVm *bgr_client_create_vm (BgrClient *self, const char *name, const char *image,
+                                        guint vcpus, guint64 memory_mib, guint64 disk_size,
+                                        BgrVmProgressFunc progress, gpointer user_data,
+                                        GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_create_vm_async (BgrClient *self, const char *name, const char *image,
+                                            guint vcpus, guint64 memory_mib, guint64 disk_size,
+                                            BgrVmProgressFunc progress, gpointer progress_data,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN BgrVm *bgr_client_create_vm_finish (BgrClient *self, GAsyncResult *result,
+                                               GError **error);
+BGR_EXTERN BgrVm *bgr_client_start_vm (BgrClient *self, const char *name,
+                                       BgrVmProgressFunc progress, gpointer user_data,
+                                       GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_start_vm_async (BgrClient *self, const char *name,
+                                           BgrVmProgressFunc progress, gpointer progress_data,
+                                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                                           gpointer user_data);
+BGR_EXTERN BgrVm *bgr_client_start_vm_finish (BgrClient *self, GAsyncResult *result,
+                                              GError **error);
+BGR_EXTERN BgrVm *bgr_client_stop_vm (BgrClient *self, const char *name,
+                                      GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_stop_vm_async (BgrClient *self, const char *name,
+                                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                                          gpointer user_data);
+BGR_EXTERN BgrVm *bgr_client_stop_vm_finish (BgrClient *self, GAsyncResult *result,
+                                             GError **error);
+BGR_EXTERN BgrVm *bgr_client_kill_vm (BgrClient *self, const char *name,
+                                      GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_delete_vm (BgrClient *self, const char *name, gboolean force,
+                                          GCancellable *cancellable, GError **error);
+BGR_EXTERN GPtrArray *bgr_client_list_vms (BgrClient *self, GCancellable *cancellable,
+                                           GError **error);
+BGR_EXTERN BgrVm *bgr_client_get_vm (BgrClient *self, const char *name,
+                                     GCancellable *cancellable, GError **error);
+BGR_EXTERN GBytes *bgr_client_get_vm_logs (BgrClient *self, const char *name, guint64 max_bytes,
+                                           GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_vm_exec (BgrClient *self, const char *name,
+                                        const char *const *argv, const char *const *env,
+                                        const char *cwd, guint timeout_ms, int stdin_fd,
+                                        int stdout_fd, int stderr_fd, gint *out_status,
+                                        GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "banger-cli.h"
+
+static char *opt_name, *opt_image, *opt_memory, *opt_disk_size;
+static int opt_vcpus;
+
+const GOptionEntry banger_vm_create_options[] = {
+  { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
+    "The VM's name, a DNS label; it answers as NAME.vm (default: vm-XXXXXX)", "NAME" },
+  { "image", 0, 0, G_OPTION_ARG_STRING, &opt_image,
+    "The image to boot (default: the default_image_name setting)", "IMAGE" },
+  { "vcpus", 0, 0, G_OPTION_ARG_INT, &opt_vcpus, "Number of vCPUs (default: 1)", "N" },
+  { "memory", 0, 0, G_OPTION_ARG_STRING, &opt_memory,
+    "Memory: MiB, or with a unit: 1G, 512M (default: 512M)", "SIZE" },
+  { "disk-size", 0, 0, G_OPTION_ARG_STRING, &opt_disk_size,
+    "Size of the VM's rootfs, e.g. 8G; larger than the image grows its ext4 (default: the "
+    "image's size)", "SIZE" },
+  G_OPTION_ENTRY_NULL
+};
+
+static gboolean opt_force;
+
+const GOptionEntry banger_vm_delete_options[] = {
+  { "force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Kill the VM first if it runs", NULL },
+  G_OPTION_ENTRY_NULL
+};
+
+static char *opt_tail;
+
+const GOptionEntry banger_vm_logs_options[] = {
+  { "tail", 0, 0, G_OPTION_ARG_STRING, &opt_tail, "Only the last SIZE bytes, e.g. 16K", "SIZE" },
+  G_OPTION_ENTRY_NULL
+};
+
+static char **opt_env;
+static char *opt_cwd, *opt_timeout;
+static gboolean opt_stdin, opt_no_stdin;
+
+const GOptionEntry banger_vm_exec_options[] = {
+  { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &opt_env, "Set KEY=VALUE in the command's environment (repeatable)",
+    "KEY=VALUE" },
+  { "cwd", 'w', 0, G_OPTION_ARG_STRING, &opt_cwd, "Working directory in the guest (default: /)", "DIR" },
+  { "timeout", 't', 0, G_OPTION_ARG_STRING, &opt_timeout,
+    "Kill the command after this long, e.g. 30s, 5m (exit status 124)", "DURATION" },
+  { "stdin", 'i', 0, G_OPTION_ARG_NONE, &opt_stdin,
+    "Forward stdin even when it is a terminal (it is forwarded when it is a pipe or file)", NULL },
+  { "no-stdin", 'n', 0, G_OPTION_ARG_NONE, &opt_no_stdin, "Never forward stdin", NULL },
+  G_OPTION_ENTRY_NULL
+};
+
+/* "512", "512M", "2G" -> bytes (a bare number is in @bare_unit bytes). */
+static gboolean
+parse_size (const char *option, const char *text, guint64 bare_unit, guint64 *out, GError **error)
+{
+  char *end = NULL;
+  guint64 v, mult = bare_unit;
+
+  if (!g_ascii_isdigit (text[0]))
+    goto bad;
+  v = g_ascii_strtoull (text, &end, 10);
+  switch (g_ascii_toupper (*end))
+    {
+    case '\0': break;
+    case 'K': mult = 1ull << 10; end++; break;
+    case 'M': mult = 1ull << 20; end++; break;
+    case 'G': mult = 1ull << 30; end++; break;
+    case 'T': mult = 1ull << 40; end++; break;
+    default: goto bad;
+    }
+  if (*end == 'i')
+    end++;
+  if (*end == 'B')
+    end++;
+  if (*end != '\0' || v == 0 || v > G_MAXUINT64 / mult)
+    goto bad;
+  *out = v * mult;
+  return TRUE;
+bad:
+  g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+               "invalid %s \"%s\" (e.g. 512M, 2G)", option, text);
+  return FALSE;
+}
+
+static const char *
+or_dash (const char *s)
+{
+  return s != NULL && *s != '\0' ? s : "-";
+}
+
+static void
+print_vm (BgrVm *vm)
+{
+  g_autofree char *disk = g_format_size ((guint64) bgr_vm_get_disk_size (vm));
+  const char *reason = bgr_vm_get_reason (vm);
+
+  g_print ("name:        %s\n", bgr_vm_get_name (vm));
+  g_print ("state:       %s%s%s%s\n", bgr_vm_get_state (vm), reason != NULL ? " (" : "",
+           reason != NULL ? reason : "", reason != NULL ? ")" : "");
+  g_print ("image:       %s\n", bgr_vm_get_image (vm));
+  g_print ("hypervisor:  %s (%s)\n", or_dash (bgr_vm_get_hypervisor (vm)), or_dash (bgr_vm_get_accel (vm)));
+  if (bgr_vm_get_pid (vm) > 0)
+    g_print ("pid:         %" G_GINT64_FORMAT "\n", bgr_vm_get_pid (vm));
+  g_print ("vcpus:       %" G_GINT64_FORMAT "\n", bgr_vm_get_vcpus (vm));
+  g_print ("memory:      %" G_GINT64_FORMAT " MiB\n", bgr_vm_get_memory_mib (vm));
+  g_print ("disk:        %s\n", disk);
+  g_print ("ip:          %s\n", bgr_vm_get_ip (vm) != NULL ? bgr_vm_get_ip (vm) : "none (no network)");
+  if (bgr_vm_get_dns_name (vm) != NULL)
+    g_print ("dns:         %s\n", bgr_vm_get_dns_name (vm));
+  g_print ("guest:       %s, kernel %s\n", or_dash (bgr_vm_get_guest_os (vm)), or_dash (bgr_vm_get_guest_kernel (vm)));
+  g_print ("console log: %s\n", or_dash (bgr_vm_get_console_log_path (vm)));
+}
+
+static void
+print_vm_json (BgrVm *vm)
+{
+  g_autofree char *json = bgr_vm_to_json (vm);
+  banger_print_json (json);
+}
+
+typedef struct {
+  gint64 start_us, phase_us;
+  char *phase;
+} Progress;
+
+static void
+on_vm_progress (const char *phase, guint step, guint n_steps, gpointer data)
+{
+  Progress *p = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (p->phase != NULL)
+    fprintf (stderr, "  (%.1f s)\n", (double) (now - p->phase_us) / 1e6);
+  g_free (p->phase);
+  p->phase = g_strdup (phase);
+  p->phase_us = now;
+  fprintf (stderr, "[%u/%u] %s...", step, n_steps, phase);
+  fflush (stderr);
+}
+
+static void
+end_progress (Progress *p, gboolean ok)
+{
+  if (p->phase != NULL)
+    fprintf (stderr, ok ? "  (%.1f s)\n" : "  failed\n",
+             (double) (g_get_monotonic_time () - p->phase_us) / 1e6);
+  g_free (p->phase);
+}
+
+static char *
+default_name (void)
+{
+  return g_strdup_printf ("vm-%06x", g_random_int () & 0xffffff);
+}
+
+gboolean
+banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = NULL;
+  g_autoptr (BgrVm) vm = NULL;
+  g_autofree char *name = opt_name != NULL ? g_strdup (opt_name) : default_name ();
+  guint64 memory = 0, disk = 0;
+  gboolean tty = isatty (STDERR_FILENO) && !inv->json;
+  Progress p = { g_get_monotonic_time (), 0, NULL };
+
+  if (opt_vcpus < 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--vcpus must be at least 1");
+      return FALSE;
+    }
+  if ((opt_memory != NULL && !parse_size ("--memory", opt_memory, 1ull << 20, &memory, error))
+      || (opt_disk_size != NULL && !parse_size ("--disk-size", opt_disk_size, 1, &disk, error)))
+    return FALSE;
+  client = banger_invocation_get_client (inv, error);
+  if (client == NULL)
+    return FALSE;
+  vm = bgr_client_create_vm (client, name, opt_image, (guint) opt_vcpus, memory >> 20, disk,
+                             tty ? on_vm_progress : NULL, &p, NULL, error);
+  if (tty)
+    end_progress (&p, vm != NULL);
+  if (vm == NULL)
+    return FALSE;
+  if (inv->json)
+    print_vm_json (vm);
+  else
+    {
+      g_print ("VM '%s' is running (ready in %.1f s)\n", bgr_vm_get_name (vm),
+               (double) (g_get_monotonic_time () - p.start_us) / 1e6);
+      print_vm (vm);
+    }
+  return TRUE;
+}
+
+gboolean
+banger_cmd_vm_start (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrVm) vm = NULL;
+  gboolean tty = isatty (STDERR_FILENO) && !inv->json;
+  Progress p = { g_get_monotonic_time (), 0, NULL };
+
+  if (client == NULL)
+    return FALSE;
+  vm = bgr_client_start_vm (client, inv->args[0], tty ? on_vm_progress : NULL, &p, NULL, error);
+  if (tty)
+    end_progress (&p, vm != NULL);
+  if (vm == NULL)
+    return FALSE;
+  if (inv->json)
+    print_vm_json (vm);
+  else
+    g_print ("VM '%s' is running\n", bgr_vm_get_name (vm));
+  return TRUE;
+}
+
+static gboolean
+stop_or_kill (BangerInvocation *inv, gboolean kill, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrVm) vm = NULL;
+
+  if (client == NULL)
+    return FALSE;
+  vm = kill ? bgr_client_kill_vm (client, inv->args[0], NULL, error)
+            : bgr_client_stop_vm (client, inv->args[0], NULL, error);
+  if (vm == NULL)
+    return FALSE;
+  if (inv->json)
+    print_vm_json (vm);
+  else
+    g_print ("VM '%s' %s\n", bgr_vm_get_name (vm), or_dash (bgr_vm_get_reason (vm)));
+  return TRUE;
+}
+
+gboolean
+banger_cmd_vm_stop (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  return stop_or_kill (inv, FALSE, error);
+}
+
+gboolean
+banger_cmd_vm_kill (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  return stop_or_kill (inv, TRUE, error);
+}
+
+gboolean
+banger_cmd_vm_delete (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+
+  if (client == NULL || !bgr_client_delete_vm (client, inv->args[0], opt_force, NULL, error))
+    return FALSE;
+  if (inv->json)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "deleted");
+      json_builder_add_string_value (b, inv->args[0]);
+      banger_print_json_builder (b);
+    }
+  else
+    g_print ("deleted VM '%s'\n", inv->args[0]);
+  return TRUE;
+}
+
+gboolean
+banger_cmd_vm_list (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (GPtrArray) list = NULL;
+
+  if (client == NULL || (list = bgr_client_list_vms (client, NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    {
+      banger_print_json_list (list, (BangerToJson) bgr_vm_to_json);
+      return TRUE;
+    }
+  g_print ("%-20s %-9s %-16s %-15s %-12s %s\n", "NAME", "STATE", "IMAGE", "IP", "HYPERVISOR", "VCPUS/MEM");
+  for (guint i = 0; i < list->len; i++)
+    {
+      BgrVm *vm = list->pdata[i];
+      g_autofree char *hv = g_strdup_printf ("%s/%s", or_dash (bgr_vm_get_hypervisor (vm)),
+                                             or_dash (bgr_vm_get_accel (vm)));
+      g_print ("%-20s %-9s %-16s %-15s %-12s %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "M\n",
+               bgr_vm_get_name (vm), bgr_vm_get_state (vm), bgr_vm_get_image (vm),
+               or_dash (bgr_vm_get_ip (vm)), hv, bgr_vm_get_vcpus (vm), bgr_vm_get_memory_mib (vm));
+    }
+  return TRUE;
+}
+
+gboolean
+banger_cmd_vm_show (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrVm) vm = NULL;
+
+  if (client == NULL || (vm = bgr_client_get_vm (client, inv->args[0], NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    print_vm_json (vm);
+  else
+    print_vm (vm);
+  return TRUE;
+}
+
+gboolean
+banger_cmd_vm_logs (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = NULL;
+  g_autoptr (GBytes) logs = NULL;
+  guint64 tail = 0;
+  gsize len;
+  const char *data;
+
+  if (opt_tail != NULL && !parse_size ("--tail", opt_tail, 1, &tail, error))
+    return FALSE;
+  client = banger_invocation_get_client (inv, error);
+  if (client == NULL || (logs = bgr_client_get_vm_logs (client, inv->args[0], tail, NULL, error)) == NULL)
+    return FALSE;
+  data = g_bytes_get_data (logs, &len);
+  if (inv->json)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autofree char *text = g_utf8_make_valid (data != NULL ? data : "", (gssize) len);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, inv->args[0]);
+      json_builder_set_member_name (b, "console");
+      json_builder_add_string_value (b, text);
+      banger_print_json_builder (b);
+    }
+  else if (len > 0)
+    {
+      fwrite (data, 1, len, stdout);
+      fflush (stdout);
+    }
+  return TRUE;
+}
+
+gboolean
+banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = NULL;
+  gint64 timeout_ms = 0;
+  gint status = 0;
+  gboolean forward = !opt_no_stdin && (opt_stdin || !isatty (STDIN_FILENO));
+
+  if (inv->args[1] == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "no command given: banger vm exec NAME -- COMMAND [ARGS...]");
+      return FALSE;
+    }
+  if (opt_timeout != NULL && !bgr_parse_duration (opt_timeout, &timeout_ms, error))
+    {
+      g_prefix_error (error, "--timeout: ");
+      return FALSE;
+    }
+  if (timeout_ms > G_MAXUINT32)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--timeout is too long");
+      return FALSE;
+    }
+  client = banger_invocation_get_client (inv, error);
+  if (client == NULL)
+    return FALSE;
+  if (!bgr_client_vm_exec (client, inv->args[0], (const char *const *) inv->args + 1,
+                           (const char *const *) opt_env, opt_cwd, (guint) timeout_ms,
+                           forward ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO, &status,
+                           NULL, error))
+    {
+      if (g_error_matches (*error, BGR_ERROR, BGR_ERROR_TIMED_OUT))
+        {
+          g_printerr ("banger: %s\n", (*error)->message);
+          g_clear_error (error);
+          *exit_status = 124;
+          return TRUE;
+        }
+      return FALSE;
+    }
+  *exit_status = status;
+  return TRUE;
+}

@@ -1,0 +1,731 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "agent-proto/bgr-agent-client-private.h"
+#include "agent-proto/bgr-agent-proto.h"
+#include "bgr-error-private.h"
+
+/* A received frame. type 0 is our own "connection closed" marker. */
+typedef struct {
+  guint16 type;
+  guint32 channel;
+  GBytes *payload;
+} Frame;
+
+static void
+frame_free (gpointer p)
+{
+  Frame *f = p;
+  if (f == NULL)
+    return;
+  g_clear_pointer (&f->payload, g_bytes_unref);
+  g_free (f);
+}
+
+struct _BgrAgentConn {
+  gint refcount;
+  GIOStream *stream;
+  GThread *reader;
+  GCancellable *cancel; /* stops the reader */
+  GMutex lock;          /* channels, closed, writes */
+  GMutex write_lock;
+  GHashTable *channels; /* channel -> GAsyncQueue of Frame */
+  gboolean closed;
+  char *close_reason;
+  guint32 next_channel;
+};
+
+void
+bgr_agent_facts_free (BgrAgentFacts *f)
+{
+  if (f == NULL)
+    return;
+  g_free (f->agent_version);
+  g_free (f->kernel);
+  g_free (f->uname);
+  g_free (f->os_id);
+  g_free (f->os_version_id);
+  g_free (f->os_pretty);
+  g_free (f->hostname);
+  g_strfreev (f->addrs);
+  g_free (f);
+}
+
+static void
+deliver (BgrAgentConn *c, Frame *f)
+{
+  GAsyncQueue *q;
+
+  g_mutex_lock (&c->lock);
+  q = g_hash_table_lookup (c->channels, GUINT_TO_POINTER (f->channel));
+  if (q != NULL)
+    g_async_queue_push (q, f);
+  else
+    frame_free (f);
+  g_mutex_unlock (&c->lock);
+}
+
+static void
+mark_closed (BgrAgentConn *c, const char *reason)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_mutex_lock (&c->lock);
+  if (!c->closed)
+    {
+      c->closed = TRUE;
+      c->close_reason = g_strdup (reason);
+    }
+  g_hash_table_iter_init (&it, c->channels);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    {
+      Frame *f = g_new0 (Frame, 1);
+      f->channel = GPOINTER_TO_UINT (key);
+      g_async_queue_push (value, f);
+    }
+  g_mutex_unlock (&c->lock);
+}
+
+static gpointer
+reader_thread (gpointer data)
+{
+  BgrAgentConn *c = data;
+  GInputStream *in = g_io_stream_get_input_stream (c->stream);
+
+  for (;;)
+    {
+      guint8 hdr[BGR_AGENT_HEADER_SIZE];
+      BgrAgentHeader h;
+      gsize got = 0;
+      g_autoptr (GError) error = NULL;
+      g_autofree guint8 *payload = NULL;
+      Frame *f;
+
+      if (!g_input_stream_read_all (in, hdr, sizeof hdr, &got, c->cancel, &error)
+          || got != sizeof hdr)
+        {
+          mark_closed (c, error != NULL ? error->message : "the agent closed the connection");
+          return NULL;
+        }
+      if (bgr_agent_header_decode (hdr, &h) != 0)
+        {
+          mark_closed (c, "the agent sent a malformed frame header");
+          return NULL;
+        }
+      payload = g_malloc (MAX (h.length, 1));
+      if (h.length > 0
+          && (!g_input_stream_read_all (in, payload, h.length, &got, c->cancel, &error)
+              || got != h.length))
+        {
+          mark_closed (c, error != NULL ? error->message : "the agent closed the connection");
+          return NULL;
+        }
+      f = g_new0 (Frame, 1);
+      f->type = h.type;
+      f->channel = h.channel;
+      f->payload = g_bytes_new_take (g_steal_pointer (&payload), h.length);
+      deliver (c, f);
+    }
+}
+
+BgrAgentConn *
+bgr_agent_conn_new (GIOStream *stream)
+{
+  BgrAgentConn *c = g_new0 (BgrAgentConn, 1);
+
+  c->refcount = 1;
+  c->stream = g_object_ref (stream);
+  c->cancel = g_cancellable_new ();
+  g_mutex_init (&c->lock);
+  g_mutex_init (&c->write_lock);
+  c->channels = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_async_queue_unref);
+  c->next_channel = 1;
+  c->reader = g_thread_new ("bgr-agent-reader", reader_thread, c);
+  return c;
+}
+
+BgrAgentConn *
+bgr_agent_conn_ref (BgrAgentConn *c)
+{
+  g_atomic_int_inc (&c->refcount);
+  return c;
+}
+
+void
+bgr_agent_conn_unref (BgrAgentConn *c)
+{
+  if (c == NULL || !g_atomic_int_dec_and_test (&c->refcount))
+    return;
+  g_cancellable_cancel (c->cancel);
+  /* Closing the socket wakes a blocked read. */
+  if (G_IS_SOCKET_CONNECTION (c->stream))
+    g_socket_shutdown (g_socket_connection_get_socket (G_SOCKET_CONNECTION (c->stream)), TRUE,
+                       TRUE, NULL);
+  g_thread_join (c->reader);
+  g_io_stream_close (c->stream, NULL, NULL);
+  g_object_unref (c->stream);
+  g_object_unref (c->cancel);
+  g_hash_table_unref (c->channels);
+  g_free (c->close_reason);
+  g_mutex_clear (&c->lock);
+  g_mutex_clear (&c->write_lock);
+  g_free (c);
+}
+
+gboolean
+bgr_agent_conn_is_closed (BgrAgentConn *c)
+{
+  gboolean closed;
+  g_mutex_lock (&c->lock);
+  closed = c->closed;
+  g_mutex_unlock (&c->lock);
+  return closed;
+}
+
+static gboolean
+closed_error (BgrAgentConn *c, GError **error)
+{
+  g_mutex_lock (&c->lock);
+  g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "lost the connection to the guest agent: %s",
+               c->close_reason != NULL ? c->close_reason : "closed");
+  g_mutex_unlock (&c->lock);
+  return FALSE;
+}
+
+static gboolean
+send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gsize len,
+            GError **error)
+{
+  guint8 hdr[BGR_AGENT_HEADER_SIZE];
+  GOutputStream *out = g_io_stream_get_output_stream (c->stream);
+  g_autoptr (GError) local = NULL;
+  gboolean ok;
+
+  if (len > BGR_AGENT_MAX_PAYLOAD)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "message too large for the guest agent (%" G_GSIZE_FORMAT " bytes)", len);
+      return FALSE;
+    }
+  if (bgr_agent_conn_is_closed (c))
+    return closed_error (c, error);
+  bgr_agent_header_encode (hdr, type, channel, (guint32) len);
+  g_mutex_lock (&c->write_lock);
+  ok = g_output_stream_write_all (out, hdr, sizeof hdr, NULL, NULL, &local)
+       && (len == 0 || g_output_stream_write_all (out, data, len, NULL, NULL, &local))
+       && g_output_stream_flush (out, NULL, &local);
+  g_mutex_unlock (&c->write_lock);
+  if (!ok)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
+                   "cannot write to the guest agent: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b, GError **error)
+{
+  if (b->failed)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "message too large for the guest agent");
+      return FALSE;
+    }
+  return send_frame (c, type, channel, b->data, b->len, error);
+}
+
+static GAsyncQueue *
+open_channel (BgrAgentConn *c, guint32 *out_channel)
+{
+  GAsyncQueue *q = g_async_queue_new_full (frame_free);
+
+  g_mutex_lock (&c->lock);
+  if (out_channel != NULL)
+    {
+      *out_channel = c->next_channel++;
+      if (c->next_channel == 0)
+        c->next_channel = 1;
+    }
+  g_hash_table_insert (c->channels, GUINT_TO_POINTER (out_channel != NULL ? *out_channel : 0),
+                       g_async_queue_ref (q));
+  if (c->closed)
+    {
+      Frame *f = g_new0 (Frame, 1);
+      g_async_queue_push (q, f);
+    }
+  g_mutex_unlock (&c->lock);
+  return q;
+}
+
+static void
+close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
+{
+  g_mutex_lock (&c->lock);
+  if (g_hash_table_lookup (c->channels, GUINT_TO_POINTER (channel)) == q)
+    g_hash_table_remove (c->channels, GUINT_TO_POINTER (channel));
+  g_mutex_unlock (&c->lock);
+  g_async_queue_unref (q);
+}
+
+/* Reads an ERROR frame into a GError. */
+static gboolean
+agent_error (Frame *f, const char *what, GError **error)
+{
+  BgrAgentFieldIter it;
+  guint16 tag;
+  const guint8 *val;
+  guint32 len;
+  g_autofree char *message = NULL;
+  gint64 err = 0;
+  int code = BGR_ERROR_FAILED;
+
+  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
+  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
+    if (tag == BGR_AGENT_F_MESSAGE)
+      {
+        g_free (message);
+        message = g_strndup ((const char *) val, len);
+      }
+    else if (tag == BGR_AGENT_F_ERRNO)
+      bgr_agent_field_int (val, len, &err);
+  if (err == ENOENT)
+    code = BGR_ERROR_NOT_FOUND;
+  else if (err == EACCES || err == EPERM)
+    code = BGR_ERROR_PERMISSION_DENIED;
+  g_set_error (error, BGR_ERROR, code, "%s%s%s", what != NULL ? what : "",
+               what != NULL ? ": " : "", message != NULL ? message : "the guest agent refused");
+  return FALSE;
+}
+
+static char *
+field_str (const guint8 *val, guint32 len)
+{
+  return g_utf8_make_valid ((const char *) val, len);
+}
+
+static BgrAgentFacts *
+parse_ready (Frame *f)
+{
+  BgrAgentFacts *facts = g_new0 (BgrAgentFacts, 1);
+  g_autoptr (GPtrArray) addrs = g_ptr_array_new ();
+  BgrAgentFieldIter it;
+  guint16 tag;
+  const guint8 *val;
+  guint32 len;
+
+  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
+  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
+    switch (tag)
+      {
+      case BGR_AGENT_F_VERSION: bgr_agent_field_int (val, len, &facts->version); break;
+      case BGR_AGENT_F_UPTIME_MS: bgr_agent_field_int (val, len, &facts->uptime_ms); break;
+#define STR(T, m) case T: g_free (facts->m); facts->m = field_str (val, len); break
+      STR (BGR_AGENT_F_AGENT_VERSION, agent_version);
+      STR (BGR_AGENT_F_KERNEL, kernel);
+      STR (BGR_AGENT_F_UNAME, uname);
+      STR (BGR_AGENT_F_OS_ID, os_id);
+      STR (BGR_AGENT_F_OS_VERSION_ID, os_version_id);
+      STR (BGR_AGENT_F_OS_PRETTY, os_pretty);
+      STR (BGR_AGENT_F_HOSTNAME, hostname);
+#undef STR
+      case BGR_AGENT_F_ADDR: g_ptr_array_add (addrs, field_str (val, len)); break;
+      default: break;
+      }
+  g_ptr_array_add (addrs, NULL);
+  facts->addrs = (GStrv) g_ptr_array_steal (addrs, NULL);
+  return facts;
+}
+
+BgrAgentFacts *
+bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgentAliveFunc alive,
+                      gpointer alive_data, GCancellable *cancellable, GError **error)
+{
+  GAsyncQueue *q = open_channel (c, NULL);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 next_send = 0;
+  BgrAgentFacts *facts = NULL;
+  BgrAgentBuf b;
+
+  bgr_agent_buf_init (&b);
+  bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, BGR_AGENT_PROTOCOL_VERSION);
+  while (facts == NULL)
+    {
+      gint64 now = g_get_monotonic_time ();
+      Frame *f;
+
+      if (now >= next_send)
+        {
+          if (!send_buf (c, BGR_AGENT_MSG_HELLO, 0, &b, error))
+            break;
+          next_send = now + (gint64) MAX (resend_ms, 100) * 1000;
+        }
+      f = g_async_queue_timeout_pop (q, 100000);
+      if (f != NULL && f->type == 0)
+        {
+          frame_free (f);
+          closed_error (c, error);
+          break;
+        }
+      if (f != NULL && f->type == BGR_AGENT_MSG_READY)
+        facts = parse_ready (f);
+      frame_free (f);
+      if (facts != NULL)
+        break;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        break;
+      if (alive != NULL && !alive (alive_data, error))
+        break;
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
+                       "the guest agent did not answer within %d s", timeout_ms / 1000);
+          break;
+        }
+    }
+  bgr_agent_buf_clear (&b);
+  close_channel (c, 0, q);
+  if (facts != NULL && facts->version != BGR_AGENT_PROTOCOL_VERSION)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
+                   "the guest agent speaks protocol version %" G_GINT64_FORMAT
+                   ", banger speaks %d", facts->version, BGR_AGENT_PROTOCOL_VERSION);
+      g_clear_pointer (&facts, bgr_agent_facts_free);
+    }
+  return facts;
+}
+
+/* Forwards a host fd to the guest as STDIN frames. */
+typedef struct {
+  BgrAgentConn *conn;
+  guint32 channel;
+  int fd;
+  GCancellable *stop;
+} Pump;
+
+static gpointer
+pump_thread (gpointer data)
+{
+  Pump *p = data;
+  g_autofree guint8 *buf = g_malloc (64 * 1024);
+  GPollFD fds[2] = { { .fd = p->fd, .events = G_IO_IN } };
+
+  g_cancellable_make_pollfd (p->stop, &fds[1]);
+  for (;;)
+    {
+      gssize n;
+
+      fds[0].revents = fds[1].revents = 0;
+      if (g_poll (fds, 2, -1) < 0 && errno != EINTR)
+        break;
+      if (g_cancellable_is_cancelled (p->stop))
+        break;
+      if (fds[0].revents == 0)
+        continue;
+      n = read (p->fd, buf, 64 * 1024);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0)
+        {
+          send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, NULL, 0, NULL);
+          break;
+        }
+      if (!send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, buf, (gsize) n, NULL))
+        break;
+    }
+  g_cancellable_release_fd (p->stop);
+  return NULL;
+}
+
+static void
+write_out (int fd, gboolean *dead, GBytes *data)
+{
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
+
+  while (fd >= 0 && !*dead && len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          *dead = TRUE; /* the reader went away: keep draining, drop output */
+          break;
+        }
+      p += n;
+      len -= (gsize) n;
+    }
+}
+
+gboolean
+bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const *env,
+                     const char *cwd, guint timeout_ms, int stdin_fd, int stdout_fd,
+                     int stderr_fd, gint *out_status, GCancellable *cancellable, GError **error)
+{
+  guint32 ch;
+  GAsyncQueue *q;
+  BgrAgentBuf b;
+  Pump pump = { 0 };
+  GThread *pump_th = NULL;
+  gboolean done = FALSE, ok = FALSE, killed = FALSE, out_dead = FALSE, err_dead = FALSE;
+  gint64 kill_deadline = 0;
+  g_autofree char *what = NULL;
+
+  if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "no command given");
+      return FALSE;
+    }
+  what = NULL;
+  bgr_agent_buf_init (&b);
+  for (const char *const *a = argv; *a != NULL; a++)
+    bgr_agent_buf_put_str (&b, BGR_AGENT_F_ARG, *a);
+  for (const char *const *e = env; e != NULL && *e != NULL; e++)
+    bgr_agent_buf_put_str (&b, BGR_AGENT_F_ENV, *e);
+  if (cwd != NULL)
+    bgr_agent_buf_put_str (&b, BGR_AGENT_F_CWD, cwd);
+  if (timeout_ms > 0)
+    bgr_agent_buf_put_int (&b, BGR_AGENT_F_TIMEOUT_MS, timeout_ms);
+  bgr_agent_buf_put_int (&b, BGR_AGENT_F_STDIN, stdin_fd >= 0 ? 1 : 0);
+
+  q = open_channel (c, &ch);
+  if (!send_buf (c, BGR_AGENT_MSG_EXEC, ch, &b, error))
+    {
+      bgr_agent_buf_clear (&b);
+      close_channel (c, ch, q);
+      return FALSE;
+    }
+  bgr_agent_buf_clear (&b);
+  if (stdin_fd >= 0)
+    {
+      pump.conn = c;
+      pump.channel = ch;
+      pump.fd = stdin_fd;
+      pump.stop = g_cancellable_new ();
+      pump_th = g_thread_new ("bgr-agent-stdin", pump_thread, &pump);
+    }
+
+  while (!done)
+    {
+      Frame *f = g_async_queue_timeout_pop (q, 100000);
+
+      if (f == NULL)
+        {
+          if (!killed && g_cancellable_is_cancelled (cancellable))
+            {
+              BgrAgentBuf s;
+              bgr_agent_buf_init (&s);
+              bgr_agent_buf_put_int (&s, BGR_AGENT_F_SIGNAL, SIGKILL);
+              send_buf (c, BGR_AGENT_MSG_SIGNAL, ch, &s, NULL);
+              bgr_agent_buf_clear (&s);
+              killed = TRUE;
+              kill_deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+            }
+          if (killed && g_get_monotonic_time () > kill_deadline)
+            {
+              g_cancellable_set_error_if_cancelled (cancellable, error);
+              done = TRUE;
+            }
+          continue;
+        }
+      switch (f->type)
+        {
+        case 0:
+          closed_error (c, error);
+          done = TRUE;
+          break;
+        case BGR_AGENT_MSG_STDOUT:
+          write_out (stdout_fd, &out_dead, f->payload);
+          break;
+        case BGR_AGENT_MSG_STDERR:
+          write_out (stderr_fd, &err_dead, f->payload);
+          break;
+        case BGR_AGENT_MSG_ERROR:
+          agent_error (f, what, error);
+          done = TRUE;
+          break;
+        case BGR_AGENT_MSG_EXIT:
+          {
+            BgrAgentFieldIter it;
+            guint16 tag;
+            const guint8 *val;
+            guint32 len;
+            gint64 code = -1, sig = 0, timed_out = 0;
+
+            bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL),
+                                   g_bytes_get_size (f->payload));
+            while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
+              if (tag == BGR_AGENT_F_EXIT_CODE)
+                bgr_agent_field_int (val, len, &code);
+              else if (tag == BGR_AGENT_F_SIGNAL)
+                bgr_agent_field_int (val, len, &sig);
+              else if (tag == BGR_AGENT_F_TIMED_OUT)
+                bgr_agent_field_int (val, len, &timed_out);
+            done = TRUE;
+            if (killed)
+              g_cancellable_set_error_if_cancelled (cancellable, error);
+            else if (timed_out)
+              g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
+                           "'%s' timed out after %u ms and was killed", argv[0], timeout_ms);
+            else
+              {
+                if (out_status != NULL)
+                  *out_status = code >= 0 ? (gint) code : 128 + (gint) sig;
+                ok = TRUE;
+              }
+          }
+          break;
+        default:
+          break;
+        }
+      frame_free (f);
+    }
+
+  if (pump_th != NULL)
+    {
+      g_cancellable_cancel (pump.stop);
+      g_thread_join (pump_th);
+      g_object_unref (pump.stop);
+    }
+  close_channel (c, ch, q);
+  return ok;
+}
+
+/* One request, one answer of @reply_type on a fresh channel. */
+static Frame *
+request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint timeout_ms,
+         const char *what, GCancellable *cancellable, GError **error)
+{
+  guint32 ch;
+  GAsyncQueue *q = open_channel (c, &ch);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  BgrAgentBuf empty;
+  Frame *result = NULL;
+
+  bgr_agent_buf_init (&empty);
+  if (!send_buf (c, type, ch, b != NULL ? b : &empty, error))
+    {
+      close_channel (c, ch, q);
+      return NULL;
+    }
+  for (;;)
+    {
+      Frame *f = g_async_queue_timeout_pop (q, 100000);
+      if (f != NULL)
+        {
+          if (f->type == 0)
+            {
+              closed_error (c, error);
+              frame_free (f);
+              break;
+            }
+          if (f->type == BGR_AGENT_MSG_ERROR)
+            {
+              agent_error (f, what, error);
+              frame_free (f);
+              break;
+            }
+          if (f->type == reply_type)
+            {
+              result = f;
+              break;
+            }
+          frame_free (f);
+          continue;
+        }
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        break;
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
+                       "%s: the guest agent did not answer within %d ms", what, timeout_ms);
+          break;
+        }
+    }
+  close_channel (c, ch, q);
+  return result;
+}
+
+gboolean
+bgr_agent_conn_shutdown (BgrAgentConn *c, const char *mode, gint timeout_ms,
+                         GCancellable *cancellable, GError **error)
+{
+  BgrAgentBuf b;
+  Frame *f;
+
+  bgr_agent_buf_init (&b);
+  bgr_agent_buf_put_str (&b, BGR_AGENT_F_MODE, mode != NULL ? mode : "poweroff");
+  f = request (c, BGR_AGENT_MSG_SHUTDOWN, &b, BGR_AGENT_MSG_OK, timeout_ms,
+               "cannot shut the guest down", cancellable, error);
+  bgr_agent_buf_clear (&b);
+  frame_free (f);
+  return f != NULL;
+}
+
+GStrv
+bgr_agent_conn_ports (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellable, GError **error)
+{
+  Frame *f = request (c, BGR_AGENT_MSG_PORTS_REQ, NULL, BGR_AGENT_MSG_PORTS, timeout_ms,
+                      "cannot list the guest's ports", cancellable, error);
+  g_autoptr (GPtrArray) lines = g_ptr_array_new ();
+  BgrAgentFieldIter it;
+  guint16 tag;
+  const guint8 *val;
+  guint32 len;
+
+  if (f == NULL)
+    return NULL;
+  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
+  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
+    if (tag == BGR_AGENT_F_PORT)
+      g_ptr_array_add (lines, field_str (val, len));
+  frame_free (f);
+  g_ptr_array_add (lines, NULL);
+  return (GStrv) g_ptr_array_steal (lines, NULL);
+}
+
+GHashTable *
+bgr_agent_conn_stats (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellable, GError **error)
+{
+  static const struct { guint16 tag; const char *name; } names[] = {
+    { BGR_AGENT_F_STAT_CPU_USER_MS, "cpu_user_ms" },
+    { BGR_AGENT_F_STAT_CPU_SYSTEM_MS, "cpu_system_ms" },
+    { BGR_AGENT_F_STAT_CPU_IDLE_MS, "cpu_idle_ms" },
+    { BGR_AGENT_F_STAT_MEM_TOTAL, "mem_total" },
+    { BGR_AGENT_F_STAT_MEM_AVAILABLE, "mem_available" },
+    { BGR_AGENT_F_STAT_LOAD1_MILLI, "load1_milli" },
+    { BGR_AGENT_F_STAT_UPTIME_MS, "uptime_ms" },
+    { BGR_AGENT_F_STAT_DISK_TOTAL, "disk_total" },
+    { BGR_AGENT_F_STAT_DISK_FREE, "disk_free" },
+  };
+  Frame *f = request (c, BGR_AGENT_MSG_STATS_REQ, NULL, BGR_AGENT_MSG_STATS, timeout_ms,
+                      "cannot read the guest's stats", cancellable, error);
+  GHashTable *stats;
+  BgrAgentFieldIter it;
+  guint16 tag;
+  const guint8 *val;
+  guint32 len;
+
+  if (f == NULL)
+    return NULL;
+  stats = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
+  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+      if (names[i].tag == tag)
+        {
+          gint64 v;
+          if (bgr_agent_field_int (val, len, &v) == 0)
+            g_hash_table_insert (stats, (gpointer) names[i].name, g_memdup2 (&v, sizeof v));
+        }
+  frame_free (f);
+  return stats;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The wire format between banger (host) and banger-vsock-agent (guest).
+ * Plain C11 + libc only: this file and bgr-agent-proto.c are compiled into
+ * both libbanger and the static agent. The protocol is described for
+ * humans in docs/agent-protocol.md; keep the two in step.
+ *
+ * A connection is a byte stream (virtio-serial port, vsock, or a socketpair
+ * in tests) carrying frames. Each frame is a 16-byte header followed by
+ * `length` payload bytes. All integers are little-endian.
+ *
+ *   offset size  field
+ *   0      4     magic   0x31524742 ("BGR1" as bytes 'B' 'G' 'R' '1')
+ *   4      2     type    BgrAgentMsgType
+ *   6      2     flags   0 (reserved; receivers ignore unknown bits)
+ *   8      4     channel 0 = control; N > 0 = one exec (chosen by the host)
+ *   12     4     length  payload bytes, at most BGR_AGENT_MAX_PAYLOAD
+ *
+ * Control payloads (everything except the DATA_* types) are a sequence of
+ * fields: tag u16, length u32, value. Strings are UTF-8 without a NUL;
+ * integers are 8-byte signed. A tag may repeat (ARG, ENV, ADDR, PORT).
+ * Receivers skip fields with tags they do not know (forward compatible).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BGR_AGENT_MAGIC 0x31524742u
+#define BGR_AGENT_HEADER_SIZE 16
+#define BGR_AGENT_MAX_PAYLOAD (1024u * 1024u)
+#define BGR_AGENT_PROTOCOL_VERSION 1
+/* AF_VSOCK port the agent listens on (Firecracker hybrid vsock). */
+#define BGR_AGENT_VSOCK_PORT 1024
+/* Name of the virtio-serial port (QEMU): /sys/class/virtio-ports/X/name. */
+#define BGR_AGENT_SERIAL_NAME "org.banger.agent.0"
+/* Where banger installs the agent inside a VM's rootfs. */
+#define BGR_AGENT_GUEST_PATH "/.banger/banger-vsock-agent"
+
+typedef enum {
+  BGR_AGENT_MSG_HELLO = 1,       /* host->agent, ch 0: VERSION. Agent answers READY. */
+  BGR_AGENT_MSG_READY = 2,       /* agent->host, ch 0: VERSION, AGENT_VERSION, facts */
+  BGR_AGENT_MSG_EXEC = 3,        /* host->agent, ch N: ARG+, ENV*, CWD?, TIMEOUT_MS?, STDIN? */
+  BGR_AGENT_MSG_STARTED = 4,     /* agent->host, ch N: PID */
+  BGR_AGENT_MSG_STDIN = 5,       /* host->agent, ch N: raw bytes; empty payload = EOF */
+  BGR_AGENT_MSG_STDOUT = 6,      /* agent->host, ch N: raw bytes */
+  BGR_AGENT_MSG_STDERR = 7,      /* agent->host, ch N: raw bytes */
+  BGR_AGENT_MSG_EXIT = 8,        /* agent->host, ch N: EXIT_CODE, SIGNAL, TIMED_OUT; ends ch */
+  BGR_AGENT_MSG_ERROR = 9,       /* agent->host, ch N or 0: MESSAGE, ERRNO?; ends ch N */
+  BGR_AGENT_MSG_SIGNAL = 10,     /* host->agent, ch N: SIGNAL (sent to the process group) */
+  BGR_AGENT_MSG_SHUTDOWN = 11,   /* host->agent, ch N: MODE ("poweroff"|"reboot"); OK, then does it */
+  BGR_AGENT_MSG_OK = 12,         /* agent->host, ch of the request: generic acknowledgement */
+  BGR_AGENT_MSG_PING = 13,       /* host->agent, ch N: answered by PONG on ch N */
+  BGR_AGENT_MSG_PONG = 14,
+  BGR_AGENT_MSG_PORTS_REQ = 15,  /* host->agent, ch N: answered by PORTS on ch N */
+  BGR_AGENT_MSG_PORTS = 16,      /* agent->host: PORT* */
+  BGR_AGENT_MSG_STATS_REQ = 17,  /* host->agent, ch N: answered by STATS on ch N */
+  BGR_AGENT_MSG_STATS = 18,      /* agent->host: STAT_* fields */
+} BgrAgentMsgType;
+
+typedef enum {
+  BGR_AGENT_F_VERSION = 1,        /* int: protocol version */
+  BGR_AGENT_F_AGENT_VERSION = 2,  /* str: agent build version */
+  BGR_AGENT_F_KERNEL = 3,         /* str: uname -r */
+  BGR_AGENT_F_UNAME = 4,          /* str: "sysname nodename release version machine" */
+  BGR_AGENT_F_OS_ID = 5,          /* str: os-release ID */
+  BGR_AGENT_F_OS_VERSION_ID = 6,  /* str: os-release VERSION_ID */
+  BGR_AGENT_F_OS_PRETTY = 7,      /* str: os-release PRETTY_NAME */
+  BGR_AGENT_F_HOSTNAME = 8,       /* str */
+  BGR_AGENT_F_ADDR = 9,           /* str, repeated: "IFACE ADDR/PREFIX" (IPv4 and IPv6, not lo) */
+  BGR_AGENT_F_UPTIME_MS = 10,     /* int: guest uptime when READY was sent */
+  BGR_AGENT_F_ARG = 20,           /* str, repeated: argv in order (argv[0] looked up in PATH) */
+  BGR_AGENT_F_ENV = 21,           /* str, repeated: "KEY=VALUE", added to/overriding the default env */
+  BGR_AGENT_F_CWD = 22,           /* str: working directory (default "/") */
+  BGR_AGENT_F_TIMEOUT_MS = 23,    /* int: kill the process group after this long (0/absent: none) */
+  BGR_AGENT_F_STDIN = 24,         /* int: 0 = /dev/null (default), 1 = host sends STDIN frames */
+  BGR_AGENT_F_PID = 30,           /* int */
+  BGR_AGENT_F_EXIT_CODE = 31,     /* int: exit status, or -1 when killed by a signal */
+  BGR_AGENT_F_SIGNAL = 32,        /* int: signal number that killed it, or 0 */
+  BGR_AGENT_F_TIMED_OUT = 33,     /* int: 1 when the agent killed it for TIMEOUT_MS */
+  BGR_AGENT_F_MESSAGE = 34,       /* str: human-readable error */
+  BGR_AGENT_F_ERRNO = 35,         /* int: errno in the guest, when there is one */
+  BGR_AGENT_F_MODE = 36,          /* str */
+  BGR_AGENT_F_PORT = 40,          /* str, repeated: "PROTO ADDR PORT PID COMMAND" (PROTO tcp|tcp6|udp|udp6; PID 0 / COMMAND "-" when unknown) */
+  BGR_AGENT_F_STAT_CPU_USER_MS = 50,   /* int: all CPUs, since boot */
+  BGR_AGENT_F_STAT_CPU_SYSTEM_MS = 51, /* int */
+  BGR_AGENT_F_STAT_CPU_IDLE_MS = 52,   /* int */
+  BGR_AGENT_F_STAT_MEM_TOTAL = 53,     /* int: bytes (MemTotal) */
+  BGR_AGENT_F_STAT_MEM_AVAILABLE = 54, /* int: bytes (MemAvailable) */
+  BGR_AGENT_F_STAT_LOAD1_MILLI = 55,   /* int: 1-minute load average x 1000 */
+  BGR_AGENT_F_STAT_UPTIME_MS = 56,     /* int */
+  BGR_AGENT_F_STAT_DISK_TOTAL = 57,    /* int: bytes of the filesystem at / */
+  BGR_AGENT_F_STAT_DISK_FREE = 58,     /* int: bytes available at / */
+} BgrAgentField;
+
+typedef struct {
+  uint16_t type;
+  uint16_t flags;
+  uint32_t channel;
+  uint32_t length;
+} BgrAgentHeader;
+
+/* Writes a header into @out. */
+void bgr_agent_header_encode (uint8_t out[BGR_AGENT_HEADER_SIZE], uint16_t type, uint32_t channel,
+                              uint32_t length);
+/* Parses @in. Returns 0, -1 on a bad magic, -2 when length exceeds
+ * BGR_AGENT_MAX_PAYLOAD. */
+int bgr_agent_header_decode (const uint8_t in[BGR_AGENT_HEADER_SIZE], BgrAgentHeader *out);
+
+/* A growable payload. On allocation failure or when the payload would
+ * exceed BGR_AGENT_MAX_PAYLOAD, `failed` is set and later puts do nothing. */
+typedef struct {
+  uint8_t *data;
+  size_t len, cap;
+  int failed;
+} BgrAgentBuf;
+
+void bgr_agent_buf_init (BgrAgentBuf *b);
+void bgr_agent_buf_clear (BgrAgentBuf *b); /* frees data, back to empty */
+void bgr_agent_buf_put_bytes (BgrAgentBuf *b, uint16_t tag, const void *data, size_t len);
+void bgr_agent_buf_put_str (BgrAgentBuf *b, uint16_t tag, const char *s); /* NULL: nothing */
+void bgr_agent_buf_put_int (BgrAgentBuf *b, uint16_t tag, int64_t v);
+
+/* Reading fields from a payload. */
+typedef struct {
+  const uint8_t *p;
+  size_t left;
+} BgrAgentFieldIter;
+
+void bgr_agent_fields_init (BgrAgentFieldIter *it, const void *payload, size_t len);
+/* 1: a field was read into @tag/@val/@len; 0: end; -1: malformed (a field
+ * runs past the end of the payload). */
+int bgr_agent_fields_next (BgrAgentFieldIter *it, uint16_t *tag, const uint8_t **val,
+                           uint32_t *len);
+/* 0 and *out set when @len is 8, else -1. */
+int bgr_agent_field_int (const uint8_t *val, uint32_t len, int64_t *out);
+
+/* A name for a message type ("EXEC"), or "unknown". */
+const char *bgr_agent_msg_name (uint16_t type);
+
+#ifdef __cplusplus
+}
+#endif

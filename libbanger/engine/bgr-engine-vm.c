@@ -1,0 +1,1255 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VMs: create (clone disks, install the guest agent and the kernel's
+ * modules, start the VMM, wait for the agent), start, stop, kill, delete,
+ * exec, logs; and reconciliation, which makes the records converge with
+ * the VMM processes that are (or are no longer) there after a restart of
+ * the engine, a kill -9 or a host reboot. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent-proto/bgr-agent-client-private.h"
+#include "agent-proto/bgr-agent-proto.h"
+#include "bgr-doctor-private.h"
+#include "bgr-error-private.h"
+#include "bgr-fs-private.h"
+#include "bgr-records-private.h"
+#include "engine/bgr-engine-private.h"
+#include "ext4/bgr-ext4-writer-private.h"
+#include "kernel/bgr-kernel-files-private.h"
+#include "vmm/bgr-vmm-private.h"
+
+#define VM_KIND "vm"
+#define BOOT_TIMEOUT_MS (180 * 1000)
+#define AGENT_TIMEOUT_MS (10 * 1000)
+#define STOP_AGENT_WAIT_MS (60 * 1000)
+#define STOP_ACPI_WAIT_MS (20 * 1000)
+#define MODULES_SLACK (16 * 1024 * 1024)
+
+/* The agent binary, embedded (bgr-agent-blob.c). */
+extern const char bgr_agent_blob_start[];
+extern const char bgr_agent_blob_end[];
+
+/* ---- in-memory state per VM ----------------------------------------------- */
+
+typedef struct {
+  GMutex lock;         /* serialises connecting to the agent */
+  BgrAgentConn *agent; /* NULL until first needed */
+  char *busy;          /* the operation in progress, or NULL */
+} VmRt;
+
+struct _BgrEngineVms {
+  GMutex lock;
+  GHashTable *rt; /* name -> VmRt */
+};
+
+static void
+vm_rt_free (gpointer p)
+{
+  VmRt *rt = p;
+  g_clear_pointer (&rt->agent, bgr_agent_conn_unref);
+  g_free (rt->busy);
+  g_mutex_clear (&rt->lock);
+  g_free (rt);
+}
+
+BgrEngineVms *
+bgr_engine_vms_new (void)
+{
+  BgrEngineVms *vms = g_new0 (BgrEngineVms, 1);
+  g_mutex_init (&vms->lock);
+  vms->rt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, vm_rt_free);
+  return vms;
+}
+
+void
+bgr_engine_vms_free (BgrEngineVms *vms)
+{
+  if (vms == NULL)
+    return;
+  g_hash_table_unref (vms->rt);
+  g_mutex_clear (&vms->lock);
+  g_free (vms);
+}
+
+static VmRt *
+rt_get (BgrEngine *engine, const char *name)
+{
+  BgrEngineVms *vms = bgr_engine_get_vms (engine);
+  VmRt *rt;
+
+  g_mutex_lock (&vms->lock);
+  rt = g_hash_table_lookup (vms->rt, name);
+  if (rt == NULL)
+    {
+      rt = g_new0 (VmRt, 1);
+      g_mutex_init (&rt->lock);
+      g_hash_table_insert (vms->rt, g_strdup (name), rt);
+    }
+  g_mutex_unlock (&vms->lock);
+  return rt;
+}
+
+/* Marks @name busy with @what; BGR_ERROR_BUSY when another operation runs. */
+static gboolean
+claim (BgrEngine *engine, const char *name, const char *what, GError **error)
+{
+  BgrEngineVms *vms = bgr_engine_get_vms (engine);
+  VmRt *rt = rt_get (engine, name);
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&vms->lock);
+  if (rt->busy != NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY, "VM '%s' is busy (%s); try again when it is done",
+                   name, rt->busy);
+      ok = FALSE;
+    }
+  else
+    rt->busy = g_strdup (what);
+  g_mutex_unlock (&vms->lock);
+  return ok;
+}
+
+static void
+release (BgrEngine *engine, const char *name)
+{
+  BgrEngineVms *vms = bgr_engine_get_vms (engine);
+  VmRt *rt = rt_get (engine, name);
+
+  g_mutex_lock (&vms->lock);
+  g_clear_pointer (&rt->busy, g_free);
+  g_mutex_unlock (&vms->lock);
+}
+
+static gboolean
+is_busy (BgrEngine *engine, const char *name)
+{
+  BgrEngineVms *vms = bgr_engine_get_vms (engine);
+  VmRt *rt;
+  gboolean busy;
+
+  g_mutex_lock (&vms->lock);
+  rt = g_hash_table_lookup (vms->rt, name);
+  busy = rt != NULL && rt->busy != NULL;
+  g_mutex_unlock (&vms->lock);
+  return busy;
+}
+
+static void
+drop_agent (BgrEngine *engine, const char *name)
+{
+  VmRt *rt = rt_get (engine, name);
+  BgrAgentConn *old;
+
+  g_mutex_lock (&rt->lock);
+  old = g_steal_pointer (&rt->agent);
+  g_mutex_unlock (&rt->lock);
+  if (old != NULL)
+    bgr_agent_conn_unref (old);
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static const char *
+str_of (JsonObject *doc, const char *member)
+{
+  JsonNode *n = json_object_get_member (doc, member);
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+           ? json_node_get_string (n) : NULL;
+}
+
+static gint64
+int_of (JsonObject *doc, const char *member)
+{
+  JsonNode *n = json_object_get_member (doc, member);
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64
+           ? json_node_get_int (n) : 0;
+}
+
+static gint64
+now_s (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+static BgrVmmInstance *
+instance_of (JsonObject *doc)
+{
+  JsonNode *n = json_object_get_member (doc, "vmm");
+  return n != NULL && JSON_NODE_HOLDS_OBJECT (n) ? bgr_vmm_instance_from_json (json_node_get_object (n))
+                                                 : NULL;
+}
+
+static gboolean
+state_is_live (const char *state)
+{
+  return g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "starting") == 0
+         || g_strcmp0 (state, "stopping") == 0;
+}
+
+/* Pointers from str_of() die when their member is set again, as the store
+ * does with "name": callers keep copies of what they use across a save. */
+static gboolean
+save (BgrEngine *engine, JsonObject *doc, GError **error)
+{
+  g_autofree char *name = g_strdup (str_of (doc, "name"));
+  gboolean ok;
+  bgr_engine_lock (engine);
+  ok = bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, doc, error);
+  bgr_engine_unlock (engine);
+  return ok;
+}
+
+/* The public, flat view of a record. */
+static BgrVm *
+view (JsonObject *doc)
+{
+  static const char *const hidden[] = { "vmm", "run_dir", "dir", NULL };
+  g_autoptr (JsonObject) v = json_object_new ();
+  g_autoptr (BgrVmmInstance) inst = instance_of (doc);
+  GList *members = json_object_get_members (doc);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_strv_contains (hidden, l->data))
+      json_object_set_member (v, l->data, json_node_copy (json_object_get_member (doc, l->data)));
+  g_list_free (members);
+  json_object_set_int_member (v, "pid", inst != NULL && state_is_live (str_of (doc, "state")) ? inst->pid : 0);
+  return bgr_vm_new_from_json (v);
+}
+
+static gboolean
+check_vm_name (const char *name, GError **error)
+{
+  gsize len = name != NULL ? strlen (name) : 0;
+  gboolean ok = len >= 1 && len <= 63 && g_ascii_isalnum (name[0]) && g_ascii_isalnum (name[len - 1]);
+
+  for (gsize i = 0; ok && i < len; i++)
+    ok = (g_ascii_islower (name[i]) || g_ascii_isdigit (name[i]) || name[i] == '-');
+  if (!ok)
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                 "invalid VM name '%s': a VM name is a DNS label (it becomes NAME.vm): 1-63 "
+                 "lowercase letters, digits and '-', starting and ending with a letter or digit",
+                 name != NULL ? name : "");
+  return ok;
+}
+
+static JsonObject *
+load_vm (BgrEngine *engine, const char *name, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  JsonObject *doc;
+
+  if (!check_vm_name (name, error))
+    return NULL;
+  doc = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, &local);
+  if (doc == NULL)
+    {
+      if (g_error_matches (local, BGR_ERROR, BGR_ERROR_NOT_FOUND))
+        g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "no VM named '%s' (see `banger vm list`)",
+                     name);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+    }
+  return doc;
+}
+
+/* ---- console log ------------------------------------------------------------ */
+
+static char *
+read_tail (const char *path, gsize max_bytes)
+{
+  int fd = path != NULL ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+  struct stat st;
+  char *buf;
+  off_t from;
+  ssize_t n;
+
+  if (fd < 0)
+    return g_strdup ("");
+  if (fstat (fd, &st) != 0)
+    {
+      close (fd);
+      return g_strdup ("");
+    }
+  from = st.st_size > (off_t) max_bytes ? st.st_size - (off_t) max_bytes : 0;
+  buf = g_malloc ((gsize) (st.st_size - from) + 1);
+  n = pread (fd, buf, (gsize) (st.st_size - from), from);
+  close (fd);
+  buf[n > 0 ? n : 0] = '\0';
+  return buf;
+}
+
+static char *
+last_lines (const char *text, guint lines)
+{
+  g_auto (GStrv) all = g_strsplit (text, "\n", -1);
+  guint n = g_strv_length (all), from;
+
+  while (n > 0 && all[n - 1][0] == '\0')
+    {
+      g_free (all[n - 1]);
+      all[--n] = NULL;
+    }
+  from = n > lines ? n - lines : 0;
+  return g_strjoinv ("\n", all + from);
+}
+
+/* Why a guest went away, read from the end of its console. */
+static char *
+exit_reason (const char *console_log)
+{
+  g_autofree char *tail = read_tail (console_log, 16 * 1024);
+  g_auto (GStrv) lines = g_strsplit (tail, "\n", -1);
+  guint n = g_strv_length (lines);
+
+  for (guint i = n; i > 0; i--)
+    {
+      const char *l = lines[i - 1];
+      const char *p;
+      if ((p = strstr (l, "Kernel panic")) != NULL)
+        return g_strdup_printf ("the guest kernel panicked: %s", g_strstrip (g_strdup (p)));
+      if ((p = strstr (l, "banger-init: ")) != NULL && strstr (l, "loaded") == NULL
+          && strstr (l, "mounted") == NULL && strstr (l, "switching") == NULL)
+        return g_strdup_printf ("the guest could not boot: %s", g_strstrip (g_strdup (p)));
+      if (strstr (l, "reboot: Power down") != NULL)
+        return g_strdup ("the guest powered off");
+      if (strstr (l, "reboot: Restarting system") != NULL)
+        return g_strdup ("the guest rebooted (a banger VM stops when its guest reboots)");
+    }
+  return g_strdup ("the VMM process exited unexpectedly");
+}
+
+/* ---- reconciliation ----------------------------------------------------------- */
+
+/* Brings @doc in line with the world: a live state whose VMM is gone becomes
+ * stopped (or error, if it never got ready) with the reason. Returns TRUE
+ * when @doc changed (and was saved). */
+static gboolean
+reconcile (BgrEngine *engine, JsonObject *doc)
+{
+  const char *name = str_of (doc, "name");
+  const char *state = str_of (doc, "state");
+  g_autoptr (BgrVmmInstance) inst = NULL;
+  g_autofree char *reason = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!state_is_live (state) || is_busy (engine, name))
+    return FALSE;
+  inst = instance_of (doc);
+  if (inst != NULL && bgr_vmm_instance_is_alive (inst))
+    return FALSE;
+  if (inst == NULL)
+    reason = g_strdup ("creation was interrupted before the VMM started");
+  else if (g_strcmp0 (state, "stopping") == 0)
+    reason = g_strdup ("stopped");
+  else
+    reason = exit_reason (str_of (doc, "console_log"));
+  g_info ("VM %s: %s", name, reason);
+  json_object_set_string_member (doc, "state", g_strcmp0 (state, "starting") == 0 ? "error" : "stopped");
+  json_object_set_string_member (doc, "reason", reason);
+  json_object_set_int_member (doc, "stopped", now_s ());
+  json_object_remove_member (doc, "vmm");
+  drop_agent (engine, name);
+  if (!save (engine, doc, &error))
+    g_warning ("cannot save VM %s: %s", name, error->message);
+  return TRUE;
+}
+
+void
+bgr_engine_adopt_vms (BgrEngine *engine)
+{
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), VM_KIND, NULL);
+
+  for (guint i = 0; i < docs->len; i++)
+    {
+      JsonObject *doc = docs->pdata[i];
+      if (!reconcile (engine, doc) && state_is_live (str_of (doc, "state")))
+        {
+          g_autoptr (BgrVmmInstance) inst = instance_of (doc);
+          g_info ("adopted VM %s (%s pid %d, %s)", str_of (doc, "name"),
+                  inst != NULL ? inst->driver : "?", inst != NULL ? inst->pid : 0,
+                  str_of (doc, "state"));
+        }
+    }
+}
+
+/* ---- boot ------------------------------------------------------------------- */
+
+static char *
+tsc_khz_arg (void)
+{
+  g_autofree char *info = NULL;
+  const char *p;
+  double mhz;
+
+  if (!g_file_get_contents ("/proc/cpuinfo", &info, NULL, NULL)
+      || (p = strstr (info, "cpu MHz")) == NULL || (p = strchr (p, ':')) == NULL)
+    return g_strdup ("");
+  mhz = g_ascii_strtod (p + 1, NULL);
+  if (mhz <= 0)
+    return g_strdup ("");
+  return g_strdup_printf (" tsc_early_khz=%u", (guint) (mhz * 1000));
+}
+
+static gboolean
+kernel_is_elf (const char *path)
+{
+  BgrKernelFormat format;
+  return bgr_kernel_detect_format (path, &format, NULL, NULL) && format == BGR_KERNEL_FORMAT_VMLINUX;
+}
+
+/* Picks the driver and the accelerator, as `banger doctor` explains. */
+static gboolean
+choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gboolean *out_kvm,
+                   GError **error)
+{
+  BgrConfig *config = bgr_engine_get_config (engine);
+  const char *hv = bgr_config_get_string (config, "hypervisor");
+  const char *accel = bgr_config_get_string (config, "qemu_accel");
+  g_autofree char *why = NULL;
+  g_autofree char *fc = g_find_program_in_path (bgr_config_get_string (config, "firecracker_bin"));
+  gboolean kvm = bgr_doctor_probe_kvm (&why) == 1;
+
+  if (g_str_equal (hv, "firecracker")
+      || (g_str_equal (hv, "auto") && fc != NULL && kvm && kernel_is_elf (kernel)))
+    {
+      if (fc == NULL)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND,
+                       "hypervisor = \"firecracker\" but '%s' is not in PATH (firecracker_bin)",
+                       bgr_config_get_string (config, "firecracker_bin"));
+          return FALSE;
+        }
+      if (!kvm)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                       "hypervisor = \"firecracker\" needs KVM: %s (see `banger doctor`)", why);
+          return FALSE;
+        }
+      if (!kernel_is_elf (kernel))
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                       "firecracker boots only an uncompressed vmlinux (ELF), and %s is not one; "
+                       "use hypervisor = \"qemu\" for this image", kernel);
+          return FALSE;
+        }
+      *out_driver = g_strdup ("firecracker");
+      *out_kvm = TRUE;
+      return TRUE;
+    }
+  *out_driver = g_strdup ("qemu");
+  *out_kvm = g_str_equal (accel, "kvm") || (g_str_equal (accel, "auto") && kvm);
+  if (g_str_equal (accel, "kvm") && !kvm)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                   "qemu_accel = \"kvm\" but %s (see `banger doctor`)", why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct {
+  BgrEngine *engine;
+  JsonObject *doc;
+  const BgrVmmInstance *inst;
+  BgrVmProgressFunc progress;
+  gpointer progress_data;
+  guint step, n_steps;   /* the "booting" step; the agent step follows */
+  gboolean saw_init;
+  gint64 vmm_started_us, init_us;
+  goffset console_from;  /* where this boot's console output starts */
+} Boot;
+
+static void
+report (BgrVmProgressFunc progress, gpointer data, const char *phase, guint step, guint n)
+{
+  g_debug ("phase %u/%u: %s", step, n, phase);
+  if (progress != NULL)
+    progress (phase, step, n, data);
+}
+
+static goffset
+file_size (const char *path)
+{
+  struct stat st;
+  return path != NULL && stat (path, &st) == 0 ? st.st_size : 0;
+}
+
+/* Between waits for the agent: is the VMM still there, has the kernel
+ * handed over to init yet (for the progress display and the timings)? */
+static gboolean
+boot_alive (gpointer data, GError **error)
+{
+  Boot *b = data;
+
+  if (!b->saw_init)
+    {
+      g_autofree char *text = read_tail (str_of (b->doc, "console_log"),
+                                         (gsize) MAX (0, file_size (str_of (b->doc, "console_log")) - b->console_from));
+      if (strstr (text, "as init process") != NULL)
+        {
+          b->saw_init = TRUE;
+          b->init_us = g_get_monotonic_time ();
+          report (b->progress, b->progress_data, "waiting for the guest agent", b->step + 1, b->n_steps);
+        }
+    }
+  if (!bgr_vmm_instance_is_alive (b->inst))
+    {
+      g_autofree char *reason = exit_reason (str_of (b->doc, "console_log"));
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "the VMM exited during boot: %s", reason);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+set_facts (JsonObject *doc, const BgrAgentFacts *f)
+{
+  g_autofree char *addrs = f->addrs != NULL ? g_strjoinv (", ", f->addrs) : g_strdup ("");
+  if (f->kernel != NULL)
+    json_object_set_string_member (doc, "guest_kernel", f->kernel);
+  if (f->os_pretty != NULL)
+    json_object_set_string_member (doc, "guest_os", f->os_pretty);
+  if (f->uname != NULL)
+    json_object_set_string_member (doc, "guest_uname", f->uname);
+  json_object_set_string_member (doc, "guest_addrs", addrs);
+}
+
+/* Connects to the agent of a running VM and says HELLO, retrying while the
+ * guest is not listening yet (firecracker's vsock refuses until then). */
+static BgrAgentConn *
+connect_agent (const BgrVmmInstance *inst, gint timeout_ms, BgrAgentAliveFunc alive,
+               gpointer alive_data, BgrAgentFacts **out_facts, GCancellable *cancellable,
+               GError **error)
+{
+  const BgrVmmDriver *driver = bgr_vmm_driver_lookup (inst->driver);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      g_autoptr (GError) local = NULL;
+      g_autoptr (GIOStream) stream = driver->connect_agent (inst, cancellable, &local);
+      gint left = (gint) ((deadline - g_get_monotonic_time ()) / 1000);
+
+      if (stream != NULL)
+        {
+          g_autoptr (BgrAgentConn) conn = bgr_agent_conn_new (stream);
+          g_autoptr (BgrAgentFacts) facts
+            = bgr_agent_conn_hello (conn, MAX (left, 1), 2000, alive, alive_data, cancellable, &local);
+          if (facts != NULL)
+            {
+              if (out_facts != NULL)
+                *out_facts = g_steal_pointer (&facts);
+              return g_steal_pointer (&conn);
+            }
+          /* Only a connection the guest dropped is worth another try. */
+          if (!g_error_matches (local, BGR_ERROR, BGR_ERROR_PROTOCOL)
+              || g_str_has_prefix (local->message, "the guest agent speaks"))
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return NULL;
+            }
+        }
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+      if (alive != NULL && !alive (alive_data, error))
+        return NULL;
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
+                       "the guest agent did not answer within %d s%s%s", timeout_ms / 1000,
+                       local != NULL ? ": " : "", local != NULL ? local->message : "");
+          return NULL;
+        }
+      g_usleep (100 * 1000);
+    }
+}
+
+static gboolean
+vm_alive (gpointer data, GError **error)
+{
+  const BgrVmmInstance *inst = data;
+  if (bgr_vmm_instance_is_alive (inst))
+    return TRUE;
+  g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "the VMM is gone");
+  return FALSE;
+}
+
+/* The agent connection of a running VM, made on first use. */
+static BgrAgentConn *
+get_agent (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError **error)
+{
+  VmRt *rt = rt_get (engine, str_of (doc, "name"));
+  g_autoptr (BgrVmmInstance) inst = instance_of (doc);
+  BgrAgentConn *conn = NULL;
+
+  if (inst == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "VM '%s' has no VMM", str_of (doc, "name"));
+      return NULL;
+    }
+  g_mutex_lock (&rt->lock);
+  if (rt->agent != NULL && bgr_agent_conn_is_closed (rt->agent))
+    g_clear_pointer (&rt->agent, bgr_agent_conn_unref);
+  if (rt->agent == NULL)
+    rt->agent = connect_agent (inst, AGENT_TIMEOUT_MS, vm_alive, inst, NULL, cancellable, error);
+  if (rt->agent != NULL)
+    conn = bgr_agent_conn_ref (rt->agent);
+  g_mutex_unlock (&rt->lock);
+  if (conn == NULL && error != NULL && *error != NULL)
+    g_prefix_error (error, "cannot reach the guest agent of VM '%s': ", str_of (doc, "name"));
+  return conn;
+}
+
+/* Starts the VMM for @doc and waits for the agent. On failure the VMM is
+ * killed, the record says "error" with the reason, and the error names the
+ * phase and quotes the console. Called with the VM claimed. */
+static gboolean
+boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps, BgrVmProgressFunc progress,
+      gpointer progress_data, GCancellable *cancellable, GError **error)
+{
+  BgrConfig *config = bgr_engine_get_config (engine);
+  g_autofree char *name = g_strdup (str_of (doc, "name"));
+  g_autofree char *run_dir = g_strdup (str_of (doc, "run_dir"));
+  g_autofree char *console = g_strdup (str_of (doc, "console_log"));
+  g_autofree char *driver_name = NULL;
+  g_autofree char *cmdline = NULL, *tsc = NULL, *banner = NULL;
+  g_autoptr (BgrVmmInstance) inst = NULL;
+  g_autoptr (BgrAgentFacts) facts = NULL;
+  g_autoptr (BgrAgentConn) conn = NULL;
+  g_autoptr (GError) local = NULL;
+  const BgrVmmDriver *driver;
+  gboolean kvm = FALSE;
+  const char *phase = "starting the VMM";
+  Boot b = { 0 };
+  BgrVmmConfig vc = { 0 };
+  gint64 t0;
+
+  if (!choose_hypervisor (engine, str_of (doc, "kernel"), &driver_name, &kvm, &local))
+    goto fail;
+  driver = bgr_vmm_driver_lookup (driver_name);
+  bgr_rm_rf (run_dir, NULL);
+  if (g_mkdir_with_parents (run_dir, 0700) != 0)
+    {
+      bgr_set_error_errno (&local, errno, "cannot create %s", run_dir);
+      goto fail;
+    }
+  tsc = kvm ? g_strdup ("") : tsc_khz_arg ();
+  cmdline = g_strdup_printf ("console=ttyS0 reboot=k panic=-1 root=/dev/vda rw rootfstype=ext4 "
+                             "init=%s%s%s%s%s",
+                             BGR_AGENT_GUEST_PATH, tsc,
+                             g_str_equal (driver_name, "firecracker") ? " pci=off" : "",
+                             str_of (doc, "kernel_ip_arg") != NULL ? " " : "",
+                             str_of (doc, "kernel_ip_arg") != NULL ? str_of (doc, "kernel_ip_arg") : "");
+  json_object_set_string_member (doc, "hypervisor", driver_name);
+  json_object_set_string_member (doc, "accel", kvm ? "kvm" : "tcg");
+  json_object_set_string_member (doc, "cmdline", cmdline);
+  json_object_set_string_member (doc, "state", "starting");
+  json_object_remove_member (doc, "reason");
+  if (!save (engine, doc, &local))
+    goto fail;
+
+  /* Each boot appends to the console log, after a marker line. */
+  {
+    g_autoptr (GDateTime) dt = g_date_time_new_now_local ();
+    g_autofree char *when = g_date_time_format (dt, "%F %T");
+    int fd = open (console, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    banner = g_strdup_printf ("---- banger: %s booting VM %s (%s, %s) ----\n", when, name,
+                              driver_name, kvm ? "kvm" : "tcg");
+    if (fd >= 0)
+      {
+        bgr_write_all (fd, banner, strlen (banner));
+        close (fd);
+      }
+  }
+  b.console_from = file_size (console);
+
+  report (progress, progress_data, phase, first_step, n_steps);
+  vc.id = str_of (doc, "id");
+  vc.name = name;
+  vc.run_dir = run_dir;
+  vc.binary = bgr_config_get_string (config, g_str_equal (driver_name, "qemu") ? "qemu_bin" : "firecracker_bin");
+  vc.kernel = str_of (doc, "kernel");
+  vc.initrd = str_of (doc, "initrd");
+  vc.cmdline = cmdline;
+  vc.vcpus = (guint) int_of (doc, "vcpus");
+  vc.memory_mib = (guint64) int_of (doc, "memory_mib");
+  vc.rootfs = str_of (doc, "rootfs");
+  vc.work_disk = str_of (doc, "work_disk");
+  vc.tap = str_of (doc, "tap");
+  vc.mac = str_of (doc, "mac");
+  vc.console_log = console;
+  vc.allow_kvm = kvm;
+  t0 = g_get_monotonic_time ();
+  inst = driver->start (&vc, cancellable, &local);
+  if (inst == NULL)
+    goto fail;
+  {
+    JsonNode *n = json_node_new (JSON_NODE_OBJECT);
+    g_autoptr (JsonObject) o = bgr_vmm_instance_to_json (inst);
+    json_node_set_object (n, o);
+    json_object_set_member (doc, "vmm", n);
+  }
+  json_object_set_int_member (doc, "boot_vmm_ms", (g_get_monotonic_time () - t0) / 1000);
+  if (!save (engine, doc, &local))
+    goto fail;
+
+  phase = "booting";
+  report (progress, progress_data, phase, first_step + 1, n_steps);
+  b.engine = engine;
+  b.doc = doc;
+  b.inst = inst;
+  b.progress = progress;
+  b.progress_data = progress_data;
+  b.step = first_step + 1;
+  b.n_steps = n_steps;
+  b.vmm_started_us = g_get_monotonic_time ();
+  conn = connect_agent (inst, BOOT_TIMEOUT_MS, boot_alive, &b, &facts, cancellable, &local);
+  if (conn == NULL)
+    goto fail;
+  if (!b.saw_init)
+    {
+      b.saw_init = TRUE;
+      b.init_us = g_get_monotonic_time ();
+      report (progress, progress_data, "waiting for the guest agent", first_step + 2, n_steps);
+    }
+  json_object_set_int_member (doc, "boot_kernel_ms", (b.init_us - b.vmm_started_us) / 1000);
+  json_object_set_int_member (doc, "boot_agent_ms", (g_get_monotonic_time () - b.init_us) / 1000);
+  set_facts (doc, facts);
+  json_object_set_string_member (doc, "state", "running");
+  json_object_set_int_member (doc, "started", now_s ());
+  json_object_set_int_member (doc, "last_activity", now_s ());
+  if (!save (engine, doc, &local))
+    goto fail;
+  {
+    VmRt *rt = rt_get (engine, name);
+    g_mutex_lock (&rt->lock);
+    g_clear_pointer (&rt->agent, bgr_agent_conn_unref);
+    rt->agent = g_steal_pointer (&conn);
+    g_mutex_unlock (&rt->lock);
+  }
+  return TRUE;
+
+fail:
+  {
+    g_autofree char *tail_text = NULL, *tail = NULL;
+    if (inst != NULL)
+      bgr_vmm_instance_kill (inst, NULL);
+    tail_text = read_tail (console, 4096);
+    tail = last_lines (tail_text, 8);
+    json_object_set_string_member (doc, "state", "error");
+    json_object_set_string_member (doc, "reason", local->message);
+    json_object_set_int_member (doc, "stopped", now_s ());
+    json_object_remove_member (doc, "vmm");
+    save (engine, doc, NULL);
+    if (inst != NULL && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_set_error (error, BGR_ERROR, local->domain == BGR_ERROR ? local->code : BGR_ERROR_FAILED,
+                   "VM '%s' failed while %s: %s\nconsole log: %s%s%s", name, phase, local->message,
+                   console, *tail ? "\n" : "", tail);
+    else
+      g_set_error (error, BGR_ERROR, local->domain == BGR_ERROR ? local->code : BGR_ERROR_FAILED,
+                   "VM '%s' failed while %s: %s", name, phase, local->message);
+    return FALSE;
+  }
+}
+
+/* ---- create ------------------------------------------------------------------ */
+
+static guint64
+host_memory_mib (void)
+{
+  g_autofree char *info = NULL;
+  const char *p;
+  if (!g_file_get_contents ("/proc/meminfo", &info, NULL, NULL) || (p = strstr (info, "MemTotal:")) == NULL)
+    return 0;
+  return g_ascii_strtoull (p + 9, NULL, 10) / 1024;
+}
+
+static gboolean
+check_resources (guint vcpus, guint64 memory_mib, GError **error)
+{
+  guint64 host = host_memory_mib ();
+  guint cpus = g_get_num_processors ();
+
+  if (vcpus < 1 || vcpus > 64)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--vcpus %u is out of range (1-64)", vcpus);
+      return FALSE;
+    }
+  if (vcpus > cpus * 4)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--vcpus %u is more than 4 times this host's %u CPUs", vcpus, cpus);
+      return FALSE;
+    }
+  if (memory_mib < 64)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--memory %" G_GUINT64_FORMAT " MiB is too small (at least 64 MiB)", memory_mib);
+      return FALSE;
+    }
+  if (host > 0 && memory_mib > host)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--memory %" G_GUINT64_FORMAT " MiB is more than this host has (%" G_GUINT64_FORMAT
+                   " MiB)", memory_mib, host);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+new_id (void)
+{
+  return g_strdup_printf ("%08x%04x", g_random_int (), g_random_int () & 0xffff);
+}
+
+static gboolean
+install_guest_files (JsonObject *doc, const char *modules, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (BgrExt4Writer) w = bgr_ext4_writer_open (str_of (doc, "rootfs"), error);
+
+  if (w == NULL)
+    return FALSE;
+  if (!bgr_ext4_writer_add_data (w, BGR_AGENT_GUEST_PATH, bgr_agent_blob_start,
+                                 (gsize) (bgr_agent_blob_end - bgr_agent_blob_start), 0755, error))
+    return FALSE;
+  if (modules != NULL)
+    {
+      g_autofree char *version = g_path_get_basename (modules);
+      g_autofree char *guest = g_build_filename ("/lib/modules", version, NULL);
+      if (!bgr_ext4_writer_add_tree (w, modules, guest, cancellable, error))
+        return FALSE;
+    }
+  return bgr_ext4_writer_close (g_steal_pointer (&w), error);
+}
+
+BgrVm *
+bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, guint vcpus,
+                      guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                      gpointer progress_data, GCancellable *cancellable, GError **error)
+{
+  BgrConfig *config = bgr_engine_get_config (engine);
+  const char *state_dir = bgr_store_get_dir (bgr_engine_get_store (engine));
+  g_autoptr (BgrImage) img = NULL;
+  g_autoptr (JsonObject) doc = NULL;
+  g_autoptr (GError) local = NULL;
+  g_autofree char *id = NULL, *dir = NULL, *run_dir = NULL, *rootfs = NULL, *work = NULL;
+  g_autofree char *console = NULL;
+  const char *modules;
+  guint64 image_size, size;
+  const guint n_steps = 6;
+
+  if (image == NULL || *image == '\0')
+    image = bgr_config_get_string (config, "default_image_name");
+  if (vcpus == 0)
+    vcpus = 1;
+  if (memory_mib == 0)
+    memory_mib = 512;
+  if (!check_vm_name (name, error) || !check_resources (vcpus, memory_mib, error))
+    return NULL;
+  img = bgr_engine_get_image (engine, image, error);
+  if (img == NULL)
+    return NULL;
+  if (bgr_image_get_kernel_path (img) == NULL || !g_file_test (bgr_image_get_kernel_path (img), G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "image '%s' has no kernel file (%s)", image,
+                   bgr_image_get_kernel_path (img) != NULL ? bgr_image_get_kernel_path (img) : "none");
+      return NULL;
+    }
+  image_size = bgr_path_size (bgr_image_get_rootfs_path (img));
+  if (disk_size != 0 && disk_size < image_size)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--disk-size %" G_GUINT64_FORMAT " is smaller than image '%s' (%" G_GUINT64_FORMAT
+                   " bytes); a VM's disk can only be as large or larger", disk_size, image, image_size);
+      return NULL;
+    }
+  {
+    /* The check for an existing name and the claim happen under the lock,
+     * so that two creates of one name race cleanly. */
+    g_autoptr (JsonObject) existing = NULL;
+    bgr_engine_lock (engine);
+    existing = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+    if (existing != NULL || !claim (engine, name, "creating", NULL))
+      {
+        bgr_engine_unlock (engine);
+        g_set_error (error, BGR_ERROR, BGR_ERROR_EXISTS, "a VM named '%s' already exists", name);
+        return NULL;
+      }
+    bgr_engine_unlock (engine);
+  }
+
+  id = new_id ();
+  dir = g_build_filename (state_dir, "vms", name, NULL);
+  run_dir = g_build_filename (state_dir, "run", id, NULL);
+  rootfs = g_build_filename (dir, "rootfs.ext4", NULL);
+  console = g_build_filename (dir, "console.log", NULL);
+  modules = bgr_image_get_modules_dir (img);
+  doc = json_object_new ();
+  json_object_set_string_member (doc, "name", name);
+  json_object_set_string_member (doc, "id", id);
+  json_object_set_string_member (doc, "image", image);
+  json_object_set_string_member (doc, "state", "starting");
+  json_object_set_int_member (doc, "vcpus", vcpus);
+  json_object_set_int_member (doc, "memory_mib", (gint64) memory_mib);
+  json_object_set_string_member (doc, "kernel", bgr_image_get_kernel_path (img));
+  if (bgr_image_get_initrd_path (img) != NULL)
+    json_object_set_string_member (doc, "initrd", bgr_image_get_initrd_path (img));
+  json_object_set_string_member (doc, "dir", dir);
+  json_object_set_string_member (doc, "run_dir", run_dir);
+  json_object_set_string_member (doc, "rootfs", rootfs);
+  json_object_set_string_member (doc, "console_log", console);
+  json_object_set_int_member (doc, "created", now_s ());
+
+  /* 1: disks. */
+  report (progress, progress_data, "cloning disks", 1, n_steps);
+  {
+    gint64 t0 = g_get_monotonic_time ();
+    if (g_mkdir_with_parents (dir, 0700) != 0)
+      {
+        bgr_set_error_errno (&local, errno, "cannot create %s", dir);
+        goto fail_early;
+      }
+    if (!save (engine, doc, &local) || !bgr_copy_file (bgr_image_get_rootfs_path (img), rootfs, cancellable, &local))
+      goto fail_early;
+    if (bgr_image_get_work_seed_path (img) != NULL)
+      {
+        work = g_build_filename (dir, "work.ext4", NULL);
+        if (!bgr_copy_file (bgr_image_get_work_seed_path (img), work, cancellable, &local))
+          goto fail_early;
+        json_object_set_string_member (doc, "work_disk", work);
+      }
+    size = MAX (disk_size, image_size);
+    /* The modules need room: grow by their size (the file stays sparse). */
+    if (modules != NULL && disk_size == 0)
+      size = image_size + bgr_path_size (modules) + MODULES_SLACK;
+    if (size > image_size && !bgr_ext4_grow (rootfs, size, cancellable, &local))
+      goto fail_early;
+    json_object_set_int_member (doc, "disk_size", (gint64) bgr_path_size (rootfs));
+    json_object_set_int_member (doc, "boot_clone_ms", (g_get_monotonic_time () - t0) / 1000);
+  }
+
+  /* 2: the agent and the kernel's modules, into the VM's own rootfs. */
+  report (progress, progress_data, modules != NULL ? "installing the guest agent and kernel modules"
+                                                   : "installing the guest agent", 2, n_steps);
+  {
+    gint64 t0 = g_get_monotonic_time ();
+    if (!install_guest_files (doc, modules, cancellable, &local))
+      goto fail_early;
+    json_object_set_int_member (doc, "boot_install_ms", (g_get_monotonic_time () - t0) / 1000);
+  }
+
+  /* 3: network (when this engine may configure it). */
+  report (progress, progress_data, "configuring the network", 3, n_steps);
+  if (!bgr_engine_vm_network_prepare (engine, doc, &local))
+    goto fail_early;
+
+  /* 4-6: VMM, boot, agent. */
+  if (!boot (engine, doc, 4, n_steps, progress, progress_data, cancellable, error))
+    {
+      release (engine, name);
+      return NULL;
+    }
+  release (engine, name);
+  return view (doc);
+
+fail_early:
+  /* Nothing ran yet: remove every trace, as if create had not been called. */
+  bgr_engine_lock (engine);
+  bgr_store_delete (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+  bgr_engine_unlock (engine);
+  bgr_engine_vm_network_release (engine, doc);
+  bgr_rm_rf (dir, NULL);
+  bgr_rm_rf (run_dir, NULL);
+  release (engine, name);
+  g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot create VM '%s': ", name);
+  return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+BgrVm *
+bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrVmProgressFunc progress,
+                     gpointer progress_data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  const char *state;
+
+  if (doc == NULL)
+    return NULL;
+  reconcile (engine, doc);
+  if (!claim (engine, name, "starting", error))
+    return NULL;
+  state = str_of (doc, "state");
+  if (state_is_live (state))
+    {
+      release (engine, name);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO, "VM '%s' is already %s", name, state);
+      return NULL;
+    }
+  if (!bgr_engine_vm_network_prepare (engine, doc, error))
+    {
+      release (engine, name);
+      return NULL;
+    }
+  if (!boot (engine, doc, 1, 3, progress, progress_data, cancellable, error))
+    {
+      release (engine, name);
+      return NULL;
+    }
+  release (engine, name);
+  return view (doc);
+}
+
+static void
+mark_stopped (BgrEngine *engine, JsonObject *doc, const char *reason)
+{
+  json_object_set_string_member (doc, "state", "stopped");
+  json_object_set_string_member (doc, "reason", reason);
+  json_object_set_int_member (doc, "stopped", now_s ());
+  json_object_remove_member (doc, "vmm");
+  drop_agent (engine, str_of (doc, "name"));
+  save (engine, doc, NULL);
+}
+
+static gboolean
+running_or_error (JsonObject *doc, GError **error)
+{
+  const char *state = str_of (doc, "state");
+  if (state_is_live (state))
+    return TRUE;
+  g_set_error (error, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO, "VM '%s' is not running (state: %s)",
+               str_of (doc, "name"), state);
+  return FALSE;
+}
+
+BgrVm *
+bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (BgrVmmInstance) inst = NULL;
+  g_autoptr (GError) agent_error = NULL;
+  g_autoptr (BgrAgentConn) conn = NULL;
+  const char *how = NULL;
+
+  if (doc == NULL)
+    return NULL;
+  reconcile (engine, doc);
+  if (!running_or_error (doc, error) || !claim (engine, name, "stopping", error))
+    return NULL;
+  inst = instance_of (doc);
+  json_object_set_string_member (doc, "state", "stopping");
+  save (engine, doc, NULL);
+
+  /* 1: ask the guest, through its agent, to power off. */
+  conn = get_agent (engine, doc, cancellable, &agent_error);
+  if (conn != NULL && bgr_agent_conn_shutdown (conn, "poweroff", 5000, cancellable, &agent_error)
+      && bgr_vmm_instance_wait_exit (inst, STOP_AGENT_WAIT_MS, cancellable, NULL))
+    how = "stopped (the guest powered off)";
+  if (agent_error != NULL)
+    g_info ("VM %s: graceful stop through the agent failed: %s", name, agent_error->message);
+  /* 2: Ctrl-Alt-Del / ACPI power button. */
+  if (how == NULL && !g_cancellable_is_cancelled (cancellable))
+    {
+      const BgrVmmDriver *driver = bgr_vmm_driver_lookup (inst->driver);
+      if (driver->request_shutdown (inst, cancellable, NULL)
+          && bgr_vmm_instance_wait_exit (inst, STOP_ACPI_WAIT_MS, cancellable, NULL))
+        how = "stopped (the guest powered off after the power button)";
+    }
+  /* 3: kill. */
+  if (how == NULL)
+    {
+      if (!bgr_vmm_instance_kill (inst, error))
+        {
+          release (engine, name);
+          return NULL;
+        }
+      how = "stopped (killed: the guest did not power off in time)";
+    }
+  mark_stopped (engine, doc, how);
+  release (engine, name);
+  return view (doc);
+}
+
+BgrVm *
+bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (BgrVmmInstance) inst = NULL;
+
+  if (doc == NULL)
+    return NULL;
+  reconcile (engine, doc);
+  if (!running_or_error (doc, error) || !claim (engine, name, "killing", error))
+    return NULL;
+  inst = instance_of (doc);
+  if (inst != NULL && !bgr_vmm_instance_kill (inst, error))
+    {
+      release (engine, name);
+      return NULL;
+    }
+  mark_stopped (engine, doc, "killed");
+  release (engine, name);
+  return view (doc);
+}
+
+gboolean
+bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (BgrVmmInstance) inst = NULL;
+  BgrEngineVms *vms;
+
+  if (doc == NULL)
+    return FALSE;
+  reconcile (engine, doc);
+  if (!claim (engine, name, "deleting", error))
+    return FALSE;
+  inst = instance_of (doc);
+  if (state_is_live (str_of (doc, "state")) && inst != NULL && bgr_vmm_instance_is_alive (inst))
+    {
+      if (!force)
+        {
+          release (engine, name);
+          g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY,
+                       "VM '%s' is running: stop it first (`banger vm stop %s`) or use --force",
+                       name, name);
+          return FALSE;
+        }
+      if (!bgr_vmm_instance_kill (inst, error))
+        {
+          release (engine, name);
+          return FALSE;
+        }
+    }
+  drop_agent (engine, name);
+  bgr_engine_lock (engine);
+  if (!bgr_store_delete (bgr_engine_get_store (engine), VM_KIND, name, error))
+    {
+      bgr_engine_unlock (engine);
+      release (engine, name);
+      return FALSE;
+    }
+  bgr_engine_unlock (engine);
+  bgr_engine_vm_network_release (engine, doc);
+  bgr_rm_rf (str_of (doc, "run_dir"), NULL);
+  bgr_rm_rf (str_of (doc, "dir"), NULL);
+  vms = bgr_engine_get_vms (engine);
+  g_mutex_lock (&vms->lock);
+  g_hash_table_remove (vms->rt, name);
+  g_mutex_unlock (&vms->lock);
+  return TRUE;
+}
+
+GPtrArray *
+bgr_engine_list_vms (BgrEngine *engine, GError **error)
+{
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), VM_KIND, NULL);
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_object_unref);
+
+  (void) error;
+  for (guint i = 0; i < docs->len; i++)
+    {
+      reconcile (engine, docs->pdata[i]);
+      g_ptr_array_add (out, view (docs->pdata[i]));
+    }
+  return out;
+}
+
+BgrVm *
+bgr_engine_get_vm (BgrEngine *engine, const char *name, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  if (doc == NULL)
+    return NULL;
+  reconcile (engine, doc);
+  return view (doc);
+}
+
+GBytes *
+bgr_engine_vm_logs (BgrEngine *engine, const char *name, guint64 max_bytes, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  char *text;
+
+  if (doc == NULL)
+    return NULL;
+  text = read_tail (str_of (doc, "console_log"), max_bytes == 0 ? G_MAXSIZE / 2 : max_bytes);
+  return g_bytes_new_take (text, strlen (text));
+}
+
+/* Users of images, for refusing to delete an image a VM was made from. */
+char *
+bgr_engine_vms_using_image (BgrEngine *engine, const char *image)
+{
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), VM_KIND, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+
+  for (guint i = 0; i < docs->len; i++)
+    if (g_strcmp0 (str_of (docs->pdata[i], "image"), image) == 0)
+      g_ptr_array_add (names, (gpointer) str_of (docs->pdata[i], "name"));
+  if (names->len == 0)
+    return NULL;
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
+/* ---- exec ------------------------------------------------------------------ */
+
+gboolean
+bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv,
+                    const char *const *env, const char *cwd, guint timeout_ms, int stdin_fd,
+                    int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
+                    GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (BgrAgentConn) conn = NULL;
+  gboolean ok;
+
+  if (doc == NULL)
+    return FALSE;
+  if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "no command given");
+      return FALSE;
+    }
+  for (const char *const *e = env; e != NULL && *e != NULL; e++)
+    if (strchr (*e, '=') == NULL || **e == '=')
+      {
+        g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                     "environment entry '%s' is not KEY=VALUE", *e);
+        return FALSE;
+      }
+  reconcile (engine, doc);
+  if (g_strcmp0 (str_of (doc, "state"), "running") != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "VM '%s' is not running (state: %s)%s", name, str_of (doc, "state"),
+                   state_is_live (str_of (doc, "state")) ? "" : "; start it with `banger vm start`");
+      return FALSE;
+    }
+  conn = get_agent (engine, doc, cancellable, error);
+  if (conn == NULL)
+    return FALSE;
+  ok = bgr_agent_conn_exec (conn, argv, env, cwd, timeout_ms, stdin_fd, stdout_fd, stderr_fd,
+                            out_status, cancellable, error);
+  /* Record activity (auto-stop looks at it); a failure here is not the
+   * command's. */
+  bgr_engine_lock (engine);
+  {
+    g_autoptr (JsonObject) fresh = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+    if (fresh != NULL)
+      {
+        json_object_set_int_member (fresh, "last_activity", now_s ());
+        bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, fresh, NULL);
+      }
+  }
+  bgr_engine_unlock (engine);
+  return ok;
+}

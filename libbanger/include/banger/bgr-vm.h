@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(__BANGER_H_INSIDE__) && !defined(BANGER_COMPILATION)
+#error "Only <banger/banger.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+#include <banger/bgr-macros.h>
+
+G_BEGIN_DECLS
+
+/**
+ * BgrVm:
+ *
+ * A microVM: its own copy of an image's rootfs (and work disk), a kernel,
+ * vCPUs and memory, a VMM process (QEMU or Firecracker) while it runs, and
+ * the facts its guest agent reported. A #BgrVm is a snapshot of the record.
+ *
+ * States: "starting" (disks being prepared or the guest booting),
+ * "running" (the guest agent answered), "stopping", "stopped" and
+ * "error" (creation or boot failed; bgr_vm_get_reason() says why and the
+ * console log is kept).
+ *
+ * Since: 0.1
+ */
+#define BGR_TYPE_VM (bgr_vm_get_type ())
+BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrVm, bgr_vm, BGR, VM, GObject)
+
+BGR_EXTERN const char *bgr_vm_get_name (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_id (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_image (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_state (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_reason (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_hypervisor (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_accel (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_ip (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_mac (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_dns_name (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_console_log_path (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_guest_kernel (BgrVm *self);
+BGR_EXTERN const char *bgr_vm_get_guest_os (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_vcpus (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_memory_mib (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_disk_size (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_pid (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_created (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_started (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_last_activity (BgrVm *self);
+BGR_EXTERN char *bgr_vm_to_json (BgrVm *self);
+BGR_EXTERN GVariant *bgr_vm_to_variant (BgrVm *self);
+
+/**
+ * BgrVmProgressFunc:
+ * @phase: what is happening now, e.g. "cloning disks", "booting"
+ * @step: index of @phase, from 1
+ * @n_steps: number of phases
+ * @user_data: user data
+ *
+ * Reports the phases of bgr_client_create_vm() and bgr_client_start_vm().
+ * Called in the thread that runs the operation (for a D-Bus client: the
+ * thread that called, while it waits).
+ *
+ * Since: 0.1
+ */
+typedef void (*BgrVmProgressFunc) (const char *phase, guint step, guint n_steps,
+                                   gpointer user_data);
+
+G_END_DECLS

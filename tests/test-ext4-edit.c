@@ -1,0 +1,1005 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Existing ext4 images edited (ext4/bgr-ext4-writer.c): host files put in
+ * through bgr_ext4_writer_open() and the add calls, images grown with
+ * bgr_ext4_grow(). Images come from mkfs.ext4 -d (a Debian-like tree with
+ * lib -> usr/lib) and from bgr_ext4_writer_create(); the results are
+ * checked entry by entry with debugfs and as a whole with e2fsck. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bgr-error-private.h"
+#include "ext4/bgr-ext4-writer-private.h"
+#include "bgr-test-util.h"
+
+#define MIB (1024 * 1024)
+
+static char *
+sandbox (void)
+{
+  char *dir = g_build_filename (g_get_user_data_dir (), "sandbox", NULL);
+
+  g_mkdir_with_parents (dir, 0700);
+  return dir;
+}
+
+static char *
+sandbox_path (const char *name)
+{
+  g_autofree char *dir = sandbox ();
+  return g_build_filename (dir, name, NULL);
+}
+
+static const char *
+tool (const char *name)
+{
+  static char buf[4][64];
+  static guint next;
+  g_autofree char *p = g_find_program_in_path (name);
+  char *slot = buf[next++ % 4];
+
+  g_snprintf (slot, 64, "%s", p != NULL ? p : "");
+  if (p == NULL)
+    g_snprintf (slot, 64, "/usr/sbin/%s", name);
+  return slot;
+}
+
+/* debugfs's output for @cmd; NULL when it prints nothing (no such path). */
+static char *
+debugfs (const char *img, const char *cmd)
+{
+  BgrRun r;
+  char *out;
+
+  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-R", cmd, img, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  if (r.out[0] == '\0')
+    {
+      bgr_run_clear (&r);
+      return NULL;
+    }
+  out = g_steal_pointer (&r.out);
+  bgr_run_clear (&r);
+  return out;
+}
+
+static void
+debugfs_write (const char *img, const char *cmd)
+{
+  BgrRun r;
+
+  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-w", "-R", cmd, img, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+}
+
+static char *
+stat_of (const char *img, const char *path)
+{
+  g_autofree char *cmd = g_strdup_printf ("stat \"%s\"", path);
+  return debugfs (img, cmd);
+}
+
+static char *
+cat_of (const char *img, const char *path)
+{
+  g_autofree char *cmd = g_strdup_printf ("cat \"%s\"", path);
+  char *out = debugfs (img, cmd);
+
+  return out != NULL ? out : g_strdup ("");
+}
+
+/* The word after @label in debugfs output. */
+static char *
+field (const char *text, const char *label)
+{
+  const char *p = strstr (text, label);
+  const char *end;
+
+  if (p == NULL)
+    g_error ("no \"%s\" in:\n%s", label, text);
+  p += strlen (label);
+  while (*p == ' ')
+    p++;
+  end = p;
+  while (*end != '\0' && !g_ascii_isspace (*end))
+    end++;
+  return g_strndup (p, (gsize) (end - p));
+}
+
+#define assert_field(text, label, want)             \
+  G_STMT_START                                      \
+  {                                                 \
+    g_autofree char *v__ = field ((text), (label)); \
+    g_assert_cmpstr (v__, ==, (want));              \
+  }                                                 \
+  G_STMT_END
+
+static guint64
+stats_number (const char *img, const char *label)
+{
+  g_autofree char *st = debugfs (img, "stats");
+  g_autofree char *v = field (st, label);
+
+  return g_ascii_strtoull (v, NULL, 10);
+}
+
+static void
+assert_absent (const char *img, const char *path)
+{
+  g_autofree char *st = stat_of (img, path);
+  if (st != NULL)
+    g_error ("%s should not exist in the image:\n%s", path, st);
+}
+
+static char *
+assert_type (const char *img, const char *path, const char *type)
+{
+  char *st = stat_of (img, path);
+
+  if (st == NULL)
+    g_error ("%s missing from the image", path);
+  assert_field (st, "Type:", type);
+  return st;
+}
+
+/* A regular file with @content, @mode, owned by 0:0. */
+static void
+assert_file (const char *img, const char *path, const char *content, const char *mode)
+{
+  g_autofree char *st = assert_type (img, path, "regular");
+  g_autofree char *data = cat_of (img, path);
+
+  assert_field (st, "Mode:", mode);
+  assert_field (st, "User:", "0");
+  assert_field (st, "Group:", "0");
+  g_assert_cmpstr (data, ==, content);
+}
+
+static void
+assert_fsck_clean (const char *img)
+{
+  BgrRun r;
+
+  bgr_run_env (&r, NULL, (const char *const[]){ tool ("e2fsck"), "-fn", img, NULL });
+  if (r.status != 0)
+    g_error ("e2fsck -fn %s: %d\n%s\n%s", img, r.status, r.out, r.err);
+  bgr_run_clear (&r);
+}
+
+static void
+write_host (const char *path, const char *content, guint mode, gint64 mtime)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  struct timespec ts[2];
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (path, content, -1, NULL));
+  g_assert_cmpint (chmod (path, mode), ==, 0);
+  if (mtime != 0)
+    {
+      ts[0].tv_sec = ts[1].tv_sec = mtime;
+      ts[0].tv_nsec = ts[1].tv_nsec = 0;
+      g_assert_cmpint (utimensat (AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), ==, 0);
+    }
+}
+
+static void
+rm_rf (const char *path)
+{
+  BgrRun r;
+
+  bgr_run_env (&r, NULL, (const char *const[]){ "rm", "-rf", path, NULL });
+  bgr_run_clear (&r);
+}
+
+/* A small Debian-like rootfs made by mkfs.ext4 -d: lib -> usr/lib,
+ * bin -> usr/bin, etc/hostname, and the symlinks the resolution tests
+ * walk through. Owners are set to 1000 afterwards, so that 0:0 on added
+ * files shows whatever user runs the test. */
+static char *
+make_debian_image_bs (const char *name, guint size_mib, const char *block_size)
+{
+  g_autofree char *tree = sandbox_path ("tree");
+  g_autofree char *img = sandbox_path (name);
+  g_autofree char *size = g_strdup_printf ("%uM", size_mib);
+  g_autofree char *p = NULL;
+  BgrRun r;
+
+  rm_rf (tree);
+  g_unlink (img);
+  p = g_build_filename (tree, "usr/lib/x86_64-linux-gnu", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (tree, "usr/bin", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (tree, "usr/share", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (tree, "srv", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (tree, "etc/hostname", NULL);
+  write_host (p, "debian\n", 0644, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (tree, "etc/two-a", NULL);
+  write_host (p, "shared\n", 0644, 0);
+  {
+    g_autofree char *b = g_build_filename (tree, "etc/two-b", NULL);
+    g_assert_cmpint (link (p, b), ==, 0);
+  }
+  {
+    const char *links[][2] = {
+      { "usr/lib", "lib" },
+      { "usr/bin", "bin" },
+      { "../run/resolv.conf", "etc/resolv.conf" },
+      /* relative, climbing far above the root: clamped there */
+      { "../../../../../../usr/share", "usr/lib/alt" },
+      /* absolute: from the image root, not the host's */
+      { "/srv", "opt" },
+      { "loop2", "loop1" },
+      { "loop1", "loop2" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (links); i++)
+      {
+        g_autofree char *l = g_build_filename (tree, links[i][1], NULL);
+        g_assert_cmpint (symlink (links[i][0], l), ==, 0);
+      }
+  }
+  bgr_run_env (&r, NULL,
+               (const char *const[]){ tool ("mkfs.ext4"), "-q", "-F", "-b", block_size, "-E",
+                                      "root_owner=0:0", "-d", tree, img, size, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  debugfs_write (img, "sif /etc/hostname uid 1000");
+  debugfs_write (img, "sif /etc/hostname gid 1000");
+  rm_rf (tree);
+  assert_fsck_clean (img);
+  return g_steal_pointer (&img);
+}
+
+static char *
+make_debian_image (const char *name, guint size_mib)
+{
+  return make_debian_image_bs (name, size_mib, "4096");
+}
+
+static BgrExt4Writer *
+open_ok (const char *img)
+{
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w = bgr_ext4_writer_open (img, &err);
+
+  g_assert_no_error (err);
+  g_assert_nonnull (w);
+  return w;
+}
+
+static void
+close_ok (BgrExt4Writer *w)
+{
+  g_autoptr (GError) err = NULL;
+
+  g_assert_true (bgr_ext4_writer_close (w, &err));
+  g_assert_no_error (err);
+}
+
+static void
+add_data_ok (BgrExt4Writer *w, const char *path, const char *data, gsize len, guint mode)
+{
+  g_autoptr (GError) err = NULL;
+
+  gboolean ok = bgr_ext4_writer_add_data (w, path, data, len, mode, &err);
+
+  g_assert_no_error (err);
+  g_assert_true (ok);
+}
+
+/* ---- add_data, add_file --------------------------------------------- */
+
+static void
+test_add_files (void)
+{
+  g_autofree char *img = make_debian_image ("files.ext4", 64);
+  g_autofree char *host = sandbox_path ("host-tool");
+  g_autoptr (GError) err = NULL;
+  g_autofree char *st = NULL, *data = NULL;
+  BgrExt4Writer *w;
+  gint64 before = g_get_real_time () / G_USEC_PER_SEC;
+
+  write_host (host, "#!/bin/sh\necho tool\n", 0751, 0);
+  w = open_ok (img);
+  add_data_ok (w, "/etc/banger/agent.toml", "key = 1\n", 8, 0600);
+  add_data_ok (w, "/etc/hostname", "vm-1\n", 5, 0644);
+  add_data_ok (w, "etc/empty", NULL, 0, 0640);
+  g_assert_true (bgr_ext4_writer_add_file (w, "/usr/local/bin/tool", host, 0, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_true (bgr_ext4_writer_add_file (w, "/usr/local/bin/tool2", host, 0700, NULL, &err));
+  g_assert_no_error (err);
+  /* a hardlinked file replaced: the other name keeps the old content */
+  add_data_ok (w, "/etc/two-a", "new\n", 4, 0644);
+  /* a symlink as last name is replaced, its target untouched */
+  add_data_ok (w, "/etc/resolv.conf", "nameserver 10.0.0.1\n", 20, 0644);
+  close_ok (w);
+  assert_fsck_clean (img);
+
+  assert_file (img, "/etc/banger/agent.toml", "key = 1\n", "0600");
+  st = assert_type (img, "/etc/banger", "directory");
+  assert_field (st, "Mode:", "0755");
+  assert_field (st, "User:", "0");
+  g_clear_pointer (&st, g_free);
+  assert_file (img, "/etc/hostname", "vm-1\n", "0644");
+  st = stat_of (img, "/etc/hostname");
+  {
+    g_autofree char *mtime = field (st, "mtime:");
+    gint64 t = (gint64) g_ascii_strtoull (mtime, NULL, 16);
+    g_assert_cmpint (t, >=, before);
+    g_assert_cmpint (t, <=, before + 60);
+  }
+  g_clear_pointer (&st, g_free);
+  assert_file (img, "/etc/empty", "", "0640");
+  assert_file (img, "/usr/local/bin/tool", "#!/bin/sh\necho tool\n", "0751");
+  assert_file (img, "/usr/local/bin/tool2", "#!/bin/sh\necho tool\n", "0700");
+  st = assert_type (img, "/usr/local", "directory");
+  assert_field (st, "Mode:", "0755");
+  g_clear_pointer (&st, g_free);
+  assert_file (img, "/etc/two-a", "new\n", "0644");
+  data = cat_of (img, "/etc/two-b");
+  g_assert_cmpstr (data, ==, "shared\n");
+  st = assert_type (img, "/etc/two-b", "regular");
+  assert_field (st, "Links:", "1");
+  g_clear_pointer (&st, g_free);
+  assert_file (img, "/etc/resolv.conf", "nameserver 10.0.0.1\n", "0644");
+  assert_absent (img, "/run");
+  g_unlink (host);
+}
+
+/* Replacing a file gives its blocks back. */
+static void
+test_replace_frees (void)
+{
+  g_autofree char *img = sandbox_path ("replace.ext4");
+  g_autofree char *big = g_malloc (4 * MIB);
+  g_autoptr (GError) err = NULL;
+  guint64 free0, free1, free2;
+  BgrExt4Writer *w;
+
+  g_unlink (img);
+  w = bgr_ext4_writer_create (img, 32 * MIB, 256, &err);
+  g_assert_no_error (err);
+  close_ok (w);
+  free0 = stats_number (img, "Free blocks:");
+
+  memset (big, 'a', 4 * MIB);
+  w = open_ok (img);
+  add_data_ok (w, "/big", big, 4 * MIB, 0644);
+  close_ok (w);
+  free1 = stats_number (img, "Free blocks:");
+  g_assert_cmpuint (free0 - free1, >=, 1024);
+  g_assert_cmpuint (free0 - free1, <=, 1024 + 4);
+
+  memset (big, 'b', 4 * MIB);
+  w = open_ok (img);
+  add_data_ok (w, "/big", big, 4 * MIB, 0644);
+  add_data_ok (w, "/big", big, 4 * MIB, 0644);
+  close_ok (w);
+  assert_fsck_clean (img);
+  g_assert_cmpuint (stats_number (img, "Free blocks:"), ==, free1);
+  {
+    g_autofree char *st = assert_type (img, "/big", "regular");
+    g_autofree char *data = cat_of (img, "/big");
+    assert_field (st, "Size:", "4194304");
+    g_assert_cmpuint (strlen (data), ==, 4 * MIB);
+    g_assert_cmpint (data[0], ==, 'b');
+    g_assert_cmpint (data[4 * MIB - 1], ==, 'b');
+  }
+
+  w = open_ok (img);
+  add_data_ok (w, "/big", "small", 5, 0644);
+  close_ok (w);
+  assert_fsck_clean (img);
+  free2 = stats_number (img, "Free blocks:");
+  g_assert_cmpuint (free2, ==, free0 - 1);
+  assert_file (img, "/big", "small", "0644");
+  g_unlink (img);
+}
+
+/* ---- add_tree ------------------------------------------------------- */
+
+static char *
+make_host_tree (const char *name, const char *version)
+{
+  g_autofree char *root = sandbox_path (name);
+  g_autofree char *long_target = g_strnfill (120, 'y');
+  g_autofree char *p = NULL, *c = NULL;
+
+  rm_rf (root);
+  p = g_build_filename (root, "kernel/drivers/net/virtio_net.ko", NULL);
+  c = g_strdup_printf ("module %s\n", version);
+  write_host (p, c, 0644, 1600000000);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (root, "kernel/fs/ext4/ext4.ko", NULL);
+  write_host (p, "ext4\n", 0600, 1600000001);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (root, "modules.dep", NULL);
+  write_host (p, "kernel/fs/ext4/ext4.ko:\n", 0644, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (root, "scripts/run.sh", NULL);
+  write_host (p, "#!/bin/sh\n", 0755, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (root, "empty", NULL);
+  g_assert_cmpint (g_mkdir (p, 0700), ==, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (root, "build", NULL);
+  g_assert_cmpint (symlink ("/usr/src/linux-headers-6.1.0-x", p), ==, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (root, "long", NULL);
+  g_assert_cmpint (symlink (long_target, p), ==, 0);
+  g_clear_pointer (&p, g_free);
+  /* directories last: their times would change as files go in */
+  p = g_build_filename (root, "kernel/fs", NULL);
+  g_assert_cmpint (chmod (p, 0750), ==, 0);
+  {
+    struct timespec ts[2] = { { 1500000000, 0 }, { 1500000000, 0 } };
+    g_assert_cmpint (utimensat (AT_FDCWD, p, ts, 0), ==, 0);
+  }
+  g_assert_cmpint (chmod (root, 0700), ==, 0);
+  return g_steal_pointer (&root);
+}
+
+static void
+test_add_tree (void)
+{
+  g_autofree char *img = make_debian_image ("tree.ext4", 64);
+  g_autofree char *host = make_host_tree ("modules-a", "a");
+  g_autofree char *host2 = NULL;
+  g_autofree char *long_target = g_strnfill (120, 'y');
+  g_autoptr (GError) err = NULL;
+  g_autofree char *st = NULL, *data = NULL;
+  const char *top = "/usr/lib/modules/6.1.0-x";
+  BgrExt4Writer *w;
+
+  w = open_ok (img);
+  g_assert_true (bgr_ext4_writer_add_tree (w, host, "/lib/modules/6.1.0-x", NULL, &err));
+  g_assert_no_error (err);
+  close_ok (w);
+  assert_fsck_clean (img);
+
+  /* through lib -> usr/lib, which stays a symlink */
+  st = assert_type (img, "/lib", "symlink");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, top, "directory");
+  assert_field (st, "Mode:", "0700"); /* made: the host directory's mode */
+  assert_field (st, "User:", "0");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/usr/lib/modules", "directory");
+  assert_field (st, "Mode:", "0755");
+  g_clear_pointer (&st, g_free);
+  assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/drivers/net/virtio_net.ko", "module a\n",
+               "0644");
+  st = stat_of (img, "/usr/lib/modules/6.1.0-x/kernel/drivers/net/virtio_net.ko");
+  g_assert_nonnull (strstr (st, "mtime: 0x5f5e1000:00000000"));
+  g_clear_pointer (&st, g_free);
+  assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/fs/ext4/ext4.ko", "ext4\n", "0600");
+  assert_file (img, "/usr/lib/modules/6.1.0-x/modules.dep", "kernel/fs/ext4/ext4.ko:\n",
+               "0644");
+  assert_file (img, "/usr/lib/modules/6.1.0-x/scripts/run.sh", "#!/bin/sh\n", "0755");
+  st = assert_type (img, "/usr/lib/modules/6.1.0-x/kernel/fs", "directory");
+  assert_field (st, "Mode:", "0750");
+  g_assert_nonnull (strstr (st, "mtime: 0x59682f00:00000000"));
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/usr/lib/modules/6.1.0-x/empty", "directory");
+  assert_field (st, "Mode:", "0700");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/usr/lib/modules/6.1.0-x/build", "symlink");
+  g_assert_nonnull (strstr (st, "Fast link dest: \"/usr/src/linux-headers-6.1.0-x\""));
+  assert_field (st, "User:", "0");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/usr/lib/modules/6.1.0-x/long", "symlink");
+  g_clear_pointer (&st, g_free);
+  data = cat_of (img, "/usr/lib/modules/6.1.0-x/long");
+  g_assert_cmpstr (data, ==, long_target);
+  g_clear_pointer (&data, g_free);
+
+  /* Again with other content, through the image's symlinks: existing
+   * files and symlinks replaced, directories merged. */
+  host2 = make_host_tree ("modules-b", "b");
+  {
+    g_autofree char *p = g_build_filename (host2, "build", NULL);
+    g_autofree char *q = g_build_filename (host2, "kernel/extra.ko", NULL);
+    g_unlink (p);
+    g_assert_true (g_file_set_contents (p, "build is a file now", -1, NULL));
+    write_host (q, "extra\n", 0644, 0);
+  }
+  w = open_ok (img);
+  g_assert_true (bgr_ext4_writer_add_tree (w, host2, "/usr/lib/../lib/modules/6.1.0-x", NULL,
+                                           &err));
+  g_assert_no_error (err);
+  close_ok (w);
+  assert_fsck_clean (img);
+  assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/drivers/net/virtio_net.ko", "module b\n",
+               "0644");
+  assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/extra.ko", "extra\n", "0644");
+  assert_file (img, "/usr/lib/modules/6.1.0-x/build", "build is a file now", "0644");
+  assert_file (img, "/usr/lib/modules/6.1.0-x/modules.dep", "kernel/fs/ext4/ext4.ko:\n",
+               "0644");
+  st = assert_type (img, top, "directory");
+  assert_field (st, "Mode:", "0700");
+  g_clear_pointer (&st, g_free);
+  assert_absent (img, "/modules");
+
+  /* a host file where the image has a directory */
+  {
+    g_autofree char *p = g_build_filename (host2, "kernel/fs", NULL);
+    g_autofree char *q = g_build_filename (host2, "empty", NULL);
+    rm_rf (p);
+    g_assert_true (g_file_set_contents (p, "not a dir", -1, NULL));
+    rm_rf (q);
+    g_assert_true (g_file_set_contents (q, "not a dir either", -1, NULL));
+  }
+  w = open_ok (img);
+  g_assert_false (bgr_ext4_writer_add_tree (w, host2, "/lib/modules/6.1.0-x", NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", err->message);
+  bgr_assert_contains (err->message, "/lib/modules/6.1.0-x/empty");
+  bgr_assert_contains (err->message, "is a directory");
+  g_clear_error (&err);
+  close_ok (w);
+  assert_fsck_clean (img);
+
+  /* the guest directory a file */
+  w = open_ok (img);
+  g_assert_false (bgr_ext4_writer_add_tree (w, host, "/etc/hostname", NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+  /* a host path that is not a directory */
+  g_assert_false (bgr_ext4_writer_add_tree (w, "/nonexistent-dir", "/x", NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  /* cancelled */
+  {
+    g_autoptr (GCancellable) c = g_cancellable_new ();
+    g_cancellable_cancel (c);
+    g_assert_false (bgr_ext4_writer_add_tree (w, host, "/cancelled", c, &err));
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_CANCELLED);
+    g_clear_error (&err);
+  }
+  close_ok (w);
+  assert_fsck_clean (img);
+  rm_rf (host);
+  rm_rf (host2);
+}
+
+/* A tree copied onto "/": its lib/ goes through the image's lib ->
+ * usr/lib, and "/" keeps its own metadata. */
+static void
+test_add_tree_root (void)
+{
+  g_autofree char *img = make_debian_image ("root.ext4", 64);
+  g_autofree char *host = sandbox_path ("overlay");
+  g_autofree char *p = NULL, *st = NULL;
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w;
+
+  rm_rf (host);
+  p = g_build_filename (host, "lib/firmware/fw.bin", NULL);
+  write_host (p, "firmware", 0644, 0);
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (host, "etc/motd", NULL);
+  write_host (p, "hello", 0644, 0);
+  g_assert_cmpint (chmod (host, 0700), ==, 0);
+  p = g_build_filename (host, "lib", NULL);
+  g_assert_cmpint (chmod (p, 0700), ==, 0);
+  g_clear_pointer (&p, g_free);
+  w = open_ok (img);
+  g_assert_true (bgr_ext4_writer_add_tree (w, host, "/", NULL, &err));
+  g_assert_no_error (err);
+  close_ok (w);
+  assert_fsck_clean (img);
+  assert_file (img, "/usr/lib/firmware/fw.bin", "firmware", "0644");
+  assert_file (img, "/etc/motd", "hello", "0644");
+  st = assert_type (img, "/lib", "symlink");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/", "directory");
+  assert_field (st, "Mode:", "0755");
+  g_clear_pointer (&st, g_free);
+  /* merged into: keeps its metadata, not the host lib/'s 0700 */
+  st = assert_type (img, "/usr/lib", "directory");
+  assert_field (st, "Mode:", "0755");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/usr/lib/firmware", "directory");
+  assert_field (st, "Mode:", "0755");
+
+  /* what is neither a file, a directory nor a symlink */
+  g_clear_pointer (&p, g_free);
+  p = g_build_filename (host, "etc/fifo", NULL);
+  g_assert_cmpint (mkfifo (p, 0644), ==, 0);
+  w = open_ok (img);
+  g_assert_false (bgr_ext4_writer_add_file (w, "/fifo", p, 0, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+  g_assert_false (bgr_ext4_writer_add_tree (w, host, "/", NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED);
+  bgr_assert_contains (err->message, "etc/fifo");
+  g_clear_error (&err);
+  close_ok (w);
+  assert_fsck_clean (img);
+  assert_absent (img, "/fifo");
+  rm_rf (host);
+}
+
+/* mkfs.ext4's default for small images: 1 KiB blocks. */
+static void
+test_small_blocks (void)
+{
+  g_autofree char *img = make_debian_image_bs ("small-blocks.ext4", 64, "1024");
+  g_autofree char *host = make_host_tree ("modules-1k", "1k");
+  g_autofree char *big = g_strnfill (300000, 'q');
+  g_autofree char *data = NULL;
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w;
+
+  g_assert_cmpuint (stats_number (img, "Block size:"), ==, 1024);
+  w = open_ok (img);
+  g_assert_true (bgr_ext4_writer_add_tree (w, host, "/lib/modules/1k", NULL, &err));
+  g_assert_no_error (err);
+  add_data_ok (w, "/lib/big", big, 300000, 0644);
+  close_ok (w);
+  assert_fsck_clean (img);
+  assert_file (img, "/usr/lib/modules/1k/kernel/drivers/net/virtio_net.ko", "module 1k\n",
+               "0644");
+  data = cat_of (img, "/usr/lib/big");
+  g_assert_cmpstr (data, ==, big);
+
+  g_assert_true (bgr_ext4_grow (img, 100 * MIB, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 100 * 1024);
+  assert_fsck_clean (img);
+  assert_file (img, "/usr/lib/modules/1k/modules.dep", "kernel/fs/ext4/ext4.ko:\n", "0644");
+  rm_rf (host);
+  g_unlink (img);
+}
+
+/* ---- path resolution ------------------------------------------------ */
+
+static void
+test_resolution (void)
+{
+  g_autofree char *img = make_debian_image ("resolve.ext4", 64);
+  g_autoptr (GError) err = NULL;
+  g_autofree char *st = NULL;
+  BgrExt4Writer *w = open_ok (img);
+
+  /* relative target climbing above the root: clamped */
+  add_data_ok (w, "/usr/lib/alt/via-alt", "alt", 3, 0644);
+  /* absolute target: the image's /srv */
+  add_data_ok (w, "/opt/via-opt", "opt", 3, 0644);
+  /* ".." of the caller's path: clamped too, and after a symlink it is the
+   * target's parent */
+  add_data_ok (w, "/../../etc/../share-via-dots", "dots", 4, 0644);
+  add_data_ok (w, "/lib/../from-lib-parent", "up", 2, 0644);
+  /* a symlink in a missing parent chain */
+  add_data_ok (w, "/lib/new/dir/file", "deep", 4, 0644);
+
+  /* loops */
+  g_assert_false (bgr_ext4_writer_add_data (w, "/loop1/x", "x", 1, 0644, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
+  bgr_assert_contains (err->message, "too many levels of symbolic links");
+  g_clear_error (&err);
+  /* a file as a parent */
+  g_assert_false (bgr_ext4_writer_add_data (w, "/etc/hostname/x", "x", 1, 0644, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  bgr_assert_contains (err->message, "not a directory");
+  g_clear_error (&err);
+  /* a directory where a file goes */
+  g_assert_false (bgr_ext4_writer_add_data (w, "/etc", "x", 1, 0644, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  bgr_assert_contains (err->message, "is a directory");
+  g_clear_error (&err);
+  g_assert_false (bgr_ext4_writer_add_data (w, "/lib/..", "x", 1, 0644, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+  g_assert_false (bgr_ext4_writer_add_data (w, "/", "x", 1, 0644, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+  /* a directory, through a symlinked parent */
+  g_assert_false (bgr_ext4_writer_add_data (w, "/lib/x86_64-linux-gnu", "x", 1, 0644, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+  /* a missing host file */
+  g_assert_false (bgr_ext4_writer_add_file (w, "/x", "/nonexistent-file", 0, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  close_ok (w);
+  assert_fsck_clean (img);
+
+  assert_file (img, "/usr/share/via-alt", "alt", "0644");
+  assert_file (img, "/srv/via-opt", "opt", "0644");
+  assert_file (img, "/share-via-dots", "dots", "0644");
+  assert_file (img, "/usr/from-lib-parent", "up", "0644");
+  assert_file (img, "/usr/lib/new/dir/file", "deep", "0644");
+  st = assert_type (img, "/opt", "symlink");
+  g_clear_pointer (&st, g_free);
+  st = assert_type (img, "/usr/lib/alt", "symlink");
+  g_clear_pointer (&st, g_free);
+  assert_absent (img, "/x");
+  assert_absent (img, "/loop1/x");
+}
+
+/* ---- full filesystems ----------------------------------------------- */
+
+static void
+test_no_space (void)
+{
+  g_autofree char *img = sandbox_path ("full.ext4");
+  g_autofree char *block = g_strnfill (4096, 'x');
+  g_autofree char *huge = NULL, *fill = NULL, *host = NULL;
+  g_autoptr (GError) err = NULL;
+  guint64 free_blocks;
+  BgrExt4Writer *w;
+  guint n = 0;
+
+  g_unlink (img);
+  /* 512 blocks, no journal, more inodes than blocks */
+  w = bgr_ext4_writer_create (img, 2 * MIB, 600, &err);
+  g_assert_no_error (err);
+  /* known too big before anything is written */
+  huge = g_malloc0 (4 * MIB);
+  memset (huge, 'h', 4 * MIB);
+  g_assert_false (bgr_ext4_writer_add_data (w, "/huge", huge, 4 * MIB, 0644, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
+  bgr_assert_contains (err->message, "/huge");
+  g_clear_error (&err);
+  /* filled block by block, until something fails: the file's data or
+   * the directory growing */
+  for (;; n++)
+    {
+      g_autofree char *name = g_strdup_printf ("/f/%04u", n);
+      if (!bgr_ext4_writer_add_data (w, name, block, 4096, 0644, &err))
+        {
+          g_test_message ("%s", err->message);
+          g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
+          bgr_assert_contains (err->message, name);
+          g_clear_error (&err);
+          break;
+        }
+      g_assert_cmpuint (n, <, 600);
+    }
+  close_ok (w);
+  assert_fsck_clean (img);
+  g_assert_cmpuint (n, >, 300);
+
+  /* Every other file emptied: the free blocks are single ones, and a
+   * file of all of them needs an extent block more. It fails half-way
+   * and leaves nothing behind. */
+  w = open_ok (img);
+  for (guint i = 0; i < n; i += 2)
+    {
+      g_autofree char *name = g_strdup_printf ("/f/%04u", i);
+      add_data_ok (w, name, NULL, 0, 0644);
+    }
+  close_ok (w);
+  assert_fsck_clean (img);
+  free_blocks = stats_number (img, "Free blocks:");
+  g_assert_cmpuint (free_blocks, >, 100);
+  fill = g_malloc (free_blocks * 4096);
+  memset (fill, 'f', free_blocks * 4096);
+  w = open_ok (img);
+  g_assert_false (bgr_ext4_writer_add_data (w, "/f/0001", fill, free_blocks * 4096, 0644, &err));
+  g_test_message ("%s", err->message);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
+  bgr_assert_contains (err->message, "/f/0001");
+  g_clear_error (&err);
+  /* streamed from a host file too */
+  host = sandbox_path ("fill.bin");
+  g_assert_true (g_file_set_contents (host, fill, (gssize) (free_blocks * 4096), NULL));
+  g_assert_false (bgr_ext4_writer_add_file (w, "/filled", host, 0, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
+  bgr_assert_contains (err->message, "/filled");
+  g_clear_error (&err);
+  close_ok (w);
+  assert_fsck_clean (img);
+  g_assert_cmpuint (stats_number (img, "Free blocks:"), ==, free_blocks);
+  {
+    /* the replaced file is still there as it was */
+    g_autofree char *data = cat_of (img, "/f/0001");
+    g_assert_cmpstr (data, ==, block);
+  }
+  assert_absent (img, "/filled");
+  g_unlink (host);
+  g_unlink (img);
+}
+
+/* Out of inodes in the middle of a tree. */
+static void
+test_no_inodes (void)
+{
+  g_autofree char *img = sandbox_path ("noinodes.ext4");
+  g_autofree char *host = sandbox_path ("many");
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w;
+
+  g_unlink (img);
+  rm_rf (host);
+  for (guint i = 0; i < 64; i++)
+    {
+      g_autofree char *p = g_strdup_printf ("%s/d/file%02u", host, i);
+      write_host (p, "x", 0644, 0);
+    }
+  w = bgr_ext4_writer_create (img, 8 * MIB, 8, &err);
+  g_assert_no_error (err);
+  g_assert_false (bgr_ext4_writer_add_tree (w, host, "/many", NULL, &err));
+  g_test_message ("%s", err->message);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
+  bgr_assert_contains (err->message, "/many/d/file");
+  g_clear_error (&err);
+  close_ok (w);
+  assert_fsck_clean (img);
+  rm_rf (host);
+  g_unlink (img);
+}
+
+/* ---- grow ----------------------------------------------------------- */
+
+static void
+test_grow (void)
+{
+  g_autofree char *img = sandbox_path ("grow.ext4");
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w;
+  GStatBuf st;
+
+  g_unlink (img);
+  w = bgr_ext4_writer_create (img, 64 * MIB, 1024, &err);
+  g_assert_no_error (err);
+  add_data_ok (w, "/etc/kept", "still here\n", 11, 0644);
+  close_ok (w);
+  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 16384);
+  /* mounted since its last check, as a booted VM's image is: resize2fs
+   * alone would ask for e2fsck -f */
+  debugfs_write (img, "ssv mtime 20350101");
+
+  g_assert_true (bgr_ext4_grow (img, 256 * MIB + 1000, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (g_stat (img, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 256 * MIB);
+  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 65536);
+  assert_fsck_clean (img);
+  assert_file (img, "/etc/kept", "still here\n", "0644");
+
+  /* the same size: nothing to do */
+  g_assert_true (bgr_ext4_grow (img, 256 * MIB, NULL, &err));
+  g_assert_no_error (err);
+
+  /* shrinking refused, the file untouched */
+  g_assert_false (bgr_ext4_grow (img, 128 * MIB, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  bgr_assert_contains (err->message, "cannot shrink");
+  g_clear_error (&err);
+  g_assert_cmpint (g_stat (img, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 256 * MIB);
+  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 65536);
+  assert_fsck_clean (img);
+
+  /* it stays usable for edits */
+  w = open_ok (img);
+  add_data_ok (w, "/etc/after", "grown\n", 6, 0644);
+  close_ok (w);
+  assert_fsck_clean (img);
+  assert_file (img, "/etc/after", "grown\n", "0644");
+
+  /* a missing image */
+  g_assert_false (bgr_ext4_grow ("/nonexistent.ext4", 256 * MIB, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  g_unlink (img);
+}
+
+/* A Debian-like image from mkfs.ext4 -d grows too, and a file that is not
+ * ext4 is refused before anything changes. */
+static void
+test_grow_mkfs_image (void)
+{
+  g_autofree char *img = make_debian_image ("grow-d.ext4", 64);
+  g_autofree char *junk = sandbox_path ("junk.img");
+  g_autoptr (GError) err = NULL;
+  GStatBuf st;
+
+  g_assert_true (bgr_ext4_grow (img, 200 * MIB, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 200 * 256);
+  assert_fsck_clean (img);
+  {
+    /* made by mkfs.ext4 -d: owned by whoever runs the test */
+    g_autofree char *data = cat_of (img, "/etc/two-a");
+    g_assert_cmpstr (data, ==, "shared\n");
+  }
+
+  {
+    g_autofree char *zeros = g_malloc0 (MIB);
+    g_assert_true (g_file_set_contents (junk, zeros, MIB, NULL));
+  }
+  g_assert_false (bgr_ext4_grow (junk, 8 * MIB, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
+  g_clear_error (&err);
+  g_assert_cmpint (g_stat (junk, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, MIB);
+  g_unlink (junk);
+  g_unlink (img);
+}
+
+/* ---- opening -------------------------------------------------------- */
+
+static void
+test_open_errors (void)
+{
+  g_autofree char *junk = sandbox_path ("junk.ext4");
+  g_autofree char *tiny = sandbox_path ("tiny.ext4");
+  g_autofree char *ext2 = sandbox_path ("ext2.img");
+  g_autofree char *busy = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *text = g_strnfill (MIB, 'j');
+  BgrRun r;
+
+  g_assert_null (bgr_ext4_writer_open ("/nonexistent.ext4", &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+
+  g_assert_true (g_file_set_contents (junk, text, -1, NULL));
+  g_assert_null (bgr_ext4_writer_open (junk, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
+  bgr_assert_contains (err->message, junk);
+  g_clear_error (&err);
+
+  g_assert_true (g_file_set_contents (tiny, "hello", -1, NULL));
+  g_assert_null (bgr_ext4_writer_open (tiny, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
+  g_clear_error (&err);
+
+  g_unlink (ext2);
+  bgr_run_env (&r, NULL,
+               (const char *const[]){ tool ("mkfs.ext2"), "-q", "-F", ext2, "8M", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  g_assert_null (bgr_ext4_writer_open (ext2, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
+  g_clear_error (&err);
+
+  g_assert_null (bgr_ext4_writer_open (g_get_tmp_dir (), &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&err);
+
+  /* a journal to replay: in use by a guest, or crashed */
+  busy = make_debian_image ("busy.ext4", 64);
+  debugfs_write (busy, "feature needs_recovery");
+  g_assert_null (bgr_ext4_writer_open (busy, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
+  g_clear_error (&err);
+
+  g_unlink (junk);
+  g_unlink (tiny);
+  g_unlink (ext2);
+  g_unlink (busy);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_add_func ("/ext4-edit/add-files", test_add_files);
+  g_test_add_func ("/ext4-edit/replace-frees", test_replace_frees);
+  g_test_add_func ("/ext4-edit/add-tree", test_add_tree);
+  g_test_add_func ("/ext4-edit/add-tree-root", test_add_tree_root);
+  g_test_add_func ("/ext4-edit/small-blocks", test_small_blocks);
+  g_test_add_func ("/ext4-edit/resolution", test_resolution);
+  g_test_add_func ("/ext4-edit/no-space", test_no_space);
+  g_test_add_func ("/ext4-edit/no-inodes", test_no_inodes);
+  g_test_add_func ("/ext4-edit/grow", test_grow);
+  g_test_add_func ("/ext4-edit/grow-mkfs-image", test_grow_mkfs_image);
+  g_test_add_func ("/ext4-edit/open-errors", test_open_errors);
+  return g_test_run ();
+}
