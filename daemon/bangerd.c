@@ -8,7 +8,10 @@
 #define G_LOG_DOMAIN "bangerd"
 #include "config.h"
 
+#include <gio/gunixfdlist.h>
+
 #include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -629,6 +632,246 @@ handle_promote_image (BgrDBusManager *skeleton, GDBusMethodInvocation *invocatio
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- VMs ------------------------------------------------------------------ */
+
+static GVariant *
+vm_record (BgrVm *vm)
+{
+  return bgr_vm_to_variant (vm);
+}
+
+typedef struct {
+  BgrDBusManager *skeleton;
+  const char *name;
+} VmProgress;
+
+static void
+on_vm_progress (const char *phase, guint step, guint n_steps, gpointer data)
+{
+  VmProgress *p = data;
+  bgr_dbus_manager_emit_vm_progress (p->skeleton, p->name, phase, step, n_steps);
+}
+
+/* Reads an optional member of an a{sv} with the expected type; a member of
+ * another type is an error naming it. */
+static gboolean
+lookup_option (GVariant *options, const char *key, const GVariantType *type, GVariant **out,
+               GError **error)
+{
+  g_autoptr (GVariant) v = g_variant_lookup_value (options, key, NULL);
+
+  *out = NULL;
+  if (v == NULL)
+    return TRUE;
+  if (!g_variant_is_of_type (v, type))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "option '%s' has type %s, expected %s", key, g_variant_get_type_string (v),
+                   g_variant_type_peek_string (type));
+      return FALSE;
+    }
+  *out = g_steal_pointer (&v);
+  return TRUE;
+}
+
+static gboolean
+handle_create_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                  GVariant *options, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GVariant) image = NULL, vcpus = NULL, memory = NULL, disk = NULL;
+  g_autoptr (GCancellable) c = NULL;
+  g_autoptr (BgrVm) vm = NULL;
+  VmProgress progress = { skeleton, name };
+  static const char *const known[] = { "image", "vcpus", "memory_mib", "disk_size", NULL };
+  GVariantIter it;
+  const char *key;
+
+  g_variant_iter_init (&it, options);
+  while (g_variant_iter_next (&it, "{&sv}", &key, NULL))
+    if (!g_strv_contains (known, key))
+      {
+        g_set_error (&error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                     "unknown option '%s' (known: image, vcpus, memory_mib, disk_size)", key);
+        return return_error (d, invocation, error);
+      }
+  if (!lookup_option (options, "image", G_VARIANT_TYPE_STRING, &image, &error)
+      || !lookup_option (options, "vcpus", G_VARIANT_TYPE_UINT32, &vcpus, &error)
+      || !lookup_option (options, "memory_mib", G_VARIANT_TYPE_UINT64, &memory, &error)
+      || !lookup_option (options, "disk_size", G_VARIANT_TYPE_UINT64, &disk, &error))
+    return return_error (d, invocation, error);
+  c = long_call_begin (d, invocation);
+  vm = bgr_client_create_vm (d->client, name, image != NULL ? g_variant_get_string (image, NULL) : NULL,
+                             vcpus != NULL ? g_variant_get_uint32 (vcpus) : 0,
+                             memory != NULL ? g_variant_get_uint64 (memory) : 0,
+                             disk != NULL ? g_variant_get_uint64 (disk) : 0, on_vm_progress,
+                             &progress, c, &error);
+  long_call_end (d, invocation, c);
+  if (vm == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_create_vm (skeleton, invocation, vm_record (vm));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_start_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                 gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  VmProgress progress = { skeleton, name };
+  g_autoptr (GCancellable) c = long_call_begin (d, invocation);
+  g_autoptr (BgrVm) vm = bgr_client_start_vm (d->client, name, on_vm_progress, &progress, c, &error);
+  long_call_end (d, invocation, c);
+  if (vm == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_start_vm (skeleton, invocation, vm_record (vm));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_stop_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrVm) vm = bgr_client_stop_vm (d->client, name, NULL, &error);
+  if (vm == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_stop_vm (skeleton, invocation, vm_record (vm));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_kill_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrVm) vm = bgr_client_kill_vm (d->client, name, NULL, &error);
+  if (vm == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_kill_vm (skeleton, invocation, vm_record (vm));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_delete_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                  gboolean force, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  if (!bgr_client_delete_vm (d->client, name, force, NULL, &error))
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_delete_vm (skeleton, invocation);
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_vms (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GPtrArray) list = bgr_client_list_vms (d->client, NULL, &error);
+  GVariantBuilder b;
+
+  if (list == NULL)
+    return return_error (d, invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, vm_record (list->pdata[i]));
+  bgr_dbus_manager_complete_list_vms (skeleton, invocation, g_variant_builder_end (&b));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+               gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrVm) vm = bgr_client_get_vm (d->client, name, NULL, &error);
+  if (vm == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_get_vm (skeleton, invocation, vm_record (vm));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_vm_logs (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                    guint64 max_bytes, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GBytes) logs = bgr_client_get_vm_logs (d->client, name, max_bytes, NULL, &error);
+  if (logs == NULL)
+    return return_error (d, invocation, error);
+  g_dbus_method_invocation_return_value (
+    invocation, g_variant_new ("(@ay)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, logs, TRUE)));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_vm_exec (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                GUnixFDList *fd_list, const char *name, const char *const *argv, GVariant *options,
+                GVariant *in_h, GVariant *out_h, GVariant *err_h, gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GVariant) env = NULL, cwd = NULL, timeout = NULL, want_stdin = NULL;
+  g_autoptr (GCancellable) c = NULL;
+  g_autofree const char **env_v = NULL;
+  int fds[3] = { -1, -1, -1 };
+  GVariant *handles[3] = { in_h, out_h, err_h };
+  gint status = 0;
+  gboolean ok;
+
+  if (!lookup_option (options, "env", G_VARIANT_TYPE_STRING_ARRAY, &env, &error)
+      || !lookup_option (options, "cwd", G_VARIANT_TYPE_STRING, &cwd, &error)
+      || !lookup_option (options, "timeout_ms", G_VARIANT_TYPE_UINT32, &timeout, &error)
+      || !lookup_option (options, "stdin", G_VARIANT_TYPE_BOOLEAN, &want_stdin, &error))
+    return return_error (d, invocation, error);
+  for (int i = 0; i < 3; i++)
+    {
+      gint32 idx = g_variant_get_handle (handles[i]);
+      if (fd_list == NULL || idx < 0 || idx >= g_unix_fd_list_get_length (fd_list))
+        {
+          for (int j = 0; j < i; j++)
+            close (fds[j]);
+          g_set_error (&error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                       "VmExec needs three file descriptors (stdin, stdout, stderr) passed with "
+                       "the call");
+          return return_error (d, invocation, error);
+        }
+      fds[i] = g_unix_fd_list_get (fd_list, idx, NULL);
+    }
+  if (env != NULL)
+    env_v = g_variant_get_strv (env, NULL);
+  c = long_call_begin (d, invocation);
+  ok = bgr_client_vm_exec (d->client, name, argv, env_v, cwd != NULL ? g_variant_get_string (cwd, NULL) : NULL,
+                           timeout != NULL ? g_variant_get_uint32 (timeout) : 0,
+                           want_stdin != NULL && g_variant_get_boolean (want_stdin) ? fds[0] : -1,
+                           fds[1], fds[2], &status, c, &error);
+  long_call_end (d, invocation, c);
+  for (int i = 0; i < 3; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  if (!ok)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_vm_exec (skeleton, invocation, NULL, status);
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static gboolean
 quit_idle (gpointer data)
 {
@@ -721,6 +964,15 @@ export_manager (Daemon *d, GError **error)
   g_signal_connect (d->skeleton, "handle-get-image", G_CALLBACK (handle_get_image), d);
   g_signal_connect (d->skeleton, "handle-delete-image", G_CALLBACK (handle_delete_image), d);
   g_signal_connect (d->skeleton, "handle-promote-image", G_CALLBACK (handle_promote_image), d);
+  g_signal_connect (d->skeleton, "handle-create-vm", G_CALLBACK (handle_create_vm), d);
+  g_signal_connect (d->skeleton, "handle-start-vm", G_CALLBACK (handle_start_vm), d);
+  g_signal_connect (d->skeleton, "handle-stop-vm", G_CALLBACK (handle_stop_vm), d);
+  g_signal_connect (d->skeleton, "handle-kill-vm", G_CALLBACK (handle_kill_vm), d);
+  g_signal_connect (d->skeleton, "handle-delete-vm", G_CALLBACK (handle_delete_vm), d);
+  g_signal_connect (d->skeleton, "handle-list-vms", G_CALLBACK (handle_list_vms), d);
+  g_signal_connect (d->skeleton, "handle-get-vm", G_CALLBACK (handle_get_vm), d);
+  g_signal_connect (d->skeleton, "handle-get-vm-logs", G_CALLBACK (handle_get_vm_logs), d);
+  g_signal_connect (d->skeleton, "handle-vm-exec", G_CALLBACK (handle_vm_exec), d);
   return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (d->skeleton), d->connection,
                                            BGR_DBUS_PATH, error);
 }
@@ -791,6 +1043,10 @@ main (int argc, char **argv)
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
+
+  /* VmExec writes to descriptors its callers passed: a caller that went
+   * away must cost an EPIPE, not the daemon. */
+  signal (SIGPIPE, SIG_IGN);
   guint owner_id;
   guint name_flags;
 
