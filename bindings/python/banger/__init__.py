@@ -65,6 +65,10 @@ _glib.g_strfreev.argtypes = [_p]
 _glib.g_strfreev.restype = None
 _glib.g_ptr_array_unref.argtypes = [_p]
 _glib.g_ptr_array_unref.restype = None
+_glib.g_bytes_get_data.argtypes = [_p, ctypes.POINTER(ctypes.c_size_t)]
+_glib.g_bytes_get_data.restype = _p
+_glib.g_bytes_unref.argtypes = [_p]
+_glib.g_bytes_unref.restype = None
 
 
 class _GPtrArray(ctypes.Structure):
@@ -129,6 +133,19 @@ _SIGNATURES = [
     ("bgr_client_get_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_delete_image", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_promote_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_vm_to_json", _p, [_p]),
+    ("bgr_client_create_vm", _p, [_p, _s, _s, ctypes.c_uint, ctypes.c_uint64, ctypes.c_uint64, _p,
+                                  _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_start_vm", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_stop_vm", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_kill_vm", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_delete_vm", ctypes.c_int, [_p, _s, ctypes.c_int, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_list_vms", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_get_vm", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_get_vm_logs", _p, [_p, _s, ctypes.c_uint64, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_exec", ctypes.c_int, [_p, _s, _p, _p, _s, ctypes.c_uint, ctypes.c_int,
+                                          ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+                                          _p, ctypes.POINTER(_GErrorP)]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:
@@ -315,6 +332,21 @@ _PULL_PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_uint, ctypes.c_uint, ctype
                                        ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
                                        ctypes.c_void_p)
 
+_VM_PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint,
+                                     ctypes.c_void_p)
+
+
+def _strv(items):
+    """A NULL-terminated char** for ITEMS (kept alive by the returned array)."""
+    if items is None:
+        return None
+    arr = (ctypes.c_char_p * (len(items) + 1))()
+    for i, item in enumerate(items):
+        arr[i] = item.encode() if isinstance(item, str) else item
+    arr[len(items)] = None
+    return arr
+
+
 _G_BUS_TYPE_SYSTEM = 1
 _G_BUS_TYPE_SESSION = 2
 
@@ -492,3 +524,123 @@ class Client(_Object):
         err = _GErrorP()
         ptr = _lib.bgr_client_promote_image(self._ptr, name.encode(), None, ctypes.byref(err))
         return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    # VMs come back as dicts too (the records of `banger vm show --json`).
+
+    def create_vm(self, name, image=None, vcpus=0, memory_mib=0, disk_size=0, progress=None):
+        """Creates VM NAME from IMAGE (default: the default_image_name setting) and
+        boots it; returns once its guest agent answered. PROGRESS(phase, step,
+        n_steps) is called at each phase (possibly from another thread)."""
+        err = _GErrorP()
+        cb = _VM_PROGRESS_FUNC(lambda ph, st, n, _d: progress(ph.decode(), st, n)) if progress else None
+        ptr = _lib.bgr_client_create_vm(self._ptr, _enc(name), _enc(image), vcpus, memory_mib,
+                                        disk_size, ctypes.cast(cb, ctypes.c_void_p) if cb else None,
+                                        None, None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_vm_to_json)
+
+    def start_vm(self, name, progress=None):
+        err = _GErrorP()
+        cb = _VM_PROGRESS_FUNC(lambda ph, st, n, _d: progress(ph.decode(), st, n)) if progress else None
+        ptr = _lib.bgr_client_start_vm(self._ptr, _enc(name),
+                                       ctypes.cast(cb, ctypes.c_void_p) if cb else None, None, None,
+                                       ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_vm_to_json)
+
+    def stop_vm(self, name):
+        """Graceful stop (guest poweroff, then power button, then kill)."""
+        err = _GErrorP()
+        return self._record(_lib.bgr_client_stop_vm(self._ptr, _enc(name), None, ctypes.byref(err)),
+                            err, _lib.bgr_vm_to_json)
+
+    def kill_vm(self, name):
+        err = _GErrorP()
+        return self._record(_lib.bgr_client_kill_vm(self._ptr, _enc(name), None, ctypes.byref(err)),
+                            err, _lib.bgr_vm_to_json)
+
+    def delete_vm(self, name, force=False):
+        err = _GErrorP()
+        _check(_lib.bgr_client_delete_vm(self._ptr, _enc(name), 1 if force else 0, None,
+                                         ctypes.byref(err)), err)
+
+    def vms(self):
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_list_vms(self._ptr, None, ctypes.byref(err)), err,
+                             _lib.bgr_vm_to_json)
+
+    def vm(self, name):
+        err = _GErrorP()
+        return self._record(_lib.bgr_client_get_vm(self._ptr, _enc(name), None, ctypes.byref(err)),
+                            err, _lib.bgr_vm_to_json)
+
+    def vm_logs(self, name, max_bytes=0):
+        """The VM's serial console log (bytes), the last MAX_BYTES when not 0."""
+        err = _GErrorP()
+        ptr = _check(_lib.bgr_client_get_vm_logs(self._ptr, _enc(name), max_bytes, None,
+                                                 ctypes.byref(err)), err)
+        try:
+            size = ctypes.c_size_t()
+            data = _glib.g_bytes_get_data(ptr, ctypes.byref(size))
+            return ctypes.string_at(data, size.value) if size.value else b""
+        finally:
+            _glib.g_bytes_unref(ptr)
+
+    def vm_exec(self, name, argv, env=None, cwd=None, timeout=None, input=None):
+        """Runs ARGV in VM NAME; returns (status, stdout bytes, stderr bytes).
+        ENV: dict or list of "KEY=VALUE"; TIMEOUT: seconds (raises BangerError
+        TIMED_OUT); INPUT: bytes fed to stdin (else stdin is /dev/null). STATUS is
+        the exit status, or 128 + the signal that killed the command."""
+        import threading
+
+        if isinstance(env, dict):
+            env = ["%s=%s" % kv for kv in env.items()]
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r = in_w = -1
+        if input is not None:
+            in_r, in_w = os.pipe()
+        chunks = {out_r: [], err_r: []}
+
+        def drain(fd):
+            while True:
+                b = os.read(fd, 65536)
+                if not b:
+                    break
+                chunks[fd].append(b)
+
+        def feed():
+            try:
+                view = memoryview(input)
+                while view:
+                    n = os.write(in_w, view)
+                    view = view[n:]
+            except OSError:  # the command did not read it all
+                pass
+            finally:
+                os.close(in_w)
+
+        threads = [threading.Thread(target=drain, args=(out_r,), daemon=True),
+                   threading.Thread(target=drain, args=(err_r,), daemon=True)]
+        if input is not None:
+            threads.append(threading.Thread(target=feed, daemon=True))
+        for t in threads:
+            t.start()
+        argv_c = _strv(list(argv))
+        env_c = _strv(env)
+        status = ctypes.c_int()
+        err = _GErrorP()
+        try:
+            ok = _lib.bgr_client_vm_exec(self._ptr, _enc(name), ctypes.cast(argv_c, _p),
+                                         ctypes.cast(env_c, _p) if env_c is not None else None,
+                                         _enc(cwd), int((timeout or 0) * 1000), in_r, out_w, err_w,
+                                         ctypes.byref(status), None, ctypes.byref(err))
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+            if in_r >= 0:
+                os.close(in_r)
+            for t in threads:
+                t.join()
+            os.close(out_r)
+            os.close(err_r)
+        _check(ok, err)
+        return status.value, b"".join(chunks[out_r]), b"".join(chunks[err_r])
