@@ -1094,6 +1094,8 @@ main (int argc, char **argv)
   d->replace = opt_replace;
   d->loop = g_main_loop_new (NULL, FALSE);
 
+  d->bus_description = opt_address != NULL ? g_strdup_printf ("address:%s", opt_address)
+                                             : g_strdup (opt_system ? "system" : "session");
   /* Without --replace, take the state lock before touching the bus, so a
    * second daemon fails at once with the holder's pid. */
   if (!opt_replace && !try_start_engine (d, &error))
@@ -1108,13 +1110,9 @@ main (int argc, char **argv)
         opt_address,
         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
         NULL, NULL, &error);
-      d->bus_description = g_strdup_printf ("address:%s", opt_address);
     }
   else
-    {
-      d->connection = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, &error);
-      d->bus_description = g_strdup (opt_system ? "system" : "session");
-    }
+    d->connection = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, &error);
   if (d->connection == NULL)
     {
       g_printerr ("bangerd: cannot connect to the %s bus: %s\n",

@@ -591,6 +591,7 @@ test_add_tree_root (void)
   g_clear_pointer (&p, g_free);
   p = g_build_filename (host, "etc/motd", NULL);
   write_host (p, "hello", 0644, 0);
+  g_clear_pointer (&p, g_free);
   g_assert_cmpint (chmod (host, 0700), ==, 0);
   p = g_build_filename (host, "lib", NULL);
   g_assert_cmpint (chmod (p, 0700), ==, 0);

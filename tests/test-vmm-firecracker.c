@@ -225,6 +225,13 @@ member_names (JsonObject *o)
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
+static void
+assert_members (JsonObject *o, const char *expected)
+{
+  g_autofree char *names = member_names (o);
+  g_assert_cmpstr (names, ==, expected);
+}
+
 static gboolean
 file_has (const char *path, const char *text)
 {
@@ -266,7 +273,7 @@ check_requests (Fixture *f, GPtrArray *records)
   g_assert_cmpstr (json_object_get_string_member (b, "metrics_path"), ==, metrics);
 
   b = record_body (records, "PUT", "/machine-config");
-  g_assert_cmpstr (member_names (b), ==, "mem_size_mib,smt,vcpu_count");
+  assert_members (b, "mem_size_mib,smt,vcpu_count");
   g_assert_cmpint (json_object_get_int_member (b, "vcpu_count"), ==, c->vcpus);
   g_assert_cmpint (json_object_get_int_member (b, "mem_size_mib"), ==, (gint64) c->memory_mib);
   g_assert_false (json_object_get_boolean_member (b, "smt"));
@@ -280,7 +287,7 @@ check_requests (Fixture *f, GPtrArray *records)
     g_assert_false (json_object_has_member (b, "initrd_path"));
 
   b = record_body (records, "PUT", "/drives/rootfs");
-  g_assert_cmpstr (member_names (b), ==, "drive_id,is_read_only,is_root_device,path_on_host");
+  assert_members (b, "drive_id,is_read_only,is_root_device,path_on_host");
   g_assert_cmpstr (json_object_get_string_member (b, "drive_id"), ==, "rootfs");
   g_assert_cmpstr (json_object_get_string_member (b, "path_on_host"), ==, c->rootfs);
   g_assert_true (json_object_get_boolean_member (b, "is_root_device"));
@@ -299,7 +306,7 @@ check_requests (Fixture *f, GPtrArray *records)
   if (c->tap != NULL)
     {
       b = record_body (records, "PUT", "/network-interfaces/eth0");
-      g_assert_cmpstr (member_names (b), ==, "guest_mac,host_dev_name,iface_id");
+      assert_members (b, "guest_mac,host_dev_name,iface_id");
       g_assert_cmpstr (json_object_get_string_member (b, "iface_id"), ==, "eth0");
       g_assert_cmpstr (json_object_get_string_member (b, "host_dev_name"), ==, c->tap);
       g_assert_cmpstr (json_object_get_string_member (b, "guest_mac"), ==, c->mac);
@@ -308,7 +315,7 @@ check_requests (Fixture *f, GPtrArray *records)
     g_assert_null (find_record (records, "PUT", "/network-interfaces/eth0"));
 
   b = record_body (records, "PUT", "/vsock");
-  g_assert_cmpstr (member_names (b), ==, "guest_cid,uds_path");
+  assert_members (b, "guest_cid,uds_path");
   g_assert_cmpint (json_object_get_int_member (b, "guest_cid"), ==, BGR_FC_GUEST_CID);
   g_assert_cmpstr (json_object_get_string_member (b, "uds_path"), ==, vsock);
 }
@@ -622,6 +629,65 @@ test_request_refused (Fixture *f, gconstpointer data)
   assert_nothing_running (f);
 }
 
+/* The metrics file: lines of amounts since the previous line, summed
+ * across calls; the aggregate object when there is one, else the
+ * per-device ones (older Firecracker); a line still being written waits. */
+static void
+test_metrics_file (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->run_dir, BGR_FC_METRICS_NAME, NULL);
+  g_autofree char *totals = g_build_filename (f->run_dir, BGR_FC_METRICS_TOTALS_NAME, NULL);
+  static const char lines[] =
+    /* Firecracker >= 1.5: per device and the aggregate. */
+    "{\"utc_timestamp_ms\":1,\"block_rootfs\":{\"read_bytes\":100,\"write_bytes\":10},"
+    "\"block_work\":{\"read_bytes\":1,\"write_bytes\":2},"
+    "\"block\":{\"read_bytes\":101,\"write_bytes\":12},"
+    "\"net_eth0\":{\"rx_bytes_count\":5,\"tx_bytes_count\":6},"
+    "\"net\":{\"rx_bytes_count\":5,\"tx_bytes_count\":6}}\n"
+    /* Not a metrics line: skipped. */
+    "garbage\n"
+    /* Per device only. */
+    "{\"block_rootfs\":{\"read_bytes\":1000,\"write_bytes\":100},"
+    "\"block_work\":{\"read_bytes\":3,\"write_bytes\":\"x\"}}\n"
+    /* Half written. */
+    "{\"block\":{\"read_bytes\":7,";
+  BgrVmmMetrics m = { -1, -1, -1, -1, -1, -1 };
+  g_autoptr (GError) err = NULL;
+
+  bgr_vmm_firecracker_read_metrics (path, &m);
+  g_assert_cmpint (m.disk_read_bytes, ==, -1);
+  g_assert_cmpint (m.net_rx_bytes, ==, -1);
+
+  g_file_set_contents (path, lines, -1, &err);
+  g_assert_no_error (err);
+  bgr_vmm_firecracker_read_metrics (path, &m);
+  g_assert_cmpint (m.disk_read_bytes, ==, 1104);
+  g_assert_cmpint (m.disk_write_bytes, ==, 112);
+  g_assert_cmpint (m.net_rx_bytes, ==, 5);
+  g_assert_cmpint (m.net_tx_bytes, ==, 6);
+  g_assert_true (g_file_test (totals, G_FILE_TEST_IS_REGULAR));
+  /* Nothing new: the same sums. */
+  bgr_vmm_firecracker_read_metrics (path, &m);
+  g_assert_cmpint (m.disk_read_bytes, ==, 1104);
+
+  /* The last line completed. */
+  {
+    g_autofree char *more = g_strconcat (lines, "\"write_bytes\":8}}\n", NULL);
+    g_file_set_contents (path, more, -1, &err);
+    g_assert_no_error (err);
+  }
+  bgr_vmm_firecracker_read_metrics (path, &m);
+  g_assert_cmpint (m.disk_read_bytes, ==, 1111);
+  g_assert_cmpint (m.disk_write_bytes, ==, 120);
+  g_assert_cmpint (m.net_rx_bytes, ==, 5);
+
+  /* A new, shorter file (a restarted VM): the sums start over. */
+  g_file_set_contents (path, "{\"block\":{\"read_bytes\":9,\"write_bytes\":9}}\n", -1, &err);
+  g_assert_no_error (err);
+  bgr_vmm_firecracker_read_metrics (path, &m);
+  g_assert_cmpint (m.disk_read_bytes, ==, 9);
+}
+
 /* ---- The stand-in's checker, driven by raw HTTP ---- */
 
 static guint
@@ -832,6 +898,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/vmm-firecracker/request-refused", Fixture, NULL, fixture_setup,
               test_request_refused, fixture_teardown);
+  g_test_add ("/vmm-firecracker/metrics-file", Fixture, NULL, fixture_setup, test_metrics_file,
+              fixture_teardown);
   g_test_add ("/vmm-firecracker/stand-in-checks", Fixture, NULL, fixture_setup,
               test_stand_in_checks, fixture_teardown);
   return g_test_run ();

@@ -453,23 +453,21 @@ nft_summary (guint *rules, gint64 *handle)
         {
           JsonObject *e = json_array_get_object_element (expr, j);
           JsonObject *match = member_object (e, "match");
+          JsonObject *left, *right;
           if (json_object_has_member (e, "masquerade"))
             masquerade = TRUE;
           if (match == NULL)
             continue;
-          if (JSON_NODE_HOLDS_OBJECT (json_object_get_member (match, "right"))
-              && member_object (json_object_get_object_member (match, "right"), "prefix"))
+          left = member_object (match, "left");
+          right = JSON_NODE_HOLDS_OBJECT (json_object_get_member (match, "right"))
+                    ? member_object (json_object_get_object_member (match, "right"), "prefix")
+                    : NULL;
+          if (right != NULL)
             {
-              JsonObject *prefix = member_object (json_object_get_object_member (match, "right"),
-                                                  "prefix");
-              addr = member_string (prefix, "addr");
-              len = json_object_get_int_member (prefix, "len");
+              addr = member_string (right, "addr");
+              len = json_object_get_int_member (right, "len");
             }
-          else if (g_strcmp0 (member_string (member_object (json_object_get_object_member (match, "left"),
-                                                            "meta"),
-                                             "key"),
-                              "oifname")
-                       == 0
+          else if (g_strcmp0 (member_string (member_object (left, "meta"), "key"), "oifname") == 0
                    && g_strcmp0 (member_string (match, "op"), "!=") == 0)
             oif = member_string (match, "right");
         }

@@ -640,7 +640,17 @@ bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
 
   if (doc == NULL)
     return FALSE;
-  /* VMs do not exist yet; when they do, an image in use is refused here. */
+  {
+    /* A VM keeps booting the image's kernel and initrd: refuse while one
+     * was made from it. */
+    g_autofree char *users = bgr_engine_vms_using_image (engine, name);
+    if (users != NULL)
+      {
+        g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY,
+                     "image '%s' is used by VM(s) %s: delete them first", name, users);
+        return FALSE;
+      }
+  }
   bgr_engine_lock (engine);
   /* Look again under the lock: the record may have changed (promote). */
   g_clear_pointer (&doc, json_object_unref);

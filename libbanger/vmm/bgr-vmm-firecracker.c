@@ -873,12 +873,34 @@ read_metrics_file (const char *path, FcTotals *t)
     }
 }
 
+void
+bgr_vmm_firecracker_read_metrics (const char *metrics_path, BgrVmmMetrics *out)
+{
+  g_autofree char *totals_path = g_strconcat (metrics_path, BGR_FC_METRICS_TOTALS_SUFFIX, NULL);
+  guint64 consumed;
+  FcTotals t;
+
+  totals_load (totals_path, &t);
+  consumed = t.offset;
+  read_metrics_file (metrics_path, &t);
+  if (t.offset != consumed)
+    totals_save (totals_path, &t);
+  if (t.has_block)
+    {
+      out->disk_read_bytes = (gint64) t.read_bytes;
+      out->disk_write_bytes = (gint64) t.write_bytes;
+    }
+  if (t.has_net)
+    {
+      out->net_rx_bytes = (gint64) t.rx_bytes;
+      out->net_tx_bytes = (gint64) t.tx_bytes;
+    }
+}
+
 static gboolean
 fc_metrics (const BgrVmmInstance *inst, BgrVmmMetrics *out, GError **error)
 {
-  g_autofree char *totals_path = NULL;
   g_autoptr (GError) local = NULL;
-  FcTotals t;
 
   out->cpu_time_ms = out->rss_bytes = -1;
   out->disk_read_bytes = out->disk_write_bytes = -1;
@@ -896,21 +918,7 @@ fc_metrics (const BgrVmmInstance *inst, BgrVmmMetrics *out, GError **error)
    * failure leaves the sums of the previous flush, which still count. */
   if (!fc_action (inst, "FlushMetrics", NULL, &local))
     g_debug ("FlushMetrics: %s", local->message);
-
-  totals_path = g_strconcat (inst->metrics_path, ".totals", NULL);
-  totals_load (totals_path, &t);
-  read_metrics_file (inst->metrics_path, &t);
-  totals_save (totals_path, &t);
-  if (t.has_block)
-    {
-      out->disk_read_bytes = (gint64) t.read_bytes;
-      out->disk_write_bytes = (gint64) t.write_bytes;
-    }
-  if (t.has_net)
-    {
-      out->net_rx_bytes = (gint64) t.rx_bytes;
-      out->net_tx_bytes = (gint64) t.tx_bytes;
-    }
+  bgr_vmm_firecracker_read_metrics (inst->metrics_path, out);
   return TRUE;
 }
 

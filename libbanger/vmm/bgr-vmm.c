@@ -259,7 +259,7 @@ bgr_vmm_connect_unix (const char *path, gint pid, gint timeout_ms, GCancellable 
         return conn;
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          bgr_propagate_error (error, g_steal_pointer (&local), "cannot connect to %s: ", path);
+          bgr_propagate_error (error, g_steal_pointer (&local), "cannot connect to %s", path);
           return NULL;
         }
       if (pid > 0)

@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End to end VM test: real bangerd on a private bus, real QEMU (TCG) booting
+Debian's cloud kernel with a busybox rootfs, bridge networking with dnsmasq,
+all inside a network (and pid) namespace this test creates, so nothing is
+configured on the machine's own network and every process dies with it.
+
+What a user would check: create -> ready -> exec -> stop -> start -> exec ->
+delete; the guest answers ping and TCP over the bridge; NAME.vm resolves;
+two VMs get different addresses; kill -9 of bangerd loses nothing; a VMM that
+died while bangerd was down shows as stopped with the reason; bad input
+gives clear errors and changes nothing.
+
+Needs root (exit 77 = skipped otherwise). Environment: BANGER_CLI, BANGERD,
+BANGER_TEST_KERNEL_DEB."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+if os.geteuid() != 0:
+    log("SKIP: needs root (network namespace, bridge, taps)")
+    sys.exit(SKIP)
+
+if os.environ.get("BANGER_TEST_NETNS") != "1":
+    # Our own network and pid namespace: everything started inside dies
+    # with the test, and nothing touches the host's network.
+    os.environ["BANGER_TEST_NETNS"] = "1"
+    try:
+        os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
+                              "--kill-child", sys.executable] + sys.argv)
+    except OSError as e:
+        log("SKIP: cannot unshare: %s" % e)
+        sys.exit(SKIP)
+
+# Inside the namespaces. Refuse to run if this is somehow the host's netns.
+if os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net") and os.getpid() != 1:
+    log("FAIL: not in a private network namespace")
+    sys.exit(1)
+
+CLI = os.environ["BANGER_CLI"]
+BANGERD = os.environ["BANGERD"]
+KERNEL_DEB = os.environ["BANGER_TEST_KERNEL_DEB"]
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+
+work = tempfile.mkdtemp(prefix="banger-vm-test-")
+failures = []
+daemon = None
+bus = None
+env = dict(os.environ)
+
+
+def run(*args, check=True, input=None, timeout=300):
+    p = subprocess.run([CLI] + list(args), input=input, capture_output=True, timeout=timeout,
+                       env=env)
+    if check and p.returncode != 0:
+        raise AssertionError("banger %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                           p.stderr.decode(errors="replace")))
+    return p
+
+
+def jrun(*args):
+    return json.loads(run(*args, "--json").stdout)
+
+
+def expect_error(args, needle, code=None):
+    p = run(*args, check=False)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode != 0, "banger %s should have failed" % " ".join(args)
+    assert needle in err, "banger %s: error %r does not mention %r" % (" ".join(args), err, needle)
+    if code is not None:
+        assert p.returncode == code, "banger %s: exit %d, expected %d (%s)" % (
+            " ".join(args), p.returncode, code, err)
+
+
+def start_daemon():
+    global daemon
+    logf = open(os.path.join(work, "bangerd.log"), "ab")
+    daemon = subprocess.Popen([BANGERD, "--session", "--config", os.path.join(work, "banger.toml")],
+                              stderr=logf, env=env)
+    deadline = time.monotonic() + 30
+    while run("daemon", "status", check=False).returncode != 0:
+        assert daemon.poll() is None, "bangerd exited: " + open(os.path.join(work, "bangerd.log")).read()
+        assert time.monotonic() < deadline, "bangerd did not start"
+        time.sleep(0.05)
+
+
+def case(fn):
+    """Runs one check; a failure is recorded and the next check still runs."""
+    name = fn.__name__
+    t0 = time.monotonic()
+    try:
+        fn()
+        log("ok - %s (%.1f s)" % (name, time.monotonic() - t0))
+    except Exception as e:  # noqa: BLE001 - report and go on
+        log("not ok - %s: %s" % (name, e))
+        failures.append(name)
+    return fn
+
+
+def make_rootfs():
+    tree = os.path.join(work, "tree")
+    for d in ("bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "run", "var/tmp"):
+        os.makedirs(os.path.join(tree, d), exist_ok=True)
+    shutil.copy(BUSYBOX, os.path.join(tree, "bin/busybox"))
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
+    for a in applets:
+        if a != "busybox":
+            p = os.path.join(tree, "bin", a)
+            if not os.path.exists(p):
+                os.symlink("busybox", p)
+    os.symlink("../bin/busybox", os.path.join(tree, "sbin/init"))
+    with open(os.path.join(tree, "etc/inittab"), "w") as f:
+        f.write("::sysinit:/bin/mount -t proc proc /proc\n"
+                "::sysinit:/bin/mount -t tmpfs tmpfs /tmp\n"
+                "::respawn:/bin/sleep 1000000\n")
+    with open(os.path.join(tree, "etc/os-release"), "w") as f:
+        f.write('PRETTY_NAME="banger test busybox"\nID=bangertest\nVERSION_ID=1\n')
+    image = os.path.join(work, "rootfs.ext4")
+    subprocess.run(["truncate", "-s", "64M", image], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
+    return image
+
+
+def dns_query(server, name):
+    """A hand-made DNS A query; returns the addresses, or None on NXDOMAIN."""
+    q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(q, (server, 53))
+    data, _ = s.recvfrom(512)
+    s.close()
+    rcode = data[3] & 0x0F
+    if rcode == 3:
+        return None
+    ancount = struct.unpack(">H", data[6:8])[0]
+    pos = len(q)
+    addrs = []
+    for _ in range(ancount):
+        if data[pos] & 0xC0:
+            pos += 2
+        else:
+            while data[pos]:
+                pos += data[pos] + 1
+            pos += 1
+        rtype, _cls, _ttl, rdlen = struct.unpack(">HHIH", data[pos:pos + 10])
+        pos += 10
+        if rtype == 1:
+            addrs.append(socket.inet_ntoa(data[pos:pos + 4]))
+        pos += rdlen
+    return addrs
+
+
+def main():
+    global bus
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    with open(os.path.join(work, "banger.toml"), "w") as f:
+        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nqemu_accel = "tcg"\n'
+                'bridge_name = "bgrtest0"\nbridge_ip = "10.77.0.1"\ncidr = "10.77.0.0/24"\n'
+                'tap_pool_size = 2\ndefault_dns = "10.77.0.254"\n' % (work, work))
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().decode().strip()
+    start_daemon()
+    run("kernel", "import", "cloud", "--deb", KERNEL_DEB)
+    kversion = jrun("kernel", "show", "cloud")["version"]
+    run("image", "register", "--name", "bb", "--rootfs", make_rootfs(), "--kernel-ref", "cloud")
+
+    @case
+    def bad_input_changes_nothing():
+        expect_error(["vm", "create", "--name", "Bad_Name", "--image", "bb"], "DNS label", 2)
+        expect_error(["vm", "create", "--name", "-x", "--image", "bb"], "DNS label")
+        expect_error(["vm", "create", "--name", "ok1", "--image", "nosuch"], "no image named 'nosuch'")
+        expect_error(["vm", "create", "--name", "ok1", "--image", "bb", "--memory", "100000G"],
+                     "more than this host has")
+        expect_error(["vm", "create", "--name", "ok1", "--image", "bb", "--vcpus", "0"], "")
+        expect_error(["vm", "create", "--name", "ok1", "--image", "bb", "--disk-size", "1M"],
+                     "smaller than image")
+        expect_error(["vm", "show", "ghost"], "no VM named 'ghost'")
+        expect_error(["vm", "exec", "ghost", "--", "true"], "no VM named 'ghost'")
+        assert jrun("vm", "list") == [], "bad input left a VM behind"
+        assert not os.listdir(os.path.join(work, "state", "vms")) if os.path.isdir(
+            os.path.join(work, "state", "vms")) else True, "bad input left files"
+
+    @case
+    def create_exec_stop_start_delete():
+        vm = jrun("vm", "create", "--name", "alpha", "--image", "bb")
+        assert vm["state"] == "running", vm
+        assert vm["guest_kernel"] == kversion, vm
+        assert vm["guest_os"] == "banger test busybox", vm
+        p = run("vm", "exec", "alpha", "--", "uname", "-r")
+        assert p.stdout.decode().strip() == kversion, p.stdout
+        p = run("vm", "exec", "alpha", "--", "sh", "-c", "cat; echo oops >&2; exit 3",
+                input=b"from stdin\n", check=False)
+        assert p.returncode == 3 and p.stdout == b"from stdin\n" and p.stderr == b"oops\n", p
+        run("vm", "exec", "alpha", "--", "sh", "-c", "echo kept > /root/marker; sync")
+        expect_error(["vm", "create", "--name", "alpha", "--image", "bb"], "already exists")
+        expect_error(["image", "delete", "bb"], "used by VM(s) alpha")
+        vm = jrun("vm", "stop", "alpha")
+        assert vm["state"] == "stopped" and "powered off" in vm["reason"], vm
+        assert jrun("vm", "show", "alpha")["pid"] == 0
+        expect_error(["vm", "stop", "alpha"], "not running")
+        expect_error(["vm", "exec", "alpha", "--", "true"], "not running")
+        vm = jrun("vm", "start", "alpha")
+        assert vm["state"] == "running", vm
+        p = run("vm", "exec", "alpha", "--", "cat", "/root/marker")
+        assert p.stdout == b"kept\n", p.stdout
+        logs = run("vm", "logs", "alpha").stdout.decode(errors="replace")
+        assert logs.count("---- banger:") == 2 and "banger-init" in logs, logs[-500:]
+
+    @case
+    def exec_timeout_and_missing_command():
+        p = run("vm", "exec", "alpha", "--timeout", "1s", "--", "sleep", "30", check=False)
+        assert p.returncode == 124 and b"timed out" in p.stderr, p
+        expect_error(["vm", "exec", "alpha", "--", "no-such-command"], "No such file")
+
+    @case
+    def network_bridge_ping_tcp_dns():
+        vm = jrun("vm", "show", "alpha")
+        ip = vm["ip"]
+        assert ip.startswith("10.77.0.") and vm["dns_name"] == "alpha.vm", vm
+        assert subprocess.run([BUSYBOX, "ping", "-c", "1", "-W", "5", ip],
+                              capture_output=True).returncode == 0, \
+            "no ping reply from " + ip
+        # TCP: a one-shot server in the guest, a client here.
+        server = subprocess.Popen([CLI, "vm", "exec", "alpha", "--", "sh", "-c",
+                                   "echo hello-tcp | nc -l -p 7777"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        got = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not got:
+            try:
+                with socket.create_connection((ip, 7777), timeout=2) as s:
+                    got = s.recv(100)
+            except OSError:
+                time.sleep(0.1)
+        server.wait(timeout=30)
+        assert got == b"hello-tcp\n", got
+        deadline = time.monotonic() + 10
+        while dns_query("10.77.0.1", "alpha.vm") != [ip]:
+            assert time.monotonic() < deadline, "alpha.vm does not resolve to " + ip
+            time.sleep(0.1)
+        assert dns_query("10.77.0.1", "nobody.vm") is None
+
+    @case
+    def two_vms_get_different_addresses():
+        beta = jrun("vm", "create", "--name", "beta", "--image", "bb")
+        alpha = jrun("vm", "show", "alpha")
+        assert beta["ip"] != alpha["ip"] and beta["tap"] != alpha["tap"], (alpha, beta)
+        p = run("vm", "exec", "beta", "--", "ping", "-c", "1", "-W", "5", alpha["ip"])
+        assert p.returncode == 0
+        deadline = time.monotonic() + 10
+        while dns_query("10.77.0.1", "beta.vm") != [beta["ip"]]:
+            assert time.monotonic() < deadline, "beta.vm does not resolve"
+            time.sleep(0.1)
+
+    @case
+    def delete_while_starting_is_refused():
+        p = subprocess.Popen([CLI, "vm", "create", "--name", "gamma", "--image", "bb"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            s = run("vm", "show", "gamma", "--json", check=False)
+            if s.returncode == 0 and json.loads(s.stdout)["state"] == "starting":
+                break
+            assert p.poll() is None and time.monotonic() < deadline, "never saw gamma starting"
+            time.sleep(0.02)
+        expect_error(["vm", "delete", "gamma", "--force"], "busy")
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+        run("vm", "delete", "gamma", "--force")
+
+    @case
+    def daemon_kill9_adopts_everything():
+        before = {v["name"]: v for v in jrun("vm", "list")}
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait()
+        start_daemon()
+        after = {v["name"]: v for v in jrun("vm", "list")}
+        for name in ("alpha", "beta"):
+            assert after[name]["state"] == "running", after[name]
+            assert after[name]["pid"] == before[name]["pid"], (before[name], after[name])
+        assert run("vm", "exec", "alpha", "--", "echo", "still-here").stdout == b"still-here\n"
+
+    @case
+    def vmm_death_while_daemon_down():
+        pid = jrun("vm", "show", "beta")["pid"]
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait()
+        os.kill(pid, signal.SIGKILL)
+        start_daemon()
+        vm = jrun("vm", "show", "beta")
+        assert vm["state"] == "stopped" and vm["reason"], vm
+        assert jrun("vm", "show", "alpha")["state"] == "running"
+
+    @case
+    def delete_refuses_running_then_forces():
+        expect_error(["vm", "delete", "alpha"], "is running")
+        run("vm", "delete", "alpha", "--force")
+        run("vm", "delete", "beta")
+        assert jrun("vm", "list") == []
+        assert os.listdir(os.path.join(work, "state", "vms")) == []
+        left = subprocess.run(["pgrep", "-f", "qemu-system.*" + work], capture_output=True)
+        assert left.returncode != 0, "QEMU left running: " + left.stdout.decode()
+
+    run("daemon", "stop", check=False)
+
+
+try:
+    main()
+except Exception as e:  # noqa: BLE001
+    log("not ok - setup: %s" % e)
+    failures.append("setup")
+finally:
+    if daemon is not None and daemon.poll() is None:
+        daemon.kill()
+    if bus is not None:
+        bus.kill()
+    if failures:
+        log("bangerd log:\n" + open(os.path.join(work, "bangerd.log"), errors="replace").read()[-4000:])
+    shutil.rmtree(work, ignore_errors=True)
+
+if failures:
+    log("FAILED: " + ", ".join(failures))
+    sys.exit(1)
+log("all VM checks passed")
