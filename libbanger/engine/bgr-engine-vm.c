@@ -404,9 +404,14 @@ kernel_is_elf (const char *path)
 }
 
 /* Picks the driver and the accelerator, as `banger doctor` explains. */
+/* Set when a guest chosen to run under KVM by "auto" never got its kernel
+ * going: some hosts (nested setups) create KVM VMs and vCPUs fine, yet
+ * guests hang. From then on "auto" means TCG in this process. */
+static gint kvm_broken;
+
 static gboolean
 choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gboolean *out_kvm,
-                   GError **error)
+                   gboolean *out_auto_kvm, GError **error)
 {
   BgrConfig *config = bgr_engine_get_config (engine);
   const char *hv = bgr_config_get_string (config, "hypervisor");
@@ -414,9 +419,11 @@ choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gbo
   g_autofree char *why = NULL;
   g_autofree char *fc = g_find_program_in_path (bgr_config_get_string (config, "firecracker_bin"));
   gboolean kvm = bgr_doctor_probe_kvm (&why) == 1;
+  gboolean auto_kvm = kvm && !g_atomic_int_get (&kvm_broken);
 
+  *out_auto_kvm = FALSE;
   if (g_str_equal (hv, "firecracker")
-      || (g_str_equal (hv, "auto") && fc != NULL && kvm && kernel_is_elf (kernel)))
+      || (g_str_equal (hv, "auto") && fc != NULL && auto_kvm && kernel_is_elf (kernel)))
     {
       if (fc == NULL)
         {
@@ -440,10 +447,12 @@ choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gbo
         }
       *out_driver = g_strdup ("firecracker");
       *out_kvm = TRUE;
+      *out_auto_kvm = g_str_equal (hv, "auto");
       return TRUE;
     }
   *out_driver = g_strdup ("qemu");
-  *out_kvm = g_str_equal (accel, "kvm") || (g_str_equal (accel, "auto") && kvm);
+  *out_kvm = g_str_equal (accel, "kvm") || (g_str_equal (accel, "auto") && auto_kvm);
+  *out_auto_kvm = *out_kvm && g_str_equal (accel, "auto");
   if (g_str_equal (accel, "kvm") && !kvm)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
@@ -463,7 +472,11 @@ typedef struct {
   gboolean saw_init;
   gint64 vmm_started_us, init_us;
   goffset console_from;  /* where this boot's console output starts */
+  gboolean watch_kvm;    /* KVM chosen by "auto": give up on it if the kernel never starts */
+  gboolean kvm_hang;     /* set when that happened */
 } Boot;
+
+#define KVM_KERNEL_START_MS 15000
 
 static void
 report (BgrVmProgressFunc progress, gpointer data, const char *phase, guint step, guint n)
@@ -497,6 +510,21 @@ boot_alive (gpointer data, GError **error)
           b->init_us = g_get_monotonic_time ();
           report (b->progress, b->progress_data, "waiting for the guest agent", b->step + 1, b->n_steps);
         }
+    }
+  if (b->watch_kvm && !b->saw_init
+      && g_get_monotonic_time () - b->vmm_started_us > KVM_KERNEL_START_MS * 1000)
+    {
+      g_autofree char *text = read_tail (str_of (b->doc, "console_log"),
+                                         (gsize) MAX (0, file_size (str_of (b->doc, "console_log")) - b->console_from));
+      if (strstr (text, "Linux version") == NULL)
+        {
+          b->kvm_hang = TRUE;
+          g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                       "the guest kernel did not start under KVM within %d s",
+                       KVM_KERNEL_START_MS / 1000);
+          return FALSE;
+        }
+      b->watch_kvm = FALSE;
     }
   if (!bgr_vmm_instance_is_alive (b->inst))
     {
@@ -610,8 +638,9 @@ get_agent (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError
  * killed, the record says "error" with the reason, and the error names the
  * phase and quotes the console. Called with the VM claimed. */
 static gboolean
-boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps, BgrVmProgressFunc progress,
-      gpointer progress_data, GCancellable *cancellable, GError **error)
+boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
+           BgrVmProgressFunc progress, gpointer progress_data, gboolean *out_kvm_hang,
+           GCancellable *cancellable, GError **error)
 {
   BgrConfig *config = bgr_engine_get_config (engine);
   g_autofree char *name = g_strdup (str_of (doc, "name"));
@@ -624,13 +653,14 @@ boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps, BgrVm
   g_autoptr (BgrAgentConn) conn = NULL;
   g_autoptr (GError) local = NULL;
   const BgrVmmDriver *driver;
-  gboolean kvm = FALSE;
+  gboolean kvm = FALSE, auto_kvm = FALSE;
   const char *phase = "starting the VMM";
   Boot b = { 0 };
   BgrVmmConfig vc = { 0 };
   gint64 t0;
 
-  if (!choose_hypervisor (engine, str_of (doc, "kernel"), &driver_name, &kvm, &local))
+  *out_kvm_hang = FALSE;
+  if (!choose_hypervisor (engine, str_of (doc, "kernel"), &driver_name, &kvm, &auto_kvm, &local))
     goto fail;
   driver = bgr_vmm_driver_lookup (driver_name);
   bgr_rm_rf (run_dir, NULL);
@@ -709,6 +739,7 @@ boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps, BgrVm
   b.step = first_step + 1;
   b.n_steps = n_steps;
   b.vmm_started_us = g_get_monotonic_time ();
+  b.watch_kvm = auto_kvm;
   conn = connect_agent (inst, BOOT_TIMEOUT_MS, boot_alive, &b, &facts, cancellable, &local);
   if (conn == NULL)
     goto fail;
@@ -740,6 +771,7 @@ fail:
     g_autofree char *tail_text = NULL, *tail = NULL;
     if (inst != NULL)
       bgr_vmm_instance_kill (inst, NULL);
+    *out_kvm_hang = b.kvm_hang;
     tail_text = read_tail (console, 4096);
     tail = last_lines (tail_text, 8);
     json_object_set_string_member (doc, "state", "error");
@@ -756,6 +788,31 @@ fail:
                    "VM '%s' failed while %s: %s", name, phase, local->message);
     return FALSE;
   }
+}
+
+/* Boots, and when KVM chosen by "auto" turns out not to run guests here,
+ * boots again under TCG. */
+static gboolean
+boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps, BgrVmProgressFunc progress,
+      gpointer progress_data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  gboolean hang = FALSE;
+
+  if (boot_once (engine, doc, first_step, n_steps, progress, progress_data, &hang, cancellable,
+                 &local))
+    return TRUE;
+  if (!hang)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  g_atomic_int_set (&kvm_broken, 1);
+  g_warning ("VM %s: the guest kernel never started under KVM (the host can create KVM VMs but "
+             "not run them); using TCG from now on (set qemu_accel = \"tcg\" to skip this)",
+             str_of (doc, "name"));
+  return boot_once (engine, doc, first_step, n_steps, progress, progress_data, &hang, cancellable,
+                    error);
 }
 
 /* ---- create ------------------------------------------------------------------ */
