@@ -83,6 +83,8 @@ gboolean banger_cmd_vm_list (BangerInvocation *inv, int *exit_status, GError **e
 gboolean banger_cmd_vm_show (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_vm_logs (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_stats (BangerInvocation *inv, int *exit_status, GError **error);
 
 extern const GOptionEntry banger_vm_create_options[];
 extern const GOptionEntry banger_vm_delete_options[];

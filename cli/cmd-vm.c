@@ -7,7 +7,7 @@
 #include "banger-cli.h"
 
 static char *opt_name, *opt_image, *opt_memory, *opt_disk_size;
-static int opt_vcpus;
+static int opt_vcpus = -1;
 
 const GOptionEntry banger_vm_create_options[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
@@ -167,7 +167,7 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
   Progress p = { g_get_monotonic_time (), 0, NULL };
 
-  if (opt_vcpus < 0)
+  if (opt_vcpus == 0 || opt_vcpus < -1)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--vcpus must be at least 1");
       return FALSE;
@@ -178,7 +178,8 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
-  vm = bgr_client_create_vm (client, name, opt_image, (guint) opt_vcpus, memory >> 20, disk,
+  vm = bgr_client_create_vm (client, name, opt_image, opt_vcpus > 0 ? (guint) opt_vcpus : 0,
+                             memory >> 20, disk,
                              tty ? on_vm_progress : NULL, &p, NULL, error);
   if (tty)
     end_progress (&p, vm != NULL);
@@ -385,5 +386,77 @@ banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
       return FALSE;
     }
   *exit_status = status;
+  return TRUE;
+}
+
+gboolean
+banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (GPtrArray) list = NULL;
+
+  if (client == NULL || (list = bgr_client_vm_ports (client, inv->args[0], NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    {
+      banger_print_json_list (list, (BangerToJson) bgr_vm_port_to_json);
+      return TRUE;
+    }
+  g_print ("%-6s %-40s %-6s %-8s %s\n", "PROTO", "ADDRESS", "PORT", "PID", "PROCESS");
+  for (guint i = 0; i < list->len; i++)
+    {
+      BgrVmPort *p = list->pdata[i];
+      g_autofree char *pid = bgr_vm_port_get_pid (p) > 0
+                               ? g_strdup_printf ("%" G_GINT64_FORMAT, bgr_vm_port_get_pid (p))
+                               : g_strdup ("-");
+      g_print ("%-6s %-40s %-6" G_GINT64_FORMAT " %-8s %s\n", bgr_vm_port_get_protocol (p),
+               bgr_vm_port_get_address (p), bgr_vm_port_get_port (p), pid,
+               or_dash (bgr_vm_port_get_process (p)));
+    }
+  return TRUE;
+}
+
+static void
+print_bytes (const char *label, gint64 v)
+{
+  g_autofree char *s = v >= 0 ? g_format_size ((guint64) v) : g_strdup ("-");
+  g_print ("%-18s %s\n", label, s);
+}
+
+gboolean
+banger_cmd_vm_stats (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrVmStats) st = NULL;
+  gint64 user, sys, idle, total;
+
+  if (client == NULL || (st = bgr_client_vm_stats (client, inv->args[0], NULL, error)) == NULL)
+    return FALSE;
+  if (inv->json)
+    {
+      g_autofree char *json = bgr_vm_stats_to_json (st);
+      banger_print_json (json);
+      return TRUE;
+    }
+  user = bgr_vm_stats_get (st, "cpu_user_ms");
+  sys = bgr_vm_stats_get (st, "cpu_system_ms");
+  idle = bgr_vm_stats_get (st, "cpu_idle_ms");
+  total = user + sys + idle;
+  g_print ("%-18s %.1f s\n", "guest uptime", (double) bgr_vm_stats_get (st, "guest_uptime_ms") / 1000.0);
+  if (user >= 0 && total > 0)
+    g_print ("%-18s %.1f%% busy since boot (user %.1f s, system %.1f s)\n", "guest cpu",
+             100.0 * (double) (user + sys) / (double) total, (double) user / 1000.0,
+             (double) sys / 1000.0);
+  g_print ("%-18s %.2f\n", "guest load (1 min)", (double) bgr_vm_stats_get (st, "load1_milli") / 1000.0);
+  print_bytes ("guest memory", bgr_vm_stats_get (st, "mem_total"));
+  print_bytes ("  available", bgr_vm_stats_get (st, "mem_available"));
+  print_bytes ("guest disk (/)", bgr_vm_stats_get (st, "disk_total"));
+  print_bytes ("  free", bgr_vm_stats_get (st, "disk_free"));
+  g_print ("%-18s %.1f s\n", "VMM cpu", (double) bgr_vm_stats_get (st, "vmm_cpu_ms") / 1000.0);
+  print_bytes ("VMM memory (RSS)", bgr_vm_stats_get (st, "vmm_rss"));
+  print_bytes ("disk read", bgr_vm_stats_get (st, "disk_read_bytes"));
+  print_bytes ("disk written", bgr_vm_stats_get (st, "disk_write_bytes"));
+  print_bytes ("net received", bgr_vm_stats_get (st, "net_rx_bytes"));
+  print_bytes ("net sent", bgr_vm_stats_get (st, "net_tx_bytes"));
   return TRUE;
 }

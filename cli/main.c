@@ -109,6 +109,12 @@ static const BangerCommand commands[] = {
   { "vm logs", banger_cmd_vm_logs, "Print a VM's serial console",
     "Prints the VM's serial console log, over all its boots.", "NAME", 1, 1,
     banger_vm_logs_options },
+  { "vm ports", banger_cmd_vm_ports, "List the sockets listening in a VM",
+    "Lists TCP sockets listening and UDP sockets bound in the guest, with their\n"
+    "process where the guest agent can tell.", "NAME", 1, 1, NULL },
+  { "vm stats", banger_cmd_vm_stats, "Show a VM's resource use",
+    "Samples the guest's CPU, memory, load and root filesystem (from its agent) and\n"
+    "the VMM's CPU, memory, disk and network counters (from outside).", "NAME", 1, 1, NULL },
   { "vm exec", banger_cmd_vm_exec, "Run a command in a VM",
     "Runs COMMAND in the guest through the guest agent and streams its output.\n"
     "stdin is forwarded when it is a pipe or a file (-i: also from a terminal).\n"

@@ -821,6 +821,39 @@ handle_get_vm_logs (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
 }
 
 static gboolean
+handle_get_vm_ports (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                     gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (GPtrArray) list = bgr_client_vm_ports (d->client, name, NULL, &error);
+  GVariantBuilder b;
+
+  if (list == NULL)
+    return return_error (d, invocation, error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, bgr_vm_port_to_variant (list->pdata[i]));
+  bgr_dbus_manager_complete_get_vm_ports (skeleton, invocation, g_variant_builder_end (&b));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_vm_stats (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                     gpointer data)
+{
+  Daemon *d = data;
+  GError *error = NULL;
+  g_autoptr (BgrVmStats) stats = bgr_client_vm_stats (d->client, name, NULL, &error);
+  if (stats == NULL)
+    return return_error (d, invocation, error);
+  bgr_dbus_manager_complete_get_vm_stats (skeleton, invocation, bgr_vm_stats_to_variant (stats));
+  call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
 handle_vm_exec (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation,
                 GUnixFDList *fd_list, const char *name, const char *const *argv, GVariant *options,
                 GVariant *in_h, GVariant *out_h, GVariant *err_h, gpointer data)
@@ -898,7 +931,7 @@ handle_stop (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpoint
 static gboolean
 try_start_engine (Daemon *d, GError **error)
 {
-  BgrClient *client = bgr_client_new_local (d->config, BGR_CLIENT_FLAGS_NONE, error);
+  BgrClient *client = bgr_client_new_local (d->config, BGR_CLIENT_FLAGS_SUPERVISE, error);
 
   if (client == NULL)
     return FALSE;
@@ -973,6 +1006,8 @@ export_manager (Daemon *d, GError **error)
   g_signal_connect (d->skeleton, "handle-get-vm", G_CALLBACK (handle_get_vm), d);
   g_signal_connect (d->skeleton, "handle-get-vm-logs", G_CALLBACK (handle_get_vm_logs), d);
   g_signal_connect (d->skeleton, "handle-vm-exec", G_CALLBACK (handle_vm_exec), d);
+  g_signal_connect (d->skeleton, "handle-get-vm-ports", G_CALLBACK (handle_get_vm_ports), d);
+  g_signal_connect (d->skeleton, "handle-get-vm-stats", G_CALLBACK (handle_get_vm_stats), d);
   return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (d->skeleton), d->connection,
                                            BGR_DBUS_PATH, error);
 }

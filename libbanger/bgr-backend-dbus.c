@@ -632,6 +632,20 @@ dbus_vm_exec (BgrBackend *b, const char *name, const char *const *argv, const ch
   return TRUE;
 }
 
+static GPtrArray *
+dbus_vm_ports (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetVmPorts", name, "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_vm_port_new_from_json, error);
+}
+
+static BgrVmStats *
+dbus_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetVmStats", name, "(a{sv})", cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_vm_stats_new_from_json, error);
+}
+
 static const BgrBackendVTable dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -664,6 +678,8 @@ static const BgrBackendVTable dbus_vtable = {
   .get_vm = dbus_get_vm,
   .get_vm_logs = dbus_get_vm_logs,
   .vm_exec = dbus_vm_exec,
+  .vm_ports = dbus_vm_ports,
+  .vm_stats = dbus_vm_stats,
 };
 
 BgrBackend *

@@ -10,12 +10,14 @@
 typedef struct {
   BgrBackend parent;
   BgrEngine *engine;
+  BgrEngineSupervisor *supervisor;
 } LocalBackend;
 
 static void
 local_free (BgrBackend *backend)
 {
   LocalBackend *self = (LocalBackend *) backend;
+  bgr_engine_supervisor_stop (self->supervisor);
   bgr_engine_free (self->engine);
   g_free (self);
 }
@@ -222,6 +224,18 @@ local_vm_exec (BgrBackend *b, const char *name, const char *const *argv, const c
                              stderr_fd, out_status, cancellable, error);
 }
 
+static GPtrArray *
+local_vm_ports (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_ports (ENGINE (b), name, cancellable, error);
+}
+
+static BgrVmStats *
+local_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_stats (ENGINE (b), name, cancellable, error);
+}
+
 static const BgrBackendVTable local_vtable = {
   .name = "local",
   .free = local_free,
@@ -254,10 +268,12 @@ static const BgrBackendVTable local_vtable = {
   .get_vm = local_get_vm,
   .get_vm_logs = local_get_vm_logs,
   .vm_exec = local_vm_exec,
+  .vm_ports = local_vm_ports,
+  .vm_stats = local_vm_stats,
 };
 
 BgrBackend *
-bgr_backend_local_new (BgrConfig *config, GError **error)
+bgr_backend_local_new (BgrConfig *config, BgrClientFlags flags, GError **error)
 {
   LocalBackend *self;
   BgrEngine *engine = bgr_engine_new (config, error);
@@ -267,5 +283,7 @@ bgr_backend_local_new (BgrConfig *config, GError **error)
   self = g_new0 (LocalBackend, 1);
   self->parent.vtable = &local_vtable;
   self->engine = engine;
+  if (flags & BGR_CLIENT_FLAGS_SUPERVISE)
+    self->supervisor = bgr_engine_supervisor_start (engine);
   return &self->parent;
 }

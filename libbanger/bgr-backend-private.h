@@ -75,13 +75,17 @@ typedef struct {
                        const char *const *env, const char *cwd, guint timeout_ms, int stdin_fd,
                        int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
                        GError **error);
+  GPtrArray *(*vm_ports) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                          GError **error);
+  BgrVmStats *(*vm_stats) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                           GError **error);
 } BgrBackendVTable;
 
 struct _BgrBackend {
   const BgrBackendVTable *vtable;
 };
 
-BgrBackend *bgr_backend_local_new (BgrConfig *config, GError **error);
+BgrBackend *bgr_backend_local_new (BgrConfig *config, BgrClientFlags flags, GError **error);
 BgrBackend *bgr_backend_dbus_new (GDBusConnection *connection, const char *bus_description,
                                   BgrClientFlags flags, GCancellable *cancellable,
                                   GError **error);

@@ -58,7 +58,7 @@ bgr_client_new_local (BgrConfig *config, BgrClientFlags flags, GError **error)
   g_return_val_if_fail (BGR_IS_CONFIG (config), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   (void) bgr_error_quark ();
-  backend = bgr_backend_local_new (config, error);
+  backend = bgr_backend_local_new (config, flags, error);
   if (backend == NULL)
     return NULL;
   self = g_object_new (BGR_TYPE_CLIENT, NULL);
@@ -1319,4 +1319,45 @@ BgrVm *
 bgr_client_stop_vm_finish (BgrClient *self, GAsyncResult *result, GError **error)
 {
   return finish_vm_task (self, result, bgr_client_stop_vm_async, error);
+}
+
+/**
+ * bgr_client_vm_ports:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The sockets listening in the guest (TCP listening, UDP unconnected), as
+ * its agent reads them from /proc/net, with their owners where it can tell.
+ *
+ * Returns: (transfer container) (element-type BgrVmPort): the ports
+ * Since: 0.1
+ */
+GPtrArray *
+bgr_client_vm_ports (BgrClient *self, const char *name, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->vm_ports (self->backend, name, cancellable, error);
+}
+
+/**
+ * bgr_client_vm_stats:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Samples the VM's resource use now: the guest's CPU time, memory, load and
+ * root filesystem from its agent; the VMM process's CPU time and memory, and
+ * disk and network bytes, from outside.
+ *
+ * Returns: (transfer full): the sample
+ * Since: 0.1
+ */
+BgrVmStats *
+bgr_client_vm_stats (BgrClient *self, const char *name, GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  return self->backend->vtable->vm_stats (self->backend, name, cancellable, error);
 }

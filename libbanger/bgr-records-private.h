@@ -13,6 +13,8 @@ BgrImage *bgr_image_new_from_json (JsonObject *doc);
 BgrCatalogKernel *bgr_catalog_kernel_new_from_json (JsonObject *doc);
 BgrCacheBlob *bgr_cache_blob_new_from_json (JsonObject *doc);
 BgrVm *bgr_vm_new_from_json (JsonObject *doc);
+BgrVmPort *bgr_vm_port_new_from_json (JsonObject *doc);
+BgrVmStats *bgr_vm_stats_new_from_json (JsonObject *doc);
 JsonObject *bgr_vm_get_json (BgrVm *self);
 JsonObject *bgr_kernel_get_json (BgrKernel *self);
 JsonObject *bgr_image_get_json (BgrImage *self);

@@ -711,3 +711,217 @@ bgr_vm_to_variant (BgrVm *self)
   g_return_val_if_fail (BGR_IS_VM (self), NULL);
   return bgr_record_to_variant (self->doc);
 }
+
+/* ---- BgrVmPort -------------------------------------------------------------- */
+
+struct _BgrVmPort {
+  GObject parent_instance;
+  JsonObject *doc;
+};
+
+G_DEFINE_FINAL_TYPE (BgrVmPort, bgr_vm_port, G_TYPE_OBJECT)
+
+static void
+bgr_vm_port_finalize (GObject *object)
+{
+  g_clear_pointer (&BGR_VM_PORT (object)->doc, json_object_unref);
+  G_OBJECT_CLASS (bgr_vm_port_parent_class)->finalize (object);
+}
+
+static void
+bgr_vm_port_class_init (BgrVmPortClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_vm_port_finalize;
+}
+
+static void
+bgr_vm_port_init (BgrVmPort *self)
+{
+}
+
+BgrVmPort *
+bgr_vm_port_new_from_json (JsonObject *doc)
+{
+  BgrVmPort *self = g_object_new (BGR_TYPE_VM_PORT, NULL);
+  self->doc = json_object_ref (doc);
+  return self;
+}
+
+/**
+ * bgr_vm_port_get_protocol:
+ * @self: a #BgrVmPort
+ *
+ * The getters of #BgrVmPort: bgr_vm_port_get_protocol() ("tcp", "tcp6",
+ * "udp" or "udp6"), bgr_vm_port_get_address() (the local address, e.g.
+ * "0.0.0.0" or "::"), bgr_vm_port_get_port(), bgr_vm_port_get_pid() (0
+ * when unknown) and bgr_vm_port_get_process() (the owner's command name,
+ * "-" when unknown).
+ *
+ * Returns: (transfer none): the protocol
+ * Since: 0.1
+ */
+const char *
+bgr_vm_port_get_protocol (BgrVmPort *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
+  return str_member (self->doc, "protocol");
+}
+
+const char *
+bgr_vm_port_get_address (BgrVmPort *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
+  return str_member (self->doc, "address");
+}
+
+gint64
+bgr_vm_port_get_port (BgrVmPort *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_PORT (self), 0);
+  return int_member (self->doc, "port");
+}
+
+gint64
+bgr_vm_port_get_pid (BgrVmPort *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_PORT (self), 0);
+  return int_member (self->doc, "pid");
+}
+
+const char *
+bgr_vm_port_get_process (BgrVmPort *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
+  return str_member (self->doc, "process");
+}
+
+/**
+ * bgr_vm_port_to_json:
+ * @self: a #BgrVmPort
+ *
+ * Returns: (transfer full): the port as JSON: name (the VM), protocol,
+ *   address, port, pid, process
+ * Since: 0.1
+ */
+char *
+bgr_vm_port_to_json (BgrVmPort *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
+  return public_json (self->doc);
+}
+
+/**
+ * bgr_vm_port_to_variant:
+ * @self: a #BgrVmPort
+ *
+ * Returns: (transfer floating): the port as an a{sv} dictionary
+ * Since: 0.1
+ */
+GVariant *
+bgr_vm_port_to_variant (BgrVmPort *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
+  return bgr_record_to_variant (self->doc);
+}
+
+/* ---- BgrVmStats ------------------------------------------------------------- */
+
+struct _BgrVmStats {
+  GObject parent_instance;
+  JsonObject *doc;
+};
+
+G_DEFINE_FINAL_TYPE (BgrVmStats, bgr_vm_stats, G_TYPE_OBJECT)
+
+static void
+bgr_vm_stats_finalize (GObject *object)
+{
+  g_clear_pointer (&BGR_VM_STATS (object)->doc, json_object_unref);
+  G_OBJECT_CLASS (bgr_vm_stats_parent_class)->finalize (object);
+}
+
+static void
+bgr_vm_stats_class_init (BgrVmStatsClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = bgr_vm_stats_finalize;
+}
+
+static void
+bgr_vm_stats_init (BgrVmStats *self)
+{
+}
+
+BgrVmStats *
+bgr_vm_stats_new_from_json (JsonObject *doc)
+{
+  BgrVmStats *self = g_object_new (BGR_TYPE_VM_STATS, NULL);
+  self->doc = json_object_ref (doc);
+  return self;
+}
+
+/**
+ * bgr_vm_stats_get_name:
+ * @self: a #BgrVmStats
+ *
+ * Returns: (transfer none): the VM's name
+ * Since: 0.1
+ */
+const char *
+bgr_vm_stats_get_name (BgrVmStats *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_STATS (self), NULL);
+  return str_member (self->doc, "name");
+}
+
+/**
+ * bgr_vm_stats_get:
+ * @self: a #BgrVmStats
+ * @member: one of sampled_at (Unix ms), guest_uptime_ms, cpu_user_ms,
+ *   cpu_system_ms, cpu_idle_ms (guest, all CPUs), load1_milli, mem_total,
+ *   mem_available, disk_total, disk_free (bytes, the guest's /),
+ *   vmm_cpu_ms, vmm_rss (the VMM process), disk_read_bytes,
+ *   disk_write_bytes, net_rx_bytes, net_tx_bytes (as the guest sees them)
+ *
+ * Returns: the value, or -1 when it is unknown
+ * Since: 0.1
+ */
+gint64
+bgr_vm_stats_get (BgrVmStats *self, const char *member)
+{
+  JsonNode *n;
+
+  g_return_val_if_fail (BGR_IS_VM_STATS (self), -1);
+  n = json_object_get_member (self->doc, member);
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
+    return -1;
+  return json_node_get_int (n);
+}
+
+/**
+ * bgr_vm_stats_to_json:
+ * @self: a #BgrVmStats
+ *
+ * Returns: (transfer full): the sample as JSON (name and the members of
+ *   bgr_vm_stats_get(); unknown ones are absent)
+ * Since: 0.1
+ */
+char *
+bgr_vm_stats_to_json (BgrVmStats *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_STATS (self), NULL);
+  return public_json (self->doc);
+}
+
+/**
+ * bgr_vm_stats_to_variant:
+ * @self: a #BgrVmStats
+ *
+ * Returns: (transfer floating): the sample as an a{sv} dictionary
+ * Since: 0.1
+ */
+GVariant *
+bgr_vm_stats_to_variant (BgrVmStats *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_STATS (self), NULL);
+  return bgr_record_to_variant (self->doc);
+}

@@ -8,7 +8,7 @@ PACKAGES="
   libglib2.0-dev libglib2.0-dev-bin libglib2.0-bin libjson-glib-dev libsoup-3.0-dev
   libarchive-dev libext2fs-dev libgit2-dev
   dbus-daemon dbus-bin
-  python3 python3-pytest python3-yaml busybox-static
+  python3 python3-pytest python3-yaml busybox-static debootstrap
   openssh-client iproute2 nftables dnsmasq-base
   qemu-system-x86
   docker-registry skopeo umoci apache2-utils

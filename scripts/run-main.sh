@@ -1,50 +1,94 @@
 #!/bin/sh
-# Installs dependencies, builds banger, and runs what banger does today,
-# against a demo state directory under build/demo (made afresh each run):
-#   - starts bangerd on a private D-Bus session bus and shows its status,
-#   - runs `banger doctor` against this host,
-#   - pulls Debian's cloud kernel (from this host's apt archive) and shows
-#     the initramfs banger generated for it,
-#   - registers an ext4 rootfs as an image with that kernel and promotes it.
-# Booting VMs is not implemented yet.
+# banger's main job, from a fresh Debian 12 machine (run as root, or with
+# sudo available): installs what is needed, builds, then
+#   - makes a Debian 12 (bookworm) root filesystem with debootstrap from this
+#     host's own apt mirror (kept in build/demo-cache for the next run),
+#   - starts bangerd on a private D-Bus bus, inside a network namespace of
+#     its own so that the demo's bridge, taps, NAT and dnsmasq vanish with it
+#     (a real install runs bangerd in the host's namespace),
+#   - pulls Debian's cloud kernel (from the apt archive; banger generates its
+#     initramfs) and registers the rootfs as an image that boots with it,
+#   - boots a VM (firecracker where KVM and a vmlinux allow, else QEMU, under
+#     KVM or TCG), runs `uname -a` and `cat /etc/os-release` in it through the
+#     guest agent, pings it over the bridge, then stops and deletes it.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh build
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+cache="$(pwd)/build/demo-cache"
 demo="$(pwd)/build/demo"
+mkdir -p "$cache"
 rm -rf "$demo"
-mkdir -p "$demo/rootfs-src/sbin" "$demo/rootfs-src/etc"
+mkdir -p "$demo"
+
+# The mirror this host installs from (deb822 or one-line sources).
+mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
+if [ -z "$mirror" ]; then
+  mirror=$(awk '$1 == "deb" && $2 !~ /^\[/ { print $2; exit } $1 == "deb" { print $3; exit }' \
+             /etc/apt/sources.list 2>/dev/null || true)
+fi
+[ -n "$mirror" ] || { echo "run-main: cannot find this host's Debian mirror" >&2; exit 1; }
+
+rootfs="$cache/debian-bookworm.ext4"
+if [ ! -f "$rootfs" ]; then
+  echo "== debootstrap bookworm from $mirror (once; about 2 minutes)"
+  tree="$cache/bookworm-tree"
+  $SUDO rm -rf "$tree"
+  $SUDO debootstrap --variant=minbase --include=systemd-sysv,iproute2,iputils-ping,procps \
+    bookworm "$tree" "$mirror" > "$cache/debootstrap.log" 2>&1 \
+    || { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
+  echo "banger-demo" | $SUDO tee "$tree/etc/hostname" > /dev/null
+  $SUDO mkfs.ext4 -q -L bookworm -d "$tree" "$rootfs.tmp" 2G
+  $SUDO mv "$rootfs.tmp" "$rootfs"
+  $SUDO rm -rf "$tree"
+fi
+
 cat > "$demo/config.toml" <<EOT
 state_dir = "$demo/state"
-cache_dir = "$demo/cache"
+cache_dir = "$cache/banger"
 EOT
-echo "banger demo rootfs" > "$demo/rootfs-src/etc/motd"
-mkfs.ext4 -q -d "$demo/rootfs-src" "$demo/rootfs.ext4" 64M
 
-exec dbus-run-session -- sh -eu -c '
+# The kernel comes from the apt archive, so it is pulled before the daemon
+# moves into its network namespace (which has no way out), by an engine
+# running in this process.
+echo "== banger --local kernel pull debian-cloud"
+$SUDO build/cli/banger --local -c "$demo/config.toml" kernel pull debian-cloud
+
+exec $SUDO unshare --net --pid --fork --kill-child dbus-run-session -- sh -eu -c '
   banger=build/cli/banger
   demo=$1
-  build/daemon/bangerd --session --config "$demo/config.toml" &
+  rootfs=$2
+  ip link set lo up
+  build/daemon/bangerd --session --config "$demo/config.toml" 2> "$demo/bangerd.log" &
   daemon=$!
-  # Wait (at most 30 s) until bangerd answers.
   i=0
   until $banger daemon status > /dev/null 2>&1; do
     i=$((i + 1))
     if [ $i -gt 300 ] || ! kill -0 $daemon 2>/dev/null; then
-      echo "bangerd did not start" >&2; exit 1
+      echo "bangerd did not start:" >&2; cat "$demo/bangerd.log" >&2; exit 1
     fi
     sleep 0.1
   done
-  echo "== banger daemon status"; $banger daemon status
-  echo; echo "== banger doctor"; status=0; $banger doctor || status=$?
-  echo; echo "== banger kernel list --available"; $banger kernel list --available
-  echo; echo "== banger kernel pull debian-cloud"; $banger kernel pull debian-cloud
-  echo; echo "== banger image register --name demo --rootfs $demo/rootfs.ext4 --kernel-ref debian-cloud"
-  $banger image register --name demo --rootfs "$demo/rootfs.ext4" --kernel-ref debian-cloud
-  echo; echo "== banger image promote demo"; $banger image promote demo
-  echo; echo "== banger image list"; $banger image list
-  echo; echo "== banger daemon stop"; $banger daemon stop
+  step () { echo; echo "== banger $*"; $banger "$@"; }
+  step daemon status
+  step doctor || true
+  step kernel list
+  step image register --name bookworm --rootfs "$rootfs" --kernel-ref debian-cloud
+  step vm create --name demo --image bookworm --memory 1G
+  step vm exec demo -- uname -a
+  step vm exec demo -- cat /etc/os-release
+  ip=$($banger vm show demo --json | sed -n "s/.*\"ip\" : \"\([^\"]*\)\".*/\1/p")
+  if [ -n "$ip" ]; then
+    echo; echo "== ping -c 1 $ip (demo.vm, over the bridge)"
+    busybox ping -c 1 -W 5 "$ip"
+  fi
+  step vm list
+  step vm stop demo
+  step vm delete demo
+  step daemon stop
   wait $daemon
-  exit $status
-' sh "$demo"
+' sh "$demo" "$rootfs"

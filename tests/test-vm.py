@@ -41,14 +41,18 @@ if os.environ.get("BANGER_TEST_NETNS") != "1":
     # with the test, and nothing touches the host's network.
     os.environ["BANGER_TEST_NETNS"] = "1"
     try:
+        # A shell as the namespace's PID 1 reaps the orphans (daemonized
+        # QEMU, dnsmasq) once they exit.
         os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
-                              "--kill-child", sys.executable] + sys.argv)
+                              "--kill-child", "/bin/sh", "-c", '"$0" "$@"; exit $?',
+                              sys.executable] + sys.argv)
     except OSError as e:
         log("SKIP: cannot unshare: %s" % e)
         sys.exit(SKIP)
 
 # Inside the namespaces. Refuse to run if this is somehow the host's netns.
-if os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net") and os.getpid() != 1:
+if os.getppid() != 1 or not os.path.exists("/proc/1/comm") or \
+        open("/proc/1/comm").read().strip() != "sh":
     log("FAIL: not in a private network namespace")
     sys.exit(1)
 
@@ -272,6 +276,24 @@ def main():
             time.sleep(0.1)
 
     @case
+    def ports_and_stats():
+        run("vm", "exec", "alpha", "--", "sh", "-c", "nc -l -p 4242 </dev/null >/dev/null 2>&1 &")
+        deadline = time.monotonic() + 10
+        while True:
+            ports = jrun("vm", "ports", "alpha")
+            mine = [p for p in ports if p["port"] == 4242]
+            if mine:
+                break
+            assert time.monotonic() < deadline, "port 4242 never listed: %s" % ports
+            time.sleep(0.1)
+        assert mine[0]["protocol"].startswith("tcp") and mine[0]["process"] == "nc", mine
+        st = jrun("vm", "stats", "alpha")
+        assert st["mem_total"] > 64 << 20 and st["guest_uptime_ms"] > 0, st
+        assert st["vmm_rss"] > 0 and st["disk_read_bytes"] > 0, st
+        assert st["net_rx_bytes"] > 0, st  # the pings and TCP above
+        expect_error(["vm", "stats", "ghost"], "no VM named")
+
+    @case
     def delete_while_starting_is_refused():
         p = subprocess.Popen([CLI, "vm", "create", "--name", "gamma", "--image", "bb"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -314,10 +336,35 @@ def main():
         expect_error(["vm", "delete", "alpha"], "is running")
         run("vm", "delete", "alpha", "--force")
         run("vm", "delete", "beta")
-        assert jrun("vm", "list") == []
-        assert os.listdir(os.path.join(work, "state", "vms")) == []
+        assert jrun("vm", "list") == [], "VMs left after delete"
+        left_files = os.listdir(os.path.join(work, "state", "vms"))
+        assert left_files == [], "files left after delete: %s" % left_files
         left = subprocess.run(["pgrep", "-f", "qemu-system.*" + work], capture_output=True)
         assert left.returncode != 0, "QEMU left running: " + left.stdout.decode()
+
+    @case
+    def guest_poweroff_and_auto_stop():
+        # The daemon notices a guest that powers itself off...
+        run("vm", "create", "--name", "delta", "--image", "bb")
+        run("vm", "exec", "delta", "--", "poweroff", check=False)
+        deadline = time.monotonic() + 60
+        while jrun("vm", "show", "delta")["state"] != "stopped":
+            assert time.monotonic() < deadline, "delta never showed stopped"
+            time.sleep(0.2)
+        assert "powered off" in jrun("vm", "show", "delta")["reason"]
+        # ...and stops VMs idle for longer than auto_stop_stale_after.
+        run("daemon", "stop")
+        daemon.wait()
+        with open(os.path.join(work, "banger.toml"), "a") as f:
+            f.write('auto_stop_stale_after = "3s"\n')
+        start_daemon()
+        run("vm", "start", "delta")
+        deadline = time.monotonic() + 60
+        while jrun("vm", "show", "delta")["state"] != "stopped":
+            assert time.monotonic() < deadline, "delta was not auto-stopped"
+            time.sleep(0.2)
+        assert "auto-stopped" in jrun("vm", "show", "delta")["reason"]
+        run("vm", "delete", "delta")
 
     run("daemon", "stop", check=False)
 

@@ -82,6 +82,15 @@ gboolean bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *co
                              const char *const *env, const char *cwd, guint timeout_ms,
                              int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
                              GCancellable *cancellable, GError **error);
+GPtrArray *bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellable *cancellable,
+                                GError **error);
+BgrVmStats *bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancellable,
+                                 GError **error);
+/* Background supervision (bangerd): reconciliation when VMMs exit, stats
+ * sampling, auto-stop of idle VMs. */
+typedef struct _BgrEngineSupervisor BgrEngineSupervisor;
+BgrEngineSupervisor *bgr_engine_supervisor_start (BgrEngine *engine);
+void bgr_engine_supervisor_stop (BgrEngineSupervisor *sup);
 /* Comma-separated names of the VMs made from @image, or NULL. */
 char *bgr_engine_vms_using_image (BgrEngine *engine, const char *image);
 

@@ -40,6 +40,7 @@ typedef struct {
   GMutex lock;         /* serialises connecting to the agent */
   BgrAgentConn *agent; /* NULL until first needed */
   char *busy;          /* the operation in progress, or NULL */
+  JsonObject *last_stats; /* the supervisor's last sample */
 } VmRt;
 
 struct _BgrEngineVms {
@@ -52,6 +53,7 @@ vm_rt_free (gpointer p)
 {
   VmRt *rt = p;
   g_clear_pointer (&rt->agent, bgr_agent_conn_unref);
+  g_clear_pointer (&rt->last_stats, json_object_unref);
   g_free (rt->busy);
   g_mutex_clear (&rt->lock);
   g_free (rt);
@@ -1309,4 +1311,280 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
   }
   bgr_engine_unlock (engine);
   return ok;
+}
+
+/* ---- ports and stats ---------------------------------------------------------- */
+
+static JsonObject *
+load_running (BgrEngine *engine, const char *name, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+
+  if (doc == NULL)
+    return NULL;
+  reconcile (engine, doc);
+  if (g_strcmp0 (str_of (doc, "state"), "running") != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "VM '%s' is not running (state: %s)",
+                   name, str_of (doc, "state"));
+      return NULL;
+    }
+  return g_steal_pointer (&doc);
+}
+
+GPtrArray *
+bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_running (engine, name, error);
+  g_autoptr (BgrAgentConn) conn = NULL;
+  g_auto (GStrv) lines = NULL;
+  GPtrArray *out;
+
+  if (doc == NULL || (conn = get_agent (engine, doc, cancellable, error)) == NULL)
+    return NULL;
+  lines = bgr_agent_conn_ports (conn, AGENT_TIMEOUT_MS, cancellable, error);
+  if (lines == NULL)
+    return NULL;
+  out = g_ptr_array_new_with_free_func (g_object_unref);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      /* "PROTO ADDR PORT PID COMMAND" (COMMAND may hold spaces). */
+      g_auto (GStrv) f = g_strsplit (*l, " ", 5);
+      g_autoptr (JsonObject) p = NULL;
+      if (g_strv_length (f) < 5)
+        continue;
+      p = json_object_new ();
+      json_object_set_string_member (p, "name", name);
+      json_object_set_string_member (p, "protocol", f[0]);
+      json_object_set_string_member (p, "address", f[1]);
+      json_object_set_int_member (p, "port", g_ascii_strtoll (f[2], NULL, 10));
+      json_object_set_int_member (p, "pid", g_ascii_strtoll (f[3], NULL, 10));
+      json_object_set_string_member (p, "process", f[4]);
+      g_ptr_array_add (out, bgr_vm_port_new_from_json (p));
+    }
+  return out;
+}
+
+/* Byte counters of interface @ifname from /proc/net/dev (which, unlike
+ * /sys, always shows our own network namespace). */
+static gboolean
+read_counters (const char *ifname, gint64 *rx, gint64 *tx)
+{
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/net/dev", &text, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      char *colon = strchr (*l, ':');
+      g_auto (GStrv) f = NULL;
+      if (colon == NULL)
+        continue;
+      *colon = '\0';
+      if (!g_str_equal (g_strstrip (*l), ifname))
+        continue;
+      f = g_strsplit_set (g_strstrip (colon + 1), " \t", -1);
+      {
+        /* Fields: rx bytes packets errs drop fifo frame compressed multicast, tx bytes ... */
+        gint64 v[16];
+        guint n = 0;
+        for (char **p = f; *p != NULL && n < 16; p++)
+          if (**p != '\0')
+            v[n++] = g_ascii_strtoll (*p, NULL, 10);
+        if (n < 9)
+          return FALSE;
+        *rx = v[0];
+        *tx = v[8];
+        return TRUE;
+      }
+    }
+  return FALSE;
+}
+
+/* One sample: the agent's view of the guest and the VMM's from outside. */
+static JsonObject *
+sample_stats (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError **error)
+{
+  static const char *const agent_keys[] = { "cpu_user_ms", "cpu_system_ms", "cpu_idle_ms",
+                                            "mem_total", "mem_available", "load1_milli",
+                                            "uptime_ms", "disk_total", "disk_free", NULL };
+  g_autoptr (BgrAgentConn) conn = get_agent (engine, doc, cancellable, error);
+  g_autoptr (GHashTable) guest = NULL;
+  g_autoptr (BgrVmmInstance) inst = instance_of (doc);
+  BgrVmmMetrics m = { -1, -1, -1, -1, -1, -1 };
+  JsonObject *s;
+  const char *tap = str_of (doc, "tap");
+
+  if (conn == NULL)
+    return NULL;
+  guest = bgr_agent_conn_stats (conn, AGENT_TIMEOUT_MS, cancellable, error);
+  if (guest == NULL)
+    return NULL;
+  if (inst != NULL)
+    {
+      const BgrVmmDriver *driver = bgr_vmm_driver_lookup (inst->driver);
+      if (!driver->metrics (inst, &m, NULL))
+        bgr_vmm_process_metrics (inst->pid, &m);
+    }
+  /* The tap's receive counter is what the guest sent. */
+  if (tap != NULL && m.net_rx_bytes < 0)
+    {
+      gint64 rx, tx;
+      if (read_counters (tap, &rx, &tx))
+        {
+          m.net_rx_bytes = tx;
+          m.net_tx_bytes = rx;
+        }
+    }
+  s = json_object_new ();
+  json_object_set_string_member (s, "name", str_of (doc, "name"));
+  json_object_set_int_member (s, "sampled_at", g_get_real_time () / 1000);
+  for (const char *const *k = agent_keys; *k != NULL; k++)
+    {
+      gint64 *v = g_hash_table_lookup (guest, *k);
+      if (v != NULL)
+        json_object_set_int_member (s, g_str_equal (*k, "uptime_ms") ? "guest_uptime_ms" : *k, *v);
+    }
+#define PUT(key, val) if ((val) >= 0) json_object_set_int_member (s, key, val)
+  PUT ("vmm_cpu_ms", m.cpu_time_ms);
+  PUT ("vmm_rss", m.rss_bytes);
+  PUT ("disk_read_bytes", m.disk_read_bytes);
+  PUT ("disk_write_bytes", m.disk_write_bytes);
+  PUT ("net_rx_bytes", m.net_rx_bytes);
+  PUT ("net_tx_bytes", m.net_tx_bytes);
+#undef PUT
+  return s;
+}
+
+BgrVmStats *
+bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (JsonObject) doc = load_running (engine, name, error);
+  g_autoptr (JsonObject) s = NULL;
+
+  if (doc == NULL || (s = sample_stats (engine, doc, cancellable, error)) == NULL)
+    return NULL;
+  return bgr_vm_stats_new_from_json (s);
+}
+
+/* ---- supervision -------------------------------------------------------------- */
+
+/* bangerd's background work: notice VMM processes that exit (a guest that
+ * powers itself off), sample stats, and stop VMs idle for longer than
+ * auto_stop_stale_after. One thread, ticking every second. */
+struct _BgrEngineSupervisor {
+  BgrEngine *engine;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+  gboolean stop;
+};
+
+static void
+supervise_once (BgrEngine *engine, gint64 *next_stats_us)
+{
+  BgrConfig *config = bgr_engine_get_config (engine);
+  gint64 stale_ms = bgr_config_get_duration_ms (config, "auto_stop_stale_after");
+  gint64 stats_ms = bgr_config_get_duration_ms (config, "stats_poll_interval");
+  gboolean sample = stats_ms > 0 && g_get_monotonic_time () >= *next_stats_us;
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), VM_KIND, NULL);
+
+  if (sample)
+    *next_stats_us = g_get_monotonic_time () + stats_ms * 1000;
+  for (guint i = 0; i < docs->len; i++)
+    {
+      JsonObject *doc = docs->pdata[i];
+      g_autofree char *name = g_strdup (str_of (doc, "name"));
+
+      reconcile (engine, doc);
+      if (g_strcmp0 (str_of (doc, "state"), "running") != 0 || is_busy (engine, name))
+        continue;
+      if (stale_ms > 0 && now_s () - int_of (doc, "last_activity") > stale_ms / 1000)
+        {
+          g_autoptr (GError) error = NULL;
+          g_autoptr (BgrVm) vm = NULL;
+          g_autofree char *idle = g_strdup_printf ("%s", bgr_config_get_string (config, "auto_stop_stale_after"));
+
+          g_message ("VM %s: idle for more than %s (auto_stop_stale_after), stopping it", name, idle);
+          vm = bgr_engine_stop_vm (engine, name, NULL, &error);
+          if (vm == NULL)
+            g_warning ("VM %s: auto-stop failed: %s", name, error->message);
+          else
+            {
+              g_autoptr (JsonObject) fresh = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+              if (fresh != NULL)
+                {
+                  g_autofree char *reason = g_strdup_printf ("auto-stopped after %s without activity; %s",
+                                                             idle, str_of (fresh, "reason"));
+                  json_object_set_string_member (fresh, "reason", reason);
+                  save (engine, fresh, NULL);
+                }
+            }
+          continue;
+        }
+      if (sample)
+        {
+          g_autoptr (GError) error = NULL;
+          g_autoptr (JsonObject) s = sample_stats (engine, doc, NULL, &error);
+          VmRt *rt = rt_get (engine, name);
+          if (s == NULL)
+            {
+              g_debug ("VM %s: no stats: %s", name, error->message);
+              continue;
+            }
+          g_mutex_lock (&rt->lock);
+          g_clear_pointer (&rt->last_stats, json_object_unref);
+          rt->last_stats = g_steal_pointer (&s);
+          g_mutex_unlock (&rt->lock);
+        }
+    }
+}
+
+static gpointer
+supervisor_thread (gpointer data)
+{
+  BgrEngineSupervisor *sup = data;
+  gint64 next_stats_us = 0;
+
+  g_mutex_lock (&sup->lock);
+  while (!sup->stop)
+    {
+      gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
+      g_mutex_unlock (&sup->lock);
+      supervise_once (sup->engine, &next_stats_us);
+      g_mutex_lock (&sup->lock);
+      while (!sup->stop && g_cond_wait_until (&sup->cond, &sup->lock, until))
+        ;
+    }
+  g_mutex_unlock (&sup->lock);
+  return NULL;
+}
+
+BgrEngineSupervisor *
+bgr_engine_supervisor_start (BgrEngine *engine)
+{
+  BgrEngineSupervisor *sup = g_new0 (BgrEngineSupervisor, 1);
+
+  sup->engine = engine;
+  g_mutex_init (&sup->lock);
+  g_cond_init (&sup->cond);
+  sup->thread = g_thread_new ("bgr-supervisor", supervisor_thread, sup);
+  return sup;
+}
+
+void
+bgr_engine_supervisor_stop (BgrEngineSupervisor *sup)
+{
+  if (sup == NULL)
+    return;
+  g_mutex_lock (&sup->lock);
+  sup->stop = TRUE;
+  g_cond_broadcast (&sup->cond);
+  g_mutex_unlock (&sup->lock);
+  g_thread_join (sup->thread);
+  g_mutex_clear (&sup->lock);
+  g_cond_clear (&sup->cond);
+  g_free (sup);
 }

@@ -143,6 +143,10 @@ _SIGNATURES = [
     ("bgr_client_list_vms", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_get_vm", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_get_vm_logs", _p, [_p, _s, ctypes.c_uint64, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_vm_port_to_json", _p, [_p]),
+    ("bgr_vm_stats_to_json", _p, [_p]),
+    ("bgr_client_vm_ports", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_stats", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_exec", ctypes.c_int, [_p, _s, _p, _p, _s, ctypes.c_uint, ctypes.c_int,
                                           ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
                                           _p, ctypes.POINTER(_GErrorP)]),
@@ -571,6 +575,18 @@ class Client(_Object):
         err = _GErrorP()
         return self._record(_lib.bgr_client_get_vm(self._ptr, _enc(name), None, ctypes.byref(err)),
                             err, _lib.bgr_vm_to_json)
+
+    def vm_ports(self, name):
+        """Sockets listening in the guest: [{"protocol", "address", "port", "pid", "process"}]."""
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_vm_ports(self._ptr, _enc(name), None, ctypes.byref(err)),
+                             err, _lib.bgr_vm_port_to_json)
+
+    def vm_stats(self, name):
+        """A resource sample taken now (see docs/vms.md for the members)."""
+        err = _GErrorP()
+        return self._record(_lib.bgr_client_vm_stats(self._ptr, _enc(name), None, ctypes.byref(err)),
+                            err, _lib.bgr_vm_stats_to_json)
 
     def vm_logs(self, name, max_bytes=0):
         """The VM's serial console log (bytes), the last MAX_BYTES when not 0."""

@@ -21,6 +21,10 @@ G_BEGIN_DECLS
 /**
  * BgrClientFlags:
  * @BGR_CLIENT_FLAGS_NONE: no flags
+ * @BGR_CLIENT_FLAGS_SUPERVISE: a local client supervises its VMs in a
+ *   background thread while it lives: it notices VMMs that exit, samples
+ *   stats every `stats_poll_interval` and stops VMs idle for longer than
+ *   `auto_stop_stale_after` (what bangerd does)
  * @BGR_CLIENT_FLAGS_NO_AUTO_START: a D-Bus client does not start bangerd
  *   through D-Bus activation: construction fails with
  *   %BGR_ERROR_DAEMON_UNAVAILABLE when no daemon runs
@@ -31,7 +35,8 @@ G_BEGIN_DECLS
  */
 typedef enum {
   BGR_CLIENT_FLAGS_NONE = 0,
-  BGR_CLIENT_FLAGS_NO_AUTO_START = 1 << 0
+  BGR_CLIENT_FLAGS_NO_AUTO_START = 1 << 0,
+  BGR_CLIENT_FLAGS_SUPERVISE = 1 << 1
 } BgrClientFlags;
 
 /**
@@ -194,6 +199,10 @@ BGR_EXTERN BgrVm *bgr_client_get_vm (BgrClient *self, const char *name,
                                      GCancellable *cancellable, GError **error);
 BGR_EXTERN GBytes *bgr_client_get_vm_logs (BgrClient *self, const char *name, guint64 max_bytes,
                                            GCancellable *cancellable, GError **error);
+BGR_EXTERN GPtrArray *bgr_client_vm_ports (BgrClient *self, const char *name,
+                                           GCancellable *cancellable, GError **error);
+BGR_EXTERN BgrVmStats *bgr_client_vm_stats (BgrClient *self, const char *name,
+                                            GCancellable *cancellable, GError **error);
 BGR_EXTERN gboolean bgr_client_vm_exec (BgrClient *self, const char *name,
                                         const char *const *argv, const char *const *env,
                                         const char *cwd, guint timeout_ms, int stdin_fd,

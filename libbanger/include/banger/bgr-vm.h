@@ -51,6 +51,42 @@ BGR_EXTERN char *bgr_vm_to_json (BgrVm *self);
 BGR_EXTERN GVariant *bgr_vm_to_variant (BgrVm *self);
 
 /**
+ * BgrVmPort:
+ *
+ * A socket listening inside a VM's guest, as its agent reported it.
+ *
+ * Since: 0.1
+ */
+#define BGR_TYPE_VM_PORT (bgr_vm_port_get_type ())
+BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrVmPort, bgr_vm_port, BGR, VM_PORT, GObject)
+
+BGR_EXTERN const char *bgr_vm_port_get_protocol (BgrVmPort *self);
+BGR_EXTERN const char *bgr_vm_port_get_address (BgrVmPort *self);
+BGR_EXTERN gint64 bgr_vm_port_get_port (BgrVmPort *self);
+BGR_EXTERN gint64 bgr_vm_port_get_pid (BgrVmPort *self);
+BGR_EXTERN const char *bgr_vm_port_get_process (BgrVmPort *self);
+BGR_EXTERN char *bgr_vm_port_to_json (BgrVmPort *self);
+BGR_EXTERN GVariant *bgr_vm_port_to_variant (BgrVmPort *self);
+
+/**
+ * BgrVmStats:
+ *
+ * A sample of a running VM's resource use: from the guest agent (CPU time,
+ * memory, load, root filesystem) and from outside (the VMM process's CPU
+ * time and memory, disk and network bytes). bgr_vm_stats_get() reads a
+ * member by name; -1 when it is unknown.
+ *
+ * Since: 0.1
+ */
+#define BGR_TYPE_VM_STATS (bgr_vm_stats_get_type ())
+BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrVmStats, bgr_vm_stats, BGR, VM_STATS, GObject)
+
+BGR_EXTERN const char *bgr_vm_stats_get_name (BgrVmStats *self);
+BGR_EXTERN gint64 bgr_vm_stats_get (BgrVmStats *self, const char *member);
+BGR_EXTERN char *bgr_vm_stats_to_json (BgrVmStats *self);
+BGR_EXTERN GVariant *bgr_vm_stats_to_variant (BgrVmStats *self);
+
+/**
  * BgrVmProgressFunc:
  * @phase: what is happening now, e.g. "cloning disks", "booting"
  * @step: index of @phase, from 1
