@@ -56,6 +56,7 @@
 #include <linux/magic.h>
 #include <linux/vm_sockets.h>
 
+#include "banger-agent-net.h"
 #include "bgr-agent-proto.h"
 
 #ifndef BANGER_AGENT_VERSION
@@ -1749,6 +1750,7 @@ int main(int argc, char **argv)
     } else {
         setup_guest_namespace();
         setup_process();
+        agent_configure_network();
         find_transport();
     }
     run();

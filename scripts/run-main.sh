@@ -58,7 +58,7 @@ EOT
 echo "== banger --local kernel pull debian-cloud"
 $SUDO build/cli/banger --local -c "$demo/config.toml" kernel pull debian-cloud
 
-exec $SUDO unshare --net --pid --fork --kill-child dbus-run-session -- sh -eu -c '
+exec $SUDO unshare --net --pid --fork --mount-proc --kill-child dbus-run-session -- sh -eu -c '
   banger=build/cli/banger
   demo=$1
   rootfs=$2
