@@ -265,8 +265,15 @@ def main():
 
     @case
     def two_vms_get_different_addresses():
-        beta = jrun("vm", "create", "--name", "beta", "--image", "bb")
+        beta = jrun("vm", "create", "--name", "beta", "--image", "bb", "--disk-size", "512M",
+                    "--vcpus", "2", "--memory", "256M")
         alpha = jrun("vm", "show", "alpha")
+        assert beta["vcpus"] == 2 and beta["memory_mib"] == 256, beta
+        # --disk-size grew the VM's ext4: the guest sees it.
+        df = run("vm", "exec", "beta", "--", "df", "-k", "/").stdout.decode().split("\n")[1].split()
+        assert int(df[1]) > 400 * 1024, df
+        nproc = run("vm", "exec", "beta", "--", "sh", "-c", "grep -c ^processor /proc/cpuinfo")
+        assert nproc.stdout.strip() == b"2", nproc.stdout
         assert beta["ip"] != alpha["ip"] and beta["tap"] != alpha["tap"], (alpha, beta)
         p = run("vm", "exec", "beta", "--", "ping", "-c", "1", "-W", "5", alpha["ip"])
         assert p.returncode == 0
@@ -330,17 +337,64 @@ def main():
         vm = jrun("vm", "show", "beta")
         assert vm["state"] == "stopped" and vm["reason"], vm
         assert jrun("vm", "show", "alpha")["state"] == "running"
+        # As after a host reboot: the bridge, the taps and dnsmasq are gone;
+        # starting the VM brings them back.
+        pool = [l.split(":")[1].strip().split("@")[0] for l in subprocess.run(
+            ["ip", "-o", "link", "show"], capture_output=True, text=True).stdout.splitlines()
+            if l.split(":")[1].strip().startswith("bgr-")]
+        pid = open(os.path.join(work, "state", "net", "dnsmasq.pid")).read().strip()
+        os.kill(int(pid), signal.SIGKILL)
+        for tap in pool:
+            if tap != jrun("vm", "show", "alpha")["tap"]:
+                subprocess.run(["ip", "link", "del", tap], check=True)
+        vm = jrun("vm", "start", "beta")
+        assert vm["state"] == "running", vm
+        assert subprocess.run([BUSYBOX, "ping", "-c", "1", "-W", "5", vm["ip"]],
+                              capture_output=True).returncode == 0, "beta unreachable after restart"
+        deadline = time.monotonic() + 10
+        while dns_query("10.77.0.1", "beta.vm") != [vm["ip"]]:
+            assert time.monotonic() < deadline, "beta.vm does not resolve after dnsmasq restart"
+            time.sleep(0.1)
 
     @case
     def delete_refuses_running_then_forces():
         expect_error(["vm", "delete", "alpha"], "is running")
         run("vm", "delete", "alpha", "--force")
-        run("vm", "delete", "beta")
+        run("vm", "delete", "beta", "--force")
         assert jrun("vm", "list") == [], "VMs left after delete"
         left_files = os.listdir(os.path.join(work, "state", "vms"))
         assert left_files == [], "files left after delete: %s" % left_files
         left = subprocess.run(["pgrep", "-f", "qemu-system.*" + work], capture_output=True)
         assert left.returncode != 0, "QEMU left running: " + left.stdout.decode()
+
+    @case
+    def python_binding_over_dbus():
+        if os.environ.get("BANGER_SANITIZED"):
+            return  # an uninstrumented python cannot load the ASan build
+        import banger
+        client = banger.Client.dbus_address(env["DBUS_SESSION_BUS_ADDRESS"])
+        phases = []
+        vm = client.create_vm("pyvm", image="bb", progress=lambda p, s, n: phases.append((s, n)))
+        assert vm["state"] == "running", vm
+        assert [s for s, _ in phases] == [1, 2, 3, 4, 5, 6], phases
+        status, out, err = client.vm_exec("pyvm", ["sh", "-c", "cat; echo $X >&2; exit 9"],
+                                          input=b"x" * 200000, env={"X": "from-python"})
+        assert status == 9 and out == b"x" * 200000 and err == b"from-python\n", (status, len(out), err)
+        try:
+            client.vm_exec("pyvm", ["sleep", "30"], timeout=0.5)
+            raise AssertionError("no timeout")
+        except banger.BangerError as e:
+            assert e.code == banger.ErrorCode.TIMED_OUT, e
+        assert any(p["name"] == "pyvm" for p in client.vms())
+        assert client.vm_stats("pyvm")["mem_total"] > 0
+        assert b"banger-init" in client.vm_logs("pyvm")
+        assert client.stop_vm("pyvm")["state"] == "stopped"
+        client.delete_vm("pyvm")
+        try:
+            client.vm("pyvm")
+            raise AssertionError("pyvm still there")
+        except banger.BangerError as e:
+            assert e.name == "NotFound", e
 
     @case
     def guest_poweroff_and_auto_stop():
