@@ -450,14 +450,20 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
     {
       bgr_doctor_report_set_hypervisor (self, "firecracker");
       add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
-           "auto picks firecracker: its binary runs and /dev/kvm is usable");
+           "auto picks firecracker for images whose kernel is a vmlinux (ELF): its binary "
+           "runs and /dev/kvm is usable; images with a bzImage run on qemu");
     }
   else if (qemu_ok)
     {
       bgr_doctor_report_set_hypervisor (self, "qemu");
-      if (kvm == 1)
+      if (g_str_equal (bgr_config_get_string (config, "qemu_accel"), "tcg"))
         add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
-             "auto picks qemu with KVM: firecracker is not installed");
+             "auto picks qemu with TCG (qemu_accel = \"tcg\"): firecracker is not %s",
+             fc_path == NULL ? "installed" : "usable");
+      else if (kvm == 1)
+        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
+             "auto picks qemu with KVM (and TCG if guests do not start under KVM): "
+             "firecracker is not installed");
       else
         add (self, "hypervisor", BGR_DOCTOR_WARN,
              "for fast VMs use a host with KVM; qemu/TCG works but boots slowly",

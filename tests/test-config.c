@@ -16,7 +16,7 @@ test_defaults (void)
   static const char *const required[] = {
     "log_level", "web_listen_addr", "firecracker_bin", "ssh_key_path", "default_image_name",
     "auto_stop_stale_after", "stats_poll_interval", "metrics_poll_interval", "bridge_name",
-    "bridge_ip", "cidr", "tap_pool_size", "default_dns", "hypervisor", "qemu_bin", "state_dir",
+    "bridge_ip", "cidr", "tap_pool_size", "default_dns", "hypervisor", "qemu_bin", "qemu_accel", "state_dir",
     "cache_dir", "kernel_catalog_url", NULL
   };
 
@@ -27,6 +27,7 @@ test_defaults (void)
     }
   g_assert_cmpuint (g_strv_length (keys), ==, g_strv_length ((char **) required));
   g_assert_cmpstr (bgr_config_get_string (c, "hypervisor"), ==, "auto");
+  g_assert_cmpstr (bgr_config_get_string (c, "qemu_accel"), ==, "auto");
   g_assert_cmpstr (bgr_config_get_string (c, "state_dir"), ==, state);
   g_assert_cmpint (bgr_config_get_int (c, "tap_pool_size"), ==, 4);
   g_assert_cmpint (bgr_config_get_duration_ms (c, "stats_poll_interval"), ==, 10000);
@@ -115,6 +116,7 @@ test_bad_values (void)
     { "log_level = \"info\"\nlog_level = \"debug\"\n", "cfg.toml:2" },
     { "log_level = \"info\n", "cfg.toml:1" },
     { "qemu_bin = \"bin/qemu\"\n", "key 'qemu_bin'" },
+    { "qemu_accel = \"hvf\"\n", "key 'qemu_accel': \"hvf\" is not one of: auto, kvm, tcg" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -566,6 +566,94 @@ test_kernels_and_images (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
 }
 
+/* VM methods with bad input: clear errors, nothing created, the daemon
+ * still answers. (Booting VMs is test-vm's job, in a network namespace.) */
+static void
+test_vm_bad_input (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cfg = bgr_test_write_file ("vms.toml", "log_level = \"info\"\n");
+  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  BgrRun r;
+
+  wait_for_name (f);
+#define VM_CALL(method, ...)                                                               \
+  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path", \
+       "/org/banger/Banger1", "--method", "org.banger.Banger1.Manager." method, __VA_ARGS__)
+  VM_CALL ("CreateVm", "dev", "{'bogus': <'y'>}");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "org.banger.Banger1.Error.InvalidArgument");
+  bgr_assert_contains (r.err, "unknown option 'bogus'");
+  bgr_run_clear (&r);
+  VM_CALL ("CreateVm", "dev", "{'vcpus': <'two'>}");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "option 'vcpus' has type s, expected u");
+  bgr_run_clear (&r);
+  VM_CALL ("CreateVm", "Not_A_Label", "@a{sv} {}");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "org.banger.Banger1.Error.InvalidArgument");
+  bgr_assert_contains (r.err, "DNS label");
+  bgr_run_clear (&r);
+  VM_CALL ("CreateVm", "dev", "{'image': <'nope'>}");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "org.banger.Banger1.Error.NotFound");
+  bgr_assert_contains (r.err, "no image named 'nope'");
+  bgr_run_clear (&r);
+  VM_CALL ("GetVm", "ghost");
+  bgr_assert_contains (r.err, "org.banger.Banger1.Error.NotFound");
+  bgr_run_clear (&r);
+  VM_CALL ("DeleteVm", "ghost", "true");
+  bgr_assert_contains (r.err, "org.banger.Banger1.Error.NotFound");
+  bgr_run_clear (&r);
+  VM_CALL ("GetVmLogs", "ghost", "0");
+  bgr_assert_contains (r.err, "org.banger.Banger1.Error.NotFound");
+  bgr_run_clear (&r);
+  VM_CALL ("ListVms", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "[]");
+  bgr_run_clear (&r);
+#undef VM_CALL
+
+  /* VmExec without the three descriptors it needs. */
+  reply = g_dbus_connection_call_sync (f->conn, "org.banger.Banger1", "/org/banger/Banger1",
+                                       "org.banger.Banger1.Manager", "VmExec",
+                                       g_variant_new ("(s^asa{sv}hhh)", "ghost",
+                                                      (const char *const[]){ "true", NULL }, NULL,
+                                                      0, 1, 2),
+                                       G_VARIANT_TYPE ("(i)"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
+                                       &err);
+  g_assert_null (reply);
+  g_assert_nonnull (strstr (err->message, "three file descriptors"));
+  g_clear_error (&err);
+
+  /* The CLI: usage errors before anything is sent. */
+  RUN (f, &r, banger, "vm", "exec", "ghost");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "vm", "exec", "ghost", "--", "true");
+  g_assert_cmpint (r.status, ==, 3);
+  bgr_assert_contains (r.err, "no VM named 'ghost'");
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "vm", "create", "--vcpus", "0");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "--vcpus must be at least 1");
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "vm", "create", "--memory", "lots");
+  g_assert_cmpint (r.status, !=, 0);
+  bgr_assert_contains (r.err, "invalid --memory");
+  bgr_run_clear (&r);
+  RUN (f, &r, banger, "vm", "list", "--json");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "[");
+  g_assert_null (strstr (r.out, "name"));
+  bgr_run_clear (&r);
+
+  g_subprocess_send_signal (d, SIGTERM);
+  wait_for_exit (d);
+  g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+}
+
 static void
 on_run_done (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -642,5 +730,6 @@ main (int argc, char **argv)
   g_test_add ("/dbus/kernels-and-images", Fixture, NULL, fixture_setup, test_kernels_and_images,
               fixture_teardown);
   g_test_add ("/dbus/activation", Fixture, services, fixture_setup, test_activation, fixture_teardown);
+  g_test_add ("/dbus/vm-bad-input", Fixture, NULL, fixture_setup, test_vm_bad_input, fixture_teardown);
   return g_test_run ();
 }
