@@ -64,7 +64,7 @@
 #endif
 
 #define PROG "banger-vsock-agent"
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* The largest STDOUT/STDERR frame. */
 #define OUTPUT_CHUNK (64 * 1024)
 /* After a child exits, at most this much is still read from each of its
@@ -303,7 +303,7 @@ static void child_prepare(int status_fd)
 
 static char **default_env(void)
 {
-    static const char *const defaults[] = { "PATH=" DEFAULT_PATH, "HOME=/root", "LANG=C.UTF-8" };
+    static const char *const defaults[] = { DEFAULT_PATH_ENV, "HOME=/root", "LANG=C.UTF-8" };
     size_t n = sizeof defaults / sizeof defaults[0];
     char **env = calloc(n + 1, sizeof *env);
     for (size_t i = 0; env && i < n; i++)
@@ -361,6 +361,13 @@ static struct exec *find_exec(uint32_t channel)
         if (!execs[i]->done && execs[i]->channel == channel)
             return execs[i];
     return NULL;
+}
+
+/* Where to report a bad request: its channel, unless a command runs there
+ * (an ERROR would end that channel for the host), then channel 0. */
+static uint32_t error_channel(uint32_t channel)
+{
+    return find_exec(channel) ? 0 : channel;
 }
 
 static void close_fd(int *fd)
@@ -900,7 +907,9 @@ static void read_proc_net(struct socks *s, const char *file, const char *proto, 
         char hex[33];
         unsigned port, st;
         unsigned long inode;
-        if (sscanf(line, " %*s %32[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", hex, &port, &st, &inode) != 4 ||
+        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+        if (sscanf(line, " %*s %32[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", hex, &port, &st,
+                   &inode) != 4 ||
             st != state || port == 0 || strlen(hex) != (v6 ? 32u : 8u))
             continue;
         uint32_t words[4];
@@ -1029,16 +1038,14 @@ static void send_stats(uint32_t channel)
     bgr_agent_buf_init(&b);
 
     unsigned long long user, nice, sys, idle, iowait = 0, irq = 0, softirq = 0;
-    long hz = sysconf(_SC_CLK_TCK);
-    if (hz <= 0)
-        hz = 100;
+    long clk = sysconf(_SC_CLK_TCK); /* USER_HZ: /proc/stat counts in these */
+    unsigned long long hz = clk > 0 ? (unsigned long long)clk : 100;
     if (read_file("/proc/stat", text, sizeof text) > 0 &&
         sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq,
                &softirq) >= 4) {
-        bgr_agent_buf_put_int(&b, BGR_AGENT_F_STAT_CPU_USER_MS, (int64_t)((user + nice) * 1000 / (unsigned long)hz));
-        bgr_agent_buf_put_int(&b, BGR_AGENT_F_STAT_CPU_SYSTEM_MS,
-                              (int64_t)((sys + irq + softirq) * 1000 / (unsigned long)hz));
-        bgr_agent_buf_put_int(&b, BGR_AGENT_F_STAT_CPU_IDLE_MS, (int64_t)((idle + iowait) * 1000 / (unsigned long)hz));
+        bgr_agent_buf_put_int(&b, BGR_AGENT_F_STAT_CPU_USER_MS, (int64_t)((user + nice) * 1000 / hz));
+        bgr_agent_buf_put_int(&b, BGR_AGENT_F_STAT_CPU_SYSTEM_MS, (int64_t)((sys + irq + softirq) * 1000 / hz));
+        bgr_agent_buf_put_int(&b, BGR_AGENT_F_STAT_CPU_IDLE_MS, (int64_t)((idle + iowait) * 1000 / hz));
     }
 
     if (read_file("/proc/meminfo", text, sizeof text) > 0) {
@@ -1088,13 +1095,13 @@ static void start_shutdown(uint32_t channel, const uint8_t *payload, size_t len)
         else if (vlen == 8 && memcmp(val, "poweroff", 8) == 0)
             reboot_ = false;
         else {
-            send_error(channel, EINVAL, "unknown shutdown MODE '%.*s' (poweroff or reboot)", (int)(vlen > 64 ? 64 : vlen),
-                       (const char *)val);
+            send_error(error_channel(channel), EINVAL, "unknown shutdown MODE '%.*s' (poweroff or reboot)",
+                       (int)(vlen > 64 ? 64 : vlen), (const char *)val);
             return;
         }
     }
     if (mode != MODE_GUEST) {
-        send_error(channel, EPERM, "shutdown is only available inside a VM");
+        send_error(error_channel(channel), EPERM, "shutdown is only available inside a VM");
         return;
     }
     send_frame(BGR_AGENT_MSG_OK, channel, NULL, 0);
@@ -1181,15 +1188,15 @@ static void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
     }
     case BGR_AGENT_MSG_STDOUT:
     case BGR_AGENT_MSG_STDERR:
-        send_error(ch, EINVAL, "unexpected message type %u (%s)", h->type, bgr_agent_msg_name(h->type));
+        send_error(error_channel(ch), EINVAL, "unexpected message type %u (%s) on channel %u", h->type,
+                   bgr_agent_msg_name(h->type), ch);
         return;
     default:
         break;
     }
 
     if (!fields_ok(payload, h->length)) {
-        bool busy = find_exec(ch) != NULL;
-        send_error(busy ? 0 : ch, EINVAL, "malformed %s payload on channel %u (a field runs past the end)",
+        send_error(error_channel(ch), EINVAL, "malformed %s payload on channel %u (a field runs past the end)",
                    bgr_agent_msg_name(h->type), ch);
         return;
     }
@@ -1223,10 +1230,14 @@ static void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
     case BGR_AGENT_MSG_PONG:
     case BGR_AGENT_MSG_PORTS:
     case BGR_AGENT_MSG_STATS:
-        send_error(ch, EINVAL, "unexpected message type %u (%s)", h->type, bgr_agent_msg_name(h->type));
+        send_error(error_channel(ch), EINVAL, "unexpected message type %u (%s) on channel %u", h->type,
+                   bgr_agent_msg_name(h->type), ch);
         break;
     default:
-        send_error(ch, EINVAL, "unknown message type %u", h->type);
+        if (error_channel(ch) == ch)
+            send_error(ch, EINVAL, "unknown message type %u", h->type);
+        else
+            send_error(0, EINVAL, "unknown message type %u on channel %u", h->type, ch);
         break;
     }
 }
@@ -1251,7 +1262,8 @@ static void process_input(void)
             break;
         }
         if (rc == -2) {
-            send_error(0, EMSGSIZE, "frame on channel %u announces %" PRIu32 " bytes, more than the limit of %u; skipped",
+            send_error(0, EMSGSIZE,
+                       "frame on channel %u announces %" PRIu32 " bytes, more than the limit of %u; skipped",
                        h.channel, h.length, BGR_AGENT_MAX_PAYLOAD);
             off += BGR_AGENT_HEADER_SIZE;
             continue;
@@ -1398,7 +1410,11 @@ static bool open_vsock(void)
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return false;
-    struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = BGR_AGENT_VSOCK_PORT };
+    struct sockaddr_vm addr = {
+        .svm_family = AF_VSOCK,
+        .svm_cid = VMADDR_CID_ANY,
+        .svm_port = BGR_AGENT_VSOCK_PORT,
+    };
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 4) < 0) {
         close(fd);
         return false;

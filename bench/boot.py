@@ -148,6 +148,19 @@ def reflink_works(d):
     return ok
 
 
+def reap_orphans():
+    """We are PID 1 of the pid namespace: QEMU's and dnsmasq's daemonizing
+    parents, and QEMUs that banger killed, end up as our zombies. Only called
+    when no subprocess of ours is running, so nothing else's status is taken."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 class Banger:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -155,6 +168,7 @@ class Banger:
     def run(self, *args, check=True, timeout=600):
         p = subprocess.run([BANGER, "--local", "-c", self.cfg] + list(args), capture_output=True,
                            timeout=timeout)
+        reap_orphans()
         if check and p.returncode != 0:
             raise RuntimeError("banger %s failed (exit %d):\n%s" % (
                 " ".join(args), p.returncode, p.stderr.decode(errors="replace").strip()))
@@ -248,16 +262,9 @@ def create_once(b, name, image, args, created):
     return wall, vm
 
 
-def delete(b, name, vm, created):
+def delete(b, name, created):
     b.run("vm", "delete", "--force", name)
     created.discard(name)
-    # We are PID 1 of the namespace: the daemonized QEMU is our child now.
-    pid = (vm.get("vmm") or {}).get("pid") or vm.get("pid")
-    if pid:
-        try:
-            os.waitpid(int(pid), os.WNOHANG)
-        except ChildProcessError:
-            pass
 
 
 def phase_row(wall, vm):
@@ -475,7 +482,7 @@ def main():
             cmdline = vm.get("cmdline", cmdline)
             if vm.get("accel") != args.accel:
                 res["notes"].append("run %d: VM record says accel=%s" % (i + 1, vm.get("accel")))
-            delete(b, name, vm, created)
+            delete(b, name, created)
             if args.no_bare:
                 continue
             note("run %d/%d: bare QEMU..." % (i + 1, args.runs))
@@ -527,7 +534,7 @@ def main():
                     _, vm = create_once(b, name, img["name"], args, created)
                     img["boot_clone_ms"].append(float(vm["boot_clone_ms"]))
                     img["disk_size"].append(vm.get("disk_size"))
-                    delete(b, name, vm, created)
+                    delete(b, name, created)
                     for key, argv in (("cp_sparse_ms", ["cp", "--sparse=always"]),
                                       ("cp_reflink_auto_ms", ["cp", "--reflink=auto"])):
                         img[key].append(timed(argv + [img["path"], copy]))
@@ -551,7 +558,12 @@ def main():
                                 % (s["min"], s["max"]))
     except BaseException as e:  # noqa: BLE001 - report, clean up, exit non-zero
         failed = True
-        res["error"] = str(e) if not isinstance(e, KeyboardInterrupt) else "interrupted"
+        if isinstance(e, KeyboardInterrupt):
+            res["error"] = "interrupted"
+        elif isinstance(e, SystemExit):
+            res["error"] = "terminated (exit %s)" % e.code
+        else:
+            res["error"] = str(e)
         print("bench/boot: FAILED: %s" % res["error"], file=sys.stderr, flush=True)
     finally:
         for name in sorted(created):

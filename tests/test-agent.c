@@ -693,7 +693,8 @@ test_exec_output (Agent *a, gconstpointer data)
 {
   Result r;
 
-  run_exec (a, 1, (const char *const[]){ "sh", "-c", "echo out; echo err >&2; exit 3", NULL }, NULL, NULL, &r);
+  run_exec (a, 1, (const char *const[]){ "sh", "-c", "echo out; echo err >&2; exit 3", NULL }, NULL, NULL,
+            &r);
   g_assert_true (r.exited);
   g_assert_cmpstr (r.out->str, ==, "out\n");
   g_assert_cmpstr (r.err->str, ==, "err\n");
@@ -756,7 +757,8 @@ test_exec_stdin (Agent *a, gconstpointer data)
   result_clear (&r);
 
   /* EOF right away; more STDIN after EOF is ignored. */
-  send_exec (a, 2, (const char *const[]){ "sh", "-c", "n=$(wc -c); echo \"got $n\"", NULL }, NULL, NULL, 0, TRUE);
+  send_exec (a, 2, (const char *const[]){ "sh", "-c", "n=$(wc -c); echo \"got $n\"", NULL }, NULL, NULL, 0,
+             TRUE);
   send_stdin (a, 2, "abc", 3);
   send_stdin (a, 2, NULL, 0);
   send_stdin (a, 2, "def", 3);
@@ -805,8 +807,8 @@ test_exec_env_cwd (Agent *a, gconstpointer data)
   /* argv[0] is looked up in the PATH the command gets. */
   g_assert_true (g_file_set_contents (script, "#!/bin/sh\necho \"from path $1\"\n", -1, NULL));
   g_assert_cmpint (chmod (script, 0755), ==, 0);
-  run_exec (a, 3, (const char *const[]){ "banger-agent-hello", "arg", NULL }, (const char *const[]){ path_env, NULL },
-            NULL, &r);
+  run_exec (a, 3, (const char *const[]){ "banger-agent-hello", "arg", NULL },
+            (const char *const[]){ path_env, NULL }, NULL, &r);
   g_assert_cmpstr (r.out->str, ==, "from path arg\n");
   result_clear (&r);
 
@@ -907,7 +909,8 @@ test_exec_timeout (Agent *a, gconstpointer data)
   result_clear (&r);
 
   /* The whole process group goes, not just the shell. */
-  send_exec (a, 2, (const char *const[]){ "sh", "-c", "sleep 30 & echo $!; wait", NULL }, NULL, NULL, 300, FALSE);
+  send_exec (a, 2, (const char *const[]){ "sh", "-c", "sleep 30 & echo $!; wait", NULL }, NULL, NULL, 300,
+             FALSE);
   collect (a, 2, &r);
   g_assert_cmpint (r.timed_out, ==, 1);
   pid_t grandchild = (pid_t) atoi (r.out->str);
@@ -942,8 +945,8 @@ test_exec_signal (Agent *a, gconstpointer data)
   result_clear (&r);
 
   /* To the process group: the shell's child gets it too. */
-  send_exec (a, 2, (const char *const[]){ "sh", "-c", "sleep 30 & echo $!; wait; echo never", NULL }, NULL, NULL,
-             0, FALSE);
+  send_exec (a, 2, (const char *const[]){ "sh", "-c", "sleep 30 & echo $!; wait; echo never", NULL }, NULL,
+             NULL, 0, FALSE);
   {
     g_autoptr (Frame) s = agent_expect (a, 2, BGR_AGENT_MSG_STARTED);
     g_autoptr (Frame) o = agent_expect (a, 2, BGR_AGENT_MSG_STDOUT); /* echo $! */
@@ -1029,6 +1032,20 @@ test_exec_busy_channel (Agent *a, gconstpointer data)
     g_assert_cmpstr (m, ==, "channel 5 is in use");
     g_assert_cmpint (frame_int (f, BGR_AGENT_F_ERRNO), ==, EBUSY);
   }
+  /* Other bad requests on the busy channel are answered on channel 0: an
+   * ERROR on channel 5 would end it for the host. */
+  agent_send (a, 999, 5, NULL, 0);
+  {
+    g_autoptr (Frame) f = agent_expect (a, 0, BGR_AGENT_MSG_ERROR);
+    g_autofree char *m = frame_str (f, BGR_AGENT_F_MESSAGE);
+    g_assert_cmpstr (m, ==, "unknown message type 999 on channel 5");
+  }
+  agent_send (a, BGR_AGENT_MSG_SIGNAL, 5, "\x20\x00\x08", 3);
+  {
+    g_autoptr (Frame) f = agent_expect (a, 0, BGR_AGENT_MSG_ERROR);
+    g_autofree char *m = frame_str (f, BGR_AGENT_F_MESSAGE);
+    bgr_assert_contains (m, "malformed SIGNAL payload on channel 5");
+  }
   /* The first exec is untouched. */
   bgr_agent_buf_init (&b);
   bgr_agent_buf_put_int (&b, BGR_AGENT_F_SIGNAL, SIGKILL);
@@ -1109,6 +1126,8 @@ test_garbage (Agent *a, gconstpointer data)
     bgr_agent_header_encode (junk + 100, 999, 12345, 0);
     agent_write_raw (a, junk, 8192);
     g_autoptr (Frame) f = agent_expect (a, 12345, BGR_AGENT_MSG_ERROR);
+    g_autofree char *m = frame_str (f, BGR_AGENT_F_MESSAGE);
+    g_assert_cmpstr (m, ==, "unknown message type 999");
     assert_alive (a);
   }
 
@@ -1143,6 +1162,8 @@ test_garbage (Agent *a, gconstpointer data)
   agent_send (a, BGR_AGENT_MSG_HELLO, 0, "\x01\x00\x08", 3);
   {
     g_autoptr (Frame) f = agent_expect (a, 0, BGR_AGENT_MSG_ERROR);
+    g_autofree char *m = frame_str (f, BGR_AGENT_F_MESSAGE);
+    bgr_assert_contains (m, "malformed HELLO payload");
   }
   assert_alive (a);
 
@@ -1156,6 +1177,8 @@ test_garbage (Agent *a, gconstpointer data)
   agent_send (a, BGR_AGENT_MSG_READY, 4, NULL, 0);
   {
     g_autoptr (Frame) f = agent_expect (a, 4, BGR_AGENT_MSG_ERROR);
+    g_autofree char *m = frame_str (f, BGR_AGENT_F_MESSAGE);
+    g_assert_cmpstr (m, ==, "unexpected message type 2 (READY) on channel 4");
   }
   /* Data for a channel nobody runs: ignored, no answer. */
   agent_send (a, BGR_AGENT_MSG_STDIN, 42, "x", 1);
@@ -1171,6 +1194,7 @@ test_garbage (Agent *a, gconstpointer data)
     agent_write_raw (a, b.data + i, 1);
   {
     g_autoptr (Frame) f = agent_expect (a, 0, BGR_AGENT_MSG_READY);
+    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, 1);
   }
   bgr_agent_buf_clear (&b);
   agent_write_raw (a, "GR1\x02\x00\x00\x00", 7); /* the tail of a header */
