@@ -267,6 +267,15 @@ def delete(b, name, created):
     created.discard(name)
 
 
+INIT_RE = re.compile(r"\[\s*([0-9]+\.[0-9]+)\] Run (\S+) as init process")
+
+
+def guest_init_ms(console):
+    """The guest kernel's own clock (printk time) at 'Run ... as init process'."""
+    m = INIT_RE.search(console)
+    return float(m.group(1)) * 1000.0 if m else None
+
+
 def phase_row(wall, vm):
     row = {"wall": wall}
     for ph in PHASES:
@@ -323,7 +332,8 @@ def bare_qemu(kernel, initrd, rootfs, cmdline, args, timeout=180):
             proc.kill()
             proc.wait()
     ms = lambda t: (t - t0) * 1000.0 if t is not None else None  # noqa: E731
-    return {"to_kernel_init": ms(t_init), "to_marker": ms(t_marker), "to_exit": ms(t_exit)}
+    return {"to_kernel_init": ms(t_init), "to_marker": ms(t_marker), "to_exit": ms(t_exit),
+            "guest_clock_at_init": guest_init_ms("".join(text))}
 
 
 # ---- output ------------------------------------------------------------------
@@ -384,29 +394,31 @@ def print_report(res):
     br = res.get("bare")
     if br:
         print("3. banger vs bare QEMU (same kernel, initrd, machine, cmdline but init=), ms")
-        print("   %-6s %12s %14s %12s %12s" % ("run", "banger ready", "banger to init", "bare init",
-                                               "bare marker"))
+        cols = (("banger_ready", "b:ready"), ("banger_to_kernel_init", "b:to-init"),
+                ("banger_vmm_to_kernel_init", "b:vmm+kern"), ("banger_guest_clock_at_init", "b:guest@init"),
+                ("to_kernel_init", "q:to-init"), ("guest_clock_at_init", "q:guest@init"),
+                ("to_marker", "q:marker"), ("to_exit", "q:exit"))
+        print("   %-6s" % "run" + "".join("%13s" % c[1] for c in cols))
         for i, r in enumerate(br["runs"]):
-            print("   %-6s %12.0f %14.0f %12s %12.0f" % (
-                i + 1, r["banger_ready"], r["banger_to_kernel_init"],
-                "%.0f" % r["to_kernel_init"] if r["to_kernel_init"] is not None else "-",
-                r["to_marker"]))
+            print("   %-6s" % (i + 1) + "".join(
+                "%13s" % ("%.0f" % r[k] if r.get(k) is not None else "-") for k, _ in cols))
         s = br["summary"]
-        print("   median %12.0f %14.0f %12.0f %12.0f" % (
-            s["banger_ready"]["median"], s["banger_to_kernel_init"]["median"],
-            s["to_kernel_init"]["median"] if s["to_kernel_init"] else float("nan"),
-            s["to_marker"]["median"]))
+        for st in ("median", "min", "max"):
+            print("   %-6s" % st + "".join(
+                "%13s" % ("%.0f" % s[k][st] if s.get(k) else "-") for k, _ in cols))
         print("   ratio banger create-to-ready / bare QEMU spawn-to-init-marker: %.2fx (median), "
               "%.2fx (best vs best)" % (br["ratio_median"], br["ratio_best"]))
         if br.get("ratio_kernel_init_median"):
             print("   ratio banger create-to-kernel-init / bare spawn-to-kernel-init: %.2fx (median)"
                   % br["ratio_kernel_init_median"])
-        print("   banger ready = whole `vm create` (process start, clone, install, network, daemonized"
-              " QEMU, boot,\n   initramfs, agent hand-over to busybox init, READY); banger to init ="
-              " that minus boot_agent_ms.\n   bare = spawn of qemu-system-x86_64 (no net, no agent"
-              " channel, no -daemonize) to the kernel's\n   'Run /init' line / to /bench-init's"
-              " marker on the real root; rootfs copy (%.0f ms cp) not included."
-              % br["rootfs_copy_ms"])
+        print("   b:ready = the whole `vm create` (process start, clone, install, network, daemonized"
+              " QEMU,\n     boot, initramfs, agent hand-over to busybox init, READY); b:to-init = that"
+              " minus boot_agent_ms\n     (ends at the kernel's 'Run /init' line, seen by 100 ms polling);"
+              " b:vmm+kern = boot_vmm_ms +\n     boot_kernel_ms; guest@init = the guest kernel's own"
+              " clock (printk time) at that line.\n   q: = bare qemu-system-x86_64 (no network device,"
+              " no agent channel, no -daemonize), from\n     spawn to the 'Run /init' line, to"
+              " /bench-init's marker on the real root, to QEMU's exit\n     (poweroff -f); the rootfs"
+              " copy it boots (%.0f ms cp) is not included." % br["rootfs_copy_ms"])
         print()
     if res.get("notes"):
         print("notes:")
@@ -478,6 +490,8 @@ def main():
             if vm.get("state") != "running":
                 raise RuntimeError("VM %s is %s after create: %s" % (name, vm.get("state"), vm))
             row = phase_row(wall, vm)
+            row["guest_clock_at_init"] = guest_init_ms(
+                b.run("vm", "logs", name, check=False).stdout.decode(errors="replace"))
             rows.append(row)
             cmdline = vm.get("cmdline", cmdline)
             if vm.get("accel") != args.accel:
@@ -494,15 +508,20 @@ def main():
             r = bare_qemu(kpath, initrd, bare_root, bare_cmd, args)
             r["banger_ready"] = wall
             r["banger_to_kernel_init"] = row["wall"] - row["agent"]
+            r["banger_vmm_to_kernel_init"] = row["vmm"] + row["kernel"]
+            r["banger_guest_clock_at_init"] = row["guest_clock_at_init"]
             bare_rows.append(r)
         summary = {k: stats([r[k] for r in rows]) for k in ("wall",) + PHASES + ("other",)}
+        summary["guest_clock_at_init"] = stats([r["guest_clock_at_init"] for r in rows
+                                                if r["guest_clock_at_init"] is not None])
         res["create"] = {"image": "bb", "image_size": os.path.getsize(base),
                          "image_allocated": allocated(base), "runs": rows, "summary": summary,
                          "cmdline": cmdline}
         if bare_rows:
             bs = {k: stats([r[k] for r in bare_rows if r[k] is not None])
-                  for k in ("banger_ready", "banger_to_kernel_init", "to_kernel_init", "to_marker",
-                            "to_exit")}
+                  for k in ("banger_ready", "banger_to_kernel_init", "banger_vmm_to_kernel_init",
+                            "banger_guest_clock_at_init", "to_kernel_init", "guest_clock_at_init",
+                            "to_marker", "to_exit")}
             res["bare"] = {
                 "runs": bare_rows, "summary": bs, "cmdline": bare_cmd, "rootfs_copy_ms": rootfs_copy_ms,
                 "ratio_median": bs["banger_ready"]["median"] / bs["to_marker"]["median"],
@@ -528,7 +547,7 @@ def main():
                                "cp_sparse_fsync_ms": [], "cp_reflink_auto_ms": []})
             copy = os.path.join(work, "state", "cp-test.ext4")
             for i in range(args.clone_runs):
-                for img in images:
+                for img in (images if i % 2 == 0 else images[::-1]):  # alternate the order
                     name = "clone-%s-%d" % (img["label"].lower(), i + 1)
                     note("clone run %d/%d: %s" % (i + 1, args.clone_runs, img["label"]))
                     _, vm = create_once(b, name, img["name"], args, created)

@@ -889,7 +889,7 @@ ensure_taps (BgrVmnet *net, GError **error)
 char *
 bgr_vmnet_acquire_tap (BgrVmnet *net, const char *const *in_use, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
+  G_GNUC_UNUSED g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
   g_autoptr (JsonNode) links = NULL;
   g_autoptr (GArray) taps = NULL;
 
@@ -1185,7 +1185,7 @@ ensure_dnsmasq (BgrVmnet *net, gboolean restart, GError **error)
 GPid
 bgr_vmnet_get_dnsmasq_pid (BgrVmnet *net)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
+  G_GNUC_UNUSED g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
 
   return dnsmasq_find (net, NULL, NULL);
 }
@@ -1199,7 +1199,7 @@ compare_strings (gconstpointer a, gconstpointer b)
 gboolean
 bgr_vmnet_set_hosts (BgrVmnet *net, GHashTable *name_to_ip, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
+  G_GNUC_UNUSED g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
   g_autoptr (GString) text = g_string_new ("# Written by banger: VM name -> address. Do not edit.\n");
   GHashTableIter iter;
@@ -1256,7 +1256,7 @@ bgr_vmnet_set_hosts (BgrVmnet *net, GHashTable *name_to_ip, GError **error)
 gboolean
 bgr_vmnet_ensure (BgrVmnet *net, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
+  G_GNUC_UNUSED g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
   gboolean changed = FALSE;
 
   if (!check_permission (net, "set up the VM network", error))
@@ -1285,7 +1285,7 @@ keep_first (GError **first, GError *local)
 gboolean
 bgr_vmnet_teardown (BgrVmnet *net, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
+  G_GNUC_UNUSED g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&net->lock);
   g_autoptr (JsonNode) links = NULL;
   GError *first = NULL;
   GError *local = NULL;
