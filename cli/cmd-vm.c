@@ -447,6 +447,9 @@ banger_cmd_vm_stats (BangerInvocation *inv, int *exit_status, GError **error)
     g_print ("%-18s %.1f%% busy since boot (user %.1f s, system %.1f s)\n", "guest cpu",
              100.0 * (double) (user + sys) / (double) total, (double) user / 1000.0,
              (double) sys / 1000.0);
+  if (bgr_vm_stats_get (st, "cpu_busy_permille") >= 0)
+    g_print ("%-18s %.1f%% busy over the last %.1f s\n", "", (double) bgr_vm_stats_get (st, "cpu_busy_permille") / 10.0,
+             (double) bgr_vm_stats_get (st, "cpu_interval_ms") / 1000.0);
   g_print ("%-18s %.2f\n", "guest load (1 min)", (double) bgr_vm_stats_get (st, "load1_milli") / 1000.0);
   print_bytes ("guest memory", bgr_vm_stats_get (st, "mem_total"));
   print_bytes ("  available", bgr_vm_stats_get (st, "mem_available"));

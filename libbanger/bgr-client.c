@@ -1348,9 +1348,13 @@ bgr_client_vm_ports (BgrClient *self, const char *name, GCancellable *cancellabl
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Samples the VM's resource use now: the guest's CPU time, memory, load and
- * root filesystem from its agent; the VMM process's CPU time and memory, and
- * disk and network bytes, from outside.
+ * The VM's resource use: the guest's CPU time, memory, load and root
+ * filesystem from its agent; the VMM process's CPU time and memory, and
+ * disk and network bytes, from outside. bangerd samples every
+ * `stats_poll_interval` (guest) and `metrics_poll_interval` (VMM) and
+ * returns its latest samples while they are that recent; otherwise, and
+ * in a client without supervision, the VM is sampled now. Guest CPU use
+ * between the last two samples is in cpu_busy_permille.
  *
  * Returns: (transfer full): the sample
  * Since: 0.1

@@ -876,11 +876,14 @@ bgr_vm_stats_get_name (BgrVmStats *self)
 /**
  * bgr_vm_stats_get:
  * @self: a #BgrVmStats
- * @member: one of sampled_at (Unix ms), guest_uptime_ms, cpu_user_ms,
- *   cpu_system_ms, cpu_idle_ms (guest, all CPUs), load1_milli, mem_total,
- *   mem_available, disk_total, disk_free (bytes, the guest's /),
- *   vmm_cpu_ms, vmm_rss (the VMM process), disk_read_bytes,
- *   disk_write_bytes, net_rx_bytes, net_tx_bytes (as the guest sees them)
+ * @member: one of sampled_at (Unix ms of the guest sample), guest_uptime_ms,
+ *   cpu_user_ms, cpu_system_ms, cpu_idle_ms (guest, all CPUs, since boot),
+ *   cpu_busy_permille and cpu_interval_ms (guest CPU use between the last
+ *   two samples, and how far apart they were), load1_milli, mem_total,
+ *   mem_available, disk_total, disk_free (bytes, the guest's /); metrics_at
+ *   (Unix ms of the VMM sample), vmm_cpu_ms, vmm_rss (the VMM process),
+ *   disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes (as the
+ *   guest sees them)
  *
  * Returns: the value, or -1 when it is unknown
  * Since: 0.1

@@ -178,7 +178,8 @@ def main():
     with open(os.path.join(work, "banger.toml"), "w") as f:
         f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nqemu_accel = "tcg"\n'
                 'bridge_name = "bgrtest0"\nbridge_ip = "10.77.0.1"\ncidr = "10.77.0.0/24"\n'
-                'tap_pool_size = 2\ndefault_dns = "10.77.0.254"\n' % (work, work))
+                'tap_pool_size = 2\ndefault_dns = "10.77.0.254"\nstats_poll_interval = "1h"\n'
+                % (work, work))
     bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().decode().strip()
@@ -296,6 +297,8 @@ def main():
         assert mine[0]["protocol"].startswith("tcp") and mine[0]["process"] == "nc", mine
         st = jrun("vm", "stats", "alpha")
         assert st["mem_total"] > 64 << 20 and st["guest_uptime_ms"] > 0, st
+        # Within stats_poll_interval the daemon answers with its latest sample.
+        assert jrun("vm", "stats", "alpha")["sampled_at"] == st["sampled_at"]
         assert st["vmm_rss"] > 0 and st["disk_read_bytes"] > 0, st
         assert st["net_rx_bytes"] > 0, st  # the pings and TCP above
         expect_error(["vm", "stats", "ghost"], "no VM named")

@@ -40,7 +40,8 @@ typedef struct {
   GMutex lock;         /* serialises connecting to the agent */
   BgrAgentConn *agent; /* NULL until first needed */
   char *busy;          /* the operation in progress, or NULL */
-  JsonObject *last_stats; /* the supervisor's last sample */
+  JsonObject *last_guest, *prev_guest; /* the last two guest samples */
+  JsonObject *last_vmm;                /* the last VMM sample */
 } VmRt;
 
 struct _BgrEngineVms {
@@ -53,7 +54,9 @@ vm_rt_free (gpointer p)
 {
   VmRt *rt = p;
   g_clear_pointer (&rt->agent, bgr_agent_conn_unref);
-  g_clear_pointer (&rt->last_stats, json_object_unref);
+  g_clear_pointer (&rt->last_guest, json_object_unref);
+  g_clear_pointer (&rt->prev_guest, json_object_unref);
+  g_clear_pointer (&rt->last_vmm, json_object_unref);
   g_free (rt->busy);
   g_mutex_clear (&rt->lock);
   g_free (rt);
@@ -1403,25 +1406,42 @@ read_counters (const char *ifname, gint64 *rx, gint64 *tx)
   return FALSE;
 }
 
-/* One sample: the agent's view of the guest and the VMM's from outside. */
+/* The guest's side of a sample, from its agent. */
 static JsonObject *
-sample_stats (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError **error)
+sample_guest (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError **error)
 {
   static const char *const agent_keys[] = { "cpu_user_ms", "cpu_system_ms", "cpu_idle_ms",
                                             "mem_total", "mem_available", "load1_milli",
                                             "uptime_ms", "disk_total", "disk_free", NULL };
   g_autoptr (BgrAgentConn) conn = get_agent (engine, doc, cancellable, error);
   g_autoptr (GHashTable) guest = NULL;
-  g_autoptr (BgrVmmInstance) inst = instance_of (doc);
-  BgrVmmMetrics m = { -1, -1, -1, -1, -1, -1 };
   JsonObject *s;
-  const char *tap = str_of (doc, "tap");
 
   if (conn == NULL)
     return NULL;
   guest = bgr_agent_conn_stats (conn, AGENT_TIMEOUT_MS, cancellable, error);
   if (guest == NULL)
     return NULL;
+  s = json_object_new ();
+  json_object_set_int_member (s, "sampled_at", g_get_real_time () / 1000);
+  for (const char *const *k = agent_keys; *k != NULL; k++)
+    {
+      gint64 *v = g_hash_table_lookup (guest, *k);
+      if (v != NULL)
+        json_object_set_int_member (s, g_str_equal (*k, "uptime_ms") ? "guest_uptime_ms" : *k, *v);
+    }
+  return s;
+}
+
+/* The VMM's side, from outside the guest. */
+static JsonObject *
+sample_vmm (JsonObject *doc)
+{
+  g_autoptr (BgrVmmInstance) inst = instance_of (doc);
+  BgrVmmMetrics m = { -1, -1, -1, -1, -1, -1 };
+  const char *tap = str_of (doc, "tap");
+  JsonObject *s = json_object_new ();
+
   if (inst != NULL)
     {
       const BgrVmmDriver *driver = bgr_vmm_driver_lookup (inst->driver);
@@ -1438,15 +1458,7 @@ sample_stats (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GEr
           m.net_tx_bytes = rx;
         }
     }
-  s = json_object_new ();
-  json_object_set_string_member (s, "name", str_of (doc, "name"));
-  json_object_set_int_member (s, "sampled_at", g_get_real_time () / 1000);
-  for (const char *const *k = agent_keys; *k != NULL; k++)
-    {
-      gint64 *v = g_hash_table_lookup (guest, *k);
-      if (v != NULL)
-        json_object_set_int_member (s, g_str_equal (*k, "uptime_ms") ? "guest_uptime_ms" : *k, *v);
-    }
+  json_object_set_int_member (s, "metrics_at", g_get_real_time () / 1000);
 #define PUT(key, val) if ((val) >= 0) json_object_set_int_member (s, key, val)
   PUT ("vmm_cpu_ms", m.cpu_time_ms);
   PUT ("vmm_rss", m.rss_bytes);
@@ -1458,15 +1470,97 @@ sample_stats (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GEr
   return s;
 }
 
+/* Keeps @sample as the latest of its kind, the one before as the previous. */
+static void
+remember (VmRt *rt, JsonObject *sample, gboolean guest)
+{
+  g_mutex_lock (&rt->lock);
+  if (guest)
+    {
+      g_clear_pointer (&rt->prev_guest, json_object_unref);
+      rt->prev_guest = rt->last_guest;
+      rt->last_guest = json_object_ref (sample);
+    }
+  else
+    {
+      g_clear_pointer (&rt->last_vmm, json_object_unref);
+      rt->last_vmm = json_object_ref (sample);
+    }
+  g_mutex_unlock (&rt->lock);
+}
+
+static JsonObject *
+fresh (JsonObject *sample, const char *at, gint64 max_age_ms)
+{
+  gint64 t;
+  if (sample == NULL || max_age_ms <= 0)
+    return NULL;
+  t = json_object_get_int_member_with_default (sample, at, 0);
+  return g_get_real_time () / 1000 - t <= max_age_ms ? json_object_ref (sample) : NULL;
+}
+
+static void
+copy_members (JsonObject *to, JsonObject *from)
+{
+  GList *members = json_object_get_members (from);
+  for (GList *l = members; l != NULL; l = l->next)
+    json_object_set_member (to, l->data, json_node_copy (json_object_get_member (from, l->data)));
+  g_list_free (members);
+}
+
 BgrVmStats *
 bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancellable, GError **error)
 {
+  BgrConfig *config = bgr_engine_get_config (engine);
   g_autoptr (JsonObject) doc = load_running (engine, name, error);
-  g_autoptr (JsonObject) s = NULL;
+  g_autoptr (JsonObject) guest = NULL, vmm = NULL, prev = NULL;
+  g_autoptr (JsonObject) out = json_object_new ();
+  VmRt *rt;
 
-  if (doc == NULL || (s = sample_stats (engine, doc, cancellable, error)) == NULL)
+  if (doc == NULL)
     return NULL;
-  return bgr_vm_stats_new_from_json (s);
+  rt = rt_get (engine, name);
+  /* The supervisor's samples when they are recent enough, else new ones. */
+  g_mutex_lock (&rt->lock);
+  guest = fresh (rt->last_guest, "sampled_at", bgr_config_get_duration_ms (config, "stats_poll_interval"));
+  vmm = fresh (rt->last_vmm, "metrics_at", bgr_config_get_duration_ms (config, "metrics_poll_interval"));
+  g_mutex_unlock (&rt->lock);
+  if (guest == NULL)
+    {
+      guest = sample_guest (engine, doc, cancellable, error);
+      if (guest == NULL)
+        return NULL;
+      remember (rt, guest, TRUE);
+    }
+  if (vmm == NULL)
+    {
+      vmm = sample_vmm (doc);
+      remember (rt, vmm, FALSE);
+    }
+  g_mutex_lock (&rt->lock);
+  if (rt->prev_guest != NULL && rt->last_guest == guest)
+    prev = json_object_ref (rt->prev_guest);
+  g_mutex_unlock (&rt->lock);
+
+  json_object_set_string_member (out, "name", name);
+  copy_members (out, guest);
+  copy_members (out, vmm);
+  /* Guest CPU use between the last two samples. */
+  if (prev != NULL)
+    {
+#define D(k) (json_object_get_int_member_with_default (guest, k, 0) - json_object_get_int_member_with_default (prev, k, 0))
+      gint64 busy = D ("cpu_user_ms") + D ("cpu_system_ms");
+      gint64 all = busy + D ("cpu_idle_ms");
+#undef D
+      if (all > 0 && busy >= 0)
+        {
+          json_object_set_int_member (out, "cpu_busy_permille", busy * 1000 / all);
+          json_object_set_int_member (out, "cpu_interval_ms",
+                                      json_object_get_int_member_with_default (guest, "sampled_at", 0)
+                                      - json_object_get_int_member_with_default (prev, "sampled_at", 0));
+        }
+    }
+  return bgr_vm_stats_new_from_json (out);
 }
 
 /* ---- supervision -------------------------------------------------------------- */
@@ -1483,16 +1577,21 @@ struct _BgrEngineSupervisor {
 };
 
 static void
-supervise_once (BgrEngine *engine, gint64 *next_stats_us)
+supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_us)
 {
   BgrConfig *config = bgr_engine_get_config (engine);
   gint64 stale_ms = bgr_config_get_duration_ms (config, "auto_stop_stale_after");
   gint64 stats_ms = bgr_config_get_duration_ms (config, "stats_poll_interval");
-  gboolean sample = stats_ms > 0 && g_get_monotonic_time () >= *next_stats_us;
+  gint64 metrics_ms = bgr_config_get_duration_ms (config, "metrics_poll_interval");
+  gint64 now_us = g_get_monotonic_time ();
+  gboolean stats = stats_ms > 0 && now_us >= *next_stats_us;
+  gboolean metrics = metrics_ms > 0 && now_us >= *next_metrics_us;
   g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), VM_KIND, NULL);
 
-  if (sample)
-    *next_stats_us = g_get_monotonic_time () + stats_ms * 1000;
+  if (stats)
+    *next_stats_us = now_us + stats_ms * 1000;
+  if (metrics)
+    *next_metrics_us = now_us + metrics_ms * 1000;
   for (guint i = 0; i < docs->len; i++)
     {
       JsonObject *doc = docs->pdata[i];
@@ -1505,7 +1604,7 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us)
         {
           g_autoptr (GError) error = NULL;
           g_autoptr (BgrVm) vm = NULL;
-          g_autofree char *idle = g_strdup_printf ("%s", bgr_config_get_string (config, "auto_stop_stale_after"));
+          const char *idle = bgr_config_get_string (config, "auto_stop_stale_after");
 
           g_message ("VM %s: idle for more than %s (auto_stop_stale_after), stopping it", name, idle);
           vm = bgr_engine_stop_vm (engine, name, NULL, &error);
@@ -1513,31 +1612,30 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us)
             g_warning ("VM %s: auto-stop failed: %s", name, error->message);
           else
             {
-              g_autoptr (JsonObject) fresh = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
-              if (fresh != NULL)
+              g_autoptr (JsonObject) now = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+              if (now != NULL)
                 {
                   g_autofree char *reason = g_strdup_printf ("auto-stopped after %s without activity; %s",
-                                                             idle, str_of (fresh, "reason"));
-                  json_object_set_string_member (fresh, "reason", reason);
-                  save (engine, fresh, NULL);
+                                                             idle, str_of (now, "reason"));
+                  json_object_set_string_member (now, "reason", reason);
+                  save (engine, now, NULL);
                 }
             }
           continue;
         }
-      if (sample)
+      if (stats)
         {
           g_autoptr (GError) error = NULL;
-          g_autoptr (JsonObject) s = sample_stats (engine, doc, NULL, &error);
-          VmRt *rt = rt_get (engine, name);
-          if (s == NULL)
-            {
-              g_debug ("VM %s: no stats: %s", name, error->message);
-              continue;
-            }
-          g_mutex_lock (&rt->lock);
-          g_clear_pointer (&rt->last_stats, json_object_unref);
-          rt->last_stats = g_steal_pointer (&s);
-          g_mutex_unlock (&rt->lock);
+          g_autoptr (JsonObject) s = sample_guest (engine, doc, NULL, &error);
+          if (s != NULL)
+            remember (rt_get (engine, name), s, TRUE);
+          else
+            g_debug ("VM %s: no guest stats: %s", name, error->message);
+        }
+      if (metrics)
+        {
+          g_autoptr (JsonObject) s = sample_vmm (doc);
+          remember (rt_get (engine, name), s, FALSE);
         }
     }
 }
@@ -1546,14 +1644,14 @@ static gpointer
 supervisor_thread (gpointer data)
 {
   BgrEngineSupervisor *sup = data;
-  gint64 next_stats_us = 0;
+  gint64 next_stats_us = 0, next_metrics_us = 0;
 
   g_mutex_lock (&sup->lock);
   while (!sup->stop)
     {
       gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
       g_mutex_unlock (&sup->lock);
-      supervise_once (sup->engine, &next_stats_us);
+      supervise_once (sup->engine, &next_stats_us, &next_metrics_us);
       g_mutex_lock (&sup->lock);
       while (!sup->stop && g_cond_wait_until (&sup->cond, &sup->lock, until))
         ;
