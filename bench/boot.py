@@ -64,8 +64,8 @@ def parse_args():
         "kernel, initrd and rootfs. Runs as root, inside a private network+pid namespace it "
         "creates itself. Never run by the test suite.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Phases: clone = disk copy (+ grow for the modules), install = agent + modules "
-        "written with libext2fs, vmm = QEMU start, kernel = VMM start to the kernel's 'Run ... as "
+        epilog="Phases: install = preparing the image's base once (copy, grow, agent + modules "
+        "written with libext2fs; 0 when the base exists), clone = copy of the base, vmm = QEMU start, kernel = VMM start to the kernel's 'Run ... as "
         "init process' (the initramfs /init), agent = from there to the agent's READY, other = "
         "wall time minus those (process/engine start, network set-up, record writes).")
     ap.add_argument("--runs", type=int, default=5, help="create-to-ready and bare QEMU runs (default 5)")
@@ -360,7 +360,8 @@ def print_report(res):
             print("   %-6s" % (i + 1) + "".join(" " + fmt(r[k]) for k in cols))
         for s in ("median", "min", "max"):
             print("   %-6s" % s + "".join(" " + fmt(c["summary"][k][s]) for k in cols))
-        print("   (clone = disk copy + grow for the modules; install = agent + modules; vmm = QEMU"
+        print("   (install = the image's base, made by the first VM only (copy, grow, agent + modules);"
+              "\n    clone = copy of that base; vmm = QEMU"
               " -daemonize start;\n    kernel = VMM start to 'Run /init as init process' (initramfs);"
               " agent = module load, root mount,\n    switch to the agent, hand-over, READY;"
               " other = process/engine start, network, record writes)")
@@ -387,9 +388,10 @@ def print_report(res):
                   b["cp_reflink_auto_ms"]["median"] / max(a["cp_reflink_auto_ms"]["median"], 1e-3)))
         print("   VM disk after the grow: %s" % ", ".join(
             "%s %.0f MiB" % (img["label"], (img["disk_size"][0] or 0) / 2**20) for img in cl["images"]))
-        print("   (banger clone = sparse copy or reflink + fsync, then the grow for the modules:"
-              " e2fsck -f -p +\n    resize2fs of the copy; medians; cp times: same images, same"
-              " filesystem, page cache warm,\n    `sync` before each timed step)")
+        print("   (banger clone = sparse copy or reflink + fsync of the image's prepared base (made"
+              " once per\n    image: the image grown for the modules, agent and modules added);"
+              " medians; cp times: the\n    images themselves, same filesystem, page cache warm,"
+              " `sync` before each timed step)")
         print()
     br = res.get("bare")
     if br:

@@ -439,6 +439,7 @@ bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_
         }
     }
   bgr_engine_unlock (engine);
+  bgr_engine_prune_vm_bases (engine, &freed, &removed);
   if (out_freed != NULL)
     *out_freed = freed;
   if (out_removed != NULL)

@@ -91,6 +91,8 @@ BgrVmStats *bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellab
 typedef struct _BgrEngineSupervisor BgrEngineSupervisor;
 BgrEngineSupervisor *bgr_engine_supervisor_start (BgrEngine *engine);
 void bgr_engine_supervisor_stop (BgrEngineSupervisor *sup);
+/* Removes prepared VM bases no image leads to; adds to the counts. */
+void bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed);
 /* Comma-separated names of the VMs made from @image, or NULL. */
 char *bgr_engine_vms_using_image (BgrEngine *engine, const char *image);
 
