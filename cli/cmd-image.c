@@ -310,6 +310,6 @@ banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **
       return TRUE;
     }
   human = g_format_size (freed);
-  g_print ("removed %u unused blob(s), %s freed\n", removed, human);
+  g_print ("removed %u unused blob(s) and VM base(s), %s freed\n", removed, human);
   return TRUE;
 }

@@ -886,12 +886,14 @@ bgr_client_list_image_cache (BgrClient *self, GCancellable *cancellable, GError 
  * bgr_client_prune_image_cache:
  * @self: a #BgrClient
  * @out_freed: (out) (optional): bytes freed
- * @out_removed: (out) (optional): blobs removed
+ * @out_removed: (out) (optional): blobs and VM bases removed
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Removes the layer blobs no image uses. An image record that cannot be
- * read stops the prune (it might use any blob).
+ * Removes the layer blobs no image uses, and the prepared VM bases (an
+ * image's rootfs with the guest agent and kernel modules added, from which
+ * VMs are cloned) that no existing image leads to. An image record that
+ * cannot be read stops the prune (it might use any blob).
  *
  * Returns: %TRUE on success
  * Since: 0.1

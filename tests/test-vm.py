@@ -451,7 +451,11 @@ def main():
         vm = jrun("vm", "stop", "fc1")
         assert vm["state"] == "stopped" and "power button" in vm["reason"], vm
         run("vm", "delete", "fc1")
+        bases = os.path.join(work, "cache", "vm-bases")
+        before = len(os.listdir(bases))
         run("image", "delete", "fcimg")
+        out = jrun("image", "cache", "prune")
+        assert out["removed"] == 1 and len(os.listdir(bases)) == before - 1, (out, os.listdir(bases))
         reqs = [json.loads(l) for l in open(fclog)]
         bad = [r for r in reqs if r.get("verdict") != "ok"]
         assert not bad, "requests the spec does not allow: %s" % bad
