@@ -317,13 +317,15 @@ exit_reason (const char *console_log)
 
   for (guint i = n; i > 0; i--)
     {
-      const char *l = lines[i - 1];
+      char *l = g_strstrip (lines[i - 1]);
       const char *p;
       if ((p = strstr (l, "Kernel panic")) != NULL)
-        return g_strdup_printf ("the guest kernel panicked: %s", g_strstrip (g_strdup (p)));
+        return g_strdup_printf ("the guest kernel panicked: %s", p);
       if ((p = strstr (l, "banger-init: ")) != NULL && strstr (l, "loaded") == NULL
           && strstr (l, "mounted") == NULL && strstr (l, "switching") == NULL)
-        return g_strdup_printf ("the guest could not boot: %s", g_strstrip (g_strdup (p)));
+        return g_strdup_printf ("the guest could not boot: %s", p);
+      if ((p = strstr (l, "banger-vsock-agent: no init")) != NULL)
+        return g_strdup_printf ("the guest could not boot: %s", p);
       if (strstr (l, "reboot: Power down") != NULL)
         return g_strdup ("the guest powered off");
       if (strstr (l, "reboot: Restarting system") != NULL)
