@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host side of the agent protocol (agent-proto/bgr-agent-client.c):
+ * against the real agent run on this host (--fd), many execs at once over
+ * one connection; and against a fake guest that sends what a broken or
+ * hostile guest could, which must give clear errors, never a crash or a
+ * hang. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <gio/gunixsocketaddress.h>
+
+#include <banger/banger.h>
+
+#include "agent-proto/bgr-agent-client-private.h"
+#include "agent-proto/bgr-agent-proto.h"
+#include "bgr-test-util.h"
+
+/* A connected GIOStream over one end of a socketpair; *other gets the
+ * other end. */
+static GIOStream *
+stream_pair (int *other)
+{
+  int sv[2];
+  g_autoptr (GSocket) sock = NULL;
+  g_autoptr (GError) err = NULL;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  sock = g_socket_new_from_fd (sv[0], &err);
+  g_assert_no_error (err);
+  *other = sv[1];
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (sock));
+}
+
+/* The real agent on the other end. */
+static GPid
+spawn_agent (int fd)
+{
+  const char *agent = bgr_test_program ("BANGER_AGENT");
+  g_autofree char *fdarg = g_strdup_printf ("%d", 3);
+  const char *argv[] = { agent, "--fd", fdarg, NULL };
+  const int source_fds[] = { fd };
+  const int target_fds[] = { 3 };
+  g_autoptr (GError) err = NULL;
+  GPid pid;
+
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                                   NULL, -1, -1, -1, source_fds, target_fds, 1, &pid,
+                                                   NULL, NULL, NULL, &err));
+  g_assert_no_error (err);
+  close (fd);
+  return pid;
+}
+
+static void
+reap (GPid pid)
+{
+  int status;
+  kill (pid, SIGKILL);
+  waitpid (pid, &status, 0);
+}
+
+typedef struct {
+  BgrAgentConn *conn;
+  int index;
+  gboolean ok;
+} Job;
+
+static gpointer
+exec_job (gpointer data)
+{
+  Job *j = data;
+  g_autofree char *script = g_strdup_printf ("for i in 1 2 3; do echo job%d-$i; done; exit %d",
+                                             j->index, j->index);
+  const char *argv[] = { "sh", "-c", script, NULL };
+  int out[2];
+  gint status = -1;
+  g_autoptr (GError) err = NULL;
+  char buf[256] = "";
+  g_autofree char *want = g_strdup_printf ("job%d-1\njob%d-2\njob%d-3\n", j->index, j->index, j->index);
+  ssize_t n;
+
+  g_assert_cmpint (pipe2 (out, O_CLOEXEC), ==, 0);
+  j->ok = bgr_agent_conn_exec (j->conn, argv, NULL, NULL, 20000, -1, out[1], -1, &status, NULL, &err);
+  close (out[1]);
+  n = read (out[0], buf, sizeof buf - 1);
+  close (out[0]);
+  j->ok = j->ok && err == NULL && status == j->index && n > 0 && g_str_equal (buf, want);
+  return NULL;
+}
+
+static void
+test_real_agent (void)
+{
+  int other;
+  g_autoptr (GIOStream) stream = stream_pair (&other);
+  GPid pid = spawn_agent (other);
+  g_autoptr (BgrAgentConn) conn = bgr_agent_conn_new (stream);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrAgentFacts) facts = bgr_agent_conn_hello (conn, 20000, 1000, NULL, NULL, NULL, &err);
+  struct utsname u;
+  Job jobs[8];
+  GThread *threads[8];
+  g_auto (GStrv) ports = NULL;
+  g_autoptr (GHashTable) stats = NULL;
+
+  g_assert_no_error (err);
+  g_assert_cmpint (uname (&u), ==, 0);
+  g_assert_cmpstr (facts->kernel, ==, u.release);
+  g_assert_cmpint (facts->version, ==, BGR_AGENT_PROTOCOL_VERSION);
+
+  /* Eight commands at once over the one connection, outputs kept apart. */
+  for (int i = 0; i < 8; i++)
+    {
+      jobs[i] = (Job){ conn, i + 1, FALSE };
+      threads[i] = g_thread_new ("job", exec_job, &jobs[i]);
+    }
+  for (int i = 0; i < 8; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_true (jobs[i].ok);
+    }
+
+  /* A command that cannot run, a timeout, a cancellation. */
+  {
+    const char *argv[] = { "/nonexistent/cmd", NULL };
+    g_assert_false (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, NULL, NULL, &err));
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+    g_clear_error (&err);
+  }
+  {
+    const char *argv[] = { "sleep", "30", NULL };
+    gint64 t0 = g_get_monotonic_time ();
+    g_assert_false (bgr_agent_conn_exec (conn, argv, NULL, NULL, 200, -1, -1, -1, NULL, NULL, &err));
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_TIMED_OUT);
+    g_clear_error (&err);
+    g_assert_cmpint (g_get_monotonic_time () - t0, <, 10 * G_USEC_PER_SEC);
+  }
+  {
+    const char *argv[] = { "sleep", "30", NULL };
+    g_autoptr (GCancellable) c = g_cancellable_new ();
+    g_cancellable_cancel (c);
+    g_assert_false (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, NULL, c, &err));
+    g_assert_error (err, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&err);
+  }
+  /* Bad arguments never reach the guest. */
+  {
+    const char *argv[] = { NULL };
+    g_assert_false (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, NULL, NULL, &err));
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&err);
+  }
+  ports = bgr_agent_conn_ports (conn, 20000, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (ports);
+  stats = bgr_agent_conn_stats (conn, 20000, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpint (*(gint64 *) g_hash_table_lookup (stats, "mem_total"), >, 0);
+  /* Outside a VM the agent refuses to shut down, with its reason. */
+  g_assert_false (bgr_agent_conn_shutdown (conn, "poweroff", 20000, NULL, &err));
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err->message, "only available inside a VM"));
+  g_clear_error (&err);
+
+  /* The agent goes away: calls fail with the reason, none hangs. */
+  reap (pid);
+  {
+    const char *argv[] = { "true", NULL };
+    g_assert_false (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, NULL, NULL, &err));
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
+    g_assert_nonnull (strstr (err->message, "lost the connection to the guest agent"));
+    g_clear_error (&err);
+  }
+  g_assert_true (bgr_agent_conn_is_closed (conn));
+}
+
+/* ---- a fake guest ---- */
+
+static void
+send_raw (int fd, const void *data, gsize len)
+{
+  g_assert_true (write (fd, data, len) == (ssize_t) len);
+}
+
+static void
+send_msg (int fd, guint16 type, guint32 channel, BgrAgentBuf *b)
+{
+  guint8 h[BGR_AGENT_HEADER_SIZE];
+  bgr_agent_header_encode (h, type, channel, b != NULL ? (guint32) b->len : 0);
+  send_raw (fd, h, sizeof h);
+  if (b != NULL && b->len > 0)
+    send_raw (fd, b->data, b->len);
+}
+
+/* Reads one whole frame from the host (type returned, channel out). */
+static guint16
+read_msg (int fd, guint32 *channel)
+{
+  guint8 h[BGR_AGENT_HEADER_SIZE];
+  BgrAgentHeader hd;
+  gsize got = 0;
+  g_autofree guint8 *payload = NULL;
+
+  while (got < sizeof h)
+    {
+      ssize_t n = read (fd, h + got, sizeof h - got);
+      g_assert_cmpint (n, >, 0);
+      got += (gsize) n;
+    }
+  g_assert_cmpint (bgr_agent_header_decode (h, &hd), ==, 0);
+  payload = g_malloc (hd.length + 1);
+  got = 0;
+  while (got < hd.length)
+    {
+      ssize_t n = read (fd, payload + got, hd.length - got);
+      g_assert_cmpint (n, >, 0);
+      got += (gsize) n;
+    }
+  *channel = hd.channel;
+  return hd.type;
+}
+
+typedef enum {
+  FAKE_WRONG_VERSION,
+  FAKE_BAD_MAGIC,
+  FAKE_OVERSIZED,
+  FAKE_CLOSE_MID_EXEC,
+  FAKE_STRAY_FRAMES,
+} FakeMode;
+
+typedef struct {
+  int fd;
+  FakeMode mode;
+} Fake;
+
+static gpointer
+fake_guest (gpointer data)
+{
+  Fake *f = data;
+  guint32 ch;
+  guint16 type = read_msg (f->fd, &ch);
+  BgrAgentBuf b;
+
+  g_assert_cmpint (type, ==, BGR_AGENT_MSG_HELLO);
+  bgr_agent_buf_init (&b);
+  switch (f->mode)
+    {
+    case FAKE_WRONG_VERSION:
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, 99);
+      send_msg (f->fd, BGR_AGENT_MSG_READY, 0, &b);
+      break;
+    case FAKE_BAD_MAGIC:
+      send_raw (f->fd, "GARBAGE-NOT-A-FRAME-AT-ALL!", 27);
+      break;
+    case FAKE_OVERSIZED:
+      {
+        guint8 h[BGR_AGENT_HEADER_SIZE];
+        bgr_agent_header_encode (h, BGR_AGENT_MSG_READY, 0, BGR_AGENT_MAX_PAYLOAD + 1);
+        send_raw (f->fd, h, sizeof h);
+      }
+      break;
+    case FAKE_CLOSE_MID_EXEC:
+    case FAKE_STRAY_FRAMES:
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, BGR_AGENT_PROTOCOL_VERSION);
+      /* A READY whose fields are truncated is still a READY. */
+      send_msg (f->fd, BGR_AGENT_MSG_READY, 0, &b);
+      type = read_msg (f->fd, &ch);
+      g_assert_cmpint (type, ==, BGR_AGENT_MSG_EXEC);
+      if (f->mode == FAKE_STRAY_FRAMES)
+        {
+          BgrAgentBuf e;
+          /* Output for a channel nobody asked for, an unknown type, then an
+           * EXIT with no fields at all. */
+          send_raw (f->fd, "", 0);
+          bgr_agent_buf_init (&e);
+          bgr_agent_buf_put_str (&e, BGR_AGENT_F_MESSAGE, "stray");
+          send_msg (f->fd, BGR_AGENT_MSG_STDOUT, ch + 1000, &e);
+          send_msg (f->fd, 999, ch, &e);
+          bgr_agent_buf_clear (&e);
+          send_msg (f->fd, BGR_AGENT_MSG_EXIT, ch, NULL);
+        }
+      break;
+    }
+  bgr_agent_buf_clear (&b);
+  if (f->mode != FAKE_STRAY_FRAMES)
+    {
+      shutdown (f->fd, SHUT_RDWR);
+      close (f->fd);
+    }
+  return NULL;
+}
+
+static void
+test_fake_guest (gconstpointer data)
+{
+  FakeMode mode = GPOINTER_TO_INT (data);
+  Fake f = { -1, mode };
+  g_autoptr (GIOStream) stream = stream_pair (&f.fd);
+  g_autoptr (BgrAgentConn) conn = bgr_agent_conn_new (stream);
+  GThread *t = g_thread_new ("fake-guest", fake_guest, &f);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrAgentFacts) facts = bgr_agent_conn_hello (conn, 20000, 60000, NULL, NULL, NULL, &err);
+
+  switch (mode)
+    {
+    case FAKE_WRONG_VERSION:
+      g_assert_null (facts);
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (err->message, "protocol version 99"));
+      break;
+    case FAKE_BAD_MAGIC:
+      g_assert_null (facts);
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (err->message, "malformed frame header"));
+      break;
+    case FAKE_OVERSIZED:
+      g_assert_null (facts);
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
+      break;
+    case FAKE_CLOSE_MID_EXEC:
+      {
+        const char *argv[] = { "true", NULL };
+        g_assert_no_error (err);
+        g_assert_false (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, NULL, NULL, &err));
+        g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
+        g_assert_nonnull (strstr (err->message, "lost the connection"));
+      }
+      break;
+    case FAKE_STRAY_FRAMES:
+      {
+        const char *argv[] = { "true", NULL };
+        gint status = 42;
+        g_assert_no_error (err);
+        /* An EXIT without fields: the command ended, status unknown (-1 -> 128). */
+        g_assert_true (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, &status, NULL, &err));
+        g_assert_no_error (err);
+        g_assert_cmpint (status, ==, 128);
+      }
+      break;
+    }
+  g_thread_join (t);
+  if (mode == FAKE_STRAY_FRAMES)
+    close (f.fd);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  g_test_add_func ("/agent-client/real-agent", test_real_agent);
+  g_test_add_data_func ("/agent-client/fake/wrong-version", GINT_TO_POINTER (FAKE_WRONG_VERSION),
+                        test_fake_guest);
+  g_test_add_data_func ("/agent-client/fake/bad-magic", GINT_TO_POINTER (FAKE_BAD_MAGIC),
+                        test_fake_guest);
+  g_test_add_data_func ("/agent-client/fake/oversized", GINT_TO_POINTER (FAKE_OVERSIZED),
+                        test_fake_guest);
+  g_test_add_data_func ("/agent-client/fake/close-mid-exec", GINT_TO_POINTER (FAKE_CLOSE_MID_EXEC),
+                        test_fake_guest);
+  g_test_add_data_func ("/agent-client/fake/stray-frames", GINT_TO_POINTER (FAKE_STRAY_FRAMES),
+                        test_fake_guest);
+  return g_test_run ();
+}
