@@ -70,8 +70,9 @@ static const BangerCommand commands[] = {
     "$REGISTRY_AUTH_FILE.", "REF", 1, 1, banger_image_pull_options },
   { "image cache list", banger_cmd_image_cache_list, "List the OCI layer cache",
     "Lists the layer blobs image pull cached, with the images that use each.", "", 0, 0, NULL },
-  { "image cache prune", banger_cmd_image_cache_prune, "Remove unused layer blobs",
-    "Removes the cached layer blobs that no image uses.", "", 0, 0, NULL },
+  { "image cache prune", banger_cmd_image_cache_prune, "Remove unused layer blobs and VM bases",
+    "Removes the cached layer blobs that no image uses, and the prepared VM bases\n"
+    "(an image with the guest agent and kernel modules added) no image leads to.", "", 0, 0, NULL },
   { "image list", banger_cmd_image_list, "List images",
     "Lists registered and managed images.", "", 0, 0, NULL },
   { "image show", banger_cmd_image_show, "Show one image",
