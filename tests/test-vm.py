@@ -347,6 +347,24 @@ def main():
         expect_error(["vm", "delete", "gamma", "--force"], "busy")
         assert p.wait(timeout=120) == 0, p.stderr.read()
         run("vm", "delete", "gamma", "--force")
+        # Ctrl-C on a create: bangerd sees its caller leave, cancels, and
+        # nothing is left of the VM.
+        p = subprocess.Popen([CLI, "vm", "create", "--name", "eps", "--image", "bb"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            s = run("vm", "show", "eps", "--json", check=False)
+            if s.returncode == 0 and json.loads(s.stdout)["state"] == "starting":
+                break
+            assert p.poll() is None and time.monotonic() < deadline, "never saw eps starting"
+            time.sleep(0.02)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while run("vm", "show", "eps", check=False).returncode == 0:
+            assert time.monotonic() < deadline, "cancelled create left VM eps behind"
+            time.sleep(0.1)
+        assert not os.path.exists(os.path.join(work, "state", "vms", "eps"))
 
     @case
     def daemon_kill9_adopts_everything():

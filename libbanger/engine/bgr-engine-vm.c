@@ -1163,6 +1163,14 @@ bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, gu
   if (!boot (engine, doc, 4, n_steps, progress, progress_data, cancellable, error))
     {
       release (engine, name);
+      /* A boot that failed stays for its console log; a create the caller
+       * cancelled leaves nothing. */
+      if (g_cancellable_is_cancelled (cancellable))
+        {
+          g_autoptr (GError) cleanup = NULL;
+          if (!bgr_engine_delete_vm (engine, name, TRUE, &cleanup))
+            g_warning ("cannot remove cancelled VM %s: %s", name, cleanup->message);
+        }
       return NULL;
     }
   release (engine, name);
