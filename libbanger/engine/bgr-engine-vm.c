@@ -340,33 +340,71 @@ exit_reason (const char *console_log)
  * stopped (or error, if it never got ready) with the reason. Returns TRUE
  * when @doc changed (and was saved). */
 static gboolean
-reconcile (BgrEngine *engine, JsonObject *doc)
+needs_reconcile (BgrEngine *engine, JsonObject *doc)
 {
-  const char *name = str_of (doc, "name");
-  const char *state = str_of (doc, "state");
   g_autoptr (BgrVmmInstance) inst = NULL;
-  g_autofree char *reason = NULL;
-  g_autoptr (GError) error = NULL;
 
-  if (!state_is_live (state) || is_busy (engine, name))
+  if (!state_is_live (str_of (doc, "state")) || is_busy (engine, str_of (doc, "name")))
     return FALSE;
   inst = instance_of (doc);
-  if (inst != NULL && bgr_vmm_instance_is_alive (inst))
+  return inst == NULL || !bgr_vmm_instance_is_alive (inst);
+}
+
+static void
+replace_members (JsonObject *to, JsonObject *from)
+{
+  GList *members = json_object_get_members (to);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!json_object_has_member (from, l->data))
+      json_object_remove_member (to, l->data);
+  g_list_free (members);
+  members = json_object_get_members (from);
+  for (GList *l = members; l != NULL; l = l->next)
+    json_object_set_member (to, l->data, json_node_copy (json_object_get_member (from, l->data)));
+  g_list_free (members);
+}
+
+static gboolean
+reconcile (BgrEngine *engine, JsonObject *doc)
+{
+  g_autofree char *name = g_strdup (str_of (doc, "name"));
+  g_autoptr (JsonObject) fresh = NULL;
+  g_autoptr (BgrVmmInstance) inst = NULL;
+  g_autofree char *reason = NULL, *state = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!needs_reconcile (engine, doc))
     return FALSE;
+  /* @doc may be stale (the supervisor read it a moment ago): decide and
+   * write on the stored record, under the lock, so that a VM deleted or
+   * changed meanwhile is not written back. */
+  bgr_engine_lock (engine);
+  fresh = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+  if (fresh == NULL || !needs_reconcile (engine, fresh))
+    {
+      bgr_engine_unlock (engine);
+      if (fresh != NULL)
+        replace_members (doc, fresh);
+      return FALSE;
+    }
+  state = g_strdup (str_of (fresh, "state"));
+  inst = instance_of (fresh);
   if (inst == NULL)
     reason = g_strdup ("creation was interrupted before the VMM started");
   else if (g_strcmp0 (state, "stopping") == 0)
     reason = g_strdup ("stopped");
   else
-    reason = exit_reason (str_of (doc, "console_log"));
-  g_info ("VM %s: %s", name, reason);
-  json_object_set_string_member (doc, "state", g_strcmp0 (state, "starting") == 0 ? "error" : "stopped");
-  json_object_set_string_member (doc, "reason", reason);
-  json_object_set_int_member (doc, "stopped", now_s ());
-  json_object_remove_member (doc, "vmm");
-  drop_agent (engine, name);
-  if (!save (engine, doc, &error))
+    reason = exit_reason (str_of (fresh, "console_log"));
+  json_object_set_string_member (fresh, "state", g_strcmp0 (state, "starting") == 0 ? "error" : "stopped");
+  json_object_set_string_member (fresh, "reason", reason);
+  json_object_set_int_member (fresh, "stopped", now_s ());
+  json_object_remove_member (fresh, "vmm");
+  if (!bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, fresh, &error))
     g_warning ("cannot save VM %s: %s", name, error->message);
+  bgr_engine_unlock (engine);
+  g_info ("VM %s: %s", name, reason);
+  drop_agent (engine, name);
+  replace_members (doc, fresh);
   return TRUE;
 }
 
@@ -1321,6 +1359,7 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
 {
   g_autoptr (JsonObject) doc = load_vm (engine, name, error);
   g_autoptr (BgrVmmInstance) inst = NULL;
+  g_autofree char *aside = NULL;
   BgrEngineVms *vms;
 
   if (doc == NULL)
@@ -1346,6 +1385,9 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
         }
     }
   drop_agent (engine, name);
+  /* The VM's directory is renamed aside with the record's removal, under
+   * the lock, and removed after it; a crash in between leaves a
+   * .deleting- directory that the next engine sweeps. */
   bgr_engine_lock (engine);
   if (!bgr_store_delete (bgr_engine_get_store (engine), VM_KIND, name, error))
     {
@@ -1353,10 +1395,17 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
       release (engine, name);
       return FALSE;
     }
+  if (g_file_test (str_of (doc, "dir"), G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *parent = g_path_get_dirname (str_of (doc, "dir"));
+      aside = g_strdup_printf ("%s/.deleting-%s-XXXXXX", parent, name);
+      if (g_mkdtemp (aside) == NULL || rename (str_of (doc, "dir"), aside) != 0)
+        g_clear_pointer (&aside, g_free);
+    }
   bgr_engine_unlock (engine);
   bgr_engine_vm_network_release (engine, doc);
   bgr_rm_rf (str_of (doc, "run_dir"), NULL);
-  bgr_rm_rf (str_of (doc, "dir"), NULL);
+  bgr_rm_rf (aside != NULL ? aside : str_of (doc, "dir"), NULL);
   vms = bgr_engine_get_vms (engine);
   g_mutex_lock (&vms->lock);
   g_hash_table_remove (vms->rt, name);
@@ -1767,14 +1816,18 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
             g_warning ("VM %s: auto-stop failed: %s", name, error->message);
           else
             {
-              g_autoptr (JsonObject) now = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
-              if (now != NULL)
+              /* Load and save under the lock: a delete may come in between. */
+              g_autoptr (JsonObject) now = NULL;
+              bgr_engine_lock (engine);
+              now = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+              if (now != NULL && g_strcmp0 (str_of (now, "state"), "stopped") == 0)
                 {
                   g_autofree char *reason = g_strdup_printf ("auto-stopped after %s without activity; %s",
                                                              idle, str_of (now, "reason"));
                   json_object_set_string_member (now, "reason", reason);
-                  save (engine, now, NULL);
+                  bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, now, NULL);
                 }
+              bgr_engine_unlock (engine);
             }
           continue;
         }

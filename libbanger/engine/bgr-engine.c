@@ -45,10 +45,13 @@ sweep (BgrConfig *config)
   const char *cache = bgr_config_get_string (config, "cache_dir");
   g_autofree char *kernels = g_build_filename (state, "kernels", NULL);
   g_autofree char *images = g_build_filename (state, "images", NULL);
+  g_autofree char *vms = g_build_filename (state, "vms", NULL);
+  static const char *const deleting[] = { ".deleting-", NULL };
   g_autofree char *aptdir = g_build_filename (cache, "apt", NULL);
 
   sweep_leftovers (kernels, staging);
   sweep_leftovers (images, staging);
+  sweep_leftovers (vms, deleting);
   sweep_leftovers (cache, modules);
   sweep_leftovers (aptdir, apt);
 }
