@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "banger-cli.h"
@@ -122,33 +123,86 @@ print_vm_json (BgrVm *vm)
   banger_print_json (json);
 }
 
+/* The phase display on a terminal: one line per phase, the current one
+ * redrawn every 100 ms with its elapsed time by a ticker thread, ended with
+ * its duration when the next phase starts. */
 typedef struct {
   gint64 start_us, phase_us;
-  char *phase;
+  char *line;       /* "[4/6] starting the VMM" */
+  GMutex lock;
+  GCond cond;
+  gboolean stop;
+  GThread *ticker;
 } Progress;
+
+static void
+draw (Progress *p, const char *end)
+{
+  fprintf (stderr, "\r\033[K%s... %.1f s%s", p->line,
+           (double) (g_get_monotonic_time () - p->phase_us) / 1e6, end);
+  fflush (stderr);
+}
+
+static gpointer
+ticker (gpointer data)
+{
+  Progress *p = data;
+
+  g_mutex_lock (&p->lock);
+  while (!p->stop)
+    {
+      gint64 until = g_get_monotonic_time () + 100000;
+      while (!p->stop && g_cond_wait_until (&p->cond, &p->lock, until))
+        ;
+      if (!p->stop && p->line != NULL)
+        draw (p, "");
+    }
+  g_mutex_unlock (&p->lock);
+  return NULL;
+}
+
+static void
+progress_init (Progress *p, gboolean tty)
+{
+  memset (p, 0, sizeof *p);
+  p->start_us = g_get_monotonic_time ();
+  g_mutex_init (&p->lock);
+  g_cond_init (&p->cond);
+  if (tty)
+    p->ticker = g_thread_new ("progress", ticker, p);
+}
 
 static void
 on_vm_progress (const char *phase, guint step, guint n_steps, gpointer data)
 {
   Progress *p = data;
-  gint64 now = g_get_monotonic_time ();
 
-  if (p->phase != NULL)
-    fprintf (stderr, "  (%.1f s)\n", (double) (now - p->phase_us) / 1e6);
-  g_free (p->phase);
-  p->phase = g_strdup (phase);
-  p->phase_us = now;
-  fprintf (stderr, "[%u/%u] %s...", step, n_steps, phase);
-  fflush (stderr);
+  g_mutex_lock (&p->lock);
+  if (p->line != NULL)
+    draw (p, "\n");
+  g_free (p->line);
+  p->line = g_strdup_printf ("[%u/%u] %s", step, n_steps, phase);
+  p->phase_us = g_get_monotonic_time ();
+  draw (p, "");
+  g_mutex_unlock (&p->lock);
 }
 
 static void
-end_progress (Progress *p, gboolean ok)
+progress_end (Progress *p, gboolean ok)
 {
-  if (p->phase != NULL)
-    fprintf (stderr, ok ? "  (%.1f s)\n" : "  failed\n",
-             (double) (g_get_monotonic_time () - p->phase_us) / 1e6);
-  g_free (p->phase);
+  if (p->ticker != NULL)
+    {
+      g_mutex_lock (&p->lock);
+      p->stop = TRUE;
+      g_cond_signal (&p->cond);
+      g_mutex_unlock (&p->lock);
+      g_thread_join (p->ticker);
+    }
+  if (p->line != NULL)
+    draw (p, ok ? "\n" : " failed\n");
+  g_free (p->line);
+  g_mutex_clear (&p->lock);
+  g_cond_clear (&p->cond);
 }
 
 static char *
@@ -165,7 +219,7 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   g_autofree char *name = opt_name != NULL ? g_strdup (opt_name) : default_name ();
   guint64 memory = 0, disk = 0;
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
-  Progress p = { g_get_monotonic_time (), 0, NULL };
+  Progress p;
 
   if (opt_vcpus == 0 || opt_vcpus < -1)
     {
@@ -178,11 +232,11 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
+  progress_init (&p, tty);
   vm = bgr_client_create_vm (client, name, opt_image, opt_vcpus > 0 ? (guint) opt_vcpus : 0,
                              memory >> 20, disk,
                              tty ? on_vm_progress : NULL, &p, NULL, error);
-  if (tty)
-    end_progress (&p, vm != NULL);
+  progress_end (&p, vm != NULL);
   if (vm == NULL)
     return FALSE;
   if (inv->json)
@@ -202,13 +256,13 @@ banger_cmd_vm_start (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (BgrVm) vm = NULL;
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
-  Progress p = { g_get_monotonic_time (), 0, NULL };
+  Progress p;
 
   if (client == NULL)
     return FALSE;
+  progress_init (&p, tty);
   vm = bgr_client_start_vm (client, inv->args[0], tty ? on_vm_progress : NULL, &p, NULL, error);
-  if (tty)
-    end_progress (&p, vm != NULL);
+  progress_end (&p, vm != NULL);
   if (vm == NULL)
     return FALSE;
   if (inv->json)
