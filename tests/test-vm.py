@@ -457,18 +457,27 @@ def main():
             assert time.monotonic() < deadline, "delta never showed stopped"
             time.sleep(0.2)
         assert "powered off" in jrun("vm", "show", "delta")["reason"]
-        # ...and stops VMs idle for longer than auto_stop_stale_after.
+        # ...and stops VMs idle for longer than auto_stop_stale_after, but
+        # not one whose guest keeps its CPU busy.
         stop_daemon()
-        with open(os.path.join(work, "banger.toml"), "a") as f:
-            f.write('auto_stop_stale_after = "3s"\n')
+        path = os.path.join(work, "banger.toml")
+        conf = open(path).read().replace('stats_poll_interval = "1h"', 'stats_poll_interval = "1s"')
+        with open(path, "w") as f:
+            f.write(conf + 'auto_stop_stale_after = "4s"\n')
         start_daemon()
+        run("vm", "create", "--name", "busy", "--image", "bb")
+        run("vm", "exec", "busy", "--", "sh", "-c", "while :; do :; done </dev/null >/dev/null 2>&1 &")
         run("vm", "start", "delta")
         deadline = time.monotonic() + 60
         while jrun("vm", "show", "delta")["state"] != "stopped":
             assert time.monotonic() < deadline, "delta was not auto-stopped"
             time.sleep(0.2)
         assert "auto-stopped" in jrun("vm", "show", "delta")["reason"]
+        busy = jrun("vm", "show", "busy")
+        assert busy["state"] == "running", busy
+        assert time.time() - busy["last_activity"] < 4, busy
         run("vm", "delete", "delta")
+        run("vm", "delete", "busy", "--force")
 
     @case
     def firecracker_driver_end_to_end():

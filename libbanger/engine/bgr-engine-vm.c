@@ -32,6 +32,12 @@
 #define STOP_AGENT_WAIT_MS (60 * 1000)
 #define STOP_ACPI_WAIT_MS (20 * 1000)
 #define MODULES_SLACK (16 * 1024 * 1024)
+#define CONSOLE_MAX (8 * 1024 * 1024)
+#define CONSOLE_KEEP (1024 * 1024)
+/* Guest CPU use (per mille, between two samples) or network bytes per
+ * sample that count as activity for auto_stop_stale_after. */
+#define ACTIVE_CPU_PERMILLE 100
+#define ACTIVE_NET_BYTES (256 * 1024)
 
 /* The agent binary, embedded (bgr-agent-blob.c). */
 extern const char bgr_agent_blob_start[];
@@ -732,7 +738,17 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
   if (!save (engine, doc, &local))
     goto fail;
 
-  /* Each boot appends to the console log, after a marker line. */
+  /* Each boot appends to the console log, after a marker line; a log
+   * past CONSOLE_MAX keeps its last CONSOLE_KEEP bytes. */
+  if (file_size (console) > CONSOLE_MAX)
+    {
+      g_autofree char *tail_text = read_tail (console, CONSOLE_KEEP);
+      const char *nl = strchr (tail_text, '\n');
+      g_autofree char *kept = g_strdup_printf ("---- banger: older console output dropped ----\n%s",
+                                               nl != NULL ? nl + 1 : tail_text);
+      if (!g_file_set_contents_full (console, kept, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
+        g_info ("VM %s: cannot shorten %s", name, console);
+    }
   {
     g_autoptr (GDateTime) dt = g_date_time_new_now_local ();
     g_autofree char *when = g_date_time_format (dt, "%F %T");
@@ -1466,6 +1482,23 @@ bgr_engine_vms_using_image (BgrEngine *engine, const char *image)
   return g_strjoinv (", ", (char **) names->pdata);
 }
 
+/* Records activity now on the stored record (under the lock: it may have
+ * been deleted meanwhile). */
+static void
+touch_activity (BgrEngine *engine, const char *name)
+{
+  g_autoptr (JsonObject) doc = NULL;
+
+  bgr_engine_lock (engine);
+  doc = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
+  if (doc != NULL && g_strcmp0 (str_of (doc, "state"), "running") == 0)
+    {
+      json_object_set_int_member (doc, "last_activity", now_s ());
+      bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, doc, NULL);
+    }
+  bgr_engine_unlock (engine);
+}
+
 /* ---- exec ------------------------------------------------------------------ */
 
 gboolean
@@ -1507,16 +1540,7 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
                             out_status, cancellable, error);
   /* Record activity (auto-stop looks at it); a failure here is not the
    * command's. */
-  bgr_engine_lock (engine);
-  {
-    g_autoptr (JsonObject) fresh = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
-    if (fresh != NULL)
-      {
-        json_object_set_int_member (fresh, "last_activity", now_s ());
-        bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, fresh, NULL);
-      }
-  }
-  bgr_engine_unlock (engine);
+  touch_activity (engine, name);
   return ok;
 }
 
@@ -1836,14 +1860,40 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
           g_autoptr (GError) error = NULL;
           g_autoptr (JsonObject) s = sample_guest (engine, doc, NULL, &error);
           if (s != NULL)
-            remember (rt_get (engine, name), s, TRUE);
+            {
+              VmRt *rt = rt_get (engine, name);
+              gint64 busy = -1;
+              remember (rt, s, TRUE);
+              g_mutex_lock (&rt->lock);
+              if (rt->prev_guest != NULL)
+                {
+#define D(k) (json_object_get_int_member_with_default (rt->last_guest, k, 0) - json_object_get_int_member_with_default (rt->prev_guest, k, 0))
+                  gint64 b = D ("cpu_user_ms") + D ("cpu_system_ms"), all = b + D ("cpu_idle_ms");
+#undef D
+                  busy = all > 0 ? b * 1000 / all : -1;
+                }
+              g_mutex_unlock (&rt->lock);
+              if (busy >= ACTIVE_CPU_PERMILLE)
+                touch_activity (engine, name);
+            }
           else
             g_debug ("VM %s: no guest stats: %s", name, error->message);
         }
       if (metrics)
         {
           g_autoptr (JsonObject) s = sample_vmm (doc);
-          remember (rt_get (engine, name), s, FALSE);
+          VmRt *rt = rt_get (engine, name);
+          gint64 moved = 0;
+          g_mutex_lock (&rt->lock);
+          if (rt->last_vmm != NULL)
+            moved = json_object_get_int_member_with_default (s, "net_rx_bytes", 0)
+                    + json_object_get_int_member_with_default (s, "net_tx_bytes", 0)
+                    - json_object_get_int_member_with_default (rt->last_vmm, "net_rx_bytes", 0)
+                    - json_object_get_int_member_with_default (rt->last_vmm, "net_tx_bytes", 0);
+          g_mutex_unlock (&rt->lock);
+          remember (rt, s, FALSE);
+          if (moved >= ACTIVE_NET_BYTES)
+            touch_activity (engine, name);
         }
     }
 }
