@@ -229,6 +229,12 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   if ((opt_memory != NULL && !parse_size ("--memory", opt_memory, 1ull << 20, &memory, error))
       || (opt_disk_size != NULL && !parse_size ("--disk-size", opt_disk_size, 1, &disk, error)))
     return FALSE;
+  if (opt_memory != NULL && memory < (1ull << 20))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--memory %s is less than 1 MiB", opt_memory);
+      return FALSE;
+    }
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
@@ -430,7 +436,9 @@ banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
                            forward ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO, &status,
                            NULL, error))
     {
-      if (g_error_matches (*error, BGR_ERROR, BGR_ERROR_TIMED_OUT))
+      /* 124 for the command's own --timeout only, as timeout(1) does. */
+      if (opt_timeout != NULL && g_error_matches (*error, BGR_ERROR, BGR_ERROR_TIMED_OUT)
+          && strstr ((*error)->message, "timed out after") != NULL)
         {
           g_printerr ("banger: %s\n", (*error)->message);
           g_clear_error (error);

@@ -93,6 +93,41 @@ exec_job (gpointer data)
   return NULL;
 }
 
+static gpointer
+drain_fd (gpointer data)
+{
+  char buf[65536];
+  while (read (GPOINTER_TO_INT (data), buf, sizeof buf) > 0)
+    ;
+  return NULL;
+}
+
+static gboolean
+cancel_later (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  BgrAgentConn *conn;
+  const char **argv;
+  int out;
+  GCancellable *cancel;
+  GError *error;
+  gint done;
+} ExecArgs;
+
+static gpointer
+exec_thread (gpointer data)
+{
+  ExecArgs *a = data;
+  bgr_agent_conn_exec (a->conn, a->argv, NULL, NULL, 0, -1, a->out, -1, NULL, a->cancel, &a->error);
+  g_atomic_int_set (&a->done, 1);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
 static void
 test_real_agent (void)
 {
@@ -147,6 +182,34 @@ test_real_agent (void)
     g_assert_false (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, NULL, c, &err));
     g_assert_error (err, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     g_clear_error (&err);
+  }
+  /* Cancelling a command that never stops writing: its output keeps the
+   * queue busy, yet the cancel goes through at once. */
+  {
+    const char *argv[] = { "yes", NULL };
+    g_autoptr (GCancellable) c = g_cancellable_new ();
+    int out[2];
+    gint64 t0;
+    GThread *drain;
+
+    g_assert_cmpint (pipe2 (out, O_CLOEXEC), ==, 0);
+    drain = g_thread_new ("drain", drain_fd, GINT_TO_POINTER (out[0]));
+    g_timeout_add (300, cancel_later, c);
+    t0 = g_get_monotonic_time ();
+    {
+      GMainContext *ctx = g_main_context_default ();
+      ExecArgs a = { conn, argv, out[1], c, NULL, FALSE };
+      GThread *t = g_thread_new ("exec", exec_thread, &a);
+      while (!g_atomic_int_get (&a.done))
+        g_main_context_iteration (ctx, TRUE);
+      g_thread_join (t);
+      g_assert_error (a.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&a.error);
+    }
+    g_assert_cmpint (g_get_monotonic_time () - t0, <, 10 * G_USEC_PER_SEC);
+    close (out[1]);
+    g_thread_join (drain);
+    close (out[0]);
   }
   /* Bad arguments never reach the guest. */
   {

@@ -56,6 +56,11 @@ bgr_agent_facts_free (BgrAgentFacts *f)
   g_free (f);
 }
 
+/* Frames a channel may have waiting before the reader stops reading (and
+ * so the guest stops sending): output faster than its consumer drains it
+ * must not grow without bound. */
+#define MAX_QUEUED 256
+
 static void
 deliver (BgrAgentConn *c, Frame *f)
 {
@@ -64,10 +69,25 @@ deliver (BgrAgentConn *c, Frame *f)
   g_mutex_lock (&c->lock);
   q = g_hash_table_lookup (c->channels, GUINT_TO_POINTER (f->channel));
   if (q != NULL)
-    g_async_queue_push (q, f);
-  else
-    frame_free (f);
+    g_async_queue_ref (q);
   g_mutex_unlock (&c->lock);
+  if (q == NULL)
+    {
+      frame_free (f);
+      return;
+    }
+  while (g_async_queue_length (q) >= MAX_QUEUED && !g_cancellable_is_cancelled (c->cancel))
+    {
+      gboolean open;
+      g_mutex_lock (&c->lock);
+      open = g_hash_table_lookup (c->channels, GUINT_TO_POINTER (f->channel)) == q;
+      g_mutex_unlock (&c->lock);
+      if (!open)
+        break; /* its consumer left: nobody will drain it */
+      g_usleep (2000);
+    }
+  g_async_queue_push (q, f);
+  g_async_queue_unref (q);
 }
 
 static void
@@ -198,6 +218,39 @@ closed_error (BgrAgentConn *c, GError **error)
   return FALSE;
 }
 
+#define WRITE_TIMEOUT_US (10 * G_USEC_PER_SEC)
+
+/* Writes all of @data without ever blocking longer than WRITE_TIMEOUT_US
+ * for the guest to make room. */
+static gboolean
+send_all (GSocket *sock, const void *data, gsize len, GError **error)
+{
+  const guint8 *p = data;
+
+  while (len > 0)
+    {
+      g_autoptr (GError) local = NULL;
+      gssize n = g_socket_send_with_blocking (sock, (const char *) p, len, FALSE, NULL, &local);
+      if (n > 0)
+        {
+          p += n;
+          len -= (gsize) n;
+          continue;
+        }
+      if (!g_error_matches (local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      if (!g_socket_condition_timed_wait (sock, G_IO_OUT, WRITE_TIMEOUT_US, NULL, error))
+        {
+          g_prefix_error (error, "the guest agent stopped reading: ");
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static gboolean
 send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gsize len,
             GError **error)
@@ -217,9 +270,19 @@ send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gs
     return closed_error (c, error);
   bgr_agent_header_encode (hdr, type, channel, (guint32) len);
   g_mutex_lock (&c->write_lock);
-  ok = g_output_stream_write_all (out, hdr, sizeof hdr, NULL, NULL, &local)
-       && (len == 0 || g_output_stream_write_all (out, data, len, NULL, NULL, &local))
-       && g_output_stream_flush (out, NULL, &local);
+  if (G_IS_SOCKET_CONNECTION (c->stream))
+    {
+      GSocket *sock = g_socket_connection_get_socket (G_SOCKET_CONNECTION (c->stream));
+      ok = send_all (sock, hdr, sizeof hdr, &local) && (len == 0 || send_all (sock, data, len, &local));
+      if (!ok && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        /* A guest that stops reading: give up on the connection, so that
+         * every call on it fails now instead of hanging. */
+        g_socket_shutdown (sock, TRUE, TRUE, NULL);
+    }
+  else
+    ok = g_output_stream_write_all (out, hdr, sizeof hdr, NULL, NULL, &local)
+         && (len == 0 || g_output_stream_write_all (out, data, len, NULL, NULL, &local))
+         && g_output_stream_flush (out, NULL, &local);
   g_mutex_unlock (&c->write_lock);
   if (!ok)
     {
@@ -455,6 +518,13 @@ write_out (int fd, gboolean *dead, GBytes *data)
       ssize_t n = write (fd, p, len);
       if (n < 0 && errno == EINTR)
         continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          /* A non-blocking descriptor (shared through fd passing): wait. */
+          struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+          if (poll (&pfd, 1, 30000) > 0)
+            continue;
+        }
       if (n <= 0)
         {
           *dead = TRUE; /* the reader went away: keep draining, drop output */
@@ -515,27 +585,29 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
 
   while (!done)
     {
-      Frame *f = g_async_queue_timeout_pop (q, 100000);
+      Frame *f;
 
-      if (f == NULL)
+      /* Checked on every pass: a command with steady output never lets the
+       * pop below time out. */
+      if (!killed && g_cancellable_is_cancelled (cancellable))
         {
-          if (!killed && g_cancellable_is_cancelled (cancellable))
-            {
-              BgrAgentBuf s;
-              bgr_agent_buf_init (&s);
-              bgr_agent_buf_put_int (&s, BGR_AGENT_F_SIGNAL, SIGKILL);
-              send_buf (c, BGR_AGENT_MSG_SIGNAL, ch, &s, NULL);
-              bgr_agent_buf_clear (&s);
-              killed = TRUE;
-              kill_deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-            }
-          if (killed && g_get_monotonic_time () > kill_deadline)
-            {
-              g_cancellable_set_error_if_cancelled (cancellable, error);
-              done = TRUE;
-            }
-          continue;
+          BgrAgentBuf s;
+          bgr_agent_buf_init (&s);
+          bgr_agent_buf_put_int (&s, BGR_AGENT_F_SIGNAL, SIGKILL);
+          send_buf (c, BGR_AGENT_MSG_SIGNAL, ch, &s, NULL);
+          bgr_agent_buf_clear (&s);
+          killed = TRUE;
+          out_dead = err_dead = TRUE; /* the caller is gone: drop what still comes */
+          kill_deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
         }
+      if (killed && g_get_monotonic_time () > kill_deadline)
+        {
+          g_cancellable_set_error_if_cancelled (cancellable, error);
+          break;
+        }
+      f = g_async_queue_timeout_pop (q, 100000);
+      if (f == NULL)
+        continue;
       switch (f->type)
         {
         case 0:

@@ -93,6 +93,8 @@ BgrEngineSupervisor *bgr_engine_supervisor_start (BgrEngine *engine);
 void bgr_engine_supervisor_stop (BgrEngineSupervisor *sup);
 /* Removes prepared VM bases no image leads to; adds to the counts. */
 void bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed);
+/* TRUE while an operation (create, start, stop...) holds VM @name. */
+gboolean bgr_engine_vm_is_busy (BgrEngine *engine, const char *name);
 /* Comma-separated names of the VMs made from @image, or NULL. */
 char *bgr_engine_vms_using_image (BgrEngine *engine, const char *image);
 

@@ -33,6 +33,7 @@
 #define STOP_ACPI_WAIT_MS (20 * 1000)
 #define MODULES_SLACK (16 * 1024 * 1024)
 #define CONSOLE_MAX (8 * 1024 * 1024)
+#define LOGS_MAX ((guint64) 16 * 1024 * 1024)
 #define CONSOLE_KEEP (1024 * 1024)
 /* Guest CPU use (per mille, between two samples) or network bytes per
  * sample that count as activity for auto_stop_stale_after. */
@@ -49,6 +50,8 @@ typedef struct {
   GMutex lock;         /* serialises connecting to the agent */
   BgrAgentConn *agent; /* NULL until first needed */
   char *busy;          /* the operation in progress, or NULL */
+  gint execs;          /* vm exec calls running (they count as activity) */
+  gboolean kill_requested; /* vm kill while a stop waits: the stop says so */
   JsonObject *last_guest, *prev_guest; /* the last two guest samples */
   JsonObject *last_vmm;                /* the last VMM sample */
 } VmRt;
@@ -140,6 +143,28 @@ release (BgrEngine *engine, const char *name)
   g_mutex_unlock (&vms->lock);
 }
 
+static JsonObject *load_vm (BgrEngine *engine, const char *name, GError **error);
+static gboolean reconcile_full (BgrEngine *engine, JsonObject *doc, gboolean claimed);
+
+/* Claims @name, then loads its record: what another operation did before
+ * the claim (a create that failed, a delete) is seen. */
+static JsonObject *
+claim_and_load (BgrEngine *engine, const char *name, const char *what, GError **error)
+{
+  JsonObject *doc;
+
+  if (!claim (engine, name, what, error))
+    return NULL;
+  doc = load_vm (engine, name, error);
+  if (doc == NULL)
+    {
+      release (engine, name);
+      return NULL;
+    }
+  reconcile_full (engine, doc, TRUE);
+  return doc;
+}
+
 static gboolean
 is_busy (BgrEngine *engine, const char *name)
 {
@@ -152,6 +177,12 @@ is_busy (BgrEngine *engine, const char *name)
   busy = rt != NULL && rt->busy != NULL;
   g_mutex_unlock (&vms->lock);
   return busy;
+}
+
+gboolean
+bgr_engine_vm_is_busy (BgrEngine *engine, const char *name)
+{
+  return is_busy (engine, name);
 }
 
 static void
@@ -346,11 +377,11 @@ exit_reason (const char *console_log)
  * stopped (or error, if it never got ready) with the reason. Returns TRUE
  * when @doc changed (and was saved). */
 static gboolean
-needs_reconcile (BgrEngine *engine, JsonObject *doc)
+needs_reconcile (BgrEngine *engine, JsonObject *doc, gboolean claimed)
 {
   g_autoptr (BgrVmmInstance) inst = NULL;
 
-  if (!state_is_live (str_of (doc, "state")) || is_busy (engine, str_of (doc, "name")))
+  if (!state_is_live (str_of (doc, "state")) || (!claimed && is_busy (engine, str_of (doc, "name"))))
     return FALSE;
   inst = instance_of (doc);
   return inst == NULL || !bgr_vmm_instance_is_alive (inst);
@@ -371,7 +402,7 @@ replace_members (JsonObject *to, JsonObject *from)
 }
 
 static gboolean
-reconcile (BgrEngine *engine, JsonObject *doc)
+reconcile_full (BgrEngine *engine, JsonObject *doc, gboolean claimed)
 {
   g_autofree char *name = g_strdup (str_of (doc, "name"));
   g_autoptr (JsonObject) fresh = NULL;
@@ -379,14 +410,14 @@ reconcile (BgrEngine *engine, JsonObject *doc)
   g_autofree char *reason = NULL, *state = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!needs_reconcile (engine, doc))
+  if (!needs_reconcile (engine, doc, claimed))
     return FALSE;
   /* @doc may be stale (the supervisor read it a moment ago): decide and
    * write on the stored record, under the lock, so that a VM deleted or
    * changed meanwhile is not written back. */
   bgr_engine_lock (engine);
   fresh = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
-  if (fresh == NULL || !needs_reconcile (engine, fresh))
+  if (fresh == NULL || !needs_reconcile (engine, fresh, claimed))
     {
       bgr_engine_unlock (engine);
       if (fresh != NULL)
@@ -412,6 +443,14 @@ reconcile (BgrEngine *engine, JsonObject *doc)
   drop_agent (engine, name);
   replace_members (doc, fresh);
   return TRUE;
+}
+
+/* For callers that do not hold the VM: a VM some operation holds is left
+ * to that operation. */
+static gboolean
+reconcile (BgrEngine *engine, JsonObject *doc)
+{
+  return reconcile_full (engine, doc, FALSE);
 }
 
 void
@@ -1249,19 +1288,19 @@ BgrVm *
 bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrVmProgressFunc progress,
                      gpointer progress_data, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (JsonObject) doc = NULL;
   const char *state;
 
-  if (doc == NULL)
+  if (!check_vm_name (name, error))
     return NULL;
-  reconcile (engine, doc);
-  if (!claim (engine, name, "starting", error))
+  doc = claim_and_load (engine, name, "starting", error);
+  if (doc == NULL)
     return NULL;
   state = str_of (doc, "state");
   if (state_is_live (state))
     {
-      release (engine, name);
       g_set_error (error, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO, "VM '%s' is already %s", name, state);
+      release (engine, name);
       return NULL;
     }
   if (!bgr_engine_vm_network_prepare (engine, doc, error))
@@ -1303,18 +1342,33 @@ running_or_error (JsonObject *doc, GError **error)
 BgrVm *
 bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrVmmInstance) inst = NULL;
   g_autoptr (GError) agent_error = NULL;
   g_autoptr (BgrAgentConn) conn = NULL;
   const char *how = NULL;
+  VmRt *rt;
 
+  if (!check_vm_name (name, error))
+    return NULL;
+  doc = claim_and_load (engine, name, "stopping", error);
   if (doc == NULL)
     return NULL;
-  reconcile (engine, doc);
-  if (!running_or_error (doc, error) || !claim (engine, name, "stopping", error))
-    return NULL;
+  if (!running_or_error (doc, error))
+    {
+      release (engine, name);
+      return NULL;
+    }
   inst = instance_of (doc);
+  if (inst == NULL)
+    {
+      /* Live without a VMM: a create that never got one. */
+      mark_stopped (engine, doc, "stopped (it had no VMM)");
+      release (engine, name);
+      return view (doc);
+    }
+  rt = rt_get (engine, name);
+  rt->kill_requested = FALSE;
   json_object_set_string_member (doc, "state", "stopping");
   save (engine, doc, NULL);
 
@@ -1326,7 +1380,7 @@ bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellab
   if (agent_error != NULL)
     g_info ("VM %s: graceful stop through the agent failed: %s", name, agent_error->message);
   /* 2: Ctrl-Alt-Del / ACPI power button. */
-  if (how == NULL && !g_cancellable_is_cancelled (cancellable))
+  if (how == NULL && !g_cancellable_is_cancelled (cancellable) && bgr_vmm_instance_is_alive (inst))
     {
       const BgrVmmDriver *driver = bgr_vmm_driver_lookup (inst->driver);
       if (driver->request_shutdown (inst, cancellable, NULL)
@@ -1343,6 +1397,8 @@ bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellab
         }
       how = "stopped (killed: the guest did not power off in time)";
     }
+  if (rt->kill_requested)
+    how = "killed (while a stop was waiting)";
   mark_stopped (engine, doc, how);
   release (engine, name);
   return view (doc);
@@ -1351,14 +1407,48 @@ bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellab
 BgrVm *
 bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error)
 {
-  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrVmmInstance) inst = NULL;
+  g_autoptr (GError) busy = NULL;
 
+  if (!check_vm_name (name, error))
+    return NULL;
+  doc = claim_and_load (engine, name, "killing", &busy);
+  if (doc == NULL && g_error_matches (busy, BGR_ERROR, BGR_ERROR_BUSY))
+    {
+      /* A stop that waits for the guest is exactly when kill is wanted: kill
+       * the VMM under it; the stop sees it go and records the kill. */
+      VmRt *rt = rt_get (engine, name);
+      g_autoptr (JsonObject) now = load_vm (engine, name, error);
+      gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+      if (now == NULL)
+        return NULL;
+      if (g_strcmp0 (str_of (now, "state"), "stopping") != 0)
+        {
+          g_propagate_error (error, g_steal_pointer (&busy));
+          return NULL;
+        }
+      inst = instance_of (now);
+      rt->kill_requested = TRUE;
+      if (inst != NULL && !bgr_vmm_instance_kill (inst, error))
+        return NULL;
+      while (is_busy (engine, name) && g_get_monotonic_time () < deadline)
+        g_usleep (20000);
+      g_clear_pointer (&now, json_object_unref);
+      now = load_vm (engine, name, error);
+      return now != NULL ? view (now) : NULL;
+    }
   if (doc == NULL)
-    return NULL;
-  reconcile (engine, doc);
-  if (!running_or_error (doc, error) || !claim (engine, name, "killing", error))
-    return NULL;
+    {
+      g_propagate_error (error, g_steal_pointer (&busy));
+      return NULL;
+    }
+  if (!running_or_error (doc, error))
+    {
+      release (engine, name);
+      return NULL;
+    }
   inst = instance_of (doc);
   if (inst != NULL && !bgr_vmm_instance_kill (inst, error))
     {
@@ -1373,15 +1463,15 @@ bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error)
 gboolean
 bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GError **error)
 {
-  g_autoptr (JsonObject) doc = load_vm (engine, name, error);
+  g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrVmmInstance) inst = NULL;
   g_autofree char *aside = NULL;
-  BgrEngineVms *vms;
+  VmRt *rt;
 
-  if (doc == NULL)
+  if (!check_vm_name (name, error))
     return FALSE;
-  reconcile (engine, doc);
-  if (!claim (engine, name, "deleting", error))
+  doc = claim_and_load (engine, name, "deleting", error);
+  if (doc == NULL)
     return FALSE;
   inst = instance_of (doc);
   if (state_is_live (str_of (doc, "state")) && inst != NULL && bgr_vmm_instance_is_alive (inst))
@@ -1422,10 +1512,15 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
   bgr_engine_vm_network_release (engine, doc);
   bgr_rm_rf (str_of (doc, "run_dir"), NULL);
   bgr_rm_rf (aside != NULL ? aside : str_of (doc, "dir"), NULL);
-  vms = bgr_engine_get_vms (engine);
-  g_mutex_lock (&vms->lock);
-  g_hash_table_remove (vms->rt, name);
-  g_mutex_unlock (&vms->lock);
+  /* The in-memory entry stays (other threads may hold it); it is emptied,
+   * so that a new VM of the same name starts afresh. */
+  rt = rt_get (engine, name);
+  g_mutex_lock (&rt->lock);
+  g_clear_pointer (&rt->last_guest, json_object_unref);
+  g_clear_pointer (&rt->prev_guest, json_object_unref);
+  g_clear_pointer (&rt->last_vmm, json_object_unref);
+  g_mutex_unlock (&rt->lock);
+  release (engine, name);
   return TRUE;
 }
 
@@ -1462,7 +1557,20 @@ bgr_engine_vm_logs (BgrEngine *engine, const char *name, guint64 max_bytes, GErr
 
   if (doc == NULL)
     return NULL;
-  text = read_tail (str_of (doc, "console_log"), max_bytes == 0 ? G_MAXSIZE / 2 : max_bytes);
+  /* A reply must stay well below D-Bus's message limit (32 MiB on the
+   * system bus), however much a running guest has written. */
+  if (max_bytes == 0 || max_bytes > LOGS_MAX)
+    max_bytes = LOGS_MAX;
+  text = read_tail (str_of (doc, "console_log"), max_bytes);
+  if (file_size (str_of (doc, "console_log")) > (goffset) max_bytes)
+    {
+      const char *nl = strchr (text, '\n');
+      g_autofree char *cut = text;
+      text = g_strdup_printf ("---- banger: earlier output not shown (the log is %" G_GINT64_FORMAT
+                              " bytes; the last %" G_GUINT64_FORMAT " follow) ----\n%s",
+                              (gint64) file_size (str_of (doc, "console_log")), max_bytes,
+                              nl != NULL ? nl + 1 : cut);
+    }
   return g_bytes_new_take (text, strlen (text));
 }
 
@@ -1507,6 +1615,7 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
                     int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
                     GError **error)
 {
+  VmRt *rt;
   g_autoptr (JsonObject) doc = load_vm (engine, name, error);
   g_autoptr (BgrAgentConn) conn = NULL;
   gboolean ok;
@@ -1536,8 +1645,13 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
   conn = get_agent (engine, doc, cancellable, error);
   if (conn == NULL)
     return FALSE;
+  /* A running exec is activity (auto-stop), at its start and its end. */
+  rt = rt_get (engine, name);
+  touch_activity (engine, name);
+  g_atomic_int_inc (&rt->execs);
   ok = bgr_agent_conn_exec (conn, argv, env, cwd, timeout_ms, stdin_fd, stdout_fd, stderr_fd,
                             out_status, cancellable, error);
+  g_atomic_int_dec_and_test (&rt->execs);
   /* Record activity (auto-stop looks at it); a failure here is not the
    * command's. */
   touch_activity (engine, name);
@@ -1798,11 +1912,21 @@ bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancella
  * auto_stop_stale_after. One thread, ticking every second. */
 struct _BgrEngineSupervisor {
   BgrEngine *engine;
-  GThread *thread;
+  GThread *thread;  /* reconciliation, every second, never blocked by a guest */
+  GThread *worker;  /* auto-stop and sampling, which can wait on guests */
   GMutex lock;
   GCond cond;
   gboolean stop;
 };
+
+/* Notices VMMs that exited (a guest that powered itself off). */
+static void
+reconcile_all (BgrEngine *engine)
+{
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), VM_KIND, NULL);
+  for (guint i = 0; i < docs->len; i++)
+    reconcile (engine, docs->pdata[i]);
+}
 
 static void
 supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_us)
@@ -1825,10 +1949,10 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
       JsonObject *doc = docs->pdata[i];
       g_autofree char *name = g_strdup (str_of (doc, "name"));
 
-      reconcile (engine, doc);
       if (g_strcmp0 (str_of (doc, "state"), "running") != 0 || is_busy (engine, name))
         continue;
-      if (stale_ms > 0 && now_s () - int_of (doc, "last_activity") > stale_ms / 1000)
+      if (stale_ms > 0 && now_s () - int_of (doc, "last_activity") > stale_ms / 1000
+          && g_atomic_int_get (&rt_get (engine, name)->execs) == 0)
         {
           g_autoptr (GError) error = NULL;
           g_autoptr (BgrVm) vm = NULL;
@@ -1902,14 +2026,19 @@ static gpointer
 supervisor_thread (gpointer data)
 {
   BgrEngineSupervisor *sup = data;
+  gboolean worker;
   gint64 next_stats_us = 0, next_metrics_us = 0;
 
   g_mutex_lock (&sup->lock);
+  worker = g_thread_self () == sup->worker;
   while (!sup->stop)
     {
       gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
       g_mutex_unlock (&sup->lock);
-      supervise_once (sup->engine, &next_stats_us, &next_metrics_us);
+      if (worker)
+        supervise_once (sup->engine, &next_stats_us, &next_metrics_us);
+      else
+        reconcile_all (sup->engine);
       g_mutex_lock (&sup->lock);
       while (!sup->stop && g_cond_wait_until (&sup->cond, &sup->lock, until))
         ;
@@ -1926,7 +2055,12 @@ bgr_engine_supervisor_start (BgrEngine *engine)
   sup->engine = engine;
   g_mutex_init (&sup->lock);
   g_cond_init (&sup->cond);
+  /* The worker compares g_thread_self() with sup->worker: set it before
+   * the thread can look. */
+  g_mutex_lock (&sup->lock);
   sup->thread = g_thread_new ("bgr-supervisor", supervisor_thread, sup);
+  sup->worker = g_thread_new ("bgr-sampler", supervisor_thread, sup);
+  g_mutex_unlock (&sup->lock);
   return sup;
 }
 
@@ -1940,6 +2074,7 @@ bgr_engine_supervisor_stop (BgrEngineSupervisor *sup)
   g_cond_broadcast (&sup->cond);
   g_mutex_unlock (&sup->lock);
   g_thread_join (sup->thread);
+  g_thread_join (sup->worker);
   g_mutex_clear (&sup->lock);
   g_cond_clear (&sup->cond);
   g_free (sup);

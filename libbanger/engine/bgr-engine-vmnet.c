@@ -99,7 +99,10 @@ bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **erro
         continue;
       if (str_of (other, "ip") != NULL)
         g_ptr_array_add (ips, (gpointer) str_of (other, "ip"));
-      if (str_of (other, "tap") != NULL && live (str_of (other, "state")))
+      /* Live VMs hold their tap; so do VMs an operation holds (a start
+       * running beside this one has saved its tap but not its state). */
+      if (str_of (other, "tap") != NULL
+          && (live (str_of (other, "state")) || bgr_engine_vm_is_busy (engine, str_of (other, "name"))))
         g_ptr_array_add (taps, (gpointer) str_of (other, "tap"));
     }
   g_ptr_array_add (ips, NULL);
