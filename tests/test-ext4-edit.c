@@ -13,7 +13,7 @@
 
 #include "bgr-error-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
-#include "bgr-test-util.h"
+#include "bgr-test-ext4.h"
 
 #define MIB (1024 * 1024)
 
@@ -33,141 +33,45 @@ sandbox_path (const char *name)
   return g_build_filename (dir, name, NULL);
 }
 
-static const char *
-tool (const char *name)
-{
-  static char buf[4][64];
-  static guint next;
-  g_autofree char *p = g_find_program_in_path (name);
-  char *slot = buf[next++ % 4];
-
-  g_snprintf (slot, 64, "%s", p != NULL ? p : "");
-  if (p == NULL)
-    g_snprintf (slot, 64, "/usr/sbin/%s", name);
-  return slot;
-}
-
-/* debugfs's output for @cmd; NULL when it prints nothing (no such path). */
-static char *
-debugfs (const char *img, const char *cmd)
-{
-  BgrRun r;
-  char *out;
-
-  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-R", cmd, img, NULL });
-  g_assert_cmpint (r.status, ==, 0);
-  if (r.out[0] == '\0')
-    {
-      bgr_run_clear (&r);
-      return NULL;
-    }
-  out = g_steal_pointer (&r.out);
-  bgr_run_clear (&r);
-  return out;
-}
-
 static void
 debugfs_write (const char *img, const char *cmd)
 {
   BgrRun r;
 
-  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-w", "-R", cmd, img, NULL });
+  bgr_run_env (&r, NULL, (const char *const[]){ bgr_test_tool ("debugfs"), "-w", "-R", cmd, img, NULL });
   g_assert_cmpint (r.status, ==, 0);
   bgr_run_clear (&r);
-}
-
-static char *
-stat_of (const char *img, const char *path)
-{
-  g_autofree char *cmd = g_strdup_printf ("stat \"%s\"", path);
-  return debugfs (img, cmd);
 }
 
 static char *
 cat_of (const char *img, const char *path)
 {
   g_autofree char *cmd = g_strdup_printf ("cat \"%s\"", path);
-  char *out = debugfs (img, cmd);
+  char *out = bgr_test_debugfs (img, cmd);
 
   return out != NULL ? out : g_strdup ("");
 }
 
-/* The word after @label in debugfs output. */
-static char *
-field (const char *text, const char *label)
-{
-  const char *p = strstr (text, label);
-  const char *end;
-
-  if (p == NULL)
-    g_error ("no \"%s\" in:\n%s", label, text);
-  p += strlen (label);
-  while (*p == ' ')
-    p++;
-  end = p;
-  while (*end != '\0' && !g_ascii_isspace (*end))
-    end++;
-  return g_strndup (p, (gsize) (end - p));
-}
-
-#define assert_field(text, label, want)             \
-  G_STMT_START                                      \
-  {                                                 \
-    g_autofree char *v__ = field ((text), (label)); \
-    g_assert_cmpstr (v__, ==, (want));              \
-  }                                                 \
-  G_STMT_END
-
 static guint64
 stats_number (const char *img, const char *label)
 {
-  g_autofree char *st = debugfs (img, "stats");
-  g_autofree char *v = field (st, label);
+  g_autofree char *st = bgr_test_debugfs (img, "stats");
+  g_autofree char *v = bgr_test_field (st, label);
 
   return g_ascii_strtoull (v, NULL, 10);
-}
-
-static void
-assert_absent (const char *img, const char *path)
-{
-  g_autofree char *st = stat_of (img, path);
-  if (st != NULL)
-    g_error ("%s should not exist in the image:\n%s", path, st);
-}
-
-static char *
-assert_type (const char *img, const char *path, const char *type)
-{
-  char *st = stat_of (img, path);
-
-  if (st == NULL)
-    g_error ("%s missing from the image", path);
-  assert_field (st, "Type:", type);
-  return st;
 }
 
 /* A regular file with @content, @mode, owned by 0:0. */
 static void
 assert_file (const char *img, const char *path, const char *content, const char *mode)
 {
-  g_autofree char *st = assert_type (img, path, "regular");
+  g_autofree char *st = bgr_test_assert_type (img, path, "regular");
   g_autofree char *data = cat_of (img, path);
 
-  assert_field (st, "Mode:", mode);
-  assert_field (st, "User:", "0");
-  assert_field (st, "Group:", "0");
+  bgr_test_assert_field (st, "Mode:", mode);
+  bgr_test_assert_field (st, "User:", "0");
+  bgr_test_assert_field (st, "Group:", "0");
   g_assert_cmpstr (data, ==, content);
-}
-
-static void
-assert_fsck_clean (const char *img)
-{
-  BgrRun r;
-
-  bgr_run_env (&r, NULL, (const char *const[]){ tool ("e2fsck"), "-fn", img, NULL });
-  if (r.status != 0)
-    g_error ("e2fsck -fn %s: %d\n%s\n%s", img, r.status, r.out, r.err);
-  bgr_run_clear (&r);
 }
 
 static void
@@ -251,14 +155,14 @@ make_debian_image_bs (const char *name, guint size_mib, const char *block_size)
       }
   }
   bgr_run_env (&r, NULL,
-               (const char *const[]){ tool ("mkfs.ext4"), "-q", "-F", "-b", block_size, "-E",
+               (const char *const[]){ bgr_test_tool ("mkfs.ext4"), "-q", "-F", "-b", block_size, "-E",
                                       "root_owner=0:0", "-d", tree, img, size, NULL });
   g_assert_cmpint (r.status, ==, 0);
   bgr_run_clear (&r);
   debugfs_write (img, "sif /etc/hostname uid 1000");
   debugfs_write (img, "sif /etc/hostname gid 1000");
   rm_rf (tree);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   return g_steal_pointer (&img);
 }
 
@@ -325,17 +229,17 @@ test_add_files (void)
   /* a symlink as last name is replaced, its target untouched */
   add_data_ok (w, "/etc/resolv.conf", "nameserver 10.0.0.1\n", 20, 0644);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
 
   assert_file (img, "/etc/banger/agent.toml", "key = 1\n", "0600");
-  st = assert_type (img, "/etc/banger", "directory");
-  assert_field (st, "Mode:", "0755");
-  assert_field (st, "User:", "0");
+  st = bgr_test_assert_type (img, "/etc/banger", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
+  bgr_test_assert_field (st, "User:", "0");
   g_clear_pointer (&st, g_free);
   assert_file (img, "/etc/hostname", "vm-1\n", "0644");
-  st = stat_of (img, "/etc/hostname");
+  st = bgr_test_stat_of (img, "/etc/hostname");
   {
-    g_autofree char *mtime = field (st, "mtime:");
+    g_autofree char *mtime = bgr_test_field (st, "mtime:");
     gint64 t = (gint64) g_ascii_strtoull (mtime, NULL, 16);
     g_assert_cmpint (t, >=, before);
     g_assert_cmpint (t, <=, before + 60);
@@ -344,17 +248,17 @@ test_add_files (void)
   assert_file (img, "/etc/empty", "", "0640");
   assert_file (img, "/usr/local/bin/tool", "#!/bin/sh\necho tool\n", "0751");
   assert_file (img, "/usr/local/bin/tool2", "#!/bin/sh\necho tool\n", "0700");
-  st = assert_type (img, "/usr/local", "directory");
-  assert_field (st, "Mode:", "0755");
+  st = bgr_test_assert_type (img, "/usr/local", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
   g_clear_pointer (&st, g_free);
   assert_file (img, "/etc/two-a", "new\n", "0644");
   data = cat_of (img, "/etc/two-b");
   g_assert_cmpstr (data, ==, "shared\n");
-  st = assert_type (img, "/etc/two-b", "regular");
-  assert_field (st, "Links:", "1");
+  st = bgr_test_assert_type (img, "/etc/two-b", "regular");
+  bgr_test_assert_field (st, "Links:", "1");
   g_clear_pointer (&st, g_free);
   assert_file (img, "/etc/resolv.conf", "nameserver 10.0.0.1\n", "0644");
-  assert_absent (img, "/run");
+  bgr_test_assert_absent (img, "/run");
   g_unlink (host);
 }
 
@@ -387,12 +291,12 @@ test_replace_frees (void)
   add_data_ok (w, "/big", big, 4 * MIB, 0644);
   add_data_ok (w, "/big", big, 4 * MIB, 0644);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   g_assert_cmpuint (stats_number (img, "Free blocks:"), ==, free1);
   {
-    g_autofree char *st = assert_type (img, "/big", "regular");
+    g_autofree char *st = bgr_test_assert_type (img, "/big", "regular");
     g_autofree char *data = cat_of (img, "/big");
-    assert_field (st, "Size:", "4194304");
+    bgr_test_assert_field (st, "Size:", "4194304");
     g_assert_cmpuint (strlen (data), ==, 4 * MIB);
     g_assert_cmpint (data[0], ==, 'b');
     g_assert_cmpint (data[4 * MIB - 1], ==, 'b');
@@ -401,7 +305,7 @@ test_replace_frees (void)
   w = open_ok (img);
   add_data_ok (w, "/big", "small", 5, 0644);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   free2 = stats_number (img, "Free blocks:");
   g_assert_cmpuint (free2, ==, free0 - 1);
   assert_file (img, "/big", "small", "0644");
@@ -467,39 +371,39 @@ test_add_tree (void)
   g_assert_true (bgr_ext4_writer_add_tree (w, host, "/lib/modules/6.1.0-x", NULL, &err));
   g_assert_no_error (err);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
 
   /* through lib -> usr/lib, which stays a symlink */
-  st = assert_type (img, "/lib", "symlink");
+  st = bgr_test_assert_type (img, "/lib", "symlink");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, top, "directory");
-  assert_field (st, "Mode:", "0700"); /* made: the host directory's mode */
-  assert_field (st, "User:", "0");
+  st = bgr_test_assert_type (img, top, "directory");
+  bgr_test_assert_field (st, "Mode:", "0700"); /* made: the host directory's mode */
+  bgr_test_assert_field (st, "User:", "0");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/usr/lib/modules", "directory");
-  assert_field (st, "Mode:", "0755");
+  st = bgr_test_assert_type (img, "/usr/lib/modules", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
   g_clear_pointer (&st, g_free);
   assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/drivers/net/virtio_net.ko", "module a\n",
                "0644");
-  st = stat_of (img, "/usr/lib/modules/6.1.0-x/kernel/drivers/net/virtio_net.ko");
+  st = bgr_test_stat_of (img, "/usr/lib/modules/6.1.0-x/kernel/drivers/net/virtio_net.ko");
   g_assert_nonnull (strstr (st, "mtime: 0x5f5e1000:00000000"));
   g_clear_pointer (&st, g_free);
   assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/fs/ext4/ext4.ko", "ext4\n", "0600");
   assert_file (img, "/usr/lib/modules/6.1.0-x/modules.dep", "kernel/fs/ext4/ext4.ko:\n",
                "0644");
   assert_file (img, "/usr/lib/modules/6.1.0-x/scripts/run.sh", "#!/bin/sh\n", "0755");
-  st = assert_type (img, "/usr/lib/modules/6.1.0-x/kernel/fs", "directory");
-  assert_field (st, "Mode:", "0750");
+  st = bgr_test_assert_type (img, "/usr/lib/modules/6.1.0-x/kernel/fs", "directory");
+  bgr_test_assert_field (st, "Mode:", "0750");
   g_assert_nonnull (strstr (st, "mtime: 0x59682f00:00000000"));
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/usr/lib/modules/6.1.0-x/empty", "directory");
-  assert_field (st, "Mode:", "0700");
+  st = bgr_test_assert_type (img, "/usr/lib/modules/6.1.0-x/empty", "directory");
+  bgr_test_assert_field (st, "Mode:", "0700");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/usr/lib/modules/6.1.0-x/build", "symlink");
+  st = bgr_test_assert_type (img, "/usr/lib/modules/6.1.0-x/build", "symlink");
   g_assert_nonnull (strstr (st, "Fast link dest: \"/usr/src/linux-headers-6.1.0-x\""));
-  assert_field (st, "User:", "0");
+  bgr_test_assert_field (st, "User:", "0");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/usr/lib/modules/6.1.0-x/long", "symlink");
+  st = bgr_test_assert_type (img, "/usr/lib/modules/6.1.0-x/long", "symlink");
   g_clear_pointer (&st, g_free);
   data = cat_of (img, "/usr/lib/modules/6.1.0-x/long");
   g_assert_cmpstr (data, ==, long_target);
@@ -520,17 +424,17 @@ test_add_tree (void)
                                            &err));
   g_assert_no_error (err);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/drivers/net/virtio_net.ko", "module b\n",
                "0644");
   assert_file (img, "/usr/lib/modules/6.1.0-x/kernel/extra.ko", "extra\n", "0644");
   assert_file (img, "/usr/lib/modules/6.1.0-x/build", "build is a file now", "0644");
   assert_file (img, "/usr/lib/modules/6.1.0-x/modules.dep", "kernel/fs/ext4/ext4.ko:\n",
                "0644");
-  st = assert_type (img, top, "directory");
-  assert_field (st, "Mode:", "0700");
+  st = bgr_test_assert_type (img, top, "directory");
+  bgr_test_assert_field (st, "Mode:", "0700");
   g_clear_pointer (&st, g_free);
-  assert_absent (img, "/modules");
+  bgr_test_assert_absent (img, "/modules");
 
   /* a host file where the image has a directory */
   {
@@ -549,7 +453,7 @@ test_add_tree (void)
   bgr_assert_contains (err->message, "is a directory");
   g_clear_error (&err);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
 
   /* the guest directory a file */
   w = open_ok (img);
@@ -569,7 +473,7 @@ test_add_tree (void)
     g_clear_error (&err);
   }
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   rm_rf (host);
   rm_rf (host2);
 }
@@ -600,20 +504,20 @@ test_add_tree_root (void)
   g_assert_true (bgr_ext4_writer_add_tree (w, host, "/", NULL, &err));
   g_assert_no_error (err);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   assert_file (img, "/usr/lib/firmware/fw.bin", "firmware", "0644");
   assert_file (img, "/etc/motd", "hello", "0644");
-  st = assert_type (img, "/lib", "symlink");
+  st = bgr_test_assert_type (img, "/lib", "symlink");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/", "directory");
-  assert_field (st, "Mode:", "0755");
+  st = bgr_test_assert_type (img, "/", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
   g_clear_pointer (&st, g_free);
   /* merged into: keeps its metadata, not the host lib/'s 0700 */
-  st = assert_type (img, "/usr/lib", "directory");
-  assert_field (st, "Mode:", "0755");
+  st = bgr_test_assert_type (img, "/usr/lib", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/usr/lib/firmware", "directory");
-  assert_field (st, "Mode:", "0755");
+  st = bgr_test_assert_type (img, "/usr/lib/firmware", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
 
   /* what is neither a file, a directory nor a symlink */
   g_clear_pointer (&p, g_free);
@@ -628,8 +532,8 @@ test_add_tree_root (void)
   bgr_assert_contains (err->message, "etc/fifo");
   g_clear_error (&err);
   close_ok (w);
-  assert_fsck_clean (img);
-  assert_absent (img, "/fifo");
+  bgr_test_assert_fsck_clean (img);
+  bgr_test_assert_absent (img, "/fifo");
   rm_rf (host);
 }
 
@@ -650,7 +554,7 @@ test_small_blocks (void)
   g_assert_no_error (err);
   add_data_ok (w, "/lib/big", big, 300000, 0644);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   assert_file (img, "/usr/lib/modules/1k/kernel/drivers/net/virtio_net.ko", "module 1k\n",
                "0644");
   data = cat_of (img, "/usr/lib/big");
@@ -659,7 +563,7 @@ test_small_blocks (void)
   g_assert_true (bgr_ext4_grow (img, 100 * MIB, NULL, &err));
   g_assert_no_error (err);
   g_assert_cmpuint (stats_number (img, "Block count:"), ==, 100 * 1024);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   assert_file (img, "/usr/lib/modules/1k/modules.dep", "kernel/fs/ext4/ext4.ko:\n", "0644");
   rm_rf (host);
   g_unlink (img);
@@ -716,19 +620,19 @@ test_resolution (void)
   g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
   g_clear_error (&err);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
 
   assert_file (img, "/usr/share/via-alt", "alt", "0644");
   assert_file (img, "/srv/via-opt", "opt", "0644");
   assert_file (img, "/share-via-dots", "dots", "0644");
   assert_file (img, "/usr/from-lib-parent", "up", "0644");
   assert_file (img, "/usr/lib/new/dir/file", "deep", "0644");
-  st = assert_type (img, "/opt", "symlink");
+  st = bgr_test_assert_type (img, "/opt", "symlink");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/usr/lib/alt", "symlink");
+  st = bgr_test_assert_type (img, "/usr/lib/alt", "symlink");
   g_clear_pointer (&st, g_free);
-  assert_absent (img, "/x");
-  assert_absent (img, "/loop1/x");
+  bgr_test_assert_absent (img, "/x");
+  bgr_test_assert_absent (img, "/loop1/x");
 }
 
 /* ---- full filesystems ----------------------------------------------- */
@@ -771,7 +675,7 @@ test_no_space (void)
       g_assert_cmpuint (n, <, 600);
     }
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   g_assert_cmpuint (n, >, 300);
 
   /* Every other file emptied: the free blocks are single ones, and a
@@ -784,7 +688,7 @@ test_no_space (void)
       add_data_ok (w, name, NULL, 0, 0644);
     }
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   free_blocks = stats_number (img, "Free blocks:");
   g_assert_cmpuint (free_blocks, >, 100);
   fill = g_malloc (free_blocks * 4096);
@@ -803,14 +707,14 @@ test_no_space (void)
   bgr_assert_contains (err->message, "/filled");
   g_clear_error (&err);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   g_assert_cmpuint (stats_number (img, "Free blocks:"), ==, free_blocks);
   {
     /* the replaced file is still there as it was */
     g_autofree char *data = cat_of (img, "/f/0001");
     g_assert_cmpstr (data, ==, block);
   }
-  assert_absent (img, "/filled");
+  bgr_test_assert_absent (img, "/filled");
   g_unlink (host);
   g_unlink (img);
 }
@@ -839,7 +743,7 @@ test_no_inodes (void)
   bgr_assert_contains (err->message, "/many/d/file");
   g_clear_error (&err);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   rm_rf (host);
   g_unlink (img);
 }
@@ -869,7 +773,7 @@ test_grow (void)
   g_assert_cmpint (g_stat (img, &st), ==, 0);
   g_assert_cmpint (st.st_size, ==, 256 * MIB);
   g_assert_cmpuint (stats_number (img, "Block count:"), ==, 65536);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   assert_file (img, "/etc/kept", "still here\n", "0644");
 
   /* the same size: nothing to do */
@@ -884,13 +788,13 @@ test_grow (void)
   g_assert_cmpint (g_stat (img, &st), ==, 0);
   g_assert_cmpint (st.st_size, ==, 256 * MIB);
   g_assert_cmpuint (stats_number (img, "Block count:"), ==, 65536);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
 
   /* it stays usable for edits */
   w = open_ok (img);
   add_data_ok (w, "/etc/after", "grown\n", 6, 0644);
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   assert_file (img, "/etc/after", "grown\n", "0644");
 
   /* a missing image */
@@ -913,7 +817,7 @@ test_grow_mkfs_image (void)
   g_assert_true (bgr_ext4_grow (img, 200 * MIB, NULL, &err));
   g_assert_no_error (err);
   g_assert_cmpuint (stats_number (img, "Block count:"), ==, 200 * 256);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   {
     /* made by mkfs.ext4 -d: owned by whoever runs the test */
     g_autofree char *data = cat_of (img, "/etc/two-a");
@@ -963,7 +867,7 @@ test_open_errors (void)
 
   g_unlink (ext2);
   bgr_run_env (&r, NULL,
-               (const char *const[]){ tool ("mkfs.ext2"), "-q", "-F", ext2, "8M", NULL });
+               (const char *const[]){ bgr_test_tool ("mkfs.ext2"), "-q", "-F", ext2, "8M", NULL });
   g_assert_cmpint (r.status, ==, 0);
   bgr_run_clear (&r);
   g_assert_null (bgr_ext4_writer_open (ext2, &err));

@@ -11,7 +11,7 @@
 
 #include "bgr-error-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
-#include "bgr-test-util.h"
+#include "bgr-test-ext4.h"
 
 /* The layer tables below list only the fields each entry needs. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -98,92 +98,6 @@ write_layer (const char *name, const Ent *ents, const char *filter)
   return path;
 }
 
-static const char *
-tool (const char *name)
-{
-  static char buf[3][64];
-  static guint next;
-  g_autofree char *p = g_find_program_in_path (name);
-  char *slot = buf[next++ % 3];
-
-  g_snprintf (slot, 64, "%s", p != NULL ? p : "");
-  if (p == NULL)
-    g_snprintf (slot, 64, "/usr/sbin/%s", name);
-  return slot;
-}
-
-/* debugfs's output for @cmd; NULL when it fails (the path is not there). */
-static char *
-debugfs (const char *img, const char *cmd)
-{
-  BgrRun r;
-  char *out;
-
-  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-R", cmd, img, NULL });
-  g_assert_cmpint (r.status, ==, 0);
-  /* debugfs says why on stderr and prints nothing on stdout. */
-  if (r.out[0] == '\0')
-    {
-      bgr_run_clear (&r);
-      return NULL;
-    }
-  out = g_steal_pointer (&r.out);
-  bgr_run_clear (&r);
-  return out;
-}
-
-static char *
-stat_of (const char *img, const char *path)
-{
-  g_autofree char *cmd = g_strdup_printf ("stat \"%s\"", path);
-  return debugfs (img, cmd);
-}
-
-/* The word after @label in debugfs stat output. */
-static char *
-field (const char *text, const char *label)
-{
-  const char *p = strstr (text, label);
-  const char *end;
-
-  if (p == NULL)
-    g_error ("no \"%s\" in:\n%s", label, text);
-  p += strlen (label);
-  while (*p == ' ')
-    p++;
-  end = p;
-  while (*end != '\0' && !g_ascii_isspace (*end))
-    end++;
-  return g_strndup (p, (gsize) (end - p));
-}
-
-#define assert_field(text, label, want)                                                  \
-  G_STMT_START                                                                           \
-  {                                                                                      \
-    g_autofree char *v__ = field ((text), (label));                                      \
-    g_assert_cmpstr (v__, ==, (want));                                                   \
-  }                                                                                      \
-  G_STMT_END
-
-static void
-assert_absent (const char *img, const char *path)
-{
-  g_autofree char *st = stat_of (img, path);
-  if (st != NULL)
-    g_error ("%s should not exist in the image:\n%s", path, st);
-}
-
-static char *
-assert_type (const char *img, const char *path, const char *type)
-{
-  char *st = stat_of (img, path);
-
-  if (st == NULL)
-    g_error ("%s missing from the image", path);
-  assert_field (st, "Type:", type);
-  return st;
-}
-
 static char *
 dump (const char *img, const char *path, gsize *len)
 {
@@ -194,23 +108,12 @@ dump (const char *img, const char *path, gsize *len)
   BgrRun r;
 
   g_unlink (out);
-  bgr_run_env (&r, NULL, (const char *const[]){ tool ("debugfs"), "-R", cmd, img, NULL });
+  bgr_run_env (&r, NULL, (const char *const[]){ bgr_test_tool ("debugfs"), "-R", cmd, img, NULL });
   g_assert_cmpint (r.status, ==, 0);
   bgr_run_clear (&r);
   g_assert_true (g_file_get_contents (out, &contents, len, NULL));
   g_unlink (out);
   return contents;
-}
-
-static void
-assert_fsck_clean (const char *img)
-{
-  BgrRun r;
-
-  bgr_run_env (&r, NULL, (const char *const[]){ tool ("e2fsck"), "-fn", img, NULL });
-  if (r.status != 0)
-    g_error ("e2fsck -fn %s: %d\n%s\n%s", img, r.status, r.out, r.err);
-  bgr_run_clear (&r);
 }
 
 static char *
@@ -332,13 +235,13 @@ test_layers (void)
   apply_ok (w, l2, "layer 2");
   /* Before layer 3: the hardlink pair shares its inode. */
   close_ok (w);
-  assert_fsck_clean (img);
-  st = assert_type (img, "/bin/tool", "regular");
-  st2 = assert_type (img, "/bin/tool2", "regular");
-  ino1 = field (st, "Inode:");
-  ino2 = field (st2, "Inode:");
+  bgr_test_assert_fsck_clean (img);
+  st = bgr_test_assert_type (img, "/bin/tool", "regular");
+  st2 = bgr_test_assert_type (img, "/bin/tool2", "regular");
+  ino1 = bgr_test_field (st, "Inode:");
+  ino2 = bgr_test_field (st2, "Inode:");
   g_assert_cmpstr (ino1, ==, ino2);
-  assert_field (st, "Links:", "2");
+  bgr_test_assert_field (st, "Links:", "2");
   g_clear_pointer (&st, g_free);
   g_clear_pointer (&st2, g_free);
 
@@ -350,34 +253,34 @@ test_layers (void)
   apply_ok (w, l2, "layer 2");
   apply_ok (w, l3, "layer 3");
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
 
   /* root from "./" */
-  st = assert_type (img, "/", "directory");
-  assert_field (st, "Mode:", "0755");
+  st = bgr_test_assert_type (img, "/", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
   g_clear_pointer (&st, g_free);
 
   /* whiteouts and opaque directories */
-  assert_absent (img, "/opq/old1");
-  assert_absent (img, "/opq/sub/old2");
-  assert_absent (img, "/opq/.wh..wh..opq");
-  g_free (assert_type (img, "/opq/new1", "regular"));
-  g_free (assert_type (img, "/opq/new2", "regular"));
-  g_free (assert_type (img, "/opq/sub/new3", "regular"));
-  assert_absent (img, "/keep/a");
-  assert_absent (img, "/keep/.wh.a");
-  g_free (assert_type (img, "/keep/b", "regular"));
-  assert_absent (img, "/gone");
-  assert_absent (img, "/.wh.gone");
-  assert_absent (img, "/.wh.never-existed");
+  bgr_test_assert_absent (img, "/opq/old1");
+  bgr_test_assert_absent (img, "/opq/sub/old2");
+  bgr_test_assert_absent (img, "/opq/.wh..wh..opq");
+  g_free (bgr_test_assert_type (img, "/opq/new1", "regular"));
+  g_free (bgr_test_assert_type (img, "/opq/new2", "regular"));
+  g_free (bgr_test_assert_type (img, "/opq/sub/new3", "regular"));
+  bgr_test_assert_absent (img, "/keep/a");
+  bgr_test_assert_absent (img, "/keep/.wh.a");
+  g_free (bgr_test_assert_type (img, "/keep/b", "regular"));
+  bgr_test_assert_absent (img, "/gone");
+  bgr_test_assert_absent (img, "/.wh.gone");
+  bgr_test_assert_absent (img, "/.wh.never-existed");
 
   /* file <-> directory */
-  st = assert_type (img, "/f2d", "directory");
-  assert_field (st, "Mode:", "0711");
+  st = bgr_test_assert_type (img, "/f2d", "directory");
+  bgr_test_assert_field (st, "Mode:", "0711");
   g_clear_pointer (&st, g_free);
-  g_free (assert_type (img, "/f2d/child", "regular"));
-  g_free (assert_type (img, "/d2f", "regular"));
-  assert_absent (img, "/d2f/inner");
+  g_free (bgr_test_assert_type (img, "/f2d/child", "regular"));
+  g_free (bgr_test_assert_type (img, "/d2f", "regular"));
+  bgr_test_assert_absent (img, "/d2f/inner");
   data = dump (img, "/d2f", &len);
   g_assert_cmpmem (data, len, "now a file", 10);
   g_clear_pointer (&data, g_free);
@@ -386,86 +289,86 @@ test_layers (void)
   g_clear_pointer (&data, g_free);
 
   /* directory merged: new metadata, old contents */
-  st = assert_type (img, "/bin", "directory");
-  assert_field (st, "Mode:", "0750");
+  st = bgr_test_assert_type (img, "/bin", "directory");
+  bgr_test_assert_field (st, "Mode:", "0750");
   bgr_assert_contains (st, "mtime: 0x423a35c7"); /* 1111111111 */
   g_clear_pointer (&st, g_free);
-  g_free (assert_type (img, "/bin/su", "regular"));
+  g_free (bgr_test_assert_type (img, "/bin/su", "regular"));
 
   /* hardlink survives the whiteout of its first name */
-  assert_absent (img, "/bin/tool");
-  st = assert_type (img, "/bin/tool2", "regular");
-  assert_field (st, "Links:", "1");
+  bgr_test_assert_absent (img, "/bin/tool");
+  st = bgr_test_assert_type (img, "/bin/tool2", "regular");
+  bgr_test_assert_field (st, "Links:", "1");
   g_clear_pointer (&st, g_free);
   data = dump (img, "/bin/tool2", &len);
   g_assert_cmpmem (data, len, "tool v1\n", 8);
   g_clear_pointer (&data, g_free);
 
   /* symlinks */
-  st = assert_type (img, "/lnk/short", "regular"); /* replaced in layer 3 */
+  st = bgr_test_assert_type (img, "/lnk/short", "regular"); /* replaced in layer 3 */
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/lnk/long", "symlink");
-  assert_field (st, "Size:", "200");
+  st = bgr_test_assert_type (img, "/lnk/long", "symlink");
+  bgr_test_assert_field (st, "Size:", "200");
   g_clear_pointer (&st, g_free);
   data = dump (img, "/lnk/long", &len);
   g_assert_cmpmem (data, len, long_target, 200);
   g_clear_pointer (&data, g_free);
 
   /* setuid, owner, mtime */
-  st = assert_type (img, "/bin/su", "regular");
-  assert_field (st, "Mode:", "04755");
+  st = bgr_test_assert_type (img, "/bin/su", "regular");
+  bgr_test_assert_field (st, "Mode:", "04755");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/home/user/file", "regular");
-  assert_field (st, "User:", "1000");
-  assert_field (st, "Group:", "1000");
-  assert_field (st, "Mode:", "0640");
+  st = bgr_test_assert_type (img, "/home/user/file", "regular");
+  bgr_test_assert_field (st, "User:", "1000");
+  bgr_test_assert_field (st, "Group:", "1000");
+  bgr_test_assert_field (st, "Mode:", "0640");
   bgr_assert_contains (st, "mtime: 0x5f5e1000"); /* 1600000000 */
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/home/user", "directory");
-  assert_field (st, "User:", "1000");
-  assert_field (st, "Mode:", "0700");
+  st = bgr_test_assert_type (img, "/home/user", "directory");
+  bgr_test_assert_field (st, "User:", "1000");
+  bgr_test_assert_field (st, "Mode:", "0700");
   g_clear_pointer (&st, g_free);
   /* implicit parents: 0755 root */
-  st = assert_type (img, "/etc", "directory");
-  assert_field (st, "Mode:", "0755");
-  assert_field (st, "User:", "0");
+  st = bgr_test_assert_type (img, "/etc", "directory");
+  bgr_test_assert_field (st, "Mode:", "0755");
+  bgr_test_assert_field (st, "User:", "0");
   g_clear_pointer (&st, g_free);
 
   /* nodes */
-  st = assert_type (img, "/dev/null", "character");
-  assert_field (st, "Mode:", "0666");
+  st = bgr_test_assert_type (img, "/dev/null", "character");
+  bgr_test_assert_field (st, "Mode:", "0666");
   bgr_assert_contains (st, "Device major/minor number: 01:03");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/dev/sda", "block");
+  st = bgr_test_assert_type (img, "/dev/sda", "block");
   bgr_assert_contains (st, "Device major/minor number: 08:00");
-  assert_field (st, "Group:", "6");
+  bgr_test_assert_field (st, "Group:", "6");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/dev/big", "character");
+  st = bgr_test_assert_type (img, "/dev/big", "character");
   bgr_assert_contains (st, "Device major/minor number: 300:70000");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/run/fifo", "FIFO");
-  assert_field (st, "Mode:", "0620");
+  st = bgr_test_assert_type (img, "/run/fifo", "FIFO");
+  bgr_test_assert_field (st, "Mode:", "0620");
   g_clear_pointer (&st, g_free);
 
   /* xattrs */
-  st = assert_type (img, "/bin/ping", "regular");
+  st = bgr_test_assert_type (img, "/bin/ping", "regular");
   bgr_assert_contains (st, "security.capability (20)");
   g_clear_pointer (&st, g_free);
-  st = assert_type (img, "/etc/note", "regular");
+  st = bgr_test_assert_type (img, "/etc/note", "regular");
   bgr_assert_contains (st, "user.note (5) = \"hello\"");
   g_clear_pointer (&st, g_free);
 
   /* holes: 3 zero blocks stay unallocated, the data is intact */
-  st = assert_type (img, "/holey", "regular");
-  assert_field (st, "Size:", "12293");
-  assert_field (st, "Blockcount:", "8");
+  st = bgr_test_assert_type (img, "/holey", "regular");
+  bgr_test_assert_field (st, "Size:", "12293");
+  bgr_test_assert_field (st, "Blockcount:", "8");
   g_clear_pointer (&st, g_free);
   data = dump (img, "/holey", &len);
   g_assert_cmpmem (data, len, holey, 3 * 4096 + 5);
   g_clear_pointer (&data, g_free);
 
   /* listing */
-  st = debugfs (img, "ls -l /dev");
+  st = bgr_test_debugfs (img, "ls -l /dev");
   bgr_assert_contains (st, "null");
   bgr_assert_contains (st, "sda");
 }
@@ -573,7 +476,7 @@ test_refusals (void)
       bgr_assert_contains (err->message, c->message);
       /* The checks come before any change, so the image is still sound. */
       close_ok (w);
-      assert_fsck_clean (img);
+      bgr_test_assert_fsck_clean (img);
       g_unlink (img);
       g_unlink (evil);
       if (first != NULL)
@@ -632,7 +535,7 @@ test_sizing (void)
   apply_ok (w, l1, "layer 1");
   apply_ok (w, l2, "layer 2");
   close_ok (w);
-  assert_fsck_clean (img);
+  bgr_test_assert_fsck_clean (img);
   g_unlink (img);
 
   /* Too small (though larger than any one file): the filesystem fills up. */
@@ -677,9 +580,9 @@ test_unknown_type (void)
   w = create_ok (img, 16 * 1024 * 1024);
   apply_ok (w, tar, "layer Q");
   close_ok (w);
-  assert_fsck_clean (img);
-  st = assert_type (img, "/weird", "regular");
-  assert_field (st, "Size:", "0");
+  bgr_test_assert_fsck_clean (img);
+  st = bgr_test_assert_type (img, "/weird", "regular");
+  bgr_test_assert_field (st, "Size:", "0");
 }
 
 static void
