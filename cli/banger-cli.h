@@ -94,6 +94,10 @@ extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];
 extern const GOptionEntry banger_image_register_options[];
 extern const GOptionEntry banger_image_pull_options[];
+/* "4G", "512M", "1GiB", or a bare number of @bare_unit bytes, to bytes.
+ * Errors name @option ("--memory"), or say "invalid size" when NULL. */
+gboolean banger_parse_size (const char *option, const char *text, guint64 bare_unit,
+                            guint64 *out, GError **error);
 /* An absolute form of a path given on the command line (NULL stays NULL). */
 char *banger_absolute_path (const char *path);
 

@@ -33,40 +33,6 @@ const GOptionEntry banger_image_pull_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
-/* "4G", "512M", "1073741824": bytes. */
-static gboolean
-parse_size (const char *text, guint64 *out, GError **error)
-{
-  char *end = NULL;
-  guint64 v;
-  guint64 mult = 1;
-
-  if (!g_ascii_isdigit (text[0]))
-    goto bad;
-  v = g_ascii_strtoull (text, &end, 10);
-  switch (g_ascii_toupper (*end))
-    {
-    case '\0': break;
-    case 'K': mult = 1ull << 10; end++; break;
-    case 'M': mult = 1ull << 20; end++; break;
-    case 'G': mult = 1ull << 30; end++; break;
-    case 'T': mult = 1ull << 40; end++; break;
-    default: goto bad;
-    }
-  if (*end == 'i' || *end == 'B')
-    end++;
-  if (*end == 'B')
-    end++;
-  if (*end != '\0' || v == 0 || v > G_MAXUINT64 / mult)
-    goto bad;
-  *out = v * mult;
-  return TRUE;
-bad:
-  g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-               "invalid size \"%s\" (e.g. 4G, 512M, or bytes)", text);
-  return FALSE;
-}
-
 static void
 print_image (BgrImage *img)
 {
@@ -244,7 +210,7 @@ banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error)
   Bar bar = { inv->args[0], 0 };
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
 
-  if (opt_size != NULL && !parse_size (opt_size, &size, error))
+  if (opt_size != NULL && !banger_parse_size (NULL, opt_size, 1, &size, error))
     return FALSE;
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)

@@ -54,39 +54,6 @@ const GOptionEntry banger_vm_exec_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
-/* "512", "512M", "2G" -> bytes (a bare number is in @bare_unit bytes). */
-static gboolean
-parse_size (const char *option, const char *text, guint64 bare_unit, guint64 *out, GError **error)
-{
-  char *end = NULL;
-  guint64 v, mult = bare_unit;
-
-  if (!g_ascii_isdigit (text[0]))
-    goto bad;
-  v = g_ascii_strtoull (text, &end, 10);
-  switch (g_ascii_toupper (*end))
-    {
-    case '\0': break;
-    case 'K': mult = 1ull << 10; end++; break;
-    case 'M': mult = 1ull << 20; end++; break;
-    case 'G': mult = 1ull << 30; end++; break;
-    case 'T': mult = 1ull << 40; end++; break;
-    default: goto bad;
-    }
-  if (*end == 'i')
-    end++;
-  if (*end == 'B')
-    end++;
-  if (*end != '\0' || v == 0 || v > G_MAXUINT64 / mult)
-    goto bad;
-  *out = v * mult;
-  return TRUE;
-bad:
-  g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-               "invalid %s \"%s\" (e.g. 512M, 2G)", option, text);
-  return FALSE;
-}
-
 static const char *
 or_dash (const char *s)
 {
@@ -226,8 +193,8 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--vcpus must be at least 1");
       return FALSE;
     }
-  if ((opt_memory != NULL && !parse_size ("--memory", opt_memory, 1ull << 20, &memory, error))
-      || (opt_disk_size != NULL && !parse_size ("--disk-size", opt_disk_size, 1, &disk, error)))
+  if ((opt_memory != NULL && !banger_parse_size ("--memory", opt_memory, 1ull << 20, &memory, error))
+      || (opt_disk_size != NULL && !banger_parse_size ("--disk-size", opt_disk_size, 1, &disk, error)))
     return FALSE;
   if (opt_memory != NULL && memory < (1ull << 20))
     {
@@ -379,7 +346,7 @@ banger_cmd_vm_logs (BangerInvocation *inv, int *exit_status, GError **error)
   gsize len;
   const char *data;
 
-  if (opt_tail != NULL && !parse_size ("--tail", opt_tail, 1, &tail, error))
+  if (opt_tail != NULL && !banger_parse_size ("--tail", opt_tail, 1, &tail, error))
     return FALSE;
   client = banger_invocation_get_client (inv, error);
   if (client == NULL || (logs = bgr_client_get_vm_logs (client, inv->args[0], tail, NULL, error)) == NULL)

@@ -290,6 +290,44 @@ banger_print_json (const char *json)
   fflush (stdout);
 }
 
+gboolean
+banger_parse_size (const char *option, const char *text, guint64 bare_unit, guint64 *out,
+                   GError **error)
+{
+  char *end = NULL;
+  guint64 v;
+  guint64 mult = bare_unit;
+
+  if (!g_ascii_isdigit (text[0]))
+    goto bad;
+  v = g_ascii_strtoull (text, &end, 10);
+  switch (g_ascii_toupper (*end))
+    {
+    case '\0': break;
+    case 'K': mult = 1ull << 10; end++; break;
+    case 'M': mult = 1ull << 20; end++; break;
+    case 'G': mult = 1ull << 30; end++; break;
+    case 'T': mult = 1ull << 40; end++; break;
+    default: goto bad;
+    }
+  if (*end == 'i' || *end == 'B')
+    end++;
+  if (*end == 'B')
+    end++;
+  if (*end != '\0' || v == 0 || v > G_MAXUINT64 / mult)
+    goto bad;
+  *out = v * mult;
+  return TRUE;
+bad:
+  if (option == NULL)
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                 "invalid size \"%s\" (e.g. 4G, 512M, or bytes)", text);
+  else
+    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                 "invalid %s \"%s\" (e.g. 512M, 2G)", option, text);
+  return FALSE;
+}
+
 /* Paths go to a daemon with another working directory: make them absolute. */
 char *
 banger_absolute_path (const char *path)
