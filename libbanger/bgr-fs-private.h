@@ -25,4 +25,10 @@ guint64 bgr_path_size (const char *path);
 /* Bytes actually allocated on disk for a file (holes excluded). */
 guint64 bgr_path_allocated (const char *path);
 
+/* The last @max_bytes bytes of file @path as a string ("" when it cannot
+ * be read). */
+char *bgr_read_tail (const char *path, gsize max_bytes);
+/* The last @lines lines of @text, trailing empty lines left out. */
+char *bgr_last_lines (const char *text, guint lines);
+
 G_END_DECLS

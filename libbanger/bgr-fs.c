@@ -267,3 +267,42 @@ bgr_path_allocated (const char *path)
 {
   return measure (path, TRUE);
 }
+
+char *
+bgr_read_tail (const char *path, gsize max_bytes)
+{
+  int fd = path != NULL ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+  struct stat st;
+  char *buf;
+  off_t from;
+  ssize_t n;
+
+  if (fd < 0)
+    return g_strdup ("");
+  if (fstat (fd, &st) != 0)
+    {
+      close (fd);
+      return g_strdup ("");
+    }
+  from = st.st_size > (off_t) max_bytes ? st.st_size - (off_t) max_bytes : 0;
+  buf = g_malloc ((gsize) (st.st_size - from) + 1);
+  n = pread (fd, buf, (gsize) (st.st_size - from), from);
+  close (fd);
+  buf[n > 0 ? n : 0] = '\0';
+  return buf;
+}
+
+char *
+bgr_last_lines (const char *text, guint lines)
+{
+  g_auto (GStrv) all = g_strsplit (text, "\n", -1);
+  guint n = g_strv_length (all), from;
+
+  while (n > 0 && all[n - 1][0] == '\0')
+    {
+      g_free (all[n - 1]);
+      all[--n] = NULL;
+    }
+  from = n > lines ? n - lines : 0;
+  return g_strjoinv ("\n", all + from);
+}

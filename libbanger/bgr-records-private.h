@@ -19,6 +19,11 @@ JsonObject *bgr_vm_get_json (BgrVm *self);
 JsonObject *bgr_kernel_get_json (BgrKernel *self);
 JsonObject *bgr_image_get_json (BgrImage *self);
 
+/* A string (NULL when absent or not a string) or integer (0 likewise)
+ * member of a record. */
+const char *bgr_record_str (JsonObject *doc, const char *member);
+gint64 bgr_record_int (JsonObject *doc, const char *member);
+
 /* D-Bus wire form: the record as a{sv} (null members left out). */
 GVariant *bgr_record_to_variant (JsonObject *doc);
 JsonObject *bgr_record_from_variant (GVariant *dict, GError **error);

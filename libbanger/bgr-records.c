@@ -33,6 +33,18 @@ bool_member (JsonObject *doc, const char *name)
          && json_node_get_boolean (n);
 }
 
+const char *
+bgr_record_str (JsonObject *doc, const char *member)
+{
+  return str_member (doc, member);
+}
+
+gint64
+bgr_record_int (JsonObject *doc, const char *member)
+{
+  return int_member (doc, member);
+}
+
 static char *
 public_json (JsonObject *doc)
 {

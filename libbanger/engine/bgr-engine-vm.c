@@ -145,6 +145,7 @@ release (BgrEngine *engine, const char *name)
 
 static JsonObject *load_vm (BgrEngine *engine, const char *name, GError **error);
 static gboolean reconcile_full (BgrEngine *engine, JsonObject *doc, gboolean claimed);
+static gboolean check_vm_name (const char *name, GError **error);
 
 /* Claims @name, then loads its record: what another operation did before
  * the claim (a create that failed, a delete) is seen. */
@@ -153,7 +154,7 @@ claim_and_load (BgrEngine *engine, const char *name, const char *what, GError **
 {
   JsonObject *doc;
 
-  if (!claim (engine, name, what, error))
+  if (!check_vm_name (name, error) || !claim (engine, name, what, error))
     return NULL;
   doc = load_vm (engine, name, error);
   if (doc == NULL)
@@ -200,22 +201,6 @@ drop_agent (BgrEngine *engine, const char *name)
 
 /* ---- records ------------------------------------------------------------- */
 
-static const char *
-str_of (JsonObject *doc, const char *member)
-{
-  JsonNode *n = json_object_get_member (doc, member);
-  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
-           ? json_node_get_string (n) : NULL;
-}
-
-static gint64
-int_of (JsonObject *doc, const char *member)
-{
-  JsonNode *n = json_object_get_member (doc, member);
-  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64
-           ? json_node_get_int (n) : 0;
-}
-
 static gint64
 now_s (void)
 {
@@ -237,12 +222,12 @@ state_is_live (const char *state)
          || g_strcmp0 (state, "stopping") == 0;
 }
 
-/* Pointers from str_of() die when their member is set again, as the store
+/* Pointers from bgr_record_str() die when their member is set again, as the store
  * does with "name": callers keep copies of what they use across a save. */
 static gboolean
 save (BgrEngine *engine, JsonObject *doc, GError **error)
 {
-  g_autofree char *name = g_strdup (str_of (doc, "name"));
+  g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
   gboolean ok;
   bgr_engine_lock (engine);
   ok = bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, doc, error);
@@ -263,7 +248,7 @@ view (JsonObject *doc)
     if (!g_strv_contains (hidden, l->data))
       json_object_set_member (v, l->data, json_node_copy (json_object_get_member (doc, l->data)));
   g_list_free (members);
-  json_object_set_int_member (v, "pid", inst != NULL && state_is_live (str_of (doc, "state")) ? inst->pid : 0);
+  json_object_set_int_member (v, "pid", inst != NULL && state_is_live (bgr_record_str (doc, "state")) ? inst->pid : 0);
   return bgr_vm_new_from_json (v);
 }
 
@@ -305,50 +290,11 @@ load_vm (BgrEngine *engine, const char *name, GError **error)
 
 /* ---- console log ------------------------------------------------------------ */
 
-static char *
-read_tail (const char *path, gsize max_bytes)
-{
-  int fd = path != NULL ? open (path, O_RDONLY | O_CLOEXEC) : -1;
-  struct stat st;
-  char *buf;
-  off_t from;
-  ssize_t n;
-
-  if (fd < 0)
-    return g_strdup ("");
-  if (fstat (fd, &st) != 0)
-    {
-      close (fd);
-      return g_strdup ("");
-    }
-  from = st.st_size > (off_t) max_bytes ? st.st_size - (off_t) max_bytes : 0;
-  buf = g_malloc ((gsize) (st.st_size - from) + 1);
-  n = pread (fd, buf, (gsize) (st.st_size - from), from);
-  close (fd);
-  buf[n > 0 ? n : 0] = '\0';
-  return buf;
-}
-
-static char *
-last_lines (const char *text, guint lines)
-{
-  g_auto (GStrv) all = g_strsplit (text, "\n", -1);
-  guint n = g_strv_length (all), from;
-
-  while (n > 0 && all[n - 1][0] == '\0')
-    {
-      g_free (all[n - 1]);
-      all[--n] = NULL;
-    }
-  from = n > lines ? n - lines : 0;
-  return g_strjoinv ("\n", all + from);
-}
-
 /* Why a guest went away, read from the end of its console. */
 static char *
 exit_reason (const char *console_log)
 {
-  g_autofree char *tail = read_tail (console_log, 16 * 1024);
+  g_autofree char *tail = bgr_read_tail (console_log, 16 * 1024);
   g_auto (GStrv) lines = g_strsplit (tail, "\n", -1);
   guint n = g_strv_length (lines);
 
@@ -381,7 +327,7 @@ needs_reconcile (BgrEngine *engine, JsonObject *doc, gboolean claimed)
 {
   g_autoptr (BgrVmmInstance) inst = NULL;
 
-  if (!state_is_live (str_of (doc, "state")) || (!claimed && is_busy (engine, str_of (doc, "name"))))
+  if (!state_is_live (bgr_record_str (doc, "state")) || (!claimed && is_busy (engine, bgr_record_str (doc, "name"))))
     return FALSE;
   inst = instance_of (doc);
   return inst == NULL || !bgr_vmm_instance_is_alive (inst);
@@ -404,7 +350,7 @@ replace_members (JsonObject *to, JsonObject *from)
 static gboolean
 reconcile_full (BgrEngine *engine, JsonObject *doc, gboolean claimed)
 {
-  g_autofree char *name = g_strdup (str_of (doc, "name"));
+  g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
   g_autoptr (JsonObject) fresh = NULL;
   g_autoptr (BgrVmmInstance) inst = NULL;
   g_autofree char *reason = NULL, *state = NULL;
@@ -424,14 +370,14 @@ reconcile_full (BgrEngine *engine, JsonObject *doc, gboolean claimed)
         replace_members (doc, fresh);
       return FALSE;
     }
-  state = g_strdup (str_of (fresh, "state"));
+  state = g_strdup (bgr_record_str (fresh, "state"));
   inst = instance_of (fresh);
   if (inst == NULL)
     reason = g_strdup ("creation was interrupted before the VMM started");
   else if (g_strcmp0 (state, "stopping") == 0)
     reason = g_strdup ("stopped");
   else
-    reason = exit_reason (str_of (fresh, "console_log"));
+    reason = exit_reason (bgr_record_str (fresh, "console_log"));
   json_object_set_string_member (fresh, "state", g_strcmp0 (state, "starting") == 0 ? "error" : "stopped");
   json_object_set_string_member (fresh, "reason", reason);
   json_object_set_int_member (fresh, "stopped", now_s ());
@@ -461,12 +407,12 @@ bgr_engine_adopt_vms (BgrEngine *engine)
   for (guint i = 0; i < docs->len; i++)
     {
       JsonObject *doc = docs->pdata[i];
-      if (!reconcile (engine, doc) && state_is_live (str_of (doc, "state")))
+      if (!reconcile (engine, doc) && state_is_live (bgr_record_str (doc, "state")))
         {
           g_autoptr (BgrVmmInstance) inst = instance_of (doc);
-          g_info ("adopted VM %s (%s pid %d, %s)", str_of (doc, "name"),
+          g_info ("adopted VM %s (%s pid %d, %s)", bgr_record_str (doc, "name"),
                   inst != NULL ? inst->driver : "?", inst != NULL ? inst->pid : 0,
-                  str_of (doc, "state"));
+                  bgr_record_str (doc, "state"));
         }
     }
 }
@@ -593,8 +539,8 @@ boot_alive (gpointer data, GError **error)
 
   if (!b->saw_init)
     {
-      g_autofree char *text = read_tail (str_of (b->doc, "console_log"),
-                                         (gsize) MAX (0, file_size (str_of (b->doc, "console_log")) - b->console_from));
+      g_autofree char *text = bgr_read_tail (bgr_record_str (b->doc, "console_log"),
+                                         (gsize) MAX (0, file_size (bgr_record_str (b->doc, "console_log")) - b->console_from));
       if (strstr (text, "as init process") != NULL)
         {
           b->saw_init = TRUE;
@@ -605,8 +551,8 @@ boot_alive (gpointer data, GError **error)
   if (b->watch_kvm && !b->saw_init
       && g_get_monotonic_time () - b->vmm_started_us > KVM_KERNEL_START_MS * 1000)
     {
-      g_autofree char *text = read_tail (str_of (b->doc, "console_log"),
-                                         (gsize) MAX (0, file_size (str_of (b->doc, "console_log")) - b->console_from));
+      g_autofree char *text = bgr_read_tail (bgr_record_str (b->doc, "console_log"),
+                                         (gsize) MAX (0, file_size (bgr_record_str (b->doc, "console_log")) - b->console_from));
       if (strstr (text, "Linux version") == NULL)
         {
           b->kvm_hang = TRUE;
@@ -619,7 +565,7 @@ boot_alive (gpointer data, GError **error)
     }
   if (!bgr_vmm_instance_is_alive (b->inst))
     {
-      g_autofree char *reason = exit_reason (str_of (b->doc, "console_log"));
+      g_autofree char *reason = exit_reason (bgr_record_str (b->doc, "console_log"));
       g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "the VMM exited during boot: %s", reason);
       return FALSE;
     }
@@ -703,13 +649,13 @@ vm_alive (gpointer data, GError **error)
 static BgrAgentConn *
 get_agent (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError **error)
 {
-  VmRt *rt = rt_get (engine, str_of (doc, "name"));
+  VmRt *rt = rt_get (engine, bgr_record_str (doc, "name"));
   g_autoptr (BgrVmmInstance) inst = instance_of (doc);
   BgrAgentConn *conn = NULL;
 
   if (inst == NULL)
     {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "VM '%s' has no VMM", str_of (doc, "name"));
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "VM '%s' has no VMM", bgr_record_str (doc, "name"));
       return NULL;
     }
   g_mutex_lock (&rt->lock);
@@ -721,7 +667,7 @@ get_agent (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError
     conn = bgr_agent_conn_ref (rt->agent);
   g_mutex_unlock (&rt->lock);
   if (conn == NULL && error != NULL && *error != NULL)
-    g_prefix_error (error, "cannot reach the guest agent of VM '%s': ", str_of (doc, "name"));
+    g_prefix_error (error, "cannot reach the guest agent of VM '%s': ", bgr_record_str (doc, "name"));
   return conn;
 }
 
@@ -734,9 +680,9 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
            GCancellable *cancellable, GError **error)
 {
   BgrConfig *config = bgr_engine_get_config (engine);
-  g_autofree char *name = g_strdup (str_of (doc, "name"));
-  g_autofree char *run_dir = g_strdup (str_of (doc, "run_dir"));
-  g_autofree char *console = g_strdup (str_of (doc, "console_log"));
+  g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
+  g_autofree char *run_dir = g_strdup (bgr_record_str (doc, "run_dir"));
+  g_autofree char *console = g_strdup (bgr_record_str (doc, "console_log"));
   g_autofree char *driver_name = NULL;
   g_autofree char *cmdline = NULL, *tsc = NULL, *banner = NULL;
   g_autoptr (BgrVmmInstance) inst = NULL;
@@ -751,7 +697,7 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
   gint64 t0;
 
   *out_kvm_hang = FALSE;
-  if (!choose_hypervisor (engine, str_of (doc, "kernel"), &driver_name, &kvm, &auto_kvm, &local))
+  if (!choose_hypervisor (engine, bgr_record_str (doc, "kernel"), &driver_name, &kvm, &auto_kvm, &local))
     goto fail;
   driver = bgr_vmm_driver_lookup (driver_name);
   bgr_rm_rf (run_dir, NULL);
@@ -767,8 +713,8 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
                              g_str_equal (driver_name, "firecracker") ? "" : "root=/dev/vda rw ",
                              BGR_AGENT_GUEST_PATH, tsc,
                              g_str_equal (driver_name, "firecracker") ? " pci=off" : "",
-                             str_of (doc, "kernel_ip_arg") != NULL ? " " : "",
-                             str_of (doc, "kernel_ip_arg") != NULL ? str_of (doc, "kernel_ip_arg") : "");
+                             bgr_record_str (doc, "kernel_ip_arg") != NULL ? " " : "",
+                             bgr_record_str (doc, "kernel_ip_arg") != NULL ? bgr_record_str (doc, "kernel_ip_arg") : "");
   json_object_set_string_member (doc, "hypervisor", driver_name);
   json_object_set_string_member (doc, "accel", kvm ? "kvm" : "tcg");
   json_object_set_string_member (doc, "cmdline", cmdline);
@@ -781,7 +727,7 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
    * past CONSOLE_MAX keeps its last CONSOLE_KEEP bytes. */
   if (file_size (console) > CONSOLE_MAX)
     {
-      g_autofree char *tail_text = read_tail (console, CONSOLE_KEEP);
+      g_autofree char *tail_text = bgr_read_tail (console, CONSOLE_KEEP);
       const char *nl = strchr (tail_text, '\n');
       g_autofree char *kept = g_strdup_printf ("---- banger: older console output dropped ----\n%s",
                                                nl != NULL ? nl + 1 : tail_text);
@@ -803,19 +749,19 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
   b.console_from = file_size (console);
 
   report (progress, progress_data, phase, first_step, n_steps);
-  vc.id = str_of (doc, "id");
+  vc.id = bgr_record_str (doc, "id");
   vc.name = name;
   vc.run_dir = run_dir;
   vc.binary = bgr_config_get_string (config, g_str_equal (driver_name, "qemu") ? "qemu_bin" : "firecracker_bin");
-  vc.kernel = str_of (doc, "kernel");
-  vc.initrd = str_of (doc, "initrd");
+  vc.kernel = bgr_record_str (doc, "kernel");
+  vc.initrd = bgr_record_str (doc, "initrd");
   vc.cmdline = cmdline;
-  vc.vcpus = (guint) int_of (doc, "vcpus");
-  vc.memory_mib = (guint64) int_of (doc, "memory_mib");
-  vc.rootfs = str_of (doc, "rootfs");
-  vc.work_disk = str_of (doc, "work_disk");
-  vc.tap = str_of (doc, "tap");
-  vc.mac = str_of (doc, "mac");
+  vc.vcpus = (guint) bgr_record_int (doc, "vcpus");
+  vc.memory_mib = (guint64) bgr_record_int (doc, "memory_mib");
+  vc.rootfs = bgr_record_str (doc, "rootfs");
+  vc.work_disk = bgr_record_str (doc, "work_disk");
+  vc.tap = bgr_record_str (doc, "tap");
+  vc.mac = bgr_record_str (doc, "mac");
   vc.console_log = console;
   vc.allow_kvm = kvm;
   t0 = g_get_monotonic_time ();
@@ -875,8 +821,8 @@ fail:
     if (inst != NULL)
       bgr_vmm_instance_kill (inst, NULL);
     *out_kvm_hang = b.kvm_hang;
-    tail_text = read_tail (console, 4096);
-    tail = last_lines (tail_text, 8);
+    tail_text = bgr_read_tail (console, 4096);
+    tail = bgr_last_lines (tail_text, 8);
     json_object_set_string_member (doc, "state", "error");
     json_object_set_string_member (doc, "reason", local->message);
     json_object_set_int_member (doc, "stopped", now_s ());
@@ -913,7 +859,7 @@ boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps, BgrVm
   g_atomic_int_set (&kvm_broken, 1);
   g_warning ("VM %s: the guest kernel never started under KVM (the host can create KVM VMs but "
              "not run them); using TCG from now on (set qemu_accel = \"tcg\" to skip this)",
-             str_of (doc, "name"));
+             bgr_record_str (doc, "name"));
   return boot_once (engine, doc, first_step, n_steps, progress, progress_data, &hang, cancellable,
                     error);
 }
@@ -1291,12 +1237,10 @@ bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrVmProgressFunc prog
   g_autoptr (JsonObject) doc = NULL;
   const char *state;
 
-  if (!check_vm_name (name, error))
-    return NULL;
   doc = claim_and_load (engine, name, "starting", error);
   if (doc == NULL)
     return NULL;
-  state = str_of (doc, "state");
+  state = bgr_record_str (doc, "state");
   if (state_is_live (state))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO, "VM '%s' is already %s", name, state);
@@ -1324,18 +1268,18 @@ mark_stopped (BgrEngine *engine, JsonObject *doc, const char *reason)
   json_object_set_string_member (doc, "reason", reason);
   json_object_set_int_member (doc, "stopped", now_s ());
   json_object_remove_member (doc, "vmm");
-  drop_agent (engine, str_of (doc, "name"));
+  drop_agent (engine, bgr_record_str (doc, "name"));
   save (engine, doc, NULL);
 }
 
 static gboolean
 running_or_error (JsonObject *doc, GError **error)
 {
-  const char *state = str_of (doc, "state");
+  const char *state = bgr_record_str (doc, "state");
   if (state_is_live (state))
     return TRUE;
   g_set_error (error, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO, "VM '%s' is not running (state: %s)",
-               str_of (doc, "name"), state);
+               bgr_record_str (doc, "name"), state);
   return FALSE;
 }
 
@@ -1349,8 +1293,6 @@ bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellab
   const char *how = NULL;
   VmRt *rt;
 
-  if (!check_vm_name (name, error))
-    return NULL;
   doc = claim_and_load (engine, name, "stopping", error);
   if (doc == NULL)
     return NULL;
@@ -1411,8 +1353,6 @@ bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error)
   g_autoptr (BgrVmmInstance) inst = NULL;
   g_autoptr (GError) busy = NULL;
 
-  if (!check_vm_name (name, error))
-    return NULL;
   doc = claim_and_load (engine, name, "killing", &busy);
   if (doc == NULL && g_error_matches (busy, BGR_ERROR, BGR_ERROR_BUSY))
     {
@@ -1424,7 +1364,7 @@ bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error)
 
       if (now == NULL)
         return NULL;
-      if (g_strcmp0 (str_of (now, "state"), "stopping") != 0)
+      if (g_strcmp0 (bgr_record_str (now, "state"), "stopping") != 0)
         {
           g_propagate_error (error, g_steal_pointer (&busy));
           return NULL;
@@ -1468,13 +1408,11 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
   g_autofree char *aside = NULL;
   VmRt *rt;
 
-  if (!check_vm_name (name, error))
-    return FALSE;
   doc = claim_and_load (engine, name, "deleting", error);
   if (doc == NULL)
     return FALSE;
   inst = instance_of (doc);
-  if (state_is_live (str_of (doc, "state")) && inst != NULL && bgr_vmm_instance_is_alive (inst))
+  if (state_is_live (bgr_record_str (doc, "state")) && inst != NULL && bgr_vmm_instance_is_alive (inst))
     {
       if (!force)
         {
@@ -1501,17 +1439,17 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
       release (engine, name);
       return FALSE;
     }
-  if (g_file_test (str_of (doc, "dir"), G_FILE_TEST_EXISTS))
+  if (g_file_test (bgr_record_str (doc, "dir"), G_FILE_TEST_EXISTS))
     {
-      g_autofree char *parent = g_path_get_dirname (str_of (doc, "dir"));
+      g_autofree char *parent = g_path_get_dirname (bgr_record_str (doc, "dir"));
       aside = g_strdup_printf ("%s/.deleting-%s-XXXXXX", parent, name);
-      if (g_mkdtemp (aside) == NULL || rename (str_of (doc, "dir"), aside) != 0)
+      if (g_mkdtemp (aside) == NULL || rename (bgr_record_str (doc, "dir"), aside) != 0)
         g_clear_pointer (&aside, g_free);
     }
   bgr_engine_unlock (engine);
   bgr_engine_vm_network_release (engine, doc);
-  bgr_rm_rf (str_of (doc, "run_dir"), NULL);
-  bgr_rm_rf (aside != NULL ? aside : str_of (doc, "dir"), NULL);
+  bgr_rm_rf (bgr_record_str (doc, "run_dir"), NULL);
+  bgr_rm_rf (aside != NULL ? aside : bgr_record_str (doc, "dir"), NULL);
   /* The in-memory entry stays (other threads may hold it); it is emptied,
    * so that a new VM of the same name starts afresh. */
   rt = rt_get (engine, name);
@@ -1561,14 +1499,14 @@ bgr_engine_vm_logs (BgrEngine *engine, const char *name, guint64 max_bytes, GErr
    * system bus), however much a running guest has written. */
   if (max_bytes == 0 || max_bytes > LOGS_MAX)
     max_bytes = LOGS_MAX;
-  text = read_tail (str_of (doc, "console_log"), max_bytes);
-  if (file_size (str_of (doc, "console_log")) > (goffset) max_bytes)
+  text = bgr_read_tail (bgr_record_str (doc, "console_log"), max_bytes);
+  if (file_size (bgr_record_str (doc, "console_log")) > (goffset) max_bytes)
     {
       const char *nl = strchr (text, '\n');
       g_autofree char *cut = text;
       text = g_strdup_printf ("---- banger: earlier output not shown (the log is %" G_GINT64_FORMAT
                               " bytes; the last %" G_GUINT64_FORMAT " follow) ----\n%s",
-                              (gint64) file_size (str_of (doc, "console_log")), max_bytes,
+                              (gint64) file_size (bgr_record_str (doc, "console_log")), max_bytes,
                               nl != NULL ? nl + 1 : cut);
     }
   return g_bytes_new_take (text, strlen (text));
@@ -1582,8 +1520,8 @@ bgr_engine_vms_using_image (BgrEngine *engine, const char *image)
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
 
   for (guint i = 0; i < docs->len; i++)
-    if (g_strcmp0 (str_of (docs->pdata[i], "image"), image) == 0)
-      g_ptr_array_add (names, (gpointer) str_of (docs->pdata[i], "name"));
+    if (g_strcmp0 (bgr_record_str (docs->pdata[i], "image"), image) == 0)
+      g_ptr_array_add (names, (gpointer) bgr_record_str (docs->pdata[i], "name"));
   if (names->len == 0)
     return NULL;
   g_ptr_array_add (names, NULL);
@@ -1599,7 +1537,7 @@ touch_activity (BgrEngine *engine, const char *name)
 
   bgr_engine_lock (engine);
   doc = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
-  if (doc != NULL && g_strcmp0 (str_of (doc, "state"), "running") == 0)
+  if (doc != NULL && g_strcmp0 (bgr_record_str (doc, "state"), "running") == 0)
     {
       json_object_set_int_member (doc, "last_activity", now_s ());
       bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, doc, NULL);
@@ -1635,11 +1573,11 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
         return FALSE;
       }
   reconcile (engine, doc);
-  if (g_strcmp0 (str_of (doc, "state"), "running") != 0)
+  if (g_strcmp0 (bgr_record_str (doc, "state"), "running") != 0)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "VM '%s' is not running (state: %s)%s", name, str_of (doc, "state"),
-                   state_is_live (str_of (doc, "state")) ? "" : "; start it with `banger vm start`");
+                   "VM '%s' is not running (state: %s)%s", name, bgr_record_str (doc, "state"),
+                   state_is_live (bgr_record_str (doc, "state")) ? "" : "; start it with `banger vm start`");
       return FALSE;
     }
   conn = get_agent (engine, doc, cancellable, error);
@@ -1668,10 +1606,10 @@ load_running (BgrEngine *engine, const char *name, GError **error)
   if (doc == NULL)
     return NULL;
   reconcile (engine, doc);
-  if (g_strcmp0 (str_of (doc, "state"), "running") != 0)
+  if (g_strcmp0 (bgr_record_str (doc, "state"), "running") != 0)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "VM '%s' is not running (state: %s)",
-                   name, str_of (doc, "state"));
+                   name, bgr_record_str (doc, "state"));
       return NULL;
     }
   return g_steal_pointer (&doc);
@@ -1781,7 +1719,7 @@ sample_vmm (JsonObject *doc)
 {
   g_autoptr (BgrVmmInstance) inst = instance_of (doc);
   BgrVmmMetrics m = { -1, -1, -1, -1, -1, -1 };
-  const char *tap = str_of (doc, "tap");
+  const char *tap = bgr_record_str (doc, "tap");
   JsonObject *s = json_object_new ();
 
   if (inst != NULL)
@@ -1810,6 +1748,17 @@ sample_vmm (JsonObject *doc)
   PUT ("net_tx_bytes", m.net_tx_bytes);
 #undef PUT
   return s;
+}
+
+/* Guest CPU use between two guest samples, per mille; -1 when unknown. */
+static gint64
+cpu_busy_permille (JsonObject *last, JsonObject *prev)
+{
+#define D(k) (json_object_get_int_member_with_default (last, k, 0) - json_object_get_int_member_with_default (prev, k, 0))
+  gint64 busy = D ("cpu_user_ms") + D ("cpu_system_ms");
+  gint64 all = busy + D ("cpu_idle_ms");
+#undef D
+  return all > 0 && busy >= 0 ? busy * 1000 / all : -1;
 }
 
 /* Keeps @sample as the latest of its kind, the one before as the previous. */
@@ -1890,13 +1839,10 @@ bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancella
   /* Guest CPU use between the last two samples. */
   if (prev != NULL)
     {
-#define D(k) (json_object_get_int_member_with_default (guest, k, 0) - json_object_get_int_member_with_default (prev, k, 0))
-      gint64 busy = D ("cpu_user_ms") + D ("cpu_system_ms");
-      gint64 all = busy + D ("cpu_idle_ms");
-#undef D
-      if (all > 0 && busy >= 0)
+      gint64 busy = cpu_busy_permille (guest, prev);
+      if (busy >= 0)
         {
-          json_object_set_int_member (out, "cpu_busy_permille", busy * 1000 / all);
+          json_object_set_int_member (out, "cpu_busy_permille", busy);
           json_object_set_int_member (out, "cpu_interval_ms",
                                       json_object_get_int_member_with_default (guest, "sampled_at", 0)
                                       - json_object_get_int_member_with_default (prev, "sampled_at", 0));
@@ -1947,11 +1893,11 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
   for (guint i = 0; i < docs->len; i++)
     {
       JsonObject *doc = docs->pdata[i];
-      g_autofree char *name = g_strdup (str_of (doc, "name"));
+      g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
 
-      if (g_strcmp0 (str_of (doc, "state"), "running") != 0 || is_busy (engine, name))
+      if (g_strcmp0 (bgr_record_str (doc, "state"), "running") != 0 || is_busy (engine, name))
         continue;
-      if (stale_ms > 0 && now_s () - int_of (doc, "last_activity") > stale_ms / 1000
+      if (stale_ms > 0 && now_s () - bgr_record_int (doc, "last_activity") > stale_ms / 1000
           && g_atomic_int_get (&rt_get (engine, name)->execs) == 0)
         {
           g_autoptr (GError) error = NULL;
@@ -1968,10 +1914,10 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
               g_autoptr (JsonObject) now = NULL;
               bgr_engine_lock (engine);
               now = bgr_store_load (bgr_engine_get_store (engine), VM_KIND, name, NULL);
-              if (now != NULL && g_strcmp0 (str_of (now, "state"), "stopped") == 0)
+              if (now != NULL && g_strcmp0 (bgr_record_str (now, "state"), "stopped") == 0)
                 {
                   g_autofree char *reason = g_strdup_printf ("auto-stopped after %s without activity; %s",
-                                                             idle, str_of (now, "reason"));
+                                                             idle, bgr_record_str (now, "reason"));
                   json_object_set_string_member (now, "reason", reason);
                   bgr_store_save (bgr_engine_get_store (engine), VM_KIND, name, now, NULL);
                 }
@@ -1990,12 +1936,7 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
               remember (rt, s, TRUE);
               g_mutex_lock (&rt->lock);
               if (rt->prev_guest != NULL)
-                {
-#define D(k) (json_object_get_int_member_with_default (rt->last_guest, k, 0) - json_object_get_int_member_with_default (rt->prev_guest, k, 0))
-                  gint64 b = D ("cpu_user_ms") + D ("cpu_system_ms"), all = b + D ("cpu_idle_ms");
-#undef D
-                  busy = all > 0 ? b * 1000 / all : -1;
-                }
+                busy = cpu_busy_permille (rt->last_guest, rt->prev_guest);
               g_mutex_unlock (&rt->lock);
               if (busy >= ACTIVE_CPU_PERMILLE)
                 touch_activity (engine, name);

@@ -10,18 +10,11 @@
 #include <unistd.h>
 
 #include "bgr-error-private.h"
+#include "bgr-records-private.h"
 #include "engine/bgr-engine-private.h"
 #include "net/bgr-vmnet-private.h"
 
 G_LOCK_DEFINE_STATIC (vmnet);
-
-static const char *
-str_of (JsonObject *doc, const char *member)
-{
-  JsonNode *n = json_object_get_member (doc, member);
-  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
-           ? json_node_get_string (n) : NULL;
-}
 
 static gboolean
 live (const char *state)
@@ -49,17 +42,17 @@ static GHashTable *
 hosts_of (GPtrArray *docs, JsonObject *doc, gboolean with_doc)
 {
   GHashTable *hosts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  const char *self = doc != NULL ? str_of (doc, "name") : NULL;
+  const char *self = doc != NULL ? bgr_record_str (doc, "name") : NULL;
 
   for (guint i = 0; i < docs->len; i++)
     {
-      const char *name = str_of (docs->pdata[i], "name");
-      const char *ip = str_of (docs->pdata[i], "ip");
+      const char *name = bgr_record_str (docs->pdata[i], "name");
+      const char *ip = bgr_record_str (docs->pdata[i], "ip");
       if (name != NULL && ip != NULL && g_strcmp0 (name, self) != 0)
         g_hash_table_insert (hosts, g_strdup (name), g_strdup (ip));
     }
-  if (with_doc && self != NULL && str_of (doc, "ip") != NULL)
-    g_hash_table_insert (hosts, g_strdup (self), g_strdup (str_of (doc, "ip")));
+  if (with_doc && self != NULL && bgr_record_str (doc, "ip") != NULL)
+    g_hash_table_insert (hosts, g_strdup (self), g_strdup (bgr_record_str (doc, "ip")));
   return hosts;
 }
 
@@ -71,7 +64,7 @@ bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **erro
   g_autoptr (GPtrArray) ips = g_ptr_array_new ();
   g_autoptr (GPtrArray) taps = g_ptr_array_new ();
   g_autoptr (GHashTable) hosts = NULL;
-  g_autofree char *name = g_strdup (str_of (doc, "name"));
+  g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
   g_autofree char *ip = NULL, *tap = NULL, *mac = NULL, *arg = NULL, *dns = NULL;
   gboolean ok = FALSE;
 
@@ -95,20 +88,20 @@ bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **erro
   for (guint i = 0; i < docs->len; i++)
     {
       JsonObject *other = docs->pdata[i];
-      if (g_strcmp0 (str_of (other, "name"), name) == 0)
+      if (g_strcmp0 (bgr_record_str (other, "name"), name) == 0)
         continue;
-      if (str_of (other, "ip") != NULL)
-        g_ptr_array_add (ips, (gpointer) str_of (other, "ip"));
+      if (bgr_record_str (other, "ip") != NULL)
+        g_ptr_array_add (ips, (gpointer) bgr_record_str (other, "ip"));
       /* Live VMs hold their tap; so do VMs an operation holds (a start
        * running beside this one has saved its tap but not its state). */
-      if (str_of (other, "tap") != NULL
-          && (live (str_of (other, "state")) || bgr_engine_vm_is_busy (engine, str_of (other, "name"))))
-        g_ptr_array_add (taps, (gpointer) str_of (other, "tap"));
+      if (bgr_record_str (other, "tap") != NULL
+          && (live (bgr_record_str (other, "state")) || bgr_engine_vm_is_busy (engine, bgr_record_str (other, "name"))))
+        g_ptr_array_add (taps, (gpointer) bgr_record_str (other, "tap"));
     }
   g_ptr_array_add (ips, NULL);
   g_ptr_array_add (taps, NULL);
 
-  ip = g_strdup (str_of (doc, "ip"));
+  ip = g_strdup (bgr_record_str (doc, "ip"));
   if (ip != NULL && g_strv_contains ((const char *const *) ips->pdata, ip))
     g_clear_pointer (&ip, g_free);
   if (ip == NULL && (ip = bgr_vmnet_pick_address (net, (const char *const *) ips->pdata, error)) == NULL)
@@ -151,7 +144,7 @@ bgr_engine_vm_network_release (BgrEngine *engine, JsonObject *doc)
   g_autoptr (GHashTable) hosts = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (geteuid () != 0 || str_of (doc, "ip") == NULL)
+  if (geteuid () != 0 || bgr_record_str (doc, "ip") == NULL)
     return;
   net = make_vmnet (engine, &error);
   if (net == NULL)

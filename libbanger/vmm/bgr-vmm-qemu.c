@@ -12,6 +12,7 @@
 
 #include "agent-proto/bgr-agent-proto.h"
 #include "bgr-error-private.h"
+#include "bgr-fs-private.h"
 #include "vmm/bgr-vmm-private.h"
 
 #define QMP_TIMEOUT_MS 10000
@@ -146,22 +147,6 @@ member_object (JsonObject *o, const char *name)
   return n != NULL && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
 }
 
-/* The last few lines of a log, for error messages. */
-static char *
-log_tail (const char *path, guint lines)
-{
-  g_autofree char *text = NULL;
-  g_auto (GStrv) all = NULL;
-  guint n, from;
-
-  if (path == NULL || !g_file_get_contents (path, &text, NULL, NULL))
-    return g_strdup ("");
-  all = g_strsplit (g_strstrip (text), "\n", -1);
-  n = g_strv_length (all);
-  from = n > lines ? n - lines : 0;
-  return g_strjoinv ("\n", all + from);
-}
-
 static BgrVmmInstance *
 qemu_start (const BgrVmmConfig *c, GCancellable *cancellable, GError **error)
 {
@@ -283,7 +268,8 @@ qemu_start (const BgrVmmConfig *c, GCancellable *cancellable, GError **error)
   inst->agent_socket = g_strdup (agent);
   if (inst->start_time == 0)
     {
-      g_autofree char *tail = log_tail (c->console_log, 5);
+      g_autofree char *text = bgr_read_tail (c->console_log, 16 * 1024);
+      g_autofree char *tail = bgr_last_lines (g_strstrip (text), 5);
       g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "%s exited right after starting%s%s",
                    c->binary, *tail ? ":\n" : "", tail);
       return NULL;
