@@ -9,4 +9,11 @@ G_BEGIN_DECLS
 BgrConfig *bgr_config_new_from_entries (const char *path, GVariant *entries, GError **error);
 GVariant *bgr_config_to_entries (BgrConfig *self);
 
+/* Validation shared with the network module: a dotted IPv4 address (to
+ * host order in *out, which may be NULL), ADDR/PREFIX, an interface name.
+ * NULL is refused. */
+gboolean bgr_config_parse_ipv4 (const char *text, guint32 *out);
+gboolean bgr_config_parse_cidr (const char *text, guint32 *net, guint *prefix);
+gboolean bgr_config_valid_ifname (const char *s);
+
 G_END_DECLS

@@ -218,26 +218,29 @@ bgr_parse_duration (const char *text, gint64 *out_ms, GError **error)
 
 /* ---- validation --------------------------------------------------------- */
 
-static gboolean
-parse_ipv4 (const char *text, guint32 *out)
+gboolean
+bgr_config_parse_ipv4 (const char *text, guint32 *out)
 {
   struct in_addr a;
 
-  if (inet_pton (AF_INET, text, &a) != 1)
+  if (text == NULL || inet_pton (AF_INET, text, &a) != 1)
     return FALSE;
   if (out != NULL)
     *out = g_ntohl (a.s_addr);
   return TRUE;
 }
 
-static gboolean
-parse_cidr (const char *text, guint32 *net, guint *prefix)
+gboolean
+bgr_config_parse_cidr (const char *text, guint32 *net, guint *prefix)
 {
-  g_auto (GStrv) parts = g_strsplit (text, "/", -1);
+  g_auto (GStrv) parts = NULL;
   guint64 len;
   char *end = NULL;
 
-  if (g_strv_length (parts) != 2 || !parse_ipv4 (parts[0], net) || parts[1][0] == '\0')
+  if (text == NULL)
+    return FALSE;
+  parts = g_strsplit (text, "/", -1);
+  if (g_strv_length (parts) != 2 || !bgr_config_parse_ipv4 (parts[0], net) || parts[1][0] == '\0')
     return FALSE;
   len = g_ascii_strtoull (parts[1], &end, 10);
   if (*end != '\0' || len > 32 || !g_ascii_isdigit (parts[1][0]))
@@ -246,10 +249,10 @@ parse_cidr (const char *text, guint32 *net, guint *prefix)
   return TRUE;
 }
 
-static gboolean
-valid_ifname (const char *s)
+gboolean
+bgr_config_valid_ifname (const char *s)
 {
-  gsize n = strlen (s);
+  gsize n = s != NULL ? strlen (s) : 0;
 
   if (n == 0 || n > 15 || strcmp (s, ".") == 0 || strcmp (s, "..") == 0)
     return FALSE;
@@ -335,7 +338,7 @@ check_value (const KeySpec *spec, const char *text, char **canonical, gint64 *nu
       }
       break;
     case KT_IPV4:
-      if (!parse_ipv4 (text, NULL))
+      if (!bgr_config_parse_ipv4 (text, NULL))
         {
           *why = g_strdup_printf ("\"%s\" is not an IPv4 address", text);
           return FALSE;
@@ -345,7 +348,7 @@ check_value (const KeySpec *spec, const char *text, char **canonical, gint64 *nu
       {
         guint32 net;
         guint prefix;
-        if (!parse_cidr (text, &net, &prefix) || prefix < 8 || prefix > 30)
+        if (!bgr_config_parse_cidr (text, &net, &prefix) || prefix < 8 || prefix > 30)
           {
             *why = g_strdup_printf ("\"%s\" is not an IPv4 network like 172.16.0.0/24 "
                                     "(prefix 8..30)", text);
@@ -359,7 +362,7 @@ check_value (const KeySpec *spec, const char *text, char **canonical, gint64 *nu
       }
       break;
     case KT_IFNAME:
-      if (!valid_ifname (text))
+      if (!bgr_config_valid_ifname (text))
         {
           *why = g_strdup_printf ("\"%s\" is not a valid interface name (1-15 of a-z, 0-9, -, _, .)",
                                   text);
@@ -512,8 +515,8 @@ cross_check (BgrConfig *self, const char *filename, GError **error)
   guint prefix = 0;
   const char *fname = filename != NULL ? filename : "config";
 
-  parse_ipv4 (ip_e->value, &ip);
-  parse_cidr (cidr_e->value, &net, &prefix);
+  bgr_config_parse_ipv4 (ip_e->value, &ip);
+  bgr_config_parse_cidr (cidr_e->value, &net, &prefix);
   mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
   if ((ip & mask) == net && ip != net && ip != (net | ~mask))
     return TRUE;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bgr-config-private.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "net/bgr-vmnet-private.h"
@@ -52,18 +53,6 @@ struct _BgrVmnet {
 
 /* ---- validation --------------------------------------------------------- */
 
-static gboolean
-parse_ipv4 (const char *text, guint32 *out)
-{
-  struct in_addr a;
-
-  if (text == NULL || inet_pton (AF_INET, text, &a) != 1)
-    return FALSE;
-  if (out != NULL)
-    *out = g_ntohl (a.s_addr);
-  return TRUE;
-}
-
 static char *
 format_ipv4 (guint32 addr)
 {
@@ -72,36 +61,10 @@ format_ipv4 (guint32 addr)
 }
 
 static gboolean
-parse_cidr (const char *text, guint32 *net, guint *prefix)
-{
-  g_auto (GStrv) parts = NULL;
-  guint64 len;
-  char *end = NULL;
-
-  if (text == NULL)
-    return FALSE;
-  parts = g_strsplit (text, "/", -1);
-  if (g_strv_length (parts) != 2 || !parse_ipv4 (parts[0], net) || !g_ascii_isdigit (parts[1][0]))
-    return FALSE;
-  len = g_ascii_strtoull (parts[1], &end, 10);
-  if (*end != '\0' || len > 32)
-    return FALSE;
-  *prefix = (guint) len;
-  return TRUE;
-}
-
-static gboolean
 valid_ifname (const char *s)
 {
-  gsize n = s != NULL ? strlen (s) : 0;
-
   /* A leading '-' would read as an option to ip. */
-  if (n == 0 || n >= IFNAMSIZ || s[0] == '-' || strcmp (s, ".") == 0 || strcmp (s, "..") == 0)
-    return FALSE;
-  for (const char *p = s; *p != '\0'; p++)
-    if (!(g_ascii_isalnum (*p) || *p == '-' || *p == '_' || *p == '.'))
-      return FALSE;
-  return TRUE;
+  return bgr_config_valid_ifname (s) && s[0] != '-';
 }
 
 /* A DNS label: what a hostname on the kernel command line and a name in
@@ -428,7 +391,7 @@ bgr_vmnet_new (const char *bridge, const char *bridge_ip, const char *cidr, guin
                    bridge != NULL ? bridge : "", IFNAMSIZ - 1);
       return NULL;
     }
-  if (!parse_cidr (cidr, &netaddr, &prefix) || prefix < 8 || prefix > 30)
+  if (!bgr_config_parse_cidr (cidr, &netaddr, &prefix) || prefix < 8 || prefix > 30)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                    "invalid cidr \"%s\": not an IPv4 network like 172.16.0.0/24 (prefix 8..30)",
@@ -446,7 +409,7 @@ bgr_vmnet_new (const char *bridge, const char *bridge_ip, const char *cidr, guin
                    "invalid cidr \"%s\": host bits are set", cidr);
       return NULL;
     }
-  if (!parse_ipv4 (bridge_ip, &ip) || !is_host_address (net, ip))
+  if (!bgr_config_parse_ipv4 (bridge_ip, &ip) || !is_host_address (net, ip))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                    "invalid bridge_ip \"%s\": not a host address inside %s",
@@ -454,7 +417,7 @@ bgr_vmnet_new (const char *bridge, const char *bridge_ip, const char *cidr, guin
       return NULL;
     }
   net->ip = ip;
-  if (!parse_ipv4 (default_dns, &dns) || dns == 0 || dns == 0xffffffffu || dns == ip)
+  if (!bgr_config_parse_ipv4 (default_dns, &dns) || dns == 0 || dns == 0xffffffffu || dns == ip)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                    "invalid default_dns \"%s\": not an IPv4 address of a DNS server%s",
@@ -1219,7 +1182,7 @@ bgr_vmnet_set_hosts (BgrVmnet *net, GHashTable *name_to_ip, GError **error)
                            "starting or ending with -", (const char *) key);
               return FALSE;
             }
-          if (!parse_ipv4 (value, &addr) || !is_host_address (net, addr) || addr == net->ip)
+          if (!bgr_config_parse_ipv4 (value, &addr) || !is_host_address (net, addr) || addr == net->ip)
             {
               g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                            "invalid address \"%s\" for VM %s: not a VM address of %s",
@@ -1345,7 +1308,7 @@ bgr_vmnet_pick_address (BgrVmnet *net, const char *const *in_use, GError **error
   for (const char *const *p = in_use; p != NULL && *p != NULL; p++)
     {
       guint32 addr;
-      if (!parse_ipv4 (*p, &addr))
+      if (!bgr_config_parse_ipv4 (*p, &addr))
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                        "invalid address in use \"%s\": not an IPv4 address", *p);
@@ -1367,7 +1330,7 @@ bgr_vmnet_mac_for_address (const char *ip)
 {
   guint32 a;
 
-  if (!parse_ipv4 (ip, &a))
+  if (!bgr_config_parse_ipv4 (ip, &a))
     return NULL;
   return g_strdup_printf ("02:00:%02x:%02x:%02x:%02x", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
                           a & 0xff);
@@ -1379,7 +1342,7 @@ bgr_vmnet_kernel_ip_arg (BgrVmnet *net, const char *ip, const char *hostname, GE
   g_autofree char *client = NULL, *netmask = NULL;
   guint32 addr;
 
-  if (!parse_ipv4 (ip, &addr) || !is_host_address (net, addr) || addr == net->ip)
+  if (!bgr_config_parse_ipv4 (ip, &addr) || !is_host_address (net, addr) || addr == net->ip)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                    "invalid VM address \"%s\": not a host address of %s other than %s",
