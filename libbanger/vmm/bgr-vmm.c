@@ -14,6 +14,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "bgr-error-private.h"
+#include "bgr-records-private.h"
 #include "vmm/bgr-vmm-private.h"
 
 void
@@ -299,15 +300,6 @@ bgr_vmm_instance_to_json (const BgrVmmInstance *inst)
   return o;
 }
 
-static char *
-dup_member (JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member (o, name);
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    return NULL;
-  return g_strdup (json_node_get_string (n));
-}
-
 BgrVmmInstance *
 bgr_vmm_instance_from_json (JsonObject *obj)
 {
@@ -316,12 +308,12 @@ bgr_vmm_instance_from_json (JsonObject *obj)
   if (obj == NULL)
     return NULL;
   inst = g_new0 (BgrVmmInstance, 1);
-  inst->driver = dup_member (obj, "driver");
+  inst->driver = g_strdup (bgr_record_str (obj, "driver"));
   inst->pid = (gint) json_object_get_int_member_with_default (obj, "pid", 0);
   inst->start_time = (guint64) json_object_get_int_member_with_default (obj, "start_time", 0);
-  inst->api_socket = dup_member (obj, "api_socket");
-  inst->agent_socket = dup_member (obj, "agent_socket");
-  inst->metrics_path = dup_member (obj, "metrics_path");
+  inst->api_socket = g_strdup (bgr_record_str (obj, "api_socket"));
+  inst->agent_socket = g_strdup (bgr_record_str (obj, "agent_socket"));
+  inst->metrics_path = g_strdup (bgr_record_str (obj, "metrics_path"));
   if (inst->driver == NULL || bgr_vmm_driver_lookup (inst->driver) == NULL || inst->pid <= 0)
     {
       bgr_vmm_instance_free (inst);
