@@ -53,6 +53,15 @@ void banger_print_json_list (GPtrArray *list, BangerToJson to_json);
 /* Ends @builder's root object and prints it. */
 void banger_print_json_builder (JsonBuilder *builder);
 
+/* The progress line of a long call and its Ctrl-C (progress.c). STEPS:
+ * "[2/6] phase... 1.3 s" with a live timer (VM boots); BYTES: a transfer. */
+typedef enum { BANGER_PROGRESS_STEPS, BANGER_PROGRESS_BYTES } BangerProgressStyle;
+typedef struct _BangerProgress BangerProgress;
+BangerProgress *banger_progress_new (BangerProgressStyle style, const char *what, gboolean tty);
+BgrOperation *banger_progress_get_operation (BangerProgress *p);
+double banger_progress_elapsed (BangerProgress *p);
+void banger_progress_end (BangerProgress *p, gboolean ok);
+
 gboolean banger_cmd_version (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_doctor (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_config_show (BangerInvocation *inv, int *exit_status, GError **error);

@@ -71,6 +71,7 @@ banger_cmd_image_register (BangerInvocation *inv, int *exit_status, GError **err
   g_autofree char *initrd = banger_absolute_path (opt_initrd);
   g_autofree char *modules = banger_absolute_path (opt_modules);
   g_autofree char *work_seed = banger_absolute_path (opt_work_seed);
+  g_autoptr (BgrImageSpec) spec = NULL;
 
   if (opt_name == NULL || opt_rootfs == NULL)
     {
@@ -81,8 +82,14 @@ banger_cmd_image_register (BangerInvocation *inv, int *exit_status, GError **err
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
-  img = bgr_client_register_image (client, opt_name, rootfs, work_seed, kernel, opt_kernel_ref,
-                                   initrd, modules, NULL, error);
+  spec = bgr_image_spec_new (opt_name);
+  bgr_image_spec_set_rootfs (spec, rootfs);
+  bgr_image_spec_set_work_seed (spec, work_seed);
+  bgr_image_spec_set_kernel (spec, kernel);
+  bgr_image_spec_set_kernel_ref (spec, opt_kernel_ref);
+  bgr_image_spec_set_initrd (spec, initrd);
+  bgr_image_spec_set_modules (spec, modules);
+  img = bgr_client_image_register (client, spec, NULL, error);
   if (img == NULL)
     return FALSE;
   if (inv->json)
@@ -101,7 +108,7 @@ banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (GPtrArray) list = NULL;
 
-  if (client == NULL || (list = bgr_client_list_images (client, NULL, error)) == NULL)
+  if (client == NULL || (list = bgr_client_image_list (client, NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     {
@@ -133,7 +140,7 @@ banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (BgrImage) img = NULL;
 
-  if (client == NULL || (img = bgr_client_get_image (client, inv->args[0], NULL, error)) == NULL)
+  if (client == NULL || (img = bgr_client_image_get (client, inv->args[0], NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     print_image_json (img);
@@ -147,7 +154,7 @@ banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error
 {
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
 
-  if (client == NULL || !bgr_client_delete_image (client, inv->args[0], NULL, error))
+  if (client == NULL || !bgr_client_image_delete (client, inv->args[0], NULL, error))
     return FALSE;
   if (inv->json)
     banger_print_json ("{\n  \"deleted\" : true\n}");
@@ -162,7 +169,7 @@ banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **erro
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (BgrImage) img = NULL;
 
-  if (client == NULL || (img = bgr_client_promote_image (client, inv->args[0], NULL, error)) == NULL)
+  if (client == NULL || (img = bgr_client_image_promote (client, inv->args[0], NULL, NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     print_image_json (img);
@@ -174,53 +181,32 @@ banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **erro
   return TRUE;
 }
 
-typedef struct {
-  const char *what;
-  gint64 last_us;
-} Bar;
-
-/* One line, redrawn at most ten times a second: the layer being fetched
- * and the total. */
-static void
-on_pull_progress (guint layer, guint n_layers, guint64 layer_done, guint64 layer_total,
-                  guint64 done, guint64 total, gpointer data)
-{
-  Bar *bar = data;
-  gint64 now = g_get_monotonic_time ();
-  g_autofree char *ld = NULL, *lt = NULL, *d = NULL, *t = NULL;
-
-  if (layer_done != layer_total && now - bar->last_us < 100000)
-    return;
-  bar->last_us = now;
-  ld = g_format_size (layer_done);
-  lt = g_format_size (layer_total);
-  d = g_format_size (done);
-  t = g_format_size (total);
-  fprintf (stderr, "\rpulling %s: layer %u/%u %s / %s, total %s / %s (%3.0f%%)   ", bar->what,
-           layer + 1, n_layers, ld, lt, d, t, total > 0 ? 100.0 * (double) done / (double) total : 0.0);
-  fflush (stderr);
-}
-
 gboolean
 banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error)
 {
   g_autoptr (BgrClient) client = NULL;
   g_autoptr (BgrImage) img = NULL;
   guint64 size = 0;
-  Bar bar = { inv->args[0], 0 };
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
+  g_autoptr (BgrPullOptions) options = bgr_pull_options_new ();
+  BangerProgress *p;
 
   if (opt_size != NULL && !banger_parse_size (NULL, opt_size, 1, &size, error))
     return FALSE;
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
-  img = bgr_client_pull_image (client, inv->args[0], opt_pull_name, opt_pull_kernel_ref,
-                               opt_platform, size,
-                               opt_insecure ? BGR_IMAGE_PULL_FLAGS_INSECURE : BGR_IMAGE_PULL_FLAGS_NONE,
-                               tty ? on_pull_progress : NULL, &bar, NULL, error);
-  if (tty)
-    fprintf (stderr, "\n");
+  bgr_pull_options_set_name (options, opt_pull_name);
+  bgr_pull_options_set_kernel (options, opt_pull_kernel_ref);
+  bgr_pull_options_set_platform (options, opt_platform);
+  if (size > 0)
+    bgr_pull_options_set_size (options, size);
+  if (opt_insecure)
+    bgr_pull_options_set_insecure (options, TRUE);
+  p = banger_progress_new (BANGER_PROGRESS_BYTES, inv->args[0], tty);
+  img = bgr_client_image_pull (client, inv->args[0], options, banger_progress_get_operation (p),
+                               NULL, error);
+  banger_progress_end (p, img != NULL);
   if (img == NULL)
     return FALSE;
   if (inv->json)
@@ -239,7 +225,7 @@ banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **e
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (GPtrArray) list = NULL;
 
-  if (client == NULL || (list = bgr_client_list_image_cache (client, NULL, error)) == NULL)
+  if (client == NULL || (list = bgr_client_image_cache_list (client, NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     {
@@ -266,7 +252,7 @@ banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **
   guint removed = 0;
   g_autofree char *human = NULL;
 
-  if (client == NULL || !bgr_client_prune_image_cache (client, &freed, &removed, NULL, error))
+  if (client == NULL || !bgr_client_image_cache_prune (client, &freed, &removed, NULL, error))
     return FALSE;
   if (inv->json)
     {

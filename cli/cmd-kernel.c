@@ -59,6 +59,7 @@ banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GError **erro
   g_autoptr (BgrClient) client = NULL;
   g_autoptr (BgrKernel) k = NULL;
   g_autofree char *kernel = NULL, *deb = NULL, *modules = NULL, *initrd = NULL;
+  g_autoptr (BgrKernelSpec) spec = NULL;
   const char *name = inv->args[0];
   int sources = (opt_vmlinux != NULL) + (opt_bzimage != NULL) + (opt_deb != NULL);
 
@@ -88,10 +89,13 @@ banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GError **erro
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
-  if (deb != NULL)
-    k = bgr_client_import_kernel_deb (client, name, deb, NULL, error);
-  else
-    k = bgr_client_import_kernel (client, name, kernel, modules, initrd, NULL, error);
+  spec = bgr_kernel_spec_new (name);
+  bgr_kernel_spec_set_deb (spec, deb);
+  if (deb == NULL)
+    bgr_kernel_spec_set_kernel (spec, kernel);
+  bgr_kernel_spec_set_modules (spec, modules);
+  bgr_kernel_spec_set_initrd (spec, initrd);
+  k = bgr_client_kernel_import (client, spec, NULL, NULL, error);
   if (k == NULL)
     return FALSE;
   if (inv->json)
@@ -111,7 +115,7 @@ banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GError **erro
 static gboolean
 list_available (BangerInvocation *inv, BgrClient *client, GError **error)
 {
-  g_autoptr (GPtrArray) list = bgr_client_list_available_kernels (client, NULL, error);
+  g_autoptr (GPtrArray) list = bgr_client_kernel_list_available (client, NULL, error);
 
   if (list == NULL)
     return FALSE;
@@ -141,7 +145,7 @@ banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error)
 
   if (client != NULL && opt_available)
     return list_available (inv, client, error);
-  if (client == NULL || (list = bgr_client_list_kernels (client, NULL, error)) == NULL)
+  if (client == NULL || (list = bgr_client_kernel_list (client, NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     {
@@ -174,7 +178,7 @@ banger_cmd_kernel_show (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (BgrKernel) k = NULL;
 
-  if (client == NULL || (k = bgr_client_get_kernel (client, inv->args[0], NULL, error)) == NULL)
+  if (client == NULL || (k = bgr_client_kernel_get (client, inv->args[0], NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     print_kernel_json (k);
@@ -188,7 +192,7 @@ banger_cmd_kernel_delete (BangerInvocation *inv, int *exit_status, GError **erro
 {
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
 
-  if (client == NULL || !bgr_client_delete_kernel (client, inv->args[0], NULL, error))
+  if (client == NULL || !bgr_client_kernel_delete (client, inv->args[0], NULL, error))
     return FALSE;
   if (inv->json)
     banger_print_json ("{\n  \"deleted\" : true\n}");
@@ -197,54 +201,19 @@ banger_cmd_kernel_delete (BangerInvocation *inv, int *exit_status, GError **erro
   return TRUE;
 }
 
-typedef struct {
-  const char *name;
-  gint64 last_us;
-} Bar;
-
-/* A one-line progress bar, redrawn at most ten times a second. */
-static void
-on_progress (guint64 done, guint64 total, gpointer data)
-{
-  Bar *bar = data;
-  gint64 now = g_get_monotonic_time ();
-  g_autofree char *d = NULL, *t = NULL;
-
-  if (done != total && now - bar->last_us < 100000)
-    return;
-  bar->last_us = now;
-  d = g_format_size (done);
-  if (total > 0)
-    {
-      int width = 30, filled = (int) (width * (double) done / (double) total);
-      char cells[31];
-      memset (cells, '#', (size_t) filled);
-      memset (cells + filled, '.', (size_t) (width - filled));
-      cells[width] = '\0';
-      t = g_format_size (total);
-      fprintf (stderr, "\rpulling %s [%s] %s / %s (%3.0f%%)", bar->name, cells, d, t,
-               100.0 * (double) done / (double) total);
-    }
-  else
-    fprintf (stderr, "\rpulling %s: %s", bar->name, d);
-  fflush (stderr);
-}
-
 gboolean
 banger_cmd_kernel_pull (BangerInvocation *inv, int *exit_status, GError **error)
 {
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (BgrKernel) k = NULL;
-  Bar bar = { inv->args[0], 0 };
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
+  BangerProgress *p;
 
   if (client == NULL)
     return FALSE;
-  if (tty)
-    fprintf (stderr, "pulling %s ...", inv->args[0]);
-  k = bgr_client_pull_kernel (client, inv->args[0], tty ? on_progress : NULL, &bar, NULL, error);
-  if (tty)
-    fprintf (stderr, "\n");
+  p = banger_progress_new (BANGER_PROGRESS_BYTES, inv->args[0], tty);
+  k = bgr_client_kernel_pull (client, inv->args[0], banger_progress_get_operation (p), NULL, error);
+  banger_progress_end (p, k != NULL);
   if (k == NULL)
     return FALSE;
   if (inv->json)

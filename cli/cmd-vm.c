@@ -90,88 +90,6 @@ print_vm_json (BgrVm *vm)
   banger_print_json (json);
 }
 
-/* The phase display on a terminal: one line per phase, the current one
- * redrawn every 100 ms with its elapsed time by a ticker thread, ended with
- * its duration when the next phase starts. */
-typedef struct {
-  gint64 start_us, phase_us;
-  char *line;       /* "[4/6] starting the VMM" */
-  GMutex lock;
-  GCond cond;
-  gboolean stop;
-  GThread *ticker;
-} Progress;
-
-static void
-draw (Progress *p, const char *end)
-{
-  fprintf (stderr, "\r\033[K%s... %.1f s%s", p->line,
-           (double) (g_get_monotonic_time () - p->phase_us) / 1e6, end);
-  fflush (stderr);
-}
-
-static gpointer
-ticker (gpointer data)
-{
-  Progress *p = data;
-
-  g_mutex_lock (&p->lock);
-  while (!p->stop)
-    {
-      gint64 until = g_get_monotonic_time () + 100000;
-      while (!p->stop && g_cond_wait_until (&p->cond, &p->lock, until))
-        ;
-      if (!p->stop && p->line != NULL)
-        draw (p, "");
-    }
-  g_mutex_unlock (&p->lock);
-  return NULL;
-}
-
-static void
-progress_init (Progress *p, gboolean tty)
-{
-  memset (p, 0, sizeof *p);
-  p->start_us = g_get_monotonic_time ();
-  g_mutex_init (&p->lock);
-  g_cond_init (&p->cond);
-  if (tty)
-    p->ticker = g_thread_new ("progress", ticker, p);
-}
-
-static void
-on_vm_progress (const char *phase, guint step, guint n_steps, gpointer data)
-{
-  Progress *p = data;
-
-  g_mutex_lock (&p->lock);
-  if (p->line != NULL)
-    draw (p, "\n");
-  g_free (p->line);
-  p->line = g_strdup_printf ("[%u/%u] %s", step, n_steps, phase);
-  p->phase_us = g_get_monotonic_time ();
-  draw (p, "");
-  g_mutex_unlock (&p->lock);
-}
-
-static void
-progress_end (Progress *p, gboolean ok)
-{
-  if (p->ticker != NULL)
-    {
-      g_mutex_lock (&p->lock);
-      p->stop = TRUE;
-      g_cond_signal (&p->cond);
-      g_mutex_unlock (&p->lock);
-      g_thread_join (p->ticker);
-    }
-  if (p->line != NULL)
-    draw (p, ok ? "\n" : " failed\n");
-  g_free (p->line);
-  g_mutex_clear (&p->lock);
-  g_cond_clear (&p->cond);
-}
-
 static char *
 default_name (void)
 {
@@ -185,8 +103,10 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrVm) vm = NULL;
   g_autofree char *name = opt_name != NULL ? g_strdup (opt_name) : default_name ();
   guint64 memory = 0, disk = 0;
+  double elapsed;
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
-  Progress p;
+  g_autoptr (BgrVmSpec) spec = bgr_vm_spec_new (name);
+  BangerProgress *p;
 
   if (opt_vcpus == 0 || opt_vcpus < -1)
     {
@@ -205,11 +125,18 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
-  progress_init (&p, tty);
-  vm = bgr_client_create_vm (client, name, opt_image, opt_vcpus > 0 ? (guint) opt_vcpus : 0,
-                             memory >> 20, disk,
-                             tty ? on_vm_progress : NULL, &p, NULL, error);
-  progress_end (&p, vm != NULL);
+  if (opt_image != NULL)
+    bgr_vm_spec_set_image (spec, opt_image);
+  if (opt_vcpus > 0)
+    bgr_vm_spec_set_vcpus (spec, (guint) opt_vcpus);
+  if (memory > 0)
+    bgr_vm_spec_set_memory_mib (spec, memory >> 20);
+  if (disk > 0)
+    bgr_vm_spec_set_disk_size (spec, disk);
+  p = banger_progress_new (BANGER_PROGRESS_STEPS, name, tty);
+  vm = bgr_client_vm_create (client, spec, banger_progress_get_operation (p), NULL, error);
+  elapsed = banger_progress_elapsed (p);
+  banger_progress_end (p, vm != NULL);
   if (vm == NULL)
     return FALSE;
   if (inv->json)
@@ -217,7 +144,7 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   else
     {
       g_print ("VM '%s' is running (ready in %.1f s)\n", bgr_vm_get_name (vm),
-               (double) (g_get_monotonic_time () - p.start_us) / 1e6);
+               elapsed);
       print_vm (vm);
     }
   return TRUE;
@@ -229,13 +156,13 @@ banger_cmd_vm_start (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (BgrVm) vm = NULL;
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
-  Progress p;
+  BangerProgress *p;
 
   if (client == NULL)
     return FALSE;
-  progress_init (&p, tty);
-  vm = bgr_client_start_vm (client, inv->args[0], tty ? on_vm_progress : NULL, &p, NULL, error);
-  progress_end (&p, vm != NULL);
+  p = banger_progress_new (BANGER_PROGRESS_STEPS, inv->args[0], tty);
+  vm = bgr_client_vm_start (client, inv->args[0], banger_progress_get_operation (p), NULL, error);
+  banger_progress_end (p, vm != NULL);
   if (vm == NULL)
     return FALSE;
   if (inv->json)
@@ -253,8 +180,8 @@ stop_or_kill (BangerInvocation *inv, gboolean kill, GError **error)
 
   if (client == NULL)
     return FALSE;
-  vm = kill ? bgr_client_kill_vm (client, inv->args[0], NULL, error)
-            : bgr_client_stop_vm (client, inv->args[0], NULL, error);
+  vm = kill ? bgr_client_vm_kill (client, inv->args[0], NULL, error)
+            : bgr_client_vm_stop (client, inv->args[0], NULL, error);
   if (vm == NULL)
     return FALSE;
   if (inv->json)
@@ -281,7 +208,7 @@ banger_cmd_vm_delete (BangerInvocation *inv, int *exit_status, GError **error)
 {
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
 
-  if (client == NULL || !bgr_client_delete_vm (client, inv->args[0], opt_force, NULL, error))
+  if (client == NULL || !bgr_client_vm_delete (client, inv->args[0], opt_force ? BGR_VM_DELETE_FLAGS_FORCE : BGR_VM_DELETE_FLAGS_NONE, NULL, error))
     return FALSE;
   if (inv->json)
     {
@@ -302,7 +229,7 @@ banger_cmd_vm_list (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (GPtrArray) list = NULL;
 
-  if (client == NULL || (list = bgr_client_list_vms (client, NULL, error)) == NULL)
+  if (client == NULL || (list = bgr_client_vm_list (client, NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     {
@@ -328,7 +255,7 @@ banger_cmd_vm_show (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (BgrVm) vm = NULL;
 
-  if (client == NULL || (vm = bgr_client_get_vm (client, inv->args[0], NULL, error)) == NULL)
+  if (client == NULL || (vm = bgr_client_vm_get (client, inv->args[0], NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
     print_vm_json (vm);
@@ -349,7 +276,7 @@ banger_cmd_vm_logs (BangerInvocation *inv, int *exit_status, GError **error)
   if (opt_tail != NULL && !banger_parse_size ("--tail", opt_tail, 1, &tail, error))
     return FALSE;
   client = banger_invocation_get_client (inv, error);
-  if (client == NULL || (logs = bgr_client_get_vm_logs (client, inv->args[0], tail, NULL, error)) == NULL)
+  if (client == NULL || (logs = bgr_client_vm_logs (client, inv->args[0], tail, NULL, error)) == NULL)
     return FALSE;
   data = g_bytes_get_data (logs, &len);
   if (inv->json)
@@ -375,6 +302,7 @@ gboolean
 banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
 {
   g_autoptr (BgrClient) client = NULL;
+  g_autoptr (BgrExecSpec) spec = NULL;
   gint64 timeout_ms = 0;
   gint status = 0;
   gboolean forward = !opt_no_stdin && (opt_stdin || !isatty (STDIN_FILENO));
@@ -398,10 +326,13 @@ banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
-  if (!bgr_client_vm_exec (client, inv->args[0], (const char *const *) inv->args + 1,
-                           (const char *const *) opt_env, opt_cwd, (guint) timeout_ms,
-                           forward ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO, &status,
-                           NULL, error))
+  spec = bgr_exec_spec_new ((const char *const *) inv->args + 1);
+  bgr_exec_spec_set_env (spec, (const char *const *) opt_env);
+  bgr_exec_spec_set_cwd (spec, opt_cwd);
+  if (timeout_ms > 0)
+    bgr_exec_spec_set_timeout_ms (spec, (guint) timeout_ms);
+  bgr_exec_spec_set_stdio (spec, forward ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO);
+  if (!bgr_client_vm_exec (client, inv->args[0], spec, &status, NULL, error))
     {
       /* 124 for the command's own --timeout only, as timeout(1) does. */
       if (opt_timeout != NULL && g_error_matches (*error, BGR_ERROR, BGR_ERROR_TIMED_OUT)

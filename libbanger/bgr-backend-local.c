@@ -5,6 +5,7 @@
 
 #include "bgr-backend-private.h"
 #include "bgr-error-private.h"
+#include "bgr-operation-private.h"
 #include "engine/bgr-engine-private.h"
 
 typedef struct {
@@ -18,6 +19,7 @@ local_free (BgrBackend *backend)
 {
   LocalBackend *self = (LocalBackend *) backend;
   bgr_engine_supervisor_stop (self->supervisor);
+  bgr_store_set_watch (bgr_engine_get_store (self->engine), NULL, NULL);
   bgr_engine_free (self->engine);
   g_free (self);
 }
@@ -60,168 +62,223 @@ local_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
 
 #define ENGINE(b) (((LocalBackend *) (b))->engine)
 
-static BgrKernel *
-local_import_kernel (BgrBackend *b, const char *name, const char *kernel, const char *modules,
-                     const char *initrd, GCancellable *cancellable, GError **error)
+static void
+on_store_change (const char *kind, const char *name, gpointer data)
 {
-  return bgr_engine_import_kernel (ENGINE (b), name, kernel, modules, initrd, cancellable, error);
+  BgrBackend *self = data;
+
+  if (self->event_func != NULL)
+    self->event_func (kind, name, self->event_data);
+}
+
+/* Progress from the engine's callbacks into the caller's operation. */
+
+static void
+on_bytes (guint64 done, guint64 total, gpointer op)
+{
+  bgr_operation_update (op, "download", NULL, done, total);
+}
+
+static void
+on_layers (guint layer, guint n_layers, guint64 layer_done G_GNUC_UNUSED,
+           guint64 layer_total G_GNUC_UNUSED, guint64 done, guint64 total, gpointer op)
+{
+  g_autofree char *msg = g_strdup_printf ("layer %u of %u", layer, n_layers);
+  bgr_operation_update (op, "pull", msg, done, total);
+}
+
+static void
+on_steps (const char *phase, guint step, guint n_steps, gpointer op)
+{
+  bgr_operation_update (op, phase, phase, step, n_steps);
 }
 
 static BgrKernel *
-local_import_kernel_deb (BgrBackend *b, const char *name, const char *deb,
-                         GCancellable *cancellable, GError **error)
+local_kernel_import (BgrBackend *b, BgrKernelSpec *spec, BgrOperation *op,
+                     GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_import_kernel_deb (ENGINE (b), name, deb, cancellable, error);
+  const char *deb = bgr_kernel_spec_get_deb (spec);
+
+  bgr_operation_update (op, "import", NULL, 0, 0);
+  if (deb != NULL)
+    {
+      if (bgr_kernel_spec_get_kernel (spec) != NULL || bgr_kernel_spec_get_modules (spec) != NULL
+          || bgr_kernel_spec_get_initrd (spec) != NULL)
+        {
+          g_set_error_literal (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                               "a kernel comes either from a Debian package (deb) or from files "
+                               "(kernel, modules, initrd), not both");
+          return NULL;
+        }
+      return bgr_engine_import_kernel_deb (ENGINE (b), bgr_kernel_spec_get_name (spec), deb,
+                                           cancellable, error);
+    }
+  return bgr_engine_import_kernel (ENGINE (b), bgr_kernel_spec_get_name (spec),
+                                   bgr_kernel_spec_get_kernel (spec),
+                                   bgr_kernel_spec_get_modules (spec),
+                                   bgr_kernel_spec_get_initrd (spec), cancellable, error);
 }
 
 static GPtrArray *
-local_list_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
+local_kernel_list (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_list_kernels (ENGINE (b), error);
 }
 
 static BgrKernel *
-local_get_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_kernel_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_get_kernel (ENGINE (b), name, error);
 }
 
 static gboolean
-local_delete_kernel (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_kernel_delete (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_delete_kernel (ENGINE (b), name, error);
 }
 
 static GPtrArray *
-local_list_available_kernels (BgrBackend *b, GCancellable *cancellable, GError **error)
+local_kernel_list_available (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_list_available_kernels (ENGINE (b), cancellable, error);
 }
 
 static BgrKernel *
-local_pull_kernel (BgrBackend *b, const char *name, BgrProgressFunc progress, gpointer user_data,
-                   GCancellable *cancellable, GError **error)
+local_kernel_pull (BgrBackend *b, const char *name, BgrOperation *op, GCancellable *cancellable,
+                   GError **error)
 {
-  return bgr_engine_pull_kernel (ENGINE (b), name, progress, user_data, cancellable, error);
+  return bgr_engine_pull_kernel (ENGINE (b), name, on_bytes, op, cancellable, error);
 }
 
 static BgrImage *
-local_register_image (BgrBackend *b, const char *name, const char *rootfs, const char *work_seed,
-                      const char *kernel, const char *kernel_ref, const char *initrd,
-                      const char *modules, GCancellable *cancellable, GError **error)
+local_image_register (BgrBackend *b, BgrImageSpec *s, GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_register_image (ENGINE (b), name, rootfs, work_seed, kernel, kernel_ref,
-                                    initrd, modules, error);
+  return bgr_engine_register_image (ENGINE (b), bgr_image_spec_get_name (s),
+                                    bgr_image_spec_get_rootfs (s),
+                                    bgr_image_spec_get_work_seed (s),
+                                    bgr_image_spec_get_kernel (s),
+                                    bgr_image_spec_get_kernel_ref (s),
+                                    bgr_image_spec_get_initrd (s),
+                                    bgr_image_spec_get_modules (s), error);
 }
 
 static GPtrArray *
-local_list_images (BgrBackend *b, GCancellable *cancellable, GError **error)
+local_image_list (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_list_images (ENGINE (b), error);
 }
 
 static BgrImage *
-local_get_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_image_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_get_image (ENGINE (b), name, error);
 }
 
 static gboolean
-local_delete_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_image_delete (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_delete_image (ENGINE (b), name, error);
 }
 
 static BgrImage *
-local_promote_image (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_image_promote (BgrBackend *b, const char *name, BgrOperation *op,
+                     GCancellable *cancellable, GError **error)
 {
+  bgr_operation_update (op, "copy", NULL, 0, 0);
   return bgr_engine_promote_image (ENGINE (b), name, cancellable, error);
 }
 
 static BgrImage *
-local_pull_image (BgrBackend *b, const char *reference, const char *name, const char *kernel_ref,
-                  const char *platform, guint64 size, BgrImagePullFlags flags,
-                  BgrPullProgressFunc progress, gpointer user_data, GCancellable *cancellable,
-                  GError **error)
+local_image_pull (BgrBackend *b, const char *reference, BgrPullOptions *o, BgrOperation *op,
+                  GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_pull_image (ENGINE (b), reference, name, kernel_ref, platform, size, flags,
-                                progress, user_data, cancellable, error);
+  return bgr_engine_pull_image (ENGINE (b), reference, bgr_pull_options_get_name (o),
+                                bgr_pull_options_get_kernel (o),
+                                bgr_pull_options_get_platform (o), bgr_pull_options_get_size (o),
+                                bgr_pull_options_get_insecure (o), on_layers, op, cancellable,
+                                error);
 }
 
 static GPtrArray *
-local_list_image_cache (BgrBackend *b, GCancellable *cancellable, GError **error)
+local_image_cache_list (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_list_image_cache (ENGINE (b), error);
 }
 
 static gboolean
-local_prune_image_cache (BgrBackend *b, guint64 *out_freed, guint *out_removed,
+local_image_cache_prune (BgrBackend *b, guint64 *out_freed, guint *out_removed,
                          GCancellable *cancellable, GError **error)
 {
   return bgr_engine_prune_image_cache (ENGINE (b), out_freed, out_removed, error);
 }
 
 static BgrVm *
-local_create_vm (BgrBackend *b, const char *name, const char *image, guint vcpus,
-                 guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
-                 gpointer user_data, GCancellable *cancellable, GError **error)
+local_vm_create (BgrBackend *b, BgrVmSpec *s, BgrOperation *op, GCancellable *cancellable,
+                 GError **error)
 {
-  return bgr_engine_create_vm (ENGINE (b), name, image, vcpus, memory_mib, disk_size, progress,
-                               user_data, cancellable, error);
+  return bgr_engine_create_vm (ENGINE (b), bgr_vm_spec_get_name (s), bgr_vm_spec_get_image (s),
+                               bgr_vm_spec_get_vcpus (s), bgr_vm_spec_get_memory_mib (s),
+                               bgr_vm_spec_get_disk_size (s), on_steps, op, cancellable, error);
 }
 
 static BgrVm *
-local_start_vm (BgrBackend *b, const char *name, BgrVmProgressFunc progress, gpointer user_data,
-                GCancellable *cancellable, GError **error)
+local_vm_start (BgrBackend *b, const char *name, BgrOperation *op, GCancellable *cancellable,
+                GError **error)
 {
-  return bgr_engine_start_vm (ENGINE (b), name, progress, user_data, cancellable, error);
+  return bgr_engine_start_vm (ENGINE (b), name, on_steps, op, cancellable, error);
 }
 
 static BgrVm *
-local_stop_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_vm_stop (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_stop_vm (ENGINE (b), name, cancellable, error);
 }
 
 static BgrVm *
-local_kill_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_vm_kill (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_kill_vm (ENGINE (b), name, error);
 }
 
 static gboolean
-local_delete_vm (BgrBackend *b, const char *name, gboolean force, GCancellable *cancellable,
-                 GError **error)
+local_vm_delete (BgrBackend *b, const char *name, BgrVmDeleteFlags flags,
+                 GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_delete_vm (ENGINE (b), name, force, error);
+  return bgr_engine_delete_vm (ENGINE (b), name, (flags & BGR_VM_DELETE_FLAGS_FORCE) != 0, error);
 }
 
 static GPtrArray *
-local_list_vms (BgrBackend *b, GCancellable *cancellable, GError **error)
+local_vm_list (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_list_vms (ENGINE (b), error);
 }
 
 static BgrVm *
-local_get_vm (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+local_vm_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   return bgr_engine_get_vm (ENGINE (b), name, error);
 }
 
 static GBytes *
-local_get_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *cancellable,
-                   GError **error)
+local_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *cancellable,
+               GError **error)
 {
   return bgr_engine_vm_logs (ENGINE (b), name, max_bytes, error);
 }
 
 static gboolean
-local_vm_exec (BgrBackend *b, const char *name, const char *const *argv, const char *const *env,
-               const char *cwd, guint timeout_ms, int stdin_fd, int stdout_fd, int stderr_fd,
-               gint *out_status, GCancellable *cancellable, GError **error)
+local_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_status,
+               GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_vm_exec (ENGINE (b), name, argv, env, cwd, timeout_ms, stdin_fd, stdout_fd,
-                             stderr_fd, out_status, cancellable, error);
+  g_auto (GStrv) argv = bgr_exec_spec_dup_argv (spec);
+  g_auto (GStrv) env = bgr_exec_spec_dup_env (spec);
+  int fds[3];
+
+  bgr_exec_spec_get_stdio (spec, &fds[0], &fds[1], &fds[2]);
+  return bgr_engine_vm_exec (ENGINE (b), name, (const char *const *) argv,
+                             (const char *const *) env, bgr_exec_spec_get_cwd (spec),
+                             bgr_exec_spec_get_timeout_ms (spec), fds[0], fds[1], fds[2],
+                             out_status, cancellable, error);
 }
 
 static GPtrArray *
@@ -244,29 +301,28 @@ static const BgrBackendVTable local_vtable = {
   .stop_daemon = local_stop_daemon,
   .ensure_ssh_key = local_ensure_ssh_key,
   .doctor = local_doctor,
-  .import_kernel = local_import_kernel,
-  .import_kernel_deb = local_import_kernel_deb,
-  .list_kernels = local_list_kernels,
-  .get_kernel = local_get_kernel,
-  .delete_kernel = local_delete_kernel,
-  .list_available_kernels = local_list_available_kernels,
-  .pull_kernel = local_pull_kernel,
-  .register_image = local_register_image,
-  .list_images = local_list_images,
-  .get_image = local_get_image,
-  .delete_image = local_delete_image,
-  .promote_image = local_promote_image,
-  .pull_image = local_pull_image,
-  .list_image_cache = local_list_image_cache,
-  .prune_image_cache = local_prune_image_cache,
-  .create_vm = local_create_vm,
-  .start_vm = local_start_vm,
-  .stop_vm = local_stop_vm,
-  .kill_vm = local_kill_vm,
-  .delete_vm = local_delete_vm,
-  .list_vms = local_list_vms,
-  .get_vm = local_get_vm,
-  .get_vm_logs = local_get_vm_logs,
+  .kernel_import = local_kernel_import,
+  .kernel_list = local_kernel_list,
+  .kernel_get = local_kernel_get,
+  .kernel_delete = local_kernel_delete,
+  .kernel_list_available = local_kernel_list_available,
+  .kernel_pull = local_kernel_pull,
+  .image_register = local_image_register,
+  .image_list = local_image_list,
+  .image_get = local_image_get,
+  .image_delete = local_image_delete,
+  .image_promote = local_image_promote,
+  .image_pull = local_image_pull,
+  .image_cache_list = local_image_cache_list,
+  .image_cache_prune = local_image_cache_prune,
+  .vm_create = local_vm_create,
+  .vm_start = local_vm_start,
+  .vm_stop = local_vm_stop,
+  .vm_kill = local_vm_kill,
+  .vm_delete = local_vm_delete,
+  .vm_list = local_vm_list,
+  .vm_get = local_vm_get,
+  .vm_logs = local_vm_logs,
   .vm_exec = local_vm_exec,
   .vm_ports = local_vm_ports,
   .vm_stats = local_vm_stats,
@@ -283,6 +339,7 @@ bgr_backend_local_new (BgrConfig *config, BgrClientFlags flags, GError **error)
   self = g_new0 (LocalBackend, 1);
   self->parent.vtable = &local_vtable;
   self->engine = engine;
+  bgr_store_set_watch (bgr_engine_get_store (engine), on_store_change, self);
   if (flags & BGR_CLIENT_FLAGS_SUPERVISE)
     self->supervisor = bgr_engine_supervisor_start (engine);
   return &self->parent;

@@ -23,66 +23,62 @@ typedef struct {
   gboolean (*stop_daemon) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   char *(*ensure_ssh_key) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   BgrDoctorReport *(*doctor) (BgrBackend *backend, GCancellable *cancellable, GError **error);
-  BgrKernel *(*import_kernel) (BgrBackend *backend, const char *name, const char *kernel,
-                               const char *modules, const char *initrd, GCancellable *cancellable,
-                               GError **error);
-  BgrKernel *(*import_kernel_deb) (BgrBackend *backend, const char *name, const char *deb,
-                                   GCancellable *cancellable, GError **error);
-  GPtrArray *(*list_kernels) (BgrBackend *backend, GCancellable *cancellable, GError **error);
-  BgrKernel *(*get_kernel) (BgrBackend *backend, const char *name, GCancellable *cancellable,
-                            GError **error);
-  gboolean (*delete_kernel) (BgrBackend *backend, const char *name, GCancellable *cancellable,
-                             GError **error);
-  GPtrArray *(*list_available_kernels) (BgrBackend *backend, GCancellable *cancellable,
-                                        GError **error);
-  BgrKernel *(*pull_kernel) (BgrBackend *backend, const char *name, BgrProgressFunc progress,
-                             gpointer user_data, GCancellable *cancellable, GError **error);
-  BgrImage *(*register_image) (BgrBackend *backend, const char *name, const char *rootfs,
-                               const char *work_seed, const char *kernel, const char *kernel_ref,
-                               const char *initrd, const char *modules,
+  BgrKernel *(*kernel_import) (BgrBackend *backend, BgrKernelSpec *spec, BgrOperation *op,
                                GCancellable *cancellable, GError **error);
-  GPtrArray *(*list_images) (BgrBackend *backend, GCancellable *cancellable, GError **error);
-  BgrImage *(*get_image) (BgrBackend *backend, const char *name, GCancellable *cancellable,
-                          GError **error);
-  gboolean (*delete_image) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+  GPtrArray *(*kernel_list) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrKernel *(*kernel_get) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                             GError **error);
-  BgrImage *(*promote_image) (BgrBackend *backend, const char *name, GCancellable *cancellable,
-                              GError **error);
-  BgrImage *(*pull_image) (BgrBackend *backend, const char *reference, const char *name,
-                           const char *kernel_ref, const char *platform, guint64 size,
-                           BgrImagePullFlags flags, BgrPullProgressFunc progress, gpointer user_data,
-                           GCancellable *cancellable, GError **error);
-  GPtrArray *(*list_image_cache) (BgrBackend *backend, GCancellable *cancellable, GError **error);
-  gboolean (*prune_image_cache) (BgrBackend *backend, guint64 *out_freed, guint *out_removed,
+  gboolean (*kernel_delete) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                             GError **error);
+  GPtrArray *(*kernel_list_available) (BgrBackend *backend, GCancellable *cancellable,
+                                       GError **error);
+  BgrKernel *(*kernel_pull) (BgrBackend *backend, const char *name, BgrOperation *op,
+                             GCancellable *cancellable, GError **error);
+  BgrImage *(*image_register) (BgrBackend *backend, BgrImageSpec *spec,
+                               GCancellable *cancellable, GError **error);
+  GPtrArray *(*image_list) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrImage *(*image_get) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                          GError **error);
+  gboolean (*image_delete) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                            GError **error);
+  BgrImage *(*image_promote) (BgrBackend *backend, const char *name, BgrOperation *op,
+                              GCancellable *cancellable, GError **error);
+  BgrImage *(*image_pull) (BgrBackend *backend, const char *reference, BgrPullOptions *options,
+                           BgrOperation *op, GCancellable *cancellable, GError **error);
+  GPtrArray *(*image_cache_list) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  gboolean (*image_cache_prune) (BgrBackend *backend, guint64 *out_freed, guint *out_removed,
                                  GCancellable *cancellable, GError **error);
-  BgrVm *(*create_vm) (BgrBackend *backend, const char *name, const char *image, guint vcpus,
-                        guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
-                        gpointer user_data, GCancellable *cancellable, GError **error);
-  BgrVm *(*start_vm) (BgrBackend *backend, const char *name, BgrVmProgressFunc progress,
-                       gpointer user_data, GCancellable *cancellable, GError **error);
-  BgrVm *(*stop_vm) (BgrBackend *backend, const char *name, GCancellable *cancellable,
-                      GError **error);
-  BgrVm *(*kill_vm) (BgrBackend *backend, const char *name, GCancellable *cancellable,
-                      GError **error);
-  gboolean (*delete_vm) (BgrBackend *backend, const char *name, gboolean force,
-                         GCancellable *cancellable, GError **error);
-  GPtrArray *(*list_vms) (BgrBackend *backend, GCancellable *cancellable, GError **error);
-  BgrVm *(*get_vm) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+  BgrVm *(*vm_create) (BgrBackend *backend, BgrVmSpec *spec, BgrOperation *op,
+                       GCancellable *cancellable, GError **error);
+  BgrVm *(*vm_start) (BgrBackend *backend, const char *name, BgrOperation *op,
+                      GCancellable *cancellable, GError **error);
+  BgrVm *(*vm_stop) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                      GError **error);
-  GBytes *(*get_vm_logs) (BgrBackend *backend, const char *name, guint64 max_bytes,
-                          GCancellable *cancellable, GError **error);
-  gboolean (*vm_exec) (BgrBackend *backend, const char *name, const char *const *argv,
-                       const char *const *env, const char *cwd, guint timeout_ms, int stdin_fd,
-                       int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
-                       GError **error);
+  BgrVm *(*vm_kill) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                     GError **error);
+  gboolean (*vm_delete) (BgrBackend *backend, const char *name, BgrVmDeleteFlags flags,
+                         GCancellable *cancellable, GError **error);
+  GPtrArray *(*vm_list) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  BgrVm *(*vm_get) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                    GError **error);
+  GBytes *(*vm_logs) (BgrBackend *backend, const char *name, guint64 max_bytes,
+                      GCancellable *cancellable, GError **error);
+  gboolean (*vm_exec) (BgrBackend *backend, const char *name, BgrExecSpec *spec, gint *out_status,
+                       GCancellable *cancellable, GError **error);
   GPtrArray *(*vm_ports) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                           GError **error);
   BgrVmStats *(*vm_stats) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                            GError **error);
 } BgrBackendVTable;
 
+/* Called when the engine wrote or deleted an object (local backends), in
+ * the engine's thread. */
+typedef void (*BgrBackendEventFunc) (const char *kind, const char *name, gpointer data);
+
 struct _BgrBackend {
   const BgrBackendVTable *vtable;
+  BgrBackendEventFunc event_func;
+  gpointer event_data;
 };
 
 BgrBackend *bgr_backend_local_new (BgrConfig *config, BgrClientFlags flags, GError **error);

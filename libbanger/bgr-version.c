@@ -30,7 +30,7 @@ bgr_get_micro_version (void)
 /**
  * bgr_get_version_string:
  *
- * Returns: (transfer none): the version of the loaded libbanger, e.g. "0.1.0"
+ * Returns: (transfer none): the version of the loaded libbanger, e.g. "0.2.0"
  * Since: 0.1
  */
 const char *

@@ -24,8 +24,8 @@ for f in bin/banger bin/bangerd \
   [ -e "$root/$f" ] || { echo "missing after install: $prefix/$f"; status=1; }
 done
 pc=$(find "$root" -name banger.pc | head -n1)
-lib=$(find "$root" -name 'libbanger.so.0' | head -n1)
-[ -n "$pc" ] && [ -n "$lib" ] || { echo "missing banger.pc or libbanger.so.0"; exit 1; }
+lib=$(find "$root" -name 'libbanger.so.1' | head -n1)
+[ -n "$pc" ] && [ -n "$lib" ] || { echo "missing banger.pc or libbanger.so.1"; exit 1; }
 grep -q "^Exec=$prefix/bin/bangerd --session" "$root/share/dbus-1/services/org.banger.Banger1.service" \
   || { echo "session service file does not start $prefix/bin/bangerd"; status=1; }
 # Build the example against the installed headers and library only.

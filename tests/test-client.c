@@ -6,6 +6,8 @@
 
 #include <banger/banger.h>
 
+#include "test-specs.h"
+
 static void
 test_local (void)
 {

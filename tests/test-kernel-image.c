@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include <banger/banger.h>
+
+#include "test-specs.h"
 #include "bgr-test-util.h"
 
 static const char *deb;
@@ -128,7 +130,7 @@ static void
 test_deb_import (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrKernel) k = bgr_client_import_kernel_deb (f->client, NULL, deb, NULL, &err);
+  g_autoptr (BgrKernel) k = test_import_kernel_deb (f->client, NULL, deb, NULL, &err);
   g_autoptr (GHashTable) members = NULL;
   g_autofree char *list = NULL;
   g_autoptr (GPtrArray) all = NULL;
@@ -163,10 +165,10 @@ test_deb_import (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (list, "/virtio_ring.ko"));
   g_assert_nonnull (strstr (list, "/vmw_vsock_virtio_transport.ko"));
 
-  all = bgr_client_list_kernels (f->client, NULL, &err);
+  all = bgr_client_kernel_list (f->client, NULL, &err);
   g_assert_cmpuint (all->len, ==, 1);
   /* Same name again: refused, the first one intact. */
-  again = bgr_client_import_kernel_deb (f->client, NULL, deb, NULL, &err);
+  again = test_import_kernel_deb (f->client, NULL, deb, NULL, &err);
   g_assert_null (again);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_EXISTS);
   assert_no_leftovers (f, 1);
@@ -190,23 +192,23 @@ test_bad_inputs (Fixture *f, gconstpointer data)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (BgrKernel) none = bgr_client_import_kernel (f->client, cases[i].name, cases[i].kernel,
+      g_autoptr (BgrKernel) none = test_import_kernel (f->client, cases[i].name, cases[i].kernel,
                                                             NULL, NULL, NULL, &err);
       g_assert_null (none);
       g_assert_error (err, BGR_ERROR, cases[i].code);
       bgr_assert_contains (err->message, cases[i].msg);
       g_clear_error (&err);
     }
-  k = bgr_client_import_kernel (f->client, "k1", text, NULL, NULL, NULL, &err);
+  k = test_import_kernel (f->client, "k1", text, NULL, NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
   bgr_assert_contains (err->message, "neither an ELF vmlinux nor a bzImage");
   g_clear_error (&err);
-  k = bgr_client_import_kernel_deb (f->client, "k1", text, NULL, &err);
+  k = test_import_kernel_deb (f->client, "k1", text, NULL, &err);
   g_assert_null (k);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
   bgr_assert_contains (err->message, "not a Debian package");
   g_clear_error (&err);
-  all = bgr_client_list_kernels (f->client, NULL, &err);
+  all = bgr_client_kernel_list (f->client, NULL, &err);
   g_assert_cmpuint (all->len, ==, 0);
   assert_no_leftovers (f, 0);
 
@@ -221,7 +223,7 @@ test_bad_inputs (Fixture *f, gconstpointer data)
     eh.e_machine = EM_X86_64;
     g_assert_true (g_file_set_contents (elf, (const char *) &eh, sizeof eh, NULL));
   }
-  v = bgr_client_import_kernel (f->client, "fc", elf, NULL, NULL, NULL, &err);
+  v = test_import_kernel (f->client, "fc", elf, NULL, NULL, NULL, &err);
   g_assert_no_error (err);
   g_assert_cmpstr (bgr_kernel_get_format (v), ==, "vmlinux");
   g_assert_null (bgr_kernel_get_initrd_path (v));
@@ -231,14 +233,14 @@ static void
 test_bzimage_with_modules (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrKernel) from_deb = bgr_client_import_kernel_deb (f->client, "deb", deb, NULL, &err);
+  g_autoptr (BgrKernel) from_deb = test_import_kernel_deb (f->client, "deb", deb, NULL, &err);
   g_autoptr (BgrKernel) k = NULL;
   g_autofree char *modroot = NULL;
 
   g_assert_no_error (err);
   /* Hand the imported tree back as a modules directory: lib/modules/VERSION. */
   modroot = g_path_get_dirname (bgr_kernel_get_modules_dir (from_deb));
-  k = bgr_client_import_kernel (f->client, "custom", bgr_kernel_get_kernel_path (from_deb),
+  k = test_import_kernel (f->client, "custom", bgr_kernel_get_kernel_path (from_deb),
                                 modroot, NULL, NULL, &err);
   g_assert_no_error (err);
   g_assert_cmpstr (bgr_kernel_get_format (k), ==, "bzimage");
@@ -246,7 +248,7 @@ test_bzimage_with_modules (Fixture *f, gconstpointer data)
   g_assert_true (bgr_kernel_get_initrd_generated (k));
   {
     /* Without modules the version comes from the bzImage header itself. */
-    g_autoptr (BgrKernel) bare = bgr_client_import_kernel (f->client, "bare",
+    g_autoptr (BgrKernel) bare = test_import_kernel (f->client, "bare",
                                                            bgr_kernel_get_kernel_path (from_deb),
                                                            NULL, NULL, NULL, &err);
     g_assert_no_error (err);
@@ -260,7 +262,7 @@ test_bzimage_with_modules (Fixture *f, gconstpointer data)
     g_autofree char *root = g_build_filename (g_get_user_runtime_dir (), "othermods", NULL);
     g_autoptr (BgrKernel) wrong = NULL;
     g_mkdir_with_parents (other, 0755);
-    wrong = bgr_client_import_kernel (f->client, "wrong", bgr_kernel_get_kernel_path (from_deb),
+    wrong = test_import_kernel (f->client, "wrong", bgr_kernel_get_kernel_path (from_deb),
                                       root, NULL, NULL, &err);
     g_assert_null (wrong);
     g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
@@ -274,7 +276,7 @@ static void
 test_images (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrKernel) k = bgr_client_import_kernel_deb (f->client, "cloud", deb, NULL, &err);
+  g_autoptr (BgrKernel) k = test_import_kernel_deb (f->client, "cloud", deb, NULL, &err);
   g_autofree char *rootfs = make_ext4 ("root.ext4", "256M", NULL, TRUE);
   g_autofree char *ext2 = make_ext4 ("old.ext2", "8M", "-O^has_journal,^extent,^flex_bg,^64bit,^metadata_csum", FALSE);
   g_autofree char *zeros = g_build_filename (g_get_user_runtime_dir (), "zeros.img", NULL);
@@ -290,32 +292,32 @@ test_images (Fixture *f, gconstpointer data)
     g_assert_true (g_file_set_contents (zeros, z, 1 << 20, NULL));
   }
   /* Bad registrations change nothing. */
-  img = bgr_client_register_image (f->client, "bad", zeros, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
+  img = test_register_image (f->client, "bad", zeros, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
   bgr_assert_contains (err->message, "rootfs");
   g_clear_error (&err);
-  img = bgr_client_register_image (f->client, "bad", ext2, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
+  img = test_register_image (f->client, "bad", ext2, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
   bgr_assert_contains (err->message, "not ext4");
   g_clear_error (&err);
-  img = bgr_client_register_image (f->client, "bad", rootfs, NULL, bgr_kernel_get_kernel_path (k),
+  img = test_register_image (f->client, "bad", rootfs, NULL, bgr_kernel_get_kernel_path (k),
                                    "cloud", NULL, NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
   g_clear_error (&err);
-  img = bgr_client_register_image (f->client, "bad", rootfs, NULL, NULL, "no-such-kernel", NULL,
+  img = test_register_image (f->client, "bad", rootfs, NULL, NULL, "no-such-kernel", NULL,
                                    NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
   g_clear_error (&err);
-  img = bgr_client_register_image (f->client, "bad", "rel/root.ext4", NULL, NULL, "cloud", NULL,
+  img = test_register_image (f->client, "bad", "rel/root.ext4", NULL, NULL, "cloud", NULL,
                                    NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
   g_clear_error (&err);
-  list = bgr_client_list_images (f->client, NULL, &err);
+  list = bgr_client_image_list (f->client, NULL, &err);
   g_assert_cmpuint (list->len, ==, 0);
   g_clear_pointer (&list, g_ptr_array_unref);
 
   /* Register: unmanaged, pointing at our file, kernel files shown. */
-  img = bgr_client_register_image (f->client, "dev", rootfs, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
+  img = test_register_image (f->client, "dev", rootfs, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
   g_assert_no_error (err);
   g_assert_false (bgr_image_get_managed (img));
   g_assert_cmpstr (bgr_image_get_rootfs_path (img), ==, rootfs);
@@ -324,14 +326,14 @@ test_images (Fixture *f, gconstpointer data)
   g_assert_cmpstr (bgr_image_get_initrd_path (img), ==, bgr_kernel_get_initrd_path (k));
 
   /* The kernel is in use now. */
-  g_assert_false (bgr_client_delete_kernel (f->client, "cloud", NULL, &err));
+  g_assert_false (bgr_client_kernel_delete (f->client, "cloud", NULL, &err));
   g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
   bgr_assert_contains (err->message, "dev");
   g_clear_error (&err);
 
   /* Promote: sparse copy (allocation follows the data, not the 256 MiB). */
   g_assert_cmpint (stat (rootfs, &before), ==, 0);
-  promoted = bgr_client_promote_image (f->client, "dev", NULL, &err);
+  promoted = bgr_client_image_promote (f->client, "dev", NULL, NULL, &err);
   g_assert_no_error (err);
   g_assert_true (bgr_image_get_managed (promoted));
   g_assert_true (g_str_has_prefix (bgr_image_get_rootfs_path (promoted), f->state));
@@ -339,32 +341,32 @@ test_images (Fixture *f, gconstpointer data)
   g_assert_cmpint (after.st_size, ==, before.st_size);
   g_assert_cmpint ((gint64) after.st_blocks, <=, (gint64) before.st_blocks + 64);
   g_assert_cmpint ((gint64) after.st_blocks * 512, <, 64 * 1024 * 1024);
-  g_assert_false (bgr_client_promote_image (f->client, "dev", NULL, &err) != NULL);
+  g_assert_false (bgr_client_image_promote (f->client, "dev", NULL, NULL, &err) != NULL);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO);
   g_clear_error (&err);
-  shown = bgr_client_get_image (f->client, "dev", NULL, &err);
+  shown = bgr_client_image_get (f->client, "dev", NULL, &err);
   g_assert_true (bgr_image_get_managed (shown));
 
   /* Delete: managed files go, the user's original stays. */
   {
     g_autofree char *dir = g_path_get_dirname (bgr_image_get_rootfs_path (promoted));
-    g_assert_true (bgr_client_delete_image (f->client, "dev", NULL, &err));
+    g_assert_true (bgr_client_image_delete (f->client, "dev", NULL, &err));
     g_assert_no_error (err);
     g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
     g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_REGULAR));
   }
   /* A registered image's delete keeps the files. */
   g_clear_object (&img);
-  img = bgr_client_register_image (f->client, "again", rootfs, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
+  img = test_register_image (f->client, "again", rootfs, NULL, NULL, "cloud", NULL, NULL, NULL, &err);
   g_assert_no_error (err);
-  g_assert_true (bgr_client_delete_image (f->client, "again", NULL, &err));
+  g_assert_true (bgr_client_image_delete (f->client, "again", NULL, &err));
   g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_REGULAR));
-  g_assert_false (bgr_client_delete_image (f->client, "again", NULL, &err));
+  g_assert_false (bgr_client_image_delete (f->client, "again", NULL, &err));
   g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
   g_clear_error (&err);
 
   /* Unused now: the kernel and its directory go. */
-  g_assert_true (bgr_client_delete_kernel (f->client, "cloud", NULL, &err));
+  g_assert_true (bgr_client_kernel_delete (f->client, "cloud", NULL, &err));
   g_assert_no_error (err);
   g_assert_false (g_file_test (bgr_kernel_get_kernel_path (k), G_FILE_TEST_EXISTS));
 }
@@ -412,7 +414,7 @@ static void
 test_boot (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrKernel) k = bgr_client_import_kernel_deb (f->client, "boot", deb, NULL, &err);
+  g_autoptr (BgrKernel) k = test_import_kernel_deb (f->client, "boot", deb, NULL, &err);
   g_autofree char *rootfs = make_ext4 ("boot-root.ext4", "32M", NULL, TRUE);
   g_autofree char *drive = g_strdup_printf ("id=d0,file=%s,format=raw,if=none", rootfs);
   g_autofree char *qemu = g_find_program_in_path ("qemu-system-x86_64");

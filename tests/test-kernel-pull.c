@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <banger/banger.h>
+
+#include "test-specs.h"
 #include "bgr-test-util.h"
 
 typedef struct {
@@ -113,7 +115,7 @@ prepare_artifacts (void)
   cfg = bgr_config_load_from_data (cfgtext, -1, "scratch.toml", &err);
   client = bgr_client_new_local (cfg, 0, &err);
   g_assert_no_error (err);
-  k = bgr_client_import_kernel_deb (client, "src", deb, NULL, &err);
+  k = test_import_kernel_deb (client, "src", deb, NULL, &err);
   g_assert_no_error (err);
   g_assert_true (g_file_get_contents (bgr_kernel_get_kernel_path (k), &data, &len, NULL));
   kernel_bytes = g_bytes_new_take (data, len);
@@ -250,9 +252,11 @@ typedef struct {
 } Seen;
 
 static void
-on_progress (guint64 done, guint64 total, gpointer data)
+on_progress (BgrOperation *op, gpointer data)
 {
   Seen *s = data;
+  guint64 done = bgr_operation_get_done (op), total = bgr_operation_get_total (op);
+
   if (done < s->last)
     s->backwards = TRUE;
   s->last = done;
@@ -265,7 +269,7 @@ test_available (void)
 {
   g_autoptr (BgrClient) client = client_for_test (NULL, NULL);
   g_autoptr (GError) err = NULL;
-  g_autoptr (GPtrArray) list = bgr_client_list_available_kernels (client, NULL, &err);
+  g_autoptr (GPtrArray) list = bgr_client_kernel_list_available (client, NULL, &err);
 
   g_assert_no_error (err);
   g_assert_cmpuint (list->len, ==, 6);
@@ -284,8 +288,10 @@ test_pull (void)
   g_autoptr (BgrKernel) k = NULL;
   g_autoptr (BgrKernel) again = NULL;
   Seen seen = { 0 };
+  g_autoptr (BgrOperation) op = bgr_operation_new ();
 
-  k = bgr_client_pull_kernel (client, "cloud", on_progress, &seen, NULL, &err);
+  g_signal_connect (op, "changed", G_CALLBACK (on_progress), &seen);
+  k = bgr_client_kernel_pull (client, "cloud", op, NULL, &err);
   g_assert_no_error (err);
   g_assert_cmpstr (bgr_kernel_get_name (k), ==, "cloud");
   g_assert_cmpstr (bgr_kernel_get_format (k), ==, "bzimage");
@@ -297,7 +303,7 @@ test_pull (void)
   g_assert_cmpuint (seen.total, ==, g_bytes_get_size (kernel_bytes) + g_bytes_get_size (modules_bytes));
 
   /* A second pull of the same name is refused; the first is untouched. */
-  again = bgr_client_pull_kernel (client, "cloud", NULL, NULL, NULL, &err);
+  again = bgr_client_kernel_pull (client, "cloud", NULL, NULL, &err);
   g_assert_null (again);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_EXISTS);
 }
@@ -306,7 +312,7 @@ static void
 assert_nothing_registered (BgrClient *client, const char *state)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (GPtrArray) list = bgr_client_list_kernels (client, NULL, &err);
+  g_autoptr (GPtrArray) list = bgr_client_kernel_list (client, NULL, &err);
   g_autofree char *kdir = g_build_filename (state, "kernels", NULL);
   g_autoptr (GDir) d = g_dir_open (kdir, 0, NULL);
   const char *name;
@@ -334,7 +340,7 @@ test_corrupt (void)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr (GError) err = NULL;
-      g_autoptr (BgrKernel) k = bgr_client_pull_kernel (client, cases[i].name, NULL, NULL, NULL, &err);
+      g_autoptr (BgrKernel) k = bgr_client_kernel_pull (client, cases[i].name, NULL, NULL, &err);
       g_test_message ("%s: %s", cases[i].name, err != NULL ? err->message : "(no error)");
       g_assert_null (k);
       g_assert_error (err, BGR_ERROR, cases[i].code);
@@ -368,7 +374,7 @@ test_bad_catalog (void)
 
   serve ("/kernels.json", b);
   client = client_for_test (NULL, NULL);
-  list = bgr_client_list_available_kernels (client, NULL, &err);
+  list = bgr_client_kernel_list_available (client, NULL, &err);
   g_assert_null (list);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
   bgr_assert_contains (err->message, "kernels[0]");

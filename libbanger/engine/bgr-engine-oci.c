@@ -110,7 +110,7 @@ on_blob_progress (guint64 done, guint64 total, gpointer data)
 BgrImage *
 bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *name,
                        const char *kernel_ref, const char *platform, guint64 size,
-                       BgrImagePullFlags flags, BgrPullProgressFunc progress, gpointer user_data,
+                       gboolean insecure, BgrPullProgressFunc progress, gpointer user_data,
                        GCancellable *cancellable, GError **error)
 {
   BgrOciRef ref = { 0 };
@@ -162,7 +162,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   else if ((kernel = only_kernel (engine, error)) == NULL)
     goto out;
 
-  registry = bgr_oci_registry_new (&ref, (flags & BGR_IMAGE_PULL_FLAGS_INSECURE) ? BGR_OCI_INSECURE : 0,
+  registry = bgr_oci_registry_new (&ref, insecure ? BGR_OCI_INSECURE : 0,
                                    error);
   if (registry == NULL)
     goto out;

@@ -50,7 +50,7 @@ BgrImage *bgr_engine_promote_image (BgrEngine *engine, const char *name,
 /* OCI image pull (bgr-engine-oci.c). */
 BgrImage *bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *name,
                                  const char *kernel_ref, const char *platform, guint64 size,
-                                 BgrImagePullFlags flags, BgrPullProgressFunc progress,
+                                 gboolean insecure, BgrPullProgressFunc progress,
                                  gpointer user_data, GCancellable *cancellable, GError **error);
 
 GPtrArray *bgr_engine_list_image_cache (BgrEngine *engine, GError **error);

@@ -16,6 +16,8 @@
 struct _BgrStore {
   char *dir;
   int lock_fd;
+  BgrStoreWatchFunc watch;
+  gpointer watch_data;
 };
 
 gboolean
@@ -203,7 +205,16 @@ bgr_store_save (BgrStore *store, const char *kind, const char *name, JsonObject 
         g_debug ("fsync %s: %s", kdir, g_strerror (errno));
       close (dfd);
     }
+  if (store->watch != NULL)
+    store->watch (kind, name, store->watch_data);
   return TRUE;
+}
+
+void
+bgr_store_set_watch (BgrStore *store, BgrStoreWatchFunc func, gpointer data)
+{
+  store->watch = func;
+  store->watch_data = data;
 }
 
 static JsonObject *
@@ -294,6 +305,8 @@ bgr_store_delete (BgrStore *store, const char *kind, const char *name, GError **
         bgr_set_error_errno (error, errno, "cannot delete %s", path);
       return FALSE;
     }
+  if (store->watch != NULL)
+    store->watch (kind, name, store->watch_data);
   return TRUE;
 }
 

@@ -28,7 +28,7 @@ def _load_library():
     candidates = []
     if os.environ.get("BANGER_LIBRARY"):
         candidates.append(os.environ["BANGER_LIBRARY"])
-    candidates.append("libbanger.so.0")
+    candidates.append("libbanger.so.1")
     found = ctypes.util.find_library("banger")
     if found:
         candidates.append(found)
@@ -235,7 +235,7 @@ class _Object:
 
 
 def version():
-    """The version of the loaded libbanger, e.g. "0.1.0"."""
+    """The version of the loaded libbanger, e.g. "0.2.0"."""
     return _lib.bgr_get_version_string().decode()
 
 

@@ -15,6 +15,8 @@
 #include <banger/bgr-catalog-kernel.h>
 #include <banger/bgr-cache-blob.h>
 #include <banger/bgr-vm.h>
+#include <banger/bgr-options.h>
+#include <banger/bgr-operation.h>
 #include <banger/bgr-client.h>
 
 #undef __BANGER_H_INSIDE__

@@ -15,6 +15,8 @@
 #include <banger/bgr-catalog-kernel.h>
 #include <banger/bgr-cache-blob.h>
 #include <banger/bgr-vm.h>
+#include <banger/bgr-options.h>
+#include <banger/bgr-operation.h>
 
 G_BEGIN_DECLS
 
@@ -77,136 +79,125 @@ BGR_EXTERN BgrDoctorReport *bgr_client_doctor_finish (BgrClient *self, GAsyncRes
                                                       GError **error);
 
 /* Kernels */
-BGR_EXTERN BgrKernel *bgr_client_import_kernel (BgrClient *self, const char *name,
-                                                const char *kernel, const char *modules,
-                                                const char *initrd, GCancellable *cancellable,
+BGR_EXTERN BgrKernel *bgr_client_kernel_import (BgrClient *self, BgrKernelSpec *spec,
+                                                BgrOperation *op, GCancellable *cancellable,
                                                 GError **error);
-BGR_EXTERN void bgr_client_import_kernel_async (BgrClient *self, const char *name,
-                                                const char *kernel, const char *modules,
-                                                const char *initrd, GCancellable *cancellable,
+BGR_EXTERN void bgr_client_kernel_import_async (BgrClient *self, BgrKernelSpec *spec,
+                                                BgrOperation *op, GCancellable *cancellable,
                                                 GAsyncReadyCallback callback, gpointer user_data);
-BGR_EXTERN BgrKernel *bgr_client_import_kernel_finish (BgrClient *self, GAsyncResult *result,
+BGR_EXTERN BgrKernel *bgr_client_kernel_import_finish (BgrClient *self, GAsyncResult *result,
                                                        GError **error);
-BGR_EXTERN BgrKernel *bgr_client_import_kernel_deb (BgrClient *self, const char *name,
-                                                    const char *deb, GCancellable *cancellable,
-                                                    GError **error);
-BGR_EXTERN void bgr_client_import_kernel_deb_async (BgrClient *self, const char *name,
-                                                    const char *deb, GCancellable *cancellable,
-                                                    GAsyncReadyCallback callback,
-                                                    gpointer user_data);
-BGR_EXTERN BgrKernel *bgr_client_import_kernel_deb_finish (BgrClient *self, GAsyncResult *result,
-                                                           GError **error);
-BGR_EXTERN GPtrArray *bgr_client_list_kernels (BgrClient *self, GCancellable *cancellable,
-                                               GError **error);
-BGR_EXTERN BgrKernel *bgr_client_get_kernel (BgrClient *self, const char *name,
+BGR_EXTERN GPtrArray *bgr_client_kernel_list (BgrClient *self, GCancellable *cancellable,
+                                              GError **error);
+BGR_EXTERN BgrKernel *bgr_client_kernel_get (BgrClient *self, const char *name,
                                              GCancellable *cancellable, GError **error);
-BGR_EXTERN gboolean bgr_client_delete_kernel (BgrClient *self, const char *name,
+BGR_EXTERN gboolean bgr_client_kernel_delete (BgrClient *self, const char *name,
                                               GCancellable *cancellable, GError **error);
-
-BGR_EXTERN GPtrArray *bgr_client_list_available_kernels (BgrClient *self,
-                                                         GCancellable *cancellable,
-                                                         GError **error);
-BGR_EXTERN BgrKernel *bgr_client_pull_kernel (BgrClient *self, const char *name,
-                                              BgrProgressFunc progress, gpointer user_data,
-                                              GCancellable *cancellable, GError **error);
-BGR_EXTERN void bgr_client_pull_kernel_async (BgrClient *self, const char *name,
-                                              BgrProgressFunc progress, gpointer progress_data,
-                                              GCancellable *cancellable,
+BGR_EXTERN GPtrArray *bgr_client_kernel_list_available (BgrClient *self,
+                                                        GCancellable *cancellable,
+                                                        GError **error);
+BGR_EXTERN BgrKernel *bgr_client_kernel_pull (BgrClient *self, const char *name,
+                                              BgrOperation *op, GCancellable *cancellable,
+                                              GError **error);
+BGR_EXTERN void bgr_client_kernel_pull_async (BgrClient *self, const char *name,
+                                              BgrOperation *op, GCancellable *cancellable,
                                               GAsyncReadyCallback callback, gpointer user_data);
-BGR_EXTERN BgrKernel *bgr_client_pull_kernel_finish (BgrClient *self, GAsyncResult *result,
+BGR_EXTERN BgrKernel *bgr_client_kernel_pull_finish (BgrClient *self, GAsyncResult *result,
                                                      GError **error);
 
-/**
- * BgrImagePullFlags:
- * @BGR_IMAGE_PULL_FLAGS_NONE: no flags
- * @BGR_IMAGE_PULL_FLAGS_INSECURE: allow plain http:// to a registry that is
- *   not on the loopback interface
- *
- * Since: 0.1
- */
-typedef enum {
-  BGR_IMAGE_PULL_FLAGS_NONE = 0,
-  BGR_IMAGE_PULL_FLAGS_INSECURE = 1 << 0
-} BgrImagePullFlags;
-
 /* Images */
-BGR_EXTERN BgrImage *bgr_client_register_image (BgrClient *self, const char *name,
-                                                const char *rootfs, const char *work_seed,
-                                                const char *kernel, const char *kernel_ref,
-                                                const char *initrd, const char *modules,
+BGR_EXTERN BgrImage *bgr_client_image_register (BgrClient *self, BgrImageSpec *spec,
                                                 GCancellable *cancellable, GError **error);
-BGR_EXTERN GPtrArray *bgr_client_list_images (BgrClient *self, GCancellable *cancellable,
-                                              GError **error);
-BGR_EXTERN BgrImage *bgr_client_get_image (BgrClient *self, const char *name,
+BGR_EXTERN GPtrArray *bgr_client_image_list (BgrClient *self, GCancellable *cancellable,
+                                             GError **error);
+BGR_EXTERN BgrImage *bgr_client_image_get (BgrClient *self, const char *name,
                                            GCancellable *cancellable, GError **error);
-BGR_EXTERN gboolean bgr_client_delete_image (BgrClient *self, const char *name,
+BGR_EXTERN gboolean bgr_client_image_delete (BgrClient *self, const char *name,
                                              GCancellable *cancellable, GError **error);
-BGR_EXTERN BgrImage *bgr_client_promote_image (BgrClient *self, const char *name,
-                                               GCancellable *cancellable, GError **error);
-BGR_EXTERN void bgr_client_promote_image_async (BgrClient *self, const char *name,
-                                                GCancellable *cancellable,
+BGR_EXTERN BgrImage *bgr_client_image_promote (BgrClient *self, const char *name,
+                                               BgrOperation *op, GCancellable *cancellable,
+                                               GError **error);
+BGR_EXTERN void bgr_client_image_promote_async (BgrClient *self, const char *name,
+                                                BgrOperation *op, GCancellable *cancellable,
                                                 GAsyncReadyCallback callback, gpointer user_data);
-BGR_EXTERN BgrImage *bgr_client_promote_image_finish (BgrClient *self, GAsyncResult *result,
+BGR_EXTERN BgrImage *bgr_client_image_promote_finish (BgrClient *self, GAsyncResult *result,
                                                       GError **error);
-
-BGR_EXTERN BgrImage *bgr_client_pull_image (BgrClient *self, const char *reference,
-                                            const char *name, const char *kernel_ref,
-                                            const char *platform, guint64 size,
-                                            BgrImagePullFlags flags, BgrPullProgressFunc progress,
-                                            gpointer user_data, GCancellable *cancellable,
-                                            GError **error);
-BGR_EXTERN GPtrArray *bgr_client_list_image_cache (BgrClient *self, GCancellable *cancellable,
+BGR_EXTERN BgrImage *bgr_client_image_pull (BgrClient *self, const char *reference,
+                                            BgrPullOptions *options, BgrOperation *op,
+                                            GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_image_pull_async (BgrClient *self, const char *reference,
+                                             BgrPullOptions *options, BgrOperation *op,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN BgrImage *bgr_client_image_pull_finish (BgrClient *self, GAsyncResult *result,
                                                    GError **error);
-BGR_EXTERN gboolean bgr_client_prune_image_cache (BgrClient *self, guint64 *out_freed,
+BGR_EXTERN GPtrArray *bgr_client_image_cache_list (BgrClient *self, GCancellable *cancellable,
+                                                   GError **error);
+BGR_EXTERN gboolean bgr_client_image_cache_prune (BgrClient *self, guint64 *out_freed,
                                                   guint *out_removed, GCancellable *cancellable,
                                                   GError **error);
 
+/**
+ * BgrVmDeleteFlags:
+ * @BGR_VM_DELETE_FLAGS_NONE: refuse to delete a running VM
+ * @BGR_VM_DELETE_FLAGS_FORCE: kill a running VM first
+ *
+ * Since: 0.2
+ */
+typedef enum {
+  BGR_VM_DELETE_FLAGS_NONE = 0,
+  BGR_VM_DELETE_FLAGS_FORCE = 1 << 0
+} BgrVmDeleteFlags;
+
 /* VMs */
-BGR_EXTERN BgrVm *bgr_client_create_vm (BgrClient *self, const char *name, const char *image,
-                                        guint vcpus, guint64 memory_mib, guint64 disk_size,
-                                        BgrVmProgressFunc progress, gpointer user_data,
+BGR_EXTERN BgrVm *bgr_client_vm_create (BgrClient *self, BgrVmSpec *spec, BgrOperation *op,
                                         GCancellable *cancellable, GError **error);
-BGR_EXTERN void bgr_client_create_vm_async (BgrClient *self, const char *name, const char *image,
-                                            guint vcpus, guint64 memory_mib, guint64 disk_size,
-                                            BgrVmProgressFunc progress, gpointer progress_data,
+BGR_EXTERN void bgr_client_vm_create_async (BgrClient *self, BgrVmSpec *spec, BgrOperation *op,
                                             GCancellable *cancellable,
                                             GAsyncReadyCallback callback, gpointer user_data);
-BGR_EXTERN BgrVm *bgr_client_create_vm_finish (BgrClient *self, GAsyncResult *result,
+BGR_EXTERN BgrVm *bgr_client_vm_create_finish (BgrClient *self, GAsyncResult *result,
                                                GError **error);
-BGR_EXTERN BgrVm *bgr_client_start_vm (BgrClient *self, const char *name,
-                                       BgrVmProgressFunc progress, gpointer user_data,
+BGR_EXTERN BgrVm *bgr_client_vm_start (BgrClient *self, const char *name, BgrOperation *op,
                                        GCancellable *cancellable, GError **error);
-BGR_EXTERN void bgr_client_start_vm_async (BgrClient *self, const char *name,
-                                           BgrVmProgressFunc progress, gpointer progress_data,
+BGR_EXTERN void bgr_client_vm_start_async (BgrClient *self, const char *name, BgrOperation *op,
                                            GCancellable *cancellable, GAsyncReadyCallback callback,
                                            gpointer user_data);
-BGR_EXTERN BgrVm *bgr_client_start_vm_finish (BgrClient *self, GAsyncResult *result,
+BGR_EXTERN BgrVm *bgr_client_vm_start_finish (BgrClient *self, GAsyncResult *result,
                                               GError **error);
-BGR_EXTERN BgrVm *bgr_client_stop_vm (BgrClient *self, const char *name,
+BGR_EXTERN BgrVm *bgr_client_vm_stop (BgrClient *self, const char *name,
                                       GCancellable *cancellable, GError **error);
-BGR_EXTERN void bgr_client_stop_vm_async (BgrClient *self, const char *name,
+BGR_EXTERN void bgr_client_vm_stop_async (BgrClient *self, const char *name,
                                           GCancellable *cancellable, GAsyncReadyCallback callback,
                                           gpointer user_data);
-BGR_EXTERN BgrVm *bgr_client_stop_vm_finish (BgrClient *self, GAsyncResult *result,
+BGR_EXTERN BgrVm *bgr_client_vm_stop_finish (BgrClient *self, GAsyncResult *result,
                                              GError **error);
-BGR_EXTERN BgrVm *bgr_client_kill_vm (BgrClient *self, const char *name,
+BGR_EXTERN BgrVm *bgr_client_vm_kill (BgrClient *self, const char *name,
                                       GCancellable *cancellable, GError **error);
-BGR_EXTERN gboolean bgr_client_delete_vm (BgrClient *self, const char *name, gboolean force,
-                                          GCancellable *cancellable, GError **error);
-BGR_EXTERN GPtrArray *bgr_client_list_vms (BgrClient *self, GCancellable *cancellable,
-                                           GError **error);
-BGR_EXTERN BgrVm *bgr_client_get_vm (BgrClient *self, const char *name,
+BGR_EXTERN gboolean bgr_client_vm_delete (BgrClient *self, const char *name,
+                                          BgrVmDeleteFlags flags, GCancellable *cancellable,
+                                          GError **error);
+BGR_EXTERN void bgr_client_vm_delete_async (BgrClient *self, const char *name,
+                                            BgrVmDeleteFlags flags, GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN gboolean bgr_client_vm_delete_finish (BgrClient *self, GAsyncResult *result,
+                                                 GError **error);
+BGR_EXTERN GPtrArray *bgr_client_vm_list (BgrClient *self, GCancellable *cancellable,
+                                          GError **error);
+BGR_EXTERN BgrVm *bgr_client_vm_get (BgrClient *self, const char *name,
                                      GCancellable *cancellable, GError **error);
-BGR_EXTERN GBytes *bgr_client_get_vm_logs (BgrClient *self, const char *name, guint64 max_bytes,
-                                           GCancellable *cancellable, GError **error);
+BGR_EXTERN GBytes *bgr_client_vm_logs (BgrClient *self, const char *name, guint64 max_bytes,
+                                       GCancellable *cancellable, GError **error);
 BGR_EXTERN GPtrArray *bgr_client_vm_ports (BgrClient *self, const char *name,
                                            GCancellable *cancellable, GError **error);
 BGR_EXTERN BgrVmStats *bgr_client_vm_stats (BgrClient *self, const char *name,
                                             GCancellable *cancellable, GError **error);
-BGR_EXTERN gboolean bgr_client_vm_exec (BgrClient *self, const char *name,
-                                        const char *const *argv, const char *const *env,
-                                        const char *cwd, guint timeout_ms, int stdin_fd,
-                                        int stdout_fd, int stderr_fd, gint *out_status,
-                                        GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_vm_exec (BgrClient *self, const char *name, BgrExecSpec *spec,
+                                        gint *out_status, GCancellable *cancellable,
+                                        GError **error);
+BGR_EXTERN void bgr_client_vm_exec_async (BgrClient *self, const char *name, BgrExecSpec *spec,
+                                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                                          gpointer user_data);
+BGR_EXTERN gboolean bgr_client_vm_exec_finish (BgrClient *self, GAsyncResult *result,
+                                               gint *out_status, GError **error);
 
 G_END_DECLS

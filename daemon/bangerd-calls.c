@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bangerd's call accounting and long calls. Handlers run in GDBus worker
+ * threads; shutdown waits for the calls in flight. A long call gets an
+ * operation object (/org/banger/Banger1/operation/N) whose progress goes
+ * only to its caller, and whose Cancel() only its caller may call. */
+#define G_LOG_DOMAIN "bangerd"
+#include "config.h"
+
+#include "bangerd-private.h"
+
+void
+bgrd_call_done (Daemon *d)
+{
+  g_mutex_lock (&d->calls_lock);
+  d->calls_in_flight--;
+  g_cond_broadcast (&d->calls_cond);
+  g_mutex_unlock (&d->calls_lock);
+}
+
+gboolean
+bgrd_return_error (Daemon *d, GDBusMethodInvocation *invocation, GError *error)
+{
+  /* Every library error is already BGR_ERROR; its code maps to its own
+   * D-Bus name (org.banger.Banger1.Error.<Name>). */
+  g_info ("%s failed: %s", g_dbus_method_invocation_get_method_name (invocation),
+          error->message);
+  g_dbus_method_invocation_return_gerror (invocation, error);
+  g_error_free (error);
+  bgrd_call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+gboolean
+bgrd_return (Daemon *d, GDBusMethodInvocation *invocation, GVariant *value)
+{
+  if (value != NULL && !g_variant_is_of_type (value, G_VARIANT_TYPE_TUPLE))
+    value = g_variant_new_tuple (&value, 1);
+  g_dbus_method_invocation_return_value (invocation, value);
+  bgrd_call_done (d);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+gboolean
+bgrd_authorize_method (GDBusInterfaceSkeleton *iface, GDBusMethodInvocation *invocation,
+                       gpointer data)
+{
+  Daemon *d = data;
+  g_autofree char *params =
+    g_variant_print (g_dbus_method_invocation_get_parameters (invocation), FALSE);
+  const char *refusal = NULL;
+
+  g_debug ("call %s.%s%s on %s from %s", g_dbus_method_invocation_get_interface_name (invocation),
+           g_dbus_method_invocation_get_method_name (invocation), params,
+           g_dbus_method_invocation_get_object_path (invocation),
+           g_dbus_method_invocation_get_sender (invocation));
+  g_mutex_lock (&d->calls_lock);
+  if (d->shutting_down)
+    refusal = "bangerd is shutting down";
+  else if (d->client == NULL)
+    refusal = "bangerd is starting up (waiting for the state directory's lock)";
+  else
+    d->calls_in_flight++;
+  g_mutex_unlock (&d->calls_lock);
+  if (refusal != NULL)
+    {
+      /* Returning FALSE means we finish the call ourselves, with our own ref. */
+      g_dbus_method_invocation_return_error_literal (g_object_ref (invocation), BGR_ERROR,
+                                                     BGR_ERROR_DAEMON_UNAVAILABLE, refusal);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+bgrd_setup_skeleton (Daemon *d, gpointer skeleton)
+{
+  g_dbus_interface_skeleton_set_flags (
+    G_DBUS_INTERFACE_SKELETON (skeleton),
+    G_DBUS_INTERFACE_SKELETON_FLAGS_HANDLE_METHOD_INVOCATIONS_IN_THREAD);
+  g_signal_connect (skeleton, "g-authorize-method", G_CALLBACK (bgrd_authorize_method), d);
+}
+
+static void
+track (Daemon *d, const char *sender, GCancellable *c)
+{
+  GPtrArray *list;
+
+  g_mutex_lock (&d->calls_lock);
+  if (d->shutting_down)
+    g_cancellable_cancel (c);
+  if (sender != NULL)
+    {
+      list = g_hash_table_lookup (d->cancellables, sender);
+      if (list == NULL)
+        {
+          list = g_ptr_array_new_with_free_func (g_object_unref);
+          g_hash_table_insert (d->cancellables, g_strdup (sender), list);
+        }
+      g_ptr_array_add (list, g_object_ref (c));
+    }
+  g_mutex_unlock (&d->calls_lock);
+}
+
+static void
+untrack (Daemon *d, const char *sender, GCancellable *c)
+{
+  GPtrArray *list;
+
+  g_mutex_lock (&d->calls_lock);
+  list = sender != NULL ? g_hash_table_lookup (d->cancellables, sender) : NULL;
+  if (list != NULL)
+    {
+      g_ptr_array_remove (list, c);
+      if (list->len == 0)
+        g_hash_table_remove (d->cancellables, sender);
+    }
+  g_mutex_unlock (&d->calls_lock);
+}
+
+void
+bgrd_cancel_calls_of (Daemon *d, const char *sender)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_mutex_lock (&d->calls_lock);
+  g_hash_table_iter_init (&iter, d->cancellables);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (sender == NULL || g_str_equal (key, sender))
+      {
+        GPtrArray *list = value;
+        for (guint i = 0; i < list->len; i++)
+          g_cancellable_cancel (list->pdata[i]);
+        if (sender != NULL)
+          g_info ("caller %s left the bus: cancelling its %u call(s)", sender, list->len);
+      }
+  g_mutex_unlock (&d->calls_lock);
+}
+
+/* ---- operation objects -------------------------------------------------- */
+
+struct _BgrdLongCall {
+  Daemon *d;
+  GDBusMethodInvocation *invocation;
+  char *sender;
+  char *path;
+  guint registration;
+  BgrOperation *op;
+  GCancellable *cancellable;
+  gulong changed_handler;
+  gint64 last_emit_us;
+  char *last_phase;
+};
+
+static GVariant *
+op_property (BgrOperation *op, const char *name)
+{
+  if (g_str_equal (name, "Phase") || g_str_equal (name, "Message"))
+    {
+      g_autofree char *s = g_str_equal (name, "Phase") ? bgr_operation_dup_phase (op)
+                                                       : bgr_operation_dup_message (op);
+      return g_variant_new_string (s != NULL ? s : "");
+    }
+  if (g_str_equal (name, "Done"))
+    return g_variant_new_uint64 (bgr_operation_get_done (op));
+  if (g_str_equal (name, "Total"))
+    return g_variant_new_uint64 (bgr_operation_get_total (op));
+  if (g_str_equal (name, "Fraction"))
+    return g_variant_new_double (bgr_operation_get_fraction (op));
+  return NULL;
+}
+
+static GVariant *
+op_get_property (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                 const char *name, GError **error, gpointer data)
+{
+  BgrdLongCall *call = data;
+  GVariant *v = op_property (call->op, name);
+
+  if (v == NULL)
+    g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", name);
+  return v;
+}
+
+static void
+op_method_call (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                const char *method, GVariant *params, GDBusMethodInvocation *invocation,
+                gpointer data)
+{
+  BgrdLongCall *call = data;
+
+  if (g_strcmp0 (sender, call->sender) != 0)
+    {
+      g_dbus_method_invocation_return_error (invocation, BGR_ERROR,
+                                             BGR_ERROR_PERMISSION_DENIED,
+                                             "only the caller that started %s may cancel it",
+                                             path);
+      return;
+    }
+  g_info ("%s cancelled by its caller", path);
+  bgr_operation_cancel (call->op);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static const GDBusInterfaceVTable op_vtable = { op_method_call, op_get_property, NULL, { 0 } };
+
+/* PropertiesChanged to the caller alone; at most every 100 ms unless the
+ * phase changed. Runs in the handler's thread, which does the work. */
+static void
+on_op_changed (BgrOperation *op, gpointer data)
+{
+  BgrdLongCall *call = data;
+  static const char *const props[] = { "Phase", "Message", "Done", "Total", "Fraction" };
+  g_autofree char *phase = bgr_operation_dup_phase (op);
+  gint64 now = g_get_monotonic_time ();
+  GVariantBuilder b;
+
+  if (g_strcmp0 (phase, call->last_phase) == 0 && now - call->last_emit_us < 100000)
+    return;
+  g_free (call->last_phase);
+  call->last_phase = g_steal_pointer (&phase);
+  call->last_emit_us = now;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; i < G_N_ELEMENTS (props); i++)
+    g_variant_builder_add (&b, "{sv}", props[i], op_property (op, props[i]));
+  g_dbus_connection_emit_signal (call->d->connection, call->sender, call->path,
+                                 "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                 g_variant_new ("(sa{sv}as)", "org.banger.Banger1.Operation", &b,
+                                                NULL),
+                                 NULL);
+}
+
+BgrdLongCall *
+bgrd_long_call_begin (Daemon *d, GDBusMethodInvocation *invocation)
+{
+  BgrdLongCall *call = g_new0 (BgrdLongCall, 1);
+  GDBusMessage *msg = g_dbus_method_invocation_get_message (invocation);
+  g_autoptr (GError) error = NULL;
+  guint n;
+
+  call->d = d;
+  call->invocation = g_object_ref (invocation);
+  call->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  call->op = bgr_operation_new ();
+  call->cancellable = g_cancellable_new ();
+  track (d, call->sender, call->cancellable);
+  g_mutex_lock (&d->calls_lock);
+  n = ++d->next_operation;
+  g_mutex_unlock (&d->calls_lock);
+  call->path = g_strdup_printf ("%s/operation/%u", BGR_DBUS_PATH, n);
+  call->registration = g_dbus_connection_register_object (
+    d->connection, call->path, bgr_dbus_operation_interface_info (), &op_vtable, call, NULL,
+    &error);
+  if (call->registration == 0)
+    g_warning ("cannot export %s: %s", call->path, error->message);
+  call->changed_handler = g_signal_connect (call->op, "changed", G_CALLBACK (on_op_changed), call);
+  if (call->sender != NULL)
+    g_dbus_connection_emit_signal (d->connection, call->sender, BGR_DBUS_PATH,
+                                   "org.banger.Banger1.Manager", "OperationStarted",
+                                   g_variant_new ("(uo)", g_dbus_message_get_serial (msg),
+                                                  call->path),
+                                   NULL);
+  return call;
+}
+
+BgrOperation *
+bgrd_long_call_get_operation (BgrdLongCall *call)
+{
+  return call->op;
+}
+
+GCancellable *
+bgrd_long_call_get_cancellable (BgrdLongCall *call)
+{
+  return call->cancellable;
+}
+
+void
+bgrd_long_call_end (BgrdLongCall *call)
+{
+  untrack (call->d, call->sender, call->cancellable);
+  if (call->registration != 0)
+    g_dbus_connection_unregister_object (call->d->connection, call->registration);
+  g_signal_handler_disconnect (call->op, call->changed_handler);
+  g_object_unref (call->op);
+  g_object_unref (call->cancellable);
+  g_object_unref (call->invocation);
+  g_free (call->sender);
+  g_free (call->path);
+  g_free (call->last_phase);
+  g_free (call);
+}
+
+GVariant *
+bgrd_list_to_variant (GPtrArray *list, BgrdToVariant to_variant)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, to_variant (list->pdata[i]));
+  return g_variant_builder_end (&b);
+}

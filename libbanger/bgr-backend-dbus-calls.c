@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The D-Bus backend's kernel, image and VM calls: options travel as the
+ * options objects' a{sv}; long calls follow their operation object; calls
+ * on one VM, image or kernel go to its object in the daemon's tree. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "bgr-backend-dbus-private.h"
+#include "bgr-dbus-call.h"
+
+static GVariant *
+followed (DBusBackend *self, const char *path, const char *iface, const char *method,
+          GVariant *params, GUnixFDList *fds, const char *reply_type, BgrOperation *op,
+          GCancellable *cancellable, GError **error)
+{
+  GError *remote = NULL;
+  GVariant *reply = bgr_dbus_call_followed (self->connection, path, iface, method, params, fds,
+                                            reply_type, op, cancellable, &remote);
+  if (reply == NULL)
+    convert_remote_error (self, error, remote);
+  return reply;
+}
+
+static GVariant *
+manager_followed (DBusBackend *self, const char *method, GVariant *params, BgrOperation *op,
+                  GCancellable *cancellable, GError **error)
+{
+  return followed (self, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE, method, params, NULL, "(a{sv})",
+                   op, cancellable, error);
+}
+
+/* ---- calls on one object of the tree ------------------------------------ */
+
+typedef struct {
+  const char *kind;      /* "vm" */
+  const char *iface;     /* "org.banger.Banger1.Vm" */
+  const char *getter;    /* "GetVm": tells a missing object from a tree that lags */
+  const char *noun;      /* "VM" */
+} Kind;
+
+static const Kind VM = { "vm", "org.banger.Banger1.Vm", "GetVm", "VM" };
+static const Kind IMAGE = { "image", "org.banger.Banger1.Image", "GetImage", "image" };
+static const Kind KERNEL = { "kernel", "org.banger.Banger1.Kernel", "GetKernel", "kernel" };
+
+static char *
+object_path (const Kind *k, const char *name)
+{
+  g_autofree char *escaped = g_dbus_escape_object_path (name);
+  return g_strdup_printf ("%s/%s/%s", BGR_DBUS_PATH, k->kind, escaped);
+}
+
+static gboolean
+is_missing_object (const GError *e)
+{
+  return g_error_matches (e, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)
+         || g_error_matches (e, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT)
+         || g_error_matches (e, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE);
+}
+
+/* Calls @method on the object of @name. An object that is not (yet) in
+ * the tree: NOT_FOUND when the Manager does not know @name either, else
+ * the tree lags behind the engine by a moment and the call is retried. */
+static GVariant *
+call_object (DBusBackend *self, const Kind *k, const char *name, const char *method,
+             GVariant *params, GUnixFDList *fds, const char *reply_type, BgrOperation *op,
+             GCancellable *cancellable, GError **error)
+{
+  g_autofree char *path = object_path (k, name);
+  g_autoptr (GVariant) owned = params != NULL ? g_variant_ref_sink (params) : NULL;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      GError *remote = NULL;
+      g_autoptr (GVariant) known = NULL;
+      GVariant *reply = bgr_dbus_call_followed (self->connection, path, k->iface, method, owned,
+                                                fds, reply_type, op, cancellable, &remote);
+      if (reply != NULL)
+        return reply;
+      if (!is_missing_object (remote))
+        {
+          convert_remote_error (self, error, remote);
+          return NULL;
+        }
+      g_error_free (remote);
+      known = call_name (self, k->getter, name, "(a{sv})", cancellable, error);
+      if (known == NULL)
+        return NULL;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
+                       "bangerd knows %s '%s' but exports no object for it at %s", k->noun,
+                       name, path);
+          return NULL;
+        }
+      g_usleep (20000);
+    }
+}
+
+/* ---- kernels ------------------------------------------------------------ */
+
+static BgrKernel *
+dbus_kernel_import (BgrBackend *b, BgrKernelSpec *spec, BgrOperation *op,
+                    GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    manager_followed (SELF (b), "ImportKernel",
+                      g_variant_new_tuple ((GVariant *[]) { bgr_options_to_variant (BGR_OPTIONS (spec)) }, 1),
+                      op, cancellable, error);
+  return kernel_from_reply (reply, error);
+}
+
+static GPtrArray *
+dbus_kernel_list (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListKernels", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_kernel_new_from_json, error);
+}
+
+static BgrKernel *
+dbus_kernel_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetKernel", name, "(a{sv})", cancellable,
+                                          error);
+  return kernel_from_reply (reply, error);
+}
+
+static gboolean
+dbus_kernel_delete (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &KERNEL, name, "Delete", NULL, NULL, "()",
+                                            NULL, cancellable, error);
+  return reply != NULL;
+}
+
+static GPtrArray *
+dbus_kernel_list_available (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListAvailableKernels", "(aa{sv})", cancellable,
+                                     error);
+  return list_from_reply (reply, (RecordNew) bgr_catalog_kernel_new_from_json, error);
+}
+
+static BgrKernel *
+dbus_kernel_pull (BgrBackend *b, const char *name, BgrOperation *op, GCancellable *cancellable,
+                  GError **error)
+{
+  g_autoptr (GVariant) reply = manager_followed (SELF (b), "PullKernel",
+                                                 g_variant_new ("(s@a{sv})", name,
+                                                                g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+                                                 op, cancellable, error);
+  return kernel_from_reply (reply, error);
+}
+
+/* ---- images ------------------------------------------------------------- */
+
+static BgrImage *
+dbus_image_register (BgrBackend *b, BgrImageSpec *spec, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autoptr (GVariant) reply =
+    call_with (SELF (b), "RegisterImage",
+               g_variant_new_tuple ((GVariant *[]) { bgr_options_to_variant (BGR_OPTIONS (spec)) }, 1),
+               "(a{sv})", cancellable, error);
+  return image_from_reply (reply, error);
+}
+
+static GPtrArray *
+dbus_image_list (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListImages", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_image_new_from_json, error);
+}
+
+static BgrImage *
+dbus_image_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetImage", name, "(a{sv})", cancellable,
+                                          error);
+  return image_from_reply (reply, error);
+}
+
+static gboolean
+dbus_image_delete (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &IMAGE, name, "Delete", NULL, NULL, "()",
+                                            NULL, cancellable, error);
+  return reply != NULL;
+}
+
+static BgrImage *
+dbus_image_promote (BgrBackend *b, const char *name, BgrOperation *op,
+                    GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &IMAGE, name, "Promote", NULL, NULL,
+                                            "(a{sv})", op, cancellable, error);
+  return image_from_reply (reply, error);
+}
+
+static BgrImage *
+dbus_image_pull (BgrBackend *b, const char *reference, BgrPullOptions *options, BgrOperation *op,
+                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    manager_followed (SELF (b), "PullImage",
+                      g_variant_new ("(s@a{sv})", reference,
+                                     bgr_options_to_variant (BGR_OPTIONS (options))),
+                      op, cancellable, error);
+  return image_from_reply (reply, error);
+}
+
+static GPtrArray *
+dbus_image_cache_list (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListImageCache", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_cache_blob_new_from_json, error);
+}
+
+static gboolean
+dbus_image_cache_prune (BgrBackend *b, guint64 *out_freed, guint *out_removed,
+                        GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "PruneImageCache", "(tu)", cancellable, error);
+  guint32 removed;
+
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(tu)", out_freed, &removed);
+  *out_removed = removed;
+  return TRUE;
+}
+
+/* ---- VMs ---------------------------------------------------------------- */
+
+static BgrVm *
+vm_from_reply (GVariant *reply, GError **error)
+{
+  return record_from_reply (reply, (RecordNew) bgr_vm_new_from_json, error);
+}
+
+static BgrVm *
+dbus_vm_create (BgrBackend *b, BgrVmSpec *spec, BgrOperation *op, GCancellable *cancellable,
+                GError **error)
+{
+  g_autoptr (GVariant) reply =
+    manager_followed (SELF (b), "CreateVm",
+                      g_variant_new_tuple ((GVariant *[]) { bgr_options_to_variant (BGR_OPTIONS (spec)) }, 1),
+                      op, cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static GVariant *
+empty_options (void)
+{
+  return g_variant_new ("(@a{sv})", g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+}
+
+static BgrVm *
+dbus_vm_start (BgrBackend *b, const char *name, BgrOperation *op, GCancellable *cancellable,
+               GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Start", empty_options (), NULL,
+                                            "(a{sv})", op, cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static BgrVm *
+dbus_vm_stop (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Stop", NULL, NULL, "(a{sv})",
+                                            NULL, cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static BgrVm *
+dbus_vm_kill (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Kill", NULL, NULL, "(a{sv})",
+                                            NULL, cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static gboolean
+dbus_vm_delete (BgrBackend *b, const char *name, BgrVmDeleteFlags flags,
+                GCancellable *cancellable, GError **error)
+{
+  GVariantDict opts;
+  g_autoptr (GVariant) reply = NULL;
+
+  g_variant_dict_init (&opts, NULL);
+  if (flags & BGR_VM_DELETE_FLAGS_FORCE)
+    g_variant_dict_insert (&opts, "force", "b", TRUE);
+  reply = call_object (SELF (b), &VM, name, "Delete",
+                       g_variant_new ("(@a{sv})", g_variant_dict_end (&opts)), NULL, "()", NULL,
+                       cancellable, error);
+  return reply != NULL;
+}
+
+static GPtrArray *
+dbus_vm_list (BgrBackend *b, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call (SELF (b), "ListVms", "(aa{sv})", cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_vm_new_from_json, error);
+}
+
+static BgrVm *
+dbus_vm_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_name (SELF (b), "GetVm", name, "(a{sv})", cancellable, error);
+  return vm_from_reply (reply, error);
+}
+
+static GBytes *
+dbus_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *cancellable,
+              GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Logs",
+                                            g_variant_new ("(t)", max_bytes), NULL, "(ay)", NULL,
+                                            cancellable, error);
+  g_autoptr (GVariant) data = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  data = g_variant_get_child_value (reply, 0);
+  return g_variant_get_data_as_bytes (data);
+}
+
+static gboolean
+dbus_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_status,
+              GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GVariant) reply = NULL;
+  int want[3], idx[3];
+  gint32 status;
+
+  bgr_exec_spec_get_stdio (spec, &want[0], &want[1], &want[2]);
+  /* A missing descriptor travels as /dev/null: EOF on stdin, output dropped. */
+  for (int i = 0; i < 3; i++)
+    {
+      int fd = want[i];
+      gboolean opened = FALSE;
+      if (fd < 0)
+        {
+          fd = open ("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+          opened = TRUE;
+        }
+      idx[i] = g_unix_fd_list_append (fds, fd, error);
+      if (opened)
+        close (fd);
+      if (idx[i] < 0)
+        return FALSE;
+    }
+  reply = call_object (SELF (b), &VM, name, "Exec",
+                       g_variant_new ("(@a{sv}hhh)", bgr_options_to_variant (BGR_OPTIONS (spec)),
+                                      idx[0], idx[1], idx[2]),
+                       fds, "(i)", NULL, cancellable, error);
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(i)", &status);
+  *out_status = status;
+  return TRUE;
+}
+
+static GPtrArray *
+dbus_vm_ports (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Ports", NULL, NULL, "(aa{sv})",
+                                            NULL, cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_vm_port_new_from_json, error);
+}
+
+static BgrVmStats *
+dbus_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Stats", NULL, NULL, "(a{sv})",
+                                            NULL, cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_vm_stats_new_from_json, error);
+}
+
+const BgrBackendVTable bgr_backend_dbus_vtable = {
+  .name = "dbus",
+  .free = dbus_free,
+  .get_config = dbus_get_config,
+  .get_daemon_info = dbus_get_daemon_info,
+  .stop_daemon = dbus_stop_daemon,
+  .ensure_ssh_key = dbus_ensure_ssh_key,
+  .doctor = dbus_doctor,
+  .kernel_import = dbus_kernel_import,
+  .kernel_list = dbus_kernel_list,
+  .kernel_get = dbus_kernel_get,
+  .kernel_delete = dbus_kernel_delete,
+  .kernel_list_available = dbus_kernel_list_available,
+  .kernel_pull = dbus_kernel_pull,
+  .image_register = dbus_image_register,
+  .image_list = dbus_image_list,
+  .image_get = dbus_image_get,
+  .image_delete = dbus_image_delete,
+  .image_promote = dbus_image_promote,
+  .image_pull = dbus_image_pull,
+  .image_cache_list = dbus_image_cache_list,
+  .image_cache_prune = dbus_image_cache_prune,
+  .vm_create = dbus_vm_create,
+  .vm_start = dbus_vm_start,
+  .vm_stop = dbus_vm_stop,
+  .vm_kill = dbus_vm_kill,
+  .vm_delete = dbus_vm_delete,
+  .vm_list = dbus_vm_list,
+  .vm_get = dbus_vm_get,
+  .vm_logs = dbus_vm_logs,
+  .vm_exec = dbus_vm_exec,
+  .vm_ports = dbus_vm_ports,
+  .vm_stats = dbus_vm_stats,
+};

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The D-Bus backend's shared parts: bgr-backend-dbus.c holds the daemon
+ * calls and reply decoding, bgr-backend-dbus-calls.c the kernel, image and
+ * VM calls and the vtable. */
+#pragma once
+
+#include "bgr-backend-private.h"
+#include "bgr-records-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  BgrBackend parent;
+  GDBusConnection *connection;
+  char *bus_description;
+} DBusBackend;
+
+#define SELF(b) ((DBusBackend *) (b))
+#define OPT(s) ((s) != NULL ? (s) : "")
+/* Short calls answer quickly; long ones run as long as they need: the
+ * daemon cancels them if this client goes away. */
+#define CALL_TIMEOUT_MS (2 * 60 * 1000)
+#define LONG_CALL_TIMEOUT_MS G_MAXINT
+
+void dbus_free (BgrBackend *backend);
+BgrConfig *dbus_get_config (BgrBackend *backend, GCancellable *cancellable, GError **error);
+BgrDaemonInfo *dbus_get_daemon_info (BgrBackend *backend, GCancellable *cancellable,
+                                     GError **error);
+gboolean dbus_stop_daemon (BgrBackend *backend, GCancellable *cancellable, GError **error);
+char *dbus_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **error);
+BgrDoctorReport *dbus_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error);
+
+/* Turns a GDBus error into a BGR_ERROR (consumes @remote). */
+void convert_remote_error (DBusBackend *self, GError **error, GError *remote);
+GVariant *call_at (DBusBackend *self, const char *path, const char *iface, const char *method,
+                   GVariant *params, const char *reply_type, gint timeout_ms,
+                   GCancellable *cancellable, GError **error);
+/* Manager methods. */
+GVariant *call_with (DBusBackend *self, const char *method, GVariant *params,
+                     const char *reply_type, GCancellable *cancellable, GError **error);
+GVariant *call (DBusBackend *self, const char *method, const char *reply_type,
+                GCancellable *cancellable, GError **error);
+GVariant *call_name (DBusBackend *self, const char *method, const char *name,
+                     const char *reply_type, GCancellable *cancellable, GError **error);
+
+typedef gpointer (*RecordNew) (JsonObject *doc);
+gpointer record_from_reply (GVariant *reply, RecordNew make, GError **error);
+GPtrArray *list_from_reply (GVariant *reply, RecordNew make, GError **error);
+BgrKernel *kernel_from_reply (GVariant *reply, GError **error);
+BgrImage *image_from_reply (GVariant *reply, GError **error);
+
+extern const BgrBackendVTable bgr_backend_dbus_vtable;
+
+G_END_DECLS
