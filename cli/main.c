@@ -341,6 +341,100 @@ banger_invocation_load_config (BangerInvocation *inv, GError **error)
   return bgr_config_load (inv->config_path, error);
 }
 
+/* Why the session bus cannot be reached, in words a user can act on, or
+ * NULL when it can. Without DBUS_SESSION_BUS_ADDRESS (and no
+ * $XDG_RUNTIME_DIR/bus) GLib tries to autolaunch a bus and fails with "Cannot
+ * autolaunch D-Bus without X11 $DISPLAY", which says nothing useful here
+ * (over ssh, in a container, on a server): it goes to the debug log only. */
+static char *
+session_bus_problem (void)
+{
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *address = g_getenv ("DBUS_SESSION_BUS_ADDRESS");
+
+  /* The connection is GLib's shared one: the client reuses it. */
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  if (bus != NULL)
+    return NULL;
+  g_debug ("no session bus: %s", error->message);
+  if (address == NULL || *address == '\0')
+    return g_strdup ("DBUS_SESSION_BUS_ADDRESS is not set");
+  return g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s: %s", address, error->message);
+}
+
+/* When bangerd holds @config's state directory (the lock file names the
+ * holder, docs/state.md), the session bus address in its environment, or
+ * NULL. */
+static char *
+bangerd_bus_address (BgrConfig *config)
+{
+  g_autofree char *lock = g_build_filename (bgr_config_get_string (config, "state_dir"), "lock",
+                                            NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *comm_path = NULL;
+  g_autofree char *comm = NULL;
+  g_autofree char *environ_path = NULL;
+  g_autofree char *env = NULL;
+  gint64 pid;
+  gsize len = 0;
+  static const char *const vars[] = { "DBUS_SESSION_BUS_ADDRESS=", "DBUS_STARTER_ADDRESS=" };
+
+  if (!g_file_get_contents (lock, &text, NULL, NULL))
+    return NULL;
+  pid = g_ascii_strtoll (text, NULL, 10);
+  comm_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/comm", pid);
+  if (pid <= 0 || !g_file_get_contents (comm_path, &comm, NULL, NULL)
+      || !g_str_equal (g_strstrip (comm), "bangerd"))
+    return NULL;
+  environ_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/environ", pid);
+  if (!g_file_get_contents (environ_path, &env, &len, NULL))
+    return NULL;
+  for (gsize v = 0; v < G_N_ELEMENTS (vars); v++)
+    for (gsize i = 0; i < len; i += strlen (env + i) + 1)
+      if (g_str_has_prefix (env + i, vars[v]) && env[i + strlen (vars[v])] != '\0')
+        return g_strdup (env + i + strlen (vars[v]));
+  return NULL;
+}
+
+/* No session bus: run the engine in this process, as --local would, and say
+ * so. That is safe because the engine takes the state directory's lock: if a
+ * bangerd (on a bus this shell cannot see) or another --local command holds
+ * it, this fails with BGR_ERROR_LOCKED, explained here. */
+static BgrClient *
+get_fallback_client (BangerInvocation *inv, const char *problem, GError **error)
+{
+  g_autoptr (BgrConfig) config = banger_invocation_load_config (inv, error);
+  g_autoptr (GError) local_error = NULL;
+  BgrClient *client;
+
+  if (config == NULL)
+    return NULL;
+  client = bgr_client_new_local (config, BGR_CLIENT_FLAGS_NONE, &local_error);
+  if (client != NULL)
+    {
+      if (!inv->json)
+        g_printerr ("banger: no D-Bus session bus (%s): running the engine in this process, "
+                    "as with --local (--system talks to the system bangerd)\n", problem);
+      return client;
+    }
+  if (g_error_matches (local_error, BGR_ERROR, BGR_ERROR_LOCKED))
+    {
+      g_autofree char *address = bangerd_bus_address (config);
+      g_autofree char *how = address != NULL
+        ? g_strdup_printf ("export DBUS_SESSION_BUS_ADDRESS='%s' to reach it, or stop it", address)
+        : g_strdup ("if that is a bangerd, point DBUS_SESSION_BUS_ADDRESS at its bus; else wait "
+                    "for it to finish");
+
+      g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED,
+                   "no D-Bus session bus (%s), and the engine cannot run in this process: %s; "
+                   "%s", problem, local_error->message, how);
+      return NULL;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
 static BgrClient *
 get_client (BangerInvocation *inv, BgrClientFlags flags, GError **error)
 {
@@ -357,6 +451,20 @@ get_client (BangerInvocation *inv, BgrClientFlags flags, GError **error)
                    "--config applies to the in-process engine: add --local, or start the "
                    "daemon with `bangerd --config %s`", inv->config_path);
       return NULL;
+    }
+  if (!inv->system)
+    {
+      g_autofree char *problem = session_bus_problem ();
+
+      if (problem != NULL && (flags & BGR_CLIENT_FLAGS_NO_AUTO_START))
+        {
+          /* Asking for the daemon itself (daemon status, doctor): no fallback. */
+          g_set_error (error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
+                       "no D-Bus session bus to find bangerd on: %s", problem);
+          return NULL;
+        }
+      if (problem != NULL)
+        return get_fallback_client (inv, problem, error);
     }
   return bgr_client_new_dbus (inv->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, flags, NULL,
                               error);
