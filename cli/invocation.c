@@ -91,26 +91,28 @@ banger_invocation_load_config (BangerInvocation *inv, GError **error)
   return bgr_config_load (inv->config_path, error);
 }
 
-/* Why the session bus cannot be reached, in words a user can act on, or
- * NULL when it can. Without DBUS_SESSION_BUS_ADDRESS (and no
- * $XDG_RUNTIME_DIR/bus) GLib tries to autolaunch a bus and fails with "Cannot
- * autolaunch D-Bus without X11 $DISPLAY", which says nothing useful here
- * (over ssh, in a container, on a server): it goes to the debug log only. */
-static char *
-session_bus_problem (void)
+/* Connects to the session bus (GLib's shared connection, which the D-Bus
+ * client then uses: keep the reference until it is made). When that fails,
+ * returns NULL and sets @problem to why, in words a user can act on.
+ * Without DBUS_SESSION_BUS_ADDRESS (and no $XDG_RUNTIME_DIR/bus) GLib tries
+ * to autolaunch a bus and fails with "Cannot autolaunch D-Bus without X11
+ * $DISPLAY", which says nothing useful here (over ssh, in a container, on a
+ * server): that goes to the debug log only. */
+static GDBusConnection *
+get_session_bus (char **problem)
 {
-  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (GError) error = NULL;
   const char *address = g_getenv ("DBUS_SESSION_BUS_ADDRESS");
+  GDBusConnection *bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
 
-  /* The connection is GLib's shared one: the client reuses it. */
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
   if (bus != NULL)
-    return NULL;
+    return bus;
   g_debug ("no session bus: %s", error->message);
   if (address == NULL || *address == '\0')
-    return g_strdup ("DBUS_SESSION_BUS_ADDRESS is not set");
-  return g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s: %s", address, error->message);
+    *problem = g_strdup ("DBUS_SESSION_BUS_ADDRESS is not set");
+  else
+    *problem = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s: %s", address, error->message);
+  return NULL;
 }
 
 /* When bangerd holds @config's state directory (the lock file names the
@@ -188,6 +190,8 @@ get_fallback_client (BangerInvocation *inv, const char *problem, GError **error)
 static BgrClient *
 get_client (BangerInvocation *inv, BgrClientFlags flags, GError **error)
 {
+  g_autoptr (GDBusConnection) session_bus = NULL;
+
   if (inv->local)
     {
       g_autoptr (BgrConfig) config = banger_invocation_load_config (inv, error);
@@ -204,16 +208,17 @@ get_client (BangerInvocation *inv, BgrClientFlags flags, GError **error)
     }
   if (!inv->system)
     {
-      g_autofree char *problem = session_bus_problem ();
+      g_autofree char *problem = NULL;
 
-      if (problem != NULL && (flags & BGR_CLIENT_FLAGS_NO_AUTO_START))
+      session_bus = get_session_bus (&problem);
+      if (session_bus == NULL && (flags & BGR_CLIENT_FLAGS_NO_AUTO_START))
         {
           /* Asking for the daemon itself (daemon status, doctor): no fallback. */
           g_set_error (error, BGR_ERROR, BGR_ERROR_DAEMON_UNAVAILABLE,
                        "no D-Bus session bus to find bangerd on: %s", problem);
           return NULL;
         }
-      if (problem != NULL)
+      if (session_bus == NULL)
         return get_fallback_client (inv, problem, error);
     }
   return bgr_client_new_dbus (inv->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, flags, NULL,
