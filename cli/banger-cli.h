@@ -38,8 +38,19 @@ typedef struct {
   const GOptionEntry *options; /* the command's own options, or NULL */
 } BangerCommand;
 
-/* Creates the client the invocation asks for: in-process with --local,
- * else bangerd on the session (or --system) bus. */
+/* The command table (commands.c), in `banger --help` order. */
+extern const BangerCommand banger_commands[];
+extern const gsize banger_n_commands;
+/* What banger is, for `banger --help` and banger(1). */
+extern const char banger_description[];
+/* The global options, bound to @inv, @opt_version and @opt_help (the --help
+ * entry is left out when @opt_help is NULL). Free with g_free(). */
+GOptionEntry *banger_global_options_new (BangerInvocation *inv, gboolean *opt_version,
+                                         gboolean *opt_help);
+
+/* Creates the client the invocation asks for: in-process with --local (or
+ * when no session bus can be reached, saying so on stderr), else bangerd on
+ * the session (or --system) bus. */
 BgrClient *banger_invocation_get_client (BangerInvocation *inv, GError **error);
 /* Same, without starting bangerd through D-Bus activation. */
 BgrClient *banger_invocation_get_running_client (BangerInvocation *inv, GError **error);

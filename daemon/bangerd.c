@@ -17,6 +17,7 @@
 
 #include <banger/banger.h>
 
+#include "bangerd-options.h"
 #include "bangerd-private.h"
 
 static Daemon daemon_state;
@@ -160,24 +161,10 @@ int
 main (int argc, char **argv)
 {
   Daemon *d = &daemon_state;
-  gboolean opt_system = FALSE, opt_session = FALSE, opt_replace = FALSE, opt_version = FALSE;
-  gboolean opt_verbose = FALSE;
-  g_autofree char *opt_config = NULL;
-  g_autofree char *opt_address = NULL;
+  g_auto (BangerdOptions) opts = { 0 };
+  g_autofree GOptionEntry *entries = bangerd_options_new_entries (&opts);
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) ctx = NULL;
-  const GOptionEntry entries[] = {
-    { "session", 0, 0, G_OPTION_ARG_NONE, &opt_session, "Serve on the session bus (default)", NULL },
-    { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Serve on the system bus", NULL },
-    { "address", 0, 0, G_OPTION_ARG_STRING, &opt_address, "Serve on the message bus at ADDRESS", "ADDRESS" },
-    { "replace", 0, 0, G_OPTION_ARG_NONE, &opt_replace, "Replace a running bangerd", NULL },
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
-      "Read this config file (default: $XDG_CONFIG_HOME/banger/config.toml, with --system "
-      "/etc/banger/config.toml; also $BANGER_CONFIG)", "PATH" },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log at debug level whatever log_level says", NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
-    G_OPTION_ENTRY_NULL
-  };
 
   /* VmExec writes to descriptors its callers passed: a caller that went
    * away must cost an EPIPE, not the daemon. */
@@ -185,22 +172,20 @@ main (int argc, char **argv)
   guint owner_id;
   guint name_flags;
 
-  ctx = g_option_context_new ("- the banger daemon");
-  g_option_context_set_summary (ctx,
-    "bangerd owns banger's state directory and serves libbanger on D-Bus as\n"
-    "org.banger.Banger1 (object /org/banger/Banger1). `banger` talks to it.");
+  ctx = g_option_context_new (bangerd_parameter_string);
+  g_option_context_set_summary (ctx, bangerd_summary);
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
       g_printerr ("bangerd: %s (see bangerd --help)\n", error->message);
       return 2;
     }
-  if (opt_version)
+  if (opts.version)
     {
       g_print ("bangerd %s\n", bgr_get_version_string ());
       return 0;
     }
-  if ((opt_system ? 1 : 0) + (opt_session ? 1 : 0) + (opt_address != NULL ? 1 : 0) > 1)
+  if ((opts.system ? 1 : 0) + (opts.session ? 1 : 0) + (opts.address != NULL ? 1 : 0) > 1)
     {
       g_printerr ("bangerd: --session, --system and --address exclude each other\n");
       return 2;
@@ -211,47 +196,47 @@ main (int argc, char **argv)
       return 2;
     }
 
-  if (opt_config == NULL && g_getenv ("BANGER_CONFIG") != NULL)
-    opt_config = g_strdup (g_getenv ("BANGER_CONFIG"));
+  if (opts.config == NULL && g_getenv ("BANGER_CONFIG") != NULL)
+    opts.config = g_strdup (g_getenv ("BANGER_CONFIG"));
   /* The system daemon has system-wide defaults: /etc/banger/config.toml,
    * state in /var/lib/banger, cache in /var/cache/banger. */
-  d->config = bgr_config_load_full (opt_config,
-                                    opt_system ? BGR_CONFIG_FLAGS_SYSTEM : BGR_CONFIG_FLAGS_NONE,
+  d->config = bgr_config_load_full (opts.config,
+                                    opts.system ? BGR_CONFIG_FLAGS_SYSTEM : BGR_CONFIG_FLAGS_NONE,
                                     &error);
   if (d->config == NULL)
     {
       g_printerr ("bangerd: %s\n", error->message);
       return bgr_error_code_to_exit_status (error->code);
     }
-  d->max_level = opt_verbose ? G_LOG_LEVEL_DEBUG
+  d->max_level = opts.verbose ? G_LOG_LEVEL_DEBUG
                              : level_from_config (bgr_config_get_string (d->config, "log_level"));
   g_log_set_writer_func (log_writer, d, NULL);
-  d->replace = opt_replace;
+  d->replace = opts.replace;
   d->loop = g_main_loop_new (NULL, FALSE);
 
-  d->bus_description = opt_address != NULL ? g_strdup_printf ("address:%s", opt_address)
-                                             : g_strdup (opt_system ? "system" : "session");
+  d->bus_description = opts.address != NULL ? g_strdup_printf ("address:%s", opts.address)
+                                             : g_strdup (opts.system ? "system" : "session");
   /* Without --replace, take the state lock before touching the bus, so a
    * second daemon fails at once with the holder's pid. */
-  if (!opt_replace && !try_start_engine (d, &error))
+  if (!opts.replace && !try_start_engine (d, &error))
     {
       g_printerr ("bangerd: %s\n", error->message);
       return bgr_error_code_to_exit_status (error->code);
     }
 
-  if (opt_address != NULL)
+  if (opts.address != NULL)
     {
       d->connection = g_dbus_connection_new_for_address_sync (
-        opt_address,
+        opts.address,
         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
         NULL, NULL, &error);
     }
   else
-    d->connection = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, &error);
+    d->connection = g_bus_get_sync (opts.system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, &error);
   if (d->connection == NULL)
     {
       g_printerr ("bangerd: cannot connect to the %s bus: %s\n",
-                  opt_address != NULL ? opt_address : (opt_system ? "system" : "session"),
+                  opts.address != NULL ? opts.address : (opts.system ? "system" : "session"),
                   error->message);
       return bgr_error_code_to_exit_status (BGR_ERROR_DAEMON_UNAVAILABLE);
     }
@@ -270,7 +255,7 @@ main (int argc, char **argv)
     }
 
   name_flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT | G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE;
-  if (opt_replace)
+  if (opts.replace)
     name_flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
   owner_id = g_bus_own_name_on_connection (d->connection, BGR_DBUS_NAME, name_flags,
                                            on_name_acquired, on_name_lost, d, NULL);

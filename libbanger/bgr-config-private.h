@@ -16,4 +16,11 @@ gboolean bgr_config_parse_ipv4 (const char *text, guint32 *out);
 gboolean bgr_config_parse_cidr (const char *text, guint32 *net, guint *prefix);
 gboolean bgr_config_valid_ifname (const char *s);
 
+/* For the generated manual (banger-config(5)): @key's one-line description,
+ * its type in words, and its built-in default for @flags (the XDG
+ * directories as the environment gives them). NULL for an unknown key. */
+const char *bgr_config_get_key_doc (const char *key);
+char *bgr_config_dup_key_type_doc (const char *key);
+char *bgr_config_dup_key_default (const char *key, BgrConfigFlags flags);
+
 G_END_DECLS

@@ -460,6 +460,65 @@ default_value (const char *key, BgrConfigFlags flags)
   g_assert_not_reached ();
 }
 
+/* ---- documentation ------------------------------------------------------ */
+
+/* What banger-config(5) says about each key comes from key_specs[] and
+ * default_value() too, so the manual cannot drift from the parser. */
+
+const char *
+bgr_config_get_key_doc (const char *key)
+{
+  int i = spec_index (key);
+  return i < 0 ? NULL : key_specs[i].doc;
+}
+
+char *
+bgr_config_dup_key_type_doc (const char *key)
+{
+  int i = spec_index (key);
+  const KeySpec *spec;
+
+  if (i < 0)
+    return NULL;
+  spec = &key_specs[i];
+  switch (spec->type)
+    {
+    case KT_STRING:
+      return g_strdup ("string");
+    case KT_ENUM:
+      {
+        g_autofree char *list = g_strjoinv (", ", (char **) spec->choices);
+        return g_strdup_printf ("one of %s", list);
+      }
+    case KT_PATH:
+      return g_strdup ("absolute path (a leading ~/ is the home directory)");
+    case KT_COMMAND:
+      return g_strdup ("program name (looked up in PATH) or absolute path");
+    case KT_DURATION:
+      return g_strdup ("duration");
+    case KT_UINT:
+      return g_strdup_printf ("integer %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " (a TOML integer, not a string)",
+                              spec->min, spec->max);
+    case KT_IPV4:
+      return g_strdup ("IPv4 address");
+    case KT_CIDR:
+      return g_strdup ("IPv4 network ADDRESS/PREFIX, prefix 8..30, no host bits");
+    case KT_IFNAME:
+      return g_strdup ("interface name (1-15 of a-z, 0-9, -, _, .)");
+    case KT_LISTEN:
+      return g_strdup ("HOST:PORT");
+    case KT_URL:
+      return g_strdup ("http://, https:// or file:/// URL, or absolute path; empty: the built-in");
+    }
+  g_assert_not_reached ();
+}
+
+char *
+bgr_config_dup_key_default (const char *key, BgrConfigFlags flags)
+{
+  return spec_index (key) < 0 ? NULL : default_value (key, flags);
+}
+
 static void
 set_entry (BgrConfig *self, int i, char *value, gint64 num, const char *source, guint line)
 {

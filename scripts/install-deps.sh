@@ -13,6 +13,7 @@ PACKAGES="
   qemu-system-x86
   docker-registry skopeo umoci apache2-utils
   clang libclang-rt-14-dev
+  man-db groff-base bash-completion
 "
 
 missing=""

@@ -20,9 +20,17 @@ for f in bin/banger bin/bangerd \
          share/dbus-1/system-services/org.banger.Banger1.service \
          share/dbus-1/system.d/org.banger.Banger1.conf \
          lib/systemd/user/bangerd.service lib/systemd/system/bangerd.service \
-         lib/python3/dist-packages/banger/__init__.py; do
+         lib/python3/dist-packages/banger/__init__.py \
+         share/man/man1/banger.1 share/man/man5/banger-config.5 share/man/man8/bangerd.8; do
   [ -e "$root/$f" ] || { echo "missing after install: $prefix/$f"; status=1; }
 done
+# The completion goes to bash-completion's completionsdir under our prefix.
+completion=$(find "$dest" -path '*/completions/banger' | head -n1)
+if [ -z "$completion" ]; then
+  echo "missing after install: the bash completion (completions/banger)"; status=1
+elif ! bash -c '. "$1" && complete -p banger' sh "$completion" > /dev/null; then
+  echo "installed completion does not register for banger: $completion"; status=1
+fi
 pc=$(find "$root" -name banger.pc | head -n1)
 lib=$(find "$root" -name 'libbanger.so.1' | head -n1)
 [ -n "$pc" ] && [ -n "$lib" ] || { echo "missing banger.pc or libbanger.so.1"; exit 1; }
@@ -38,5 +46,5 @@ $cc -std=c11 -Wall -Werror $cflags "$example" $libs -o "$dest/doctor"
 out=$(LD_LIBRARY_PATH=$(dirname "$lib") XDG_CONFIG_HOME="$dest/cfg" "$dest/doctor" || true)
 echo "$out" | grep -q '^libbanger ' || { echo "installed example did not run: $out"; status=1; }
 echo "$out" | grep -q '^hypervisor: ' || { echo "installed example printed no report: $out"; status=1; }
-[ $status -eq 0 ] && echo "ok: install tree complete, example builds and runs against it"
+[ $status -eq 0 ] && echo "ok: install tree complete (man pages and completion too), example builds and runs against it"
 exit $status

@@ -3,6 +3,10 @@
 #include "config.h"
 
 #include <json-glib/json-glib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <banger/banger.h>
 
 #include "bgr-test-util.h"
 
@@ -222,6 +226,83 @@ test_local_ssh_key (void)
   bgr_run_clear (&r);
 }
 
+/* No session bus at all (ssh to a server, a container): GLib would try to
+ * autolaunch one and fail with "Cannot autolaunch D-Bus without X11
+ * $DISPLAY". The CLI runs the engine in-process instead and says so once. */
+static void
+test_no_session_bus (void)
+{
+  g_autofree char *state = g_build_filename (g_get_user_state_dir (), "banger", NULL);
+  BgrRun r;
+
+  g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
+  g_unsetenv ("DISPLAY");
+#define RUN_NO_BUS(r, ...) bgr_run_env ((r), NULL, (const char *const[]){ banger, __VA_ARGS__, NULL })
+
+  RUN_NO_BUS (&r, "image", "list");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_null (strstr (r.err, "autolaunch"));
+  bgr_assert_contains (r.err, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)");
+  bgr_assert_contains (r.err, "running the engine in this process");
+  /* One line of explanation, and the command's own output. */
+  g_assert_cmpint (strchr (r.err, '\n') - r.err, ==, strlen (r.err) - 1);
+  bgr_assert_contains (r.out, "no images");
+  bgr_run_clear (&r);
+
+  /* --json output stays a document; the note is for people. */
+  RUN_NO_BUS (&r, "--json", "vm", "list");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  bgr_assert_contains (r.out, "[");
+  bgr_run_clear (&r);
+
+  RUN_NO_BUS (&r, "config", "show");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "log_level");
+  g_assert_null (strstr (r.err, "autolaunch"));
+  bgr_run_clear (&r);
+
+  RUN_NO_BUS (&r, "config", "path");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  bgr_run_clear (&r);
+
+  RUN_NO_BUS (&r, "doctor");
+  g_assert_cmpint (r.status, !=, 13);
+  bgr_assert_contains (r.out, "PASS  config");
+  bgr_assert_contains (r.err, "no D-Bus session bus");
+  g_assert_null (strstr (r.err, "autolaunch"));
+  bgr_run_clear (&r);
+
+  /* The daemon itself cannot be reached: no fallback, exit 13. */
+  RUN_NO_BUS (&r, "daemon", "status");
+  g_assert_cmpint (r.status, ==, 13);
+  bgr_assert_contains (r.err, "no D-Bus session bus to find bangerd on");
+  g_assert_null (strstr (r.err, "autolaunch"));
+  bgr_run_clear (&r);
+
+  /* Another engine owns the state directory: the fallback is refused, and
+   * the error says why and what to do. */
+  {
+    g_autoptr (BgrConfig) config = bgr_config_new_default ();
+    g_autoptr (GError) err = NULL;
+    g_autoptr (BgrClient) holder = bgr_client_new_local (config, BGR_CLIENT_FLAGS_NONE, &err);
+    g_autofree char *who = g_strdup_printf ("in use by process %d", (int) getpid ());
+
+    g_assert_no_error (err);
+    RUN_NO_BUS (&r, "image", "list");
+    g_assert_cmpint (r.status, ==, bgr_error_code_to_exit_status (BGR_ERROR_LOCKED));
+    bgr_assert_contains (r.err, "no D-Bus session bus");
+    bgr_assert_contains (r.err, "the engine cannot run in this process");
+    bgr_assert_contains (r.err, who);
+    bgr_assert_contains (r.err, "DBUS_SESSION_BUS_ADDRESS");
+    g_assert_null (strstr (r.err, "autolaunch"));
+    bgr_run_clear (&r);
+  }
+  g_assert_true (g_file_test (state, G_FILE_TEST_IS_DIR));
+#undef RUN_NO_BUS
+}
+
 int
 main (int argc, char **argv)
 {
@@ -234,5 +315,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/no-daemon", test_no_daemon);
   g_test_add_func ("/cli/config-path-json", test_config_path_json);
   g_test_add_func ("/cli/local-ssh-key", test_local_ssh_key);
+  g_test_add_func ("/cli/no-session-bus", test_no_session_bus);
   return g_test_run ();
 }

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The CLI's command table and global options. `banger` dispatches on them,
+ * and banger-docgen writes banger(1) and the bash completion from them at
+ * build time: a command or option added here (or to a command's
+ * GOptionEntry table) appears in both without further work. */
+#include "config.h"
+
+#include <string.h>
+
+#include "banger-cli.h"
+
+const char banger_description[] =
+  "banger manages development microVMs (Firecracker, or QEMU where KVM is missing).\n"
+  "Commands talk to bangerd over D-Bus (the session bus, or the system bus with\n"
+  "--system). --local runs the engine in this process instead; so does a host with\n"
+  "no session bus, saying so on stderr.";
+
+const BangerCommand banger_commands[] = {
+  { "version", banger_cmd_version, "Print banger's version",
+    "Prints the version of banger (the CLI and the libbanger it loaded).", "", 0, 0, NULL },
+  { "doctor", banger_cmd_doctor, "Check this host and explain what banger can do on it",
+    "Checks KVM, firecracker, QEMU (and whether it can use KVM or only TCG), which\n"
+    "hypervisor `auto` picks and why, the tun and vhost-vsock devices, ip, nft or\n"
+    "iptables, dnsmasq, ssh, free disk in the state and cache directories, and the\n"
+    "config file. One line per check: PASS, WARN or FAIL, with a `fix:` hint.\n"
+    "Asks bangerd when it runs (the daemon's view of the host); otherwise, or with\n"
+    "--local, checks in this process. Exits 1 when a check FAILs, else 0.", "", 0, 0, NULL },
+  { "config show", banger_cmd_config_show, "Print the effective configuration",
+    "Prints every configuration key, its effective value and where it came from\n"
+    "(\"default\" or FILE:LINE). Without --local this is the daemon's configuration.",
+    "", 0, 0, NULL },
+  { "config path", banger_cmd_config_path, "Print the path of the config file",
+    "Prints the config file this client reads (--config, $BANGER_CONFIG, or\n"
+    "$XDG_CONFIG_HOME/banger/config.toml) and whether it exists.", "", 0, 0, NULL },
+  { "config ssh-key", banger_cmd_config_ssh_key, "Print (creating if needed) banger's ssh key",
+    "Prints the private key banger uses for guests. When ssh_key_path is unset and\n"
+    "no key exists yet, creates an ed25519 key in ~/.config/banger/ssh/ (key 0600,\n"
+    "directory 0700).", "", 0, 0, NULL },
+  { "daemon status", banger_cmd_daemon_status, "Show the running bangerd",
+    "Shows the daemon's pid, version, bus, state directory, web UI address and uptime.\n"
+    "Exits 13 when no daemon answers.", "", 0, 0, NULL },
+  { "daemon stop", banger_cmd_daemon_stop, "Stop the running bangerd",
+    "Asks bangerd to exit; it replies, releases its state directory and exits.", "", 0, 0, NULL },
+  { "kernel import", banger_cmd_kernel_import, "Import a kernel (file or Debian package)",
+    "Copies a kernel into banger's state directory: an ELF vmlinux (--vmlinux) or a\n"
+    "bzImage (--bzimage), with an optional modules tree and initrd, or the kernel and\n"
+    "modules of a Debian package (--deb linux-image-...deb, read directly, no dpkg).\n"
+    "When the modules build virtio as modules (as Debian's cloud kernel does) and no\n"
+    "initrd is given, banger generates a small initramfs that loads them and mounts\n"
+    "the root device. NAME defaults to the package's kernel version with --deb.",
+    "[NAME]", 0, 1, banger_kernel_import_options },
+  { "kernel list", banger_cmd_kernel_list, "List managed kernels (or --available ones)",
+    "Lists the kernels banger manages. With --available, lists what the kernel\n"
+    "catalog offers (kernel_catalog_url; empty means the built-in catalog, whose\n"
+    "entries come from this host's apt archive).", "", 0, 0, banger_kernel_list_options },
+  { "kernel pull", banger_cmd_kernel_pull, "Download and import a catalog kernel",
+    "Downloads a kernel the catalog offers into the cache directory (resuming an\n"
+    "interrupted download, verifying size and sha256; apt entries use apt-get\n"
+    "download), then imports it under its catalog name. A progress bar shows on a\n"
+    "terminal. A failed or cancelled pull registers nothing.", "NAME", 1, 1, NULL },
+  { "kernel show", banger_cmd_kernel_show, "Show one kernel",
+    "Shows a kernel's version, format, files and source.", "NAME", 1, 1, NULL },
+  { "kernel delete", banger_cmd_kernel_delete, "Delete a kernel",
+    "Deletes a kernel and its files; refused while an image refers to it.", "NAME", 1, 1, NULL },
+  { "image register", banger_cmd_image_register, "Register an image from your files",
+    "Registers an unmanaged image: banger checks each file (ext4 rootfs and work-seed\n"
+    "opened with libext2fs, the kernel's header, the modules tree) and then points at\n"
+    "your files without ever deleting them. Use --kernel FILE or --kernel-ref KERNEL.",
+    "", 0, 0, banger_image_register_options },
+  { "image pull", banger_cmd_image_pull, "Pull an image from an OCI registry",
+    "Downloads an image (alpine:3.19, ghcr.io/o/r:tag, 127.0.0.1:5000/x@sha256:...)\n"
+    "into a layer cache shared by all pulls and replays its layers straight into a new\n"
+    "ext4 rootfs (owners, modes, links, device nodes and xattrs as in the layers), sized\n"
+    "from the content unless --size is given, then registers it as a managed image\n"
+    "booting with --kernel-ref. Plain http is used only for a registry on the loopback\n"
+    "interface, or with --insecure. Credentials come from ~/.docker/config.json or\n"
+    "$REGISTRY_AUTH_FILE.", "REF", 1, 1, banger_image_pull_options },
+  { "image cache list", banger_cmd_image_cache_list, "List the OCI layer cache",
+    "Lists the layer blobs image pull cached, with the images that use each.", "", 0, 0, NULL },
+  { "image cache prune", banger_cmd_image_cache_prune, "Remove unused layer blobs and VM bases",
+    "Removes the cached layer blobs that no image uses, and the prepared VM bases\n"
+    "(an image with the guest agent and kernel modules added) no image leads to.", "", 0, 0, NULL },
+  { "image list", banger_cmd_image_list, "List images",
+    "Lists registered and managed images.", "", 0, 0, NULL },
+  { "image show", banger_cmd_image_show, "Show one image",
+    "Shows an image's files (with the managed kernel's files for --kernel-ref).", "NAME", 1, 1, NULL },
+  { "image delete", banger_cmd_image_delete, "Delete an image",
+    "Deletes an image: a managed image's files go with it; a registered image's\n"
+    "files are yours and stay.", "NAME", 1, 1, NULL },
+  { "image promote", banger_cmd_image_promote, "Make banger own an image's files",
+    "Copies a registered image's files into banger's state directory (a reflink where\n"
+    "the filesystem can, else a sparse copy that keeps holes) and marks it managed.",
+    "NAME", 1, 1, NULL },
+  { "vm create", banger_cmd_vm_create, "Create and boot a VM",
+    "Creates a VM from an image and boots it: the image's rootfs is cloned for the VM\n"
+    "(a reflink where the filesystem can, else a sparse copy), the guest agent and the\n"
+    "kernel's modules are installed into the clone, the VMM starts (firecracker where\n"
+    "KVM is usable and the kernel is a vmlinux, else QEMU) and the command returns when\n"
+    "the guest agent answers. On a terminal each phase is shown as it happens. When the\n"
+    "boot fails the VM stays in state 'error' with its console log (banger vm logs).",
+    "", 0, 0, banger_vm_create_options },
+  { "vm start", banger_cmd_vm_start, "Boot a stopped VM",
+    "Boots a stopped VM from its own disks and waits for its guest agent.", "NAME", 1, 1, NULL },
+  { "vm stop", banger_cmd_vm_stop, "Stop a VM gracefully",
+    "Asks the guest (through its agent) to power off; if it does not, presses the\n"
+    "virtual power button (Ctrl-Alt-Del); if that does not work either, kills the VMM.",
+    "NAME", 1, 1, NULL },
+  { "vm kill", banger_cmd_vm_kill, "Kill a VM's VMM at once",
+    "Kills the VMM process (SIGKILL), like pulling the plug.", "NAME", 1, 1, NULL },
+  { "vm delete", banger_cmd_vm_delete, "Delete a VM and its disks",
+    "Deletes a VM and its disks. A running VM is refused unless --force.", "NAME", 1, 1,
+    banger_vm_delete_options },
+  { "vm list", banger_cmd_vm_list, "List VMs", "Lists VMs with their state.", "", 0, 0, NULL },
+  { "vm show", banger_cmd_vm_show, "Show one VM",
+    "Shows a VM: state (and why it stopped), hypervisor, resources, address, what\n"
+    "its guest agent reported and where its console log is.", "NAME", 1, 1, NULL },
+  { "vm logs", banger_cmd_vm_logs, "Print a VM's serial console",
+    "Prints the VM's serial console log, over all its boots.", "NAME", 1, 1,
+    banger_vm_logs_options },
+  { "vm ports", banger_cmd_vm_ports, "List the sockets listening in a VM",
+    "Lists TCP sockets listening and UDP sockets bound in the guest, with their\n"
+    "process where the guest agent can tell.", "NAME", 1, 1, NULL },
+  { "vm stats", banger_cmd_vm_stats, "Show a VM's resource use",
+    "Samples the guest's CPU, memory, load and root filesystem (from its agent) and\n"
+    "the VMM's CPU, memory, disk and network counters (from outside).", "NAME", 1, 1, NULL },
+  { "vm exec", banger_cmd_vm_exec, "Run a command in a VM",
+    "Runs COMMAND in the guest through the guest agent and streams its output.\n"
+    "stdin is forwarded when it is a pipe or a file (-i: also from a terminal).\n"
+    "The exit status is the command's (128+N when signal N killed it, 124 when\n"
+    "--timeout killed it).", "NAME -- COMMAND [ARGS...]", 2, G_MAXUINT, banger_vm_exec_options },
+};
+
+const gsize banger_n_commands = G_N_ELEMENTS (banger_commands);
+
+static gboolean
+count_verbose (const char *name, const char *value, gpointer data, GError **error)
+{
+  BangerInvocation *inv = data;
+  inv->verbose++;
+  return TRUE;
+}
+
+GOptionEntry *
+banger_global_options_new (BangerInvocation *inv, gboolean *opt_version, gboolean *opt_help)
+{
+  const GOptionEntry entries[] = {
+    { "local", 0, 0, G_OPTION_ARG_NONE, &inv->local,
+      "Run the engine in this process instead of asking bangerd", NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &inv->system,
+      "Talk to the system bangerd (bangerd --system)", NULL },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &inv->config_path,
+      "Config file for --local and doctor (also $BANGER_CONFIG)", "PATH" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &inv->json, "Print machine-readable JSON", NULL },
+    { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) count_verbose,
+      "Log more (-vv: debug)", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, opt_version, "Print the version", NULL },
+    /* last: dropped when @opt_help is NULL */
+    { "help", 'h', 0, G_OPTION_ARG_NONE, opt_help,
+      "Show help (banger COMMAND --help for a command)", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  GOptionEntry *copy = g_memdup2 (entries, sizeof entries);
+
+  /* Without a place for --help, GOption's own --help applies. */
+  if (opt_help == NULL)
+    memset (&copy[G_N_ELEMENTS (entries) - 2], 0, sizeof (GOptionEntry));
+  return copy;
+}
