@@ -280,6 +280,7 @@ handle_doctor (BgrDBusManager *skeleton, GDBusMethodInvocation *invocation, gpoi
     }
   bgr_dbus_manager_complete_doctor (skeleton, invocation,
                                     bgr_doctor_report_get_hypervisor (report),
+                                    bgr_doctor_report_get_accel (report),
                                     g_variant_builder_end (&b));
   call_done (d);
   return G_DBUS_METHOD_INVOCATION_HANDLED;

@@ -173,7 +173,7 @@ dbus_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **er
 static BgrDoctorReport *
 dbus_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call ((DBusBackend *) backend, "Doctor", "(sa(suss))", cancellable,
+  g_autoptr (GVariant) reply = call ((DBusBackend *) backend, "Doctor", "(ssa(suss))", cancellable,
                                      error);
   if (reply == NULL)
     return NULL;
