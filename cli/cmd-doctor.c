@@ -11,6 +11,7 @@ print_report (BgrDoctorReport *report)
 {
   gboolean color = isatty (STDOUT_FILENO) && g_getenv ("NO_COLOR") == NULL;
   const char *hv = bgr_doctor_report_get_hypervisor (report);
+  const char *accel = bgr_doctor_report_get_accel (report);
 
   for (guint i = 0; i < bgr_doctor_report_get_n_checks (report); i++)
     {
@@ -26,7 +27,13 @@ print_report (BgrDoctorReport *report)
       if (fix != NULL && st != BGR_DOCTOR_PASS)
         g_print ("      %-12s fix: %s\n", "", fix);
     }
-  g_print ("\nVMs would run on: %s\n", *hv != '\0' ? hv : "nothing (no usable hypervisor)");
+  if (*hv == '\0')
+    g_print ("\nVMs would run on: nothing (no usable hypervisor)\n");
+  else
+    g_print ("\nVMs would run on: %s with %s\n", hv,
+             g_str_equal (accel, "kvm")   ? "KVM"
+             : g_str_equal (accel, "tcg") ? "TCG (emulation, slow)"
+                                          : "an unknown accelerator");
 }
 
 /* The daemon could not answer: check in-process instead. */

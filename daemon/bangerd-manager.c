@@ -69,7 +69,8 @@ handle_doctor (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, gpointer da
                              fix != NULL ? fix : "");
     }
   return bgrd_return (data, inv,
-                      g_variant_new ("(s@a(suss))", bgr_doctor_report_get_hypervisor (report),
+                      g_variant_new ("(ss@a(suss))", bgr_doctor_report_get_hypervisor (report),
+                                     bgr_doctor_report_get_accel (report),
                                      g_variant_builder_end (&b)));
 }
 

@@ -163,7 +163,7 @@ dbus_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **er
 BgrDoctorReport *
 dbus_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call ((DBusBackend *) backend, "Doctor", "(sa(suss))", cancellable,
+  g_autoptr (GVariant) reply = call ((DBusBackend *) backend, "Doctor", "(ssa(suss))", cancellable,
                                      error);
   if (reply == NULL)
     return NULL;

@@ -9,12 +9,9 @@ BgrDoctorReport *bgr_doctor_report_new (void);
 void bgr_doctor_report_add (BgrDoctorReport *self, const char *name, BgrDoctorStatus status,
                             const char *message, const char *fix);
 void bgr_doctor_report_set_hypervisor (BgrDoctorReport *self, const char *hypervisor);
-/* Wire form of the D-Bus Doctor reply: (s a(suss)). */
+void bgr_doctor_report_set_accel (BgrDoctorReport *self, const char *accel);
+/* Wire form of the D-Bus Doctor reply: (s s a(suss)): hypervisor, accel, checks. */
 GVariant *bgr_doctor_report_to_variant (BgrDoctorReport *self);
 BgrDoctorReport *bgr_doctor_report_new_from_variant (GVariant *value, GError **error);
-
-/* 1: /dev/kvm is usable (a VM and a vCPU could be created), 0: absent,
- * -1: present but not usable. *why says which. */
-int bgr_doctor_probe_kvm (char **why);
 
 G_END_DECLS

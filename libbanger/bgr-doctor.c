@@ -3,11 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <json-glib/json-glib.h>
-#include <linux/kvm.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -16,6 +13,7 @@
 
 #include "bgr-doctor-private.h"
 #include "bgr-error-private.h"
+#include "vmm/bgr-kvm-probe-private.h"
 
 typedef struct {
   char *name;
@@ -28,6 +26,7 @@ struct _BgrDoctorReport {
   GObject parent_instance;
   GArray *checks; /* of Check */
   char *hypervisor;
+  char *accel;
 };
 
 G_DEFINE_FINAL_TYPE (BgrDoctorReport, bgr_doctor_report, G_TYPE_OBJECT)
@@ -47,6 +46,7 @@ bgr_doctor_report_finalize (GObject *object)
   BgrDoctorReport *self = BGR_DOCTOR_REPORT (object);
   g_array_unref (self->checks);
   g_free (self->hypervisor);
+  g_free (self->accel);
   G_OBJECT_CLASS (bgr_doctor_report_parent_class)->finalize (object);
 }
 
@@ -62,6 +62,7 @@ bgr_doctor_report_init (BgrDoctorReport *self)
   self->checks = g_array_new (FALSE, TRUE, sizeof (Check));
   g_array_set_clear_func (self->checks, check_clear);
   self->hypervisor = g_strdup ("");
+  self->accel = g_strdup ("");
 }
 
 BgrDoctorReport *
@@ -75,6 +76,13 @@ bgr_doctor_report_set_hypervisor (BgrDoctorReport *self, const char *hypervisor)
 {
   g_free (self->hypervisor);
   self->hypervisor = g_strdup (hypervisor != NULL ? hypervisor : "");
+}
+
+void
+bgr_doctor_report_set_accel (BgrDoctorReport *self, const char *accel)
+{
+  g_free (self->accel);
+  self->accel = g_strdup (accel != NULL ? accel : "");
 }
 
 void
@@ -150,52 +158,18 @@ find_program (const char *name)
   return g_find_program_in_path (name);
 }
 
-/* 1: usable, 0: absent, -1: present but not usable (errno in *why). */
-int
-bgr_doctor_probe_kvm (char **why)
+/* The accelerator the engine gives qemu VMs (choose_hypervisor() in
+ * bgr-engine-vm.c): "kvm", "tcg", or "" when they cannot start. */
+static const char *
+qemu_accel_for (BgrConfig *config, BgrKvmVerdict kvm)
 {
-  int fd, version, vm, vcpu;
+  const char *accel = bgr_config_get_string (config, "qemu_accel");
 
-  if (access ("/dev/kvm", F_OK) != 0)
-    {
-      *why = g_strdup ("/dev/kvm does not exist");
-      return 0;
-    }
-  fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    {
-      *why = g_strdup_printf ("/dev/kvm cannot be opened: %s", g_strerror (errno));
-      return -1;
-    }
-  version = ioctl (fd, KVM_GET_API_VERSION, 0);
-  if (version != KVM_API_VERSION)
-    {
-      close (fd);
-      *why = g_strdup_printf ("/dev/kvm answers API version %d, expected %d", version,
-                              KVM_API_VERSION);
-      return -1;
-    }
-  /* A device node is not proof: make sure a VM and a vCPU can be created. */
-  vm = ioctl (fd, KVM_CREATE_VM, 0);
-  if (vm < 0)
-    {
-      *why = g_strdup_printf ("/dev/kvm cannot create a VM: %s", g_strerror (errno));
-      close (fd);
-      return -1;
-    }
-  vcpu = ioctl (vm, KVM_CREATE_VCPU, 0);
-  if (vcpu < 0)
-    {
-      *why = g_strdup_printf ("/dev/kvm cannot create a vCPU: %s", g_strerror (errno));
-      close (vm);
-      close (fd);
-      return -1;
-    }
-  close (vcpu);
-  close (vm);
-  close (fd);
-  *why = g_strdup ("/dev/kvm is usable (a test VM and vCPU were created)");
-  return 1;
+  if (g_str_equal (accel, "tcg"))
+    return "tcg";
+  if (g_str_equal (accel, "kvm"))
+    return kvm >= BGR_KVM_NO_GUESTS ? "kvm" : "";
+  return kvm == BGR_KVM_USABLE ? "kvm" : "tcg";
 }
 
 static void
@@ -342,23 +316,41 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
   g_autofree char *kvm_why = NULL;
   g_autofree char *fc_path = NULL, *fc_version = NULL;
   g_autofree char *qemu_path = NULL, *qemu_version = NULL;
+  g_autofree char *kvm_cache = NULL;
   const char *hv = bgr_config_get_string (config, "hypervisor");
-  int kvm;
+  const char *accel = bgr_config_get_string (config, "qemu_accel");
+  BgrKvmVerdict kvm;
+  gboolean kvm_cached = FALSE;
   gboolean fc_ok = FALSE, qemu_ok = FALSE;
 
-  /* kvm */
-  kvm = bgr_doctor_probe_kvm (&kvm_why);
-  if (kvm == 1)
-    add (self, "kvm", BGR_DOCTOR_PASS, NULL, "%s", kvm_why);
-  else if (kvm == 0)
+  /* kvm: only a guest that runs proves it (bgr-kvm-probe-private.h) */
+  kvm = bgr_kvm_probe (bgr_config_get_string (config, "cache_dir"), &kvm_why, &kvm_cached);
+  kvm_cache = bgr_kvm_probe_dup_cache_path (bgr_config_get_string (config, "cache_dir"));
+  if (kvm == BGR_KVM_USABLE)
+    add (self, "kvm", BGR_DOCTOR_PASS, NULL, "/dev/kvm runs guests: %s%s", kvm_why,
+         kvm_cached ? " (found earlier this boot)" : "");
+  else if (kvm == BGR_KVM_ABSENT)
     add (self, "kvm", BGR_DOCTOR_WARN,
          "enable virtualization (VT-x/AMD-V) in the firmware, or nested virtualization in the "
          "host VM, then `modprobe kvm_intel` or `modprobe kvm_amd`",
          "%s: firecracker cannot run; qemu falls back to TCG (slow)", kvm_why);
-  else
+  else if (kvm == BGR_KVM_NO_ACCESS)
     add (self, "kvm", BGR_DOCTOR_WARN,
          "add your user to the 'kvm' group (`sudo usermod -aG kvm $USER`, then log in again)",
          "%s: firecracker cannot run; qemu falls back to TCG (slow)", kvm_why);
+  else
+    {
+      g_autofree char *fix = g_strdup_printf (
+        "none needed: qemu_accel = \"auto\" uses TCG here (slow but working). For fast VMs use "
+        "a host with hardware virtualization (VT-x/AMD-V, or nested virtualization enabled for "
+        "this VM). The verdict holds until the host reboots%s%s%s",
+        kvm_cache != NULL ? "; delete " : "", kvm_cache != NULL ? kvm_cache : "",
+        kvm_cache != NULL ? " to probe again" : "");
+      add (self, "kvm", BGR_DOCTOR_WARN, fix,
+           "/dev/kvm is present, but guests do not run under it: %s%s. "
+           "VMs use qemu with TCG; firecracker cannot run here",
+           kvm_why, kvm_cached ? " (found earlier this boot)" : "");
+    }
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
@@ -380,10 +372,13 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
          "%s does not answer --version", fc_path);
   else
     {
-      fc_ok = kvm == 1;
+      fc_ok = kvm == BGR_KVM_USABLE;
       add (self, "firecracker", fc_ok ? BGR_DOCTOR_PASS : BGR_DOCTOR_WARN,
-           fc_ok ? NULL : "firecracker needs a usable /dev/kvm (see the kvm check)",
-           "%s at %s%s", fc_version, fc_path, fc_ok ? "" : " (unusable here: no KVM)");
+           fc_ok ? NULL : "firecracker needs a KVM that runs guests (see the kvm check)",
+           "%s at %s%s", fc_version, fc_path,
+           fc_ok                         ? ""
+           : kvm == BGR_KVM_NO_GUESTS ? " (unusable here: KVM does not run guests)"
+                                      : " (unusable here: no KVM)");
     }
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -418,17 +413,21 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
         {
           qemu_ok = TRUE;
           add (self, "qemu", BGR_DOCTOR_PASS, NULL, "%s at %s, microvm, accel %s", qemu_version,
-               qemu_path, kvm == 1 ? "KVM" : "TCG only (no usable /dev/kvm)");
+               qemu_path,
+               kvm == BGR_KVM_USABLE      ? "KVM"
+               : kvm == BGR_KVM_NO_GUESTS ? "TCG only (KVM does not run guests here)"
+                                          : "TCG only (no usable /dev/kvm)");
         }
     }
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
-  /* hypervisor choice */
+  /* hypervisor choice, and the accelerator its VMs get */
   if (g_str_equal (hv, "firecracker"))
     {
       bgr_doctor_report_set_hypervisor (self, fc_ok ? "firecracker" : "");
+      bgr_doctor_report_set_accel (self, fc_ok ? "kvm" : "");
       if (fc_ok)
         add (self, "hypervisor", BGR_DOCTOR_PASS, NULL, "firecracker (set in config)");
       else
@@ -436,43 +435,58 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
              "set hypervisor = \"auto\" or \"qemu\", or make firecracker usable",
              "firecracker is configured but cannot run here");
     }
-  else if (g_str_equal (hv, "qemu"))
-    {
-      bgr_doctor_report_set_hypervisor (self, qemu_ok ? "qemu" : "");
-      if (qemu_ok)
-        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL, "qemu with %s (set in config)",
-             kvm == 1 ? "KVM" : "TCG");
-      else
-        add (self, "hypervisor", BGR_DOCTOR_FAIL, "apt-get install qemu-system-x86",
-             "qemu is configured but not usable");
-    }
-  else if (fc_ok)
+  else if (fc_ok && g_str_equal (hv, "auto"))
     {
       bgr_doctor_report_set_hypervisor (self, "firecracker");
+      bgr_doctor_report_set_accel (self, "kvm");
       add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
            "auto picks firecracker for images whose kernel is a vmlinux (ELF): its binary "
-           "runs and /dev/kvm is usable; images with a bzImage run on qemu");
+           "runs and KVM runs guests; images with a bzImage run on qemu");
     }
-  else if (qemu_ok)
+  else if (!qemu_ok)
     {
-      bgr_doctor_report_set_hypervisor (self, "qemu");
-      if (g_str_equal (bgr_config_get_string (config, "qemu_accel"), "tcg"))
-        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
-             "auto picks qemu with TCG (qemu_accel = \"tcg\"): firecracker is not %s",
-             fc_path == NULL ? "installed" : "usable");
-      else if (kvm == 1)
-        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
-             "auto picks qemu with KVM (and TCG if guests do not start under KVM): "
-             "firecracker is not installed");
+      bgr_doctor_report_set_hypervisor (self, "");
+      if (g_str_equal (hv, "qemu"))
+        add (self, "hypervisor", BGR_DOCTOR_FAIL, "apt-get install qemu-system-x86",
+             "qemu is configured but not usable");
       else
-        add (self, "hypervisor", BGR_DOCTOR_WARN,
-             "for fast VMs use a host with KVM; qemu/TCG works but boots slowly",
-             "auto picks qemu with TCG: %s, so firecracker cannot run", kvm_why);
+        add (self, "hypervisor", BGR_DOCTOR_FAIL,
+             "apt-get install qemu-system-x86 (works everywhere), or install firecracker on a "
+             "KVM host",
+             "auto finds no usable hypervisor: neither firecracker with KVM nor qemu");
     }
   else
-    add (self, "hypervisor", BGR_DOCTOR_FAIL,
-         "apt-get install qemu-system-x86 (works everywhere), or install firecracker on a KVM host",
-         "auto finds no usable hypervisor: neither firecracker with KVM nor qemu");
+    {
+      const char *qa = qemu_accel_for (config, kvm);
+      const char *how = g_str_equal (hv, "qemu") ? "qemu" : "auto picks qemu";
+
+      bgr_doctor_report_set_hypervisor (self, *qa != '\0' ? "qemu" : "");
+      bgr_doctor_report_set_accel (self, qa);
+      if (*qa == '\0')
+        add (self, "hypervisor", BGR_DOCTOR_FAIL, "set qemu_accel = \"auto\" or \"tcg\"",
+             "qemu_accel = \"kvm\" but %s", kvm_why);
+      else if (g_str_equal (accel, "kvm") && kvm != BGR_KVM_USABLE)
+        add (self, "hypervisor", BGR_DOCTOR_FAIL, "set qemu_accel = \"auto\" or \"tcg\"",
+             "%s with KVM (qemu_accel = \"kvm\"), but KVM does not run guests here: VMs "
+             "would hang", how);
+      else if (g_str_equal (accel, "kvm"))
+        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL, "%s with KVM (qemu_accel = \"kvm\")%s",
+             how, g_str_equal (hv, "qemu") ? "" : ": firecracker is not installed");
+      else if (g_str_equal (accel, "tcg"))
+        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL, "%s with TCG (qemu_accel = \"tcg\")%s%s",
+             how, g_str_equal (hv, "qemu") ? "" : ": firecracker is not ",
+             g_str_equal (hv, "qemu") ? "" : fc_path == NULL ? "installed" : "usable");
+      else if (kvm == BGR_KVM_USABLE)
+        add (self, "hypervisor", BGR_DOCTOR_PASS, NULL,
+             "%s with KVM (and TCG if a guest does not start under KVM)%s", how,
+             g_str_equal (hv, "qemu") ? "" : ": firecracker is not installed");
+      else
+        add (self, "hypervisor", BGR_DOCTOR_WARN,
+             "for fast VMs use a host whose KVM runs guests; qemu/TCG works but boots slowly",
+             "%s with TCG: %s", how,
+             kvm == BGR_KVM_NO_GUESTS ? "KVM does not run guests here (see the kvm check)"
+                                      : kvm_why);
+    }
 
   /* devices */
   {
@@ -616,6 +630,22 @@ bgr_doctor_report_get_hypervisor (BgrDoctorReport *self)
 }
 
 /**
+ * bgr_doctor_report_get_accel:
+ * @self: a #BgrDoctorReport
+ *
+ * Returns: (transfer none): the accelerator VMs would use: "kvm" (always
+ *   with firecracker), "tcg" (qemu's emulator, slow), or "" when no
+ *   hypervisor is usable
+ * Since: 0.1
+ */
+const char *
+bgr_doctor_report_get_accel (BgrDoctorReport *self)
+{
+  g_return_val_if_fail (BGR_IS_DOCTOR_REPORT (self), NULL);
+  return self->accel;
+}
+
+/**
  * bgr_doctor_report_has_failures:
  * @self: a #BgrDoctorReport
  *
@@ -654,7 +684,7 @@ bgr_doctor_status_to_string (BgrDoctorStatus status)
  * bgr_doctor_report_to_json:
  * @self: a #BgrDoctorReport
  *
- * Returns: (transfer full): the report as JSON: `{"ok", "hypervisor",
+ * Returns: (transfer full): the report as JSON: `{"ok", "hypervisor", "accel",
  *   "checks": [{"name", "status", "message", "fix"}...]}`
  * Since: 0.1
  */
@@ -670,6 +700,8 @@ bgr_doctor_report_to_json (BgrDoctorReport *self)
   json_builder_add_boolean_value (b, !bgr_doctor_report_has_failures (self));
   json_builder_set_member_name (b, "hypervisor");
   json_builder_add_string_value (b, self->hypervisor);
+  json_builder_set_member_name (b, "accel");
+  json_builder_add_string_value (b, self->accel);
   json_builder_set_member_name (b, "checks");
   json_builder_begin_array (b);
   for (guint i = 0; i < self->checks->len; i++)
@@ -707,7 +739,7 @@ bgr_doctor_report_to_variant (BgrDoctorReport *self)
       g_variant_builder_add (&b, "(suss)", c->name, (guint32) c->status, c->message,
                              c->fix != NULL ? c->fix : "");
     }
-  return g_variant_new ("(s@a(suss))", self->hypervisor, g_variant_builder_end (&b));
+  return g_variant_new ("(ss@a(suss))", self->hypervisor, self->accel, g_variant_builder_end (&b));
 }
 
 BgrDoctorReport *
@@ -715,17 +747,18 @@ bgr_doctor_report_new_from_variant (GVariant *value, GError **error)
 {
   g_autoptr (BgrDoctorReport) self = bgr_doctor_report_new ();
   g_autoptr (GVariantIter) iter = NULL;
-  const char *hv, *name, *message, *fix;
+  const char *hv, *accel, *name, *message, *fix;
   guint32 status;
 
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(sa(suss))")))
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("(ssa(suss))")))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "doctor reply has type %s, expected %s",
-                   g_variant_get_type_string (value), "(sa(suss))");
+                   g_variant_get_type_string (value), "(ssa(suss))");
       return NULL;
     }
-  g_variant_get (value, "(&sa(suss))", &hv, &iter);
+  g_variant_get (value, "(&s&sa(suss))", &hv, &accel, &iter);
   bgr_doctor_report_set_hypervisor (self, hv);
+  bgr_doctor_report_set_accel (self, accel);
   while (g_variant_iter_next (iter, "(&su&s&s)", &name, &status, &message, &fix))
     {
       if (status > BGR_DOCTOR_FAIL)

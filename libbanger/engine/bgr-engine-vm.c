@@ -17,13 +17,13 @@
 
 #include "agent-proto/bgr-agent-client-private.h"
 #include "agent-proto/bgr-agent-proto.h"
-#include "bgr-doctor-private.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 #include "kernel/bgr-kernel-files-private.h"
+#include "vmm/bgr-kvm-probe-private.h"
 #include "vmm/bgr-vmm-private.h"
 
 #define VM_KIND "vm"
@@ -442,12 +442,9 @@ kernel_is_elf (const char *path)
   return bgr_kernel_detect_format (path, &format, NULL, NULL) && format == BGR_KERNEL_FORMAT_VMLINUX;
 }
 
-/* Picks the driver and the accelerator, as `banger doctor` explains. */
-/* Set when a guest chosen to run under KVM by "auto" never got its kernel
- * going: some hosts (nested setups) create KVM VMs and vCPUs fine, yet
- * guests hang. From then on "auto" means TCG in this process. */
-static gint kvm_broken;
-
+/* Picks the driver and the accelerator, as `banger doctor` explains.
+ * Whether KVM runs guests comes from bgr_kvm_probe() (a test guest, its
+ * verdict cached per host boot), asked only when the choice depends on it. */
 static gboolean
 choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gboolean *out_kvm,
                    gboolean *out_auto_kvm, GError **error)
@@ -457,8 +454,13 @@ choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gbo
   const char *accel = bgr_config_get_string (config, "qemu_accel");
   g_autofree char *why = NULL;
   g_autofree char *fc = g_find_program_in_path (bgr_config_get_string (config, "firecracker_bin"));
-  gboolean kvm = bgr_doctor_probe_kvm (&why) == 1;
-  gboolean auto_kvm = kvm && !g_atomic_int_get (&kvm_broken);
+  gboolean need_probe = g_str_equal (hv, "firecracker") || !g_str_equal (accel, "tcg")
+                        || (g_str_equal (hv, "auto") && fc != NULL && kernel_is_elf (kernel));
+  BgrKvmVerdict verdict = need_probe ? bgr_kvm_probe (bgr_config_get_string (config, "cache_dir"),
+                                                      &why, NULL)
+                                     : BGR_KVM_ABSENT;
+  gboolean kvm = verdict >= BGR_KVM_NO_GUESTS; /* /dev/kvm opens: "kvm" asked by name may try */
+  gboolean auto_kvm = verdict == BGR_KVM_USABLE;
 
   *out_auto_kvm = FALSE;
   if (g_str_equal (hv, "firecracker")
@@ -496,6 +498,8 @@ choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gbo
                    "qemu_accel = \"kvm\" but %s (see `banger doctor`)", why);
       return FALSE;
     }
+  if (g_str_equal (accel, "kvm") && !auto_kvm)
+    g_info ("qemu_accel = \"kvm\" but %s: the guest will likely hang", why);
   return TRUE;
 }
 
@@ -856,9 +860,12 @@ boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps, BgrVm
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
-  g_atomic_int_set (&kvm_broken, 1);
+  /* The probe said KVM runs guests, yet this one hung: remember otherwise
+   * for this host boot, in this process and (cached) in the others. */
+  bgr_kvm_probe_record_no_guests (bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir"),
+                                  "a Linux guest did not start under KVM in time");
   g_warning ("VM %s: the guest kernel never started under KVM (the host can create KVM VMs but "
-             "not run them); using TCG from now on (set qemu_accel = \"tcg\" to skip this)",
+             "not run them); using TCG until the host reboots (set qemu_accel = \"tcg\" to skip this)",
              bgr_record_str (doc, "name"));
   return boot_once (engine, doc, first_step, n_steps, progress, progress_data, &hang, cancellable,
                     error);

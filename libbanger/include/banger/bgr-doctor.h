@@ -47,6 +47,7 @@ BGR_EXTERN BgrDoctorStatus bgr_doctor_report_get_check_status (BgrDoctorReport *
 BGR_EXTERN const char *bgr_doctor_report_get_check_message (BgrDoctorReport *self, guint index);
 BGR_EXTERN const char *bgr_doctor_report_get_check_fix (BgrDoctorReport *self, guint index);
 BGR_EXTERN const char *bgr_doctor_report_get_hypervisor (BgrDoctorReport *self);
+BGR_EXTERN const char *bgr_doctor_report_get_accel (BgrDoctorReport *self);
 BGR_EXTERN gboolean bgr_doctor_report_has_failures (BgrDoctorReport *self);
 BGR_EXTERN char *bgr_doctor_report_to_json (BgrDoctorReport *self);
 BGR_EXTERN const char *bgr_doctor_status_to_string (BgrDoctorStatus status);
