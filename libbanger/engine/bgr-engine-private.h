@@ -18,7 +18,7 @@ BgrConfig *bgr_engine_get_config (BgrEngine *engine);
 BgrStore *bgr_engine_get_store (BgrEngine *engine);
 BgrDaemonInfo *bgr_engine_get_info (BgrEngine *engine);
 
-/* Kernels (bgr-engine-artifacts.c). Names follow bgr_store_name_is_valid(). */
+/* Kernels (bgr-engine-kernels.c). Names follow bgr_store_name_is_valid(). */
 BgrKernel *bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kernel,
                                      const char *modules, const char *initrd,
                                      GCancellable *cancellable, GError **error);
@@ -34,7 +34,7 @@ GPtrArray *bgr_engine_list_available_kernels (BgrEngine *engine, GCancellable *c
 BgrKernel *bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc progress,
                                    gpointer user_data, GCancellable *cancellable, GError **error);
 
-/* Images. */
+/* Images (bgr-engine-images.c). */
 BgrImage *bgr_engine_register_image (BgrEngine *engine, const char *name, const char *rootfs,
                                      const char *work_seed, const char *kernel,
                                      const char *kernel_ref, const char *initrd,
