@@ -6,7 +6,7 @@
  * nothing registered. */
 #pragma once
 
-#include "engine/bgr-engine-private.h"
+#include "engine/bgr-engine-core-private.h"
 
 G_BEGIN_DECLS
 

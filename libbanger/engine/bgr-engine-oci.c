@@ -13,7 +13,8 @@
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
-#include "engine/bgr-engine-private.h"
+#include "engine/bgr-engine-core-private.h"
+#include "engine/bgr-engine-disks-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 #include "oci/bgr-oci-private.h"
 
