@@ -11,6 +11,7 @@
 
 G_BEGIN_DECLS
 
+typedef struct _BgrEngineUsage BgrEngineUsage; /* bgr-engine-usage.c */
 typedef struct _BgrVmClaims BgrVmClaims;       /* bgr-engine-claims.c */
 typedef struct _BgrVmAgents BgrVmAgents;       /* bgr-engine-agent.c */
 typedef struct _BgrVmSamples BgrVmSamples;     /* bgr-engine-guest.c */
@@ -18,6 +19,7 @@ typedef struct _BgrVmSamples BgrVmSamples;     /* bgr-engine-guest.c */
 /* The modules' in-memory states. The engine only holds them: the root
  * makes them before the engine and frees them after it. */
 typedef struct {
+  BgrEngineUsage *usage;
   BgrVmClaims *claims;
   BgrVmAgents *agents;
   BgrVmSamples *samples;
@@ -28,6 +30,7 @@ BgrEngine *bgr_engine_core_new (BgrConfig *config, BgrStore *store, const BgrEng
 /* Frees @engine and closes its store; @out_parts gets the parts back. */
 void bgr_engine_core_free (BgrEngine *engine, BgrEngineParts *out_parts);
 
+BgrEngineUsage *bgr_engine_get_usage (BgrEngine *engine);
 BgrVmClaims *bgr_engine_get_claims (BgrEngine *engine);
 BgrVmAgents *bgr_engine_get_agents (BgrEngine *engine);
 BgrVmSamples *bgr_engine_get_samples (BgrEngine *engine);

@@ -49,6 +49,12 @@ bgr_engine_get_store (BgrEngine *engine)
   return engine->store;
 }
 
+BgrEngineUsage *
+bgr_engine_get_usage (BgrEngine *engine)
+{
+  return engine->parts.usage;
+}
+
 BgrVmClaims *
 bgr_engine_get_claims (BgrEngine *engine)
 {

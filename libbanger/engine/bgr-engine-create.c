@@ -12,6 +12,7 @@
 #include "engine/bgr-engine-boot-private.h"
 #include "engine/bgr-engine-claims-private.h"
 #include "engine/bgr-engine-disks-private.h"
+#include "engine/bgr-engine-usage-private.h"
 #include "engine/bgr-engine-vm-record-private.h"
 #include "engine/bgr-engine-vmnet-private.h"
 
@@ -91,13 +92,15 @@ image_for_vm (BgrEngine *engine, const char *image, guint64 disk_size, GError **
   return g_steal_pointer (&img);
 }
 
-/* The check for an existing name and the claim happen under the lock,
- * so that two creates of one name race cleanly. */
+/* The check for an existing name, the claim and the use of the image
+ * happen under the lock, so that two creates of one name race cleanly and
+ * the image cannot be deleted from under the new VM. */
 static BgrVmClaim *
-claim_new_name (BgrEngine *engine, const char *name, GError **error)
+claim_new_name (BgrEngine *engine, const char *name, const char *image, GError **error)
 {
   g_autoptr (JsonObject) existing = NULL;
   g_autoptr (BgrVmClaim) claim = NULL;
+  gboolean ok;
 
   bgr_engine_lock (engine);
   existing = bgr_store_load (bgr_engine_get_store (engine), BGR_VM_KIND, name, NULL);
@@ -109,8 +112,9 @@ claim_new_name (BgrEngine *engine, const char *name, GError **error)
       g_set_error (error, BGR_ERROR, BGR_ERROR_EXISTS, "a VM named '%s' already exists", name);
       return NULL;
     }
+  ok = bgr_engine_usage_add_vm (engine, name, image, error);
   bgr_engine_unlock (engine);
-  return g_steal_pointer (&claim);
+  return ok ? g_steal_pointer (&claim) : NULL;
 }
 
 static JsonObject *
@@ -186,6 +190,7 @@ undo_create (BgrEngine *engine, JsonObject *doc, const char *name)
 {
   bgr_engine_lock (engine);
   bgr_store_delete (bgr_engine_get_store (engine), BGR_VM_KIND, name, NULL);
+  bgr_engine_usage_remove_vm (engine, name);
   bgr_engine_unlock (engine);
   bgr_engine_vm_network_release (engine, doc);
   bgr_rm_rf (bgr_record_str (doc, "dir"), NULL);
@@ -211,7 +216,7 @@ bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, gu
     memory_mib = 512;
   if (!bgr_vm_check_name (name, error) || !check_resources (vcpus, memory_mib, error)
       || (img = image_for_vm (engine, image, disk_size, error)) == NULL
-      || (claim = claim_new_name (engine, name, error)) == NULL)
+      || (claim = claim_new_name (engine, name, image, error)) == NULL)
     return NULL;
   doc = new_record (engine, name, image, img, vcpus, memory_mib);
   if (!prepare (engine, doc, img, disk_size, n_steps, progress, progress_data, cancellable, &local))

@@ -12,6 +12,7 @@
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-artifacts-private.h"
+#include "engine/bgr-engine-usage-private.h"
 #include "ext4/bgr-ext4-private.h"
 #include "kernel/bgr-kernel-files-private.h"
 
@@ -88,7 +89,8 @@ check_register (BgrEngine *engine, const char *name, const char *rootfs, const c
   return TRUE;
 }
 
-/* Saves the new image record @doc as @name. */
+/* Saves the new image record @doc as @name, and tells the usage index
+ * which kernel it boots. */
 static gboolean
 save_new_image (BgrEngine *engine, const char *name, const char *kernel_ref, JsonObject *doc,
                 GError **error)
@@ -114,6 +116,8 @@ save_new_image (BgrEngine *engine, const char *name, const char *kernel_ref, Jso
       return FALSE;
     }
   ok = bgr_store_save (bgr_engine_get_store (engine), "image", name, doc, error);
+  if (ok)
+    bgr_engine_usage_add_image (engine, name, kernel_ref);
   bgr_engine_unlock (engine);
   return ok;
 }
@@ -203,18 +207,14 @@ bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
 
   if (doc == NULL)
     return FALSE;
-  {
-    /* A VM keeps booting the image's kernel and initrd: refuse while one
-     * was made from it. */
-    g_autofree char *users = bgr_engine_vms_using_image (engine, name);
-    if (users != NULL)
-      {
-        g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY,
-                     "image '%s' is used by VM(s) %s: delete them first", name, users);
-        return FALSE;
-      }
-  }
+  /* The VMs made from it are counted under the lock, and the record goes
+   * before the lock is let go: no create can start using it between. */
   bgr_engine_lock (engine);
+  if (!bgr_engine_usage_can_delete_image (engine, name, error))
+    {
+      bgr_engine_unlock (engine);
+      return FALSE;
+    }
   /* Look again under the lock: the record may have changed (promote). */
   g_clear_pointer (&doc, json_object_unref);
   doc = bgr_store_load (bgr_engine_get_store (engine), "image", name, error);
@@ -223,6 +223,8 @@ bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
        && bgr_artifact_delete_locked (engine, "image", "images", name,
                                       json_object_get_boolean_member_with_default (doc, "managed", FALSE),
                                       &aside, error);
+  if (ok)
+    bgr_engine_usage_remove_image (engine, name);
   bgr_engine_unlock (engine);
   return ok && bgr_artifact_remove_aside (aside, error);
 }
@@ -309,7 +311,9 @@ commit_promoted (BgrEngine *engine, const char *name, JsonObject *doc, char **st
     }
   g_clear_pointer (staging, g_free);
   ok = bgr_store_save (bgr_engine_get_store (engine), "image", name, promoted, error);
-  if (!ok)
+  if (ok)
+    bgr_engine_usage_add_image (engine, name, bgr_record_str (promoted, "kernel_ref"));
+  else
     bgr_rm_rf (final, NULL);
   bgr_engine_unlock (engine);
   return ok;

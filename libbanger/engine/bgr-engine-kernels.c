@@ -10,6 +10,7 @@
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-artifacts-private.h"
+#include "engine/bgr-engine-usage-private.h"
 #include "kernel/bgr-deb-private.h"
 #include "kernel/bgr-initramfs-private.h"
 #include "kernel/bgr-kernel-files-private.h"
@@ -273,48 +274,19 @@ bgr_engine_get_kernel (BgrEngine *engine, const char *name, GError **error)
   return bgr_kernel_new_from_json (doc);
 }
 
-/* Names of images whose kernel_ref is @kernel. Called with the lock held. */
-static char *
-images_using_kernel (BgrEngine *engine, const char *kernel)
-{
-  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
-  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), "image", errors);
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
-
-  /* An image record that cannot be read might refer to it: be safe. */
-  if (errors->len > 0)
-    return g_strdup_printf ("(unreadable: %s)", ((GError *) errors->pdata[0])->message);
-
-  for (guint i = 0; i < docs->len; i++)
-    if (g_strcmp0 (json_object_get_string_member_with_default (docs->pdata[i], "kernel_ref", NULL),
-                   kernel) == 0)
-      g_ptr_array_add (names, (gpointer) json_object_get_string_member (docs->pdata[i], "name"));
-  if (names->len == 0)
-    return NULL;
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (", ", (char **) names->pdata);
-}
-
 gboolean
 bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error)
 {
   g_autoptr (BgrKernel) kernel = bgr_engine_get_kernel (engine, name, error);
-  g_autofree char *users = NULL;
   g_autofree char *aside = NULL;
   gboolean ok;
 
   if (kernel == NULL)
     return FALSE;
+  /* Asked and deleted under the lock: no image can start using it between. */
   bgr_engine_lock (engine);
-  users = images_using_kernel (engine, name);
-  if (users != NULL)
-    {
-      bgr_engine_unlock (engine);
-      g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY,
-                   "kernel '%s' is used by image(s) %s; delete them first", name, users);
-      return FALSE;
-    }
-  ok = bgr_artifact_delete_locked (engine, "kernel", "kernels", name, TRUE, &aside, error);
+  ok = bgr_engine_usage_can_delete_kernel (engine, name, error)
+       && bgr_artifact_delete_locked (engine, "kernel", "kernels", name, TRUE, &aside, error);
   bgr_engine_unlock (engine);
   return ok && bgr_artifact_remove_aside (aside, error);
 }

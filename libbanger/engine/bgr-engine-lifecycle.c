@@ -15,6 +15,7 @@
 #include "engine/bgr-engine-claims-private.h"
 #include "engine/bgr-engine-guest-private.h"
 #include "engine/bgr-engine-reconcile-private.h"
+#include "engine/bgr-engine-usage-private.h"
 #include "engine/bgr-engine-vm-record-private.h"
 #include "engine/bgr-engine-vmnet-private.h"
 
@@ -218,6 +219,7 @@ remove_record (BgrEngine *engine, JsonObject *doc, char **out_aside, GError **er
       bgr_engine_unlock (engine);
       return FALSE;
     }
+  bgr_engine_usage_remove_vm (engine, name);
   if (g_file_test (dir, G_FILE_TEST_EXISTS))
     {
       g_autofree char *parent = g_path_get_dirname (dir);
@@ -261,22 +263,6 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
   /* Its samples go, so that a new VM of the same name starts afresh. */
   bgr_vm_samples_forget (engine, name);
   return TRUE;
-}
-
-/* Users of images, for refusing to delete an image a VM was made from. */
-char *
-bgr_engine_vms_using_image (BgrEngine *engine, const char *image)
-{
-  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), BGR_VM_KIND, NULL);
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
-
-  for (guint i = 0; i < docs->len; i++)
-    if (g_strcmp0 (bgr_record_str (docs->pdata[i], "image"), image) == 0)
-      g_ptr_array_add (names, (gpointer) bgr_record_str (docs->pdata[i], "name"));
-  if (names->len == 0)
-    return NULL;
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (", ", (char **) names->pdata);
 }
 
 GPtrArray *

@@ -88,6 +88,4 @@ BgrVmStats *bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellab
 typedef struct _BgrEngineSupervisor BgrEngineSupervisor;
 BgrEngineSupervisor *bgr_engine_supervisor_start (BgrEngine *engine);
 void bgr_engine_supervisor_stop (BgrEngineSupervisor *sup);
-/* Comma-separated names of the VMs made from @image, or NULL. */
-char *bgr_engine_vms_using_image (BgrEngine *engine, const char *image);
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include "engine/bgr-engine-core-private.h"
 #include "engine/bgr-engine-guest-private.h"
 #include "engine/bgr-engine-reconcile-private.h"
+#include "engine/bgr-engine-usage-private.h"
 
 /* Work directories an engine that died mid-operation left behind. Only
  * the engine holding the state lock can be using them, and that is us. */
@@ -62,11 +63,13 @@ bgr_engine_new (BgrConfig *config, GError **error)
   if (store == NULL)
     return NULL;
   sweep (config);
+  parts.usage = bgr_engine_usage_new ();
   parts.claims = bgr_vm_claims_new ();
   parts.agents = bgr_vm_agents_new ();
   parts.samples = bgr_vm_samples_new ();
   engine = bgr_engine_core_new (config, g_steal_pointer (&store), &parts);
   g_debug ("engine owns %s", bgr_store_get_dir (bgr_engine_get_store (engine)));
+  bgr_engine_usage_load (engine);
   bgr_engine_adopt_vms (engine);
   return engine;
 }
@@ -82,4 +85,5 @@ bgr_engine_free (BgrEngine *engine)
   bgr_vm_samples_free (parts.samples);
   bgr_vm_agents_free (parts.agents);
   bgr_vm_claims_free (parts.claims);
+  bgr_engine_usage_free (parts.usage);
 }
