@@ -13,7 +13,9 @@
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
-#include "engine/bgr-engine-private.h"
+#include "engine/bgr-engine-core-private.h"
+#include "engine/bgr-engine-disks-private.h"
+#include "engine/bgr-engine-usage-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 #include "oci/bgr-oci-private.h"
 
@@ -300,6 +302,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
       bgr_engine_unlock (engine);
       goto out;
     }
+  bgr_engine_usage_add_image (engine, image_name, kernel);
   /* The result comes from what we saved, under the lock: a delete right
    * after must not turn this success into an error. */
   result = bgr_engine_image_view (engine, doc);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The engine: owns the state directory and does the work. Used in-process
- * by the local backend (and so by bangerd). */
+ * by the local backend (and so by bangerd). This header is its outside:
+ * what the rest of libbanger calls. Inside, the engine is modules around a
+ * composition root (bgr-engine.c), each with its own private header;
+ * docs/architecture.md lists them and who depends on whom. */
 #pragma once
 
 #include <banger/banger.h>
@@ -18,7 +21,7 @@ BgrConfig *bgr_engine_get_config (BgrEngine *engine);
 BgrStore *bgr_engine_get_store (BgrEngine *engine);
 BgrDaemonInfo *bgr_engine_get_info (BgrEngine *engine);
 
-/* Kernels (bgr-engine-artifacts.c). Names follow bgr_store_name_is_valid(). */
+/* Kernels (bgr-engine-kernels.c). Names follow bgr_store_name_is_valid(). */
 BgrKernel *bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kernel,
                                      const char *modules, const char *initrd,
                                      GCancellable *cancellable, GError **error);
@@ -34,7 +37,7 @@ GPtrArray *bgr_engine_list_available_kernels (BgrEngine *engine, GCancellable *c
 BgrKernel *bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc progress,
                                    gpointer user_data, GCancellable *cancellable, GError **error);
 
-/* Images. */
+/* Images (bgr-engine-images.c). */
 BgrImage *bgr_engine_register_image (BgrEngine *engine, const char *name, const char *rootfs,
                                      const char *work_seed, const char *kernel,
                                      const char *kernel_ref, const char *initrd,
@@ -57,13 +60,7 @@ GPtrArray *bgr_engine_list_image_cache (BgrEngine *engine, GError **error);
 gboolean bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_removed,
                                        GError **error);
 
-/* VMs (bgr-engine-vm.c). */
-typedef struct _BgrEngineVms BgrEngineVms;
-BgrEngineVms *bgr_engine_vms_new (void);
-void bgr_engine_vms_free (BgrEngineVms *vms);
-BgrEngineVms *bgr_engine_get_vms (BgrEngine *engine);
-/* Reconciles every VM record with the VMM processes there are. */
-void bgr_engine_adopt_vms (BgrEngine *engine);
+/* VMs (bgr-engine-create.c, -lifecycle.c, -guest.c). */
 BgrVm *bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, guint vcpus,
                              guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
                              gpointer progress_data, GCancellable *cancellable, GError **error);
@@ -86,25 +83,9 @@ GPtrArray *bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellabl
                                 GError **error);
 BgrVmStats *bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancellable,
                                  GError **error);
-/* Background supervision (bangerd): reconciliation when VMMs exit, stats
- * sampling, auto-stop of idle VMs. */
+/* Background supervision (bangerd, bgr-engine-supervisor.c):
+ * reconciliation when VMMs exit, stats sampling, auto-stop of idle VMs. */
 typedef struct _BgrEngineSupervisor BgrEngineSupervisor;
 BgrEngineSupervisor *bgr_engine_supervisor_start (BgrEngine *engine);
 void bgr_engine_supervisor_stop (BgrEngineSupervisor *sup);
-/* Removes prepared VM bases no image leads to; adds to the counts. */
-void bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed);
-/* TRUE while an operation (create, start, stop...) holds VM @name. */
-gboolean bgr_engine_vm_is_busy (BgrEngine *engine, const char *name);
-/* Comma-separated names of the VMs made from @image, or NULL. */
-char *bgr_engine_vms_using_image (BgrEngine *engine, const char *image);
-
-/* VM networking (bgr-engine-vmnet.c): gives @doc a tap, an address and the
- * kernel ip= argument when this engine can configure the host network. */
-gboolean bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **error);
-void bgr_engine_vm_network_release (BgrEngine *engine, JsonObject *doc);
-
-/* Internal: serialises changes to the records. */
-void bgr_engine_lock (BgrEngine *engine);
-void bgr_engine_unlock (BgrEngine *engine);
-
 G_END_DECLS

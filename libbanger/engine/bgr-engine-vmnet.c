@@ -11,17 +11,12 @@
 
 #include "bgr-error-private.h"
 #include "bgr-records-private.h"
-#include "engine/bgr-engine-private.h"
+#include "engine/bgr-engine-claims-private.h"
+#include "engine/bgr-engine-vm-record-private.h"
+#include "engine/bgr-engine-vmnet-private.h"
 #include "net/bgr-vmnet-private.h"
 
 G_LOCK_DEFINE_STATIC (vmnet);
-
-static gboolean
-live (const char *state)
-{
-  return g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "starting") == 0
-         || g_strcmp0 (state, "stopping") == 0;
-}
 
 static BgrVmnet *
 make_vmnet (BgrEngine *engine, GError **error)
@@ -56,6 +51,30 @@ hosts_of (GPtrArray *docs, JsonObject *doc, gboolean with_doc)
   return hosts;
 }
 
+/* The addresses and the taps the VMs other than @name hold, as
+ * NULL-terminated arrays of pointers into @docs. */
+static void
+taken_by_others (BgrEngine *engine, GPtrArray *docs, const char *name, GPtrArray *ips,
+                 GPtrArray *taps)
+{
+  for (guint i = 0; i < docs->len; i++)
+    {
+      JsonObject *other = docs->pdata[i];
+      if (g_strcmp0 (bgr_record_str (other, "name"), name) == 0)
+        continue;
+      if (bgr_record_str (other, "ip") != NULL)
+        g_ptr_array_add (ips, (gpointer) bgr_record_str (other, "ip"));
+      /* Live VMs hold their tap; so do VMs an operation holds (a start
+       * running beside this one has saved its tap but not its state). */
+      if (bgr_record_str (other, "tap") != NULL
+          && (bgr_vm_state_is_live (bgr_record_str (other, "state"))
+              || bgr_engine_vm_is_busy (engine, bgr_record_str (other, "name"))))
+        g_ptr_array_add (taps, (gpointer) bgr_record_str (other, "tap"));
+    }
+  g_ptr_array_add (ips, NULL);
+  g_ptr_array_add (taps, NULL);
+}
+
 gboolean
 bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **error)
 {
@@ -84,22 +103,8 @@ bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **erro
   G_LOCK (vmnet);
   if (!bgr_vmnet_ensure (net, error))
     goto out;
-  docs = bgr_store_load_all (bgr_engine_get_store (engine), "vm", NULL);
-  for (guint i = 0; i < docs->len; i++)
-    {
-      JsonObject *other = docs->pdata[i];
-      if (g_strcmp0 (bgr_record_str (other, "name"), name) == 0)
-        continue;
-      if (bgr_record_str (other, "ip") != NULL)
-        g_ptr_array_add (ips, (gpointer) bgr_record_str (other, "ip"));
-      /* Live VMs hold their tap; so do VMs an operation holds (a start
-       * running beside this one has saved its tap but not its state). */
-      if (bgr_record_str (other, "tap") != NULL
-          && (live (bgr_record_str (other, "state")) || bgr_engine_vm_is_busy (engine, bgr_record_str (other, "name"))))
-        g_ptr_array_add (taps, (gpointer) bgr_record_str (other, "tap"));
-    }
-  g_ptr_array_add (ips, NULL);
-  g_ptr_array_add (taps, NULL);
+  docs = bgr_store_load_all (bgr_engine_get_store (engine), BGR_VM_KIND, NULL);
+  taken_by_others (engine, docs, name, ips, taps);
 
   ip = g_strdup (bgr_record_str (doc, "ip"));
   if (ip != NULL && g_strv_contains ((const char *const *) ips->pdata, ip))
@@ -122,7 +127,7 @@ bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **erro
   json_object_set_string_member (doc, "dns_name", dns);
   json_object_set_string_member (doc, "kernel_ip_arg", arg);
   bgr_engine_lock (engine);
-  ok = bgr_store_save (bgr_engine_get_store (engine), "vm", name, doc, error);
+  ok = bgr_store_save (bgr_engine_get_store (engine), BGR_VM_KIND, name, doc, error);
   bgr_engine_unlock (engine);
   if (!ok)
     goto out;
@@ -150,7 +155,7 @@ bgr_engine_vm_network_release (BgrEngine *engine, JsonObject *doc)
   if (net == NULL)
     return;
   G_LOCK (vmnet);
-  docs = bgr_store_load_all (bgr_engine_get_store (engine), "vm", NULL);
+  docs = bgr_store_load_all (bgr_engine_get_store (engine), BGR_VM_KIND, NULL);
   hosts = hosts_of (docs, doc, FALSE);
   if (!bgr_vmnet_set_hosts (net, hosts, &error))
     g_warning ("cannot update the .vm names: %s", error->message);

@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The composition root: makes the engine's modules and wires them
+ * together. It is the only file that knows all of them, and no module
+ * calls it: they reach what they share through bgr-engine-core.c. */
 #include "config.h"
 
-#include <unistd.h>
-
-#include "bgr-daemon-info-private.h"
-#include "bgr-error-private.h"
 #include "bgr-fs-private.h"
-#include "engine/bgr-engine-private.h"
-
-struct _BgrEngine {
-  BgrConfig *config;
-  BgrStore *store;
-  gint64 started_us; /* monotonic */
-  GMutex lock;
-  BgrEngineVms *vms;
-};
+#include "engine/bgr-engine-agent-private.h"
+#include "engine/bgr-engine-claims-private.h"
+#include "engine/bgr-engine-core-private.h"
+#include "engine/bgr-engine-guest-private.h"
+#include "engine/bgr-engine-reconcile-private.h"
+#include "engine/bgr-engine-usage-private.h"
 
 /* Work directories an engine that died mid-operation left behind. Only
  * the engine holding the state lock can be using them, and that is us. */
@@ -60,19 +56,20 @@ BgrEngine *
 bgr_engine_new (BgrConfig *config, GError **error)
 {
   g_autoptr (BgrStore) store = NULL;
+  BgrEngineParts parts;
   BgrEngine *engine;
 
   store = bgr_store_open (bgr_config_get_string (config, "state_dir"), error);
   if (store == NULL)
     return NULL;
   sweep (config);
-  engine = g_new0 (BgrEngine, 1);
-  engine->config = g_object_ref (config);
-  engine->store = g_steal_pointer (&store);
-  engine->started_us = g_get_monotonic_time ();
-  g_mutex_init (&engine->lock);
-  engine->vms = bgr_engine_vms_new ();
-  g_debug ("engine owns %s", bgr_store_get_dir (engine->store));
+  parts.usage = bgr_engine_usage_new ();
+  parts.claims = bgr_vm_claims_new ();
+  parts.agents = bgr_vm_agents_new ();
+  parts.samples = bgr_vm_samples_new ();
+  engine = bgr_engine_core_new (config, g_steal_pointer (&store), &parts);
+  g_debug ("engine owns %s", bgr_store_get_dir (bgr_engine_get_store (engine)));
+  bgr_engine_usage_load (engine);
   bgr_engine_adopt_vms (engine);
   return engine;
 }
@@ -80,49 +77,13 @@ bgr_engine_new (BgrConfig *config, GError **error)
 void
 bgr_engine_free (BgrEngine *engine)
 {
+  BgrEngineParts parts;
+
   if (engine == NULL)
     return;
-  bgr_engine_vms_free (engine->vms);
-  bgr_store_close (engine->store);
-  g_object_unref (engine->config);
-  g_mutex_clear (&engine->lock);
-  g_free (engine);
-}
-
-BgrConfig *
-bgr_engine_get_config (BgrEngine *engine)
-{
-  return engine->config;
-}
-
-BgrEngineVms *
-bgr_engine_get_vms (BgrEngine *engine)
-{
-  return engine->vms;
-}
-
-BgrStore *
-bgr_engine_get_store (BgrEngine *engine)
-{
-  return engine->store;
-}
-
-BgrDaemonInfo *
-bgr_engine_get_info (BgrEngine *engine)
-{
-  return bgr_daemon_info_new ((gint64) getpid (), BGR_VERSION_STRING, "in-process",
-                              bgr_store_get_dir (engine->store), "",
-                              (g_get_monotonic_time () - engine->started_us) / G_USEC_PER_SEC);
-}
-
-void
-bgr_engine_lock (BgrEngine *engine)
-{
-  g_mutex_lock (&engine->lock);
-}
-
-void
-bgr_engine_unlock (BgrEngine *engine)
-{
-  g_mutex_unlock (&engine->lock);
+  bgr_engine_core_free (engine, &parts);
+  bgr_vm_samples_free (parts.samples);
+  bgr_vm_agents_free (parts.agents);
+  bgr_vm_claims_free (parts.claims);
+  bgr_engine_usage_free (parts.usage);
 }

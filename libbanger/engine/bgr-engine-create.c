@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VM create: the image's prepared base, the VM's own disks, its network,
+ * then boot. A create that fails before its VMM started leaves no trace;
+ * one whose boot failed stays, for its console log. */
+#include "config.h"
+
+#include <errno.h>
+
+#include "bgr-error-private.h"
+#include "bgr-fs-private.h"
+#include "bgr-records-private.h"
+#include "engine/bgr-engine-boot-private.h"
+#include "engine/bgr-engine-claims-private.h"
+#include "engine/bgr-engine-disks-private.h"
+#include "engine/bgr-engine-usage-private.h"
+#include "engine/bgr-engine-vm-record-private.h"
+#include "engine/bgr-engine-vmnet-private.h"
+
+static guint64
+host_memory_mib (void)
+{
+  g_autofree char *info = NULL;
+  const char *p;
+  if (!g_file_get_contents ("/proc/meminfo", &info, NULL, NULL) || (p = strstr (info, "MemTotal:")) == NULL)
+    return 0;
+  return g_ascii_strtoull (p + 9, NULL, 10) / 1024;
+}
+
+static gboolean
+check_resources (guint vcpus, guint64 memory_mib, GError **error)
+{
+  guint64 host = host_memory_mib ();
+  guint cpus = g_get_num_processors ();
+
+  if (vcpus < 1 || vcpus > 64)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--vcpus %u is out of range (1-64)", vcpus);
+      return FALSE;
+    }
+  if (vcpus > cpus * 4)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--vcpus %u is more than 4 times this host's %u CPUs", vcpus, cpus);
+      return FALSE;
+    }
+  if (memory_mib < 64)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--memory %" G_GUINT64_FORMAT " MiB is too small (at least 64 MiB)", memory_mib);
+      return FALSE;
+    }
+  if (host > 0 && memory_mib > host)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--memory %" G_GUINT64_FORMAT " MiB is more than this host has (%" G_GUINT64_FORMAT
+                   " MiB)", memory_mib, host);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+new_id (void)
+{
+  return g_strdup_printf ("%08x%04x", g_random_int (), g_random_int () & 0xffff);
+}
+
+/* Image @image, which a VM can be made from: it has its kernel file, and
+ * its rootfs fits in @disk_size (0: the image's own size). */
+static BgrImage *
+image_for_vm (BgrEngine *engine, const char *image, guint64 disk_size, GError **error)
+{
+  g_autoptr (BgrImage) img = bgr_engine_get_image (engine, image, error);
+  guint64 image_size;
+
+  if (img == NULL)
+    return NULL;
+  if (bgr_image_get_kernel_path (img) == NULL || !g_file_test (bgr_image_get_kernel_path (img), G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "image '%s' has no kernel file (%s)", image,
+                   bgr_image_get_kernel_path (img) != NULL ? bgr_image_get_kernel_path (img) : "none");
+      return NULL;
+    }
+  image_size = bgr_path_size (bgr_image_get_rootfs_path (img));
+  if (disk_size != 0 && disk_size < image_size)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "--disk-size %" G_GUINT64_FORMAT " is smaller than image '%s' (%" G_GUINT64_FORMAT
+                   " bytes); a VM's disk can only be as large or larger", disk_size, image, image_size);
+      return NULL;
+    }
+  return g_steal_pointer (&img);
+}
+
+/* The check for an existing name, the claim and the use of the image
+ * happen under the lock, so that two creates of one name race cleanly and
+ * the image cannot be deleted from under the new VM. */
+static BgrVmClaim *
+claim_new_name (BgrEngine *engine, const char *name, const char *image, GError **error)
+{
+  g_autoptr (JsonObject) existing = NULL;
+  g_autoptr (BgrVmClaim) claim = NULL;
+  gboolean ok;
+
+  bgr_engine_lock (engine);
+  existing = bgr_store_load (bgr_engine_get_store (engine), BGR_VM_KIND, name, NULL);
+  if (existing == NULL)
+    claim = bgr_vm_claim (engine, name, "creating", NULL);
+  if (claim == NULL)
+    {
+      bgr_engine_unlock (engine);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_EXISTS, "a VM named '%s' already exists", name);
+      return NULL;
+    }
+  ok = bgr_engine_usage_add_vm (engine, name, image, error);
+  bgr_engine_unlock (engine);
+  return ok ? g_steal_pointer (&claim) : NULL;
+}
+
+static JsonObject *
+new_record (BgrEngine *engine, const char *name, const char *image, BgrImage *img, guint vcpus,
+            guint64 memory_mib)
+{
+  const char *state_dir = bgr_store_get_dir (bgr_engine_get_store (engine));
+  g_autofree char *id = new_id ();
+  g_autofree char *dir = g_build_filename (state_dir, "vms", name, NULL);
+  g_autofree char *run_dir = g_build_filename (state_dir, "run", id, NULL);
+  g_autofree char *rootfs = g_build_filename (dir, "rootfs.ext4", NULL);
+  g_autofree char *console = g_build_filename (dir, "console.log", NULL);
+  JsonObject *doc = json_object_new ();
+
+  json_object_set_string_member (doc, "name", name);
+  json_object_set_string_member (doc, "id", id);
+  json_object_set_string_member (doc, "image", image);
+  json_object_set_string_member (doc, "state", "starting");
+  json_object_set_int_member (doc, "vcpus", vcpus);
+  json_object_set_int_member (doc, "memory_mib", (gint64) memory_mib);
+  json_object_set_string_member (doc, "kernel", bgr_image_get_kernel_path (img));
+  if (bgr_image_get_initrd_path (img) != NULL)
+    json_object_set_string_member (doc, "initrd", bgr_image_get_initrd_path (img));
+  json_object_set_string_member (doc, "dir", dir);
+  json_object_set_string_member (doc, "run_dir", run_dir);
+  json_object_set_string_member (doc, "rootfs", rootfs);
+  json_object_set_string_member (doc, "console_log", console);
+  json_object_set_int_member (doc, "created", bgr_vm_now_s ());
+  return doc;
+}
+
+/* Steps 1-3 of @n_steps, before any VMM runs. */
+static gboolean
+prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, guint n_steps,
+         BgrVmProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+         GError **error)
+{
+  g_autofree char *dir = g_strdup (bgr_record_str (doc, "dir"));
+  g_autofree char *base = NULL;
+  gint64 t0;
+  gboolean made;
+
+  /* 1: the image's base (agent and kernel modules put in), made once. */
+  bgr_vm_report (progress, progress_data, bgr_image_get_modules_dir (img) != NULL
+                                            ? "preparing the image (guest agent, kernel modules)"
+                                            : "preparing the image (guest agent)", 1, n_steps);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot create %s", dir);
+      return FALSE;
+    }
+  if (!bgr_vm_record_save (engine, doc, error))
+    return FALSE;
+  t0 = g_get_monotonic_time ();
+  base = bgr_vm_disks_prepare_base (engine, img, &made, cancellable, error);
+  if (base == NULL)
+    return FALSE;
+  json_object_set_int_member (doc, "boot_install_ms", made ? (g_get_monotonic_time () - t0) / 1000 : 0);
+
+  /* 2: the VM's own disks, cloned from the base and the work-seed. */
+  bgr_vm_report (progress, progress_data, "cloning disks", 2, n_steps);
+  if (!bgr_vm_disks_clone (doc, img, base, disk_size, cancellable, error))
+    return FALSE;
+
+  /* 3: network (when this engine may configure it). */
+  bgr_vm_report (progress, progress_data, "configuring the network", 3, n_steps);
+  return bgr_engine_vm_network_prepare (engine, doc, error);
+}
+
+/* Nothing ran yet: remove every trace, as if create had not been called. */
+static void
+undo_create (BgrEngine *engine, JsonObject *doc, const char *name)
+{
+  bgr_engine_lock (engine);
+  bgr_store_delete (bgr_engine_get_store (engine), BGR_VM_KIND, name, NULL);
+  bgr_engine_usage_remove_vm (engine, name);
+  bgr_engine_unlock (engine);
+  bgr_engine_vm_network_release (engine, doc);
+  bgr_rm_rf (bgr_record_str (doc, "dir"), NULL);
+  bgr_rm_rf (bgr_record_str (doc, "run_dir"), NULL);
+}
+
+BgrVm *
+bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, guint vcpus,
+                      guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
+                      gpointer progress_data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (BgrImage) img = NULL;
+  g_autoptr (BgrVmClaim) claim = NULL;
+  g_autoptr (JsonObject) doc = NULL;
+  g_autoptr (GError) local = NULL;
+  const guint n_steps = 6;
+
+  if (image == NULL || *image == '\0')
+    image = bgr_config_get_string (bgr_engine_get_config (engine), "default_image_name");
+  if (vcpus == 0)
+    vcpus = 1;
+  if (memory_mib == 0)
+    memory_mib = 512;
+  if (!bgr_vm_check_name (name, error) || !check_resources (vcpus, memory_mib, error)
+      || (img = image_for_vm (engine, image, disk_size, error)) == NULL
+      || (claim = claim_new_name (engine, name, image, error)) == NULL)
+    return NULL;
+  doc = new_record (engine, name, image, img, vcpus, memory_mib);
+  if (!prepare (engine, doc, img, disk_size, n_steps, progress, progress_data, cancellable, &local))
+    {
+      undo_create (engine, doc, name);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot create VM '%s': ", name);
+      return NULL;
+    }
+  /* 4-6: VMM, boot, agent. */
+  if (!bgr_vm_boot (engine, doc, 4, n_steps, progress, progress_data, cancellable, error))
+    {
+      g_clear_pointer (&claim, bgr_vm_claim_release);
+      /* A boot that failed stays for its console log; a create the caller
+       * cancelled leaves nothing. */
+      if (g_cancellable_is_cancelled (cancellable))
+        {
+          g_autoptr (GError) cleanup = NULL;
+          if (!bgr_engine_delete_vm (engine, name, TRUE, &cleanup))
+            g_warning ("cannot remove cancelled VM %s: %s", name, cleanup->message);
+        }
+      return NULL;
+    }
+  return bgr_vm_record_view (doc);
+}

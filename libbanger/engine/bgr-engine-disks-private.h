@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Disks (bgr-engine-disks.c): the prepared bases VMs are cloned from (an
+ * image with the guest agent and its kernel's modules put in), a VM's own
+ * disks, and pruning the bases no image leads to any more. */
+#pragma once
+
+#include "engine/bgr-engine-core-private.h"
+
+G_BEGIN_DECLS
+
+/* The base for @img, made now when there is none. *out_made says whether
+ * it had to be. */
+char *bgr_vm_disks_prepare_base (BgrEngine *engine, BgrImage *img, gboolean *out_made,
+                                 GCancellable *cancellable, GError **error);
+/* Clones the VM's disks into DIR (the record's "dir"): its rootfs from
+ * @base, grown to @disk_size when larger, and the image's work-seed.
+ * Records them in @doc. */
+gboolean bgr_vm_disks_clone (JsonObject *doc, BgrImage *img, const char *base, guint64 disk_size,
+                             GCancellable *cancellable, GError **error);
+/* Removes prepared VM bases no image leads to; adds to the counts. */
+void bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed);
+
+G_END_DECLS

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "bgr-error-private.h"
+#include "bgr-records-private.h"
+#include "engine/bgr-engine-agent-private.h"
+#include "engine/bgr-engine-claims-private.h"
+#include "engine/bgr-engine-reconcile-private.h"
+#include "engine/bgr-engine-vm-record-private.h"
+
+static gboolean
+needs_reconcile (BgrEngine *engine, JsonObject *doc, gboolean claimed)
+{
+  g_autoptr (BgrVmmInstance) inst = NULL;
+
+  if (!bgr_vm_state_is_live (bgr_record_str (doc, "state"))
+      || (!claimed && bgr_engine_vm_is_busy (engine, bgr_record_str (doc, "name"))))
+    return FALSE;
+  inst = bgr_vm_record_instance (doc);
+  return inst == NULL || !bgr_vmm_instance_is_alive (inst);
+}
+
+static void
+replace_members (JsonObject *to, JsonObject *from)
+{
+  GList *members = json_object_get_members (to);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!json_object_has_member (from, l->data))
+      json_object_remove_member (to, l->data);
+  g_list_free (members);
+  members = json_object_get_members (from);
+  for (GList *l = members; l != NULL; l = l->next)
+    json_object_set_member (to, l->data, json_node_copy (json_object_get_member (from, l->data)));
+  g_list_free (members);
+}
+
+/* Marks @fresh stopped (or error) and returns why its VMM went. */
+static char *
+mark_gone (JsonObject *fresh)
+{
+  g_autofree char *state = g_strdup (bgr_record_str (fresh, "state"));
+  g_autoptr (BgrVmmInstance) inst = bgr_vm_record_instance (fresh);
+  char *reason;
+
+  if (inst == NULL)
+    reason = g_strdup ("creation was interrupted before the VMM started");
+  else if (g_strcmp0 (state, "stopping") == 0)
+    reason = g_strdup ("stopped");
+  else
+    reason = bgr_vm_exit_reason (bgr_record_str (fresh, "console_log"));
+  json_object_set_string_member (fresh, "state", g_strcmp0 (state, "starting") == 0 ? "error" : "stopped");
+  json_object_set_string_member (fresh, "reason", reason);
+  json_object_set_int_member (fresh, "stopped", bgr_vm_now_s ());
+  json_object_remove_member (fresh, "vmm");
+  return reason;
+}
+
+gboolean
+bgr_vm_reconcile (BgrEngine *engine, JsonObject *doc, gboolean claimed)
+{
+  g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
+  g_autoptr (JsonObject) fresh = NULL;
+  g_autofree char *reason = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!needs_reconcile (engine, doc, claimed))
+    return FALSE;
+  /* @doc may be stale (the supervisor read it a moment ago): decide and
+   * write on the stored record, under the lock, so that a VM deleted or
+   * changed meanwhile is not written back. */
+  bgr_engine_lock (engine);
+  fresh = bgr_store_load (bgr_engine_get_store (engine), BGR_VM_KIND, name, NULL);
+  if (fresh == NULL || !needs_reconcile (engine, fresh, claimed))
+    {
+      bgr_engine_unlock (engine);
+      if (fresh != NULL)
+        replace_members (doc, fresh);
+      return FALSE;
+    }
+  reason = mark_gone (fresh);
+  if (!bgr_store_save (bgr_engine_get_store (engine), BGR_VM_KIND, name, fresh, &error))
+    g_warning ("cannot save VM %s: %s", name, error->message);
+  bgr_engine_unlock (engine);
+  g_info ("VM %s: %s", name, reason);
+  bgr_vm_agent_drop (engine, name);
+  replace_members (doc, fresh);
+  return TRUE;
+}
+
+/* Notices VMMs that exited (a guest that powered itself off). */
+void
+bgr_vm_reconcile_all (BgrEngine *engine)
+{
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), BGR_VM_KIND, NULL);
+  for (guint i = 0; i < docs->len; i++)
+    bgr_vm_reconcile (engine, docs->pdata[i], FALSE);
+}
+
+void
+bgr_engine_adopt_vms (BgrEngine *engine)
+{
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), BGR_VM_KIND, NULL);
+
+  for (guint i = 0; i < docs->len; i++)
+    {
+      JsonObject *doc = docs->pdata[i];
+      if (!bgr_vm_reconcile (engine, doc, FALSE) && bgr_vm_state_is_live (bgr_record_str (doc, "state")))
+        {
+          g_autoptr (BgrVmmInstance) inst = bgr_vm_record_instance (doc);
+          g_info ("adopted VM %s (%s pid %d, %s)", bgr_record_str (doc, "name"),
+                  inst != NULL ? inst->driver : "?", inst != NULL ? inst->pid : 0,
+                  bgr_record_str (doc, "state"));
+        }
+    }
+}
+
+JsonObject *
+bgr_vm_load_running (BgrEngine *engine, const char *name, GError **error)
+{
+  g_autoptr (JsonObject) doc = bgr_vm_record_load (engine, name, error);
+
+  if (doc == NULL)
+    return NULL;
+  bgr_vm_reconcile (engine, doc, FALSE);
+  if (g_strcmp0 (bgr_record_str (doc, "state"), "running") != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "VM '%s' is not running (state: %s)",
+                   name, bgr_record_str (doc, "state"));
+      return NULL;
+    }
+  return g_steal_pointer (&doc);
+}
