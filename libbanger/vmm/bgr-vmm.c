@@ -36,6 +36,8 @@ bgr_vmm_driver_lookup (const char *name)
     return &bgr_vmm_qemu_driver;
   if (g_strcmp0 (name, "firecracker") == 0)
     return &bgr_vmm_firecracker_driver;
+  if (g_strcmp0 (name, "fake") == 0)
+    return &bgr_vmm_fake_driver;
   return NULL;
 }
 
