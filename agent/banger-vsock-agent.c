@@ -8,7 +8,9 @@
  *
  * Transports: the virtio-serial port named BGR_AGENT_SERIAL_NAME (QEMU) or
  * an AF_VSOCK listener on BGR_AGENT_VSOCK_PORT (Firecracker), or, for the
- * tests on the host, an inherited socket (--fd N).
+ * tests on the host, an inherited socket (--fd N) or a unix socket it listens
+ * on (--listen PATH: host mode, where the agent stands in for a whole VM for
+ * banger's fake VMM driver).
  *
  * banger starts it with init=/.banger/banger-vsock-agent. As PID 1 it forks:
  * the parent execs the guest's real init (so that stays PID 1 and needs no
@@ -41,6 +43,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -48,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -116,6 +120,7 @@ static void sleep_ms(int ms)
 enum mode {
     MODE_GUEST, /* inside a VM */
     MODE_FD,    /* --fd N: tests on the host */
+    MODE_HOST,  /* --listen PATH: a stand-in for a whole VM (fake VMM) */
 };
 
 static enum mode mode = MODE_GUEST;
@@ -126,7 +131,7 @@ static int signal_fd = -1;
 static int64_t shutdown_at;      /* force the shutdown at this time; 0: none */
 static int shutdown_cmd;         /* RB_POWER_OFF or RB_AUTOBOOT */
 
-enum transport_kind { T_FD, T_SERIAL, T_VSOCK };
+enum transport_kind { T_FD, T_SERIAL, T_VSOCK, T_UNIX };
 
 static struct {
     enum transport_kind kind;
@@ -137,6 +142,7 @@ static struct {
     int backoff_ms;
     int64_t next_check;
     char name[384];     /* for the "ready" line */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* T_UNIX: the socket */
 } tr = { .fd = -1, .listen_fd = -1 };
 
 /* Received bytes not yet handled: at most one whole frame plus a little. */
@@ -1079,6 +1085,53 @@ static void send_stats(uint32_t channel)
 
 /* ---- shutdown ---- */
 
+static void drop_connection_state(void);
+
+/* Host mode: the agent is the whole "VM", so powering off is killing every
+ * process it started (as a subreaper, orphans of its commands are its
+ * children too) and exiting. The last line is the one a Linux guest's
+ * kernel prints, so that the console reads like a real VM's. */
+static _Noreturn void host_power_off(bool reboot_)
+{
+    int64_t give_up = now_ms() + 5000;
+    drop_connection_state();
+    for (;;) {
+        bool any = false;
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            char path[64], buf[512];
+            long pid = strtol(e->d_name, NULL, 10);
+            if (pid <= 0)
+                continue;
+            snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+            if (read_file(path, buf, sizeof buf) < 0)
+                continue;
+            const char *rp = strrchr(buf, ')');
+            char state;
+            long ppid;
+            if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2 || ppid != (long)getpid())
+                continue;
+            any = true;
+            if (state != 'Z') {
+                kill(-(pid_t)pid, SIGKILL);
+                kill((pid_t)pid, SIGKILL);
+            }
+        }
+        if (d)
+            closedir(d);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (!any || now_ms() > give_up)
+            break;
+        sleep_ms(5);
+    }
+    if (tr.path[0])
+        unlink(tr.path);
+    fprintf(stderr, "reboot: %s\n", reboot_ ? "Restarting system" : "Power down");
+    exit(0);
+}
+
 static void start_shutdown(uint32_t channel, const uint8_t *payload, size_t len)
 {
     BgrAgentFieldIter it;
@@ -1100,12 +1153,14 @@ static void start_shutdown(uint32_t channel, const uint8_t *payload, size_t len)
             return;
         }
     }
-    if (mode != MODE_GUEST) {
+    if (mode == MODE_FD) {
         send_error(error_channel(channel), EPERM, "shutdown is only available inside a VM");
         return;
     }
     send_frame(BGR_AGENT_MSG_OK, channel, NULL, 0);
     warn("%s requested by the host", reboot_ ? "reboot" : "poweroff");
+    if (mode == MODE_HOST)
+        host_power_off(reboot_);
     sync();
 
     /* Ask the init the way it understands (systemd(1): SIGRTMIN+4 powers
@@ -1330,6 +1385,7 @@ static void connection_lost(void)
         break;
     }
     case T_VSOCK:
+    case T_UNIX:
         close_fd(&tr.fd);
         break;
     }
@@ -1350,7 +1406,7 @@ static void serial_check(void)
     tr.waiting = false;
 }
 
-static void accept_vsock(void)
+static void accept_host(void)
 {
     int fd = accept4(tr.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
@@ -1422,6 +1478,33 @@ static bool open_vsock(void)
     tr.kind = T_VSOCK;
     tr.listen_fd = fd;
     snprintf(tr.name, sizeof tr.name, "vsock port %d (cid %u)", BGR_AGENT_VSOCK_PORT, cid);
+    return true;
+}
+
+/* Host mode: a unix socket in the fake VM's run directory. */
+static bool open_unix(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof addr.sun_path) {
+        warn("--listen %s: too long for a unix socket", path);
+        return false;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        warn("socket: %s", strerror(errno));
+        return false;
+    }
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 4) < 0) {
+        warn("cannot listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return false;
+    }
+    tr.kind = T_UNIX;
+    tr.listen_fd = fd;
+    snprintf(tr.path, sizeof tr.path, "%s", path);
+    snprintf(tr.name, sizeof tr.name, "unix socket %s (host mode)", path);
     return true;
 }
 
@@ -1509,6 +1592,10 @@ static void setup_process(void)
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
+    if (mode == MODE_HOST) { /* the power button and Ctrl-C */
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+    }
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (signal_fd < 0) {
@@ -1522,8 +1609,12 @@ static void setup_process(void)
 static void reap_children(void)
 {
     struct signalfd_siginfo si;
-    while (read(signal_fd, &si, sizeof si) > 0)
-        ;
+    while (read(signal_fd, &si, sizeof si) > 0) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            warn("%s: powering off", strsignal((int)si.ssi_signo));
+            host_power_off(false);
+        }
+    }
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -1639,7 +1730,7 @@ static void run(void)
                 reap_children();
                 break;
             case S_LISTEN:
-                accept_vsock();
+                accept_host();
                 break;
             case S_CONN:
                 if (pfd[i].fd == tr.fd)
@@ -1711,21 +1802,26 @@ static _Noreturn void exec_real_init(char **argv)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: " PROG " [--fd N]\n"
+            "Usage: " PROG " [--fd N | --listen PATH]\n"
             "\n"
             "banger's in-guest agent. Run as init= (PID 1) it starts the real init and\n"
             "serves in the background; without arguments it serves on virtio-serial port\n"
             "%s or vsock port %d. --fd N serves on an inherited\n"
             "connected socket instead (tests) and exits when the peer closes it.\n"
+            "--listen PATH is host mode (banger's fake VMM, for tests): it serves one\n"
+            "host at a time on unix socket PATH and stands in for a whole VM.\n"
             "\n"
-            "  --fd N       serve on file descriptor N\n"
-            "  --version    print the version and the protocol version\n"
-            "  --help       this text\n",
+            "  --fd N         serve on file descriptor N\n"
+            "  --listen PATH  host mode: serve on unix socket PATH\n"
+            "  --version      print the version and the protocol version\n"
+            "  --help         this text\n",
             BGR_AGENT_SERIAL_NAME, BGR_AGENT_VSOCK_PORT);
 }
 
 int main(int argc, char **argv)
 {
+    const char *listen_path = NULL;
+
     if (getpid() == 1) {
         pid_t pid = fork();
         if (pid != 0) {
@@ -1752,10 +1848,17 @@ int main(int argc, char **argv)
                 mode = MODE_FD;
                 tr.kind = T_FD;
                 tr.fd = (int)fd;
+            } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+                mode = MODE_HOST;
+                listen_path = argv[++i];
             } else {
                 usage(stderr);
                 return 2;
             }
+        }
+        if (listen_path && tr.fd >= 0) {
+            warn("--fd and --listen exclude each other");
+            return 2;
         }
     }
 
@@ -1763,6 +1866,14 @@ int main(int argc, char **argv)
         fcntl(tr.fd, F_SETFD, FD_CLOEXEC); /* not for the commands we run */
         set_nonblock(tr.fd);
         setup_process();
+    } else if (mode == MODE_HOST) {
+        /* Orphans of the commands become ours, so that powering off can
+         * take them down as a VM's end would. */
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+        setup_process();
+        if (!open_unix(listen_path))
+            return 1;
+        warn("ready on %s", tr.name);
     } else {
         setup_guest_namespace();
         setup_process();

@@ -424,7 +424,14 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
     return NULL;
 
   /* hypervisor choice, and the accelerator its VMs get */
-  if (g_str_equal (hv, "firecracker"))
+  if (g_str_equal (hv, "fake"))
+    {
+      bgr_doctor_report_set_hypervisor (self, "fake");
+      bgr_doctor_report_set_accel (self, "none");
+      add (self, "hypervisor", BGR_DOCTOR_WARN, "set hypervisor = \"auto\" to run real VMs",
+           "fake (set in config): VMs are the guest agent run on the host, for tests only");
+    }
+  else if (g_str_equal (hv, "firecracker"))
     {
       bgr_doctor_report_set_hypervisor (self, fc_ok ? "firecracker" : "");
       bgr_doctor_report_set_accel (self, fc_ok ? "kvm" : "");

@@ -108,7 +108,7 @@ test_bad_values (void)
     { "cidr = \"10.0.0.0/24\"\nbridge_ip = \"10.0.0.255\"\n", "cfg.toml:2: key 'bridge_ip': 10.0.0.255 is not a host address inside cidr 10.0.0.0/24 (line 1)" },
     { "bridge_ip = \"300.1.1.1\"\n", "key 'bridge_ip': \"300.1.1.1\" is not an IPv4 address" },
     { "bridge_name = \"this-name-is-far-too-long\"\n", "key 'bridge_name'" },
-    { "hypervisor = \"vmware\"\n", "key 'hypervisor': \"vmware\" is not one of: auto, firecracker, qemu" },
+    { "hypervisor = \"vmware\"\n", "key 'hypervisor': \"vmware\" is not one of: auto, firecracker, qemu, fake" },
     { "state_dir = \"relative/dir\"\n", "key 'state_dir': \"relative/dir\" is not an absolute path" },
     { "web_listen_addr = \"localhost\"\n", "key 'web_listen_addr'" },
     { "kernel_catalog_url = \"ftp://x\"\n", "key 'kernel_catalog_url'" },

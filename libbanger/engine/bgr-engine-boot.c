@@ -60,8 +60,9 @@ choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gbo
   const char *accel = bgr_config_get_string (config, "qemu_accel");
   g_autofree char *why = NULL;
   g_autofree char *fc = g_find_program_in_path (bgr_config_get_string (config, "firecracker_bin"));
-  gboolean need_probe = g_str_equal (hv, "firecracker") || !g_str_equal (accel, "tcg")
-                        || (g_str_equal (hv, "auto") && fc != NULL && kernel_is_elf (kernel));
+  gboolean need_probe = !g_str_equal (hv, "fake")
+                        && (g_str_equal (hv, "firecracker") || !g_str_equal (accel, "tcg")
+                            || (g_str_equal (hv, "auto") && fc != NULL && kernel_is_elf (kernel)));
   BgrKvmVerdict verdict = need_probe ? bgr_kvm_probe (bgr_config_get_string (config, "cache_dir"),
                                                       &why, NULL)
                                      : BGR_KVM_ABSENT;
@@ -69,6 +70,12 @@ choose_hypervisor (BgrEngine *engine, const char *kernel, char **out_driver, gbo
   gboolean auto_kvm = verdict == BGR_KVM_USABLE;
 
   *out_auto_kvm = FALSE;
+  if (g_str_equal (hv, "fake")) /* tests: the agent on the host (bgr-vmm-fake.c) */
+    {
+      *out_driver = g_strdup ("fake");
+      *out_kvm = FALSE;
+      return TRUE;
+    }
   if (g_str_equal (hv, "firecracker")
       || (g_str_equal (hv, "auto") && fc != NULL && auto_kvm && kernel_is_elf (kernel)))
     {
@@ -226,7 +233,8 @@ console_begin (const char *console, const char *name, const char *driver_name, g
     }
   fd = open (console, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   banner = g_strdup_printf ("---- banger: %s booting VM %s (%s, %s) ----\n", when, name,
-                            driver_name, kvm ? "kvm" : "tcg");
+                            driver_name, g_str_equal (driver_name, "fake") ? "none"
+                                         : kvm ? "kvm" : "tcg");
   if (fd >= 0)
     {
       bgr_write_all (fd, banner, strlen (banner));
@@ -352,7 +360,8 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
     }
   cmdline = boot_cmdline (doc, driver_name, kvm);
   json_object_set_string_member (doc, "hypervisor", driver_name);
-  json_object_set_string_member (doc, "accel", kvm ? "kvm" : "tcg");
+  json_object_set_string_member (doc, "accel", g_str_equal (driver_name, "fake") ? "none"
+                                               : kvm ? "kvm" : "tcg");
   json_object_set_string_member (doc, "cmdline", cmdline);
   json_object_set_string_member (doc, "state", "starting");
   json_object_remove_member (doc, "reason");

@@ -87,6 +87,14 @@ bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **erro
   g_autofree char *ip = NULL, *tap = NULL, *mac = NULL, *arg = NULL, *dns = NULL;
   gboolean ok = FALSE;
 
+  if (g_str_equal (bgr_config_get_string (bgr_engine_get_config (engine), "hypervisor"), "fake"))
+    {
+      /* The fake VMM's "guest" is a process on the host: no tap to give. */
+      json_object_set_string_member (doc, "network", "none (the fake VMM has no guest network)");
+      json_object_remove_member (doc, "tap");
+      json_object_remove_member (doc, "kernel_ip_arg");
+      return TRUE;
+    }
   if (geteuid () != 0)
     {
       json_object_set_string_member (doc, "network", "none (the engine is not root)");

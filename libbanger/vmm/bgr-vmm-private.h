@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The VMM driver interface: one implementation per hypervisor
- * (bgr-vmm-qemu.c, bgr-vmm-firecracker.c). The engine decides what a VM
+ * (bgr-vmm-qemu.c, bgr-vmm-firecracker.c; bgr-vmm-fake.c, for tests, runs
+ * the real guest agent on the host in place of a VM). The engine decides what a VM
  * looks like (disks, kernel, command line, network); a driver only turns
  * that into a running VMM process and talks to it.
  *
@@ -34,11 +35,12 @@ typedef struct {
 
 /* What identifies a started VMM. Paths are inside run_dir. */
 typedef struct {
-  char *driver;        /* "qemu" | "firecracker" */
+  char *driver;        /* "qemu" | "firecracker" | "fake" */
   gint pid;            /* the VMM process */
   guint64 start_time;  /* /proc/PID/stat field 22, to tell a reused pid apart */
   char *api_socket;    /* QMP (qemu) or API socket (firecracker) */
-  char *agent_socket;  /* qemu: virtio-serial chardev socket; firecracker: hybrid vsock uds */
+  char *agent_socket;  /* qemu: virtio-serial chardev socket; firecracker: hybrid vsock uds;
+                        * fake: the agent's own listening socket */
   char *metrics_path;  /* firecracker: metrics file; qemu: NULL */
 } BgrVmmInstance;
 
@@ -77,6 +79,7 @@ typedef struct {
 
 extern const BgrVmmDriver bgr_vmm_qemu_driver;
 extern const BgrVmmDriver bgr_vmm_firecracker_driver;
+extern const BgrVmmDriver bgr_vmm_fake_driver;
 
 const BgrVmmDriver *bgr_vmm_driver_lookup (const char *name);
 

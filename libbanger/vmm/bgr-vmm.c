@@ -36,6 +36,8 @@ bgr_vmm_driver_lookup (const char *name)
     return &bgr_vmm_qemu_driver;
   if (g_strcmp0 (name, "firecracker") == 0)
     return &bgr_vmm_firecracker_driver;
+  if (g_strcmp0 (name, "fake") == 0)
+    return &bgr_vmm_fake_driver;
   return NULL;
 }
 
@@ -209,6 +211,7 @@ bgr_vmm_spawn_detached (const char *const *argv, const char *log_path, GError **
   GPid pid = 0;
   int log_fd = -1;
   GError *local = NULL;
+  guint tries = 0;
 
   if (log_path != NULL)
     {
@@ -219,12 +222,22 @@ bgr_vmm_spawn_detached (const char *const *argv, const char *log_path, GError **
           return -1;
         }
     }
-  if (!g_spawn_async_with_fds (NULL, (char **) argv, NULL,
-                               G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
-                                 | G_SPAWN_STDIN_FROM_DEV_NULL
-                                 | (log_fd < 0 ? G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL : 0),
-                               child_setup_detach, NULL, &pid, -1, log_fd, log_fd, &local))
+  /* A binary written a moment ago (the fake driver's agent) is "busy"
+   * while a child another thread forked meanwhile still holds the fd it was
+   * written through, until that child execs: try again shortly. */
+  while (!g_spawn_async_with_fds (NULL, (char **) argv, NULL,
+                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
+                                    | G_SPAWN_STDIN_FROM_DEV_NULL
+                                    | (log_fd < 0 ? G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL : 0),
+                                  child_setup_detach, NULL, &pid, -1, log_fd, log_fd, &local))
     {
+      if (g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_TXTBUSY) && ++tries < 100)
+        {
+          g_debug ("%s: %s; trying again", argv[0], local->message);
+          g_clear_error (&local);
+          g_usleep (10000);
+          continue;
+        }
       if (log_fd >= 0)
         close (log_fd);
       if (g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT))
