@@ -71,28 +71,6 @@ on_store_change (const char *kind, const char *name, gpointer data)
     self->event_func (kind, name, self->event_data);
 }
 
-/* Progress from the engine's callbacks into the caller's operation. */
-
-static void
-on_bytes (guint64 done, guint64 total, gpointer op)
-{
-  bgr_operation_update (op, "download", NULL, done, total);
-}
-
-static void
-on_layers (guint layer, guint n_layers, guint64 layer_done G_GNUC_UNUSED,
-           guint64 layer_total G_GNUC_UNUSED, guint64 done, guint64 total, gpointer op)
-{
-  g_autofree char *msg = g_strdup_printf ("layer %u of %u", layer, n_layers);
-  bgr_operation_update (op, "pull", msg, done, total);
-}
-
-static void
-on_steps (const char *phase, guint step, guint n_steps, gpointer op)
-{
-  bgr_operation_update (op, phase, phase, step, n_steps);
-}
-
 static BgrKernel *
 local_kernel_import (BgrBackend *b, BgrKernelSpec *spec, BgrOperation *op,
                      GCancellable *cancellable, GError **error)
@@ -147,7 +125,7 @@ static BgrKernel *
 local_kernel_pull (BgrBackend *b, const char *name, BgrOperation *op, GCancellable *cancellable,
                    GError **error)
 {
-  return bgr_engine_pull_kernel (ENGINE (b), name, on_bytes, op, cancellable, error);
+  return bgr_engine_pull_kernel (ENGINE (b), name, op, cancellable, error);
 }
 
 static BgrImage *
@@ -192,11 +170,7 @@ static BgrImage *
 local_image_pull (BgrBackend *b, const char *reference, BgrPullOptions *o, BgrOperation *op,
                   GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_pull_image (ENGINE (b), reference, bgr_pull_options_get_name (o),
-                                bgr_pull_options_get_kernel (o),
-                                bgr_pull_options_get_platform (o), bgr_pull_options_get_size (o),
-                                bgr_pull_options_get_insecure (o), on_layers, op, cancellable,
-                                error);
+  return bgr_engine_pull_image (ENGINE (b), reference, o, op, cancellable, error);
 }
 
 static GPtrArray *
@@ -216,16 +190,14 @@ static BgrVm *
 local_vm_create (BgrBackend *b, BgrVmSpec *s, BgrOperation *op, GCancellable *cancellable,
                  GError **error)
 {
-  return bgr_engine_create_vm (ENGINE (b), bgr_vm_spec_get_name (s), bgr_vm_spec_get_image (s),
-                               bgr_vm_spec_get_vcpus (s), bgr_vm_spec_get_memory_mib (s),
-                               bgr_vm_spec_get_disk_size (s), on_steps, op, cancellable, error);
+  return bgr_engine_create_vm (ENGINE (b), s, op, cancellable, error);
 }
 
 static BgrVm *
 local_vm_start (BgrBackend *b, const char *name, BgrOperation *op, GCancellable *cancellable,
                 GError **error)
 {
-  return bgr_engine_start_vm (ENGINE (b), name, on_steps, op, cancellable, error);
+  return bgr_engine_start_vm (ENGINE (b), name, op, cancellable, error);
 }
 
 static BgrVm *

@@ -61,6 +61,19 @@ typedef struct {
 /* Live processes whose command line mentions @needle (the agent's argv
  * holds its socket path, inside the state directory). Zombies have an
  * empty command line and do not count. */
+
+/* A VM from the fake image: 1 vCPU, 128 MiB. */
+static BgrVm *
+spec_create (BgrEngine *engine, const char *name, BgrOperation *op, GError **error)
+{
+  g_autoptr (BgrVmSpec) spec = bgr_vm_spec_new (name);
+
+  bgr_vm_spec_set_image (spec, IMAGE);
+  bgr_vm_spec_set_vcpus (spec, 1);
+  bgr_vm_spec_set_memory_mib (spec, 128);
+  return bgr_engine_create_vm (engine, spec, op, NULL, error);
+}
+
 static GArray *
 processes_mentioning (const char *needle)
 {
@@ -184,7 +197,7 @@ static BgrVm *
 create_vm (Fixture *f, const char *name)
 {
   g_autoptr (GError) err = NULL;
-  BgrVm *vm = bgr_engine_create_vm (f->engine, name, IMAGE, 1, 128, 0, NULL, NULL, NULL, &err);
+  BgrVm *vm = spec_create (f->engine, name, NULL, &err);
 
   g_assert_no_error (err);
   g_assert_nonnull (vm);
@@ -414,7 +427,7 @@ test_basic (Fixture *f, gconstpointer data)
   g_clear_error (&err);
 
   /* start again: a new agent process, exec works. */
-  vm = bgr_engine_start_vm (f->engine, "basic", NULL, NULL, NULL, &err);
+  vm = bgr_engine_start_vm (f->engine, "basic", NULL, NULL, &err);
   g_assert_no_error (err);
   g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
   g_assert_cmpint (bgr_vm_get_pid (vm), >, 0);
@@ -423,7 +436,7 @@ test_basic (Fixture *f, gconstpointer data)
   start_time = bgr_vmm_process_start_time (pid);
   assert_exec_works (f->engine, "basic");
   g_clear_object (&vm);
-  vm = bgr_engine_start_vm (f->engine, "basic", NULL, NULL, NULL, &err);
+  vm = bgr_engine_start_vm (f->engine, "basic", NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO);
   g_clear_error (&err);
 
@@ -475,19 +488,17 @@ typedef struct {
  * as BUSY. (Not at step 1: create reports it before the VM's record
  * exists, when kill says there is no such VM.) */
 static void
-probe_busy (const char *phase, guint step, guint n_steps, gpointer data)
+probe_busy (BgrOperation *op, gpointer data)
 {
   BusyProbe *p = data;
   g_autoptr (GError) err = NULL;
   g_autoptr (BgrVm) vm = NULL;
 
-  (void) phase;
-  (void) n_steps;
-  if (step < 2)
+  if (bgr_operation_get_done (op) < 2)
     return;
   p->calls++;
   g_assert_true (bgr_engine_vm_is_busy (p->f->engine, p->name));
-  vm = bgr_engine_start_vm (p->f->engine, p->name, NULL, NULL, NULL, &err);
+  vm = bgr_engine_start_vm (p->f->engine, p->name, NULL, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
   g_clear_error (&err);
   vm = bgr_engine_stop_vm (p->f->engine, p->name, NULL, &err);
@@ -499,7 +510,7 @@ probe_busy (const char *phase, guint step, guint n_steps, gpointer data)
   g_assert_false (bgr_engine_delete_vm (p->f->engine, p->name, TRUE, &err));
   g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
   g_clear_error (&err);
-  vm = bgr_engine_create_vm (p->f->engine, p->name, IMAGE, 1, 128, 0, NULL, NULL, NULL, &err);
+  vm = spec_create (p->f->engine, p->name, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_EXISTS);
 }
 
@@ -509,9 +520,11 @@ test_busy (Fixture *f, gconstpointer data)
   BusyProbe probe = { f, "busy", 0 };
   g_autoptr (BgrVm) vm = NULL;
   g_autoptr (GError) err = NULL;
+  g_autoptr (BgrOperation) op = bgr_operation_new ();
 
   (void) data;
-  vm = bgr_engine_create_vm (f->engine, "busy", IMAGE, 1, 128, 0, probe_busy, &probe, NULL, &err);
+  g_signal_connect (op, "changed", G_CALLBACK (probe_busy), &probe);
+  vm = spec_create (f->engine, "busy", op, &err);
   g_assert_no_error (err);
   g_assert_cmpuint (probe.calls, >=, 3);
   g_assert_false (bgr_engine_vm_is_busy (f->engine, "busy"));
@@ -521,7 +534,7 @@ test_busy (Fixture *f, gconstpointer data)
   g_clear_object (&vm);
 
   probe.calls = 0;
-  vm = bgr_engine_start_vm (f->engine, "busy", probe_busy, &probe, NULL, &err);
+  vm = bgr_engine_start_vm (f->engine, "busy", op, NULL, &err);
   g_assert_no_error (err);
   g_assert_cmpuint (probe.calls, >=, 1);
   g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
@@ -599,14 +612,14 @@ hammer_thread (gpointer data)
       switch (g_rand_int_range (rand, 0, 6))
         {
         case 0:
-          vm = bgr_engine_create_vm (h->f->engine, "hammer", IMAGE, 1, 128, 0, NULL, NULL, NULL, &err);
+          vm = spec_create (h->f->engine, "hammer", NULL, &err);
           ok = vm != NULL;
           if (ok)
             g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
           break;
         case 1:
         case 2:
-          vm = bgr_engine_start_vm (h->f->engine, "hammer", NULL, NULL, NULL, &err);
+          vm = bgr_engine_start_vm (h->f->engine, "hammer", NULL, NULL, &err);
           ok = vm != NULL;
           if (ok)
             g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
@@ -809,7 +822,7 @@ test_vmm_dies (Fixture *f, gconstpointer data)
   }
 
   g_clear_object (&vm);
-  vm = bgr_engine_start_vm (f->engine, "victim", NULL, NULL, NULL, &err);
+  vm = bgr_engine_start_vm (f->engine, "victim", NULL, NULL, &err);
   g_assert_no_error (err);
   assert_exec_works (f->engine, "victim");
 }
@@ -862,7 +875,7 @@ test_reconcile_at_start (Fixture *f, gconstpointer data)
                    "the VMM process exited unexpectedly");
   g_assert_false (json_object_has_member (doc, "vmm"));
 
-  again = bgr_engine_start_vm (f->engine, "gone", NULL, NULL, NULL, &err);
+  again = bgr_engine_start_vm (f->engine, "gone", NULL, NULL, &err);
   g_assert_no_error (err);
   assert_exec_works (f->engine, "gone");
 }
@@ -901,7 +914,7 @@ test_reconcile_interrupted_create (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (doc, "state"), ==, "error");
   bgr_assert_contains (json_object_get_string_member (doc, "reason"), "interrupted");
   g_clear_object (&vm);
-  vm = bgr_engine_start_vm (f->engine, "half", NULL, NULL, NULL, &err);
+  vm = bgr_engine_start_vm (f->engine, "half", NULL, NULL, &err);
   g_assert_no_error (err);
   assert_exec_works (f->engine, "half");
 }

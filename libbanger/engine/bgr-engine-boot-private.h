@@ -7,8 +7,8 @@
 
 G_BEGIN_DECLS
 
-/* Reports phase @step of @n to @progress (may be NULL). */
-void bgr_vm_report (BgrVmProgressFunc progress, gpointer data, const char *phase, guint step,
+/* Reports phase @step of @n to @op (may be NULL). */
+void bgr_vm_report (BgrOperation *op, const char *phase, guint step,
                     guint n);
 
 /* Starts the VMM for @doc and waits for the agent (progress steps
@@ -18,7 +18,7 @@ void bgr_vm_report (BgrVmProgressFunc progress, gpointer data, const char *phase
  * killed, the record says "error" with the reason, and the error names the
  * phase and quotes the console. Called with the VM claimed. */
 gboolean bgr_vm_boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
-                      BgrVmProgressFunc progress, gpointer progress_data,
+                      BgrOperation *op,
                       GCancellable *cancellable, GError **error);
 
 G_END_DECLS

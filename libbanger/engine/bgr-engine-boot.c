@@ -12,6 +12,7 @@
 
 #include "agent-proto/bgr-agent-proto.h"
 #include "bgr-error-private.h"
+#include "bgr-operation-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-agent-private.h"
@@ -120,8 +121,7 @@ typedef struct {
   BgrEngine *engine;
   JsonObject *doc;
   const BgrVmmInstance *inst;
-  BgrVmProgressFunc progress;
-  gpointer progress_data;
+  BgrOperation *op;
   guint step, n_steps;   /* the "booting" step; the agent step follows */
   gboolean saw_init;
   gint64 vmm_started_us, init_us;
@@ -133,11 +133,10 @@ typedef struct {
 #define KVM_KERNEL_START_MS 15000
 
 void
-bgr_vm_report (BgrVmProgressFunc progress, gpointer data, const char *phase, guint step, guint n)
+bgr_vm_report (BgrOperation *op, const char *phase, guint step, guint n)
 {
   g_debug ("phase %u/%u: %s", step, n, phase);
-  if (progress != NULL)
-    progress (phase, step, n, data);
+  bgr_operation_update (op, phase, phase, step, n);
 }
 
 /* Between waits for the agent: is the VMM still there, has the kernel
@@ -155,7 +154,7 @@ boot_alive (gpointer data, GError **error)
         {
           b->saw_init = TRUE;
           b->init_us = g_get_monotonic_time ();
-          bgr_vm_report (b->progress, b->progress_data, "waiting for the guest agent", b->step + 1, b->n_steps);
+          bgr_vm_report (b->op, "waiting for the guest agent", b->step + 1, b->n_steps);
         }
     }
   if (b->watch_kvm && !b->saw_init
@@ -292,7 +291,7 @@ boot_ready (BgrEngine *engine, JsonObject *doc, Boot *b, const BgrAgentFacts *fa
     {
       b->saw_init = TRUE;
       b->init_us = g_get_monotonic_time ();
-      bgr_vm_report (b->progress, b->progress_data, "waiting for the guest agent", b->step + 1, b->n_steps);
+      bgr_vm_report (b->op, "waiting for the guest agent", b->step + 1, b->n_steps);
     }
   json_object_set_int_member (doc, "boot_kernel_ms", (b->init_us - b->vmm_started_us) / 1000);
   json_object_set_int_member (doc, "boot_agent_ms", (g_get_monotonic_time () - b->init_us) / 1000);
@@ -334,7 +333,7 @@ boot_failed (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, const cha
  * phase and quotes the console. Called with the VM claimed. */
 static gboolean
 boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
-           BgrVmProgressFunc progress, gpointer progress_data, gboolean *out_kvm_hang,
+           BgrOperation *op, gboolean *out_kvm_hang,
            GCancellable *cancellable, GError **error)
 {
   g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
@@ -369,18 +368,17 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
     goto fail;
   b.console_from = console_begin (console, name, driver_name, kvm);
 
-  bgr_vm_report (progress, progress_data, phase, first_step, n_steps);
+  bgr_vm_report (op, phase, first_step, n_steps);
   inst = start_vmm (engine, doc, driver_name, cmdline, kvm, cancellable, &local);
   if (inst == NULL || !bgr_vm_record_save (engine, doc, &local))
     goto fail;
 
   phase = "booting";
-  bgr_vm_report (progress, progress_data, phase, first_step + 1, n_steps);
+  bgr_vm_report (op, phase, first_step + 1, n_steps);
   b.engine = engine;
   b.doc = doc;
   b.inst = inst;
-  b.progress = progress;
-  b.progress_data = progress_data;
+  b.op = op;
   b.step = first_step + 1;
   b.n_steps = n_steps;
   b.vmm_started_us = g_get_monotonic_time ();
@@ -401,13 +399,13 @@ fail:
  * boots again under TCG. */
 gboolean
 bgr_vm_boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
-             BgrVmProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+             BgrOperation *op, GCancellable *cancellable,
              GError **error)
 {
   g_autoptr (GError) local = NULL;
   gboolean hang = FALSE;
 
-  if (boot_once (engine, doc, first_step, n_steps, progress, progress_data, &hang, cancellable,
+  if (boot_once (engine, doc, first_step, n_steps, op, &hang, cancellable,
                  &local))
     return TRUE;
   if (!hang)
@@ -422,6 +420,6 @@ bgr_vm_boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps
   g_warning ("VM %s: the guest kernel never started under KVM (the host can create KVM VMs but "
              "not run them); using TCG until the host reboots (set qemu_accel = \"tcg\" to skip this)",
              bgr_record_str (doc, "name"));
-  return boot_once (engine, doc, first_step, n_steps, progress, progress_data, &hang, cancellable,
+  return boot_once (engine, doc, first_step, n_steps, op, &hang, cancellable,
                     error);
 }

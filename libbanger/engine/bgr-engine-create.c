@@ -149,7 +149,7 @@ new_record (BgrEngine *engine, const char *name, const char *image, BgrImage *im
 /* Steps 1-3 of @n_steps, before any VMM runs. */
 static gboolean
 prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, guint n_steps,
-         BgrVmProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+         BgrOperation *op, GCancellable *cancellable,
          GError **error)
 {
   g_autofree char *dir = g_strdup (bgr_record_str (doc, "dir"));
@@ -158,9 +158,9 @@ prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, g
   gboolean made;
 
   /* 1: the image's base (agent and kernel modules put in), made once. */
-  bgr_vm_report (progress, progress_data, bgr_image_get_modules_dir (img) != NULL
-                                            ? "preparing the image (guest agent, kernel modules)"
-                                            : "preparing the image (guest agent)", 1, n_steps);
+  bgr_vm_report (op, bgr_image_get_modules_dir (img) != NULL
+                          ? "preparing the image (guest agent, kernel modules)"
+                          : "preparing the image (guest agent)", 1, n_steps);
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
       bgr_set_error_errno (error, errno, "cannot create %s", dir);
@@ -175,12 +175,12 @@ prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, g
   json_object_set_int_member (doc, "boot_install_ms", made ? (g_get_monotonic_time () - t0) / 1000 : 0);
 
   /* 2: the VM's own disks, cloned from the base and the work-seed. */
-  bgr_vm_report (progress, progress_data, "cloning disks", 2, n_steps);
+  bgr_vm_report (op, "cloning disks", 2, n_steps);
   if (!bgr_vm_disks_clone (doc, img, base, disk_size, cancellable, error))
     return FALSE;
 
   /* 3: network (when this engine may configure it). */
-  bgr_vm_report (progress, progress_data, "configuring the network", 3, n_steps);
+  bgr_vm_report (op, "configuring the network", 3, n_steps);
   return bgr_engine_vm_network_prepare (engine, doc, error);
 }
 
@@ -198,10 +198,14 @@ undo_create (BgrEngine *engine, JsonObject *doc, const char *name)
 }
 
 BgrVm *
-bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, guint vcpus,
-                      guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
-                      gpointer progress_data, GCancellable *cancellable, GError **error)
+bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
+                      GCancellable *cancellable, GError **error)
 {
+  const char *name = bgr_vm_spec_get_name (spec);
+  const char *image = bgr_vm_spec_get_image (spec);
+  guint vcpus = bgr_vm_spec_get_vcpus (spec);
+  guint64 memory_mib = bgr_vm_spec_get_memory_mib (spec);
+  guint64 disk_size = bgr_vm_spec_get_disk_size (spec);
   g_autoptr (BgrImage) img = NULL;
   g_autoptr (BgrVmClaim) claim = NULL;
   g_autoptr (JsonObject) doc = NULL;
@@ -219,14 +223,14 @@ bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, gu
       || (claim = claim_new_name (engine, name, image, error)) == NULL)
     return NULL;
   doc = new_record (engine, name, image, img, vcpus, memory_mib);
-  if (!prepare (engine, doc, img, disk_size, n_steps, progress, progress_data, cancellable, &local))
+  if (!prepare (engine, doc, img, disk_size, n_steps, op, cancellable, &local))
     {
       undo_create (engine, doc, name);
       g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot create VM '%s': ", name);
       return NULL;
     }
   /* 4-6: VMM, boot, agent. */
-  if (!bgr_vm_boot (engine, doc, 4, n_steps, progress, progress_data, cancellable, error))
+  if (!bgr_vm_boot (engine, doc, 4, n_steps, op, cancellable, error))
     {
       g_clear_pointer (&claim, bgr_vm_claim_release);
       /* A boot that failed stays for its console log; a create the caller

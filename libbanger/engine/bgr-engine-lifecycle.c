@@ -42,8 +42,8 @@ claim_and_load (BgrEngine *engine, const char *name, const char *what, JsonObjec
 }
 
 BgrVm *
-bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrVmProgressFunc progress,
-                     gpointer progress_data, GCancellable *cancellable, GError **error)
+bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrOperation *op,
+                     GCancellable *cancellable, GError **error)
 {
   g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrVmClaim) claim = claim_and_load (engine, name, "starting", &doc, error);
@@ -58,7 +58,7 @@ bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrVmProgressFunc prog
       return NULL;
     }
   if (!bgr_engine_vm_network_prepare (engine, doc, error)
-      || !bgr_vm_boot (engine, doc, 1, 3, progress, progress_data, cancellable, error))
+      || !bgr_vm_boot (engine, doc, 1, 3, op, cancellable, error))
     return NULL;
   return bgr_vm_record_view (doc);
 }

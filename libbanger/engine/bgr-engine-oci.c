@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bgr-error-private.h"
+#include "bgr-operation-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-core-private.h"
@@ -93,8 +94,7 @@ only_kernel (BgrEngine *engine, GError **error)
 }
 
 typedef struct {
-  BgrPullProgressFunc progress;
-  gpointer user_data;
+  BgrOperation *op;
   guint layer, n_layers;
   guint64 layer_total;
   guint64 base, total;
@@ -104,17 +104,19 @@ static void
 on_blob_progress (guint64 done, guint64 total, gpointer data)
 {
   Progress *p = data;
-  if (p->progress != NULL)
-    p->progress (p->layer, p->n_layers, done, p->layer_total, p->base + done, p->total,
-                 p->user_data);
+  g_autofree char *msg = g_strdup_printf ("layer %u of %u", p->layer + 1, p->n_layers);
+  bgr_operation_update (p->op, "pulling", msg, p->base + done, p->total);
 }
 
 BgrImage *
-bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *name,
-                       const char *kernel_ref, const char *platform, guint64 size,
-                       gboolean insecure, BgrPullProgressFunc progress, gpointer user_data,
-                       GCancellable *cancellable, GError **error)
+bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions *options,
+                       BgrOperation *op, GCancellable *cancellable, GError **error)
 {
+  const char *name = bgr_pull_options_get_name (options);
+  const char *kernel_ref = bgr_pull_options_get_kernel (options);
+  const char *platform = bgr_pull_options_get_platform (options);
+  guint64 size = bgr_pull_options_get_size (options);
+  gboolean insecure = bgr_pull_options_get_insecure (options);
   BgrOciRef ref = { 0 };
   g_autofree char *image_name = NULL;
   g_autofree char *kernel = NULL;
@@ -128,7 +130,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
   const char *cache = bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir");
   guint64 content = 0, inodes = 0, needed;
   gint64 start = g_get_monotonic_time ();
-  Progress prog = { progress, user_data, 0, 0, 0, 0, 0 };
+  Progress prog = { op, 0, 0, 0, 0, 0 };
   BgrImage *result = NULL;
   gboolean pinned_layers = FALSE;
 
@@ -193,9 +195,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *nam
       g_ptr_array_add (blobs, path);
       prog.base += (guint64) d->size;
       /* A cached blob reports nothing while "downloading": report it done. */
-      if (progress != NULL)
-        progress (i, prog.n_layers, (guint64) d->size, (guint64) d->size, prog.base, prog.total,
-                  user_data);
+      on_blob_progress (0, 0, &prog);
     }
   g_ptr_array_add (blobs, NULL);
 

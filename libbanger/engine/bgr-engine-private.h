@@ -34,8 +34,8 @@ gboolean bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError *
 /* The kernel catalog (bgr-engine-pull.c). */
 GPtrArray *bgr_engine_list_available_kernels (BgrEngine *engine, GCancellable *cancellable,
                                               GError **error);
-BgrKernel *bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc progress,
-                                   gpointer user_data, GCancellable *cancellable, GError **error);
+BgrKernel *bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrOperation *op,
+                                   GCancellable *cancellable, GError **error);
 
 /* Images (bgr-engine-images.c). */
 BgrImage *bgr_engine_register_image (BgrEngine *engine, const char *name, const char *rootfs,
@@ -51,21 +51,20 @@ BgrImage *bgr_engine_promote_image (BgrEngine *engine, const char *name,
                                     GCancellable *cancellable, GError **error);
 
 /* OCI image pull (bgr-engine-oci.c). */
-BgrImage *bgr_engine_pull_image (BgrEngine *engine, const char *reference, const char *name,
-                                 const char *kernel_ref, const char *platform, guint64 size,
-                                 gboolean insecure, BgrPullProgressFunc progress,
-                                 gpointer user_data, GCancellable *cancellable, GError **error);
+BgrImage *bgr_engine_pull_image (BgrEngine *engine, const char *reference,
+                                 BgrPullOptions *options, BgrOperation *op,
+                                 GCancellable *cancellable, GError **error);
 
 GPtrArray *bgr_engine_list_image_cache (BgrEngine *engine, GError **error);
 gboolean bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_removed,
                                        GError **error);
 
 /* VMs (bgr-engine-create.c, -lifecycle.c, -guest.c). */
-BgrVm *bgr_engine_create_vm (BgrEngine *engine, const char *name, const char *image, guint vcpus,
-                             guint64 memory_mib, guint64 disk_size, BgrVmProgressFunc progress,
-                             gpointer progress_data, GCancellable *cancellable, GError **error);
-BgrVm *bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrVmProgressFunc progress,
-                            gpointer progress_data, GCancellable *cancellable, GError **error);
+/* @spec: see BgrVmSpec; its name is required. */
+BgrVm *bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
+                             GCancellable *cancellable, GError **error);
+BgrVm *bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrOperation *op,
+                            GCancellable *cancellable, GError **error);
 BgrVm *bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellable,
                            GError **error);
 BgrVm *bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error);

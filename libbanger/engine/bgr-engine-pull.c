@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 
 #include "bgr-error-private.h"
+#include "bgr-operation-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-private.h"
@@ -85,8 +86,7 @@ bgr_engine_list_available_kernels (BgrEngine *engine, GCancellable *cancellable,
 }
 
 typedef struct {
-  BgrProgressFunc progress;
-  gpointer user_data;
+  BgrOperation *op;
   guint64 base;  /* bytes of the artifacts already done */
   guint64 total; /* bytes of all artifacts */
 } PullProgress;
@@ -95,8 +95,7 @@ static void
 on_artifact_progress (guint64 done, guint64 total, gpointer data)
 {
   PullProgress *p = data;
-  if (p->progress != NULL)
-    p->progress (p->base + done, p->total, p->user_data);
+  bgr_operation_update (p->op, "download", NULL, p->base + done, p->total);
 }
 
 /* Downloads into CACHE/downloads/SHA256, shared by every pull and kept for
@@ -121,8 +120,7 @@ fetch_artifact (BgrEngine *engine, SoupSession *session, const BgrCatalogArtifac
                              progress, cancellable, error))
     return NULL;
   progress->base += (guint64) a->size;
-  if (progress->progress != NULL)
-    progress->progress (progress->base, progress->total, progress->user_data);
+  bgr_operation_update (progress->op, "download", NULL, progress->base, progress->total);
   return g_steal_pointer (&dest);
 }
 
@@ -349,8 +347,8 @@ apt_download (BgrEngine *engine, const char *package, GCancellable *cancellable,
 }
 
 BgrKernel *
-bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc progress,
-                        gpointer user_data, GCancellable *cancellable, GError **error)
+bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrOperation *op,
+                        GCancellable *cancellable, GError **error)
 {
   g_autoptr (BgrCatalog) catalog = NULL;
   g_autoptr (BgrKernel) existing = NULL;
@@ -358,7 +356,7 @@ bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrProgressFunc pro
   g_autofree char *kernel = NULL, *initrd = NULL, *modules_archive = NULL;
   g_autofree char *unpacked = NULL;
   const BgrCatalogEntry *e;
-  PullProgress pp = { progress, user_data, 0, 0 };
+  PullProgress pp = { op, 0, 0 };
   BgrKernel *result = NULL;
 
   if (!bgr_catalog_name_is_valid (name))

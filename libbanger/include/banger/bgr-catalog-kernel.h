@@ -32,36 +32,4 @@ BGR_EXTERN gint64 bgr_catalog_kernel_get_size (BgrCatalogKernel *self);
 BGR_EXTERN char *bgr_catalog_kernel_to_json (BgrCatalogKernel *self);
 BGR_EXTERN GVariant *bgr_catalog_kernel_to_variant (BgrCatalogKernel *self);
 
-/**
- * BgrProgressFunc:
- * @done: bytes done
- * @total: bytes in all, 0 while unknown
- * @user_data: data given with the callback
- *
- * Reports the progress of a long operation. It may be called from another
- * thread than the caller's.
- *
- * Since: 0.1
- */
-typedef void (*BgrProgressFunc) (guint64 done, guint64 total, gpointer user_data);
-
-/**
- * BgrPullProgressFunc:
- * @layer: index of the layer being downloaded, from 0
- * @n_layers: number of layers
- * @layer_done: bytes of that layer done
- * @layer_total: bytes of that layer
- * @done: bytes of all layers done
- * @total: bytes of all layers
- * @user_data: data given with the callback
- *
- * Reports the progress of an image pull, per layer and in total. It may be
- * called from another thread than the caller's.
- *
- * Since: 0.1
- */
-typedef void (*BgrPullProgressFunc) (guint layer, guint n_layers, guint64 layer_done,
-                                     guint64 layer_total, guint64 done, guint64 total,
-                                     gpointer user_data);
-
 G_END_DECLS

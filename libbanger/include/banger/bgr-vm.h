@@ -86,20 +86,4 @@ BGR_EXTERN gint64 bgr_vm_stats_get (BgrVmStats *self, const char *member);
 BGR_EXTERN char *bgr_vm_stats_to_json (BgrVmStats *self);
 BGR_EXTERN GVariant *bgr_vm_stats_to_variant (BgrVmStats *self);
 
-/**
- * BgrVmProgressFunc:
- * @phase: what is happening now, e.g. "cloning disks", "booting"
- * @step: index of @phase, from 1
- * @n_steps: number of phases
- * @user_data: user data
- *
- * Reports the phases of bgr_client_create_vm() and bgr_client_start_vm().
- * Called in the thread that runs the operation (for a D-Bus client: the
- * thread that called, while it waits).
- *
- * Since: 0.1
- */
-typedef void (*BgrVmProgressFunc) (const char *phase, guint step, guint n_steps,
-                                   gpointer user_data);
-
 G_END_DECLS
