@@ -64,10 +64,11 @@ static void
 print_vm (BgrVm *vm)
 {
   g_autofree char *disk = g_format_size ((guint64) bgr_vm_get_disk_size (vm));
+  g_auto (GStrv) addrs = bgr_vm_dup_guest_addrs (vm);
   const char *reason = bgr_vm_get_reason (vm);
 
   g_print ("name:        %s\n", bgr_vm_get_name (vm));
-  g_print ("state:       %s%s%s%s\n", bgr_vm_get_state (vm), reason != NULL ? " (" : "",
+  g_print ("state:       %s%s%s%s\n", bgr_vm_state_to_string (bgr_vm_get_state (vm)), reason != NULL ? " (" : "",
            reason != NULL ? reason : "", reason != NULL ? ")" : "");
   g_print ("image:       %s\n", bgr_vm_get_image (vm));
   g_print ("hypervisor:  %s (%s)\n", or_dash (bgr_vm_get_hypervisor (vm)), or_dash (bgr_vm_get_accel (vm)));
@@ -80,6 +81,11 @@ print_vm (BgrVm *vm)
   if (bgr_vm_get_dns_name (vm) != NULL)
     g_print ("dns:         %s\n", bgr_vm_get_dns_name (vm));
   g_print ("guest:       %s, kernel %s\n", or_dash (bgr_vm_get_guest_os (vm)), or_dash (bgr_vm_get_guest_kernel (vm)));
+  if (addrs[0] != NULL)
+    {
+      g_autofree char *joined = g_strjoinv (", ", addrs);
+      g_print ("addresses:   %s\n", joined);
+    }
   g_print ("console log: %s\n", or_dash (bgr_vm_get_console_log_path (vm)));
 }
 
@@ -243,7 +249,7 @@ banger_cmd_vm_list (BangerInvocation *inv, int *exit_status, GError **error)
       g_autofree char *hv = g_strdup_printf ("%s/%s", or_dash (bgr_vm_get_hypervisor (vm)),
                                              or_dash (bgr_vm_get_accel (vm)));
       g_print ("%-20s %-9s %-16s %-15s %-12s %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "M\n",
-               bgr_vm_get_name (vm), bgr_vm_get_state (vm), bgr_vm_get_image (vm),
+               bgr_vm_get_name (vm), bgr_vm_state_to_string (bgr_vm_get_state (vm)), bgr_vm_get_image (vm),
                or_dash (bgr_vm_get_ip (vm)), hv, bgr_vm_get_vcpus (vm), bgr_vm_get_memory_mib (vm));
     }
   return TRUE;

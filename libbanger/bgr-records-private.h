@@ -15,7 +15,6 @@ BgrCacheBlob *bgr_cache_blob_new_from_json (JsonObject *doc);
 BgrVm *bgr_vm_new_from_json (JsonObject *doc);
 BgrVmPort *bgr_vm_port_new_from_json (JsonObject *doc);
 BgrVmStats *bgr_vm_stats_new_from_json (JsonObject *doc);
-JsonObject *bgr_vm_get_json (BgrVm *self);
 JsonObject *bgr_kernel_get_json (BgrKernel *self);
 JsonObject *bgr_image_get_json (BgrImage *self);
 
@@ -23,6 +22,9 @@ JsonObject *bgr_image_get_json (BgrImage *self);
  * member of a record. */
 const char *bgr_record_str (JsonObject *doc, const char *member);
 gint64 bgr_record_int (JsonObject *doc, const char *member);
+
+/* The record as JSON text, bookkeeping members left out. */
+char *bgr_record_public_json (JsonObject *doc);
 
 /* D-Bus wire form: the record as a{sv} (null members left out). */
 GVariant *bgr_record_to_variant (JsonObject *doc);

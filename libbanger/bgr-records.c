@@ -45,8 +45,8 @@ bgr_record_int (JsonObject *doc, const char *member)
   return int_member (doc, member);
 }
 
-static char *
-public_json (JsonObject *doc)
+char *
+bgr_record_public_json (JsonObject *doc)
 {
   g_autoptr (JsonObject) copy = json_object_new ();
   g_autoptr (JsonNode) node = NULL;
@@ -60,6 +60,61 @@ public_json (JsonObject *doc)
   return json_to_string (node, TRUE);
 }
 
+static GVariant *node_to_variant (JsonNode *n);
+
+/* A JSON array as the most specific D-Bus array: as, aa{sv}, or av. */
+static GVariant *
+array_to_variant (JsonArray *a)
+{
+  guint len = json_array_get_length (a);
+  gboolean strings = TRUE, objects = TRUE;
+  GVariantBuilder b;
+
+  for (guint i = 0; i < len; i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      strings = strings && JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING;
+      objects = objects && JSON_NODE_HOLDS_OBJECT (e);
+    }
+  if (len == 0 || strings)
+    {
+      g_variant_builder_init (&b, G_VARIANT_TYPE_STRING_ARRAY);
+      for (guint i = 0; i < len; i++)
+        g_variant_builder_add (&b, "s", json_array_get_string_element (a, i));
+      return g_variant_builder_end (&b);
+    }
+  g_variant_builder_init (&b, objects ? G_VARIANT_TYPE ("aa{sv}") : G_VARIANT_TYPE ("av"));
+  for (guint i = 0; i < len; i++)
+    {
+      GVariant *v = node_to_variant (json_array_get_element (a, i));
+      if (v == NULL)
+        v = g_variant_new_string ("");
+      g_variant_builder_add_value (&b, objects ? v : g_variant_new_variant (v));
+    }
+  return g_variant_builder_end (&b);
+}
+
+static GVariant *
+node_to_variant (JsonNode *n)
+{
+  if (JSON_NODE_HOLDS_OBJECT (n))
+    return bgr_record_to_variant (json_node_get_object (n));
+  if (JSON_NODE_HOLDS_ARRAY (n))
+    return array_to_variant (json_node_get_array (n));
+  if (!JSON_NODE_HOLDS_VALUE (n))
+    return NULL;
+  switch (json_node_get_value_type (n))
+    {
+    case G_TYPE_STRING: return g_variant_new_string (json_node_get_string (n));
+    case G_TYPE_INT64: return g_variant_new_int64 (json_node_get_int (n));
+    case G_TYPE_BOOLEAN: return g_variant_new_boolean (json_node_get_boolean (n));
+    case G_TYPE_DOUBLE: return g_variant_new_double (json_node_get_double (n));
+    default: return NULL;
+    }
+}
+
+/* The D-Bus wire form of a record: strings, integers (x), booleans and
+ * doubles, lists as arrays (as, aa{sv}) and nested objects as a{sv}. */
 GVariant *
 bgr_record_to_variant (JsonObject *doc)
 {
@@ -69,19 +124,11 @@ bgr_record_to_variant (JsonObject *doc)
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
   for (GList *l = members; l != NULL; l = l->next)
     {
-      JsonNode *n = json_object_get_member (doc, l->data);
-      GVariant *v = NULL;
+      GVariant *v;
 
-      if (g_strv_contains (internal_members, l->data) || !JSON_NODE_HOLDS_VALUE (n))
+      if (g_strv_contains (internal_members, l->data))
         continue;
-      switch (json_node_get_value_type (n))
-        {
-        case G_TYPE_STRING: v = g_variant_new_string (json_node_get_string (n)); break;
-        case G_TYPE_INT64: v = g_variant_new_int64 (json_node_get_int (n)); break;
-        case G_TYPE_BOOLEAN: v = g_variant_new_boolean (json_node_get_boolean (n)); break;
-        case G_TYPE_DOUBLE: v = g_variant_new_double (json_node_get_double (n)); break;
-        default: break;
-        }
+      v = node_to_variant (json_object_get_member (doc, l->data));
       if (v != NULL)
         g_variant_builder_add (&b, "{sv}", (const char *) l->data, v);
     }
@@ -89,13 +136,72 @@ bgr_record_to_variant (JsonObject *doc)
   return g_variant_builder_end (&b);
 }
 
+static JsonNode *
+variant_to_node (GVariant *value)
+{
+  JsonNode *n = json_node_alloc ();
+
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (value);
+      json_node_free (n);
+      return variant_to_node (inner);
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    return json_node_init_string (n, g_variant_get_string (value, NULL));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    return json_node_init_int (n, g_variant_get_int64 (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+    return json_node_init_int (n, (gint64) g_variant_get_uint64 (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    return json_node_init_int (n, g_variant_get_int32 (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
+    return json_node_init_int (n, g_variant_get_uint32 (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+    return json_node_init_boolean (n, g_variant_get_boolean (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    return json_node_init_double (n, g_variant_get_double (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
+    {
+      g_autoptr (JsonObject) o = json_object_new ();
+      GVariantIter iter;
+      const char *key;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, value);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &child))
+        {
+          JsonNode *c = variant_to_node (child);
+          if (c != NULL)
+            json_object_set_member (o, key, c);
+          g_variant_unref (child);
+        }
+      return json_node_init_object (n, o);
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_ARRAY))
+    {
+      g_autoptr (JsonArray) a = json_array_new ();
+      GVariantIter iter;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, value);
+      while ((child = g_variant_iter_next_value (&iter)) != NULL)
+        {
+          JsonNode *c = variant_to_node (child);
+          if (c != NULL)
+            json_array_add_element (a, c);
+          g_variant_unref (child);
+        }
+      return json_node_init_array (n, a);
+    }
+  json_node_free (n);
+  return NULL;
+}
+
 JsonObject *
 bgr_record_from_variant (GVariant *dict, GError **error)
 {
-  g_autoptr (JsonObject) doc = json_object_new ();
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
+  g_autoptr (JsonNode) node = NULL;
 
   if (!g_variant_is_of_type (dict, G_VARIANT_TYPE ("a{sv}")))
     {
@@ -103,25 +209,13 @@ bgr_record_from_variant (GVariant *dict, GError **error)
                    g_variant_get_type_string (dict));
       return NULL;
     }
-  g_variant_iter_init (&iter, dict);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    {
-      if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
-        json_object_set_string_member (doc, key, g_variant_get_string (value, NULL));
-      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
-        json_object_set_int_member (doc, key, g_variant_get_int64 (value));
-      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
-        json_object_set_boolean_member (doc, key, g_variant_get_boolean (value));
-      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-        json_object_set_double_member (doc, key, g_variant_get_double (value));
-      g_variant_unref (value);
-    }
-  if (str_member (doc, "name") == NULL)
+  node = variant_to_node (dict);
+  if (str_member (json_node_get_object (node), "name") == NULL)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "record without a name");
       return NULL;
     }
-  return g_steal_pointer (&doc);
+  return json_object_ref (json_node_get_object (node));
 }
 
 /* ---- BgrKernel ---------------------------------------------------------- */
@@ -237,7 +331,7 @@ char *
 bgr_kernel_to_json (BgrKernel *self)
 {
   g_return_val_if_fail (BGR_IS_KERNEL (self), NULL);
-  return public_json (self->doc);
+  return bgr_record_public_json (self->doc);
 }
 
 /* ---- BgrImage ----------------------------------------------------------- */
@@ -351,7 +445,7 @@ char *
 bgr_image_to_json (BgrImage *self)
 {
   g_return_val_if_fail (BGR_IS_IMAGE (self), NULL);
-  return public_json (self->doc);
+  return bgr_record_public_json (self->doc);
 }
 
 /**
@@ -467,7 +561,7 @@ char *
 bgr_catalog_kernel_to_json (BgrCatalogKernel *self)
 {
   g_return_val_if_fail (BGR_IS_CATALOG_KERNEL (self), NULL);
-  return public_json (self->doc);
+  return bgr_record_public_json (self->doc);
 }
 
 /**
@@ -573,7 +667,7 @@ char *
 bgr_cache_blob_to_json (BgrCacheBlob *self)
 {
   g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
-  return public_json (self->doc);
+  return bgr_record_public_json (self->doc);
 }
 
 /**
@@ -590,353 +684,3 @@ bgr_cache_blob_to_variant (BgrCacheBlob *self)
   return bgr_record_to_variant (self->doc);
 }
 
-/* ---- BgrVm -------------------------------------------------------------- */
-
-struct _BgrVm {
-  GObject parent_instance;
-  JsonObject *doc;
-};
-
-G_DEFINE_FINAL_TYPE (BgrVm, bgr_vm, G_TYPE_OBJECT)
-
-static void
-bgr_vm_finalize (GObject *object)
-{
-  g_clear_pointer (&BGR_VM (object)->doc, json_object_unref);
-  G_OBJECT_CLASS (bgr_vm_parent_class)->finalize (object);
-}
-
-static void
-bgr_vm_class_init (BgrVmClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = bgr_vm_finalize;
-}
-
-static void
-bgr_vm_init (BgrVm *self)
-{
-}
-
-BgrVm *
-bgr_vm_new_from_json (JsonObject *doc)
-{
-  BgrVm *self = g_object_new (BGR_TYPE_VM, NULL);
-  self->doc = json_object_ref (doc);
-  return self;
-}
-
-JsonObject *
-bgr_vm_get_json (BgrVm *self)
-{
-  return self->doc;
-}
-
-#define VM_STR(fn, member)                                      \
-  const char *fn (BgrVm *self)                                  \
-  {                                                             \
-    g_return_val_if_fail (BGR_IS_VM (self), NULL);              \
-    return str_member (self->doc, member);                      \
-  }
-#define VM_INT(fn, member)                                      \
-  gint64 fn (BgrVm *self)                                       \
-  {                                                             \
-    g_return_val_if_fail (BGR_IS_VM (self), 0);                 \
-    return int_member (self->doc, member);                      \
-  }
-
-/**
- * bgr_vm_get_name:
- * @self: a #BgrVm
- *
- * The string getters of #BgrVm return borrowed strings, %NULL when unset:
- * bgr_vm_get_id(), bgr_vm_get_image(), bgr_vm_get_state() (see #BgrVm),
- * bgr_vm_get_reason() (why it stopped or failed), bgr_vm_get_hypervisor()
- * ("qemu" or "firecracker"), bgr_vm_get_accel() ("kvm" or "tcg"),
- * bgr_vm_get_ip(), bgr_vm_get_mac(), bgr_vm_get_dns_name() ("NAME.vm"; only
- * with networking), bgr_vm_get_console_log_path(), bgr_vm_get_guest_kernel()
- * and bgr_vm_get_guest_os() (as the guest agent reported them).
- *
- * Returns: (transfer none): the VM's name
- * Since: 0.1
- */
-VM_STR (bgr_vm_get_name, "name")
-VM_STR (bgr_vm_get_id, "id")
-VM_STR (bgr_vm_get_image, "image")
-VM_STR (bgr_vm_get_state, "state")
-VM_STR (bgr_vm_get_reason, "reason")
-VM_STR (bgr_vm_get_hypervisor, "hypervisor")
-VM_STR (bgr_vm_get_accel, "accel")
-VM_STR (bgr_vm_get_ip, "ip")
-VM_STR (bgr_vm_get_mac, "mac")
-VM_STR (bgr_vm_get_dns_name, "dns_name")
-VM_STR (bgr_vm_get_console_log_path, "console_log")
-VM_STR (bgr_vm_get_guest_kernel, "guest_kernel")
-VM_STR (bgr_vm_get_guest_os, "guest_os")
-
-/**
- * bgr_vm_get_vcpus:
- * @self: a #BgrVm
- *
- * The integer getters of #BgrVm: bgr_vm_get_vcpus(),
- * bgr_vm_get_memory_mib(), bgr_vm_get_disk_size() (bytes of the VM's
- * rootfs), bgr_vm_get_pid() (the VMM process while it runs, else 0),
- * bgr_vm_get_created(), bgr_vm_get_started() and
- * bgr_vm_get_last_activity() (Unix times in seconds, 0 when unset).
- *
- * Returns: the number of vCPUs
- * Since: 0.1
- */
-VM_INT (bgr_vm_get_vcpus, "vcpus")
-VM_INT (bgr_vm_get_memory_mib, "memory_mib")
-VM_INT (bgr_vm_get_disk_size, "disk_size")
-VM_INT (bgr_vm_get_pid, "pid")
-VM_INT (bgr_vm_get_created, "created")
-VM_INT (bgr_vm_get_started, "started")
-VM_INT (bgr_vm_get_last_activity, "last_activity")
-
-/**
- * bgr_vm_to_json:
- * @self: a #BgrVm
- *
- * Returns: (transfer full): the record as JSON (the members behind the
- *   getters, plus rootfs, work_disk, tap, guest_uname, guest_addrs, stopped)
- * Since: 0.1
- */
-char *
-bgr_vm_to_json (BgrVm *self)
-{
-  g_return_val_if_fail (BGR_IS_VM (self), NULL);
-  return public_json (self->doc);
-}
-
-/**
- * bgr_vm_to_variant:
- * @self: a #BgrVm
- *
- * Returns: (transfer floating): the record as an a{sv} dictionary (the form
- *   the D-Bus API uses), with the members of bgr_vm_to_json()
- * Since: 0.1
- */
-GVariant *
-bgr_vm_to_variant (BgrVm *self)
-{
-  g_return_val_if_fail (BGR_IS_VM (self), NULL);
-  return bgr_record_to_variant (self->doc);
-}
-
-/* ---- BgrVmPort -------------------------------------------------------------- */
-
-struct _BgrVmPort {
-  GObject parent_instance;
-  JsonObject *doc;
-};
-
-G_DEFINE_FINAL_TYPE (BgrVmPort, bgr_vm_port, G_TYPE_OBJECT)
-
-static void
-bgr_vm_port_finalize (GObject *object)
-{
-  g_clear_pointer (&BGR_VM_PORT (object)->doc, json_object_unref);
-  G_OBJECT_CLASS (bgr_vm_port_parent_class)->finalize (object);
-}
-
-static void
-bgr_vm_port_class_init (BgrVmPortClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = bgr_vm_port_finalize;
-}
-
-static void
-bgr_vm_port_init (BgrVmPort *self)
-{
-}
-
-BgrVmPort *
-bgr_vm_port_new_from_json (JsonObject *doc)
-{
-  BgrVmPort *self = g_object_new (BGR_TYPE_VM_PORT, NULL);
-  self->doc = json_object_ref (doc);
-  return self;
-}
-
-/**
- * bgr_vm_port_get_protocol:
- * @self: a #BgrVmPort
- *
- * The getters of #BgrVmPort: bgr_vm_port_get_protocol() ("tcp", "tcp6",
- * "udp" or "udp6"), bgr_vm_port_get_address() (the local address, e.g.
- * "0.0.0.0" or "::"), bgr_vm_port_get_port(), bgr_vm_port_get_pid() (0
- * when unknown) and bgr_vm_port_get_process() (the owner's command name,
- * "-" when unknown).
- *
- * Returns: (transfer none): the protocol
- * Since: 0.1
- */
-const char *
-bgr_vm_port_get_protocol (BgrVmPort *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
-  return str_member (self->doc, "protocol");
-}
-
-const char *
-bgr_vm_port_get_address (BgrVmPort *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
-  return str_member (self->doc, "address");
-}
-
-gint64
-bgr_vm_port_get_port (BgrVmPort *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_PORT (self), 0);
-  return int_member (self->doc, "port");
-}
-
-gint64
-bgr_vm_port_get_pid (BgrVmPort *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_PORT (self), 0);
-  return int_member (self->doc, "pid");
-}
-
-const char *
-bgr_vm_port_get_process (BgrVmPort *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
-  return str_member (self->doc, "process");
-}
-
-/**
- * bgr_vm_port_to_json:
- * @self: a #BgrVmPort
- *
- * Returns: (transfer full): the port as JSON: name (the VM), protocol,
- *   address, port, pid, process
- * Since: 0.1
- */
-char *
-bgr_vm_port_to_json (BgrVmPort *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
-  return public_json (self->doc);
-}
-
-/**
- * bgr_vm_port_to_variant:
- * @self: a #BgrVmPort
- *
- * Returns: (transfer floating): the port as an a{sv} dictionary
- * Since: 0.1
- */
-GVariant *
-bgr_vm_port_to_variant (BgrVmPort *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_PORT (self), NULL);
-  return bgr_record_to_variant (self->doc);
-}
-
-/* ---- BgrVmStats ------------------------------------------------------------- */
-
-struct _BgrVmStats {
-  GObject parent_instance;
-  JsonObject *doc;
-};
-
-G_DEFINE_FINAL_TYPE (BgrVmStats, bgr_vm_stats, G_TYPE_OBJECT)
-
-static void
-bgr_vm_stats_finalize (GObject *object)
-{
-  g_clear_pointer (&BGR_VM_STATS (object)->doc, json_object_unref);
-  G_OBJECT_CLASS (bgr_vm_stats_parent_class)->finalize (object);
-}
-
-static void
-bgr_vm_stats_class_init (BgrVmStatsClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = bgr_vm_stats_finalize;
-}
-
-static void
-bgr_vm_stats_init (BgrVmStats *self)
-{
-}
-
-BgrVmStats *
-bgr_vm_stats_new_from_json (JsonObject *doc)
-{
-  BgrVmStats *self = g_object_new (BGR_TYPE_VM_STATS, NULL);
-  self->doc = json_object_ref (doc);
-  return self;
-}
-
-/**
- * bgr_vm_stats_get_name:
- * @self: a #BgrVmStats
- *
- * Returns: (transfer none): the VM's name
- * Since: 0.1
- */
-const char *
-bgr_vm_stats_get_name (BgrVmStats *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_STATS (self), NULL);
-  return str_member (self->doc, "name");
-}
-
-/**
- * bgr_vm_stats_get:
- * @self: a #BgrVmStats
- * @member: one of sampled_at (Unix ms of the guest sample), guest_uptime_ms,
- *   cpu_user_ms, cpu_system_ms, cpu_idle_ms (guest, all CPUs, since boot),
- *   cpu_busy_permille and cpu_interval_ms (guest CPU use between the last
- *   two samples, and how far apart they were), load1_milli, mem_total,
- *   mem_available, disk_total, disk_free (bytes, the guest's /); metrics_at
- *   (Unix ms of the VMM sample), vmm_cpu_ms, vmm_rss (the VMM process),
- *   disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes (as the
- *   guest sees them)
- *
- * Returns: the value, or -1 when it is unknown
- * Since: 0.1
- */
-gint64
-bgr_vm_stats_get (BgrVmStats *self, const char *member)
-{
-  JsonNode *n;
-
-  g_return_val_if_fail (BGR_IS_VM_STATS (self), -1);
-  n = json_object_get_member (self->doc, member);
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return -1;
-  return json_node_get_int (n);
-}
-
-/**
- * bgr_vm_stats_to_json:
- * @self: a #BgrVmStats
- *
- * Returns: (transfer full): the sample as JSON (name and the members of
- *   bgr_vm_stats_get(); unknown ones are absent)
- * Since: 0.1
- */
-char *
-bgr_vm_stats_to_json (BgrVmStats *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_STATS (self), NULL);
-  return public_json (self->doc);
-}
-
-/**
- * bgr_vm_stats_to_variant:
- * @self: a #BgrVmStats
- *
- * Returns: (transfer floating): the sample as an a{sv} dictionary
- * Since: 0.1
- */
-GVariant *
-bgr_vm_stats_to_variant (BgrVmStats *self)
-{
-  g_return_val_if_fail (BGR_IS_VM_STATS (self), NULL);
-  return bgr_record_to_variant (self->doc);
-}

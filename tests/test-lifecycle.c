@@ -201,7 +201,7 @@ create_vm (Fixture *f, const char *name)
 
   g_assert_no_error (err);
   g_assert_nonnull (vm);
-  g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_RUNNING);
   return vm;
 }
 
@@ -219,7 +219,7 @@ static gboolean
 vm_state_is (Fixture *f, const char *name, const char *state)
 {
   g_autoptr (BgrVm) vm = get_vm (f, name);
-  return g_strcmp0 (bgr_vm_get_state (vm), state) == 0;
+  return g_strcmp0 (bgr_vm_state_to_string (bgr_vm_get_state (vm)), state) == 0;
 }
 
 static char *
@@ -408,7 +408,7 @@ test_basic (Fixture *f, gconstpointer data)
   g_clear_object (&vm);
   vm = bgr_engine_stop_vm (f->engine, "basic", NULL, &err);
   g_assert_no_error (err);
-  g_assert_cmpstr (bgr_vm_get_state (vm), ==, "stopped");
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_STOPPED);
   bgr_assert_contains (bgr_vm_get_reason (vm), "the guest powered off");
   g_assert_cmpint (bgr_vm_get_pid (vm), ==, 0);
   g_assert_false (pid_alive (pid, start_time));
@@ -429,7 +429,7 @@ test_basic (Fixture *f, gconstpointer data)
   /* start again: a new agent process, exec works. */
   vm = bgr_engine_start_vm (f->engine, "basic", NULL, NULL, &err);
   g_assert_no_error (err);
-  g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_RUNNING);
   g_assert_cmpint (bgr_vm_get_pid (vm), >, 0);
   g_assert_false (bgr_vm_get_pid (vm) == pid && bgr_vmm_process_start_time (pid) == start_time);
   pid = (gint) bgr_vm_get_pid (vm);
@@ -448,7 +448,7 @@ test_basic (Fixture *f, gconstpointer data)
   /* kill */
   vm = bgr_engine_kill_vm (f->engine, "basic", &err);
   g_assert_no_error (err);
-  g_assert_cmpstr (bgr_vm_get_state (vm), ==, "stopped");
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_STOPPED);
   g_assert_cmpstr (bgr_vm_get_reason (vm), ==, "killed");
   g_assert_false (pid_alive (pid, start_time));
   g_assert_cmpuint (n_agents (f), ==, 0);
@@ -537,7 +537,7 @@ test_busy (Fixture *f, gconstpointer data)
   vm = bgr_engine_start_vm (f->engine, "busy", op, NULL, &err);
   g_assert_no_error (err);
   g_assert_cmpuint (probe.calls, >=, 1);
-  g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_RUNNING);
   assert_exec_works (f->engine, "busy");
 }
 
@@ -579,9 +579,9 @@ test_kill_during_stop (Fixture *f, gconstpointer data)
   g_thread_join (t);
   g_assert_no_error (call.error);
   g_assert_nonnull (call.result);
-  g_assert_cmpstr (bgr_vm_get_state (call.result), ==, "stopped");
+  g_assert_cmpint (bgr_vm_get_state (call.result), ==, BGR_VM_STATE_STOPPED);
   g_assert_cmpstr (bgr_vm_get_reason (call.result), ==, "killed (while a stop was waiting)");
-  g_assert_cmpstr (bgr_vm_get_state (killed), ==, "stopped");
+  g_assert_cmpint (bgr_vm_get_state (killed), ==, BGR_VM_STATE_STOPPED);
   g_assert_false (pid_alive (pid, start_time));
   g_assert_cmpuint (n_agents (f), ==, 0);
   g_object_unref (call.result);
@@ -615,20 +615,20 @@ hammer_thread (gpointer data)
           vm = spec_create (h->f->engine, "hammer", NULL, &err);
           ok = vm != NULL;
           if (ok)
-            g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
+            g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_RUNNING);
           break;
         case 1:
         case 2:
           vm = bgr_engine_start_vm (h->f->engine, "hammer", NULL, NULL, &err);
           ok = vm != NULL;
           if (ok)
-            g_assert_cmpstr (bgr_vm_get_state (vm), ==, "running");
+            g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_RUNNING);
           break;
         case 3:
           vm = bgr_engine_stop_vm (h->f->engine, "hammer", NULL, &err);
           ok = vm != NULL;
           if (ok)
-            g_assert_cmpstr (bgr_vm_get_state (vm), ==, "stopped");
+            g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_STOPPED);
           break;
         case 4:
           /* Its result is whatever state the VM is in by then: a kill that
@@ -699,7 +699,7 @@ test_concurrent (Fixture *f, gconstpointer data)
       vm = create_vm (f, "hammer");
     }
   g_assert_false (bgr_engine_vm_is_busy (f->engine, "hammer"));
-  if (g_str_equal (bgr_vm_get_state (vm), "running"))
+  if (bgr_vm_get_state (vm) == BGR_VM_STATE_RUNNING)
     {
       g_autoptr (GArray) pids = processes_mentioning (f->state);
       g_assert_cmpuint (pids->len, ==, 1);
@@ -708,7 +708,7 @@ test_concurrent (Fixture *f, gconstpointer data)
     }
   else
     {
-      g_assert_cmpstr (bgr_vm_get_state (vm), ==, "stopped");
+      g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_STOPPED);
       g_assert_cmpuint (n_agents (f), ==, 0);
     }
   g_assert_true (bgr_engine_delete_vm (f->engine, "hammer", TRUE, &err));
@@ -757,7 +757,7 @@ test_parallel (Fixture *f, gconstpointer data)
   g_assert_cmpuint (all->len, ==, N);
   for (guint i = 0; i < N; i++)
     {
-      g_assert_cmpstr (bgr_vm_get_state (all->pdata[i]), ==, "running");
+      g_assert_cmpint (bgr_vm_get_state (all->pdata[i]), ==, BGR_VM_STATE_RUNNING);
       g_assert_true (bgr_engine_delete_vm (f->engine, bgr_vm_get_name (all->pdata[i]), TRUE, &err));
       g_assert_no_error (err);
     }
@@ -784,7 +784,7 @@ test_adopt (Fixture *f, gconstpointer data)
 
   f->engine = new_engine (f);
   again = get_vm (f, "keep");
-  g_assert_cmpstr (bgr_vm_get_state (again), ==, "running");
+  g_assert_cmpint (bgr_vm_get_state (again), ==, BGR_VM_STATE_RUNNING);
   g_assert_cmpint (bgr_vm_get_pid (again), ==, pid);
   assert_exec_works (f->engine, "keep");
 
@@ -792,7 +792,7 @@ test_adopt (Fixture *f, gconstpointer data)
   g_clear_object (&again);
   again = bgr_engine_stop_vm (f->engine, "keep", NULL, &err);
   g_assert_no_error (err);
-  g_assert_cmpstr (bgr_vm_get_state (again), ==, "stopped");
+  g_assert_cmpint (bgr_vm_get_state (again), ==, BGR_VM_STATE_STOPPED);
   g_assert_false (pid_alive (pid, start_time));
 }
 
@@ -811,7 +811,7 @@ test_vmm_dies (Fixture *f, gconstpointer data)
   WAIT_UNTIL (!pid_alive (pid, start_time), WAIT_MS);
   g_clear_object (&vm);
   vm = get_vm (f, "victim");
-  g_assert_cmpstr (bgr_vm_get_state (vm), ==, "stopped");
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_STOPPED);
   g_assert_cmpstr (bgr_vm_get_reason (vm), ==, "the VMM process exited unexpectedly");
   g_assert_cmpint (bgr_vm_get_pid (vm), ==, 0);
   {
@@ -845,7 +845,7 @@ test_guest_poweroff (Fixture *f, gconstpointer data)
   WAIT_UNTIL (!pid_alive (pid, start_time), WAIT_MS);
   g_clear_object (&vm);
   vm = get_vm (f, "self");
-  g_assert_cmpstr (bgr_vm_get_state (vm), ==, "stopped");
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_STOPPED);
   g_assert_cmpstr (bgr_vm_get_reason (vm), ==, "the guest powered off");
   g_assert_cmpuint (n_agents (f), ==, 0);
 }

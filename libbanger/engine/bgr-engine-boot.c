@@ -184,14 +184,17 @@ boot_alive (gpointer data, GError **error)
 static void
 set_facts (JsonObject *doc, const BgrAgentFacts *f)
 {
-  g_autofree char *addrs = f->addrs != NULL ? g_strjoinv (", ", f->addrs) : g_strdup ("");
+  JsonArray *addrs = json_array_new ();
+
+  for (guint i = 0; f->addrs != NULL && f->addrs[i] != NULL; i++)
+    json_array_add_string_element (addrs, f->addrs[i]);
   if (f->kernel != NULL)
     json_object_set_string_member (doc, "guest_kernel", f->kernel);
   if (f->os_pretty != NULL)
     json_object_set_string_member (doc, "guest_os", f->os_pretty);
   if (f->uname != NULL)
     json_object_set_string_member (doc, "guest_uname", f->uname);
-  json_object_set_string_member (doc, "guest_addrs", addrs);
+  json_object_set_array_member (doc, "guest_addrs", addrs);
 }
 
 /* The kernel command line. */

@@ -8,7 +8,9 @@
 
 G_BEGIN_DECLS
 
-#define BGR_STORE_SCHEMA_VERSION 1
+/* 2: a VM's guest_addrs is a list (it was one "a, b" string). Older
+ * documents are migrated when read (bgr-store.c, migrate()). */
+#define BGR_STORE_SCHEMA_VERSION 2
 
 typedef struct _BgrStore BgrStore;
 

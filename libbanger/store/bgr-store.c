@@ -217,6 +217,27 @@ bgr_store_set_watch (BgrStore *store, BgrStoreWatchFunc func, gpointer data)
   store->watch_data = data;
 }
 
+/* Brings a document of an older schema to the current one, in memory; it
+ * is written in the new form at its next save. */
+static void
+migrate (JsonObject *obj, const char *kind, gint64 schema)
+{
+  if (schema < 2 && g_str_equal (kind, "vm") && json_object_has_member (obj, "guest_addrs"))
+    {
+      JsonNode *n = json_object_get_member (obj, "guest_addrs");
+      if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
+        {
+          g_auto (GStrv) parts = g_strsplit (json_node_get_string (n), ", ", -1);
+          JsonArray *a = json_array_new ();
+          for (char **p = parts; *p != NULL; p++)
+            if (**p != '\0')
+              json_array_add_string_element (a, *p);
+          json_object_set_array_member (obj, "guest_addrs", a);
+        }
+    }
+  json_object_set_int_member (obj, "schema_version", BGR_STORE_SCHEMA_VERSION);
+}
+
 static JsonObject *
 load_path (const char *path, const char *kind, GError **error)
 {
@@ -275,6 +296,7 @@ load_path (const char *path, const char *kind, GError **error)
                    path, kind);
       return NULL;
     }
+  migrate (obj, kind, schema);
   return json_object_ref (obj);
 }
 

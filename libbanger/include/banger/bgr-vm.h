@@ -17,20 +17,48 @@ G_BEGIN_DECLS
  * vCPUs and memory, a VMM process (QEMU or Firecracker) while it runs, and
  * the facts its guest agent reported. A #BgrVm is a snapshot of the record.
  *
- * States: "starting" (disks being prepared or the guest booting),
- * "running" (the guest agent answered), "stopping", "stopped" and
- * "error" (creation or boot failed; bgr_vm_get_reason() says why and the
- * console log is kept).
+ * A #BgrVm holds the public fields of a VM, not its stored record: the
+ * getters below, the guest's addresses (bgr_vm_dup_guest_addrs()), and in
+ * its JSON form (bgr_vm_to_json()) a "debug" object with what helps to
+ * debug a boot (kernel command line, tap device, boot timings), documented
+ * in docs/vms.md and not stable.
  *
  * Since: 0.1
  */
 #define BGR_TYPE_VM (bgr_vm_get_type ())
 BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrVm, bgr_vm, BGR, VM, GObject)
 
+/**
+ * BgrVmState:
+ * @BGR_VM_STATE_UNKNOWN: a state this libbanger does not know (a newer daemon's)
+ * @BGR_VM_STATE_STARTING: disks being prepared or the guest booting
+ * @BGR_VM_STATE_RUNNING: the guest agent answered
+ * @BGR_VM_STATE_STOPPING: a stop is under way
+ * @BGR_VM_STATE_STOPPED: no VMM runs
+ * @BGR_VM_STATE_ERROR: creation or boot failed; bgr_vm_get_reason() says why
+ *   and the console log is kept
+ *
+ * On the wire (JSON, D-Bus) a state is its name: "starting", "running"...
+ *
+ * Since: 0.2
+ */
+typedef enum {
+  BGR_VM_STATE_UNKNOWN = 0,
+  BGR_VM_STATE_STARTING,
+  BGR_VM_STATE_RUNNING,
+  BGR_VM_STATE_STOPPING,
+  BGR_VM_STATE_STOPPED,
+  BGR_VM_STATE_ERROR
+} BgrVmState;
+
+BGR_EXTERN const char *bgr_vm_state_to_string (BgrVmState state);
+BGR_EXTERN BgrVmState bgr_vm_state_from_string (const char *name);
+
 BGR_EXTERN const char *bgr_vm_get_name (BgrVm *self);
 BGR_EXTERN const char *bgr_vm_get_id (BgrVm *self);
 BGR_EXTERN const char *bgr_vm_get_image (BgrVm *self);
-BGR_EXTERN const char *bgr_vm_get_state (BgrVm *self);
+BGR_EXTERN BgrVmState bgr_vm_get_state (BgrVm *self);
+BGR_EXTERN char **bgr_vm_dup_guest_addrs (BgrVm *self);
 BGR_EXTERN const char *bgr_vm_get_reason (BgrVm *self);
 BGR_EXTERN const char *bgr_vm_get_hypervisor (BgrVm *self);
 BGR_EXTERN const char *bgr_vm_get_accel (BgrVm *self);
