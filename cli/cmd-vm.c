@@ -7,7 +7,7 @@
 
 #include "banger-cli.h"
 
-static char *opt_name, *opt_image, *opt_memory, *opt_disk_size;
+static char *opt_name, *opt_image, *opt_memory, *opt_disk_size, *opt_cmdline_append;
 static int opt_vcpus = -1;
 
 const GOptionEntry banger_vm_create_options[] = {
@@ -21,6 +21,8 @@ const GOptionEntry banger_vm_create_options[] = {
   { "disk-size", 0, 0, G_OPTION_ARG_STRING, &opt_disk_size,
     "Size of the VM's rootfs, e.g. 8G; larger than the image grows its ext4 (default: the "
     "image's size)", "SIZE" },
+  { "cmdline-append", 0, 0, G_OPTION_ARG_STRING, &opt_cmdline_append,
+    "Add these arguments to the guest kernel's command line (kept for every boot)", "ARGS" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -139,6 +141,7 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
     bgr_vm_spec_set_memory_mib (spec, memory >> 20);
   if (disk > 0)
     bgr_vm_spec_set_disk_size (spec, disk);
+  bgr_vm_spec_set_cmdline_append (spec, opt_cmdline_append);
   p = banger_progress_new (BANGER_PROGRESS_STEPS, name, tty);
   vm = bgr_client_vm_create (client, spec, banger_progress_get_operation (p), NULL, error);
   elapsed = banger_progress_elapsed (p);

@@ -919,12 +919,41 @@ test_reconcile_interrupted_create (Fixture *f, gconstpointer data)
   assert_exec_works (f->engine, "half");
 }
 
+/* A VM option reaches the engine from the spec alone: the kernel command
+ * line of every boot ends with --cmdline-append's arguments. */
+static void
+test_cmdline_append (Fixture *f, gconstpointer data)
+{
+  g_autoptr (BgrVmSpec) spec = bgr_vm_spec_new ("extra");
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrVm) vm = NULL;
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autofree char *json = NULL;
+  JsonObject *debug;
+
+  (void) data;
+  bgr_vm_spec_set_image (spec, IMAGE);
+  bgr_vm_spec_set_memory_mib (spec, 128);
+  bgr_vm_spec_set_cmdline_append (spec, "quiet banger.test=1");
+  vm = bgr_engine_create_vm (f->engine, spec, NULL, NULL, &err);
+  g_assert_no_error (err);
+  json = bgr_vm_to_json (vm);
+  g_assert_true (json_parser_load_from_data (p, json, -1, NULL));
+  debug = json_object_get_object_member (json_node_get_object (json_parser_get_root (p)), "debug");
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (debug, "kernel_cmdline"),
+                                   " quiet banger.test=1"));
+  g_clear_object (&vm);
+  vm = bgr_engine_stop_vm (f->engine, "extra", NULL, &err);
+  g_assert_no_error (err);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/lifecycle/driver", test_driver);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/lifecycle/cmdline-append", test_cmdline_append);
   ADD ("/lifecycle/basic", test_basic);
   ADD ("/lifecycle/busy", test_busy);
   ADD ("/lifecycle/kill-during-stop", test_kill_during_stop);

@@ -223,6 +223,8 @@ bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
       || (claim = claim_new_name (engine, name, image, error)) == NULL)
     return NULL;
   doc = new_record (engine, name, image, img, vcpus, memory_mib);
+  if (bgr_vm_spec_get_cmdline_append (spec) != NULL)
+    json_object_set_string_member (doc, "cmdline_append", bgr_vm_spec_get_cmdline_append (spec));
   if (!prepare (engine, doc, img, disk_size, n_steps, op, cancellable, &local))
     {
       undo_create (engine, doc, name);
