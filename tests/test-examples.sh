@@ -4,7 +4,8 @@
 # the fake VMM (hypervisor = "fake": each "VM" is the real guest agent on
 # the host, no root or QEMU) and a tiny image; examples/watch-vms.sh
 # watches while examples/vm-exec-async.c creates a VM, runs `echo hello` in
-# it and deletes it. Then vm-exec-async --local on its own state directory.
+# it and deletes it. Then vm-exec-async --local on its own state directory,
+# once to the end and once stopped by SIGINT.
 # Every wait polls a condition against a deadline; whatever the test
 # started is stopped on any exit.
 # Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, EXAMPLE_VM_EXEC_ASYNC.
@@ -138,6 +139,20 @@ status=0
 grep -qx hello "$work/local.out" || fail "no 'hello' from vm-exec-async --local"
 list=$("$BANGER_CLI" --local vm list --json) || fail "banger --local vm list --json"
 [ "$(echo "$list" | tr -d ' \n\t')" = "[]" ] || fail "VMs left after --local: $list"
+# Ctrl-C while the command runs: the exec is cancelled and the VM deleted.
+"$example" --local --name ex-int img sh -c 'echo started; exec sleep 600' \
+  > "$work/local.out" 2> "$work/local.err" &
+int_pid=$!
+wait_for 30 "the --local command started" grep -qx started "$work/local.out"
+kill -INT "$int_pid"
+wait_for 30 "vm-exec-async to end after SIGINT" sh -c '! kill -0 "$1" 2>/dev/null' sh "$int_pid"
+status=0
+wait "$int_pid" || status=$?
+[ $status -ne 0 ] || fail "vm-exec-async exited 0 after SIGINT"
+grep -q '^vm-exec-async: exec: ' "$work/local.err" || fail "no exec error after SIGINT"
+grep -qx 'deleted VM ex-int' "$work/local.err" || fail "the VM was not deleted after SIGINT"
+list=$("$BANGER_CLI" --local vm list --json) || fail "banger --local vm list --json"
+[ "$(echo "$list" | tr -d ' \n\t')" = "[]" ] || fail "VMs left after SIGINT: $list"
 # bangerd's state never saw it.
 grep -q 'ex-local' "$work/watch.out" && fail "the watcher saw the --local VM"
 [ ! -e "$work/daemon-state/vms/ex-local" ] || fail "the --local VM went to bangerd's state"
