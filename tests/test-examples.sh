@@ -27,7 +27,11 @@ cleanup () {
   fi
   [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
   # "VMs" a failed run left behind: their command lines name $work.
-  for pid in $(pgrep -f -- "$work" || true); do kill -9 "$pid" 2>/dev/null; done
+  for proc in /proc/[0-9]*; do
+    case $(tr '\0' ' ' 2>/dev/null < "$proc/cmdline") in
+      *"$work"*) kill -9 "${proc#/proc/}" 2>/dev/null ;;
+    esac
+  done
   if [ $status -ne 0 ]; then
     for f in bangerd.log watch.out watch.err ex.out ex.err local.out local.err; do
       [ -s "$work/$f" ] && { echo "--- $f"; cat "$work/$f"; }
