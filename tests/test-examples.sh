@@ -1,0 +1,164 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The examples, run as a user would: bangerd on a private dbus-daemon with
+# the fake VMM (hypervisor = "fake": each "VM" is the real guest agent on
+# the host, no root or QEMU) and a tiny image; examples/watch-vms.sh
+# watches while examples/vm-exec-async.c creates a VM, runs `echo hello` in
+# it and deletes it. Then vm-exec-async --local on its own state directory,
+# once to the end and once stopped by SIGINT.
+# Every wait polls a condition against a deadline; whatever the test
+# started is stopped on any exit.
+# Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, EXAMPLE_VM_EXEC_ASYNC.
+set -eu
+
+example=$EXAMPLE_VM_EXEC_ASYNC
+watcher=$BANGER_SOURCE_DIR/examples/watch-vms.sh
+# Short: the agents' unix sockets live under the state directories.
+work=$(mktemp -d "${TMPDIR:-/tmp}/bgr-ex-XXXXXX")
+bus_pid= daemon_pid= watch_pid=
+
+cleanup () {
+  status=$?
+  set +e
+  [ -n "$watch_pid" ] && kill -- "-$watch_pid" 2>/dev/null
+  if [ -n "$daemon_pid" ]; then
+    kill "$daemon_pid" 2>/dev/null
+    wait "$daemon_pid" 2>/dev/null
+  fi
+  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
+  # "VMs" a failed run left behind: their command lines name $work.
+  for proc in /proc/[0-9]*; do
+    case $(tr '\0' ' ' 2>/dev/null < "$proc/cmdline") in
+      *"$work"*) kill -9 "${proc#/proc/}" 2>/dev/null ;;
+    esac
+  done
+  if [ $status -ne 0 ]; then
+    for f in bangerd.log watch.out watch.err ex.out ex.err local.out local.err; do
+      [ -s "$work/$f" ] && { echo "--- $f"; cat "$work/$f"; }
+    done
+  fi
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail () { echo "FAIL: $*" >&2; exit 1; }
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 20 ms until it succeeds.
+wait_for () {
+  limit=$1 what=$2
+  shift 2
+  deadline=$(($(date +%s) + limit))
+  until "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "still not true after ${limit}s: $what"
+    sleep 0.02
+  done
+}
+
+# Nothing of the user's: home, XDG directories, bus.
+export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
+       XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.data" \
+       XDG_RUNTIME_DIR="$work/run" DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
+unset BANGER_CONFIG
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+PATH=$PATH:/usr/sbin:/sbin
+
+# The image: a 16 MiB ext4 and a 64-byte x86-64 ELF header as "kernel".
+mkfs.ext4 -q -F "$work/rootfs.ext4" 16M > /dev/null
+{ printf '\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0\76\0'; head -c 44 /dev/zero; } > "$work/vmlinux"
+for name in daemon local; do
+  cat > "$work/$name.toml" <<EOT
+hypervisor = "fake"
+state_dir = "$work/$name-state"
+cache_dir = "$work/$name-cache"
+EOT
+done
+
+# A private bus, and bangerd on it.
+cat > "$work/bus.conf" <<EOT
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$work/bus</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+EOT
+dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/bus.address" \
+  2> "$work/bus.log" &
+bus_pid=$!
+wait_for 30 "dbus-daemon listens" test -s "$work/bus.address"
+"$BANGERD" --session --config "$work/daemon.toml" > "$work/bangerd.log" 2>&1 &
+daemon_pid=$!
+has_owner () {
+  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.NameHasOwner org.banger.Banger1 2>/dev/null | grep -q true
+}
+wait_for 60 "bangerd owns org.banger.Banger1" has_owner
+"$BANGER_CLI" image register --name img --rootfs "$work/rootfs.ext4" --kernel "$work/vmlinux" \
+  > /dev/null || fail "image register through bangerd"
+
+# The watcher, in its own process group (gdbus monitor | awk) so that
+# cleanup stops all of it. It says on stderr when it is listening.
+setsid sh "$watcher" > "$work/watch.out" 2> "$work/watch.err" &
+watch_pid=$!
+wait_for 30 "the watcher listens" grep -q '^watch-vms: watching bangerd' "$work/watch.err"
+
+# The C example through bangerd.
+status=0
+"$example" --name ex-1 img echo hello > "$work/ex.out" 2> "$work/ex.err" || status=$?
+[ $status -eq 0 ] || fail "vm-exec-async exited $status"
+grep -qx hello "$work/ex.out" || fail "no 'hello' on the example's stdout"
+grep -q '^  (1/[1-9][0-9]*) ' "$work/ex.err" || fail "the example printed no progress"
+grep -qx 'deleted VM ex-1' "$work/ex.err" || fail "the example did not say it deleted the VM"
+list=$("$BANGER_CLI" vm list --json) || fail "banger vm list --json"
+[ "$(echo "$list" | tr -d ' \n\t')" = "[]" ] || fail "VMs left after the example: $list"
+
+# What the watcher saw: ex-1 running, then removed, in that order.
+wait_for 30 "the watcher saw ex-1 go" grep -qx 'ex-1: removed' "$work/watch.out"
+running=$(grep -nx 'ex-1: running' "$work/watch.out" | head -n1 | cut -d: -f1)
+removed=$(grep -nx 'ex-1: removed' "$work/watch.out" | head -n1 | cut -d: -f1)
+[ -n "$running" ] || fail "the watcher never printed 'ex-1: running'"
+[ "$running" -lt "$removed" ] || fail "the watcher printed removed before running"
+grep -v '^ex-1: [a-z]*$' "$work/watch.out" && fail "the watcher printed something else"
+
+# A failing command: its status and stderr come through, the VM still goes.
+status=0
+"$example" --name ex-2 img sh -c 'echo oops >&2; exit 3' > "$work/ex.out" 2> "$work/ex.err" || status=$?
+[ $status -eq 3 ] || fail "vm-exec-async exited $status, not the command's 3"
+grep -qx oops "$work/ex.err" || fail "the command's stderr did not come through"
+wait_for 30 "the watcher saw ex-2 go" grep -qx 'ex-2: removed' "$work/watch.out"
+
+# --local: an engine in the example's own process, on its own state.
+export BANGER_CONFIG="$work/local.toml"
+"$BANGER_CLI" --local image register --name img --rootfs "$work/rootfs.ext4" \
+  --kernel "$work/vmlinux" > /dev/null || fail "image register --local"
+status=0
+"$example" --local --name ex-local img echo hello > "$work/local.out" 2> "$work/local.err" || status=$?
+[ $status -eq 0 ] || fail "vm-exec-async --local exited $status"
+grep -qx hello "$work/local.out" || fail "no 'hello' from vm-exec-async --local"
+list=$("$BANGER_CLI" --local vm list --json) || fail "banger --local vm list --json"
+[ "$(echo "$list" | tr -d ' \n\t')" = "[]" ] || fail "VMs left after --local: $list"
+# Ctrl-C while the command runs: the exec is cancelled and the VM deleted.
+"$example" --local --name ex-int img sh -c 'echo started; exec sleep 600' \
+  > "$work/local.out" 2> "$work/local.err" &
+int_pid=$!
+wait_for 30 "the --local command started" grep -qx started "$work/local.out"
+kill -INT "$int_pid"
+wait_for 30 "vm-exec-async to end after SIGINT" sh -c '! kill -0 "$1" 2>/dev/null' sh "$int_pid"
+status=0
+wait "$int_pid" || status=$?
+[ $status -ne 0 ] || fail "vm-exec-async exited 0 after SIGINT"
+grep -q '^vm-exec-async: exec: ' "$work/local.err" || fail "no exec error after SIGINT"
+grep -qx 'deleted VM ex-int' "$work/local.err" || fail "the VM was not deleted after SIGINT"
+list=$("$BANGER_CLI" --local vm list --json) || fail "banger --local vm list --json"
+[ "$(echo "$list" | tr -d ' \n\t')" = "[]" ] || fail "VMs left after SIGINT: $list"
+# bangerd's state never saw it.
+grep -q 'ex-local' "$work/watch.out" && fail "the watcher saw the --local VM"
+[ ! -e "$work/daemon-state/vms/ex-local" ] || fail "the --local VM went to bangerd's state"
+
+echo "ok: vm-exec-async (D-Bus and --local) and watch-vms.sh"
