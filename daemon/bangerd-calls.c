@@ -148,6 +148,7 @@ struct _BgrdLongCall {
   BgrOperation *op;
   GCancellable *cancellable;
   gulong changed_handler;
+  gulong cancel_handler;
   gint64 last_emit_us;
   char *last_phase;
 };
@@ -230,6 +231,12 @@ on_op_changed (BgrOperation *op, gpointer data)
                                  NULL);
 }
 
+static void
+forward_cancel (GCancellable *from, gpointer to)
+{
+  g_cancellable_cancel (to);
+}
+
 BgrdLongCall *
 bgrd_long_call_begin (Daemon *d, GDBusMethodInvocation *invocation)
 {
@@ -254,6 +261,13 @@ bgrd_long_call_begin (Daemon *d, GDBusMethodInvocation *invocation)
   if (call->registration == 0)
     g_warning ("cannot export %s: %s", call->path, error->message);
   call->changed_handler = g_signal_connect (call->op, "changed", G_CALLBACK (on_op_changed), call);
+  /* Cancel() cancels the operation; the work watches the call's
+   * cancellable, which a caller leaving the bus also cancels. Every long
+   * call (Vm.Exec and Vm.Stop too, which take no BgrOperation) stops on
+   * either. */
+  call->cancel_handler = g_cancellable_connect (bgr_operation_get_cancellable (call->op),
+                                                G_CALLBACK (forward_cancel),
+                                                g_object_ref (call->cancellable), g_object_unref);
   if (call->sender != NULL)
     g_dbus_connection_emit_signal (d->connection, call->sender, BGR_DBUS_PATH,
                                    "org.banger.Banger1.Manager", "OperationStarted",
@@ -282,6 +296,7 @@ bgrd_long_call_end (BgrdLongCall *call)
   if (call->registration != 0)
     g_dbus_connection_unregister_object (call->d->connection, call->registration);
   g_signal_handler_disconnect (call->op, call->changed_handler);
+  g_cancellable_disconnect (bgr_operation_get_cancellable (call->op), call->cancel_handler);
   g_object_unref (call->op);
   g_object_unref (call->cancellable);
   g_object_unref (call->invocation);

@@ -17,6 +17,7 @@
 typedef struct {
   char *kind;
   char *name;
+  GVariant *record; /* the VM as written, or NULL: read it back */
 } Refresh;
 
 static void
@@ -25,6 +26,8 @@ refresh_free (gpointer p)
   Refresh *r = p;
   g_free (r->kind);
   g_free (r->name);
+  if (r->record != NULL)
+    g_variant_unref (r->record);
   g_free (r);
 }
 
@@ -85,6 +88,8 @@ apply (GDBusInterfaceSkeleton *iface, GVariant *dict)
 {
   GDBusInterfaceInfo *info = g_dbus_interface_skeleton_get_info (iface);
 
+  /* One PropertiesChanged for all the properties of one change. */
+  g_object_freeze_notify (G_OBJECT (iface));
   for (guint i = 0; info->properties[i] != NULL; i++)
     {
       GDBusPropertyInfo *p = info->properties[i];
@@ -103,6 +108,7 @@ apply (GDBusInterfaceSkeleton *iface, GVariant *dict)
       g_dbus_gvariant_to_gvalue (v, &gv);
       g_object_set_property (G_OBJECT (iface), prop, &gv);
     }
+  g_object_thaw_notify (G_OBJECT (iface));
 }
 
 static GVariant *
@@ -195,7 +201,8 @@ refresh_one (gpointer item, gpointer data)
   Daemon *d = data;
   Refresh *r = item;
   g_autofree char *path = object_path (r->kind, r->name);
-  g_autoptr (GVariant) dict = d->client != NULL ? fetch (d, r->kind, r->name) : NULL;
+  g_autoptr (GVariant) dict = r->record != NULL ? g_variant_ref (r->record)
+                              : d->client != NULL ? fetch (d, r->kind, r->name) : NULL;
   g_autoptr (GDBusObject) existing =
     g_dbus_object_manager_get_object (G_DBUS_OBJECT_MANAGER (d->objects), path);
   g_autoptr (BgrDBusObjectSkeleton) object = NULL;
@@ -226,19 +233,21 @@ refresh_one (gpointer item, gpointer data)
 }
 
 static void
-queue_refresh (Daemon *d, const char *kind, const char *name)
+queue_refresh (Daemon *d, const char *kind, const char *name, GVariant *record)
 {
   Refresh *r = g_new0 (Refresh, 1);
 
   r->kind = g_strdup (kind);
   r->name = g_strdup (name);
+  r->record = record != NULL ? g_variant_ref (record) : NULL;
   g_thread_pool_push (d->refresher, r, NULL);
 }
 
 static void
-on_object_changed (BgrClient *client, const char *kind, const char *name, gpointer data)
+on_object_changed (BgrClient *client, const char *kind, const char *name, GVariant *record,
+                   gpointer data)
 {
-  queue_refresh (data, kind, name);
+  queue_refresh (data, kind, name, record);
 }
 
 static void
@@ -247,7 +256,7 @@ queue_all (Daemon *d, const char *kind, GPtrArray *list, const char *(*get_name)
   if (list == NULL)
     return;
   for (guint i = 0; i < list->len; i++)
-    queue_refresh (d, kind, get_name (list->pdata[i]));
+    queue_refresh (d, kind, get_name (list->pdata[i]), NULL);
   g_ptr_array_unref (list);
 }
 

@@ -98,7 +98,8 @@ on_created (GObject *source, GAsyncResult *result, gpointer data)
       g_main_loop_quit (ex->loop);
       return;
     }
-  g_printerr ("VM %s is %s (%s)\n", ex->name, bgr_vm_get_state (vm), bgr_vm_get_hypervisor (vm));
+  g_printerr ("VM %s is %s (%s)\n", ex->name, bgr_vm_state_to_string (bgr_vm_get_state (vm)),
+              bgr_vm_get_hypervisor (vm));
   spec = bgr_exec_spec_new ((const char *const *) ex->command);
   /* stdin -1: the command reads EOF. Output goes straight to our stdout
    * and stderr as the command writes it; they stay ours. */

@@ -6,6 +6,7 @@
 #include "bgr-backend-private.h"
 #include "bgr-error-private.h"
 #include "bgr-operation-private.h"
+#include "bgr-records-private.h"
 #include "engine/bgr-engine-private.h"
 
 typedef struct {
@@ -62,13 +63,19 @@ local_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
 
 #define ENGINE(b) (((LocalBackend *) (b))->engine)
 
+/* VMs change state quickly: their event carries the VM as written, so a
+ * watcher sees every state, not only the one it reads back later. */
 static void
-on_store_change (const char *kind, const char *name, gpointer data)
+on_store_change (const char *kind, const char *name, JsonObject *doc, gpointer data)
 {
   BgrBackend *self = data;
+  g_autoptr (BgrVm) vm = NULL;
 
-  if (self->event_func != NULL)
-    self->event_func (kind, name, self->event_data);
+  if (self->event_func == NULL)
+    return;
+  if (doc != NULL && g_str_equal (kind, "vm"))
+    vm = bgr_vm_new_from_json (doc);
+  self->event_func (kind, name, vm != NULL ? bgr_vm_to_variant (vm) : NULL, self->event_data);
 }
 
 static BgrKernel *

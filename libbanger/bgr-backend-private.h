@@ -72,8 +72,10 @@ typedef struct {
 } BgrBackendVTable;
 
 /* Called when the engine wrote or deleted an object (local backends), in
- * the engine's thread. */
-typedef void (*BgrBackendEventFunc) (const char *kind, const char *name, gpointer data);
+ * the engine's thread. @record: the public form of a VM as written
+ * (floating), NULL for other kinds and on delete. */
+typedef void (*BgrBackendEventFunc) (const char *kind, const char *name, GVariant *record,
+                                     gpointer data);
 
 struct _BgrBackend {
   const BgrBackendVTable *vtable;

@@ -35,7 +35,7 @@ bgr_client_kernel_import (BgrClient *self, BgrKernelSpec *spec, BgrOperation *op
   CHECK_CLIENT (self, error, NULL);
   g_return_val_if_fail (BGR_IS_KERNEL_SPEC (spec), NULL);
   cc = bgr_call_cancellable_new (op, cancellable);
-  return VT (self)->kernel_import (B (self), spec, op, bgr_call_cancellable_get (cc), error);
+  return FINISH (VT (self)->kernel_import (B (self), spec, op, bgr_call_cancellable_get (cc), error), error);
 }
 
 static gpointer
@@ -178,7 +178,7 @@ bgr_client_kernel_pull (BgrClient *self, const char *name, BgrOperation *op,
   if (!check_name ("kernel", name, error))
     return NULL;
   cc = bgr_call_cancellable_new (op, cancellable);
-  return VT (self)->kernel_pull (B (self), name, op, bgr_call_cancellable_get (cc), error);
+  return FINISH (VT (self)->kernel_pull (B (self), name, op, bgr_call_cancellable_get (cc), error), error);
 }
 
 static gpointer
@@ -330,7 +330,7 @@ bgr_client_image_promote (BgrClient *self, const char *name, BgrOperation *op,
   if (!check_name ("image", name, error))
     return NULL;
   cc = bgr_call_cancellable_new (op, cancellable);
-  return VT (self)->image_promote (B (self), name, op, bgr_call_cancellable_get (cc), error);
+  return FINISH (VT (self)->image_promote (B (self), name, op, bgr_call_cancellable_get (cc), error), error);
 }
 
 static gpointer
@@ -408,8 +408,8 @@ bgr_client_image_pull (BgrClient *self, const char *reference, BgrPullOptions *o
   if (options == NULL)
     options = defaults = bgr_pull_options_new ();
   cc = bgr_call_cancellable_new (op, cancellable);
-  return VT (self)->image_pull (B (self), reference, options, op, bgr_call_cancellable_get (cc),
-                                error);
+  return FINISH (VT (self)->image_pull (B (self), reference, options, op, bgr_call_cancellable_get (cc),
+                                error), error);
 }
 
 static gpointer

@@ -20,6 +20,12 @@ BgrBackend *bgr_client_get_backend (BgrClient *self);
   }                                                                  \
   G_STMT_END
 
+/* A call cancelled through GIO (G_IO_ERROR_CANCELLED) fails with
+ * BGR_ERROR_CANCELLED, like every other failure in BGR_ERROR. Returns
+ * @result. */
+gpointer bgr_client_finish_error (gpointer result, GError **error);
+#define FINISH(expr, error) bgr_client_finish_error ((gpointer) (expr), (error))
+
 /* FALSE with INVALID_ARGUMENT when @name is NULL or empty. */
 gboolean bgr_client_check_name (const char *what, const char *name, GError **error);
 #define check_name bgr_client_check_name

@@ -31,7 +31,7 @@ bgr_client_vm_create (BgrClient *self, BgrVmSpec *spec, BgrOperation *op,
   if (!check_name ("VM", bgr_vm_spec_get_name (spec), error))
     return NULL;
   cc = bgr_call_cancellable_new (op, cancellable);
-  return VT (self)->vm_create (B (self), spec, op, bgr_call_cancellable_get (cc), error);
+  return FINISH (VT (self)->vm_create (B (self), spec, op, bgr_call_cancellable_get (cc), error), error);
 }
 
 static gpointer
@@ -97,7 +97,7 @@ bgr_client_vm_start (BgrClient *self, const char *name, BgrOperation *op,
   if (!check_name ("VM", name, error))
     return NULL;
   cc = bgr_call_cancellable_new (op, cancellable);
-  return VT (self)->vm_start (B (self), name, op, bgr_call_cancellable_get (cc), error);
+  return FINISH (VT (self)->vm_start (B (self), name, op, bgr_call_cancellable_get (cc), error), error);
 }
 
 static gpointer
@@ -162,7 +162,7 @@ bgr_client_vm_stop (BgrClient *self, const char *name, GCancellable *cancellable
   CHECK_CLIENT (self, error, NULL);
   if (!check_name ("VM", name, error))
     return NULL;
-  return VT (self)->vm_stop (B (self), name, cancellable, error);
+  return FINISH (VT (self)->vm_stop (B (self), name, cancellable, error), error);
 }
 
 static gpointer
@@ -436,7 +436,10 @@ bgr_client_vm_exec (BgrClient *self, const char *name, BgrExecSpec *spec, gint *
       return FALSE;
     }
   if (!VT (self)->vm_exec (B (self), name, spec, &status, cancellable, error))
-    return FALSE;
+    {
+      FINISH (NULL, error);
+      return FALSE;
+    }
   if (out_status != NULL)
     *out_status = status;
   return TRUE;

@@ -36,9 +36,14 @@ bgr_client_class_init (BgrClientClass *klass)
    * @self: the client
    * @kind: "vm", "image" or "kernel"
    * @name: the object's name
+   * @record: (nullable): for a VM, its public form (as bgr_vm_to_variant()
+   *   gives it) as the engine wrote it; %NULL for images and kernels and
+   *   when the object was deleted
    *
-   * The engine of a local client wrote or deleted an object: read it
-   * again (bgr_client_vm_get()...; %BGR_ERROR_NOT_FOUND means it is gone).
+   * The engine of a local client wrote or deleted an object. Read it again
+   * (bgr_client_vm_get()...; %BGR_ERROR_NOT_FOUND means it is gone), or use
+   * @record: the events of a VM, in order, give every state it went
+   * through.
    * Emitted in the thread-default main context of the thread that created
    * the client. D-Bus clients watch the daemon's object tree instead
    * (docs/dbus.md).
@@ -47,7 +52,7 @@ bgr_client_class_init (BgrClientClass *klass)
    */
   signals[SIGNAL_OBJECT_CHANGED] =
     g_signal_new ("object-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+                  NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_VARIANT);
   /* Register the D-Bus error names before any call can fail. */
   (void) bgr_error_quark ();
 }
@@ -61,6 +66,7 @@ bgr_client_init (BgrClient *self)
 typedef struct {
   BgrClient *client;
   char *kind, *name;
+  GVariant *record;
 } Change;
 
 static gboolean
@@ -68,8 +74,10 @@ emit_change (gpointer data)
 {
   Change *c = data;
 
-  g_signal_emit (c->client, signals[SIGNAL_OBJECT_CHANGED], 0, c->kind, c->name);
+  g_signal_emit (c->client, signals[SIGNAL_OBJECT_CHANGED], 0, c->kind, c->name, c->record);
   g_object_unref (c->client);
+  if (c->record != NULL)
+    g_variant_unref (c->record);
   g_free (c->kind);
   g_free (c->name);
   g_free (c);
@@ -77,7 +85,7 @@ emit_change (gpointer data)
 }
 
 static void
-on_backend_event (const char *kind, const char *name, gpointer data)
+on_backend_event (const char *kind, const char *name, GVariant *record, gpointer data)
 {
   BgrClient *self = data;
   Change *c = g_new0 (Change, 1);
@@ -86,6 +94,7 @@ on_backend_event (const char *kind, const char *name, gpointer data)
   c->client = g_object_ref (self);
   c->kind = g_strdup (kind);
   c->name = g_strdup (name);
+  c->record = record != NULL ? g_variant_ref_sink (record) : NULL;
   source = g_idle_source_new ();
   /* Always from an idle: the engine may hold its lock while it writes. */
   g_source_set_callback (source, emit_change, c, NULL);
@@ -95,7 +104,9 @@ on_backend_event (const char *kind, const char *name, gpointer data)
 
 /**
  * bgr_client_new_local:
- * @config: the configuration the engine runs with
+ * @config: (nullable): the configuration the engine runs with; %NULL loads
+ *   the one `banger` would: the file `$BANGER_CONFIG` names, else the
+ *   default path
  * @flags: #BgrClientFlags
  * @error: return location for a #GError
  *
@@ -110,12 +121,19 @@ on_backend_event (const char *kind, const char *name, gpointer data)
 BgrClient *
 bgr_client_new_local (BgrConfig *config, BgrClientFlags flags, GError **error)
 {
+  g_autoptr (BgrConfig) loaded = NULL;
   BgrBackend *backend;
   BgrClient *self;
 
-  g_return_val_if_fail (BGR_IS_CONFIG (config), NULL);
+  g_return_val_if_fail (config == NULL || BGR_IS_CONFIG (config), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   (void) bgr_error_quark ();
+  if (config == NULL)
+    {
+      config = loaded = bgr_config_load (g_getenv ("BANGER_CONFIG"), error);
+      if (config == NULL)
+        return NULL;
+    }
   backend = bgr_backend_local_new (config, flags, error);
   if (backend == NULL)
     return NULL;
@@ -376,6 +394,19 @@ BgrBackend *
 bgr_client_get_backend (BgrClient *self)
 {
   return self->backend;
+}
+
+gpointer
+bgr_client_finish_error (gpointer result, GError **error)
+{
+  if (result == NULL && error != NULL && *error != NULL
+      && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *msg = g_strdup ((*error)->message);
+      g_clear_error (error);
+      g_set_error_literal (error, BGR_ERROR, BGR_ERROR_CANCELLED, msg);
+    }
+  return result;
 }
 
 gboolean

@@ -122,7 +122,10 @@ list=$("$BANGER_CLI" vm list --json) || fail "banger vm list --json"
 wait_for 30 "the watcher saw ex-1 go" grep -qx 'ex-1: removed' "$work/watch.out"
 running=$(grep -nx 'ex-1: running' "$work/watch.out" | head -n1 | cut -d: -f1)
 removed=$(grep -nx 'ex-1: removed' "$work/watch.out" | head -n1 | cut -d: -f1)
+starting=$(grep -nx 'ex-1: starting' "$work/watch.out" | head -n1 | cut -d: -f1)
 [ -n "$running" ] || fail "the watcher never printed 'ex-1: running'"
+[ -n "$starting" ] || fail "the watcher never printed 'ex-1: starting'"
+[ "$starting" -lt "$running" ] || fail "the watcher printed running before starting"
 [ "$running" -lt "$removed" ] || fail "the watcher printed removed before running"
 grep -v '^ex-1: [a-z]*$' "$work/watch.out" && fail "the watcher printed something else"
 
@@ -132,6 +135,19 @@ status=0
 [ $status -eq 3 ] || fail "vm-exec-async exited $status, not the command's 3"
 grep -qx oops "$work/ex.err" || fail "the command's stderr did not come through"
 wait_for 30 "the watcher saw ex-2 go" grep -qx 'ex-2: removed' "$work/watch.out"
+
+# Ctrl-C while the command runs through bangerd: the exec is cancelled
+# through its operation object at once (not when the command ends).
+"$example" --name ex-dint img sh -c 'echo started; exec sleep 600' \
+  > "$work/dint.out" 2> "$work/dint.err" &
+int_pid=$!
+wait_for 30 "the command started through bangerd" grep -qx started "$work/dint.out"
+kill -INT "$int_pid"
+wait_for 20 "vm-exec-async (D-Bus) to end after SIGINT" sh -c '! kill -0 "$1" 2>/dev/null' sh "$int_pid"
+status=0
+wait "$int_pid" || status=$?
+[ $status -ne 0 ] || fail "vm-exec-async (D-Bus) exited 0 after SIGINT"
+grep -qx 'deleted VM ex-dint' "$work/dint.err" || fail "the VM was not deleted after SIGINT (D-Bus)"
 
 # --local: an engine in the example's own process, on its own state.
 export BANGER_CONFIG="$work/local.toml"

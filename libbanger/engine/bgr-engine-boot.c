@@ -136,7 +136,7 @@ void
 bgr_vm_report (BgrOperation *op, const char *phase, guint step, guint n)
 {
   g_debug ("phase %u/%u: %s", step, n, phase);
-  bgr_operation_update (op, phase, phase, step, n);
+  bgr_operation_update (op, phase, NULL, step, n);
 }
 
 /* Between waits for the agent: is the VMM still there, has the kernel

@@ -36,9 +36,11 @@ GPtrArray *bgr_store_load_all (BgrStore *store, const char *kind, GPtrArray *err
 
 gboolean bgr_store_name_is_valid (const char *name);
 
-/* Called after every successful save and delete, in the writer's thread
- * (often under the engine lock): it must only note the change. */
-typedef void (*BgrStoreWatchFunc) (const char *kind, const char *name, gpointer data);
+/* Called after every successful save (@doc: what was written) and delete
+ * (@doc NULL), in the writer's thread (often under the engine lock): it
+ * must only note the change. */
+typedef void (*BgrStoreWatchFunc) (const char *kind, const char *name, JsonObject *doc,
+                                   gpointer data);
 void bgr_store_set_watch (BgrStore *store, BgrStoreWatchFunc func, gpointer data);
 
 /* Reads the pid written in DIR/lock, or 0. */

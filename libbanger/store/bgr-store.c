@@ -206,7 +206,7 @@ bgr_store_save (BgrStore *store, const char *kind, const char *name, JsonObject 
       close (dfd);
     }
   if (store->watch != NULL)
-    store->watch (kind, name, store->watch_data);
+    store->watch (kind, name, doc, store->watch_data);
   return TRUE;
 }
 
@@ -328,7 +328,7 @@ bgr_store_delete (BgrStore *store, const char *kind, const char *name, GError **
       return FALSE;
     }
   if (store->watch != NULL)
-    store->watch (kind, name, store->watch_data);
+    store->watch (kind, name, NULL, store->watch_data);
   return TRUE;
 }
 
