@@ -818,6 +818,8 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
 fail:
   {
     g_autofree char *tail_text = NULL, *tail = NULL;
+    int code;
+
     if (inst != NULL)
       bgr_vmm_instance_kill (inst, NULL);
     *out_kvm_hang = b.kvm_hang;
@@ -828,13 +830,16 @@ fail:
     json_object_set_int_member (doc, "stopped", now_s ());
     json_object_remove_member (doc, "vmm");
     save (engine, doc, NULL);
+    /* A cancelled boot is BGR_ERROR_CANCELLED, as BgrOperation promises. */
+    code = local->domain == BGR_ERROR ? local->code
+           : g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? BGR_ERROR_CANCELLED
+                                                                        : BGR_ERROR_FAILED;
     if (inst != NULL && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      g_set_error (error, BGR_ERROR, local->domain == BGR_ERROR ? local->code : BGR_ERROR_FAILED,
-                   "VM '%s' failed while %s: %s\nconsole log: %s%s%s", name, phase, local->message,
-                   console, *tail ? "\n" : "", tail);
+      g_set_error (error, BGR_ERROR, code, "VM '%s' failed while %s: %s\nconsole log: %s%s%s",
+                   name, phase, local->message, console, *tail ? "\n" : "", tail);
     else
-      g_set_error (error, BGR_ERROR, local->domain == BGR_ERROR ? local->code : BGR_ERROR_FAILED,
-                   "VM '%s' failed while %s: %s", name, phase, local->message);
+      g_set_error (error, BGR_ERROR, code, "VM '%s' failed while %s: %s", name, phase,
+                   local->message);
     return FALSE;
   }
 }
