@@ -206,7 +206,9 @@ op_method_call (GDBusConnection *c, const char *sender, const char *path, const 
 static const GDBusInterfaceVTable op_vtable = { op_method_call, op_get_property, NULL, { 0 } };
 
 /* PropertiesChanged to the caller alone; at most every 100 ms unless the
- * phase changed. Runs in the handler's thread, which does the work. */
+ * phase changed or the phase is complete (done == total), so that the
+ * caller always sees the end of a transfer. Runs in the handler's thread,
+ * which does the work. */
 static void
 on_op_changed (BgrOperation *op, gpointer data)
 {
@@ -214,9 +216,11 @@ on_op_changed (BgrOperation *op, gpointer data)
   static const char *const props[] = { "Phase", "Message", "Done", "Total", "Fraction" };
   g_autofree char *phase = bgr_operation_dup_phase (op);
   gint64 now = g_get_monotonic_time ();
+  guint64 total = bgr_operation_get_total (op);
+  gboolean complete = total != 0 && bgr_operation_get_done (op) == total;
   GVariantBuilder b;
 
-  if (g_strcmp0 (phase, call->last_phase) == 0 && now - call->last_emit_us < 100000)
+  if (g_strcmp0 (phase, call->last_phase) == 0 && now - call->last_emit_us < 100000 && !complete)
     return;
   g_free (call->last_phase);
   call->last_phase = g_steal_pointer (&phase);

@@ -104,16 +104,13 @@ dbus-run-session -- sh -eu -c '
     python3 - "$host" <<PY || fail "python pull over D-Bus"
 import sys, banger
 client = banger.Client.dbus()
-layers = set()
 seen = []
-def cb(layer, n_layers, layer_done, layer_total, done, total):
-    layers.add((layer, n_layers))
-    seen.append((done, total))
-img = client.pull_image(sys.argv[1] + "/test/boot:latest", name="viadbus", layer_progress=cb)
+img = client.image_pull(sys.argv[1] + "/test/boot:latest", name="viadbus", progress=seen.append)
 assert img["name"] == "viadbus", img
-assert layers == {(0, 2), (1, 2)}, layers
-assert seen[-1][0] == seen[-1][1], seen
-client.delete_image("viadbus")
+assert seen and {p.phase for p in seen} == {"pulling"}, seen
+assert all(p.message.startswith("layer ") and p.message.endswith(" of 2") for p in seen), seen
+assert seen[-1].done == seen[-1].total, seen
+client.image_delete("viadbus")
 PY
   fi
   "$BANGER_CLI" daemon stop > /dev/null
@@ -205,20 +202,20 @@ import sys, banger
 work, host = sys.argv[1], sys.argv[2]
 client = banger.Client.local(banger.Config.load(work + "/py.toml"))
 import os
-client.import_kernel_deb(os.environ["BANGER_TEST_KERNEL_DEB"], name="k")
+client.kernel_import("k", deb=os.environ["BANGER_TEST_KERNEL_DEB"])
 seen = []
-img = client.pull_image(host + "/test/boot:latest", progress=lambda d, t: seen.append((d, t)))
+img = client.image_pull(host + "/test/boot:latest", progress=seen.append)
 assert img["name"] == "boot-latest" and img["managed"] and img["kernel_ref"] == "k", img
-assert seen and seen[-1][0] == seen[-1][1], seen
+assert seen and seen[-1].done == seen[-1].total, seen
 try:
-    client.pull_image(host + "/test/boot:latest", name="bad name!")
+    client.image_pull(host + "/test/boot:latest", name="bad name!")
     raise SystemExit("bad name accepted")
 except banger.BangerError as e:
     assert e.code == banger.ErrorCode.INVALID_ARGUMENT, e
-assert len(client.image_cache()) == 3
-client.delete_image("boot-latest")
-removed, freed = client.prune_image_cache()
-assert removed == 3 and freed > 0 and client.image_cache() == [], (removed, freed)
+assert len(client.image_cache_list()) == 3
+client.image_delete("boot-latest")
+removed, freed = client.image_cache_prune()
+assert removed == 3 and freed > 0 and client.image_cache_list() == [], (removed, freed)
 client.close()
 PY
 fi

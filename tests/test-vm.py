@@ -424,10 +424,21 @@ def main():
             return  # an uninstrumented python cannot load the ASan build
         import banger
         client = banger.Client.dbus_address(env["DBUS_SESSION_BUS_ADDRESS"])
+        # Options are keywords, checked by the library: an unknown one is
+        # refused naming its key, and nothing is created.
+        try:
+            client.vm_create("pyvm", image="bb", memory_mb=256)
+            raise AssertionError("unknown option accepted")
+        except banger.BangerError as e:
+            assert e.code == banger.ErrorCode.INVALID_ARGUMENT and "memory-mb" in e.message, e
         phases = []
-        vm = client.create_vm("pyvm", image="bb", progress=lambda p, s, n: phases.append((s, n)))
-        assert vm["state"] == "running", vm
-        assert [s for s, _ in phases] == [1, 2, 3, 4, 5, 6], phases
+        vm = client.vm_create("pyvm", image="bb", memory_mib=256, progress=phases.append)
+        assert vm["state"] == "running" and vm["memory_mib"] == 256, vm
+        # The daemon sends at most one update per 100 ms per phase: the steps
+        # seen only grow, and the boot ends on its last step.
+        steps = [p.done for p in phases]
+        assert steps and steps == sorted(steps), phases
+        assert phases[-1].total > 0 and phases[-1].done == phases[-1].total, phases
         status, out, err = client.vm_exec("pyvm", ["sh", "-c", "cat; echo $X >&2; exit 9"],
                                           input=b"x" * 200000, env={"X": "from-python"})
         assert status == 9 and out == b"x" * 200000 and err == b"from-python\n", (status, len(out), err)
@@ -436,13 +447,26 @@ def main():
             raise AssertionError("no timeout")
         except banger.BangerError as e:
             assert e.code == banger.ErrorCode.TIMED_OUT, e
-        assert any(p["name"] == "pyvm" for p in client.vms())
+        assert any(p["name"] == "pyvm" for p in client.vm_list())
         assert client.vm_stats("pyvm")["mem_total"] > 0
         assert b"banger-init" in client.vm_logs("pyvm")
-        assert client.stop_vm("pyvm")["state"] == "stopped"
-        client.delete_vm("pyvm")
+        assert client.vm_stop("pyvm")["state"] == "stopped"
+        # Cancelled from another thread, a start fails and leaves the VM down.
+        import threading
+        op = banger.Operation()
+        booting = threading.Event()
+        canceller = threading.Thread(target=lambda: booting.wait(60) and op.cancel())
+        canceller.start()
         try:
-            client.vm("pyvm")
+            client.vm_start("pyvm", operation=op, progress=lambda p: booting.set())
+            raise AssertionError("the start was not cancelled")
+        except banger.BangerError as e:
+            assert e.code == banger.ErrorCode.CANCELLED, e
+        canceller.join()
+        assert client.vm_get("pyvm")["state"] in ("stopped", "error"), client.vm_get("pyvm")
+        client.vm_delete("pyvm")
+        try:
+            client.vm_get("pyvm")
             raise AssertionError("pyvm still there")
         except banger.BangerError as e:
             assert e.name == "NotFound", e

@@ -314,23 +314,29 @@ boot_failed (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, const cha
              const char *console, const char *phase, GError *local, GError **error)
 {
   g_autofree char *tail_text = NULL, *tail = NULL;
+  gboolean cancelled = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                       || g_error_matches (local, BGR_ERROR, BGR_ERROR_CANCELLED);
+  /* A cancelled boot is BGR_ERROR_CANCELLED, as BgrOperation promises. */
+  int code = local->domain == BGR_ERROR ? local->code
+             : cancelled ? BGR_ERROR_CANCELLED : BGR_ERROR_FAILED;
 
   if (inst != NULL)
     bgr_vmm_instance_kill (inst, NULL);
   tail_text = bgr_read_tail (console, 4096);
   tail = bgr_last_lines (tail_text, 8);
-  json_object_set_string_member (doc, "state", "error");
-  json_object_set_string_member (doc, "reason", local->message);
+  /* A boot the caller cancelled did not fail: the VM is just stopped. */
+  json_object_set_string_member (doc, "state", cancelled ? "stopped" : "error");
+  json_object_set_string_member (doc, "reason", cancelled ? "the boot was cancelled"
+                                                          : local->message);
   json_object_set_int_member (doc, "stopped", bgr_vm_now_s ());
   json_object_remove_member (doc, "vmm");
   bgr_vm_record_save (engine, doc, NULL);
-  if (inst != NULL && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_set_error (error, BGR_ERROR, local->domain == BGR_ERROR ? local->code : BGR_ERROR_FAILED,
-                 "VM '%s' failed while %s: %s\nconsole log: %s%s%s", name, phase, local->message,
-                 console, *tail ? "\n" : "", tail);
+  if (inst != NULL && !cancelled)
+    g_set_error (error, BGR_ERROR, code, "VM '%s' failed while %s: %s\nconsole log: %s%s%s", name,
+                 phase, local->message, console, *tail ? "\n" : "", tail);
   else
-    g_set_error (error, BGR_ERROR, local->domain == BGR_ERROR ? local->code : BGR_ERROR_FAILED,
-                 "VM '%s' failed while %s: %s", name, phase, local->message);
+    g_set_error (error, BGR_ERROR, code, "VM '%s' failed while %s: %s", name, phase,
+                 local->message);
 }
 
 /* Starts the VMM for @doc and waits for the agent. On failure the VMM is

@@ -8,19 +8,26 @@
     report = banger.doctor()               # host checks, as a dict
     client = banger.Client.dbus()          # or banger.Client.local(cfg)
     print(client.daemon_info()["pid"])
+    vm = client.vm_create("dev", image="bb", memory_mib=512,   # options are keywords
+                          progress=lambda p: print(p.phase, p.done, p.total))
+    status, out, err = client.vm_exec("dev", ["uname", "-r"])
 
 Every libbanger error is raised as banger.BangerError, carrying the GError
 domain, code, code name and message.
 """
 
+import collections
+import contextlib
 import ctypes
 import ctypes.util
 import json
 import os
+import threading
+import warnings
 
 __all__ = [
-    "BangerError", "Config", "Client", "ErrorCode", "version", "version_info",
-    "doctor", "parse_duration",
+    "BangerError", "Config", "Client", "ErrorCode", "Operation", "Progress", "version",
+    "version_info", "doctor", "parse_duration",
 ]
 
 
@@ -113,43 +120,58 @@ _SIGNATURES = [
     ("bgr_client_doctor", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_kernel_to_json", _p, [_p]),
     ("bgr_image_to_json", _p, [_p]),
-    ("bgr_client_import_kernel", _p, [_p, _s, _s, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_import_kernel_deb", _p, [_p, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_list_kernels", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_get_kernel", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_delete_kernel", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_catalog_kernel_to_json", _p, [_p]),
-    ("bgr_client_list_available_kernels", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_pull_kernel", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_pull_image", _p, [_p, _s, _s, _s, _s, ctypes.c_uint64, ctypes.c_int, _p, _p, _p,
-                                   ctypes.POINTER(_GErrorP)]),
     ("bgr_cache_blob_to_json", _p, [_p]),
-    ("bgr_client_list_image_cache", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_prune_image_cache", ctypes.c_int, [_p, ctypes.POINTER(ctypes.c_uint64),
-                                                    ctypes.POINTER(ctypes.c_uint), _p,
-                                                    ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_register_image", _p, [_p, _s, _s, _s, _s, _s, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_list_images", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_get_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_delete_image", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_promote_image", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_vm_to_json", _p, [_p]),
-    ("bgr_client_create_vm", _p, [_p, _s, _s, ctypes.c_uint, ctypes.c_uint64, ctypes.c_uint64, _p,
-                                  _p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_start_vm", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_stop_vm", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_kill_vm", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_delete_vm", ctypes.c_int, [_p, _s, ctypes.c_int, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_list_vms", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_get_vm", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_get_vm_logs", _p, [_p, _s, ctypes.c_uint64, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_vm_port_to_json", _p, [_p]),
     ("bgr_vm_stats_to_json", _p, [_p]),
+    # Options objects (bgr-options.h).
+    ("bgr_options_set_json", ctypes.c_int, [_p, _s, _s, ctypes.POINTER(_GErrorP)]),
+    ("bgr_vm_spec_new", _p, [_s]),
+    ("bgr_pull_options_new", _p, []),
+    ("bgr_exec_spec_new", _p, [_p]),
+    ("bgr_exec_spec_set_stdio", None, [_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
+    ("bgr_image_spec_new", _p, [_s]),
+    ("bgr_kernel_spec_new", _p, [_s]),
+    # Operations (bgr-operation.h).
+    ("bgr_operation_new", _p, []),
+    ("bgr_operation_dup_phase", _p, [_p]),
+    ("bgr_operation_dup_message", _p, [_p]),
+    ("bgr_operation_get_done", ctypes.c_uint64, [_p]),
+    ("bgr_operation_get_total", ctypes.c_uint64, [_p]),
+    ("bgr_operation_get_fraction", ctypes.c_double, [_p]),
+    ("bgr_operation_dup_object_path", _p, [_p]),
+    ("bgr_operation_cancel", None, [_p]),
+    ("bgr_operation_is_cancelled", ctypes.c_int, [_p]),
+    # Kernels.
+    ("bgr_client_kernel_import", _p, [_p, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_kernel_list", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_kernel_get", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_kernel_delete", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_kernel_list_available", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_kernel_pull", _p, [_p, _s, _p, _p, ctypes.POINTER(_GErrorP)]),
+    # Images.
+    ("bgr_client_image_register", _p, [_p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_list", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_get", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_delete", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_promote", _p, [_p, _s, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_pull", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_cache_list", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_cache_prune", ctypes.c_int, [_p, ctypes.POINTER(ctypes.c_uint64),
+                                                    ctypes.POINTER(ctypes.c_uint), _p, ctypes.POINTER(_GErrorP)]),
+    # VMs.
+    ("bgr_client_vm_create", _p, [_p, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_start", _p, [_p, _s, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_stop", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_kill", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_delete", ctypes.c_int, [_p, _s, ctypes.c_int, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_list", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_get", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_logs", _p, [_p, _s, ctypes.c_uint64, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_ports", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_stats", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
-    ("bgr_client_vm_exec", ctypes.c_int, [_p, _s, _p, _p, _s, ctypes.c_uint, ctypes.c_int,
-                                          ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
-                                          _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_exec", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(ctypes.c_int), _p, ctypes.POINTER(_GErrorP)]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:
@@ -330,14 +352,144 @@ def doctor(config_path=None, config=None):
     return json.loads(_take_string(_lib.bgr_doctor_report_to_json(report._ptr)))
 
 
-_PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p)
+# ---- options and operations ----------------------------------------------
 
-_PULL_PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_uint, ctypes.c_uint, ctypes.c_uint64,
-                                       ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
-                                       ctypes.c_void_p)
+_gobject.g_signal_connect_data.argtypes = [_p, _s, _p, _p, _p, ctypes.c_int]
+_gobject.g_signal_connect_data.restype = ctypes.c_ulong
+_gobject.g_signal_handler_disconnect.argtypes = [_p, ctypes.c_ulong]
+_gobject.g_signal_handler_disconnect.restype = None
 
-_VM_PROGRESS_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint,
-                                     ctypes.c_void_p)
+# void (*) (BgrOperation *self, gpointer user_data): BgrOperation::changed
+_CHANGED_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def _options(obj, options):
+    """Sets each keyword of OPTIONS on the options object OBJ (an _Object)
+    through bgr_options_set_json(): "memory_mib" is the key "memory-mib", None
+    unsets a key. An unknown key or a value of the wrong type raises the
+    library's BangerError INVALID_ARGUMENT, which names the key."""
+    for key, value in options.items():
+        err = _GErrorP()
+        _check(_lib.bgr_options_set_json(obj._ptr, key.replace("_", "-").encode(),
+                                         json.dumps(value).encode(), ctypes.byref(err)), err)
+    return obj
+
+
+Progress = collections.namedtuple("Progress", "phase message done total fraction")
+Progress.__doc__ = """Where a long call is: PHASE ("download", "pulling", a VM boot phase...),
+MESSAGE (e.g. "layer 1 of 2"), DONE of TOTAL units (bytes for transfers, steps
+for VM boots; TOTAL 0: unknown) and FRACTION (0.0 to 1.0)."""
+
+
+def _progress_of(ptr):
+    return Progress(_take_string(_lib.bgr_operation_dup_phase(ptr)),
+                    _take_string(_lib.bgr_operation_dup_message(ptr)),
+                    _lib.bgr_operation_get_done(ptr), _lib.bgr_operation_get_total(ptr),
+                    _lib.bgr_operation_get_fraction(ptr))
+
+
+class Operation:
+    """The progress and cancellation of one long call (a BgrOperation).
+
+    Pass it as operation= to a call that takes progress= (kernel_import,
+    kernel_pull, image_promote, image_pull, vm_create, vm_start), and call
+    cancel() from another thread: the call then raises BangerError CANCELLED
+    and leaves nothing behind. cancel() before the call makes it fail at once.
+
+    The BgrOperation is made when the call starts, in the thread that makes
+    the call (where libbanger emits its progress), so an Operation may be
+    created in any thread. One Operation serves one call at a time."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._op = None
+        self._cancelled = False
+        self._last = None
+
+    def cancel(self):
+        """Asks the call to stop (thread-safe)."""
+        with self._lock:
+            self._cancelled = True
+            op = self._op
+        if op is not None:
+            _lib.bgr_operation_cancel(op._ptr)
+
+    @property
+    def cancelled(self):
+        return self._cancelled
+
+    @property
+    def progress(self):
+        """The latest Progress of the call (None before it started)."""
+        with self._lock:
+            op = self._op
+        return _progress_of(op._ptr) if op is not None else self._last
+
+    @property
+    def object_path(self):
+        """Through D-Bus, the daemon's operation object (None otherwise or before it is known)."""
+        with self._lock:
+            op = self._op
+        return _take_string(_lib.bgr_operation_dup_object_path(op._ptr)) if op is not None else None
+
+    def _bind(self, op):
+        with self._lock:
+            if self._op is not None:
+                raise RuntimeError("this Operation is already in use by another call")
+            self._op = op
+            cancelled = self._cancelled
+        if cancelled:
+            _lib.bgr_operation_cancel(op._ptr)
+
+    def _unbind(self):
+        with self._lock:
+            op, self._op = self._op, None
+        if op is not None:
+            self._last = _progress_of(op._ptr)
+
+
+@contextlib.contextmanager
+def _operation(progress, operation):
+    """Yields the BgrOperation pointer for one call (None when neither
+    PROGRESS nor OPERATION is given). PROGRESS(Progress) is called on every
+    BgrOperation::changed, in this thread; an exception it raises cancels the
+    call and is raised in place of the call's result."""
+    if progress is None and operation is None:
+        yield None
+        return
+    op = _Object(_lib.bgr_operation_new())
+    failure = []
+    handler = 0
+    callback = None
+    if progress is not None:
+        def changed(_self, _data):
+            if failure:
+                return
+            try:
+                progress(_progress_of(op._ptr))
+            except BaseException as exc:  # noqa: BLE001 - raised after the call
+                failure.append(exc)
+                _lib.bgr_operation_cancel(op._ptr)
+        callback = _CHANGED_FUNC(changed)  # alive until disconnected below
+        handler = _gobject.g_signal_connect_data(op._ptr, b"changed",
+                                                 ctypes.cast(callback, _p), None, None, 0)
+    if operation is not None:
+        operation._bind(op)
+    try:
+        yield op._ptr
+    except BangerError as exc:
+        if failure:
+            raise failure[0] from exc
+        raise
+    finally:
+        if handler:
+            # A change queued for later must not reach a freed callback.
+            _gobject.g_signal_handler_disconnect(op._ptr, handler)
+        if operation is not None:
+            operation._unbind()
+        del callback
+    if failure:
+        raise failure[0]
 
 
 def _strv(items):
@@ -353,10 +505,30 @@ def _strv(items):
 
 _G_BUS_TYPE_SYSTEM = 1
 _G_BUS_TYPE_SESSION = 2
+_VM_DELETE_FLAGS_FORCE = 1
+
+
+def _deprecated(old, new):
+    """Client.OLD, a deprecated alias of Client.NEW (same arguments)."""
+    def alias(self, *args, **kwargs):
+        warnings.warn("Client.%s is deprecated, use Client.%s" % (old, new),
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, new)(*args, **kwargs)
+    alias.__name__ = old
+    alias.__doc__ = "Deprecated alias of %s()." % new
+    return alias
 
 
 class Client(_Object):
-    """The same API in-process (Client.local) or through bangerd (Client.dbus)."""
+    """The same API in-process (Client.local) or through bangerd (Client.dbus).
+
+    Methods are named noun_verb like the C calls (vm_create for
+    bgr_client_vm_create). Options are keyword arguments, set by name on the
+    call's options object: memory_mib is the key "memory-mib"; an unknown one
+    raises BangerError INVALID_ARGUMENT naming it. Long calls take
+    progress=f(Progress) (called in the calling thread) and operation=Operation()
+    (to cancel from another thread). Records come back as dicts, the same as
+    the CLI's --json."""
 
     @classmethod
     def local(cls, config=None):
@@ -408,8 +580,6 @@ class Client(_Object):
         """Releases the client now (a local client frees its state lock)."""
         self.__del__()
 
-    # Kernels and images come back as dicts (the records of `--json`).
-
     def _record(self, ptr, err, to_json):
         obj = _Object(_check(ptr, err))
         return json.loads(_take_string(to_json(obj._ptr)))
@@ -422,158 +592,165 @@ class Client(_Object):
         finally:
             _glib.g_ptr_array_unref(array)
 
-    def import_kernel(self, name, kernel, modules=None, initrd=None):
-        """Imports a vmlinux or bzImage KERNEL (absolute paths), generating an
-        initramfs when MODULES build virtio as modules and no INITRD is given."""
-        err = _GErrorP()
-        ptr = _lib.bgr_client_import_kernel(self._ptr, name.encode(), _enc(kernel), _enc(modules),
-                                            _enc(initrd), None, ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_kernel_to_json)
+    # ---- kernels ----
 
-    def import_kernel_deb(self, deb, name=None):
-        """Imports a Debian kernel package (linux-image-*.deb)."""
-        err = _GErrorP()
-        ptr = _lib.bgr_client_import_kernel_deb(self._ptr, _enc(name), _enc(deb), None,
-                                                ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_kernel_to_json)
+    def kernel_import(self, name=None, progress=None, operation=None, **options):
+        """Imports a kernel into banger's state; returns its record.
 
-    def kernels(self):
+        Keywords (BgrKernelSpec): kernel (a vmlinux or bzImage), modules (a
+        modules tree; with virtio as modules and no initrd an initramfs is
+        generated), initrd, deb (a linux-image-*.deb instead of files; NAME
+        unset: the package's version). Paths are absolute."""
+        spec = _options(_Object(_lib.bgr_kernel_spec_new(_enc(name))), options)
         err = _GErrorP()
-        return self._records(_lib.bgr_client_list_kernels(self._ptr, None, ctypes.byref(err)), err,
+        with _operation(progress, operation) as op:
+            ptr = _lib.bgr_client_kernel_import(self._ptr, spec._ptr, op, None, ctypes.byref(err))
+            return self._record(ptr, err, _lib.bgr_kernel_to_json)
+
+    def kernel_list(self):
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_kernel_list(self._ptr, None, ctypes.byref(err)), err,
                              _lib.bgr_kernel_to_json)
 
-    def kernel(self, name):
+    def kernel_get(self, name):
         err = _GErrorP()
-        ptr = _lib.bgr_client_get_kernel(self._ptr, name.encode(), None, ctypes.byref(err))
+        ptr = _lib.bgr_client_kernel_get(self._ptr, _enc(name), None, ctypes.byref(err))
         return self._record(ptr, err, _lib.bgr_kernel_to_json)
 
-    def available_kernels(self):
+    def kernel_delete(self, name):
+        err = _GErrorP()
+        _check(_lib.bgr_client_kernel_delete(self._ptr, _enc(name), None, ctypes.byref(err)), err)
+
+    def kernel_list_available(self):
         """What the kernel catalog offers (kernel_catalog_url, or the built-in one)."""
         err = _GErrorP()
-        return self._records(_lib.bgr_client_list_available_kernels(self._ptr, None,
-                                                                    ctypes.byref(err)),
+        return self._records(_lib.bgr_client_kernel_list_available(self._ptr, None,
+                                                                   ctypes.byref(err)),
                              err, _lib.bgr_catalog_kernel_to_json)
 
-    def pull_kernel(self, name, progress=None):
-        """Downloads and imports catalog kernel NAME. PROGRESS(done, total) is
-        called as bytes arrive (possibly from another thread)."""
+    def kernel_pull(self, name, progress=None, operation=None):
+        """Downloads and imports catalog kernel NAME. PROGRESS gets phase
+        "download" and done/total in bytes."""
         err = _GErrorP()
-        cb = _PROGRESS_FUNC(lambda done, total, _data: progress(done, total)) if progress else None
-        ptr = _lib.bgr_client_pull_kernel(self._ptr, name.encode(),
-                                          ctypes.cast(cb, ctypes.c_void_p) if cb else None, None,
-                                          None, ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_kernel_to_json)
+        with _operation(progress, operation) as op:
+            ptr = _lib.bgr_client_kernel_pull(self._ptr, _enc(name), op, None, ctypes.byref(err))
+            return self._record(ptr, err, _lib.bgr_kernel_to_json)
 
-    def delete_kernel(self, name):
-        err = _GErrorP()
-        _check(_lib.bgr_client_delete_kernel(self._ptr, name.encode(), None, ctypes.byref(err)), err)
+    # ---- images ----
 
-    def register_image(self, name, rootfs, kernel=None, kernel_ref=None, initrd=None,
-                       modules=None, work_seed=None):
+    def image_register(self, name, **options):
+        """Registers an image from your own files; returns its record.
+
+        Keywords (BgrImageSpec): rootfs (required), work_seed, kernel (a kernel
+        file), kernel_ref (a managed kernel instead of files), initrd, modules.
+        Paths are absolute."""
+        spec = _options(_Object(_lib.bgr_image_spec_new(_enc(name))), options)
         err = _GErrorP()
-        ptr = _lib.bgr_client_register_image(self._ptr, name.encode(), _enc(rootfs), _enc(work_seed),
-                                             _enc(kernel), _enc(kernel_ref), _enc(initrd),
-                                             _enc(modules), None, ctypes.byref(err))
+        ptr = _lib.bgr_client_image_register(self._ptr, spec._ptr, None, ctypes.byref(err))
         return self._record(ptr, err, _lib.bgr_image_to_json)
 
-    def pull_image(self, reference, name=None, kernel_ref=None, platform=None, size=0,
-                   insecure=False, progress=None, layer_progress=None):
+    def image_list(self):
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_image_list(self._ptr, None, ctypes.byref(err)), err,
+                             _lib.bgr_image_to_json)
+
+    def image_get(self, name):
+        err = _GErrorP()
+        ptr = _lib.bgr_client_image_get(self._ptr, _enc(name), None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def image_delete(self, name):
+        err = _GErrorP()
+        _check(_lib.bgr_client_image_delete(self._ptr, _enc(name), None, ctypes.byref(err)), err)
+
+    def image_promote(self, name, progress=None, operation=None):
+        """Copies an unmanaged image's files into banger's state."""
+        err = _GErrorP()
+        with _operation(progress, operation) as op:
+            ptr = _lib.bgr_client_image_promote(self._ptr, _enc(name), op, None, ctypes.byref(err))
+            return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def image_pull(self, reference, progress=None, operation=None, **options):
         """Pulls REFERENCE from an OCI registry into a new managed image (see
-        docs/images.md). PROGRESS(done, total) gets the totals;
-        LAYER_PROGRESS(layer, n_layers, layer_done, layer_total, done, total)
-        the layer being fetched too."""
-        err = _GErrorP()
-        if layer_progress is not None:
-            cb = _PULL_PROGRESS_FUNC(lambda l, n, ld, lt, d, t, _data: layer_progress(l, n, ld, lt, d, t))
-        elif progress is not None:
-            cb = _PULL_PROGRESS_FUNC(lambda _l, _n, _ld, _lt, d, t, _data: progress(d, t))
-        else:
-            cb = None
-        ptr = _lib.bgr_client_pull_image(self._ptr, _enc(reference), _enc(name), _enc(kernel_ref),
-                                         _enc(platform), size, 1 if insecure else 0,
-                                         ctypes.cast(cb, ctypes.c_void_p) if cb else None, None,
-                                         None, ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_image_to_json)
+        docs/images.md). PROGRESS gets phase "pulling", message "layer I of N"
+        and done/total in bytes over all layers.
 
-    def image_cache(self):
+        Keywords (BgrPullOptions): name (unset: derived from the reference),
+        kernel (a managed kernel to boot it with; unset: default_kernel),
+        platform (e.g. "linux/amd64"), size (the ext4 image's size in bytes;
+        0: from the content), insecure (allow plain http to a registry not on
+        loopback)."""
+        opts = _options(_Object(_lib.bgr_pull_options_new()), options)
+        err = _GErrorP()
+        with _operation(progress, operation) as op:
+            ptr = _lib.bgr_client_image_pull(self._ptr, _enc(reference), opts._ptr, op, None,
+                                             ctypes.byref(err))
+            return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def image_cache_list(self):
         """The OCI layer cache: [{"digest", "size", "images"}]."""
         err = _GErrorP()
-        return self._records(_lib.bgr_client_list_image_cache(self._ptr, None, ctypes.byref(err)),
+        return self._records(_lib.bgr_client_image_cache_list(self._ptr, None, ctypes.byref(err)),
                              err, _lib.bgr_cache_blob_to_json)
 
-    def prune_image_cache(self):
+    def image_cache_prune(self):
         """Removes unused layer blobs; returns (blobs removed, bytes freed)."""
         err = _GErrorP()
         freed = ctypes.c_uint64()
         removed = ctypes.c_uint()
-        _check(_lib.bgr_client_prune_image_cache(self._ptr, ctypes.byref(freed), ctypes.byref(removed),
+        _check(_lib.bgr_client_image_cache_prune(self._ptr, ctypes.byref(freed), ctypes.byref(removed),
                                                  None, ctypes.byref(err)), err)
         return removed.value, freed.value
 
-    def images(self):
+    # ---- VMs (records of `banger vm show --json`) ----
+
+    def vm_create(self, name, progress=None, operation=None, **options):
+        """Creates VM NAME and boots it; returns once its guest agent answered.
+        PROGRESS gets each boot phase, with done/total in steps.
+
+        Keywords (BgrVmSpec): image (unset: the default_image setting), vcpus
+        (0 or unset: the config's default), memory_mib, disk_size (bytes; 0:
+        the image's size), cmdline_append (added to the guest kernel's
+        command line at every boot)."""
+        spec = _options(_Object(_lib.bgr_vm_spec_new(_enc(name))), options)
         err = _GErrorP()
-        return self._records(_lib.bgr_client_list_images(self._ptr, None, ctypes.byref(err)), err,
-                             _lib.bgr_image_to_json)
+        with _operation(progress, operation) as op:
+            ptr = _lib.bgr_client_vm_create(self._ptr, spec._ptr, op, None, ctypes.byref(err))
+            return self._record(ptr, err, _lib.bgr_vm_to_json)
 
-    def image(self, name):
+    def vm_start(self, name, progress=None, operation=None):
+        """Boots stopped VM NAME; PROGRESS as for vm_create."""
         err = _GErrorP()
-        ptr = _lib.bgr_client_get_image(self._ptr, name.encode(), None, ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_image_to_json)
+        with _operation(progress, operation) as op:
+            ptr = _lib.bgr_client_vm_start(self._ptr, _enc(name), op, None, ctypes.byref(err))
+            return self._record(ptr, err, _lib.bgr_vm_to_json)
 
-    def delete_image(self, name):
-        err = _GErrorP()
-        _check(_lib.bgr_client_delete_image(self._ptr, name.encode(), None, ctypes.byref(err)), err)
-
-    def promote_image(self, name):
-        err = _GErrorP()
-        ptr = _lib.bgr_client_promote_image(self._ptr, name.encode(), None, ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_image_to_json)
-
-    # VMs come back as dicts too (the records of `banger vm show --json`).
-
-    def create_vm(self, name, image=None, vcpus=0, memory_mib=0, disk_size=0, progress=None):
-        """Creates VM NAME from IMAGE (default: the default_image_name setting) and
-        boots it; returns once its guest agent answered. PROGRESS(phase, step,
-        n_steps) is called at each phase (possibly from another thread)."""
-        err = _GErrorP()
-        cb = _VM_PROGRESS_FUNC(lambda ph, st, n, _d: progress(ph.decode(), st, n)) if progress else None
-        ptr = _lib.bgr_client_create_vm(self._ptr, _enc(name), _enc(image), vcpus, memory_mib,
-                                        disk_size, ctypes.cast(cb, ctypes.c_void_p) if cb else None,
-                                        None, None, ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_vm_to_json)
-
-    def start_vm(self, name, progress=None):
-        err = _GErrorP()
-        cb = _VM_PROGRESS_FUNC(lambda ph, st, n, _d: progress(ph.decode(), st, n)) if progress else None
-        ptr = _lib.bgr_client_start_vm(self._ptr, _enc(name),
-                                       ctypes.cast(cb, ctypes.c_void_p) if cb else None, None, None,
-                                       ctypes.byref(err))
-        return self._record(ptr, err, _lib.bgr_vm_to_json)
-
-    def stop_vm(self, name):
+    def vm_stop(self, name):
         """Graceful stop (guest poweroff, then power button, then kill)."""
         err = _GErrorP()
-        return self._record(_lib.bgr_client_stop_vm(self._ptr, _enc(name), None, ctypes.byref(err)),
+        return self._record(_lib.bgr_client_vm_stop(self._ptr, _enc(name), None, ctypes.byref(err)),
                             err, _lib.bgr_vm_to_json)
 
-    def kill_vm(self, name):
+    def vm_kill(self, name):
         err = _GErrorP()
-        return self._record(_lib.bgr_client_kill_vm(self._ptr, _enc(name), None, ctypes.byref(err)),
+        return self._record(_lib.bgr_client_vm_kill(self._ptr, _enc(name), None, ctypes.byref(err)),
                             err, _lib.bgr_vm_to_json)
 
-    def delete_vm(self, name, force=False):
+    def vm_delete(self, name, force=False):
+        """Deletes VM NAME; a running one only with FORCE (killed first)."""
         err = _GErrorP()
-        _check(_lib.bgr_client_delete_vm(self._ptr, _enc(name), 1 if force else 0, None,
+        _check(_lib.bgr_client_vm_delete(self._ptr, _enc(name),
+                                         _VM_DELETE_FLAGS_FORCE if force else 0, None,
                                          ctypes.byref(err)), err)
 
-    def vms(self):
+    def vm_list(self):
         err = _GErrorP()
-        return self._records(_lib.bgr_client_list_vms(self._ptr, None, ctypes.byref(err)), err,
+        return self._records(_lib.bgr_client_vm_list(self._ptr, None, ctypes.byref(err)), err,
                              _lib.bgr_vm_to_json)
 
-    def vm(self, name):
+    def vm_get(self, name):
         err = _GErrorP()
-        return self._record(_lib.bgr_client_get_vm(self._ptr, _enc(name), None, ctypes.byref(err)),
+        return self._record(_lib.bgr_client_vm_get(self._ptr, _enc(name), None, ctypes.byref(err)),
                             err, _lib.bgr_vm_to_json)
 
     def vm_ports(self, name):
@@ -591,8 +768,8 @@ class Client(_Object):
     def vm_logs(self, name, max_bytes=0):
         """The VM's serial console log (bytes), the last MAX_BYTES when not 0."""
         err = _GErrorP()
-        ptr = _check(_lib.bgr_client_get_vm_logs(self._ptr, _enc(name), max_bytes, None,
-                                                 ctypes.byref(err)), err)
+        ptr = _check(_lib.bgr_client_vm_logs(self._ptr, _enc(name), max_bytes, None,
+                                             ctypes.byref(err)), err)
         try:
             size = ctypes.c_size_t()
             data = _glib.g_bytes_get_data(ptr, ctypes.byref(size))
@@ -600,15 +777,26 @@ class Client(_Object):
         finally:
             _glib.g_bytes_unref(ptr)
 
-    def vm_exec(self, name, argv, env=None, cwd=None, timeout=None, input=None):
+    def vm_exec(self, name, argv, input=None, env=None, cwd=None, timeout=None, **options):
         """Runs ARGV in VM NAME; returns (status, stdout bytes, stderr bytes).
-        ENV: dict or list of "KEY=VALUE"; TIMEOUT: seconds (raises BangerError
-        TIMED_OUT); INPUT: bytes fed to stdin (else stdin is /dev/null). STATUS is
-        the exit status, or 128 + the signal that killed the command."""
-        import threading
 
+        INPUT: bytes fed to stdin (else stdin reads EOF); ENV: dict or list of
+        "KEY=VALUE" added to the agent's environment; CWD; TIMEOUT: seconds
+        (raises BangerError TIMED_OUT). STATUS is the exit status, or 128 + the
+        signal that killed the command. Other keywords are BgrExecSpec keys
+        (argv, env, cwd, timeout_ms); ENV, CWD and TIMEOUT set env, cwd and
+        timeout-ms."""
         if isinstance(env, dict):
             env = ["%s=%s" % kv for kv in env.items()]
+        if env is not None:
+            options["env"] = list(env)
+        if cwd is not None:
+            options["cwd"] = cwd
+        if timeout is not None:
+            options["timeout_ms"] = int(timeout * 1000)
+        argv_c = _strv([a.decode() if isinstance(a, bytes) else a for a in argv])
+        spec = _options(_Object(_lib.bgr_exec_spec_new(ctypes.cast(argv_c, _p))), options)
+
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r = in_w = -1
@@ -640,15 +828,12 @@ class Client(_Object):
             threads.append(threading.Thread(target=feed, daemon=True))
         for t in threads:
             t.start()
-        argv_c = _strv(list(argv))
-        env_c = _strv(env)
+        _lib.bgr_exec_spec_set_stdio(spec._ptr, in_r, out_w, err_w)
         status = ctypes.c_int()
         err = _GErrorP()
         try:
-            ok = _lib.bgr_client_vm_exec(self._ptr, _enc(name), ctypes.cast(argv_c, _p),
-                                         ctypes.cast(env_c, _p) if env_c is not None else None,
-                                         _enc(cwd), int((timeout or 0) * 1000), in_r, out_w, err_w,
-                                         ctypes.byref(status), None, ctypes.byref(err))
+            ok = _lib.bgr_client_vm_exec(self._ptr, _enc(name), spec._ptr, ctypes.byref(status),
+                                         None, ctypes.byref(err))
         finally:
             os.close(out_w)
             os.close(err_w)
@@ -660,3 +845,20 @@ class Client(_Object):
             os.close(err_r)
         _check(ok, err)
         return status.value, b"".join(chunks[out_r]), b"".join(chunks[err_r])
+
+    # Deprecated names of 0.1 whose arguments did not change.
+    kernels = _deprecated("kernels", "kernel_list")
+    kernel = _deprecated("kernel", "kernel_get")
+    delete_kernel = _deprecated("delete_kernel", "kernel_delete")
+    available_kernels = _deprecated("available_kernels", "kernel_list_available")
+    images = _deprecated("images", "image_list")
+    image = _deprecated("image", "image_get")
+    delete_image = _deprecated("delete_image", "image_delete")
+    image_cache = _deprecated("image_cache", "image_cache_list")
+    prune_image_cache = _deprecated("prune_image_cache", "image_cache_prune")
+    stop_vm = _deprecated("stop_vm", "vm_stop")
+    kill_vm = _deprecated("kill_vm", "vm_kill")
+    delete_vm = _deprecated("delete_vm", "vm_delete")
+    vms = _deprecated("vms", "vm_list")
+    vm = _deprecated("vm", "vm_get")
+

@@ -204,7 +204,7 @@ def test_dbus_client(tmp_path, private_bus):
         assert missing.value.code == ErrorCode.NOT_FOUND
         assert str(tmp_path / "missing-key") in missing.value.message
         # A pull through the daemon reports progress (PullProgress signals).
-        k = client.import_kernel_deb(_kernel_deb(), name="cloud")
+        k = client.kernel_import("cloud", deb=_kernel_deb())
         import hashlib
         data = open(k["kernel"], "rb").read()
         (tmp_path / "catalog.json").write_text(json.dumps({
@@ -214,12 +214,23 @@ def test_dbus_client(tmp_path, private_bus):
                          "artifacts": {"kernel": {"url": "file://" + k["kernel"],
                                                   "size": len(data), "format": "bzimage",
                                                   "sha256": hashlib.sha256(data).hexdigest()}}}]}))
-        assert [x["name"] for x in client.available_kernels()] == ["fromcat"]
+        assert [x["name"] for x in client.kernel_list_available()] == ["fromcat"]
         seen = []
-        pulled = client.pull_kernel("fromcat", progress=lambda d, t: seen.append((d, t)))
+        pulled = client.kernel_pull("fromcat", progress=seen.append)
         assert pulled["name"] == "fromcat" and pulled["format"] == "bzimage"
-        assert seen and seen[-1] == (len(data), len(data))
-        assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+        assert seen and seen[-1].phase == "download", seen
+        assert (seen[-1].done, seen[-1].total) == (len(data), len(data)), seen
+        assert seen[-1].fraction == 1.0
+        assert all(a.done <= b.done for a, b in zip(seen, seen[1:]))
+        # An operation cancelled before the call: the pull fails, nothing is kept.
+        client.kernel_delete("fromcat")
+        op = banger.Operation()
+        op.cancel()
+        with pytest.raises(BangerError) as cancelled:
+            client.kernel_pull("fromcat", operation=op)
+        assert cancelled.value.domain == "bgr-error-quark"
+        assert cancelled.value.code == ErrorCode.CANCELLED, cancelled.value
+        assert [x["name"] for x in client.kernel_list()] == ["cloud"]
 
         client.stop_daemon()
         assert daemon.wait(timeout=30) == 0
@@ -240,38 +251,40 @@ def test_kernels_and_images(tmp_path):
     cfg = banger.Config.load(_config_file(tmp_path))
     client = banger.Client.local(cfg)
     try:
-        k = client.import_kernel_deb(_kernel_deb(), name="cloud")
+        phases = []
+        k = client.kernel_import("cloud", deb=_kernel_deb(), progress=phases.append)
         assert k["name"] == "cloud"
+        assert phases and phases[0].phase == "import", phases
         assert k["format"] == "bzimage"
         assert k["initrd_generated"] is True
-        assert [x["name"] for x in client.kernels()] == ["cloud"]
-        assert client.kernel("cloud")["version"] == k["version"]
+        assert [x["name"] for x in client.kernel_list()] == ["cloud"]
+        assert client.kernel_get("cloud")["version"] == k["version"]
 
         src = tmp_path / "src"
         (src / "sbin").mkdir(parents=True)
         rootfs = tmp_path / "root.ext4"
         subprocess.run(["mkfs.ext4", "-q", "-d", str(src), str(rootfs), "16M"], check=True)
-        img = client.register_image("py", str(rootfs), kernel_ref="cloud")
+        img = client.image_register("py", rootfs=str(rootfs), kernel_ref="cloud")
         assert img["managed"] is False
         assert img["kernel"] == k["kernel"]
-        assert [x["name"] for x in client.images()] == ["py"]
+        assert [x["name"] for x in client.image_list()] == ["py"]
 
         with pytest.raises(BangerError) as busy:
-            client.delete_kernel("cloud")
+            client.kernel_delete("cloud")
         assert busy.value.code == ErrorCode.BUSY
 
-        promoted = client.promote_image("py")
+        promoted = client.image_promote("py")
         assert promoted["managed"] is True
         assert promoted["rootfs"].startswith(str(tmp_path / "state"))
-        assert client.image("py")["rootfs_origin"] == str(rootfs)
+        assert client.image_get("py")["rootfs_origin"] == str(rootfs)
 
         with pytest.raises(BangerError) as missing:
-            client.image("nope")
+            client.image_get("nope")
         assert missing.value.code == ErrorCode.NOT_FOUND
 
-        client.delete_image("py")
-        client.delete_kernel("cloud")
-        assert client.kernels() == [] and client.images() == []
+        client.image_delete("py")
+        client.kernel_delete("cloud")
+        assert client.kernel_list() == [] and client.image_list() == []
         assert rootfs.exists()
     finally:
         client.close()
@@ -335,7 +348,7 @@ def test_pull_cancelled_when_caller_leaves(tmp_path, private_bus):
             time.sleep(0.05)
         release.set()
         client = banger.Client.dbus_address(private_bus)
-        assert client.kernels() == []
+        assert client.kernel_list() == []
         kernels_dir = tmp_path / "state" / "kernels"
         assert not kernels_dir.exists() or list(kernels_dir.iterdir()) == []
         client.stop_daemon()
@@ -347,3 +360,124 @@ def test_pull_cancelled_when_caller_leaves(tmp_path, private_bus):
             daemon.kill()
             daemon.wait()
         log.close()
+
+
+def test_options_are_keywords(tmp_path):
+    cfg = banger.Config.load(_config_file(tmp_path))
+    client = banger.Client.local(cfg)
+    try:
+        # Keywords go to the library by name ('_' -> '-'): it refuses one it
+        # does not know, naming it, and a value of the wrong type.
+        with pytest.raises(BangerError) as unknown:
+            client.vm_create("x", image="none", memory_mb=512)
+        assert unknown.value.code == ErrorCode.INVALID_ARGUMENT
+        assert "memory-mb" in unknown.value.message
+        with pytest.raises(BangerError) as wrong:
+            client.vm_create("x", vcpus="two")
+        assert wrong.value.code == ErrorCode.INVALID_ARGUMENT
+        assert "vcpus" in wrong.value.message
+        with pytest.raises(BangerError) as unknown:
+            client.image_pull("127.0.0.1:1/x:latest", kernel_ref="k")
+        assert "kernel-ref" in unknown.value.message
+        with pytest.raises(BangerError) as unknown:
+            client.image_register("img", rootfs="/nonexistent", bogus=None)
+        assert "bogus" in unknown.value.message
+        with pytest.raises(BangerError) as unknown:
+            client.vm_exec("x", ["true"], stdin="x")
+        assert "stdin" in unknown.value.message
+        assert client.vm_list() == [] and client.image_list() == []
+        # None unsets a key: the image register fails on its rootfs, not the key.
+        with pytest.raises(BangerError) as missing:
+            client.image_register("img", rootfs="/nonexistent.ext4", initrd=None)
+        assert missing.value.code != ErrorCode.INVALID_ARGUMENT or \
+            "initrd" not in missing.value.message
+        # A 0.1 name still works, with a warning.
+        with pytest.warns(DeprecationWarning):
+            assert client.vms() == []
+    finally:
+        client.close()
+
+
+def test_progress_callback_exception_cancels(tmp_path):
+    cfg = banger.Config.load(_config_file(tmp_path))
+    client = banger.Client.local(cfg)
+    try:
+        class Stop(Exception):
+            pass
+
+        def progress(p):
+            raise Stop(p.phase)
+
+        with pytest.raises(Stop):
+            client.kernel_import("cloud", deb=_kernel_deb(), progress=progress)
+        assert client.kernel_list() == []
+        op = banger.Operation()
+        assert op.progress is None
+        k = client.kernel_import("cloud", deb=_kernel_deb(), operation=op)
+        assert k["name"] == "cloud" and not op.cancelled
+        assert op.progress is not None and op.progress.phase == "import", op.progress
+    finally:
+        client.close()
+
+
+def test_cancel_from_another_thread(tmp_path):
+    """Operation.cancel() from another thread stops a blocking pull."""
+    import hashlib
+    import http.server
+    import threading
+
+    data = open(_kernel_deb(), "rb").read()
+    sent_some = threading.Event()
+    release = threading.Event()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:65536])
+            self.wfile.flush()
+            sent_some.set()
+            release.wait(60)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "catalog.json").write_text(json.dumps({
+        "schema_version": 1,
+        "kernels": [{"name": "slow", "version": "1", "arch": "x86_64", "source": "download",
+                     "artifacts": {"kernel": {
+                         "url": "http://127.0.0.1:%d/vmlinuz" % server.server_address[1],
+                         "size": len(data), "format": "bzimage",
+                         "sha256": hashlib.sha256(data).hexdigest()}}}]}))
+    cfg = banger.Config.load(_config_file(
+        tmp_path, 'kernel_catalog_url = "file://%s"\ncache_dir = "%s"\n'
+        % (tmp_path / "catalog.json", tmp_path / "cache")))
+    client = banger.Client.local(cfg)
+    op = banger.Operation()
+    seen = []
+    result = {}
+
+    def pull():
+        try:
+            result["kernel"] = client.kernel_pull("slow", progress=seen.append, operation=op)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            result["error"] = exc
+
+    try:
+        worker = threading.Thread(target=pull)
+        worker.start()
+        assert sent_some.wait(60), "the download never started"
+        op.cancel()
+        worker.join(60)
+        assert not worker.is_alive(), "the pull did not stop"
+        err = result.get("error")
+        assert isinstance(err, BangerError) and err.code == ErrorCode.CANCELLED, result
+        assert op.cancelled
+        assert client.kernel_list() == []
+    finally:
+        release.set()
+        server.shutdown()
+        client.close()
