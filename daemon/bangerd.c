@@ -166,7 +166,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) ctx = NULL;
 
-  /* VmExec writes to descriptors its callers passed: a caller that went
+  /* Vm.Exec writes to descriptors its callers passed: a caller that went
    * away must cost an EPIPE, not the daemon. */
   signal (SIGPIPE, SIG_IGN);
   guint owner_id;
