@@ -8,7 +8,7 @@
 # once to the end and once stopped by SIGINT.
 # Every wait polls a condition against a deadline; whatever the test
 # started is stopped on any exit.
-# Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, EXAMPLE_VM_EXEC_ASYNC.
+# Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, EXAMPLE_VM_EXEC_ASYNC, PYTHON3.
 set -eu
 
 example=$EXAMPLE_VM_EXEC_ASYNC
@@ -136,6 +136,21 @@ status=0
 grep -qx oops "$work/ex.err" || fail "the command's stderr did not come through"
 wait_for 30 "the watcher saw ex-2 go" grep -qx 'ex-2: removed' "$work/watch.out"
 
+# The Python example through bangerd (not in the sanitizer build, whose
+# libbanger an uninstrumented python cannot load).
+if [ -z "${BANGER_SANITIZED:-}" ]; then
+  status=0
+  PYTHONPATH="$BANGER_SOURCE_DIR/bindings/python" "$PYTHON3" \
+    "$BANGER_SOURCE_DIR/examples/vm-exec.py" --name ex-py img sh -c 'echo hello; echo warn >&2' \
+    > "$work/py.out" 2> "$work/py.err" || status=$?
+  [ $status -eq 0 ] || fail "vm-exec.py exited $status: $(cat "$work/py.err")"
+  grep -qx hello "$work/py.out" || fail "no 'hello' on vm-exec.py's stdout"
+  grep -qx warn "$work/py.err" || fail "the command's stderr did not stream through vm-exec.py"
+  grep -q '^  (1/[1-9][0-9]*) ' "$work/py.err" || fail "vm-exec.py printed no progress"
+  wait_for 30 "the watcher saw ex-py go" grep -qx 'ex-py: removed' "$work/watch.out"
+  grep -qx 'ex-py: running' "$work/watch.out" || fail "the watcher never saw ex-py running"
+fi
+
 # Ctrl-C while the command runs through bangerd: the exec is cancelled
 # through its operation object at once (not when the command ends).
 "$example" --name ex-dint img sh -c 'echo started; exec sleep 600' \
@@ -177,4 +192,4 @@ list=$("$BANGER_CLI" --local vm list --json) || fail "banger --local vm list --j
 grep -q 'ex-local' "$work/watch.out" && fail "the watcher saw the --local VM"
 [ ! -e "$work/daemon-state/vms/ex-local" ] || fail "the --local VM went to bangerd's state"
 
-echo "ok: vm-exec-async (D-Bus and --local) and watch-vms.sh"
+echo "ok: vm-exec-async (D-Bus and --local), vm-exec.py and watch-vms.sh"

@@ -777,15 +777,18 @@ class Client(_Object):
         finally:
             _glib.g_bytes_unref(ptr)
 
-    def vm_exec(self, name, argv, input=None, env=None, cwd=None, timeout=None, **options):
+    def vm_exec(self, name, argv, input=None, env=None, cwd=None, timeout=None, stdout=None,
+                stderr=None, **options):
         """Runs ARGV in VM NAME; returns (status, stdout bytes, stderr bytes).
 
         INPUT: bytes fed to stdin (else stdin reads EOF); ENV: dict or list of
         "KEY=VALUE" added to the agent's environment; CWD; TIMEOUT: seconds
-        (raises BangerError TIMED_OUT). STATUS is the exit status, or 128 + the
-        signal that killed the command. Other keywords are BgrExecSpec keys
-        (argv, env, cwd, timeout_ms); ENV, CWD and TIMEOUT set env, cwd and
-        timeout-ms."""
+        (raises BangerError TIMED_OUT). STDOUT, STDERR: a file descriptor or
+        a file with fileno() to stream that output to as the command writes
+        it (that stream is then returned as None); by default it is
+        collected. STATUS is the exit status, or 128 + the signal that killed
+        the command. Other keywords are BgrExecSpec keys (argv, env, cwd,
+        timeout_ms); ENV, CWD and TIMEOUT set env, cwd and timeout-ms."""
         if isinstance(env, dict):
             env = ["%s=%s" % kv for kv in env.items()]
         if env is not None:
@@ -797,12 +800,23 @@ class Client(_Object):
         argv_c = _strv([a.decode() if isinstance(a, bytes) else a for a in argv])
         spec = _options(_Object(_lib.bgr_exec_spec_new(ctypes.cast(argv_c, _p))), options)
 
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        # Each output stream: the caller's descriptor (streamed), or a pipe
+        # drained into a buffer by a thread.
+        chunks = {}
+        readers, writers, fds = [], [], []
+        for target in (stdout, stderr):
+            if target is not None:
+                fds.append(target if isinstance(target, int) else target.fileno())
+                readers.append(None)
+                continue
+            r, w = os.pipe()
+            chunks[r] = []
+            readers.append(r)
+            writers.append(w)
+            fds.append(w)
         in_r = in_w = -1
         if input is not None:
             in_r, in_w = os.pipe()
-        chunks = {out_r: [], err_r: []}
 
         def drain(fd):
             while True:
@@ -822,29 +836,31 @@ class Client(_Object):
             finally:
                 os.close(in_w)
 
-        threads = [threading.Thread(target=drain, args=(out_r,), daemon=True),
-                   threading.Thread(target=drain, args=(err_r,), daemon=True)]
+        threads = [threading.Thread(target=drain, args=(r,), daemon=True)
+                   for r in readers if r is not None]
         if input is not None:
             threads.append(threading.Thread(target=feed, daemon=True))
         for t in threads:
             t.start()
-        _lib.bgr_exec_spec_set_stdio(spec._ptr, in_r, out_w, err_w)
+        _lib.bgr_exec_spec_set_stdio(spec._ptr, in_r, fds[0], fds[1])
         status = ctypes.c_int()
         err = _GErrorP()
         try:
             ok = _lib.bgr_client_vm_exec(self._ptr, _enc(name), spec._ptr, ctypes.byref(status),
                                          None, ctypes.byref(err))
         finally:
-            os.close(out_w)
-            os.close(err_w)
+            for w in writers:
+                os.close(w)
             if in_r >= 0:
                 os.close(in_r)
             for t in threads:
                 t.join()
-            os.close(out_r)
-            os.close(err_r)
+            for r in readers:
+                if r is not None:
+                    os.close(r)
         _check(ok, err)
-        return status.value, b"".join(chunks[out_r]), b"".join(chunks[err_r])
+        out = [None if r is None else b"".join(chunks[r]) for r in readers]
+        return status.value, out[0], out[1]
 
     # Deprecated names of 0.1 whose arguments did not change.
     kernels = _deprecated("kernels", "kernel_list")
