@@ -279,7 +279,7 @@ def guest_init_ms(console):
 def phase_row(wall, vm):
     row = {"wall": wall}
     for ph in PHASES:
-        row[ph] = float(vm.get("boot_%s_ms" % ph, 0))
+        row[ph] = float(vm.get("debug", {}).get("boot_%s_ms" % ph, 0))
     row["other"] = wall - sum(row[ph] for ph in PHASES)
     return row
 
@@ -495,7 +495,7 @@ def main():
             row["guest_clock_at_init"] = guest_init_ms(
                 b.run("vm", "logs", name, check=False).stdout.decode(errors="replace"))
             rows.append(row)
-            cmdline = vm.get("cmdline", cmdline)
+            cmdline = vm.get("debug", {}).get("kernel_cmdline", cmdline)
             if vm.get("accel") != args.accel:
                 res["notes"].append("run %d: VM record says accel=%s" % (i + 1, vm.get("accel")))
             delete(b, name, created)
@@ -553,7 +553,7 @@ def main():
                     name = "clone-%s-%d" % (img["label"].lower(), i + 1)
                     note("clone run %d/%d: %s" % (i + 1, args.clone_runs, img["label"]))
                     _, vm = create_once(b, name, img["name"], args, created)
-                    img["boot_clone_ms"].append(float(vm["boot_clone_ms"]))
+                    img["boot_clone_ms"].append(float(vm["debug"]["boot_clone_ms"]))
                     img["disk_size"].append(vm.get("disk_size"))
                     delete(b, name, created)
                     for key, argv in (("cp_sparse_ms", ["cp", "--sparse=always"]),

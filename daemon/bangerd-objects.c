@@ -219,7 +219,15 @@ refresh_one (gpointer item, gpointer data)
     {
       GList *ifaces = g_dbus_object_get_interfaces (existing);
       if (ifaces != NULL)
-        apply (ifaces->data, dict);
+        {
+          apply (ifaces->data, dict);
+          /* Now, not from the skeleton's idle in the main loop: by then
+           * the next event may have changed the property again (the idle
+           * would announce only the last value: a VM "starting" then
+           * "running" quickly would skip "starting") or removed the
+           * object (its last change would never be announced). */
+          g_dbus_interface_skeleton_flush (ifaces->data);
+        }
       g_list_free_full (ifaces, g_object_unref);
     }
   else

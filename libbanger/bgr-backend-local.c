@@ -8,6 +8,7 @@
 #include "bgr-operation-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-private.h"
+#include "engine/bgr-engine-vm-record-private.h"
 
 typedef struct {
   BgrBackend parent;
@@ -74,7 +75,7 @@ on_store_change (const char *kind, const char *name, JsonObject *doc, gpointer d
   if (self->event_func == NULL)
     return;
   if (doc != NULL && g_str_equal (kind, "vm"))
-    vm = bgr_vm_new_from_json (doc);
+    vm = bgr_vm_record_view (doc);
   self->event_func (kind, name, vm != NULL ? bgr_vm_to_variant (vm) : NULL, self->event_data);
 }
 

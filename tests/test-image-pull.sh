@@ -98,7 +98,7 @@ dbus-run-session -- sh -eu -c '
   "$BANGER_CLI" image cache prune | grep -q "removed 0 unused" || fail "prune removed used blobs"
   "$BANGER_CLI" image pull "$host/test/boot:latest" --name second > /dev/null
   "$BANGER_CLI" image delete second > /dev/null
-  # Through the daemon from Python: the operation's progress reaches the
+  # Through the daemon from Python: the operation progress reaches the
   # callback, per layer (not in the sanitizer build, see below).
   if [ -z "${BANGER_SANITIZED:-}" ]; then
     python3 - "$host" <<PY || fail "python pull over D-Bus"

@@ -305,7 +305,7 @@ def main():
         assert int(df[1]) > 400 * 1024, df
         nproc = run("vm", "exec", "beta", "--", "sh", "-c", "grep -c ^processor /proc/cpuinfo")
         assert nproc.stdout.strip() == b"2", nproc.stdout
-        assert beta["ip"] != alpha["ip"] and beta["tap"] != alpha["tap"], (alpha, beta)
+        assert beta["ip"] != alpha["ip"] and beta["debug"]["tap"] != alpha["debug"]["tap"], (alpha, beta)
         p = run("vm", "exec", "beta", "--", "ping", "-c", "1", "-W", "5", alpha["ip"])
         assert p.returncode == 0
         deadline = time.monotonic() + 10
@@ -396,7 +396,7 @@ def main():
         pid = open(os.path.join(work, "state", "net", "dnsmasq.pid")).read().strip()
         os.kill(int(pid), signal.SIGKILL)
         for tap in pool:
-            if tap != jrun("vm", "show", "alpha")["tap"]:
+            if tap != jrun("vm", "show", "alpha")["debug"]["tap"]:
                 subprocess.run(["ip", "link", "del", tap], check=True)
         vm = jrun("vm", "start", "beta")
         assert vm["state"] == "running", vm
@@ -524,7 +524,8 @@ def main():
             "--kernel", os.environ["BANGER_AGENT"])
         vm = jrun("vm", "create", "--name", "fc1", "--image", "fcimg", "--vcpus", "2")
         assert vm["hypervisor"] == "firecracker" and vm["state"] == "running", vm
-        assert "root=/dev/vda" not in vm["cmdline"] and "pci=off" in vm["cmdline"], vm["cmdline"]
+        cmdline = vm["debug"]["kernel_cmdline"]
+        assert "root=/dev/vda" not in cmdline and "pci=off" in cmdline, cmdline
         p = run("vm", "exec", "fc1", "--", "uname", "-r")
         assert p.stdout.decode().strip() == os.uname().release, p.stdout
         vm = jrun("vm", "stop", "fc1")

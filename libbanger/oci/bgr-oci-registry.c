@@ -27,6 +27,8 @@
 #define MAX_ATTEMPTS 4
 /* Doubled after each failed attempt: 250 ms, 500 ms, 1 s. */
 #define BACKOFF_MS 250
+/* How often a pull waiting for another one's download of a blob looks. */
+#define BUSY_POLL_MS 100
 
 #define MANIFEST_ACCEPT                                                                   \
   BGR_OCI_MEDIA_TYPE_INDEX ", " BGR_OCI_MEDIA_TYPE_MANIFEST ", " BGR_DOCKER_MEDIA_TYPE_LIST \
@@ -936,6 +938,7 @@ bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d, const
 
   /* Blobs only get their name once verified, so one of the right size is
    * the blob; a wrong size means someone else wrote there: fetch again. */
+again:
   if (stat (dest, &st) == 0)
     {
       if (S_ISREG (st.st_mode) && st.st_size == d->size)
@@ -958,6 +961,8 @@ bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d, const
       return NULL;
     }
 
+  g_clear_pointer (&url, g_free);
+  g_clear_pointer (&what, g_free);
   url = g_strdup_printf ("%s/v2/%s/blobs/%s", r->base, r->ref.repository, d->digest);
   what = g_strdup_printf ("%s: blob %s", r->display, d->digest);
   for (guint round = 0;; round++)
@@ -969,6 +974,19 @@ bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d, const
       if (bgr_download_file (r->session, url, dest, d->size, hex, progress, user_data, cancellable,
                              &local))
         return g_steal_pointer (&dest);
+      /* Another pull (in this process or another) is downloading this
+       * blob: wait for it to finish (or give up, leaving its part file to
+       * resume), then look again. */
+      if (g_error_matches (local, BGR_ERROR, BGR_ERROR_BUSY))
+        {
+          if (!bgr_sleep_cancellable (BUSY_POLL_MS, cancellable))
+            {
+              g_set_error (error, BGR_ERROR, BGR_ERROR_CANCELLED,
+                           "%s: Operation was cancelled", what);
+              return NULL;
+            }
+          goto again;
+        }
       /* No token yet, or it expired mid-pull: a HEAD of the blob goes
        * through the challenge, then the download runs once more. */
       if (round > 0 || !g_error_matches (local, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED))
