@@ -481,3 +481,33 @@ def test_cancel_from_another_thread(tmp_path):
         release.set()
         server.shutdown()
         client.close()
+
+
+def test_vm_on_the_fake_vmm(tmp_path):
+    """A VM whose "guest" is the real agent on the host (hypervisor = "fake"):
+    its options arrive as keywords (cmdline_append), exec streams to a given
+    descriptor, and the VM's public fields hide the engine's internals."""
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e" + bytes(45))
+    rootfs = tmp_path / "rootfs.ext4"
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(rootfs), "16M"], check=True,
+                   env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"))
+    cfg = banger.Config.load(_config_file(tmp_path, 'hypervisor = "fake"\n'))
+    client = banger.Client.local(cfg)
+    try:
+        client.image_register("img", rootfs=str(rootfs), kernel=str(kernel))
+        vm = client.vm_create("py", image="img", memory_mib=128, cmdline_append="quiet py.test=1")
+        assert vm["state"] == "running" and vm["hypervisor"] == "fake", vm
+        assert vm["debug"]["kernel_cmdline"].endswith(" quiet py.test=1"), vm
+        assert "cmdline" not in vm and "tap" not in vm and "run_dir" not in vm, vm
+        assert isinstance(vm["guest_addrs"], list), vm
+        out = tmp_path / "out"
+        with open(out, "wb") as f:
+            status, stdout, stderr = client.vm_exec("py", ["sh", "-c", "echo streamed; echo e >&2"],
+                                                    stdout=f)
+        assert status == 0 and stdout is None and stderr == b"e\n"
+        assert out.read_bytes() == b"streamed\n"
+        client.vm_delete("py", force=True)
+        assert client.vm_list() == []
+    finally:
+        client.close()
