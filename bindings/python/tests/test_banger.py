@@ -3,6 +3,7 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import time
 
@@ -290,9 +291,12 @@ def test_kernels_and_images(tmp_path):
         client.close()
 
 
-def test_pull_cancelled_when_caller_leaves(tmp_path, private_bus):
+@pytest.mark.parametrize("how", ["kill", "ctrl-c"])
+def test_pull_cancelled_when_caller_leaves(tmp_path, private_bus, how):
     """Killing `banger kernel pull` mid-download makes bangerd cancel the
-    pull: nothing is registered, no work directory stays behind."""
+    pull, and so does Ctrl-C, through the operation's Cancel() while the CLI
+    waits for the reply (exit status 12, Cancelled): nothing is registered,
+    no work directory stays behind."""
     import hashlib
     import http.server
     import threading
@@ -336,14 +340,23 @@ def test_pull_cancelled_when_caller_leaves(tmp_path, private_bus):
             assert time.monotonic() < deadline and daemon.poll() is None
             time.sleep(0.05)
         cli = subprocess.Popen([os.environ["BANGER_CLI"], "kernel", "pull", "slow"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert sent_some.wait(60), "the download never started"
-        cli.kill()
-        cli.wait()
-        # The daemon notices the caller is gone and cancels; then the server
-        # may finish (too late: the pull must not complete).
+        if how == "kill":
+            cli.kill()
+            cli.wait()
+            cli.stderr.close()
+            said = "cancelling its"  # the caller left the bus
+        else:
+            cli.send_signal(signal.SIGINT)
+            err = cli.communicate(timeout=60)[1].decode()
+            assert cli.returncode == 12, (cli.returncode, err)
+            assert "cancel" in err.lower(), err
+            said = "cancelled by its caller"  # Operation.Cancel()
+        # The daemon cancels; then the server may finish (too late: the pull
+        # must not complete).
         deadline = time.monotonic() + 60
-        while "cancelling its" not in (tmp_path / "bangerd.log").read_text():
+        while said not in (tmp_path / "bangerd.log").read_text():
             assert time.monotonic() < deadline, "bangerd did not cancel the pull"
             time.sleep(0.05)
         release.set()
