@@ -237,7 +237,8 @@ banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **e
     {
       BgrCacheBlob *blob = list->pdata[i];
       g_autofree char *size = g_format_size ((guint64) bgr_cache_blob_get_size (blob));
-      const char *images = bgr_cache_blob_get_images (blob);
+      g_auto (GStrv) users = bgr_cache_blob_dup_images (blob);
+      g_autofree char *images = g_strjoinv (",", users);
       g_print ("%-73s %-10s %s\n", bgr_cache_blob_get_digest (blob), size,
                *images != '\0' ? images : "(unused)");
     }

@@ -628,18 +628,25 @@ bgr_cache_blob_get_digest (BgrCacheBlob *self)
 }
 
 /**
- * bgr_cache_blob_get_images:
+ * bgr_cache_blob_dup_images:
  * @self: a #BgrCacheBlob
  *
- * Returns: (transfer none): comma-separated names of the images that use
- *   the blob, "" when none
- * Since: 0.1
+ * Returns: (transfer full): the names of the images that use the blob, an
+ *   empty list when none
+ * Since: 0.2
  */
-const char *
-bgr_cache_blob_get_images (BgrCacheBlob *self)
+char **
+bgr_cache_blob_dup_images (BgrCacheBlob *self)
 {
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  JsonNode *n;
+
   g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
-  return str_member (self->doc, "images");
+  n = json_object_get_member (self->doc, "images");
+  if (n != NULL && JSON_NODE_HOLDS_ARRAY (n))
+    for (guint i = 0; i < json_array_get_length (json_node_get_array (n)); i++)
+      g_strv_builder_add (b, json_array_get_string_element (json_node_get_array (n), i));
+  return g_strv_builder_end (b);
 }
 
 /**

@@ -126,10 +126,11 @@ assert rec["rootfs"].startswith(work + "/state/images/booty/"), rec
 images = json.load(open(work + "/images.json"))
 assert [i["name"] for i in images] == ["booty"], images
 cache = json.load(open(work + "/cache.json"))
-layers = rec["oci_layers"].split(",")
+layers = rec["oci_layers"]
+assert isinstance(layers, list), layers
 blobs = layers + [rec["oci_config"]]
 assert len(layers) == 2 and sorted(b["digest"] for b in cache) == sorted(blobs), (cache, blobs)
-assert all(b["images"] == "booty" for b in cache), cache
+assert all(b["images"] == ["booty"] for b in cache), cache
 PY
 rootfs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$work/pull.json")
 

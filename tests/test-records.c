@@ -155,15 +155,31 @@ test_artifacts_from_0_1 (Fixture *f, gconstpointer data)
   g_autoptr (GError) err = NULL;
   g_autoptr (BgrKernel) k = bgr_client_kernel_get (f->client, "cloud", NULL, &err);
   g_autoptr (GPtrArray) images = NULL;
+  g_autoptr (BgrImage) image = NULL;
 
   g_assert_no_error (err);
   g_assert_cmpstr (bgr_kernel_get_version (k), ==, "6.1.0-41-cloud-amd64");
   g_assert_cmpstr (bgr_kernel_get_format (k), ==, "bzimage");
+  g_autoptr (BgrImage) pulled = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (JsonObject) o = NULL;
+  JsonNode *layers;
+
   images = bgr_client_image_list (f->client, NULL, &err);
   g_assert_no_error (err);
-  g_assert_cmpuint (images->len, ==, 1);
-  g_assert_cmpstr (bgr_image_get_kernel_ref (images->pdata[0]), ==, "cloud");
-  g_assert_false (bgr_image_get_managed (images->pdata[0]));
+  g_assert_cmpuint (images->len, ==, 2);
+  image = bgr_client_image_get (f->client, "dev", NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (bgr_image_get_kernel_ref (image), ==, "cloud");
+  g_assert_false (bgr_image_get_managed (image));
+  /* Schema 1 kept a pulled image's layers as one "a,b" string. */
+  pulled = bgr_client_image_get (f->client, "pulled", NULL, &err);
+  g_assert_no_error (err);
+  json = bgr_image_to_json (pulled);
+  o = parse_object (json);
+  layers = json_object_get_member (o, "oci_layers");
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (layers));
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (layers)), ==, 2);
 }
 
 int

@@ -252,11 +252,10 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   json_object_set_string_member (doc, "kernel_ref", kernel);
   {
     /* The layers it was built from: `image cache prune` keeps those. */
-    g_autoptr (GString) layers = g_string_new (NULL);
+    JsonArray *layers = json_array_new ();
     for (guint i = 0; i < img->layers->len; i++)
-      g_string_append_printf (layers, "%s%s", i > 0 ? "," : "",
-                              ((BgrOciDescriptor *) img->layers->pdata[i])->digest);
-    json_object_set_string_member (doc, "oci_layers", layers->str);
+      json_array_add_string_element (layers, ((BgrOciDescriptor *) img->layers->pdata[i])->digest);
+    json_object_set_array_member (doc, "oci_layers", layers);
     json_object_set_string_member (doc, "oci_config", img->config_digest);
   }
   json_object_set_int_member (doc, "size", (gint64) size);
@@ -341,10 +340,16 @@ blob_users (BgrEngine *engine, GError **error)
     }
   for (guint i = 0; i < docs->len; i++)
     {
-      const char *layers = json_object_get_string_member_with_default (docs->pdata[i], "oci_layers", "");
+      JsonNode *layers = json_object_get_member (docs->pdata[i], "oci_layers");
       const char *config = json_object_get_string_member_with_default (docs->pdata[i], "oci_config", "");
-      g_autofree char *all = g_strdup_printf ("%s,%s", layers, config);
-      g_auto (GStrv) list = g_strsplit (all, ",", -1);
+      g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+      g_auto (GStrv) list = NULL;
+
+      if (layers != NULL && JSON_NODE_HOLDS_ARRAY (layers))
+        for (guint j = 0; j < json_array_get_length (json_node_get_array (layers)); j++)
+          g_strv_builder_add (b, json_array_get_string_element (json_node_get_array (layers), j));
+      g_strv_builder_add (b, config);
+      list = g_strv_builder_end (b);
       for (char **l = list; *l != NULL; l++)
         {
           GPtrArray *names;
@@ -387,19 +392,22 @@ bgr_engine_list_image_cache (BgrEngine *engine, GError **error)
       g_autofree char *digest = g_strconcat ("sha256:", entry, NULL);
       g_autofree char *path = g_build_filename (dir, entry, NULL);
       g_autoptr (JsonObject) doc = NULL;
-      g_autoptr (GString) joined = g_string_new (NULL);
+      JsonArray *users_of = json_array_new ();
       GPtrArray *names;
 
       if (!bgr_oci_digest_is_valid (digest))
-        continue; /* temporary and partial files */
+        {
+          json_array_unref (users_of);
+          continue; /* temporary and partial files */
+        }
       names = g_hash_table_lookup (users, digest);
       for (guint i = 0; names != NULL && i < names->len; i++)
-        g_string_append_printf (joined, "%s%s", i > 0 ? "," : "", (char *) names->pdata[i]);
+        json_array_add_string_element (users_of, names->pdata[i]);
       doc = json_object_new ();
       json_object_set_string_member (doc, "name", digest);
       json_object_set_string_member (doc, "digest", digest);
       json_object_set_int_member (doc, "size", (gint64) bgr_path_size (path));
-      json_object_set_string_member (doc, "images", joined->str);
+      json_object_set_array_member (doc, "images", users_of);
       g_ptr_array_add (out, bgr_cache_blob_new_from_json (doc));
     }
   return g_steal_pointer (&out);

@@ -8,7 +8,8 @@
 
 G_BEGIN_DECLS
 
-/* 2: a VM's guest_addrs is a list (it was one "a, b" string). Older
+/* 2: a VM's guest_addrs and an image's oci_layers are lists (they were
+ * one "a, b" and one "a,b" string). Older
  * documents are migrated when read (bgr-store.c, migrate()). */
 #define BGR_STORE_SCHEMA_VERSION 2
 

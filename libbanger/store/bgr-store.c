@@ -235,6 +235,19 @@ migrate (JsonObject *obj, const char *kind, gint64 schema)
           json_object_set_array_member (obj, "guest_addrs", a);
         }
     }
+  if (schema < 2 && g_str_equal (kind, "image") && json_object_has_member (obj, "oci_layers"))
+    {
+      JsonNode *n = json_object_get_member (obj, "oci_layers");
+      if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
+        {
+          g_auto (GStrv) parts = g_strsplit (json_node_get_string (n), ",", -1);
+          JsonArray *a = json_array_new ();
+          for (char **p = parts; *p != NULL; p++)
+            if (**p != '\0')
+              json_array_add_string_element (a, *p);
+          json_object_set_array_member (obj, "oci_layers", a);
+        }
+    }
   json_object_set_int_member (obj, "schema_version", BGR_STORE_SCHEMA_VERSION);
 }
 

@@ -23,7 +23,7 @@ BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrCacheBlob, bgr_cache_blob, BGR, CACHE_BLOB, 
 
 BGR_EXTERN const char *bgr_cache_blob_get_digest (BgrCacheBlob *self);
 BGR_EXTERN gint64 bgr_cache_blob_get_size (BgrCacheBlob *self);
-BGR_EXTERN const char *bgr_cache_blob_get_images (BgrCacheBlob *self);
+BGR_EXTERN char **bgr_cache_blob_dup_images (BgrCacheBlob *self);
 BGR_EXTERN char *bgr_cache_blob_to_json (BgrCacheBlob *self);
 BGR_EXTERN GVariant *bgr_cache_blob_to_variant (BgrCacheBlob *self);
 
