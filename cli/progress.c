@@ -118,6 +118,13 @@ on_sigint (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+quit_sig_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
 static gpointer
 sig_thread (gpointer data)
 {
@@ -178,7 +185,14 @@ banger_progress_end (BangerProgress *p, gboolean ok)
       g_mutex_unlock (&p->lock);
       g_thread_join (p->ticker);
     }
-  g_main_loop_quit (p->sig_loop);
+  /* From a source of its own context: a quit before the thread runs its
+   * loop would be lost. */
+  {
+    GSource *quit = g_idle_source_new ();
+    g_source_set_callback (quit, quit_sig_loop, p->sig_loop, NULL);
+    g_source_attach (quit, p->sig_context);
+    g_source_unref (quit);
+  }
   g_thread_join (p->sig_thread);
   g_main_loop_unref (p->sig_loop);
   g_main_context_unref (p->sig_context);
