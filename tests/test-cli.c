@@ -290,6 +290,7 @@ test_no_session_bus (void)
     g_autofree char *who = g_strdup_printf ("in use by process %d", (int) getpid ());
 
     g_assert_no_error (err);
+    g_assert_nonnull (holder);
     RUN_NO_BUS (&r, "image", "list");
     g_assert_cmpint (r.status, ==, bgr_error_code_to_exit_status (BGR_ERROR_LOCKED));
     bgr_assert_contains (r.err, "no D-Bus session bus");

@@ -430,6 +430,7 @@ test_lifecycle_signals (Fixture *f, gconstpointer data)
   {
     g_autoptr (BgrVm) vm = bgr_client_vm_stop (c, "v1", NULL, &err);
     g_assert_no_error (err);
+    g_assert_nonnull (vm);
   }
   g_assert_true (bgr_client_vm_delete (c, "v1", BGR_VM_DELETE_FLAGS_NONE, NULL, &err));
   g_assert_no_error (err);
@@ -483,6 +484,7 @@ test_introspect_and_managed_objects (Fixture *f, gconstpointer data)
   {
     g_autoptr (BgrVm) vm = bgr_client_vm_create (c, spec, NULL, NULL, &err);
     g_assert_no_error (err);
+    g_assert_nonnull (vm);
   }
   WAIT_UNTIL (watch_state_is (&w, vm_path, "running"), WAIT_MS);
 
@@ -842,6 +844,7 @@ call_cancel (GDBusConnection *conn, const char *op_path)
   g_autoptr (GVariant) r = g_dbus_connection_call_sync (conn, NAME, op_path, OPERATION_IFACE,
                                                         "Cancel", NULL, G_VARIANT_TYPE ("()"),
                                                         G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+  (void) r;
   return err;
 }
 
@@ -1031,11 +1034,14 @@ test_operation_unicast (Fixture *f, gconstpointer data)
   {
     g_autoptr (GVariant) r = g_dbus_connection_call_sync (a.conn, NAME, ROOT, "org.freedesktop.DBus.Peer",
                                                           "Ping", NULL, NULL, 0, -1, NULL, NULL);
+    (void) r;
     g_autoptr (GVariant) r2 = g_dbus_connection_call_sync (b.conn, NAME, ROOT, "org.freedesktop.DBus.Peer",
                                                            "Ping", NULL, NULL, 0, -1, NULL, NULL);
+    (void) r2;
     g_autoptr (GVariant) r3 = g_dbus_connection_call_sync (bystander.conn, NAME, ROOT,
                                                            "org.freedesktop.DBus.Peer", "Ping",
                                                            NULL, NULL, 0, -1, NULL, NULL);
+    (void) r3;
     while (g_main_context_iteration (NULL, FALSE))
       ;
   }

@@ -573,8 +573,6 @@ test_vm_bad_input (Fixture *f, gconstpointer data)
 {
   g_autofree char *cfg = bgr_test_write_file ("vms.toml", "log_level = \"info\"\n");
   g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
-  g_autoptr (GError) err = NULL;
-  g_autoptr (GVariant) reply = NULL;
   BgrRun r;
 
   wait_for_name (f);

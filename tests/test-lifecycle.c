@@ -727,6 +727,7 @@ create_and_exec_thread (gpointer data)
   Parallel *p = data;
   g_autoptr (BgrVm) vm = create_vm (p->f, p->name);
 
+  g_assert_nonnull (vm);
   assert_exec_works (p->f->engine, p->name);
   return NULL;
 }

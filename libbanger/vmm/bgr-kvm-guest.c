@@ -153,9 +153,11 @@ child_fail (int fd, Stage stage, gint32 value)
 G_GNUC_NORETURN static void
 child_run_guest (int kvm, int out, gboolean spin)
 {
-  struct {
+  /* A kvm_cpuid2 followed by room for 256 entries (a flexible array
+   * member cannot sit inside another struct in ISO C). */
+  union {
     struct kvm_cpuid2 head;
-    struct kvm_cpuid_entry2 entries[256];
+    guint8 bytes[sizeof (struct kvm_cpuid2) + 256 * sizeof (struct kvm_cpuid_entry2)];
   } cpuid;
   struct kvm_userspace_memory_region region;
   struct kvm_sregs sregs;
@@ -195,7 +197,7 @@ child_run_guest (int kvm, int out, gboolean spin)
 
   /* The CPU model KVM offers (long mode among it), as any VMM sets it. */
   memset (&cpuid, 0, sizeof cpuid);
-  cpuid.head.nent = G_N_ELEMENTS (cpuid.entries);
+  cpuid.head.nent = 256;
   if (ioctl (kvm, KVM_GET_SUPPORTED_CPUID, &cpuid) < 0
       || ioctl (vcpu, KVM_SET_CPUID2, &cpuid) < 0)
     child_fail (out, ST_CPUID, errno);
