@@ -195,19 +195,30 @@ new_interface (Daemon *d, const char *kind, BgrDBusObjectSkeleton *object)
   return iface;
 }
 
+static void queue_everything (Daemon *d);
+
 static void
 refresh_one (gpointer item, gpointer data)
 {
   Daemon *d = data;
   Refresh *r = item;
-  g_autofree char *path = object_path (r->kind, r->name);
-  g_autoptr (GVariant) dict = r->record != NULL ? g_variant_ref (r->record)
-                              : d->client != NULL ? fetch (d, r->kind, r->name) : NULL;
-  g_autoptr (GDBusObject) existing =
-    g_dbus_object_manager_get_object (G_DBUS_OBJECT_MANAGER (d->objects), path);
+  g_autofree char *path = r->name != NULL ? object_path (r->kind, r->name) : NULL;
+  g_autoptr (GVariant) dict = NULL;
+  g_autoptr (GDBusObject) existing = NULL;
   g_autoptr (BgrDBusObjectSkeleton) object = NULL;
   g_autoptr (GDBusInterfaceSkeleton) iface = NULL;
 
+  if (r->name == NULL)
+    {
+      /* The first item: every object there is, read here rather than in
+       * the main loop, which must not wait on the engine. */
+      queue_everything (d);
+      refresh_free (r);
+      return;
+    }
+  dict = r->record != NULL ? g_variant_ref (r->record)
+         : d->client != NULL ? fetch (d, r->kind, r->name) : NULL;
+  existing = g_dbus_object_manager_get_object (G_DBUS_OBJECT_MANAGER (d->objects), path);
   if (dict == NULL)
     {
       if (existing != NULL)
@@ -246,7 +257,7 @@ queue_refresh (Daemon *d, const char *kind, const char *name, GVariant *record)
   Refresh *r = g_new0 (Refresh, 1);
 
   r->kind = g_strdup (kind);
-  r->name = g_strdup (name);
+  r->name = g_strdup (name); /* NULL: every object */
   r->record = record != NULL ? g_variant_ref (record) : NULL;
   g_thread_pool_push (d->refresher, r, NULL);
 }
@@ -274,12 +285,18 @@ bgrd_objects_start (Daemon *d)
   d->objects = g_dbus_object_manager_server_new (BGR_DBUS_PATH);
   d->refresher = g_thread_pool_new (refresh_one, d, 1, TRUE, NULL);
   g_signal_connect (d->client, "object-changed", G_CALLBACK (on_object_changed), d);
+  queue_refresh (d, "*", NULL, NULL);
+  g_dbus_object_manager_server_set_connection (d->objects, d->connection);
+}
+
+static void
+queue_everything (Daemon *d)
+{
   queue_all (d, "kernel", bgr_client_kernel_list (d->client, NULL, NULL),
              (gpointer) bgr_kernel_get_name);
   queue_all (d, "image", bgr_client_image_list (d->client, NULL, NULL),
              (gpointer) bgr_image_get_name);
   queue_all (d, "vm", bgr_client_vm_list (d->client, NULL, NULL), (gpointer) bgr_vm_get_name);
-  g_dbus_object_manager_server_set_connection (d->objects, d->connection);
 }
 
 void
