@@ -14,6 +14,7 @@
 #include "engine/bgr-engine-boot-private.h"
 #include "engine/bgr-engine-claims-private.h"
 #include "engine/bgr-engine-guest-private.h"
+#include "engine/bgr-engine-lifecycle-private.h"
 #include "engine/bgr-engine-reconcile-private.h"
 #include "engine/bgr-engine-usage-private.h"
 #include "engine/bgr-engine-vm-record-private.h"
@@ -86,10 +87,11 @@ running_or_error (JsonObject *doc, GError **error)
 }
 
 /* Gets the guest of @doc to power off, asking ever less politely. Returns
- * how it went, or NULL when even the kill failed. */
+ * how it went, or NULL when even the kill failed (or, with
+ * @keep_when_cancelled, when @cancellable was cancelled before it). */
 static const char *
-power_off (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, GCancellable *cancellable,
-           GError **error)
+power_off (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, gboolean keep_when_cancelled,
+           GCancellable *cancellable, GError **error)
 {
   g_autoptr (GError) agent_error = NULL;
   g_autoptr (BgrAgentConn) conn = NULL;
@@ -114,6 +116,8 @@ power_off (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, GCancellabl
   /* 3: kill. */
   if (how == NULL)
     {
+      if (keep_when_cancelled && g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
       if (!bgr_vmm_instance_kill (inst, error))
         return NULL;
       how = "stopped (killed: the guest did not power off in time)";
@@ -121,31 +125,39 @@ power_off (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, GCancellabl
   return how;
 }
 
+gboolean
+bgr_vm_stop_claimed (BgrEngine *engine, JsonObject *doc, BgrVmClaim *claim,
+                     gboolean keep_when_cancelled, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (BgrVmmInstance) inst = bgr_vm_record_instance (doc);
+  const char *how;
+
+  if (inst == NULL)
+    {
+      /* Live without a VMM: a create that never got one. */
+      mark_stopped (engine, doc, "stopped (it had no VMM)");
+      return TRUE;
+    }
+  json_object_set_string_member (doc, "state", "stopping");
+  bgr_vm_record_save (engine, doc, NULL);
+  how = power_off (engine, doc, inst, keep_when_cancelled, cancellable, error);
+  if (how == NULL)
+    return FALSE;
+  if (bgr_vm_claim_kill_requested (claim))
+    how = "killed (while a stop was waiting)";
+  mark_stopped (engine, doc, how);
+  return TRUE;
+}
+
 BgrVm *
 bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellable, GError **error)
 {
   g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrVmClaim) claim = claim_and_load (engine, name, "stopping", &doc, error);
-  g_autoptr (BgrVmmInstance) inst = NULL;
-  const char *how;
 
-  if (claim == NULL || !running_or_error (doc, error))
+  if (claim == NULL || !running_or_error (doc, error)
+      || !bgr_vm_stop_claimed (engine, doc, claim, FALSE, cancellable, error))
     return NULL;
-  inst = bgr_vm_record_instance (doc);
-  if (inst == NULL)
-    {
-      /* Live without a VMM: a create that never got one. */
-      mark_stopped (engine, doc, "stopped (it had no VMM)");
-      return bgr_vm_record_view (doc);
-    }
-  json_object_set_string_member (doc, "state", "stopping");
-  bgr_vm_record_save (engine, doc, NULL);
-  how = power_off (engine, doc, inst, cancellable, error);
-  if (how == NULL)
-    return NULL;
-  if (bgr_vm_claim_kill_requested (claim))
-    how = "killed (while a stop was waiting)";
-  mark_stopped (engine, doc, how);
   return bgr_vm_record_view (doc);
 }
 
