@@ -21,4 +21,13 @@ gboolean bgr_vm_boot (BgrEngine *engine, JsonObject *doc, guint first_step, guin
                       BgrOperation *op,
                       GCancellable *cancellable, GError **error);
 
+/* Finishes the boot of @doc, left "starting" with a live VMM by an engine
+ * that went away: waits for its agent again (the usual boot timeout), and
+ * ends "running" with the guest's facts, or "error" with the reason (the
+ * VMM killed). When @cancellable is cancelled (this engine is going away
+ * too), leaves the record and the VMM as they are for the next engine.
+ * Called with the VM claimed. */
+gboolean bgr_vm_boot_adopted (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable,
+                              GError **error);
+
 G_END_DECLS

@@ -128,6 +128,7 @@ typedef struct {
   goffset console_from;  /* where this boot's console output starts */
   gboolean watch_kvm;    /* KVM chosen by "auto": give up on it if the kernel never starts */
   gboolean kvm_hang;     /* set when that happened */
+  gboolean adopted;      /* a boot an earlier engine began: no timings */
 } Boot;
 
 #define KVM_KERNEL_START_MS 15000
@@ -298,8 +299,17 @@ boot_ready (BgrEngine *engine, JsonObject *doc, Boot *b, const BgrAgentFacts *fa
       b->init_us = g_get_monotonic_time ();
       bgr_vm_report (b->op, "waiting for the guest agent", b->step + 1, b->n_steps);
     }
-  json_object_set_int_member (doc, "boot_kernel_ms", (b->init_us - b->vmm_started_us) / 1000);
-  json_object_set_int_member (doc, "boot_agent_ms", (g_get_monotonic_time () - b->init_us) / 1000);
+  if (b->adopted)
+    {
+      /* Half of this boot happened under another engine: no timings. */
+      json_object_remove_member (doc, "boot_kernel_ms");
+      json_object_remove_member (doc, "boot_agent_ms");
+    }
+  else
+    {
+      json_object_set_int_member (doc, "boot_kernel_ms", (b->init_us - b->vmm_started_us) / 1000);
+      json_object_set_int_member (doc, "boot_agent_ms", (g_get_monotonic_time () - b->init_us) / 1000);
+    }
   set_facts (doc, facts);
   json_object_set_string_member (doc, "state", "running");
   json_object_set_int_member (doc, "started", bgr_vm_now_s ());
@@ -433,4 +443,44 @@ bgr_vm_boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps
              bgr_record_str (doc, "name"));
   return boot_once (engine, doc, first_step, n_steps, op, &hang, cancellable,
                     error);
+}
+
+gboolean
+bgr_vm_boot_adopted (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
+  g_autofree char *console = g_strdup (bgr_record_str (doc, "console_log"));
+  g_autoptr (BgrVmmInstance) inst = bgr_vm_record_instance (doc);
+  g_autoptr (BgrAgentFacts) facts = NULL;
+  g_autoptr (BgrAgentConn) conn = NULL;
+  g_autoptr (GError) local = NULL;
+  Boot b = { 0 };
+
+  if (inst == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "VM '%s' has no VMM", name);
+      return FALSE;
+    }
+  b.engine = engine;
+  b.doc = doc;
+  b.inst = inst;
+  b.adopted = TRUE;
+  b.saw_init = TRUE; /* whatever the kernel said, it said to the other engine */
+  b.vmm_started_us = b.init_us = g_get_monotonic_time ();
+  b.console_from = bgr_vm_file_size (console);
+  conn = bgr_vm_agent_connect (inst, BOOT_TIMEOUT_MS, boot_alive, &b, &facts, cancellable, &local);
+  if (conn != NULL && boot_ready (engine, doc, &b, facts, &local))
+    {
+      bgr_vm_agent_set (engine, name, g_steal_pointer (&conn));
+      return TRUE;
+    }
+  /* The engine is going away: the next one takes the boot up again. */
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  boot_failed (engine, doc, inst, name, console, "booting (adopted after a restart)",
+               local, error);
+  return FALSE;
 }
