@@ -15,6 +15,7 @@ typedef struct _BgrEngineUsage BgrEngineUsage; /* bgr-engine-usage.c */
 typedef struct _BgrVmClaims BgrVmClaims;       /* bgr-engine-claims.c */
 typedef struct _BgrVmAgents BgrVmAgents;       /* bgr-engine-agent.c */
 typedef struct _BgrVmSamples BgrVmSamples;     /* bgr-engine-guest.c */
+typedef struct _BgrVmAdoptions BgrVmAdoptions; /* bgr-engine-adopt.c */
 
 /* The modules' in-memory states. The engine only holds them: the root
  * makes them before the engine and frees them after it. */
@@ -23,6 +24,7 @@ typedef struct {
   BgrVmClaims *claims;
   BgrVmAgents *agents;
   BgrVmSamples *samples;
+  BgrVmAdoptions *adoptions;
 } BgrEngineParts;
 
 /* Takes a reference on @config and ownership of @store. */
@@ -34,6 +36,7 @@ BgrEngineUsage *bgr_engine_get_usage (BgrEngine *engine);
 BgrVmClaims *bgr_engine_get_claims (BgrEngine *engine);
 BgrVmAgents *bgr_engine_get_agents (BgrEngine *engine);
 BgrVmSamples *bgr_engine_get_samples (BgrEngine *engine);
+BgrVmAdoptions *bgr_engine_get_adoptions (BgrEngine *engine);
 
 /* Serialises changes to the records. Taken for short moments only (a
  * load, a check, a save); never held across a guest or a VMM. */

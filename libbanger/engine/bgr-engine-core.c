@@ -73,6 +73,12 @@ bgr_engine_get_samples (BgrEngine *engine)
   return engine->parts.samples;
 }
 
+BgrVmAdoptions *
+bgr_engine_get_adoptions (BgrEngine *engine)
+{
+  return engine->parts.adoptions;
+}
+
 BgrDaemonInfo *
 bgr_engine_get_info (BgrEngine *engine)
 {

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "bgr-fs-private.h"
+#include "engine/bgr-engine-adopt-private.h"
 #include "engine/bgr-engine-agent-private.h"
 #include "engine/bgr-engine-claims-private.h"
 #include "engine/bgr-engine-core-private.h"
@@ -67,10 +68,13 @@ bgr_engine_new (BgrConfig *config, GError **error)
   parts.claims = bgr_vm_claims_new ();
   parts.agents = bgr_vm_agents_new ();
   parts.samples = bgr_vm_samples_new ();
+  parts.adoptions = bgr_vm_adoptions_new ();
   engine = bgr_engine_core_new (config, g_steal_pointer (&store), &parts);
   g_debug ("engine owns %s", bgr_store_get_dir (bgr_engine_get_store (engine)));
   bgr_engine_usage_load (engine);
   bgr_engine_adopt_vms (engine);
+  /* What an engine that died left half done, finished in the background. */
+  bgr_vm_adopt_in_flight (engine);
   return engine;
 }
 
@@ -81,7 +85,9 @@ bgr_engine_free (BgrEngine *engine)
 
   if (engine == NULL)
     return;
+  bgr_vm_adoptions_stop (engine);
   bgr_engine_core_free (engine, &parts);
+  bgr_vm_adoptions_free (parts.adoptions);
   bgr_vm_samples_free (parts.samples);
   bgr_vm_agents_free (parts.agents);
   bgr_vm_claims_free (parts.claims);
