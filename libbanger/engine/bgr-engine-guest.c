@@ -43,6 +43,8 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
   if (doc == NULL || !check_command (argv, env, error))
     return FALSE;
   bgr_vm_reconcile (engine, doc, FALSE);
+  if (bgr_vm_in_flight (engine, doc, error))
+    return FALSE;
   if (g_strcmp0 (bgr_record_str (doc, "state"), "running") != 0)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,

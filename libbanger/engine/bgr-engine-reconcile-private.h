@@ -20,8 +20,12 @@ void bgr_vm_reconcile_all (BgrEngine *engine);
 /* At the engine's start: reconciles every VM record, and says which VMs
  * it found running. */
 void bgr_engine_adopt_vms (BgrEngine *engine);
+/* TRUE, with BGR_ERROR_BUSY, when an operation is starting or stopping
+ * the reconciled VM @doc (perhaps one adopted after a restart): it ends
+ * soon, one way or the other. */
+gboolean bgr_vm_in_flight (BgrEngine *engine, JsonObject *doc, GError **error);
 /* The record of VM @name, reconciled; BGR_ERROR_INVALID_ARGUMENT unless it
- * is running. */
+ * is running, BGR_ERROR_BUSY while an operation starts or stops it. */
 JsonObject *bgr_vm_load_running (BgrEngine *engine, const char *name, GError **error);
 
 G_END_DECLS

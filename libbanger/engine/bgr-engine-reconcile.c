@@ -114,6 +114,19 @@ bgr_engine_adopt_vms (BgrEngine *engine)
     }
 }
 
+gboolean
+bgr_vm_in_flight (BgrEngine *engine, JsonObject *doc, GError **error)
+{
+  const char *state = bgr_record_str (doc, "state");
+
+  if (!bgr_vm_state_is_live (state) || g_strcmp0 (state, "running") == 0
+      || !bgr_engine_vm_is_busy (engine, bgr_record_str (doc, "name")))
+    return FALSE;
+  g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY, "VM '%s' is %s; try again when it is done",
+               bgr_record_str (doc, "name"), state);
+  return TRUE;
+}
+
 JsonObject *
 bgr_vm_load_running (BgrEngine *engine, const char *name, GError **error)
 {
@@ -122,6 +135,8 @@ bgr_vm_load_running (BgrEngine *engine, const char *name, GError **error)
   if (doc == NULL)
     return NULL;
   bgr_vm_reconcile (engine, doc, FALSE);
+  if (bgr_vm_in_flight (engine, doc, error))
+    return NULL;
   if (g_strcmp0 (bgr_record_str (doc, "state"), "running") != 0)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "VM '%s' is not running (state: %s)",
