@@ -920,6 +920,215 @@ test_reconcile_interrupted_create (Fixture *f, gconstpointer data)
   assert_exec_works (f->engine, "half");
 }
 
+/* ---- adoption of what was in flight -------------------------------------------- */
+
+/* With no engine running: sets the record of VM @name to @state, as an
+ * engine killed (-9) in the middle of a boot or a stop leaves it. A boot
+ * cut short has no guest facts yet. */
+static void
+set_record_state (Fixture *f, const char *name, const char *state)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrStore) s = bgr_store_open (f->state, &err);
+  g_autoptr (JsonObject) doc = NULL;
+
+  g_assert_no_error (err);
+  g_assert_nonnull (s);
+  doc = bgr_store_load (s, "vm", name, &err);
+  g_assert_no_error (err);
+  json_object_set_string_member (doc, "state", state);
+  if (g_str_equal (state, "starting"))
+    {
+      json_object_remove_member (doc, "guest_kernel");
+      json_object_remove_member (doc, "guest_uname");
+    }
+  g_assert_true (bgr_store_save (s, "vm", name, doc, &err));
+  g_assert_no_error (err);
+}
+
+static gboolean
+vm_settled_in (Fixture *f, const char *name, const char *state)
+{
+  return !bgr_engine_vm_is_busy (f->engine, name) && vm_state_is (f, name, state);
+}
+
+/* What a user gets while an adopted boot or stop is under way: BUSY, from
+ * every call that changes the VM and from exec, not a wrong answer. */
+static void
+assert_all_busy (Fixture *f, const char *name)
+{
+  static const char *const argv[] = { "true", NULL };
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrVm) vm = NULL;
+
+  g_assert_true (bgr_engine_vm_is_busy (f->engine, name));
+  vm = bgr_engine_start_vm (f->engine, name, NULL, NULL, &err);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
+  g_clear_error (&err);
+  vm = bgr_engine_stop_vm (f->engine, name, NULL, &err);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
+  g_clear_error (&err);
+  g_assert_false (bgr_engine_delete_vm (f->engine, name, FALSE, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
+  g_clear_error (&err);
+  g_assert_cmpint (exec_in (f->engine, name, argv, NULL, NULL, &err), ==, -1);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
+  g_assert_null (vm);
+}
+
+/* After the VM settled running: start, delete and stop answer as they do
+ * for any running VM. */
+static void
+assert_behaves_running (Fixture *f, const char *name)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrVm) vm = NULL;
+
+  assert_exec_works (f->engine, name);
+  vm = bgr_engine_start_vm (f->engine, name, NULL, NULL, &err);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO);
+  g_clear_error (&err);
+  g_assert_false (bgr_engine_delete_vm (f->engine, name, FALSE, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
+  bgr_assert_contains (err->message, "is running");
+  g_clear_error (&err);
+  vm = bgr_engine_stop_vm (f->engine, name, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpint (bgr_vm_get_state (vm), ==, BGR_VM_STATE_STOPPED);
+  g_assert_true (bgr_engine_delete_vm (f->engine, name, FALSE, &err));
+  g_assert_no_error (err);
+}
+
+/* bangerd killed (-9) while a create waited for the agent: the VMM and
+ * its agent live on. The next engine starts at once, holds the VM busy
+ * while it waits for the agent again (here frozen with SIGSTOP, so the
+ * wait is seen), and ends it running with the guest's facts. */
+static void
+test_adopt_starting (Fixture *f, gconstpointer data)
+{
+  g_autoptr (BgrVm) vm = create_vm (f, "late");
+  g_autoptr (JsonObject) doc = NULL;
+  g_autoptr (GError) err = NULL;
+  gint pid = (gint) bgr_vm_get_pid (vm);
+  guint64 start_time = bgr_vmm_process_start_time (pid);
+
+  (void) data;
+  g_clear_pointer (&f->engine, bgr_engine_free);
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  set_record_state (f, "late", "starting");
+
+  f->engine = new_engine (f); /* returns without waiting for the agent */
+  g_assert_true (vm_state_is (f, "late", "starting"));
+  assert_all_busy (f, "late");
+
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  WAIT_UNTIL (vm_settled_in (f, "late", "running"), WAIT_MS);
+  g_clear_object (&vm);
+  vm = get_vm (f, "late");
+  g_assert_cmpint (bgr_vm_get_pid (vm), ==, pid);
+  g_assert_true (pid_alive (pid, start_time));
+  doc = bgr_store_load (bgr_engine_get_store (f->engine), "vm", "late", &err);
+  g_assert_no_error (err);
+  g_assert_true (json_object_has_member (doc, "guest_uname"));
+  assert_behaves_running (f, "late");
+}
+
+/* The same, but the VMM dies while the new engine waits for its agent:
+ * the VM ends in error with the reason, and starts again. */
+static void
+test_adopt_starting_vmm_dies (Fixture *f, gconstpointer data)
+{
+  g_autoptr (BgrVm) vm = create_vm (f, "doomed");
+  g_autoptr (GError) err = NULL;
+  gint pid = (gint) bgr_vm_get_pid (vm);
+
+  (void) data;
+  g_clear_pointer (&f->engine, bgr_engine_free);
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  set_record_state (f, "doomed", "starting");
+
+  f->engine = new_engine (f);
+  g_assert_true (bgr_engine_vm_is_busy (f->engine, "doomed"));
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  WAIT_UNTIL (vm_settled_in (f, "doomed", "error"), WAIT_MS);
+  g_clear_object (&vm);
+  vm = get_vm (f, "doomed");
+  bgr_assert_contains (bgr_vm_get_reason (vm), "the VMM exited during boot");
+  g_assert_cmpint (bgr_vm_get_pid (vm), ==, 0);
+
+  g_clear_object (&vm);
+  vm = bgr_engine_start_vm (f->engine, "doomed", NULL, NULL, &err);
+  g_assert_no_error (err);
+  assert_exec_works (f->engine, "doomed");
+}
+
+/* An engine that goes away while it waits for an adopted boot leaves the
+ * VM as it found it (starting, its VMM alive), and the next one finishes. */
+static void
+test_adopt_starting_twice (Fixture *f, gconstpointer data)
+{
+  g_autoptr (BgrVm) vm = create_vm (f, "twice");
+  gint pid = (gint) bgr_vm_get_pid (vm);
+  guint64 start_time = bgr_vmm_process_start_time (pid);
+
+  (void) data;
+  g_clear_pointer (&f->engine, bgr_engine_free);
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  set_record_state (f, "twice", "starting");
+
+  f->engine = new_engine (f);
+  g_assert_true (bgr_engine_vm_is_busy (f->engine, "twice"));
+  g_clear_pointer (&f->engine, bgr_engine_free); /* does not wait for the agent */
+  g_assert_true (pid_alive (pid, start_time));
+  {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (BgrStore) s = bgr_store_open (f->state, &err);
+    g_autoptr (JsonObject) doc = NULL;
+    g_assert_no_error (err);
+    g_assert_nonnull (s);
+    doc = bgr_store_load (s, "vm", "twice", &err);
+    g_assert_no_error (err);
+    g_assert_cmpstr (json_object_get_string_member (doc, "state"), ==, "starting");
+  }
+
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  f->engine = new_engine (f);
+  WAIT_UNTIL (vm_settled_in (f, "twice", "running"), WAIT_MS);
+  assert_behaves_running (f, "twice");
+}
+
+/* bangerd killed (-9) while a stop waited for the guest: the next engine
+ * finishes the stop (busy meanwhile), and the VM starts again. */
+static void
+test_adopt_stopping (Fixture *f, gconstpointer data)
+{
+  g_autoptr (BgrVm) vm = create_vm (f, "halting");
+  g_autoptr (GError) err = NULL;
+  gint pid = (gint) bgr_vm_get_pid (vm);
+  guint64 start_time = bgr_vmm_process_start_time (pid);
+
+  (void) data;
+  g_clear_pointer (&f->engine, bgr_engine_free);
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  set_record_state (f, "halting", "stopping");
+
+  f->engine = new_engine (f);
+  g_assert_true (vm_state_is (f, "halting", "stopping"));
+  assert_all_busy (f, "halting");
+
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  WAIT_UNTIL (vm_settled_in (f, "halting", "stopped"), WAIT_MS);
+  g_assert_false (pid_alive (pid, start_time));
+  g_clear_object (&vm);
+  vm = get_vm (f, "halting");
+  g_assert_true (g_str_has_prefix (bgr_vm_get_reason (vm), "stopped"));
+
+  g_clear_object (&vm);
+  vm = bgr_engine_start_vm (f->engine, "halting", NULL, NULL, &err);
+  g_assert_no_error (err);
+  assert_exec_works (f->engine, "halting");
+}
+
 /* A VM option reaches the engine from the spec alone: the kernel command
  * line of every boot ends with --cmdline-append's arguments. */
 static void
@@ -965,6 +1174,10 @@ main (int argc, char **argv)
   ADD ("/lifecycle/guest-poweroff", test_guest_poweroff);
   ADD ("/lifecycle/reconcile-at-start", test_reconcile_at_start);
   ADD ("/lifecycle/reconcile-interrupted-create", test_reconcile_interrupted_create);
+  ADD ("/lifecycle/adopt-starting", test_adopt_starting);
+  ADD ("/lifecycle/adopt-starting-vmm-dies", test_adopt_starting_vmm_dies);
+  ADD ("/lifecycle/adopt-starting-twice", test_adopt_starting_twice);
+  ADD ("/lifecycle/adopt-stopping", test_adopt_stopping);
 #undef ADD
   return g_test_run ();
 }
