@@ -224,14 +224,15 @@ bgr_vmm_spawn_detached (const char *const *argv, const char *log_path, GError **
     }
   /* A binary written a moment ago (the fake driver's agent) is "busy"
    * while a child another thread forked meanwhile still holds the fd it was
-   * written through, until that child execs: try again shortly. */
+   * written through, until that child execs: try again shortly, for up to
+   * 5 s (parallel creates keep forking). */
   while (!g_spawn_async_with_fds (NULL, (char **) argv, NULL,
                                   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
                                     | G_SPAWN_STDIN_FROM_DEV_NULL
                                     | (log_fd < 0 ? G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL : 0),
                                   child_setup_detach, NULL, &pid, -1, log_fd, log_fd, &local))
     {
-      if (g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_TXTBUSY) && ++tries < 100)
+      if (g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_TXTBUSY) && ++tries < 500)
         {
           g_debug ("%s: %s; trying again", argv[0], local->message);
           g_clear_error (&local);
