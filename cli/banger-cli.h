@@ -118,6 +118,16 @@ extern const GOptionEntry banger_image_pull_options[];
  * Errors name @option ("--memory"), or say "invalid size" when NULL. */
 gboolean banger_parse_size (const char *option, const char *text, guint64 bare_unit,
                             guint64 *out, GError **error);
+/* @bytes for people ("106.4 MB"): g_format_size(), with a plain space
+ * instead of its no-break space when the locale's charset is not UTF-8
+ * (where it would print as "106.4?MB"). */
+char *banger_format_size (guint64 bytes);
+/* @text with every U+00A0 replaced by a space when the locale's charset is
+ * not UTF-8; a new string. */
+char *banger_ascii_spaces (const char *text);
+/* An error message of libbanger or bangerd for @cmd's user: the option keys
+ * it names ("option 'memory-mib'") become @cmd's flags ("--memory"). */
+char *banger_error_for_cli (const BangerCommand *cmd, const char *message);
 /* An absolute form of a path given on the command line (NULL stays NULL). */
 char *banger_absolute_path (const char *path);
 

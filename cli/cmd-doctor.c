@@ -20,10 +20,11 @@ print_report (BgrDoctorReport *report)
       const char *on = !color ? "" : st == BGR_DOCTOR_PASS ? "\033[32m"
                                    : st == BGR_DOCTOR_WARN ? "\033[33m" : "\033[31m";
       const char *off = color ? "\033[0m" : "";
+      /* Its free-space check formats sizes. */
+      g_autofree char *message = banger_ascii_spaces (bgr_doctor_report_get_check_message (report, i));
 
       g_print ("%s%s%s  %-12s %s\n", on, bgr_doctor_status_to_string (st), off,
-               bgr_doctor_report_get_check_name (report, i),
-               bgr_doctor_report_get_check_message (report, i));
+               bgr_doctor_report_get_check_name (report, i), message);
       if (fix != NULL && st != BGR_DOCTOR_PASS)
         g_print ("      %-12s fix: %s\n", "", fix);
     }

@@ -37,7 +37,7 @@ static void
 print_image (BgrImage *img)
 {
   const char *v;
-  g_autofree char *size = g_format_size ((guint64) bgr_image_get_size (img));
+  g_autofree char *size = banger_format_size ((guint64) bgr_image_get_size (img));
 
   g_print ("name:       %s\n", bgr_image_get_name (img));
   g_print ("managed:    %s\n", bgr_image_get_managed (img) ? "yes" : "no (banger points at your files)");
@@ -124,7 +124,7 @@ banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError **error)
   for (guint i = 0; i < list->len; i++)
     {
       BgrImage *img = list->pdata[i];
-      g_autofree char *size = g_format_size ((guint64) bgr_image_get_size (img));
+      g_autofree char *size = banger_format_size ((guint64) bgr_image_get_size (img));
       g_autofree char *kernel = bgr_image_get_kernel_ref (img) != NULL
                                   ? g_strdup (bgr_image_get_kernel_ref (img))
                                   : g_path_get_basename (bgr_image_get_kernel_path (img));
@@ -236,7 +236,7 @@ banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **e
   for (guint i = 0; i < list->len; i++)
     {
       BgrCacheBlob *blob = list->pdata[i];
-      g_autofree char *size = g_format_size ((guint64) bgr_cache_blob_get_size (blob));
+      g_autofree char *size = banger_format_size ((guint64) bgr_cache_blob_get_size (blob));
       g_auto (GStrv) users = bgr_cache_blob_dup_images (blob);
       g_autofree char *images = g_strjoinv (",", users);
       g_print ("%-73s %-10s %s\n", bgr_cache_blob_get_digest (blob), size,
@@ -262,7 +262,7 @@ banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **
       banger_print_json (json);
       return TRUE;
     }
-  human = g_format_size (freed);
+  human = banger_format_size (freed);
   g_print ("removed %u unused blob(s) and VM base(s), %s freed\n", removed, human);
   return TRUE;
 }

@@ -31,7 +31,7 @@ static void
 print_kernel (BgrKernel *k)
 {
   const char *v;
-  g_autofree char *size = g_format_size ((guint64) bgr_kernel_get_size (k));
+  g_autofree char *size = banger_format_size ((guint64) bgr_kernel_get_size (k));
 
   g_print ("name:      %s\n", bgr_kernel_get_name (k));
   g_print ("version:   %s\n", (v = bgr_kernel_get_version (k)) != NULL ? v : "unknown");
@@ -129,7 +129,7 @@ list_available (BangerInvocation *inv, BgrClient *client, GError **error)
     {
       BgrCatalogKernel *k = list->pdata[i];
       gint64 bytes = bgr_catalog_kernel_get_size (k);
-      g_autofree char *size = bytes > 0 ? g_format_size ((guint64) bytes) : g_strdup ("-");
+      g_autofree char *size = bytes > 0 ? banger_format_size ((guint64) bytes) : g_strdup ("-");
       g_print ("%-20s %-8s %-8s %-10s %s\n", bgr_catalog_kernel_get_name (k),
                bgr_catalog_kernel_get_arch (k), bgr_catalog_kernel_get_source (k), size,
                bgr_catalog_kernel_get_description (k));
@@ -161,7 +161,7 @@ banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error)
   for (guint i = 0; i < list->len; i++)
     {
       BgrKernel *k = list->pdata[i];
-      g_autofree char *size = g_format_size ((guint64) bgr_kernel_get_size (k));
+      g_autofree char *size = banger_format_size ((guint64) bgr_kernel_get_size (k));
       const char *v = bgr_kernel_get_version (k);
       g_print ("%-24s %-26s %-8s %-10s %s\n", bgr_kernel_get_name (k), v != NULL ? v : "-",
                bgr_kernel_get_format (k),

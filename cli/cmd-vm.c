@@ -7,15 +7,14 @@
 
 #include "banger-cli.h"
 
-static char *opt_name, *opt_image, *opt_memory, *opt_disk_size, *opt_cmdline_append;
-static int opt_vcpus = -1;
+static char *opt_name, *opt_image, *opt_vcpus, *opt_memory, *opt_disk_size, *opt_cmdline_append;
 
 const GOptionEntry banger_vm_create_options[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
     "The VM's name, a DNS label; it answers as NAME.vm (default: vm-XXXXXX)", "NAME" },
   { "image", 0, 0, G_OPTION_ARG_STRING, &opt_image,
     "The image to boot (default: the default_image_name setting)", "IMAGE" },
-  { "vcpus", 0, 0, G_OPTION_ARG_INT, &opt_vcpus, "Number of vCPUs (default: 1)", "N" },
+  { "vcpus", 0, 0, G_OPTION_ARG_STRING, &opt_vcpus, "Number of vCPUs (default: 1)", "N" },
   { "memory", 0, 0, G_OPTION_ARG_STRING, &opt_memory,
     "Memory: MiB, or with a unit: 1G, 512M (default: 512M)", "SIZE" },
   { "disk-size", 0, 0, G_OPTION_ARG_STRING, &opt_disk_size,
@@ -65,7 +64,7 @@ or_dash (const char *s)
 static void
 print_vm (BgrVm *vm)
 {
-  g_autofree char *disk = g_format_size ((guint64) bgr_vm_get_disk_size (vm));
+  g_autofree char *disk = banger_format_size ((guint64) bgr_vm_get_disk_size (vm));
   g_auto (GStrv) addrs = bgr_vm_dup_guest_addrs (vm);
   const char *reason = bgr_vm_get_reason (vm);
 
@@ -110,15 +109,18 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = NULL;
   g_autoptr (BgrVm) vm = NULL;
   g_autofree char *name = opt_name != NULL ? g_strdup (opt_name) : default_name ();
-  guint64 memory = 0, disk = 0;
+  guint64 memory = 0, disk = 0, vcpus = 0;
   double elapsed;
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
   g_autoptr (BgrVmSpec) spec = bgr_vm_spec_new (name);
   BangerProgress *p;
 
-  if (opt_vcpus == 0 || opt_vcpus < -1)
+  /* A whole number from 1: "-1" or "0" is not "the default". */
+  if (opt_vcpus != NULL
+      && !g_ascii_string_to_unsigned (opt_vcpus, 10, 1, G_MAXUINT32, &vcpus, NULL))
     {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--vcpus must be at least 1");
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "invalid --vcpus \"%s\": give a whole number, at least 1", opt_vcpus);
       return FALSE;
     }
   if ((opt_memory != NULL && !banger_parse_size ("--memory", opt_memory, 1ull << 20, &memory, error))
@@ -135,8 +137,8 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
     return FALSE;
   if (opt_image != NULL)
     bgr_vm_spec_set_image (spec, opt_image);
-  if (opt_vcpus > 0)
-    bgr_vm_spec_set_vcpus (spec, (guint) opt_vcpus);
+  if (vcpus > 0)
+    bgr_vm_spec_set_vcpus (spec, (guint) vcpus);
   if (memory > 0)
     bgr_vm_spec_set_memory_mib (spec, memory >> 20);
   if (disk > 0)
@@ -388,7 +390,7 @@ banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **error)
 static void
 print_bytes (const char *label, gint64 v)
 {
-  g_autofree char *s = v >= 0 ? g_format_size ((guint64) v) : g_strdup ("-");
+  g_autofree char *s = v >= 0 ? banger_format_size ((guint64) v) : g_strdup ("-");
   g_print ("%-18s %s\n", label, s);
 }
 

@@ -78,6 +78,71 @@ bad:
   return FALSE;
 }
 
+char *
+banger_ascii_spaces (const char *text)
+{
+  g_autoptr (GString) s = g_string_new (text);
+
+  if (!g_get_charset (NULL))
+    g_string_replace (s, "\u00a0", " ", 0);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+char *
+banger_format_size (guint64 bytes)
+{
+  g_autofree char *text = g_format_size (bytes);
+  return banger_ascii_spaces (text);
+}
+
+/* The flag of @cmd that sets option key @key, or NULL. Keys and flags have
+ * the same names but for these. */
+static char *
+flag_for_key (const BangerCommand *cmd, const char *key)
+{
+  static const struct { const char *command, *key, *flags; } renamed[] = {
+    { "vm create", "memory-mib", "--memory" },
+    { "image pull", "kernel", "--kernel-ref" },
+    { "kernel import", "kernel", "--vmlinux or --bzimage" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (renamed); i++)
+    if (g_str_equal (cmd->name, renamed[i].command) && g_str_equal (key, renamed[i].key))
+      return g_strdup (renamed[i].flags);
+  for (const GOptionEntry *e = cmd->options; e != NULL && e->long_name != NULL; e++)
+    if (g_str_equal (e->long_name, key))
+      return g_strdup_printf ("--%s", key);
+  return NULL;
+}
+
+char *
+banger_error_for_cli (const BangerCommand *cmd, const char *message)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  const char *p = message, *hit;
+
+  /* "option 'KEY'" -> "--FLAG"; "options 'A' ... 'B'" are left as they are. */
+  while ((hit = strstr (p, "option '")) != NULL)
+    {
+      const char *key = hit + strlen ("option '");
+      const char *end = strchr (key, '\'');
+      g_autofree char *k = NULL, *flag = NULL;
+
+      if (end == NULL)
+        break;
+      k = g_strndup (key, (gsize) (end - key));
+      flag = flag_for_key (cmd, k);
+      g_string_append_len (out, p, (gssize) (hit - p));
+      if (flag != NULL)
+        g_string_append (out, flag);
+      else
+        g_string_append_len (out, hit, (gssize) (end + 1 - hit));
+      p = end + 1;
+    }
+  g_string_append (out, p);
+  return banger_ascii_spaces (out->str);
+}
+
 /* Paths go to a daemon with another working directory: make them absolute. */
 char *
 banger_absolute_path (const char *path)

@@ -77,6 +77,44 @@ find_command (char **words, guint n_words, guint *n_used)
   return best;
 }
 
+/* The longest run of @words (at most @n_words) that is a group of commands
+ * ("vm", "image cache"): a prefix of some commands' names. 0 when none. */
+static guint
+find_group (char **words, guint n_words, char **out_prefix)
+{
+  guint best = 0;
+
+  for (guint n = 1; n <= n_words; n++)
+    {
+      g_autoptr (GString) prefix = g_string_new (NULL);
+      gboolean any = FALSE;
+
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (prefix, "%s ", words[i]);
+      for (gsize i = 0; i < banger_n_commands && !any; i++)
+        any = g_str_has_prefix (banger_commands[i].name, prefix->str);
+      if (!any)
+        break;
+      best = n;
+      g_free (*out_prefix);
+      *out_prefix = g_strndup (prefix->str, prefix->len - 1);
+    }
+  return best;
+}
+
+/* The commands of group @group ("vm"), as `banger --help` lists them. */
+static void
+print_group_help (FILE *out, const char *group)
+{
+  g_autofree char *prefix = g_strconcat (group, " ", NULL);
+
+  fprintf (out, "Usage: banger [GLOBAL OPTIONS] %s COMMAND [ARGS...]\n\nCommands:\n", group);
+  for (gsize i = 0; i < banger_n_commands; i++)
+    if (g_str_has_prefix (banger_commands[i].name, prefix))
+      fprintf (out, "  %-18s %s\n", banger_commands[i].name, banger_commands[i].summary);
+  fprintf (out, "\nSee banger %s COMMAND --help for a command's options.\n", group);
+}
+
 static gboolean want_json; /* --json seen in the first pass */
 
 /* The --json form of every error: {"error": {"code", "name", "message"}}. */
@@ -116,12 +154,13 @@ usage_error (const char *fmt, ...)
 }
 
 static void
-print_error (BangerInvocation *inv, const GError *error)
+print_error (BangerInvocation *inv, const BangerCommand *cmd, const GError *error)
 {
+  g_autofree char *message = banger_error_for_cli (cmd, error->message);
+
   if (inv->json)
-    print_json_error (error->domain == BGR_ERROR ? error->code : BGR_ERROR_FAILED,
-                      error->message);
-  g_printerr ("banger: %s\n", error->message);
+    print_json_error (error->domain == BGR_ERROR ? error->code : BGR_ERROR_FAILED, message);
+  g_printerr ("banger: %s\n", message);
   if (g_error_matches (error, BGR_ERROR, BGR_ERROR_LOCKED) && inv->local)
     g_printerr ("banger: hint: only one engine may own a state directory; drop --local to "
                 "go through bangerd, or stop the other process first\n");
@@ -183,7 +222,21 @@ main (int argc, char **argv)
   cmd = find_command (first + 1, n_words, &n_used);
   if (cmd == NULL)
     {
-      return usage_error ("banger: unknown command '%s' (see banger --help)", first[1]);
+      g_autofree char *group = NULL;
+      guint n_group = find_group (first + 1, n_words, &group);
+
+      if (n_group == 0)
+        return usage_error ("banger: unknown command '%s' (see banger --help)", first[1]);
+      /* `banger vm` (or `banger vm --help`): what the group holds. */
+      if (n_group == n_words && opt_help)
+        {
+          print_group_help (stdout, group);
+          return BANGER_EXIT_OK;
+        }
+      print_group_help (stderr, group);
+      if (n_group < n_words)
+        return usage_error ("\nbanger: unknown command '%s %s'", group, first[1 + n_group]);
+      return usage_error ("\nbanger %s: no command given", group);
     }
 
   /* Pass 2: strict parse with the command's own help. */
@@ -261,7 +314,7 @@ main (int argc, char **argv)
 
   if (!cmd->func (&inv, &exit_status, &error))
     {
-      print_error (&inv, error);
+      print_error (&inv, cmd, error);
       exit_status = error->domain == BGR_ERROR ? bgr_error_code_to_exit_status (error->code)
                                                : BANGER_EXIT_FAILED;
     }

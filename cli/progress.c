@@ -40,12 +40,12 @@ draw_bytes (BangerProgress *p)
 {
   g_autofree char *phase = bgr_operation_dup_phase (p->op);
   g_autofree char *msg = bgr_operation_dup_message (p->op);
-  g_autofree char *d = g_format_size (bgr_operation_get_done (p->op));
+  g_autofree char *d = banger_format_size (bgr_operation_get_done (p->op));
   guint64 total = bgr_operation_get_total (p->op);
 
   if (total > 0)
     {
-      g_autofree char *t = g_format_size (total);
+      g_autofree char *t = banger_format_size (total);
       fprintf (stderr, "\r\033[K%s %s: %s%s%s / %s (%3.0f%%)", phase != NULL ? phase : "pulling",
                p->what, msg != NULL ? msg : "", msg != NULL ? ", " : "", d, t,
                100.0 * bgr_operation_get_fraction (p->op));

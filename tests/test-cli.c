@@ -304,6 +304,114 @@ test_no_session_bus (void)
 #undef RUN_NO_BUS
 }
 
+/* `banger vm` alone (and every group) lists its commands. */
+static void
+test_groups (void)
+{
+  static const struct { const char *words[2]; const char *has; } groups[] = {
+    { { "vm", NULL }, "vm exec" },           { { "image", NULL }, "image pull" },
+    { { "kernel", NULL }, "kernel import" }, { { "config", NULL }, "config show" },
+    { { "daemon", NULL }, "daemon status" }, { { "image", "cache" }, "image cache prune" },
+  };
+  BgrRun r;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (groups); i++)
+    {
+      const char *const *w = groups[i].words;
+
+      if (w[1] == NULL)
+        RUN (&r, w[0]);
+      else
+        RUN (&r, w[0], w[1]);
+      g_assert_cmpint (r.status, ==, 2);
+      bgr_assert_contains (r.err, groups[i].has);
+      bgr_assert_contains (r.err, "no command given");
+      g_assert_null (strstr (r.err, "unknown command"));
+      bgr_run_clear (&r);
+      if (w[1] == NULL)
+        RUN (&r, w[0], "--help");
+      else
+        RUN (&r, w[0], w[1], "--help");
+      g_assert_cmpint (r.status, ==, 0);
+      bgr_assert_contains (r.out, groups[i].has);
+      bgr_run_clear (&r);
+    }
+  /* Only the group's commands. */
+  RUN (&r, "image", "cache");
+  g_assert_null (strstr (r.err, "image pull"));
+  bgr_run_clear (&r);
+  RUN (&r, "vm", "frob");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "unknown command 'vm frob'");
+  bgr_assert_contains (r.err, "vm create");
+  bgr_run_clear (&r);
+}
+
+/* Numbers and sizes a hostile user gives: refused at once, in the CLI's
+ * words, before any work. */
+static void
+test_strict_input (void)
+{
+  g_autofree char *modules = bgr_test_write_file ("modules-file", "not a directory\n");
+  g_autofree char *elf = NULL;
+  static const guchar header[64] = { 0x7f, 'E', 'L', 'F', 2, 1, 1, [16] = 2, [18] = 62 };
+  static const struct { const char *flag, *value, *msg; } vm_cases[] = {
+    { "--vcpus", "-1", "invalid --vcpus \"-1\"" },
+    { "--vcpus", "0", "invalid --vcpus \"0\"" },
+    { "--vcpus", "two", "invalid --vcpus \"two\"" },
+    { "--vcpus", "100000", "--vcpus: 100000 is out of range (1-64)" },
+    { "--image", "", "--image must not be empty" },
+    { "--disk-size", "100T", "--disk-size: 109951162777600 bytes is out of range (at most 16 TiB)" },
+    { "--memory", "100T", "--memory: 104857600 MiB is more than this host has" },
+  };
+  BgrRun r;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (vm_cases); i++)
+    {
+      RUN (&r, "--local", "vm", "create", "--name", "hostile", vm_cases[i].flag, vm_cases[i].value);
+      g_assert_cmpint (r.status, ==, 2);
+      bgr_assert_contains (r.err, vm_cases[i].msg);
+      g_assert_null (strstr (r.err, "option '"));
+      bgr_run_clear (&r);
+    }
+  RUN (&r, "--local", "image", "pull", "127.0.0.1:1/x:y", "--size", "100T");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "--size: 109951162777600 bytes is out of range (at most 16 TiB)");
+  bgr_run_clear (&r);
+  RUN (&r, "--local", "image", "pull", "127.0.0.1:1/x:y", "--name", "Bad!");
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "(give one with --name)");
+  bgr_run_clear (&r);
+
+  /* --modules FILE: not "does not exist". */
+  {
+    g_autofree char *contents = g_malloc0 (4096);
+    memcpy (contents, header, sizeof header);
+    elf = bgr_test_write_file ("vmlinux", "");
+    g_assert_true (g_file_set_contents (elf, contents, 4096, NULL));
+  }
+  RUN (&r, "--local", "kernel", "import", "k", "--vmlinux", elf, "--modules", modules);
+  g_assert_cmpint (r.status, ==, 2);
+  bgr_assert_contains (r.err, "is not a directory");
+  g_assert_null (strstr (r.err, "does not exist"));
+  bgr_run_clear (&r);
+  RUN (&r, "--local", "kernel", "import", "k", "--vmlinux", elf, "--modules", "/nonexistent/mods");
+  bgr_assert_contains (r.err, "does not exist");
+  bgr_run_clear (&r);
+
+  /* Sizes in a C locale: ASCII, not "4.1?kB". */
+  RUN (&r, "--local", "kernel", "import", "k", "--vmlinux", elf);
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  bgr_run_env (&r, (const char *const[]){ "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus",
+                                          "LC_ALL=C", NULL },
+               (const char *const[]){ banger, "--local", "kernel", "show", "k", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "size:      4.1 kB\n");
+  g_assert_null (strchr (r.out, '?'));
+  bgr_run_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -316,6 +424,8 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/no-daemon", test_no_daemon);
   g_test_add_func ("/cli/config-path-json", test_config_path_json);
   g_test_add_func ("/cli/local-ssh-key", test_local_ssh_key);
+  g_test_add_func ("/cli/groups", test_groups);
+  g_test_add_func ("/cli/strict-input", test_strict_input);
   g_test_add_func ("/cli/no-session-bus", test_no_session_bus);
   return g_test_run ();
 }

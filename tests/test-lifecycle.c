@@ -1157,6 +1157,93 @@ test_cmdline_append (Fixture *f, gconstpointer data)
   g_assert_no_error (err);
 }
 
+/* An exec whose output cannot be delivered fails: a directory, a
+ * descriptor open for reading only (refused before the command runs), a
+ * write that fails while it runs (/dev/full). */
+static void
+test_exec_output_lost (Fixture *f, gconstpointer data)
+{
+  static const char *const argv[] = { "sh", "-c", "echo lost", NULL };
+  g_autoptr (BgrVm) vm = create_vm (f, "lost");
+  g_autoptr (GError) err = NULL;
+  int dir_fd = open (f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int ro_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  int full_fd = open ("/dev/full", O_WRONLY | O_CLOEXEC);
+  int err_fd = memfd_create ("stderr", MFD_CLOEXEC);
+  gint status = -1;
+
+  (void) data;
+  g_assert_cmpint (dir_fd, >=, 0);
+  g_assert_cmpint (ro_fd, >=, 0);
+  g_assert_cmpint (err_fd, >=, 0);
+  g_assert_false (bgr_engine_vm_exec (f->engine, "lost", argv, NULL, NULL, 10000, -1, dir_fd,
+                                      err_fd, &status, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  bgr_assert_contains (err->message, "is a directory");
+  g_clear_error (&err);
+  g_assert_false (bgr_engine_vm_exec (f->engine, "lost", argv, NULL, NULL, 10000, -1, ro_fd,
+                                      err_fd, &status, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+  bgr_assert_contains (err->message, "open for reading only");
+  g_clear_error (&err);
+  if (full_fd >= 0)
+    {
+      g_assert_false (bgr_engine_vm_exec (f->engine, "lost", argv, NULL, NULL, 10000, -1, full_fd,
+                                          err_fd, &status, NULL, &err));
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_FAILED);
+      bgr_assert_contains (err->message, "its output was lost");
+      g_clear_error (&err);
+      close (full_fd);
+    }
+  close (dir_fd);
+  close (ro_fd);
+  close (err_fd);
+  /* The VM is fine. */
+  assert_exec_works (f->engine, "lost");
+  g_clear_object (&vm);
+  vm = bgr_engine_stop_vm (f->engine, "lost", NULL, &err);
+  g_assert_no_error (err);
+}
+
+/* Strict VM specs: an empty image is not the default one, and numbers past
+ * the limits are refused before any work, naming the option key. */
+static void
+test_strict_spec (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GPtrArray) vms = NULL;
+  static const struct { const char *key; guint64 value; const char *msg; } cases[] = {
+    { "image", 0, "option 'image' must not be empty" },
+    { "vcpus", 65, "option 'vcpus': 65 is out of range (1-64)" },
+    { "memory-mib", 1ull << 40, "option 'memory-mib': 1099511627776 MiB is more than this host has" },
+    { "memory-mib", 8, "option 'memory-mib': 8 MiB is too small" },
+    { "disk-size", (16ull << 40) + 1, "option 'disk-size': 17592186044417 bytes is out of range" },
+  };
+
+  (void) data;
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (BgrVmSpec) spec = bgr_vm_spec_new ("strict");
+      g_autoptr (BgrVm) vm = NULL;
+
+      bgr_vm_spec_set_image (spec, g_str_equal (cases[i].key, "image") ? "" : IMAGE);
+      if (g_str_equal (cases[i].key, "vcpus"))
+        bgr_vm_spec_set_vcpus (spec, (guint) cases[i].value);
+      else if (g_str_equal (cases[i].key, "memory-mib"))
+        bgr_vm_spec_set_memory_mib (spec, cases[i].value);
+      else if (g_str_equal (cases[i].key, "disk-size"))
+        bgr_vm_spec_set_disk_size (spec, cases[i].value);
+      vm = bgr_engine_create_vm (f->engine, spec, NULL, NULL, &err);
+      g_assert_null (vm);
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
+      bgr_assert_contains (err->message, cases[i].msg);
+      g_clear_error (&err);
+    }
+  vms = bgr_engine_list_vms (f->engine, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (vms->len, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1164,6 +1251,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lifecycle/driver", test_driver);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/lifecycle/cmdline-append", test_cmdline_append);
+  ADD ("/lifecycle/exec-output-lost", test_exec_output_lost);
+  ADD ("/lifecycle/strict-spec", test_strict_spec);
   ADD ("/lifecycle/basic", test_basic);
   ADD ("/lifecycle/busy", test_busy);
   ADD ("/lifecycle/kill-during-stop", test_kill_during_stop);

@@ -507,8 +507,12 @@ pump_thread (gpointer data)
   return NULL;
 }
 
+/* Writes @data to @fd. When the reader went away (EPIPE) the rest of the
+ * output is dropped, as a pipe to `head` wants; any other failure also sets
+ * *write_errno, and the exec fails once the command ended: its output was
+ * lost. */
 static void
-write_out (int fd, gboolean *dead, GBytes *data)
+write_out (int fd, gboolean *dead, int *write_errno, GBytes *data)
 {
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
@@ -527,7 +531,9 @@ write_out (int fd, gboolean *dead, GBytes *data)
         }
       if (n <= 0)
         {
-          *dead = TRUE; /* the reader went away: keep draining, drop output */
+          *dead = TRUE; /* keep draining, drop output */
+          if (n < 0 && errno != EPIPE && *write_errno == 0)
+            *write_errno = errno;
           break;
         }
       p += n;
@@ -546,6 +552,7 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
   Pump pump = { 0 };
   GThread *pump_th = NULL;
   gboolean done = FALSE, ok = FALSE, killed = FALSE, out_dead = FALSE, err_dead = FALSE;
+  int out_errno = 0, err_errno = 0;
   gint64 kill_deadline = 0;
   g_autofree char *what = NULL;
 
@@ -615,10 +622,10 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
           done = TRUE;
           break;
         case BGR_AGENT_MSG_STDOUT:
-          write_out (stdout_fd, &out_dead, f->payload);
+          write_out (stdout_fd, &out_dead, &out_errno, f->payload);
           break;
         case BGR_AGENT_MSG_STDERR:
-          write_out (stderr_fd, &err_dead, f->payload);
+          write_out (stderr_fd, &err_dead, &err_errno, f->payload);
           break;
         case BGR_AGENT_MSG_ERROR:
           agent_error (f, what, error);
@@ -647,6 +654,11 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
             else if (timed_out)
               g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
                            "'%s' timed out after %u ms and was killed", argv[0], timeout_ms);
+            else if (out_errno != 0 || err_errno != 0)
+              g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED,
+                           "'%s' ran, but its %s was lost: cannot write it: %s", argv[0],
+                           out_errno != 0 ? "output" : "error output",
+                           g_strerror (out_errno != 0 ? out_errno : err_errno));
             else
               {
                 if (out_status != NULL)

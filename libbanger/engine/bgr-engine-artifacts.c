@@ -32,7 +32,7 @@ bgr_artifact_check_absolute (const char *option, const char *path, GError **erro
   if (path != NULL && !g_path_is_absolute (path))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "%s must be an absolute path (got \"%s\")", option, path);
+                   "option '%s' must be an absolute path (got \"%s\")", option, path);
       return FALSE;
     }
   return TRUE;

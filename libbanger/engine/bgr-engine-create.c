@@ -34,26 +34,41 @@ check_resources (guint vcpus, guint64 memory_mib, GError **error)
 
   if (vcpus < 1 || vcpus > 64)
     {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--vcpus %u is out of range (1-64)", vcpus);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "option 'vcpus': %u is out of range (1-64)", vcpus);
       return FALSE;
     }
   if (vcpus > cpus * 4)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "--vcpus %u is more than 4 times this host's %u CPUs", vcpus, cpus);
+                   "option 'vcpus': %u is more than 4 times this host's %u CPUs", vcpus, cpus);
       return FALSE;
     }
   if (memory_mib < 64)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "--memory %" G_GUINT64_FORMAT " MiB is too small (at least 64 MiB)", memory_mib);
+                   "option 'memory-mib': %" G_GUINT64_FORMAT " MiB is too small (at least 64 MiB)", memory_mib);
       return FALSE;
     }
   if (host > 0 && memory_mib > host)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "--memory %" G_GUINT64_FORMAT " MiB is more than this host has (%" G_GUINT64_FORMAT
+                   "option 'memory-mib': %" G_GUINT64_FORMAT " MiB is more than this host has (%" G_GUINT64_FORMAT
                    " MiB)", memory_mib, host);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* An image given as "" is refused: it is not "the default image". */
+static gboolean
+check_image (BgrVmSpec *spec, GError **error)
+{
+  const char *image = bgr_vm_spec_get_image (spec);
+
+  if (image != NULL && *image == '\0')
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "option 'image' must not be empty (leave it unset for the default image)");
       return FALSE;
     }
   return TRUE;
@@ -85,7 +100,7 @@ image_for_vm (BgrEngine *engine, const char *image, guint64 disk_size, GError **
   if (disk_size != 0 && disk_size < image_size)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "--disk-size %" G_GUINT64_FORMAT " is smaller than image '%s' (%" G_GUINT64_FORMAT
+                   "option 'disk-size': %" G_GUINT64_FORMAT " bytes is smaller than image '%s' (%" G_GUINT64_FORMAT
                    " bytes); a VM's disk can only be as large or larger", disk_size, image, image_size);
       return NULL;
     }
@@ -212,13 +227,18 @@ bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
   g_autoptr (GError) local = NULL;
   const guint n_steps = 6;
 
-  if (image == NULL || *image == '\0')
+  /* 0 is documented as "unset" for the numbers (bgr-options.h); an image
+   * given as "" is refused, never read as the default one. */
+  if (!check_image (spec, error))
+    return NULL;
+  if (image == NULL)
     image = bgr_config_get_string (bgr_engine_get_config (engine), "default_image_name");
   if (vcpus == 0)
     vcpus = 1;
   if (memory_mib == 0)
     memory_mib = 512;
   if (!bgr_vm_check_name (name, error) || !check_resources (vcpus, memory_mib, error)
+      || (disk_size != 0 && !bgr_disk_size_check ("disk-size", disk_size, error))
       || (img = image_for_vm (engine, image, disk_size, error)) == NULL
       || (claim = claim_new_name (engine, name, image, error)) == NULL)
     return NULL;

@@ -17,6 +17,12 @@ char *bgr_vm_disks_prepare_base (BgrEngine *engine, BgrImage *img, gboolean *out
  * Records them in @doc. */
 gboolean bgr_vm_disks_clone (JsonObject *doc, BgrImage *img, const char *base, guint64 disk_size,
                              GCancellable *cancellable, GError **error);
+/* The largest disk banger makes (a VM's rootfs, a pulled image): 16 TiB,
+ * the largest file ext4 with 4 KiB blocks holds. */
+#define BGR_DISK_SIZE_MAX (G_GUINT64_CONSTANT (16) << 40)
+/* Refuses a disk size (option @key of the call) of 0 or over
+ * BGR_DISK_SIZE_MAX, before any work starts. */
+gboolean bgr_disk_size_check (const char *key, guint64 size, GError **error);
 /* Removes prepared VM bases no image leads to; adds to the counts. */
 void bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed);
 

@@ -17,6 +17,18 @@
 
 #define MODULES_SLACK (16 * 1024 * 1024)
 
+gboolean
+bgr_disk_size_check (const char *key, guint64 size, GError **error)
+{
+  if (size == 0 || size > BGR_DISK_SIZE_MAX)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "option '%s': %" G_GUINT64_FORMAT " bytes is out of range (at most 16 TiB)", key, size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* The agent binary, embedded (bgr-agent-blob.c). */
 extern const char bgr_agent_blob_start[];
 extern const char bgr_agent_blob_end[];

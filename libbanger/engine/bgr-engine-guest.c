@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bgr-error-private.h"
 #include "bgr-records-private.h"
@@ -30,6 +32,32 @@ check_command (const char *const *argv, const char *const *env, GError **error)
   return TRUE;
 }
 
+/* The command's output would be lost on @fd (a directory, a descriptor
+ * open for reading only, a closed one): refuse before it runs. */
+static gboolean
+check_output_fd (const char *what, int fd, GError **error)
+{
+  struct stat st;
+  int flags;
+
+  if (fd < 0)
+    return TRUE;
+  if ((flags = fcntl (fd, F_GETFL)) < 0 || fstat (fd, &st) != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "cannot deliver the command's %s: descriptor %d is not open", what, fd);
+      return FALSE;
+    }
+  if (S_ISDIR (st.st_mode) || (flags & O_ACCMODE) == O_RDONLY)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "cannot deliver the command's %s: descriptor %d is %s", what, fd,
+                   S_ISDIR (st.st_mode) ? "a directory" : "open for reading only");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv,
                     const char *const *env, const char *cwd, guint timeout_ms, int stdin_fd,
@@ -40,7 +68,9 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
   g_autoptr (BgrAgentConn) conn = NULL;
   gboolean ok;
 
-  if (doc == NULL || !check_command (argv, env, error))
+  if (doc == NULL || !check_command (argv, env, error)
+      || !check_output_fd ("output", stdout_fd, error)
+      || !check_output_fd ("error output", stderr_fd, error))
     return FALSE;
   bgr_vm_reconcile (engine, doc, FALSE);
   if (bgr_vm_in_flight (engine, doc, error))

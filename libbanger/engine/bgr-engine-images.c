@@ -59,20 +59,20 @@ check_register (BgrEngine *engine, const char *name, const char *rootfs, const c
     return FALSE;
   if (rootfs == NULL)
     {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "an image needs a rootfs (--rootfs)");
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "an image needs a rootfs (option 'rootfs')");
       return FALSE;
     }
   if ((kernel == NULL) == (kernel_ref == NULL))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "give exactly one of --kernel (a file) and --kernel-ref (a managed kernel)");
+                   "give exactly one of the options 'kernel' (a file) and 'kernel-ref' (a managed kernel)");
       return FALSE;
     }
-  if (!bgr_artifact_check_absolute ("--rootfs", rootfs, error)
-      || !bgr_artifact_check_absolute ("--work-seed", work_seed, error)
-      || !bgr_artifact_check_absolute ("--kernel", kernel, error)
-      || !bgr_artifact_check_absolute ("--initrd", initrd, error)
-      || !bgr_artifact_check_absolute ("--modules", modules, error)
+  if (!bgr_artifact_check_absolute ("rootfs", rootfs, error)
+      || !bgr_artifact_check_absolute ("work-seed", work_seed, error)
+      || !bgr_artifact_check_absolute ("kernel", kernel, error)
+      || !bgr_artifact_check_absolute ("initrd", initrd, error)
+      || !bgr_artifact_check_absolute ("modules", modules, error)
       || !bgr_ext4_check (rootfs, "rootfs", error)
       || (work_seed != NULL && !bgr_ext4_check (work_seed, "work-seed", error))
       || (kernel != NULL && (!bgr_artifact_check_regular ("kernel", kernel, error)

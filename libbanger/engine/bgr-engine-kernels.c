@@ -135,9 +135,9 @@ bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kerne
   gboolean ok = FALSE;
 
   if (!bgr_artifact_check_name ("kernel", name, error)
-      || !bgr_artifact_check_absolute ("--kernel", kernel, error)
-      || !bgr_artifact_check_absolute ("--modules", modules, error)
-      || !bgr_artifact_check_absolute ("--initrd", initrd, error)
+      || !bgr_artifact_check_absolute ("kernel", kernel, error)
+      || !bgr_artifact_check_absolute ("modules", modules, error)
+      || !bgr_artifact_check_absolute ("initrd", initrd, error)
       || !bgr_artifact_check_regular ("kernel", kernel, error)
       || !bgr_kernel_detect_format (kernel, &format, &version, error)
       || (initrd != NULL && !bgr_artifact_check_regular ("initrd", initrd, error))
@@ -189,7 +189,7 @@ bgr_engine_import_kernel_deb (BgrEngine *engine, const char *name, const char *d
   const char *final_name = name;
 
   if ((name != NULL && !bgr_artifact_check_name ("kernel", name, error))
-      || !bgr_artifact_check_absolute ("--deb", deb, error)
+      || !bgr_artifact_check_absolute ("deb", deb, error)
       || !bgr_artifact_check_regular ("package", deb, error))
     return NULL;
   /* Unpack first (the name may come from the package's kernel version). */

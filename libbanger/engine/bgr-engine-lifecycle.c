@@ -259,7 +259,7 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
       if (!force)
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY,
-                       "VM '%s' is running: stop it first (`banger vm stop %s`) or use --force",
+                       "VM '%s' is running: stop it first (`banger vm stop %s`) or delete with the force flag",
                        name, name);
           return FALSE;
         }

@@ -86,8 +86,8 @@ only_kernel (BgrEngine *engine, GError **error)
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                    kernels->len == 0
                      ? "no managed kernel to boot the image with: pull or import one first "
-                       "(banger kernel pull debian-cloud), or give --kernel-ref"
-                     : "several managed kernels: say which one with --kernel-ref (see banger kernel list)");
+                       "(banger kernel pull debian-cloud), or set option 'kernel'"
+                     : "several managed kernels: say which one with option 'kernel' (see banger kernel list)");
       return NULL;
     }
   return g_strdup (bgr_kernel_get_name (kernels->pdata[0]));
@@ -134,26 +134,22 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   BgrImage *result = NULL;
   gboolean pinned_layers = FALSE;
 
-  if (size > (guint64) G_MAXINT64)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "rootfs size %" G_GUINT64_FORMAT " is absurd", size);
-      return NULL;
-    }
+  if (size != 0 && !bgr_disk_size_check ("size", size, error))
+    return NULL;
   if (!bgr_oci_ref_parse (reference, &ref, error))
     return NULL;
   image_name = name != NULL ? g_strdup (name) : default_name (&ref);
   if (!bgr_store_name_is_valid (image_name) || strlen (image_name) > 63)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "invalid image name '%s' (give one with --name)", image_name);
+                   "invalid image name '%s' (give one with option 'name')", image_name);
       goto out;
     }
   existing = bgr_engine_get_image (engine, image_name, NULL);
   if (existing != NULL)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_EXISTS,
-                   "an image named '%s' already exists (choose another with --name)", image_name);
+                   "an image named '%s' already exists (choose another with option 'name')", image_name);
       goto out;
     }
   if (kernel_ref != NULL)
@@ -208,7 +204,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
     {
       g_autofree char *want = g_format_size (needed), *got = g_format_size (size);
       g_set_error (error, BGR_ERROR, BGR_ERROR_NO_SPACE,
-                   "image %s needs about %s; --size %s is too small", reference, want, got);
+                   "image %s needs about %s; option 'size' (%s) is too small", reference, want, got);
       goto out;
     }
   if (size == 0)

@@ -107,10 +107,17 @@ bgr_modules_find_tree (const char *dir, char **out_tree, char **out_version, GEr
   const char *entry;
   guint count = 0;
 
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+  if (!g_file_test (dir, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "modules directory %s does not exist",
                    dir);
+      return FALSE;
+    }
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "modules %s is not a directory (give the modules tree: /lib/modules/VERSION "
+                   "or a directory holding it)", dir);
       return FALSE;
     }
   if (looks_like_version_tree (dir))
