@@ -13,6 +13,9 @@ G_BEGIN_DECLS
 /* The longest client- or guest-supplied string a log line quotes, in
  * bytes (before escaping). */
 #define BGR_LOG_STR_MAX 200
+/* The longest error message a log line quotes (messages may quote a
+ * guest's or a client's words, within their own bounds). */
+#define BGR_LOG_MESSAGE_MAX 1000
 
 typedef enum {
   BGR_ESCAPE_DEFAULT = 0,
@@ -34,5 +37,8 @@ char *bgr_escape (const char *s, gssize max_bytes, BgrEscapeFlags flags);
 
 /* For log lines: bgr_escape (s, BGR_LOG_STR_MAX, BGR_ESCAPE_DEFAULT). */
 char *bgr_log_str (const char *s);
+/* For error messages in log lines: bgr_escape (s, BGR_LOG_MESSAGE_MAX,
+ * BGR_ESCAPE_DEFAULT). */
+char *bgr_log_msg (const char *s);
 
 G_END_DECLS

@@ -80,3 +80,9 @@ bgr_log_str (const char *s)
 {
   return bgr_escape (s, BGR_LOG_STR_MAX, BGR_ESCAPE_DEFAULT);
 }
+
+char *
+bgr_log_msg (const char *s)
+{
+  return bgr_escape (s, BGR_LOG_MESSAGE_MAX, BGR_ESCAPE_DEFAULT);
+}
