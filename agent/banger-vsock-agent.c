@@ -782,8 +782,11 @@ static void put_os_release(BgrAgentBuf *b)
     char p1[64], p2[64];
     snprintf(p1, sizeof p1, "%s/etc/os-release", mode == MODE_GUEST ? "/proc/1/root" : "");
     snprintf(p2, sizeof p2, "%s/usr/lib/os-release", mode == MODE_GUEST ? "/proc/1/root" : "");
-    FILE *f = fopen(p1, "re");
-    if (!f)
+    /* Tests: host mode (the fake VMM) may read another file, e.g. one
+     * with a hostile PRETTY_NAME. A real guest never looks. */
+    const char *test_path = mode == MODE_HOST ? getenv("BANGER_AGENT_OS_RELEASE") : NULL;
+    FILE *f = test_path && *test_path ? fopen(test_path, "re") : fopen(p1, "re");
+    if (!f && !(test_path && *test_path))
         f = fopen(p2, "re");
     if (!f)
         return;
@@ -1809,7 +1812,8 @@ static void usage(FILE *f)
             "%s or vsock port %d. --fd N serves on an inherited\n"
             "connected socket instead (tests) and exits when the peer closes it.\n"
             "--listen PATH is host mode (banger's fake VMM, for tests): it serves one\n"
-            "host at a time on unix socket PATH and stands in for a whole VM.\n"
+            "host at a time on unix socket PATH and stands in for a whole VM; there\n"
+            "$BANGER_AGENT_OS_RELEASE, when set, names the os-release file it reports.\n"
             "\n"
             "  --fd N         serve on file descriptor N\n"
             "  --listen PATH  host mode: serve on unix socket PATH\n"

@@ -56,7 +56,18 @@ BgrClient *banger_invocation_get_client (BangerInvocation *inv, GError **error);
 BgrClient *banger_invocation_get_running_client (BangerInvocation *inv, GError **error);
 /* Loads the config --config/$BANGER_CONFIG names (or the default one). */
 BgrConfig *banger_invocation_load_config (BangerInvocation *inv, GError **error);
-/* Prints a JSON document (already serialised) to stdout. */
+/* A string someone else wrote (a guest's OS name or process names, a
+ * daemon's error message) as text output shows it: control characters,
+ * bidi and invisible formatting characters escaped (\x1b, \u{202e}),
+ * never written raw to the terminal. Returns @s itself when nothing needs
+ * escaping, else an escaped copy kept until exit; NULL stays NULL.
+ * banger_shown() escapes newlines and tabs too (one field, one line);
+ * banger_shown_message() keeps them (multi-line messages). */
+const char *banger_shown (const char *s);
+const char *banger_shown_message (const char *s);
+/* Prints a JSON document (already serialised) to stdout; characters a
+ * terminal would act on that JSON allows raw (DEL, C1, bidi) are written
+ * as \uNNNN. */
 void banger_print_json (const char *json);
 /* Prints a JSON array of the objects of @list, each serialised by @to_json. */
 typedef char *(*BangerToJson) (gpointer object);

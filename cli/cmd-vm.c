@@ -70,7 +70,7 @@ print_vm (BgrVm *vm)
 
   g_print ("name:        %s\n", bgr_vm_get_name (vm));
   g_print ("state:       %s%s%s%s\n", bgr_vm_state_to_string (bgr_vm_get_state (vm)), reason != NULL ? " (" : "",
-           reason != NULL ? reason : "", reason != NULL ? ")" : "");
+           reason != NULL ? banger_shown (reason) : "", reason != NULL ? ")" : "");
   g_print ("image:       %s\n", bgr_vm_get_image (vm));
   g_print ("hypervisor:  %s (%s)\n", or_dash (bgr_vm_get_hypervisor (vm)), or_dash (bgr_vm_get_accel (vm)));
   if (bgr_vm_get_pid (vm) > 0)
@@ -81,11 +81,13 @@ print_vm (BgrVm *vm)
   g_print ("ip:          %s\n", bgr_vm_get_ip (vm) != NULL ? bgr_vm_get_ip (vm) : "none (no network)");
   if (bgr_vm_get_dns_name (vm) != NULL)
     g_print ("dns:         %s\n", bgr_vm_get_dns_name (vm));
-  g_print ("guest:       %s, kernel %s\n", or_dash (bgr_vm_get_guest_os (vm)), or_dash (bgr_vm_get_guest_kernel (vm)));
+  /* What the guest reported: data to show, never to interpret. */
+  g_print ("guest:       %s, kernel %s\n", banger_shown (or_dash (bgr_vm_get_guest_os (vm))),
+           banger_shown (or_dash (bgr_vm_get_guest_kernel (vm))));
   if (addrs[0] != NULL)
     {
       g_autofree char *joined = g_strjoinv (", ", addrs);
-      g_print ("addresses:   %s\n", joined);
+      g_print ("addresses:   %s\n", banger_shown (joined));
     }
   g_print ("console log: %s\n", or_dash (bgr_vm_get_console_log_path (vm)));
 }
@@ -198,7 +200,7 @@ stop_or_kill (BangerInvocation *inv, gboolean kill, GError **error)
   if (inv->json)
     print_vm_json (vm);
   else
-    g_print ("VM '%s' %s\n", bgr_vm_get_name (vm), or_dash (bgr_vm_get_reason (vm)));
+    g_print ("VM '%s' %s\n", bgr_vm_get_name (vm), banger_shown (or_dash (bgr_vm_get_reason (vm))));
   return TRUE;
 }
 
@@ -349,7 +351,7 @@ banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
       if (opt_timeout != NULL && g_error_matches (*error, BGR_ERROR, BGR_ERROR_TIMED_OUT)
           && strstr ((*error)->message, "timed out after") != NULL)
         {
-          g_printerr ("banger: %s\n", (*error)->message);
+          g_printerr ("banger: %s\n", banger_shown_message ((*error)->message));
           g_clear_error (error);
           *exit_status = 124;
           return TRUE;
@@ -380,9 +382,10 @@ banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **error)
       g_autofree char *pid = bgr_vm_port_get_pid (p) > 0
                                ? g_strdup_printf ("%" G_GINT64_FORMAT, bgr_vm_port_get_pid (p))
                                : g_strdup ("-");
-      g_print ("%-6s %-40s %-6" G_GINT64_FORMAT " %-8s %s\n", bgr_vm_port_get_protocol (p),
-               bgr_vm_port_get_address (p), bgr_vm_port_get_port (p), pid,
-               or_dash (bgr_vm_port_get_process (p)));
+      /* The guest's words, each escaped. */
+      g_print ("%-6s %-40s %-6" G_GINT64_FORMAT " %-8s %s\n", banger_shown (bgr_vm_port_get_protocol (p)),
+               banger_shown (bgr_vm_port_get_address (p)), bgr_vm_port_get_port (p), pid,
+               banger_shown (or_dash (bgr_vm_port_get_process (p))));
     }
   return TRUE;
 }

@@ -9,6 +9,38 @@
 #include <string.h>
 
 #include "banger-cli.h"
+#include "bgr-escape-private.h"
+
+G_LOCK_DEFINE_STATIC (shown);
+static GPtrArray *shown_copies; /* the escaped copies, kept until exit */
+
+static const char *
+shown (const char *s, BgrEscapeFlags flags)
+{
+  char *copy;
+
+  if (s == NULL || !bgr_escape_needed (s, flags))
+    return s;
+  copy = bgr_escape (s, -1, flags);
+  G_LOCK (shown);
+  if (shown_copies == NULL)
+    shown_copies = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (shown_copies, copy);
+  G_UNLOCK (shown);
+  return copy;
+}
+
+const char *
+banger_shown (const char *s)
+{
+  return shown (s, BGR_ESCAPE_DEFAULT);
+}
+
+const char *
+banger_shown_message (const char *s)
+{
+  return shown (s, BGR_ESCAPE_KEEP_NEWLINES);
+}
 
 void
 banger_print_json_builder (JsonBuilder *builder)
@@ -35,7 +67,11 @@ banger_print_json_list (GPtrArray *list, BangerToJson to_json)
 void
 banger_print_json (const char *json)
 {
-  fputs (json, stdout);
+  /* json-glib writes C0 controls as \u00NN already; DEL, C1 controls and
+   * bidi characters may stand raw in JSON strings, and only in strings. */
+  g_autofree char *escaped = bgr_escape_needed (json, BGR_ESCAPE_JSON)
+                               ? bgr_escape (json, -1, BGR_ESCAPE_JSON) : NULL;
+  fputs (escaped != NULL ? escaped : json, stdout);
   fputc ('\n', stdout);
   fflush (stdout);
 }

@@ -149,7 +149,7 @@ usage_error (const char *fmt, ...)
   va_end (ap);
   if (want_json)
     print_json_error (BGR_ERROR_INVALID_ARGUMENT, msg);
-  g_printerr ("%s\n", msg);
+  g_printerr ("%s\n", banger_shown_message (msg));
   return BANGER_EXIT_USAGE;
 }
 
@@ -160,7 +160,7 @@ print_error (BangerInvocation *inv, const BangerCommand *cmd, const GError *erro
 
   if (inv->json)
     print_json_error (error->domain == BGR_ERROR ? error->code : BGR_ERROR_FAILED, message);
-  g_printerr ("banger: %s\n", message);
+  g_printerr ("banger: %s\n", banger_shown_message (message));
   if (g_error_matches (error, BGR_ERROR, BGR_ERROR_LOCKED) && inv->local)
     g_printerr ("banger: hint: only one engine may own a state directory; drop --local to "
                 "go through bangerd, or stop the other process first\n");

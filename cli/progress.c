@@ -46,12 +46,13 @@ draw_bytes (BangerProgress *p)
   if (total > 0)
     {
       g_autofree char *t = banger_format_size (total);
-      fprintf (stderr, "\r\033[K%s %s: %s%s%s / %s (%3.0f%%)", phase != NULL ? phase : "pulling",
-               p->what, msg != NULL ? msg : "", msg != NULL ? ", " : "", d, t,
+      fprintf (stderr, "\r\033[K%s %s: %s%s%s / %s (%3.0f%%)",
+               phase != NULL ? banger_shown (phase) : "pulling", p->what,
+               msg != NULL ? banger_shown (msg) : "", msg != NULL ? ", " : "", d, t,
                100.0 * bgr_operation_get_fraction (p->op));
     }
   else
-    fprintf (stderr, "\r\033[K%s %s: %s", phase != NULL ? phase : "working on", p->what, d);
+    fprintf (stderr, "\r\033[K%s %s: %s", phase != NULL ? banger_shown (phase) : "working on", p->what, d);
   fflush (stderr);
 }
 
@@ -87,7 +88,7 @@ on_changed (BgrOperation *op, gpointer data)
     {
       g_autofree char *line = g_strdup_printf ("[%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "] %s",
                                                bgr_operation_get_done (op),
-                                               bgr_operation_get_total (op), phase);
+                                               bgr_operation_get_total (op), banger_shown (phase));
       if (g_strcmp0 (line, p->line) != 0)
         {
           if (p->line != NULL)

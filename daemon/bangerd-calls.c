@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "bangerd-private.h"
+#include "bgr-escape-private.h"
 
 void
 bgrd_call_done (Daemon *d)
@@ -22,8 +23,11 @@ bgrd_return_error (Daemon *d, GDBusMethodInvocation *invocation, GError *error)
 {
   /* Every library error is already BGR_ERROR; its code maps to its own
    * D-Bus name (org.banger.Banger1.Error.<Name>). */
-  g_info ("%s failed: %s", g_dbus_method_invocation_get_method_name (invocation),
-          error->message);
+  {
+    /* The message may quote the caller's arguments or a guest's words. */
+    g_autofree char *msg = bgr_log_msg (error->message);
+    g_info ("%s failed: %s", g_dbus_method_invocation_get_method_name (invocation), msg);
+  }
   g_dbus_method_invocation_return_gerror (invocation, error);
   g_error_free (error);
   bgrd_call_done (d);
@@ -45,8 +49,11 @@ bgrd_authorize_method (GDBusInterfaceSkeleton *iface, GDBusMethodInvocation *inv
                        gpointer data)
 {
   Daemon *d = data;
-  g_autofree char *params =
+  g_autofree char *printed =
     g_variant_print (g_dbus_method_invocation_get_parameters (invocation), FALSE);
+  /* The caller's arguments: escaped (g_variant_print() does, but not every
+   * GLib) and cut to BGR_LOG_STR_MAX bytes. */
+  g_autofree char *params = bgr_log_str (printed);
   const char *refusal = NULL;
 
   g_debug ("call %s.%s%s on %s from %s", g_dbus_method_invocation_get_interface_name (invocation),

@@ -19,6 +19,7 @@
 
 #include "bangerd-options.h"
 #include "bangerd-private.h"
+#include "bgr-escape-private.h"
 
 static Daemon daemon_state;
 
@@ -32,6 +33,18 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
   /* GLib's levels grow more verbose as the flag value grows. */
   if ((level & G_LOG_LEVEL_MASK) > d->max_level && !(level & G_LOG_FLAG_FATAL))
     return G_LOG_WRITER_HANDLED;
+  /* A message whose call site did not escape what it quotes (a guest's
+   * words, a caller's arguments) still never puts control characters into
+   * the log: journald keeps them raw. */
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0
+        && bgr_escape_needed (fields[i].value, BGR_ESCAPE_DEFAULT))
+      {
+        g_autofree GLogField *copy = g_memdup2 (fields, n_fields * sizeof *fields);
+        g_autofree char *escaped = bgr_escape (fields[i].value, -1, BGR_ESCAPE_DEFAULT);
+        copy[i].value = escaped;
+        return log_writer (level, copy, n_fields, user_data);
+      }
   if (g_log_writer_is_journald (fileno (stderr)))
     return g_log_writer_journald (level, fields, n_fields, NULL);
   /* Not g_log_writer_standard_streams(): it would drop info and debug

@@ -294,6 +294,7 @@ typedef enum {
   FAKE_OVERSIZED,
   FAKE_CLOSE_MID_EXEC,
   FAKE_STRAY_FRAMES,
+  FAKE_HOSTILE,
 } FakeMode;
 
 typedef struct {
@@ -327,6 +328,45 @@ fake_guest (gpointer data)
         send_raw (f->fd, h, sizeof h);
       }
       break;
+    case FAKE_HOSTILE:
+      {
+        /* A guest that reports too much: every answer past the bounds. */
+        GString *big = g_string_new (NULL);
+        BgrAgentBuf e;
+        for (int i = 0; i < 2500; i++)
+          g_string_append (big, "\xc3\xa9"); /* é: a cut must not split it */
+        bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, BGR_AGENT_PROTOCOL_VERSION);
+        bgr_agent_buf_put_str (&b, BGR_AGENT_F_OS_PRETTY, big->str);
+        bgr_agent_buf_put_int (&b, BGR_AGENT_F_UPTIME_MS, -5);
+        for (int i = 0; i < 1000; i++)
+          bgr_agent_buf_put_str (&b, BGR_AGENT_F_ADDR, "eth0 10.0.0.1/8");
+        send_msg (f->fd, BGR_AGENT_MSG_READY, 0, &b);
+        bgr_agent_buf_clear (&b);
+
+        g_assert_cmpint (read_msg (f->fd, &ch), ==, BGR_AGENT_MSG_PORTS_REQ);
+        bgr_agent_buf_init (&e);
+        bgr_agent_buf_put_str (&e, BGR_AGENT_F_PORT, big->str);
+        for (int i = 0; i < 3000; i++)
+          bgr_agent_buf_put_str (&e, BGR_AGENT_F_PORT, "tcp 0.0.0.0 22 1 sshd");
+        send_msg (f->fd, BGR_AGENT_MSG_PORTS, ch, &e);
+        bgr_agent_buf_clear (&e);
+
+        g_assert_cmpint (read_msg (f->fd, &ch), ==, BGR_AGENT_MSG_STATS_REQ);
+        bgr_agent_buf_init (&e);
+        bgr_agent_buf_put_int (&e, BGR_AGENT_F_STAT_MEM_TOTAL, -1);
+        bgr_agent_buf_put_int (&e, BGR_AGENT_F_STAT_CPU_USER_MS, G_MAXINT64);
+        bgr_agent_buf_put_int (&e, BGR_AGENT_F_STAT_DISK_FREE, 4096);
+        send_msg (f->fd, BGR_AGENT_MSG_STATS, ch, &e);
+        bgr_agent_buf_clear (&e);
+
+        g_assert_cmpint (read_msg (f->fd, &ch), ==, BGR_AGENT_MSG_EXEC);
+        bgr_agent_buf_init (&e);
+        bgr_agent_buf_put_int (&e, BGR_AGENT_F_EXIT_CODE, 100000);
+        send_msg (f->fd, BGR_AGENT_MSG_EXIT, ch, &e);
+        bgr_agent_buf_clear (&e);
+        g_string_free (big, TRUE);
+      }
+      break;
     case FAKE_CLOSE_MID_EXEC:
     case FAKE_STRAY_FRAMES:
       bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, BGR_AGENT_PROTOCOL_VERSION);
@@ -350,7 +390,7 @@ fake_guest (gpointer data)
       break;
     }
   bgr_agent_buf_clear (&b);
-  if (f->mode != FAKE_STRAY_FRAMES)
+  if (f->mode != FAKE_STRAY_FRAMES && f->mode != FAKE_HOSTILE)
     {
       shutdown (f->fd, SHUT_RDWR);
       close (f->fd);
@@ -405,9 +445,37 @@ test_fake_guest (gconstpointer data)
         g_assert_cmpint (status, ==, 128);
       }
       break;
+    case FAKE_HOSTILE:
+      {
+        const char *argv[] = { "true", NULL };
+        g_auto (GStrv) ports = NULL;
+        g_autoptr (GHashTable) stats = NULL;
+        gint status = -1;
+        g_assert_no_error (err);
+        /* Strings cut at a character boundary, with an ellipsis. */
+        g_assert_cmpuint (strlen (facts->os_pretty), <=, 512 + 3);
+        g_assert_true (g_utf8_validate (facts->os_pretty, -1, NULL));
+        g_assert_true (g_str_has_suffix (facts->os_pretty, "\xe2\x80\xa6"));
+        g_assert_true (g_str_has_prefix (facts->os_pretty, "\xc3\xa9\xc3\xa9"));
+        g_assert_cmpuint (g_strv_length (facts->addrs), ==, 64);
+        g_assert_cmpint (facts->uptime_ms, ==, 0);
+        ports = bgr_agent_conn_ports (conn, 20000, NULL, &err);
+        g_assert_no_error (err);
+        g_assert_cmpuint (g_strv_length (ports), ==, 1024);
+        g_assert_cmpuint (strlen (ports[0]), <=, 512 + 3);
+        stats = bgr_agent_conn_stats (conn, 20000, NULL, &err);
+        g_assert_no_error (err);
+        g_assert_null (g_hash_table_lookup (stats, "mem_total"));
+        g_assert_null (g_hash_table_lookup (stats, "cpu_user_ms"));
+        g_assert_nonnull (g_hash_table_lookup (stats, "disk_free"));
+        g_assert_true (bgr_agent_conn_exec (conn, argv, NULL, NULL, 0, -1, -1, -1, &status, NULL, &err));
+        g_assert_no_error (err);
+        g_assert_cmpint (status, ==, 255);
+      }
+      break;
     }
   g_thread_join (t);
-  if (mode == FAKE_STRAY_FRAMES)
+  if (mode == FAKE_STRAY_FRAMES || mode == FAKE_HOSTILE)
     close (f.fd);
 }
 
@@ -426,6 +494,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/agent-client/fake/close-mid-exec", GINT_TO_POINTER (FAKE_CLOSE_MID_EXEC),
                         test_fake_guest);
   g_test_add_data_func ("/agent-client/fake/stray-frames", GINT_TO_POINTER (FAKE_STRAY_FRAMES),
+                        test_fake_guest);
+  g_test_add_data_func ("/agent-client/fake/hostile", GINT_TO_POINTER (FAKE_HOSTILE),
                         test_fake_guest);
   return g_test_run ();
 }

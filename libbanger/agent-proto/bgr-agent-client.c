@@ -338,6 +338,38 @@ close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
   g_async_queue_unref (q);
 }
 
+/* What a guest reports is bounded before use (docs/agent-protocol.md,
+ * "Limits"): a hostile guest gets its answer cut, not more of the host's
+ * memory, logs or terminal. */
+#define FACT_MAX_BYTES 512       /* one READY string (uname -a is ~330) */
+#define MESSAGE_MAX_BYTES 1024   /* an ERROR message */
+#define PORT_LINE_MAX_BYTES 512  /* one PORT line */
+#define ADDRS_MAX 64             /* ADDR fields kept from one READY */
+#define PORTS_MAX 1024           /* PORT fields kept from one PORTS */
+#define STAT_MAX (G_GINT64_CONSTANT (1) << 53) /* stats and uptimes: 0 <= v < this */
+
+/* A string field as valid UTF-8, cut to @max bytes (with "…" after it,
+ * and *@cut set) when longer. */
+static char *
+field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut)
+{
+  char *s;
+
+  if (len <= max)
+    return g_utf8_make_valid ((const char *) val, len);
+  if (cut != NULL)
+    *cut = TRUE;
+  /* Back to a character boundary (continuation bytes are 10xxxxxx). */
+  while (max > 0 && (val[max] & 0xc0) == 0x80)
+    max--;
+  s = g_utf8_make_valid ((const char *) val, (gssize) max);
+  {
+    char *out = g_strconcat (s, "\xe2\x80\xa6", NULL); /* "…" */
+    g_free (s);
+    return out;
+  }
+}
+
 /* Reads an ERROR frame into a GError. */
 static gboolean
 agent_error (Frame *f, const char *what, GError **error)
@@ -355,7 +387,7 @@ agent_error (Frame *f, const char *what, GError **error)
     if (tag == BGR_AGENT_F_MESSAGE)
       {
         g_free (message);
-        message = g_strndup ((const char *) val, len);
+        message = field_str_max (val, len, MESSAGE_MAX_BYTES, NULL);
       }
     else if (tag == BGR_AGENT_F_ERRNO)
       bgr_agent_field_int (val, len, &err);
@@ -368,12 +400,6 @@ agent_error (Frame *f, const char *what, GError **error)
   return FALSE;
 }
 
-static char *
-field_str (const guint8 *val, guint32 len)
-{
-  return g_utf8_make_valid ((const char *) val, len);
-}
-
 static BgrAgentFacts *
 parse_ready (Frame *f)
 {
@@ -383,6 +409,8 @@ parse_ready (Frame *f)
   guint16 tag;
   const guint8 *val;
   guint32 len;
+  gboolean cut = FALSE;
+  guint n_addrs = 0;
 
   bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
   while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
@@ -390,7 +418,7 @@ parse_ready (Frame *f)
       {
       case BGR_AGENT_F_VERSION: bgr_agent_field_int (val, len, &facts->version); break;
       case BGR_AGENT_F_UPTIME_MS: bgr_agent_field_int (val, len, &facts->uptime_ms); break;
-#define STR(T, m) case T: g_free (facts->m); facts->m = field_str (val, len); break
+#define STR(T, m) case T: g_free (facts->m); facts->m = field_str_max (val, len, FACT_MAX_BYTES, &cut); break
       STR (BGR_AGENT_F_AGENT_VERSION, agent_version);
       STR (BGR_AGENT_F_KERNEL, kernel);
       STR (BGR_AGENT_F_UNAME, uname);
@@ -399,9 +427,18 @@ parse_ready (Frame *f)
       STR (BGR_AGENT_F_OS_PRETTY, os_pretty);
       STR (BGR_AGENT_F_HOSTNAME, hostname);
 #undef STR
-      case BGR_AGENT_F_ADDR: g_ptr_array_add (addrs, field_str (val, len)); break;
+      case BGR_AGENT_F_ADDR:
+        if (++n_addrs <= ADDRS_MAX)
+          g_ptr_array_add (addrs, field_str_max (val, len, FACT_MAX_BYTES, &cut));
+        break;
       default: break;
       }
+  if (facts->uptime_ms < 0 || facts->uptime_ms >= STAT_MAX)
+    facts->uptime_ms = 0;
+  if (n_addrs > ADDRS_MAX)
+    g_info ("the guest agent reported %u addresses; keeping the first %d", n_addrs, ADDRS_MAX);
+  if (cut)
+    g_info ("the guest agent reported facts longer than %d bytes; they were cut", FACT_MAX_BYTES);
   g_ptr_array_add (addrs, NULL);
   facts->addrs = (GStrv) g_ptr_array_steal (addrs, NULL);
   return facts;
@@ -661,8 +698,9 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
                            g_strerror (out_errno != 0 ? out_errno : err_errno));
             else
               {
+                /* A status, whatever the guest says: 0..255. */
                 if (out_status != NULL)
-                  *out_status = code >= 0 ? (gint) code : 128 + (gint) sig;
+                  *out_status = code >= 0 ? (gint) MIN (code, 255) : 128 + (gint) CLAMP (sig, 0, 127);
                 ok = TRUE;
               }
           }
@@ -764,14 +802,21 @@ bgr_agent_conn_ports (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellabl
   guint16 tag;
   const guint8 *val;
   guint32 len;
+  gboolean cut = FALSE;
+  guint n = 0;
 
   if (f == NULL)
     return NULL;
   bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
   while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
-    if (tag == BGR_AGENT_F_PORT)
-      g_ptr_array_add (lines, field_str (val, len));
+    if (tag == BGR_AGENT_F_PORT && ++n <= PORTS_MAX)
+      g_ptr_array_add (lines, field_str_max (val, len, PORT_LINE_MAX_BYTES, &cut));
   frame_free (f);
+  if (n > PORTS_MAX)
+    g_info ("the guest agent reported %u listening sockets; keeping the first %d", n, PORTS_MAX);
+  if (cut)
+    g_info ("the guest agent reported port lines longer than %d bytes; they were cut",
+            PORT_LINE_MAX_BYTES);
   g_ptr_array_add (lines, NULL);
   return (GStrv) g_ptr_array_steal (lines, NULL);
 }
@@ -807,8 +852,11 @@ bgr_agent_conn_stats (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellabl
       if (names[i].tag == tag)
         {
           gint64 v;
-          if (bgr_agent_field_int (val, len, &v) == 0)
+          /* Out of range is no answer (and no overflow in later sums). */
+          if (bgr_agent_field_int (val, len, &v) == 0 && v >= 0 && v < STAT_MAX)
             g_hash_table_insert (stats, (gpointer) names[i].name, g_memdup2 (&v, sizeof v));
+          else
+            g_info ("the guest agent reported an impossible %s; ignored", names[i].name);
         }
   frame_free (f);
   return stats;

@@ -103,6 +103,8 @@ bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellable *cancella
   g_autoptr (JsonObject) doc = bgr_vm_load_running (engine, name, error);
   g_autoptr (BgrAgentConn) conn = NULL;
   g_auto (GStrv) lines = NULL;
+  static const char *const protocols[] = { "tcp", "tcp6", "udp", "udp6", NULL };
+  guint skipped = 0;
   GPtrArray *out;
 
   if (doc == NULL || (conn = bgr_vm_agent_get (engine, doc, cancellable, error)) == NULL)
@@ -113,20 +115,32 @@ bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellable *cancella
   out = g_ptr_array_new_with_free_func (g_object_unref);
   for (char **l = lines; *l != NULL; l++)
     {
-      /* "PROTO ADDR PORT PID COMMAND" (COMMAND may hold spaces). */
+      /* "PROTO ADDR PORT PID COMMAND" (COMMAND may hold spaces). The
+       * guest wrote it: a line that does not parse is skipped, and only
+       * COMMAND is free text (shown escaped). */
       g_auto (GStrv) f = g_strsplit (*l, " ", 5);
       g_autoptr (JsonObject) p = NULL;
-      if (g_strv_length (f) < 5)
-        continue;
+      g_autoptr (GInetAddress) addr = NULL;
+      guint64 port, pid;
+      if (g_strv_length (f) < 5 || !g_strv_contains (protocols, f[0])
+          || (addr = g_inet_address_new_from_string (f[1])) == NULL
+          || !g_ascii_string_to_unsigned (f[2], 10, 1, 65535, &port, NULL)
+          || !g_ascii_string_to_unsigned (f[3], 10, 0, G_MAXINT32, &pid, NULL))
+        {
+          skipped++;
+          continue;
+        }
       p = json_object_new ();
       json_object_set_string_member (p, "name", name);
       json_object_set_string_member (p, "protocol", f[0]);
       json_object_set_string_member (p, "address", f[1]);
-      json_object_set_int_member (p, "port", g_ascii_strtoll (f[2], NULL, 10));
-      json_object_set_int_member (p, "pid", g_ascii_strtoll (f[3], NULL, 10));
+      json_object_set_int_member (p, "port", (gint64) port);
+      json_object_set_int_member (p, "pid", (gint64) pid);
       json_object_set_string_member (p, "process", f[4]);
       g_ptr_array_add (out, bgr_vm_port_new_from_json (p));
     }
+  if (skipped > 0)
+    g_info ("VM %s: skipped %u port line(s) from the guest that do not parse", name, skipped);
   return out;
 }
 

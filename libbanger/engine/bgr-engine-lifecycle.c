@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bgr-error-private.h"
+#include "bgr-escape-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-agent-private.h"
@@ -103,8 +104,10 @@ power_off (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, gboolean ke
       && bgr_vmm_instance_wait_exit (inst, STOP_AGENT_WAIT_MS, cancellable, NULL))
     how = "stopped (the guest powered off)";
   if (agent_error != NULL)
-    g_info ("VM %s: graceful stop through the agent failed: %s", bgr_record_str (doc, "name"),
-            agent_error->message);
+    {
+      g_autofree char *msg = bgr_log_msg (agent_error->message); /* may quote the guest */
+      g_info ("VM %s: graceful stop through the agent failed: %s", bgr_record_str (doc, "name"), msg);
+    }
   /* 2: Ctrl-Alt-Del / ACPI power button. */
   if (how == NULL && !g_cancellable_is_cancelled (cancellable) && bgr_vmm_instance_is_alive (inst))
     {

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "bgr-error-private.h"
+#include "bgr-escape-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-agent-private.h"
 #include "engine/bgr-engine-claims-private.h"
@@ -81,7 +82,11 @@ bgr_vm_reconcile (BgrEngine *engine, JsonObject *doc, gboolean claimed)
   if (!bgr_store_save (bgr_engine_get_store (engine), BGR_VM_KIND, name, fresh, &error))
     g_warning ("cannot save VM %s: %s", name, error->message);
   bgr_engine_unlock (engine);
-  g_info ("VM %s: %s", name, reason);
+  {
+    /* The reason may quote the guest's console (its last words). */
+    g_autofree char *shown = bgr_log_msg (reason);
+    g_info ("VM %s: %s", name, shown);
+  }
   bgr_vm_agent_drop (engine, name);
   replace_members (doc, fresh);
   return TRUE;

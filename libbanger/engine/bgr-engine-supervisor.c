@@ -4,6 +4,7 @@
  * auto_stop_stale_after. Two threads, ticking every second. */
 #include "config.h"
 
+#include "bgr-escape-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-agent-private.h"
 #include "engine/bgr-engine-claims-private.h"
@@ -39,7 +40,8 @@ auto_stop (BgrEngine *engine, const char *name)
   vm = bgr_engine_stop_vm (engine, name, NULL, &error);
   if (vm == NULL)
     {
-      g_warning ("VM %s: auto-stop failed: %s", name, error->message);
+      g_autofree char *msg = bgr_log_msg (error->message);
+      g_warning ("VM %s: auto-stop failed: %s", name, msg);
       return;
     }
   /* Load and save under the lock: a delete may come in between. */
@@ -63,7 +65,10 @@ sample_guest (BgrEngine *engine, JsonObject *doc, const char *name)
   g_autoptr (JsonObject) s = bgr_vm_sample_guest (engine, doc, NULL, &error);
 
   if (s == NULL)
-    g_debug ("VM %s: no guest stats: %s", name, error->message);
+    {
+      g_autofree char *msg = bgr_log_msg (error->message); /* may quote the guest */
+      g_debug ("VM %s: no guest stats: %s", name, msg);
+    }
   else if (bgr_vm_samples_remember_guest (engine, name, s) >= ACTIVE_CPU_PERMILLE)
     bgr_vm_record_touch (engine, name);
 }

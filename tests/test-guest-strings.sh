@@ -1,0 +1,169 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The guest is untrusted: a VM whose agent reports hostile strings (an
+# os-release PRETTY_NAME with terminal escape sequences, a listening
+# process whose name holds them) and a D-Bus caller passing them. Every
+# surface is checked: `banger vm show` / `vm ports` print them escaped,
+# --json has no raw control bytes but decodes to the guest's exact string,
+# the Vm object's GuestOs property holds that string as data, and
+# bangerd's log (debug level) holds neither ESC nor BEL and cuts long
+# arguments. bangerd runs on a private dbus-daemon with the fake VMM (the
+# agent on the host, in host mode, reading $BANGER_AGENT_OS_RELEASE).
+# Needs: BANGER_CLI, BANGERD, PYTHON3.
+set -eu
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bgr-gs-XXXXXX")
+bus_pid= daemon_pid= listener_pid=
+
+cleanup () {
+  status=$?
+  set +e
+  [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null
+  if [ -n "$daemon_pid" ]; then
+    kill "$daemon_pid" 2>/dev/null
+    wait "$daemon_pid" 2>/dev/null
+  fi
+  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
+  # "VMs" a failed run left behind: their command lines name $work.
+  for proc in /proc/[0-9]*; do
+    case $(tr '\0' ' ' 2>/dev/null < "$proc/cmdline") in
+      *"$work"*) kill -9 "${proc#/proc/}" 2>/dev/null ;;
+    esac
+  done
+  if [ $status -ne 0 ]; then
+    for f in bangerd.log show.out show.json ports.out ports.json prop.out; do
+      [ -s "$work/$f" ] && { echo "--- $f"; cat -v "$work/$f"; }
+    done
+  fi
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail () { echo "FAIL: $*" >&2; exit 1; }
+
+wait_for () {
+  limit=$1 what=$2
+  shift 2
+  deadline=$(($(date +%s) + limit))
+  until "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "still not true after ${limit}s: $what"
+    sleep 0.02
+  done
+}
+
+# raw FILE: FILE holds no ESC, BEL, CR or C1 CSI (U+009B) byte.
+no_raw () {
+  ! LC_ALL=C grep -q "$(printf '[\033\007\r]')" "$1" && ! LC_ALL=C grep -q "$(printf '\302\233')" "$1"
+}
+
+export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
+       XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.data" \
+       XDG_RUNTIME_DIR="$work/run" DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
+unset BANGER_CONFIG
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+PATH=$PATH:/usr/sbin:/sbin
+
+# The guest's os-release: ESC ] 0 ; ... BEL retitles a terminal, ESC [ 31 m
+# recolours it, U+009B is the 8-bit CSI, U+202E reverses the text after it.
+printf 'ID=evil\nPRETTY_NAME="Evil\033]0;pwned\007\033[31mRED\302\233x\342\200\256y\rz"\n' \
+  > "$work/os-release"
+pretty=$(printf 'Evil\033]0;pwned\007\033[31mRED\302\233x\342\200\256y\rz')
+export BANGER_AGENT_OS_RELEASE="$work/os-release"
+
+mkfs.ext4 -q -F "$work/rootfs.ext4" 16M > /dev/null
+{ printf '\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0\76\0'; head -c 44 /dev/zero; } > "$work/vmlinux"
+cat > "$work/daemon.toml" <<EOT
+hypervisor = "fake"
+state_dir = "$work/state"
+cache_dir = "$work/cache"
+log_level = "debug"
+EOT
+cat > "$work/bus.conf" <<EOT
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$work/bus</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+EOT
+dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/bus.address" \
+  2> "$work/bus.log" &
+bus_pid=$!
+wait_for 30 "dbus-daemon listens" test -s "$work/bus.address"
+"$BANGERD" --session --config "$work/daemon.toml" > "$work/bangerd.log" 2>&1 &
+daemon_pid=$!
+has_owner () {
+  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.NameHasOwner org.banger.Banger1 2>/dev/null | grep -q true
+}
+wait_for 60 "bangerd owns org.banger.Banger1" has_owner
+"$BANGER_CLI" image register --name img --rootfs "$work/rootfs.ext4" --kernel "$work/vmlinux" \
+  > /dev/null || fail "image register"
+"$BANGER_CLI" vm create --name evil --image img > "$work/create.out" || fail "vm create"
+no_raw "$work/create.out" || fail "vm create printed raw control characters"
+
+# vm show: escaped, every character of it.
+"$BANGER_CLI" vm show evil > "$work/show.out" || fail "vm show"
+no_raw "$work/show.out" || fail "vm show printed raw control characters"
+grep -qF 'guest:       Evil\x1b]0;pwned\x07\x1b[31mRED\u{009b}x\u{202e}y\x0dz, kernel ' "$work/show.out" \
+  || fail "vm show does not show the escaped PRETTY_NAME"
+
+# --json: no raw control bytes, and it decodes to the guest's exact string.
+"$BANGER_CLI" --json vm show evil > "$work/show.json" || fail "vm show --json"
+no_raw "$work/show.json" || fail "vm show --json printed raw control characters"
+"$PYTHON3" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["guest_os"] != sys.argv[2])' \
+  "$work/show.json" "$pretty" || fail "vm show --json: guest_os is not the guest's string"
+
+# D-Bus: the property is data, the guest's string as it is.
+gdbus call --session --dest org.banger.Banger1 --object-path /org/banger/Banger1/vm/evil \
+  --method org.freedesktop.DBus.Properties.Get org.banger.Banger1.Vm GuestOs > "$work/prop.out" \
+  || fail "Get GuestOs"
+grep -qF "Evil\\u001b]0;pwned\\a\\u001b[31mRED" "$work/prop.out" || fail "GuestOs is not the guest's string"
+
+# vm ports: a listening process (on the host, which the fake VM's agent
+# reports) whose name holds escape sequences.
+"$PYTHON3" -c '
+import ctypes, socket, sys, time
+ctypes.CDLL(None).prctl(15, b"ev\x1b]0;p\x07il", 0, 0, 0)  # PR_SET_NAME
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(120)' "$work/port" &
+listener_pid=$!
+wait_for 30 "the listener listens" test -s "$work/port"
+port=$(cat "$work/port")
+"$BANGER_CLI" vm ports evil > "$work/ports.out" || fail "vm ports"
+no_raw "$work/ports.out" || fail "vm ports printed raw control characters"
+grep -q "^tcp  *127\.0\.0\.1  *$port  *$listener_pid  *ev\\\\x1b\]0;p\\\\x07il\$" "$work/ports.out" \
+  || fail "vm ports does not show the escaped process name"
+"$BANGER_CLI" --json vm ports evil > "$work/ports.json" || fail "vm ports --json"
+no_raw "$work/ports.json" || fail "vm ports --json printed raw control characters"
+"$PYTHON3" -c '
+import json, sys
+ports = [p for p in json.load(open(sys.argv[1])) if p["port"] == int(sys.argv[2])]
+sys.exit(not ports or ports[0]["process"] != "ev\x1b]0;p\x07il")' "$work/ports.json" "$port" \
+  || fail "vm ports --json: the process name is not the guest's"
+
+# A caller's hostile and huge arguments: logged escaped and cut.
+long=$(head -c 5000 /dev/zero | tr '\0' a)
+gdbus call --session --dest org.banger.Banger1 --object-path /org/banger/Banger1 \
+  --method org.banger.Banger1.Manager.GetVm "$(printf 'x\033]0;t\007')$long" > /dev/null 2>&1 \
+  && fail "GetVm of a hostile name succeeded"
+"$BANGER_CLI" vm delete --force evil > /dev/null || fail "vm delete"
+
+# The log: things happened, and none of it raw.
+grep -q 'GetVm' "$work/bangerd.log" || fail "bangerd logged no GetVm call"
+no_raw "$work/bangerd.log" || fail "bangerd's log holds raw control characters"
+grep -qF '...(' "$work/bangerd.log" || fail "bangerd's log did not cut the long argument"
+# The failed call's message quotes the name, escaped by libbanger's helper
+# (not only by GLib's log writer, which some GLib versions do not escape in).
+grep -qF "GetVm failed: invalid VM name 'x\x1b]0;t\x07aaa" "$work/bangerd.log" \
+  || fail "bangerd's log does not quote the name escaped"
+if grep -q "$long" "$work/bangerd.log"; then fail "bangerd's log holds the whole 5000-byte argument"; fi
+echo "ok"
