@@ -1090,7 +1090,7 @@ bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **
   /* Serialise creators (daemon threads, other processes sharing HOME), then
    * look again: whoever held the lock before us may have made the key. */
   lockpath = g_build_filename (dir, ".keygen.lock", NULL);
-  lockfd = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  lockfd = open (lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (lockfd < 0 || flock (lockfd, LOCK_EX) != 0)
     {
       bgr_set_error_errno (error, errno, "cannot lock %s", lockpath);
