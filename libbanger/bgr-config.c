@@ -65,8 +65,8 @@ static const KeySpec key_specs[] = {
   { "cidr", KT_CIDR, NULL, 0, 0, "network VM addresses come from" },
   { "tap_pool_size", KT_UINT, NULL, 0, 256, "taps created ahead of need" },
   { "default_dns", KT_IPV4, NULL, 0, 0, "DNS server non-.vm names are forwarded to" },
-  { "state_dir", KT_PATH, NULL, 0, 0, "where banger keeps its state" },
-  { "cache_dir", KT_PATH, NULL, 0, 0, "where downloads and blobs are cached" },
+  { "state_dir", KT_PATH, NULL, 0, 0, "where banger keeps its state (private: made 0700; one others can write to is refused)" },
+  { "cache_dir", KT_PATH, NULL, 0, 0, "where downloads and blobs are cached (private, like state_dir)" },
   { "kernel_catalog_url", KT_URL, NULL, 0, 0, "kernel catalog (empty: built-in)" },
 };
 
@@ -1090,7 +1090,7 @@ bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **
   /* Serialise creators (daemon threads, other processes sharing HOME), then
    * look again: whoever held the lock before us may have made the key. */
   lockpath = g_build_filename (dir, ".keygen.lock", NULL);
-  lockfd = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  lockfd = open (lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (lockfd < 0 || flock (lockfd, LOCK_EX) != 0)
     {
       bgr_set_error_errno (error, errno, "cannot lock %s", lockpath);

@@ -25,6 +25,14 @@ guint64 bgr_path_size (const char *path);
 /* Bytes actually allocated on disk for a file (holes excluded). */
 guint64 bgr_path_allocated (const char *path);
 
+/* Makes sure @path is a directory nobody else can plant files in: created
+ * with @mode (and parents 0700) when missing; an existing one must be a
+ * directory owned by the effective user, with no group or other write bit
+ * (0755 is fine, 0775 or 0777 is not; world-writable parents such as /tmp
+ * do not matter). Otherwise a %BGR_ERROR_INVALID_CONFIG error naming @what
+ * (the config key, e.g. "state_dir") says why and what to do. */
+gboolean bgr_ensure_private_dir (const char *path, int mode, const char *what, GError **error);
+
 /* The last @max_bytes bytes of file @path as a string ("" when it cannot
  * be read). */
 char *bgr_read_tail (const char *path, gsize max_bytes);

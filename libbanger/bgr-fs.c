@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "bgr-error-private.h"
@@ -254,6 +256,75 @@ measure (const char *path, gboolean allocated)
   total = size_total;
   G_UNLOCK (size_lock);
   return total;
+}
+
+static char *
+describe_uid (uid_t uid)
+{
+  struct passwd pw, *res = NULL;
+  char buf[1024];
+
+  if (getpwuid_r (uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
+    return g_strdup_printf ("%s (uid %u)", res->pw_name, (unsigned) uid);
+  return g_strdup_printf ("uid %u", (unsigned) uid);
+}
+
+gboolean
+bgr_ensure_private_dir (const char *path, int mode, const char *what, GError **error)
+{
+  struct stat st;
+  uid_t me = geteuid ();
+
+  if (stat (path, &st) != 0)
+    {
+      g_autofree char *parent = NULL;
+
+      if (errno != ENOENT)
+        {
+          bgr_set_error_errno (error, errno, "cannot examine %s %s", what, path);
+          return FALSE;
+        }
+      parent = g_path_get_dirname (path);
+      if (g_mkdir_with_parents (parent, 0700) != 0
+          || (mkdir (path, mode) != 0 && errno != EEXIST))
+        {
+          bgr_set_error_errno (error, errno, "cannot create %s %s", what, path);
+          return FALSE;
+        }
+      if (stat (path, &st) != 0)
+        {
+          bgr_set_error_errno (error, errno, "cannot examine %s %s", what, path);
+          return FALSE;
+        }
+    }
+  if (!S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                   "%s %s is not a directory: remove it or choose another %s", what, path, what);
+      return FALSE;
+    }
+  if (st.st_uid != me)
+    {
+      g_autofree char *owner = describe_uid (st.st_uid);
+      g_autofree char *self = describe_uid (me);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                   "%s %s is owned by %s, not by %s that runs banger: another user could "
+                   "change what banger reads and writes there; use a directory of your own "
+                   "(chown it) or another %s", what, path, owner, self, what);
+      return FALSE;
+    }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    {
+      const char *who = (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "group and others"
+                        : (st.st_mode & S_IWOTH)                      ? "others"
+                                                                      : "its group";
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                   "%s %s is writable by %s (mode %04o): use a private directory "
+                   "(chmod 700 %s) or another %s", what, path, who,
+                   (unsigned) (st.st_mode & 07777), path, what);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 guint64

@@ -111,7 +111,9 @@ prepare_artifacts (void)
   BgrRun r;
 
   g_assert_nonnull (g_mkdtemp (scratch));
-  cfgtext = g_strdup_printf ("state_dir = \"%s/state\"\n", scratch);
+  /* Outside a test case the isolated XDG dirs are /dev/null: name both. */
+  cfgtext = g_strdup_printf ("state_dir = \"%s/state\"\ncache_dir = \"%s/cache\"\n", scratch,
+                             scratch);
   cfg = bgr_config_load_from_data (cfgtext, -1, "scratch.toml", &err);
   client = bgr_client_new_local (cfg, 0, &err);
   g_assert_no_error (err);

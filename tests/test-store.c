@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,8 +217,167 @@ test_lock_other_process (void)
     g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
     g_assert_no_error (err);
     g_assert_nonnull (s);
+    g_assert_nonnull (s);
   }
   close (ready[0]); close (ready[1]); close (release[0]); close (release[1]);
+}
+
+/* A fresh directory below the test's state dir, 0700 like mkdtemp makes. */
+static char *
+fresh_dir (const char *name)
+{
+  g_autofree char *parent = g_build_filename (g_get_user_state_dir (), "safe", NULL);
+  char *dir = g_build_filename (parent, name, NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  g_assert_cmpint (chmod (dir, 0700), ==, 0);
+  return dir;
+}
+
+static void
+assert_file_is (const char *path, const char *expected)
+{
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, expected);
+}
+
+/* A `lock` symlink someone planted is refused, and the file it points to
+ * is neither truncated nor written. */
+static void
+test_lock_symlink (void)
+{
+  g_autofree char *dir = fresh_dir ("symlink");
+  g_autofree char *victim = g_build_filename (g_get_user_state_dir (), "victim", NULL);
+  g_autofree char *lock = g_build_filename (dir, "lock", NULL);
+  g_autofree char *absent = g_build_filename (g_get_user_state_dir (), "absent", NULL);
+  g_autoptr (BgrStore) store = NULL;
+  g_autoptr (GError) err = NULL;
+
+  g_assert_true (g_file_set_contents (victim, "precious\n", -1, NULL));
+  g_assert_cmpint (symlink (victim, lock), ==, 0);
+  store = bgr_store_open (dir, &err);
+  g_assert_null (store);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_CONFIG);
+  g_assert_nonnull (strstr (err->message, "symbolic link"));
+  g_assert_nonnull (strstr (err->message, lock));
+  g_clear_error (&err);
+  assert_file_is (victim, "precious\n");
+  /* The pid reader does not follow it either. */
+  g_assert_cmpint (bgr_store_read_lock_pid (dir), ==, 0);
+
+  /* A dangling one does not create its target. */
+  g_assert_cmpint (g_unlink (lock), ==, 0);
+  g_assert_cmpint (symlink (absent, lock), ==, 0);
+  g_assert_null (bgr_store_open (dir, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_CONFIG);
+  g_clear_error (&err);
+  g_assert_false (g_file_test (absent, G_FILE_TEST_EXISTS));
+
+  /* A hard link to someone's file is not our lock either. */
+  g_assert_cmpint (g_unlink (lock), ==, 0);
+  g_assert_cmpint (link (victim, lock), ==, 0);
+  g_assert_null (bgr_store_open (dir, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_CONFIG);
+  g_assert_nonnull (strstr (err->message, "hard link"));
+  g_clear_error (&err);
+  assert_file_is (victim, "precious\n");
+
+  /* Removed, the directory is usable again. */
+  g_assert_cmpint (g_unlink (lock), ==, 0);
+  store = bgr_store_open (dir, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (store);
+}
+
+/* A state_dir others (or our group) can write to is refused, saying why
+ * and what to do. */
+static void
+test_unsafe_mode (void)
+{
+  static const struct { int mode; const char *says; } cases[] = {
+    { 0777, "is writable by group and others (mode 0777)" },
+    { 01777, "is writable by group and others (mode 1777)" },
+    { 0757, "is writable by others (mode 0757)" },
+    { 0770, "is writable by its group (mode 0770)" },
+  };
+  g_autofree char *dir = fresh_dir ("mode");
+  g_autofree char *lock = g_build_filename (dir, "lock", NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) err = NULL;
+      g_autofree char *expected = g_strdup_printf ("state_dir %s %s", dir, cases[i].says);
+      g_autofree char *fix = g_strdup_printf ("chmod 700 %s", dir);
+
+      g_assert_cmpint (chmod (dir, cases[i].mode), ==, 0);
+      g_assert_null (bgr_store_open (dir, &err));
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_CONFIG);
+      g_assert_nonnull (strstr (err->message, expected));
+      g_assert_nonnull (strstr (err->message, fix));
+      g_assert_nonnull (strstr (err->message, "another state_dir"));
+    }
+  /* Refused before anything was made in it. */
+  g_assert_false (g_file_test (lock, G_FILE_TEST_EXISTS));
+}
+
+/* A state_dir owned by another user is refused (needs root to set up). */
+static void
+test_foreign_owner (void)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr (GError) err = NULL;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("needs root to chown a directory to another user");
+      return;
+    }
+  dir = fresh_dir ("foreign");
+  g_assert_cmpint (chown (dir, 65534, 65534), ==, 0);
+  g_assert_null (bgr_store_open (dir, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_CONFIG);
+  g_assert_nonnull (strstr (err->message, dir));
+  g_assert_nonnull (strstr (err->message, "uid 65534"));
+  g_assert_nonnull (strstr (err->message, "is owned by"));
+  g_assert_nonnull (strstr (err->message, "another state_dir"));
+}
+
+/* Private directories are accepted: 0700, and 0755 (what systemd's
+ * StateDirectory= makes, root-owned for the system daemon); a missing one
+ * is created 0700, even below a world-writable sticky parent like /tmp. */
+static void
+test_private_ok (void)
+{
+  g_autofree char *dir = fresh_dir ("ok");
+  g_autofree char *sticky = fresh_dir ("sticky");
+  g_autofree char *created = g_build_filename (sticky, "state", NULL);
+  struct stat st;
+
+  {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
+    g_assert_no_error (err);
+    g_assert_nonnull (s);
+  }
+  g_assert_cmpint (chmod (dir, 0755), ==, 0);
+  {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
+    g_assert_no_error (err);
+    g_assert_nonnull (s);
+  }
+  g_assert_cmpint (chmod (sticky, 01777), ==, 0);
+  {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (BgrStore) s = bgr_store_open (created, &err);
+    g_assert_no_error (err);
+    g_assert_nonnull (s);
+  }
+  g_assert_cmpint (g_stat (created, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
 }
 
 int
@@ -229,5 +389,9 @@ main (int argc, char **argv)
   g_test_add_func ("/store/corrupt", test_corrupt);
   g_test_add_func ("/store/lock-same-process", test_lock_same_process);
   g_test_add_func ("/store/lock-other-process", test_lock_other_process);
+  g_test_add_func ("/store/lock-symlink", test_lock_symlink);
+  g_test_add_func ("/store/unsafe-mode", test_unsafe_mode);
+  g_test_add_func ("/store/foreign-owner", test_foreign_owner);
+  g_test_add_func ("/store/private-ok", test_private_ok);
   return g_test_run ();
 }

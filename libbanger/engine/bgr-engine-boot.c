@@ -236,7 +236,7 @@ console_begin (const char *console, const char *name, const char *driver_name, g
       if (!g_file_set_contents_full (console, kept, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
         g_info ("VM %s: cannot shorten %s", name, console);
     }
-  fd = open (console, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  fd = open (console, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   banner = g_strdup_printf ("---- banger: %s booting VM %s (%s, %s) ----\n", when, name,
                             driver_name, g_str_equal (driver_name, "fake") ? "none"
                                          : kvm ? "kvm" : "tcg");
@@ -372,12 +372,10 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
   *out_kvm_hang = FALSE;
   if (!choose_hypervisor (engine, bgr_record_str (doc, "kernel"), &driver_name, &kvm, &auto_kvm, &local))
     goto fail;
+  /* A fresh, private run directory: the VMM's sockets and logs go there. */
   bgr_rm_rf (run_dir, NULL);
-  if (g_mkdir_with_parents (run_dir, 0700) != 0)
-    {
-      bgr_set_error_errno (&local, errno, "cannot create %s", run_dir);
-      goto fail;
-    }
+  if (!bgr_ensure_private_dir (run_dir, 0700, "VM run directory", &local))
+    goto fail;
   cmdline = boot_cmdline (doc, driver_name, kvm);
   json_object_set_string_member (doc, "hypervisor", driver_name);
   json_object_set_string_member (doc, "accel", g_str_equal (driver_name, "fake") ? "none"

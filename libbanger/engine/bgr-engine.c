@@ -60,8 +60,13 @@ bgr_engine_new (BgrConfig *config, GError **error)
   BgrEngineParts parts;
   BgrEngine *engine;
 
+  /* The store checks state_dir; the cache holds blobs and kernels that
+   * VMs boot from, so it must be as private. */
   store = bgr_store_open (bgr_config_get_string (config, "state_dir"), error);
   if (store == NULL)
+    return NULL;
+  if (!bgr_ensure_private_dir (bgr_config_get_string (config, "cache_dir"), 0700, "cache_dir",
+                               error))
     return NULL;
   sweep (config);
   parts.usage = bgr_engine_usage_new ();

@@ -440,11 +440,8 @@ bgr_vmnet_new (const char *bridge, const char *bridge_ip, const char *cidr, guin
     }
 
 
-  if (g_mkdir_with_parents (run_dir, 0755) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot create the network run directory %s", run_dir);
-      return NULL;
-    }
+  if (!bgr_ensure_private_dir (run_dir, 0755, "network run directory", error))
+    return NULL;
 
   {
     g_autofree char *network = format_ipv4 (netaddr);
@@ -1090,13 +1087,8 @@ write_file_atomic (const char *path, const char *data, gsize len, GError **error
 static gboolean
 ensure_run_dir (BgrVmnet *net, GError **error)
 {
-  if (g_mkdir_with_parents (net->run_dir, 0755) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot create the network run directory %s",
-                           net->run_dir);
-      return FALSE;
-    }
-  return TRUE;
+  /* 0755: dnsmasq reads the hosts file after dropping its privileges. */
+  return bgr_ensure_private_dir (net->run_dir, 0755, "network run directory", error);
 }
 
 static gboolean

@@ -39,10 +39,19 @@ gint64
 bgr_store_read_lock_pid (const char *dir)
 {
   g_autofree char *path = g_build_filename (dir, "lock", NULL);
-  g_autofree char *text = NULL;
+  char text[32];
+  ssize_t n;
+  int fd;
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  /* Never through a symlink: the lock names a pid, nothing else. */
+  fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
     return 0;
+  n = read (fd, text, sizeof text - 1);
+  close (fd);
+  if (n <= 0)
+    return 0;
+  text[n] = '\0';
   return g_ascii_strtoll (text, NULL, 10);
 }
 
@@ -65,18 +74,34 @@ bgr_store_open (const char *dir, GError **error)
   g_autofree char *lock_path = NULL;
   g_autofree char *pidtext = NULL;
   BgrStore *store;
+  struct stat st;
   int fd;
 
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot create state directory %s", dir);
-      return NULL;
-    }
+  /* Everything below trusts the directory: nobody else may be able to
+   * plant a file or a symlink in it. */
+  if (!bgr_ensure_private_dir (dir, 0700, "state_dir", error))
+    return NULL;
   lock_path = g_build_filename (dir, "lock", NULL);
-  fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  /* O_NOFOLLOW and no O_TRUNC: a planted symlink is refused, and nothing is
+   * cut short before we know the file is our own lock. */
+  fd = open (lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      bgr_set_error_errno (error, errno, "cannot open lock file %s", lock_path);
+      if (errno == ELOOP)
+        g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                     "lock file %s is a symbolic link: remove it (banger makes its own)",
+                     lock_path);
+      else
+        bgr_set_error_errno (error, errno, "cannot open lock file %s", lock_path);
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_nlink != 1
+      || st.st_uid != geteuid ())
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                   "lock file %s is not a plain file of banger's own (a special file, a hard "
+                   "link or another user's): remove it (banger makes its own)", lock_path);
+      close (fd);
       return NULL;
     }
   /* flock() locks belong to the open file description, so a second open in

@@ -215,7 +215,7 @@ bgr_vmm_spawn_detached (const char *const *argv, const char *log_path, GError **
 
   if (log_path != NULL)
     {
-      log_fd = open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+      log_fd = open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (log_fd < 0)
         {
           bgr_set_error_errno (error, errno, "cannot open %s", log_path);
