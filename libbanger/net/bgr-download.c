@@ -626,23 +626,41 @@ bgr_download_file (SoupSession *session, const char *url, const char *dest,
   part = g_strconcat (dest, ".part", NULL);
   d.part = part;
 
-  d.fd = open (part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (d.fd < 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot open %s", part);
-      return FALSE;
-    }
   /* Two writers appending to one part file would interleave garbage; the
    * lock is per open file description, so it guards against other threads
-   * of this process as well as other processes. */
-  if (flock (d.fd, LOCK_EX | LOCK_NB) != 0)
+   * of this process as well as other processes. A part file locked but no
+   * longer at its path was removed between our open and our lock (image
+   * cache prune removes unlocked part files, under the same lock): open
+   * the new one. */
+  for (guint tries = 0;; tries++)
     {
-      if (errno == EWOULDBLOCK)
-        g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY, "%s is already being downloaded to %s", url,
-                     dest);
-      else
-        bgr_set_error_errno (error, errno, "cannot lock %s", part);
-      return FALSE;
+      struct stat held, now;
+
+      d.fd = open (part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (d.fd < 0)
+        {
+          bgr_set_error_errno (error, errno, "cannot open %s", part);
+          return FALSE;
+        }
+      if (flock (d.fd, LOCK_EX | LOCK_NB) != 0)
+        {
+          if (errno == EWOULDBLOCK)
+            g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY, "%s is already being downloaded to %s",
+                         url, dest);
+          else
+            bgr_set_error_errno (error, errno, "cannot lock %s", part);
+          return FALSE;
+        }
+      if (fstat (d.fd, &held) == 0 && stat (part, &now) == 0 && held.st_dev == now.st_dev
+          && held.st_ino == now.st_ino)
+        break;
+      close (d.fd);
+      d.fd = -1;
+      if (tries >= 3)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_BUSY, "%s keeps being removed", part);
+          return FALSE;
+        }
     }
 
   if (!hash_part (&d, cancellable, error))
