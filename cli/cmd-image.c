@@ -232,15 +232,22 @@ banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **e
       banger_print_json_list (list, (BangerToJson) bgr_cache_blob_to_json);
       return TRUE;
     }
-  g_print ("%-73s %-10s %s\n", "DIGEST", "SIZE", "IMAGES");
+  g_print ("%-8s %-78s %-10s %s\n", "CATEGORY", "NAME", "SIZE", "USED BY");
   for (guint i = 0; i < list->len; i++)
     {
       BgrCacheBlob *blob = list->pdata[i];
       g_autofree char *size = banger_format_size ((guint64) bgr_cache_blob_get_size (blob));
       g_auto (GStrv) users = bgr_cache_blob_dup_images (blob);
       g_autofree char *images = g_strjoinv (",", users);
-      g_print ("%-73s %-10s %s\n", bgr_cache_blob_get_digest (blob), size,
-               *images != '\0' ? images : "(unused)");
+      const char *kind = bgr_cache_blob_get_category (blob);
+      const char *used = images;
+
+      /* A partial blob belongs to a pull under way, or to none. */
+      if (g_str_equal (kind, "partial"))
+        used = bgr_cache_blob_get_in_use (blob) ? "(downloading)" : "(stale: a pull was interrupted)";
+      else if (*images == '\0')
+        used = bgr_cache_blob_get_in_use (blob) ? "(a pull under way)" : "(unused)";
+      g_print ("%-8s %-78s %-10s %s\n", kind, bgr_cache_blob_get_name (blob), size, used);
     }
   return TRUE;
 }
@@ -263,6 +270,6 @@ banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **
       return TRUE;
     }
   human = banger_format_size (freed);
-  g_print ("removed %u unused blob(s) and VM base(s), %s freed\n", removed, human);
+  g_print ("removed %u unused blob(s), partial blob(s) and VM base(s), %s freed\n", removed, human);
   return TRUE;
 }

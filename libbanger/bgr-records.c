@@ -617,7 +617,8 @@ bgr_cache_blob_new_from_json (JsonObject *doc)
  * bgr_cache_blob_get_digest:
  * @self: a #BgrCacheBlob
  *
- * Returns: (transfer none): the blob's digest, "sha256:..."
+ * Returns: (transfer none) (nullable): the blob's digest, "sha256:..."
+ *   (for a partial blob: the blob it will be), %NULL for a VM base
  * Since: 0.1
  */
 const char *
@@ -631,8 +632,9 @@ bgr_cache_blob_get_digest (BgrCacheBlob *self)
  * bgr_cache_blob_dup_images:
  * @self: a #BgrCacheBlob
  *
- * Returns: (transfer full): the names of the images that use the blob, an
- *   empty list when none
+ * Returns: (transfer full): the names of the images that use the entry
+ *   (built from a blob, leading to a VM base), an empty list when none
+ *   (always for a partial blob)
  * Since: 0.2
  */
 char **
@@ -653,7 +655,8 @@ bgr_cache_blob_dup_images (BgrCacheBlob *self)
  * bgr_cache_blob_get_size:
  * @self: a #BgrCacheBlob
  *
- * Returns: the blob's size in bytes
+ * Returns: the blob's size in bytes (a partial blob: what arrived so
+ *   far; a VM base: what the sparse file takes on disk)
  * Since: 0.1
  */
 gint64
@@ -664,10 +667,78 @@ bgr_cache_blob_get_size (BgrCacheBlob *self)
 }
 
 /**
+ * bgr_cache_blob_get_category:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: (transfer none): "blob" (a verified layer or config blob),
+ *   "partial" (DIGEST.part: a download under way, or left by a killed
+ *   pull) or "vm-base" (a prepared VM base, CACHE/vm-bases/)
+ * Since: 0.2
+ */
+const char *
+bgr_cache_blob_get_category (BgrCacheBlob *self)
+{
+  const char *kind;
+
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
+  kind = str_member (self->doc, "category");
+  return kind != NULL ? kind : "blob";
+}
+
+/**
+ * bgr_cache_blob_get_name:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: (transfer none): the entry's name: the digest of a blob, the
+ *   file name of a partial blob or a VM base
+ * Since: 0.2
+ */
+const char *
+bgr_cache_blob_get_name (BgrCacheBlob *self)
+{
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
+  return str_member (self->doc, "name");
+}
+
+/**
+ * bgr_cache_blob_get_path:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: (transfer none) (nullable): the entry's file
+ * Since: 0.2
+ */
+const char *
+bgr_cache_blob_get_path (BgrCacheBlob *self)
+{
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), NULL);
+  return str_member (self->doc, "path");
+}
+
+/**
+ * bgr_cache_blob_get_in_use:
+ * @self: a #BgrCacheBlob
+ *
+ * Returns: whether a pull under way uses it: for a partial blob, that a
+ *   live download holds its lock (prune leaves it); for a blob, that a
+ *   running pull fetched it. Always %FALSE for a VM base.
+ * Since: 0.2
+ */
+gboolean
+bgr_cache_blob_get_in_use (BgrCacheBlob *self)
+{
+  JsonNode *n;
+
+  g_return_val_if_fail (BGR_IS_CACHE_BLOB (self), FALSE);
+  n = json_object_get_member (self->doc, "in_use");
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_BOOLEAN
+         && json_node_get_boolean (n);
+}
+
+/**
  * bgr_cache_blob_to_json:
  * @self: a #BgrCacheBlob
  *
- * Returns: (transfer full): digest, size, images
+ * Returns: (transfer full): name, category, digest, path, size, images, in_use
  * Since: 0.1
  */
 char *

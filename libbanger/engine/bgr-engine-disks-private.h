@@ -23,7 +23,10 @@ gboolean bgr_vm_disks_clone (JsonObject *doc, BgrImage *img, const char *base, g
 /* Refuses a disk size (option @key of the call) of 0 or over
  * BGR_DISK_SIZE_MAX, before any work starts. */
 gboolean bgr_disk_size_check (const char *key, guint64 size, GError **error);
-/* Removes prepared VM bases no image leads to; adds to the counts. */
+/* Removes prepared VM bases no image leads to; adds to the counts. Takes
+ * the engine lock for a moment: call it without. */
 void bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed);
-
+/* Appends the bases to @out as BgrCacheBlob entries (kind "vm-base"), each
+ * with the images that lead to it. Called without the engine lock. */
+void bgr_engine_list_vm_bases (BgrEngine *engine, GPtrArray *out);
 G_END_DECLS

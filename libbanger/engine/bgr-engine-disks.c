@@ -181,22 +181,56 @@ bgr_vm_disks_clone (JsonObject *doc, BgrImage *img, const char *base, guint64 di
   return TRUE;
 }
 
+static char *
+bases_dir (BgrEngine *engine)
+{
+  return g_build_filename (bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir"),
+                           "vm-bases", NULL);
+}
+
+/* Base file name -> names of the images that lead to it. NULL when the
+ * image records cannot all be read: then any base might be wanted. */
+static GHashTable *
+base_users (BgrEngine *engine)
+{
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), "image", errors);
+  g_autoptr (GHashTable) users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                         (GDestroyNotify) g_ptr_array_unref);
+
+  if (errors->len > 0)
+    return NULL;
+  for (guint i = 0; i < docs->len; i++)
+    {
+      g_autoptr (BgrImage) img = bgr_engine_image_view (engine, docs->pdata[i]);
+      g_autofree char *path = base_path_for (engine, img);
+      g_autofree char *base = g_path_get_basename (path);
+      GPtrArray *names = g_hash_table_lookup (users, base);
+
+      if (names == NULL)
+        {
+          names = g_ptr_array_new_with_free_func (g_free);
+          g_hash_table_insert (users, g_strdup (base), names);
+        }
+      g_ptr_array_add (names, g_strdup (bgr_image_get_name (img)));
+    }
+  return g_steal_pointer (&users);
+}
+
 /* Removes the bases no image leads to any more (image cache prune). */
 void
 bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed)
 {
-  g_autoptr (GPtrArray) images = bgr_engine_list_images (engine, NULL);
-  g_autoptr (GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autofree char *dir = g_build_filename (bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir"),
-                                           "vm-bases", NULL);
+  g_autoptr (GHashTable) wanted = NULL;
+  g_autofree char *dir = bases_dir (engine);
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   const char *entry;
 
-  for (guint i = 0; images != NULL && i < images->len; i++)
-    {
-      g_autofree char *path = base_path_for (engine, images->pdata[i]);
-      g_hash_table_add (wanted, g_path_get_basename (path));
-    }
+  bgr_engine_lock (engine);
+  wanted = base_users (engine);
+  bgr_engine_unlock (engine);
+  if (wanted == NULL)
+    return; /* an unreadable image record might lead to any base */
   G_LOCK (bases);
   while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
     {
@@ -214,3 +248,72 @@ bgr_engine_prune_vm_bases (BgrEngine *engine, guint64 *freed, guint *removed)
   G_UNLOCK (bases);
 }
 
+void
+bgr_engine_list_vm_bases (BgrEngine *engine, GPtrArray *out)
+{
+  g_autoptr (GHashTable) users = NULL;
+  g_autofree char *dir = bases_dir (engine);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *entry;
+
+  bgr_engine_lock (engine);
+  users = base_users (engine);
+  bgr_engine_unlock (engine);
+  while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
+      g_autoptr (JsonObject) doc = json_object_new ();
+      JsonArray *images = json_array_new ();
+      GPtrArray *names = users != NULL ? g_hash_table_lookup (users, entry) : NULL;
+
+      for (guint i = 0; names != NULL && i < names->len; i++)
+        json_array_add_string_element (images, names->pdata[i]);
+      json_object_set_string_member (doc, "name", entry);
+      json_object_set_string_member (doc, "category", "vm-base");
+      json_object_set_string_member (doc, "path", path);
+      /* Bases are sparse: what they take on disk. */
+      json_object_set_int_member (doc, "size", (gint64) bgr_path_allocated (path));
+      json_object_set_array_member (doc, "images", images);
+      json_object_set_boolean_member (doc, "in_use", FALSE);
+      g_ptr_array_add (out, bgr_cache_blob_new_from_json (doc));
+    }
+}
+
+/* Removes @base when no image leads to it any more. */
+static gboolean
+forget_base (BgrEngine *engine, const char *base)
+{
+  g_autoptr (GHashTable) users = NULL;
+  g_autofree char *name = g_path_get_basename (base);
+  gboolean gone = FALSE;
+
+  bgr_engine_lock (engine);
+  users = base_users (engine);
+  bgr_engine_unlock (engine);
+  if (users == NULL || g_hash_table_contains (users, name))
+    return FALSE;
+  G_LOCK (bases);
+  gone = g_unlink (base) == 0;
+  G_UNLOCK (bases);
+  if (gone)
+    g_info ("removed the VM base %s, which no image leads to", base);
+  return gone;
+}
+
+gboolean
+bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
+{
+  g_autoptr (BgrImage) img = bgr_engine_get_image (engine, name, error);
+  g_autofree char *base = NULL;
+
+  if (img == NULL)
+    return FALSE;
+  /* Named after the image's files: found while they exist. */
+  base = base_path_for (engine, img);
+  if (!bgr_engine_delete_image_record (engine, name, error))
+    return FALSE;
+  /* No VM used the image (the delete checks), so none is being cloned
+   * from its base: it goes unless another image leads to it. */
+  forget_base (engine, base);
+  return TRUE;
+}

@@ -199,7 +199,7 @@ bgr_engine_get_image (BgrEngine *engine, const char *name, GError **error)
 }
 
 gboolean
-bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
+bgr_engine_delete_image_record (BgrEngine *engine, const char *name, GError **error)
 {
   g_autoptr (JsonObject) doc = load_image (engine, name, error);
   g_autofree char *aside = NULL;

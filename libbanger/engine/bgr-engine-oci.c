@@ -6,9 +6,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bgr-error-private.h"
 #include "bgr-operation-private.h"
@@ -363,6 +367,34 @@ blob_users (BgrEngine *engine, GError **error)
   return g_steal_pointer (&users);
 }
 
+/* A blob's DIGEST.part file: the downloader holds an exclusive flock() on
+ * it for as long as it writes (net/bgr-download.c). Returns 1 when a live
+ * download holds it, 0 when none does (and, with @remove, it was removed,
+ * under the lock, so that no download could take it meanwhile), -1 when it
+ * could not be opened (gone already) or removed. */
+static int
+part_file_claim (const char *path, gboolean remove)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat held, now;
+  int result;
+
+  if (fd < 0)
+    return -1;
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    result = errno == EWOULDBLOCK ? 1 : -1;
+  else if (!remove)
+    result = 0;
+  /* Still the file at @path: a download may have renamed it into place. */
+  else if (fstat (fd, &held) == 0 && lstat (path, &now) == 0 && held.st_dev == now.st_dev
+           && held.st_ino == now.st_ino && S_ISREG (now.st_mode))
+    result = g_unlink (path) == 0 ? 0 : -1;
+  else
+    result = -1;
+  close (fd);
+  return result;
+}
+
 static char *
 blob_dir (BgrEngine *engine)
 {
@@ -391,21 +423,46 @@ bgr_engine_list_image_cache (BgrEngine *engine, GError **error)
       JsonArray *users_of = json_array_new ();
       GPtrArray *names;
 
+      if (g_str_has_suffix (digest, ".part"))
+        {
+          g_autofree char *whole = g_strndup (digest, strlen (digest) - strlen (".part"));
+          int held = part_file_claim (path, FALSE);
+
+          if (!bgr_oci_digest_is_valid (whole) || held < 0)
+            {
+              json_array_unref (users_of);
+              continue;
+            }
+          doc = json_object_new ();
+          json_object_set_string_member (doc, "name", entry);
+          json_object_set_string_member (doc, "category", "partial");
+          json_object_set_string_member (doc, "digest", whole);
+          json_object_set_string_member (doc, "path", path);
+          json_object_set_int_member (doc, "size", (gint64) bgr_path_size (path));
+          json_object_set_array_member (doc, "images", users_of);
+          json_object_set_boolean_member (doc, "in_use", held == 1);
+          g_ptr_array_add (out, bgr_cache_blob_new_from_json (doc));
+          continue;
+        }
       if (!bgr_oci_digest_is_valid (digest))
         {
           json_array_unref (users_of);
-          continue; /* temporary and partial files */
+          continue; /* temporary files */
         }
       names = g_hash_table_lookup (users, digest);
       for (guint i = 0; names != NULL && i < names->len; i++)
         json_array_add_string_element (users_of, names->pdata[i]);
       doc = json_object_new ();
       json_object_set_string_member (doc, "name", digest);
+      json_object_set_string_member (doc, "category", "blob");
       json_object_set_string_member (doc, "digest", digest);
+      json_object_set_string_member (doc, "path", path);
       json_object_set_int_member (doc, "size", (gint64) bgr_path_size (path));
       json_object_set_array_member (doc, "images", users_of);
+      json_object_set_boolean_member (doc, "in_use", is_pinned (digest));
       g_ptr_array_add (out, bgr_cache_blob_new_from_json (doc));
     }
+  bgr_engine_list_vm_bases (engine, out);
   return g_steal_pointer (&out);
 }
 
@@ -435,6 +492,22 @@ bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_
       g_autofree char *path = g_build_filename (dir, entry, NULL);
       guint64 size;
 
+      if (g_str_has_suffix (entry, ".part"))
+        {
+          g_autofree char *whole = g_strndup (digest, strlen (digest) - strlen (".part"));
+
+          /* A part file no live pull holds: what a killed pull left. */
+          if (!bgr_oci_digest_is_valid (whole) || is_pinned (whole))
+            continue;
+          size = bgr_path_allocated (path);
+          if (part_file_claim (path, TRUE) == 0)
+            {
+              g_info ("removed the partial blob %s", path);
+              freed += size;
+              removed++;
+            }
+          continue;
+        }
       if (!bgr_oci_digest_is_valid (digest) || g_hash_table_contains (users, digest)
           || is_pinned (digest))
         continue;

@@ -46,6 +46,10 @@ GPtrArray *bgr_engine_list_images (BgrEngine *engine, GError **error);
 /* The public view of an image record (a kernel_ref's files filled in). */
 BgrImage *bgr_engine_image_view (BgrEngine *engine, JsonObject *doc);
 BgrImage *bgr_engine_get_image (BgrEngine *engine, const char *name, GError **error);
+/* Deletes the record (and a managed image's files). */
+gboolean bgr_engine_delete_image_record (BgrEngine *engine, const char *name, GError **error);
+/* bgr_engine_delete_image_record(), then the image's VM base unless
+ * another image leads to it (bgr-engine-disks.c). */
 gboolean bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error);
 BgrImage *bgr_engine_promote_image (BgrEngine *engine, const char *name,
                                     GCancellable *cancellable, GError **error);
