@@ -4,6 +4,9 @@
  * calls it: they reach what they share through bgr-engine-core.c. */
 #include "config.h"
 
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
 #include "bgr-fs-private.h"
 #include "engine/bgr-engine-adopt-private.h"
 #include "engine/bgr-engine-agent-private.h"
@@ -53,6 +56,75 @@ sweep (BgrConfig *config)
   sweep_leftovers (aptdir, apt);
 }
 
+/* The string members of @kind's records that name files, added to @paths.
+ * FALSE when a record cannot be read: it might name anything. */
+static gboolean
+record_paths (BgrStore *store, const char *kind, GPtrArray *paths)
+{
+  static const char *const members[] = { "rootfs", "work_seed", "kernel", "initrd", "modules",
+                                          "rootfs_origin", "work_seed_origin", "kernel_origin",
+                                          "initrd_origin", "modules_origin", NULL };
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (store, kind, errors);
+
+  for (guint i = 0; i < docs->len; i++)
+    for (const char *const *m = members; *m != NULL; m++)
+      {
+        const char *v = json_object_get_string_member_with_default (docs->pdata[i], *m, NULL);
+        if (v != NULL && *v != '\0')
+          g_ptr_array_add (paths, g_strdup (v));
+      }
+  return errors->len == 0;
+}
+
+/* STATE/KIND_DIR/NAME directories with no KIND/NAME record: a pull,
+ * import or promote renames its staging directory into place, then writes
+ * the record; a crash between the two leaves a directory nothing shows.
+ * Only what the engine makes goes: directories (not links) with a valid
+ * name, and none that holds a file a record names (an image registered
+ * with its files there belongs to its user). */
+static void
+sweep_orphans (BgrStore *store, const char *kind, const char *kind_dir, GPtrArray *paths)
+{
+  g_autofree char *dir = g_build_filename (bgr_store_get_dir (store), kind_dir, NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *prefix = g_strconcat (path, "/", NULL);
+      g_autoptr (JsonObject) doc = NULL;
+      gboolean named = FALSE;
+      GStatBuf st;
+
+      if (!bgr_store_name_is_valid (name) || g_lstat (path, &st) != 0 || !S_ISDIR (st.st_mode))
+        continue;
+      doc = bgr_store_load (store, kind, name, NULL);
+      if (doc != NULL)
+        continue;
+      for (guint i = 0; i < paths->len && !named; i++)
+        named = g_str_equal (paths->pdata[i], path) || g_str_has_prefix (paths->pdata[i], prefix);
+      if (named)
+        continue;
+      g_message ("removing %s: no %s record names it (left by an interrupted pull, "
+                 "import or promote)", path, kind);
+      bgr_rm_rf (path, NULL);
+    }
+}
+
+static void
+sweep_records (BgrStore *store)
+{
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  /* An unreadable record might name files anywhere: remove nothing. */
+  if (!record_paths (store, "image", paths) || !record_paths (store, "kernel", paths))
+    return;
+  sweep_orphans (store, "image", "images", paths);
+  sweep_orphans (store, "kernel", "kernels", paths);
+}
+
 BgrEngine *
 bgr_engine_new (BgrConfig *config, GError **error)
 {
@@ -69,6 +141,7 @@ bgr_engine_new (BgrConfig *config, GError **error)
                                error))
     return NULL;
   sweep (config);
+  sweep_records (store);
   parts.usage = bgr_engine_usage_new ();
   parts.claims = bgr_vm_claims_new ();
   parts.agents = bgr_vm_agents_new ();
