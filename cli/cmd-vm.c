@@ -64,7 +64,9 @@ or_dash (const char *s)
 static void
 print_vm (BgrVm *vm)
 {
-  g_autofree char *disk = banger_format_size ((guint64) bgr_vm_get_disk_size (vm));
+  g_autofree char *disk = bgr_vm_get_disk_size (vm) > 0 ? banger_format_size ((guint64) bgr_vm_get_disk_size (vm))
+                                                        : g_strdup ("-");
+  g_autofree char *used = banger_format_size ((guint64) bgr_vm_get_disk_used (vm));
   g_auto (GStrv) addrs = bgr_vm_dup_guest_addrs (vm);
   const char *reason = bgr_vm_get_reason (vm);
 
@@ -77,7 +79,7 @@ print_vm (BgrVm *vm)
     g_print ("pid:         %" G_GINT64_FORMAT "\n", bgr_vm_get_pid (vm));
   g_print ("vcpus:       %" G_GINT64_FORMAT "\n", bgr_vm_get_vcpus (vm));
   g_print ("memory:      %" G_GINT64_FORMAT " MiB\n", bgr_vm_get_memory_mib (vm));
-  g_print ("disk:        %s\n", disk);
+  g_print ("disk:        %s (its files take %s on the host)\n", disk, used);
   g_print ("ip:          %s\n", bgr_vm_get_ip (vm) != NULL ? bgr_vm_get_ip (vm) : "none (no network)");
   if (bgr_vm_get_dns_name (vm) != NULL)
     g_print ("dns:         %s\n", bgr_vm_get_dns_name (vm));

@@ -42,7 +42,7 @@ bgr_vm_init (BgrVm *self)
 static const char *const vm_public_members[] = {
   "name", "id", "image", "state", "reason", "hypervisor", "accel", "network", "ip", "mac",
   "dns_name", "console_log", "guest_kernel", "guest_os", "guest_addrs", "vcpus", "memory_mib",
-  "disk_size", "pid", "created", "started", "stopped", "last_activity", "debug", NULL
+  "disk_size", "disk_used", "pid", "created", "started", "stopped", "last_activity", "debug", NULL
 };
 
 static const struct {
@@ -219,7 +219,9 @@ VM_STR (bgr_vm_get_guest_os, "guest_os")
  *
  * The integer getters of #BgrVm: bgr_vm_get_vcpus(),
  * bgr_vm_get_memory_mib(), bgr_vm_get_disk_size() (bytes of the VM's
- * rootfs), bgr_vm_get_pid() (the VMM process while it runs, else 0),
+ * rootfs), bgr_vm_get_disk_used() (bytes its files take on disk now:
+ * disks, console log; also for a VM whose create failed, since 0.2),
+ * bgr_vm_get_pid() (the VMM process while it runs, else 0),
  * bgr_vm_get_created(), bgr_vm_get_started() and
  * bgr_vm_get_last_activity() (Unix times in seconds, 0 when unset).
  *
@@ -229,6 +231,7 @@ VM_STR (bgr_vm_get_guest_os, "guest_os")
 VM_INT (bgr_vm_get_vcpus, "vcpus")
 VM_INT (bgr_vm_get_memory_mib, "memory_mib")
 VM_INT (bgr_vm_get_disk_size, "disk_size")
+VM_INT (bgr_vm_get_disk_used, "disk_used")
 VM_INT (bgr_vm_get_pid, "pid")
 VM_INT (bgr_vm_get_created, "created")
 VM_INT (bgr_vm_get_started, "started")

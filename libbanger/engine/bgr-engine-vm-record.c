@@ -56,6 +56,10 @@ bgr_vm_record_view (JsonObject *doc)
       json_object_set_member (v, l->data, json_node_copy (json_object_get_member (doc, l->data)));
   g_list_free (members);
   json_object_set_int_member (v, "pid", inst != NULL && bgr_vm_state_is_live (bgr_record_str (doc, "state")) ? inst->pid : 0);
+  /* What its files take now, whatever the record says: a create cut
+   * short has disks but no disk_size. */
+  if (bgr_record_str (doc, "dir") != NULL)
+    json_object_set_int_member (v, "disk_used", (gint64) bgr_path_allocated (bgr_record_str (doc, "dir")));
   return bgr_vm_new_from_json (v);
 }
 
