@@ -688,7 +688,8 @@ class Client(_Object):
             return self._record(ptr, err, _lib.bgr_image_to_json)
 
     def image_cache_list(self):
-        """The OCI layer cache: [{"digest", "size", "images"}]."""
+        """The layer cache, partial downloads and VM bases: [{"name", "category" ("blob",
+        "partial" or "vm-base"), "digest", "path", "size", "images", "in_use"}]."""
         err = _GErrorP()
         return self._records(_lib.bgr_client_image_cache_list(self._ptr, None, ctypes.byref(err)),
                              err, _lib.bgr_cache_blob_to_json)
