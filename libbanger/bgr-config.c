@@ -33,6 +33,7 @@ typedef enum {
   KT_IFNAME,
   KT_LISTEN,   /* host:port */
   KT_URL,      /* http://, https:// or file://; empty means the built-in */
+  KT_BOOL,     /* a TOML boolean; the text is "true" or "false", num 1 or 0 */
 } KeyType;
 
 typedef struct {
@@ -65,6 +66,7 @@ static const KeySpec key_specs[] = {
   { "cidr", KT_CIDR, NULL, 0, 0, "network VM addresses come from" },
   { "tap_pool_size", KT_UINT, NULL, 0, 256, "taps created ahead of need" },
   { "default_dns", KT_IPV4, NULL, 0, 0, "DNS server non-.vm names are forwarded to" },
+  { "vm_to_vm", KT_BOOL, NULL, 0, 0, "whether VMs may reach each other over the network (false: each VM sees only the host's DNS and the outside)" },
   { "state_dir", KT_PATH, NULL, 0, 0, "where banger keeps its state (private: made 0700; one others can write to is refused)" },
   { "cache_dir", KT_PATH, NULL, 0, 0, "where downloads and blobs are cached (private, like state_dir)" },
   { "kernel_catalog_url", KT_URL, NULL, 0, 0, "kernel catalog (empty: built-in)" },
@@ -377,6 +379,14 @@ check_value (const KeySpec *spec, const char *text, char **canonical, gint64 *nu
           return FALSE;
         }
       break;
+    case KT_BOOL:
+      if (!g_str_equal (text, "true") && !g_str_equal (text, "false"))
+        {
+          *why = g_strdup_printf ("\"%s\" is not true or false", text);
+          return FALSE;
+        }
+      *num = g_str_equal (text, "true");
+      break;
     case KT_URL:
       if (*text != '\0' && !g_str_has_prefix (text, "http://") && !g_str_has_prefix (text, "https://")
           && !g_str_has_prefix (text, "file:///") && text[0] != '/')
@@ -452,6 +462,8 @@ default_value (const char *key, BgrConfigFlags flags)
     return g_strdup ("4");
   if (g_str_equal (key, "default_dns"))
     return g_strdup ("1.1.1.1");
+  if (g_str_equal (key, "vm_to_vm"))
+    return g_strdup ("false");
   if (g_str_equal (key, "state_dir"))
     return g_build_filename (g_get_user_state_dir (), "banger", NULL);
   if (g_str_equal (key, "cache_dir"))
@@ -508,6 +520,8 @@ bgr_config_dup_key_type_doc (const char *key)
       return g_strdup ("interface name (1-15 of a-z, 0-9, -, _, .)");
     case KT_LISTEN:
       return g_strdup ("HOST:PORT");
+    case KT_BOOL:
+      return g_strdup ("boolean (a TOML true or false, not a string)");
     case KT_URL:
       return g_strdup ("http://, https:// or file:/// URL, or absolute path; empty: the built-in");
     }
@@ -680,6 +694,17 @@ load_from_data_full (const char *data, gssize length, const char *filename,
               return NULL;
             }
           text = g_strdup_printf ("%" G_GINT64_FORMAT, bgr_toml_value_get_integer (v));
+        }
+      else if (key_specs[i].type == KT_BOOL)
+        {
+          if (bgr_toml_value_get_kind (v) != BGR_TOML_BOOLEAN)
+            {
+              g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
+                           "%s:%u: key '%s': expected a boolean (true or false), got %s", fname,
+                           line, key, toml_kind_name (bgr_toml_value_get_kind (v)));
+              return NULL;
+            }
+          text = g_strdup (bgr_toml_value_get_boolean (v) ? "true" : "false");
         }
       else
         {
@@ -937,7 +962,8 @@ bgr_config_get_source (BgrConfig *self, const char *key)
  *
  * Returns: (transfer full): the effective configuration as JSON:
  *   `{"path": ..., "keys": [{"key", "value", "source", "description"}...]}`;
- *   integer keys have integer values, all others strings
+ *   integer keys have integer values, boolean keys booleans, all others
+ *   strings
  * Since: 0.1
  */
 char *
@@ -963,6 +989,8 @@ bgr_config_to_json (BgrConfig *self)
       json_builder_set_member_name (b, "value");
       if (key_specs[i].type == KT_UINT)
         json_builder_add_int_value (b, self->entries[i].num);
+      else if (key_specs[i].type == KT_BOOL)
+        json_builder_add_boolean_value (b, self->entries[i].num != 0);
       else
         json_builder_add_string_value (b, self->entries[i].value);
       json_builder_set_member_name (b, "source");

@@ -16,8 +16,8 @@ test_defaults (void)
   static const char *const required[] = {
     "log_level", "web_listen_addr", "firecracker_bin", "ssh_key_path", "default_image_name",
     "auto_stop_stale_after", "stats_poll_interval", "metrics_poll_interval", "bridge_name",
-    "bridge_ip", "cidr", "tap_pool_size", "default_dns", "hypervisor", "qemu_bin", "qemu_accel", "state_dir",
-    "cache_dir", "kernel_catalog_url", NULL
+    "bridge_ip", "cidr", "tap_pool_size", "default_dns", "vm_to_vm", "hypervisor", "qemu_bin", "qemu_accel",
+    "state_dir", "cache_dir", "kernel_catalog_url", NULL
   };
 
   for (const char *const *k = required; *k != NULL; k++)
@@ -30,6 +30,7 @@ test_defaults (void)
   g_assert_cmpstr (bgr_config_get_string (c, "qemu_accel"), ==, "auto");
   g_assert_cmpstr (bgr_config_get_string (c, "state_dir"), ==, state);
   g_assert_cmpint (bgr_config_get_int (c, "tap_pool_size"), ==, 4);
+  g_assert_cmpstr (bgr_config_get_string (c, "vm_to_vm"), ==, "false");
   g_assert_cmpint (bgr_config_get_duration_ms (c, "stats_poll_interval"), ==, 10000);
   g_assert_null (bgr_config_get_path (c));
   g_assert_null (bgr_config_get_string (c, "no_such_key"));
@@ -46,7 +47,8 @@ test_file_values (void)
     "tap_pool_size = 8\n"
     "cidr = \"10.9.0.0/16\"\n"
     "bridge_ip = \"10.9.0.1\"\n"
-    "state_dir = \"~/banger-state\"\n";
+    "state_dir = \"~/banger-state\"\n"
+    "vm_to_vm = true\n";
   g_autoptr (GError) err = NULL;
   g_autoptr (BgrConfig) c = bgr_config_load_from_data (doc, -1, "/etc/x/config.toml", &err);
   g_autofree char *home_state = g_build_filename (g_get_home_dir (), "banger-state", NULL);
@@ -60,6 +62,8 @@ test_file_values (void)
   g_assert_cmpstr (bgr_config_get_source (c, "auto_stop_stale_after"), ==, "/etc/x/config.toml:4");
   g_assert_cmpint (bgr_config_get_int (c, "tap_pool_size"), ==, 8);
   g_assert_cmpstr (bgr_config_get_string (c, "state_dir"), ==, home_state);
+  g_assert_cmpstr (bgr_config_get_string (c, "vm_to_vm"), ==, "true");
+  g_assert_cmpstr (bgr_config_get_source (c, "vm_to_vm"), ==, "/etc/x/config.toml:9");
   g_assert_cmpstr (bgr_config_get_source (c, "cache_dir"), ==, "default");
   g_assert_cmpstr (bgr_config_get_path (c), ==, "/etc/x/config.toml");
 
@@ -80,6 +84,8 @@ test_file_values (void)
             g_assert_cmpstr (json_object_get_string_member (e, "source"), ==, "/etc/x/config.toml:5");
             found = TRUE;
           }
+        if (g_str_equal (json_object_get_string_member (e, "key"), "vm_to_vm"))
+          g_assert_true (json_object_get_boolean_member (e, "value"));
       }
     g_assert_true (found);
   }
@@ -116,6 +122,8 @@ test_bad_values (void)
     { "log_level = \"info\"\nlog_level = \"debug\"\n", "cfg.toml:2" },
     { "log_level = \"info\n", "cfg.toml:1" },
     { "qemu_bin = \"bin/qemu\"\n", "key 'qemu_bin'" },
+    { "vm_to_vm = \"true\"\n", "cfg.toml:1: key 'vm_to_vm': expected a boolean (true or false), got a string" },
+    { "vm_to_vm = 1\n", "cfg.toml:1: key 'vm_to_vm': expected a boolean (true or false), got an integer" },
     { "qemu_accel = \"hvf\"\n", "key 'qemu_accel': \"hvf\" is not one of: auto, kvm, tcg" },
   };
 

@@ -6,7 +6,7 @@ all inside a network (and pid) namespace this test creates, so nothing is
 configured on the machine's own network and every process dies with it.
 
 What a user would check: create -> ready -> exec -> stop -> start -> exec ->
-delete; the guest answers ping and TCP over the bridge; NAME.vm resolves;
+delete; the guest answers ping and TCP over the bridge (from the host; not from another VM); NAME.vm resolves;
 two VMs get different addresses; kill -9 of bangerd loses nothing; a VMM that
 died while bangerd was down shows as stopped with the reason; bad input
 gives clear errors and changes nothing.
@@ -306,8 +306,16 @@ def main():
         nproc = run("vm", "exec", "beta", "--", "sh", "-c", "grep -c ^processor /proc/cpuinfo")
         assert nproc.stdout.strip() == b"2", nproc.stdout
         assert beta["ip"] != alpha["ip"] and beta["debug"]["tap"] != alpha["debug"]["tap"], (alpha, beta)
-        p = run("vm", "exec", "beta", "--", "ping", "-c", "1", "-W", "5", alpha["ip"])
-        assert p.returncode == 0
+        # VMs cannot reach each other (vm_to_vm = false, the default) ...
+        p = run("vm", "exec", "beta", "--", "ping", "-c", "1", "-W", "2", alpha["ip"], check=False)
+        assert p.returncode != 0, "beta reached alpha"
+        # ... nor a host service listening on every address, through the bridge.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind(("0.0.0.0", 18080))
+            srv.listen(4)
+            p = run("vm", "exec", "beta", "--", "nc", "-w", "2", "10.77.0.1", "18080", check=False)
+            assert p.returncode != 0, "beta reached a host service"
         deadline = time.monotonic() + 10
         while dns_query("10.77.0.1", "beta.vm") != [beta["ip"]]:
             assert time.monotonic() < deadline, "beta.vm does not resolve"

@@ -19,6 +19,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +38,9 @@
 #define UPSTREAM_IP "10.253.0.1"
 #define DNS_TIMEOUT_MS 1000
 #define CONVERGE_TIMEOUT_S 10
+/* Rules in table ip banger: NAT, input (4), forward (4, or 3 with vm_to_vm). */
+#define IP_RULES 9
+#define CONNECT_TIMEOUT_MS 1500
 
 /* NULL inside our own namespaces, else why the system tests are skipped. */
 static const char *skip_reason;
@@ -351,7 +355,7 @@ static BgrVmnet *
 new_net (Fixture *f, const char *dns)
 {
   g_autoptr (GError) err = NULL;
-  BgrVmnet *net = bgr_vmnet_new (BRIDGE, BRIDGE_IP, CIDR, POOL, dns, f->run_dir, &err);
+  BgrVmnet *net = bgr_vmnet_new (BRIDGE, BRIDGE_IP, CIDR, POOL, dns, FALSE, f->run_dir, &err);
 
   g_assert_no_error (err);
   return net;
@@ -477,6 +481,266 @@ nft_summary (guint *rules, gint64 *handle)
   return masq;
 }
 
+
+/* "CHAIN:WHAT CHAIN:WHAT ..." of the rules of table FAMILY banger, from the
+ * comments ("banger WHAT TAG"), in order; NULL when the table is missing. */
+static char *
+nft_rules_of (const char *family)
+{
+  g_autofree char *cmd = g_strdup_printf ("nft -j list table %s banger", family);
+  g_autofree char *out = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GString) s = g_string_new (NULL);
+  JsonArray *items;
+
+  if (run_status (cmd, &out) != 0)
+    return NULL;
+  g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+  items = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                        "nftables");
+  for (guint i = 0; i < json_array_get_length (items); i++)
+    {
+      JsonObject *rule = member_object (json_array_get_object_element (items, i), "rule");
+      g_auto (GStrv) words = NULL;
+
+      if (rule == NULL)
+        continue;
+      words = g_strsplit (member_string (rule, "comment"), " ", -1);
+      g_assert_cmpuint (g_strv_length (words), ==, 3);
+      g_assert_cmpstr (words[0], ==, "banger");
+      g_string_append_printf (s, "%s%s:%s", s->len > 0 ? " " : "", member_string (rule, "chain"),
+                              words[1]);
+    }
+  return g_strdup (s->str);
+}
+
+#define IP_RULES_ISOLATED                                                                      \
+  "postrouting:masquerade input:replies-from-vms input:dns-udp input:dns-tcp input:no-host "   \
+  "forward:no-link-local forward:no-vm-to-vm forward:from-vms forward:to-vms"
+#define IP_RULES_OPEN                                                                          \
+  "postrouting:masquerade input:replies-from-vms input:dns-udp input:dns-tcp input:no-host "   \
+  "forward:no-link-local forward:from-vms forward:to-vms"
+#define IP6_RULES "input:no-host6 forward:no-forward6"
+#define BRIDGE_RULES "forward:no-tap-to-tap"
+
+static void
+assert_boundaries (gboolean vm_to_vm)
+{
+  g_autofree char *ip = nft_rules_of ("ip");
+  g_autofree char *ip6 = nft_rules_of ("ip6");
+  g_autofree char *br = nft_rules_of ("bridge");
+
+  g_assert_cmpstr (ip, ==, vm_to_vm ? IP_RULES_OPEN : IP_RULES_ISOLATED);
+  g_assert_cmpstr (ip6, ==, IP6_RULES);
+  g_assert_cmpstr (br, ==, vm_to_vm ? NULL : BRIDGE_RULES);
+}
+
+/* ---- guests ------------------------------------------------------------------ */
+
+/* A "guest": a network namespace whose eth0 is a tap (made by this
+ * process, in that namespace), its frames relayed to and from a pool tap
+ * opened as a VMM would. Commands and sockets are made "inside" by moving
+ * the calling thread into the namespace (setns) and back. */
+typedef struct {
+  int ns;       /* the guest's network namespace */
+  int eth0;     /* the guest side */
+  int tap;      /* the pool tap */
+  int stop[2];
+  GThread *relay;
+} Guest;
+
+static int host_ns = -1;
+
+static int
+open_ns (void)
+{
+  int fd = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  return fd;
+}
+
+static void
+enter_ns (int ns)
+{
+  g_assert_cmpint (setns (ns, CLONE_NEWNET), ==, 0);
+}
+
+/* A new network namespace; the calling thread stays where it was. */
+static int
+new_ns (void)
+{
+  int ns;
+
+  if (host_ns < 0)
+    host_ns = open_ns ();
+  g_assert_cmpint (unshare (CLONE_NEWNET), ==, 0);
+  ns = open_ns ();
+  g_free (run_ok ("ip link set lo up"));
+  enter_ns (host_ns);
+  return ns;
+}
+
+static int
+open_tap (const char *name)
+{
+  struct ifreq ifr = { 0 };
+  int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_strlcpy (ifr.ifr_name, name, IFNAMSIZ);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  g_assert_cmpint (ioctl (fd, TUNSETIFF, &ifr), ==, 0);
+  return fd;
+}
+
+static gpointer
+relay_frames (gpointer data)
+{
+  Guest *g = data;
+  guint8 frame[65536];
+
+  for (;;)
+    {
+      struct pollfd p[3] = { { .fd = g->tap, .events = POLLIN },
+                             { .fd = g->eth0, .events = POLLIN },
+                             { .fd = g->stop[0], .events = POLLIN } };
+
+      if (poll (p, 3, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          break;
+        }
+      if (p[2].revents != 0)
+        break;
+      for (int i = 0; i < 2; i++)
+        if (p[i].revents & POLLIN)
+          {
+            ssize_t n = read (p[i].fd, frame, sizeof frame);
+            if (n > 0 && write (p[1 - i].fd, frame, (size_t) n) < 0)
+              continue; /* the other side is not up yet: a lost frame */
+          }
+    }
+  return NULL;
+}
+
+static Guest *
+guest_new (const char *tap, const char *ip)
+{
+  Guest *g = g_new0 (Guest, 1);
+  g_autofree char *mac = bgr_vmnet_mac_for_address (ip);
+  g_autofree char *cmd = NULL;
+
+  g->ns = new_ns ();
+  enter_ns (g->ns);
+  g->eth0 = open_tap ("eth0");
+  cmd = g_strdup_printf ("ip link set dev eth0 address %s up", mac);
+  g_free (run_ok (cmd));
+  g_free (cmd);
+  cmd = g_strdup_printf ("ip addr add %s/24 dev eth0", ip);
+  g_free (run_ok (cmd));
+  g_free (run_ok ("ip route add default via " BRIDGE_IP));
+  /* The host's ICMP redirects must not change the paths a test takes. */
+  write_proc ("/proc/sys/net/ipv4/conf/all/accept_redirects", "0\n");
+  write_proc ("/proc/sys/net/ipv4/conf/eth0/accept_redirects", "0\n");
+  enter_ns (host_ns);
+  g->tap = open_tap (tap);
+  g_assert_cmpint (pipe2 (g->stop, O_CLOEXEC), ==, 0);
+  g->relay = g_thread_new ("relay", relay_frames, g);
+  return g;
+}
+
+static void
+guest_free (Guest *g)
+{
+  g_assert_cmpint (write (g->stop[1], "x", 1), ==, 1);
+  g_thread_join (g->relay);
+  close (g->stop[0]);
+  close (g->stop[1]);
+  close (g->tap);
+  close (g->eth0);
+  close (g->ns);
+  g_free (g);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Guest, guest_free)
+
+static void
+ns_run (int ns, const char *cmdline)
+{
+  enter_ns (ns);
+  g_free (run_ok (cmdline));
+  enter_ns (host_ns);
+}
+
+/* A TCP socket listening on 0.0.0.0:@port in @ns (-1: here). */
+static int
+listen_in (int ns, guint16 port)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int one = 1, fd;
+
+  if (ns >= 0)
+    enter_ns (ns);
+  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (ns >= 0)
+    enter_ns (host_ns);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), ==, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
+  g_assert_cmpint (listen (fd, 16), ==, 0);
+  return fd;
+}
+
+/* Connects from @ns (-1: here) to @ip:@port: 0 when connected, the error
+ * otherwise (ETIMEDOUT: no answer within CONNECT_TIMEOUT_MS). A listening
+ * socket needs no accept() for this. */
+static int
+connect_from (int ns, const char *ip, guint16 port)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port) };
+  struct pollfd p;
+  int fd, err = 0;
+  socklen_t len = sizeof err;
+
+  g_assert_cmpint (inet_pton (AF_INET, ip, &sa.sin_addr), ==, 1);
+  if (ns >= 0)
+    enter_ns (ns);
+  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (ns >= 0)
+    enter_ns (host_ns);
+  g_assert_cmpint (fd, >=, 0);
+  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0)
+    {
+      err = errno;
+      if (err == EINPROGRESS)
+        {
+          p.fd = fd;
+          p.events = POLLOUT;
+          if (poll (&p, 1, CONNECT_TIMEOUT_MS) != 1)
+            err = ETIMEDOUT;
+          else
+            g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len), ==, 0);
+        }
+    }
+  close (fd);
+  g_test_message ("connect %s:%u -> %s", ip, port, err == 0 ? "connected" : g_strerror (err));
+  return err;
+}
+
+/* A guest's first packets can be lost while its eth0 and the relay come
+ * up (and ARP settles): try until connected or the deadline passes. */
+static void
+assert_connects (int ns, const char *ip, guint16 port)
+{
+  gint64 deadline = g_get_monotonic_time () + CONVERGE_TIMEOUT_S * G_TIME_SPAN_SECOND;
+
+  while (connect_from (ns, ip, port) != 0)
+    if (g_get_monotonic_time () > deadline)
+      g_error ("cannot connect to %s:%u", ip, port);
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void
@@ -529,9 +793,11 @@ test_ensure (Fixture *f, gconstpointer data)
   /* NAT and forwarding. */
   masq = nft_summary (&rules, &handle);
   g_assert_cmpstr (masq, ==, "10.99.0.0/24 !=" BRIDGE);
-  g_assert_cmpuint (rules, ==, 3);
+  g_assert_cmpuint (rules, ==, IP_RULES);
   fwd = read_file ("/proc/sys/net/ipv4/ip_forward");
   g_assert_cmpstr (fwd, ==, "1\n");
+  /* The guests' boundaries (docs/networking.md). */
+  assert_boundaries (FALSE);
 
   /* dnsmasq, on the bridge address only. */
   pid = bgr_vmnet_get_dnsmasq_pid (f->net);
@@ -549,7 +815,7 @@ test_ensure (Fixture *f, gconstpointer data)
   g_assert_cmpstr (taps2, ==, taps);
   masq2 = nft_summary (&rules2, &handle2);
   g_assert_cmpstr (masq2, ==, masq);
-  g_assert_cmpuint (rules2, ==, 3);
+  g_assert_cmpuint (rules2, ==, IP_RULES);
   g_assert_cmpint (handle2, ==, handle);
   g_assert_cmpint (bgr_vmnet_get_dnsmasq_pid (f->net), ==, pid);
 }
@@ -577,6 +843,7 @@ test_converge (Fixture *f, gconstpointer data)
   cmd = g_strdup_printf ("ip link set dev %s2 nomaster down", prefix);
   g_free (run_ok (cmd));
   g_free (run_ok ("nft add rule ip banger forward counter"));
+  g_free (run_ok ("nft flush chain ip6 banger input"));
   write_proc ("/proc/sys/net/ipv4/ip_forward", "0\n");
   g_free (run_ok ("ip addr flush dev " BRIDGE));
 
@@ -586,7 +853,8 @@ test_converge (Fixture *f, gconstpointer data)
   g_assert_null (strstr (taps, ":down"));
   g_assert_null (strstr (taps, ":(null)"));
   masq = nft_summary (&rules, &handle);
-  g_assert_cmpuint (rules, ==, 3);
+  g_assert_cmpuint (rules, ==, IP_RULES);
+  assert_boundaries (FALSE);
   fwd = read_file ("/proc/sys/net/ipv4/ip_forward");
   g_assert_cmpstr (fwd, ==, "1\n");
   /* The address came back, and with it a dnsmasq that listens on it. */
@@ -599,6 +867,7 @@ test_converge (Fixture *f, gconstpointer data)
   g_assert_cmpint (kill (pid2, SIGKILL), ==, 0);
   g_free (run_ok ("ip link del dev " BRIDGE));
   g_free (run_ok ("nft delete table ip banger"));
+  g_free (run_ok ("nft delete table bridge banger"));
   for (guint i = 0; i < POOL; i++)
     {
       g_free (cmd);
@@ -610,6 +879,7 @@ test_converge (Fixture *f, gconstpointer data)
   taps = pool_taps_summary (f->net, &count);
   g_assert_cmpuint (count, ==, POOL);
   g_assert_true (link_exists (BRIDGE));
+  assert_boundaries (FALSE);
   assert_dns_answer (BRIDGE_IP, "foo.vm", "10.99.0.5");
 }
 
@@ -729,6 +999,108 @@ test_tap_traffic (Fixture *f, gconstpointer data)
     }
   close (fd);
   g_assert_true (answered);
+}
+
+/* What a guest may reach, with real traffic from two guests on two pool
+ * taps: DNS on the bridge, not the host's other services, not the other
+ * guest (over the bridge or routed through the host) unless vm_to_vm. */
+static void
+test_boundaries (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree char *tap0 = NULL, *tap1 = NULL;
+  g_autoptr (Guest) g1 = NULL;
+  g_autoptr (Guest) g2 = NULL;
+  g_autoptr (BgrVmnet) open_net = NULL;
+  int service, vm_service;
+
+  NEEDS_NETNS ();
+  ensure_ok (f->net);
+  assert_boundaries (FALSE);
+  set_hosts (f->net, "g1", "10.99.0.50", "g2", "10.99.0.51", NULL);
+  tap0 = bgr_vmnet_acquire_tap (f->net, NULL, &err);
+  g_assert_no_error (err);
+  tap1 = bgr_vmnet_acquire_tap (f->net, (const char *const[]){ tap0, NULL }, &err);
+  g_assert_no_error (err);
+  g1 = guest_new (tap0, "10.99.0.50");
+  g2 = guest_new (tap1, "10.99.0.51");
+
+  /* DNS on the bridge address answers, over UDP and TCP. */
+  enter_ns (g1->ns);
+  assert_dns_answer (BRIDGE_IP, "g2.vm", "10.99.0.51");
+  enter_ns (host_ns);
+  assert_connects (g1->ns, BRIDGE_IP, 53);
+
+  /* A host service on 0.0.0.0: the host reaches it on the bridge address,
+   * a guest is refused. */
+  service = listen_in (-1, 18080);
+  g_assert_cmpint (connect_from (-1, BRIDGE_IP, 18080), ==, 0);
+  g_assert_cmpint (connect_from (g1->ns, BRIDGE_IP, 18080), ==, EHOSTUNREACH);
+
+  /* The host may still open connections to a guest. */
+  vm_service = listen_in (g2->ns, 18081);
+  assert_connects (-1, "10.99.0.51", 18081);
+
+  /* Guest to guest: dropped on the bridge, and refused when routed
+   * through the host. */
+  g_assert_cmpint (connect_from (g1->ns, "10.99.0.51", 18081), !=, 0);
+  ns_run (g1->ns, "ip route add 10.99.0.51/32 via " BRIDGE_IP);
+  g_assert_cmpint (connect_from (g1->ns, "10.99.0.51", 18081), ==, EHOSTUNREACH);
+
+  /* vm_to_vm = true: both ways open; the host stays closed. */
+  open_net = bgr_vmnet_new (BRIDGE, BRIDGE_IP, CIDR, POOL, UPSTREAM_IP, TRUE, f->run_dir, &err);
+  g_assert_no_error (err);
+  ensure_ok (open_net);
+  assert_boundaries (TRUE);
+  assert_connects (g1->ns, "10.99.0.51", 18081);
+  ns_run (g1->ns, "ip route del 10.99.0.51/32 via " BRIDGE_IP);
+  assert_connects (g1->ns, "10.99.0.51", 18081);
+  g_assert_cmpint (connect_from (g1->ns, BRIDGE_IP, 18080), ==, EHOSTUNREACH);
+
+  /* And back. */
+  ensure_ok (f->net);
+  assert_boundaries (FALSE);
+  g_assert_cmpint (connect_from (g1->ns, "10.99.0.51", 18081), !=, 0);
+
+  close (service);
+  close (vm_service);
+}
+
+/* Egress is NATed as before, except to 169.254.0.0/16: an "outside"
+ * namespace behind a veth holds 10.253.1.2 and 169.254.169.254. */
+static void
+test_link_local (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree char *tap = NULL, *cmd = NULL;
+  g_autoptr (Guest) g = NULL;
+  int outside, service;
+
+  NEEDS_NETNS ();
+  ensure_ok (f->net);
+  tap = bgr_vmnet_acquire_tap (f->net, NULL, &err);
+  g_assert_no_error (err);
+  g = guest_new (tap, "10.99.0.50");
+
+  outside = new_ns ();
+  g_free (run_ok ("ip link add bgrout0 type veth peer name bgrout1"));
+  cmd = g_strdup_printf ("ip link set bgrout1 netns /proc/%d/fd/%d", (int) getpid (), outside);
+  g_free (run_ok (cmd));
+  g_free (run_ok ("ip addr add 10.253.1.1/24 dev bgrout0"));
+  g_free (run_ok ("ip addr add 169.254.0.1/16 dev bgrout0"));
+  g_free (run_ok ("ip link set bgrout0 up"));
+  ns_run (outside, "ip addr add 10.253.1.2/24 dev bgrout1");
+  ns_run (outside, "ip addr add 169.254.169.254/16 dev bgrout1");
+  ns_run (outside, "ip link set bgrout1 up");
+  service = listen_in (outside, 80);
+
+  assert_connects (-1, "169.254.169.254", 80);
+  assert_connects (g->ns, "10.253.1.2", 80);
+  g_assert_cmpint (connect_from (g->ns, "169.254.169.254", 80), ==, EHOSTUNREACH);
+
+  close (service);
+  g_free (run_ok ("ip link del bgrout0"));
+  close (outside);
 }
 
 static void
@@ -899,6 +1271,8 @@ test_teardown (Fixture *f, gconstpointer data)
   g_free (pool_taps_summary (f->net, &count));
   g_assert_cmpuint (count, ==, 0);
   g_assert_cmpint (run_status ("nft list table ip banger", NULL), !=, 0);
+  g_assert_cmpint (run_status ("nft list table ip6 banger", NULL), !=, 0);
+  g_assert_cmpint (run_status ("nft list table bridge banger", NULL), !=, 0);
   g_assert_cmpint (bgr_vmnet_get_dnsmasq_pid (f->net), ==, 0);
   g_assert_false (process_alive (pid));
   pid_file = g_build_filename (f->run_dir, "dnsmasq.pid", NULL);
@@ -951,7 +1325,7 @@ test_private_run_dir (Fixture *f, gconstpointer data)
   NEEDS_NETNS ();
   g_assert_cmpint (chmod (f->run_parent, 0700), ==, 0);
   dir = g_build_filename (f->run_parent, "private", NULL);
-  net = bgr_vmnet_new (BRIDGE, BRIDGE_IP, CIDR, 1, UPSTREAM_IP, dir, &err);
+  net = bgr_vmnet_new (BRIDGE, BRIDGE_IP, CIDR, 1, UPSTREAM_IP, FALSE, dir, &err);
   g_assert_no_error (err);
   ensure_ok (net);
   set_hosts (net, "foo", "10.99.0.5", NULL);
@@ -1014,7 +1388,7 @@ pure_net (const char *bridge_ip, const char *cidr, char **dir)
   BgrVmnet *net;
 
   *dir = g_dir_make_tmp ("test-vmnet-XXXXXX", NULL);
-  net = bgr_vmnet_new ("bgrpure0", bridge_ip, cidr, 0, "1.1.1.1", *dir, &err);
+  net = bgr_vmnet_new ("bgrpure0", bridge_ip, cidr, 0, "1.1.1.1", FALSE, *dir, &err);
   g_assert_no_error (err);
   return net;
 }
@@ -1160,7 +1534,7 @@ test_bad_input (void)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       BgrVmnet *net = bgr_vmnet_new (cases[i].bridge, cases[i].ip, cases[i].cidr,
-                                     cases[i].pool, cases[i].dns, dir, &err);
+                                     cases[i].pool, cases[i].dns, FALSE, dir, &err);
       g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, err != NULL ? err->message : "accepted");
       g_assert_null (net);
       g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
@@ -1169,11 +1543,12 @@ test_bad_input (void)
       /* Refused before anything was made. */
       g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
     }
-  g_assert_null (bgr_vmnet_new ("br0", "10.0.0.1", "10.0.0.0/24", 1, "1.1.1.1", "relative", &err));
+  g_assert_null (bgr_vmnet_new ("br0", "10.0.0.1", "10.0.0.0/24", 1, "1.1.1.1", FALSE, "relative",
+                                &err));
   g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
   g_clear_error (&err);
 
-  ok = bgr_vmnet_new ("br0", "10.0.0.1", "10.0.0.0/24", 1, "1.1.1.1", dir, &err);
+  ok = bgr_vmnet_new ("br0", "10.0.0.1", "10.0.0.0/24", 1, "1.1.1.1", FALSE, dir, &err);
   g_assert_no_error (err);
   g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
   g_assert_cmpuint (strlen (bgr_vmnet_get_tap_prefix (ok)) + 5, <, IFNAMSIZ);
@@ -1199,7 +1574,7 @@ test_bad_input (void)
   /* Different bridges, different taps. */
   {
     g_autoptr (BgrVmnet) other = bgr_vmnet_new ("br1", "10.0.0.1", "10.0.0.0/24", 1, "1.1.1.1",
-                                                dir, &err);
+                                                FALSE, dir, &err);
     g_assert_no_error (err);
     g_assert_cmpstr (bgr_vmnet_get_tap_prefix (other), !=, bgr_vmnet_get_tap_prefix (ok));
   }
@@ -1314,6 +1689,8 @@ main (int argc, char **argv)
   ADD ("/vmnet/converge", test_converge);
   ADD ("/vmnet/acquire-tap", test_acquire_tap);
   ADD ("/vmnet/tap-traffic", test_tap_traffic);
+  ADD ("/vmnet/boundaries", test_boundaries);
+  ADD ("/vmnet/link-local", test_link_local);
   ADD ("/vmnet/dns", test_dns);
   ADD ("/vmnet/restart", test_restart);
   ADD ("/vmnet/port-taken", test_port_taken);

@@ -29,7 +29,9 @@ make_vmnet (BgrEngine *engine, GError **error)
                         bgr_config_get_string (config, "bridge_ip"),
                         bgr_config_get_string (config, "cidr"),
                         (guint) bgr_config_get_int (config, "tap_pool_size"),
-                        bgr_config_get_string (config, "default_dns"), run_dir, error);
+                        bgr_config_get_string (config, "default_dns"),
+                        g_str_equal (bgr_config_get_string (config, "vm_to_vm"), "true"), run_dir,
+                        error);
 }
 
 /* NAME -> IP of every VM that has an address, @doc's own as given. */

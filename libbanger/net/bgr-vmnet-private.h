@@ -25,20 +25,22 @@ G_BEGIN_DECLS
 typedef struct _BgrVmnet BgrVmnet;
 
 /* Validates the settings (the config keys bridge_name, bridge_ip, cidr,
- * tap_pool_size, default_dns) and creates @run_dir (mode 0755) if missing;
+ * tap_pool_size, default_dns, vm_to_vm) and creates @run_dir (mode 0755) if missing;
  * nothing else is touched. @bridge: an interface name (1..15 of
  * [A-Za-z0-9_.-]); @cidr: an IPv4 network with prefix 8..30 and no host
  * bits; @bridge_ip: a host address inside @cidr; @tap_pool_size: 0..256;
  * @default_dns: an IPv4 address other than @bridge_ip and 0.0.0.0, where
- * names outside .vm are forwarded; @run_dir: an absolute path that holds
+ * names outside .vm are forwarded; @vm_to_vm: whether VMs may reach each
+ * other (FALSE: frames between pool taps are dropped, and so is traffic
+ * the host would route from the bridge back onto it); @run_dir: an absolute path that holds
  * dnsmasq's pid file (dnsmasq.pid), the hosts file (hosts) and dnsmasq's
  * log (dnsmasq.log).
  *
  * Errors: BGR_ERROR_INVALID_ARGUMENT naming the bad value; an I/O error
  * when @run_dir cannot be created. */
 BgrVmnet *bgr_vmnet_new (const char *bridge, const char *bridge_ip, const char *cidr,
-                         guint tap_pool_size, const char *default_dns, const char *run_dir,
-                         GError **error);
+                         guint tap_pool_size, const char *default_dns, gboolean vm_to_vm,
+                         const char *run_dir, GError **error);
 void bgr_vmnet_free (BgrVmnet *net);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrVmnet, bgr_vmnet_free)
 
@@ -61,8 +63,14 @@ const char *bgr_vmnet_get_hosts_path (BgrVmnet *net);
  *   - /proc/sys/net/ipv4/ip_forward is 1;
  *   - the nftables table `ip banger` masquerades traffic from cidr leaving
  *     through any interface but the bridge and accepts forwarding from the
- *     bridge and replies to it; when it differs from that it is replaced as
- *     a whole in one transaction (other tables are never touched);
+ *     bridge and replies to it, except to 169.254.0.0/16 and (without
+ *     vm_to_vm) back onto the bridge; of what arrives from the bridge for
+ *     the host itself it accepts only DNS to bridge_ip:53 (UDP and TCP) and
+ *     replies to the host's own connections, and rejects the rest. The
+ *     table `ip6 banger` drops all IPv6 from the bridge (input and
+ *     forward); without vm_to_vm the table `bridge banger` drops frames
+ *     from one pool tap to another. When any of them differs, all three
+ *     are replaced in one transaction (other tables are never touched);
  *   - at least tap_pool_size pool taps exist (persistent, `ip tuntap`),
  *     each attached to the bridge and up;
  *   - dnsmasq runs on bridge_ip:53 only, answering .vm names from the
@@ -126,8 +134,8 @@ gboolean bgr_vmnet_set_hosts (BgrVmnet *net, GHashTable *name_to_ip, GError **er
 GPid bgr_vmnet_get_dnsmasq_pid (BgrVmnet *net);
 
 /* Undoes bgr_vmnet_ensure(): stops our dnsmasq (SIGTERM, then SIGKILL after
- * 5 s), deletes the pool taps, the nftables table `ip banger` and the
- * bridge. What is already gone is skipped; ip_forward is left as it is
+ * 5 s), deletes the pool taps, the nftables tables `ip banger`,
+ * `ip6 banger` and `bridge banger`, and the bridge. What is already gone is skipped; ip_forward is left as it is
  * (other software may rely on it), and so are the hosts file and the log.
  * Continues past failures and reports the first one. */
 gboolean bgr_vmnet_teardown (BgrVmnet *net, GError **error);
