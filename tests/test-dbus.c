@@ -4,7 +4,10 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <banger/banger.h>
@@ -700,51 +703,189 @@ on_run_done (GObject *source, GAsyncResult *res, gpointer data)
   outs[2] = GINT_TO_POINTER (1);
 }
 
+/* An HTTP server that answers each GET with the headers and the first
+ * SLOW_SENT bytes of a SLOW_SIZE body, then holds the connection: a kernel
+ * pull from it stays in flight until it is cancelled. */
+#define SLOW_SIZE (1 << 20)
+#define SLOW_SENT 65536
+#define SLOW_CALLS 3
+
+typedef struct {
+  int listen_fd;
+  GMutex lock;
+  GCond cond;
+  guint started; /* connections that got a part of their body */
+  guint closed;  /* of those, how many the client closed */
+} SlowServer;
+
+static gpointer
+slow_server_thread (gpointer data)
+{
+  SlowServer *s = data;
+  g_autofree char *body = g_malloc0 (SLOW_SENT);
+  int fds[SLOW_CALLS];
+
+  for (guint i = 0; i < SLOW_CALLS; i++)
+    {
+      char req[4096];
+      gsize got = 0;
+      g_autofree char *head =
+        g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", SLOW_SIZE);
+
+      fds[i] = accept (s->listen_fd, NULL, NULL);
+      g_assert_cmpint (fds[i], >=, 0);
+      /* The whole request (it has no body), then the part of the answer. */
+      while (got < 4 || memcmp (req + got - 4, "\r\n\r\n", 4) != 0)
+        {
+          ssize_t n = read (fds[i], req + got, sizeof req - got);
+          g_assert_cmpint (n, >, 0);
+          got += (gsize) n;
+          g_assert_cmpuint (got, <, sizeof req);
+        }
+      g_assert_cmpint (write (fds[i], head, strlen (head)), ==, (ssize_t) strlen (head));
+      g_assert_cmpint (write (fds[i], body, SLOW_SENT), ==, SLOW_SENT);
+      g_mutex_lock (&s->lock);
+      s->started++;
+      g_cond_broadcast (&s->cond);
+      g_mutex_unlock (&s->lock);
+    }
+  /* Hold every body until the client goes away. */
+  for (guint i = 0; i < SLOW_CALLS; i++)
+    {
+      char c;
+      while (read (fds[i], &c, 1) > 0)
+        ;
+      close (fds[i]);
+      g_mutex_lock (&s->lock);
+      s->closed++;
+      g_cond_broadcast (&s->cond);
+      g_mutex_unlock (&s->lock);
+    }
+  return NULL;
+}
+
+/* Waits (bounded) until *counter reaches @want. */
+static void
+slow_server_wait (SlowServer *s, guint *counter, guint want, const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&s->lock);
+  while (*counter < want)
+    if (!g_cond_wait_until (&s->cond, &s->lock, deadline))
+      g_error ("timed out waiting for %s (%u of %u)", what, *counter, want);
+  g_mutex_unlock (&s->lock);
+}
+
+/* Three kernel pulls are provably in flight (each has a part of its body
+ * and waits for the rest) when Stop arrives: bangerd cancels them, each
+ * caller gets its reply (Cancelled: never NoReply, never a dropped
+ * connection), the pulls roll back, and only then does bangerd exit 0. */
 static void
 test_stop_with_calls_in_flight (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cfg = bgr_test_write_file ("inflight.toml", "log_level = \"info\"\n");
-  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autofree char *state = g_build_filename (g_get_user_runtime_dir (), "inflight-state", NULL);
+  g_autofree char *cache = g_build_filename (g_get_user_runtime_dir (), "inflight-cache", NULL);
+  g_autofree char *kernels_dir = g_build_filename (state, "kernels", NULL);
+  g_autofree char *catalog_path = NULL, *catalog = NULL, *conf = NULL, *cfg = NULL, *log = NULL;
+  g_autofree guchar *bytes = g_malloc (SLOW_SIZE);
+  g_autoptr (GSubprocess) d = NULL;
   g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                  G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  GSubprocess *calls[3];
-  char *outs[3][3] = { { 0 } };
+  g_autoptr (GString) kernels = g_string_new (NULL);
   g_autoptr (GError) err = NULL;
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t salen = sizeof sa;
+  SlowServer server = { 0 };
+  GSubprocess *calls[SLOW_CALLS];
+  char *outs[SLOW_CALLS][3] = { { 0 } };
+  GThread *thread;
   BgrRun r;
 
-  wait_for_name (f);
-  g_subprocess_launcher_setenv (l, "DBUS_SESSION_BUS_ADDRESS", f->address, TRUE);
-  /* Doctor takes a while (it runs qemu --version); stop while they run. */
-  for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+  server.listen_fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (server.listen_fd, >=, 0);
+  g_assert_cmpint (bind (server.listen_fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
+  g_assert_cmpint (listen (server.listen_fd, SLOW_CALLS), ==, 0);
+  g_assert_cmpint (getsockname (server.listen_fd, (struct sockaddr *) &sa, &salen), ==, 0);
+  g_mutex_init (&server.lock);
+  g_cond_init (&server.cond);
+  thread = g_thread_new ("slow-http", slow_server_thread, &server);
+
+  /* Different bytes for each: downloads of one digest take turns. */
+  for (guint i = 0; i < SLOW_CALLS; i++)
     {
+      g_autofree char *sha = NULL;
+
+      memset (bytes, (int) i + 1, SLOW_SIZE);
+      sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, bytes, SLOW_SIZE);
+      g_string_append_printf (kernels,
+                              "%s{\"name\": \"slow%u\", \"version\": \"1\", \"arch\": \"x86_64\", "
+                              "\"source\": \"download\", \"artifacts\": {\"kernel\": {"
+                              "\"url\": \"http://127.0.0.1:%u/slow%u/vmlinuz\", \"size\": %d, "
+                              "\"format\": \"bzimage\", \"sha256\": \"%s\"}}}",
+                              i ? ", " : "", i, ntohs (sa.sin_port), i, SLOW_SIZE, sha);
+    }
+  catalog = g_strdup_printf ("{\"schema_version\": 1, \"kernels\": [%s]}", kernels->str);
+  catalog_path = bgr_test_write_file ("inflight-catalog.json", catalog);
+  conf = g_strdup_printf ("log_level = \"info\"\nstate_dir = \"%s\"\ncache_dir = \"%s\"\n"
+                          "kernel_catalog_url = \"file://%s\"\n", state, cache, catalog_path);
+  cfg = bgr_test_write_file ("inflight.toml", conf);
+  d = start_daemon (f, cfg, FALSE);
+  wait_for_name (f);
+
+  g_subprocess_launcher_setenv (l, "DBUS_SESSION_BUS_ADDRESS", f->address, TRUE);
+  for (guint i = 0; i < SLOW_CALLS; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("slow%u", i);
       calls[i] = g_subprocess_launcher_spawn (l, &err, "gdbus", "call", "--session", "--dest",
                                               "org.banger.Banger1", "--object-path",
                                               "/org/banger/Banger1", "--method",
-                                              "org.banger.Banger1.Manager.Doctor", NULL);
+                                              "org.banger.Banger1.Manager.PullKernel", name,
+                                              "@a{sv} {}", NULL);
       g_assert_no_error (err);
       g_subprocess_communicate_utf8_async (calls[i], NULL, NULL, on_run_done, outs[i]);
     }
+  /* Every pull is downloading, and none can finish. */
+  slow_server_wait (&server, &server.started, SLOW_CALLS, "the pulls to start downloading");
+  for (guint i = 0; i < SLOW_CALLS; i++)
+    g_assert_null (outs[i][2]);
   RUN (f, &r, banger, "daemon", "stop");
   g_assert_cmpint (r.status, ==, 0);
   bgr_run_clear (&r);
-  for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+  for (guint i = 0; i < SLOW_CALLS; i++)
     {
+      guint timeout = g_timeout_add_seconds (60, on_timeout, (gpointer) "a pull's reply");
       while (outs[i][2] == NULL)
         g_main_context_iteration (NULL, TRUE);
-      /* Each call got its reply, or a clean refusal: never a dropped call. */
-      if (g_subprocess_get_exit_status (calls[i]) == 0)
-        bgr_assert_contains (outs[i][0], "'hypervisor'");
-      else if (strstr (outs[i][1], "DaemonUnavailable") == NULL
-               && strstr (outs[i][1], "ServiceUnknown") == NULL
-               && strstr (outs[i][1], "NameHasNoOwner") == NULL)
-        g_error ("call %u failed badly: %s", i, outs[i][1]);
-      g_assert_null (strstr (outs[i][1], "NoReply"));
+      g_source_remove (timeout);
+      /* The daemon's own answer: the pull was cancelled. Not a reply
+       * lost with the connection (NoReply, Disconnected, a timeout). */
+      g_assert_cmpint (g_subprocess_get_exit_status (calls[i]), !=, 0);
+      if (strstr (outs[i][1], "org.banger.Banger1.Error.Cancelled") == NULL)
+        g_error ("pull %u did not get a clean Cancelled reply: %s", i, outs[i][1]);
       g_free (outs[i][0]);
       g_free (outs[i][1]);
       g_object_unref (calls[i]);
     }
+  /* The downloads were closed, and bangerd exits cleanly once every call
+   * returned, without giving up on any. */
+  slow_server_wait (&server, &server.closed, SLOW_CALLS, "the downloads to be closed");
+  g_thread_join (thread);
+  close (server.listen_fd);
+  g_mutex_clear (&server.lock);
+  g_cond_clear (&server.cond);
   wait_for_exit (d);
+  log = daemon_log (d);
   g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+  g_assert_null (strstr (log, "still running"));
+  /* Rolled back before the exit: no kernel, no staging directory. */
+  if (g_file_test (kernels_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr (GDir) dir = g_dir_open (kernels_dir, 0, NULL);
+      const char *left = dir != NULL ? g_dir_read_name (dir) : NULL;
+      if (left != NULL)
+        g_error ("left in %s after the cancelled pulls: %s", kernels_dir, left);
+    }
 }
 
 int

@@ -16,6 +16,17 @@ cleanup () {
 }
 trap cleanup EXIT
 
+# Nothing of the user's: no ~/.docker/config.json or containers auth file
+# (bangerd, skopeo), no XDG directories, no banger config.
+export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
+       XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.data" \
+       XDG_RUNTIME_DIR="$work/run"
+unset BANGER_CONFIG REGISTRY_AUTH_FILE DOCKER_CONFIG
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+# The python3 - checks below use assert: PYTHONOPTIMIZE would turn them off.
+unset PYTHONOPTIMIZE
+
 # A free port, then the registry.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 host=127.0.0.1:$port

@@ -424,7 +424,6 @@ start_and_check (Fixture *f)
       /* Held open, nothing read past the "OK" line. */
       GSocket *sock = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
       g_assert_false (g_socket_condition_timed_wait (sock, G_IO_IN, 200 * 1000, NULL, NULL));
-      g_test_message ("BANGER_AGENT not set: HELLO/READY through the vsock not checked");
     }
   g_io_stream_close (stream, NULL, NULL);
 
@@ -866,6 +865,15 @@ test_stand_in_checks (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (api, G_FILE_TEST_EXISTS));
 }
 
+/* Without the agent the start tests cannot check HELLO/READY through the
+ * vsock: say so as a skipped test rather than pass without it. */
+static void
+test_no_agent (void)
+{
+  g_test_skip ("BANGER_AGENT not set (no banger-vsock-agent in this build): HELLO/READY "
+               "through the hybrid vsock not checked");
+}
+
 static void
 test_no_spec (void)
 {
@@ -885,9 +893,12 @@ main (int argc, char **argv)
   spec = spec_dir != NULL ? g_build_filename (spec_dir, "firecracker-api.yaml", NULL) : NULL;
   if (spec == NULL || !g_file_test (spec, G_FILE_TEST_IS_REGULAR))
     {
+      /* Nothing here can run: ctest's SKIP_RETURN_CODE, not a pass. */
       g_test_add_func ("/vmm-firecracker/no-spec", test_no_spec);
-      return g_test_run ();
+      return g_test_run () == 0 ? 77 : 1;
     }
+  if (g_getenv ("BANGER_AGENT") == NULL || *g_getenv ("BANGER_AGENT") == '\0')
+    g_test_add_func ("/vmm-firecracker/agent-hello", test_no_agent);
   g_test_add ("/vmm-firecracker/start-full", Fixture, NULL, fixture_setup, test_start_full,
               fixture_teardown);
   g_test_add ("/vmm-firecracker/start-minimal", Fixture, NULL, fixture_setup, test_start_minimal,

@@ -241,6 +241,7 @@ dns_query (const char *server, const char *name, DnsReply *reply)
   g_auto (GStrv) labels = g_strsplit (name, ".", -1);
   struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (53) };
   struct pollfd pfd;
+  gint64 deadline;
   ssize_t got;
   guint16 qd, an;
   gsize off;
@@ -278,9 +279,13 @@ dns_query (const char *server, const char *name, DnsReply *reply)
     }
   pfd.fd = fd;
   pfd.events = POLLIN;
+  /* DNS_TIMEOUT_MS for the whole answer, however many stray datagrams come. */
+  deadline = g_get_monotonic_time () + DNS_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
   for (;;)
     {
-      if (poll (&pfd, 1, DNS_TIMEOUT_MS) != 1)
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / G_TIME_SPAN_MILLISECOND;
+
+      if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) != 1)
         {
           close (fd);
           return;
@@ -984,7 +989,7 @@ test_tap_traffic (Fixture *f, gconstpointer data)
       struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
       g_assert_cmpint (write (fd, frame, sizeof frame), ==, sizeof frame);
-      while (!answered && poll (&pfd, 1, 200) == 1)
+      while (!answered && g_get_monotonic_time () < deadline && poll (&pfd, 1, 200) == 1)
         {
           ssize_t n = read (fd, in, sizeof in);
           if (n >= 42 && get_u16 (in + 12) == 0x0806 && get_u16 (in + 20) == 2
@@ -1188,6 +1193,7 @@ test_port_taken (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) err = NULL;
   struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (53) };
+  gint64 deadline;
   GPid pid;
   int fd;
 
@@ -1195,8 +1201,12 @@ test_port_taken (Fixture *f, gconstpointer data)
   ensure_ok (f->net);
   pid = bgr_vmnet_get_dnsmasq_pid (f->net);
   g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
+  deadline = g_get_monotonic_time () + CONVERGE_TIMEOUT_S * G_TIME_SPAN_SECOND;
   while (bgr_vmnet_get_dnsmasq_pid (f->net) != 0)
-    g_usleep (10 * 1000);
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
 
   fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   g_assert_cmpint (fd, >=, 0);
