@@ -462,6 +462,10 @@ bgr_client_call_start (BgrClient *self, Call *c, gpointer tag, GCancellable *can
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, tag);
+  /* _finish gives what the blocking call gave, a cancelled call's
+   * BGR_ERROR_CANCELLED included (GTask would replace it with
+   * G_IO_ERROR_CANCELLED when @cancellable is cancelled). */
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, c, call_free);
   g_task_run_in_thread (task, call_thread);
 }
