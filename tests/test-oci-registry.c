@@ -336,7 +336,7 @@ test_not_found (void)
 }
 
 static void
-on_progress (guint64 done, guint64 total, gpointer user_data)
+on_progress (guint64 done, guint64 total, gboolean waiting, gpointer user_data)
 {
   guint64 *last = user_data;
 

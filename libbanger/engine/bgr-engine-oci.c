@@ -105,10 +105,11 @@ typedef struct {
 } Progress;
 
 static void
-on_blob_progress (guint64 done, guint64 total, gpointer data)
+on_blob_progress (guint64 done, guint64 total, gboolean waiting, gpointer data)
 {
   Progress *p = data;
-  g_autofree char *msg = g_strdup_printf ("layer %u of %u", p->layer + 1, p->n_layers);
+  g_autofree char *msg = g_strdup_printf ("layer %u of %u%s", p->layer + 1, p->n_layers,
+                                          waiting ? ": waiting for another pull of this layer" : "");
   bgr_operation_update (p->op, "pulling", msg, p->base + done, p->total);
 }
 
@@ -195,7 +196,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
       g_ptr_array_add (blobs, path);
       prog.base += (guint64) d->size;
       /* A cached blob reports nothing while "downloading": report it done. */
-      on_blob_progress (0, 0, &prog);
+      on_blob_progress (0, 0, FALSE, &prog);
     }
   g_ptr_array_add (blobs, NULL);
 

@@ -186,12 +186,21 @@ void bgr_oci_registry_set_cache_dir (BgrOciRegistry *r, const char *cache_dir);
 BgrOciImage *bgr_oci_registry_resolve (BgrOciRegistry *r, const char *platform,
                                        GCancellable *cancellable, GError **error);
 
+/* Progress of bgr_oci_registry_fetch_blob(): as BgrDownloadProgress, and
+ * @waiting is TRUE while another pull (in this process or another) is
+ * downloading the blob: @done is then the size of its part file. */
+typedef void (*BgrOciBlobProgress) (guint64 done, guint64 total, gboolean waiting,
+                                    gpointer user_data);
+
 /* Returns CACHE_DIR/oci/blobs/sha256/HEX, downloading the blob there first
  * unless it is already cached (then no request is made). The download goes
  * to HEX.part, resumes a part left by an earlier call, and is renamed only
- * once its size and sha256 match @d. */
+ * once its size and sha256 match @d. While another pull holds HEX.part, this
+ * one waits (reporting the part's growth with @waiting set, every 100 ms),
+ * then uses the finished blob, or takes the part over when the other pull
+ * went away without finishing it. */
 char *bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d,
-                                   const char *cache_dir, BgrDownloadProgress progress,
+                                   const char *cache_dir, BgrOciBlobProgress progress,
                                    gpointer user_data, GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -906,12 +906,35 @@ bgr_oci_registry_resolve (BgrOciRegistry *r, const char *platform, GCancellable 
 
 /* ---- blobs ---- */
 
+typedef struct {
+  BgrOciBlobProgress progress;
+  gpointer user_data;
+  guint64 done; /* the most reported, so that it never goes backwards */
+} BlobProgress;
+
+static void
+blob_progress_report (BlobProgress *bp, guint64 done, guint64 total, gboolean waiting)
+{
+  if (bp->progress == NULL)
+    return;
+  bp->done = MAX (bp->done, done);
+  bp->progress (bp->done, total, waiting, bp->user_data);
+}
+
+static void
+on_download_progress (guint64 done, guint64 total, gpointer data)
+{
+  blob_progress_report (data, done, total, FALSE);
+}
+
 char *
 bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d, const char *cache_dir,
-                             BgrDownloadProgress progress, gpointer user_data,
+                             BgrOciBlobProgress progress, gpointer user_data,
                              GCancellable *cancellable, GError **error)
 {
+  BlobProgress bp = { progress, user_data, 0 };
   g_autofree char *dir = NULL;
+  g_autofree char *part = NULL;
   g_autofree char *dest = NULL;
   g_autofree char *url = NULL;
   g_autofree char *what = NULL;
@@ -935,6 +958,7 @@ bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d, const
   hex = d->digest + strlen ("sha256:");
   dir = g_build_filename (cache_dir, "oci", "blobs", "sha256", NULL);
   dest = g_build_filename (dir, hex, NULL);
+  part = g_strconcat (dest, ".part", NULL);
 
   /* Blobs only get their name once verified, so one of the right size is
    * the blob; a wrong size means someone else wrote there: fetch again. */
@@ -943,8 +967,7 @@ again:
     {
       if (S_ISREG (st.st_mode) && st.st_size == d->size)
         {
-          if (progress != NULL)
-            progress ((guint64) d->size, (guint64) d->size, user_data);
+          blob_progress_report (&bp, (guint64) d->size, (guint64) d->size, FALSE);
           return g_steal_pointer (&dest);
         }
       g_debug ("%s has %" G_GINT64_FORMAT " bytes instead of %" G_GINT64_FORMAT "; fetching it again",
@@ -971,14 +994,19 @@ again:
       g_autofree char *path = NULL;
       g_auto (Response) resp = { 0 };
 
-      if (bgr_download_file (r->session, url, dest, d->size, hex, progress, user_data, cancellable,
-                             &local))
+      if (bgr_download_file (r->session, url, dest, d->size, hex, on_download_progress, &bp,
+                             cancellable, &local))
         return g_steal_pointer (&dest);
       /* Another pull (in this process or another) is downloading this
        * blob: wait for it to finish (or give up, leaving its part file to
        * resume), then look again. */
       if (g_error_matches (local, BGR_ERROR, BGR_ERROR_BUSY))
         {
+          struct stat pst;
+
+          /* What it has so far, so that this pull shows progress too. */
+          blob_progress_report (&bp, stat (part, &pst) == 0 ? (guint64) pst.st_size : 0,
+                                (guint64) d->size, TRUE);
           if (!bgr_sleep_cancellable (BUSY_POLL_MS, cancellable))
             {
               g_set_error (error, BGR_ERROR, BGR_ERROR_CANCELLED,
