@@ -747,6 +747,7 @@ typedef struct {
   guint32 serial;
   GPtrArray *started;  /* "SERIAL PATH" of every OperationStarted received */
   GPtrArray *progress; /* PATH of every Operation PropertiesChanged received */
+  gboolean waited;     /* a Message said it waits for another pull's download */
   gboolean done;
   GDBusMessage *reply;
 } Caller;
@@ -765,7 +766,14 @@ on_caller_signal (GDBusConnection *c, const char *sender, const char *path, cons
       g_ptr_array_add (caller->started, g_strdup_printf ("%u %s", serial, op));
     }
   else
-    g_ptr_array_add (caller->progress, g_strdup (path));
+    {
+      const char *message = NULL;
+      g_autoptr (GVariant) changed = g_variant_get_child_value (params, 1);
+
+      g_ptr_array_add (caller->progress, g_strdup (path));
+      if (g_variant_lookup (changed, "Message", "&s", &message) && strstr (message, "waiting") != NULL)
+        caller->waited = TRUE;
+    }
 }
 
 static void
@@ -998,11 +1006,12 @@ test_operation_unicast (Fixture *f, gconstpointer data)
   caller_init (&bystander, f);
   caller_pull (&a, ref, "one");
   caller_pull (&b, ref, "two");
-  /* One of them downloads the layer (and reports progress), the other
-   * waits for that download. */
+  /* One of them downloads the layer, the other waits for that download
+   * (and says so in its progress). */
   WAIT_UNTIL (caller_op_path (&a) != NULL && caller_op_path (&b) != NULL
-                && registry_layer_requests (reg) == 1 && a.progress->len + b.progress->len > 0,
+                && registry_layer_requests (reg) == 1 && (a.waited || b.waited),
               WAIT_MS);
+  g_assert_false (a.waited && b.waited);
   path_a = g_strdup (caller_op_path (&a));
   path_b = g_strdup (caller_op_path (&b));
   g_assert_cmpstr (path_a, !=, path_b);
@@ -1010,7 +1019,7 @@ test_operation_unicast (Fixture *f, gconstpointer data)
   g_assert_false (a.done);
   g_assert_false (b.done);
   {
-    Caller *first = a.progress->len > 0 ? &a : &b;
+    Caller *first = b.waited ? &a : &b; /* the downloader */
     Caller *second = first == &a ? &b : &a;
     g_autofree char *first_path = g_strdup (caller_op_path (first));
     g_autofree char *second_path = g_strdup (caller_op_path (second));
