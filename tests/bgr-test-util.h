@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 typedef struct {
   int status; /* exit status, or -1 when killed by a signal */
@@ -106,3 +107,33 @@ bgr_test_stop_loop (GMainContext *context, GMainLoop *loop)
                h__ != NULL ? h__ : "(null)", n__);                                      \
   }                                                                                     \
   G_STMT_END
+
+/* Live processes (other than this one) whose command line mentions
+ * @needle: e.g. the fake VMs' agents, whose argv holds a socket path
+ * inside the state directory. */
+static inline GArray *
+bgr_test_processes_mentioning (const char *needle)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (gint));
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *entry;
+
+  while (proc != NULL && (entry = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *path = NULL, *cmdline = NULL;
+      gint pid = (gint) g_ascii_strtoll (entry, NULL, 10);
+      gsize len = 0;
+
+      if (pid <= 0 || pid == getpid ())
+        continue;
+      path = g_strdup_printf ("/proc/%d/cmdline", pid);
+      if (!g_file_get_contents (path, &cmdline, &len, NULL))
+        continue;
+      for (gsize i = 0; i + 1 < len; i++)
+        if (cmdline[i] == '\0')
+          cmdline[i] = ' ';
+      if (len > 0 && strstr (cmdline, needle) != NULL)
+        g_array_append_val (pids, pid);
+    }
+  return pids;
+}

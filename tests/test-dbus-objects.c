@@ -104,35 +104,6 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_no_error (err);
 }
 
-/* Live processes whose command line mentions @needle: the fake VMs'
- * agents (their argv holds a socket path inside the state directory). */
-static GArray *
-processes_mentioning (const char *needle)
-{
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (gint));
-  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *entry;
-
-  while (proc != NULL && (entry = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *path = NULL, *cmdline = NULL;
-      gint pid = (gint) g_ascii_strtoll (entry, NULL, 10);
-      gsize len = 0;
-
-      if (pid <= 0 || pid == getpid ())
-        continue;
-      path = g_strdup_printf ("/proc/%d/cmdline", pid);
-      if (!g_file_get_contents (path, &cmdline, &len, NULL))
-        continue;
-      for (gsize i = 0; i + 1 < len; i++)
-        if (cmdline[i] == '\0')
-          cmdline[i] = ' ';
-      if (len > 0 && strstr (cmdline, needle) != NULL)
-        g_array_append_val (pids, pid);
-    }
-  return pids;
-}
-
 static gboolean
 exited (GSubprocess *p)
 {
@@ -156,7 +127,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 {
   stop_daemon (f);
   {
-    g_autoptr (GArray) left = processes_mentioning (f->state);
+    g_autoptr (GArray) left = bgr_test_processes_mentioning (f->state);
     for (guint i = 0; i < left->len; i++)
       kill (g_array_index (left, gint, i), SIGKILL);
   }

@@ -75,37 +75,10 @@ spec_create (BgrEngine *engine, const char *name, BgrOperation *op, GError **err
   return bgr_engine_create_vm (engine, spec, op, NULL, error);
 }
 
-static GArray *
-processes_mentioning (const char *needle)
-{
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (gint));
-  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-
-  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *path = NULL, *cmdline = NULL;
-      gint pid = (gint) g_ascii_strtoll (name, NULL, 10);
-      gsize len = 0;
-
-      if (pid <= 0 || pid == getpid ())
-        continue;
-      path = g_strdup_printf ("/proc/%d/cmdline", pid);
-      if (!g_file_get_contents (path, &cmdline, &len, NULL))
-        continue;
-      for (gsize i = 0; i + 1 < len; i++)
-        if (cmdline[i] == '\0')
-          cmdline[i] = ' ';
-      if (len > 0 && strstr (cmdline, needle) != NULL)
-        g_array_append_val (pids, pid);
-    }
-  return pids;
-}
-
 static guint
 n_agents (Fixture *f)
 {
-  g_autoptr (GArray) pids = processes_mentioning (f->state);
+  g_autoptr (GArray) pids = bgr_test_processes_mentioning (f->state);
   return pids->len;
 }
 
@@ -178,7 +151,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GArray) left = processes_mentioning (f->state);
+  g_autoptr (GArray) left = bgr_test_processes_mentioning (f->state);
 
   (void) data;
   /* What a failed test left running. */
@@ -702,7 +675,7 @@ test_concurrent (Fixture *f, gconstpointer data)
   g_assert_false (bgr_engine_vm_is_busy (f->engine, "hammer"));
   if (bgr_vm_get_state (vm) == BGR_VM_STATE_RUNNING)
     {
-      g_autoptr (GArray) pids = processes_mentioning (f->state);
+      g_autoptr (GArray) pids = bgr_test_processes_mentioning (f->state);
       g_assert_cmpuint (pids->len, ==, 1);
       g_assert_cmpint (g_array_index (pids, gint, 0), ==, bgr_vm_get_pid (vm));
       assert_exec_works (f->engine, "hammer");
