@@ -98,47 +98,17 @@ fixture_setup (Fixture *f, gconstpointer data)
   };
 }
 
-/* Processes whose command line mentions @needle (the fixture's directory
- * is in every argv the driver builds). */
-static GArray *
-processes_mentioning (const char *needle)
-{
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (gint));
-  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
-  const char *name;
-
-  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
-    {
-      g_autofree char *path = NULL, *cmdline = NULL;
-      gint pid = (gint) g_ascii_strtoll (name, NULL, 10);
-      gsize len = 0;
-
-      if (pid <= 0 || pid == getpid ())
-        continue;
-      path = g_strdup_printf ("/proc/%d/cmdline", pid);
-      if (!g_file_get_contents (path, &cmdline, &len, NULL))
-        continue;
-      for (gsize i = 0; i < len; i += strlen (cmdline + i) + 1)
-        if (strstr (cmdline + i, needle) != NULL)
-          {
-            g_array_append_val (pids, pid);
-            break;
-          }
-    }
-  return pids;
-}
-
 static void
 assert_nothing_running (Fixture *f)
 {
-  g_autoptr (GArray) pids = processes_mentioning (f->run_dir);
+  g_autoptr (GArray) pids = bgr_test_processes_mentioning (f->run_dir);
   g_assert_cmpuint (pids->len, ==, 0);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GArray) pids = processes_mentioning (f->dir);
+  g_autoptr (GArray) pids = bgr_test_processes_mentioning (f->dir);
 
   for (guint i = 0; i < pids->len; i++)
     kill (g_array_index (pids, gint, i), SIGKILL);
