@@ -384,10 +384,11 @@ static void
 set_time (__u32 *field, __u32 *extra, gint64 sec, long nsec)
 {
   /* ext4's encoding: low 32 bits signed, two epoch bits and the
-   * nanoseconds in the extra field. */
+   * nanoseconds in the extra field. Unsigned arithmetic: a layer may carry
+   * any time, and the difference must not overflow. */
   *field = (__u32) (gint32) sec;
   if (extra != NULL)
-    *extra = (__u32) (((sec - (gint32) sec) >> 32) & EXT4_EPOCH_MASK)
+    *extra = (__u32) ((((guint64) sec - (guint64) (gint64) (gint32) sec) >> 32) & EXT4_EPOCH_MASK)
              | (__u32) (((guint32) nsec) << EXT4_EPOCH_BITS);
 }
 
