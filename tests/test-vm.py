@@ -377,6 +377,28 @@ def main():
         expect_error(["vm", "stats", "ghost"], "no VM named")
 
     @case
+    def freed_guest_memory_returns_to_the_host():
+        # memory_reclaim (on by default): a balloon with free page reporting.
+        drv = run("vm", "exec", "alpha", "--", "ls", "/sys/bus/virtio/drivers/virtio_balloon")
+        assert b"virtio" in drv.stdout, "no balloon device bound in the guest: %r" % drv.stdout
+        pid = jrun("vm", "show", "alpha")["pid"]
+
+        def rss():
+            with open("/proc/%d/status" % pid) as f:
+                return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+        run("vm", "exec", "alpha", "--", "sh", "-c",
+            "mkdir -p /mnt/t && mount -t tmpfs -o size=220m t /mnt/t && "
+            "dd if=/dev/zero of=/mnt/t/fill bs=1M count=200 2>/dev/null")
+        full = rss()
+        run("vm", "exec", "alpha", "--", "sh", "-c", "rm /mnt/t/fill && umount /mnt/t")
+        deadline = time.monotonic() + 60
+        while rss() > full - (120 << 20):
+            assert time.monotonic() < deadline, \
+                "QEMU kept its memory: %d MiB with 200 MB in the guest's tmpfs, %d MiB a " \
+                "minute after the guest freed it" % (full >> 20, rss() >> 20)
+            time.sleep(0.5)
+
+    @case
     def delete_while_starting_is_refused():
         p = subprocess.Popen([CLI, "vm", "create", "--name", "gamma", "--image", "bb"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

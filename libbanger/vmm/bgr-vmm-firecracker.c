@@ -152,6 +152,18 @@ configure (FcApi *api, const BgrVmmConfig *c, const char *log_path, const char *
         return FALSE;
     }
 
+  if (c->reclaim_memory)
+    {
+      /* An empty balloon with free page reporting: pages the guest frees go
+       * back to the host. */
+      o = json_object_new ();
+      json_object_set_int_member (o, "amount_mib", 0);
+      json_object_set_boolean_member (o, "deflate_on_oom", TRUE);
+      json_object_set_boolean_member (o, "free_page_reporting", TRUE);
+      if (!fc_api_send (api, "PUT", "/balloon", o, cancellable, error))
+        return FALSE;
+    }
+
   o = json_object_new ();
   json_object_set_int_member (o, "guest_cid", BGR_FC_GUEST_CID);
   json_object_set_string_member (o, "uds_path", vsock_path);
