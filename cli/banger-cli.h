@@ -102,6 +102,10 @@ gboolean banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError 
 gboolean banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_build (BangerInvocation *inv, int *exit_status, GError **error);
+/* An image as `image show` prints it, text or JSON (cmd-image.c). */
+void banger_print_image (BgrImage *img);
+void banger_print_image_json (BgrImage *img);
 gboolean banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **error);
 
@@ -125,6 +129,7 @@ extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];
 extern const GOptionEntry banger_image_register_options[];
 extern const GOptionEntry banger_image_pull_options[];
+extern const GOptionEntry banger_image_build_options[];
 /* "4G", "512M", "1GiB", or a bare number of @bare_unit bytes, to bytes.
  * Errors name @option ("--memory"), or say "invalid size" when NULL. */
 gboolean banger_parse_size (const char *option, const char *text, guint64 bare_unit,

@@ -75,6 +75,13 @@ const BangerCommand banger_commands[] = {
     "booting with --kernel-ref. Plain http is used only for a registry on the loopback\n"
     "interface, or with --insecure. Credentials come from ~/.docker/config.json or\n"
     "$REGISTRY_AUTH_FILE.", "REF", 1, 1, banger_image_pull_options },
+  { "image build", banger_cmd_image_build, "Build an image by running commands in a VM",
+    "Boots a VM from --from IMAGE, runs each --run command in it (sh -c, in order,\n"
+    "as root), stops it cleanly and keeps a copy of its disks (rootfs and work disk)\n"
+    "as a new managed image NAME booting with the same kernel. Every command's output\n"
+    "is kept in the image's build.log. A failing command (its exit status and the end\n"
+    "of its output are shown) or Ctrl-C leaves no image; the build VM is always\n"
+    "deleted.", "NAME", 1, 1, banger_image_build_options },
   { "image cache list", banger_cmd_image_cache_list, "List the OCI layer cache",
     "Lists the layer blobs image pull cached, with the images that use each.", "", 0, 0, NULL },
   { "image cache prune", banger_cmd_image_cache_prune, "Remove unused layer blobs and VM bases",

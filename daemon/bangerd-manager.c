@@ -259,6 +259,27 @@ handle_pull_image (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, const c
 }
 
 static gboolean
+handle_build_image (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, const char *name,
+                    GVariant *dict, gpointer data)
+{
+  GError *error = NULL;
+  g_autoptr (BgrBuildOptions) options = bgr_build_options_new_from_variant (dict, &error);
+  g_autoptr (BgrImage) image = NULL;
+  BgrdLongCall *call;
+
+  if (options == NULL)
+    return bgrd_return_error (data, inv, error);
+  call = bgrd_long_call_begin (data, inv);
+  image = bgr_client_image_build (DAEMON (data)->client, name, options,
+                                  bgrd_long_call_get_operation (call),
+                                  bgrd_long_call_get_cancellable (call), &error);
+  bgrd_long_call_end (call);
+  if (image == NULL)
+    return bgrd_return_error (data, inv, error);
+  return bgrd_return (data, inv, bgr_image_to_variant (image));
+}
+
+static gboolean
 handle_list_image_cache (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, gpointer data)
 {
   GError *error = NULL;
@@ -348,6 +369,7 @@ bgrd_export_manager (Daemon *d, GError **error)
     { "handle-list-images", G_CALLBACK (handle_list_images) },
     { "handle-get-image", G_CALLBACK (handle_get_image) },
     { "handle-pull-image", G_CALLBACK (handle_pull_image) },
+    { "handle-build-image", G_CALLBACK (handle_build_image) },
     { "handle-list-image-cache", G_CALLBACK (handle_list_image_cache) },
     { "handle-prune-image-cache", G_CALLBACK (handle_prune_image_cache) },
     { "handle-create-vm", G_CALLBACK (handle_create_vm) },

@@ -181,6 +181,13 @@ local_image_pull (BgrBackend *b, const char *reference, BgrPullOptions *o, BgrOp
   return bgr_engine_pull_image (ENGINE (b), reference, o, op, cancellable, error);
 }
 
+static BgrImage *
+local_image_build (BgrBackend *b, const char *name, BgrBuildOptions *o, BgrOperation *op,
+                   GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_build_image (ENGINE (b), name, o, op, cancellable, error);
+}
+
 static GPtrArray *
 local_image_cache_list (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
@@ -293,6 +300,7 @@ static const BgrBackendVTable local_vtable = {
   .image_delete = local_image_delete,
   .image_promote = local_image_promote,
   .image_pull = local_image_pull,
+  .image_build = local_image_build,
   .image_cache_list = local_image_cache_list,
   .image_cache_prune = local_image_cache_prune,
   .vm_create = local_vm_create,

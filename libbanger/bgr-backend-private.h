@@ -45,6 +45,8 @@ typedef struct {
                               GCancellable *cancellable, GError **error);
   BgrImage *(*image_pull) (BgrBackend *backend, const char *reference, BgrPullOptions *options,
                            BgrOperation *op, GCancellable *cancellable, GError **error);
+  BgrImage *(*image_build) (BgrBackend *backend, const char *name, BgrBuildOptions *options,
+                            BgrOperation *op, GCancellable *cancellable, GError **error);
   GPtrArray *(*image_cache_list) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   gboolean (*image_cache_prune) (BgrBackend *backend, guint64 *out_freed, guint *out_removed,
                                  GCancellable *cancellable, GError **error);

@@ -1452,6 +1452,14 @@ test_client_against_xml (void)
     CHECK (NAME ".Image.Promote", { BgrImage *i = bgr_client_image_promote (c, "x", NULL, NULL, error); g_clear_object (&i); });
     CHECK (M ("PullImage"), { BgrImage *i = bgr_client_image_pull (c, "127.0.0.1:1/x:latest", popts, NULL, NULL, error); g_clear_object (&i); });
     CHECK (M ("PullImage"), { BgrImage *i = bgr_client_image_pull (c, "127.0.0.1:1/x:latest", NULL, NULL, NULL, error); g_clear_object (&i); });
+    {
+      g_autoptr (BgrBuildOptions) bopts = bgr_build_options_new ("x");
+      bgr_build_options_set_run (bopts, (const char *const[]){ "true", "echo hi", NULL });
+      bgr_build_options_set_vcpus (bopts, 2);
+      bgr_build_options_set_memory_mib (bopts, 256);
+      bgr_build_options_set_disk_size (bopts, 1 << 30);
+      CHECK (M ("BuildImage"), { BgrImage *i = bgr_client_image_build (c, "y", bopts, NULL, NULL, error); g_clear_object (&i); });
+    }
     CHECK (M ("ListImageCache"), { GPtrArray *l = bgr_client_image_cache_list (c, NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });
     CHECK (M ("PruneImageCache"), bgr_client_image_cache_prune (c, &freed, &removed, NULL, error));
     CHECK (M ("CreateVm"), { BgrVm *v = bgr_client_vm_create (c, vspec, NULL, NULL, error); g_clear_object (&v); });
