@@ -436,12 +436,18 @@ vm_route (BgrdWeb *web, SoupServerMessage *msg, gboolean get, const char *method
       return;
     }
   if (parts[2] != NULL)
-    return not_found (msg);
+    {
+      not_found (msg);
+      return;
+    }
   if (g_str_equal (action, "stats") || g_str_equal (action, "ports")
       || g_str_equal (action, "logs"))
     {
       if (!get)
-        return bad_method (msg, "GET");
+        {
+          bad_method (msg, "GET");
+          return;
+        }
       run_call (web, msg,
                 g_str_equal (action, "stats") ? CALL_VM_STATS
                 : g_str_equal (action, "ports") ? CALL_VM_PORTS : CALL_VM_LOGS, name);
@@ -451,7 +457,10 @@ vm_route (BgrdWeb *web, SoupServerMessage *msg, gboolean get, const char *method
       || g_str_equal (action, "kill"))
     {
       if (!g_str_equal (method, "POST"))
-        return bad_method (msg, "POST");
+        {
+          bad_method (msg, "POST");
+          return;
+        }
       if (g_str_equal (action, "start"))
         bgrd_web_ops_start_vm (web, msg, name);
       else
@@ -461,46 +470,52 @@ vm_route (BgrdWeb *web, SoupServerMessage *msg, gboolean get, const char *method
   not_found (msg);
 }
 
+/* /images, /kernels, /cache and /images/NAME, /kernels/NAME. */
+static void
+store_route (BgrdWeb *web, SoupServerMessage *msg, gboolean get, const char *top,
+             const char *name)
+{
+  gboolean images = g_str_equal (top, "images"), kernels = g_str_equal (top, "kernels");
+
+  if (!get)
+    bad_method (msg, "GET");
+  else if (name == NULL)
+    run_call (web, msg, images ? CALL_LIST_IMAGES : kernels ? CALL_LIST_KERNELS : CALL_LIST_CACHE,
+              NULL);
+  else if (images || kernels)
+    run_call (web, msg, images ? CALL_GET_IMAGE : CALL_GET_KERNEL, name);
+  else
+    not_found (msg);
+}
+
 void
 bgrd_web_api_handle (BgrdWeb *web, SoupServerMessage *msg, const char *method, const char *path)
 {
   gboolean get = g_str_equal (method, "GET") || g_str_equal (method, "HEAD");
+  gboolean post = g_str_equal (method, "POST");
   g_auto (GStrv) parts = g_strsplit (path[0] == '/' ? path + 1 : path, "/", 4);
   const char *top = parts[0] != NULL ? parts[0] : "";
   const char *name = top[0] != '\0' ? parts[1] : NULL;
+  const char *sub = name != NULL ? parts[2] : NULL;
 
   if (name != NULL && *name == '\0')
-    return not_found (msg);
-  if (g_str_equal (top, "session") && name == NULL)
-    return get ? session (web, msg) : bad_method (msg, "GET");
-  if (g_str_equal (top, "events") && name == NULL)
-    return get ? bgrd_web_events_serve (web->events, msg) : bad_method (msg, "GET");
-  if (g_str_equal (top, "vms"))
-    {
-      if (name != NULL)
-        return vm_route (web, msg, get, method, parts + 1);
-      if (get)
-        return run_call (web, msg, CALL_LIST_VMS, NULL);
-      return g_str_equal (method, "POST") ? create_vm (web, msg) : bad_method (msg, "GET, POST");
-    }
-  if (g_str_equal (top, "operations") && name != NULL && parts[2] == NULL)
-    return get ? bgrd_web_ops_get (web, msg, name) : bad_method (msg, "GET");
-  if (g_str_equal (top, "operations") && name != NULL && g_strcmp0 (parts[2], "cancel") == 0
-      && parts[3] == NULL)
-    return g_str_equal (method, "POST") ? bgrd_web_ops_cancel (web, msg, name)
-                                        : bad_method (msg, "POST");
-  if ((g_str_equal (top, "images") || g_str_equal (top, "kernels") || g_str_equal (top, "cache"))
-      && (name == NULL || parts[2] == NULL))
-    {
-      gboolean images = g_str_equal (top, "images"), kernels = g_str_equal (top, "kernels");
-      if (!get)
-        return bad_method (msg, "GET");
-      if (name == NULL)
-        return run_call (web, msg,
-                         images ? CALL_LIST_IMAGES : kernels ? CALL_LIST_KERNELS : CALL_LIST_CACHE,
-                         NULL);
-      if (images || kernels)
-        return run_call (web, msg, images ? CALL_GET_IMAGE : CALL_GET_KERNEL, name);
-    }
-  not_found (msg);
+    not_found (msg);
+  else if (g_str_equal (top, "session") && name == NULL)
+    get ? session (web, msg) : bad_method (msg, "GET");
+  else if (g_str_equal (top, "events") && name == NULL)
+    get ? bgrd_web_events_serve (web->events, msg) : bad_method (msg, "GET");
+  else if (g_str_equal (top, "vms") && name != NULL)
+    vm_route (web, msg, get, method, parts + 1);
+  else if (g_str_equal (top, "vms"))
+    get ? run_call (web, msg, CALL_LIST_VMS, NULL)
+        : post ? create_vm (web, msg) : bad_method (msg, "GET, POST");
+  else if (g_str_equal (top, "operations") && name != NULL && sub == NULL)
+    get ? bgrd_web_ops_get (web, msg, name) : bad_method (msg, "GET");
+  else if (g_str_equal (top, "operations") && g_strcmp0 (sub, "cancel") == 0 && parts[3] == NULL)
+    post ? bgrd_web_ops_cancel (web, msg, name) : bad_method (msg, "POST");
+  else if ((g_str_equal (top, "images") || g_str_equal (top, "kernels")
+            || g_str_equal (top, "cache")) && sub == NULL)
+    store_route (web, msg, get, top, name);
+  else
+    not_found (msg);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The web UI's server: listening, the token and its one-time login codes,
  * the checks every request passes (Host, token, method, Origin, CSRF,
- * body size), security headers, and the pages from the GResource. */
+ * body size) and security headers; pages and errors: bangerd-web-reply.c. */
 #define G_LOG_DOMAIN "bangerd"
 #include "config.h"
 
@@ -57,77 +57,6 @@ secret_equal (const char *a, const char *b)
   for (gsize i = 0; i < la; i++)
     diff |= (guint8) (a[i] ^ b[i]);
   return diff == 0;
-}
-
-/* ---- replies ------------------------------------------------------------- */
-
-void
-bgrd_web_json (SoupServerMessage *msg, guint status, const char *json)
-{
-  /* libsoup has no phrase for 421. */
-  soup_server_message_set_status (msg, status,
-                                  status == SOUP_STATUS_MISDIRECTED_REQUEST ? "Misdirected Request"
-                                                                            : NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, json,
-                                    strlen (json));
-}
-
-void
-bgrd_web_error (SoupServerMessage *msg, guint status, const char *code, const char *message)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "error");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "code");
-  json_builder_add_string_value (b, code);
-  json_builder_set_member_name (b, "message");
-  json_builder_add_string_value (b, message);
-  json_builder_end_object (b);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, NULL);
-  bgrd_web_json (msg, status, text);
-}
-
-void
-bgrd_web_gerror (SoupServerMessage *msg, const GError *error)
-{
-  guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
-
-  if (error->domain == BGR_ERROR)
-    switch (error->code)
-      {
-      case BGR_ERROR_INVALID_ARGUMENT:
-      case BGR_ERROR_INVALID_DATA:
-        status = SOUP_STATUS_BAD_REQUEST;
-        break;
-      case BGR_ERROR_NOT_FOUND:
-        status = SOUP_STATUS_NOT_FOUND;
-        break;
-      case BGR_ERROR_EXISTS:
-      case BGR_ERROR_BUSY:
-      case BGR_ERROR_LOCKED:
-      case BGR_ERROR_NOTHING_TO_DO:
-        status = SOUP_STATUS_CONFLICT;
-        break;
-      case BGR_ERROR_PERMISSION_DENIED:
-        status = SOUP_STATUS_FORBIDDEN;
-        break;
-      case BGR_ERROR_DAEMON_UNAVAILABLE:
-        status = SOUP_STATUS_SERVICE_UNAVAILABLE;
-        break;
-      default:
-        break;
-      }
-  bgrd_web_error (msg, status,
-                  error->domain == BGR_ERROR ? bgr_error_code_to_name (error->code) : "Failed",
-                  error->message);
 }
 
 static void
@@ -211,22 +140,34 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
 
   add_security_headers (msg);
   if (!host_allowed (web, soup_message_headers_get_one (h, "Host")))
-    return bgrd_web_error (msg, SOUP_STATUS_MISDIRECTED_REQUEST, "MisdirectedRequest",
-                           "this server answers only to the address it listens on (Host header)");
+    {
+      bgrd_web_error (msg, SOUP_STATUS_MISDIRECTED_REQUEST, "MisdirectedRequest",
+                      "this server answers only to the address it listens on (Host header)");
+      return;
+    }
   if (g_str_equal (path, "/login"))
     return;
   if (authenticate (web, msg) == AUTH_NONE)
-    return bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized",
-                           "log in with the URL `banger web` gives, or send the token of "
-                           "$XDG_RUNTIME_DIR/banger/web-token as Authorization: Bearer");
+    {
+      bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized",
+                      "log in with the URL `banger web` gives, or send the token of "
+                      "$XDG_RUNTIME_DIR/banger/web-token as Authorization: Bearer");
+      return;
+    }
   if (is_change (method))
     {
       if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CHUNKED)
-        return bgrd_web_error (msg, SOUP_STATUS_LENGTH_REQUIRED, "LengthRequired",
-                               "send the body with a Content-Length");
+        {
+          bgrd_web_error (msg, SOUP_STATUS_LENGTH_REQUIRED, "LengthRequired",
+                          "send the body with a Content-Length");
+          return;
+        }
       if (soup_message_headers_get_content_length (h) > BGRD_WEB_MAX_BODY)
-        return bgrd_web_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "TooLarge",
-                               "the body is larger than 64 KiB");
+        {
+          bgrd_web_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "TooLarge",
+                          "the body is larger than 64 KiB");
+          return;
+        }
     }
 }
 
@@ -311,46 +252,20 @@ handle_login (BgrdWeb *web, SoupServerMessage *msg, GHashTable *query)
   g_autofree char *cookie = NULL;
 
   if (!g_str_equal (soup_server_message_get_method (msg), "GET"))
-    return bgrd_web_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed",
-                           "log in with GET");
+    {
+      bgrd_web_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+                      "log in with GET");
+      return;
+    }
   if (!take_code (web, query != NULL ? g_hash_table_lookup (query, "code") : NULL))
-    return bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized",
-                           "this login URL is unknown, used or expired: run `banger web` again");
+    {
+      bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized",
+                      "this login URL is unknown, used or expired: run `banger web` again");
+      return;
+    }
   cookie = g_strdup_printf (COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict", web->token);
   soup_message_headers_append (h, "Set-Cookie", cookie);
   soup_server_message_set_redirect (msg, SOUP_STATUS_SEE_OTHER, "/");
-}
-
-/* ---- pages --------------------------------------------------------------- */
-
-static void
-serve_resource (SoupServerMessage *msg, const char *path)
-{
-  static const struct {
-    const char *suffix, *type;
-  } types[] = {
-    { ".html", "text/html; charset=utf-8" },
-    { ".js", "text/javascript; charset=utf-8" },
-    { ".css", "text/css; charset=utf-8" },
-    { ".svg", "image/svg+xml" },
-  };
-  g_autofree char *rpath = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  const char *type = NULL;
-
-  if (g_str_equal (path, "/"))
-    path = "/index.html";
-  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
-    if (g_str_has_suffix (path, types[i].suffix))
-      type = types[i].type;
-  rpath = g_strconcat ("/org/banger/web", path, NULL);
-  if (type != NULL && strstr (path, "..") == NULL)
-    bytes = g_resources_lookup_data (rpath, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
-  if (bytes == NULL)
-    return bgrd_web_error (msg, SOUP_STATUS_NOT_FOUND, "NotFound", "no such page");
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY, g_bytes_get_data (bytes, NULL),
-                                    g_bytes_get_size (bytes));
 }
 
 static void
@@ -364,18 +279,30 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTabl
   if (soup_server_message_get_status (msg) != 0)
     return; /* refused by early_handler */
   if (g_str_equal (path, "/login"))
-    return handle_login (web, msg, query);
+    {
+      handle_login (web, msg, query);
+      return;
+    }
   auth = authenticate (web, msg);
   if (auth == AUTH_NONE) /* early_handler refused it already; be sure */
-    return bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized", "no token");
+    {
+      bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized", "no token");
+      return;
+    }
   if (is_change (method) && !change_allowed (web, msg, auth))
     return;
   if (g_str_has_prefix (path, "/api/v1/") || g_str_equal (path, "/api/v1"))
-    return bgrd_web_api_handle (web, msg, method, path + strlen ("/api/v1"));
+    {
+      bgrd_web_api_handle (web, msg, method, path + strlen ("/api/v1"));
+      return;
+    }
   if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD"))
-    return bgrd_web_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed",
-                           "pages are read with GET");
-  serve_resource (msg, path);
+    {
+      bgrd_web_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+                      "pages are read with GET");
+      return;
+    }
+  bgrd_web_serve_resource (msg, path);
 }
 
 /* ---- start and stop ------------------------------------------------------ */

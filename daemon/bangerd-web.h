@@ -54,6 +54,8 @@ void bgrd_web_error (SoupServerMessage *msg, guint status, const char *code,
 void bgrd_web_gerror (SoupServerMessage *msg, const GError *error);
 /* Replies @json (an object or array text) with 200 or @status. */
 void bgrd_web_json (SoupServerMessage *msg, guint status, const char *json);
+/* Replies the page @path from the GResource, or 404 (bangerd-web-reply.c). */
+void bgrd_web_serve_resource (SoupServerMessage *msg, const char *path);
 
 /* The API (bangerd-web-api.c): @path starts after /api/v1. */
 void bgrd_web_api_handle (BgrdWeb *web, SoupServerMessage *msg, const char *method,
