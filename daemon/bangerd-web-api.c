@@ -440,6 +440,14 @@ vm_route (BgrdWeb *web, SoupServerMessage *msg, gboolean get, const char *method
       not_found (msg);
       return;
     }
+  if (g_str_equal (action, "console"))
+    {
+      if (get)
+        bgrd_web_console_serve (web, msg, name);
+      else
+        bad_method (msg, "GET");
+      return;
+    }
   if (g_str_equal (action, "stats") || g_str_equal (action, "ports")
       || g_str_equal (action, "logs"))
     {

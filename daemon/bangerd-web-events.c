@@ -57,21 +57,49 @@ write_to (SoupServerMessage *msg, const char *text)
   soup_server_message_unpause (msg);
 }
 
-void
-bgrd_web_events_send (BgrdWebEvents *events, const char *type, const char *json)
+static char *
+event_text (const char *type, const char *json)
 {
   g_auto (GStrv) lines = g_strsplit (json, "\n", -1);
   GString *s = g_string_new (NULL);
 
-  if (events == NULL)
-    return;
   g_string_append_printf (s, "event: %s\n", type);
   for (char **l = lines; *l != NULL; l++)
     g_string_append_printf (s, "data: %s\n", *l);
   g_string_append_c (s, '\n');
+  return g_string_free (s, FALSE);
+}
+
+void
+bgrd_web_sse_begin (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (h, "text/event-stream", NULL);
+  soup_message_headers_set_encoding (h, SOUP_ENCODING_CHUNKED);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
+  /* Something to read at once: the page knows the stream is open. */
+  write_to (msg, "retry: 2000\n: open\n\n");
+}
+
+void
+bgrd_web_sse_send (SoupServerMessage *msg, const char *type, const char *json)
+{
+  g_autofree char *text = event_text (type, json);
+  write_to (msg, text);
+}
+
+void
+bgrd_web_events_send (BgrdWebEvents *events, const char *type, const char *json)
+{
+  g_autofree char *text = NULL;
+
+  if (events == NULL)
+    return;
+  text = event_text (type, json);
   for (guint i = 0; i < events->streams->len; i++)
-    write_to (events->streams->pdata[i], s->str);
-  g_string_free (s, TRUE);
+    write_to (events->streams->pdata[i], text);
 }
 
 static gboolean
@@ -194,15 +222,8 @@ bgrd_web_events_free (BgrdWebEvents *events)
 void
 bgrd_web_events_serve (BgrdWebEvents *events, SoupServerMessage *msg)
 {
-  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
-
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_message_headers_set_content_type (h, "text/event-stream", NULL);
-  soup_message_headers_set_encoding (h, SOUP_ENCODING_CHUNKED);
-  soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
   g_ptr_array_add (events->streams, g_object_ref (msg));
   g_signal_connect (msg, "finished", G_CALLBACK (stream_gone), events);
   g_signal_connect (msg, "disconnected", G_CALLBACK (stream_gone), events);
-  /* Something to read at once: the page knows the stream is open. */
-  write_to (msg, "retry: 2000\n: open\n\n");
+  bgrd_web_sse_begin (msg);
 }

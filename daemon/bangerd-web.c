@@ -454,6 +454,7 @@ bgrd_web_free (BgrdWeb *web)
 {
   if (web == NULL)
     return;
+  bgrd_web_console_close_all ();
   if (web->events != NULL)
     bgrd_web_events_free (web->events);
   if (web->ops != NULL)

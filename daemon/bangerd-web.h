@@ -79,6 +79,16 @@ void bgrd_web_events_free (BgrdWebEvents *events);
 void bgrd_web_events_serve (BgrdWebEvents *events, SoupServerMessage *msg);
 /* Sends event @type with @json (main thread). */
 void bgrd_web_events_send (BgrdWebEvents *events, const char *type, const char *json);
+/* One stream: answers @msg as text/event-stream (kept open), and sends an
+ * event on it. */
+void bgrd_web_sse_begin (SoupServerMessage *msg);
+void bgrd_web_sse_send (SoupServerMessage *msg, const char *type, const char *json);
+
+/* GET /vms/NAME/console: the console log's tail, then what the VM writes
+ * to it, as "console" events (bangerd-web-console.c). */
+void bgrd_web_console_serve (BgrdWeb *web, SoupServerMessage *msg, const char *name);
+/* Ends the console streams (bangerd is stopping). */
+void bgrd_web_console_close_all (void);
 
 /* Counts a call in flight; when bangerd is shutting down, replies 503 and
  * returns FALSE instead. The worker ends it with bgrd_call_done(). */

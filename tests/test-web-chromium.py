@@ -157,12 +157,21 @@ def main():
         wh.log("ok - keyboard reaches the VM page; every control is labelled; console log shown")
         shot(driver, "web-vm.png")
 
-        # The console follows the VM: a stop from the CLI appends to the log.
+        # The VM page follows the VM: its state, and its console's new output.
         r = d.cli("vm", "stop", "web1")
         assert r.returncode == 0, r.stderr
         wait.until(lambda _: (text_of(driver, '#vm-details [data-field="state"]') or "")
                    .startswith("stopped"))
-        wh.log("ok - the VM page follows the VM's state live")
+        boots = text_of(driver, "#console").count("booting VM web1")
+        r = d.cli("vm", "start", "web1")
+        assert r.returncode == 0, r.stderr
+        wait.until(lambda _: text_of(driver, "#console").count("booting VM web1") == boots + 1)
+        r = d.cli("vm", "stop", "web1")
+        assert r.returncode == 0, r.stderr
+        wait.until(lambda _: (text_of(driver, '#vm-details [data-field="state"]') or "")
+                   .startswith("stopped"))
+        assert driver.execute_script("return window.bangerTestMarker;") == 42, "page reloaded"
+        wh.log("ok - the VM page follows the VM's state and console output live")
 
         for section, shot_name in (("images", "web-images.png"), ("kernels", None),
                                    ("cache", None)):

@@ -31,6 +31,7 @@ ROUTES = [
     ("GET", "/api/v1/session"), ("GET", "/api/v1/events"), ("GET", "/api/v1/vms"),
     ("GET", "/api/v1/vms/web1"), ("GET", "/api/v1/vms/web1/stats"),
     ("GET", "/api/v1/vms/web1/ports"), ("GET", "/api/v1/vms/web1/logs"),
+    ("GET", "/api/v1/vms/web1/console"),
     ("GET", "/api/v1/images"), ("GET", "/api/v1/images/img"), ("GET", "/api/v1/kernels"),
     ("GET", "/api/v1/cache"), ("GET", "/api/v1/operations/1"), ("GET", "/api/v1/nope"),
     ("POST", "/api/v1/vms"), ("POST", "/api/v1/vms/web1/stop"),
@@ -140,7 +141,7 @@ def check_cookie_and_csrf(d, cookie):
 
 def check_headers(d, cookie):
     for method, path in ROUTES + [("OPTIONS", "/api/v1/vms")]:
-        if path == "/api/v1/events":
+        if path in ("/api/v1/events", "/api/v1/vms/web1/console"):  # streams
             continue
         # Changes with our own Origin are made on a VM that does not exist.
         if method in ("POST", "DELETE"):
@@ -204,6 +205,9 @@ def check_bad_requests(d):
 
 def check_actions(d, cookie, csrf):
     events = wh.Events(d)
+    names = [k.lower() for k, _ in events.response.getheaders()]
+    assert "content-security-policy" in names and "x-content-type-options" in names, names
+    assert not [n for n in names if n.startswith("access-control-")], names
     change = {"Origin": d.origin, "X-Banger-CSRF": csrf}
     # Stop, as the page does: cookie, Origin, CSRF.
     status, hdrs, body = d.request("POST", "/api/v1/vms/web1/stop", auth=False, cookie=cookie,
@@ -216,6 +220,11 @@ def check_actions(d, cookie, csrf):
     assert '"stopped"' in r.stdout, r.stdout
     wh.log("ok - a stop through the API stops the VM; the event stream says so")
 
+    # The console stream: the tail first, then what the VM writes.
+    console = wh.Events(d, "/api/v1/vms/web1/console")
+    first = console.wait("the console tail", lambda k, e: k == "console")
+    assert first["reset"] and first["text"].count("booting VM web1") == 1, first
+
     # Start: a long action answered with an operation.
     status, op = d.json("POST", "/api/v1/vms/web1/start")
     assert status == 202 and op["action"] == "start" and op["state"] in ("running", "done"), op
@@ -224,6 +233,10 @@ def check_actions(d, cookie, csrf):
     assert done["state"] == "done" and done["result"]["state"] == "running", done
     status, again = d.json("GET", "/api/v1/operations/%d" % op["id"])
     assert status == 200 and again["state"] == "done"
+    more = console.wait("the console's new output", lambda k, e: k == "console"
+                        and "booting VM web1" in e["text"])
+    assert not more["reset"], more
+    console.close()
 
     # Create from an image, then delete.
     status, op = d.json("POST", "/api/v1/vms", body=b'{"name": "web2", "image": "img"}')
@@ -245,7 +258,8 @@ def check_actions(d, cookie, csrf):
     status, _ = d.json("GET", "/api/v1/vms/web2")
     assert status == 404
     events.close()
-    wh.log("ok - start and create report progress as operations; delete works; all seen live")
+    wh.log("ok - start and create report progress as operations; delete works; all seen live; "
+           "the console stream follows the log")
 
 
 def check_cli(d):

@@ -186,9 +186,9 @@ class Daemon:
 class Events:
     """A reader of /api/v1/events."""
 
-    def __init__(self, daemon):
+    def __init__(self, daemon, path="/api/v1/events"):
         self.conn = http.client.HTTPConnection(daemon.host, daemon.port, timeout=30)
-        self.conn.request("GET", "/api/v1/events",
+        self.conn.request("GET", path,
                           headers={"Authorization": "Bearer " + daemon.token})
         self.response = self.conn.getresponse()
         assert self.response.status == 200, self.response.status
