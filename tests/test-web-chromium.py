@@ -155,7 +155,10 @@ def main():
             !e.textContent.trim()).map((e) => e.outerHTML);""")
         assert not unlabelled, unlabelled
         wh.log("ok - keyboard reaches the VM page; every control is labelled; console log shown")
-        shot(driver, "web-vm.png")
+        if shots:
+            driver.set_window_size(1280, 1100)
+            shot(driver, "web-vm.png")
+            driver.set_window_size(1280, 800)
 
         # The VM page follows the VM: its state, and its console's new output.
         r = d.cli("vm", "stop", "web1")
