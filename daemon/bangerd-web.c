@@ -139,6 +139,14 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   const char *method = soup_server_message_get_method (msg);
 
   add_security_headers (msg);
+  {
+    /* The path and Host are the client's words: escaped and cut. */
+    g_autofree char *p = bgr_log_str (path);
+    g_autofree char *host = bgr_log_str (soup_message_headers_get_one (h, "Host"));
+    g_autofree char *m = bgr_log_str (method);
+    g_debug ("web: %s %s (Host %s) from %s", m, p, host,
+             soup_server_message_get_remote_host (msg));
+  }
   if (!host_allowed (web, soup_message_headers_get_one (h, "Host")))
     {
       bgrd_web_error (msg, SOUP_STATUS_MISDIRECTED_REQUEST, "MisdirectedRequest",
@@ -205,6 +213,20 @@ change_allowed (BgrdWeb *web, SoupServerMessage *msg, Auth auth)
 
 /* ---- login ------------------------------------------------------------- */
 
+/* Forgets the expired codes; web->lock held. */
+static void
+forget_expired (BgrdWeb *web)
+{
+  gint64 now = g_get_monotonic_time ();
+  gpointer value = NULL;
+  GHashTableIter it;
+
+  g_hash_table_iter_init (&it, web->codes);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (*(gint64 *) value < now)
+      g_hash_table_iter_remove (&it);
+}
+
 char *
 bgrd_web_new_login_url (BgrdWeb *web)
 {
@@ -215,6 +237,7 @@ bgrd_web_new_login_url (BgrdWeb *web)
   *expiry = g_get_monotonic_time () + LOGIN_CODE_LIFETIME;
   url = g_strdup_printf ("%slogin?code=%s", web->url, code);
   g_mutex_lock (&web->lock);
+  forget_expired (web);
   g_hash_table_insert (web->codes, code, expiry);
   g_mutex_unlock (&web->lock);
   return url;
@@ -228,11 +251,8 @@ take_code (BgrdWeb *web, const char *code)
   GHashTableIter it;
 
   g_mutex_lock (&web->lock);
-  /* Forget expired codes, then take this one (if it is there) for good. */
-  g_hash_table_iter_init (&it, web->codes);
-  while (g_hash_table_iter_next (&it, &key, &value))
-    if (*(gint64 *) value < g_get_monotonic_time ())
-      g_hash_table_iter_remove (&it);
+  forget_expired (web);
+  /* Take this one (if it is there) for good. */
   g_hash_table_iter_init (&it, web->codes);
   while (g_hash_table_iter_next (&it, &key, &value))
     if (code != NULL && secret_equal (key, code))

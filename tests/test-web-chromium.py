@@ -77,8 +77,17 @@ def row_state(driver, name):
     return text_of(driver, 'tr[data-vm="%s"] [data-field="state"]' % name)
 
 
+# The guest is untrusted: its OS name (what the fake VM's agent reads from
+# $BANGER_AGENT_OS_RELEASE) is markup that would run script if the page
+# treated it as HTML.
+HOSTILE = '<img src=x id=pwned onerror="document.title=1">&amp;<b>'
+
+
 def main():
-    d = wh.Daemon()
+    os_release = wh.tempfile.NamedTemporaryFile("w", suffix=".os-release", delete=False)
+    os_release.write('ID=evil\nPRETTY_NAME="%s"\n' % HOSTILE)
+    os_release.close()
+    d = wh.Daemon(daemon_env={"BANGER_AGENT_OS_RELEASE": os_release.name})
     driver = None
     ok = False
     try:
@@ -154,7 +163,11 @@ def main():
             !(e.labels && e.labels.length) && !e.getAttribute('aria-label') &&
             !e.textContent.trim()).map((e) => e.outerHTML);""")
         assert not unlabelled, unlabelled
-        wh.log("ok - keyboard reaches the VM page; every control is labelled; console log shown")
+        assert text_of(driver, '#vm-details [data-field="guest"]') == HOSTILE
+        assert driver.execute_script("return document.getElementById('pwned');") is None
+        assert not driver.find_elements(By.CSS_SELECTOR, "#vm-details img, #vm-details b")
+        wh.log("ok - keyboard reaches the VM page; every control is labelled; console log shown; "
+               "the guest's OS name shows as text, its markup inert")
         if shots:
             driver.set_window_size(1280, 1100)
             shot(driver, "web-vm.png")
@@ -205,6 +218,7 @@ def main():
             wh.log("--- bangerd.log (exit %s)" % status)
             wh.log(d.log_text()[-6000:])
         d.cleanup()
+        os.unlink(os_release.name)
     assert status == 0, "bangerd exited %s" % status
     wh.log("ok")
 

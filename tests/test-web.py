@@ -267,9 +267,29 @@ def check_cli(d):
     assert r.returncode == 0 and ("web UI:     " + d.url) in r.stdout, r.stdout
     r = d.cli("web")  # no DISPLAY: prints the login URL
     assert r.returncode == 0 and r.stdout.startswith(d.url + "login?code="), r.stdout
+    # With a display: xdg-open gets the login URL (a stand-in here).
+    bindir = d.work + "/bin"
+    os.makedirs(bindir)
+    with open(bindir + "/xdg-open", "w") as f:
+        f.write('#!/bin/sh\nprintf "%%s\\n" "$1" > "%s/opened"\n' % d.work)
+    os.chmod(bindir + "/xdg-open", 0o755)
+    env = dict(d.env, DISPLAY=":99", PATH=bindir + ":" + os.environ.get("PATH", ""))
+    r = d.cli("web", env=env)
+    assert r.returncode == 0 and ("opened " + d.url) in r.stdout, (r.stdout, r.stderr)
+    with open(d.work + "/opened") as f:
+        opened = f.read().strip()
+    assert opened.startswith(d.url + "login?code="), opened
+    status, _, _ = d.request("GET", opened[len(d.url) - 1:], auth=False)
+    assert status == 303, status
+    with open(bindir + "/xdg-open", "w") as f:  # a failing one: the URL is printed instead
+        f.write("#!/bin/sh\nexit 3\n")
+    r = d.cli("web", env=env)
+    assert r.returncode == 0 and r.stdout.startswith(d.url + "login?code="), r.stdout
+    assert "cannot open a browser" in r.stderr, r.stderr
     r = d.cli("--local", "web")
     assert r.returncode != 0 and "only bangerd serves" in r.stderr, r.stderr
-    wh.log("ok - daemon status shows the URL; banger web prints a login URL without a display")
+    wh.log("ok - daemon status shows the URL; banger web opens a login URL with xdg-open, or "
+           "prints it without a display or when xdg-open fails")
 
 
 def check_port_taken():

@@ -51,7 +51,7 @@ class Daemon:
     """bangerd with the fake VMM on a private bus; web UI on 127.0.0.1:0
     unless @web_listen_addr says otherwise."""
 
-    def __init__(self, web_listen_addr="127.0.0.1:0", wait_web=True):
+    def __init__(self, web_listen_addr="127.0.0.1:0", wait_web=True, daemon_env=None):
         self.work = tempfile.mkdtemp(prefix="bgr-web-")
         w = self.work
         self.env = dict(os.environ)
@@ -88,7 +88,8 @@ class Daemon:
         wait_for("dbus-daemon listens", lambda: os.path.getsize(w + "/bus.address") > 0)
         self.log = open(w + "/bangerd.log", "w")
         self.daemon = subprocess.Popen([os.environ["BANGERD"], "--session", "--config",
-                                        w + "/daemon.toml"], env=self.env,
+                                        w + "/daemon.toml"],
+                                       env=dict(self.env, **(daemon_env or {})),
                                        stdout=self.log, stderr=subprocess.STDOUT)
         status = wait_for("bangerd answers", self.status)
         self.url = status["web_ui_address"]
