@@ -154,7 +154,13 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
       return;
     }
   if (g_str_equal (path, "/login"))
-    return;
+    {
+      /* Anyone may try a code, with GET and no body only. */
+      if (!g_str_equal (method, "GET"))
+        bgrd_web_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+                        "log in with GET");
+      return;
+    }
   if (authenticate (web, msg) == AUTH_NONE)
     {
       bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized",
@@ -162,21 +168,12 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
                       "$XDG_RUNTIME_DIR/banger/web-token as Authorization: Bearer");
       return;
     }
-  if (is_change (method))
-    {
-      if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CHUNKED)
-        {
-          bgrd_web_error (msg, SOUP_STATUS_LENGTH_REQUIRED, "LengthRequired",
-                          "send the body with a Content-Length");
-          return;
-        }
-      if (soup_message_headers_get_content_length (h) > BGRD_WEB_MAX_BODY)
-        {
-          bgrd_web_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "TooLarge",
-                          "the body is larger than 64 KiB");
-          return;
-        }
-    }
+  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CHUNKED)
+    bgrd_web_error (msg, SOUP_STATUS_LENGTH_REQUIRED, "LengthRequired",
+                    "send the body with a Content-Length");
+  else if (soup_message_headers_get_content_length (h) > BGRD_WEB_MAX_BODY)
+    bgrd_web_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "TooLarge",
+                    "the body is larger than 64 KiB");
 }
 
 /* Method, Origin and CSRF checks of a state change. */
@@ -271,12 +268,6 @@ handle_login (BgrdWeb *web, SoupServerMessage *msg, GHashTable *query)
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
   g_autofree char *cookie = NULL;
 
-  if (!g_str_equal (soup_server_message_get_method (msg), "GET"))
-    {
-      bgrd_web_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed",
-                      "log in with GET");
-      return;
-    }
   if (!take_code (web, query != NULL ? g_hash_table_lookup (query, "code") : NULL))
     {
       bgrd_web_error (msg, SOUP_STATUS_UNAUTHORIZED, "Unauthorized",
@@ -358,15 +349,19 @@ write_token (BgrdWeb *web, gboolean system, GError **error)
   web->token_path = g_build_filename (dir, "web-token", NULL);
   (void) unlink (web->token_path);
   fd = open (web->token_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0 || write (fd, web->token, strlen (web->token)) != (ssize_t) strlen (web->token)
-      || write (fd, "\n", 1) != 1 || close (fd) < 0)
+  if (fd >= 0)
     {
+      g_autofree char *line = g_strconcat (web->token, "\n", NULL);
+      gboolean ok = write (fd, line, strlen (line)) == (ssize_t) strlen (line);
       int saved = errno;
-      g_set_error (error, BGR_ERROR, BGR_ERROR_IO, "cannot write %s: %s", web->token_path,
-                   g_strerror (saved));
-      return FALSE;
+
+      if (close (fd) == 0 && ok)
+        return TRUE;
+      errno = ok ? errno : saved;
     }
-  return TRUE;
+  g_set_error (error, BGR_ERROR, BGR_ERROR_IO, "cannot write %s: %s", web->token_path,
+               g_strerror (errno));
+  return FALSE;
 }
 
 static gboolean
@@ -459,7 +454,7 @@ bgrd_web_start (Daemon *d, gboolean system)
   if (!listen_on (web, listen, &error) || !write_token (web, system, &error))
     {
       g_autofree char *msg = bgr_log_msg (error->message);
-      g_warning ("web UI not served: %s (cannot listen on %s)", msg, listen);
+      g_warning ("web UI not served on %s: %s", listen, msg);
       bgrd_web_free (web);
       return NULL;
     }

@@ -106,6 +106,8 @@ def login(d):
     assert status == 401
     status, _, _ = d.request("GET", "/login", auth=False)
     assert status == 401
+    status, _, _ = d.request("POST", "/login?code=" + "0" * 64, auth=False, body=b"x" * 100000)
+    assert status == 405, status
     wh.log("ok - the login URL sets an HttpOnly SameSite=Strict cookie, once")
     return cookie.split(";")[0]
 
