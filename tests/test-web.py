@@ -323,6 +323,19 @@ def check_port_taken():
         d.cleanup()
     assert status == 0
     wh.log("ok - a taken port or web_listen_addr = \"\": bangerd runs on without the UI")
+    if os.environ.get("BANGER_TEST_NETNS") != "1":
+        wh.log("ok - a non-loopback address is logged # SKIP only in the test's own network "
+               "namespace (root)")
+        return
+    d = wh.Daemon("0.0.0.0:0", wait_web=False)
+    try:
+        assert d.url.startswith("http://0.0.0.0:"), d.url
+        assert "which is not a loopback address" in d.log_text()
+    finally:
+        status = d.close()
+        d.cleanup()
+    assert status == 0
+    wh.log("ok - a non-loopback address is served with a warning in bangerd's log")
 
 
 def check_doctor():
