@@ -91,6 +91,7 @@ gboolean banger_cmd_config_path (BangerInvocation *inv, int *exit_status, GError
 gboolean banger_cmd_config_ssh_key (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_daemon_status (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_daemon_stop (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_web (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_show (BangerInvocation *inv, int *exit_status, GError **error);
@@ -127,6 +128,7 @@ extern const GOptionEntry banger_vm_logs_options[];
 extern const GOptionEntry banger_vm_exec_options[];
 extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];
+extern const GOptionEntry banger_web_options[];
 extern const GOptionEntry banger_image_register_options[];
 extern const GOptionEntry banger_image_pull_options[];
 extern const GOptionEntry banger_image_build_options[];

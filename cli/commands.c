@@ -41,6 +41,12 @@ const BangerCommand banger_commands[] = {
     "Exits 13 when no daemon answers.", "", 0, 0, NULL },
   { "daemon stop", banger_cmd_daemon_stop, "Stop the running bangerd",
     "Asks bangerd to exit; it replies, releases its state directory and exits.", "", 0, 0, NULL },
+  { "web", banger_cmd_web, "Open bangerd's web UI in your browser (experimental)",
+    "Asks bangerd for a one-time login URL to its web UI (web_listen_addr) and opens\n"
+    "it with xdg-open; without a display (DISPLAY and WAYLAND_DISPLAY unset), or with\n"
+    "--print, prints it instead. The URL logs one browser in, once, within a minute.\n"
+    "--json prints {\"url\", \"login_url\"} and opens nothing. Fails (exit 8) when\n"
+    "bangerd serves no web UI.", "", 0, 0, banger_web_options },
   { "kernel import", banger_cmd_kernel_import, "Import a kernel (file or Debian package)",
     "Copies a kernel into banger's state directory: an ELF vmlinux (--vmlinux) or a\n"
     "bzImage (--bzimage), with an optional modules tree and initrd, or the kernel and\n"

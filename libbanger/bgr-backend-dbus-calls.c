@@ -399,6 +399,7 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .get_daemon_info = dbus_get_daemon_info,
   .stop_daemon = dbus_stop_daemon,
   .ensure_ssh_key = dbus_ensure_ssh_key,
+  .web_login_url = dbus_web_login_url,
   .doctor = dbus_doctor,
   .kernel_import = dbus_kernel_import,
   .kernel_list = dbus_kernel_list,

@@ -22,6 +22,8 @@ typedef struct {
                                      GError **error);
   gboolean (*stop_daemon) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   char *(*ensure_ssh_key) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  char *(*web_login_url) (BgrBackend *backend, char **out_url, GCancellable *cancellable,
+                          GError **error);
   BgrDoctorReport *(*doctor) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   BgrKernel *(*kernel_import) (BgrBackend *backend, BgrKernelSpec *spec, BgrOperation *op,
                                GCancellable *cancellable, GError **error);

@@ -28,7 +28,7 @@ static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 
 const BgrConfigKeySpec bgr_config_key_specs[BGR_CONFIG_N_KEYS] = {
   { "log_level", KT_ENUM, log_levels, 0, 0, "daemon log verbosity" },
-  { "web_listen_addr", KT_LISTEN, NULL, 0, 0, "address of the local web UI" },
+  { "web_listen_addr", KT_LISTEN, NULL, 0, 0, "address of bangerd's web UI (empty: no web UI)" },
   { "hypervisor", KT_ENUM, hypervisors, 0, 0, "which VMM runs VMs" },
   { "firecracker_bin", KT_COMMAND, NULL, 0, 0, "firecracker binary" },
   { "qemu_bin", KT_COMMAND, NULL, 0, 0, "qemu-system-x86_64 binary" },
@@ -217,7 +217,7 @@ bgr_config_check_value (const BgrConfigKeySpec *spec, const char *text, char **c
         }
       break;
     case KT_LISTEN:
-      if (!valid_listen (text))
+      if (*text != '\0' && !valid_listen (text))
         {
           *why = g_strdup_printf ("\"%s\" is not HOST:PORT", text);
           return FALSE;
@@ -277,7 +277,7 @@ bgr_config_default_value (const char *key, BgrConfigFlags flags)
   if (g_str_equal (key, "log_level"))
     return g_strdup ("info");
   if (g_str_equal (key, "web_listen_addr"))
-    return g_strdup ("127.0.0.1:7780");
+    return g_strdup ("127.0.0.1:7777");
   if (g_str_equal (key, "hypervisor"))
     return g_strdup ("auto");
   if (g_str_equal (key, "firecracker_bin"))
@@ -365,7 +365,7 @@ bgr_config_dup_key_type_doc (const char *key)
     case KT_IFNAME:
       return g_strdup ("interface name (1-15 of a-z, 0-9, -, _, .)");
     case KT_LISTEN:
-      return g_strdup ("HOST:PORT");
+      return g_strdup ("HOST:PORT, or empty for none");
     case KT_BOOL:
       return g_strdup ("boolean (a TOML true or false, not a string)");
     case KT_URL:

@@ -1435,6 +1435,7 @@ test_client_against_xml (void)
     CHECK (M ("GetConfig"), { BgrConfig *cf = bgr_client_get_config (c, NULL, error); g_clear_object (&cf); });
     CHECK (M ("GetStatus"), { BgrDaemonInfo *i = bgr_client_get_daemon_info (c, NULL, error); g_clear_object (&i); });
     CHECK (M ("EnsureSshKey"), g_free (bgr_client_ensure_ssh_key (c, NULL, error)));
+    CHECK (M ("GetWebLogin"), { char *u = NULL; g_free (bgr_client_web_login_url (c, &u, NULL, error)); g_free (u); });
     CHECK (M ("Doctor"), { BgrDoctorReport *r = bgr_client_doctor (c, NULL, error); g_clear_object (&r); });
     CHECK (M ("ImportKernel"), { BgrKernel *k = bgr_client_kernel_import (c, kspec, NULL, NULL, error); g_clear_object (&k); });
     CHECK (M ("ListKernels"), { GPtrArray *l = bgr_client_kernel_list (c, NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });

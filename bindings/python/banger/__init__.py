@@ -117,6 +117,7 @@ _SIGNATURES = [
     ("bgr_client_get_daemon_info", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_stop_daemon", ctypes.c_int, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_ensure_ssh_key", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_web_login_url", _p, [_p, ctypes.POINTER(_p), _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_doctor", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_kernel_to_json", _p, [_p]),
     ("bgr_image_to_json", _p, [_p]),
@@ -573,6 +574,15 @@ class Client(_Object):
     def ensure_ssh_key(self):
         err = _GErrorP()
         return _take_string(_check(_lib.bgr_client_ensure_ssh_key(self._ptr, None, ctypes.byref(err)), err))
+
+    def web_login_url(self):
+        """(url, login_url): bangerd's web UI and a URL that logs a browser
+        in to it once, within a minute (experimental; docs/web.md)."""
+        err = _GErrorP()
+        url = _p()
+        login = _check(_lib.bgr_client_web_login_url(self._ptr, ctypes.byref(url), None,
+                                                     ctypes.byref(err)), err)
+        return _take_string(url.value), _take_string(login)
 
     def stop_daemon(self):
         err = _GErrorP()

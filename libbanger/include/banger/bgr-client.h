@@ -70,6 +70,8 @@ BGR_EXTERN gboolean bgr_client_stop_daemon (BgrClient *self, GCancellable *cance
                                             GError **error);
 BGR_EXTERN char *bgr_client_ensure_ssh_key (BgrClient *self, GCancellable *cancellable,
                                             GError **error);
+BGR_EXTERN char *bgr_client_web_login_url (BgrClient *self, char **out_url,
+                                           GCancellable *cancellable, GError **error);
 
 BGR_EXTERN BgrDoctorReport *bgr_client_doctor (BgrClient *self, GCancellable *cancellable,
                                                GError **error);
