@@ -97,7 +97,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->state = g_build_filename (f->dir, "state", NULL);
   f->cache = g_build_filename (f->dir, "cache", NULL);
   f->config = g_build_filename (f->dir, "banger.toml", NULL);
-  toml = g_strdup_printf ("hypervisor = \"fake\"\nlog_level = \"debug\"\n"
+  toml = g_strdup_printf ("hypervisor = \"fake\"\nlog_level = \"debug\"\nweb_listen_addr = \"\"\n"
                           "state_dir = \"%s\"\ncache_dir = \"%s\"\n",
                           f->state, f->cache);
   g_file_set_contents (f->config, toml, -1, &err);
