@@ -203,12 +203,13 @@ static void
 test_acquire_tap (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) err = NULL;
-  const char *prefix = bgr_vmnet_get_tap_prefix (f->net);
+  const char *prefix;
   g_autofree char *t0 = NULL, *t1 = NULL, *t3 = NULL, *again = NULL, *want = NULL, *taps = NULL;
   g_autofree char *none = NULL;
   guint count = 0;
 
   NEEDS_NETNS ();
+  prefix = bgr_vmnet_get_tap_prefix (f->net);
   /* Before ensure(): no bridge to attach to. */
   none = bgr_vmnet_acquire_tap (f->net, NULL, &err);
   g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
