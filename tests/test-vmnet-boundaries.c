@@ -176,9 +176,48 @@ test_dns (Fixture *f, gconstpointer data)
   g_free (run_ok ("ip link del upstream0"));
 }
 
+/* TRUE when @addr is on @dev in @ns (-1: here) and no longer tentative:
+ * even with `nodad` the kernel makes it usable (and adds its local route)
+ * asynchronously, and only once the link has a carrier. */
+static gboolean
+address_ready (int ns, const char *dev, const char *addr)
+{
+  g_autofree char *cmd = g_strdup_printf ("ip -j -6 addr show dev %s", dev);
+  g_autoptr (JsonNode) root = NULL;
+  JsonArray *info;
+
+  if (ns >= 0)
+    enter_ns (ns);
+  root = json_of (cmd);
+  if (ns >= 0)
+    leave_ns ();
+  info = json_object_get_array_member (json_array_get_object_element (json_node_get_array (root), 0),
+                                       "addr_info");
+  for (guint i = 0; i < json_array_get_length (info); i++)
+    {
+      JsonObject *a = json_array_get_object_element (info, i);
+      if (g_strcmp0 (member_string (a, "local"), addr) == 0)
+        return !json_object_has_member (a, "tentative");
+    }
+  return FALSE;
+}
+
+static void
+assert_address_ready (int ns, const char *dev, const char *addr)
+{
+  gint64 deadline = g_get_monotonic_time () + CONVERGE_TIMEOUT_S * G_TIME_SPAN_SECOND;
+
+  while (!address_ready (ns, dev, addr))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("%s on %s is still not usable", addr, dev);
+      g_usleep (10 * 1000);
+    }
+}
+
 /* Two guests on two pool taps with IPv4 (as banger gives it) and IPv6
  * addresses of their own, the bridge with BRIDGE_IP6: what a guest that
- * sets up IPv6 by itself would have. `nodad`: usable at once. */
+ * sets up IPv6 by itself would have (`nodad`: no duplicate detection). */
 static void
 ipv6_guests (Fixture *f, Guest **g1, Guest **g2)
 {
@@ -195,6 +234,13 @@ ipv6_guests (Fixture *f, Guest **g1, Guest **g2)
   g_free (run_ok ("ip addr add " BRIDGE_IP6 "/64 dev " BRIDGE " nodad"));
   ns_run ((*g1)->ns, "ip addr add " GUEST1_IP6 "/64 dev eth0 nodad");
   ns_run ((*g2)->ns, "ip addr add " GUEST2_IP6 "/64 dev eth0 nodad");
+  assert_address_ready (-1, BRIDGE, BRIDGE_IP6);
+  assert_address_ready ((*g1)->ns, "eth0", GUEST1_IP6);
+  assert_address_ready ((*g2)->ns, "eth0", GUEST2_IP6);
+  /* Both guests' frames reach the bridge (what they may reach: DNS over
+   * TCP), so that what is refused later is refused by the rules. */
+  assert_connects ((*g1)->ns, BRIDGE_IP, 53);
+  assert_connects ((*g2)->ns, BRIDGE_IP, 53);
 }
 
 /* A host service on [::]: the host reaches it on the bridge's IPv6
