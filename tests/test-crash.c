@@ -25,172 +25,12 @@
 #include "engine/bgr-engine-private.h"
 #include "engine/bgr-engine-claims-private.h"
 #include "bgr-test-ext4.h"
+#include "bgr-test-registry.h"
 #include "bgr-test-util.h"
 
 #define WAIT_MS 20000
-#define KERNEL_SIZE (256 * 1024)
 
-/* ---- what the servers serve (made once) ---------------------------------------- */
-
-typedef struct {
-  GMainContext *ctx;
-  GMainLoop *loop;
-  SoupServer *server;
-  GThread *thread;
-  guint port;
-} Server;
-
-static Server srv;
-static GHashTable *served; /* path -> GBytes */
-static char *work;          /* the test's files: kernel, rootfs, layer */
-static char *kernel_file, *rootfs_file;
 static guint points_reached;
-
-static void
-handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
-        gpointer data)
-{
-  GBytes *body = g_hash_table_lookup (served, path);
-
-  if (g_str_equal (path, "/v2/") || g_str_equal (path, "/v2"))
-    soup_server_message_set_status (msg, 200, NULL);
-  else if (body == NULL)
-    soup_server_message_set_status (msg, 404, NULL);
-  else
-    {
-      if (g_str_has_prefix (path, "/v2/test/app/manifests/"))
-        soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                      "Content-Type", "application/vnd.oci.image.manifest.v1+json");
-      soup_server_message_set_status (msg, 200, NULL);
-      soup_message_body_append_bytes (soup_server_message_get_response_body (msg), body);
-    }
-}
-
-static gpointer
-run_server (gpointer data)
-{
-  g_main_context_push_thread_default (srv.ctx);
-  g_main_loop_run (srv.loop);
-  g_main_context_pop_thread_default (srv.ctx);
-  return NULL;
-}
-
-static void
-server_start (void)
-{
-  g_autoptr (GError) err = NULL;
-  GSList *uris;
-
-  srv.ctx = g_main_context_new ();
-  srv.loop = g_main_loop_new (srv.ctx, FALSE);
-  g_main_context_push_thread_default (srv.ctx);
-  srv.server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (srv.server, NULL, handle, NULL, NULL);
-  g_assert_true (soup_server_listen_local (srv.server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &err));
-  g_assert_no_error (err);
-  g_main_context_pop_thread_default (srv.ctx);
-  uris = soup_server_get_uris (srv.server);
-  srv.port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  srv.thread = g_thread_new ("server", run_server, NULL);
-}
-
-static char *
-digest_of (GBytes *b, const char *prefix)
-{
-  g_autofree char *hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, b);
-  return g_strconcat (prefix, hex, NULL);
-}
-
-static void
-run_ok (const char *const *argv)
-{
-  g_autoptr (GError) err = NULL;
-  gint status = -1;
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                NULL, NULL, NULL, &status, &err);
-  g_assert_no_error (err);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-}
-
-/* A 64-byte x86-64 ELF header (enough for the kernel checks), padded so
- * that its download reports progress before it ends; a 16 MiB ext4; an
- * uncompressed layer of a few hundred KiB; the catalog and the registry's
- * manifest, config and layer. */
-static void
-make_files (void)
-{
-  static const guchar elf[64] = { 0x7f, 'E', 'L', 'F', 2, 1, 1, [16] = 2, [18] = 62 };
-  g_autoptr (GError) err = NULL;
-  g_autofree guchar *kernel = g_malloc0 (KERNEL_SIZE);
-  g_autofree char *layer_dir = g_build_filename (work, "layer", NULL);
-  g_autofree char *layer_tar = g_build_filename (work, "layer.tar", NULL);
-  g_autofree char *data = g_build_filename (layer_dir, "data.bin", NULL);
-  g_autofree char *hello = g_build_filename (layer_dir, "hello", NULL);
-  g_autofree guchar *noise = g_malloc (300 * 1024);
-  g_autoptr (GBytes) kbytes = NULL, layer = NULL, config = NULL, manifest = NULL, catalog = NULL;
-  g_autofree char *ksha = NULL, *layer_digest = NULL, *config_digest = NULL;
-  g_autofree char *config_text = NULL, *manifest_text = NULL, *catalog_text = NULL;
-  char *contents = NULL;
-  gsize len = 0;
-
-  memcpy (kernel, elf, sizeof elf);
-  kernel_file = g_build_filename (work, "vmlinux", NULL);
-  g_file_set_contents (kernel_file, (const char *) kernel, KERNEL_SIZE, &err);
-  g_assert_no_error (err);
-  rootfs_file = g_build_filename (work, "rootfs.ext4", NULL);
-  {
-    const char *mkfs[] = { bgr_test_tool ("mkfs.ext4"), "-q", "-F", rootfs_file, "16M", NULL };
-    run_ok (mkfs);
-  }
-  g_assert_cmpint (g_mkdir (layer_dir, 0755), ==, 0);
-  for (gsize i = 0; i < 300 * 1024; i++)
-    noise[i] = (guchar) (i * 31 + (i >> 9));
-  g_file_set_contents (data, (const char *) noise, 300 * 1024, &err);
-  g_assert_no_error (err);
-  g_file_set_contents (hello, "hello from the layer\n", -1, &err);
-  g_assert_no_error (err);
-  {
-    const char *tar[] = { "tar", "--format=ustar", "-C", layer_dir, "-cf", layer_tar, "hello",
-                          "data.bin", NULL };
-    run_ok (tar);
-  }
-  g_file_get_contents (layer_tar, &contents, &len, &err);
-  g_assert_no_error (err);
-  layer = g_bytes_new_take (contents, len);
-
-  served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
-  kbytes = g_bytes_new (kernel, KERNEL_SIZE);
-  ksha = digest_of (kbytes, "");
-  catalog_text = g_strdup_printf (
-    "{ \"schema_version\": 1, \"kernels\": [\n"
-    " { \"name\": \"cat\", \"version\": \"6.1\", \"arch\": \"x86_64\", \"source\": \"download\",\n"
-    "   \"description\": \"test kernel\", \"artifacts\": { \"kernel\": { \"url\": \"vmlinux\",\n"
-    "   \"size\": %d, \"sha256\": \"%s\", \"format\": \"elf\" } } } ] }\n", KERNEL_SIZE, ksha);
-  catalog = g_bytes_new (catalog_text, strlen (catalog_text));
-  g_hash_table_insert (served, g_strdup ("/kernels.json"), g_bytes_ref (catalog));
-  g_hash_table_insert (served, g_strdup ("/vmlinux"), g_bytes_ref (kbytes));
-
-  layer_digest = digest_of (layer, "sha256:");
-  config_text = g_strdup_printf ("{\"architecture\":\"amd64\",\"os\":\"linux\","
-                                 "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
-                                 layer_digest);
-  config = g_bytes_new (config_text, strlen (config_text));
-  config_digest = digest_of (config, "sha256:");
-  manifest_text = g_strdup_printf (
-    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
-    "\"size\":%zu},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
-    "\"digest\":\"%s\",\"size\":%zu}]}",
-    config_digest, strlen (config_text), layer_digest, g_bytes_get_size (layer));
-  manifest = g_bytes_new (manifest_text, strlen (manifest_text));
-  g_hash_table_insert (served, g_strdup ("/v2/test/app/manifests/latest"), g_bytes_ref (manifest));
-  g_hash_table_insert (served, g_strconcat ("/v2/test/app/blobs/", layer_digest, NULL),
-                       g_bytes_ref (layer));
-  g_hash_table_insert (served, g_strconcat ("/v2/test/app/blobs/", config_digest, NULL),
-                       g_bytes_ref (config));
-}
 
 /* ---- one point's directories and engine ------------------------------------------ */
 
@@ -235,7 +75,7 @@ fixture_setup (Fixture *f)
                           "state_dir = \"%s\"\n"
                           "cache_dir = \"%s\"\n"
                           "kernel_catalog_url = \"http://127.0.0.1:%u/kernels.json\"\n",
-                          f->state, f->cache, srv.port);
+                          f->state, f->cache, bgr_test_srv.port);
   g_file_set_contents (f->config_path, toml, -1, &err);
   g_assert_no_error (err);
   f->config = bgr_config_load (f->config_path, &err);
@@ -274,18 +114,12 @@ fixture_teardown (Fixture *f)
 
 /* ---- the operations, through the engine (prepare and redo) ----------------------- */
 
-static char *
-registry_ref (void)
-{
-  return g_strdup_printf ("127.0.0.1:%u/test/app:latest", srv.port);
-}
-
 static void
 do_register (Fixture *f, const char *name)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrImage) img = bgr_engine_register_image (engine_open (f), name, rootfs_file, NULL,
-                                                        kernel_file, NULL, NULL, NULL, &err);
+  g_autoptr (BgrImage) img = bgr_engine_register_image (engine_open (f), name, bgr_test_rootfs_file, NULL,
+                                                        bgr_test_kernel_file, NULL, NULL, NULL, &err);
   g_assert_no_error (err);
 }
 
@@ -302,7 +136,7 @@ static void
 do_import (Fixture *f, const char *name)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrKernel) k = bgr_engine_import_kernel (engine_open (f), name, kernel_file, NULL,
+  g_autoptr (BgrKernel) k = bgr_engine_import_kernel (engine_open (f), name, bgr_test_kernel_file, NULL,
                                                       NULL, NULL, &err);
   g_assert_no_error (err);
 }
@@ -312,7 +146,7 @@ do_pull_image (Fixture *f)
 {
   g_autoptr (GError) err = NULL;
   g_autoptr (BgrPullOptions) opts = bgr_pull_options_new ();
-  g_autofree char *ref = registry_ref ();
+  g_autofree char *ref = bgr_test_registry_ref ();
   g_autoptr (BgrImage) img = NULL;
 
   bgr_pull_options_set_name (opts, "pulled");
@@ -768,11 +602,11 @@ run_crashing (Fixture *f, const Operation *op, const char *point)
     {
       const char *a = op->argv[i];
       if (g_str_equal (a, "@REF"))
-        g_ptr_array_add (argv, registry_ref ());
+        g_ptr_array_add (argv, bgr_test_registry_ref ());
       else if (g_str_equal (a, "@KERNEL"))
-        g_ptr_array_add (argv, g_strdup (kernel_file));
+        g_ptr_array_add (argv, g_strdup (bgr_test_kernel_file));
       else if (g_str_equal (a, "@ROOTFS"))
-        g_ptr_array_add (argv, g_strdup (rootfs_file));
+        g_ptr_array_add (argv, g_strdup (bgr_test_rootfs_file));
       else
         g_ptr_array_add (argv, g_strdup (a));
     }
@@ -827,6 +661,7 @@ int
 main (int argc, char **argv)
 {
   g_autoptr (GError) err = NULL;
+  g_autofree char *work = NULL;
   int rc;
 
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
@@ -834,8 +669,8 @@ main (int argc, char **argv)
   bgr_test_export_dirs ();
   work = g_dir_make_tmp ("bgr-crash-XXXXXX", &err);
   g_assert_no_error (err);
-  make_files ();
-  server_start ();
+  bgr_test_make_files (work);
+  bgr_test_server_start ();
   for (const BgrCrashPoint *p = bgr_crash_points; p->name != NULL; p++)
     {
       g_autofree char *path = g_strdup_printf ("/crash/%s", p->name);
