@@ -26,7 +26,14 @@ bgrd_return_error (Daemon *d, GDBusMethodInvocation *invocation, GError *error)
   {
     /* The message may quote the caller's arguments or a guest's words. */
     g_autofree char *msg = bgr_log_msg (error->message);
-    g_info ("%s failed: %s", g_dbus_method_invocation_get_method_name (invocation), msg);
+    g_autofree char *line = g_strdup_printf ("%s failed: %s",
+                                             g_dbus_method_invocation_get_method_name (invocation),
+                                             msg);
+    /* A client repeating a failing call does not flood the log. */
+    if (d->log_limit == NULL
+        || bgrd_log_limit_allow (d->log_limit, g_dbus_method_invocation_get_sender (invocation),
+                                 line, g_get_monotonic_time ()))
+      g_info ("%s", line);
   }
   g_dbus_method_invocation_return_gerror (invocation, error);
   g_error_free (error);

@@ -297,6 +297,62 @@ test_cli_and_gdbus (Fixture *f, gconstpointer data)
   }
 }
 
+/* GetVm of a VM that does not exist, @times times over @conn. */
+static void
+get_ghost (GDBusConnection *conn, guint times)
+{
+  for (guint i = 0; i < times; i++)
+    {
+      g_autoptr (GError) err = NULL;
+      g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+        conn, "org.banger.Banger1", "/org/banger/Banger1", "org.banger.Banger1.Manager", "GetVm",
+        g_variant_new ("(s)", "ghost"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+      g_assert_null (reply);
+      g_assert_true (g_dbus_error_is_remote_error (err));
+    }
+}
+
+static guint
+count_lines (const char *text, const char *needle)
+{
+  guint n = 0;
+  for (const char *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+/* A peer repeating a failing call: its first 5 errors are logged, then
+ * one line counts the rest; another peer's errors are its own. */
+static void
+test_log_rate_limit (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cfg = bgr_test_write_file ("loglimit.toml", "log_level = \"info\"\n");
+  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autoptr (GDBusConnection) other = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *log = NULL, *suppressed = NULL;
+  BgrRun r;
+
+  wait_for_name (f);
+  other = g_dbus_connection_new_for_address_sync (
+    f->address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &err);
+  g_assert_no_error (err);
+  get_ghost (f->conn, 30);
+  get_ghost (other, 2);
+  RUN (f, &r, banger, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  wait_for_exit (d);
+  g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+  log = daemon_log (d);
+  g_assert_cmpuint (count_lines (log, "GetVm failed: no VM named 'ghost'"), ==, 5 + 2 + 1);
+  suppressed = g_strdup_printf ("25 similar messages from %s suppressed (5 in 10 s logged): GetVm failed: no VM named 'ghost'",
+                                g_dbus_connection_get_unique_name (f->conn));
+  bgr_assert_contains (log, suppressed);
+  g_assert_null (strstr (log, g_dbus_connection_get_unique_name (other)));
+}
+
 static void
 test_replace (Fixture *f, gconstpointer data)
 {
@@ -899,6 +955,8 @@ main (int argc, char **argv)
   services = g_build_filename (bgr_test_program ("BANGER_BUILD_DIR"), "tests", "services", NULL);
   g_test_add ("/dbus/cli-and-gdbus", Fixture, NULL, fixture_setup, test_cli_and_gdbus, fixture_teardown);
   g_test_add ("/dbus/replace", Fixture, NULL, fixture_setup, test_replace, fixture_teardown);
+  g_test_add ("/dbus/log-rate-limit", Fixture, NULL, fixture_setup, test_log_rate_limit,
+              fixture_teardown);
   g_test_add ("/dbus/bad-config", Fixture, NULL, fixture_setup, test_bad_config, fixture_teardown);
   g_test_add ("/dbus/system-bus", Fixture, NULL, fixture_setup, test_system_bus, fixture_teardown);
   g_test_add ("/dbus/introspection", Fixture, NULL, fixture_setup, test_introspection, fixture_teardown);
