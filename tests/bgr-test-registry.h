@@ -132,6 +132,24 @@ bgr_test_server_start (void)
   bgr_test_srv.thread = g_thread_new ("server", bgr_test_run_server, NULL);
 }
 
+static inline gboolean
+bgr_test_release_idle (gpointer data)
+{
+  if (bgr_test_srv.held != NULL)
+    bgr_test_release_held ();
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends the rest of a held download (from any thread), and holds no more. */
+static inline void
+bgr_test_registry_release (void)
+{
+  g_mutex_lock (&bgr_test_srv.lock);
+  bgr_test_srv.hold_until = 0;
+  g_mutex_unlock (&bgr_test_srv.lock);
+  g_main_context_invoke (bgr_test_srv.ctx, bgr_test_release_idle, NULL);
+}
+
 /* Holds the next download of the layer half way until the manifest has
  * been asked for @manifest_requests times in all; resets the counters. */
 static inline void
