@@ -137,6 +137,13 @@ bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kerne
   BgrKernelFormat format;
   gboolean ok = FALSE;
 
+  if (kernel == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "a kernel import needs the kernel file (option 'kernel') or a package "
+                   "(option 'deb')");
+      return NULL;
+    }
   if (!bgr_artifact_check_name ("kernel", name, error)
       || !bgr_artifact_check_absolute ("kernel", kernel, error)
       || !bgr_artifact_check_absolute ("modules", modules, error)
