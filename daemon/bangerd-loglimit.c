@@ -3,6 +3,7 @@
 #include "bangerd-loglimit.h"
 
 typedef struct {
+  char *key; /* "PEER\nWHAT", the table's key */
   char *peer, *what;
   gint64 started;  /* the window's first message */
   guint seen;      /* in this window */
@@ -12,7 +13,7 @@ struct _BgrdLogLimit {
   GMutex lock;
   guint burst;
   gint64 interval;
-  GHashTable *windows; /* "PEER\nWHAT" -> Window */
+  GHashTable *windows; /* Window.key -> Window (which owns the key) */
   BgrdLogLimitReport report;
   gpointer data;
 };
@@ -20,6 +21,7 @@ struct _BgrdLogLimit {
 static void
 window_free (Window *w)
 {
+  g_free (w->key);
   g_free (w->peer);
   g_free (w->what);
   g_free (w);
@@ -33,7 +35,7 @@ bgrd_log_limit_new (guint burst, gint64 interval_us, BgrdLogLimitReport report, 
   g_mutex_init (&limit->lock);
   limit->burst = burst;
   limit->interval = interval_us;
-  limit->windows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+  limit->windows = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) window_free);
   limit->report = report;
   limit->data = data;
@@ -110,10 +112,11 @@ bgrd_log_limit_allow (BgrdLogLimit *limit, const char *peer, const char *what, g
   if (w == NULL)
     {
       w = g_new0 (Window, 1);
+      w->key = g_steal_pointer (&key);
       w->peer = g_strdup (peer != NULL ? peer : "");
       w->what = g_strdup (what);
       w->started = now_us;
-      g_hash_table_insert (limit->windows, g_steal_pointer (&key), w);
+      g_hash_table_insert (limit->windows, w->key, w);
     }
   w->seen++;
   allow = w->seen <= limit->burst;

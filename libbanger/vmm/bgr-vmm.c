@@ -207,11 +207,15 @@ process_cmdline (gint pid)
 guint
 bgr_vmm_kill_strays (const char *run_dir)
 {
-  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
-  g_autofree char *needle = g_strconcat (run_dir, "/", NULL);
+  g_autoptr (GDir) proc = NULL;
+  g_autofree char *needle = NULL;
   const char *entry;
   guint killed = 0;
 
+  if (run_dir == NULL || !g_path_is_absolute (run_dir))
+    return 0;
+  needle = g_strconcat (run_dir, "/", NULL);
+  proc = g_dir_open ("/proc", 0, NULL);
   while (proc != NULL && (entry = g_dir_read_name (proc)) != NULL)
     {
       gint pid = (gint) g_ascii_strtoll (entry, NULL, 10);
