@@ -118,9 +118,11 @@ static void
 do_register (Fixture *f, const char *name)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrImage) img = bgr_engine_register_image (engine_open (f), name, bgr_test_rootfs_file, NULL,
-                                                        bgr_test_kernel_file, NULL, NULL, NULL, &err);
+  g_autoptr (BgrImage) img = bgr_engine_register_image (engine_open (f), name, bgr_test_rootfs_file,
+                                                        NULL, bgr_test_kernel_file, NULL, NULL, NULL,
+                                                        &err);
   g_assert_no_error (err);
+  g_assert_cmpstr (bgr_image_get_name (img), ==, name);
 }
 
 static void
@@ -136,9 +138,10 @@ static void
 do_import (Fixture *f, const char *name)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (BgrKernel) k = bgr_engine_import_kernel (engine_open (f), name, bgr_test_kernel_file, NULL,
-                                                      NULL, NULL, &err);
+  g_autoptr (BgrKernel) k = bgr_engine_import_kernel (engine_open (f), name, bgr_test_kernel_file,
+                                                      NULL, NULL, NULL, &err);
   g_assert_no_error (err);
+  g_assert_cmpstr (bgr_kernel_get_name (k), ==, name);
 }
 
 static void
@@ -161,6 +164,7 @@ do_pull_kernel (Fixture *f)
   g_autoptr (GError) err = NULL;
   g_autoptr (BgrKernel) k = bgr_engine_pull_kernel (engine_open (f), "cat", NULL, NULL, &err);
   g_assert_no_error (err);
+  g_assert_cmpstr (bgr_kernel_get_name (k), ==, "cat");
 }
 
 static gboolean
