@@ -131,7 +131,7 @@ apply_ok (BgrExt4Writer *w, const char *tar, const char *name)
 {
   g_autoptr (GError) err = NULL;
 
-  g_assert_true (bgr_ext4_writer_apply_layer_file (w, tar, name, NULL, &err));
+  g_assert_true (bgr_ext4_writer_apply_layer_file (w, tar, name, NULL, NULL, &err));
   g_assert_no_error (err);
 }
 
@@ -469,7 +469,7 @@ test_refusals (void)
       w = create_ok (img, 16 * 1024 * 1024);
       if (first != NULL)
         apply_ok (w, first, "sha256:0001");
-      g_assert_false (bgr_ext4_writer_apply_layer_file (w, evil, "sha256:ab12", NULL, &err));
+      g_assert_false (bgr_ext4_writer_apply_layer_file (w, evil, "sha256:ab12", NULL, NULL, &err));
       g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
       g_test_message ("%s", err->message);
       bgr_assert_contains (err->message, "layer sha256:ab12: entry \"");
@@ -541,7 +541,7 @@ test_sizing (void)
   /* Too small (though larger than any one file): the filesystem fills up. */
   w = bgr_ext4_writer_create (img, 3 * 1024 * 1024 + 256 * 1024, inodes, &err);
   g_assert_no_error (err);
-  g_assert_false (bgr_ext4_writer_apply_layer_file (w, l1, "sha256:5151", NULL, &err));
+  g_assert_false (bgr_ext4_writer_apply_layer_file (w, l1, "sha256:5151", NULL, NULL, &err));
   g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
   g_test_message ("%s", err->message);
   bgr_assert_contains (err->message, "layer sha256:5151: entry \"");
@@ -602,7 +602,7 @@ test_create_errors (void)
     g_autofree char *junk = new_image_path ("junk.tar");
 
     g_assert_true (g_file_set_contents (junk, "this is not a tar archive at all", -1, NULL));
-    g_assert_false (bgr_ext4_writer_apply_layer_file (w, junk, "layer junk", NULL, &err));
+    g_assert_false (bgr_ext4_writer_apply_layer_file (w, junk, "layer junk", NULL, NULL, &err));
     g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
     bgr_assert_contains (err->message, "layer junk");
     bgr_ext4_writer_abort (w);

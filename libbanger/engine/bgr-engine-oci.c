@@ -237,7 +237,9 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   for (guint i = 0; i < img->layers->len; i++)
     {
       const BgrOciDescriptor *d = img->layers->pdata[i];
-      if (!bgr_ext4_writer_apply_layer_file (writer, blobs->pdata[i], d->digest, cancellable, error))
+      /* Checked against the uncompressed stream as it is replayed. */
+      if (!bgr_ext4_writer_apply_layer_file (writer, blobs->pdata[i], d->digest,
+                                             bgr_oci_image_get_diff_id (img, i), cancellable, error))
         goto out;
     }
   if (!bgr_ext4_writer_close (g_steal_pointer (&writer), error))

@@ -26,17 +26,11 @@
 
 #include "bgr-error-private.h"
 #include "ext4/bgr-ext4-private.h"
+#include "ext4/bgr-ext4-paths-private.h"
+#include "ext4/bgr-layer-stream-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 
-#define BLOCK_SIZE 4096
 #define CHUNK_SIZE 65536
-#define MAX_PATH_LEN 4096
-#define MAX_NAME_LEN 255
-#define MAX_DEPTH 64
-#define WHITEOUT_PREFIX ".wh."
-#define OPAQUE_MARKER ".wh..wh..opq"
-/* Inodes ext4 keeps for itself (1-10) plus lost+found, rounded up. */
-#define RESERVED_INODES 16
 
 struct _BgrExt4Writer
 {
@@ -60,23 +54,6 @@ typedef struct
 
 /* ---- errors ---------------------------------------------------------- */
 
-/* Tar paths are untrusted bytes: control characters would reach terminals
- * through error messages, so they are shown as \xNN. */
-static char *
-escape_path (const char *path)
-{
-  GString *s = g_string_new (NULL);
-
-  for (const guchar *p = (const guchar *) path; *p != '\0'; p++)
-    {
-      if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-        g_string_append_printf (s, "\\x%02x", *p);
-      else
-        g_string_append_c (s, (char) *p);
-    }
-  return g_string_free (s, FALSE);
-}
-
 static gboolean refuse (Apply *a, GError **error, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
 static gboolean
@@ -98,77 +75,6 @@ fail_ext2 (Apply *a, errcode_t rc, GError **error, const char *what)
 {
   bgr_set_error_from_ext2fs (error, rc, "layer %s: entry \"%s\": %s", a->layer, a->entry, what);
   return FALSE;
-}
-
-/* ---- paths ----------------------------------------------------------- */
-
-/* Folds @path into its components below the image root: leading "/" and
- * "./" are dropped (layers are relative to the root whatever tar wrote),
- * empty and "." components vanish, ".." removes the previous component.
- * Returns NULL with *why set when the path is too long, has too long a
- * name, is too deep or climbs above the root. */
-static GPtrArray *
-fold_path (const char *path, const char **why)
-{
-  g_autoptr (GPtrArray) comps = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) parts = NULL;
-
-  if (strlen (path) > MAX_PATH_LEN)
-    {
-      *why = "path longer than 4096 bytes";
-      return NULL;
-    }
-  for (;;)
-    {
-      if (path[0] == '/')
-        path++;
-      else if (path[0] == '.' && path[1] == '/')
-        path += 2;
-      else
-        break;
-    }
-  parts = g_strsplit (path, "/", -1);
-  for (char **p = parts; *p != NULL; p++)
-    {
-      if (**p == '\0' || g_str_equal (*p, "."))
-        continue;
-      if (g_str_equal (*p, ".."))
-        {
-          if (comps->len == 0)
-            {
-              *why = "path leaves the image root";
-              return NULL;
-            }
-          g_ptr_array_remove_index (comps, comps->len - 1);
-          continue;
-        }
-      if (strlen (*p) > MAX_NAME_LEN)
-        {
-          *why = "name longer than 255 bytes";
-          return NULL;
-        }
-      g_ptr_array_add (comps, g_strdup (*p));
-    }
-  if (comps->len > MAX_DEPTH)
-    {
-      *why = "path deeper than 64 levels";
-      return NULL;
-    }
-  return g_steal_pointer (&comps);
-}
-
-static char *
-join_comps (GPtrArray *comps, guint n)
-{
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; i < n; i++)
-    {
-      if (i > 0)
-        g_string_append_c (s, '/');
-      g_string_append (s, g_ptr_array_index (comps, i));
-    }
-  return g_string_free (s, FALSE);
 }
 
 /* ---- inodes ---------------------------------------------------------- */
@@ -493,7 +399,7 @@ set_xattrs (Apply *a, ext2_ino_t ino, struct archive_entry *e, gboolean replace,
     {
       if (!xattr_name_ok (name))
         {
-          g_autofree char *shown = escape_path (name);
+          g_autofree char *shown = bgr_ext4_escape_path (name);
           ext2fs_xattrs_close (&h);
           return refuse (a, error, "xattr \"%s\" is not in the user, trusted, security or "
                          "POSIX ACL namespace", shown);
@@ -608,15 +514,15 @@ resolve_dir (Apply *a, GPtrArray *comps, guint n, gboolean create, time_t mtime,
         return fail_ext2 (a, rc, error, "cannot read a parent directory");
       if (LINUX_S_ISLNK (inode.i_mode))
         {
-          g_autofree char *parent = join_comps (comps, i + 1);
-          g_autofree char *shown = escape_path (parent);
+          g_autofree char *parent = bgr_ext4_join_comps (comps, i + 1);
+          g_autofree char *shown = bgr_ext4_escape_path (parent);
           return refuse (a, error, "parent \"%s\" is a symlink (layers may not write through "
                          "symlinks)", shown);
         }
       if (!LINUX_S_ISDIR (inode.i_mode))
         {
-          g_autofree char *parent = join_comps (comps, i + 1);
-          g_autofree char *shown = escape_path (parent);
+          g_autofree char *parent = bgr_ext4_join_comps (comps, i + 1);
+          g_autofree char *shown = bgr_ext4_escape_path (parent);
           return refuse (a, error, "parent \"%s\" is not a directory", shown);
         }
       dir = ino;
@@ -630,7 +536,7 @@ mark_touched (Apply *a, GPtrArray *comps)
 {
   for (guint n = comps->len; n > 0; n--)
     {
-      char *p = join_comps (comps, n);
+      char *p = bgr_ext4_join_comps (comps, n);
       if (!g_hash_table_add (a->touched, p))
         break; /* its ancestors are in already */
     }
@@ -681,7 +587,7 @@ apply_whiteout (Apply *a, GPtrArray *comps, const char *base, GError **error)
     return FALSE;
   if (g_str_equal (base, OPAQUE_MARKER))
     {
-      g_autofree char *dir_path = join_comps (comps, comps->len - 1);
+      g_autofree char *dir_path = bgr_ext4_join_comps (comps, comps->len - 1);
       return dir == 0 || clear_lower (a, dir, dir_path, error);
     }
   base += strlen (WHITEOUT_PREFIX);
@@ -797,13 +703,13 @@ static gboolean
 resolve_link_target (Apply *a, const char *target, ext2_ino_t *out, GError **error)
 {
   g_autoptr (GPtrArray) comps = NULL;
-  g_autofree char *shown = escape_path (target);
+  g_autofree char *shown = bgr_ext4_escape_path (target);
   struct ext2_inode_large inode;
   const char *why = NULL;
   ext2_ino_t dir, ino;
   errcode_t rc;
 
-  if ((comps = fold_path (target, &why)) == NULL)
+  if ((comps = bgr_ext4_fold_path (target, &why)) == NULL)
     return refuse (a, error, "hardlink target \"%s\": %s", shown, why);
   if (comps->len == 0)
     return refuse (a, error, "hardlink target \"%s\" is the image root", shown);
@@ -842,7 +748,7 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
 
   if (path == NULL)
     return refuse (a, error, "entry has no path");
-  if ((comps = fold_path (path, &why)) == NULL)
+  if ((comps = bgr_ext4_fold_path (path, &why)) == NULL)
     return refuse (a, error, "%s", why);
   if (archive_entry_uid (e) < 0 || archive_entry_uid (e) > G_MAXUINT32
       || archive_entry_gid (e) < 0 || archive_entry_gid (e) > G_MAXUINT32)
@@ -894,7 +800,7 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   if (!resolve_dir (a, comps, comps->len - 1, TRUE, archive_entry_mtime (e), &dir, error))
     return FALSE;
   mark_touched (a, comps);
-  folded = join_comps (comps, comps->len);
+  folded = bgr_ext4_join_comps (comps, comps->len);
 
   rc = lookup (a->fs, dir, base, &old);
   if (rc != 0 && rc != EXT2_ET_FILE_NOT_FOUND)
@@ -904,8 +810,8 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
 
   if (hardlink != NULL)
     {
-      g_autoptr (GPtrArray) tcomps = fold_path (hardlink, &why);
-      g_autofree char *tfolded = tcomps != NULL ? join_comps (tcomps, tcomps->len) : NULL;
+      g_autoptr (GPtrArray) tcomps = bgr_ext4_fold_path (hardlink, &why);
+      g_autofree char *tfolded = tcomps != NULL ? bgr_ext4_join_comps (tcomps, tcomps->len) : NULL;
 
       /* A link to itself keeps what is there. */
       if (old != 0 && tfolded != NULL && g_str_equal (tfolded, folded))
@@ -1005,40 +911,48 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   return set_xattrs (a, ino, e, FALSE, error);
 }
 
-static struct archive *
-open_layer (const char *tar_path, GError **error, const char *what)
+/* The layer's uncompressed digest against the config's diff_id. */
+static gboolean
+check_diff_id (BgrLayerStream *stream, const char *what, const char *diff_id, GError **error)
 {
-  struct archive *ar = archive_read_new ();
+  g_autofree char *actual = bgr_layer_stream_finish (stream, error);
 
-  /* OCI layers are tar, plain, gzip or zstd; nothing else is read. */
-  archive_read_support_filter_gzip (ar);
-  archive_read_support_filter_zstd (ar);
-  archive_read_support_format_tar (ar);
-  if (archive_read_open_filename (ar, tar_path, CHUNK_SIZE) != ARCHIVE_OK)
+  if (actual == NULL)
     {
-      bgr_set_error_from_archive (error, ar, "%s", what);
-      archive_read_free (ar);
-      return NULL;
+      g_prefix_error (error, "%s: ", what);
+      return FALSE;
     }
-  return ar;
+  if (g_ascii_strcasecmp (actual, diff_id) != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                   "%s: the uncompressed layer has digest %s, but the image config's diff_id "
+                   "for it is %s", what, actual, diff_id);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
 bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const char *layer_name,
-                                  GCancellable *cancellable, GError **error)
+                                  const char *diff_id, GCancellable *cancellable, GError **error)
 {
   g_autofree char *what = g_strdup_printf ("layer %s", layer_name);
   g_autoptr (GHashTable) touched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *buf = g_malloc (CHUNK_SIZE);
   Apply a = { .w = w, .fs = w->fs, .layer = layer_name, .touched = touched, .buf = buf };
+  g_autoptr (BgrLayerStream) stream = NULL;
   struct archive_entry *e;
   struct archive *ar;
   gboolean ok = TRUE;
   int rc;
 
   g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
-  if ((ar = open_layer (tar_path, error, what)) == NULL)
-    return FALSE;
+  stream = bgr_layer_stream_open (tar_path, diff_id != NULL, error);
+  if (stream == NULL || (ar = bgr_layer_stream_open_archive (stream, error)) == NULL)
+    {
+      g_prefix_error (error, "%s: ", what);
+      return FALSE;
+    }
   while ((rc = archive_read_next_header (ar, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN)
     {
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -1047,7 +961,7 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
           break;
         }
       g_free (a.entry);
-      a.entry = escape_path (archive_entry_pathname (e) != NULL ? archive_entry_pathname (e) : "");
+      a.entry = bgr_ext4_escape_path (archive_entry_pathname (e) != NULL ? archive_entry_pathname (e) : "");
       if (!apply_entry (&a, ar, e, cancellable, error))
         {
           ok = FALSE;
@@ -1061,6 +975,8 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
     }
   g_free (a.entry);
   archive_read_free (ar);
+  if (ok && diff_id != NULL)
+    ok = check_diff_id (stream, what, diff_id, error);
   if (ok && g_cancellable_set_error_if_cancelled (cancellable, error))
     ok = FALSE;
   if (!ok)
@@ -1292,7 +1208,7 @@ static gboolean edit_refuse (Edit *e, GError **error, int code, const char *gues
 static gboolean
 edit_refuse (Edit *e, GError **error, int code, const char *guest, const char *fmt, ...)
 {
-  g_autofree char *shown = escape_path (guest);
+  g_autofree char *shown = bgr_ext4_escape_path (guest);
   g_autofree char *why = NULL;
   va_list ap;
 
@@ -1306,7 +1222,7 @@ edit_refuse (Edit *e, GError **error, int code, const char *guest, const char *f
 static gboolean
 edit_fail (Edit *e, errcode_t rc, GError **error, const char *guest, const char *what)
 {
-  g_autofree char *shown = escape_path (guest);
+  g_autofree char *shown = bgr_ext4_escape_path (guest);
 
   if (rc == EXT2_ET_BLOCK_ALLOC_FAIL || rc == EXT2_ET_INODE_ALLOC_FAIL
       || rc == EXT2_ET_DIR_NO_SPACE)
@@ -1497,7 +1413,7 @@ resolve_for_add (Edit *e, const char *guest_path, gboolean follow_last, ext2_ino
         }
       if (!LINUX_S_ISDIR (inode.i_mode))
         {
-          g_autofree char *shown = escape_path (name);
+          g_autofree char *shown = bgr_ext4_escape_path (name);
           return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
                               "\"%s\" is not a directory in the image", shown);
         }
@@ -2086,141 +2002,4 @@ bgr_ext4_grow (const char *path, guint64 new_size, GCancellable *cancellable, GE
     }
   close (fd);
   return TRUE;
-}
-
-/* ---- sizing ---------------------------------------------------------- */
-
-static guint64
-round_block (guint64 n)
-{
-  return (n + BLOCK_SIZE - 1) / BLOCK_SIZE * BLOCK_SIZE;
-}
-
-/* Every path any layer names (and every parent of one) may exist at the
- * end, each at most once and at most as big as its largest version: the
- * sum over paths bounds both the final tree and any moment while the
- * layers are applied, since an entry's old version is removed before the
- * new one is written. */
-gboolean
-bgr_ext4_measure_layers (const char *const *tar_paths, guint64 *out_bytes, guint64 *out_inodes,
-                         GCancellable *cancellable, GError **error)
-{
-  g_autoptr (GHashTable) sizes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  guint64 bytes = 0, dirents = 0, inodes = 0;
-  GHashTableIter iter;
-  gpointer value;
-
-  for (guint i = 0; tar_paths[i] != NULL; i++)
-    {
-      g_autofree char *what = g_strdup_printf ("layer %u (%s)", i + 1, tar_paths[i]);
-      struct archive *ar = open_layer (tar_paths[i], error, what);
-      struct archive_entry *e;
-      int rc;
-
-      if (ar == NULL)
-        return FALSE;
-      while ((rc = archive_read_next_header (ar, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN)
-        {
-          const char *path = archive_entry_pathname (e), *why = NULL;
-          g_autoptr (GPtrArray) comps = NULL;
-          const char *base;
-          guint64 size = 0, xattr_bytes = 0;
-          const char *name;
-          const void *v;
-          size_t vlen;
-
-          if (g_cancellable_set_error_if_cancelled (cancellable, error))
-            {
-              archive_read_free (ar);
-              return FALSE;
-            }
-          /* What the writer refuses needs no room. */
-          if (path == NULL || (comps = fold_path (path, &why)) == NULL || comps->len == 0)
-            continue;
-          base = g_ptr_array_index (comps, comps->len - 1);
-          if (g_str_has_prefix (base, WHITEOUT_PREFIX))
-            continue;
-          dirents += (8 + strlen (base) + 3) & ~(guint64) 3;
-          if (archive_entry_hardlink (e) != NULL)
-            continue; /* no inode, no data: only the name */
-          switch (archive_entry_filetype (e))
-            {
-            case AE_IFREG:
-              size = round_block ((guint64) MAX (archive_entry_size (e), 0));
-              /* Files of more than four extents need extent tree blocks. */
-              size += size / (32 * 1024 * 1024) * BLOCK_SIZE;
-              break;
-            case AE_IFDIR:
-              size = BLOCK_SIZE;
-              break;
-            case AE_IFLNK:
-              if (archive_entry_symlink (e) != NULL && strlen (archive_entry_symlink (e)) >= 60)
-                size = BLOCK_SIZE;
-              break;
-            default:
-              break;
-            }
-          /* Xattrs beyond what fits in a 256-byte inode take a block. */
-          archive_entry_xattr_reset (e);
-          while (archive_entry_xattr_next (e, &name, &v, &vlen) == ARCHIVE_OK)
-            xattr_bytes += strlen (name) + vlen + 20;
-          if (xattr_bytes > 80)
-            size += BLOCK_SIZE;
-          for (guint n = comps->len; n > 0; n--)
-            {
-              char *p = join_comps (comps, n);
-              guint64 old = GPOINTER_TO_SIZE (g_hash_table_lookup (sizes, p));
-              guint64 now = n == comps->len ? size : BLOCK_SIZE; /* parents are directories */
-              if (old >= now && g_hash_table_contains (sizes, p))
-                {
-                  g_free (p);
-                  if (n < comps->len)
-                    break; /* its parents are in already */
-                  continue;
-                }
-              g_hash_table_replace (sizes, p, GSIZE_TO_POINTER ((gsize) now));
-            }
-        }
-      if (rc != ARCHIVE_EOF)
-        {
-          bgr_set_error_from_archive (error, ar, "%s", what);
-          archive_read_free (ar);
-          return FALSE;
-        }
-      archive_read_free (ar);
-    }
-  g_hash_table_iter_init (&iter, sizes);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      bytes += GPOINTER_TO_SIZE (value);
-      inodes++;
-    }
-  /* Directories past their first block: all names, packed. */
-  bytes += round_block (dirents);
-  *out_bytes = bytes;
-  *out_inodes = inodes;
-  return TRUE;
-}
-
-guint64
-bgr_ext4_image_size_for (guint64 content_bytes, guint64 inodes)
-{
-  guint64 blocks = round_block (content_bytes) / BLOCK_SIZE;
-  guint64 groups, total;
-  int journal;
-
-  /* mkfs rounds the inode count up per block group and keeps 256 bytes
-   * per inode; each group also has two bitmaps and a descriptor, and the
-   * superblock, reserved descriptor blocks, root and lost+found come on
-   * top. 2% slack covers directory and extent-tree fragmentation. */
-  groups = blocks / 32768 + 1;
-  blocks += (inodes + RESERVED_INODES + 16 * groups) * 256 / BLOCK_SIZE + 1;
-  blocks += groups * 4 + 256;
-  blocks += blocks / 50;
-  /* The journal's size depends on the filesystem's, itself included. */
-  journal = ext2fs_default_journal_size (blocks);
-  total = blocks + (journal > 0 ? (guint64) journal : 0);
-  journal = ext2fs_default_journal_size (total);
-  total = blocks + (journal > 0 ? (guint64) journal : 0);
-  return total * BLOCK_SIZE;
 }

@@ -166,6 +166,9 @@ typedef struct {
 } BgrOciImage;
 
 void bgr_oci_image_free (BgrOciImage *img);
+/* The config's rootfs.diff_ids[@i]: the digest of layer @i uncompressed
+ * (resolve() checked there is one per layer, each a sha256 digest). */
+const char *bgr_oci_image_get_diff_id (const BgrOciImage *img, guint i);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrOciImage, bgr_oci_image_free)
 
 /* Resolves the reference to one image manifest for @platform

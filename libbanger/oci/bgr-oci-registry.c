@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "bgr-error-private.h"
+#include "bgr-sha256-private.h"
 #include "oci/bgr-oci-private.h"
 
 #define MANIFEST_MAX_SIZE (4 * 1024 * 1024) /* what containerd and distribution allow */
@@ -220,6 +221,16 @@ bgr_oci_image_free (BgrOciImage *img)
   g_clear_pointer (&img->config, json_object_unref);
   g_free (img->config_digest);
   g_free (img);
+}
+
+const char *
+bgr_oci_image_get_diff_id (const BgrOciImage *img, guint i)
+{
+  JsonObject *rootfs = json_object_get_object_member (img->config, "rootfs");
+  JsonArray *ids = json_object_get_array_member (rootfs, "diff_ids");
+
+  g_return_val_if_fail (i < json_array_get_length (ids), NULL);
+  return json_array_get_string_element (ids, i);
 }
 
 /* ---- HTTP with retries ---- */
@@ -620,7 +631,9 @@ registry_request (BgrOciRegistry *r, const char *method, const char *path, const
 static char *
 sha256_digest (GBytes *data)
 {
-  g_autofree char *hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, data);
+  gsize len = 0;
+  const void *bytes = g_bytes_get_data (data, &len);
+  g_autofree char *hex = bgr_sha256_hex (bytes, len);
   return g_strconcat ("sha256:", hex, NULL);
 }
 
@@ -892,6 +905,17 @@ bgr_oci_registry_resolve (BgrOciRegistry *r, const char *platform, GCancellable 
                    "%s: the manifest has %u layers but the config lists %u", r->display,
                    image->layers->len, json_array_get_length (json_node_get_array (diff_ids)));
       return NULL;
+    }
+  for (guint i = 0; i < image->layers->len; i++)
+    {
+      const char *id = json_array_get_string_element (json_node_get_array (diff_ids), i);
+      if (!g_str_has_prefix (id, "sha256:"))
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                       "%s: the config's diff_ids[%u] is not a sha256 digest, which is all "
+                       "banger can verify", r->display, i);
+          return NULL;
+        }
     }
   if (!from_index && !check_config_platform (r, img->config, platform, error))
     return NULL;

@@ -30,7 +30,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
   w = bgr_ext4_writer_create (image, 8 << 20, 256, &error);
   g_assert_no_error (error);
-  if (!bgr_ext4_writer_apply_layer_file (w, layer, "fuzz", NULL, &error))
+  if (!bgr_ext4_writer_apply_layer_file (w, layer, "fuzz", NULL, NULL, &error))
     {
       g_assert (error != NULL && error->domain == g_quark_from_static_string ("bgr-error-quark"));
       bgr_ext4_writer_abort (w);
