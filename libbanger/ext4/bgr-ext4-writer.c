@@ -470,76 +470,203 @@ make_dir (ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_ino_t *out)
   return 0;
 }
 
-/* Resolves the directory made of the first @n components of @comps,
- * looking each name up in the image and never following a symlink: a
- * symlink where a directory is expected refuses the entry, which is what
- * keeps a planted "evil -> /etc" from redirecting "evil/passwd". Missing
- * directories are created (0755, root) when @create; otherwise *out is 0. */
+#define MAX_SYMLINKS 40
+
+/* The target of symlink @ino, wherever ext4 keeps it. */
+static errcode_t
+read_symlink (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode, char **out)
+{
+  guint64 size = EXT2_I_SIZE (inode);
+  g_autofree char *buf = NULL;
+  errcode_t rc;
+
+  if (size == 0 || size >= fs->blocksize || size > MAX_PATH_LEN)
+    return EXT2_ET_INODE_CORRUPTED;
+  buf = g_malloc0 (size + 1);
+  if ((inode->i_flags & EXT4_INLINE_DATA_FL) != 0)
+    {
+      size_t got = 0;
+      g_autofree char *all = g_malloc0 (fs->blocksize);
+
+      /* The inline area may hold more than i_size bytes. */
+      if ((rc = ext2fs_inline_data_get (fs, ino, (struct ext2_inode *) inode, all, &got)) != 0)
+        return rc;
+      if (got < size)
+        return EXT2_ET_INODE_CORRUPTED;
+      memcpy (buf, all, size);
+    }
+  else if (!ext2fs_inode_has_valid_blocks2 (fs, (struct ext2_inode *) inode))
+    {
+      if (size >= sizeof inode->i_block)
+        return EXT2_ET_INODE_CORRUPTED;
+      memcpy (buf, inode->i_block, size);
+    }
+  else
+    {
+      ext2_file_t file = NULL;
+      unsigned int got = 0;
+
+      if ((rc = ext2fs_file_open2 (fs, ino, (struct ext2_inode *) inode, 0, &file)) != 0)
+        return rc;
+      rc = ext2fs_file_read (file, buf, (unsigned int) size, &got);
+      ext2fs_file_close (file);
+      if (rc != 0)
+        return rc;
+      if (got != size)
+        return EXT2_ET_SHORT_READ;
+    }
+  /* A NUL inside ends the target, as it would for the kernel's string. */
+  *out = g_steal_pointer (&buf);
+  return **out == '\0' ? EXT2_ET_INODE_CORRUPTED : 0;
+}
+
+/* Pushes the names of @path onto @todo, last first, so that they pop in
+ * order; empty and "." names vanish. */
+static void
+push_names (GPtrArray *todo, const char *path)
+{
+  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+
+  for (guint i = g_strv_length (parts); i > 0; i--)
+    if (parts[i - 1][0] != '\0' && !g_str_equal (parts[i - 1], "."))
+      g_ptr_array_add (todo, g_strdup (parts[i - 1]));
+}
+
+/* A new parent directory a layer implies: 0755, root, the entry's mtime. */
+static gboolean
+make_implied_dir (Apply *a, ext2_ino_t dir, const char *name, time_t mtime, ext2_ino_t *out,
+                  GError **error)
+{
+  struct ext2_inode_large inode;
+  errcode_t rc;
+
+  if ((rc = make_dir (a->fs, dir, name, out)) != 0)
+    return fail_ext2 (a, rc, error, "cannot create a parent directory");
+  if ((rc = read_inode (a->fs, *out, &inode)) != 0)
+    return fail_ext2 (a, rc, error, "cannot read a new directory");
+  inode.i_mode = LINUX_S_IFDIR | 0755;
+  set_time (&inode.i_mtime, NULL, mtime, 0);
+  set_time (&inode.i_atime, NULL, mtime, 0);
+  set_time (&inode.i_ctime, NULL, mtime, 0);
+  if ((rc = write_inode (a->fs, *out, &inode)) != 0)
+    return fail_ext2 (a, rc, error, "cannot write a new directory");
+  return TRUE;
+}
+
+/* Resolves the directory made of the first @n components of @comps inside
+ * the image, as umoci (securejoin) and containerd do: symlinks met on the
+ * way are followed within the image (an absolute target starts at the
+ * image root, ".." stops there, at most 40 links), so that a layer writing
+ * "lib/x/y" over an earlier "lib -> usr/lib" lands in "usr/lib/x/y".
+ * Nothing is ever looked up outside the image. Missing directories are
+ * created (0755, root) when @create; otherwise *out is 0. *real gets the
+ * directory's own path from the root ("" for the root). */
 static gboolean
 resolve_dir (Apply *a, GPtrArray *comps, guint n, gboolean create, time_t mtime,
-             ext2_ino_t *out, GError **error)
+             ext2_ino_t *out, char **real, GError **error)
 {
-  ext2_ino_t dir = EXT2_ROOT_INO;
+  g_autoptr (GPtrArray) todo = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) dirs = g_array_new (FALSE, FALSE, sizeof (ext2_ino_t));
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  ext2_ino_t root = EXT2_ROOT_INO;
+  guint links = 0;
 
-  for (guint i = 0; i < n; i++)
+  g_array_append_val (dirs, root);
+  for (guint i = n; i > 0; i--)
+    g_ptr_array_add (todo, g_strdup (g_ptr_array_index (comps, i - 1)));
+  while (todo->len > 0)
     {
-      const char *name = g_ptr_array_index (comps, i);
+      g_autofree char *name = g_ptr_array_steal_index (todo, todo->len - 1);
+      ext2_ino_t dir = g_array_index (dirs, ext2_ino_t, dirs->len - 1), ino;
       struct ext2_inode_large inode;
-      ext2_ino_t ino;
-      errcode_t rc = lookup (a->fs, dir, name, &ino);
+      errcode_t rc;
 
+      if (g_str_equal (name, ".."))
+        {
+          if (dirs->len > 1)
+            {
+              g_array_set_size (dirs, dirs->len - 1);
+              g_ptr_array_set_size (names, (gint) names->len - 1);
+            }
+          continue;
+        }
+      if (strlen (name) > MAX_NAME_LEN)
+        return refuse (a, error, "a symlink on the path leads to a name longer than 255 bytes");
+      if (dirs->len > MAX_DEPTH)
+        return refuse (a, error, "path deeper than 64 levels once symlinks are followed");
+      rc = lookup (a->fs, dir, name, &ino);
       if (rc == EXT2_ET_FILE_NOT_FOUND)
         {
           if (!create)
             {
               *out = 0;
+              *real = NULL;
               return TRUE;
             }
-          if ((rc = make_dir (a->fs, dir, name, &ino)) != 0)
-            return fail_ext2 (a, rc, error, "cannot create a parent directory");
-          if ((rc = read_inode (a->fs, ino, &inode)) != 0)
-            return fail_ext2 (a, rc, error, "cannot read a new directory");
-          inode.i_mode = LINUX_S_IFDIR | 0755;
-          set_time (&inode.i_mtime, NULL, mtime, 0);
-          set_time (&inode.i_atime, NULL, mtime, 0);
-          set_time (&inode.i_ctime, NULL, mtime, 0);
-          if ((rc = write_inode (a->fs, ino, &inode)) != 0)
-            return fail_ext2 (a, rc, error, "cannot write a new directory");
-          dir = ino;
+          if (!make_implied_dir (a, dir, name, mtime, &ino, error))
+            return FALSE;
+        }
+      else if (rc != 0)
+        return fail_ext2 (a, rc, error, "cannot look up a parent directory");
+      else if ((rc = read_inode (a->fs, ino, &inode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot read a parent directory");
+      else if (LINUX_S_ISLNK (inode.i_mode))
+        {
+          g_autofree char *target = NULL;
+
+          if (++links > MAX_SYMLINKS)
+            return refuse (a, error, "too many levels of symbolic links");
+          if ((rc = read_symlink (a->fs, ino, &inode, &target)) != 0)
+            return fail_ext2 (a, rc, error, "cannot read a symlink on the path");
+          if (target[0] == '/')
+            {
+              g_array_set_size (dirs, 1);
+              g_ptr_array_set_size (names, 0);
+            }
+          push_names (todo, target);
           continue;
         }
-      if (rc != 0)
-        return fail_ext2 (a, rc, error, "cannot look up a parent directory");
-      if ((rc = read_inode (a->fs, ino, &inode)) != 0)
-        return fail_ext2 (a, rc, error, "cannot read a parent directory");
-      if (LINUX_S_ISLNK (inode.i_mode))
+      else if (!LINUX_S_ISDIR (inode.i_mode))
         {
-          g_autofree char *parent = bgr_ext4_join_comps (comps, i + 1);
-          g_autofree char *shown = bgr_ext4_escape_path (parent);
-          return refuse (a, error, "parent \"%s\" is a symlink (layers may not write through "
-                         "symlinks)", shown);
+          g_ptr_array_add (names, g_steal_pointer (&name));
+          g_ptr_array_add (names, NULL);
+          {
+            g_autofree char *parent = g_strjoinv ("/", (char **) names->pdata);
+            g_autofree char *shown = bgr_ext4_escape_path (parent);
+            return refuse (a, error, "parent \"%s\" is not a directory", shown);
+          }
         }
-      if (!LINUX_S_ISDIR (inode.i_mode))
-        {
-          g_autofree char *parent = bgr_ext4_join_comps (comps, i + 1);
-          g_autofree char *shown = bgr_ext4_escape_path (parent);
-          return refuse (a, error, "parent \"%s\" is not a directory", shown);
-        }
-      dir = ino;
+      g_array_append_val (dirs, ino);
+      g_ptr_array_add (names, g_steal_pointer (&name));
     }
-  *out = dir;
+  *out = g_array_index (dirs, ext2_ino_t, dirs->len - 1);
+  g_ptr_array_add (names, NULL);
+  *real = g_strjoinv ("/", (char **) names->pdata);
   return TRUE;
 }
 
-static void
-mark_touched (Apply *a, GPtrArray *comps)
+/* "DIR/NAME", or NAME in the root. */
+static char *
+child_path (const char *dir, const char *name)
 {
-  for (guint n = comps->len; n > 0; n--)
+  return *dir == '\0' ? g_strdup (name) : g_strconcat (dir, "/", name, NULL);
+}
+
+/* Records @path (a real path from the root) and its ancestors as made by
+ * this layer. */
+static void
+mark_touched (Apply *a, const char *path)
+{
+  char *p = g_strdup (path);
+
+  while (g_hash_table_add (a->touched, p))
     {
-      char *p = bgr_ext4_join_comps (comps, n);
-      if (!g_hash_table_add (a->touched, p))
-        break; /* its ancestors are in already */
+      char *slash = strrchr (p, '/');
+      if (slash == NULL)
+        return;
+      p = g_strndup (p, (gsize) (slash - p));
     }
+  /* Its ancestors are in already. */
 }
 
 /* ---- entries --------------------------------------------------------- */
@@ -580,16 +707,14 @@ clear_lower (Apply *a, ext2_ino_t dir, const char *dir_path, GError **error)
 static gboolean
 apply_whiteout (Apply *a, GPtrArray *comps, const char *base, GError **error)
 {
+  g_autofree char *dir_path = NULL;
   ext2_ino_t dir, ino;
   errcode_t rc;
 
-  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, error))
+  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, &dir_path, error))
     return FALSE;
   if (g_str_equal (base, OPAQUE_MARKER))
-    {
-      g_autofree char *dir_path = bgr_ext4_join_comps (comps, comps->len - 1);
-      return dir == 0 || clear_lower (a, dir, dir_path, error);
-    }
+    return dir == 0 || clear_lower (a, dir, dir_path, error);
   base += strlen (WHITEOUT_PREFIX);
   if (g_str_has_prefix (base, WHITEOUT_PREFIX))
     return TRUE; /* other ".wh..wh." names are aufs bookkeeping, not content */
@@ -705,6 +830,7 @@ resolve_link_target (Apply *a, const char *target, ext2_ino_t *out, GError **err
   g_autoptr (GPtrArray) comps = NULL;
   g_autofree char *shown = bgr_ext4_escape_path (target);
   struct ext2_inode_large inode;
+  g_autofree char *real = NULL;
   const char *why = NULL;
   ext2_ino_t dir, ino;
   errcode_t rc;
@@ -713,7 +839,7 @@ resolve_link_target (Apply *a, const char *target, ext2_ino_t *out, GError **err
     return refuse (a, error, "hardlink target \"%s\": %s", shown, why);
   if (comps->len == 0)
     return refuse (a, error, "hardlink target \"%s\" is the image root", shown);
-  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, error))
+  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, &real, error))
     return FALSE;
   rc = dir == 0 ? EXT2_ET_FILE_NOT_FOUND : lookup (a->fs, dir, g_ptr_array_index (comps, comps->len - 1), &ino);
   if (rc == EXT2_ET_FILE_NOT_FOUND)
@@ -739,7 +865,7 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   const char *symlink = archive_entry_symlink (e);
   mode_t type = archive_entry_filetype (e);
   g_autoptr (GPtrArray) comps = NULL;
-  g_autofree char *folded = NULL;
+  g_autofree char *folded = NULL, *dir_path = NULL;
   struct ext2_inode_large inode;
   const char *why = NULL, *base;
   ext2_ino_t dir, old = 0, ino = 0;
@@ -797,10 +923,11 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   else if (strlen (hardlink) > MAX_PATH_LEN)
     return refuse (a, error, "hardlink target longer than 4096 bytes");
 
-  if (!resolve_dir (a, comps, comps->len - 1, TRUE, archive_entry_mtime (e), &dir, error))
+  if (!resolve_dir (a, comps, comps->len - 1, TRUE, archive_entry_mtime (e), &dir, &dir_path,
+                    error))
     return FALSE;
-  mark_touched (a, comps);
-  folded = bgr_ext4_join_comps (comps, comps->len);
+  folded = child_path (dir_path, base);
+  mark_touched (a, folded);
 
   rc = lookup (a->fs, dir, base, &old);
   if (rc != 0 && rc != EXT2_ET_FILE_NOT_FOUND)
@@ -811,8 +938,14 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   if (hardlink != NULL)
     {
       g_autoptr (GPtrArray) tcomps = bgr_ext4_fold_path (hardlink, &why);
-      g_autofree char *tfolded = tcomps != NULL ? bgr_ext4_join_comps (tcomps, tcomps->len) : NULL;
+      g_autofree char *tdir = NULL, *tfolded = NULL;
+      ext2_ino_t tino = 0;
 
+      if (tcomps != NULL && tcomps->len > 0
+          && !resolve_dir (a, tcomps, tcomps->len - 1, FALSE, 0, &tino, &tdir, error))
+        return FALSE;
+      if (tdir != NULL)
+        tfolded = child_path (tdir, g_ptr_array_index (tcomps, tcomps->len - 1));
       /* A link to itself keeps what is there. */
       if (old != 0 && tfolded != NULL && g_str_equal (tfolded, folded))
         {
@@ -1116,8 +1249,6 @@ bgr_ext4_writer_abort (BgrExt4Writer *w)
  * guest: its symlinks are followed as a guest would see them, always
  * inside the image (see resolve_for_add()). */
 
-#define MAX_SYMLINKS 40
-
 BgrExt4Writer *
 bgr_ext4_writer_open (const char *path, GError **error)
 {
@@ -1269,66 +1400,6 @@ make_added_dir (Edit *e, ext2_ino_t dir, const char *name, ext2_ino_t *out)
   if (rc == 0)
     rc = set_added_metadata (e, *out, 0755, e->now, e->now_ns);
   return rc;
-}
-
-/* The target of symlink @ino, wherever ext4 keeps it. */
-static errcode_t
-read_symlink (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode, char **out)
-{
-  guint64 size = EXT2_I_SIZE (inode);
-  g_autofree char *buf = NULL;
-  errcode_t rc;
-
-  if (size == 0 || size >= fs->blocksize || size > MAX_PATH_LEN)
-    return EXT2_ET_INODE_CORRUPTED;
-  buf = g_malloc0 (size + 1);
-  if ((inode->i_flags & EXT4_INLINE_DATA_FL) != 0)
-    {
-      size_t got = 0;
-      g_autofree char *all = g_malloc0 (fs->blocksize);
-
-      /* The inline area may hold more than i_size bytes. */
-      if ((rc = ext2fs_inline_data_get (fs, ino, (struct ext2_inode *) inode, all, &got)) != 0)
-        return rc;
-      if (got < size)
-        return EXT2_ET_INODE_CORRUPTED;
-      memcpy (buf, all, size);
-    }
-  else if (!ext2fs_inode_has_valid_blocks2 (fs, (struct ext2_inode *) inode))
-    {
-      if (size >= sizeof inode->i_block)
-        return EXT2_ET_INODE_CORRUPTED;
-      memcpy (buf, inode->i_block, size);
-    }
-  else
-    {
-      ext2_file_t file = NULL;
-      unsigned int got = 0;
-
-      if ((rc = ext2fs_file_open2 (fs, ino, (struct ext2_inode *) inode, 0, &file)) != 0)
-        return rc;
-      rc = ext2fs_file_read (file, buf, (unsigned int) size, &got);
-      ext2fs_file_close (file);
-      if (rc != 0)
-        return rc;
-      if (got != size)
-        return EXT2_ET_SHORT_READ;
-    }
-  /* A NUL inside ends the target, as it would for the kernel's string. */
-  *out = g_steal_pointer (&buf);
-  return **out == '\0' ? EXT2_ET_INODE_CORRUPTED : 0;
-}
-
-/* Pushes the names of @path onto @todo, last first, so that they pop in
- * order; empty and "." names vanish. */
-static void
-push_names (GPtrArray *todo, const char *path)
-{
-  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
-
-  for (guint i = g_strv_length (parts); i > 0; i--)
-    if (parts[i - 1][0] != '\0' && !g_str_equal (parts[i - 1], "."))
-      g_ptr_array_add (todo, g_strdup (parts[i - 1]));
 }
 
 /* Resolves @guest_path as a process chrooted into the image would, but
