@@ -115,10 +115,34 @@ test_followed (void)
     }
 }
 
+/* The fuzzer's seed of escapes through symlinks (tests/fuzz/corpus-layer),
+ * gzip-compressed: everything lands inside. */
+static void
+test_corpus_seed (void)
+{
+  g_autofree char *seed = g_test_build_filename (G_TEST_DIST, "fuzz", "corpus-layer",
+                                                 "symlink-escapes.tar.gz", NULL);
+  g_autofree char *img = new_image_path ("seed.ext4");
+  BgrExt4Writer *w = create_ok (img, 16 * 1024 * 1024);
+
+  apply_ok (w, seed, "seed");
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+  check_expect (img, "/usr/lib/x/z", "regular", "z");
+  check_expect (img, "/usr/lib/x/y", NULL, NULL);
+  check_expect (img, "/etc/passwd", "regular", "root::0:0");
+  check_expect (img, "/pw", "regular", "root::0:0");
+  check_expect (img, "/escape", "regular", "x");
+  check_expect (img, "/tmp/f", "regular", "x");
+  check_expect (img, "/chain", "symlink", NULL);
+  g_unlink (img);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/ext4-symlinks/followed", test_followed);
+  g_test_add_func ("/ext4-symlinks/corpus-seed", test_corpus_seed);
   return g_test_run ();
 }

@@ -37,5 +37,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   else
     g_assert_true (bgr_ext4_writer_close (w, NULL));
+  {
+    /* Nothing but the layer and the image next to them. */
+    g_autoptr (GDir) d = g_dir_open (workdir, 0, NULL);
+    const char *name;
+    while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+      g_assert (g_str_equal (name, "layer.tar") || g_str_equal (name, "root.ext4"));
+  }
   return 0;
 }
