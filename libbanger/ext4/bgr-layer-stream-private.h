@@ -36,6 +36,9 @@ char *bgr_layer_stream_finish (BgrLayerStream *s, GError **error);
 
 /* Uncompressed bytes produced so far. */
 guint64 bgr_layer_stream_get_position (BgrLayerStream *s);
+/* Seconds spent so far reading and inflating, and hashing (for the
+ * debug log of where a pull's time goes). */
+void bgr_layer_stream_get_times (BgrLayerStream *s, double *read_s, double *hash_s);
 
 void bgr_layer_stream_free (BgrLayerStream *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrLayerStream, bgr_layer_stream_free)

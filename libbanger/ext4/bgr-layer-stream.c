@@ -40,6 +40,7 @@ struct _BgrLayerStream
   BgrSha256 *sum;
   guint64 position;
   gboolean member_done; /* gzip: the current member ended */
+  gint64 inflate_us, hash_us;
 #ifdef HAVE_ISAL
   struct inflate_state *isal;
 #else
@@ -252,6 +253,7 @@ read_plain (BgrLayerStream *s, const void **out, GError **error)
 gssize
 bgr_layer_stream_read (BgrLayerStream *s, const void **out, GError **error)
 {
+  gint64 t0 = g_get_monotonic_time (), t1;
   gssize n;
 
   switch (s->kind)
@@ -266,10 +268,15 @@ bgr_layer_stream_read (BgrLayerStream *s, const void **out, GError **error)
       n = read_plain (s, out, error);
       break;
     }
+  t1 = g_get_monotonic_time ();
+  s->inflate_us += t1 - t0;
   if (n > 0)
     {
       if (s->sum != NULL)
-        bgr_sha256_update (s->sum, *out, (gsize) n);
+        {
+          bgr_sha256_update (s->sum, *out, (gsize) n);
+          s->hash_us += g_get_monotonic_time () - t1;
+        }
       s->position += (guint64) n;
     }
   return n;
@@ -380,6 +387,13 @@ guint64
 bgr_layer_stream_get_position (BgrLayerStream *s)
 {
   return s->position;
+}
+
+void
+bgr_layer_stream_get_times (BgrLayerStream *s, double *read_s, double *hash_s)
+{
+  *read_s = (double) s->inflate_us / G_USEC_PER_SEC;
+  *hash_s = (double) s->hash_us / G_USEC_PER_SEC;
 }
 
 void
