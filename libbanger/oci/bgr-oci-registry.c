@@ -407,8 +407,6 @@ load_credentials (BgrOciRegistry *r, GError **error)
       return;
     }
   g_mutex_unlock (&r->lock);
-  /* A broken auth file is worth a warning, not a failure: the image may
-   * well be public. */
   if (!bgr_oci_auth_lookup (r->ref.registry, r->ref.repository, &user, &password, &source, error))
     return;
   g_mutex_lock (&r->lock);
@@ -539,9 +537,12 @@ authenticate (BgrOciRegistry *r, const Response *resp, GCancellable *cancellable
   g_autofree char *source = NULL;
   g_autoptr (GError) cred_error = NULL;
 
+  /* Credentials that cannot be had (a broken auth file, a failing
+   * helper) are no failure yet: the image may well be public. Should the
+   * registry insist, its error says why there were none. */
   load_credentials (r, &cred_error);
   if (cred_error != NULL)
-    g_warning ("%s", cred_error->message);
+    g_info ("%s", cred_error->message);
   g_mutex_lock (&r->lock);
   if (r->user != NULL)
     basic = basic_value (r->user, r->password);
@@ -551,15 +552,22 @@ authenticate (BgrOciRegistry *r, const Response *resp, GCancellable *cancellable
   if (resp->www_authenticate != NULL)
     scheme = bgr_oci_auth_parse_challenge (resp->www_authenticate, &params);
   if (g_strcmp0 (scheme, "bearer") == 0)
-    return fetch_token (r, params, basic, cancellable, error);
+    {
+      if (fetch_token (r, params, basic, cancellable, error))
+        return TRUE;
+      if (cred_error != NULL)
+        g_prefix_error (error, "%s; ", cred_error->message);
+      return FALSE;
+    }
   if (g_strcmp0 (scheme, "basic") == 0)
     {
       if (basic == NULL)
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED,
                        "%s: the registry requires a login, and no credentials for %s were found "
-                       "(in $REGISTRY_AUTH_FILE or ~/.docker/config.json)", r->display,
-                       r->ref.registry);
+                       "(in $REGISTRY_AUTH_FILE or ~/.docker/config.json)%s%s", r->display,
+                       r->ref.registry, cred_error != NULL ? ": " : "",
+                       cred_error != NULL ? cred_error->message : "");
           return FALSE;
         }
       g_mutex_lock (&r->lock);
