@@ -298,6 +298,12 @@ open_http (Download *d, GCancellable *cancellable, GInputStream **out, gint64 *o
       g_clear_object (&in);
       return open_http (d, cancellable, out, out_remaining, error);
     }
+  else if (g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT) != NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "%s: %s", d->url,
+                   (const char *) g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT));
+      return OUTCOME_FAIL;
+    }
   else
     {
       bgr_set_error_from_http_status (error, status, soup_message_get_reason_phrase (msg), d->url);

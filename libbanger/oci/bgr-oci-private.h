@@ -178,6 +178,11 @@ typedef struct _BgrOciRegistry BgrOciRegistry;
 BgrOciRegistry *bgr_oci_registry_new (const BgrOciRef *ref, guint flags, GError **error);
 void bgr_oci_registry_free (BgrOciRegistry *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrOciRegistry, bgr_oci_registry_free)
+/* Whether a request to @from may follow a redirect to @to: not from https
+ * to plain http, not to plain http on a host that is not on loopback
+ * (unless @insecure), and never to anything but http(s). *why says what
+ * was wrong. */
+gboolean bgr_oci_redirect_allowed (GUri *from, GUri *to, gboolean insecure, const char **why);
 /* "http://127.0.0.1:5000" or "https://ghcr.io". */
 const char *bgr_oci_registry_get_base_url (BgrOciRegistry *r);
 

@@ -9,7 +9,11 @@
  * themselves. The resulting Authorization value is kept for the following
  * requests, and is only ever sent to the registry's own origin: the
  * "starting" handler sets or strips it on every send, so a redirect of a
- * blob to a CDN or object store never carries it along. */
+ * blob to a CDN or object store never carries it along.
+ *
+ * Redirects are followed (by libsoup) unless they downgrade the transport:
+ * from https to plain http, or to plain http on a host that is not on
+ * loopback (without BGR_OCI_INSECURE); see bgr_oci_redirect_allowed(). */
 #include "config.h"
 
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "bgr-error-private.h"
+#include "bgr-escape-private.h"
 #include "bgr-sha256-private.h"
 #include "oci/bgr-oci-private.h"
 
@@ -136,10 +141,58 @@ on_message_starting (SoupMessage *msg, gpointer user_data)
     soup_message_headers_replace (headers, "Authorization", value);
 }
 
+gboolean
+bgr_oci_redirect_allowed (GUri *from, GUri *to, gboolean insecure, const char **why)
+{
+  const char *scheme = g_uri_get_scheme (to);
+  const char *host = g_uri_get_host (to) != NULL ? g_uri_get_host (to) : "";
+  /* GUri gives IPv6 hosts without their brackets. */
+  g_autofree char *registry = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]", host)
+                                                         : g_strdup (host);
+
+  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+    *why = "not http or https";
+  else if (g_ascii_strcasecmp (scheme, "http") != 0)
+    return TRUE;
+  else if (g_ascii_strcasecmp (g_uri_get_scheme (from), "https") == 0)
+    *why = "from https to plain http";
+  else if (!insecure && !bgr_oci_registry_is_loopback (registry))
+    *why = "plain http to a host that is not on loopback";
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* Before libsoup follows a redirect: refuse the downgrades above. */
+static void
+on_got_headers (SoupMessage *msg, gpointer user_data)
+{
+  BgrOciRegistry *r = user_data;
+  const char *location, *why = NULL;
+  g_autoptr (GUri) to = NULL;
+  g_autofree char *shown = NULL;
+
+  if (!SOUP_STATUS_IS_REDIRECTION (soup_message_get_status (msg)))
+    return;
+  location = soup_message_headers_get_one (soup_message_get_response_headers (msg), "Location");
+  if (location == NULL)
+    return;
+  to = g_uri_parse_relative (soup_message_get_uri (msg), location, SOUP_HTTP_URI_FLAGS, NULL);
+  if (to == NULL
+      || bgr_oci_redirect_allowed (soup_message_get_uri (msg), to, (r->flags & BGR_OCI_INSECURE) != 0,
+                                   &why))
+    return;
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  shown = bgr_escape (location, 300, BGR_ESCAPE_DEFAULT);
+  g_object_set_data_full (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT,
+                          g_strdup_printf ("refusing the redirect to %s (%s)", shown, why), g_free);
+}
+
 static void
 on_request_queued (SoupSession *session, SoupMessage *msg, gpointer user_data)
 {
   g_signal_connect (msg, "starting", G_CALLBACK (on_message_starting), user_data);
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
 }
 
 BgrOciRegistry *
@@ -323,6 +376,12 @@ http_send (BgrOciRegistry *r, const char *method, const char *url, const char *a
         }
       response_clear (resp);
       in = soup_session_send (r->session, msg, cancellable, &local);
+      if (in != NULL && g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT) != NULL)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "%s: %s", url,
+                       (const char *) g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT));
+          return FALSE;
+        }
       if (in != NULL)
         {
           resp->status = soup_message_get_status (msg);
