@@ -161,7 +161,8 @@ gboolean bgr_oci_credhelper_get (const char *helper, const char *registry, const
  * Returns the scheme (lowercased) and its parameters (keys lowercased). */
 char *bgr_oci_auth_parse_challenge (const char *header, GHashTable **params);
 
-/* ---- registry client (bgr-oci-registry.c) ---- */
+/* ---- registry client (bgr-oci-registry.c, bgr-oci-http.c, bgr-oci-resolve.c,
+ *      bgr-oci-blobs.c; their shared insides: bgr-oci-client-private.h) ---- */
 
 typedef enum {
   BGR_OCI_NONE = 0,
