@@ -107,8 +107,8 @@ assert_reads_as (const char *path, GBytes *plain)
 {
   g_autoptr (GError) err = NULL;
   g_autofree char *digest = NULL;
-  g_autofree char *want = g_strconcat ("sha256:", bgr_sha256_hex (g_bytes_get_data (plain, NULL),
-                                                                  g_bytes_get_size (plain)), NULL);
+  g_autofree char *hex = bgr_sha256_hex (g_bytes_get_data (plain, NULL), g_bytes_get_size (plain));
+  g_autofree char *want = g_strconcat ("sha256:", hex, NULL);
   g_autoptr (GBytes) got = read_all (path, &digest, &err);
 
   g_assert_no_error (err);

@@ -1629,7 +1629,8 @@ put_regular (Edit *e, ext2_ino_t dir, const char *name, const char *guest, int f
       else
         {
           filled = MIN ((gsize) CHUNK_SIZE, len - offset);
-          memcpy (e->buf, (const char *) data + offset, filled);
+          if (filled > 0)
+            memcpy (e->buf, (const char *) data + offset, filled);
         }
       if (filled == 0)
         break;
