@@ -182,11 +182,12 @@ def main():
             shutil.rmtree(os.path.join(work, "cache"), ignore_errors=True)
             subprocess.run([BANGER, "--local", "-c", cfg, "image", "delete", "big"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            # -v: banger logs where the time went (debug lines on stderr).
+            # -v: banger logs where the time went (GLib writes debug lines to
+            # stdout).
             log = os.path.join(work, "pull.log")
-            with open(log, "w") as err:
+            with open(log, "w") as out:
                 t, m = run_measured([BANGER, "-v", "--local", "-c", cfg, "image", "pull",
-                                     "%s/bench/big:latest" % host, "--name", "big"], stderr=err)
+                                     "%s/bench/big:latest" % host, "--name", "big"], stdout=out)
             b_times.append(t)
             b_mem = max(b_mem, m)
             split = time_split(log)
