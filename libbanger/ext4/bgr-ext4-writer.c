@@ -109,10 +109,92 @@ write_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode)
   return ext2fs_write_inode_full (fs, ino, (struct ext2_inode *) inode, sizeof *inode);
 }
 
+/* ---- directory entries, cached ---------------------------------------- */
+
+/* ext2fs_lookup() reads a whole directory for every name it looks up (each
+ * block with a pread: the unix I/O manager caches only 8 blocks), which
+ * makes layers with big directories quadratic. So each directory is read
+ * once into a table (name -> inode), kept in fs->priv_data (inode -> table)
+ * and kept up to date by link_entry(), remove_entry(), make_dir() and
+ * release_inode(), the only functions here that change entries. */
+
+static GHashTable *
+dir_tables (ext2_filsys fs)
+{
+  if (fs->priv_data == NULL)
+    fs->priv_data = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                           (GDestroyNotify) g_hash_table_unref);
+  return fs->priv_data;
+}
+
+static void
+dir_tables_free (ext2_filsys fs)
+{
+  g_clear_pointer ((GHashTable **) &fs->priv_data, g_hash_table_unref);
+}
+
+static int
+collect_name (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
+              int blocksize, char *buf, void *priv)
+{
+  if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || dirent->inode == 0)
+    return 0;
+  g_hash_table_replace (priv, g_strndup (dirent->name, (gsize) ext2fs_dirent_name_len (dirent)),
+                        GUINT_TO_POINTER (dirent->inode));
+  return 0;
+}
+
+/* The table of @dir, read from the image the first time. */
+static errcode_t
+dir_table (ext2_filsys fs, ext2_ino_t dir, GHashTable **out)
+{
+  GHashTable *names = g_hash_table_lookup (dir_tables (fs), GUINT_TO_POINTER (dir));
+  errcode_t rc;
+
+  if (names == NULL)
+    {
+      names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      if ((rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_name, names)) != 0)
+        {
+          g_hash_table_unref (names);
+          return rc;
+        }
+      g_hash_table_insert (dir_tables (fs), GUINT_TO_POINTER (dir), names);
+    }
+  *out = names;
+  return 0;
+}
+
 static errcode_t
 lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino)
 {
-  return ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
+  GHashTable *names;
+  gpointer found;
+  errcode_t rc;
+
+  if (g_str_equal (name, ".") || g_str_equal (name, ".."))
+    return ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
+  if ((rc = dir_table (fs, dir, &names)) != 0)
+    return rc;
+  found = g_hash_table_lookup (names, name);
+  if (found == NULL)
+    return EXT2_ET_FILE_NOT_FOUND;
+  *ino = GPOINTER_TO_UINT (found);
+  return 0;
+}
+
+/* @name now names @ino in @dir (0: nothing). */
+static void
+dir_table_note (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino)
+{
+  GHashTable *names = g_hash_table_lookup (dir_tables (fs), GUINT_TO_POINTER (dir));
+
+  if (names == NULL)
+    return; /* read whole when first needed */
+  if (ino == 0)
+    g_hash_table_remove (names, name);
+  else
+    g_hash_table_replace (names, g_strdup (name), GUINT_TO_POINTER (ino));
 }
 
 /* libext2fs does not grow a full directory by itself. */
@@ -127,6 +209,8 @@ link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, gu
       if (rc == 0)
         rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
     }
+  if (rc == 0)
+    dir_table_note (fs, dir, name, ino);
   return rc;
 }
 
@@ -232,6 +316,9 @@ release_inode (ext2_filsys fs, ext2_ino_t ino)
       inode.i_flags &= ~(__u32) EXT4_EXTENTS_FL;
       ext2fs_iblk_set (fs, (struct ext2_inode *) &inode, 0);
     }
+  /* Its number may come back as another directory. */
+  if (is_dir)
+    g_hash_table_remove (dir_tables (fs), GUINT_TO_POINTER (ino));
   inode.i_links_count = 0;
   inode.i_size = 0;
   inode.i_size_high = 0;
@@ -268,6 +355,7 @@ remove_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino)
     }
   if ((rc = ext2fs_unlink (fs, dir, name, ino, 0)) != 0)
     return rc;
+  dir_table_note (fs, dir, name, 0);
   if (LINUX_S_ISDIR (inode.i_mode))
     {
       /* The child's ".." was a link to the parent. */
@@ -465,6 +553,9 @@ make_dir (ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_ino_t *out)
     return rc;
   if ((rc = ext2fs_mkdir (fs, parent, ino, NULL)) != 0)
     return rc;
+  /* Empty, as far as names go. */
+  g_hash_table_replace (dir_tables (fs), GUINT_TO_POINTER (ino),
+                        g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL));
   if ((rc = link_entry (fs, parent, name, ino, LINUX_S_IFDIR)) != 0)
     return rc;
   *out = ino;
@@ -1266,6 +1357,7 @@ bgr_ext4_writer_close (BgrExt4Writer *w, GError **error)
   if (w->fs != NULL)
     {
       w->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
+      dir_tables_free (w->fs);
       rc = ext2fs_close_free (&w->fs);
     }
   if (rc != 0)
@@ -1281,7 +1373,10 @@ bgr_ext4_writer_abort (BgrExt4Writer *w)
   if (w == NULL)
     return;
   if (w->fs != NULL)
-    ext2fs_free (w->fs);
+    {
+      dir_tables_free (w->fs);
+      ext2fs_free (w->fs);
+    }
   g_free (w->path);
   g_free (w);
 }
