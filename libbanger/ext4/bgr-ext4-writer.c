@@ -183,6 +183,13 @@ lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino)
   return 0;
 }
 
+/* Only directories have tables: those are known without reading them. */
+static gboolean
+is_known_dir (ext2_filsys fs, ext2_ino_t ino)
+{
+  return g_hash_table_contains (dir_tables (fs), GUINT_TO_POINTER (ino));
+}
+
 /* @name now names @ino in @dir (0: nothing). */
 static void
 dir_table_note (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino)
@@ -700,6 +707,10 @@ resolve_dir (Apply *a, GPtrArray *comps, guint n, gboolean create, time_t mtime,
         }
       else if (rc != 0)
         return fail_ext2 (a, rc, error, "cannot look up a parent directory");
+      else if (is_known_dir (a->fs, ino))
+        {
+          /* A directory: no need to read it. */
+        }
       else if ((rc = read_inode (a->fs, ino, &inode)) != 0)
         return fail_ext2 (a, rc, error, "cannot read a parent directory");
       else if (LINUX_S_ISLNK (inode.i_mode))
