@@ -77,6 +77,9 @@ write_file (const char *name, const void *data, gsize len)
   return path;
 }
 
+/* Every check runs twice: reading in this thread, and with read-ahead. */
+static gboolean ahead;
+
 /* Reads @path through a stream; returns what came out and its digest. */
 static GBytes *
 read_all (const char *path, char **digest, GError **error)
@@ -91,6 +94,8 @@ read_all (const char *path, char **digest, GError **error)
       g_byte_array_unref (all);
       return NULL;
     }
+  if (ahead)
+    bgr_layer_stream_read_ahead (s);
   while ((n = bgr_layer_stream_read (s, &buf, error)) > 0)
     g_byte_array_append (all, buf, (guint) n);
   if (n < 0 || (*digest = bgr_layer_stream_finish (s, error)) == NULL)
@@ -204,6 +209,41 @@ test_damaged (void)
   assert_refused ("corrupt.gz", bad, gz_len, "gzip");
 }
 
+static void
+test_formats_ahead (void)
+{
+  ahead = TRUE;
+  test_formats ();
+  test_damaged ();
+  ahead = FALSE;
+}
+
+/* A reader that stops early: closing stops the thread, whatever it was
+ * doing. */
+static void
+test_ahead_stopped (void)
+{
+  g_autoptr (GBytes) plain = payload ();
+  g_autofree char *tar = write_file ("layer.tar", g_bytes_get_data (plain, NULL),
+                                     g_bytes_get_size (plain));
+  g_autoptr (GBytes) gz = compress_with ("gzip", tar);
+  g_autofree char *gz_path = write_file ("layer.tar.gz", g_bytes_get_data (gz, NULL),
+                                         g_bytes_get_size (gz));
+
+  for (guint reads = 0; reads < 3; reads++)
+    {
+      g_autoptr (GError) err = NULL;
+      BgrLayerStream *s = bgr_layer_stream_open (gz_path, TRUE, &err);
+      const void *buf;
+
+      g_assert_no_error (err);
+      bgr_layer_stream_read_ahead (s);
+      for (guint i = 0; i < reads; i++)
+        g_assert_cmpint (bgr_layer_stream_read (s, &buf, &err), >, 0);
+      bgr_layer_stream_free (s);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -211,5 +251,7 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-stream/sha256", test_sha256);
   g_test_add_func ("/layer-stream/formats", test_formats);
   g_test_add_func ("/layer-stream/damaged", test_damaged);
+  g_test_add_func ("/layer-stream/read-ahead", test_formats_ahead);
+  g_test_add_func ("/layer-stream/read-ahead-stopped", test_ahead_stopped);
   return g_test_run ();
 }

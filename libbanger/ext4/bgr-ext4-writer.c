@@ -1211,7 +1211,14 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
 
   g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
   stream = bgr_layer_stream_open (tar_path, diff_id != NULL, error);
-  if (stream == NULL || (ar = bgr_layer_stream_open_archive (stream, error)) == NULL)
+  if (stream == NULL)
+    {
+      g_prefix_error (error, "%s: ", what);
+      return FALSE;
+    }
+  /* Inflating and hashing overlap with the tar parsing and ext4 writes. */
+  bgr_layer_stream_read_ahead (stream);
+  if ((ar = bgr_layer_stream_open_archive (stream, error)) == NULL)
     {
       g_prefix_error (error, "%s: ", what);
       return FALSE;

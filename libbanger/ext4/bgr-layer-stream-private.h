@@ -18,6 +18,11 @@ typedef struct _BgrLayerStream BgrLayerStream;
  * prefix them. */
 BgrLayerStream *bgr_layer_stream_open (const char *path, gboolean hash, GError **error);
 
+/* From now on, a thread inflates (and hashes) ahead of the reader, so
+ * that the two overlap; call it before the first read. Reads return the
+ * same bytes either way. */
+void bgr_layer_stream_read_ahead (BgrLayerStream *s);
+
 /* The next piece of uncompressed data: *out points into the stream's own
  * buffer, valid until the next call. Returns its length, 0 at the end, -1
  * on an error (BGR_ERROR_INVALID_DATA for a corrupt or truncated stream). */
@@ -37,7 +42,8 @@ char *bgr_layer_stream_finish (BgrLayerStream *s, GError **error);
 /* Uncompressed bytes produced so far. */
 guint64 bgr_layer_stream_get_position (BgrLayerStream *s);
 /* Seconds spent so far reading and inflating, and hashing (for the
- * debug log of where a pull's time goes). */
+ * debug log of where a pull's time goes). This stops a read-ahead: call it
+ * once done reading. */
 void bgr_layer_stream_get_times (BgrLayerStream *s, double *read_s, double *hash_s);
 
 void bgr_layer_stream_free (BgrLayerStream *s);

@@ -21,6 +21,8 @@
 
 #define IN_SIZE (256 * 1024)
 #define OUT_SIZE (256 * 1024)
+/* Buffers the read-ahead thread fills in turn. */
+#define RING 4
 
 typedef enum
 {
@@ -36,7 +38,8 @@ struct _BgrLayerStream
   guint8 *in;
   gsize in_len, in_pos;
   gboolean in_eof;
-  guint8 *out;
+  guint8 *out;     /* where the decoders write: out_buf, or a ring buffer */
+  guint8 *out_buf;
   BgrSha256 *sum;
   guint64 position;
   gboolean member_done; /* gzip: the current member ended */
@@ -49,7 +52,25 @@ struct _BgrLayerStream
 #endif
   ZSTD_DStream *zstd;
   size_t zstd_hint; /* 0 when the last frame ended */
+
+  /* Read-ahead (bgr_layer_stream_read_ahead()): a thread inflates and
+   * hashes into the ring while the reader uses what it made before. */
+  GThread *thread;
+  GAsyncQueue *filled;   /* Chunk*, in order */
+  GAsyncQueue *empty;    /* ring indexes + 1, free to fill */
+  guint8 *ring[RING];
+  gint held;             /* the ring buffer the reader has, or -1 */
+  gint stop;             /* atomic: the reader is gone */
+  GError *ahead_error;   /* the thread's, set before its last chunk */
+  gboolean ahead_over;   /* the reader has seen the last chunk */
+  gssize ahead_end;      /* what it said: 0 (the end) or -1 */
 };
+
+typedef struct
+{
+  gint index;
+  gssize len; /* > 0: data in ring[index]; 0: the end; -1: ahead_error */
+} Chunk;
 
 static gboolean
 bad_data (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
@@ -250,8 +271,9 @@ read_plain (BgrLayerStream *s, const void **out, GError **error)
   return (gssize) n;
 }
 
-gssize
-bgr_layer_stream_read (BgrLayerStream *s, const void **out, GError **error)
+/* The next piece, inflated and hashed; the position is left to callers. */
+static gssize
+decode (BgrLayerStream *s, const void **out, GError **error)
 {
   gint64 t0 = g_get_monotonic_time (), t1;
   gssize n;
@@ -270,15 +292,120 @@ bgr_layer_stream_read (BgrLayerStream *s, const void **out, GError **error)
     }
   t1 = g_get_monotonic_time ();
   s->inflate_us += t1 - t0;
-  if (n > 0)
+  if (n > 0 && s->sum != NULL)
     {
-      if (s->sum != NULL)
-        {
-          bgr_sha256_update (s->sum, *out, (gsize) n);
-          s->hash_us += g_get_monotonic_time () - t1;
-        }
-      s->position += (guint64) n;
+      bgr_sha256_update (s->sum, *out, (gsize) n);
+      s->hash_us += g_get_monotonic_time () - t1;
     }
+  return n;
+}
+
+static gpointer
+read_ahead_thread (gpointer data)
+{
+  BgrLayerStream *s = data;
+
+  for (;;)
+    {
+      gint index = GPOINTER_TO_INT (g_async_queue_pop (s->empty)) - 1;
+      Chunk *c;
+      const void *p = NULL;
+      gssize n;
+
+      if (g_atomic_int_get (&s->stop))
+        return NULL;
+      s->out = s->ring[index];
+      n = decode (s, &p, &s->ahead_error);
+      /* Plain layers come straight from the input buffer. */
+      if (n > 0 && p != s->ring[index])
+        memcpy (s->ring[index], p, (gsize) n);
+      c = g_new (Chunk, 1);
+      c->index = index;
+      c->len = n;
+      g_async_queue_push (s->filled, c);
+      if (n <= 0)
+        return NULL;
+    }
+}
+
+void
+bgr_layer_stream_read_ahead (BgrLayerStream *s)
+{
+  g_return_if_fail (s->thread == NULL && s->position == 0);
+  s->filled = g_async_queue_new_full (g_free);
+  s->empty = g_async_queue_new ();
+  s->held = -1;
+  for (gint i = 0; i < RING; i++)
+    {
+      s->ring[i] = g_malloc (OUT_SIZE);
+      g_async_queue_push (s->empty, GINT_TO_POINTER (i + 1));
+    }
+  s->thread = g_thread_new ("bgr-inflate", read_ahead_thread, s);
+}
+
+/* Ends the thread, wherever it is. */
+static void
+stop_read_ahead (BgrLayerStream *s)
+{
+  Chunk *c;
+
+  if (s->thread == NULL)
+    return;
+  g_atomic_int_set (&s->stop, 1);
+  for (gint i = 0; i < RING; i++)
+    g_async_queue_push (s->empty, GINT_TO_POINTER (i + 1));
+  g_thread_join (s->thread);
+  s->thread = NULL;
+  while ((c = g_async_queue_try_pop (s->filled)) != NULL)
+    g_free (c);
+  /* What was not read is lost: no later read may look like the end. */
+  if (!s->ahead_over)
+    {
+      s->ahead_over = TRUE;
+      s->ahead_end = -1;
+      g_clear_error (&s->ahead_error);
+      g_set_error (&s->ahead_error, BGR_ERROR, BGR_ERROR_FAILED, "the layer was read after it was closed");
+    }
+}
+
+static gssize
+read_from_thread (BgrLayerStream *s, const void **out, GError **error)
+{
+  g_autofree Chunk *c = NULL;
+
+  /* The reader is done with the buffer it had: the thread may refill it. */
+  if (s->held >= 0)
+    {
+      g_async_queue_push (s->empty, GINT_TO_POINTER (s->held + 1));
+      s->held = -1;
+    }
+  if (!s->ahead_over)
+    {
+      c = g_async_queue_pop (s->filled);
+      if (c->len > 0)
+        {
+          s->held = c->index;
+          *out = s->ring[c->index];
+          return c->len;
+        }
+      /* The thread has returned (or is about to). */
+      g_thread_join (s->thread);
+      s->thread = NULL;
+      s->ahead_over = TRUE;
+      s->ahead_end = c->len;
+    }
+  if (s->ahead_end < 0)
+    g_propagate_error (error, g_error_copy (s->ahead_error));
+  return s->ahead_end;
+}
+
+gssize
+bgr_layer_stream_read (BgrLayerStream *s, const void **out, GError **error)
+{
+  gssize n = s->filled != NULL ? read_from_thread (s, out, error) : decode (s, out, error);
+
+  if (n > 0)
+    s->position += (guint64) n;
   return n;
 }
 
@@ -331,7 +458,7 @@ bgr_layer_stream_open (const char *path, gboolean hash, GError **error)
       return NULL;
     }
   s->in = g_malloc (IN_SIZE);
-  s->out = g_malloc (OUT_SIZE);
+  s->out = s->out_buf = g_malloc (OUT_SIZE);
   if (hash)
     s->sum = bgr_sha256_new ();
   if (!detect (s, error))
@@ -392,6 +519,7 @@ bgr_layer_stream_get_position (BgrLayerStream *s)
 void
 bgr_layer_stream_get_times (BgrLayerStream *s, double *read_s, double *hash_s)
 {
+  stop_read_ahead (s);
   *read_s = (double) s->inflate_us / G_USEC_PER_SEC;
   *hash_s = (double) s->hash_us / G_USEC_PER_SEC;
 }
@@ -401,6 +529,12 @@ bgr_layer_stream_free (BgrLayerStream *s)
 {
   if (s == NULL)
     return;
+  stop_read_ahead (s);
+  g_clear_pointer (&s->filled, g_async_queue_unref);
+  g_clear_pointer (&s->empty, g_async_queue_unref);
+  for (gint i = 0; i < RING; i++)
+    g_free (s->ring[i]);
+  g_clear_error (&s->ahead_error);
   if (s->fd >= 0)
     close (s->fd);
 #ifdef HAVE_ISAL
@@ -413,6 +547,6 @@ bgr_layer_stream_free (BgrLayerStream *s)
     ZSTD_freeDStream (s->zstd);
   bgr_sha256_free (s->sum);
   g_free (s->in);
-  g_free (s->out);
+  g_free (s->out_buf);
   g_free (s);
 }
