@@ -50,6 +50,7 @@ static const BgrOptionKey vm_spec_keys[] = {
   { "vcpus", "u" },
   { "memory-mib", "t" },
   { "disk-size", "t" },
+  { "work-size", "t" },
   { "cmdline-append", "s" },
   { NULL, NULL },
 };
@@ -78,6 +79,7 @@ STRING_OPTION (BgrVmSpec, bgr_vm_spec, image, "image")
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, vcpus, "vcpus", guint, uint32)
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, memory_mib, "memory-mib", guint64, uint64)
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, disk_size, "disk-size", guint64, uint64)
+NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, work_size, "work-size", guint64, uint64)
 STRING_OPTION (BgrVmSpec, bgr_vm_spec, cmdline_append, "cmdline-append")
 
 /* ---- BgrPullOptions ----------------------------------------------------- */
