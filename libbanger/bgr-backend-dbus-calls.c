@@ -380,6 +380,53 @@ dbus_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GErro
   return record_from_reply (reply, (RecordNew) bgr_vm_stats_new_from_json, error);
 }
 
+/* ---- workspaces and vm cp ----------------------------------------------- */
+
+static BgrWorkspace *
+dbus_vm_workspace_prepare (BgrBackend *b, const char *name, BgrWorkspaceSpec *spec,
+                           BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    call_object (SELF (b), &VM, name, "PrepareWorkspace",
+                 g_variant_new_tuple ((GVariant *[]) { bgr_options_to_variant (BGR_OPTIONS (spec)) }, 1),
+                 NULL, "(a{sv})", op, cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
+}
+
+static BgrWorkspace *
+dbus_vm_workspace_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "GetWorkspace", NULL, NULL,
+                                            "(a{sv})", NULL, cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
+}
+
+static char *
+dbus_vm_workspace_bootstrap (BgrBackend *b, const char *name, GCancellable *cancellable,
+                             GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "BootstrapWorkspace", NULL, NULL,
+                                            "(s)", NULL, cancellable, error);
+  char *line = NULL;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(s)", &line);
+  return line;
+}
+
+static gboolean
+dbus_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, const char *host_path,
+              const char *guest_path, BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    call_object (SELF (b), &VM, name, "Copy",
+                 g_variant_new ("(ssb@a{sv})", host_path != NULL ? host_path : "",
+                                guest_path != NULL ? guest_path : "", direction == BGR_COPY_FROM_VM,
+                                g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+                 NULL, "()", op, cancellable, error);
+  return reply != NULL;
+}
+
 const BgrBackendVTable bgr_backend_dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -413,4 +460,8 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_exec = dbus_vm_exec,
   .vm_ports = dbus_vm_ports,
   .vm_stats = dbus_vm_stats,
+  .vm_workspace_prepare = dbus_vm_workspace_prepare,
+  .vm_workspace_get = dbus_vm_workspace_get,
+  .vm_workspace_bootstrap = dbus_vm_workspace_bootstrap,
+  .vm_copy = dbus_vm_copy,
 };
