@@ -147,6 +147,7 @@ banger_cmd_vm_workspace_bootstrap (BangerInvocation *inv, int *exit_status, GErr
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "bootstrap");
       json_builder_add_string_value (b, line);
+      json_builder_end_object (b);
       banger_print_json_builder (b);
     }
   else
@@ -275,6 +276,7 @@ banger_cmd_vm_cp (BangerInvocation *inv, int *exit_status, GError **error)
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "copied");
       json_builder_add_boolean_value (b, TRUE);
+      json_builder_end_object (b);
       banger_print_json_builder (b);
     }
   return ok;

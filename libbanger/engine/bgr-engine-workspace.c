@@ -48,12 +48,17 @@ static const char place_script[] =
 /* $1: staging dir: removed (after a failure or a cancel). */
 static const char cleanup_script[] = "chmod -R u+w \"$1\" 2>/dev/null; rm -rf \"$1\"\n";
 
-/* $1: the workspace: its HEAD and status, what "changed" compares. */
+/* $1: the workspace: its HEAD and the tree of everything in it that git
+ * would commit (tracked and untracked files, ignored ones left out), made
+ * with a scratch index: what "changed" compares. */
 static const char state_script[] =
   "cd \"$1\" 2>/dev/null || exit 3\n"
   "command -v git >/dev/null 2>&1 || exit 4\n"
-  "git rev-parse HEAD 2>/dev/null && git status --porcelain=v1 -z --untracked-files=all "
-  "2>/dev/null\n";
+  "i=\"$(git rev-parse --git-dir 2>/dev/null)/banger-index.$$\" || exit 5\n"
+  "cp \"$(git rev-parse --git-dir)/index\" \"$i\" 2>/dev/null\n"
+  "GIT_INDEX_FILE=\"$i\" git add -A >/dev/null 2>&1 && GIT_INDEX_FILE=\"$i\" git write-tree; r=$?\n"
+  "rm -f \"$i\"\n"
+  "[ $r = 0 ] && git rev-parse HEAD\n";
 
 static gboolean
 check_spec (BgrWorkspaceSpec *spec, BgrGitMode *mode, GError **error)
@@ -146,6 +151,8 @@ workspace_doc (const char *name, BgrWorkspaceSpec *spec, BgrGitPlan *plan, const
 {
   JsonObject *ws = json_object_new ();
 
+  /* Records carry a name on the wire: the VM's. */
+  json_object_set_string_member (ws, "name", name);
   json_object_set_string_member (ws, "vm", name);
   json_object_set_string_member (ws, "repo", bgr_git_plan_get_workdir (plan));
   json_object_set_string_member (ws, "commit", bgr_git_plan_get_commit (plan));

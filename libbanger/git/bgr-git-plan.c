@@ -136,6 +136,9 @@ walk_repo_init (WalkRepo *w, git_repository *repo, GError **error)
 
 static gboolean walk_dir (BgrGitPlan *plan, WalkRepo *w, const char *host, const char *rel,
                           const char *tar_prefix, GCancellable *cancellable, GError **error);
+static gboolean walk_all (BgrGitPlan *plan, const char *host, const char *rel,
+                          const char *tar_prefix, const char *const *skip, gboolean git_dir,
+                          GError **error);
 
 static gboolean
 is_ignored (WalkRepo *w, const char *rel)
@@ -160,6 +163,21 @@ walk_submodule (BgrGitPlan *plan, const char *host, const char *tar_rel,
        && walk_dir (plan, &w, host, "", tar_rel, cancellable, error);
   walk_repo_clear (&w);
   git_repository_free (sub);
+  /* Its .git: a file pointing into the top repository's .git/modules, or
+   * an embedded git directory. */
+  if (ok)
+    {
+      g_autofree char *git = g_build_filename (host, ".git", NULL);
+      g_autofree char *git_rel = g_strconcat (tar_rel, "/.git", NULL);
+      struct stat st;
+      if (lstat (git, &st) == 0 && S_ISREG (st.st_mode))
+        ent_add (plan, git_rel, git, BGR_GIT_ENT_FILE, st.st_mode & 07777, (guint64) st.st_size);
+      else if (lstat (git, &st) == 0 && S_ISDIR (st.st_mode))
+        {
+          ent_add (plan, git_rel, git, BGR_GIT_ENT_DIR, st.st_mode & 07777, 0);
+          ok = walk_all (plan, git, "", git_rel, NULL, TRUE, error);
+        }
+    }
   return ok;
 }
 

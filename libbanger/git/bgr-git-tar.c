@@ -264,8 +264,7 @@ bgr_tar_extract (int fd, const char *dest_dir, BgrTarProgress progress, gpointer
   archive_read_support_format_gnutar (in);
   archive_write_disk_set_options (out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
                                          | ARCHIVE_EXTRACT_SECURE_NODOTDOT
-                                         | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                                         | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+                                         | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
   if (archive_read_open_fd (in, fd, CHUNK) != ARCHIVE_OK)
     {
       bgr_set_error_from_archive (error, in, "cannot read the stream from the guest");
@@ -273,13 +272,24 @@ bgr_tar_extract (int fd, const char *dest_dir, BgrTarProgress progress, gpointer
     }
   while (ok && (rc = archive_read_next_header (in, &ae)) == ARCHIVE_OK)
     {
-      g_autofree char *path = g_build_filename (dest_dir, archive_entry_pathname (ae), NULL);
+      const char *name = archive_entry_pathname (ae);
+      g_autofree char *path = g_build_filename (dest_dir, name != NULL ? name : "", NULL);
       const void *buf;
       size_t len;
       la_int64_t off;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         {
+          ok = FALSE;
+          break;
+        }
+      /* The guest wrote the stream: nothing may land outside @dest_dir. */
+      if (name == NULL || name[0] == '/' || g_strcmp0 (name, "..") == 0 || g_str_has_prefix (name, "../")
+          || strstr (name, "/../") != NULL || g_str_has_suffix (name, "/.."))
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                       "the stream from the guest names a path outside the copy: %s",
+                       name != NULL ? name : "(none)");
           ok = FALSE;
           break;
         }
