@@ -334,6 +334,33 @@ def main():
             assert client.vm_workspace_get("w1")["guest_path"] == "/root/py"
             client.vm_copy("w1", os.path.join(work, "single"), "/root/single.txt")
             assert open("/root/single.txt").read() == "#!/bin/sh\n"
+            # Cancelled while the guest's tar runs (a stand-in that says so,
+            # then waits): the call fails CANCELLED and nothing is left.
+            with open("/usr/local/bin/tar", "w") as f:
+                f.write("#!/bin/sh\ntouch /root/tar-started\nsleep 60\nexec /bin/tar \"$@\"\n")
+            os.chmod("/usr/local/bin/tar", 0o755)
+            import threading
+            op = banger.Operation()
+
+            def cancel_when_started():
+                deadline = time.monotonic() + 30
+                while not os.path.exists("/root/tar-started") and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                op.cancel()
+            t = threading.Thread(target=cancel_when_started)
+            t.start()
+            try:
+                client.vm_workspace_prepare("w1", repo, guest_path="/root/cancelled", operation=op)
+                raise AssertionError("the prepare was not cancelled")
+            except banger.BangerError as e:
+                assert e.name == "Cancelled", e
+            finally:
+                t.join()
+                os.unlink("/usr/local/bin/tar")
+            os.unlink("/root/tar-started")
+            left = [n for n in os.listdir("/root") if n.startswith(".banger") or n == "cancelled"]
+            assert left == [], left
+            assert client.vm_workspace_get("w1")["guest_path"] == "/root/py"
             try:
                 client.vm_workspace_prepare("w1", os.path.join(work, "plain"))
                 raise AssertionError("a directory outside any repository was accepted")
