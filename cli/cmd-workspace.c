@@ -10,7 +10,17 @@
 
 static char *opt_guest_path, *opt_mode, *opt_branch, *opt_from, *opt_name, *opt_image,
   *opt_work_size;
-static gboolean opt_readonly;
+static gboolean opt_readonly, opt_force, opt_dry_run;
+
+const GOptionEntry banger_vm_workspace_export_options[] = {
+  { "branch", 0, 0, G_OPTION_ARG_STRING, &opt_branch,
+    "The host branch to create (default: banger/VM)", "NAME" },
+  { "force", 'f', 0, G_OPTION_ARG_NONE, &opt_force,
+    "Move the branch if it exists (never the checked-out one)", NULL },
+  { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &opt_dry_run,
+    "Say what would be exported; change nothing on the host", NULL },
+  G_OPTION_ENTRY_NULL
+};
 
 const GOptionEntry banger_vm_workspace_prepare_options[] = {
   { "guest-path", 0, 0, G_OPTION_ARG_STRING, &opt_guest_path,
@@ -280,4 +290,42 @@ banger_cmd_vm_cp (BangerInvocation *inv, int *exit_status, GError **error)
       banger_print_json_builder (b);
     }
   return ok;
+}
+
+gboolean
+banger_cmd_vm_workspace_export (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
+  g_autoptr (BgrWorkspace) ws = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *ex;
+  BgrWorkspaceExportFlags flags = (opt_force ? BGR_WORKSPACE_EXPORT_FLAGS_FORCE : 0)
+                                  | (opt_dry_run ? BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN : 0);
+
+  if (client == NULL
+      || (ws = bgr_client_vm_workspace_export (client, inv->args[0], opt_branch, flags, NULL, NULL,
+                                               error)) == NULL)
+    return FALSE;
+  json = bgr_workspace_to_json (ws);
+  if (inv->json)
+    {
+      banger_print_json (json);
+      return TRUE;
+    }
+  node = json_from_string (json, NULL);
+  ex = node != NULL && JSON_NODE_HOLDS_OBJECT (node)
+           && json_object_has_member (json_node_get_object (node), "export")
+         ? json_object_get_object_member (json_node_get_object (node), "export") : NULL;
+  if (ex == NULL)
+    return TRUE;
+  g_print ("%s %" G_GINT64_FORMAT " commit(s)%s to branch %s of %s (tip %.12s)\n",
+           json_object_get_boolean_member_with_default (ex, "dry_run", FALSE) ? "would export" : "exported",
+           json_object_get_int_member_with_default (ex, "commits", 0),
+           json_object_get_boolean_member_with_default (ex, "uncommitted", FALSE)
+             ? ", the last one holding the uncommitted work," : "",
+           banger_shown (json_object_get_string_member_with_default (ex, "branch", "")),
+           banger_shown (bgr_workspace_get_repo (ws)),
+           banger_shown (json_object_get_string_member_with_default (ex, "commit", "")));
+  return TRUE;
 }

@@ -155,6 +155,13 @@ const BangerCommand banger_commands[] = {
     "When the workspace has a mise.toml, .mise.toml or .tool-versions and the guest\n"
     "has mise, starts `mise install` there in the background (log:\n"
     "/root/.cache/banger/bootstrap.log); otherwise says why it did nothing.", "VM", 1, 1, NULL },
+  { "vm workspace export", banger_cmd_vm_workspace_export,
+    "Bring a VM's work back as a host branch",
+    "Creates branch NAME (default banger/VM) in the host repository the workspace came\n"
+    "from: the guest's commits since the prepared one, and its uncommitted and\n"
+    "untracked work as one more commit on top. The guest needs git. The host's\n"
+    "working tree, index and current branch are never touched; an existing branch is\n"
+    "moved only with --force.", "VM", 1, 1, banger_vm_workspace_export_options },
   { "vm cp", banger_cmd_vm_cp, "Copy files between the host and a VM",
     "Copies a file, symlink or directory tree like cp -a (modes, symlinks, times),\n"
     "from the host into a running VM (HOST_PATH VM:GUEST_PATH) or out of it\n"

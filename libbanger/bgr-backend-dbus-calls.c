@@ -414,6 +414,27 @@ dbus_vm_workspace_bootstrap (BgrBackend *b, const char *name, GCancellable *canc
   return line;
 }
 
+static BgrWorkspace *
+dbus_vm_workspace_export (BgrBackend *b, const char *name, const char *branch,
+                          BgrWorkspaceExportFlags flags, BgrOperation *op,
+                          GCancellable *cancellable, GError **error)
+{
+  GVariantDict opts;
+  g_autoptr (GVariant) reply = NULL;
+
+  g_variant_dict_init (&opts, NULL);
+  if (branch != NULL)
+    g_variant_dict_insert (&opts, "branch", "s", branch);
+  if (flags & BGR_WORKSPACE_EXPORT_FLAGS_FORCE)
+    g_variant_dict_insert (&opts, "force", "b", TRUE);
+  if (flags & BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN)
+    g_variant_dict_insert (&opts, "dry-run", "b", TRUE);
+  reply = call_object (SELF (b), &VM, name, "ExportWorkspace",
+                       g_variant_new ("(@a{sv})", g_variant_dict_end (&opts)), NULL, "(a{sv})", op,
+                       cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
+}
+
 static gboolean
 dbus_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, const char *host_path,
               const char *guest_path, BgrOperation *op, GCancellable *cancellable, GError **error)
@@ -463,5 +484,6 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_workspace_prepare = dbus_vm_workspace_prepare,
   .vm_workspace_get = dbus_vm_workspace_get,
   .vm_workspace_bootstrap = dbus_vm_workspace_bootstrap,
+  .vm_workspace_export = dbus_vm_workspace_export,
   .vm_copy = dbus_vm_copy,
 };

@@ -294,6 +294,17 @@ local_vm_workspace_bootstrap (BgrBackend *b, const char *name, GCancellable *can
   return bgr_engine_vm_workspace_bootstrap (ENGINE (b), name, cancellable, error);
 }
 
+static BgrWorkspace *
+local_vm_workspace_export (BgrBackend *b, const char *name, const char *branch,
+                           BgrWorkspaceExportFlags flags, BgrOperation *op,
+                           GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_workspace_export (ENGINE (b), name, branch,
+                                         (flags & BGR_WORKSPACE_EXPORT_FLAGS_FORCE) != 0,
+                                         (flags & BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN) != 0, op,
+                                         cancellable, error);
+}
+
 static gboolean
 local_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, const char *host_path,
                const char *guest_path, BgrOperation *op, GCancellable *cancellable, GError **error)
@@ -338,6 +349,7 @@ static const BgrBackendVTable local_vtable = {
   .vm_workspace_prepare = local_vm_workspace_prepare,
   .vm_workspace_get = local_vm_workspace_get,
   .vm_workspace_bootstrap = local_vm_workspace_bootstrap,
+  .vm_workspace_export = local_vm_workspace_export,
   .vm_copy = local_vm_copy,
 };
 

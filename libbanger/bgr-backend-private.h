@@ -77,6 +77,10 @@ typedef struct {
                                      GCancellable *cancellable, GError **error);
   char *(*vm_workspace_bootstrap) (BgrBackend *backend, const char *name,
                                    GCancellable *cancellable, GError **error);
+  BgrWorkspace *(*vm_workspace_export) (BgrBackend *backend, const char *name,
+                                        const char *branch, BgrWorkspaceExportFlags flags,
+                                        BgrOperation *op, GCancellable *cancellable,
+                                        GError **error);
   gboolean (*vm_copy) (BgrBackend *backend, const char *name, BgrCopyDirection direction,
                        const char *host_path, const char *guest_path, BgrOperation *op,
                        GCancellable *cancellable, GError **error);

@@ -184,6 +184,43 @@ bgr_client_vm_run (BgrClient *self, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, 
 }
 
 /**
+ * bgr_client_vm_workspace_export:
+ * @self: a #BgrClient
+ * @name: a running VM with a workspace (its guest needs git)
+ * @branch: (nullable): the host branch to create (default "banger/VM")
+ * @flags: #BgrWorkspaceExportFlags
+ * @op: (nullable): progress and cancellation
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Brings the guest's work back to the host repository as branch @branch:
+ * the guest's commits since the prepared one, and its uncommitted and
+ * untracked work (ignored files left out) as one more commit on top. The
+ * host's working tree, index and current branch are never touched; an
+ * existing branch is moved only with %BGR_WORKSPACE_EXPORT_FLAGS_FORCE
+ * (and never the checked-out one).
+ *
+ * Returns: (transfer full): the workspace, its "export" member saying what
+ *   was (or, for a dry run, would be) exported, or %NULL
+ * Since: 0.3
+ */
+BgrWorkspace *
+bgr_client_vm_workspace_export (BgrClient *self, const char *name, const char *branch,
+                                BgrWorkspaceExportFlags flags, BgrOperation *op,
+                                GCancellable *cancellable, GError **error)
+{
+  g_autoptr (BgrCallCancellable) cc = NULL;
+
+  CHECK_CLIENT (self, error, NULL);
+  if (!check_name ("VM", name, error))
+    return NULL;
+  cc = bgr_call_cancellable_new (op, cancellable);
+  return FINISH (VT (self)->vm_workspace_export (B (self), name, branch, flags, op,
+                                                 bgr_call_cancellable_get (cc), error),
+                 error);
+}
+
+/**
  * bgr_client_vm_copy:
  * @self: a #BgrClient
  * @name: a running VM

@@ -305,6 +305,39 @@ def main():
             time.sleep(0.05)
 
     @case
+    def export_brings_guest_work_back():
+        status, head = git("status", "--porcelain", cwd=repo), git("rev-parse", "HEAD", cwd=repo)
+        g = "/root/repo"
+        with open(os.path.join(g, "tracked.txt"), "a") as f:
+            f.write("committed in the guest\n")
+        git("-c", "user.email=g@example.com", "-c", "user.name=G", "commit", "-q", "-am", "guest work", cwd=g)
+        with open(os.path.join(g, "run.sh"), "a") as f:
+            f.write("echo uncommitted\n")
+        with open(os.path.join(g, "guest-new.txt"), "w") as f:
+            f.write("new in the guest\n")
+        with open(os.path.join(g, "guest.log"), "w") as f:
+            f.write("ignored\n")
+        ex = jrun("vm", "workspace", "export", "w1", "--dry-run")["export"]
+        assert ex["commits"] == 2 and ex["uncommitted"] and ex["dry_run"], ex
+        assert git("branch", "--list", "banger/w1", cwd=repo) == ""
+        out = run("vm", "workspace", "export", "w1").stdout.decode()
+        assert "exported 2 commit(s)" in out and "banger/w1" in out, out
+        subjects = git("log", "--format=%s", "-3", "banger/w1", cwd=repo).splitlines()
+        assert subjects == ["Uncommitted work from VM w1", "guest work", "second"], subjects
+        assert git("show", "banger/w1:guest-new.txt", cwd=repo) == "new in the guest\n"
+        assert "echo uncommitted" in git("show", "banger/w1:run.sh", cwd=repo)
+        files = git("ls-tree", "-r", "--name-only", "banger/w1", cwd=repo).splitlines()
+        assert "guest.log" not in files and "staged.txt" in files, files
+        # The host's checkout is as it was.
+        assert git("status", "--porcelain", cwd=repo) == status
+        assert git("rev-parse", "HEAD", cwd=repo) == head
+        assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=repo).strip() == "main"
+        expect_error(["vm", "workspace", "export", "w1"], "already exists")
+        run("vm", "workspace", "export", "w1", "--force")
+        expect_error(["vm", "workspace", "export", "w1", "--branch", "main", "--force"], "checked out")
+        expect_error(["vm", "workspace", "export", "w1", "--branch", "no..way"], "not a valid branch")
+
+    @case
     def through_bangerd_and_python():
         global MODE
         bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address"],
@@ -332,6 +365,11 @@ def main():
             assert ws["mode"] == "full_copy" and os.path.isdir("/root/py/.git/objects"), ws
             assert sent and sent[-1].done == sent[-1].total, sent
             assert client.vm_workspace_get("w1")["guest_path"] == "/root/py"
+            ex = client.vm_workspace_export("w1", branch="from-python", dry_run=True)["export"]
+            # The host's uncommitted work went over with the copy: it is the
+            # one commit a dry run would make.
+            assert ex["branch"] == "from-python" and ex["commits"] == 1 and ex["uncommitted"], ex
+            assert git("branch", "--list", "from-python", cwd=repo) == ""
             client.vm_copy("w1", os.path.join(work, "single"), "/root/single.txt")
             assert open("/root/single.txt").read() == "#!/bin/sh\n"
             # Cancelled while the guest's tar runs (a stand-in that says so,

@@ -26,6 +26,12 @@ char *bgr_vm_workspace_digest (BgrAgentConn *conn, const char *guest_path,
 /* Stores @ws as VM @name's "workspace"; returns its public view. */
 BgrWorkspace *bgr_vm_workspace_store (BgrEngine *engine, const char *name, JsonObject *ws,
                                       GError **error);
+/* Guest commits and uncommitted work back as host branch @branch
+ * (bgr-engine-export.c); @dry_run only says what it would do. */
+BgrWorkspace *bgr_engine_vm_workspace_export (BgrEngine *engine, const char *name,
+                                              const char *branch, gboolean force,
+                                              gboolean dry_run, BgrOperation *op,
+                                              GCancellable *cancellable, GError **error);
 gboolean bgr_engine_vm_copy (BgrEngine *engine, const char *name, BgrCopyDirection direction,
                              const char *host_path, const char *guest_path, BgrOperation *op,
                              GCancellable *cancellable, GError **error);

@@ -17,6 +17,9 @@ typedef enum {
 
 typedef struct _BgrGitPlan BgrGitPlan;
 
+/* libgit2's global state, set up once for the process. */
+void bgr_git_init (void);
+
 /* Opens the repository enclosing @path and works out what to send: checks
  * everything first (not a repository, bare, no commit, submodules in
  * metadata mode, @from that names no commit, a bad @branch), so that a
@@ -63,5 +66,18 @@ guint64 bgr_tar_measure_path (const char *host_path);
  * (vm cp from a VM.) */
 gboolean bgr_tar_extract (int fd, const char *dest_dir, BgrTarProgress progress,
                           gpointer progress_data, GCancellable *cancellable, GError **error);
+
+/* Export (bgr-git-export.c). Checks that @branch may be made in the
+ * repository at @repo_path: a valid name, not checked out, and not there
+ * yet unless @force. */
+gboolean bgr_git_export_check (const char *repo_path, const char *branch, gboolean force,
+                               GError **error);
+/* Reads a packfile from @fd into the repository's object database. */
+gboolean bgr_git_export_receive_pack (const char *repo_path, int fd, BgrTarProgress progress,
+                                      gpointer progress_data, GCancellable *cancellable,
+                                      GError **error);
+/* Points @branch at commit @tip (hex), which must be in the repository. */
+gboolean bgr_git_export_branch (const char *repo_path, const char *branch, const char *tip,
+                                gboolean force, GError **error);
 
 G_END_DECLS

@@ -16,8 +16,8 @@
 #include "bgr-fs-private.h"
 #include "git/bgr-git-plan-private.h"
 
-static void
-git_init_once (void)
+void
+bgr_git_init (void)
 {
   static gsize once;
   if (g_once_init_enter (&once))
@@ -308,7 +308,7 @@ bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const cha
   g_autofree char *host_branch = NULL;
   git_reference *head = NULL;
 
-  git_init_once ();
+  bgr_git_init ();
   if (!open_repo (plan, path, error) || !resolve_commit (plan, from, error)
       || !choose_branch (plan, branch, error)
       || (mode == BGR_GIT_MODE_METADATA && !refuse_submodules (plan, error)))

@@ -13,6 +13,8 @@ _SIGNATURES = [
     ("bgr_client_vm_workspace_get", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_workspace_bootstrap", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_run", _p, [_p, _p, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_workspace_export", _p, [_p, _s, _s, ctypes.c_int, _p, _p,
+                                             ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_copy", ctypes.c_int, [_p, _s, ctypes.c_int, _s, _s, _p, _p,
                                           ctypes.POINTER(_GErrorP)]),
 ]
@@ -81,6 +83,20 @@ def vm_copy(self, name, src, dest, from_vm=False, progress=None, operation=None)
                                        _enc(host), _enc(guest), op, None, ctypes.byref(err)), err)
 
 
+def vm_workspace_export(self, name, branch=None, force=False, dry_run=False, progress=None,
+                        operation=None):
+    """Brings VM NAME's guest commits and uncommitted work back as host branch
+    BRANCH (default banger/NAME); returns the workspace record, whose
+    "export" member says what was (or with DRY_RUN would be) exported."""
+    flags = (1 if force else 0) | (2 if dry_run else 0)
+    err = _GErrorP()
+    with _operation(progress, operation) as op:
+        ptr = _lib.bgr_client_vm_workspace_export(self._ptr, _enc(name), _enc(branch), flags, op,
+                                                  None, ctypes.byref(err))
+        return self._record(ptr, err, _lib.bgr_workspace_to_json)
+
+
 def add_to(client_class):
-    for fn in (vm_workspace_prepare, vm_workspace_get, vm_workspace_bootstrap, vm_run, vm_copy):
+    for fn in (vm_workspace_prepare, vm_workspace_get, vm_workspace_bootstrap, vm_run, vm_copy,
+               vm_workspace_export):
         setattr(client_class, fn.__name__, fn)

@@ -95,6 +95,29 @@ BGR_EXTERN BgrWorkspace *bgr_client_vm_run (BgrClient *self, BgrVmSpec *vm_spec,
                                             GCancellable *cancellable, GError **error);
 
 /**
+ * BgrWorkspaceExportFlags:
+ * @BGR_WORKSPACE_EXPORT_FLAGS_NONE: refuse to move an existing branch
+ * @BGR_WORKSPACE_EXPORT_FLAGS_FORCE: move an existing branch (never the
+ *   checked-out one)
+ * @BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN: say what would be exported, change
+ *   nothing on the host
+ *
+ * Since: 0.3
+ */
+typedef enum {
+  BGR_WORKSPACE_EXPORT_FLAGS_NONE = 0,
+  BGR_WORKSPACE_EXPORT_FLAGS_FORCE = 1 << 0,
+  BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN = 1 << 1
+} BgrWorkspaceExportFlags;
+
+BGR_EXTERN BgrWorkspace *bgr_client_vm_workspace_export (BgrClient *self, const char *name,
+                                                         const char *branch,
+                                                         BgrWorkspaceExportFlags flags,
+                                                         BgrOperation *op,
+                                                         GCancellable *cancellable,
+                                                         GError **error);
+
+/**
  * BgrCopyDirection:
  * @BGR_COPY_TO_VM: from the host into the VM
  * @BGR_COPY_FROM_VM: from the VM to the host
