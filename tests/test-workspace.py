@@ -408,7 +408,10 @@ def main():
             run("daemon", "stop", check=False)
             MODE = ["--local"]
             try:
-                daemon.wait(timeout=60)
+                rc = daemon.wait(timeout=60)
+                # Under ASan a leak makes bangerd exit non-zero.
+                assert rc == 0, "bangerd exited %d: %s" % (
+                    rc, open(os.path.join(work, "bangerd.log"), errors="replace").read()[-3000:])
             finally:
                 if daemon.poll() is None:
                     daemon.kill()
