@@ -370,6 +370,11 @@ def main():
             # one commit a dry run would make.
             assert ex["branch"] == "from-python" and ex["commits"] == 1 and ex["uncommitted"], ex
             assert git("branch", "--list", "from-python", cwd=repo) == ""
+            ws = client.vm_run("w3", repo, vm={"image": "img", "work_size": 64 << 20},
+                               guest_path="/root/w3", branch="py-run")
+            assert ws["vm"] == "w3" and ws["branch"] == "py-run" and "bootstrap" in ws, ws
+            assert git("rev-parse", "--abbrev-ref", "HEAD", cwd="/root/w3").strip() == "py-run"
+            client.vm_delete("w3", force=True)
             client.vm_copy("w1", os.path.join(work, "single"), "/root/single.txt")
             assert open("/root/single.txt").read() == "#!/bin/sh\n"
             # Cancelled while the guest's tar runs (a stand-in that says so,
