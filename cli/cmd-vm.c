@@ -84,6 +84,11 @@ print_vm (BgrVm *vm)
   g_print ("vcpus:       %" G_GINT64_FORMAT "\n", bgr_vm_get_vcpus (vm));
   g_print ("memory:      %" G_GINT64_FORMAT " MiB\n", bgr_vm_get_memory_mib (vm));
   g_print ("disk:        %s (its files take %s on the host)\n", disk, used);
+  if (bgr_vm_get_work_size (vm) > 0)
+    {
+      g_autofree char *work = banger_format_size ((guint64) bgr_vm_get_work_size (vm));
+      g_print ("work disk:   %s, mounted at /root\n", work);
+    }
   g_print ("ip:          %s\n", bgr_vm_get_ip (vm) != NULL ? bgr_vm_get_ip (vm) : "none (no network)");
   if (bgr_vm_get_dns_name (vm) != NULL)
     g_print ("dns:         %s\n", bgr_vm_get_dns_name (vm));

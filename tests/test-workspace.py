@@ -190,6 +190,10 @@ def main():
         ws = jrun("vm", "workspace", "show", "w1")
         assert ws["vm"] == "w1" and ws["repo"] == repo and ws["mode"] == "metadata", ws
         assert ws["guest_path"] == "/root/repo" and ws["changed"] is True, ws  # the guest commit above
+        vm = jrun("vm", "show", "w1")
+        assert vm["work_size"] == 8 << 30 and vm["workspace"]["commit"] == ws["commit"], vm
+        text = run("vm", "show", "w1").stdout.decode()
+        assert "work disk:   8.6" in text and "GB, mounted at /root" in text, text
         run("vm", "workspace", "prepare", "w1", repo)
         ws = jrun("vm", "workspace", "show", "w1")
         assert ws["changed"] is False, ws
