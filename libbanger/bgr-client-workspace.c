@@ -24,7 +24,7 @@
  * /root, a VM that is not running) changes nothing.
  *
  * Returns: (transfer full): the workspace, or %NULL
- * Since: 0.3
+ * Since: 0.2
  */
 BgrWorkspace *
 bgr_client_vm_workspace_prepare (BgrClient *self, const char *name, BgrWorkspaceSpec *spec,
@@ -59,7 +59,7 @@ prepare_call (BgrClient *self, Call *c, GCancellable *cancellable, GError **erro
  * @callback: (scope async) (closure user_data): called when done
  * @user_data: data for @callback
  *
- * Since: 0.3
+ * Since: 0.2
  */
 void
 bgr_client_vm_workspace_prepare_async (BgrClient *self, const char *name, BgrWorkspaceSpec *spec,
@@ -78,7 +78,7 @@ bgr_client_vm_workspace_prepare_async (BgrClient *self, const char *name, BgrWor
  * @error: return location for a #GError
  *
  * Returns: (transfer full): the workspace, or %NULL
- * Since: 0.3
+ * Since: 0.2
  */
 BgrWorkspace *
 bgr_client_vm_workspace_prepare_finish (BgrClient *self, GAsyncResult *result, GError **error)
@@ -98,7 +98,7 @@ bgr_client_vm_workspace_prepare_finish (BgrClient *self, GAsyncResult *result, G
  * checked now. A VM without one is %BGR_ERROR_NOT_FOUND.
  *
  * Returns: (transfer full): the workspace, or %NULL
- * Since: 0.3
+ * Since: 0.2
  */
 BgrWorkspace *
 bgr_client_vm_workspace_get (BgrClient *self, const char *name, GCancellable *cancellable,
@@ -124,7 +124,7 @@ bgr_client_vm_workspace_get (BgrClient *self, const char *name, GCancellable *ca
  * without mise is not an error.
  *
  * Returns: (transfer full): that line, or %NULL
- * Since: 0.3
+ * Since: 0.2
  */
 char *
 bgr_client_vm_workspace_bootstrap (BgrClient *self, const char *name, GCancellable *cancellable,
@@ -151,7 +151,7 @@ bgr_client_vm_workspace_bootstrap (BgrClient *self, const char *name, GCancellab
  * prepared is deleted again.
  *
  * Returns: (transfer full): the workspace, or %NULL
- * Since: 0.3
+ * Since: 0.2
  */
 BgrWorkspace *
 bgr_client_vm_run (BgrClient *self, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, BgrOperation *op,
@@ -202,7 +202,7 @@ bgr_client_vm_run (BgrClient *self, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, 
  *
  * Returns: (transfer full): the workspace, its "export" member saying what
  *   was (or, for a dry run, would be) exported, or %NULL
- * Since: 0.3
+ * Since: 0.2
  */
 BgrWorkspace *
 bgr_client_vm_workspace_export (BgrClient *self, const char *name, const char *branch,
@@ -238,7 +238,7 @@ bgr_client_vm_workspace_export (BgrClient *self, const char *name, const char *b
  * beside the target and renamed into place.
  *
  * Returns: %TRUE when copied
- * Since: 0.3
+ * Since: 0.2
  */
 gboolean
 bgr_client_vm_copy (BgrClient *self, const char *name, BgrCopyDirection direction,

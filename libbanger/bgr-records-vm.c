@@ -234,7 +234,7 @@ VM_INT (bgr_vm_get_memory_mib, "memory_mib")
 VM_INT (bgr_vm_get_disk_size, "disk_size")
 VM_INT (bgr_vm_get_disk_used, "disk_used")
 /* bgr_vm_get_work_size(): bytes of the work disk mounted at /root (0: the
- * VM has none; since 0.3). */
+ * VM has none; since 0.2). */
 VM_INT (bgr_vm_get_work_size, "work_size")
 VM_INT (bgr_vm_get_pid, "pid")
 VM_INT (bgr_vm_get_created, "created")

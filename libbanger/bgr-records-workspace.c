@@ -63,7 +63,7 @@ bgr_workspace_new_from_json (JsonObject *doc)
  * none ran) return strings owned by @self.
  *
  * Returns: (transfer none): the VM's name
- * Since: 0.3
+ * Since: 0.2
  */
 WS_STR (bgr_workspace_get_vm_name, "vm")
 WS_STR (bgr_workspace_get_repo, "repo")
@@ -80,7 +80,7 @@ WS_STR (bgr_workspace_get_bootstrap, "bootstrap")
  * _get_files() and _get_bytes() what was sent (entries, content bytes).
  *
  * Returns: the value
- * Since: 0.3
+ * Since: 0.2
  */
 WS_INT (bgr_workspace_get_prepared, "prepared")
 WS_INT (bgr_workspace_get_files, "files")
@@ -91,7 +91,7 @@ WS_INT (bgr_workspace_get_bytes, "bytes")
  * @self: a #BgrWorkspace
  *
  * Returns: whether the guest copy was made read-only
- * Since: 0.3
+ * Since: 0.2
  */
 gboolean
 bgr_workspace_get_readonly (BgrWorkspace *self)
@@ -112,7 +112,7 @@ bgr_workspace_get_readonly (BgrWorkspace *self)
  *
  * Returns: 1 changed, 0 unchanged, -1 unknown (the VM is not running, or
  *   the guest has no git)
- * Since: 0.3
+ * Since: 0.2
  */
 gint
 bgr_workspace_get_changed (BgrWorkspace *self)
@@ -130,7 +130,7 @@ bgr_workspace_get_changed (BgrWorkspace *self)
  * @self: a #BgrWorkspace
  *
  * Returns: (transfer full): the workspace as JSON
- * Since: 0.3
+ * Since: 0.2
  */
 char *
 bgr_workspace_to_json (BgrWorkspace *self)
@@ -144,7 +144,7 @@ bgr_workspace_to_json (BgrWorkspace *self)
  * @self: a #BgrWorkspace
  *
  * Returns: (transfer floating): the workspace as an a{sv} dictionary
- * Since: 0.3
+ * Since: 0.2
  */
 GVariant *
 bgr_workspace_to_variant (BgrWorkspace *self)

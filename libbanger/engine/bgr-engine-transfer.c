@@ -81,9 +81,10 @@ bgr_vm_guest_pipe (BgrAgentConn *conn, const char *what, const char *const *argv
   else if (reader != NULL)
     {
       streamed = reader (sv[1], data, cancellable, &local);
-      /* Keep draining: the command writing into a closed socket would
+      /* Drain to the end (a reader may stop at the tar's end marker, before
+       * the padding): the command writing into a closed socket would
        * raise SIGPIPE. */
-      while (!streamed)
+      for (;;)
         {
           char sink[4096];
           ssize_t n = read (sv[1], sink, sizeof sink);

@@ -57,7 +57,7 @@ BGR_EXTERN GVariant *bgr_options_to_variant (BgrOptions *self);
  * `vcpus` (u; 0 or unset: the config's default), `memory-mib` (t),
  * `disk-size` (t, bytes; 0: the image's size), `work-size` (t, bytes: the
  * work disk mounted at /root in the guest; 0: 8 GiB, or the image's
- * work-seed when larger; since 0.3), `cmdline-append` (s: added
+ * work-seed when larger; since 0.2), `cmdline-append` (s: added
  * to the guest kernel's command line at every boot).
  *
  * Since: 0.2

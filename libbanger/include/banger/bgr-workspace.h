@@ -23,7 +23,7 @@ G_BEGIN_DECLS
  * `readonly` (b), `branch` (s: check out a new branch of that name in the
  * guest), `from` (s: a revision; its tree instead of the working files).
  *
- * Since: 0.3
+ * Since: 0.2
  */
 #define BGR_TYPE_WORKSPACE_SPEC (bgr_workspace_spec_get_type ())
 BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrWorkspaceSpec, bgr_workspace_spec, BGR, WORKSPACE_SPEC,
@@ -52,7 +52,7 @@ BGR_EXTERN const char *bgr_workspace_spec_get_from (BgrWorkspaceSpec *self);
  * (repository, commit, branch, mode), where it is (guest path), and
  * whether the guest copy changed since it was prepared.
  *
- * Since: 0.3
+ * Since: 0.2
  */
 #define BGR_TYPE_WORKSPACE (bgr_workspace_get_type ())
 BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrWorkspace, bgr_workspace, BGR, WORKSPACE, GObject)
@@ -102,7 +102,7 @@ BGR_EXTERN BgrWorkspace *bgr_client_vm_run (BgrClient *self, BgrVmSpec *vm_spec,
  * @BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN: say what would be exported, change
  *   nothing on the host
  *
- * Since: 0.3
+ * Since: 0.2
  */
 typedef enum {
   BGR_WORKSPACE_EXPORT_FLAGS_NONE = 0,
@@ -122,7 +122,7 @@ BGR_EXTERN BgrWorkspace *bgr_client_vm_workspace_export (BgrClient *self, const 
  * @BGR_COPY_TO_VM: from the host into the VM
  * @BGR_COPY_FROM_VM: from the VM to the host
  *
- * Since: 0.3
+ * Since: 0.2
  */
 typedef enum {
   BGR_COPY_TO_VM = 0,
