@@ -7,6 +7,13 @@
 
 struct agent_transport tr = { .fd = -1, .listen_fd = -1 };
 
+static AgentFrameFn frame_handler;
+
+void transport_set_frame_handler(AgentFrameFn fn)
+{
+    frame_handler = fn;
+}
+
 /* Received bytes not yet handled: at most one whole frame plus a little. */
 static uint8_t rx[BGR_AGENT_HEADER_SIZE + BGR_AGENT_MAX_PAYLOAD];
 static size_t rx_len;
@@ -111,7 +118,7 @@ static void process_input(void)
         }
         if (rx_len - off - BGR_AGENT_HEADER_SIZE < h.length)
             break;
-        handle_frame(&h, rx + off + BGR_AGENT_HEADER_SIZE);
+        frame_handler(&h, rx + off + BGR_AGENT_HEADER_SIZE);
         off += BGR_AGENT_HEADER_SIZE + h.length;
     }
     memmove(rx, rx + off, rx_len - off);
@@ -141,7 +148,7 @@ void read_transport(void)
 /* The host went away (or was replaced): its execs go too. */
 static void drop_connection_state(void)
 {
-    exec_drop_all();
+    agent_host_lost();
     rx_len = 0;
     tr.lost = false;
 }

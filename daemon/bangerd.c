@@ -19,6 +19,7 @@
 
 #include "bangerd-options.h"
 #include "bangerd-private.h"
+#include "bangerd-web.h"
 #include "bgr-escape-private.h"
 
 static Daemon daemon_state;
@@ -55,6 +56,21 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
     fflush (stderr);
   }
   return G_LOG_WRITER_HANDLED;
+}
+
+static void
+on_suppressed (const char *peer, const char *what, guint count, gpointer data)
+{
+  g_info ("%u similar messages from %s suppressed (%u in %d s logged): %s", count, peer,
+          BGRD_LOG_BURST, BGRD_LOG_INTERVAL_S, what);
+}
+
+static gboolean
+on_log_limit_tick (gpointer data)
+{
+  Daemon *d = data;
+  bgrd_log_limit_expire (d->log_limit, g_get_monotonic_time ());
+  return G_SOURCE_CONTINUE;
 }
 
 static GLogLevelFlags
@@ -97,6 +113,8 @@ try_start_engine (Daemon *d, GError **error)
   g_mutex_unlock (&d->calls_lock);
   if (d->connection != NULL)
     bgrd_objects_start (d);
+  /* Without the UI (port taken, bad address) bangerd carries on. */
+  d->web = bgrd_web_start (d, d->system);
   g_message ("bangerd %s ready on the %s bus, state in %s", bgr_get_version_string (),
              d->bus_description, bgr_config_get_string (d->config, "state_dir"));
   return TRUE;
@@ -184,6 +202,8 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   guint owner_id;
   guint name_flags;
+  guint log_tick;
+  gboolean drained = TRUE;
 
   ctx = g_option_context_new (bangerd_parameter_string);
   g_option_context_set_summary (ctx, bangerd_summary);
@@ -224,7 +244,10 @@ main (int argc, char **argv)
   d->max_level = opts.verbose ? G_LOG_LEVEL_DEBUG
                              : level_from_config (bgr_config_get_string (d->config, "log_level"));
   g_log_set_writer_func (log_writer, d, NULL);
+  d->log_limit = bgrd_log_limit_new (BGRD_LOG_BURST, BGRD_LOG_INTERVAL_S * G_USEC_PER_SEC,
+                                     on_suppressed, d);
   d->replace = opts.replace;
+  d->system = opts.system;
   d->loop = g_main_loop_new (NULL, FALSE);
 
   d->bus_description = opts.address != NULL ? g_strdup_printf ("address:%s", opts.address)
@@ -274,8 +297,10 @@ main (int argc, char **argv)
                                            on_name_acquired, on_name_lost, d, NULL);
   g_unix_signal_add (SIGTERM, on_signal, d);
   g_unix_signal_add (SIGINT, on_signal, d);
+  log_tick = g_timeout_add_seconds (BGRD_LOG_INTERVAL_S, on_log_limit_tick, d);
 
   g_main_loop_run (d->loop);
+  g_source_remove (log_tick);
 
   /* Refuse new calls, leave the bus, then let running handlers finish before
    * the engine (and its state lock) goes away. */
@@ -283,6 +308,7 @@ main (int argc, char **argv)
   d->shutting_down = TRUE;
   g_mutex_unlock (&d->calls_lock);
   bgrd_cancel_calls_of (d, NULL); /* long calls roll back instead of running on */
+  bgrd_web_cancel_all (d->web);
   if (d->lock_retry_id != 0)
     g_source_remove (d->lock_retry_id);
   g_bus_unown_name (owner_id);
@@ -295,13 +321,24 @@ main (int argc, char **argv)
       if (!g_cond_wait_until (&d->calls_cond, &d->calls_lock, deadline))
         {
           g_warning ("%u calls still running after 60 s; exiting anyway", d->calls_in_flight);
+          drained = FALSE;
           /* Do not free the engine under them: exiting releases the lock. */
           d->client = NULL;
           break;
         }
     g_mutex_unlock (&d->calls_lock);
   }
+  /* The web calls that ended reply from the main loop: let them, then stop
+   * serving. */
+  for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_clear_pointer (&d->web, bgrd_web_free);
   g_dbus_connection_flush_sync (d->connection, NULL, NULL);
+  /* What is still suppressed is said before the end (the limit itself
+   * stays for handlers that may still run after the 60 s). */
+  bgrd_log_limit_expire (d->log_limit, G_MAXINT64);
+  if (drained)
+    g_clear_pointer (&d->log_limit, bgrd_log_limit_free);
   g_clear_object (&d->skeleton);
   g_clear_object (&d->client); /* releases the state lock */
   g_clear_object (&d->connection);

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host side of the guest agent protocol: the connection, its reader
+ * thread and channels, framing, and HELLO. Execs are in bgr-agent-exec.c,
+ * one-shot requests in bgr-agent-requests.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -6,21 +9,13 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "agent-proto/bgr-agent-client-private.h"
-#include "agent-proto/bgr-agent-proto.h"
+#include "agent-proto/bgr-agent-conn-private.h"
 #include "bgr-error-private.h"
 
-/* A received frame. type 0 is our own "connection closed" marker. */
-typedef struct {
-  guint16 type;
-  guint32 channel;
-  GBytes *payload;
-} Frame;
-
-static void
-frame_free (gpointer p)
+void
+bgr_agent_frame_free (gpointer p)
 {
-  Frame *f = p;
+  BgrAgentFrame *f = p;
   if (f == NULL)
     return;
   g_clear_pointer (&f->payload, g_bytes_unref);
@@ -34,7 +29,7 @@ struct _BgrAgentConn {
   GCancellable *cancel; /* stops the reader */
   GMutex lock;          /* channels, closed, writes */
   GMutex write_lock;
-  GHashTable *channels; /* channel -> GAsyncQueue of Frame */
+  GHashTable *channels; /* channel -> GAsyncQueue of BgrAgentFrame */
   gboolean closed;
   char *close_reason;
   guint32 next_channel;
@@ -62,7 +57,7 @@ bgr_agent_facts_free (BgrAgentFacts *f)
 #define MAX_QUEUED 256
 
 static void
-deliver (BgrAgentConn *c, Frame *f)
+deliver (BgrAgentConn *c, BgrAgentFrame *f)
 {
   GAsyncQueue *q;
 
@@ -73,7 +68,7 @@ deliver (BgrAgentConn *c, Frame *f)
   g_mutex_unlock (&c->lock);
   if (q == NULL)
     {
-      frame_free (f);
+      bgr_agent_frame_free (f);
       return;
     }
   while (g_async_queue_length (q) >= MAX_QUEUED && !g_cancellable_is_cancelled (c->cancel))
@@ -105,7 +100,7 @@ mark_closed (BgrAgentConn *c, const char *reason)
   g_hash_table_iter_init (&it, c->channels);
   while (g_hash_table_iter_next (&it, &key, &value))
     {
-      Frame *f = g_new0 (Frame, 1);
+      BgrAgentFrame *f = g_new0 (BgrAgentFrame, 1);
       f->channel = GPOINTER_TO_UINT (key);
       g_async_queue_push (value, f);
     }
@@ -125,7 +120,7 @@ reader_thread (gpointer data)
       gsize got = 0;
       g_autoptr (GError) error = NULL;
       g_autofree guint8 *payload = NULL;
-      Frame *f;
+      BgrAgentFrame *f;
 
       if (!g_input_stream_read_all (in, hdr, sizeof hdr, &got, c->cancel, &error)
           || got != sizeof hdr)
@@ -146,7 +141,7 @@ reader_thread (gpointer data)
           mark_closed (c, error != NULL ? error->message : "the agent closed the connection");
           return NULL;
         }
-      f = g_new0 (Frame, 1);
+      f = g_new0 (BgrAgentFrame, 1);
       f->type = h.type;
       f->channel = h.channel;
       f->payload = g_bytes_new_take (g_steal_pointer (&payload), h.length);
@@ -208,8 +203,8 @@ bgr_agent_conn_is_closed (BgrAgentConn *c)
   return closed;
 }
 
-static gboolean
-closed_error (BgrAgentConn *c, GError **error)
+gboolean
+bgr_agent_conn_closed_error (BgrAgentConn *c, GError **error)
 {
   g_mutex_lock (&c->lock);
   g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "lost the connection to the guest agent: %s",
@@ -251,8 +246,8 @@ send_all (GSocket *sock, const void *data, gsize len, GError **error)
   return TRUE;
 }
 
-static gboolean
-send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gsize len,
+gboolean
+bgr_agent_conn_send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gsize len,
             GError **error)
 {
   guint8 hdr[BGR_AGENT_HEADER_SIZE];
@@ -267,7 +262,7 @@ send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gs
       return FALSE;
     }
   if (bgr_agent_conn_is_closed (c))
-    return closed_error (c, error);
+    return bgr_agent_conn_closed_error (c, error);
   bgr_agent_header_encode (hdr, type, channel, (guint32) len);
   g_mutex_lock (&c->write_lock);
   if (G_IS_SOCKET_CONNECTION (c->stream))
@@ -293,8 +288,8 @@ send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gs
   return TRUE;
 }
 
-static gboolean
-send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b, GError **error)
+gboolean
+bgr_agent_conn_send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b, GError **error)
 {
   if (b->failed)
     {
@@ -302,13 +297,13 @@ send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b, GError
                    "message too large for the guest agent");
       return FALSE;
     }
-  return send_frame (c, type, channel, b->data, b->len, error);
+  return bgr_agent_conn_send_frame (c, type, channel, b->data, b->len, error);
 }
 
-static GAsyncQueue *
-open_channel (BgrAgentConn *c, guint32 *out_channel)
+GAsyncQueue *
+bgr_agent_conn_open_channel (BgrAgentConn *c, guint32 *out_channel)
 {
-  GAsyncQueue *q = g_async_queue_new_full (frame_free);
+  GAsyncQueue *q = g_async_queue_new_full (bgr_agent_frame_free);
 
   g_mutex_lock (&c->lock);
   if (out_channel != NULL)
@@ -321,15 +316,15 @@ open_channel (BgrAgentConn *c, guint32 *out_channel)
                        g_async_queue_ref (q));
   if (c->closed)
     {
-      Frame *f = g_new0 (Frame, 1);
+      BgrAgentFrame *f = g_new0 (BgrAgentFrame, 1);
       g_async_queue_push (q, f);
     }
   g_mutex_unlock (&c->lock);
   return q;
 }
 
-static void
-close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
+void
+bgr_agent_conn_close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
 {
   g_mutex_lock (&c->lock);
   if (g_hash_table_lookup (c->channels, GUINT_TO_POINTER (channel)) == q)
@@ -338,20 +333,11 @@ close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
   g_async_queue_unref (q);
 }
 
-/* What a guest reports is bounded before use (docs/agent-protocol.md,
- * "Limits"): a hostile guest gets its answer cut, not more of the host's
- * memory, logs or terminal. */
-#define FACT_MAX_BYTES 512       /* one READY string (uname -a is ~330) */
-#define MESSAGE_MAX_BYTES 1024   /* an ERROR message */
-#define PORT_LINE_MAX_BYTES 512  /* one PORT line */
-#define ADDRS_MAX 64             /* ADDR fields kept from one READY */
-#define PORTS_MAX 1024           /* PORT fields kept from one PORTS */
-#define STAT_MAX (G_GINT64_CONSTANT (1) << 53) /* stats and uptimes: 0 <= v < this */
 
 /* A string field as valid UTF-8, cut to @max bytes (with "…" after it,
  * and *@cut set) when longer. */
-static char *
-field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut)
+char *
+bgr_agent_field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut)
 {
   char *s;
 
@@ -371,8 +357,8 @@ field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut)
 }
 
 /* Reads an ERROR frame into a GError. */
-static gboolean
-agent_error (Frame *f, const char *what, GError **error)
+gboolean
+bgr_agent_frame_error (BgrAgentFrame *f, const char *what, GError **error)
 {
   BgrAgentFieldIter it;
   guint16 tag;
@@ -387,7 +373,7 @@ agent_error (Frame *f, const char *what, GError **error)
     if (tag == BGR_AGENT_F_MESSAGE)
       {
         g_free (message);
-        message = field_str_max (val, len, MESSAGE_MAX_BYTES, NULL);
+        message = bgr_agent_field_str_max (val, len, MESSAGE_MAX_BYTES, NULL);
       }
     else if (tag == BGR_AGENT_F_ERRNO)
       bgr_agent_field_int (val, len, &err);
@@ -401,7 +387,7 @@ agent_error (Frame *f, const char *what, GError **error)
 }
 
 static BgrAgentFacts *
-parse_ready (Frame *f)
+parse_ready (BgrAgentFrame *f)
 {
   BgrAgentFacts *facts = g_new0 (BgrAgentFacts, 1);
   g_autoptr (GPtrArray) addrs = g_ptr_array_new ();
@@ -418,7 +404,7 @@ parse_ready (Frame *f)
       {
       case BGR_AGENT_F_VERSION: bgr_agent_field_int (val, len, &facts->version); break;
       case BGR_AGENT_F_UPTIME_MS: bgr_agent_field_int (val, len, &facts->uptime_ms); break;
-#define STR(T, m) case T: g_free (facts->m); facts->m = field_str_max (val, len, FACT_MAX_BYTES, &cut); break
+#define STR(T, m) case T: g_free (facts->m); facts->m = bgr_agent_field_str_max (val, len, FACT_MAX_BYTES, &cut); break
       STR (BGR_AGENT_F_AGENT_VERSION, agent_version);
       STR (BGR_AGENT_F_KERNEL, kernel);
       STR (BGR_AGENT_F_UNAME, uname);
@@ -429,7 +415,7 @@ parse_ready (Frame *f)
 #undef STR
       case BGR_AGENT_F_ADDR:
         if (++n_addrs <= ADDRS_MAX)
-          g_ptr_array_add (addrs, field_str_max (val, len, FACT_MAX_BYTES, &cut));
+          g_ptr_array_add (addrs, bgr_agent_field_str_max (val, len, FACT_MAX_BYTES, &cut));
         break;
       default: break;
       }
@@ -448,7 +434,7 @@ BgrAgentFacts *
 bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgentAliveFunc alive,
                       gpointer alive_data, GCancellable *cancellable, GError **error)
 {
-  GAsyncQueue *q = open_channel (c, NULL);
+  GAsyncQueue *q = bgr_agent_conn_open_channel (c, NULL);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   gint64 next_send = 0;
   BgrAgentFacts *facts = NULL;
@@ -459,24 +445,24 @@ bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgent
   while (facts == NULL)
     {
       gint64 now = g_get_monotonic_time ();
-      Frame *f;
+      BgrAgentFrame *f;
 
       if (now >= next_send)
         {
-          if (!send_buf (c, BGR_AGENT_MSG_HELLO, 0, &b, error))
+          if (!bgr_agent_conn_send_buf (c, BGR_AGENT_MSG_HELLO, 0, &b, error))
             break;
           next_send = now + (gint64) MAX (resend_ms, 100) * 1000;
         }
       f = g_async_queue_timeout_pop (q, 100000);
       if (f != NULL && f->type == 0)
         {
-          frame_free (f);
-          closed_error (c, error);
+          bgr_agent_frame_free (f);
+          bgr_agent_conn_closed_error (c, error);
           break;
         }
       if (f != NULL && f->type == BGR_AGENT_MSG_READY)
         facts = parse_ready (f);
-      frame_free (f);
+      bgr_agent_frame_free (f);
       if (facts != NULL)
         break;
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -491,7 +477,7 @@ bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgent
         }
     }
   bgr_agent_buf_clear (&b);
-  close_channel (c, 0, q);
+  bgr_agent_conn_close_channel (c, 0, q);
   if (facts != NULL && facts->version != BGR_AGENT_PROTOCOL_VERSION)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
@@ -502,257 +488,38 @@ bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgent
   return facts;
 }
 
-/* Forwards a host fd to the guest as STDIN frames. */
-typedef struct {
-  BgrAgentConn *conn;
-  guint32 channel;
-  int fd;
-  GCancellable *stop;
-} Pump;
-
-static gpointer
-pump_thread (gpointer data)
-{
-  Pump *p = data;
-  g_autofree guint8 *buf = g_malloc (64 * 1024);
-  GPollFD fds[2] = { { .fd = p->fd, .events = G_IO_IN } };
-
-  g_cancellable_make_pollfd (p->stop, &fds[1]);
-  for (;;)
-    {
-      gssize n;
-
-      fds[0].revents = fds[1].revents = 0;
-      if (g_poll (fds, 2, -1) < 0 && errno != EINTR)
-        break;
-      if (g_cancellable_is_cancelled (p->stop))
-        break;
-      if (fds[0].revents == 0)
-        continue;
-      n = read (p->fd, buf, 64 * 1024);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        {
-          send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, NULL, 0, NULL);
-          break;
-        }
-      if (!send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, buf, (gsize) n, NULL))
-        break;
-    }
-  g_cancellable_release_fd (p->stop);
-  return NULL;
-}
-
-/* Writes @data to @fd. When the reader went away (EPIPE) the rest of the
- * output is dropped, as a pipe to `head` wants; any other failure also sets
- * *write_errno, and the exec fails once the command ended: its output was
- * lost. */
-static void
-write_out (int fd, gboolean *dead, int *write_errno, GBytes *data)
-{
-  gsize len;
-  const guint8 *p = g_bytes_get_data (data, &len);
-
-  while (fd >= 0 && !*dead && len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          /* A non-blocking descriptor (shared through fd passing): wait. */
-          struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-          if (poll (&pfd, 1, 30000) > 0)
-            continue;
-        }
-      if (n <= 0)
-        {
-          *dead = TRUE; /* keep draining, drop output */
-          if (n < 0 && errno != EPIPE && *write_errno == 0)
-            *write_errno = errno;
-          break;
-        }
-      p += n;
-      len -= (gsize) n;
-    }
-}
-
-gboolean
-bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const *env,
-                     const char *cwd, guint timeout_ms, int stdin_fd, int stdout_fd,
-                     int stderr_fd, gint *out_status, GCancellable *cancellable, GError **error)
-{
-  guint32 ch;
-  GAsyncQueue *q;
-  BgrAgentBuf b;
-  Pump pump = { 0 };
-  GThread *pump_th = NULL;
-  gboolean done = FALSE, ok = FALSE, killed = FALSE, out_dead = FALSE, err_dead = FALSE;
-  int out_errno = 0, err_errno = 0;
-  gint64 kill_deadline = 0;
-  g_autofree char *what = NULL;
-
-  if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "no command given");
-      return FALSE;
-    }
-  what = NULL;
-  bgr_agent_buf_init (&b);
-  for (const char *const *a = argv; *a != NULL; a++)
-    bgr_agent_buf_put_str (&b, BGR_AGENT_F_ARG, *a);
-  for (const char *const *e = env; e != NULL && *e != NULL; e++)
-    bgr_agent_buf_put_str (&b, BGR_AGENT_F_ENV, *e);
-  if (cwd != NULL)
-    bgr_agent_buf_put_str (&b, BGR_AGENT_F_CWD, cwd);
-  if (timeout_ms > 0)
-    bgr_agent_buf_put_int (&b, BGR_AGENT_F_TIMEOUT_MS, timeout_ms);
-  bgr_agent_buf_put_int (&b, BGR_AGENT_F_STDIN, stdin_fd >= 0 ? 1 : 0);
-
-  q = open_channel (c, &ch);
-  if (!send_buf (c, BGR_AGENT_MSG_EXEC, ch, &b, error))
-    {
-      bgr_agent_buf_clear (&b);
-      close_channel (c, ch, q);
-      return FALSE;
-    }
-  bgr_agent_buf_clear (&b);
-  if (stdin_fd >= 0)
-    {
-      pump.conn = c;
-      pump.channel = ch;
-      pump.fd = stdin_fd;
-      pump.stop = g_cancellable_new ();
-      pump_th = g_thread_new ("bgr-agent-stdin", pump_thread, &pump);
-    }
-
-  while (!done)
-    {
-      Frame *f;
-
-      /* Checked on every pass: a command with steady output never lets the
-       * pop below time out. */
-      if (!killed && g_cancellable_is_cancelled (cancellable))
-        {
-          BgrAgentBuf s;
-          bgr_agent_buf_init (&s);
-          bgr_agent_buf_put_int (&s, BGR_AGENT_F_SIGNAL, SIGKILL);
-          send_buf (c, BGR_AGENT_MSG_SIGNAL, ch, &s, NULL);
-          bgr_agent_buf_clear (&s);
-          killed = TRUE;
-          out_dead = err_dead = TRUE; /* the caller is gone: drop what still comes */
-          kill_deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-        }
-      if (killed && g_get_monotonic_time () > kill_deadline)
-        {
-          g_cancellable_set_error_if_cancelled (cancellable, error);
-          break;
-        }
-      f = g_async_queue_timeout_pop (q, 100000);
-      if (f == NULL)
-        continue;
-      switch (f->type)
-        {
-        case 0:
-          closed_error (c, error);
-          done = TRUE;
-          break;
-        case BGR_AGENT_MSG_STDOUT:
-          write_out (stdout_fd, &out_dead, &out_errno, f->payload);
-          break;
-        case BGR_AGENT_MSG_STDERR:
-          write_out (stderr_fd, &err_dead, &err_errno, f->payload);
-          break;
-        case BGR_AGENT_MSG_ERROR:
-          agent_error (f, what, error);
-          done = TRUE;
-          break;
-        case BGR_AGENT_MSG_EXIT:
-          {
-            BgrAgentFieldIter it;
-            guint16 tag;
-            const guint8 *val;
-            guint32 len;
-            gint64 code = -1, sig = 0, timed_out = 0;
-
-            bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL),
-                                   g_bytes_get_size (f->payload));
-            while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
-              if (tag == BGR_AGENT_F_EXIT_CODE)
-                bgr_agent_field_int (val, len, &code);
-              else if (tag == BGR_AGENT_F_SIGNAL)
-                bgr_agent_field_int (val, len, &sig);
-              else if (tag == BGR_AGENT_F_TIMED_OUT)
-                bgr_agent_field_int (val, len, &timed_out);
-            done = TRUE;
-            if (killed)
-              g_cancellable_set_error_if_cancelled (cancellable, error);
-            else if (timed_out)
-              g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
-                           "'%s' timed out after %u ms and was killed", argv[0], timeout_ms);
-            else if (out_errno != 0 || err_errno != 0)
-              g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED,
-                           "'%s' ran, but its %s was lost: cannot write it: %s", argv[0],
-                           out_errno != 0 ? "output" : "error output",
-                           g_strerror (out_errno != 0 ? out_errno : err_errno));
-            else
-              {
-                /* A status, whatever the guest says: 0..255. */
-                if (out_status != NULL)
-                  *out_status = code >= 0 ? (gint) MIN (code, 255) : 128 + (gint) CLAMP (sig, 0, 127);
-                ok = TRUE;
-              }
-          }
-          break;
-        default:
-          break;
-        }
-      frame_free (f);
-    }
-
-  if (pump_th != NULL)
-    {
-      g_cancellable_cancel (pump.stop);
-      g_thread_join (pump_th);
-      g_object_unref (pump.stop);
-    }
-  close_channel (c, ch, q);
-  return ok;
-}
-
 /* One request, one answer of @reply_type on a fresh channel. */
-static Frame *
-request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint timeout_ms,
+BgrAgentFrame *
+bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint timeout_ms,
          const char *what, GCancellable *cancellable, GError **error)
 {
   guint32 ch;
-  GAsyncQueue *q = open_channel (c, &ch);
+  GAsyncQueue *q = bgr_agent_conn_open_channel (c, &ch);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   BgrAgentBuf empty;
-  Frame *result = NULL;
+  BgrAgentFrame *result = NULL;
 
   bgr_agent_buf_init (&empty);
-  if (!send_buf (c, type, ch, b != NULL ? b : &empty, error))
+  if (!bgr_agent_conn_send_buf (c, type, ch, b != NULL ? b : &empty, error))
     {
-      close_channel (c, ch, q);
+      bgr_agent_conn_close_channel (c, ch, q);
       return NULL;
     }
   for (;;)
     {
-      Frame *f = g_async_queue_timeout_pop (q, 100000);
+      BgrAgentFrame *f = g_async_queue_timeout_pop (q, 100000);
       if (f != NULL)
         {
           if (f->type == 0)
             {
-              closed_error (c, error);
-              frame_free (f);
+              bgr_agent_conn_closed_error (c, error);
+              bgr_agent_frame_free (f);
               break;
             }
           if (f->type == BGR_AGENT_MSG_ERROR)
             {
-              agent_error (f, what, error);
-              frame_free (f);
+              bgr_agent_frame_error (f, what, error);
+              bgr_agent_frame_free (f);
               break;
             }
           if (f->type == reply_type)
@@ -760,7 +527,7 @@ request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint
               result = f;
               break;
             }
-          frame_free (f);
+          bgr_agent_frame_free (f);
           continue;
         }
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -772,92 +539,6 @@ request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint
           break;
         }
     }
-  close_channel (c, ch, q);
+  bgr_agent_conn_close_channel (c, ch, q);
   return result;
-}
-
-gboolean
-bgr_agent_conn_shutdown (BgrAgentConn *c, const char *mode, gint timeout_ms,
-                         GCancellable *cancellable, GError **error)
-{
-  BgrAgentBuf b;
-  Frame *f;
-
-  bgr_agent_buf_init (&b);
-  bgr_agent_buf_put_str (&b, BGR_AGENT_F_MODE, mode != NULL ? mode : "poweroff");
-  f = request (c, BGR_AGENT_MSG_SHUTDOWN, &b, BGR_AGENT_MSG_OK, timeout_ms,
-               "cannot shut the guest down", cancellable, error);
-  bgr_agent_buf_clear (&b);
-  frame_free (f);
-  return f != NULL;
-}
-
-GStrv
-bgr_agent_conn_ports (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellable, GError **error)
-{
-  Frame *f = request (c, BGR_AGENT_MSG_PORTS_REQ, NULL, BGR_AGENT_MSG_PORTS, timeout_ms,
-                      "cannot list the guest's ports", cancellable, error);
-  g_autoptr (GPtrArray) lines = g_ptr_array_new ();
-  BgrAgentFieldIter it;
-  guint16 tag;
-  const guint8 *val;
-  guint32 len;
-  gboolean cut = FALSE;
-  guint n = 0;
-
-  if (f == NULL)
-    return NULL;
-  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
-  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
-    if (tag == BGR_AGENT_F_PORT && ++n <= PORTS_MAX)
-      g_ptr_array_add (lines, field_str_max (val, len, PORT_LINE_MAX_BYTES, &cut));
-  frame_free (f);
-  if (n > PORTS_MAX)
-    g_info ("the guest agent reported %u listening sockets; keeping the first %d", n, PORTS_MAX);
-  if (cut)
-    g_info ("the guest agent reported port lines longer than %d bytes; they were cut",
-            PORT_LINE_MAX_BYTES);
-  g_ptr_array_add (lines, NULL);
-  return (GStrv) g_ptr_array_steal (lines, NULL);
-}
-
-GHashTable *
-bgr_agent_conn_stats (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellable, GError **error)
-{
-  static const struct { guint16 tag; const char *name; } names[] = {
-    { BGR_AGENT_F_STAT_CPU_USER_MS, "cpu_user_ms" },
-    { BGR_AGENT_F_STAT_CPU_SYSTEM_MS, "cpu_system_ms" },
-    { BGR_AGENT_F_STAT_CPU_IDLE_MS, "cpu_idle_ms" },
-    { BGR_AGENT_F_STAT_MEM_TOTAL, "mem_total" },
-    { BGR_AGENT_F_STAT_MEM_AVAILABLE, "mem_available" },
-    { BGR_AGENT_F_STAT_LOAD1_MILLI, "load1_milli" },
-    { BGR_AGENT_F_STAT_UPTIME_MS, "uptime_ms" },
-    { BGR_AGENT_F_STAT_DISK_TOTAL, "disk_total" },
-    { BGR_AGENT_F_STAT_DISK_FREE, "disk_free" },
-  };
-  Frame *f = request (c, BGR_AGENT_MSG_STATS_REQ, NULL, BGR_AGENT_MSG_STATS, timeout_ms,
-                      "cannot read the guest's stats", cancellable, error);
-  GHashTable *stats;
-  BgrAgentFieldIter it;
-  guint16 tag;
-  const guint8 *val;
-  guint32 len;
-
-  if (f == NULL)
-    return NULL;
-  stats = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
-  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
-    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-      if (names[i].tag == tag)
-        {
-          gint64 v;
-          /* Out of range is no answer (and no overflow in later sums). */
-          if (bgr_agent_field_int (val, len, &v) == 0 && v >= 0 && v < STAT_MAX)
-            g_hash_table_insert (stats, (gpointer) names[i].name, g_memdup2 (&v, sizeof v));
-          else
-            g_info ("the guest agent reported an impossible %s; ignored", names[i].name);
-        }
-  frame_free (f);
-  return stats;
 }
