@@ -153,8 +153,9 @@ def main():
     subprocess.run(["truncate", "-s", "32M", image], check=True)
     subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
     with open(env["BANGER_CONFIG"], "w") as f:
+        # No web UI: this bangerd runs in the machine's network namespace.
         f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "fake"\n'
-                % (work, work))
+                'web_listen_addr = ""\n' % (work, work))
     run("image", "register", "--name", "img", "--rootfs", image, "--kernel", AGENT)
     repo = os.path.join(work, "repo")
     make_repo(repo)
