@@ -22,6 +22,7 @@
  * guest may have no libc we could use, or a different one.
  */
 #include "agent.h"
+#include "banger-agent-work.h"
 
 /* ---- global state ---- */
 
@@ -220,7 +221,9 @@ int main(int argc, char **argv)
     const char *listen_path = NULL;
 
     if (getpid() == 1) {
-        pid_t pid = fork();
+        pid_t pid;
+        agent_mount_work_disk(); /* before the init: it sees /root on the work disk */
+        pid = fork();
         if (pid != 0) {
             if (pid < 0)
                 warn("cannot start: fork: %s", strerror(errno));

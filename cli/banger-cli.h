@@ -123,6 +123,16 @@ gboolean banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **
 gboolean banger_cmd_vm_stats (BangerInvocation *inv, int *exit_status, GError **error);
 
 extern const GOptionEntry banger_vm_create_options[];
+gboolean banger_cmd_vm_run (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_workspace_prepare (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_workspace_show (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_workspace_bootstrap (BangerInvocation *inv, int *exit_status,
+                                            GError **error);
+gboolean banger_cmd_vm_workspace_export (BangerInvocation *inv, int *exit_status, GError **error);
+extern const GOptionEntry banger_vm_workspace_export_options[];
+gboolean banger_cmd_vm_cp (BangerInvocation *inv, int *exit_status, GError **error);
+extern const GOptionEntry banger_vm_run_options[];
+extern const GOptionEntry banger_vm_workspace_prepare_options[];
 extern const GOptionEntry banger_vm_delete_options[];
 extern const GOptionEntry banger_vm_logs_options[];
 extern const GOptionEntry banger_vm_exec_options[];

@@ -7,7 +7,8 @@
 
 #include "banger-cli.h"
 
-static char *opt_name, *opt_image, *opt_vcpus, *opt_memory, *opt_disk_size, *opt_cmdline_append;
+static char *opt_name, *opt_image, *opt_vcpus, *opt_memory, *opt_disk_size, *opt_work_size,
+  *opt_cmdline_append;
 
 const GOptionEntry banger_vm_create_options[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
@@ -20,6 +21,9 @@ const GOptionEntry banger_vm_create_options[] = {
   { "disk-size", 0, 0, G_OPTION_ARG_STRING, &opt_disk_size,
     "Size of the VM's rootfs, e.g. 8G; larger than the image grows its ext4 (default: the "
     "image's size)", "SIZE" },
+  { "work-size", 0, 0, G_OPTION_ARG_STRING, &opt_work_size,
+    "Size of the work disk mounted at /root in the guest, e.g. 20G (default: 8G, or the "
+    "image's work-seed when larger)", "SIZE" },
   { "cmdline-append", 0, 0, G_OPTION_ARG_STRING, &opt_cmdline_append,
     "Add these arguments to the guest kernel's command line (kept for every boot)", "ARGS" },
   G_OPTION_ENTRY_NULL
@@ -80,6 +84,11 @@ print_vm (BgrVm *vm)
   g_print ("vcpus:       %" G_GINT64_FORMAT "\n", bgr_vm_get_vcpus (vm));
   g_print ("memory:      %" G_GINT64_FORMAT " MiB\n", bgr_vm_get_memory_mib (vm));
   g_print ("disk:        %s (its files take %s on the host)\n", disk, used);
+  if (bgr_vm_get_work_size (vm) > 0)
+    {
+      g_autofree char *work = banger_format_size ((guint64) bgr_vm_get_work_size (vm));
+      g_print ("work disk:   %s, mounted at /root\n", work);
+    }
   g_print ("ip:          %s\n", bgr_vm_get_ip (vm) != NULL ? bgr_vm_get_ip (vm) : "none (no network)");
   if (bgr_vm_get_dns_name (vm) != NULL)
     g_print ("dns:         %s\n", bgr_vm_get_dns_name (vm));
@@ -113,7 +122,7 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrClient) client = NULL;
   g_autoptr (BgrVm) vm = NULL;
   g_autofree char *name = opt_name != NULL ? g_strdup (opt_name) : default_name ();
-  guint64 memory = 0, disk = 0, vcpus = 0;
+  guint64 memory = 0, disk = 0, work = 0, vcpus = 0;
   double elapsed;
   gboolean tty = isatty (STDERR_FILENO) && !inv->json;
   g_autoptr (BgrVmSpec) spec = bgr_vm_spec_new (name);
@@ -128,7 +137,8 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
       return FALSE;
     }
   if ((opt_memory != NULL && !banger_parse_size ("--memory", opt_memory, 1ull << 20, &memory, error))
-      || (opt_disk_size != NULL && !banger_parse_size ("--disk-size", opt_disk_size, 1, &disk, error)))
+      || (opt_disk_size != NULL && !banger_parse_size ("--disk-size", opt_disk_size, 1, &disk, error))
+      || (opt_work_size != NULL && !banger_parse_size ("--work-size", opt_work_size, 1, &work, error)))
     return FALSE;
   if (opt_memory != NULL && memory < (1ull << 20))
     {
@@ -147,6 +157,8 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
     bgr_vm_spec_set_memory_mib (spec, memory >> 20);
   if (disk > 0)
     bgr_vm_spec_set_disk_size (spec, disk);
+  if (work > 0)
+    bgr_vm_spec_set_work_size (spec, work);
   bgr_vm_spec_set_cmdline_append (spec, opt_cmdline_append);
   p = banger_progress_new (BANGER_PROGRESS_STEPS, name, tty);
   vm = bgr_client_vm_create (client, spec, banger_progress_get_operation (p), NULL, error);

@@ -141,6 +141,46 @@ const BangerCommand banger_commands[] = {
     "stdin is forwarded when it is a pipe or a file (-i: also from a terminal).\n"
     "The exit status is the command's (128+N when signal N killed it, 124 when\n"
     "--timeout killed it).", "NAME -- COMMAND [ARGS...]", 2, G_MAXUINT, banger_vm_exec_options },
+  { "vm run", banger_cmd_vm_run, "Create a VM with your repository in it",
+    "banger's main flow: creates and boots a VM, puts the git repository enclosing\n"
+    "REPO (default: the current directory) at /root/repo in it (uncommitted and\n"
+    "untracked work included, ignored files left out; see vm workspace prepare),\n"
+    "starts the bootstrap (mise install when the repository has a mise.toml,\n"
+    ".mise.toml or .tool-versions and the guest has mise) and prints the next steps.\n"
+    "A VM whose workspace cannot be prepared is deleted again.",
+    "[REPO]", 0, 1, banger_vm_run_options },
+  { "vm workspace prepare", banger_cmd_vm_workspace_prepare, "Put a git checkout into a VM",
+    "Sends the git repository enclosing REPO (default: the current directory) to a\n"
+    "running VM. metadata mode (default): a shallow .git holding HEAD's commit, the\n"
+    "index, and the working files as they are on disk: tracked files with their\n"
+    "changes and untracked files that are not ignored; git status, diff and commit\n"
+    "work in the guest. full_copy: the repository's own .git, submodules included.\n"
+    "The copy is staged in the guest and renamed into place; an existing one at the\n"
+    "guest path is replaced. Progress is shown on a terminal; Ctrl-C cancels and\n"
+    "leaves the guest as it was.",
+    "VM [REPO]", 1, 2, banger_vm_workspace_prepare_options },
+  { "vm workspace show", banger_cmd_vm_workspace_show, "Show a VM's workspace",
+    "Shows where a VM's workspace came from (repository, commit, branch, mode), where\n"
+    "it is, and whether the guest copy changed since it was prepared (checked now on\n"
+    "a running VM whose guest has git).", "VM", 1, 1, NULL },
+  { "vm workspace bootstrap", banger_cmd_vm_workspace_bootstrap,
+    "Start the workspace's tool installs in the guest",
+    "When the workspace has a mise.toml, .mise.toml or .tool-versions and the guest\n"
+    "has mise, starts `mise install` there in the background (log:\n"
+    "/root/.cache/banger/bootstrap.log); otherwise says why it did nothing.", "VM", 1, 1, NULL },
+  { "vm workspace export", banger_cmd_vm_workspace_export,
+    "Bring a VM's work back as a host branch",
+    "Creates branch NAME (default banger/VM) in the host repository the workspace came\n"
+    "from: the guest's commits since the prepared one, and its uncommitted and\n"
+    "untracked work as one more commit on top. The guest needs git. The host's\n"
+    "working tree, index and current branch are never touched; an existing branch is\n"
+    "moved only with --force.", "VM", 1, 1, banger_vm_workspace_export_options },
+  { "vm cp", banger_cmd_vm_cp, "Copy files between the host and a VM",
+    "Copies a file, symlink or directory tree like cp -a (modes, symlinks, times),\n"
+    "from the host into a running VM (HOST_PATH VM:GUEST_PATH) or out of it\n"
+    "(VM:GUEST_PATH HOST_PATH). When the target is an existing directory the copy\n"
+    "goes into it; anything else there is replaced. The guest needs tar.",
+    "SRC DEST", 2, 2, NULL },
 };
 
 const gsize banger_n_commands = G_N_ELEMENTS (banger_commands);

@@ -78,6 +78,8 @@ void bgrd_objects_start (Daemon *d);
 void bgrd_objects_stop (Daemon *d);
 /* The VM/image/kernel name of an object skeleton's interface. */
 const char *bgrd_object_name (GDBusMethodInvocation *invocation);
+/* The Vm object's workspace and copy methods (bangerd-workspace.c). */
+void bgrd_workspace_connect (Daemon *d, gpointer iface);
 
 /* Lists as aa{sv}. */
 typedef GVariant *(*BgrdToVariant) (gpointer object);

@@ -392,6 +392,74 @@ dbus_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GErro
   return record_from_reply (reply, (RecordNew) bgr_vm_stats_new_from_json, error);
 }
 
+/* ---- workspaces and vm cp ----------------------------------------------- */
+
+static BgrWorkspace *
+dbus_vm_workspace_prepare (BgrBackend *b, const char *name, BgrWorkspaceSpec *spec,
+                           BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    call_object (SELF (b), &VM, name, "PrepareWorkspace",
+                 g_variant_new_tuple ((GVariant *[]) { bgr_options_to_variant (BGR_OPTIONS (spec)) }, 1),
+                 NULL, "(a{sv})", op, cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
+}
+
+static BgrWorkspace *
+dbus_vm_workspace_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "GetWorkspace", NULL, NULL,
+                                            "(a{sv})", NULL, cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
+}
+
+static char *
+dbus_vm_workspace_bootstrap (BgrBackend *b, const char *name, GCancellable *cancellable,
+                             GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "BootstrapWorkspace", NULL, NULL,
+                                            "(s)", NULL, cancellable, error);
+  char *line = NULL;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(s)", &line);
+  return line;
+}
+
+static BgrWorkspace *
+dbus_vm_workspace_export (BgrBackend *b, const char *name, const char *branch,
+                          BgrWorkspaceExportFlags flags, BgrOperation *op,
+                          GCancellable *cancellable, GError **error)
+{
+  GVariantDict opts;
+  g_autoptr (GVariant) reply = NULL;
+
+  g_variant_dict_init (&opts, NULL);
+  if (branch != NULL)
+    g_variant_dict_insert (&opts, "branch", "s", branch);
+  if (flags & BGR_WORKSPACE_EXPORT_FLAGS_FORCE)
+    g_variant_dict_insert (&opts, "force", "b", TRUE);
+  if (flags & BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN)
+    g_variant_dict_insert (&opts, "dry-run", "b", TRUE);
+  reply = call_object (SELF (b), &VM, name, "ExportWorkspace",
+                       g_variant_new ("(@a{sv})", g_variant_dict_end (&opts)), NULL, "(a{sv})", op,
+                       cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
+}
+
+static gboolean
+dbus_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, const char *host_path,
+              const char *guest_path, BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    call_object (SELF (b), &VM, name, "Copy",
+                 g_variant_new ("(ssb@a{sv})", host_path != NULL ? host_path : "",
+                                guest_path != NULL ? guest_path : "", direction == BGR_COPY_FROM_VM,
+                                g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+                 NULL, "()", op, cancellable, error);
+  return reply != NULL;
+}
+
 const BgrBackendVTable bgr_backend_dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -427,4 +495,9 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_exec = dbus_vm_exec,
   .vm_ports = dbus_vm_ports,
   .vm_stats = dbus_vm_stats,
+  .vm_workspace_prepare = dbus_vm_workspace_prepare,
+  .vm_workspace_get = dbus_vm_workspace_get,
+  .vm_workspace_bootstrap = dbus_vm_workspace_bootstrap,
+  .vm_workspace_export = dbus_vm_workspace_export,
+  .vm_copy = dbus_vm_copy,
 };

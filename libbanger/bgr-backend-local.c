@@ -9,6 +9,7 @@
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-private.h"
 #include "engine/bgr-engine-vm-record-private.h"
+#include "engine/bgr-engine-workspace-private.h"
 
 typedef struct {
   BgrBackend parent;
@@ -290,6 +291,45 @@ local_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GErr
   return bgr_engine_vm_stats (ENGINE (b), name, cancellable, error);
 }
 
+static BgrWorkspace *
+local_vm_workspace_prepare (BgrBackend *b, const char *name, BgrWorkspaceSpec *spec,
+                            BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_workspace_prepare (ENGINE (b), name, spec, op, cancellable, error);
+}
+
+static BgrWorkspace *
+local_vm_workspace_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_workspace_get (ENGINE (b), name, cancellable, error);
+}
+
+static char *
+local_vm_workspace_bootstrap (BgrBackend *b, const char *name, GCancellable *cancellable,
+                              GError **error)
+{
+  return bgr_engine_vm_workspace_bootstrap (ENGINE (b), name, cancellable, error);
+}
+
+static BgrWorkspace *
+local_vm_workspace_export (BgrBackend *b, const char *name, const char *branch,
+                           BgrWorkspaceExportFlags flags, BgrOperation *op,
+                           GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_workspace_export (ENGINE (b), name, branch,
+                                         (flags & BGR_WORKSPACE_EXPORT_FLAGS_FORCE) != 0,
+                                         (flags & BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN) != 0, op,
+                                         cancellable, error);
+}
+
+static gboolean
+local_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, const char *host_path,
+               const char *guest_path, BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_copy (ENGINE (b), name, direction, host_path, guest_path, op, cancellable,
+                             error);
+}
+
 static const BgrBackendVTable local_vtable = {
   .name = "local",
   .free = local_free,
@@ -325,6 +365,11 @@ static const BgrBackendVTable local_vtable = {
   .vm_exec = local_vm_exec,
   .vm_ports = local_vm_ports,
   .vm_stats = local_vm_stats,
+  .vm_workspace_prepare = local_vm_workspace_prepare,
+  .vm_workspace_get = local_vm_workspace_get,
+  .vm_workspace_bootstrap = local_vm_workspace_bootstrap,
+  .vm_workspace_export = local_vm_workspace_export,
+  .vm_copy = local_vm_copy,
 };
 
 BgrBackend *

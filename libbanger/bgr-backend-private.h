@@ -73,6 +73,21 @@ typedef struct {
                           GError **error);
   BgrVmStats *(*vm_stats) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                            GError **error);
+  /* workspaces and vm cp (bgr-client-workspace.c) */
+  BgrWorkspace *(*vm_workspace_prepare) (BgrBackend *backend, const char *name,
+                                         BgrWorkspaceSpec *spec, BgrOperation *op,
+                                         GCancellable *cancellable, GError **error);
+  BgrWorkspace *(*vm_workspace_get) (BgrBackend *backend, const char *name,
+                                     GCancellable *cancellable, GError **error);
+  char *(*vm_workspace_bootstrap) (BgrBackend *backend, const char *name,
+                                   GCancellable *cancellable, GError **error);
+  BgrWorkspace *(*vm_workspace_export) (BgrBackend *backend, const char *name,
+                                        const char *branch, BgrWorkspaceExportFlags flags,
+                                        BgrOperation *op, GCancellable *cancellable,
+                                        GError **error);
+  gboolean (*vm_copy) (BgrBackend *backend, const char *name, BgrCopyDirection direction,
+                       const char *host_path, const char *guest_path, BgrOperation *op,
+                       GCancellable *cancellable, GError **error);
 } BgrBackendVTable;
 
 /* Called when the engine wrote or deleted an object (local backends), in

@@ -42,7 +42,8 @@ bgr_vm_init (BgrVm *self)
 static const char *const vm_public_members[] = {
   "name", "id", "image", "state", "reason", "hypervisor", "accel", "network", "ip", "mac",
   "dns_name", "console_log", "guest_kernel", "guest_os", "guest_addrs", "vcpus", "memory_mib",
-  "disk_size", "disk_used", "pid", "created", "started", "stopped", "last_activity", "debug", NULL
+  "disk_size", "disk_used", "pid", "created", "started", "stopped", "last_activity", "debug",
+  "work_size", "workspace", NULL
 };
 
 static const struct {
@@ -232,6 +233,9 @@ VM_INT (bgr_vm_get_vcpus, "vcpus")
 VM_INT (bgr_vm_get_memory_mib, "memory_mib")
 VM_INT (bgr_vm_get_disk_size, "disk_size")
 VM_INT (bgr_vm_get_disk_used, "disk_used")
+/* bgr_vm_get_work_size(): bytes of the work disk mounted at /root (0: the
+ * VM has none; since 0.2). */
+VM_INT (bgr_vm_get_work_size, "work_size")
 VM_INT (bgr_vm_get_pid, "pid")
 VM_INT (bgr_vm_get_created, "created")
 VM_INT (bgr_vm_get_started, "started")

@@ -50,6 +50,7 @@ static const BgrOptionKey vm_spec_keys[] = {
   { "vcpus", "u" },
   { "memory-mib", "t" },
   { "disk-size", "t" },
+  { "work-size", "t" },
   { "cmdline-append", "s" },
   { NULL, NULL },
 };
@@ -78,6 +79,7 @@ STRING_OPTION (BgrVmSpec, bgr_vm_spec, image, "image")
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, vcpus, "vcpus", guint, uint32)
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, memory_mib, "memory-mib", guint64, uint64)
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, disk_size, "disk-size", guint64, uint64)
+NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, work_size, "work-size", guint64, uint64)
 STRING_OPTION (BgrVmSpec, bgr_vm_spec, cmdline_append, "cmdline-append")
 
 /* ---- BgrPullOptions ----------------------------------------------------- */
@@ -400,3 +402,54 @@ STRING_OPTION (BgrKernelSpec, bgr_kernel_spec, kernel, "kernel")
 STRING_OPTION (BgrKernelSpec, bgr_kernel_spec, modules, "modules")
 STRING_OPTION (BgrKernelSpec, bgr_kernel_spec, initrd, "initrd")
 STRING_OPTION (BgrKernelSpec, bgr_kernel_spec, deb, "deb")
+
+/* ---- BgrWorkspaceSpec --------------------------------------------------- */
+
+static const BgrOptionKey workspace_spec_keys[] = {
+  { "repo", "s" },
+  { "guest-path", "s" },
+  { "mode", "s" },
+  { "readonly", "b" },
+  { "branch", "s" },
+  { "from", "s" },
+  { NULL, NULL },
+};
+
+DEFINE_OPTIONS_TYPE (BgrWorkspaceSpec, bgr_workspace_spec, workspace_spec_keys)
+
+/**
+ * bgr_workspace_spec_new:
+ * @repo: (nullable): a path in the repository
+ *
+ * Returns: (transfer full): a new workspace spec
+ *
+ * Since: 0.3
+ */
+BgrWorkspaceSpec *
+bgr_workspace_spec_new (const char *repo)
+{
+  BgrWorkspaceSpec *self = g_object_new (BGR_TYPE_WORKSPACE_SPEC, NULL);
+  if (repo != NULL)
+    bgr_workspace_spec_set_repo (self, repo);
+  return self;
+}
+
+STRING_OPTION (BgrWorkspaceSpec, bgr_workspace_spec, repo, "repo")
+STRING_OPTION (BgrWorkspaceSpec, bgr_workspace_spec, guest_path, "guest-path")
+STRING_OPTION (BgrWorkspaceSpec, bgr_workspace_spec, mode, "mode")
+STRING_OPTION (BgrWorkspaceSpec, bgr_workspace_spec, branch, "branch")
+STRING_OPTION (BgrWorkspaceSpec, bgr_workspace_spec, from, "from")
+
+void
+bgr_workspace_spec_set_readonly (BgrWorkspaceSpec *self, gboolean readonly)
+{
+  g_return_if_fail (BGR_IS_WORKSPACE_SPEC (self));
+  bgr_options_put_boolean (BGR_OPTIONS (self), "readonly", readonly);
+}
+
+gboolean
+bgr_workspace_spec_get_readonly (BgrWorkspaceSpec *self)
+{
+  g_return_val_if_fail (BGR_IS_WORKSPACE_SPEC (self), FALSE);
+  return bgr_options_get_boolean (BGR_OPTIONS (self), "readonly");
+}

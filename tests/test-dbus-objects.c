@@ -1406,6 +1406,7 @@ test_client_against_xml (void)
     g_autoptr (BgrPullOptions) popts = bgr_pull_options_new ();
     static const char *const argv[] = { "true", NULL };
     g_autoptr (BgrExecSpec) espec = bgr_exec_spec_new (argv);
+    g_autoptr (BgrWorkspaceSpec) wspec = bgr_workspace_spec_new ("/tmp/repo");
     g_autoptr (GCancellable) cancellable = g_cancellable_new ();
     guint64 freed;
     guint removed;
@@ -1475,12 +1476,22 @@ test_client_against_xml (void)
     CHECK (V ("Ports"), { GPtrArray *l = bgr_client_vm_ports (c, "x", NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });
     CHECK (V ("Stats"), { BgrVmStats *s = bgr_client_vm_stats (c, "x", NULL, error); g_clear_object (&s); });
     CHECK (V ("Exec"), bgr_client_vm_exec (c, "x", espec, &status, NULL, error));
+    CHECK (V ("PrepareWorkspace"), { BgrWorkspace *w = bgr_client_vm_workspace_prepare (c, "x", wspec, NULL, NULL, error); g_clear_object (&w); });
+    CHECK (V ("GetWorkspace"), { BgrWorkspace *w = bgr_client_vm_workspace_get (c, "x", NULL, error); g_clear_object (&w); });
+    CHECK (V ("BootstrapWorkspace"), { char *l = bgr_client_vm_workspace_bootstrap (c, "x", NULL, error); g_free (l); });
+    CHECK (V ("ExportWorkspace"), { BgrWorkspace *w = bgr_client_vm_workspace_export (c, "x", "b", BGR_WORKSPACE_EXPORT_FLAGS_FORCE, NULL, NULL, error); g_clear_object (&w); });
+    CHECK (V ("Copy"), bgr_client_vm_copy (c, "x", BGR_COPY_FROM_VM, "/tmp/a", "/root/a", NULL, NULL, error));
     g_mutex_lock (&fd.lock);
     g_assert_cmpuint (fd.exec_fds, ==, 3);
     g_mutex_unlock (&fd.lock);
     /* Without descriptors: /dev/null travels in their place. */
     bgr_exec_spec_set_stdio (espec, -1, -1, -1);
     CHECK (V ("Exec"), bgr_client_vm_exec (c, "x", espec, &status, NULL, error));
+    CHECK (V ("PrepareWorkspace"), { BgrWorkspace *w = bgr_client_vm_workspace_prepare (c, "x", wspec, NULL, NULL, error); g_clear_object (&w); });
+    CHECK (V ("GetWorkspace"), { BgrWorkspace *w = bgr_client_vm_workspace_get (c, "x", NULL, error); g_clear_object (&w); });
+    CHECK (V ("BootstrapWorkspace"), { char *l = bgr_client_vm_workspace_bootstrap (c, "x", NULL, error); g_free (l); });
+    CHECK (V ("ExportWorkspace"), { BgrWorkspace *w = bgr_client_vm_workspace_export (c, "x", "b", BGR_WORKSPACE_EXPORT_FLAGS_FORCE, NULL, NULL, error); g_clear_object (&w); });
+    CHECK (V ("Copy"), bgr_client_vm_copy (c, "x", BGR_COPY_FROM_VM, "/tmp/a", "/root/a", NULL, NULL, error));
     g_mutex_lock (&fd.lock);
     g_assert_cmpuint (fd.exec_fds, ==, 3);
     g_mutex_unlock (&fd.lock);

@@ -39,6 +39,10 @@ extern "C" {
 #define BGR_AGENT_SERIAL_NAME "org.banger.agent.0"
 /* Where banger installs the agent inside a VM's rootfs. */
 #define BGR_AGENT_GUEST_PATH "/.banger/banger-vsock-agent"
+/* Set (kernel command line, then init's environment) to the work disk's
+ * device when the VM has one: the agent mounts it on /root before the
+ * image's init runs (docs/vms.md, "What lives where"). */
+#define BGR_AGENT_WORK_ENV "banger_work"
 
 typedef enum {
   BGR_AGENT_MSG_HELLO = 1,       /* host->agent, ch 0: VERSION. Agent answers READY. */

@@ -206,12 +206,16 @@ boot_cmdline (JsonObject *doc, const char *driver_name, gboolean kvm)
   g_autofree char *tsc = kvm ? g_strdup ("") : tsc_khz_arg ();
   const char *ip_arg = bgr_record_str (doc, "kernel_ip_arg");
   const char *extra = bgr_record_str (doc, "cmdline_append"); /* the user's, last */
+  /* The work disk is the second drive; the agent, as PID 1, mounts it on
+   * /root before the image's init runs. Without a dot the kernel hands the
+   * parameter to init as an environment variable (BGR_AGENT_WORK_ENV). */
+  const char *work = bgr_record_str (doc, "work_disk") != NULL ? " " BGR_AGENT_WORK_ENV "=/dev/vdb" : "";
 
   /* Firecracker adds "root=/dev/vda rw" for its root drive itself. */
   return g_strdup_printf ("console=ttyS0 reboot=k panic=-1 %srootfstype=ext4 "
-                          "init=%s%s%s%s%s%s%s",
+                          "init=%s%s%s%s%s%s%s%s",
                           g_str_equal (driver_name, "firecracker") ? "" : "root=/dev/vda rw ",
-                          BGR_AGENT_GUEST_PATH, tsc,
+                          BGR_AGENT_GUEST_PATH, work, tsc,
                           g_str_equal (driver_name, "firecracker") ? " pci=off" : "",
                           ip_arg != NULL ? " " : "", ip_arg != NULL ? ip_arg : "",
                           extra != NULL ? " " : "", extra != NULL ? extra : "");

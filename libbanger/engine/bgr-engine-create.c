@@ -167,7 +167,8 @@ new_record (BgrEngine *engine, const char *name, const char *image, BgrImage *im
 
 /* Steps 1-3 of @n_steps, before any VMM runs. */
 static gboolean
-prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, guint n_steps,
+prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, guint64 work_size,
+         guint n_steps,
          BgrOperation *op, GCancellable *cancellable,
          GError **error)
 {
@@ -198,7 +199,7 @@ prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, g
 
   /* 2: the VM's own disks, cloned from the base and the work-seed. */
   bgr_vm_report (op, "cloning disks", 2, n_steps);
-  if (!bgr_vm_disks_clone (doc, img, base, disk_size, cancellable, error))
+  if (!bgr_vm_disks_clone (doc, img, base, disk_size, work_size, cancellable, error))
     return FALSE;
   bgr_crash_point ("vm-create.disks-cloned");
 
@@ -229,6 +230,7 @@ bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
   guint vcpus = bgr_vm_spec_get_vcpus (spec);
   guint64 memory_mib = bgr_vm_spec_get_memory_mib (spec);
   guint64 disk_size = bgr_vm_spec_get_disk_size (spec);
+  guint64 work_size = bgr_vm_spec_get_work_size (spec);
   g_autoptr (BgrImage) img = NULL;
   g_autoptr (BgrVmClaim) claim = NULL;
   g_autoptr (JsonObject) doc = NULL;
@@ -247,13 +249,14 @@ bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
     memory_mib = 512;
   if (!bgr_vm_check_name (name, error) || !check_resources (vcpus, memory_mib, error)
       || (disk_size != 0 && !bgr_disk_size_check ("disk-size", disk_size, error))
+      || (work_size != 0 && !bgr_disk_size_check ("work-size", work_size, error))
       || (img = image_for_vm (engine, image, disk_size, error)) == NULL
       || (claim = claim_new_name (engine, name, image, error)) == NULL)
     return NULL;
   doc = new_record (engine, name, image, img, vcpus, memory_mib);
   if (bgr_vm_spec_get_cmdline_append (spec) != NULL)
     json_object_set_string_member (doc, "cmdline_append", bgr_vm_spec_get_cmdline_append (spec));
-  if (!prepare (engine, doc, img, disk_size, n_steps, op, cancellable, &local))
+  if (!prepare (engine, doc, img, disk_size, work_size, n_steps, op, cancellable, &local))
     {
       undo_create (engine, doc, name);
       g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot create VM '%s': ", name);

@@ -13,10 +13,15 @@ G_BEGIN_DECLS
 char *bgr_vm_disks_prepare_base (BgrEngine *engine, BgrImage *img, gboolean *out_made,
                                  GCancellable *cancellable, GError **error);
 /* Clones the VM's disks into DIR (the record's "dir"): its rootfs from
- * @base, grown to @disk_size when larger, and the image's work-seed.
- * Records them in @doc. */
+ * @base, grown to @disk_size when larger, and its work disk (mounted at
+ * /root in the guest): the image's work-seed grown to @work_size, or an
+ * empty ext4 of @work_size (0: BGR_WORK_SIZE_DEFAULT). Records them in
+ * @doc ("work_disk", "work_size"). */
 gboolean bgr_vm_disks_clone (JsonObject *doc, BgrImage *img, const char *base, guint64 disk_size,
-                             GCancellable *cancellable, GError **error);
+                             guint64 work_size, GCancellable *cancellable, GError **error);
+/* A VM's work disk when neither the call nor the work-seed says more: 8
+ * GiB (a sparse file: it takes what the guest writes). */
+#define BGR_WORK_SIZE_DEFAULT (G_GUINT64_CONSTANT (8) << 30)
 /* The largest disk banger makes (a VM's rootfs, a pulled image): 16 TiB,
  * the largest file ext4 with 4 KiB blocks holds. */
 #define BGR_DISK_SIZE_MAX (G_GUINT64_CONSTANT (16) << 40)

@@ -158,23 +158,48 @@ bgr_vm_disks_prepare_base (BgrEngine *engine, BgrImage *img, gboolean *out_made,
   return g_steal_pointer (&base);
 }
 
+/* The VM's work disk, DIR/work.ext4, mounted at /root in the guest: a copy
+ * of the image's work-seed grown to @work_size when that is larger, or a
+ * new empty ext4 of @work_size (sparse). */
+static gboolean
+make_work_disk (JsonObject *doc, BgrImage *img, guint64 work_size, GCancellable *cancellable,
+                GError **error)
+{
+  g_autofree char *work = g_build_filename (bgr_record_str (doc, "dir"), "work.ext4", NULL);
+  const char *seed = bgr_image_get_work_seed_path (img);
+
+  if (work_size == 0)
+    work_size = BGR_WORK_SIZE_DEFAULT;
+  if (seed != NULL)
+    {
+      if (!bgr_copy_file (seed, work, cancellable, error))
+        return FALSE;
+      if (work_size > bgr_path_size (work) && !bgr_ext4_grow (work, work_size, cancellable, error))
+        return FALSE;
+    }
+  else
+    {
+      /* One inode per 16 KiB, as mkfs.ext4 gives by default. */
+      BgrExt4Writer *w = bgr_ext4_writer_create (work, work_size, work_size / 16384, error);
+      if (w == NULL || !bgr_ext4_writer_close (w, error))
+        return FALSE;
+    }
+  json_object_set_string_member (doc, "work_disk", work);
+  json_object_set_int_member (doc, "work_size", (gint64) bgr_path_size (work));
+  return TRUE;
+}
+
 gboolean
 bgr_vm_disks_clone (JsonObject *doc, BgrImage *img, const char *base, guint64 disk_size,
-                    GCancellable *cancellable, GError **error)
+                    guint64 work_size, GCancellable *cancellable, GError **error)
 {
   g_autofree char *rootfs = g_strdup (bgr_record_str (doc, "rootfs"));
   gint64 t0 = g_get_monotonic_time ();
   guint64 base_size = bgr_path_size (base);
 
-  if (!bgr_copy_file (base, rootfs, cancellable, error))
+  if (!bgr_copy_file (base, rootfs, cancellable, error)
+      || !make_work_disk (doc, img, work_size, cancellable, error))
     return FALSE;
-  if (bgr_image_get_work_seed_path (img) != NULL)
-    {
-      g_autofree char *work = g_build_filename (bgr_record_str (doc, "dir"), "work.ext4", NULL);
-      if (!bgr_copy_file (bgr_image_get_work_seed_path (img), work, cancellable, error))
-        return FALSE;
-      json_object_set_string_member (doc, "work_disk", work);
-    }
   if (disk_size > base_size && !bgr_ext4_grow (rootfs, disk_size, cancellable, error))
     return FALSE;
   json_object_set_int_member (doc, "disk_size", (gint64) bgr_path_size (rootfs));

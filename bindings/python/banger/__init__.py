@@ -910,3 +910,9 @@ class Client(_Object):
     vms = _deprecated("vms", "vm_list")
     vm = _deprecated("vm", "vm_get")
 
+
+
+# Workspaces and vm cp (banger/_workspace.py).
+from . import _workspace  # noqa: E402 - needs the names above
+
+_workspace.add_to(Client)

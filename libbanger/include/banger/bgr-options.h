@@ -55,7 +55,9 @@ BGR_EXTERN GVariant *bgr_options_to_variant (BgrOptions *self);
  * What a new VM looks like: its name, its image and its resources.
  * Keys: `name` (s), `image` (s; unset: the config's default_image),
  * `vcpus` (u; 0 or unset: the config's default), `memory-mib` (t),
- * `disk-size` (t, bytes; 0: the image's size), `cmdline-append` (s: added
+ * `disk-size` (t, bytes; 0: the image's size), `work-size` (t, bytes: the
+ * work disk mounted at /root in the guest; 0: 8 GiB, or the image's
+ * work-seed when larger; since 0.2), `cmdline-append` (s: added
  * to the guest kernel's command line at every boot).
  *
  * Since: 0.2
@@ -75,6 +77,8 @@ BGR_EXTERN void bgr_vm_spec_set_memory_mib (BgrVmSpec *self, guint64 memory_mib)
 BGR_EXTERN guint64 bgr_vm_spec_get_memory_mib (BgrVmSpec *self);
 BGR_EXTERN void bgr_vm_spec_set_disk_size (BgrVmSpec *self, guint64 bytes);
 BGR_EXTERN guint64 bgr_vm_spec_get_disk_size (BgrVmSpec *self);
+BGR_EXTERN void bgr_vm_spec_set_work_size (BgrVmSpec *self, guint64 bytes);
+BGR_EXTERN guint64 bgr_vm_spec_get_work_size (BgrVmSpec *self);
 BGR_EXTERN void bgr_vm_spec_set_cmdline_append (BgrVmSpec *self, const char *args);
 BGR_EXTERN const char *bgr_vm_spec_get_cmdline_append (BgrVmSpec *self);
 

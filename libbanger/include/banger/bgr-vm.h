@@ -71,6 +71,7 @@ BGR_EXTERN const char *bgr_vm_get_guest_os (BgrVm *self);
 BGR_EXTERN gint64 bgr_vm_get_vcpus (BgrVm *self);
 BGR_EXTERN gint64 bgr_vm_get_memory_mib (BgrVm *self);
 BGR_EXTERN gint64 bgr_vm_get_disk_size (BgrVm *self);
+BGR_EXTERN gint64 bgr_vm_get_work_size (BgrVm *self);
 BGR_EXTERN gint64 bgr_vm_get_disk_used (BgrVm *self);
 BGR_EXTERN gint64 bgr_vm_get_pid (BgrVm *self);
 BGR_EXTERN gint64 bgr_vm_get_created (BgrVm *self);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The work disk: as PID 1, before the image's init runs, the agent mounts
+ * the device named by $banger_work (the kernel hands the command line's
+ * banger_work=/dev/vdb to init as an environment variable) on /root, so
+ * that /root lives on the VM's own disk and survives stop/start. A fresh,
+ * empty work disk first gets a copy of what the image has in /root
+ * (dotfiles, ~/.ssh), so mounting it hides nothing. Every failure is one
+ * line on the console and the boot goes on without it. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "banger-agent-work.h"
+#include "bgr-agent-proto.h"
+
+#define WORK_MOUNT "/root"
+
+static void say(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "banger-vsock-agent: ");
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+}
+
+/* TRUE when the directory holds nothing but lost+found. */
+static bool dir_is_fresh(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    bool fresh = true;
+
+    if (!d)
+        return false;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "lost+found")) {
+            fresh = false;
+            break;
+        }
+    }
+    closedir(d);
+    return fresh;
+}
+
+/* Copies what the image's /root held (open as @old_fd, now hidden under
+ * the mount) into the mounted work disk with the guest's own cp -a, run
+ * from inside the hidden directory. */
+static void seed_from(int old_fd)
+{
+    pid_t pid;
+    int status;
+
+    pid = fork();
+    if (pid == 0) {
+        if (fchdir(old_fd) < 0)
+            _exit(126);
+        execl("/bin/cp", "cp", "-a", ".", WORK_MOUNT "/", (char *)NULL);
+        execlp("cp", "cp", "-a", ".", WORK_MOUNT "/", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        say("could not copy the image's %s onto the new work disk%s", WORK_MOUNT, " (cp -a failed)");
+}
+
+void agent_mount_work_disk(void)
+{
+    const char *dev = getenv(BGR_AGENT_WORK_ENV);
+    struct stat st;
+    int old_fd;
+    bool fresh;
+
+    if (!dev || !*dev)
+        return;
+    if (stat(dev, &st) < 0 || !S_ISBLK(st.st_mode)) {
+        /* No devtmpfs yet (a kernel booted without banger's initramfs
+         * and without CONFIG_DEVTMPFS_MOUNT): mount one for the init. */
+        if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL) < 0 && errno != EBUSY)
+            say("cannot mount devtmpfs to find the work disk %s%s", dev, "");
+    }
+    if (mkdir(WORK_MOUNT, 0700) < 0 && errno != EEXIST) {
+        say("cannot create %s: %s", WORK_MOUNT, strerror(errno));
+        return;
+    }
+    old_fd = open(WORK_MOUNT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (mount(dev, WORK_MOUNT, "ext4", MS_NOATIME, NULL) < 0) {
+        say("cannot mount the work disk %s on " WORK_MOUNT ": %s", dev, strerror(errno));
+        if (old_fd >= 0)
+            close(old_fd);
+        return;
+    }
+    fresh = dir_is_fresh(WORK_MOUNT);
+    if (fresh && old_fd >= 0)
+        seed_from(old_fd);
+    if (fresh)
+        chmod(WORK_MOUNT, 0700);
+    if (old_fd >= 0)
+        close(old_fd);
+    say("mounted the work disk %s on %s", dev, WORK_MOUNT);
+    unsetenv(BGR_AGENT_WORK_ENV);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Moving files through the guest agent (bgr-engine-transfer.c): a tar
+ * stream piped into a guest command's stdin (workspaces, vm cp to a VM) or
+ * read from its stdout (vm cp from a VM), and small guest scripts whose
+ * output the engine reads. */
+#pragma once
+
+#include "agent-proto/bgr-agent-client-private.h"
+#include "engine/bgr-engine-core-private.h"
+
+G_BEGIN_DECLS
+
+/* Writes the stream to @fd; runs in the calling thread while the guest
+ * command reads it. */
+typedef gboolean (*BgrStreamWriter) (int fd, gpointer data, GCancellable *cancellable,
+                                     GError **error);
+/* Reads the stream from @fd (the guest command's stdout). */
+typedef gboolean (*BgrStreamReader) (int fd, gpointer data, GCancellable *cancellable,
+                                     GError **error);
+
+/* Runs @argv in the guest. With @writer, what it writes is the command's
+ * stdin; with @reader, the command's stdout is given to it. The command's
+ * stderr (at most 64 KiB) goes to *out_err when not NULL. A non-zero exit
+ * is an error naming @what with the guest's message. */
+gboolean bgr_vm_guest_pipe (BgrAgentConn *conn, const char *what, const char *const *argv,
+                            BgrStreamWriter writer, BgrStreamReader reader, gpointer data,
+                            GCancellable *cancellable, GError **error);
+/* Runs @argv in the guest and returns its stdout (at most 1 MiB) and exit
+ * status; stderr is dropped. NULL when it could not run. */
+char *bgr_vm_guest_output (BgrAgentConn *conn, const char *const *argv, gint *out_status,
+                           GCancellable *cancellable, GError **error);
+/* A guest path a transfer may write: absolute, no "." or ".." parts, no
+ * empty parts, and under @root ("/root") unless @root is NULL. */
+gboolean bgr_guest_path_check (const char *option, const char *path, const char *root,
+                               GError **error);
+
+G_END_DECLS

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Workspaces (bgr-engine-workspace.c) and vm cp (bgr-engine-copy.c): host
+ * files put into a running VM, and back. */
+#pragma once
+
+#include "agent-proto/bgr-agent-client-private.h"
+#include "engine/bgr-engine-core-private.h"
+
+G_BEGIN_DECLS
+
+BgrWorkspace *bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name,
+                                               BgrWorkspaceSpec *spec, BgrOperation *op,
+                                               GCancellable *cancellable, GError **error);
+/* The VM's workspace; for a running VM, whether its copy changed is
+ * checked (and kept in the record). */
+BgrWorkspace *bgr_engine_vm_workspace_get (BgrEngine *engine, const char *name,
+                                           GCancellable *cancellable, GError **error);
+/* Starts the guest bootstrap (mise install in the background) and returns
+ * the one line saying what it did. */
+char *bgr_engine_vm_workspace_bootstrap (BgrEngine *engine, const char *name,
+                                         GCancellable *cancellable, GError **error);
+/* The digest of the guest copy's HEAD and status; NULL when the guest
+ * cannot tell (no git, no workspace). */
+char *bgr_vm_workspace_digest (BgrAgentConn *conn, const char *guest_path,
+                               GCancellable *cancellable);
+/* Stores @ws as VM @name's "workspace"; returns its public view. */
+BgrWorkspace *bgr_vm_workspace_store (BgrEngine *engine, const char *name, JsonObject *ws,
+                                      GError **error);
+/* Guest commits and uncommitted work back as host branch @branch
+ * (bgr-engine-export.c); @dry_run only says what it would do. */
+BgrWorkspace *bgr_engine_vm_workspace_export (BgrEngine *engine, const char *name,
+                                              const char *branch, gboolean force,
+                                              gboolean dry_run, BgrOperation *op,
+                                              GCancellable *cancellable, GError **error);
+gboolean bgr_engine_vm_copy (BgrEngine *engine, const char *name, BgrCopyDirection direction,
+                             const char *host_path, const char *guest_path, BgrOperation *op,
+                             GCancellable *cancellable, GError **error);
+
+G_END_DECLS

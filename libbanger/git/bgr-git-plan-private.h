@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Inside a BgrGitPlan (bgr-git-plan.c, bgr-git-repo.c, bgr-git-tar.c). */
+#pragma once
+
+#include <git2.h>
+
+#include "git/bgr-git-private.h"
+
+G_BEGIN_DECLS
+
+typedef enum { BGR_GIT_ENT_DIR, BGR_GIT_ENT_FILE, BGR_GIT_ENT_LINK } BgrGitEntKind;
+
+/* One tar entry: @rel is its path under the tar's top ("/src/main.c"),
+ * its content the host file @host or the blob @oid (from_blob). */
+typedef struct {
+  char *rel;
+  char *host;
+  BgrGitEntKind kind;
+  guint mode;
+  guint64 size;
+  gboolean from_blob;
+  git_oid oid;
+} BgrGitEnt;
+
+struct _BgrGitPlan {
+  git_repository *repo;
+  git_commit *commit;
+  char commit_hex[GIT_OID_HEXSZ + 1];
+  char *workdir;
+  char *branch;
+  gboolean from_tree; /* --from: the files are the commit's tree */
+  GPtrArray *ents;    /* BgrGitEnt, in tar order */
+  char *tmpdir;       /* made-up git files, removed with the plan */
+  guint64 bytes;
+};
+
+BgrGitPlan *bgr_git_plan_alloc (void);
+/* The working files (or the tree of --from), in order. */
+gboolean bgr_git_plan_add_working_files (BgrGitPlan *plan, GCancellable *cancellable,
+                                         GError **error);
+/* Every file of @host_git_dir as "/.git/...", but lock files and @skip
+ * (paths relative to it). */
+gboolean bgr_git_plan_add_git_dir (BgrGitPlan *plan, const char *host_git_dir,
+                                   const char *const *skip, GError **error);
+/* What host directory @host holds, as "/..." (vm cp); checks that a
+ * non-directory is a file or symlink. */
+gboolean bgr_git_plan_add_host_path (BgrGitPlan *plan, const char *host, GError **error);
+/* One host file as @rel. */
+void bgr_git_plan_add_file (BgrGitPlan *plan, const char *rel, const char *host);
+
+G_END_DECLS
