@@ -6,21 +6,14 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "agent-proto/bgr-agent-client-private.h"
+#include "agent-proto/bgr-agent-client-internal.h"
 #include "agent-proto/bgr-agent-proto.h"
 #include "bgr-error-private.h"
 
-/* A received frame. type 0 is our own "connection closed" marker. */
-typedef struct {
-  guint16 type;
-  guint32 channel;
-  GBytes *payload;
-} Frame;
-
-static void
-frame_free (gpointer p)
+void
+bgr_agent_frame_free (gpointer p)
 {
-  Frame *f = p;
+  BgrAgentFrame *f = p;
   if (f == NULL)
     return;
   g_clear_pointer (&f->payload, g_bytes_unref);
@@ -34,7 +27,7 @@ struct _BgrAgentConn {
   GCancellable *cancel; /* stops the reader */
   GMutex lock;          /* channels, closed, writes */
   GMutex write_lock;
-  GHashTable *channels; /* channel -> GAsyncQueue of Frame */
+  GHashTable *channels; /* channel -> GAsyncQueue of BgrAgentFrame */
   gboolean closed;
   char *close_reason;
   guint32 next_channel;
@@ -62,7 +55,7 @@ bgr_agent_facts_free (BgrAgentFacts *f)
 #define MAX_QUEUED 256
 
 static void
-deliver (BgrAgentConn *c, Frame *f)
+deliver (BgrAgentConn *c, BgrAgentFrame *f)
 {
   GAsyncQueue *q;
 
@@ -73,7 +66,7 @@ deliver (BgrAgentConn *c, Frame *f)
   g_mutex_unlock (&c->lock);
   if (q == NULL)
     {
-      frame_free (f);
+      bgr_agent_frame_free (f);
       return;
     }
   while (g_async_queue_length (q) >= MAX_QUEUED && !g_cancellable_is_cancelled (c->cancel))
@@ -105,7 +98,7 @@ mark_closed (BgrAgentConn *c, const char *reason)
   g_hash_table_iter_init (&it, c->channels);
   while (g_hash_table_iter_next (&it, &key, &value))
     {
-      Frame *f = g_new0 (Frame, 1);
+      BgrAgentFrame *f = g_new0 (BgrAgentFrame, 1);
       f->channel = GPOINTER_TO_UINT (key);
       g_async_queue_push (value, f);
     }
@@ -125,7 +118,7 @@ reader_thread (gpointer data)
       gsize got = 0;
       g_autoptr (GError) error = NULL;
       g_autofree guint8 *payload = NULL;
-      Frame *f;
+      BgrAgentFrame *f;
 
       if (!g_input_stream_read_all (in, hdr, sizeof hdr, &got, c->cancel, &error)
           || got != sizeof hdr)
@@ -146,7 +139,7 @@ reader_thread (gpointer data)
           mark_closed (c, error != NULL ? error->message : "the agent closed the connection");
           return NULL;
         }
-      f = g_new0 (Frame, 1);
+      f = g_new0 (BgrAgentFrame, 1);
       f->type = h.type;
       f->channel = h.channel;
       f->payload = g_bytes_new_take (g_steal_pointer (&payload), h.length);
@@ -208,8 +201,8 @@ bgr_agent_conn_is_closed (BgrAgentConn *c)
   return closed;
 }
 
-static gboolean
-closed_error (BgrAgentConn *c, GError **error)
+gboolean
+bgr_agent_conn_closed_error (BgrAgentConn *c, GError **error)
 {
   g_mutex_lock (&c->lock);
   g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "lost the connection to the guest agent: %s",
@@ -251,8 +244,8 @@ send_all (GSocket *sock, const void *data, gsize len, GError **error)
   return TRUE;
 }
 
-static gboolean
-send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gsize len,
+gboolean
+bgr_agent_conn_send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gsize len,
             GError **error)
 {
   guint8 hdr[BGR_AGENT_HEADER_SIZE];
@@ -267,7 +260,7 @@ send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gs
       return FALSE;
     }
   if (bgr_agent_conn_is_closed (c))
-    return closed_error (c, error);
+    return bgr_agent_conn_closed_error (c, error);
   bgr_agent_header_encode (hdr, type, channel, (guint32) len);
   g_mutex_lock (&c->write_lock);
   if (G_IS_SOCKET_CONNECTION (c->stream))
@@ -293,8 +286,8 @@ send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const void *data, gs
   return TRUE;
 }
 
-static gboolean
-send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b, GError **error)
+gboolean
+bgr_agent_conn_send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b, GError **error)
 {
   if (b->failed)
     {
@@ -302,13 +295,13 @@ send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b, GError
                    "message too large for the guest agent");
       return FALSE;
     }
-  return send_frame (c, type, channel, b->data, b->len, error);
+  return bgr_agent_conn_send_frame (c, type, channel, b->data, b->len, error);
 }
 
-static GAsyncQueue *
-open_channel (BgrAgentConn *c, guint32 *out_channel)
+GAsyncQueue *
+bgr_agent_conn_open_channel (BgrAgentConn *c, guint32 *out_channel)
 {
-  GAsyncQueue *q = g_async_queue_new_full (frame_free);
+  GAsyncQueue *q = g_async_queue_new_full (bgr_agent_frame_free);
 
   g_mutex_lock (&c->lock);
   if (out_channel != NULL)
@@ -321,15 +314,15 @@ open_channel (BgrAgentConn *c, guint32 *out_channel)
                        g_async_queue_ref (q));
   if (c->closed)
     {
-      Frame *f = g_new0 (Frame, 1);
+      BgrAgentFrame *f = g_new0 (BgrAgentFrame, 1);
       g_async_queue_push (q, f);
     }
   g_mutex_unlock (&c->lock);
   return q;
 }
 
-static void
-close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
+void
+bgr_agent_conn_close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
 {
   g_mutex_lock (&c->lock);
   if (g_hash_table_lookup (c->channels, GUINT_TO_POINTER (channel)) == q)
@@ -350,8 +343,8 @@ close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
 
 /* A string field as valid UTF-8, cut to @max bytes (with "…" after it,
  * and *@cut set) when longer. */
-static char *
-field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut)
+char *
+bgr_agent_field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut)
 {
   char *s;
 
@@ -371,8 +364,8 @@ field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut)
 }
 
 /* Reads an ERROR frame into a GError. */
-static gboolean
-agent_error (Frame *f, const char *what, GError **error)
+gboolean
+bgr_agent_error_from_frame (BgrAgentFrame *f, const char *what, GError **error)
 {
   BgrAgentFieldIter it;
   guint16 tag;
@@ -387,7 +380,7 @@ agent_error (Frame *f, const char *what, GError **error)
     if (tag == BGR_AGENT_F_MESSAGE)
       {
         g_free (message);
-        message = field_str_max (val, len, MESSAGE_MAX_BYTES, NULL);
+        message = bgr_agent_field_str_max (val, len, MESSAGE_MAX_BYTES, NULL);
       }
     else if (tag == BGR_AGENT_F_ERRNO)
       bgr_agent_field_int (val, len, &err);
@@ -401,7 +394,7 @@ agent_error (Frame *f, const char *what, GError **error)
 }
 
 static BgrAgentFacts *
-parse_ready (Frame *f)
+parse_ready (BgrAgentFrame *f)
 {
   BgrAgentFacts *facts = g_new0 (BgrAgentFacts, 1);
   g_autoptr (GPtrArray) addrs = g_ptr_array_new ();
@@ -418,7 +411,7 @@ parse_ready (Frame *f)
       {
       case BGR_AGENT_F_VERSION: bgr_agent_field_int (val, len, &facts->version); break;
       case BGR_AGENT_F_UPTIME_MS: bgr_agent_field_int (val, len, &facts->uptime_ms); break;
-#define STR(T, m) case T: g_free (facts->m); facts->m = field_str_max (val, len, FACT_MAX_BYTES, &cut); break
+#define STR(T, m) case T: g_free (facts->m); facts->m = bgr_agent_field_str_max (val, len, FACT_MAX_BYTES, &cut); break
       STR (BGR_AGENT_F_AGENT_VERSION, agent_version);
       STR (BGR_AGENT_F_KERNEL, kernel);
       STR (BGR_AGENT_F_UNAME, uname);
@@ -429,7 +422,7 @@ parse_ready (Frame *f)
 #undef STR
       case BGR_AGENT_F_ADDR:
         if (++n_addrs <= ADDRS_MAX)
-          g_ptr_array_add (addrs, field_str_max (val, len, FACT_MAX_BYTES, &cut));
+          g_ptr_array_add (addrs, bgr_agent_field_str_max (val, len, FACT_MAX_BYTES, &cut));
         break;
       default: break;
       }
@@ -448,7 +441,7 @@ BgrAgentFacts *
 bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgentAliveFunc alive,
                       gpointer alive_data, GCancellable *cancellable, GError **error)
 {
-  GAsyncQueue *q = open_channel (c, NULL);
+  GAsyncQueue *q = bgr_agent_conn_open_channel (c, NULL);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   gint64 next_send = 0;
   BgrAgentFacts *facts = NULL;
@@ -459,24 +452,24 @@ bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgent
   while (facts == NULL)
     {
       gint64 now = g_get_monotonic_time ();
-      Frame *f;
+      BgrAgentFrame *f;
 
       if (now >= next_send)
         {
-          if (!send_buf (c, BGR_AGENT_MSG_HELLO, 0, &b, error))
+          if (!bgr_agent_conn_send_buf (c, BGR_AGENT_MSG_HELLO, 0, &b, error))
             break;
           next_send = now + (gint64) MAX (resend_ms, 100) * 1000;
         }
       f = g_async_queue_timeout_pop (q, 100000);
       if (f != NULL && f->type == 0)
         {
-          frame_free (f);
-          closed_error (c, error);
+          bgr_agent_frame_free (f);
+          bgr_agent_conn_closed_error (c, error);
           break;
         }
       if (f != NULL && f->type == BGR_AGENT_MSG_READY)
         facts = parse_ready (f);
-      frame_free (f);
+      bgr_agent_frame_free (f);
       if (facts != NULL)
         break;
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -491,29 +484,26 @@ bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgent
         }
     }
   bgr_agent_buf_clear (&b);
-  close_channel (c, 0, q);
+  bgr_agent_conn_close_channel (c, 0, q);
   if (facts != NULL && facts->version != BGR_AGENT_PROTOCOL_VERSION)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
                    "the guest agent speaks protocol version %" G_GINT64_FORMAT
-                   ", banger speaks %d", facts->version, BGR_AGENT_PROTOCOL_VERSION);
+                   ", banger speaks %d: %s", facts->version, BGR_AGENT_PROTOCOL_VERSION,
+                   facts->version < BGR_AGENT_PROTOCOL_VERSION
+                     ? "the VM runs an older banger-vsock-agent; restart the VM so that "
+                       "banger installs its own"
+                     : "this banger is older than the VM's agent; update banger");
       g_clear_pointer (&facts, bgr_agent_facts_free);
     }
   return facts;
 }
 
-/* Forwards a host fd to the guest as STDIN frames. */
-typedef struct {
-  BgrAgentConn *conn;
-  guint32 channel;
-  int fd;
-  GCancellable *stop;
-} Pump;
 
-static gpointer
-pump_thread (gpointer data)
+gpointer
+bgr_agent_pump_thread (gpointer data)
 {
-  Pump *p = data;
+  BgrAgentPump *p = data;
   g_autofree guint8 *buf = g_malloc (64 * 1024);
   GPollFD fds[2] = { { .fd = p->fd, .events = G_IO_IN } };
 
@@ -534,10 +524,10 @@ pump_thread (gpointer data)
         continue;
       if (n <= 0)
         {
-          send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, NULL, 0, NULL);
+          bgr_agent_conn_send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, NULL, 0, NULL);
           break;
         }
-      if (!send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, buf, (gsize) n, NULL))
+      if (!bgr_agent_conn_send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, buf, (gsize) n, NULL))
         break;
     }
   g_cancellable_release_fd (p->stop);
@@ -548,8 +538,8 @@ pump_thread (gpointer data)
  * output is dropped, as a pipe to `head` wants; any other failure also sets
  * *write_errno, and the exec fails once the command ended: its output was
  * lost. */
-static void
-write_out (int fd, gboolean *dead, int *write_errno, GBytes *data)
+void
+bgr_agent_write_out (int fd, gboolean *dead, int *write_errno, GBytes *data)
 {
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
@@ -586,7 +576,7 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
   guint32 ch;
   GAsyncQueue *q;
   BgrAgentBuf b;
-  Pump pump = { 0 };
+  BgrAgentPump pump = { 0 };
   GThread *pump_th = NULL;
   gboolean done = FALSE, ok = FALSE, killed = FALSE, out_dead = FALSE, err_dead = FALSE;
   int out_errno = 0, err_errno = 0;
@@ -610,11 +600,11 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
     bgr_agent_buf_put_int (&b, BGR_AGENT_F_TIMEOUT_MS, timeout_ms);
   bgr_agent_buf_put_int (&b, BGR_AGENT_F_STDIN, stdin_fd >= 0 ? 1 : 0);
 
-  q = open_channel (c, &ch);
-  if (!send_buf (c, BGR_AGENT_MSG_EXEC, ch, &b, error))
+  q = bgr_agent_conn_open_channel (c, &ch);
+  if (!bgr_agent_conn_send_buf (c, BGR_AGENT_MSG_EXEC, ch, &b, error))
     {
       bgr_agent_buf_clear (&b);
-      close_channel (c, ch, q);
+      bgr_agent_conn_close_channel (c, ch, q);
       return FALSE;
     }
   bgr_agent_buf_clear (&b);
@@ -624,12 +614,12 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
       pump.channel = ch;
       pump.fd = stdin_fd;
       pump.stop = g_cancellable_new ();
-      pump_th = g_thread_new ("bgr-agent-stdin", pump_thread, &pump);
+      pump_th = g_thread_new ("bgr-agent-stdin", bgr_agent_pump_thread, &pump);
     }
 
   while (!done)
     {
-      Frame *f;
+      BgrAgentFrame *f;
 
       /* Checked on every pass: a command with steady output never lets the
        * pop below time out. */
@@ -638,7 +628,7 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
           BgrAgentBuf s;
           bgr_agent_buf_init (&s);
           bgr_agent_buf_put_int (&s, BGR_AGENT_F_SIGNAL, SIGKILL);
-          send_buf (c, BGR_AGENT_MSG_SIGNAL, ch, &s, NULL);
+          bgr_agent_conn_send_buf (c, BGR_AGENT_MSG_SIGNAL, ch, &s, NULL);
           bgr_agent_buf_clear (&s);
           killed = TRUE;
           out_dead = err_dead = TRUE; /* the caller is gone: drop what still comes */
@@ -655,17 +645,17 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
       switch (f->type)
         {
         case 0:
-          closed_error (c, error);
+          bgr_agent_conn_closed_error (c, error);
           done = TRUE;
           break;
         case BGR_AGENT_MSG_STDOUT:
-          write_out (stdout_fd, &out_dead, &out_errno, f->payload);
+          bgr_agent_write_out (stdout_fd, &out_dead, &out_errno, f->payload);
           break;
         case BGR_AGENT_MSG_STDERR:
-          write_out (stderr_fd, &err_dead, &err_errno, f->payload);
+          bgr_agent_write_out (stderr_fd, &err_dead, &err_errno, f->payload);
           break;
         case BGR_AGENT_MSG_ERROR:
-          agent_error (f, what, error);
+          bgr_agent_error_from_frame (f, what, error);
           done = TRUE;
           break;
         case BGR_AGENT_MSG_EXIT:
@@ -708,7 +698,7 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
         default:
           break;
         }
-      frame_free (f);
+      bgr_agent_frame_free (f);
     }
 
   if (pump_th != NULL)
@@ -717,42 +707,42 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
       g_thread_join (pump_th);
       g_object_unref (pump.stop);
     }
-  close_channel (c, ch, q);
+  bgr_agent_conn_close_channel (c, ch, q);
   return ok;
 }
 
-/* One request, one answer of @reply_type on a fresh channel. */
-static Frame *
-request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint timeout_ms,
+/* One bgr_agent_conn_request, one answer of @reply_type on a fresh channel. */
+BgrAgentFrame *
+bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint timeout_ms,
          const char *what, GCancellable *cancellable, GError **error)
 {
   guint32 ch;
-  GAsyncQueue *q = open_channel (c, &ch);
+  GAsyncQueue *q = bgr_agent_conn_open_channel (c, &ch);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   BgrAgentBuf empty;
-  Frame *result = NULL;
+  BgrAgentFrame *result = NULL;
 
   bgr_agent_buf_init (&empty);
-  if (!send_buf (c, type, ch, b != NULL ? b : &empty, error))
+  if (!bgr_agent_conn_send_buf (c, type, ch, b != NULL ? b : &empty, error))
     {
-      close_channel (c, ch, q);
+      bgr_agent_conn_close_channel (c, ch, q);
       return NULL;
     }
   for (;;)
     {
-      Frame *f = g_async_queue_timeout_pop (q, 100000);
+      BgrAgentFrame *f = g_async_queue_timeout_pop (q, 100000);
       if (f != NULL)
         {
           if (f->type == 0)
             {
-              closed_error (c, error);
-              frame_free (f);
+              bgr_agent_conn_closed_error (c, error);
+              bgr_agent_frame_free (f);
               break;
             }
           if (f->type == BGR_AGENT_MSG_ERROR)
             {
-              agent_error (f, what, error);
-              frame_free (f);
+              bgr_agent_error_from_frame (f, what, error);
+              bgr_agent_frame_free (f);
               break;
             }
           if (f->type == reply_type)
@@ -760,7 +750,7 @@ request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint
               result = f;
               break;
             }
-          frame_free (f);
+          bgr_agent_frame_free (f);
           continue;
         }
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -772,7 +762,7 @@ request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint
           break;
         }
     }
-  close_channel (c, ch, q);
+  bgr_agent_conn_close_channel (c, ch, q);
   return result;
 }
 
@@ -781,21 +771,21 @@ bgr_agent_conn_shutdown (BgrAgentConn *c, const char *mode, gint timeout_ms,
                          GCancellable *cancellable, GError **error)
 {
   BgrAgentBuf b;
-  Frame *f;
+  BgrAgentFrame *f;
 
   bgr_agent_buf_init (&b);
   bgr_agent_buf_put_str (&b, BGR_AGENT_F_MODE, mode != NULL ? mode : "poweroff");
-  f = request (c, BGR_AGENT_MSG_SHUTDOWN, &b, BGR_AGENT_MSG_OK, timeout_ms,
+  f = bgr_agent_conn_request (c, BGR_AGENT_MSG_SHUTDOWN, &b, BGR_AGENT_MSG_OK, timeout_ms,
                "cannot shut the guest down", cancellable, error);
   bgr_agent_buf_clear (&b);
-  frame_free (f);
+  bgr_agent_frame_free (f);
   return f != NULL;
 }
 
 GStrv
 bgr_agent_conn_ports (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellable, GError **error)
 {
-  Frame *f = request (c, BGR_AGENT_MSG_PORTS_REQ, NULL, BGR_AGENT_MSG_PORTS, timeout_ms,
+  BgrAgentFrame *f = bgr_agent_conn_request (c, BGR_AGENT_MSG_PORTS_REQ, NULL, BGR_AGENT_MSG_PORTS, timeout_ms,
                       "cannot list the guest's ports", cancellable, error);
   g_autoptr (GPtrArray) lines = g_ptr_array_new ();
   BgrAgentFieldIter it;
@@ -810,8 +800,8 @@ bgr_agent_conn_ports (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellabl
   bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
   while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
     if (tag == BGR_AGENT_F_PORT && ++n <= PORTS_MAX)
-      g_ptr_array_add (lines, field_str_max (val, len, PORT_LINE_MAX_BYTES, &cut));
-  frame_free (f);
+      g_ptr_array_add (lines, bgr_agent_field_str_max (val, len, PORT_LINE_MAX_BYTES, &cut));
+  bgr_agent_frame_free (f);
   if (n > PORTS_MAX)
     g_info ("the guest agent reported %u listening sockets; keeping the first %d", n, PORTS_MAX);
   if (cut)
@@ -835,7 +825,7 @@ bgr_agent_conn_stats (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellabl
     { BGR_AGENT_F_STAT_DISK_TOTAL, "disk_total" },
     { BGR_AGENT_F_STAT_DISK_FREE, "disk_free" },
   };
-  Frame *f = request (c, BGR_AGENT_MSG_STATS_REQ, NULL, BGR_AGENT_MSG_STATS, timeout_ms,
+  BgrAgentFrame *f = bgr_agent_conn_request (c, BGR_AGENT_MSG_STATS_REQ, NULL, BGR_AGENT_MSG_STATS, timeout_ms,
                       "cannot read the guest's stats", cancellable, error);
   GHashTable *stats;
   BgrAgentFieldIter it;
@@ -858,6 +848,6 @@ bgr_agent_conn_stats (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellabl
           else
             g_info ("the guest agent reported an impossible %s; ignored", names[i].name);
         }
-  frame_free (f);
+  bgr_agent_frame_free (f);
   return stats;
 }
