@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Bounded spool files (agent-spool.h). */
-#define _GNU_SOURCE
 #include "agent-spool.h"
 
 #include <errno.h>

@@ -4,6 +4,7 @@
  * sending whole frames, reading and splitting incoming ones, and what
  * happens when the host goes away. */
 #include "agent.h"
+#include "agent-sessions.h"
 
 struct agent_transport tr = { .fd = -1, .listen_fd = -1 };
 
@@ -142,6 +143,7 @@ void read_transport(void)
 static void drop_connection_state(void)
 {
     exec_drop_all();
+    sessions_host_gone();
     rx_len = 0;
     tr.lost = false;
 }

@@ -22,6 +22,7 @@
  * guest may have no libc we could use, or a different one.
  */
 #include "agent.h"
+#include "agent-sessions.h"
 
 /* ---- global state ---- */
 
@@ -38,6 +39,8 @@ int shutdown_cmd;         /* RB_POWER_OFF or RB_AUTOBOOT */
 void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
 {
     uint32_t ch = h->channel;
+    if (sessions_frame(h, payload))
+        return;
     switch (h->type) {
     case BGR_AGENT_MSG_STDIN:
         exec_stdin_frame(ch, payload, h->length);
@@ -157,7 +160,8 @@ static void reap_children(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        exec_reaped(pid, status); /* else: an orphan or the agent's own */
+        if (!exec_reaped(pid, status))
+            sessions_reaped(pid, status); /* else: an orphan or the agent's own */
 }
 
 /* Deadlines that passed, and the poll() timeout until the next one. */
@@ -166,6 +170,7 @@ static int run_timers(void)
     int64_t now = now_ms();
     ps.wake_at = -1;
     exec_timers(now);
+    sessions_timers(now);
     if (shutdown_at) {
         if (now >= shutdown_at)
             force_shutdown();
@@ -215,6 +220,7 @@ static _Noreturn void run(void)
         if (tr.fd >= 0 && !tr.waiting)
             agent_poll_add(tr.fd, POLLIN, conn_ready, NULL, 0);
         exec_poll();
+        sessions_poll();
         if (ps.failed) {
             warn("out of memory");
             sleep_ms(100);
@@ -261,7 +267,7 @@ static _Noreturn void exec_real_init(char **argv)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: " PROG " [--fd N | --listen PATH]\n"
+            "Usage: " PROG " [--fd N | --listen PATH] [--spool-dir DIR]\n"
             "\n"
             "banger's in-guest agent. Run as init= (PID 1) it starts the real init and\n"
             "serves in the background; without arguments it serves on virtio-serial port\n"
@@ -273,6 +279,8 @@ static void usage(FILE *f)
             "\n"
             "  --fd N         serve on file descriptor N\n"
             "  --listen PATH  host mode: serve on unix socket PATH\n"
+            "  --spool-dir DIR  where sessions' output is spooled (default: a tmpfs on\n"
+            "                 /.banger/sessions in a guest, PATH.sessions in host mode)\n"
             "  --version      print the version and the protocol version\n"
             "  --help         this text\n",
             BGR_AGENT_SERIAL_NAME, BGR_AGENT_VSOCK_PORT);
@@ -280,7 +288,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *listen_path = NULL;
+    const char *listen_path = NULL, *spool_dir = NULL;
 
     if (getpid() == 1) {
         pid_t pid = fork();
@@ -308,6 +316,8 @@ int main(int argc, char **argv)
                 mode = MODE_FD;
                 tr.kind = T_FD;
                 tr.fd = (int)fd;
+            } else if (strcmp(argv[i], "--spool-dir") == 0 && i + 1 < argc) {
+                spool_dir = argv[++i];
             } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
                 mode = MODE_HOST;
                 listen_path = argv[++i];
@@ -338,7 +348,9 @@ int main(int argc, char **argv)
         setup_guest_namespace();
         setup_process();
         agent_configure_network();
-        find_transport();
     }
+    sessions_init(spool_dir);
+    if (mode == MODE_GUEST)
+        find_transport();
     run();
 }
