@@ -388,6 +388,12 @@ bgr_agent_error_from_frame (BgrAgentFrame *f, const char *what, GError **error)
     code = BGR_ERROR_NOT_FOUND;
   else if (err == EACCES || err == EPERM)
     code = BGR_ERROR_PERMISSION_DENIED;
+  else if (err == EBUSY)
+    code = BGR_ERROR_BUSY;
+  else if (err == EEXIST)
+    code = BGR_ERROR_EXISTS;
+  else if (err == ENOTSUP)
+    code = BGR_ERROR_NOT_SUPPORTED;
   g_set_error (error, BGR_ERROR, code, "%s%s%s", what != NULL ? what : "",
                what != NULL ? ": " : "", message != NULL ? message : "the guest agent refused");
   return FALSE;

@@ -18,5 +18,6 @@
 #include <banger/bgr-options.h>
 #include <banger/bgr-operation.h>
 #include <banger/bgr-client.h>
+#include <banger/bgr-session.h>
 
 #undef __BANGER_H_INSIDE__
