@@ -106,10 +106,9 @@ handle_start (BgrDBusVm *vm, GDBusMethodInvocation *inv, GVariant *dict, gpointe
 
   if (spec == NULL)
     return bgrd_return_error (data, inv, error);
-  return reply_session (data, inv,
-                        bgr_client_vm_session_start (DAEMON (data)->client, NAME (inv), spec, NULL,
-                                                     &error),
-                        error);
+  BgrVmSession *s = bgr_client_vm_session_start (DAEMON (data)->client, NAME (inv), spec, NULL,
+                                                     &error);
+  return reply_session (data, inv, s, error);
 }
 
 static gboolean
@@ -129,30 +128,27 @@ static gboolean
 handle_get (BgrDBusVm *vm, GDBusMethodInvocation *inv, const char *name, gpointer data)
 {
   GError *error = NULL;
-  return reply_session (data, inv,
-                        bgr_client_vm_session_get (DAEMON (data)->client, NAME (inv), name, NULL,
-                                                   &error),
-                        error);
+  BgrVmSession *s = bgr_client_vm_session_get (DAEMON (data)->client, NAME (inv), name, NULL,
+                                                   &error);
+  return reply_session (data, inv, s, error);
 }
 
 static gboolean
 handle_stop (BgrDBusVm *vm, GDBusMethodInvocation *inv, const char *name, gpointer data)
 {
   GError *error = NULL;
-  return reply_session (data, inv,
-                        bgr_client_vm_session_stop (DAEMON (data)->client, NAME (inv), name, NULL,
-                                                    &error),
-                        error);
+  BgrVmSession *s = bgr_client_vm_session_stop (DAEMON (data)->client, NAME (inv), name, NULL,
+                                                    &error);
+  return reply_session (data, inv, s, error);
 }
 
 static gboolean
 handle_kill (BgrDBusVm *vm, GDBusMethodInvocation *inv, const char *name, gpointer data)
 {
   GError *error = NULL;
-  return reply_session (data, inv,
-                        bgr_client_vm_session_kill (DAEMON (data)->client, NAME (inv), name, NULL,
-                                                    &error),
-                        error);
+  BgrVmSession *s = bgr_client_vm_session_kill (DAEMON (data)->client, NAME (inv), name, NULL,
+                                                    &error);
+  return reply_session (data, inv, s, error);
 }
 
 /* The descriptor at @h in @fd_list (a dup), or -1 with @error. */
