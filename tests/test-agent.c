@@ -63,7 +63,8 @@ test_codec_header (void)
   g_assert_cmpstr (bgr_agent_msg_name (BGR_AGENT_MSG_HELLO), ==, "HELLO");
   g_assert_cmpstr (bgr_agent_msg_name (BGR_AGENT_MSG_STATS), ==, "STATS");
   g_assert_cmpstr (bgr_agent_msg_name (0), ==, "unknown");
-  g_assert_cmpstr (bgr_agent_msg_name (19), ==, "unknown");
+  g_assert_cmpstr (bgr_agent_msg_name (BGR_AGENT_MSG_WINSIZE), ==, "WINSIZE");
+  g_assert_cmpstr (bgr_agent_msg_name (31), ==, "unknown");
   g_assert_cmpstr (bgr_agent_msg_name (UINT16_MAX), ==, "unknown");
 }
 
@@ -648,7 +649,7 @@ test_hello (Agent *a, gconstpointer data)
                                                    u.version, u.machine);
     g_autoptr (GPtrArray) addrs = frame_strs (f, BGR_AGENT_F_ADDR);
 
-    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, 1);
+    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, BGR_AGENT_PROTOCOL_VERSION);
     g_assert_cmpstr (kernel, ==, u.release);
     g_assert_cmpstr (host, ==, g_get_host_name ());
     g_assert_cmpstr (uname_all, ==, want_uname);
