@@ -48,6 +48,19 @@ void session_put(BgrAgentBuf *b, const struct session *s);
 void session_stdin(struct session *s, const uint8_t *data, size_t len);
 void session_close_stdin(struct session *s);
 struct session **sessions_all(size_t *n);
+void sessions_add(struct session *s);
+/* false after sending an ERROR: BGR_AGENT_SESSIONS_MAX are running. */
+bool sessions_make_room(uint32_t ch);
+void session_free(struct session *s);
+void session_remove(struct session *s);
+void session_send_one(uint32_t channel, const struct session *s);
+/* SPOOL/NAME[/FILE]; "" when too long. */
+void session_spool_path(char *out, size_t size, const char *name, const char *file);
+const char *session_spool_root(void);
+
+/* ---- agent-session-start.c ---- */
+
+void session_start(uint32_t channel, const uint8_t *payload, size_t len);
 
 /* ---- agent-session-io.c ---- */
 
