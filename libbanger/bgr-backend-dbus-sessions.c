@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <glib-unix.h>
 
 #include "bgr-backend-dbus-private.h"
 
@@ -95,18 +96,26 @@ dbus_vm_session_attach (BgrBackend *b, const char *vm, const char *session, int 
 {
   g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
   g_autoptr (GVariant) reply = NULL;
-  int idx[3];
+  int idx[3], idle[2] = { -1, -1 };
   gint32 status;
 
-  if ((idx[0] = append_fd (fds, stdin_fd, O_RDONLY, error)) < 0
+  /* No stdin is not an empty one (whose end would close the session's
+   * stdin): a pipe nobody writes to, open until the call returns. */
+  if (stdin_fd < 0 && !g_unix_open_pipe (idle, FD_CLOEXEC, error))
+    return FALSE;
+  if ((idx[0] = append_fd (fds, stdin_fd >= 0 ? stdin_fd : idle[0], O_RDONLY, error)) < 0
       || (idx[1] = append_fd (fds, stdout_fd, O_WRONLY, error)) < 0
       || (idx[2] = append_fd (fds, stderr_fd, O_WRONLY, error)) < 0)
-    return FALSE;
-  /* Cancelling asks bangerd to detach (the call's operation is cancelled);
-   * the reply then says -1. */
-  reply = call_vm (SELF (b), vm, "AttachSession",
-                   g_variant_new ("(shhh)", session, idx[0], idx[1], idx[2]), fds, "(i)",
-                   cancellable, error);
+    reply = NULL;
+  else
+    /* Cancelling asks bangerd to detach (the call's operation is
+     * cancelled); the reply then says -1. */
+    reply = call_vm (SELF (b), vm, "AttachSession",
+                     g_variant_new ("(shhh)", session, idx[0], idx[1], idx[2]), fds, "(i)",
+                     cancellable, error);
+  for (int i = 0; i < 2; i++)
+    if (idle[i] >= 0)
+      close (idle[i]);
   if (reply == NULL)
     return FALSE;
   g_variant_get (reply, "(i)", &status);

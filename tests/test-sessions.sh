@@ -8,7 +8,7 @@
 # exclusive (over D-Bus and over the attach socket, which speaks
 # stdio_mux_v1 without D-Bus), and bad input changes nothing.
 # Every wait polls a condition against a deadline.
-# Needs: BANGER_CLI, BANGERD, PYTHON3.
+# Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, BANGER_LIBRARY, PYTHON3.
 set -eu
 
 cli=$BANGER_CLI
@@ -201,6 +201,29 @@ grep -qx bye "$work/attach.out" || fail "the first attach did not print 'bye'"
 "$cli" vm session start v --name cat3 --stdin-mode pipe -- cat > /dev/null || fail "start cat3"
 mux=$("$PYTHON3" "$work/mux.py" "$sock" v cat3 "through the socket") || fail "mux client"
 [ "$mux" = "EXIT 0 through the socket" ] || fail "attach over the socket: $mux"
+
+# Detaching over D-Bus (the C API's cancellable, through Python) leaves the
+# session running.
+"$cli" vm session start v --name cat4 --stdin-mode pipe -- cat > /dev/null || fail "start cat4"
+PYTHONPATH="$BANGER_SOURCE_DIR/bindings/python" "$PYTHON3" - <<'EOT' || fail "detach over D-Bus"
+import threading, time
+import banger
+client = banger.Client.dbus()
+d = banger.Detach()
+def detach_once_attached():
+    deadline = time.monotonic() + 20
+    while not client.vm_session_get("v", "cat4")["attached"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    d.detach()
+t = threading.Thread(target=detach_once_attached)
+t.start()
+status, out, err = client.vm_session_attach("v", "cat4", detach=d)
+t.join()
+assert status is None, status
+s = client.vm_session_get("v", "cat4")
+assert s["state"] == "running" and not s["attached"], s
+EOT
 
 # ---- kill -9 of bangerd ---------------------------------------------------
 spool=$(ls -d "$work"/state/run/*/agent.sock.sessions/ticker) || fail "no ticker spool"
