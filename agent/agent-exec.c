@@ -30,9 +30,9 @@ static struct exec *find_exec(uint32_t channel)
     return NULL;
 }
 
-uint32_t error_channel(uint32_t channel)
+static bool exec_channel_busy(uint32_t channel)
 {
-    return find_exec(channel) ? 0 : channel;
+    return find_exec(channel) != NULL;
 }
 
 static void exec_close_stdin(struct exec *e)
@@ -441,7 +441,7 @@ static void exec_ready(void *data, int fd, short revents, int tag)
     }
 }
 
-void exec_poll(void)
+static void exec_poll(void)
 {
     for (size_t i = 0; i < n_execs; i++) {
         struct exec *e = execs[i];
@@ -459,7 +459,7 @@ void exec_poll(void)
 }
 
 /* TIMEOUT_MS: the whole group is killed; EXIT says timed_out. */
-void exec_timers(int64_t now)
+static void exec_timers(int64_t now)
 {
     for (size_t i = 0; i < n_execs; i++) {
         struct exec *e = execs[i];
@@ -475,7 +475,7 @@ void exec_timers(int64_t now)
     }
 }
 
-bool exec_reaped(pid_t pid, int status)
+static bool exec_reaped(pid_t pid, int status)
 {
     for (size_t i = 0; i < n_execs; i++) {
         if (!execs[i]->done && execs[i]->pid == pid) {
@@ -486,7 +486,7 @@ bool exec_reaped(pid_t pid, int status)
     return false;
 }
 
-void exec_drop_all(void)
+static void exec_host_lost(void)
 {
     for (size_t i = 0; i < n_execs; i++) {
         struct exec *e = execs[i];
@@ -497,7 +497,7 @@ void exec_drop_all(void)
     }
 }
 
-void exec_sweep(void)
+static void exec_sweep(void)
 {
     size_t keep = 0;
     for (size_t i = 0; i < n_execs; i++) {
@@ -508,3 +508,13 @@ void exec_sweep(void)
     }
     n_execs = keep;
 }
+
+const struct agent_module exec_module = {
+    .name = "exec",
+    .poll = exec_poll,
+    .timers = exec_timers,
+    .reaped = exec_reaped,
+    .host_lost = exec_host_lost,
+    .channel_busy = exec_channel_busy,
+    .sweep = exec_sweep,
+};

@@ -33,6 +33,11 @@ static void drop_reader(struct reader *r)
     n_readers--;
 }
 
+bool session_channel_busy(uint32_t channel)
+{
+    return channel != 0 && find_reader(channel) != NULL;
+}
+
 bool session_attached(const struct session *s)
 {
     for (size_t i = 0; i < n_readers; i++)

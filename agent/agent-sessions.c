@@ -353,3 +353,12 @@ void sessions_add(struct session *s)
 {
     sessions[n_sessions++] = s;
 }
+
+const struct agent_module sessions_module = {
+    .name = "sessions",
+    .poll = sessions_poll,
+    .timers = sessions_timers,
+    .reaped = sessions_reaped,
+    .host_lost = sessions_host_gone,
+    .channel_busy = session_channel_busy,
+};

@@ -27,8 +27,10 @@ struct session {
     int64_t kill_at;         /* SESSION_STOP: SIGKILL then; 0: none */
 };
 
-/* ---- agent-sessions.c: the public hooks (the main loop calls them) ---- */
+/* ---- agent-sessions.c: what the rest of the agent calls ---- */
 
+/* The loop's hooks (struct agent_module). */
+extern const struct agent_module sessions_module;
 /* @dir: where spools go; NULL: the mode's default. 0 or -1 (warned). */
 int sessions_init(const char *dir);
 /* true when the frame was a session's (handled). */
@@ -38,6 +40,8 @@ void sessions_timers(int64_t now);
 bool sessions_reaped(pid_t pid, int status);
 /* The host went away: its reads and attaches end; sessions run on. */
 void sessions_host_gone(void);
+/* A read or attach runs on the channel. */
+bool session_channel_busy(uint32_t channel);
 
 /* ---- shared between the two files ---- */
 

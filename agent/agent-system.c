@@ -13,7 +13,7 @@
 _Noreturn void host_power_off(bool reboot_)
 {
     int64_t give_up = now_ms() + 5000;
-    exec_drop_all();
+    agent_host_lost();
     for (;;) {
         bool any = false;
         DIR *d = opendir("/proc");

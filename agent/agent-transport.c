@@ -4,9 +4,15 @@
  * sending whole frames, reading and splitting incoming ones, and what
  * happens when the host goes away. */
 #include "agent.h"
-#include "agent-sessions.h"
 
 struct agent_transport tr = { .fd = -1, .listen_fd = -1 };
+
+static AgentFrameFn frame_handler;
+
+void transport_set_frame_handler(AgentFrameFn fn)
+{
+    frame_handler = fn;
+}
 
 /* Received bytes not yet handled: at most one whole frame plus a little. */
 static uint8_t rx[BGR_AGENT_HEADER_SIZE + BGR_AGENT_MAX_PAYLOAD];
@@ -112,7 +118,7 @@ static void process_input(void)
         }
         if (rx_len - off - BGR_AGENT_HEADER_SIZE < h.length)
             break;
-        handle_frame(&h, rx + off + BGR_AGENT_HEADER_SIZE);
+        frame_handler(&h, rx + off + BGR_AGENT_HEADER_SIZE);
         off += BGR_AGENT_HEADER_SIZE + h.length;
     }
     memmove(rx, rx + off, rx_len - off);
@@ -142,8 +148,7 @@ void read_transport(void)
 /* The host went away (or was replaced): its execs go too. */
 static void drop_connection_state(void)
 {
-    exec_drop_all();
-    sessions_host_gone();
+    agent_host_lost();
     rx_len = 0;
     tr.lost = false;
 }

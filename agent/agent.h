@@ -86,7 +86,20 @@ extern int signal_fd;
 extern int64_t shutdown_at; /* force the shutdown at this time; 0: none */
 extern int shutdown_cmd;    /* RB_POWER_OFF or RB_AUTOBOOT */
 
-/* ---- the main loop (banger-vsock-agent.c) ---- */
+/* ---- the main loop and its modules (agent-loop.c) ---- */
+
+/* A part of the agent with fds, deadlines, children or channels of its
+ * own. Every hook may be NULL. */
+struct agent_module {
+    const char *name;
+    void (*poll)(void);                     /* add this turn's fds (agent_poll_add) */
+    void (*timers)(int64_t now);            /* act on deadlines passed; agent_wake_at the next */
+    bool (*reaped)(pid_t pid, int status);  /* a child exited: true when it was this module's */
+    void (*host_lost)(void);                /* the host connection went away */
+    bool (*channel_busy)(uint32_t channel); /* a stream of this module runs on the channel */
+    void (*sweep)(void);                    /* free what ended during this turn */
+};
+void agent_register(const struct agent_module *m);
 
 /* Called when fd is ready; data and tag are what the module passed. */
 typedef void (*AgentReadyFn)(void *data, int fd, short revents, int tag);
@@ -94,6 +107,22 @@ typedef void (*AgentReadyFn)(void *data, int fd, short revents, int tag);
 void agent_poll_add(int fd, short events, AgentReadyFn fn, void *data, int tag);
 /* This turn's poll() returns by @at (now_ms() time) at the latest. */
 void agent_wake_at(int64_t at);
+
+/* One turn of the loop: agent_loop_timers (the poll() timeout),
+ * agent_loop_begin, the loop's own fds, agent_loop_poll (the modules' fds,
+ * then poll(); false: retry the turn), agent_loop_dispatch (every ready
+ * fd's callback in the order added, then the modules' sweep). */
+int agent_loop_timers(int64_t now);
+void agent_loop_begin(void);
+bool agent_loop_poll(int timeout);
+void agent_loop_dispatch(void);
+/* A reaped child, handed to the module it belongs to. */
+void agent_child_exited(pid_t pid, int status);
+/* The host went away: modules drop what was bound to its connection. */
+void agent_host_lost(void);
+/* Where to report a bad request: its channel, or 0 when a module's stream
+ * runs there (an ERROR would end that channel for the host). */
+uint32_t error_channel(uint32_t channel);
 
 /* ---- utilities (agent-util.c) ---- */
 
@@ -160,24 +189,16 @@ void accept_host(void);
 bool open_unix(const char *path);
 /* Guest mode: waits for virtio-serial or vsock to appear. */
 void find_transport(void);
-/* One frame from the host (banger-vsock-agent.c). */
-void handle_frame(const BgrAgentHeader *h, const uint8_t *payload);
+/* Who handles each frame from the host (banger-vsock-agent.c sets it). */
+typedef void (*AgentFrameFn)(const BgrAgentHeader *h, const uint8_t *payload);
+void transport_set_frame_handler(AgentFrameFn fn);
 
 /* ---- EXEC (agent-exec.c) ---- */
 
-/* Where to report a bad request: its channel, or 0 when a command runs
- * there (an ERROR would end that channel for the host). */
-uint32_t error_channel(uint32_t channel);
+extern const struct agent_module exec_module;
 void exec_start(uint32_t channel, const uint8_t *payload, size_t len);
 void exec_stdin_frame(uint32_t channel, const uint8_t *data, size_t len);
 void handle_signal_request(uint32_t channel, const uint8_t *payload, size_t len);
-/* Main-loop hooks: fds, deadlines, a reaped child (true: it was an exec's),
- * the host going away, and freeing what ended this turn. */
-void exec_poll(void);
-void exec_timers(int64_t now);
-bool exec_reaped(pid_t pid, int status);
-void exec_drop_all(void);
-void exec_sweep(void);
 
 /* ---- guest facts (agent-facts.c) ---- */
 

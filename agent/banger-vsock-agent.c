@@ -36,7 +36,7 @@ int shutdown_cmd;         /* RB_POWER_OFF or RB_AUTOBOOT */
 
 /* ---- incoming frames ---- */
 
-void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
+static void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
 {
     uint32_t ch = h->channel;
     if (sessions_frame(h, payload))
@@ -101,52 +101,7 @@ void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
     }
 }
 
-/* Frames out of rx. A bad magic (garbage, or half a frame left from an
- * earlier connection) is skipped by scanning for the next magic; so is the
- * payload of a frame announcing more than BGR_AGENT_MAX_PAYLOAD. */
-
 /* ---- main loop ---- */
-
-/* This turn's poll() set: the fds and who handles each. */
-static struct {
-    struct pollfd *pfd;
-    struct {
-        AgentReadyFn fn;
-        void *data;
-        int tag;
-    } *slot;
-    size_t n, cap;
-    bool failed;     /* out of memory: the turn is retried */
-    int64_t wake_at; /* the earliest deadline; -1: none */
-} ps;
-
-void agent_poll_add(int fd, short events, AgentReadyFn fn, void *data, int tag)
-{
-    if (ps.n == ps.cap) {
-        size_t cap = ps.cap ? ps.cap * 2 : 16;
-        struct pollfd *np = realloc(ps.pfd, cap * sizeof *ps.pfd);
-        if (np)
-            ps.pfd = np;
-        void *ns = np ? realloc(ps.slot, cap * sizeof *ps.slot) : NULL;
-        if (!np || !ns) {
-            ps.failed = true;
-            return;
-        }
-        ps.slot = ns;
-        ps.cap = cap;
-    }
-    ps.pfd[ps.n] = (struct pollfd){ .fd = fd, .events = events };
-    ps.slot[ps.n].fn = fn;
-    ps.slot[ps.n].data = data;
-    ps.slot[ps.n].tag = tag;
-    ps.n++;
-}
-
-void agent_wake_at(int64_t at)
-{
-    if (ps.wake_at < 0 || at < ps.wake_at)
-        ps.wake_at = at;
-}
 
 static void reap_children(void)
 {
@@ -160,17 +115,12 @@ static void reap_children(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        if (!exec_reaped(pid, status))
-            sessions_reaped(pid, status); /* else: an orphan or the agent's own */
+        agent_child_exited(pid, status);
 }
 
-/* Deadlines that passed, and the poll() timeout until the next one. */
-static int run_timers(void)
+/* The loop's own deadlines; the modules' come from agent_loop_timers(). */
+static void own_timers(int64_t now)
 {
-    int64_t now = now_ms();
-    ps.wake_at = -1;
-    exec_timers(now);
-    sessions_timers(now);
     if (shutdown_at) {
         if (now >= shutdown_at)
             force_shutdown();
@@ -183,10 +133,6 @@ static int run_timers(void)
         if (tr.waiting)
             agent_wake_at(tr.next_check);
     }
-    if (ps.wake_at < 0)
-        return -1;
-    int64_t wait = ps.wake_at - now_ms();
-    return wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
 static void signal_ready(void *data, int fd, short revents, int tag)
@@ -210,39 +156,28 @@ static void conn_ready(void *data, int fd, short revents, int tag)
 
 static _Noreturn void run(void)
 {
+    transport_set_frame_handler(handle_frame);
+    agent_register(&exec_module);
+    agent_register(&sessions_module);
     for (;;) {
-        int timeout = run_timers();
-        ps.n = 0;
-        ps.failed = false;
+        int64_t now = now_ms();
+        own_timers(now);
+        int timeout = agent_loop_timers(now);
+        /* The loop's own fds come first, so exits and the host are seen
+         * before the modules' fds: an exit forwards what its pipes hold,
+         * then EXIT, and the modules skip what ended (or lost its host)
+         * in this turn. */
+        agent_loop_begin();
         agent_poll_add(signal_fd, POLLIN, signal_ready, NULL, 0);
         if (tr.listen_fd >= 0)
             agent_poll_add(tr.listen_fd, POLLIN, listen_ready, NULL, 0);
         if (tr.fd >= 0 && !tr.waiting)
             agent_poll_add(tr.fd, POLLIN, conn_ready, NULL, 0);
-        exec_poll();
-        sessions_poll();
-        if (ps.failed) {
-            warn("out of memory");
-            sleep_ms(100);
+        if (!agent_loop_poll(timeout))
             continue;
-        }
-        if (poll(ps.pfd, ps.n, timeout) < 0) {
-            if (errno != EINTR)
-                warn("poll: %s", strerror(errno));
-            continue;
-        }
-        /* The agent's own fds come first, so exits and the host are seen
-         * before the modules' fds: an exit forwards what its pipes hold,
-         * then EXIT, and the modules skip what ended (or lost its host)
-         * here. Callbacks add nothing to the set. */
-        size_t n = ps.n;
-        for (size_t i = 0; i < n; i++) {
-            if (ps.pfd[i].revents)
-                ps.slot[i].fn(ps.slot[i].data, ps.pfd[i].fd, ps.pfd[i].revents, ps.slot[i].tag);
-        }
+        agent_loop_dispatch();
         if (tr.lost)
             connection_lost();
-        exec_sweep();
     }
 }
 

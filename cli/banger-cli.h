@@ -91,6 +91,7 @@ gboolean banger_cmd_config_path (BangerInvocation *inv, int *exit_status, GError
 gboolean banger_cmd_config_ssh_key (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_daemon_status (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_daemon_stop (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_web (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_import (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_list (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_kernel_show (BangerInvocation *inv, int *exit_status, GError **error);
@@ -102,6 +103,10 @@ gboolean banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError 
 gboolean banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_image_build (BangerInvocation *inv, int *exit_status, GError **error);
+/* An image as `image show` prints it, text or JSON (cmd-image.c). */
+void banger_print_image (BgrImage *img);
+void banger_print_image_json (BgrImage *img);
 gboolean banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_image_cache_prune (BangerInvocation *inv, int *exit_status, GError **error);
 
@@ -133,8 +138,10 @@ extern const GOptionEntry banger_vm_logs_options[];
 extern const GOptionEntry banger_vm_exec_options[];
 extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];
+extern const GOptionEntry banger_web_options[];
 extern const GOptionEntry banger_image_register_options[];
 extern const GOptionEntry banger_image_pull_options[];
+extern const GOptionEntry banger_image_build_options[];
 /* "4G", "512M", "1GiB", or a bare number of @bare_unit bytes, to bytes.
  * Errors name @option ("--memory"), or say "invalid size" when NULL. */
 gboolean banger_parse_size (const char *option, const char *text, guint64 bare_unit,

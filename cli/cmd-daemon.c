@@ -28,7 +28,8 @@ banger_cmd_daemon_status (BangerInvocation *inv, int *exit_status, GError **erro
   g_print ("version:    %s\n", bgr_daemon_info_get_version (info));
   g_print ("bus:        %s\n", bgr_daemon_info_get_bus (info));
   g_print ("state dir:  %s\n", bgr_daemon_info_get_state_dir (info));
-  g_print ("web UI:     %s\n", *web != '\0' ? web : "not served (not implemented yet)");
+  g_print ("web UI:     %s\n", *web != '\0' ? web : "not served (web_listen_addr is empty, or see "
+                                                   "bangerd's log)");
   g_print ("uptime:     %" G_GINT64_FORMAT "s\n", bgr_daemon_info_get_uptime_seconds (info));
   return TRUE;
 }

@@ -33,8 +33,8 @@ const GOptionEntry banger_image_pull_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
-static void
-print_image (BgrImage *img)
+void
+banger_print_image (BgrImage *img)
 {
   const char *v;
   g_autofree char *size = banger_format_size ((guint64) bgr_image_get_size (img));
@@ -54,8 +54,8 @@ print_image (BgrImage *img)
   g_print ("size:       %s\n", size);
 }
 
-static void
-print_image_json (BgrImage *img)
+void
+banger_print_image_json (BgrImage *img)
 {
   g_autofree char *json = bgr_image_to_json (img);
   banger_print_json (json);
@@ -93,11 +93,11 @@ banger_cmd_image_register (BangerInvocation *inv, int *exit_status, GError **err
   if (img == NULL)
     return FALSE;
   if (inv->json)
-    print_image_json (img);
+    banger_print_image_json (img);
   else
     {
       g_print ("registered image '%s'\n", bgr_image_get_name (img));
-      print_image (img);
+      banger_print_image (img);
     }
   return TRUE;
 }
@@ -143,9 +143,9 @@ banger_cmd_image_show (BangerInvocation *inv, int *exit_status, GError **error)
   if (client == NULL || (img = bgr_client_image_get (client, inv->args[0], NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
-    print_image_json (img);
+    banger_print_image_json (img);
   else
-    print_image (img);
+    banger_print_image (img);
   return TRUE;
 }
 
@@ -172,11 +172,11 @@ banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **erro
   if (client == NULL || (img = bgr_client_image_promote (client, inv->args[0], NULL, NULL, error)) == NULL)
     return FALSE;
   if (inv->json)
-    print_image_json (img);
+    banger_print_image_json (img);
   else
     {
       g_print ("promoted image '%s': banger now owns copies of its files\n", inv->args[0]);
-      print_image (img);
+      banger_print_image (img);
     }
   return TRUE;
 }
@@ -210,11 +210,11 @@ banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error)
   if (img == NULL)
     return FALSE;
   if (inv->json)
-    print_image_json (img);
+    banger_print_image_json (img);
   else
     {
       g_print ("pulled image '%s'\n", bgr_image_get_name (img));
-      print_image (img);
+      banger_print_image (img);
     }
   return TRUE;
 }

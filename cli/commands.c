@@ -41,6 +41,12 @@ const BangerCommand banger_commands[] = {
     "Exits 13 when no daemon answers.", "", 0, 0, NULL },
   { "daemon stop", banger_cmd_daemon_stop, "Stop the running bangerd",
     "Asks bangerd to exit; it replies, releases its state directory and exits.", "", 0, 0, NULL },
+  { "web", banger_cmd_web, "Open bangerd's web UI in your browser (experimental)",
+    "Asks bangerd for a one-time login URL to its web UI (web_listen_addr) and opens\n"
+    "it with xdg-open; without a display (DISPLAY and WAYLAND_DISPLAY unset), or with\n"
+    "--print, prints it instead. The URL logs one browser in, once, within a minute.\n"
+    "--json prints {\"url\", \"login_url\"} and opens nothing. Fails (exit 8) when\n"
+    "bangerd serves no web UI.", "", 0, 0, banger_web_options },
   { "kernel import", banger_cmd_kernel_import, "Import a kernel (file or Debian package)",
     "Copies a kernel into banger's state directory: an ELF vmlinux (--vmlinux) or a\n"
     "bzImage (--bzimage), with an optional modules tree and initrd, or the kernel and\n"
@@ -75,6 +81,13 @@ const BangerCommand banger_commands[] = {
     "booting with --kernel-ref. Plain http is used only for a registry on the loopback\n"
     "interface, or with --insecure. Credentials come from ~/.docker/config.json or\n"
     "$REGISTRY_AUTH_FILE.", "REF", 1, 1, banger_image_pull_options },
+  { "image build", banger_cmd_image_build, "Build an image by running commands in a VM",
+    "Boots a VM from --from IMAGE, runs each --run command in it (sh -c, in order,\n"
+    "as root), stops it cleanly and keeps a copy of its disks (rootfs and work disk)\n"
+    "as a new managed image NAME booting with the same kernel. Every command's output\n"
+    "is kept in the image's build.log. A failing command (its exit status and the end\n"
+    "of its output are shown) or Ctrl-C leaves no image; the build VM is always\n"
+    "deleted.", "NAME", 1, 1, banger_image_build_options },
   { "image cache list", banger_cmd_image_cache_list, "List the OCI layer cache",
     "Lists the layer blobs image pull cached, with the images that use each.", "", 0, 0, NULL },
   { "image cache prune", banger_cmd_image_cache_prune, "Remove unused layer blobs and VM bases",

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bangerd-private.h"
+#include "bangerd-web.h"
 
 #define DAEMON(data) ((Daemon *) (data))
 
@@ -24,7 +25,8 @@ handle_get_status (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, gpointe
   g_variant_dict_insert (&dict, "version", "s", bgr_daemon_info_get_version (info));
   g_variant_dict_insert (&dict, "bus", "s", DAEMON (data)->bus_description);
   g_variant_dict_insert (&dict, "state_dir", "s", bgr_daemon_info_get_state_dir (info));
-  g_variant_dict_insert (&dict, "web_ui_address", "s", bgr_daemon_info_get_web_ui_address (info));
+  g_variant_dict_insert (&dict, "web_ui_address", "s",
+                         DAEMON (data)->web != NULL ? bgrd_web_get_url (DAEMON (data)->web) : "");
   g_variant_dict_insert (&dict, "uptime_seconds", "x", bgr_daemon_info_get_uptime_seconds (info));
   return bgrd_return (data, inv, g_variant_dict_end (&dict));
 }
@@ -83,6 +85,23 @@ handle_ensure_ssh_key (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, gpo
   if (path == NULL)
     return bgrd_return_error (data, inv, error);
   return bgrd_return (data, inv, g_variant_new_string (path));
+}
+
+static gboolean
+handle_get_web_login (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, gpointer data)
+{
+  BgrdWeb *web = DAEMON (data)->web;
+  g_autofree char *url = NULL;
+
+  if (web == NULL)
+    return bgrd_return_error (data, inv,
+                              g_error_new_literal (BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                                                   "bangerd serves no web UI (web_listen_addr is "
+                                                   "empty, or its address could not be used: see "
+                                                   "bangerd's log)"));
+  url = bgrd_web_new_login_url (web);
+  g_info ("web login URL given to %s", g_dbus_method_invocation_get_sender (inv));
+  return bgrd_return (data, inv, g_variant_new ("(ss)", bgrd_web_get_url (web), url));
 }
 
 static gboolean
@@ -259,6 +278,27 @@ handle_pull_image (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, const c
 }
 
 static gboolean
+handle_build_image (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, const char *name,
+                    GVariant *dict, gpointer data)
+{
+  GError *error = NULL;
+  g_autoptr (BgrBuildOptions) options = bgr_build_options_new_from_variant (dict, &error);
+  g_autoptr (BgrImage) image = NULL;
+  BgrdLongCall *call;
+
+  if (options == NULL)
+    return bgrd_return_error (data, inv, error);
+  call = bgrd_long_call_begin (data, inv);
+  image = bgr_client_image_build (DAEMON (data)->client, name, options,
+                                  bgrd_long_call_get_operation (call),
+                                  bgrd_long_call_get_cancellable (call), &error);
+  bgrd_long_call_end (call);
+  if (image == NULL)
+    return bgrd_return_error (data, inv, error);
+  return bgrd_return (data, inv, bgr_image_to_variant (image));
+}
+
+static gboolean
 handle_list_image_cache (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, gpointer data)
 {
   GError *error = NULL;
@@ -339,6 +379,7 @@ bgrd_export_manager (Daemon *d, GError **error)
     { "handle-doctor", G_CALLBACK (handle_doctor) },
     { "handle-ensure-ssh-key", G_CALLBACK (handle_ensure_ssh_key) },
     { "handle-stop", G_CALLBACK (handle_stop) },
+    { "handle-get-web-login", G_CALLBACK (handle_get_web_login) },
     { "handle-import-kernel", G_CALLBACK (handle_import_kernel) },
     { "handle-list-kernels", G_CALLBACK (handle_list_kernels) },
     { "handle-get-kernel", G_CALLBACK (handle_get_kernel) },
@@ -348,6 +389,7 @@ bgrd_export_manager (Daemon *d, GError **error)
     { "handle-list-images", G_CALLBACK (handle_list_images) },
     { "handle-get-image", G_CALLBACK (handle_get_image) },
     { "handle-pull-image", G_CALLBACK (handle_pull_image) },
+    { "handle-build-image", G_CALLBACK (handle_build_image) },
     { "handle-list-image-cache", G_CALLBACK (handle_list_image_cache) },
     { "handle-prune-image-cache", G_CALLBACK (handle_prune_image_cache) },
     { "handle-create-vm", G_CALLBACK (handle_create_vm) },

@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 #define BGR_DBUS_NAME "org.banger.Banger1"
 #define BGR_DBUS_PATH "/org/banger/Banger1"
 
+typedef struct _BgrdWeb BgrdWeb;
+
 typedef struct {
   GMainLoop *loop;
   BgrConfig *config;
@@ -22,6 +24,8 @@ typedef struct {
   GDBusConnection *connection;
   char *bus_description;
   gboolean replace;
+  gboolean system;
+  BgrdWeb *web; /* the web UI; NULL when not served */
   gboolean name_acquired;
   guint lock_retry_id;
   gint64 lock_deadline;

@@ -19,6 +19,7 @@
 
 #include "bangerd-options.h"
 #include "bangerd-private.h"
+#include "bangerd-web.h"
 #include "bgr-escape-private.h"
 
 static Daemon daemon_state;
@@ -97,6 +98,8 @@ try_start_engine (Daemon *d, GError **error)
   g_mutex_unlock (&d->calls_lock);
   if (d->connection != NULL)
     bgrd_objects_start (d);
+  /* Without the UI (port taken, bad address) bangerd carries on. */
+  d->web = bgrd_web_start (d, d->system);
   g_message ("bangerd %s ready on the %s bus, state in %s", bgr_get_version_string (),
              d->bus_description, bgr_config_get_string (d->config, "state_dir"));
   return TRUE;
@@ -225,6 +228,7 @@ main (int argc, char **argv)
                              : level_from_config (bgr_config_get_string (d->config, "log_level"));
   g_log_set_writer_func (log_writer, d, NULL);
   d->replace = opts.replace;
+  d->system = opts.system;
   d->loop = g_main_loop_new (NULL, FALSE);
 
   d->bus_description = opts.address != NULL ? g_strdup_printf ("address:%s", opts.address)
@@ -283,6 +287,7 @@ main (int argc, char **argv)
   d->shutting_down = TRUE;
   g_mutex_unlock (&d->calls_lock);
   bgrd_cancel_calls_of (d, NULL); /* long calls roll back instead of running on */
+  bgrd_web_cancel_all (d->web);
   if (d->lock_retry_id != 0)
     g_source_remove (d->lock_retry_id);
   g_bus_unown_name (owner_id);
@@ -301,6 +306,11 @@ main (int argc, char **argv)
         }
     g_mutex_unlock (&d->calls_lock);
   }
+  /* The web calls that ended reply from the main loop: let them, then stop
+   * serving. */
+  for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_clear_pointer (&d->web, bgrd_web_free);
   g_dbus_connection_flush_sync (d->connection, NULL, NULL);
   g_clear_object (&d->skeleton);
   g_clear_object (&d->client); /* releases the state lock */

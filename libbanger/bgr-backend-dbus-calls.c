@@ -218,6 +218,18 @@ dbus_image_pull (BgrBackend *b, const char *reference, BgrPullOptions *options, 
   return image_from_reply (reply, error);
 }
 
+static BgrImage *
+dbus_image_build (BgrBackend *b, const char *name, BgrBuildOptions *options, BgrOperation *op,
+                  GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    manager_followed (SELF (b), "BuildImage",
+                      g_variant_new ("(s@a{sv})", name,
+                                     bgr_options_to_variant (BGR_OPTIONS (options))),
+                      op, cancellable, error);
+  return image_from_reply (reply, error);
+}
+
 static GPtrArray *
 dbus_image_cache_list (BgrBackend *b, GCancellable *cancellable, GError **error)
 {
@@ -394,6 +406,7 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .get_daemon_info = dbus_get_daemon_info,
   .stop_daemon = dbus_stop_daemon,
   .ensure_ssh_key = dbus_ensure_ssh_key,
+  .web_login_url = dbus_web_login_url,
   .doctor = dbus_doctor,
   .kernel_import = dbus_kernel_import,
   .kernel_list = dbus_kernel_list,
@@ -407,6 +420,7 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .image_delete = dbus_image_delete,
   .image_promote = dbus_image_promote,
   .image_pull = dbus_image_pull,
+  .image_build = dbus_image_build,
   .image_cache_list = dbus_image_cache_list,
   .image_cache_prune = dbus_image_cache_prune,
   .vm_create = dbus_vm_create,

@@ -28,6 +28,8 @@ BgrDaemonInfo *dbus_get_daemon_info (BgrBackend *backend, GCancellable *cancella
                                      GError **error);
 gboolean dbus_stop_daemon (BgrBackend *backend, GCancellable *cancellable, GError **error);
 char *dbus_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **error);
+char *dbus_web_login_url (BgrBackend *backend, char **out_url, GCancellable *cancellable,
+                          GError **error);
 BgrDoctorReport *dbus_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error);
 
 /* Turns a GDBus error into a BGR_ERROR (consumes @remote). */

@@ -160,6 +160,24 @@ dbus_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **er
   return path;
 }
 
+char *
+dbus_web_login_url (BgrBackend *backend, char **out_url, GCancellable *cancellable,
+                    GError **error)
+{
+  g_autoptr (GVariant) reply = call ((DBusBackend *) backend, "GetWebLogin", "(ss)", cancellable,
+                                     error);
+  char *url = NULL, *login = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(ss)", &url, &login);
+  if (out_url != NULL)
+    *out_url = url;
+  else
+    g_free (url);
+  return login;
+}
+
 BgrDoctorReport *
 dbus_doctor (BgrBackend *backend, GCancellable *cancellable, GError **error)
 {

@@ -48,6 +48,16 @@ local_stop_daemon (BgrBackend *backend, GCancellable *cancellable, GError **erro
 }
 
 static char *
+local_web_login_url (BgrBackend *backend, char **out_url, GCancellable *cancellable,
+                     GError **error)
+{
+  g_set_error_literal (error, BGR_ERROR, BGR_ERROR_NOT_SUPPORTED,
+                       "this client runs the engine in-process (--local): only bangerd serves "
+                       "the web UI");
+  return NULL;
+}
+
+static char *
 local_ensure_ssh_key (BgrBackend *backend, GCancellable *cancellable, GError **error)
 {
   return bgr_config_ensure_ssh_key (bgr_engine_get_config (((LocalBackend *) backend)->engine),
@@ -179,6 +189,13 @@ local_image_pull (BgrBackend *b, const char *reference, BgrPullOptions *o, BgrOp
                   GCancellable *cancellable, GError **error)
 {
   return bgr_engine_pull_image (ENGINE (b), reference, o, op, cancellable, error);
+}
+
+static BgrImage *
+local_image_build (BgrBackend *b, const char *name, BgrBuildOptions *o, BgrOperation *op,
+                   GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_build_image (ENGINE (b), name, o, op, cancellable, error);
 }
 
 static GPtrArray *
@@ -327,6 +344,7 @@ static const BgrBackendVTable local_vtable = {
   .get_daemon_info = local_get_daemon_info,
   .stop_daemon = local_stop_daemon,
   .ensure_ssh_key = local_ensure_ssh_key,
+  .web_login_url = local_web_login_url,
   .doctor = local_doctor,
   .kernel_import = local_kernel_import,
   .kernel_list = local_kernel_list,
@@ -340,6 +358,7 @@ static const BgrBackendVTable local_vtable = {
   .image_delete = local_image_delete,
   .image_promote = local_image_promote,
   .image_pull = local_image_pull,
+  .image_build = local_image_build,
   .image_cache_list = local_image_cache_list,
   .image_cache_prune = local_image_cache_prune,
   .vm_create = local_vm_create,

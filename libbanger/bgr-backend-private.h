@@ -22,6 +22,8 @@ typedef struct {
                                      GError **error);
   gboolean (*stop_daemon) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   char *(*ensure_ssh_key) (BgrBackend *backend, GCancellable *cancellable, GError **error);
+  char *(*web_login_url) (BgrBackend *backend, char **out_url, GCancellable *cancellable,
+                          GError **error);
   BgrDoctorReport *(*doctor) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   BgrKernel *(*kernel_import) (BgrBackend *backend, BgrKernelSpec *spec, BgrOperation *op,
                                GCancellable *cancellable, GError **error);
@@ -45,6 +47,8 @@ typedef struct {
                               GCancellable *cancellable, GError **error);
   BgrImage *(*image_pull) (BgrBackend *backend, const char *reference, BgrPullOptions *options,
                            BgrOperation *op, GCancellable *cancellable, GError **error);
+  BgrImage *(*image_build) (BgrBackend *backend, const char *name, BgrBuildOptions *options,
+                            BgrOperation *op, GCancellable *cancellable, GError **error);
   GPtrArray *(*image_cache_list) (BgrBackend *backend, GCancellable *cancellable, GError **error);
   gboolean (*image_cache_prune) (BgrBackend *backend, guint64 *out_freed, guint *out_removed,
                                  GCancellable *cancellable, GError **error);

@@ -320,6 +320,34 @@ bgr_client_ensure_ssh_key (BgrClient *self, GCancellable *cancellable, GError **
 }
 
 /**
+ * bgr_client_web_login_url:
+ * @self: a #BgrClient
+ * @out_url: (out) (optional) (transfer full): the web UI's address,
+ *   "http://HOST:PORT/"
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Asks bangerd for a URL that logs a browser in to its web UI once: the
+ * first visit within a minute sets the session cookie, later ones are
+ * refused (docs/web.md). Experimental.
+ *
+ * Fails with %BGR_ERROR_NOT_SUPPORTED for a local client (only bangerd
+ * serves the web UI) and when bangerd serves none (`web_listen_addr` is
+ * empty, or its address could not be used).
+ *
+ * Returns: (transfer full): the one-time login URL, or %NULL
+ * Since: 0.2
+ */
+char *
+bgr_client_web_login_url (BgrClient *self, char **out_url, GCancellable *cancellable,
+                          GError **error)
+{
+  g_return_val_if_fail (BGR_IS_CLIENT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return self->backend->vtable->web_login_url (self->backend, out_url, cancellable, error);
+}
+
+/**
  * bgr_client_doctor:
  * @self: a #BgrClient
  * @cancellable: (nullable): a #GCancellable

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Configuration: built-in defaults overlaid with a strict TOML file. Every
- * key is declared once in key_specs[]; parsing, validation, `config show`
- * and the D-Bus GetConfig reply all walk that table. */
+ * key is declared once in bgr_config_key_specs[] (bgr-config-keys.c);
+ * parsing, validation, `config show` and the D-Bus GetConfig reply all walk
+ * that table. This file: loading, the values, and their JSON/D-Bus forms. */
 #include "config.h"
 
 #include <errno.h>
@@ -17,60 +18,9 @@
 
 #include <banger/banger.h>
 
-#include "bgr-config-private.h"
+#include "bgr-config-internal.h"
 #include "bgr-error-private.h"
 #include "toml/bgr-toml-private.h"
-
-typedef enum {
-  KT_STRING,
-  KT_ENUM,
-  KT_PATH,     /* absolute path; a leading "~/" is expanded */
-  KT_COMMAND,  /* a program name looked up in PATH, or an absolute path */
-  KT_DURATION, /* "30m", "1h30m", "0" */
-  KT_UINT,
-  KT_IPV4,
-  KT_CIDR,
-  KT_IFNAME,
-  KT_LISTEN,   /* host:port */
-  KT_URL,      /* http://, https:// or file://; empty means the built-in */
-  KT_BOOL,     /* a TOML boolean; the text is "true" or "false", num 1 or 0 */
-} KeyType;
-
-typedef struct {
-  const char *name;
-  KeyType type;
-  const char *const *choices; /* KT_ENUM */
-  gint64 min, max;            /* KT_UINT */
-  const char *doc;
-} KeySpec;
-
-static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
-/* "fake" runs the guest agent on the host instead of a VM: for tests only. */
-static const char *const hypervisors[] = { "auto", "firecracker", "qemu", "fake", NULL };
-static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
-
-static const KeySpec key_specs[] = {
-  { "log_level", KT_ENUM, log_levels, 0, 0, "daemon log verbosity" },
-  { "web_listen_addr", KT_LISTEN, NULL, 0, 0, "address of the local web UI" },
-  { "hypervisor", KT_ENUM, hypervisors, 0, 0, "which VMM runs VMs" },
-  { "firecracker_bin", KT_COMMAND, NULL, 0, 0, "firecracker binary" },
-  { "qemu_bin", KT_COMMAND, NULL, 0, 0, "qemu-system-x86_64 binary" },
-  { "qemu_accel", KT_ENUM, accels, 0, 0, "QEMU accelerator (auto: KVM when usable)" },
-  { "ssh_key_path", KT_PATH, NULL, 0, 0, "private key banger uses for guests" },
-  { "default_image_name", KT_STRING, NULL, 0, 0, "image used when --image is omitted" },
-  { "auto_stop_stale_after", KT_DURATION, NULL, 0, 0, "stop VMs idle this long (0: never)" },
-  { "stats_poll_interval", KT_DURATION, NULL, 0, 0, "how often guest stats are polled" },
-  { "metrics_poll_interval", KT_DURATION, NULL, 0, 0, "how often VMM metrics are polled" },
-  { "bridge_name", KT_IFNAME, NULL, 0, 0, "host bridge VMs attach to" },
-  { "bridge_ip", KT_IPV4, NULL, 0, 0, "host address on the bridge" },
-  { "cidr", KT_CIDR, NULL, 0, 0, "network VM addresses come from" },
-  { "tap_pool_size", KT_UINT, NULL, 0, 256, "taps created ahead of need" },
-  { "default_dns", KT_IPV4, NULL, 0, 0, "DNS server non-.vm names are forwarded to" },
-  { "vm_to_vm", KT_BOOL, NULL, 0, 0, "whether VMs may reach each other over the network (false: each VM sees only the host's DNS and the outside)" },
-  { "state_dir", KT_PATH, NULL, 0, 0, "where banger keeps its state (private: made 0700; one others can write to is refused)" },
-  { "cache_dir", KT_PATH, NULL, 0, 0, "where downloads and blobs are cached (private, like state_dir)" },
-  { "kernel_catalog_url", KT_URL, NULL, 0, 0, "kernel catalog (empty: built-in)" },
-};
 
 typedef struct {
   char *value;  /* canonical text */
@@ -83,7 +33,7 @@ struct _BgrConfig {
   GObject parent_instance;
   BgrConfigFlags flags;
   char *path; /* the file read, or NULL when only defaults apply */
-  Entry entries[G_N_ELEMENTS (key_specs)];
+  Entry entries[BGR_CONFIG_N_KEYS];
 };
 
 G_DEFINE_FINAL_TYPE (BgrConfig, bgr_config, G_TYPE_OBJECT)
@@ -93,7 +43,7 @@ bgr_config_finalize (GObject *object)
 {
   BgrConfig *self = BGR_CONFIG (object);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
+  for (gsize i = 0; i < BGR_CONFIG_N_KEYS; i++)
     {
       g_free (self->entries[i].value);
       g_free (self->entries[i].source);
@@ -111,427 +61,6 @@ bgr_config_class_init (BgrConfigClass *klass)
 static void
 bgr_config_init (BgrConfig *self)
 {
-}
-
-static int
-spec_index (const char *key)
-{
-  if (key == NULL)
-    return -1;
-  for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
-    if (g_strcmp0 (key_specs[i].name, key) == 0)
-      return (int) i;
-  return -1;
-}
-
-/* ---- durations ---------------------------------------------------------- */
-
-/**
- * bgr_parse_duration:
- * @text: a duration such as "30m", "1h30m", "90s", "500ms", "2d" or "0"
- * @out_ms: (out): the duration in milliseconds
- * @error: return location for a #GError
- *
- * Parses the duration syntax banger's config uses: one or more
- * number+unit pairs (units ms, s, m, h, d; the number may have a fraction),
- * or a bare "0".
- *
- * Returns: %TRUE on success
- * Since: 0.1
- */
-gboolean
-bgr_parse_duration (const char *text, gint64 *out_ms, GError **error)
-{
-  const char *p = text;
-  double total = 0;
-
-  g_return_val_if_fail (text != NULL, FALSE);
-  if (g_strcmp0 (text, "0") == 0)
-    {
-      if (out_ms != NULL)
-        *out_ms = 0;
-      return TRUE;
-    }
-  if (*p == '\0')
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "empty duration (expected e.g. \"30m\", \"1h30m\" or \"0\")");
-      return FALSE;
-    }
-  while (*p != '\0')
-    {
-      const char *start = p;
-      double number = 0, scale = 1;
-      gboolean digits = FALSE;
-      double unit_ms;
-
-      while (g_ascii_isdigit (*p))
-        {
-          number = number * 10 + (*p - '0');
-          p++;
-          digits = TRUE;
-        }
-      if (*p == '.')
-        {
-          p++;
-          while (g_ascii_isdigit (*p))
-            {
-              scale /= 10;
-              number += (*p - '0') * scale;
-              p++;
-              digits = TRUE;
-            }
-        }
-      if (!digits)
-        {
-          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                       "invalid duration \"%s\": expected a number at \"%s\" "
-                       "(e.g. \"30m\", \"1h30m\", \"90s\")", text, start);
-          return FALSE;
-        }
-      if (g_str_has_prefix (p, "ms"))
-        unit_ms = 1, p += 2;
-      else if (*p == 's')
-        unit_ms = 1000, p++;
-      else if (*p == 'm')
-        unit_ms = 60 * 1000, p++;
-      else if (*p == 'h')
-        unit_ms = 3600 * 1000, p++;
-      else if (*p == 'd')
-        unit_ms = 86400.0 * 1000, p++;
-      else
-        {
-          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                       "invalid duration \"%s\": %s (units are ms, s, m, h, d)", text,
-                       *p == '\0' ? "missing unit" : "unknown unit");
-          return FALSE;
-        }
-      total += number * unit_ms;
-      if (total > (double) G_MAXINT64 / 2)
-        {
-          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                       "invalid duration \"%s\": too long", text);
-          return FALSE;
-        }
-    }
-  if (out_ms != NULL)
-    *out_ms = (gint64) total;
-  return TRUE;
-}
-
-/* ---- validation --------------------------------------------------------- */
-
-gboolean
-bgr_config_parse_ipv4 (const char *text, guint32 *out)
-{
-  struct in_addr a;
-
-  if (text == NULL || inet_pton (AF_INET, text, &a) != 1)
-    return FALSE;
-  if (out != NULL)
-    *out = g_ntohl (a.s_addr);
-  return TRUE;
-}
-
-gboolean
-bgr_config_parse_cidr (const char *text, guint32 *net, guint *prefix)
-{
-  g_auto (GStrv) parts = NULL;
-  guint64 len;
-  char *end = NULL;
-
-  if (text == NULL)
-    return FALSE;
-  parts = g_strsplit (text, "/", -1);
-  if (g_strv_length (parts) != 2 || !bgr_config_parse_ipv4 (parts[0], net) || parts[1][0] == '\0')
-    return FALSE;
-  len = g_ascii_strtoull (parts[1], &end, 10);
-  if (*end != '\0' || len > 32 || !g_ascii_isdigit (parts[1][0]))
-    return FALSE;
-  *prefix = (guint) len;
-  return TRUE;
-}
-
-gboolean
-bgr_config_valid_ifname (const char *s)
-{
-  gsize n = s != NULL ? strlen (s) : 0;
-
-  if (n == 0 || n > 15 || strcmp (s, ".") == 0 || strcmp (s, "..") == 0)
-    return FALSE;
-  for (const char *p = s; *p != '\0'; p++)
-    if (!(g_ascii_isalnum (*p) || *p == '-' || *p == '_' || *p == '.'))
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-valid_listen (const char *s)
-{
-  const char *colon = strrchr (s, ':');
-  char *end = NULL;
-  guint64 port;
-
-  if (colon == NULL || colon == s)
-    return FALSE;
-  port = g_ascii_strtoull (colon + 1, &end, 10);
-  if (colon[1] == '\0' || *end != '\0' || port > 65535)
-    return FALSE;
-  return TRUE;
-}
-
-/* Validates @text for @spec; on success stores the canonical value. */
-static gboolean
-check_value (const KeySpec *spec, const char *text, char **canonical, gint64 *num,
-             char **why)
-{
-  *num = 0;
-  switch (spec->type)
-    {
-    case KT_STRING:
-      break;
-    case KT_ENUM:
-      if (!g_strv_contains (spec->choices, text))
-        {
-          g_autofree char *list = g_strjoinv (", ", (char **) spec->choices);
-          *why = g_strdup_printf ("\"%s\" is not one of: %s", text, list);
-          return FALSE;
-        }
-      break;
-    case KT_PATH:
-      if (g_str_has_prefix (text, "~/"))
-        {
-          *canonical = g_build_filename (g_get_home_dir (), text + 2, NULL);
-          return TRUE;
-        }
-      if (!g_path_is_absolute (text))
-        {
-          *why = g_strdup_printf ("\"%s\" is not an absolute path", text);
-          return FALSE;
-        }
-      break;
-    case KT_COMMAND:
-      if (*text == '\0' || (strchr (text, '/') != NULL && !g_path_is_absolute (text)))
-        {
-          *why = g_strdup_printf ("\"%s\" must be a program name or an absolute path", text);
-          return FALSE;
-        }
-      break;
-    case KT_DURATION:
-      {
-        g_autoptr (GError) err = NULL;
-        if (!bgr_parse_duration (text, num, &err))
-          {
-            *why = g_strdup (err->message);
-            return FALSE;
-          }
-      }
-      break;
-    case KT_UINT:
-      {
-        char *end = NULL;
-        gint64 v = g_ascii_strtoll (text, &end, 10);
-        if (*text == '\0' || *end != '\0' || v < spec->min || v > spec->max)
-          {
-            *why = g_strdup_printf ("%s is out of range (%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT ")",
-                                    text, spec->min, spec->max);
-            return FALSE;
-          }
-        *num = v;
-      }
-      break;
-    case KT_IPV4:
-      if (!bgr_config_parse_ipv4 (text, NULL))
-        {
-          *why = g_strdup_printf ("\"%s\" is not an IPv4 address", text);
-          return FALSE;
-        }
-      break;
-    case KT_CIDR:
-      {
-        guint32 net;
-        guint prefix;
-        if (!bgr_config_parse_cidr (text, &net, &prefix) || prefix < 8 || prefix > 30)
-          {
-            *why = g_strdup_printf ("\"%s\" is not an IPv4 network like 172.16.0.0/24 "
-                                    "(prefix 8..30)", text);
-            return FALSE;
-          }
-        if (prefix < 32 && (net & ((1u << (32 - prefix)) - 1)) != 0)
-          {
-            *why = g_strdup_printf ("\"%s\" has host bits set", text);
-            return FALSE;
-          }
-      }
-      break;
-    case KT_IFNAME:
-      if (!bgr_config_valid_ifname (text))
-        {
-          *why = g_strdup_printf ("\"%s\" is not a valid interface name (1-15 of a-z, 0-9, -, _, .)",
-                                  text);
-          return FALSE;
-        }
-      break;
-    case KT_LISTEN:
-      if (!valid_listen (text))
-        {
-          *why = g_strdup_printf ("\"%s\" is not HOST:PORT", text);
-          return FALSE;
-        }
-      break;
-    case KT_BOOL:
-      if (!g_str_equal (text, "true") && !g_str_equal (text, "false"))
-        {
-          *why = g_strdup_printf ("\"%s\" is not true or false", text);
-          return FALSE;
-        }
-      *num = g_str_equal (text, "true");
-      break;
-    case KT_URL:
-      if (*text != '\0' && !g_str_has_prefix (text, "http://") && !g_str_has_prefix (text, "https://")
-          && !g_str_has_prefix (text, "file:///") && text[0] != '/')
-        {
-          *why = g_strdup_printf ("\"%s\" is not an http://, https:// or file:/// URL, or an "
-                                  "absolute path", text);
-          return FALSE;
-        }
-      break;
-    }
-  *canonical = g_strdup (text);
-  return TRUE;
-}
-
-/* systemd hands system services their directories in these variables
- * (colon-separated when several are configured: the first one is ours). */
-static char *
-systemd_dir (const char *var, const char *fallback)
-{
-  const char *v = g_getenv (var);
-  if (v != NULL && *v == '/')
-    {
-      const char *colon = strchr (v, ':');
-      return colon != NULL ? g_strndup (v, colon - v) : g_strdup (v);
-    }
-  return g_strdup (fallback);
-}
-
-static char *
-default_value (const char *key, BgrConfigFlags flags)
-{
-  if (flags & BGR_CONFIG_FLAGS_SYSTEM)
-    {
-      if (g_str_equal (key, "state_dir"))
-        return systemd_dir ("STATE_DIRECTORY", "/var/lib/banger");
-      if (g_str_equal (key, "cache_dir"))
-        return systemd_dir ("CACHE_DIRECTORY", "/var/cache/banger");
-      if (g_str_equal (key, "ssh_key_path"))
-        {
-          g_autofree char *state = systemd_dir ("STATE_DIRECTORY", "/var/lib/banger");
-          return g_build_filename (state, "ssh", "id_ed25519", NULL);
-        }
-    }
-  if (g_str_equal (key, "log_level"))
-    return g_strdup ("info");
-  if (g_str_equal (key, "web_listen_addr"))
-    return g_strdup ("127.0.0.1:7780");
-  if (g_str_equal (key, "hypervisor"))
-    return g_strdup ("auto");
-  if (g_str_equal (key, "firecracker_bin"))
-    return g_strdup ("firecracker");
-  if (g_str_equal (key, "qemu_bin"))
-    return g_strdup ("qemu-system-x86_64");
-  if (g_str_equal (key, "qemu_accel"))
-    return g_strdup ("auto");
-  if (g_str_equal (key, "ssh_key_path"))
-    return g_build_filename (g_get_user_config_dir (), "banger", "ssh", "id_ed25519", NULL);
-  if (g_str_equal (key, "default_image_name"))
-    return g_strdup ("default");
-  if (g_str_equal (key, "auto_stop_stale_after"))
-    return g_strdup ("0");
-  if (g_str_equal (key, "stats_poll_interval"))
-    return g_strdup ("10s");
-  if (g_str_equal (key, "metrics_poll_interval"))
-    return g_strdup ("15s");
-  if (g_str_equal (key, "bridge_name"))
-    return g_strdup ("banger0");
-  if (g_str_equal (key, "bridge_ip"))
-    return g_strdup ("172.16.0.1");
-  if (g_str_equal (key, "cidr"))
-    return g_strdup ("172.16.0.0/24");
-  if (g_str_equal (key, "tap_pool_size"))
-    return g_strdup ("4");
-  if (g_str_equal (key, "default_dns"))
-    return g_strdup ("1.1.1.1");
-  if (g_str_equal (key, "vm_to_vm"))
-    return g_strdup ("false");
-  if (g_str_equal (key, "state_dir"))
-    return g_build_filename (g_get_user_state_dir (), "banger", NULL);
-  if (g_str_equal (key, "cache_dir"))
-    return g_build_filename (g_get_user_cache_dir (), "banger", NULL);
-  if (g_str_equal (key, "kernel_catalog_url"))
-    return g_strdup ("");
-  g_assert_not_reached ();
-}
-
-/* ---- documentation ------------------------------------------------------ */
-
-/* What banger-config(5) says about each key comes from key_specs[] and
- * default_value() too, so the manual cannot drift from the parser. */
-
-const char *
-bgr_config_get_key_doc (const char *key)
-{
-  int i = spec_index (key);
-  return i < 0 ? NULL : key_specs[i].doc;
-}
-
-char *
-bgr_config_dup_key_type_doc (const char *key)
-{
-  int i = spec_index (key);
-  const KeySpec *spec;
-
-  if (i < 0)
-    return NULL;
-  spec = &key_specs[i];
-  switch (spec->type)
-    {
-    case KT_STRING:
-      return g_strdup ("string");
-    case KT_ENUM:
-      {
-        g_autofree char *list = g_strjoinv (", ", (char **) spec->choices);
-        return g_strdup_printf ("one of %s", list);
-      }
-    case KT_PATH:
-      return g_strdup ("absolute path (a leading ~/ is the home directory)");
-    case KT_COMMAND:
-      return g_strdup ("program name (looked up in PATH) or absolute path");
-    case KT_DURATION:
-      return g_strdup ("duration");
-    case KT_UINT:
-      return g_strdup_printf ("integer %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " (a TOML integer, not a string)",
-                              spec->min, spec->max);
-    case KT_IPV4:
-      return g_strdup ("IPv4 address");
-    case KT_CIDR:
-      return g_strdup ("IPv4 network ADDRESS/PREFIX, prefix 8..30, no host bits");
-    case KT_IFNAME:
-      return g_strdup ("interface name (1-15 of a-z, 0-9, -, _, .)");
-    case KT_LISTEN:
-      return g_strdup ("HOST:PORT");
-    case KT_BOOL:
-      return g_strdup ("boolean (a TOML true or false, not a string)");
-    case KT_URL:
-      return g_strdup ("http://, https:// or file:/// URL, or absolute path; empty: the built-in");
-    }
-  g_assert_not_reached ();
-}
-
-char *
-bgr_config_dup_key_default (const char *key, BgrConfigFlags flags)
-{
-  return spec_index (key) < 0 ? NULL : default_value (key, flags);
 }
 
 static void
@@ -566,13 +95,13 @@ new_default_full (BgrConfigFlags flags)
   BgrConfig *self = g_object_new (BGR_TYPE_CONFIG, NULL);
 
   self->flags = flags;
-  for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
+  for (gsize i = 0; i < BGR_CONFIG_N_KEYS; i++)
     {
-      g_autofree char *def = default_value (key_specs[i].name, flags);
+      g_autofree char *def = bgr_config_default_value (bgr_config_key_specs[i].name, flags);
       char *canonical = NULL;
       char *why = NULL;
       gint64 num = 0;
-      gboolean ok = check_value (&key_specs[i], def, &canonical, &num, &why);
+      gboolean ok = bgr_config_check_value (&bgr_config_key_specs[i], def, &canonical, &num, &why);
 
       g_assert (ok);
       set_entry (self, (int) i, canonical, num, "default", 0);
@@ -583,7 +112,7 @@ new_default_full (BgrConfigFlags flags)
 static gboolean
 cross_check (BgrConfig *self, const char *filename, GError **error)
 {
-  int ip_i = spec_index ("bridge_ip"), cidr_i = spec_index ("cidr");
+  int ip_i = bgr_config_spec_index ("bridge_ip"), cidr_i = bgr_config_spec_index ("cidr");
   Entry *ip_e = &self->entries[ip_i], *cidr_e = &self->entries[cidr_i];
   guint32 ip = 0, net = 0, mask;
   guint prefix = 0;
@@ -668,7 +197,7 @@ load_from_data_full (const char *data, gssize length, const char *filename,
       const char *key = bgr_toml_table_get_key (root, k);
       const BgrTomlValue *v = bgr_toml_table_get_value (root, k);
       guint line = bgr_toml_value_get_line (v);
-      int i = spec_index (key);
+      int i = bgr_config_spec_index (key);
       g_autofree char *text = NULL;
       g_autofree char *source = NULL;
       char *canonical = NULL, *why = NULL;
@@ -684,7 +213,7 @@ load_from_data_full (const char *data, gssize length, const char *filename,
                        fname, line, key);
           return NULL;
         }
-      if (key_specs[i].type == KT_UINT)
+      if (bgr_config_key_specs[i].type == KT_UINT)
         {
           if (bgr_toml_value_get_kind (v) != BGR_TOML_INTEGER)
             {
@@ -695,7 +224,7 @@ load_from_data_full (const char *data, gssize length, const char *filename,
             }
           text = g_strdup_printf ("%" G_GINT64_FORMAT, bgr_toml_value_get_integer (v));
         }
-      else if (key_specs[i].type == KT_BOOL)
+      else if (bgr_config_key_specs[i].type == KT_BOOL)
         {
           if (bgr_toml_value_get_kind (v) != BGR_TOML_BOOLEAN)
             {
@@ -712,7 +241,7 @@ load_from_data_full (const char *data, gssize length, const char *filename,
             {
               g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG,
                            "%s:%u: key '%s': expected a string%s, got %s", fname, line, key,
-                           key_specs[i].type == KT_DURATION ? " such as \"30m\"" : "",
+                           bgr_config_key_specs[i].type == KT_DURATION ? " such as \"30m\"" : "",
                            toml_kind_name (bgr_toml_value_get_kind (v)));
               return NULL;
             }
@@ -726,7 +255,7 @@ load_from_data_full (const char *data, gssize length, const char *filename,
               return NULL;
             }
         }
-      if (!check_value (&key_specs[i], text, &canonical, &num, &why))
+      if (!bgr_config_check_value (&bgr_config_key_specs[i], text, &canonical, &num, &why))
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_CONFIG, "%s:%u: key '%s': %s", fname,
                        line, key, why);
@@ -756,7 +285,7 @@ bgr_config_dup_default_path_full (BgrConfigFlags flags)
 {
   if (flags & BGR_CONFIG_FLAGS_SYSTEM)
     {
-      g_autofree char *dir = systemd_dir ("CONFIGURATION_DIRECTORY", "/etc/banger");
+      g_autofree char *dir = bgr_config_systemd_dir ("CONFIGURATION_DIRECTORY", "/etc/banger");
       return g_build_filename (dir, "config.toml", NULL);
     }
   return g_build_filename (g_get_user_config_dir (), "banger", "config.toml", NULL);
@@ -841,38 +370,6 @@ bgr_config_get_path (BgrConfig *self)
 }
 
 /**
- * bgr_config_dup_keys:
- *
- * Returns: (transfer full): every configuration key, in display order
- * Since: 0.1
- */
-char **
-bgr_config_dup_keys (void)
-{
-  GStrvBuilder *b = g_strv_builder_new ();
-  char **out;
-
-  for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
-    g_strv_builder_add (b, key_specs[i].name);
-  out = g_strv_builder_end (b);
-  g_strv_builder_unref (b);
-  return out;
-}
-
-/**
- * bgr_config_has_key:
- * @key: a key name
- *
- * Returns: whether @key is a configuration key
- * Since: 0.1
- */
-gboolean
-bgr_config_has_key (const char *key)
-{
-  return spec_index (key) >= 0;
-}
-
-/**
  * bgr_config_get_string:
  * @self: a #BgrConfig
  * @key: a key name
@@ -884,7 +381,7 @@ bgr_config_has_key (const char *key)
 const char *
 bgr_config_get_string (BgrConfig *self, const char *key)
 {
-  int i = spec_index (key);
+  int i = bgr_config_spec_index (key);
 
   g_return_val_if_fail (BGR_IS_CONFIG (self), NULL);
   return i < 0 ? NULL : self->entries[i].value;
@@ -901,10 +398,10 @@ bgr_config_get_string (BgrConfig *self, const char *key)
 gint64
 bgr_config_get_int (BgrConfig *self, const char *key)
 {
-  int i = spec_index (key);
+  int i = bgr_config_spec_index (key);
 
   g_return_val_if_fail (BGR_IS_CONFIG (self), 0);
-  return (i < 0 || key_specs[i].type != KT_UINT) ? 0 : self->entries[i].num;
+  return (i < 0 || bgr_config_key_specs[i].type != KT_UINT) ? 0 : self->entries[i].num;
 }
 
 /**
@@ -918,10 +415,10 @@ bgr_config_get_int (BgrConfig *self, const char *key)
 gint64
 bgr_config_get_duration_ms (BgrConfig *self, const char *key)
 {
-  int i = spec_index (key);
+  int i = bgr_config_spec_index (key);
 
   g_return_val_if_fail (BGR_IS_CONFIG (self), 0);
-  return (i < 0 || key_specs[i].type != KT_DURATION) ? 0 : self->entries[i].num;
+  return (i < 0 || bgr_config_key_specs[i].type != KT_DURATION) ? 0 : self->entries[i].num;
 }
 
 /**
@@ -950,7 +447,7 @@ bgr_config_dup_value (BgrConfig *self, const char *key)
 const char *
 bgr_config_get_source (BgrConfig *self, const char *key)
 {
-  int i = spec_index (key);
+  int i = bgr_config_spec_index (key);
 
   g_return_val_if_fail (BGR_IS_CONFIG (self), NULL);
   return i < 0 ? NULL : self->entries[i].source;
@@ -981,22 +478,22 @@ bgr_config_to_json (BgrConfig *self)
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "keys");
   json_builder_begin_array (b);
-  for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
+  for (gsize i = 0; i < BGR_CONFIG_N_KEYS; i++)
     {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "key");
-      json_builder_add_string_value (b, key_specs[i].name);
+      json_builder_add_string_value (b, bgr_config_key_specs[i].name);
       json_builder_set_member_name (b, "value");
-      if (key_specs[i].type == KT_UINT)
+      if (bgr_config_key_specs[i].type == KT_UINT)
         json_builder_add_int_value (b, self->entries[i].num);
-      else if (key_specs[i].type == KT_BOOL)
+      else if (bgr_config_key_specs[i].type == KT_BOOL)
         json_builder_add_boolean_value (b, self->entries[i].num != 0);
       else
         json_builder_add_string_value (b, self->entries[i].value);
       json_builder_set_member_name (b, "source");
       json_builder_add_string_value (b, self->entries[i].source);
       json_builder_set_member_name (b, "description");
-      json_builder_add_string_value (b, key_specs[i].doc);
+      json_builder_add_string_value (b, bgr_config_key_specs[i].doc);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -1017,13 +514,13 @@ bgr_config_new_from_entries (const char *path, GVariant *entries, GError **error
   g_variant_iter_init (&iter, entries);
   while (g_variant_iter_next (&iter, "(&s&s&s)", &key, &value, &source))
     {
-      int i = spec_index (key);
+      int i = bgr_config_spec_index (key);
       char *canonical = NULL, *why = NULL;
       gint64 num = 0;
 
       if (i < 0)
         continue; /* a newer daemon may know more keys */
-      if (!check_value (&key_specs[i], value, &canonical, &num, &why))
+      if (!bgr_config_check_value (&bgr_config_key_specs[i], value, &canonical, &num, &why))
         {
           g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
                        "daemon sent a bad value for '%s': %s", key, why);
@@ -1042,150 +539,8 @@ bgr_config_to_entries (BgrConfig *self)
   GVariantBuilder b;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sss)"));
-  for (gsize i = 0; i < G_N_ELEMENTS (key_specs); i++)
-    g_variant_builder_add (&b, "(sss)", key_specs[i].name, self->entries[i].value,
+  for (gsize i = 0; i < BGR_CONFIG_N_KEYS; i++)
+    g_variant_builder_add (&b, "(sss)", bgr_config_key_specs[i].name, self->entries[i].value,
                            self->entries[i].source);
   return g_variant_builder_end (&b);
-}
-
-/* ---- ssh key ------------------------------------------------------------ */
-
-/**
- * bgr_config_dup_ssh_key_path:
- * @self: a #BgrConfig
- *
- * Returns: (transfer full): the private key path banger uses for guests
- * Since: 0.1
- */
-char *
-bgr_config_dup_ssh_key_path (BgrConfig *self)
-{
-  return g_strdup (bgr_config_get_string (self, "ssh_key_path"));
-}
-
-/**
- * bgr_config_ensure_ssh_key:
- * @self: a #BgrConfig
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Returns the private key banger uses for guests. When `ssh_key_path` is
- * not set in the config and the default key does not exist yet, creates an
- * ed25519 key pair there with ssh-keygen (key 0600, directory 0700). A key
- * path set in the config must exist: banger never writes over or next to a
- * key the user chose.
- *
- * Returns: (transfer full): the private key path, or %NULL
- * Since: 0.1
- */
-char *
-bgr_config_ensure_ssh_key (BgrConfig *self, GCancellable *cancellable, GError **error)
-{
-  g_autofree char *path = bgr_config_dup_ssh_key_path (self);
-  g_autofree char *dir = NULL;
-  g_autofree char *tmpdir = NULL;
-  g_autofree char *tmpkey = NULL;
-  g_autofree char *tmppub = NULL;
-  g_autofree char *pub = NULL;
-  g_autoptr (GSubprocess) proc = NULL;
-  g_autoptr (GError) local_error = NULL;
-  g_autofree char *errout = NULL;
-  g_autofree char *lockpath = NULL;
-  int lockfd = -1;
-  struct stat st;
-
-  g_return_val_if_fail (BGR_IS_CONFIG (self), NULL);
-  if (stat (path, &st) == 0)
-    return g_steal_pointer (&path);
-  if (!g_str_equal (bgr_config_get_source (self, "ssh_key_path"), "default"))
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND,
-                   "ssh key %s (ssh_key_path, set in %s) does not exist", path,
-                   bgr_config_get_source (self, "ssh_key_path"));
-      return NULL;
-    }
-  dir = g_path_get_dirname (path);
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot create %s", dir);
-      return NULL;
-    }
-  if (chmod (dir, 0700) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot set mode 0700 on %s", dir);
-      return NULL;
-    }
-  /* Serialise creators (daemon threads, other processes sharing HOME), then
-   * look again: whoever held the lock before us may have made the key. */
-  lockpath = g_build_filename (dir, ".keygen.lock", NULL);
-  lockfd = open (lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (lockfd < 0 || flock (lockfd, LOCK_EX) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot lock %s", lockpath);
-      if (lockfd >= 0)
-        close (lockfd);
-      return NULL;
-    }
-  if (stat (path, &st) == 0)
-    {
-      close (lockfd);
-      return g_steal_pointer (&path);
-    }
-  /* Generate next to the final place, then rename: a crash or a racing
-   * process never leaves a half-written key at the final path. */
-  tmpdir = g_build_filename (dir, ".keygen-XXXXXX", NULL);
-  if (g_mkdtemp_full (tmpdir, 0700) == NULL)
-    {
-      bgr_set_error_errno (error, errno, "cannot create a temporary directory in %s", dir);
-      close (lockfd);
-      return NULL;
-    }
-  tmpkey = g_build_filename (tmpdir, "id_ed25519", NULL);
-  tmppub = g_strconcat (tmpkey, ".pub", NULL);
-  pub = g_strconcat (path, ".pub", NULL);
-  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                           &local_error, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                           "banger", "-f", tmpkey, NULL);
-  if (proc == NULL)
-    {
-      g_rmdir (tmpdir);
-      close (lockfd);
-      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND,
-                   "cannot run ssh-keygen to create %s: %s (install openssh-client)", path,
-                   local_error->message);
-      return NULL;
-    }
-  if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, NULL, &errout, &local_error)
-      || !g_subprocess_get_successful (proc))
-    {
-      g_unlink (tmpkey);
-      g_unlink (tmppub);
-      g_rmdir (tmpdir);
-      close (lockfd);
-      if (local_error != NULL)
-        bgr_propagate_error (error, g_steal_pointer (&local_error), "ssh-keygen");
-      else
-        g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "ssh-keygen failed: %s",
-                     errout != NULL ? g_strstrip (errout) : "");
-      return NULL;
-    }
-  chmod (tmpkey, 0600);
-  /* link() never replaces: a key that appeared meanwhile (made outside
-   * banger) wins, and ours is discarded. */
-  if (rename (tmppub, pub) != 0 || link (tmpkey, path) != 0)
-    {
-      int errsv = errno;
-      g_unlink (tmpkey);
-      g_unlink (tmppub);
-      g_rmdir (tmpdir);
-      close (lockfd);
-      if (errsv == EEXIST)
-        return g_steal_pointer (&path);
-      bgr_set_error_errno (error, errsv, "cannot move new key to %s", path);
-      return NULL;
-    }
-  g_unlink (tmpkey);
-  g_rmdir (tmpdir);
-  close (lockfd);
-  return g_steal_pointer (&path);
 }

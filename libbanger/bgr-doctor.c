@@ -229,6 +229,40 @@ bgr_doctor_run_for_config (BgrConfig *config, GCancellable *cancellable, GError 
   return run_checks (g_steal_pointer (&self), config, cancellable, error);
 }
 
+/* The web UI should be reachable from this machine only. */
+static void
+check_web (BgrDoctorReport *self, const char *listen)
+{
+  const char *colon = listen != NULL ? strrchr (listen, ':') : NULL;
+  g_autofree char *host = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+
+  if (listen == NULL || *listen == '\0' || colon == NULL)
+    {
+      add (self, "web", BGR_DOCTOR_PASS, NULL, "web UI off (web_listen_addr is empty)");
+      return;
+    }
+  host = g_strndup (listen, colon - listen);
+  if (host[0] == '[' && g_str_has_suffix (host, "]"))
+    {
+      host[strlen (host) - 1] = '\0';
+      memmove (host, host + 1, strlen (host));
+    }
+  address = g_str_equal (host, "localhost") ? g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4)
+                                            : g_inet_address_new_from_string (host);
+  if (address == NULL)
+    add (self, "web", BGR_DOCTOR_WARN, "set web_listen_addr to 127.0.0.1:PORT",
+         "web_listen_addr %s: the host is not an IP address or localhost; bangerd serves no "
+         "web UI", listen);
+  else if (!g_inet_address_get_is_loopback (address))
+    add (self, "web", BGR_DOCTOR_WARN,
+         "set web_listen_addr to 127.0.0.1:PORT unless other machines must reach the UI",
+         "the web UI listens on %s, not a loopback address: other machines can reach it "
+         "(they still need its token)", listen);
+  else
+    add (self, "web", BGR_DOCTOR_PASS, NULL, "web UI on loopback (%s)", listen);
+}
+
 static BgrDoctorReport *
 run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancellable,
             GError **error)
@@ -461,6 +495,7 @@ run_checks (BgrDoctorReport *self_owned, BgrConfig *config, GCancellable *cancel
 
   check_disk (self, "state-disk", "state_dir", bgr_config_get_string (config, "state_dir"));
   check_disk (self, "cache-disk", "cache_dir", bgr_config_get_string (config, "cache_dir"));
+  check_web (self, bgr_config_get_string (config, "web_listen_addr"));
 
   return g_steal_pointer (&self);
 }

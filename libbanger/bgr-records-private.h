@@ -19,10 +19,11 @@ BgrVmSession *bgr_vm_session_new_from_json (JsonObject *doc);
 JsonObject *bgr_kernel_get_json (BgrKernel *self);
 JsonObject *bgr_image_get_json (BgrImage *self);
 
-/* A string (NULL when absent or not a string) or integer (0 likewise)
- * member of a record. */
+/* A string (NULL when absent or not a string), integer (0 likewise) or
+ * boolean (FALSE likewise) member of a record. */
 const char *bgr_record_str (JsonObject *doc, const char *member);
 gint64 bgr_record_int (JsonObject *doc, const char *member);
+gboolean bgr_record_bool (JsonObject *doc, const char *member);
 
 /* The record as JSON text, bookkeeping members left out. */
 char *bgr_record_public_json (JsonObject *doc);

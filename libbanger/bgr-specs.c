@@ -112,6 +112,70 @@ STRING_OPTION (BgrPullOptions, bgr_pull_options, platform, "platform")
 NUMBER_OPTION (BgrPullOptions, bgr_pull_options, size, "size", guint64, uint64)
 NUMBER_OPTION (BgrPullOptions, bgr_pull_options, insecure, "insecure", gboolean, boolean)
 
+/* ---- BgrBuildOptions ---------------------------------------------------- */
+
+static const BgrOptionKey build_options_keys[] = {
+  { "from", "s" },
+  { "run", "as" },
+  { "vcpus", "u" },
+  { "memory-mib", "t" },
+  { "disk-size", "t" },
+  { NULL, NULL },
+};
+
+DEFINE_OPTIONS_TYPE (BgrBuildOptions, bgr_build_options, build_options_keys)
+
+/**
+ * bgr_build_options_new:
+ * @from: (nullable): the image to start from
+ *
+ * Returns: (transfer full): new build options
+ *
+ * Since: 0.2
+ */
+BgrBuildOptions *
+bgr_build_options_new (const char *from)
+{
+  BgrBuildOptions *self = g_object_new (BGR_TYPE_BUILD_OPTIONS, NULL);
+  if (from != NULL)
+    bgr_build_options_set_from (self, from);
+  return self;
+}
+
+/**
+ * bgr_build_options_set_run:
+ * @self: build options
+ * @commands: (nullable) (array zero-terminated=1): shell commands, in order
+ *
+ * Since: 0.2
+ */
+void
+bgr_build_options_set_run (BgrBuildOptions *self, const char *const *commands)
+{
+  g_return_if_fail (BGR_IS_BUILD_OPTIONS (self));
+  bgr_options_put_strv (BGR_OPTIONS (self), "run", commands);
+}
+
+/**
+ * bgr_build_options_dup_run:
+ * @self: build options
+ *
+ * Returns: (transfer full) (nullable): the commands, or %NULL when unset
+ *
+ * Since: 0.2
+ */
+char **
+bgr_build_options_dup_run (BgrBuildOptions *self)
+{
+  g_return_val_if_fail (BGR_IS_BUILD_OPTIONS (self), NULL);
+  return bgr_options_dup_strv (BGR_OPTIONS (self), "run");
+}
+
+STRING_OPTION (BgrBuildOptions, bgr_build_options, from, "from")
+NUMBER_OPTION (BgrBuildOptions, bgr_build_options, vcpus, "vcpus", guint, uint32)
+NUMBER_OPTION (BgrBuildOptions, bgr_build_options, memory_mib, "memory-mib", guint64, uint64)
+NUMBER_OPTION (BgrBuildOptions, bgr_build_options, disk_size, "disk-size", guint64, uint64)
+
 /* ---- BgrExecSpec -------------------------------------------------------- */
 
 static const BgrOptionKey exec_spec_keys[] = {

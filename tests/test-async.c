@@ -300,7 +300,7 @@ fixture_setup (Fixture *f, gconstpointer data)
     g_assert_true (g_spawn_check_wait_status (status, NULL));
   }
 
-  toml = g_strdup_printf ("hypervisor = \"fake\"\nstate_dir = \"%s\"\ncache_dir = \"%s\"\n",
+  toml = g_strdup_printf ("hypervisor = \"fake\"\nweb_listen_addr = \"\"\nstate_dir = \"%s\"\ncache_dir = \"%s\"\n",
                           f->state, cache);
   g_file_set_contents (f->config_path, toml, -1, &err);
   g_assert_no_error (err);

@@ -17,7 +17,7 @@ test_defaults (void)
     "log_level", "web_listen_addr", "firecracker_bin", "ssh_key_path", "default_image_name",
     "auto_stop_stale_after", "stats_poll_interval", "metrics_poll_interval", "bridge_name",
     "bridge_ip", "cidr", "tap_pool_size", "default_dns", "vm_to_vm", "hypervisor", "qemu_bin", "qemu_accel",
-    "state_dir", "cache_dir", "kernel_catalog_url", NULL
+    "state_dir", "cache_dir", "kernel_catalog_url", "memory_reclaim", NULL
   };
 
   for (const char *const *k = required; *k != NULL; k++)
@@ -27,6 +27,7 @@ test_defaults (void)
     }
   g_assert_cmpuint (g_strv_length (keys), ==, g_strv_length ((char **) required));
   g_assert_cmpstr (bgr_config_get_string (c, "hypervisor"), ==, "auto");
+  g_assert_cmpstr (bgr_config_get_string (c, "memory_reclaim"), ==, "true");
   g_assert_cmpstr (bgr_config_get_string (c, "qemu_accel"), ==, "auto");
   g_assert_cmpstr (bgr_config_get_string (c, "state_dir"), ==, state);
   g_assert_cmpint (bgr_config_get_int (c, "tap_pool_size"), ==, 4);

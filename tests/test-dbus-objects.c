@@ -97,7 +97,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->state = g_build_filename (f->dir, "state", NULL);
   f->cache = g_build_filename (f->dir, "cache", NULL);
   f->config = g_build_filename (f->dir, "banger.toml", NULL);
-  toml = g_strdup_printf ("hypervisor = \"fake\"\nlog_level = \"debug\"\n"
+  toml = g_strdup_printf ("hypervisor = \"fake\"\nlog_level = \"debug\"\nweb_listen_addr = \"\"\n"
                           "state_dir = \"%s\"\ncache_dir = \"%s\"\n",
                           f->state, f->cache);
   g_file_set_contents (f->config, toml, -1, &err);
@@ -1435,6 +1435,7 @@ test_client_against_xml (void)
     CHECK (M ("GetConfig"), { BgrConfig *cf = bgr_client_get_config (c, NULL, error); g_clear_object (&cf); });
     CHECK (M ("GetStatus"), { BgrDaemonInfo *i = bgr_client_get_daemon_info (c, NULL, error); g_clear_object (&i); });
     CHECK (M ("EnsureSshKey"), g_free (bgr_client_ensure_ssh_key (c, NULL, error)));
+    CHECK (M ("GetWebLogin"), { char *u = NULL; g_free (bgr_client_web_login_url (c, &u, NULL, error)); g_free (u); });
     CHECK (M ("Doctor"), { BgrDoctorReport *r = bgr_client_doctor (c, NULL, error); g_clear_object (&r); });
     CHECK (M ("ImportKernel"), { BgrKernel *k = bgr_client_kernel_import (c, kspec, NULL, NULL, error); g_clear_object (&k); });
     CHECK (M ("ListKernels"), { GPtrArray *l = bgr_client_kernel_list (c, NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });
@@ -1452,6 +1453,14 @@ test_client_against_xml (void)
     CHECK (NAME ".Image.Promote", { BgrImage *i = bgr_client_image_promote (c, "x", NULL, NULL, error); g_clear_object (&i); });
     CHECK (M ("PullImage"), { BgrImage *i = bgr_client_image_pull (c, "127.0.0.1:1/x:latest", popts, NULL, NULL, error); g_clear_object (&i); });
     CHECK (M ("PullImage"), { BgrImage *i = bgr_client_image_pull (c, "127.0.0.1:1/x:latest", NULL, NULL, NULL, error); g_clear_object (&i); });
+    {
+      g_autoptr (BgrBuildOptions) bopts = bgr_build_options_new ("x");
+      bgr_build_options_set_run (bopts, (const char *const[]){ "true", "echo hi", NULL });
+      bgr_build_options_set_vcpus (bopts, 2);
+      bgr_build_options_set_memory_mib (bopts, 256);
+      bgr_build_options_set_disk_size (bopts, 1 << 30);
+      CHECK (M ("BuildImage"), { BgrImage *i = bgr_client_image_build (c, "y", bopts, NULL, NULL, error); g_clear_object (&i); });
+    }
     CHECK (M ("ListImageCache"), { GPtrArray *l = bgr_client_image_cache_list (c, NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });
     CHECK (M ("PruneImageCache"), bgr_client_image_cache_prune (c, &freed, &removed, NULL, error));
     CHECK (M ("CreateVm"), { BgrVm *v = bgr_client_vm_create (c, vspec, NULL, NULL, error); g_clear_object (&v); });

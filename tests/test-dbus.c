@@ -827,7 +827,7 @@ test_stop_with_calls_in_flight (Fixture *f, gconstpointer data)
     }
   catalog = g_strdup_printf ("{\"schema_version\": 1, \"kernels\": [%s]}", kernels->str);
   catalog_path = bgr_test_write_file ("inflight-catalog.json", catalog);
-  conf = g_strdup_printf ("log_level = \"info\"\nstate_dir = \"%s\"\ncache_dir = \"%s\"\n"
+  conf = g_strdup_printf ("log_level = \"info\"\nweb_listen_addr = \"\"\nstate_dir = \"%s\"\ncache_dir = \"%s\"\n"
                           "kernel_catalog_url = \"file://%s\"\n", state, cache, catalog_path);
   cfg = bgr_test_write_file ("inflight.toml", conf);
   d = start_daemon (f, cfg, FALSE);

@@ -71,6 +71,7 @@ mkfs.ext4 -q -F "$work/rootfs.ext4" 16M > /dev/null
 for name in daemon local; do
   cat > "$work/$name.toml" <<EOT
 hypervisor = "fake"
+web_listen_addr = ""
 state_dir = "$work/$name-state"
 cache_dir = "$work/$name-cache"
 EOT

@@ -83,6 +83,7 @@ skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$work/oci:boo
 
 # bangerd on a private bus, with its own state.
 cat > "$work/banger.toml" <<EOT
+web_listen_addr = ""
 state_dir = "$work/state"
 cache_dir = "$work/cache"
 EOT
@@ -206,6 +207,7 @@ stat_of /sbin/init | grep -q "Mode:  0755" || fail "mode of /sbin/init"
 # build: an uninstrumented interpreter cannot load that libbanger).
 if [ -z "${BANGER_SANITIZED:-}" ]; then
 cat > "$work/py.toml" <<EOT
+web_listen_addr = ""
 state_dir = "$work/py-state"
 cache_dir = "$work/cache"
 EOT

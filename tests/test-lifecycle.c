@@ -139,6 +139,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->state = g_build_filename (f->dir, "state", NULL);
   cache = g_build_filename (f->dir, "cache", NULL);
   toml = g_strdup_printf ("hypervisor = \"fake\"\n"
+                          "web_listen_addr = \"\"\n"
                           "state_dir = \"%s\"\n"
                           "cache_dir = \"%s\"\n",
                           f->state, cache);

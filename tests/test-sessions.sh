@@ -74,6 +74,7 @@ mkfs.ext4 -q -F "$work/rootfs.ext4" 16M > /dev/null
 { printf '\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0\76\0'; head -c 44 /dev/zero; } > "$work/vmlinux"
 cat > "$work/daemon.toml" <<EOT
 hypervisor = "fake"
+web_listen_addr = ""
 state_dir = "$work/state"
 cache_dir = "$work/cache"
 EOT

@@ -95,6 +95,7 @@ fixture_setup (Fixture *f, gconstpointer data)
     .mac = "02:fc:00:00:00:07",
     .console_log = f->console,
     .allow_kvm = TRUE,
+    .reclaim_memory = TRUE,
   };
 }
 
@@ -284,6 +285,17 @@ check_requests (Fixture *f, GPtrArray *records)
   else
     g_assert_null (find_record (records, "PUT", "/network-interfaces/eth0"));
 
+  if (c->reclaim_memory)
+    {
+      b = record_body (records, "PUT", "/balloon");
+      assert_members (b, "amount_mib,deflate_on_oom,free_page_reporting");
+      g_assert_cmpint (json_object_get_int_member (b, "amount_mib"), ==, 0);
+      g_assert_true (json_object_get_boolean_member (b, "deflate_on_oom"));
+      g_assert_true (json_object_get_boolean_member (b, "free_page_reporting"));
+    }
+  else
+    g_assert_null (find_record (records, "PUT", "/balloon"));
+
   b = record_body (records, "PUT", "/vsock");
   assert_members (b, "guest_cid,uds_path");
   g_assert_cmpint (json_object_get_int_member (b, "guest_cid"), ==, BGR_FC_GUEST_CID);
@@ -374,7 +386,7 @@ start_and_check (Fixture *f)
   g_assert_true (g_file_test (log, G_FILE_TEST_IS_REGULAR));
 
   records = read_records (f);
-  g_assert_cmpuint (records->len, ==, 6 + drives + ifaces);
+  g_assert_cmpuint (records->len, ==, 6 + drives + ifaces + (f->config.reclaim_memory ? 1 : 0));
   check_requests (f, records);
   /* The stand-in "booted": its console lines are in the console log. */
   instance_line = g_strdup_printf ("fake-firecracker: instance %s: %u vCPUs, %" G_GUINT64_FORMAT
@@ -467,6 +479,7 @@ test_start_minimal (Fixture *f, gconstpointer data)
   f->config.mac = NULL;
   f->config.vcpus = 1;
   f->config.memory_mib = 128;
+  f->config.reclaim_memory = FALSE; /* memory_reclaim = false: no balloon */
   start_and_check (f);
 }
 

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host side of the guest agent protocol: the connection, its reader
+ * thread and channels, framing, and HELLO. Execs are in bgr-agent-exec.c,
+ * one-shot requests in bgr-agent-requests.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -6,8 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "agent-proto/bgr-agent-client-internal.h"
-#include "agent-proto/bgr-agent-proto.h"
+#include "agent-proto/bgr-agent-conn-private.h"
 #include "bgr-error-private.h"
 
 void
@@ -331,15 +333,6 @@ bgr_agent_conn_close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q)
   g_async_queue_unref (q);
 }
 
-/* What a guest reports is bounded before use (docs/agent-protocol.md,
- * "Limits"): a hostile guest gets its answer cut, not more of the host's
- * memory, logs or terminal. */
-#define FACT_MAX_BYTES 512       /* one READY string (uname -a is ~330) */
-#define MESSAGE_MAX_BYTES 1024   /* an ERROR message */
-#define PORT_LINE_MAX_BYTES 512  /* one PORT line */
-#define ADDRS_MAX 64             /* ADDR fields kept from one READY */
-#define PORTS_MAX 1024           /* PORT fields kept from one PORTS */
-#define STAT_MAX (G_GINT64_CONSTANT (1) << 53) /* stats and uptimes: 0 <= v < this */
 
 /* A string field as valid UTF-8, cut to @max bytes (with "…" after it,
  * and *@cut set) when longer. */
@@ -365,7 +358,7 @@ bgr_agent_field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cu
 
 /* Reads an ERROR frame into a GError. */
 gboolean
-bgr_agent_error_from_frame (BgrAgentFrame *f, const char *what, GError **error)
+bgr_agent_frame_error (BgrAgentFrame *f, const char *what, GError **error)
 {
   BgrAgentFieldIter it;
   guint16 tag;
@@ -505,219 +498,7 @@ bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgent
   return facts;
 }
 
-
-gpointer
-bgr_agent_pump_thread (gpointer data)
-{
-  BgrAgentPump *p = data;
-  g_autofree guint8 *buf = g_malloc (64 * 1024);
-  GPollFD fds[2] = { { .fd = p->fd, .events = G_IO_IN } };
-
-  g_cancellable_make_pollfd (p->stop, &fds[1]);
-  for (;;)
-    {
-      gssize n;
-
-      fds[0].revents = fds[1].revents = 0;
-      if (g_poll (fds, 2, -1) < 0 && errno != EINTR)
-        break;
-      if (g_cancellable_is_cancelled (p->stop))
-        break;
-      if (fds[0].revents == 0)
-        continue;
-      n = read (p->fd, buf, 64 * 1024);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        {
-          bgr_agent_conn_send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, NULL, 0, NULL);
-          break;
-        }
-      if (!bgr_agent_conn_send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, buf, (gsize) n, NULL))
-        break;
-    }
-  g_cancellable_release_fd (p->stop);
-  return NULL;
-}
-
-/* Writes @data to @fd. When the reader went away (EPIPE) the rest of the
- * output is dropped, as a pipe to `head` wants; any other failure also sets
- * *write_errno, and the exec fails once the command ended: its output was
- * lost. */
-void
-bgr_agent_write_out (int fd, gboolean *dead, int *write_errno, GBytes *data)
-{
-  gsize len;
-  const guint8 *p = g_bytes_get_data (data, &len);
-
-  while (fd >= 0 && !*dead && len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        {
-          /* A non-blocking descriptor (shared through fd passing): wait. */
-          struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-          if (poll (&pfd, 1, 30000) > 0)
-            continue;
-        }
-      if (n <= 0)
-        {
-          *dead = TRUE; /* keep draining, drop output */
-          if (n < 0 && errno != EPIPE && *write_errno == 0)
-            *write_errno = errno;
-          break;
-        }
-      p += n;
-      len -= (gsize) n;
-    }
-}
-
-gboolean
-bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const *env,
-                     const char *cwd, guint timeout_ms, int stdin_fd, int stdout_fd,
-                     int stderr_fd, gint *out_status, GCancellable *cancellable, GError **error)
-{
-  guint32 ch;
-  GAsyncQueue *q;
-  BgrAgentBuf b;
-  BgrAgentPump pump = { 0 };
-  GThread *pump_th = NULL;
-  gboolean done = FALSE, ok = FALSE, killed = FALSE, out_dead = FALSE, err_dead = FALSE;
-  int out_errno = 0, err_errno = 0;
-  gint64 kill_deadline = 0;
-  g_autofree char *what = NULL;
-
-  if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "no command given");
-      return FALSE;
-    }
-  what = NULL;
-  bgr_agent_buf_init (&b);
-  for (const char *const *a = argv; *a != NULL; a++)
-    bgr_agent_buf_put_str (&b, BGR_AGENT_F_ARG, *a);
-  for (const char *const *e = env; e != NULL && *e != NULL; e++)
-    bgr_agent_buf_put_str (&b, BGR_AGENT_F_ENV, *e);
-  if (cwd != NULL)
-    bgr_agent_buf_put_str (&b, BGR_AGENT_F_CWD, cwd);
-  if (timeout_ms > 0)
-    bgr_agent_buf_put_int (&b, BGR_AGENT_F_TIMEOUT_MS, timeout_ms);
-  bgr_agent_buf_put_int (&b, BGR_AGENT_F_STDIN, stdin_fd >= 0 ? 1 : 0);
-
-  q = bgr_agent_conn_open_channel (c, &ch);
-  if (!bgr_agent_conn_send_buf (c, BGR_AGENT_MSG_EXEC, ch, &b, error))
-    {
-      bgr_agent_buf_clear (&b);
-      bgr_agent_conn_close_channel (c, ch, q);
-      return FALSE;
-    }
-  bgr_agent_buf_clear (&b);
-  if (stdin_fd >= 0)
-    {
-      pump.conn = c;
-      pump.channel = ch;
-      pump.fd = stdin_fd;
-      pump.stop = g_cancellable_new ();
-      pump_th = g_thread_new ("bgr-agent-stdin", bgr_agent_pump_thread, &pump);
-    }
-
-  while (!done)
-    {
-      BgrAgentFrame *f;
-
-      /* Checked on every pass: a command with steady output never lets the
-       * pop below time out. */
-      if (!killed && g_cancellable_is_cancelled (cancellable))
-        {
-          BgrAgentBuf s;
-          bgr_agent_buf_init (&s);
-          bgr_agent_buf_put_int (&s, BGR_AGENT_F_SIGNAL, SIGKILL);
-          bgr_agent_conn_send_buf (c, BGR_AGENT_MSG_SIGNAL, ch, &s, NULL);
-          bgr_agent_buf_clear (&s);
-          killed = TRUE;
-          out_dead = err_dead = TRUE; /* the caller is gone: drop what still comes */
-          kill_deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-        }
-      if (killed && g_get_monotonic_time () > kill_deadline)
-        {
-          g_cancellable_set_error_if_cancelled (cancellable, error);
-          break;
-        }
-      f = g_async_queue_timeout_pop (q, 100000);
-      if (f == NULL)
-        continue;
-      switch (f->type)
-        {
-        case 0:
-          bgr_agent_conn_closed_error (c, error);
-          done = TRUE;
-          break;
-        case BGR_AGENT_MSG_STDOUT:
-          bgr_agent_write_out (stdout_fd, &out_dead, &out_errno, f->payload);
-          break;
-        case BGR_AGENT_MSG_STDERR:
-          bgr_agent_write_out (stderr_fd, &err_dead, &err_errno, f->payload);
-          break;
-        case BGR_AGENT_MSG_ERROR:
-          bgr_agent_error_from_frame (f, what, error);
-          done = TRUE;
-          break;
-        case BGR_AGENT_MSG_EXIT:
-          {
-            BgrAgentFieldIter it;
-            guint16 tag;
-            const guint8 *val;
-            guint32 len;
-            gint64 code = -1, sig = 0, timed_out = 0;
-
-            bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL),
-                                   g_bytes_get_size (f->payload));
-            while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
-              if (tag == BGR_AGENT_F_EXIT_CODE)
-                bgr_agent_field_int (val, len, &code);
-              else if (tag == BGR_AGENT_F_SIGNAL)
-                bgr_agent_field_int (val, len, &sig);
-              else if (tag == BGR_AGENT_F_TIMED_OUT)
-                bgr_agent_field_int (val, len, &timed_out);
-            done = TRUE;
-            if (killed)
-              g_cancellable_set_error_if_cancelled (cancellable, error);
-            else if (timed_out)
-              g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
-                           "'%s' timed out after %u ms and was killed", argv[0], timeout_ms);
-            else if (out_errno != 0 || err_errno != 0)
-              g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED,
-                           "'%s' ran, but its %s was lost: cannot write it: %s", argv[0],
-                           out_errno != 0 ? "output" : "error output",
-                           g_strerror (out_errno != 0 ? out_errno : err_errno));
-            else
-              {
-                /* A status, whatever the guest says: 0..255. */
-                if (out_status != NULL)
-                  *out_status = code >= 0 ? (gint) MIN (code, 255) : 128 + (gint) CLAMP (sig, 0, 127);
-                ok = TRUE;
-              }
-          }
-          break;
-        default:
-          break;
-        }
-      bgr_agent_frame_free (f);
-    }
-
-  if (pump_th != NULL)
-    {
-      g_cancellable_cancel (pump.stop);
-      g_thread_join (pump_th);
-      g_object_unref (pump.stop);
-    }
-  bgr_agent_conn_close_channel (c, ch, q);
-  return ok;
-}
-
-/* One bgr_agent_conn_request, one answer of @reply_type on a fresh channel. */
+/* One request, one answer of @reply_type on a fresh channel. */
 BgrAgentFrame *
 bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 reply_type, gint timeout_ms,
          const char *what, GCancellable *cancellable, GError **error)
@@ -747,7 +528,7 @@ bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 r
             }
           if (f->type == BGR_AGENT_MSG_ERROR)
             {
-              bgr_agent_error_from_frame (f, what, error);
+              bgr_agent_frame_error (f, what, error);
               bgr_agent_frame_free (f);
               break;
             }
@@ -770,90 +551,4 @@ bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b, guint16 r
     }
   bgr_agent_conn_close_channel (c, ch, q);
   return result;
-}
-
-gboolean
-bgr_agent_conn_shutdown (BgrAgentConn *c, const char *mode, gint timeout_ms,
-                         GCancellable *cancellable, GError **error)
-{
-  BgrAgentBuf b;
-  BgrAgentFrame *f;
-
-  bgr_agent_buf_init (&b);
-  bgr_agent_buf_put_str (&b, BGR_AGENT_F_MODE, mode != NULL ? mode : "poweroff");
-  f = bgr_agent_conn_request (c, BGR_AGENT_MSG_SHUTDOWN, &b, BGR_AGENT_MSG_OK, timeout_ms,
-               "cannot shut the guest down", cancellable, error);
-  bgr_agent_buf_clear (&b);
-  bgr_agent_frame_free (f);
-  return f != NULL;
-}
-
-GStrv
-bgr_agent_conn_ports (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellable, GError **error)
-{
-  BgrAgentFrame *f = bgr_agent_conn_request (c, BGR_AGENT_MSG_PORTS_REQ, NULL, BGR_AGENT_MSG_PORTS, timeout_ms,
-                      "cannot list the guest's ports", cancellable, error);
-  g_autoptr (GPtrArray) lines = g_ptr_array_new ();
-  BgrAgentFieldIter it;
-  guint16 tag;
-  const guint8 *val;
-  guint32 len;
-  gboolean cut = FALSE;
-  guint n = 0;
-
-  if (f == NULL)
-    return NULL;
-  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
-  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
-    if (tag == BGR_AGENT_F_PORT && ++n <= PORTS_MAX)
-      g_ptr_array_add (lines, bgr_agent_field_str_max (val, len, PORT_LINE_MAX_BYTES, &cut));
-  bgr_agent_frame_free (f);
-  if (n > PORTS_MAX)
-    g_info ("the guest agent reported %u listening sockets; keeping the first %d", n, PORTS_MAX);
-  if (cut)
-    g_info ("the guest agent reported port lines longer than %d bytes; they were cut",
-            PORT_LINE_MAX_BYTES);
-  g_ptr_array_add (lines, NULL);
-  return (GStrv) g_ptr_array_steal (lines, NULL);
-}
-
-GHashTable *
-bgr_agent_conn_stats (BgrAgentConn *c, gint timeout_ms, GCancellable *cancellable, GError **error)
-{
-  static const struct { guint16 tag; const char *name; } names[] = {
-    { BGR_AGENT_F_STAT_CPU_USER_MS, "cpu_user_ms" },
-    { BGR_AGENT_F_STAT_CPU_SYSTEM_MS, "cpu_system_ms" },
-    { BGR_AGENT_F_STAT_CPU_IDLE_MS, "cpu_idle_ms" },
-    { BGR_AGENT_F_STAT_MEM_TOTAL, "mem_total" },
-    { BGR_AGENT_F_STAT_MEM_AVAILABLE, "mem_available" },
-    { BGR_AGENT_F_STAT_LOAD1_MILLI, "load1_milli" },
-    { BGR_AGENT_F_STAT_UPTIME_MS, "uptime_ms" },
-    { BGR_AGENT_F_STAT_DISK_TOTAL, "disk_total" },
-    { BGR_AGENT_F_STAT_DISK_FREE, "disk_free" },
-  };
-  BgrAgentFrame *f = bgr_agent_conn_request (c, BGR_AGENT_MSG_STATS_REQ, NULL, BGR_AGENT_MSG_STATS, timeout_ms,
-                      "cannot read the guest's stats", cancellable, error);
-  GHashTable *stats;
-  BgrAgentFieldIter it;
-  guint16 tag;
-  const guint8 *val;
-  guint32 len;
-
-  if (f == NULL)
-    return NULL;
-  stats = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  bgr_agent_fields_init (&it, g_bytes_get_data (f->payload, NULL), g_bytes_get_size (f->payload));
-  while (bgr_agent_fields_next (&it, &tag, &val, &len) == 1)
-    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-      if (names[i].tag == tag)
-        {
-          gint64 v;
-          /* Out of range is no answer (and no overflow in later sums). */
-          if (bgr_agent_field_int (val, len, &v) == 0 && v >= 0 && v < STAT_MAX)
-            g_hash_table_insert (stats, (gpointer) names[i].name, g_memdup2 (&v, sizeof v));
-          else
-            g_info ("the guest agent reported an impossible %s; ignored", names[i].name);
-        }
-  bgr_agent_frame_free (f);
-  return stats;
 }

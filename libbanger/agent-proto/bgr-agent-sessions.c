@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "agent-proto/bgr-agent-client-internal.h"
+#include "agent-proto/bgr-agent-conn-private.h"
 #include "agent-proto/bgr-agent-sessions-private.h"
 #include "bgr-error-private.h"
 
@@ -315,7 +315,7 @@ bgr_agent_conn_session_read (BgrAgentConn *c, const char *name, int stream, guin
           done = TRUE;
           break;
         case BGR_AGENT_MSG_ERROR:
-          bgr_agent_error_from_frame (f, what, error);
+          bgr_agent_frame_error (f, what, error);
           done = TRUE;
           break;
         case BGR_AGENT_MSG_SESSION_LOG:
@@ -405,7 +405,7 @@ bgr_agent_conn_session_attach (BgrAgentConn *c, const char *name, int stdin_fd, 
           done = TRUE;
           break;
         case BGR_AGENT_MSG_ERROR:
-          bgr_agent_error_from_frame (f, what, error);
+          bgr_agent_frame_error (f, what, error);
           done = TRUE;
           break;
         case BGR_AGENT_MSG_SESSION_ATTACHED:

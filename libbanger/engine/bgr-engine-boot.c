@@ -274,6 +274,7 @@ start_vmm (BgrEngine *engine, JsonObject *doc, const char *driver_name, const ch
   vc.mac = bgr_record_str (doc, "mac");
   vc.console_log = bgr_record_str (doc, "console_log");
   vc.allow_kvm = kvm;
+  vc.reclaim_memory = g_str_equal (bgr_config_get_string (config, "memory_reclaim"), "true");
   t0 = g_get_monotonic_time ();
   inst = driver->start (&vc, cancellable, error);
   if (inst == NULL)

@@ -59,6 +59,11 @@ BgrImage *bgr_engine_pull_image (BgrEngine *engine, const char *reference,
                                  BgrPullOptions *options, BgrOperation *op,
                                  GCancellable *cancellable, GError **error);
 
+/* Image build (bgr-engine-build.c): a VM from options' `from` image runs
+ * each `run` command, and a copy of its disks becomes image @name. */
+BgrImage *bgr_engine_build_image (BgrEngine *engine, const char *name, BgrBuildOptions *options,
+                                  BgrOperation *op, GCancellable *cancellable, GError **error);
+
 GPtrArray *bgr_engine_list_image_cache (BgrEngine *engine, GError **error);
 gboolean bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_removed,
                                        GError **error);

@@ -11,7 +11,7 @@
 
 const char *const bgr_microvm_modules[] = {
   "virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_net",
-  "virtio_console", "vsock", "vmw_vsock_virtio_transport", "ext4", NULL
+  "virtio_console", "virtio_balloon", "vsock", "vmw_vsock_virtio_transport", "ext4", NULL
 };
 
 const char *

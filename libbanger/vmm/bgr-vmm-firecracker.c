@@ -18,19 +18,16 @@
 #include "agent-proto/bgr-agent-proto.h"
 #include "bgr-error-private.h"
 #include "vmm/bgr-vmm-firecracker-private.h"
+#include "vmm/bgr-vmm-firecracker-api.h"
 
 #define API_CONNECT_TIMEOUT_MS 5000  /* from spawn to the API socket */
 #define API_LATER_CONNECT_TIMEOUT_MS 2000
-#define API_IO_TIMEOUT_S 10          /* per read/write on the API socket */
 #define AGENT_CONNECT_TIMEOUT_MS 1000
 /* Firecracker gives up on a guest that does not answer a connection
  * request after 2 s and closes the stream; wait a little longer. */
 #define AGENT_HANDSHAKE_TIMEOUT_S 5
-#define MAX_RESPONSE_BODY (1024 * 1024)
-#define MAX_HEADER_LINES 100
 #define CONSOLE_TAIL_LINES 8
 #define CONSOLE_TAIL_BYTES 4096
-#define MAX_METRICS_READ (256 * 1024 * 1024)
 
 /* ---- The kernel ---- */
 
@@ -75,245 +72,6 @@ bgr_vmm_firecracker_check_kernel (const char *path, GError **error)
                  "kernel %s is not an ELF vmlinux, the only format Firecracker boots", path);
   return FALSE;
 #endif
-}
-
-/* ---- The API client ---- */
-
-typedef struct {
-  const char *socket_path; /* for messages */
-  GSocketConnection *conn;
-  GDataInputStream *in;    /* buffered reader over the connection */
-} FcApi;
-
-static void
-fc_api_close (FcApi *api)
-{
-  g_clear_object (&api->in);
-  if (api->conn != NULL)
-    g_io_stream_close (G_IO_STREAM (api->conn), NULL, NULL);
-  g_clear_object (&api->conn);
-}
-
-static gboolean
-fc_api_open (FcApi *api, const char *socket_path, gint pid, gint timeout_ms,
-             GCancellable *cancellable, GError **error)
-{
-  api->socket_path = socket_path;
-  api->conn = bgr_vmm_connect_unix (socket_path, pid, timeout_ms, cancellable, error);
-  if (api->conn == NULL)
-    return FALSE;
-  g_socket_set_timeout (g_socket_connection_get_socket (api->conn), API_IO_TIMEOUT_S);
-  api->in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (api->conn)));
-  g_data_input_stream_set_newline_type (api->in, G_DATA_STREAM_NEWLINE_TYPE_LF);
-  return TRUE;
-}
-
-/* One line of the response head, without its CR LF. */
-static char *
-read_head_line (FcApi *api, GCancellable *cancellable, GError **error)
-{
-  GError *local = NULL;
-  gsize len = 0;
-  char *line = g_data_input_stream_read_line (api->in, &len, cancellable, &local);
-
-  if (line == NULL)
-    {
-      if (local != NULL)
-        bgr_propagate_error (error, local, "reading from firecracker's API socket %s",
-                             api->socket_path);
-      else
-        g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                     "firecracker closed its API connection (%s) without an answer",
-                     api->socket_path);
-      return NULL;
-    }
-  if (len > 0 && line[len - 1] == '\r')
-    line[len - 1] = '\0';
-  return line;
-}
-
-/* Sends one request and reads its response. @body is JSON or NULL. */
-static gboolean
-fc_api_call (FcApi *api, const char *method, const char *path, const char *body, guint *status,
-             char **response, GCancellable *cancellable, GError **error)
-{
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (api->conn));
-  g_autoptr (GString) req = g_string_new (NULL);
-  g_autofree char *status_line = NULL;
-  g_autofree char *resp = NULL;
-  gint64 content_length = -1;
-  gboolean chunked = FALSE;
-  GError *local = NULL;
-  const char *p;
-  char *end;
-  guint64 code;
-
-  g_string_append_printf (req, "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n",
-                          method, path);
-  if (body != NULL)
-    g_string_append_printf (req, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-                            strlen (body));
-  g_string_append (req, "\r\n");
-  if (body != NULL)
-    g_string_append (req, body);
-  if (!g_output_stream_write_all (out, req->str, req->len, NULL, cancellable, &local))
-    {
-      bgr_propagate_error (error, local, "sending %s %s to firecracker", method, path);
-      return FALSE;
-    }
-
-  status_line = read_head_line (api, cancellable, error);
-  if (status_line == NULL)
-    return FALSE;
-  /* "HTTP/1.1 204 No Content" (the reason may be empty). */
-  p = status_line;
-  if (!g_str_has_prefix (p, "HTTP/1.") || strlen (p) < 12 || p[8] != ' ')
-    goto bad_head;
-  code = g_ascii_strtoull (p + 9, &end, 10);
-  if (end != p + 12 || code < 100 || code > 599 || (*end != ' ' && *end != '\0'))
-    goto bad_head;
-
-  for (guint i = 0;; i++)
-    {
-      g_autofree char *line = read_head_line (api, cancellable, error);
-      char *colon;
-
-      if (line == NULL)
-        return FALSE;
-      if (*line == '\0')
-        break;
-      if (i >= MAX_HEADER_LINES || (colon = strchr (line, ':')) == NULL)
-        goto bad_head;
-      *colon = '\0';
-      g_strstrip (colon + 1);
-      if (g_ascii_strcasecmp (line, "Content-Length") == 0)
-        {
-          if (!g_ascii_string_to_signed (colon + 1, 10, 0, MAX_RESPONSE_BODY, &content_length,
-                                         NULL))
-            {
-              g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                           "firecracker answered %s %s with a bad or too large Content-Length",
-                           method, path);
-              return FALSE;
-            }
-        }
-      else if (g_ascii_strcasecmp (line, "Transfer-Encoding") == 0)
-        chunked = TRUE;
-    }
-
-  if (code / 100 == 1 || code == 204 || code == 304)
-    resp = g_strdup ("");
-  else if (chunked)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                   "firecracker answered %s %s with a chunked body, which it never sends",
-                   method, path);
-      return FALSE;
-    }
-  else if (content_length >= 0)
-    {
-      gsize got = 0;
-      resp = g_malloc (content_length + 1);
-      if (!g_input_stream_read_all (G_INPUT_STREAM (api->in), resp, content_length, &got,
-                                    cancellable, &local))
-        {
-          bgr_propagate_error (error, local, "reading firecracker's answer to %s %s", method,
-                               path);
-          return FALSE;
-        }
-      if (got != (gsize) content_length)
-        {
-          g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                       "firecracker's answer to %s %s ends after %zu of %" G_GINT64_FORMAT
-                       " bytes", method, path, got, content_length);
-          return FALSE;
-        }
-      resp[got] = '\0';
-    }
-  else
-    {
-      /* No length: the body runs to the end of the connection. */
-      g_autoptr (GByteArray) all = g_byte_array_new ();
-      guint8 buf[4096];
-      gssize n;
-
-      while ((n = g_input_stream_read (G_INPUT_STREAM (api->in), buf, sizeof buf, cancellable,
-                                       &local)) > 0)
-        {
-          if (all->len + n > MAX_RESPONSE_BODY)
-            {
-              g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                           "firecracker's answer to %s %s is too large", method, path);
-              return FALSE;
-            }
-          g_byte_array_append (all, buf, n);
-        }
-      if (n < 0)
-        {
-          bgr_propagate_error (error, local, "reading firecracker's answer to %s %s", method,
-                               path);
-          return FALSE;
-        }
-      g_byte_array_append (all, (const guint8 *) "", 1);
-      resp = (char *) g_byte_array_free (g_steal_pointer (&all), FALSE);
-    }
-  *status = (guint) code;
-  if (response != NULL)
-    *response = g_steal_pointer (&resp);
-  return TRUE;
-
-bad_head:
-  g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-               "firecracker answered %s %s with a malformed HTTP response (%s)", method, path,
-               status_line);
-  return FALSE;
-}
-
-/* Firecracker's errors are {"fault_message": "..."}. */
-static char *
-fault_message (const char *body)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-
-  if (body != NULL && json_parser_load_from_data (parser, body, -1, NULL)
-      && (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
-    {
-      const char *msg
-        = json_object_get_string_member_with_default (json_node_get_object (root), "fault_message",
-                                                      NULL);
-      if (msg != NULL)
-        return g_strdup (msg);
-    }
-  if (body == NULL || *body == '\0')
-    return g_strdup ("no reason given");
-  return g_utf8_make_valid (body, MIN (strlen (body), 512));
-}
-
-/* PUT/PATCH with a JSON object body; anything but 2xx is an error that
- * names the request and quotes Firecracker's fault_message. Takes @body. */
-static gboolean
-fc_api_send (FcApi *api, const char *method, const char *path, JsonObject *body,
-             GCancellable *cancellable, GError **error)
-{
-  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), body);
-  g_autofree char *json = NULL;
-  g_autofree char *resp = NULL;
-  guint status = 0;
-
-  json_object_unref (body);
-  json = json_to_string (node, FALSE);
-  g_debug ("firecracker: %s %s %s", method, path, json);
-  if (!fc_api_call (api, method, path, json, &status, &resp, cancellable, error))
-    return FALSE;
-  if (status / 100 != 2)
-    {
-      g_autofree char *fault = fault_message (resp);
-      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "firecracker refused %s %s (HTTP %u): %s",
-                   method, path, status, fault);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* ---- Request bodies ---- */
@@ -391,6 +149,18 @@ configure (FcApi *api, const BgrVmmConfig *c, const char *log_path, const char *
       if (c->mac != NULL)
         json_object_set_string_member (o, "guest_mac", c->mac);
       if (!fc_api_send (api, "PUT", "/network-interfaces/eth0", o, cancellable, error))
+        return FALSE;
+    }
+
+  if (c->reclaim_memory)
+    {
+      /* An empty balloon with free page reporting: pages the guest frees go
+       * back to the host. */
+      o = json_object_new ();
+      json_object_set_int_member (o, "amount_mib", 0);
+      json_object_set_boolean_member (o, "deflate_on_oom", TRUE);
+      json_object_set_boolean_member (o, "free_page_reporting", TRUE);
+      if (!fc_api_send (api, "PUT", "/balloon", o, cancellable, error))
         return FALSE;
     }
 
@@ -728,173 +498,6 @@ fc_request_shutdown (const BgrVmmInstance *inst, GCancellable *cancellable, GErr
   /* Ctrl-Alt-Del through the emulated i8042: the guest's init reboots, and
    * with reboot=k on its command line that makes Firecracker exit. */
   return fc_action (inst, "SendCtrlAltDel", cancellable, error);
-}
-
-/* ---- metrics() ---- */
-
-/* Sums kept across calls: every metrics line holds what happened since the
- * previous flush, not totals, so the driver adds them up as it reads. */
-typedef struct {
-  guint64 offset; /* bytes of the metrics file consumed (whole lines) */
-  gboolean has_block, has_net;
-  guint64 read_bytes, write_bytes, rx_bytes, tx_bytes;
-} FcTotals;
-
-static void
-totals_load (const char *path, FcTotals *t)
-{
-  g_autofree char *text = NULL;
-  g_auto (GStrv) f = NULL;
-
-  memset (t, 0, sizeof *t);
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return;
-  f = g_strsplit (g_strstrip (text), " ", -1);
-  if (g_strv_length (f) != 8 || !g_str_equal (f[0], "v1"))
-    return;
-  t->offset = g_ascii_strtoull (f[1], NULL, 10);
-  t->has_block = f[2][0] == '1';
-  t->read_bytes = g_ascii_strtoull (f[3], NULL, 10);
-  t->write_bytes = g_ascii_strtoull (f[4], NULL, 10);
-  t->has_net = f[5][0] == '1';
-  t->rx_bytes = g_ascii_strtoull (f[6], NULL, 10);
-  t->tx_bytes = g_ascii_strtoull (f[7], NULL, 10);
-}
-
-static void
-totals_save (const char *path, const FcTotals *t)
-{
-  g_autofree char *text = g_strdup_printf (
-    "v1 %" G_GUINT64_FORMAT " %d %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %d %" G_GUINT64_FORMAT
-    " %" G_GUINT64_FORMAT "\n", t->offset, t->has_block ? 1 : 0, t->read_bytes, t->write_bytes,
-    t->has_net ? 1 : 0, t->rx_bytes, t->tx_bytes);
-  g_autoptr (GError) local = NULL;
-
-  if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local))
-    g_debug ("cannot save metrics sums: %s", local->message);
-}
-
-static guint64
-counter (JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member (o, name);
-
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return 0;
-  return (guint64) MAX (json_node_get_int (n), 0);
-}
-
-/* Adds one device class ("block", "net") of a metrics line: the aggregate
- * object named @prefix when there is one (Firecracker >= 1.5 writes it next
- * to the per-device "block_<id>" objects), else the per-device objects. */
-static gboolean
-add_device_counters (JsonObject *line, const char *prefix, const char *a, const char *b,
-                     guint64 *sum_a, guint64 *sum_b)
-{
-  g_autofree char *per_device = g_strconcat (prefix, "_", NULL);
-  JsonNode *agg = json_object_get_member (line, prefix);
-  gboolean found = FALSE;
-  JsonObjectIter it;
-  const char *name;
-  JsonNode *node;
-
-  if (agg != NULL && JSON_NODE_HOLDS_OBJECT (agg))
-    {
-      *sum_a += counter (json_node_get_object (agg), a);
-      *sum_b += counter (json_node_get_object (agg), b);
-      return TRUE;
-    }
-  json_object_iter_init (&it, line);
-  while (json_object_iter_next (&it, &name, &node))
-    if (g_str_has_prefix (name, per_device) && JSON_NODE_HOLDS_OBJECT (node))
-      {
-        *sum_a += counter (json_node_get_object (node), a);
-        *sum_b += counter (json_node_get_object (node), b);
-        found = TRUE;
-      }
-  return found;
-}
-
-static void
-add_metrics_line (FcTotals *t, const char *line, gsize len)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  JsonObject *o;
-
-  if (!json_parser_load_from_data (parser, line, len, NULL)
-      || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return;
-  o = json_node_get_object (root);
-  if (add_device_counters (o, "block", "read_bytes", "write_bytes", &t->read_bytes,
-                           &t->write_bytes))
-    t->has_block = TRUE;
-  if (add_device_counters (o, "net", "rx_bytes_count", "tx_bytes_count", &t->rx_bytes,
-                           &t->tx_bytes))
-    t->has_net = TRUE;
-}
-
-/* Reads the complete lines written since the last call into the sums. */
-static void
-read_metrics_file (const char *path, FcTotals *t)
-{
-  g_autoptr (GByteArray) buf = g_byte_array_new ();
-  struct stat st;
-  const char *p, *end;
-  guint8 chunk[65536];
-  gssize n;
-  int fd;
-
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  if (fstat (fd, &st) == 0 && (guint64) st.st_size < t->offset)
-    memset (t, 0, sizeof *t); /* a new file: start over */
-  if (lseek (fd, (off_t) t->offset, SEEK_SET) < 0)
-    {
-      close (fd);
-      return;
-    }
-  while (buf->len < MAX_METRICS_READ && (n = read (fd, chunk, sizeof chunk)) > 0)
-    g_byte_array_append (buf, chunk, n);
-  close (fd);
-
-  p = (const char *) buf->data;
-  end = p + buf->len;
-  while (p < end)
-    {
-      const char *nl = memchr (p, '\n', end - p);
-      if (nl == NULL)
-        break; /* a line still being written */
-      if (nl > p)
-        add_metrics_line (t, p, nl - p);
-      t->offset += nl + 1 - p;
-      p = nl + 1;
-    }
-}
-
-void
-bgr_vmm_firecracker_read_metrics (const char *metrics_path, BgrVmmMetrics *out)
-{
-  g_autofree char *totals_path = g_strconcat (metrics_path, BGR_FC_METRICS_TOTALS_SUFFIX, NULL);
-  guint64 consumed;
-  FcTotals t;
-
-  totals_load (totals_path, &t);
-  consumed = t.offset;
-  read_metrics_file (metrics_path, &t);
-  if (t.offset != consumed)
-    totals_save (totals_path, &t);
-  if (t.has_block)
-    {
-      out->disk_read_bytes = (gint64) t.read_bytes;
-      out->disk_write_bytes = (gint64) t.write_bytes;
-    }
-  if (t.has_net)
-    {
-      out->net_rx_bytes = (gint64) t.rx_bytes;
-      out->net_tx_bytes = (gint64) t.tx_bytes;
-    }
 }
 
 static gboolean

@@ -31,6 +31,7 @@ typedef struct {
   const char *mac;         /* guest MAC ("02:xx:..."), with tap */
   const char *console_log; /* the serial console is appended to this file */
   gboolean allow_kvm;      /* qemu: use KVM (else TCG); firecracker always needs KVM */
+  gboolean reclaim_memory; /* a balloon with free page reporting; qemu: a bounded TCG cache */
 } BgrVmmConfig;
 
 /* What identifies a started VMM. Paths are inside run_dir. */

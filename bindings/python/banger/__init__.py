@@ -122,6 +122,7 @@ _SIGNATURES = [
     ("bgr_client_get_daemon_info", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_stop_daemon", ctypes.c_int, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_ensure_ssh_key", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_web_login_url", _p, [_p, ctypes.POINTER(_p), _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_doctor", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_kernel_to_json", _p, [_p]),
     ("bgr_image_to_json", _p, [_p]),
@@ -134,6 +135,7 @@ _SIGNATURES = [
     ("bgr_options_set_json", ctypes.c_int, [_p, _s, _s, ctypes.POINTER(_GErrorP)]),
     ("bgr_vm_spec_new", _p, [_s]),
     ("bgr_pull_options_new", _p, []),
+    ("bgr_build_options_new", _p, [_s]),
     ("bgr_exec_spec_new", _p, [_p]),
     ("bgr_exec_spec_set_stdio", None, [_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
     ("bgr_image_spec_new", _p, [_s]),
@@ -162,6 +164,7 @@ _SIGNATURES = [
     ("bgr_client_image_delete", ctypes.c_int, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_image_promote", _p, [_p, _s, _p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_image_pull", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_image_build", _p, [_p, _s, _p, _p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_image_cache_list", _p, [_p, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_image_cache_prune", ctypes.c_int, [_p, ctypes.POINTER(ctypes.c_uint64),
                                                     ctypes.POINTER(ctypes.c_uint), _p, ctypes.POINTER(_GErrorP)]),
@@ -636,6 +639,15 @@ class Client(_Object):
         err = _GErrorP()
         return _take_string(_check(_lib.bgr_client_ensure_ssh_key(self._ptr, None, ctypes.byref(err)), err))
 
+    def web_login_url(self):
+        """(url, login_url): bangerd's web UI and a URL that logs a browser
+        in to it once, within a minute (experimental; docs/web.md)."""
+        err = _GErrorP()
+        url = _p()
+        login = _check(_lib.bgr_client_web_login_url(self._ptr, ctypes.byref(url), None,
+                                                     ctypes.byref(err)), err)
+        return _take_string(url.value), _take_string(login)
+
     def stop_daemon(self):
         err = _GErrorP()
         _check(_lib.bgr_client_stop_daemon(self._ptr, None, ctypes.byref(err)), err)
@@ -749,6 +761,25 @@ class Client(_Object):
         with _operation(progress, operation) as op:
             ptr = _lib.bgr_client_image_pull(self._ptr, _enc(reference), opts._ptr, op, None,
                                              ctypes.byref(err))
+            return self._record(ptr, err, _lib.bgr_image_to_json)
+
+    def image_build(self, name, progress=None, operation=None, **options):
+        """Builds the managed image NAME: boots a VM from the image `from_`
+        (a keyword: `from` is Python's), runs each command of `run` (a list
+        of shell commands) in it, stops it and keeps its disks (see
+        docs/images.md). PROGRESS gets the build VM's boot phases, then phase
+        "run" with message "step I/N: CMD". A failing command raises
+        BangerError FAILED naming the step and its exit status; nothing is
+        left behind.
+
+        Keywords (BgrBuildOptions): from_, run, vcpus, memory_mib, disk_size."""
+        if "from_" in options:
+            options["from"] = options.pop("from_")
+        opts = _options(_Object(_lib.bgr_build_options_new(None)), options)
+        err = _GErrorP()
+        with _operation(progress, operation) as op:
+            ptr = _lib.bgr_client_image_build(self._ptr, _enc(name), opts._ptr, op, None,
+                                              ctypes.byref(err))
             return self._record(ptr, err, _lib.bgr_image_to_json)
 
     def image_cache_list(self):

@@ -113,6 +113,9 @@ def test_local_client_and_lock(tmp_path):
     with pytest.raises(BangerError) as stop:
         client.stop_daemon()
     assert stop.value.code == ErrorCode.NOT_SUPPORTED
+    with pytest.raises(BangerError) as web:
+        client.web_login_url()
+    assert web.value.code == ErrorCode.NOT_SUPPORTED and "only bangerd" in web.value.message
     client.close()
     banger.Client.local(cfg).close()  # the lock is free again
 
@@ -177,7 +180,7 @@ def test_dbus_client(tmp_path, private_bus):
     assert unavailable.value.code == ErrorCode.DAEMON_UNAVAILABLE
 
     cfg = _config_file(tmp_path, 'ssh_key_path = "%s"\nkernel_catalog_url = "file://%s"\n'
-                       'cache_dir = "%s"\n'
+                       'cache_dir = "%s"\nweb_listen_addr = "127.0.0.1:0"\n'
                        % (tmp_path / "missing-key", tmp_path / "catalog.json", tmp_path / "cache"))
     daemon = subprocess.Popen([os.environ["BANGERD"], "--address", private_bus, "--config", cfg])
     try:
@@ -196,6 +199,9 @@ def test_dbus_client(tmp_path, private_bus):
         assert info["pid"] == daemon.pid
         assert info["state_dir"] == str(tmp_path / "state")
         assert info["bus"].startswith("address:")
+        url, login = client.web_login_url()
+        assert url == info["web_ui_address"] and url.startswith("http://127.0.0.1:"), info
+        assert login.startswith(url + "login?code=") and login != client.web_login_url()[1]
         config = client.config()
         assert config["tap_pool_size"] == "3"
         assert config.source("tap_pool_size") == cfg + ":2"

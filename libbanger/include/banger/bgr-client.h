@@ -70,6 +70,8 @@ BGR_EXTERN gboolean bgr_client_stop_daemon (BgrClient *self, GCancellable *cance
                                             GError **error);
 BGR_EXTERN char *bgr_client_ensure_ssh_key (BgrClient *self, GCancellable *cancellable,
                                             GError **error);
+BGR_EXTERN char *bgr_client_web_login_url (BgrClient *self, char **out_url,
+                                           GCancellable *cancellable, GError **error);
 
 BGR_EXTERN BgrDoctorReport *bgr_client_doctor (BgrClient *self, GCancellable *cancellable,
                                                GError **error);
@@ -131,6 +133,15 @@ BGR_EXTERN void bgr_client_image_pull_async (BgrClient *self, const char *refere
                                              GAsyncReadyCallback callback, gpointer user_data);
 BGR_EXTERN BgrImage *bgr_client_image_pull_finish (BgrClient *self, GAsyncResult *result,
                                                    GError **error);
+BGR_EXTERN BgrImage *bgr_client_image_build (BgrClient *self, const char *name,
+                                             BgrBuildOptions *options, BgrOperation *op,
+                                             GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_image_build_async (BgrClient *self, const char *name,
+                                              BgrBuildOptions *options, BgrOperation *op,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN BgrImage *bgr_client_image_build_finish (BgrClient *self, GAsyncResult *result,
+                                                    GError **error);
 BGR_EXTERN GPtrArray *bgr_client_image_cache_list (BgrClient *self, GCancellable *cancellable,
                                                    GError **error);
 BGR_EXTERN gboolean bgr_client_image_cache_prune (BgrClient *self, guint64 *out_freed,

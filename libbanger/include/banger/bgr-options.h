@@ -106,6 +106,32 @@ BGR_EXTERN void bgr_pull_options_set_insecure (BgrPullOptions *self, gboolean in
 BGR_EXTERN gboolean bgr_pull_options_get_insecure (BgrPullOptions *self);
 
 /**
+ * BgrBuildOptions:
+ *
+ * How to build an image (bgr_client_image_build()). Keys: `from` (s,
+ * required: the image to start from), `run` (as: shell commands run in
+ * order, each with `sh -c` in the build VM), `vcpus` (u), `memory-mib` (t)
+ * and `disk-size` (t) of the build VM, as in #BgrVmSpec.
+ *
+ * Since: 0.2
+ */
+#define BGR_TYPE_BUILD_OPTIONS (bgr_build_options_get_type ())
+BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrBuildOptions, bgr_build_options, BGR, BUILD_OPTIONS, BgrOptions)
+
+BGR_EXTERN BgrBuildOptions *bgr_build_options_new (const char *from);
+BGR_EXTERN BgrBuildOptions *bgr_build_options_new_from_variant (GVariant *dict, GError **error);
+BGR_EXTERN void bgr_build_options_set_from (BgrBuildOptions *self, const char *image);
+BGR_EXTERN const char *bgr_build_options_get_from (BgrBuildOptions *self);
+BGR_EXTERN void bgr_build_options_set_run (BgrBuildOptions *self, const char *const *commands);
+BGR_EXTERN char **bgr_build_options_dup_run (BgrBuildOptions *self);
+BGR_EXTERN void bgr_build_options_set_vcpus (BgrBuildOptions *self, guint vcpus);
+BGR_EXTERN guint bgr_build_options_get_vcpus (BgrBuildOptions *self);
+BGR_EXTERN void bgr_build_options_set_memory_mib (BgrBuildOptions *self, guint64 mib);
+BGR_EXTERN guint64 bgr_build_options_get_memory_mib (BgrBuildOptions *self);
+BGR_EXTERN void bgr_build_options_set_disk_size (BgrBuildOptions *self, guint64 bytes);
+BGR_EXTERN guint64 bgr_build_options_get_disk_size (BgrBuildOptions *self);
+
+/**
  * BgrExecSpec:
  *
  * A command to run in a VM. Keys: `argv` (as, required), `env` (as,

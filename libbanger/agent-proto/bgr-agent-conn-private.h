@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What the files of the host side of the agent protocol share: frames,
- * channels and the helpers around them (bgr-agent-client.c). Not for the
- * rest of libbanger, which uses bgr-agent-client-private.h. */
+/* What the agent client's files share (bgr-agent-client.c,
+ * bgr-agent-exec.c, bgr-agent-requests.c); not for the rest of libbanger. */
 #pragma once
 
 #include "agent-proto/bgr-agent-client-private.h"
@@ -18,29 +17,41 @@ typedef struct {
 
 void bgr_agent_frame_free (gpointer frame);
 
+/* What a guest reports is bounded before use (docs/agent-protocol.md,
+ * "Limits"): a hostile guest gets its answer cut, not more of the host's
+ * memory, logs or terminal. */
+#define FACT_MAX_BYTES 512       /* one READY string (uname -a is ~330) */
+#define MESSAGE_MAX_BYTES 1024   /* an ERROR message */
+#define PORT_LINE_MAX_BYTES 512  /* one PORT line */
+#define ADDRS_MAX 64             /* ADDR fields kept from one READY */
+#define PORTS_MAX 1024           /* PORT fields kept from one PORTS */
+#define STAT_MAX (G_GINT64_CONSTANT (1) << 53) /* stats and uptimes: 0 <= v < this */
+
+/* Sets @error to "lost the connection" with the reason; returns FALSE. */
 gboolean bgr_agent_conn_closed_error (BgrAgentConn *c, GError **error);
 gboolean bgr_agent_conn_send_frame (BgrAgentConn *c, guint16 type, guint32 channel,
                                     const void *data, gsize len, GError **error);
+/* Sends a field list; one that outgrew the payload limit is refused. */
 gboolean bgr_agent_conn_send_buf (BgrAgentConn *c, guint16 type, guint32 channel, BgrAgentBuf *b,
                                   GError **error);
-/* A queue of the frames of a fresh channel (*@out_channel), or of channel
- * 0 when @out_channel is NULL; closed with bgr_agent_conn_close_channel(). */
+/* A queue of BgrAgentFrame for a fresh channel (*out_channel), or for
+ * channel 0 when out_channel is NULL. A type-0 frame says the connection
+ * closed. */
 GAsyncQueue *bgr_agent_conn_open_channel (BgrAgentConn *c, guint32 *out_channel);
 void bgr_agent_conn_close_channel (BgrAgentConn *c, guint32 channel, GAsyncQueue *q);
-/* One request, one answer of @reply_type on a fresh channel (an ERROR
- * becomes @error, prefixed with @what). */
+/* A string field as valid UTF-8, cut to @max bytes (with "…", and *@cut
+ * set) when longer. */
+char *bgr_agent_field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut);
+/* Reads an ERROR frame into @error, prefixed with "@what: "; FALSE. */
+gboolean bgr_agent_frame_error (BgrAgentFrame *f, const char *what, GError **error);
+/* One request, one answer of @reply_type on a fresh channel. */
 BgrAgentFrame *bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBuf *b,
                                        guint16 reply_type, gint timeout_ms, const char *what,
                                        GCancellable *cancellable, GError **error);
 
-/* A string field as valid UTF-8, cut to @max bytes (ending in "…", *@cut
- * set) when longer. */
-char *bgr_agent_field_str_max (const guint8 *val, guint32 len, gsize max, gboolean *cut);
-/* Reads an ERROR frame into @error; returns FALSE. */
-gboolean bgr_agent_error_from_frame (BgrAgentFrame *f, const char *what, GError **error);
-
 /* Forwards @fd to the guest as STDIN frames on @channel (an empty one at
- * EOF) until @stop is cancelled: run bgr_agent_pump_thread() in a thread. */
+ * EOF) until @stop is cancelled: run bgr_agent_pump_thread() in a thread
+ * (bgr-agent-exec.c). */
 typedef struct {
   BgrAgentConn *conn;
   guint32 channel;

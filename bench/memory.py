@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""bench/memory: host memory (RSS) of idle VMs, with and without
+memory_reclaim.
+
+Runs the in-process engine (banger --local) as root with a private state and
+cache dir, QEMU under TCG, inside its own network and pid namespace (like
+bench/boot.py, whose helpers it uses). For each setting of memory_reclaim
+(false: QEMU's defaults, as banger did before; true: a virtio-balloon with
+free page reporting and a bounded TCG translation cache) it:
+
+  1. creates --vms VMs of --memory-mib each from a busybox image;
+  2. in each guest, writes --touch-mb MB to a tmpfs and removes it again (the
+     guest touched that memory once and freed it, as a build or a test run
+     does);
+  3. waits --settle seconds, then reads VmRSS of every QEMU process.
+
+Both settings run in the same invocation, one after the other, on the same
+host. Prints the RSS per VM and in total, and the ratio.
+
+Run by hand as root: python3 bench/memory.py [--vms 5] [--json]
+Needs a build in ./build, qemu-system-x86_64, busybox, e2fsprogs, unshare.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import boot  # noqa: E402  (the shared helpers: namespaces, images, the CLI)
+
+note = boot.note
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(
+        description="Host RSS of idle VMs with memory_reclaim off and on, measured in the same "
+        "run. Runs as root inside a private network+pid namespace it creates itself. Never run by "
+        "the test suite.")
+    ap.add_argument("--vms", type=int, default=5, help="VMs per setting (default 5)")
+    ap.add_argument("--memory-mib", type=int, default=1024, help="guest memory (default 1024)")
+    ap.add_argument("--touch-mb", type=int, default=300,
+                    help="MB each guest writes to a tmpfs and frees again (default 300)")
+    ap.add_argument("--settle", type=float, default=20.0,
+                    help="seconds to wait after the guests freed the memory (default 20)")
+    ap.add_argument("--kernel-deb", default=os.path.join(boot.ROOT, ".test-cache", "cloud-kernel.deb"),
+                    help="Debian linux-image .deb (default .test-cache/cloud-kernel.deb)")
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    return ap.parse_args()
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def measure(work, kernel_deb, reclaim, args):
+    """One setting in its own state dir: returns the per-VM RSS list."""
+    d = os.path.join(work, "reclaim-%s" % ("on" if reclaim else "off"))
+    os.makedirs(os.path.join(d, "state"))
+    cfg = os.path.join(d, "banger.toml")
+    with open(cfg, "w") as f:
+        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "qemu"\n'
+                'qemu_accel = "tcg"\nbridge_name = "bgrmem%d"\nbridge_ip = "10.79.%d.1"\n'
+                'cidr = "10.79.%d.0/24"\ntap_pool_size = 2\ndefault_dns = "10.79.%d.254"\n'
+                'memory_reclaim = %s\n' % (d, d, reclaim, reclaim, reclaim, reclaim,
+                                            "true" if reclaim else "false"))
+    b = boot.Banger(cfg)
+    b.run("kernel", "import", "cloud", "--deb", kernel_deb)
+    tree = os.path.join(work, "tree")
+    if not os.path.isdir(tree):
+        boot.make_tree(work)
+    base = os.path.join(d, "bb.ext4")
+    boot.mkfs(tree, base, 64 << 20)
+    b.run("image", "register", "--name", "bb", "--rootfs", base, "--kernel-ref", "cloud")
+    names = ["mem%d" % i for i in range(args.vms)]
+    create_ms = []
+    try:
+        for n in names:
+            note("reclaim=%s: creating %s..." % (reclaim, n))
+            t0 = time.monotonic()
+            b.run("vm", "create", "--name", n, "--image", "bb", "--memory",
+                  "%dM" % args.memory_mib)
+            create_ms.append((time.monotonic() - t0) * 1000.0)
+        for n in names:
+            b.run("vm", "exec", n, "--", "sh", "-c",
+                  "mkdir -p /mnt/t && mount -t tmpfs -o size=%dm t /mnt/t && "
+                  "dd if=/dev/zero of=/mnt/t/fill bs=1M count=%d 2>/dev/null && "
+                  "rm /mnt/t/fill && umount /mnt/t" % (args.touch_mb + 16, args.touch_mb))
+        note("reclaim=%s: letting the guests settle for %.0f s..." % (reclaim, args.settle))
+        time.sleep(args.settle)  # the quantity measured is what idle VMs hold after a while
+        out = []
+        for n in names:
+            vm = b.json("vm", "show", n)
+            pid = vm.get("pid")
+            if not pid:
+                raise RuntimeError("no VMM pid in `vm show %s`: %s" % (n, vm))
+            out.append(rss_bytes(int(pid)))
+        return out, create_ms
+    finally:
+        for n in names:
+            b.run("vm", "delete", "--force", n, check=False)
+
+
+def enter_namespaces():
+    """Re-executes this script under unshare, unless already inside."""
+    own = os.readlink("/proc/self/ns/net")
+    marker = os.environ.get(boot.NETNS_ENV)
+    if marker is None:
+        os.environ[boot.NETNS_ENV] = own
+        os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
+                              "--kill-child", sys.executable, os.path.abspath(__file__)]
+                  + sys.argv[1:])
+    if own == marker:
+        sys.exit("refusing to run: still in the network namespace this was started from")
+
+
+def main():
+    args = parse_args()
+    boot.QUIET = args.json
+    if os.geteuid() != 0:
+        sys.exit("bench/memory.py needs root (it creates a network namespace, a bridge and taps)")
+    if not os.path.exists(args.kernel_deb):
+        sys.exit("no kernel .deb at %s (run the test suite once, or pass --kernel-deb)"
+                 % args.kernel_deb)
+    enter_namespaces()
+    boot.sh(["ip", "link", "set", "lo", "up"])
+    work = tempfile.mkdtemp(prefix="banger-bench-memory-")
+    res = {"vms": args.vms, "memory_mib": args.memory_mib, "touch_mb": args.touch_mb,
+           "settle_s": args.settle}
+    for reclaim in (False, True):
+        rss, create_ms = measure(work, args.kernel_deb, reclaim, args)
+        res["reclaim_on" if reclaim else "reclaim_off"] = {
+            "rss_bytes": rss, "total_bytes": sum(rss), "median_bytes": statistics.median(rss),
+            "create_ms": create_ms, "create_median_ms": statistics.median(create_ms)}
+    off, on = res["reclaim_off"]["total_bytes"], res["reclaim_on"]["total_bytes"]
+    res["ratio_off_to_on"] = off / on if on else None
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return
+    mib = 1024 * 1024
+    print("%d idle VMs of %d MiB, each after touching and freeing %d MB:" % (
+        args.vms, args.memory_mib, args.touch_mb))
+    for key, label in (("reclaim_off", "memory_reclaim = false"), ("reclaim_on", "memory_reclaim = true")):
+        r = res[key]
+        print("  %-24s total %7.1f MiB   per VM median %6.1f MiB   (%s)   vm create median %.2f s" % (
+            label, r["total_bytes"] / mib, r["median_bytes"] / mib,
+            ", ".join("%.0f" % (x / mib) for x in r["rss_bytes"]), r["create_median_ms"] / 1000))
+    print("  off / on: %.2fx" % res["ratio_off_to_on"])
+
+
+if __name__ == "__main__":
+    main()
