@@ -180,6 +180,11 @@ t, d = frame(s)
 if t == 0x86: print("ERROR " + d.decode()); raise SystemExit(0)
 assert t == 0x81, t
 send(s, 0x03, struct.pack("<HH", 24, 80))
+if sys.argv[4] == "--detach":
+    send(s, 0x04)
+    t, d = frame(s)
+    print("DETACHED" if t == 0x85 else "frame %x" % t)
+    raise SystemExit(0)
 send(s, 0x02, sys.argv[4].encode()); send(s, 0x02)
 out = b""
 while True:
@@ -236,6 +241,10 @@ assert status is None, status
 s = client.vm_session_get("v", "cat4")
 assert s["state"] == "running" and not s["attached"], s
 EOT
+
+mux=$("$PYTHON3" "$work/mux.py" "$sock" v cat4 --detach) || fail "mux client"
+[ "$mux" = DETACHED ] || fail "DETACH over the attach socket: $mux"
+[ "$(session_field cat4 state)" = running ] || fail "cat4 does not run after DETACH"
 
 # ---- kill -9 of bangerd ---------------------------------------------------
 spool=$(ls -d "$work"/state/run/*/agent.sock.sessions/ticker) || fail "no ticker spool"
