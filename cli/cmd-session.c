@@ -39,12 +39,30 @@ const GOptionEntry banger_vm_session_logs_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* The command as a shell would take it back (arguments with spaces or
+ * quotes quoted), then escaped: it is the guest's text. */
 static char *
 argv_text (BgrVmSession *s)
 {
   g_auto (GStrv) argv = bgr_vm_session_dup_argv (s);
-  g_autofree char *joined = g_strjoinv (" ", argv);
-  return g_strdup (banger_shown (joined));
+  g_autoptr (GString) line = g_string_new (NULL);
+
+  for (char **a = argv; *a != NULL; a++)
+    {
+      gboolean plain = **a != '\0';
+      for (const char *p = *a; *p != '\0' && plain; p++)
+        plain = g_ascii_isalnum (*p) || strchr ("_-./=:,+@%", *p) != NULL || (guchar) *p >= 0x80;
+      if (line->len > 0)
+        g_string_append_c (line, ' ');
+      if (plain)
+        g_string_append (line, *a);
+      else
+        {
+          g_autofree char *q = g_shell_quote (*a);
+          g_string_append (line, q);
+        }
+    }
+  return g_strdup (banger_shown (line->str));
 }
 
 static char *
