@@ -123,6 +123,9 @@ grep -q '^state: *running' "$work/out" || fail "start did not show a running ses
 
 must_fail "no VM named 'nope'" "$cli" vm session list nope
 must_fail "has no session 'ghost'" "$cli" vm session show v ghost
+must_fail "VM 'v' has no session 'ghost'" "$cli" vm session attach v ghost
+must_fail "VM 'v' has no session 'ghost'" "$cli" vm session kill v ghost
+must_fail "VM 'v' has no session 'ghost'" "$cli" vm session logs v ghost
 must_fail "session 'ticker' is already running" "$cli" vm session start v --name ticker -- true
 must_fail "working directory '/no/such/dir' does not exist" \
   "$cli" vm session start v --name bad1 --cwd /no/such/dir -- true

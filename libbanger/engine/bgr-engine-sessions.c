@@ -33,6 +33,18 @@ conn_of (BgrEngine *engine, const char *vm, GCancellable *cancellable, GError **
   return bgr_vm_agent_get (engine, doc, cancellable, error);
 }
 
+/* The guest's "no session 'x'" as the user asked it: with the VM. */
+static gboolean
+name_missing (GError **error, const char *vm, const char *name)
+{
+  if (error != NULL && *error != NULL && g_error_matches (*error, BGR_ERROR, BGR_ERROR_NOT_FOUND))
+    {
+      g_clear_error (error);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "VM '%s' has no session '%s'", vm, name);
+    }
+  return FALSE;
+}
+
 static BgrVmSession *
 session_view (const char *vm, JsonObject *s)
 {
@@ -208,13 +220,14 @@ bgr_engine_vm_session_logs (BgrEngine *engine, const char *vm, const char *name,
     return FALSE;
   if (tail == 0)
     return bgr_agent_conn_session_read (conn, name, stream, 0, follow, fd, NULL, NULL, NULL,
-                                        cancellable, error);
+                                        cancellable, error)
+           || name_missing (error, vm, name);
   /* The last lines: what is kept is bounded (the guest's spool), so read
    * it all and cut here, then follow from its end. */
   all = g_byte_array_new ();
   if (!bgr_agent_conn_session_read (conn, name, stream, 0, FALSE, -1, all, &start, &next,
                                     cancellable, error))
-    return FALSE;
+    return name_missing (error, vm, name);
   from = tail_start (all, tail);
   if (!write_all (fd, all->data + from, all->len - from, error))
     return FALSE;
@@ -240,7 +253,9 @@ bgr_engine_vm_session_attach (BgrEngine *engine, const char *vm, const char *nam
                                       out_status, cancellable, error);
   bgr_vm_agent_exec_end (engine, vm);
   bgr_vm_record_touch (engine, vm);
-  if (ok && !exited)
+  if (!ok)
+    return name_missing (error, vm, name);
+  if (!exited)
     *out_status = -1;
   return ok;
 }
@@ -258,7 +273,10 @@ bgr_engine_vm_session_end (BgrEngine *engine, const char *vm, const char *name, 
   sent = kill ? bgr_agent_conn_session_signal (conn, name, SIGKILL, cancellable, error)
               : bgr_agent_conn_session_stop (conn, name, STOP_GRACE_MS, cancellable, error);
   if (!sent)
-    return NULL;
+    {
+      name_missing (error, vm, name);
+      return NULL;
+    }
   for (;;)
     {
       g_autoptr (GPtrArray) list = bgr_agent_conn_session_list (conn, name, cancellable, error);
