@@ -134,6 +134,15 @@ start (BgrAgentConn *conn, const char *name, const char *const *argv, const char
   return bgr_agent_conn_session_start (conn, name, argv, NULL, cwd, pipe, require, NULL, error);
 }
 
+static JsonObject *
+start_session_plain (BgrAgentConn *conn, const char *name, const char *const *argv)
+{
+  g_autoptr (GError) err = NULL;
+  JsonObject *s = start (conn, name, argv, NULL, FALSE, NULL, &err);
+  g_assert_no_error (err);
+  return s;
+}
+
 static void
 test_start_list_logs (void)
 {
@@ -428,6 +437,38 @@ test_survives_host (void)
   agent_stop (&a);
 }
 
+/* A session that wrote more than its spool keeps: the oldest bytes are
+ * dropped and counted, and a read from 0 starts at the first one kept. */
+static void
+test_dropped (void)
+{
+  Agent a;
+  g_autoptr (BgrAgentConn) conn = NULL;
+  const char *argv[] = { "sh", "-c", "yes 0123456789abcdef | head -c 9437184", NULL };
+  const char pattern[] = "0123456789abcdef\n";
+  const guint64 total = 9437184, kept = BGR_AGENT_LOG_MAX_DEFAULT;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (JsonObject) s = NULL;
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  guint64 start = 0, next = 0;
+
+  agent_start (&a);
+  conn = agent_connect (&a);
+  json_object_unref (start_session_plain (conn, "big", argv));
+  s = wait_exited (conn, "big");
+  g_assert_cmpint (json_object_get_int_member (s, "stdout_bytes"), ==, total);
+  g_assert_cmpint (json_object_get_int_member (s, "stdout_dropped"), ==, total - kept);
+  g_assert_true (bgr_agent_conn_session_read (conn, "big", BGR_AGENT_STREAM_STDOUT, 0, FALSE, -1,
+                                              data, &start, &next, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (start, ==, total - kept);
+  g_assert_cmpuint (next, ==, total);
+  g_assert_cmpuint (data->len, ==, kept);
+  for (guint i = 0; i < data->len; i += 4099)
+    g_assert_cmpint (data->data[i], ==, pattern[(start + i) % 17]);
+  agent_stop (&a);
+}
+
 /* The spool keeps the last cap bytes; offsets count every byte. */
 static void
 test_spool_ring (void)
@@ -468,5 +509,6 @@ main (int argc, char **argv)
   g_test_add_func ("/agent-sessions/preflight", test_preflight);
   g_test_add_func ("/agent-sessions/attach", test_attach);
   g_test_add_func ("/agent-sessions/survives-host", test_survives_host);
+  g_test_add_func ("/agent-sessions/dropped", test_dropped);
   return g_test_run ();
 }
