@@ -78,7 +78,7 @@ banger_cmd_image_build (BangerInvocation *inv, int *exit_status, GError **error)
     banger_print_image_json (img);
   else
     {
-      g_print ("built image '%s'\n", bgr_image_get_name (img));
+      g_print ("built image '%s'\n", banger_shown (bgr_image_get_name (img)));
       banger_print_image (img);
     }
   return TRUE;

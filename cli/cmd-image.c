@@ -33,24 +33,28 @@ const GOptionEntry banger_image_pull_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* Every string of a record may come from another client (through
+ * bangerd), a registry or a package: each is shown escaped. */
 void
 banger_print_image (BgrImage *img)
 {
   const char *v;
   g_autofree char *size = banger_format_size ((guint64) bgr_image_get_size (img));
 
-  g_print ("name:       %s\n", bgr_image_get_name (img));
+  g_print ("name:       %s\n", banger_shown (bgr_image_get_name (img)));
   g_print ("managed:    %s\n", bgr_image_get_managed (img) ? "yes" : "no (banger points at your files)");
-  g_print ("rootfs:     %s\n", bgr_image_get_rootfs_path (img));
-  g_print ("work-seed:  %s\n", (v = bgr_image_get_work_seed_path (img)) != NULL ? v : "none");
+  g_print ("rootfs:     %s\n", banger_shown (bgr_image_get_rootfs_path (img)));
+  g_print ("work-seed:  %s\n", (v = bgr_image_get_work_seed_path (img)) != NULL ? banger_shown (v) : "none");
   if ((v = bgr_image_get_kernel_ref (img)) != NULL)
     g_print ("kernel:     %s (managed kernel '%s')\n",
-             bgr_image_get_kernel_path (img) != NULL ? bgr_image_get_kernel_path (img) : "missing", v);
+             bgr_image_get_kernel_path (img) != NULL ? banger_shown (bgr_image_get_kernel_path (img))
+                                                     : "missing",
+             banger_shown (v));
   else
-    g_print ("kernel:     %s\n", bgr_image_get_kernel_path (img));
-  g_print ("initrd:     %s\n", (v = bgr_image_get_initrd_path (img)) != NULL ? v : "none");
-  g_print ("modules:    %s\n", (v = bgr_image_get_modules_dir (img)) != NULL ? v : "none");
-  g_print ("source:     %s\n", bgr_image_get_source (img));
+    g_print ("kernel:     %s\n", banger_shown (bgr_image_get_kernel_path (img)));
+  g_print ("initrd:     %s\n", (v = bgr_image_get_initrd_path (img)) != NULL ? banger_shown (v) : "none");
+  g_print ("modules:    %s\n", (v = bgr_image_get_modules_dir (img)) != NULL ? banger_shown (v) : "none");
+  g_print ("source:     %s\n", banger_shown (bgr_image_get_source (img)));
   g_print ("size:       %s\n", size);
 }
 
@@ -96,7 +100,7 @@ banger_cmd_image_register (BangerInvocation *inv, int *exit_status, GError **err
     banger_print_image_json (img);
   else
     {
-      g_print ("registered image '%s'\n", bgr_image_get_name (img));
+      g_print ("registered image '%s'\n", banger_shown (bgr_image_get_name (img)));
       banger_print_image (img);
     }
   return TRUE;
@@ -128,8 +132,8 @@ banger_cmd_image_list (BangerInvocation *inv, int *exit_status, GError **error)
       g_autofree char *kernel = bgr_image_get_kernel_ref (img) != NULL
                                   ? g_strdup (bgr_image_get_kernel_ref (img))
                                   : g_path_get_basename (bgr_image_get_kernel_path (img));
-      g_print ("%-20s %-8s %-24s %s\n", bgr_image_get_name (img),
-               bgr_image_get_managed (img) ? "yes" : "no", kernel, size);
+      g_print ("%-20s %-8s %-24s %s\n", banger_shown (bgr_image_get_name (img)),
+               bgr_image_get_managed (img) ? "yes" : "no", banger_shown (kernel), size);
     }
   return TRUE;
 }
@@ -159,7 +163,7 @@ banger_cmd_image_delete (BangerInvocation *inv, int *exit_status, GError **error
   if (inv->json)
     banger_print_json ("{\n  \"deleted\" : true\n}");
   else
-    g_print ("deleted image '%s'\n", inv->args[0]);
+    g_print ("deleted image '%s'\n", banger_shown (inv->args[0]));
   return TRUE;
 }
 
@@ -175,7 +179,8 @@ banger_cmd_image_promote (BangerInvocation *inv, int *exit_status, GError **erro
     banger_print_image_json (img);
   else
     {
-      g_print ("promoted image '%s': banger now owns copies of its files\n", inv->args[0]);
+      g_print ("promoted image '%s': banger now owns copies of its files\n",
+               banger_shown (inv->args[0]));
       banger_print_image (img);
     }
   return TRUE;
@@ -213,7 +218,7 @@ banger_cmd_image_pull (BangerInvocation *inv, int *exit_status, GError **error)
     banger_print_image_json (img);
   else
     {
-      g_print ("pulled image '%s'\n", bgr_image_get_name (img));
+      g_print ("pulled image '%s'\n", banger_shown (bgr_image_get_name (img)));
       banger_print_image (img);
     }
   return TRUE;
@@ -247,7 +252,8 @@ banger_cmd_image_cache_list (BangerInvocation *inv, int *exit_status, GError **e
         used = bgr_cache_blob_get_in_use (blob) ? "(downloading)" : "(stale: a pull was interrupted)";
       else if (*images == '\0')
         used = bgr_cache_blob_get_in_use (blob) ? "(a pull under way)" : "(unused)";
-      g_print ("%-8s %-78s %-10s %s\n", kind, bgr_cache_blob_get_name (blob), size, used);
+      g_print ("%-8s %-78s %-10s %s\n", banger_shown (kind), banger_shown (bgr_cache_blob_get_name (blob)),
+               size, banger_shown (used));
     }
   return TRUE;
 }

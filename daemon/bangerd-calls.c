@@ -26,7 +26,14 @@ bgrd_return_error (Daemon *d, GDBusMethodInvocation *invocation, GError *error)
   {
     /* The message may quote the caller's arguments or a guest's words. */
     g_autofree char *msg = bgr_log_msg (error->message);
-    g_info ("%s failed: %s", g_dbus_method_invocation_get_method_name (invocation), msg);
+    g_autofree char *line = g_strdup_printf ("%s failed: %s",
+                                             g_dbus_method_invocation_get_method_name (invocation),
+                                             msg);
+    /* A client repeating a failing call does not flood the log. */
+    if (d->log_limit == NULL
+        || bgrd_log_limit_allow (d->log_limit, g_dbus_method_invocation_get_sender (invocation),
+                                 line, g_get_monotonic_time ()))
+      g_info ("%s", line);
   }
   g_dbus_method_invocation_return_gerror (invocation, error);
   g_error_free (error);
@@ -158,7 +165,19 @@ struct _BgrdLongCall {
   gulong cancel_handler;
   gint64 last_emit_us;
   char *last_phase;
+  GSource *trailing; /* sends the state a throttled update left unsent */
+  struct _Trailing *trailing_data;
 };
+
+/* What a trailing update needs, owned by its source: it fires in the main
+ * thread, which may outlive the call (then it sends nothing). */
+typedef struct _Trailing {
+  GMutex lock;
+  gboolean ended;
+  GDBusConnection *connection;
+  char *sender, *path;
+  BgrOperation *op;
+} Trailing;
 
 static GVariant *
 op_property (BgrOperation *op, const char *name)
@@ -212,34 +231,112 @@ op_method_call (GDBusConnection *c, const char *sender, const char *path, const 
 
 static const GDBusInterfaceVTable op_vtable = { op_method_call, op_get_property, NULL, { 0 } };
 
+static void
+emit_progress (GDBusConnection *connection, const char *sender, const char *path, BgrOperation *op)
+{
+  static const char *const props[] = { "Phase", "Message", "Done", "Total", "Fraction" };
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; i < G_N_ELEMENTS (props); i++)
+    g_variant_builder_add (&b, "{sv}", props[i], op_property (op, props[i]));
+  g_dbus_connection_emit_signal (connection, sender, path, "org.freedesktop.DBus.Properties",
+                                 "PropertiesChanged",
+                                 g_variant_new ("(sa{sv}as)", "org.banger.Banger1.Operation", &b,
+                                                NULL),
+                                 NULL);
+}
+
+static void
+trailing_clear (gpointer data)
+{
+  Trailing *t = data;
+
+  g_mutex_clear (&t->lock);
+  g_object_unref (t->connection);
+  g_object_unref (t->op);
+  g_free (t->sender);
+  g_free (t->path);
+}
+
+static void
+trailing_release (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, trailing_clear);
+}
+
+static gboolean
+on_trailing (gpointer data)
+{
+  Trailing *t = data;
+
+  g_mutex_lock (&t->lock);
+  if (!t->ended)
+    emit_progress (t->connection, t->sender, t->path, t->op);
+  g_mutex_unlock (&t->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* Ends the trailing update (sent or not); one under way finishes first. */
+static void
+cancel_trailing (BgrdLongCall *call)
+{
+  if (call->trailing == NULL)
+    return;
+  g_mutex_lock (&call->trailing_data->lock);
+  call->trailing_data->ended = TRUE;
+  g_mutex_unlock (&call->trailing_data->lock);
+  g_source_destroy (call->trailing);
+  g_clear_pointer (&call->trailing, g_source_unref);
+  g_clear_pointer (&call->trailing_data, trailing_release);
+}
+
+/* Sends the operation's state once @delay_us passed (unless one is
+ * already due): a transfer that stalls right after a throttled update
+ * still shows how far it got. */
+static void
+schedule_trailing (BgrdLongCall *call, gint64 delay_us)
+{
+  Trailing *t;
+
+  if (call->trailing != NULL && !g_source_is_destroyed (call->trailing))
+    return;
+  cancel_trailing (call);
+  t = g_atomic_rc_box_new0 (Trailing);
+  g_mutex_init (&t->lock);
+  t->connection = g_object_ref (call->d->connection);
+  t->sender = g_strdup (call->sender);
+  t->path = g_strdup (call->path);
+  t->op = g_object_ref (call->op);
+  call->trailing_data = g_atomic_rc_box_acquire (t);
+  call->trailing = g_timeout_source_new (MAX (1, (guint) (delay_us / 1000)));
+  g_source_set_callback (call->trailing, on_trailing, t, trailing_release);
+  g_source_attach (call->trailing, NULL);
+}
+
 /* PropertiesChanged to the caller alone; at most every 100 ms unless the
  * phase changed or the phase is complete (done == total), so that the
- * caller always sees the end of a transfer. Runs in the handler's thread,
- * which does the work. */
+ * caller always sees the end of a transfer; an update left unsent is sent
+ * when the 100 ms are over. Runs in the handler's thread, which does the
+ * work. */
 static void
 on_op_changed (BgrOperation *op, gpointer data)
 {
   BgrdLongCall *call = data;
-  static const char *const props[] = { "Phase", "Message", "Done", "Total", "Fraction" };
   g_autofree char *phase = bgr_operation_dup_phase (op);
   gint64 now = g_get_monotonic_time ();
   guint64 total = bgr_operation_get_total (op);
   gboolean complete = total != 0 && bgr_operation_get_done (op) == total;
-  GVariantBuilder b;
 
   if (g_strcmp0 (phase, call->last_phase) == 0 && now - call->last_emit_us < 100000 && !complete)
-    return;
+    {
+      schedule_trailing (call, 100000 - (now - call->last_emit_us));
+      return;
+    }
   g_free (call->last_phase);
   call->last_phase = g_steal_pointer (&phase);
   call->last_emit_us = now;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  for (guint i = 0; i < G_N_ELEMENTS (props); i++)
-    g_variant_builder_add (&b, "{sv}", props[i], op_property (op, props[i]));
-  g_dbus_connection_emit_signal (call->d->connection, call->sender, call->path,
-                                 "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                 g_variant_new ("(sa{sv}as)", "org.banger.Banger1.Operation", &b,
-                                                NULL),
-                                 NULL);
+  emit_progress (call->d->connection, call->sender, call->path, op);
 }
 
 static void
@@ -304,6 +401,7 @@ void
 bgrd_long_call_end (BgrdLongCall *call)
 {
   untrack (call->d, call->sender, call->cancellable);
+  cancel_trailing (call);
   if (call->registration != 0)
     g_dbus_connection_unregister_object (call->d->connection, call->registration);
   g_signal_handler_disconnect (call->op, call->changed_handler);

@@ -5,12 +5,18 @@
 
 #include <banger/banger.h>
 
+#include "bangerd-loglimit.h"
 #include "bgr-dbus-generated.h"
 
 G_BEGIN_DECLS
 
 #define BGR_DBUS_NAME "org.banger.Banger1"
 #define BGR_DBUS_PATH "/org/banger/Banger1"
+/* A failing call's error is logged at most BGRD_LOG_BURST times per peer
+ * in BGRD_LOG_INTERVAL_S seconds when it is the same; then one line says
+ * how many were suppressed. */
+#define BGRD_LOG_BURST 5
+#define BGRD_LOG_INTERVAL_S 10
 
 typedef struct _BgrdWeb BgrdWeb;
 
@@ -38,6 +44,7 @@ typedef struct {
   guint next_operation;
   int exit_status;
   GLogLevelFlags max_level;
+  BgrdLogLimit *log_limit; /* repeated errors per peer */
 } Daemon;
 
 /* Call accounting (bangerd-calls.c). Every method is counted from

@@ -58,6 +58,21 @@ log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
   return G_LOG_WRITER_HANDLED;
 }
 
+static void
+on_suppressed (const char *peer, const char *what, guint count, gpointer data)
+{
+  g_info ("%u similar messages from %s suppressed (%u in %d s logged): %s", count, peer,
+          BGRD_LOG_BURST, BGRD_LOG_INTERVAL_S, what);
+}
+
+static gboolean
+on_log_limit_tick (gpointer data)
+{
+  Daemon *d = data;
+  bgrd_log_limit_expire (d->log_limit, g_get_monotonic_time ());
+  return G_SOURCE_CONTINUE;
+}
+
 static GLogLevelFlags
 level_from_config (const char *name)
 {
@@ -187,6 +202,8 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   guint owner_id;
   guint name_flags;
+  guint log_tick;
+  gboolean drained = TRUE;
 
   ctx = g_option_context_new (bangerd_parameter_string);
   g_option_context_set_summary (ctx, bangerd_summary);
@@ -227,6 +244,8 @@ main (int argc, char **argv)
   d->max_level = opts.verbose ? G_LOG_LEVEL_DEBUG
                              : level_from_config (bgr_config_get_string (d->config, "log_level"));
   g_log_set_writer_func (log_writer, d, NULL);
+  d->log_limit = bgrd_log_limit_new (BGRD_LOG_BURST, BGRD_LOG_INTERVAL_S * G_USEC_PER_SEC,
+                                     on_suppressed, d);
   d->replace = opts.replace;
   d->system = opts.system;
   d->loop = g_main_loop_new (NULL, FALSE);
@@ -278,8 +297,10 @@ main (int argc, char **argv)
                                            on_name_acquired, on_name_lost, d, NULL);
   g_unix_signal_add (SIGTERM, on_signal, d);
   g_unix_signal_add (SIGINT, on_signal, d);
+  log_tick = g_timeout_add_seconds (BGRD_LOG_INTERVAL_S, on_log_limit_tick, d);
 
   g_main_loop_run (d->loop);
+  g_source_remove (log_tick);
 
   /* Refuse new calls, leave the bus, then let running handlers finish before
    * the engine (and its state lock) goes away. */
@@ -300,6 +321,7 @@ main (int argc, char **argv)
       if (!g_cond_wait_until (&d->calls_cond, &d->calls_lock, deadline))
         {
           g_warning ("%u calls still running after 60 s; exiting anyway", d->calls_in_flight);
+          drained = FALSE;
           /* Do not free the engine under them: exiting releases the lock. */
           d->client = NULL;
           break;
@@ -312,6 +334,11 @@ main (int argc, char **argv)
     ;
   g_clear_pointer (&d->web, bgrd_web_free);
   g_dbus_connection_flush_sync (d->connection, NULL, NULL);
+  /* What is still suppressed is said before the end (the limit itself
+   * stays for handlers that may still run after the 60 s). */
+  bgrd_log_limit_expire (d->log_limit, G_MAXINT64);
+  if (drained)
+    g_clear_pointer (&d->log_limit, bgrd_log_limit_free);
   g_clear_object (&d->skeleton);
   g_clear_object (&d->client); /* releases the state lock */
   g_clear_object (&d->connection);

@@ -4,14 +4,18 @@
  * per client kind, with the same configuration: the fake VMM, state and
  * cache in a temporary directory):
  *
- * - kernel import, image promote, VM create/exec/stop/start/delete and
- *   doctor give what the blocking calls give (the async result compared
- *   with the sync getter of the same object, or with the same sync call);
+ * - kernel import, kernel pull, image pull, image promote, VM
+ *   create/exec/stop/start/delete and doctor give what the blocking calls
+ *   give (the async result compared with the sync getter of the same
+ *   object, or with the same sync call); the pulls from a catalog and a
+ *   registry this test serves on 127.0.0.1 (tests/bgr-test-registry.h);
  * - the progress a BgrOperation's "changed" signal shows never goes back
  *   within a phase, and a create ends at done == total;
  * - a call cancelled through its BgrOperation (from an idle right after
- *   the call starts) or with a GCancellable cancelled beforehand fails
- *   with BGR_ERROR_CANCELLED and leaves the state directory as it was.
+ *   the call starts, or an image pull once part of its layer arrived, the
+ *   registry holding the rest) or with a GCancellable cancelled beforehand
+ *   fails with BGR_ERROR_CANCELLED and leaves the state directory as it
+ *   was (and the layer cache with no pinned blob).
  *
  * A cancelled create must not finish first: the fake VM's agent reads
  * $BANGER_AGENT_OS_RELEASE when it greets the engine, and during that
@@ -29,6 +33,7 @@
 
 #include "bgr-fs-private.h"
 #include "bgr-test-ext4.h"
+#include "bgr-test-registry.h"
 
 #define WAIT_S 30
 #define OS_NAME "Async Test OS"
@@ -300,8 +305,9 @@ fixture_setup (Fixture *f, gconstpointer data)
     g_assert_true (g_spawn_check_wait_status (status, NULL));
   }
 
-  toml = g_strdup_printf ("hypervisor = \"fake\"\nweb_listen_addr = \"\"\nstate_dir = \"%s\"\ncache_dir = \"%s\"\n",
-                          f->state, cache);
+  toml = g_strdup_printf ("hypervisor = \"fake\"\nweb_listen_addr = \"\"\nstate_dir = \"%s\"\ncache_dir = \"%s\"\n"
+                          "kernel_catalog_url = \"http://127.0.0.1:%u/kernels.json\"\n",
+                          f->state, cache, bgr_test_srv.port);
   g_file_set_contents (f->config_path, toml, -1, &err);
   g_assert_no_error (err);
   if (f->dbus)
@@ -554,6 +560,153 @@ test_image_promote (Fixture *f, gconstpointer data)
   g_assert_cmpstr (after, ==, before);
 }
 
+static BgrKernel *
+pull_kernel_async (Fixture *f, BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GAsyncResult) res = NULL;
+
+  bgr_client_kernel_pull_async (f->client, "cat", op, cancellable, on_done, f);
+  res = wait_result (f);
+  return bgr_client_kernel_pull_finish (f->client, res, error);
+}
+
+/* A kernel pulled async is the one kernel_get shows and like one the sync
+ * call pulls; its download's progress never goes back and ends whole; a
+ * pre-cancelled pull leaves nothing. */
+static void
+test_kernel_pull (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrOperation) op = bgr_operation_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (BgrKernel) k = NULL, got = NULL, sync = NULL, cancelled = NULL;
+  g_autofree char *json = NULL, *got_json = NULL, *before = NULL, *after = NULL;
+  Progress p;
+  gulong id;
+
+  id = progress_watch (op, &p, FALSE);
+  k = pull_kernel_async (f, op, NULL, &err);
+  g_assert_no_error (err);
+  progress_unwatch (op, &p, id);
+  g_assert_cmpuint (p.n, >, 0);
+  g_assert_cmpuint (p.done, ==, BGR_TEST_KERNEL_SIZE);
+  g_assert_cmpuint (p.total, ==, BGR_TEST_KERNEL_SIZE);
+  g_assert_cmpstr (bgr_kernel_get_name (k), ==, "cat");
+  got = bgr_client_kernel_get (f->client, "cat", NULL, &err);
+  g_assert_no_error (err);
+  json = bgr_kernel_to_json (k);
+  got_json = bgr_kernel_to_json (got);
+  g_assert_cmpstr (json, ==, got_json);
+
+  g_assert_true (bgr_client_kernel_delete (f->client, "cat", NULL, &err));
+  g_assert_no_error (err);
+  sync = bgr_client_kernel_pull (f->client, "cat", NULL, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (bgr_kernel_get_format (sync), ==, bgr_kernel_get_format (k));
+  g_assert_cmpstr (bgr_kernel_get_source (sync), ==, bgr_kernel_get_source (k));
+  g_assert_cmpint (bgr_kernel_get_size (sync), ==, bgr_kernel_get_size (k));
+  g_assert_true (bgr_client_kernel_delete (f->client, "cat", NULL, &err));
+  g_assert_no_error (err);
+
+  before = state_tree (f);
+  g_cancellable_cancel (cancellable);
+  cancelled = pull_kernel_async (f, NULL, cancellable, &err);
+  g_assert_null (cancelled);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_CANCELLED);
+  g_clear_error (&err);
+  g_assert_null (bgr_client_kernel_get (f->client, "cat", NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+  after = state_tree (f);
+  g_assert_cmpstr (after, ==, before);
+}
+
+static BgrImage *
+pull_image_async (Fixture *f, const char *name, BgrOperation *op, GError **error)
+{
+  g_autoptr (BgrPullOptions) opts = bgr_pull_options_new ();
+  g_autofree char *ref = bgr_test_registry_ref ();
+  g_autoptr (GAsyncResult) res = NULL;
+
+  bgr_pull_options_set_name (opts, name);
+  bgr_client_image_pull_async (f->client, ref, opts, op, NULL, on_done, f);
+  res = wait_result (f);
+  return bgr_client_image_pull_finish (f->client, res, error);
+}
+
+/* Cancels the pull once part of its layer arrived. */
+static void
+cancel_mid_layer (BgrOperation *op, gpointer data)
+{
+  if (bgr_operation_get_done (op) > 0 && !bgr_operation_is_cancelled (op))
+    {
+      *(gboolean *) data = TRUE;
+      bgr_operation_cancel (op);
+    }
+}
+
+/* A pull cancelled half way through its layer (the registry holds the
+ * rest) fails with BGR_ERROR_CANCELLED, leaves the state directory as it
+ * was and pins no blob; then an image pulled async is the one image_get
+ * shows and like one the sync call pulls, its progress never back. */
+static void
+test_image_pull (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrOperation) op = bgr_operation_new ();
+  g_autoptr (BgrOperation) cancel_op = bgr_operation_new ();
+  g_autoptr (BgrImage) img = NULL, got = NULL, sync = NULL, cancelled = NULL;
+  g_autoptr (GPtrArray) cache = NULL;
+  g_autofree char *json = NULL, *got_json = NULL, *before = NULL, *after = NULL;
+  gboolean cancel_sent = FALSE;
+  Progress p;
+  gulong id;
+
+  add_kernel_and_image (f);
+  before = state_tree (f);
+  bgr_test_registry_hold_layer (G_MAXUINT);
+  id = g_signal_connect (cancel_op, "changed", G_CALLBACK (cancel_mid_layer), &cancel_sent);
+  cancelled = pull_image_async (f, "app-cancelled", cancel_op, &err);
+  g_signal_handler_disconnect (cancel_op, id);
+  bgr_test_registry_release ();
+  g_assert_null (cancelled);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_CANCELLED);
+  g_assert_true (cancel_sent);
+  g_clear_error (&err);
+  g_assert_null (bgr_client_image_get (f->client, "app-cancelled", NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
+  g_clear_error (&err);
+  after = state_tree (f);
+  g_assert_cmpstr (after, ==, before);
+  cache = bgr_client_image_cache_list (f->client, NULL, &err);
+  g_assert_no_error (err);
+  for (guint i = 0; i < cache->len; i++)
+    g_assert_false (bgr_cache_blob_get_in_use (cache->pdata[i]));
+
+  id = progress_watch (op, &p, FALSE);
+  img = pull_image_async (f, "app", op, &err);
+  g_assert_no_error (err);
+  progress_unwatch (op, &p, id);
+  g_assert_cmpuint (p.n, >, 0);
+  g_assert_cmpuint (p.done, ==, p.total);
+  g_assert_true (bgr_image_get_managed (img));
+  g_assert_cmpstr (bgr_image_get_kernel_ref (img), ==, "k");
+  got = bgr_client_image_get (f->client, "app", NULL, &err);
+  g_assert_no_error (err);
+  json = bgr_image_to_json (img);
+  got_json = bgr_image_to_json (got);
+  g_assert_cmpstr (json, ==, got_json);
+  {
+    g_autoptr (BgrPullOptions) opts = bgr_pull_options_new ();
+    g_autofree char *ref = bgr_test_registry_ref ();
+    bgr_pull_options_set_name (opts, "app-sync");
+    sync = bgr_client_image_pull (f->client, ref, opts, NULL, NULL, &err);
+    g_assert_no_error (err);
+  }
+  g_assert_cmpint (bgr_image_get_size (sync), ==, bgr_image_get_size (img));
+  g_assert_cmpstr (bgr_image_get_source (sync), ==, bgr_image_get_source (img));
+  g_assert_cmpstr (bgr_image_get_kernel_ref (sync), ==, bgr_image_get_kernel_ref (img));
+}
+
 /* create, exec, stop, start, delete: all async, each result what the sync
  * calls show, the boots' progress in order. */
 static void
@@ -773,6 +926,8 @@ main (int argc, char **argv)
   } tests[] = {
     { "kernel-import", test_kernel_import },
     { "image-promote", test_image_promote },
+    { "kernel-pull", test_kernel_pull },
+    { "image-pull", test_image_pull },
     { "vm-lifecycle", test_vm_lifecycle },
     { "vm-create-cancel", test_vm_create_cancel },
     { "doctor", test_doctor },
@@ -790,6 +945,8 @@ main (int argc, char **argv)
   g_file_set_contents (os_release, text, -1, &err);
   g_assert_no_error (err);
   g_setenv ("BANGER_AGENT_OS_RELEASE", os_release, TRUE);
+  bgr_test_make_files (top_dir);
+  bgr_test_server_start ();
 
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
     for (int dbus = 0; dbus < 2; dbus++)

@@ -297,6 +297,181 @@ test_cli_and_gdbus (Fixture *f, gconstpointer data)
   }
 }
 
+/* GetVm of a VM that does not exist, @times times over @conn. */
+static void
+get_ghost (GDBusConnection *conn, guint times)
+{
+  for (guint i = 0; i < times; i++)
+    {
+      g_autoptr (GError) err = NULL;
+      g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+        conn, "org.banger.Banger1", "/org/banger/Banger1", "org.banger.Banger1.Manager", "GetVm",
+        g_variant_new ("(s)", "ghost"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+      g_assert_null (reply);
+      g_assert_true (g_dbus_error_is_remote_error (err));
+    }
+}
+
+static guint
+count_lines (const char *text, const char *needle)
+{
+  guint n = 0;
+  for (const char *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+/* A peer repeating a failing call: its first 5 errors are logged, then
+ * one line counts the rest; another peer's errors are its own. */
+static void
+test_log_rate_limit (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cfg = bgr_test_write_file ("loglimit.toml", "log_level = \"info\"\n");
+  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autoptr (GDBusConnection) other = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *log = NULL, *suppressed = NULL;
+  BgrRun r;
+
+  wait_for_name (f);
+  other = g_dbus_connection_new_for_address_sync (
+    f->address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &err);
+  g_assert_no_error (err);
+  get_ghost (f->conn, 30);
+  get_ghost (other, 2);
+  RUN (f, &r, banger, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  wait_for_exit (d);
+  g_assert_cmpint (g_subprocess_get_exit_status (d), ==, 0);
+  log = daemon_log (d);
+  g_assert_cmpuint (count_lines (log, "GetVm failed: no VM named 'ghost'"), ==, 5 + 2 + 1);
+  suppressed = g_strdup_printf ("25 similar messages from %s suppressed (5 in 10 s logged): GetVm failed: no VM named 'ghost'",
+                                g_dbus_connection_get_unique_name (f->conn));
+  bgr_assert_contains (log, suppressed);
+  g_assert_null (strstr (log, g_dbus_connection_get_unique_name (other)));
+}
+
+static void
+count_signal (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+              const char *signal, GVariant *params, gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static GVariant *
+manager_call (Fixture *f, const char *method, GVariant *params, GError **error)
+{
+  return g_dbus_connection_call_sync (f->conn, "org.banger.Banger1", "/org/banger/Banger1",
+                                      "org.banger.Banger1.Manager", method, params, NULL,
+                                      G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+}
+
+/* ImportKernel over D-Bus, as a client other than banger calls it: the
+ * reply is the kernel (its file copied into the state directory), the
+ * caller hears OperationStarted, the Kernel object and ListKernels show
+ * it; bad specs get InvalidArgument/NotFound/Exists and change nothing;
+ * the object's Delete removes it and its files. */
+static void
+test_import_kernel (Fixture *f, gconstpointer data)
+{
+  static const guchar elf[64] = { 0x7f, 'E', 'L', 'F', 2, 1, 1, [16] = 2, [18] = 62 };
+  g_autofree char *cfg = bgr_test_write_file ("import.toml", "log_level = \"info\"\n");
+  g_autofree char *vmlinux = g_build_filename (g_get_user_runtime_dir (), "vmlinux", NULL);
+  g_autofree char *kdir = g_build_filename (g_get_user_state_dir (), "banger", "kernels", "k1", NULL);
+  g_autofree char *copied = g_build_filename (kdir, "vmlinux", NULL);
+  g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
+  g_autoptr (GVariant) reply = NULL, list = NULL;
+  g_autoptr (GVariantDict) k = NULL;
+  g_autoptr (GError) err = NULL;
+  guint started = 0;
+  guint sub;
+  const char *s = NULL;
+  BgrRun r;
+
+  g_mkdir_with_parents (g_get_user_runtime_dir (), 0700);
+  g_assert_true (g_file_set_contents (vmlinux, (const char *) elf, sizeof elf, NULL));
+  wait_for_name (f);
+  sub = g_dbus_connection_signal_subscribe (f->conn, "org.banger.Banger1", "org.banger.Banger1.Manager",
+                                            "OperationStarted", "/org/banger/Banger1", NULL,
+                                            G_DBUS_SIGNAL_FLAGS_NONE, count_signal, &started, NULL);
+  reply = manager_call (f, "ImportKernel",
+                        g_variant_new_parsed ("({'name': <'k1'>, 'kernel': <%s>},)", vmlinux), &err);
+  g_assert_no_error (err);
+  k = g_variant_dict_new (g_variant_get_child_value (reply, 0));
+  g_assert_true (g_variant_dict_lookup (k, "name", "&s", &s));
+  g_assert_cmpstr (s, ==, "k1");
+  g_assert_true (g_variant_dict_lookup (k, "format", "&s", &s));
+  g_assert_cmpstr (s, ==, "vmlinux");
+  g_assert_true (g_variant_dict_lookup (k, "kernel", "&s", &s));
+  g_assert_cmpstr (s, ==, copied);
+  g_assert_true (g_file_test (copied, G_FILE_TEST_IS_REGULAR));
+  /* The signal went out before the reply, on the same connection. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (started, ==, 1);
+  g_dbus_connection_signal_unsubscribe (f->conn, sub);
+  list = manager_call (f, "ListKernels", NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (g_variant_n_children (g_variant_get_child_value (list, 0)), ==, 1);
+  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
+       "/org/banger/Banger1/kernel/k1", "--method", "org.freedesktop.DBus.Properties.GetAll",
+       "org.banger.Banger1.Kernel");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_assert_contains (r.out, "'k1'");
+  bgr_run_clear (&r);
+
+  /* Bad specs: each says what is wrong, nothing changes. */
+  {
+    static const struct { const char *spec, *error, *needle; } bad[] = {
+      { "{'name': <'k2'>}", "InvalidArgument", "kernel" },
+      { "{'name': <'k2'>, 'kernel': <'relative/vmlinux'>}", "InvalidArgument", "absolute" },
+      { "{'name': <'k2'>, 'kernel': <'/nonexistent/vmlinux'>}", "NotFound", "does not exist" },
+      { "{'name': <'bad name'>, 'kernel': <'/bin/sh'>}", "InvalidArgument", "invalid kernel name" },
+      { "{'name': <'k2'>, 'kernel': <'/bin/sh'>, 'colour': <'red'>}", "InvalidArgument", "colour" },
+      { "{'name': <'k2'>, 'kernel': <7>}", "InvalidArgument", "kernel" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr (GVariant) none = NULL;
+        g_autofree char *remote = NULL, *want = NULL;
+        g_autoptr (GError) e = NULL;
+
+        none = manager_call (f, "ImportKernel",
+                             g_variant_new_parsed ("(%*,)", g_variant_new_parsed (bad[i].spec)), &e);
+        g_assert_null (none);
+        remote = g_dbus_error_get_remote_error (e);
+        want = g_strconcat ("org.banger.Banger1.Error.", bad[i].error, NULL);
+        g_test_message ("%s -> %s: %s", bad[i].spec, remote, e->message);
+        g_assert_cmpstr (remote, ==, want);
+        bgr_assert_contains (e->message, bad[i].needle);
+      }
+    {
+      g_autoptr (GVariant) again = manager_call (
+        f, "ImportKernel", g_variant_new_parsed ("({'name': <'k1'>, 'kernel': <%s>},)", vmlinux), &err);
+      g_assert_null (again);
+    }
+    g_assert_true (g_dbus_error_is_remote_error (err));
+    bgr_assert_contains (err->message, "already exists");
+    g_clear_error (&err);
+    g_clear_pointer (&list, g_variant_unref);
+    list = manager_call (f, "ListKernels", NULL, &err);
+    g_assert_no_error (err);
+    g_assert_cmpuint (g_variant_n_children (g_variant_get_child_value (list, 0)), ==, 1);
+  }
+
+  RUN (f, &r, "gdbus", "call", "--session", "--dest", "org.banger.Banger1", "--object-path",
+       "/org/banger/Banger1/kernel/k1", "--method", "org.banger.Banger1.Kernel.Delete");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  g_assert_false (g_file_test (kdir, G_FILE_TEST_EXISTS));
+  RUN (f, &r, banger, "daemon", "stop");
+  g_assert_cmpint (r.status, ==, 0);
+  bgr_run_clear (&r);
+  wait_for_exit (d);
+}
+
 static void
 test_replace (Fixture *f, gconstpointer data)
 {
@@ -899,6 +1074,10 @@ main (int argc, char **argv)
   services = g_build_filename (bgr_test_program ("BANGER_BUILD_DIR"), "tests", "services", NULL);
   g_test_add ("/dbus/cli-and-gdbus", Fixture, NULL, fixture_setup, test_cli_and_gdbus, fixture_teardown);
   g_test_add ("/dbus/replace", Fixture, NULL, fixture_setup, test_replace, fixture_teardown);
+  g_test_add ("/dbus/log-rate-limit", Fixture, NULL, fixture_setup, test_log_rate_limit,
+              fixture_teardown);
+  g_test_add ("/dbus/import-kernel", Fixture, NULL, fixture_setup, test_import_kernel,
+              fixture_teardown);
   g_test_add ("/dbus/bad-config", Fixture, NULL, fixture_setup, test_bad_config, fixture_teardown);
   g_test_add ("/dbus/system-bus", Fixture, NULL, fixture_setup, test_system_bus, fixture_teardown);
   g_test_add ("/dbus/introspection", Fixture, NULL, fixture_setup, test_introspection, fixture_teardown);

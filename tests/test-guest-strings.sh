@@ -7,7 +7,10 @@
 # --json has no raw control bytes but decodes to the guest's exact string,
 # the Vm object's GuestOs property holds that string as data, and
 # bangerd's log (debug level) holds neither ESC nor BEL and cuts long
-# arguments. bangerd runs on a private dbus-daemon with the fake VMM (the
+# arguments. Image and kernel records hold other clients' strings (file
+# names) and a catalog's: image register/show/list, kernel import/show and
+# list --available print them escaped. bangerd runs on a private
+# dbus-daemon with the fake VMM (the
 # agent on the host, in host mode, reading $BANGER_AGENT_OS_RELEASE).
 # Needs: BANGER_CLI, BANGERD, PYTHON3.
 set -eu
@@ -31,7 +34,8 @@ cleanup () {
     esac
   done
   if [ $status -ne 0 ]; then
-    for f in bangerd.log show.out show.json ports.out ports.json prop.out; do
+    for f in bangerd.log show.out show.json ports.out ports.json prop.out image.out kernel.out \
+             available.out; do
       [ -s "$work/$f" ] && { echo "--- $f"; cat -v "$work/$f"; }
     done
   fi
@@ -81,7 +85,14 @@ web_listen_addr = ""
 state_dir = "$work/state"
 cache_dir = "$work/cache"
 log_level = "debug"
+kernel_catalog_url = "$work/catalog.json"
 EOT
+# A kernel catalog is someone else's document: its strings are shown escaped.
+printf '{ "schema_version": 1, "kernels": [ { "name": "evilk", "version": "6\\u001b[31m1",\n'\
+'  "arch": "x86_64", "source": "download", "description": "D\\u001b]0;t\\u0007x\\u202ey",\n'\
+'  "artifacts": { "kernel": { "url": "vmlinux", "size": 64, "sha256":\n'\
+'  "0000000000000000000000000000000000000000000000000000000000000000", "format": "elf" } } } ] }\n' \
+  > "$work/catalog.json"
 cat > "$work/bus.conf" <<EOT
 <busconfig>
   <type>session</type>
@@ -157,6 +168,34 @@ gdbus call --session --dest org.banger.Banger1 --object-path /org/banger/Banger1
   --method org.banger.Banger1.Manager.GetVm "$(printf 'x\033]0;t\007')$long" > /dev/null 2>&1 \
   && fail "GetVm of a hostile name succeeded"
 "$BANGER_CLI" vm delete --force evil > /dev/null || fail "vm delete"
+
+# Images and kernels: strings another client gave (file names) and a
+# catalog's, printed escaped by image show/list/register, kernel
+# show/import/list --available; --json decodes to the exact strings.
+esc=$(printf 'r\033]0;t\007\342\200\256')
+cp "$work/rootfs.ext4" "$work/$esc.ext4"
+cp "$work/vmlinux" "$work/$esc.vmlinux"
+"$BANGER_CLI" image register --name hostile --rootfs "$work/$esc.ext4" --kernel "$work/vmlinux" \
+  > "$work/register.out" || fail "image register of a hostile file name"
+"$BANGER_CLI" image show hostile > "$work/image.out" || fail "image show"
+"$BANGER_CLI" image list > "$work/images.out" || fail "image list"
+"$BANGER_CLI" kernel import --vmlinux "$work/$esc.vmlinux" hostilek > "$work/import.out" \
+  || fail "kernel import of a hostile file name"
+"$BANGER_CLI" kernel show hostilek > "$work/kernel.out" || fail "kernel show"
+"$BANGER_CLI" kernel list --available > "$work/available.out" || fail "kernel list --available"
+for f in register.out image.out images.out import.out kernel.out available.out; do
+  no_raw "$work/$f" || fail "$f holds raw control characters"
+done
+grep -qF 'rootfs:     '"$work"'/r\x1b]0;t\x07\u{202e}.ext4' "$work/image.out" \
+  || fail "image show does not show the escaped rootfs"
+grep -qF 'source:    import:'"$work"'/r\x1b]0;t\x07\u{202e}.vmlinux' "$work/kernel.out" \
+  || fail "kernel show does not show the escaped source"
+grep -qF 'D\x1b]0;t\x07x\u{202e}y' "$work/available.out" \
+  || fail "kernel list --available does not show the escaped description"
+"$BANGER_CLI" --json image show hostile > "$work/image.json" || fail "image show --json"
+no_raw "$work/image.json" || fail "image show --json holds raw control characters"
+"$PYTHON3" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["rootfs"] != sys.argv[2])' \
+  "$work/image.json" "$work/$esc.ext4" || fail "image show --json: rootfs is not the exact path"
 
 # The log: things happened, and none of it raw.
 grep -q 'GetVm' "$work/bangerd.log" || fail "bangerd logged no GetVm call"

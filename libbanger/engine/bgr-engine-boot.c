@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent-proto/bgr-agent-proto.h"
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-operation-private.h"
 #include "bgr-fs-private.h"
@@ -341,6 +342,7 @@ boot_failed (BgrEngine *engine, JsonObject *doc, BgrVmmInstance *inst, const cha
                                                           : local->message);
   json_object_set_int_member (doc, "stopped", bgr_vm_now_s ());
   json_object_remove_member (doc, "vmm");
+  json_object_remove_member (doc, "creating");
   bgr_vm_record_save (engine, doc, NULL);
   if (inst != NULL && !cancelled)
     g_set_error (error, BGR_ERROR, code, "VM '%s' failed while %s: %s\nconsole log: %s%s%s", name,
@@ -368,6 +370,8 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
   g_autoptr (GError) local = NULL;
   gboolean kvm = FALSE, auto_kvm = FALSE;
   const char *phase = "starting the VMM";
+  /* The crash points of the operation this boot is part of. */
+  const char *what = json_object_has_member (doc, "creating") ? "vm-create" : "vm-start";
   Boot b = { 0 };
 
   *out_kvm_hang = FALSE;
@@ -390,8 +394,14 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
 
   bgr_vm_report (op, phase, first_step, n_steps);
   inst = start_vmm (engine, doc, driver_name, cmdline, kvm, cancellable, &local);
-  if (inst == NULL || !bgr_vm_record_save (engine, doc, &local))
+  if (inst == NULL)
     goto fail;
+  bgr_crash_point2 (what, "vmm-started");
+  /* With a VMM recorded, the VM is no longer a create to undo. */
+  json_object_remove_member (doc, "creating");
+  if (!bgr_vm_record_save (engine, doc, &local))
+    goto fail;
+  bgr_crash_point2 (what, "vmm-recorded");
 
   phase = "booting";
   bgr_vm_report (op, phase, first_step + 1, n_steps);
@@ -406,6 +416,7 @@ boot_once (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps,
   conn = bgr_vm_agent_connect (inst, BOOT_TIMEOUT_MS, boot_alive, &b, &facts, cancellable, &local);
   if (conn == NULL || !boot_ready (engine, doc, &b, facts, &local))
     goto fail;
+  bgr_crash_point2 (what, "running");
   bgr_vm_agent_set (engine, name, g_steal_pointer (&conn));
   return TRUE;
 

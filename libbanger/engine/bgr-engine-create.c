@@ -6,6 +6,7 @@
 
 #include <errno.h>
 
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
@@ -148,6 +149,9 @@ new_record (BgrEngine *engine, const char *name, const char *image, BgrImage *im
   json_object_set_string_member (doc, "id", id);
   json_object_set_string_member (doc, "image", image);
   json_object_set_string_member (doc, "state", "starting");
+  /* Until its VMM is recorded: an engine that finds the record so after a
+   * crash undoes the create (bgr_vm_undo_interrupted_creates()). */
+  json_object_set_boolean_member (doc, "creating", TRUE);
   json_object_set_int_member (doc, "vcpus", vcpus);
   json_object_set_int_member (doc, "memory_mib", (gint64) memory_mib);
   json_object_set_string_member (doc, "kernel", bgr_image_get_kernel_path (img));
@@ -176,23 +180,27 @@ prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, g
   bgr_vm_report (op, bgr_image_get_modules_dir (img) != NULL
                           ? "preparing the image (guest agent, kernel modules)"
                           : "preparing the image (guest agent)", 1, n_steps);
+  /* The record first: no directory of the VM exists without it. */
+  if (!bgr_vm_record_save (engine, doc, error))
+    return FALSE;
+  bgr_crash_point ("vm-create.record-saved");
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
       bgr_set_error_errno (error, errno, "cannot create %s", dir);
       return FALSE;
     }
-  if (!bgr_vm_record_save (engine, doc, error))
-    return FALSE;
   t0 = g_get_monotonic_time ();
   base = bgr_vm_disks_prepare_base (engine, img, &made, cancellable, error);
   if (base == NULL)
     return FALSE;
+  bgr_crash_point ("vm-create.base-made");
   json_object_set_int_member (doc, "boot_install_ms", made ? (g_get_monotonic_time () - t0) / 1000 : 0);
 
   /* 2: the VM's own disks, cloned from the base and the work-seed. */
   bgr_vm_report (op, "cloning disks", 2, n_steps);
   if (!bgr_vm_disks_clone (doc, img, base, disk_size, cancellable, error))
     return FALSE;
+  bgr_crash_point ("vm-create.disks-cloned");
 
   /* 3: network (when this engine may configure it). */
   bgr_vm_report (op, "configuring the network", 3, n_steps);
@@ -203,13 +211,13 @@ prepare (BgrEngine *engine, JsonObject *doc, BgrImage *img, guint64 disk_size, g
 static void
 undo_create (BgrEngine *engine, JsonObject *doc, const char *name)
 {
+  bgr_engine_vm_network_release (engine, doc);
+  bgr_rm_rf (bgr_record_str (doc, "dir"), NULL);
+  bgr_rm_rf (bgr_record_str (doc, "run_dir"), NULL);
   bgr_engine_lock (engine);
   bgr_store_delete (bgr_engine_get_store (engine), BGR_VM_KIND, name, NULL);
   bgr_engine_usage_remove_vm (engine, name);
   bgr_engine_unlock (engine);
-  bgr_engine_vm_network_release (engine, doc);
-  bgr_rm_rf (bgr_record_str (doc, "dir"), NULL);
-  bgr_rm_rf (bgr_record_str (doc, "run_dir"), NULL);
 }
 
 BgrVm *

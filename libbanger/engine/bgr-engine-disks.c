@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent-proto/bgr-agent-proto.h"
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
@@ -312,6 +313,7 @@ bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **error)
   base = base_path_for (engine, img);
   if (!bgr_engine_delete_image_record (engine, name, error))
     return FALSE;
+  bgr_crash_point ("image-delete.files-gone");
   /* No VM used the image (the delete checks), so none is being cloned
    * from its base: it goes unless another image leads to it. */
   forget_base (engine, base);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
@@ -153,8 +154,10 @@ bgr_engine_register_image (BgrEngine *engine, const char *name, const char *root
     json_object_set_string_member (doc, "modules", tree);
   json_object_set_int_member (doc, "size", (gint64) size);
   json_object_set_int_member (doc, "created", g_get_real_time () / G_USEC_PER_SEC);
+  bgr_crash_point ("image-register.checked");
   if (!save_new_image (engine, name, kernel_ref, doc, error))
     return NULL;
+  bgr_crash_point ("image-register.saved");
   return bgr_engine_image_view (engine, doc);
 }
 
@@ -226,6 +229,8 @@ bgr_engine_delete_image_record (BgrEngine *engine, const char *name, GError **er
   if (ok)
     bgr_engine_usage_remove_image (engine, name);
   bgr_engine_unlock (engine);
+  if (ok)
+    bgr_crash_point ("image-delete.record-gone");
   return ok && bgr_artifact_remove_aside (aside, error);
 }
 
@@ -310,6 +315,7 @@ commit_promoted (BgrEngine *engine, const char *name, JsonObject *doc, char **st
       return FALSE;
     }
   g_clear_pointer (staging, g_free);
+  bgr_crash_point ("image-promote.moved");
   ok = bgr_store_save (bgr_engine_get_store (engine), "image", name, promoted, error);
   if (ok)
     bgr_engine_usage_add_image (engine, name, bgr_record_str (promoted, "kernel_ref"));
@@ -352,7 +358,10 @@ bgr_engine_promote_image (BgrEngine *engine, const char *name, GCancellable *can
       json_object_set_boolean_member (promoted, "managed", TRUE);
       json_object_set_string_member (promoted, "source", "promoted");
       json_object_set_int_member (promoted, "size", (gint64) bgr_path_size (staging));
+      bgr_crash_point ("image-promote.copied");
       ok = commit_promoted (engine, name, doc, &staging, final, promoted, error);
+      if (ok)
+        bgr_crash_point ("image-promote.saved");
     }
   if (staging != NULL)
     bgr_rm_rf (staging, NULL);

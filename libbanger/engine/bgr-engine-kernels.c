@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
@@ -55,6 +56,7 @@ commit_kernel (BgrEngine *engine, const char *staging, const char *name, JsonObj
       bgr_set_error_errno (error, errno, "cannot move %s to %s", staging, final);
       return FALSE;
     }
+  bgr_crash_point ("kernel-import.moved");
   for (const char *const *m = path_members; *m != NULL; m++)
     {
       const char *rel = json_object_get_string_member_with_default (doc, *m, NULL);
@@ -71,6 +73,7 @@ commit_kernel (BgrEngine *engine, const char *staging, const char *name, JsonObj
       bgr_rm_rf (final, NULL);
       return FALSE;
     }
+  bgr_crash_point ("kernel-import.saved");
   return TRUE;
 }
 
@@ -134,6 +137,13 @@ bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kerne
   BgrKernelFormat format;
   gboolean ok = FALSE;
 
+  if (kernel == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "a kernel import needs the kernel file (option 'kernel') or a package "
+                   "(option 'deb')");
+      return NULL;
+    }
   if (!bgr_artifact_check_name ("kernel", name, error)
       || !bgr_artifact_check_absolute ("kernel", kernel, error)
       || !bgr_artifact_check_absolute ("modules", modules, error)
@@ -165,6 +175,7 @@ bgr_engine_import_kernel (BgrEngine *engine, const char *name, const char *kerne
   json_object_set_string_member (doc, "source", source);
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     goto out;
+  bgr_crash_point ("kernel-import.copied");
   ok = commit_kernel (engine, staging, name, doc, error);
 out:
   if (!ok && staging != NULL)
@@ -288,5 +299,7 @@ bgr_engine_delete_kernel (BgrEngine *engine, const char *name, GError **error)
   ok = bgr_engine_usage_can_delete_kernel (engine, name, error)
        && bgr_artifact_delete_locked (engine, "kernel", "kernels", name, TRUE, &aside, error);
   bgr_engine_unlock (engine);
+  if (ok)
+    bgr_crash_point ("kernel-delete.record-gone");
   return ok && bgr_artifact_remove_aside (aside, error);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-escape-private.h"
 #include "bgr-fs-private.h"
@@ -143,9 +144,11 @@ bgr_vm_stop_claimed (BgrEngine *engine, JsonObject *doc, BgrVmClaim *claim,
     }
   json_object_set_string_member (doc, "state", "stopping");
   bgr_vm_record_save (engine, doc, NULL);
+  bgr_crash_point ("vm-stop.stopping-saved");
   how = power_off (engine, doc, inst, keep_when_cancelled, cancellable, error);
   if (how == NULL)
     return FALSE;
+  bgr_crash_point ("vm-stop.powered-off");
   if (bgr_vm_claim_kill_requested (claim))
     how = "killed (while a stop was waiting)";
   mark_stopped (engine, doc, how);
@@ -213,6 +216,7 @@ bgr_engine_kill_vm (BgrEngine *engine, const char *name, GError **error)
   inst = bgr_vm_record_instance (doc);
   if (inst != NULL && !bgr_vmm_instance_kill (inst, error))
     return NULL;
+  bgr_crash_point ("vm-kill.killed");
   mark_stopped (engine, doc, "killed");
   return bgr_vm_record_view (doc);
 }
@@ -272,6 +276,7 @@ bgr_engine_delete_vm (BgrEngine *engine, const char *name, gboolean force, GErro
   bgr_vm_agent_drop (engine, name);
   if (!remove_record (engine, doc, &aside, error))
     return FALSE;
+  bgr_crash_point ("vm-delete.record-gone");
   bgr_engine_vm_network_release (engine, doc);
   bgr_rm_rf (bgr_record_str (doc, "run_dir"), NULL);
   bgr_rm_rf (aside != NULL ? aside : bgr_record_str (doc, "dir"), NULL);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-operation-private.h"
 #include "bgr-fs-private.h"
@@ -108,8 +109,12 @@ static void
 on_blob_progress (guint64 done, guint64 total, gboolean waiting, gpointer data)
 {
   Progress *p = data;
-  g_autofree char *msg = g_strdup_printf ("layer %u of %u%s", p->layer + 1, p->n_layers,
-                                          waiting ? ": waiting for another pull of this layer" : "");
+  g_autofree char *msg = NULL;
+
+  if (!waiting && done > 0 && done < total)
+    bgr_crash_point ("image-pull.layer-partial");
+  msg = g_strdup_printf ("layer %u of %u%s", p->layer + 1, p->n_layers,
+                         waiting ? ": waiting for another pull of this layer" : "");
   bgr_operation_update (p->op, "pulling", msg, p->base + done, p->total);
 }
 
@@ -178,6 +183,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   for (guint i = 0; i < img->layers->len; i++)
     prog.total += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
   prog.n_layers = img->layers->len;
+  bgr_crash_point ("image-pull.resolved");
   for (guint i = 0; i < img->layers->len; i++)
     pin (((BgrOciDescriptor *) img->layers->pdata[i])->digest, +1);
   pin (img->config_digest, +1);
@@ -199,6 +205,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
       on_blob_progress (0, 0, FALSE, &prog);
     }
   g_ptr_array_add (blobs, NULL);
+  bgr_crash_point ("image-pull.layers-fetched");
 
   /* Size from the content (or check that --size fits it). */
   if (!bgr_ext4_measure_layers ((const char *const *) blobs->pdata, &content, &inodes, cancellable,
@@ -242,6 +249,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
     }
   if (!bgr_ext4_writer_close (g_steal_pointer (&writer), error))
     goto out;
+  bgr_crash_point ("image-pull.rootfs-written");
 
   doc = json_object_new ();
   json_object_set_boolean_member (doc, "managed", TRUE);
@@ -296,6 +304,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
       goto out;
     }
   g_clear_pointer (&staging, g_free);
+  bgr_crash_point ("image-pull.moved");
   if (!bgr_store_save (bgr_engine_get_store (engine), "image", image_name, doc, error))
     {
       bgr_rm_rf (final, NULL);
@@ -307,6 +316,7 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
    * after must not turn this success into an error. */
   result = bgr_engine_image_view (engine, doc);
   bgr_engine_unlock (engine);
+  bgr_crash_point ("image-pull.saved");
 out:
   if (pinned_layers)
     {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-operation-private.h"
 #include "bgr-fs-private.h"
@@ -95,6 +96,8 @@ static void
 on_artifact_progress (guint64 done, guint64 total, gpointer data)
 {
   PullProgress *p = data;
+  if (done > 0 && done < total)
+    bgr_crash_point ("kernel-pull.download-partial");
   bgr_operation_update (p->op, "download", NULL, p->base + done, p->total);
 }
 
@@ -431,6 +434,7 @@ bgr_engine_pull_kernel (BgrEngine *engine, const char *name, BgrOperation *op,
           return NULL;
         }
     }
+  bgr_crash_point ("kernel-pull.downloaded");
   /* The catalog says what the kernel is; the header must agree, before
    * anything is registered. */
   {

@@ -17,8 +17,9 @@ G_BEGIN_DECLS
 gboolean bgr_vm_reconcile (BgrEngine *engine, JsonObject *doc, gboolean claimed);
 /* Every VM record (the supervisor, every second). */
 void bgr_vm_reconcile_all (BgrEngine *engine);
-/* At the engine's start: reconciles every VM record, and says which VMs
- * it found running. */
+/* At the engine's start: undoes the creates an engine that died left
+ * before their VMM was recorded, reconciles every other VM record, and
+ * says which VMs it found running. */
 void bgr_engine_adopt_vms (BgrEngine *engine);
 /* TRUE, with BGR_ERROR_BUSY, when an operation is starting or stopping
  * the reconciled VM @doc (perhaps one adopted after a restart): it ends

@@ -3,11 +3,14 @@
 
 #include "bgr-error-private.h"
 #include "bgr-escape-private.h"
+#include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-agent-private.h"
 #include "engine/bgr-engine-claims-private.h"
 #include "engine/bgr-engine-reconcile-private.h"
+#include "engine/bgr-engine-usage-private.h"
 #include "engine/bgr-engine-vm-record-private.h"
+#include "engine/bgr-engine-vmnet-private.h"
 
 static gboolean
 needs_reconcile (BgrEngine *engine, JsonObject *doc, gboolean claimed)
@@ -44,7 +47,11 @@ mark_gone (JsonObject *fresh)
   char *reason;
 
   if (inst == NULL)
-    reason = g_strdup ("creation was interrupted before the VMM started");
+    {
+      /* A VMM may have started without its record knowing it. */
+      bgr_vmm_kill_strays (bgr_record_str (fresh, "run_dir"));
+      reason = g_strdup ("interrupted: the engine booting it ended before it recorded the VMM");
+    }
   else if (g_strcmp0 (state, "stopping") == 0)
     reason = g_strdup ("stopped");
   else
@@ -101,6 +108,35 @@ bgr_vm_reconcile_all (BgrEngine *engine)
     bgr_vm_reconcile (engine, docs->pdata[i], FALSE);
 }
 
+/* A create whose engine died before it recorded the VMM (the record still
+ * says "creating"): undone as a failed create is, files first, so that no
+ * directory outlives its record. Called at the engine's start only, when
+ * no operation of this engine holds the VM. */
+static gboolean
+undo_interrupted_create (BgrEngine *engine, JsonObject *doc)
+{
+  const char *name = bgr_record_str (doc, "name");
+  g_autoptr (GError) error = NULL;
+
+  if (!json_object_get_boolean_member_with_default (doc, "creating", FALSE)
+      || g_strcmp0 (bgr_record_str (doc, "state"), "starting") != 0
+      || json_object_has_member (doc, "vmm"))
+    return FALSE;
+  bgr_vmm_kill_strays (bgr_record_str (doc, "run_dir"));
+  bgr_engine_vm_network_release (engine, doc);
+  bgr_rm_rf (bgr_record_str (doc, "run_dir"), NULL);
+  bgr_rm_rf (bgr_record_str (doc, "dir"), NULL);
+  bgr_engine_lock (engine);
+  if (bgr_store_delete (bgr_engine_get_store (engine), BGR_VM_KIND, name, &error))
+    bgr_engine_usage_remove_vm (engine, name);
+  bgr_engine_unlock (engine);
+  if (error != NULL)
+    g_warning ("cannot remove VM %s, whose create was interrupted: %s", name, error->message);
+  else
+    g_message ("removed VM %s: its create was interrupted before its VMM was recorded", name);
+  return TRUE;
+}
+
 void
 bgr_engine_adopt_vms (BgrEngine *engine)
 {
@@ -109,6 +145,8 @@ bgr_engine_adopt_vms (BgrEngine *engine)
   for (guint i = 0; i < docs->len; i++)
     {
       JsonObject *doc = docs->pdata[i];
+      if (undo_interrupted_create (engine, doc))
+        continue;
       if (!bgr_vm_reconcile (engine, doc, FALSE) && bgr_vm_state_is_live (bgr_record_str (doc, "state")))
         {
           g_autoptr (BgrVmmInstance) inst = bgr_vm_record_instance (doc);

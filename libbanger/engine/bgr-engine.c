@@ -15,6 +15,7 @@
 #include "engine/bgr-engine-guest-private.h"
 #include "engine/bgr-engine-reconcile-private.h"
 #include "engine/bgr-engine-usage-private.h"
+#include "engine/bgr-engine-vm-record-private.h"
 
 /* Work directories an engine that died mid-operation left behind. Only
  * the engine holding the state lock can be using them, and that is us. */
@@ -101,14 +102,52 @@ sweep_orphans (BgrStore *store, const char *kind, const char *kind_dir, GPtrArra
       if (!bgr_store_name_is_valid (name) || g_lstat (path, &st) != 0 || !S_ISDIR (st.st_mode))
         continue;
       doc = bgr_store_load (store, kind, name, NULL);
-      if (doc != NULL)
+      /* A registered image's record may be there while its files are not:
+       * a promote that died between moving them in and saving. */
+      if (doc != NULL && (!g_str_equal (kind, "image")
+                          || json_object_get_boolean_member_with_default (doc, "managed", FALSE)))
         continue;
       for (guint i = 0; i < paths->len && !named; i++)
         named = g_str_equal (paths->pdata[i], path) || g_str_has_prefix (paths->pdata[i], prefix);
       if (named)
         continue;
-      g_message ("removing %s: no %s record names it (left by an interrupted pull, "
+      g_message ("removing %s: no managed %s record names it (left by an interrupted pull, "
                  "import or promote)", path, kind);
+      bgr_rm_rf (path, NULL);
+    }
+}
+
+/* STATE/run/ID directories no VM record names: a delete that died
+ * between removing the record and the directory. A process still running
+ * from one (a VMM nothing knows) goes with it. */
+static void
+sweep_run_dirs (BgrStore *store)
+{
+  g_autofree char *dir = g_build_filename (bgr_store_get_dir (store), "run", NULL);
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr (GPtrArray) docs = bgr_store_load_all (store, BGR_VM_KIND, errors);
+  g_autoptr (GHashTable) named = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GDir) d = NULL;
+  const char *name;
+
+  if (errors->len > 0)
+    return; /* an unreadable record might name any of them */
+  for (guint i = 0; i < docs->len; i++)
+    {
+      const char *run_dir = json_object_get_string_member_with_default (docs->pdata[i], "run_dir", NULL);
+      if (run_dir != NULL)
+        g_hash_table_add (named, (gpointer) run_dir);
+    }
+  d = g_dir_open (dir, 0, NULL);
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+
+      if (g_hash_table_contains (named, path) || g_lstat (path, &st) != 0 || !S_ISDIR (st.st_mode))
+        continue;
+      bgr_vmm_kill_strays (path);
+      g_info ("removing %s: no VM record names it (left by an interrupted delete)", path);
       bgr_rm_rf (path, NULL);
     }
 }
@@ -117,6 +156,8 @@ static void
 sweep_records (BgrStore *store)
 {
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  sweep_run_dirs (store);
 
   /* An unreadable record might name files anywhere: remove nothing. */
   if (!record_paths (store, "image", paths) || !record_paths (store, "kernel", paths))

@@ -95,6 +95,10 @@ gboolean bgr_vmm_instance_kill (const BgrVmmInstance *inst, GError **error);
  * FALSE with BGR_ERROR_TIMED_OUT when it is still running. */
 gboolean bgr_vmm_instance_wait_exit (const BgrVmmInstance *inst, gint timeout_ms,
                                      GCancellable *cancellable, GError **error);
+/* Kills (and waits for) the processes of this user whose command line
+ * names a path inside @run_dir: a VMM started for a VM whose record never
+ * got to name it (the engine died in between). Returns how many. */
+guint bgr_vmm_kill_strays (const char *run_dir);
 /* Field 22 of /proc/PID/stat, or 0 when the process does not exist. */
 guint64 bgr_vmm_process_start_time (gint pid);
 /* Spawns @argv detached (new session, stdin /dev/null, stdout+stderr to

@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
+#include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 
 #include "bgr-error-private.h"
@@ -184,6 +186,60 @@ bgr_vmm_instance_kill (const BgrVmmInstance *inst, GError **error)
       return FALSE;
     }
   return bgr_vmm_instance_wait_exit (inst, 10000, NULL, error);
+}
+
+/* The command line of process @pid, its arguments joined by spaces. */
+static char *
+process_cmdline (gint pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", pid);
+  char *text = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &text, &len, NULL))
+    return NULL;
+  for (gsize i = 0; i + 1 < len; i++)
+    if (text[i] == '\0')
+      text[i] = ' ';
+  return text;
+}
+
+guint
+bgr_vmm_kill_strays (const char *run_dir)
+{
+  g_autoptr (GDir) proc = NULL;
+  g_autofree char *needle = NULL;
+  const char *entry;
+  guint killed = 0;
+
+  if (run_dir == NULL || !g_path_is_absolute (run_dir))
+    return 0;
+  needle = g_strconcat (run_dir, "/", NULL);
+  proc = g_dir_open ("/proc", 0, NULL);
+  while (proc != NULL && (entry = g_dir_read_name (proc)) != NULL)
+    {
+      gint pid = (gint) g_ascii_strtoll (entry, NULL, 10);
+      g_autofree char *cmdline = NULL;
+      g_autofree char *dir = NULL;
+      BgrVmmInstance inst = { 0 };
+      GStatBuf st;
+
+      if (pid <= 0 || pid == getpid ())
+        continue;
+      dir = g_strdup_printf ("/proc/%d", pid);
+      /* Only our own processes: a VMM runs as the engine's user. */
+      if (g_stat (dir, &st) != 0 || st.st_uid != getuid ())
+        continue;
+      cmdline = process_cmdline (pid);
+      if (cmdline == NULL || strstr (cmdline, needle) == NULL)
+        continue;
+      inst.pid = pid;
+      inst.start_time = bgr_vmm_process_start_time (pid);
+      g_message ("killing process %d, a VMM no record knows (it runs from %s)", pid, run_dir);
+      if (bgr_vmm_instance_kill (&inst, NULL))
+        killed++;
+    }
+  return killed;
 }
 
 static gpointer

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Two `banger --local` processes, each with its own state directory but
+ * one cache directory, pull the same image from a cold cache at once
+ * (a registry in this test on 127.0.0.1 holds the layer's download half
+ * way until both have asked for the manifest, so that they overlap): both
+ * succeed, the layer is downloaded once, and the cache holds it whole. */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "bgr-fs-private.h"
+#include "bgr-test-registry.h"
+#include "bgr-test-util.h"
+
+static char *
+write_config (const char *dir, const char *name, const char *cache)
+{
+  g_autofree char *state = g_build_filename (dir, name, NULL);
+  g_autofree char *path = g_strdup_printf ("%s/%s.toml", dir, name);
+  g_autofree char *text = g_strdup_printf ("state_dir = \"%s\"\ncache_dir = \"%s\"\n", state, cache);
+  g_autoptr (GError) err = NULL;
+
+  g_file_set_contents (path, text, -1, &err);
+  g_assert_no_error (err);
+  return g_steal_pointer (&path);
+}
+
+/* banger --local --config=@config ARGS..., which must succeed. */
+static char *
+banger_ok (const char *config, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) err = NULL;
+  g_autofree char *err_text = NULL;
+  char *out = NULL;
+  gint status = -1;
+  const char *a;
+  va_list ap;
+
+  g_ptr_array_add (argv, g_strdup (bgr_test_program ("BANGER_CLI")));
+  g_ptr_array_add (argv, g_strdup ("--local"));
+  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", config));
+  va_start (ap, config);
+  while ((a = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (a));
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err_text,
+                &status, &err);
+  g_assert_no_error (err);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("banger %s failed (%d): %s", (char *) argv->pdata[3], status, err_text);
+  return out;
+}
+
+static GSubprocess *
+spawn_pull (const char *config, const char *ref)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree char *opt = g_strdup_printf ("--config=%s", config);
+  GSubprocess *p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                     &err, bgr_test_program ("BANGER_CLI"), "--local", opt, "image",
+                                     "pull", "--name", "app", ref, NULL);
+  g_assert_no_error (err);
+  return p;
+}
+
+static void
+assert_pull_succeeded (GSubprocess *p)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree char *err_text = NULL;
+
+  g_subprocess_communicate_utf8 (p, NULL, NULL, NULL, &err_text, &err);
+  g_assert_no_error (err);
+  if (!g_subprocess_get_if_exited (p) || g_subprocess_get_exit_status (p) != 0)
+    g_error ("banger image pull failed: %s", err_text);
+}
+
+/* The image "app" of @config is managed, from @ref. */
+static void
+assert_has_image (const char *config, const char *ref)
+{
+  g_autofree char *out = banger_ok (config, "--json", "image", "show", "app", NULL);
+  g_autoptr (JsonNode) node = json_from_string (out, NULL);
+  JsonObject *img;
+
+  g_assert_nonnull (node);
+  img = json_node_get_object (node);
+  g_assert_true (json_object_get_boolean_member (img, "managed"));
+  g_assert_cmpstr (json_object_get_string_member (img, "oci_reference"), ==, ref);
+  g_assert_true (g_file_test (json_object_get_string_member (img, "rootfs"), G_FILE_TEST_IS_REGULAR));
+}
+
+static void
+test_two_local_pulls_one_cache (void)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("bgr-pl-XXXXXX", &err);
+  g_autofree char *cache = g_build_filename (dir, "cache", NULL);
+  g_autofree char *a = write_config (dir, "a", cache);
+  g_autofree char *b = write_config (dir, "b", cache);
+  g_autofree char *ref = bgr_test_registry_ref ();
+  g_autofree char *list = NULL;
+  g_autoptr (GSubprocess) pa = NULL, pb = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonArray *entries;
+  guint blobs = 0;
+
+  g_assert_no_error (err);
+  g_free (banger_ok (a, "kernel", "import", "--vmlinux", bgr_test_kernel_file, "k", NULL));
+  g_free (banger_ok (b, "kernel", "import", "--vmlinux", bgr_test_kernel_file, "k", NULL));
+  bgr_test_registry_hold_layer (2);
+  pa = spawn_pull (a, ref);
+  pb = spawn_pull (b, ref);
+  assert_pull_succeeded (pa);
+  assert_pull_succeeded (pb);
+  assert_has_image (a, ref);
+  assert_has_image (b, ref);
+  /* One download of the layer, shared. */
+  g_assert_cmpuint (bgr_test_registry_layer_requests (), ==, 1);
+  /* The cache holds the layer and the config, whole, used by "app". */
+  list = banger_ok (a, "--json", "image", "cache", "list", NULL);
+  node = json_from_string (list, &err);
+  g_assert_no_error (err);
+  entries = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *e = json_array_get_object_element (entries, i);
+      const char *category = json_object_get_string_member (e, "category");
+      g_assert_cmpstr (category, !=, "partial");
+      if (g_str_equal (category, "blob"))
+        {
+          blobs++;
+          g_assert_cmpuint (json_array_get_length (json_object_get_array_member (e, "images")), ==, 1);
+        }
+    }
+  g_assert_cmpuint (blobs, ==, 2);
+  bgr_rm_rf (dir, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree char *work = NULL;
+  int rc;
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  bgr_test_export_dirs ();
+  work = g_dir_make_tmp ("bgr-pull-local-XXXXXX", &err);
+  g_assert_no_error (err);
+  bgr_test_make_files (work);
+  bgr_test_server_start ();
+  g_test_add_func ("/pull-local/two-processes-one-cache", test_two_local_pulls_one_cache);
+  rc = g_test_run ();
+  bgr_rm_rf (work, NULL);
+  return rc;
+}
