@@ -73,11 +73,19 @@ agent_connect (Agent *a)
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (a->sock);
   g_autoptr (GError) err = NULL;
-  g_autoptr (GSocketConnection) sc = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr),
-                                                              NULL, &err);
+  g_autoptr (GSocketConnection) sc = NULL;
   BgrAgentConn *conn;
   g_autoptr (BgrAgentFacts) facts = NULL;
+  gint64 deadline = g_get_monotonic_time () + WAIT_US;
 
+  /* The socket file exists from bind(), a moment before listen(). */
+  while ((sc = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL, &err)) == NULL
+         && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+         && g_get_monotonic_time () < deadline)
+    {
+      g_clear_error (&err);
+      g_usleep (5000);
+    }
   g_assert_no_error (err);
   conn = bgr_agent_conn_new (G_IO_STREAM (sc));
   facts = bgr_agent_conn_hello (conn, 10000, 2000, NULL, NULL, NULL, &err);
