@@ -8,11 +8,15 @@ times, with cold caches each run:
   banger:   banger --local image pull  (download + replay into ext4)
   standard: skopeo copy + umoci unpack --rootless + mkfs.ext4 -d
 and prints both times, the ratio and each one's peak memory (max RSS of the
-processes involved). Run by hand: python3 bench/pull.py [--runs N]
+processes involved). With igzip (Debian package isal) it also times `igzip -dc` of the same
+layers, and prints the time split banger -v logs (fetch, sizing, mkfs,
+replay; inflate, hash and writes within the replay).
+Run by hand: python3 bench/pull.py [--runs N]
 Needs a build in ./build and: docker-registry skopeo umoci e2fsprogs.
 """
 import argparse
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -29,7 +33,8 @@ BANGER = os.path.join(ROOT, "build", "cli", "banger")
 def run_measured(argv, **kw):
     """Runs argv; returns (seconds, peak RSS in MiB of that process)."""
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **kw)
+    kw.setdefault("stdout", subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, **kw)
     # wait4 gives this child's own resource usage (RUSAGE_CHILDREN would be
     # a maximum over every child so far).
     _, status, usage = os.wait4(proc.pid, 0)
@@ -38,6 +43,49 @@ def run_measured(argv, **kw):
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, argv)
     return elapsed, usage.ru_maxrss / 1024.0
+
+
+def time_split(log):
+    """The time split banger -v logs: its pull line, and the per-layer
+    replay, inflate and hash times summed (inflate and hash run in a
+    read-ahead thread, beside the tar parsing and ext4 writes)."""
+    pull, replay, inflate, hashing = None, 0.0, 0.0, 0.0
+    with open(log) as f:
+        for line in f:
+            m = re.search(r"pull \S+: (resolve and fetch .*)$", line)
+            if m:
+                pull = m.group(1).strip()
+            m = re.search(r"replayed in ([\d.]+) s; the read-ahead thread spent ([\d.]+) s "
+                          r"reading and inflating, ([\d.]+) s hashing", line)
+            if m:
+                replay += float(m.group(1))
+                inflate += float(m.group(2))
+                hashing += float(m.group(3))
+    if pull is None:
+        return None
+    return ("%s (layers replayed in %.2f s, while a second thread inflated for %.2f s and "
+            "hashed for %.2f s)" % (pull, replay, inflate, hashing))
+
+
+def igzip_time(blob_dir):
+    """Seconds igzip -dc takes over the gzip blobs in blob_dir (best of 3),
+    or None without igzip (Debian package isal)."""
+    if shutil.which("igzip") is None or not os.path.isdir(blob_dir):
+        return None
+    blobs = []
+    for name in sorted(os.listdir(blob_dir)):
+        path = os.path.join(blob_dir, name)
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                blobs.append(path)
+    best = None
+    for _ in range(3):
+        start = time.monotonic()
+        for path in blobs:
+            subprocess.run(["igzip", "-dc", path], stdout=subprocess.DEVNULL, check=True)
+        elapsed = time.monotonic() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return best
 
 
 def make_layers(work, target_bytes, target_files):
@@ -135,10 +183,15 @@ def main():
             shutil.rmtree(os.path.join(work, "cache"), ignore_errors=True)
             subprocess.run([BANGER, "--local", "-c", cfg, "image", "delete", "big"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            t, m = run_measured([BANGER, "--local", "-c", cfg, "image", "pull",
-                                 "%s/bench/big:latest" % host, "--name", "big"])
+            # -v: banger logs where the time went (GLib writes debug lines to
+            # stdout).
+            log = os.path.join(work, "pull.log")
+            with open(log, "w") as out:
+                t, m = run_measured([BANGER, "-v", "--local", "-c", cfg, "image", "pull",
+                                     "%s/bench/big:latest" % host, "--name", "big"], stdout=out)
             b_times.append(t)
             b_mem = max(b_mem, m)
+            split = time_split(log)
 
             std = os.path.join(work, "std")
             shutil.rmtree(std, ignore_errors=True)
@@ -155,8 +208,13 @@ def main():
             s_mem = max(s_mem, m1, m2, m3)
             print("run %d: banger %.2f s, standard %.2f s (skopeo %.2f + umoci %.2f + mkfs %.2f)"
                   % (run + 1, b_times[-1], s_times[-1], t1, t2, t3))
+            if split:
+                print("  banger: " + split)
         b, s_ = min(b_times), min(s_times)
         print("best: banger %.2f s, standard chain %.2f s, ratio standard/banger = %.2fx" % (b, s_, s_ / b))
+        igz = igzip_time(os.path.join(work, "cache", "oci", "blobs", "sha256"))
+        if igz is not None:
+            print("igzip -dc of the same layers: %.2f s; banger/igzip = %.2fx" % (igz, b / igz))
         print("peak RSS: banger %.0f MiB, standard chain %.0f MiB (largest single process)" % (b_mem, s_mem))
     finally:
         if registry is not None:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Named crash points: the steps of every operation that changes state
- * (image register, promote, pull, delete; kernel import, pull, delete; VM
+ * (image register, promote, pull, build, delete; kernel import, pull, delete; VM
  * create, start, stop, kill, delete), each a place where a process may die
  * and the next engine must still find a consistent state.
  *

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
   build-essential cmake pkg-config
   libglib2.0-dev libglib2.0-dev-bin libglib2.0-bin libjson-glib-dev libsoup-3.0-dev
-  libarchive-dev libext2fs-dev libgit2-dev
+  libarchive-dev libext2fs-dev libgit2-dev libisal-dev libzstd-dev libssl-dev zlib1g-dev
   dbus-daemon dbus-bin
   python3 python3-pytest python3-yaml busybox-static debootstrap
   chromium chromium-driver python3-selenium

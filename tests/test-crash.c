@@ -278,7 +278,7 @@ vm_ensure_stopped (Fixture *f, const char *name)
 typedef struct {
   const char *operation;
   void (*prepare) (Fixture *f);
-  const char *argv[8]; /* after `banger --local --config FILE`; "@REF" is the registry's */
+  const char *argv[10]; /* after `banger --local --config FILE`; "@REF" is the registry's */
   void (*redo) (Fixture *f);
 } Operation;
 
@@ -355,6 +355,35 @@ redo_pull_image (Fixture *f)
   do_pull_image (f);
 }
 
+/* A build VM a crash left is an ordinary VM: deleted before the redo. */
+static void
+delete_build_vms (Fixture *f)
+{
+  g_autoptr (GPtrArray) vms = bgr_engine_list_vms (engine_open (f), NULL);
+
+  for (guint i = 0; i < vms->len; i++)
+    if (g_str_has_prefix (bgr_vm_get_name (vms->pdata[i]), "build-"))
+      vm_delete (f, bgr_vm_get_name (vms->pdata[i]));
+}
+
+static void
+redo_build (Fixture *f)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrBuildOptions) opts = bgr_build_options_new ("img");
+  const char *run[] = { "true", NULL };
+  g_autoptr (BgrImage) img = NULL;
+
+  delete_build_vms (f);
+  if (image_exists (f, "built"))
+    delete_image (f, "built");
+  bgr_build_options_set_run (opts, run);
+  bgr_build_options_set_memory_mib (opts, 128);
+  img = bgr_engine_build_image (engine_open (f), "built", opts, NULL, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_true (bgr_image_get_managed (img));
+}
+
 static void
 redo_delete_image (Fixture *f)
 {
@@ -429,6 +458,8 @@ static const Operation operations[] = {
     { "image", "register", "--name", "img", "--rootfs", "@ROOTFS", "--kernel", "@KERNEL" }, redo_register },
   { "image-promote", prepare_registered, { "image", "promote", "img" }, redo_promote },
   { "image-pull", prepare_kernel, { "image", "pull", "--name", "pulled", "@REF" }, redo_pull_image },
+  { "image-build", prepare_registered,
+    { "image", "build", "--from", "img", "--run", "true", "--memory", "128M", "built" }, redo_build },
   { "image-delete", prepare_managed_with_base, { "image", "delete", "img" }, redo_delete_image },
   { "kernel-import", prepare_nothing, { "kernel", "import", "--vmlinux", "@KERNEL", "k" }, redo_import },
   { "kernel-pull", prepare_nothing, { "kernel", "pull", "cat" }, redo_pull_kernel },

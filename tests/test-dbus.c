@@ -163,7 +163,8 @@ test_cli_and_gdbus (Fixture *f, gconstpointer data)
 {
   g_autofree char *keyless = g_build_filename (g_get_user_config_dir (), "nokey", "id", NULL);
   g_autofree char *cfgtext = g_strdup_printf ("log_level = \"debug\"\ntap_pool_size = 7\n"
-                                              "ssh_key_path = \"%s\"\n", keyless);
+                                              "ssh_key_path = \"%s\"\nweb_listen_addr = \"\"\n",
+                                              keyless);
   g_autofree char *cfg = bgr_test_write_file ("daemon.toml", cfgtext);
   g_autofree char *state = g_build_filename (g_get_user_state_dir (), "banger", NULL);
   g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
@@ -326,7 +327,7 @@ count_lines (const char *text, const char *needle)
 static void
 test_log_rate_limit (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cfg = bgr_test_write_file ("loglimit.toml", "log_level = \"info\"\n");
+  g_autofree char *cfg = bgr_test_write_file ("loglimit.toml", "log_level = \"info\"\nweb_listen_addr = \"\"\n");
   g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
   g_autoptr (GDBusConnection) other = NULL;
   g_autoptr (GError) err = NULL;
@@ -377,7 +378,7 @@ static void
 test_import_kernel (Fixture *f, gconstpointer data)
 {
   static const guchar elf[64] = { 0x7f, 'E', 'L', 'F', 2, 1, 1, [16] = 2, [18] = 62 };
-  g_autofree char *cfg = bgr_test_write_file ("import.toml", "log_level = \"info\"\n");
+  g_autofree char *cfg = bgr_test_write_file ("import.toml", "log_level = \"info\"\nweb_listen_addr = \"\"\n");
   g_autofree char *vmlinux = g_build_filename (g_get_user_runtime_dir (), "vmlinux", NULL);
   g_autofree char *kdir = g_build_filename (g_get_user_state_dir (), "banger", "kernels", "k1", NULL);
   g_autofree char *copied = g_build_filename (kdir, "vmlinux", NULL);
@@ -475,7 +476,7 @@ test_import_kernel (Fixture *f, gconstpointer data)
 static void
 test_replace (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cfg = bgr_test_write_file ("replace.toml", "log_level = \"info\"\n");
+  g_autofree char *cfg = bgr_test_write_file ("replace.toml", "log_level = \"info\"\nweb_listen_addr = \"\"\n");
   g_autoptr (GSubprocess) first = start_daemon (f, cfg, FALSE);
   g_autoptr (GSubprocess) second = NULL;
   g_autofree char *line = NULL;
@@ -531,7 +532,7 @@ test_system_bus (Fixture *f, gconstpointer data)
 {
   /* GDBus honours DBUS_SYSTEM_BUS_ADDRESS: the private bus stands in for the
    * system bus, for both bangerd --system and banger --system. */
-  g_autofree char *cfg = bgr_test_write_file ("system.toml", "log_level = \"warning\"\n");
+  g_autofree char *cfg = bgr_test_write_file ("system.toml", "log_level = \"warning\"\nweb_listen_addr = \"\"\n");
   g_autofree char *sysenv = g_strdup_printf ("DBUS_SYSTEM_BUS_ADDRESS=%s", f->address);
   const char *env[] = { sysenv, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus", NULL };
   g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
@@ -565,7 +566,7 @@ test_system_bus (Fixture *f, gconstpointer data)
 static void
 test_introspection (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cfg = bgr_test_write_file ("intro.toml", "log_level = \"error\"\n");
+  g_autofree char *cfg = bgr_test_write_file ("intro.toml", "log_level = \"error\"\nweb_listen_addr = \"\"\n");
   g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
   g_autofree char *xml = NULL;
   g_autofree char *xml_path = g_build_filename (bgr_test_program ("BANGER_SOURCE_DIR"), "data",
@@ -660,7 +661,7 @@ test_activation (Fixture *f, gconstpointer data)
 static void
 test_kernels_and_images (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cfg = bgr_test_write_file ("artifacts.toml", "log_level = \"info\"\n");
+  g_autofree char *cfg = bgr_test_write_file ("artifacts.toml", "log_level = \"info\"\nweb_listen_addr = \"\"\n");
   g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
   const char *deb = bgr_test_program ("BANGER_TEST_KERNEL_DEB");
   g_autofree char *src = g_build_filename (g_get_user_runtime_dir (), "rootfs-src", NULL);
@@ -749,7 +750,7 @@ test_kernels_and_images (Fixture *f, gconstpointer data)
 static void
 test_vm_bad_input (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cfg = bgr_test_write_file ("vms.toml", "log_level = \"info\"\n");
+  g_autofree char *cfg = bgr_test_write_file ("vms.toml", "log_level = \"info\"\nweb_listen_addr = \"\"\n");
   g_autoptr (GSubprocess) d = start_daemon (f, cfg, FALSE);
   BgrRun r;
 

@@ -105,6 +105,13 @@ registry_handler (SoupServer *server, SoupServerMessage *msg, const char *path, 
       soup_message_headers_replace (resp, "Location", to);
       soup_server_message_set_status (msg, 307, NULL);
     }
+  else if (g_str_has_prefix (path, "/v2/test/downgrade/blobs/"))
+    {
+      /* Plain http to a host that is not on loopback (.invalid: were it
+       * followed, it would fail to resolve, not be refused). */
+      soup_message_headers_replace (resp, "Location", "http://storage.invalid/blob");
+      soup_server_message_set_status (msg, 302, NULL);
+    }
   else
     soup_server_message_set_status (msg, 404, NULL);
   g_mutex_unlock (&lock);
@@ -525,6 +532,32 @@ test_shared_download_killed (void)
   g_main_context_invoke (storage.ctx, release_held, msg);
 }
 
+/* A blob redirect to plain http on a remote host is refused, not followed. */
+static void
+test_redirect_downgrade (void)
+{
+  g_autofree char *text = g_strdup_printf ("127.0.0.1:%u/test/downgrade:latest", registry.port);
+  g_autofree char *cache = g_build_filename (g_get_user_cache_dir (), "banger", NULL);
+  BgrOciDescriptor d = { (char *) BGR_OCI_MEDIA_TYPE_MANIFEST,
+                         (char *) "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                         10 };
+  BgrOciRef ref = { 0 };
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrOciRegistry) r = NULL;
+  g_autofree char *path = NULL;
+
+  g_assert_true (bgr_oci_ref_parse (text, &ref, &err));
+  r = bgr_oci_registry_new (&ref, BGR_OCI_NO_CREDENTIALS, &err);
+  g_assert_no_error (err);
+  path = bgr_oci_registry_fetch_blob (r, &d, cache, NULL, NULL, NULL, &err);
+  g_assert_null (path);
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
+  g_test_message ("%s", err->message);
+  g_assert_nonnull (strstr (err->message, "refusing the redirect to http://storage.invalid/blob"));
+  g_assert_nonnull (strstr (err->message, "not on loopback"));
+  bgr_oci_ref_clear (&ref);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -536,6 +569,7 @@ main (int argc, char **argv)
   server_start (&registry, registry_handler);
   server_start (&storage, storage_handler);
   g_test_add_func ("/oci/fake/token-redirect-retry", test_token_redirect_retry);
+  g_test_add_func ("/oci/fake/redirect-downgrade", test_redirect_downgrade);
   g_test_add_func ("/oci/fake/shared-download", test_shared_download);
   g_test_add_func ("/oci/fake/shared-download-killed", test_shared_download_killed);
   return g_test_run ();

@@ -510,6 +510,135 @@ test_auth (void)
   g_unsetenv ("REGISTRY_AUTH_FILE");
 }
 
+/* A docker-credential-NAME script in WORK/bin: it records the server URL
+ * it was given and answers @answer for @host, "credentials not found" for
+ * any other; @answer NULL: it fails with a message holding an escape
+ * character. */
+static void
+write_helper (const char *name, const char *host, const char *answer)
+{
+  g_autofree char *bin = g_build_filename (work_dir, "bin", NULL);
+  g_autofree char *path = NULL, *text = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (bin, 0700), ==, 0);
+  path = g_strdup_printf ("%s/docker-credential-%s", bin, name);
+  if (answer == NULL)
+    text = g_strdup ("#!/bin/sh\nprintf 'helper exploded \\033[31m red\\n'\nexit 3\n");
+  else
+    text = g_strdup_printf ("#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r url\n"
+                            "printf '%%s' \"$url\" > '%s/last-url'\n"
+                            "if [ \"$url\" = '%s' ]; then printf '%%s\\n' '%s'; exit 0; fi\n"
+                            "echo 'credentials not found in native keychain'; exit 1\n",
+                            bin, host, answer);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  g_assert_cmpint (g_chmod (path, 0755), ==, 0);
+}
+
+static void
+resolve_with_config (const char *json, GError **error, BgrOciImage **out)
+{
+  g_autofree char *path = g_build_filename (work_dir, "helper-auth.json", NULL);
+
+  g_assert_true (g_file_set_contents (path, json, -1, NULL));
+  g_setenv ("REGISTRY_AUTH_FILE", path, TRUE);
+  *out = resolve (auth_reg.host, "test/single", "linux/amd64", error);
+}
+
+/* credsStore / credHelpers: docker-credential-NAME get, as docker runs it. */
+static void
+test_cred_helpers (void)
+{
+  g_autofree char *bin = g_build_filename (work_dir, "bin", NULL);
+  g_autofree char *last = g_build_filename (bin, "last-url", NULL);
+  g_autofree char *good = g_strdup_printf ("{\"ServerURL\":\"%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}",
+                                           auth_reg.host, USER, PASSWORD);
+  g_autofree char *wrong = g_strdup_printf ("{\"Username\":\"%s\",\"Secret\":\"nope\"}", USER);
+  g_autofree char *old_path = g_strdup (g_getenv ("PATH"));
+  g_autofree char *new_path = g_strdup_printf ("%s:%s", bin, old_path);
+
+  write_helper ("bgrgood", auth_reg.host, good);
+  write_helper ("bgrwrong", auth_reg.host, wrong);
+  write_helper ("bgrnone", "no.such.registry", good);
+  write_helper ("bgrfail", NULL, NULL);
+  g_setenv ("PATH", new_path, TRUE);
+  /* credsStore: the helper is asked with the registry's host:port. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+    g_autofree char *url = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"bgrgood\"}", &error, &img);
+    g_assert_no_error (error);
+    g_assert_cmpstr (img->digest, ==, digest_amd64);
+    g_assert_true (g_file_get_contents (last, &url, NULL, NULL));
+    g_assert_cmpstr (url, ==, auth_reg.host);
+  }
+  /* credHelpers for this host wins over credsStore. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+    g_autofree char *json = g_strdup_printf ("{\"credsStore\":\"bgrwrong\",\"credHelpers\":"
+                                             "{\"%s\":\"bgrgood\"}}", auth_reg.host);
+
+    resolve_with_config (json, &error, &img);
+    g_assert_no_error (error);
+  }
+  /* What the helper gives is used: a wrong password is refused, naming it. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"bgrwrong\"}", &error, &img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "docker-credential-bgrwrong"));
+  }
+  /* A helper with nothing for this registry: the inline entry counts. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+    g_autofree char *pair = g_strdup_printf ("%s:%s", USER, PASSWORD);
+    g_autofree char *b64 = g_base64_encode ((const guchar *) pair, strlen (pair));
+    g_autofree char *json = g_strdup_printf ("{\"credsStore\":\"bgrnone\",\"auths\":{\"%s\":"
+                                             "{\"auth\":\"%s\"}}}", auth_reg.host, b64);
+
+    resolve_with_config (json, &error, &img);
+    g_assert_no_error (error);
+  }
+  /* A missing or failing helper: the login error says why. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"nosuchhelper\"}", &error, &img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "docker-credential-nosuchhelper"));
+    g_assert_nonnull (strstr (error->message, "not in PATH"));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"bgrfail\"}", &error, &img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "helper exploded \\x1b[31m red"));
+    g_assert_null (strchr (error->message, '\033'));
+  }
+  /* A helper name that could be a path is refused before anything runs. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"../../bin/sh\"}", &error, &img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_assert_nonnull (strstr (error->message, "invalid credential helper"));
+  }
+  g_setenv ("PATH", old_path, TRUE);
+  g_unsetenv ("REGISTRY_AUTH_FILE");
+}
+
 static void
 require_tools (void)
 {
@@ -613,6 +742,7 @@ main (int argc, char **argv)
   g_test_add_func ("/oci/registry/not-found", test_not_found);
   g_test_add_func ("/oci/registry/blobs-and-cache", test_blobs_and_cache);
   g_test_add_func ("/oci/registry/auth", test_auth);
+  g_test_add_func ("/oci/registry/cred-helpers", test_cred_helpers);
   rc = g_test_run ();
   teardown ();
   return rc;

@@ -533,6 +533,39 @@ test_registry_new (void)
     }
 }
 
+static void
+test_redirect_policy (void)
+{
+  const struct
+  {
+    const char *from, *to;
+    gboolean insecure, allowed;
+  } cases[] = {
+    { "https://ghcr.io/v2/x/blobs/a", "https://cdn.example/blob", FALSE, TRUE },
+    { "https://ghcr.io/v2/x/blobs/a", "http://cdn.example/blob", FALSE, FALSE },
+    { "https://ghcr.io/v2/x/blobs/a", "http://cdn.example/blob", TRUE, FALSE },
+    { "https://ghcr.io/v2/x/blobs/a", "http://127.0.0.1/blob", FALSE, FALSE },
+    { "http://127.0.0.1:5000/v2/x", "http://127.0.0.1:6000/blob", FALSE, TRUE },
+    { "http://127.0.0.1:5000/v2/x", "http://[::1]:6000/blob", FALSE, TRUE },
+    { "http://127.0.0.1:5000/v2/x", "http://cdn.example/blob", FALSE, FALSE },
+    { "http://127.0.0.1:5000/v2/x", "http://cdn.example/blob", TRUE, TRUE },
+    { "http://reg.lan/v2/x", "https://cdn.example/blob", TRUE, TRUE },
+    { "https://ghcr.io/v2/x", "ftp://cdn.example/blob", FALSE, FALSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GUri) from = g_uri_parse (cases[i].from, G_URI_FLAGS_NONE, NULL);
+      g_autoptr (GUri) to = g_uri_parse (cases[i].to, G_URI_FLAGS_NONE, NULL);
+      const char *why = NULL;
+
+      g_test_message ("%s -> %s", cases[i].from, cases[i].to);
+      g_assert_cmpint (bgr_oci_redirect_allowed (from, to, cases[i].insecure, &why), ==,
+                       cases[i].allowed);
+      g_assert_true (cases[i].allowed || why != NULL);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -549,5 +582,6 @@ main (int argc, char **argv)
   g_test_add_func ("/oci/auth/lookup", test_auth_lookup);
   g_test_add_func ("/oci/auth/challenge", test_challenge);
   g_test_add_func ("/oci/registry/new", test_registry_new);
+  g_test_add_func ("/oci/redirect-policy", test_redirect_policy);
   return g_test_run ();
 }

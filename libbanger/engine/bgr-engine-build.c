@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-escape-private.h"
 #include "bgr-fs-private.h"
@@ -247,6 +248,7 @@ commit (Build *b, JsonObject *doc, GError **error)
       goto out;
     }
   g_clear_pointer (&b->staging, g_free);
+  bgr_crash_point ("image-build.moved");
   if (!bgr_store_save (store, "image", b->name, doc, error))
     {
       bgr_rm_rf (final, NULL);
@@ -264,12 +266,16 @@ build (Build *b, BgrBuildOptions *o, GError **error)
 {
   g_autoptr (JsonObject) doc = new_record (b);
   g_autoptr (BgrVm) stopped = NULL;
+  BgrImage *image;
 
   b->staging = bgr_artifact_make_staging (b->engine, "images", b->name, error);
   if (b->staging == NULL)
     return NULL;
   b->log_path = g_build_filename (b->staging, "build.log", NULL);
-  if (!boot_vm (b, o, error) || !run_steps (b, error))
+  if (!boot_vm (b, o, error))
+    return NULL;
+  bgr_crash_point ("image-build.vm-booted");
+  if (!run_steps (b, error))
     return NULL;
   bgr_operation_update (b->op, "stop", "stopping the build VM", 0, 0);
   stopped = bgr_engine_stop_vm (b->engine, b->vm, b->cancellable, error);
@@ -280,7 +286,11 @@ build (Build *b, BgrBuildOptions *o, GError **error)
     }
   if (!copy_files (b, doc, error))
     return NULL;
-  return commit (b, doc, error);
+  bgr_crash_point ("image-build.copied");
+  image = commit (b, doc, error);
+  if (image != NULL)
+    bgr_crash_point ("image-build.saved");
+  return image;
 }
 
 BgrImage *

@@ -10,4 +10,8 @@ G_BEGIN_DECLS
  * errors, e.g. "rootfs". */
 gboolean bgr_ext4_check (const char *path, const char *what, GError **error);
 
+/* The path of e2fsprogs program @name (mkfs.ext4, e2fsck, resize2fs):
+ * PATH, then /usr/sbin and /sbin; NULL when absent. */
+char *bgr_ext4_find_tool (const char *name);
+
 G_END_DECLS

@@ -21,12 +21,14 @@ BgrExt4Writer *bgr_ext4_writer_create (const char *path, guint64 size_bytes, gui
 /* Applies one layer (a tar stream, plain, gzip or zstd) on top of what is
  * already in the image, with OCI changeset semantics (whiteouts, opaque
  * directories). @layer_name (a digest, "layer 2"...) names the layer in
- * errors. Refused input is BGR_ERROR_INVALID_DATA; a full filesystem is
- * BGR_ERROR_NO_SPACE. After a failure the image is incomplete: abort the
- * writer and delete the file. */
+ * errors. With @diff_id ("sha256:…", the image config's rootfs.diff_ids
+ * entry) the uncompressed stream is hashed while it is replayed and must
+ * match it. Refused input and a diff_id mismatch are
+ * BGR_ERROR_INVALID_DATA; a full filesystem is BGR_ERROR_NO_SPACE. After a
+ * failure the image is incomplete: abort the writer and delete the file. */
 gboolean bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path,
-                                           const char *layer_name, GCancellable *cancellable,
-                                           GError **error);
+                                           const char *layer_name, const char *diff_id,
+                                           GCancellable *cancellable, GError **error);
 
 /* Opens the existing ext4 image at @path (a pulled image, a rootfs made by
  * mkfs.ext4 -d...) for the bgr_ext4_writer_add_*() calls. The image must

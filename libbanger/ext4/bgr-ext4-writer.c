@@ -8,8 +8,8 @@
  * planted. The rules are documented in docs/oci-import.md.
  *
  * Existing images are edited here too: host files added (following the
- * image's symlinks, inside the image) and the filesystem grown with
- * resize2fs. */
+ * image's symlinks, inside the image). Growing an image is in
+ * bgr-ext4-grow.c, sizing one for layers in bgr-ext4-measure.c. */
 #include "config.h"
 
 #include <archive.h>
@@ -26,17 +26,12 @@
 
 #include "bgr-error-private.h"
 #include "ext4/bgr-ext4-private.h"
+#include "ext4/bgr-ext4-paths-private.h"
+#include "ext4/bgr-layer-stream-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 
-#define BLOCK_SIZE 4096
-#define CHUNK_SIZE 65536
-#define MAX_PATH_LEN 4096
-#define MAX_NAME_LEN 255
-#define MAX_DEPTH 64
-#define WHITEOUT_PREFIX ".wh."
-#define OPAQUE_MARKER ".wh..wh..opq"
-/* Inodes ext4 keeps for itself (1-10) plus lost+found, rounded up. */
-#define RESERVED_INODES 16
+/* Data is read and written in chunks of this size (a multiple of 4 KiB). */
+#define CHUNK_SIZE (1024 * 1024)
 
 struct _BgrExt4Writer
 {
@@ -60,23 +55,6 @@ typedef struct
 
 /* ---- errors ---------------------------------------------------------- */
 
-/* Tar paths are untrusted bytes: control characters would reach terminals
- * through error messages, so they are shown as \xNN. */
-static char *
-escape_path (const char *path)
-{
-  GString *s = g_string_new (NULL);
-
-  for (const guchar *p = (const guchar *) path; *p != '\0'; p++)
-    {
-      if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-        g_string_append_printf (s, "\\x%02x", *p);
-      else
-        g_string_append_c (s, (char) *p);
-    }
-  return g_string_free (s, FALSE);
-}
-
 static gboolean refuse (Apply *a, GError **error, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
 static gboolean
@@ -98,77 +76,6 @@ fail_ext2 (Apply *a, errcode_t rc, GError **error, const char *what)
 {
   bgr_set_error_from_ext2fs (error, rc, "layer %s: entry \"%s\": %s", a->layer, a->entry, what);
   return FALSE;
-}
-
-/* ---- paths ----------------------------------------------------------- */
-
-/* Folds @path into its components below the image root: leading "/" and
- * "./" are dropped (layers are relative to the root whatever tar wrote),
- * empty and "." components vanish, ".." removes the previous component.
- * Returns NULL with *why set when the path is too long, has too long a
- * name, is too deep or climbs above the root. */
-static GPtrArray *
-fold_path (const char *path, const char **why)
-{
-  g_autoptr (GPtrArray) comps = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) parts = NULL;
-
-  if (strlen (path) > MAX_PATH_LEN)
-    {
-      *why = "path longer than 4096 bytes";
-      return NULL;
-    }
-  for (;;)
-    {
-      if (path[0] == '/')
-        path++;
-      else if (path[0] == '.' && path[1] == '/')
-        path += 2;
-      else
-        break;
-    }
-  parts = g_strsplit (path, "/", -1);
-  for (char **p = parts; *p != NULL; p++)
-    {
-      if (**p == '\0' || g_str_equal (*p, "."))
-        continue;
-      if (g_str_equal (*p, ".."))
-        {
-          if (comps->len == 0)
-            {
-              *why = "path leaves the image root";
-              return NULL;
-            }
-          g_ptr_array_remove_index (comps, comps->len - 1);
-          continue;
-        }
-      if (strlen (*p) > MAX_NAME_LEN)
-        {
-          *why = "name longer than 255 bytes";
-          return NULL;
-        }
-      g_ptr_array_add (comps, g_strdup (*p));
-    }
-  if (comps->len > MAX_DEPTH)
-    {
-      *why = "path deeper than 64 levels";
-      return NULL;
-    }
-  return g_steal_pointer (&comps);
-}
-
-static char *
-join_comps (GPtrArray *comps, guint n)
-{
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; i < n; i++)
-    {
-      if (i > 0)
-        g_string_append_c (s, '/');
-      g_string_append (s, g_ptr_array_index (comps, i));
-    }
-  return g_string_free (s, FALSE);
 }
 
 /* ---- inodes ---------------------------------------------------------- */
@@ -202,10 +109,99 @@ write_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode)
   return ext2fs_write_inode_full (fs, ino, (struct ext2_inode *) inode, sizeof *inode);
 }
 
+/* ---- directory entries, cached ---------------------------------------- */
+
+/* ext2fs_lookup() reads a whole directory for every name it looks up (each
+ * block with a pread: the unix I/O manager caches only 8 blocks), which
+ * makes layers with big directories quadratic. So each directory is read
+ * once into a table (name -> inode), kept in fs->priv_data (inode -> table)
+ * and kept up to date by link_entry(), remove_entry(), make_dir() and
+ * release_inode(), the only functions here that change entries. */
+
+static GHashTable *
+dir_tables (ext2_filsys fs)
+{
+  if (fs->priv_data == NULL)
+    fs->priv_data = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                           (GDestroyNotify) g_hash_table_unref);
+  return fs->priv_data;
+}
+
+static void
+dir_tables_free (ext2_filsys fs)
+{
+  g_clear_pointer ((GHashTable **) &fs->priv_data, g_hash_table_unref);
+}
+
+static int
+collect_name (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
+              int blocksize, char *buf, void *priv)
+{
+  if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || dirent->inode == 0)
+    return 0;
+  g_hash_table_replace (priv, g_strndup (dirent->name, (gsize) ext2fs_dirent_name_len (dirent)),
+                        GUINT_TO_POINTER (dirent->inode));
+  return 0;
+}
+
+/* The table of @dir, read from the image the first time. */
+static errcode_t
+dir_table (ext2_filsys fs, ext2_ino_t dir, GHashTable **out)
+{
+  GHashTable *names = g_hash_table_lookup (dir_tables (fs), GUINT_TO_POINTER (dir));
+  errcode_t rc;
+
+  if (names == NULL)
+    {
+      names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      if ((rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_name, names)) != 0)
+        {
+          g_hash_table_unref (names);
+          return rc;
+        }
+      g_hash_table_insert (dir_tables (fs), GUINT_TO_POINTER (dir), names);
+    }
+  *out = names;
+  return 0;
+}
+
 static errcode_t
 lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino)
 {
-  return ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
+  GHashTable *names;
+  gpointer found;
+  errcode_t rc;
+
+  if (g_str_equal (name, ".") || g_str_equal (name, ".."))
+    return ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
+  if ((rc = dir_table (fs, dir, &names)) != 0)
+    return rc;
+  found = g_hash_table_lookup (names, name);
+  if (found == NULL)
+    return EXT2_ET_FILE_NOT_FOUND;
+  *ino = GPOINTER_TO_UINT (found);
+  return 0;
+}
+
+/* Only directories have tables: those are known without reading them. */
+static gboolean
+is_known_dir (ext2_filsys fs, ext2_ino_t ino)
+{
+  return g_hash_table_contains (dir_tables (fs), GUINT_TO_POINTER (ino));
+}
+
+/* @name now names @ino in @dir (0: nothing). */
+static void
+dir_table_note (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino)
+{
+  GHashTable *names = g_hash_table_lookup (dir_tables (fs), GUINT_TO_POINTER (dir));
+
+  if (names == NULL)
+    return; /* read whole when first needed */
+  if (ino == 0)
+    g_hash_table_remove (names, name);
+  else
+    g_hash_table_replace (names, g_strdup (name), GUINT_TO_POINTER (ino));
 }
 
 /* libext2fs does not grow a full directory by itself. */
@@ -220,6 +216,8 @@ link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, gu
       if (rc == 0)
         rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
     }
+  if (rc == 0)
+    dir_table_note (fs, dir, name, ino);
   return rc;
 }
 
@@ -325,6 +323,9 @@ release_inode (ext2_filsys fs, ext2_ino_t ino)
       inode.i_flags &= ~(__u32) EXT4_EXTENTS_FL;
       ext2fs_iblk_set (fs, (struct ext2_inode *) &inode, 0);
     }
+  /* Its number may come back as another directory. */
+  if (is_dir)
+    g_hash_table_remove (dir_tables (fs), GUINT_TO_POINTER (ino));
   inode.i_links_count = 0;
   inode.i_size = 0;
   inode.i_size_high = 0;
@@ -361,6 +362,7 @@ remove_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino)
     }
   if ((rc = ext2fs_unlink (fs, dir, name, ino, 0)) != 0)
     return rc;
+  dir_table_note (fs, dir, name, 0);
   if (LINUX_S_ISDIR (inode.i_mode))
     {
       /* The child's ".." was a link to the parent. */
@@ -493,7 +495,7 @@ set_xattrs (Apply *a, ext2_ino_t ino, struct archive_entry *e, gboolean replace,
     {
       if (!xattr_name_ok (name))
         {
-          g_autofree char *shown = escape_path (name);
+          g_autofree char *shown = bgr_ext4_escape_path (name);
           ext2fs_xattrs_close (&h);
           return refuse (a, error, "xattr \"%s\" is not in the user, trusted, security or "
                          "POSIX ACL namespace", shown);
@@ -558,82 +560,216 @@ make_dir (ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_ino_t *out)
     return rc;
   if ((rc = ext2fs_mkdir (fs, parent, ino, NULL)) != 0)
     return rc;
+  /* Empty, as far as names go. */
+  g_hash_table_replace (dir_tables (fs), GUINT_TO_POINTER (ino),
+                        g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL));
   if ((rc = link_entry (fs, parent, name, ino, LINUX_S_IFDIR)) != 0)
     return rc;
   *out = ino;
   return 0;
 }
 
-/* Resolves the directory made of the first @n components of @comps,
- * looking each name up in the image and never following a symlink: a
- * symlink where a directory is expected refuses the entry, which is what
- * keeps a planted "evil -> /etc" from redirecting "evil/passwd". Missing
- * directories are created (0755, root) when @create; otherwise *out is 0. */
+#define MAX_SYMLINKS 40
+
+/* The target of symlink @ino, wherever ext4 keeps it. */
+static errcode_t
+read_symlink (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode, char **out)
+{
+  guint64 size = EXT2_I_SIZE (inode);
+  g_autofree char *buf = NULL;
+  errcode_t rc;
+
+  if (size == 0 || size >= fs->blocksize || size > MAX_PATH_LEN)
+    return EXT2_ET_INODE_CORRUPTED;
+  buf = g_malloc0 (size + 1);
+  if ((inode->i_flags & EXT4_INLINE_DATA_FL) != 0)
+    {
+      size_t got = 0;
+      g_autofree char *all = g_malloc0 (fs->blocksize);
+
+      /* The inline area may hold more than i_size bytes. */
+      if ((rc = ext2fs_inline_data_get (fs, ino, (struct ext2_inode *) inode, all, &got)) != 0)
+        return rc;
+      if (got < size)
+        return EXT2_ET_INODE_CORRUPTED;
+      memcpy (buf, all, size);
+    }
+  else if (!ext2fs_inode_has_valid_blocks2 (fs, (struct ext2_inode *) inode))
+    {
+      if (size >= sizeof inode->i_block)
+        return EXT2_ET_INODE_CORRUPTED;
+      memcpy (buf, inode->i_block, size);
+    }
+  else
+    {
+      ext2_file_t file = NULL;
+      unsigned int got = 0;
+
+      if ((rc = ext2fs_file_open2 (fs, ino, (struct ext2_inode *) inode, 0, &file)) != 0)
+        return rc;
+      rc = ext2fs_file_read (file, buf, (unsigned int) size, &got);
+      ext2fs_file_close (file);
+      if (rc != 0)
+        return rc;
+      if (got != size)
+        return EXT2_ET_SHORT_READ;
+    }
+  /* A NUL inside ends the target, as it would for the kernel's string. */
+  *out = g_steal_pointer (&buf);
+  return **out == '\0' ? EXT2_ET_INODE_CORRUPTED : 0;
+}
+
+/* Pushes the names of @path onto @todo, last first, so that they pop in
+ * order; empty and "." names vanish. */
+static void
+push_names (GPtrArray *todo, const char *path)
+{
+  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+
+  for (guint i = g_strv_length (parts); i > 0; i--)
+    if (parts[i - 1][0] != '\0' && !g_str_equal (parts[i - 1], "."))
+      g_ptr_array_add (todo, g_strdup (parts[i - 1]));
+}
+
+/* A new parent directory a layer implies: 0755, root, the entry's mtime. */
+static gboolean
+make_implied_dir (Apply *a, ext2_ino_t dir, const char *name, time_t mtime, ext2_ino_t *out,
+                  GError **error)
+{
+  struct ext2_inode_large inode;
+  errcode_t rc;
+
+  if ((rc = make_dir (a->fs, dir, name, out)) != 0)
+    return fail_ext2 (a, rc, error, "cannot create a parent directory");
+  if ((rc = read_inode (a->fs, *out, &inode)) != 0)
+    return fail_ext2 (a, rc, error, "cannot read a new directory");
+  inode.i_mode = LINUX_S_IFDIR | 0755;
+  set_time (&inode.i_mtime, NULL, mtime, 0);
+  set_time (&inode.i_atime, NULL, mtime, 0);
+  set_time (&inode.i_ctime, NULL, mtime, 0);
+  if ((rc = write_inode (a->fs, *out, &inode)) != 0)
+    return fail_ext2 (a, rc, error, "cannot write a new directory");
+  return TRUE;
+}
+
+/* Resolves the directory made of the first @n components of @comps inside
+ * the image, as umoci (securejoin) and containerd do: symlinks met on the
+ * way are followed within the image (an absolute target starts at the
+ * image root, ".." stops there, at most 40 links), so that a layer writing
+ * "lib/x/y" over an earlier "lib -> usr/lib" lands in "usr/lib/x/y".
+ * Nothing is ever looked up outside the image. Missing directories are
+ * created (0755, root) when @create; otherwise *out is 0. *real gets the
+ * directory's own path from the root ("" for the root). */
 static gboolean
 resolve_dir (Apply *a, GPtrArray *comps, guint n, gboolean create, time_t mtime,
-             ext2_ino_t *out, GError **error)
+             ext2_ino_t *out, char **real, GError **error)
 {
-  ext2_ino_t dir = EXT2_ROOT_INO;
+  g_autoptr (GPtrArray) todo = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) dirs = g_array_new (FALSE, FALSE, sizeof (ext2_ino_t));
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  ext2_ino_t root = EXT2_ROOT_INO;
+  guint links = 0;
 
-  for (guint i = 0; i < n; i++)
+  g_array_append_val (dirs, root);
+  for (guint i = n; i > 0; i--)
+    g_ptr_array_add (todo, g_strdup (g_ptr_array_index (comps, i - 1)));
+  while (todo->len > 0)
     {
-      const char *name = g_ptr_array_index (comps, i);
+      g_autofree char *name = g_ptr_array_steal_index (todo, todo->len - 1);
+      ext2_ino_t dir = g_array_index (dirs, ext2_ino_t, dirs->len - 1), ino;
       struct ext2_inode_large inode;
-      ext2_ino_t ino;
-      errcode_t rc = lookup (a->fs, dir, name, &ino);
+      errcode_t rc;
 
+      if (g_str_equal (name, ".."))
+        {
+          if (dirs->len > 1)
+            {
+              g_array_set_size (dirs, dirs->len - 1);
+              g_ptr_array_set_size (names, (gint) names->len - 1);
+            }
+          continue;
+        }
+      if (strlen (name) > MAX_NAME_LEN)
+        return refuse (a, error, "a symlink on the path leads to a name longer than 255 bytes");
+      if (dirs->len > MAX_DEPTH)
+        return refuse (a, error, "path deeper than 64 levels once symlinks are followed");
+      rc = lookup (a->fs, dir, name, &ino);
       if (rc == EXT2_ET_FILE_NOT_FOUND)
         {
           if (!create)
             {
               *out = 0;
+              *real = NULL;
               return TRUE;
             }
-          if ((rc = make_dir (a->fs, dir, name, &ino)) != 0)
-            return fail_ext2 (a, rc, error, "cannot create a parent directory");
-          if ((rc = read_inode (a->fs, ino, &inode)) != 0)
-            return fail_ext2 (a, rc, error, "cannot read a new directory");
-          inode.i_mode = LINUX_S_IFDIR | 0755;
-          set_time (&inode.i_mtime, NULL, mtime, 0);
-          set_time (&inode.i_atime, NULL, mtime, 0);
-          set_time (&inode.i_ctime, NULL, mtime, 0);
-          if ((rc = write_inode (a->fs, ino, &inode)) != 0)
-            return fail_ext2 (a, rc, error, "cannot write a new directory");
-          dir = ino;
+          if (!make_implied_dir (a, dir, name, mtime, &ino, error))
+            return FALSE;
+        }
+      else if (rc != 0)
+        return fail_ext2 (a, rc, error, "cannot look up a parent directory");
+      else if (is_known_dir (a->fs, ino))
+        {
+          /* A directory: no need to read it. */
+        }
+      else if ((rc = read_inode (a->fs, ino, &inode)) != 0)
+        return fail_ext2 (a, rc, error, "cannot read a parent directory");
+      else if (LINUX_S_ISLNK (inode.i_mode))
+        {
+          g_autofree char *target = NULL;
+
+          if (++links > MAX_SYMLINKS)
+            return refuse (a, error, "too many levels of symbolic links");
+          if ((rc = read_symlink (a->fs, ino, &inode, &target)) != 0)
+            return fail_ext2 (a, rc, error, "cannot read a symlink on the path");
+          if (target[0] == '/')
+            {
+              g_array_set_size (dirs, 1);
+              g_ptr_array_set_size (names, 0);
+            }
+          push_names (todo, target);
           continue;
         }
-      if (rc != 0)
-        return fail_ext2 (a, rc, error, "cannot look up a parent directory");
-      if ((rc = read_inode (a->fs, ino, &inode)) != 0)
-        return fail_ext2 (a, rc, error, "cannot read a parent directory");
-      if (LINUX_S_ISLNK (inode.i_mode))
+      else if (!LINUX_S_ISDIR (inode.i_mode))
         {
-          g_autofree char *parent = join_comps (comps, i + 1);
-          g_autofree char *shown = escape_path (parent);
-          return refuse (a, error, "parent \"%s\" is a symlink (layers may not write through "
-                         "symlinks)", shown);
+          g_ptr_array_add (names, g_steal_pointer (&name));
+          g_ptr_array_add (names, NULL);
+          {
+            g_autofree char *parent = g_strjoinv ("/", (char **) names->pdata);
+            g_autofree char *shown = bgr_ext4_escape_path (parent);
+            return refuse (a, error, "parent \"%s\" is not a directory", shown);
+          }
         }
-      if (!LINUX_S_ISDIR (inode.i_mode))
-        {
-          g_autofree char *parent = join_comps (comps, i + 1);
-          g_autofree char *shown = escape_path (parent);
-          return refuse (a, error, "parent \"%s\" is not a directory", shown);
-        }
-      dir = ino;
+      g_array_append_val (dirs, ino);
+      g_ptr_array_add (names, g_steal_pointer (&name));
     }
-  *out = dir;
+  *out = g_array_index (dirs, ext2_ino_t, dirs->len - 1);
+  g_ptr_array_add (names, NULL);
+  *real = g_strjoinv ("/", (char **) names->pdata);
   return TRUE;
 }
 
-static void
-mark_touched (Apply *a, GPtrArray *comps)
+/* "DIR/NAME", or NAME in the root. */
+static char *
+child_path (const char *dir, const char *name)
 {
-  for (guint n = comps->len; n > 0; n--)
+  return *dir == '\0' ? g_strdup (name) : g_strconcat (dir, "/", name, NULL);
+}
+
+/* Records @path (a real path from the root) and its ancestors as made by
+ * this layer. */
+static void
+mark_touched (Apply *a, const char *path)
+{
+  char *p = g_strdup (path);
+
+  while (g_hash_table_add (a->touched, p))
     {
-      char *p = join_comps (comps, n);
-      if (!g_hash_table_add (a->touched, p))
-        break; /* its ancestors are in already */
+      char *slash = strrchr (p, '/');
+      if (slash == NULL)
+        return;
+      p = g_strndup (p, (gsize) (slash - p));
     }
+  /* Its ancestors are in already. */
 }
 
 /* ---- entries --------------------------------------------------------- */
@@ -674,16 +810,14 @@ clear_lower (Apply *a, ext2_ino_t dir, const char *dir_path, GError **error)
 static gboolean
 apply_whiteout (Apply *a, GPtrArray *comps, const char *base, GError **error)
 {
+  g_autofree char *dir_path = NULL;
   ext2_ino_t dir, ino;
   errcode_t rc;
 
-  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, error))
+  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, &dir_path, error))
     return FALSE;
   if (g_str_equal (base, OPAQUE_MARKER))
-    {
-      g_autofree char *dir_path = join_comps (comps, comps->len - 1);
-      return dir == 0 || clear_lower (a, dir, dir_path, error);
-    }
+    return dir == 0 || clear_lower (a, dir, dir_path, error);
   base += strlen (WHITEOUT_PREFIX);
   if (g_str_has_prefix (base, WHITEOUT_PREFIX))
     return TRUE; /* other ".wh..wh." names are aufs bookkeeping, not content */
@@ -701,42 +835,74 @@ apply_whiteout (Apply *a, GPtrArray *comps, const char *base, GError **error)
   return TRUE;
 }
 
-/* Writes @len bytes of @buf at @offset of @file, which starts on a block
- * boundary and is new: all-zero blocks are left as holes, like a sparse
- * copy would. */
+/* Allocates blocks @lblk to @lblk + @n - 1 of file @ino (contiguous where
+ * the free space allows) and writes @buf there, one write per physically
+ * contiguous piece: much less work than ext2_file_t, which maps and writes
+ * one block at a time. */
 static errcode_t
-write_blocks (ext2_file_t file, const char *buf, gsize len, guint64 offset, guint bs)
+write_run (ext2_filsys fs, ext2_ino_t ino, const char *buf, blk64_t lblk, blk64_t n)
 {
+  ext2_extent_handle_t h = NULL;
+  errcode_t rc;
+
+  if ((rc = ext2fs_fallocate (fs, EXT2_FALLOCATE_FORCE_INIT, ino, NULL, ~0ULL, lblk, n)) != 0
+      || (rc = ext2fs_extent_open (fs, ino, &h)) != 0)
+    return rc;
+  while (n > 0)
+    {
+      struct ext2fs_extent ex;
+      blk64_t len;
+
+      if ((rc = ext2fs_extent_goto (h, lblk)) != 0
+          || (rc = ext2fs_extent_get (h, EXT2_EXTENT_CURRENT, &ex)) != 0)
+        break;
+      if (lblk < ex.e_lblk || lblk >= ex.e_lblk + ex.e_len)
+        {
+          rc = EXT2_ET_EXTENT_NOT_FOUND;
+          break;
+        }
+      len = MIN (n, ex.e_lblk + ex.e_len - lblk);
+      rc = io_channel_write_blk64 (fs->io, ex.e_pblk + (lblk - ex.e_lblk), (int) len, buf);
+      if (rc != 0)
+        break;
+      buf += len * fs->blocksize;
+      lblk += len;
+      n -= len;
+    }
+  ext2fs_extent_free (h);
+  return rc;
+}
+
+static gboolean
+block_is_zero (const char *p, gsize len)
+{
+  static const char zeros[BLOCK_SIZE];
+
+  return len <= sizeof zeros && memcmp (p, zeros, len) == 0;
+}
+
+/* Writes @len bytes of @buf (a whole number of blocks) as blocks from
+ * @lblk of new file @ino: all-zero blocks are left as holes, like a
+ * sparse copy would. */
+static errcode_t
+write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len, blk64_t lblk)
+{
+  guint bs = fs->blocksize;
+
   for (gsize pos = 0; pos < len;)
     {
-      gsize l = MIN ((gsize) bs, len - pos), run = 0;
-      unsigned int written;
-      gboolean zero = TRUE;
+      gsize run = 0;
       errcode_t rc;
 
-      for (gsize i = 0; i < l && zero; i++)
-        zero = buf[pos + i] == 0;
-      if (zero)
+      if (block_is_zero (buf + pos, bs))
         {
-          pos += l;
+          pos += bs;
           continue;
         }
-      /* Write the run of non-zero blocks at once. */
-      while (pos + run < len)
-        {
-          gsize rl = MIN ((gsize) bs, len - pos - run);
-          gboolean z = TRUE;
-          for (gsize i = 0; i < rl && z; i++)
-            z = buf[pos + run + i] == 0;
-          if (z)
-            break;
-          run += rl;
-        }
-      if ((rc = ext2fs_file_llseek (file, offset + pos, EXT2_SEEK_SET, NULL)) != 0
-          || (rc = ext2fs_file_write (file, buf + pos, (unsigned int) run, &written)) != 0)
+      while (pos + run < len && !block_is_zero (buf + pos + run, bs))
+        run += bs;
+      if ((rc = write_run (fs, ino, buf + pos, lblk + pos / bs, run / bs)) != 0)
         return rc;
-      if (written != run)
-        return EXT2_ET_SHORT_WRITE;
       pos += run;
     }
   return 0;
@@ -746,48 +912,41 @@ static gboolean
 write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancellable *cancellable,
                  GError **error)
 {
-  ext2_file_t file = NULL;
+  struct ext2_inode_large inode;
   guint64 offset = 0;
   guint bs = a->fs->blocksize;
   errcode_t rc;
 
-  if ((rc = ext2fs_file_open (a->fs, ino, EXT2_FILE_WRITE, &file)) != 0)
-    return fail_ext2 (a, rc, error, "cannot open the file");
   for (;;)
     {
-      gsize filled = 0;
+      gsize filled = 0, padded;
       la_ssize_t n = 0;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        goto fail_quiet;
-      /* Fill whole chunks so that the zero-block test below sees aligned
-       * blocks. */
+        return FALSE;
+      /* Fill whole chunks so that the zero-block test sees aligned blocks. */
       while (filled < CHUNK_SIZE
              && (n = archive_read_data (ar, a->buf + filled, CHUNK_SIZE - filled)) > 0)
         filled += (gsize) n;
       if (n < 0)
         {
           bgr_set_error_from_archive (error, ar, "layer %s: entry \"%s\"", a->layer, a->entry);
-          goto fail_quiet;
+          return FALSE;
         }
-      if ((rc = write_blocks (file, a->buf, filled, offset, bs)) != 0)
-        goto fail;
+      /* The last block is written whole, zeros after the end. */
+      padded = (filled + bs - 1) / bs * bs;
+      memset (a->buf + filled, 0, padded - filled);
+      if ((rc = write_blocks (a->fs, ino, a->buf, padded, offset / bs)) != 0)
+        return fail_ext2 (a, rc, error, "cannot write the file");
       offset += filled;
       if (n == 0 && filled < CHUNK_SIZE)
         break;
     }
-  if ((rc = ext2fs_file_set_size2 (file, offset)) != 0)
-    goto fail;
-  if ((rc = ext2fs_file_close (file)) != 0)
+  if ((rc = read_inode (a->fs, ino, &inode)) != 0
+      || (rc = ext2fs_inode_size_set (a->fs, (struct ext2_inode *) &inode, offset)) != 0
+      || (rc = write_inode (a->fs, ino, &inode)) != 0)
     return fail_ext2 (a, rc, error, "cannot write the file");
   return TRUE;
-
-fail:
-  ext2fs_file_close (file);
-  return fail_ext2 (a, rc, error, "cannot write the file");
-fail_quiet:
-  ext2fs_file_close (file);
-  return FALSE;
 }
 
 /* Hardlinks name an entry already in the image; the target is resolved
@@ -797,17 +956,18 @@ static gboolean
 resolve_link_target (Apply *a, const char *target, ext2_ino_t *out, GError **error)
 {
   g_autoptr (GPtrArray) comps = NULL;
-  g_autofree char *shown = escape_path (target);
+  g_autofree char *shown = bgr_ext4_escape_path (target);
   struct ext2_inode_large inode;
+  g_autofree char *real = NULL;
   const char *why = NULL;
   ext2_ino_t dir, ino;
   errcode_t rc;
 
-  if ((comps = fold_path (target, &why)) == NULL)
+  if ((comps = bgr_ext4_fold_path (target, &why)) == NULL)
     return refuse (a, error, "hardlink target \"%s\": %s", shown, why);
   if (comps->len == 0)
     return refuse (a, error, "hardlink target \"%s\" is the image root", shown);
-  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, error))
+  if (!resolve_dir (a, comps, comps->len - 1, FALSE, 0, &dir, &real, error))
     return FALSE;
   rc = dir == 0 ? EXT2_ET_FILE_NOT_FOUND : lookup (a->fs, dir, g_ptr_array_index (comps, comps->len - 1), &ino);
   if (rc == EXT2_ET_FILE_NOT_FOUND)
@@ -833,7 +993,7 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   const char *symlink = archive_entry_symlink (e);
   mode_t type = archive_entry_filetype (e);
   g_autoptr (GPtrArray) comps = NULL;
-  g_autofree char *folded = NULL;
+  g_autofree char *folded = NULL, *dir_path = NULL;
   struct ext2_inode_large inode;
   const char *why = NULL, *base;
   ext2_ino_t dir, old = 0, ino = 0;
@@ -842,7 +1002,7 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
 
   if (path == NULL)
     return refuse (a, error, "entry has no path");
-  if ((comps = fold_path (path, &why)) == NULL)
+  if ((comps = bgr_ext4_fold_path (path, &why)) == NULL)
     return refuse (a, error, "%s", why);
   if (archive_entry_uid (e) < 0 || archive_entry_uid (e) > G_MAXUINT32
       || archive_entry_gid (e) < 0 || archive_entry_gid (e) > G_MAXUINT32)
@@ -891,10 +1051,11 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   else if (strlen (hardlink) > MAX_PATH_LEN)
     return refuse (a, error, "hardlink target longer than 4096 bytes");
 
-  if (!resolve_dir (a, comps, comps->len - 1, TRUE, archive_entry_mtime (e), &dir, error))
+  if (!resolve_dir (a, comps, comps->len - 1, TRUE, archive_entry_mtime (e), &dir, &dir_path,
+                    error))
     return FALSE;
-  mark_touched (a, comps);
-  folded = join_comps (comps, comps->len);
+  folded = child_path (dir_path, base);
+  mark_touched (a, folded);
 
   rc = lookup (a->fs, dir, base, &old);
   if (rc != 0 && rc != EXT2_ET_FILE_NOT_FOUND)
@@ -904,9 +1065,15 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
 
   if (hardlink != NULL)
     {
-      g_autoptr (GPtrArray) tcomps = fold_path (hardlink, &why);
-      g_autofree char *tfolded = tcomps != NULL ? join_comps (tcomps, tcomps->len) : NULL;
+      g_autoptr (GPtrArray) tcomps = bgr_ext4_fold_path (hardlink, &why);
+      g_autofree char *tdir = NULL, *tfolded = NULL;
+      ext2_ino_t tino = 0;
 
+      if (tcomps != NULL && tcomps->len > 0
+          && !resolve_dir (a, tcomps, tcomps->len - 1, FALSE, 0, &tino, &tdir, error))
+        return FALSE;
+      if (tdir != NULL)
+        tfolded = child_path (tdir, g_ptr_array_index (tcomps, tcomps->len - 1));
       /* A link to itself keeps what is there. */
       if (old != 0 && tfolded != NULL && g_str_equal (tfolded, folded))
         {
@@ -1005,40 +1172,57 @@ apply_entry (Apply *a, struct archive *ar, struct archive_entry *e, GCancellable
   return set_xattrs (a, ino, e, FALSE, error);
 }
 
-static struct archive *
-open_layer (const char *tar_path, GError **error, const char *what)
+/* The layer's uncompressed digest against the config's diff_id. */
+static gboolean
+check_diff_id (BgrLayerStream *stream, const char *what, const char *diff_id, GError **error)
 {
-  struct archive *ar = archive_read_new ();
+  g_autofree char *actual = bgr_layer_stream_finish (stream, error);
 
-  /* OCI layers are tar, plain, gzip or zstd; nothing else is read. */
-  archive_read_support_filter_gzip (ar);
-  archive_read_support_filter_zstd (ar);
-  archive_read_support_format_tar (ar);
-  if (archive_read_open_filename (ar, tar_path, CHUNK_SIZE) != ARCHIVE_OK)
+  if (actual == NULL)
     {
-      bgr_set_error_from_archive (error, ar, "%s", what);
-      archive_read_free (ar);
-      return NULL;
+      g_prefix_error (error, "%s: ", what);
+      return FALSE;
     }
-  return ar;
+  if (g_ascii_strcasecmp (actual, diff_id) != 0)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                   "%s: the uncompressed layer has digest %s, but the image config's diff_id "
+                   "for it is %s", what, actual, diff_id);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
 bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const char *layer_name,
-                                  GCancellable *cancellable, GError **error)
+                                  const char *diff_id, GCancellable *cancellable, GError **error)
 {
   g_autofree char *what = g_strdup_printf ("layer %s", layer_name);
   g_autoptr (GHashTable) touched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *buf = g_malloc (CHUNK_SIZE);
   Apply a = { .w = w, .fs = w->fs, .layer = layer_name, .touched = touched, .buf = buf };
+  g_autoptr (BgrLayerStream) stream = NULL;
   struct archive_entry *e;
   struct archive *ar;
   gboolean ok = TRUE;
   int rc;
 
+  gint64 started = g_get_monotonic_time ();
+
   g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
-  if ((ar = open_layer (tar_path, error, what)) == NULL)
-    return FALSE;
+  stream = bgr_layer_stream_open (tar_path, diff_id != NULL, error);
+  if (stream == NULL)
+    {
+      g_prefix_error (error, "%s: ", what);
+      return FALSE;
+    }
+  /* Inflating and hashing overlap with the tar parsing and ext4 writes. */
+  bgr_layer_stream_read_ahead (stream);
+  if ((ar = bgr_layer_stream_open_archive (stream, error)) == NULL)
+    {
+      g_prefix_error (error, "%s: ", what);
+      return FALSE;
+    }
   while ((rc = archive_read_next_header (ar, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN)
     {
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -1047,7 +1231,7 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
           break;
         }
       g_free (a.entry);
-      a.entry = escape_path (archive_entry_pathname (e) != NULL ? archive_entry_pathname (e) : "");
+      a.entry = bgr_ext4_escape_path (archive_entry_pathname (e) != NULL ? archive_entry_pathname (e) : "");
       if (!apply_entry (&a, ar, e, cancellable, error))
         {
           ok = FALSE;
@@ -1061,6 +1245,17 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
     }
   g_free (a.entry);
   archive_read_free (ar);
+  if (ok && diff_id != NULL)
+    ok = check_diff_id (stream, what, diff_id, error);
+  if (ok)
+    {
+      double read_s, hash_s;
+      bgr_layer_stream_get_times (stream, &read_s, &hash_s);
+      g_debug ("%s: %" G_GUINT64_FORMAT " bytes uncompressed, replayed in %.3f s; the read-ahead "
+               "thread spent %.3f s reading and inflating, %.3f s hashing", what,
+               bgr_layer_stream_get_position (stream), (g_get_monotonic_time () - started) / 1e6,
+               read_s, hash_s);
+    }
   if (ok && g_cancellable_set_error_if_cancelled (cancellable, error))
     ok = FALSE;
   if (!ok)
@@ -1070,27 +1265,10 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
 
 /* ---- the writer ------------------------------------------------------ */
 
-/* An e2fsprogs program (mkfs.ext4, e2fsck, resize2fs): NULL when absent. */
-static char *
-find_tool (const char *name)
-{
-  static const char *const fallback[] = { "/usr/sbin", "/sbin" };
-  char *p = g_find_program_in_path (name);
-
-  /* /usr/sbin is often not in an unprivileged user's PATH. */
-  for (guint i = 0; p == NULL && i < G_N_ELEMENTS (fallback); i++)
-    {
-      p = g_build_filename (fallback[i], name, NULL);
-      if (!g_file_test (p, G_FILE_TEST_IS_EXECUTABLE))
-        g_clear_pointer (&p, g_free);
-    }
-  return p;
-}
-
 static gboolean
 run_mkfs (const char *path, guint64 size_bytes, guint64 inodes, GError **error)
 {
-  g_autofree char *mkfs = find_tool ("mkfs.ext4");
+  g_autofree char *mkfs = bgr_ext4_find_tool ("mkfs.ext4");
   g_autofree char *n = g_strdup_printf ("%" G_GUINT64_FORMAT, inodes);
   g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT "k", size_bytes / 1024);
   g_autofree char *err_text = NULL;
@@ -1160,6 +1338,11 @@ bgr_ext4_writer_create (const char *path, guint64 size_bytes, guint64 inodes, GE
       goto fail;
     }
   w->fs_bytes = ext2fs_blocks_count (w->fs->super) * (guint64) w->fs->blocksize;
+  /* This process made the filesystem and is its only writer: verifying the
+   * checksum of every directory block and inode read back (crc32c, over
+   * whole directories for each name looked up or linked) would only cost
+   * time. Checksums are still written; close() turns checking back on. */
+  w->fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
   return g_steal_pointer (&w);
 
 fail:
@@ -1174,7 +1357,11 @@ bgr_ext4_writer_close (BgrExt4Writer *w, GError **error)
 
   g_return_val_if_fail (w != NULL, FALSE);
   if (w->fs != NULL)
-    rc = ext2fs_close_free (&w->fs);
+    {
+      w->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
+      dir_tables_free (w->fs);
+      rc = ext2fs_close_free (&w->fs);
+    }
   if (rc != 0)
     bgr_set_error_from_ext2fs (error, rc, "cannot write filesystem %s", w->path);
   g_free (w->path);
@@ -1188,7 +1375,10 @@ bgr_ext4_writer_abort (BgrExt4Writer *w)
   if (w == NULL)
     return;
   if (w->fs != NULL)
-    ext2fs_free (w->fs);
+    {
+      dir_tables_free (w->fs);
+      ext2fs_free (w->fs);
+    }
   g_free (w->path);
   g_free (w);
 }
@@ -1199,8 +1389,6 @@ bgr_ext4_writer_abort (BgrExt4Writer *w)
  * from a layer, but the image they land in may have been changed by its
  * guest: its symlinks are followed as a guest would see them, always
  * inside the image (see resolve_for_add()). */
-
-#define MAX_SYMLINKS 40
 
 BgrExt4Writer *
 bgr_ext4_writer_open (const char *path, GError **error)
@@ -1292,7 +1480,7 @@ static gboolean edit_refuse (Edit *e, GError **error, int code, const char *gues
 static gboolean
 edit_refuse (Edit *e, GError **error, int code, const char *guest, const char *fmt, ...)
 {
-  g_autofree char *shown = escape_path (guest);
+  g_autofree char *shown = bgr_ext4_escape_path (guest);
   g_autofree char *why = NULL;
   va_list ap;
 
@@ -1306,7 +1494,7 @@ edit_refuse (Edit *e, GError **error, int code, const char *guest, const char *f
 static gboolean
 edit_fail (Edit *e, errcode_t rc, GError **error, const char *guest, const char *what)
 {
-  g_autofree char *shown = escape_path (guest);
+  g_autofree char *shown = bgr_ext4_escape_path (guest);
 
   if (rc == EXT2_ET_BLOCK_ALLOC_FAIL || rc == EXT2_ET_INODE_ALLOC_FAIL
       || rc == EXT2_ET_DIR_NO_SPACE)
@@ -1353,66 +1541,6 @@ make_added_dir (Edit *e, ext2_ino_t dir, const char *name, ext2_ino_t *out)
   if (rc == 0)
     rc = set_added_metadata (e, *out, 0755, e->now, e->now_ns);
   return rc;
-}
-
-/* The target of symlink @ino, wherever ext4 keeps it. */
-static errcode_t
-read_symlink (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode, char **out)
-{
-  guint64 size = EXT2_I_SIZE (inode);
-  g_autofree char *buf = NULL;
-  errcode_t rc;
-
-  if (size == 0 || size >= fs->blocksize || size > MAX_PATH_LEN)
-    return EXT2_ET_INODE_CORRUPTED;
-  buf = g_malloc0 (size + 1);
-  if ((inode->i_flags & EXT4_INLINE_DATA_FL) != 0)
-    {
-      size_t got = 0;
-      g_autofree char *all = g_malloc0 (fs->blocksize);
-
-      /* The inline area may hold more than i_size bytes. */
-      if ((rc = ext2fs_inline_data_get (fs, ino, (struct ext2_inode *) inode, all, &got)) != 0)
-        return rc;
-      if (got < size)
-        return EXT2_ET_INODE_CORRUPTED;
-      memcpy (buf, all, size);
-    }
-  else if (!ext2fs_inode_has_valid_blocks2 (fs, (struct ext2_inode *) inode))
-    {
-      if (size >= sizeof inode->i_block)
-        return EXT2_ET_INODE_CORRUPTED;
-      memcpy (buf, inode->i_block, size);
-    }
-  else
-    {
-      ext2_file_t file = NULL;
-      unsigned int got = 0;
-
-      if ((rc = ext2fs_file_open2 (fs, ino, (struct ext2_inode *) inode, 0, &file)) != 0)
-        return rc;
-      rc = ext2fs_file_read (file, buf, (unsigned int) size, &got);
-      ext2fs_file_close (file);
-      if (rc != 0)
-        return rc;
-      if (got != size)
-        return EXT2_ET_SHORT_READ;
-    }
-  /* A NUL inside ends the target, as it would for the kernel's string. */
-  *out = g_steal_pointer (&buf);
-  return **out == '\0' ? EXT2_ET_INODE_CORRUPTED : 0;
-}
-
-/* Pushes the names of @path onto @todo, last first, so that they pop in
- * order; empty and "." names vanish. */
-static void
-push_names (GPtrArray *todo, const char *path)
-{
-  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
-
-  for (guint i = g_strv_length (parts); i > 0; i--)
-    if (parts[i - 1][0] != '\0' && !g_str_equal (parts[i - 1], "."))
-      g_ptr_array_add (todo, g_strdup (parts[i - 1]));
 }
 
 /* Resolves @guest_path as a process chrooted into the image would, but
@@ -1497,7 +1625,7 @@ resolve_for_add (Edit *e, const char *guest_path, gboolean follow_last, ext2_ino
         }
       if (!LINUX_S_ISDIR (inode.i_mode))
         {
-          g_autofree char *shown = escape_path (name);
+          g_autofree char *shown = bgr_ext4_escape_path (name);
           return edit_refuse (e, error, BGR_ERROR_INVALID_ARGUMENT, guest_path,
                               "\"%s\" is not a directory in the image", shown);
         }
@@ -1557,7 +1685,7 @@ put_regular (Edit *e, ext2_ino_t dir, const char *name, const char *guest, int f
              long mtime_ns, GError **error)
 {
   guint bs = e->fs->blocksize;
-  ext2_file_t file = NULL;
+  struct ext2_inode_large inode;
   ext2_ino_t old, ino = 0;
   guint64 offset = 0;
   errcode_t rc = 0;
@@ -1571,12 +1699,9 @@ put_regular (Edit *e, ext2_ino_t dir, const char *name, const char *guest, int f
     e->buf = g_malloc (CHUNK_SIZE);
   if ((rc = new_plain_inode (e->fs, dir, LINUX_S_IFREG | 0600, TRUE, NULL, &ino)) != 0)
     return edit_fail (e, rc, error, guest, "cannot create the file");
-  if ((rc = ext2fs_file_open (e->fs, ino, EXT2_FILE_WRITE, &file)) != 0)
-    goto fail;
   for (;;)
     {
-      const char *chunk;
-      gsize filled = 0;
+      gsize filled = 0, padded;
 
       if (g_cancellable_set_error_if_cancelled (e->cancellable, error))
         goto fail_quiet;
@@ -1597,24 +1722,25 @@ put_regular (Edit *e, ext2_ino_t dir, const char *name, const char *guest, int f
                 break;
               filled += (gsize) n;
             }
-          chunk = e->buf;
         }
       else
         {
           filled = MIN ((gsize) CHUNK_SIZE, len - offset);
-          chunk = (const char *) data + offset;
+          if (filled > 0)
+            memcpy (e->buf, (const char *) data + offset, filled);
         }
       if (filled == 0)
         break;
-      if ((rc = write_blocks (file, chunk, filled, offset, bs)) != 0)
+      /* The last block is written whole, zeros after the end. */
+      padded = (filled + bs - 1) / bs * bs;
+      memset (e->buf + filled, 0, padded - filled);
+      if ((rc = write_blocks (e->fs, ino, e->buf, padded, offset / bs)) != 0)
         goto fail;
       offset += filled;
     }
-  if ((rc = ext2fs_file_set_size2 (file, offset)) != 0)
-    goto fail;
-  rc = ext2fs_file_close (file);
-  file = NULL;
-  if (rc != 0
+  if ((rc = read_inode (e->fs, ino, &inode)) != 0
+      || (rc = ext2fs_inode_size_set (e->fs, (struct ext2_inode *) &inode, offset)) != 0
+      || (rc = write_inode (e->fs, ino, &inode)) != 0
       || (rc = set_added_metadata (e, ino, perm, mtime, mtime_ns)) != 0
       || (rc = swap_in (e, dir, name, old, ino, LINUX_S_IFREG)) != 0)
     goto fail;
@@ -1623,8 +1749,6 @@ put_regular (Edit *e, ext2_ino_t dir, const char *name, const char *guest, int f
 fail:
   edit_fail (e, rc, error, guest, "cannot write the file");
 fail_quiet:
-  if (file != NULL)
-    ext2fs_file_close (file);
   release_inode (e->fs, ino);
   return FALSE;
 }
@@ -1946,281 +2070,4 @@ bgr_ext4_writer_add_tree (BgrExt4Writer *w, const char *host_dir, const char *gu
         return edit_fail (&e, rc, error, guest_dir, "cannot set metadata");
     }
   return TRUE;
-}
-
-/* ---- growing --------------------------------------------------------- */
-
-/* Runs @argv (an e2fsprogs program, full path first) to its end; its
- * output (stdout and stderr) in *out. */
-static gboolean
-run_tool (const char *const *argv, int *status, char **out, GError **error)
-{
-  g_autoptr (GSubprocess) proc = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  GError *local = NULL;
-
-  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
-                            &local);
-  /* No cancellable: a filesystem tool killed half-way may leave the
-   * filesystem half-changed. */
-  if (proc == NULL || !g_subprocess_communicate (proc, NULL, NULL, &bytes, NULL, &local))
-    {
-      bgr_propagate_error (error, local, "cannot run %s: ", argv[0]);
-      return FALSE;
-    }
-  *status = g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
-  {
-    gsize len = 0;
-    const char *data = bytes != NULL ? g_bytes_get_data (bytes, &len) : "";
-    g_autofree char *text = g_utf8_make_valid (data, (gssize) len);
-    *out = g_strdup (g_strstrip (text));
-  }
-  return TRUE;
-}
-
-/* The filesystem size in @path's superblock; 0 when unreadable. */
-static guint64
-fs_size_of (const char *path)
-{
-  ext2_filsys fs = NULL;
-  guint64 size;
-
-  if (ext2fs_open (path, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs) != 0)
-    return 0;
-  size = ext2fs_blocks_count (fs->super) * (guint64) fs->blocksize;
-  ext2fs_close_free (&fs);
-  return size;
-}
-
-gboolean
-bgr_ext4_grow (const char *path, guint64 new_size, GCancellable *cancellable, GError **error)
-{
-  g_autofree char *e2fsck = find_tool ("e2fsck");
-  g_autofree char *resize2fs = find_tool ("resize2fs");
-  g_autofree char *size_arg = NULL, *out = NULL;
-  guint64 old_size;
-  struct stat st;
-  int status = 0, fd;
-
-  if (stat (path, &st) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot open image %s", path);
-      return FALSE;
-    }
-  if (!S_ISREG (st.st_mode))
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "image %s is not a regular file",
-                   path);
-      return FALSE;
-    }
-  old_size = (guint64) st.st_size;
-  if (new_size < old_size)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "cannot shrink image %s from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
-                   " bytes", path, old_size, new_size);
-      return FALSE;
-    }
-  new_size -= new_size % BLOCK_SIZE;
-  if (new_size <= old_size)
-    return TRUE;
-  if (!bgr_ext4_check (path, "image", error))
-    return FALSE;
-  if (e2fsck == NULL || resize2fs == NULL)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "%s not found (install e2fsprogs)",
-                   e2fsck == NULL ? "e2fsck" : "resize2fs");
-      return FALSE;
-    }
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  /* resize2fs wants a filesystem checked since it was last mounted; -p
-   * replays the journal and makes the safe repairs only. Exit status 1 is
-   * "errors corrected". */
-  if (!run_tool ((const char *const[]){ e2fsck, "-f", "-p", path, NULL }, &status, &out, error))
-    return FALSE;
-  if (status != 0 && status != 1)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_CORRUPT,
-                   "e2fsck -f -p %s failed (exit status %d; run e2fsck -f on it): %s", path,
-                   status, out);
-      return FALSE;
-    }
-  g_clear_pointer (&out, g_free);
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  fd = open (path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot open image %s", path);
-      return FALSE;
-    }
-  if (ftruncate (fd, (off_t) new_size) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot extend image %s", path);
-      close (fd);
-      return FALSE;
-    }
-  size_arg = g_strdup_printf ("%" G_GUINT64_FORMAT "K", new_size / 1024);
-  if (!run_tool ((const char *const[]){ resize2fs, path, size_arg, NULL }, &status, &out, error)
-      || status != 0)
-    {
-      guint64 fs_size = fs_size_of (path);
-
-      if (out != NULL)
-        g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "resize2fs %s failed: %s", path, out);
-      /* Cut the file back only if the filesystem did not grow. */
-      if (fs_size != 0 && fs_size <= old_size)
-        {
-          if (ftruncate (fd, (off_t) old_size) != 0)
-            g_warning ("cannot restore the size of %s: %s", path, g_strerror (errno));
-        }
-      close (fd);
-      return FALSE;
-    }
-  if (fsync (fd) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot write image %s", path);
-      close (fd);
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
-}
-
-/* ---- sizing ---------------------------------------------------------- */
-
-static guint64
-round_block (guint64 n)
-{
-  return (n + BLOCK_SIZE - 1) / BLOCK_SIZE * BLOCK_SIZE;
-}
-
-/* Every path any layer names (and every parent of one) may exist at the
- * end, each at most once and at most as big as its largest version: the
- * sum over paths bounds both the final tree and any moment while the
- * layers are applied, since an entry's old version is removed before the
- * new one is written. */
-gboolean
-bgr_ext4_measure_layers (const char *const *tar_paths, guint64 *out_bytes, guint64 *out_inodes,
-                         GCancellable *cancellable, GError **error)
-{
-  g_autoptr (GHashTable) sizes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  guint64 bytes = 0, dirents = 0, inodes = 0;
-  GHashTableIter iter;
-  gpointer value;
-
-  for (guint i = 0; tar_paths[i] != NULL; i++)
-    {
-      g_autofree char *what = g_strdup_printf ("layer %u (%s)", i + 1, tar_paths[i]);
-      struct archive *ar = open_layer (tar_paths[i], error, what);
-      struct archive_entry *e;
-      int rc;
-
-      if (ar == NULL)
-        return FALSE;
-      while ((rc = archive_read_next_header (ar, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN)
-        {
-          const char *path = archive_entry_pathname (e), *why = NULL;
-          g_autoptr (GPtrArray) comps = NULL;
-          const char *base;
-          guint64 size = 0, xattr_bytes = 0;
-          const char *name;
-          const void *v;
-          size_t vlen;
-
-          if (g_cancellable_set_error_if_cancelled (cancellable, error))
-            {
-              archive_read_free (ar);
-              return FALSE;
-            }
-          /* What the writer refuses needs no room. */
-          if (path == NULL || (comps = fold_path (path, &why)) == NULL || comps->len == 0)
-            continue;
-          base = g_ptr_array_index (comps, comps->len - 1);
-          if (g_str_has_prefix (base, WHITEOUT_PREFIX))
-            continue;
-          dirents += (8 + strlen (base) + 3) & ~(guint64) 3;
-          if (archive_entry_hardlink (e) != NULL)
-            continue; /* no inode, no data: only the name */
-          switch (archive_entry_filetype (e))
-            {
-            case AE_IFREG:
-              size = round_block ((guint64) MAX (archive_entry_size (e), 0));
-              /* Files of more than four extents need extent tree blocks. */
-              size += size / (32 * 1024 * 1024) * BLOCK_SIZE;
-              break;
-            case AE_IFDIR:
-              size = BLOCK_SIZE;
-              break;
-            case AE_IFLNK:
-              if (archive_entry_symlink (e) != NULL && strlen (archive_entry_symlink (e)) >= 60)
-                size = BLOCK_SIZE;
-              break;
-            default:
-              break;
-            }
-          /* Xattrs beyond what fits in a 256-byte inode take a block. */
-          archive_entry_xattr_reset (e);
-          while (archive_entry_xattr_next (e, &name, &v, &vlen) == ARCHIVE_OK)
-            xattr_bytes += strlen (name) + vlen + 20;
-          if (xattr_bytes > 80)
-            size += BLOCK_SIZE;
-          for (guint n = comps->len; n > 0; n--)
-            {
-              char *p = join_comps (comps, n);
-              guint64 old = GPOINTER_TO_SIZE (g_hash_table_lookup (sizes, p));
-              guint64 now = n == comps->len ? size : BLOCK_SIZE; /* parents are directories */
-              if (old >= now && g_hash_table_contains (sizes, p))
-                {
-                  g_free (p);
-                  if (n < comps->len)
-                    break; /* its parents are in already */
-                  continue;
-                }
-              g_hash_table_replace (sizes, p, GSIZE_TO_POINTER ((gsize) now));
-            }
-        }
-      if (rc != ARCHIVE_EOF)
-        {
-          bgr_set_error_from_archive (error, ar, "%s", what);
-          archive_read_free (ar);
-          return FALSE;
-        }
-      archive_read_free (ar);
-    }
-  g_hash_table_iter_init (&iter, sizes);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      bytes += GPOINTER_TO_SIZE (value);
-      inodes++;
-    }
-  /* Directories past their first block: all names, packed. */
-  bytes += round_block (dirents);
-  *out_bytes = bytes;
-  *out_inodes = inodes;
-  return TRUE;
-}
-
-guint64
-bgr_ext4_image_size_for (guint64 content_bytes, guint64 inodes)
-{
-  guint64 blocks = round_block (content_bytes) / BLOCK_SIZE;
-  guint64 groups, total;
-  int journal;
-
-  /* mkfs rounds the inode count up per block group and keeps 256 bytes
-   * per inode; each group also has two bitmaps and a descriptor, and the
-   * superblock, reserved descriptor blocks, root and lost+found come on
-   * top. 2% slack covers directory and extent-tree fragmentation. */
-  groups = blocks / 32768 + 1;
-  blocks += (inodes + RESERVED_INODES + 16 * groups) * 256 / BLOCK_SIZE + 1;
-  blocks += groups * 4 + 256;
-  blocks += blocks / 50;
-  /* The journal's size depends on the filesystem's, itself included. */
-  journal = ext2fs_default_journal_size (blocks);
-  total = blocks + (journal > 0 ? (guint64) journal : 0);
-  journal = ext2fs_default_journal_size (total);
-  total = blocks + (journal > 0 ? (guint64) journal : 0);
-  return total * BLOCK_SIZE;
 }

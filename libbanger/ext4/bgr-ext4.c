@@ -38,3 +38,19 @@ bgr_ext4_check (const char *path, const char *what, GError **error)
     }
   return TRUE;
 }
+
+char *
+bgr_ext4_find_tool (const char *name)
+{
+  static const char *const fallback[] = { "/usr/sbin", "/sbin" };
+  char *p = g_find_program_in_path (name);
+
+  /* /usr/sbin is often not in an unprivileged user's PATH. */
+  for (guint i = 0; p == NULL && i < G_N_ELEMENTS (fallback); i++)
+    {
+      p = g_build_filename (fallback[i], name, NULL);
+      if (!g_file_test (p, G_FILE_TEST_IS_EXECUTABLE))
+        g_clear_pointer (&p, g_free);
+    }
+  return p;
+}

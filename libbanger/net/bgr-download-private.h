@@ -8,6 +8,12 @@
 
 G_BEGIN_DECLS
 
+/* A session's own redirect policy (the registry client's) may refuse a
+ * redirect: it sets SOUP_MESSAGE_NO_REDIRECT on the message and this data
+ * key to why (a string). A download whose message carries it fails with
+ * BGR_ERROR_PROTOCOL saying so, rather than with the 3xx status. */
+#define BGR_DOWNLOAD_REFUSED_REDIRECT "bgr-refused-redirect"
+
 /* @done bytes of @total are in place; @total is 0 while unknown. Calls come
  * from the downloading thread, and @done never goes backwards, even when a
  * server makes the download start over. */

@@ -15,6 +15,7 @@
 
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
+#include "bgr-sha256-private.h"
 #include "net/bgr-download-private.h"
 
 #define BUFFER_SIZE (64 * 1024)
@@ -48,7 +49,7 @@ typedef struct {
   /* The sink: the .part file (fd + running hash) or memory. */
   const char *part;
   int fd;
-  GChecksum *sum;
+  BgrSha256 *sum;
   GByteArray *mem;
   guint64 done;           /* bytes in the sink */
   gboolean stale_prefix;  /* the sink starts with bytes an earlier call left */
@@ -60,7 +61,7 @@ download_clear (Download *d)
   g_clear_object (&d->session);
   g_clear_pointer (&d->uri, g_uri_unref);
   g_clear_pointer (&d->buffer, g_free);
-  g_clear_pointer (&d->sum, g_checksum_free);
+  g_clear_pointer (&d->sum, bgr_sha256_free);
   g_clear_pointer (&d->mem, g_byte_array_unref);
   if (d->fd >= 0)
     close (d->fd); /* also drops the flock() */
@@ -143,7 +144,7 @@ sink_write (Download *d, const guint8 *data, gsize len, GError **error)
           bgr_set_error_errno (error, errno, "cannot write %s", d->part);
           return FALSE;
         }
-      g_checksum_update (d->sum, data, (gssize) len);
+      bgr_sha256_update (d->sum, data, len);
     }
   d->done += len;
   return TRUE;
@@ -159,7 +160,7 @@ sink_reset (Download *d, GError **error)
       g_byte_array_set_size (d->mem, 0);
       return TRUE;
     }
-  g_checksum_reset (d->sum);
+  bgr_sha256_reset (d->sum);
   if (ftruncate (d->fd, 0) != 0 || lseek (d->fd, 0, SEEK_SET) != 0)
     {
       bgr_set_error_errno (error, errno, "cannot truncate %s", d->part);
@@ -296,6 +297,12 @@ open_http (Download *d, GCancellable *cancellable, GInputStream **out, gint64 *o
         return OUTCOME_FAIL;
       g_clear_object (&in);
       return open_http (d, cancellable, out, out_remaining, error);
+    }
+  else if (g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT) != NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "%s: %s", d->url,
+                   (const char *) g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT));
+      return OUTCOME_FAIL;
     }
   else
     {
@@ -497,7 +504,7 @@ verify (Download *d, GError **error)
     }
   if (d->expected_sha256 == NULL)
     return OUTCOME_OK;
-  actual = g_checksum_get_string (d->sum);
+  actual = bgr_sha256_get_hex (d->sum);
   if (strcmp (actual, d->expected_sha256) != 0)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA, "%s: sha256 mismatch: expected %s, got %s",
@@ -542,7 +549,7 @@ hash_part (Download *d, GCancellable *cancellable, GError **error)
         }
       if (n == 0)
         break;
-      g_checksum_update (d->sum, d->buffer, n);
+      bgr_sha256_update (d->sum, d->buffer, (gsize) n);
       d->done += (guint64) n;
     }
   d->stale_prefix = d->done > 0;
@@ -622,7 +629,7 @@ bgr_download_file (SoupSession *session, const char *url, const char *dest,
   d.expected_sha256 = expected_sha256;
   d.progress = progress;
   d.user_data = user_data;
-  d.sum = g_checksum_new (G_CHECKSUM_SHA256);
+  d.sum = bgr_sha256_new ();
   part = g_strconcat (dest, ".part", NULL);
   d.part = part;
 

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Registry credentials from the auth files docker, podman and skopeo
- * write, and WWW-Authenticate challenges. Credential helpers (credsStore,
- * credHelpers) would mean running outside programs with the user's
- * secrets; they are not supported, and their entries are skipped. */
+ * write (with their credential helpers, bgr-oci-credhelper.c), and
+ * WWW-Authenticate challenges. */
 #include "config.h"
 
 #include <string.h>
@@ -41,6 +40,16 @@ split_key (const char *key, char **host, char **path)
     if (rest[2] == '\0')
       rest[0] = '\0';
   *path = g_steal_pointer (&rest);
+}
+
+gboolean
+bgr_oci_auth_key_matches_host (const char *key, const char *registry)
+{
+  g_autofree char *host = NULL;
+  g_autofree char *path = NULL;
+
+  split_key (key, &host, &path);
+  return g_ascii_strcasecmp (host, registry) == 0 || (is_docker_hub (host) && is_docker_hub (registry));
 }
 
 /* How well @key matches: -1 for not at all, else the length of its path,
@@ -161,9 +170,12 @@ bgr_oci_auth_lookup (const char *registry, const char *repository, char **user, 
                      char **source, GError **error)
 {
   const char *env = g_getenv ("REGISTRY_AUTH_FILE");
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autofree char *path = NULL;
   g_autofree char *contents = NULL;
+  g_autofree char *helper = NULL;
   g_autoptr (GError) local = NULL;
+  JsonNode *root;
   gsize len;
 
   *user = NULL;
@@ -178,6 +190,22 @@ bgr_oci_auth_lookup (const char *registry, const char *repository, char **user, 
         return TRUE;
       g_set_error (error, BGR_ERROR, BGR_ERROR_IO, "%s", local->message);
       return FALSE;
+    }
+  /* A helper named for the registry (credHelpers, else credsStore) comes
+   * first, as in docker; what it does not know, an inline entry may. */
+  if (json_parser_load_from_data (parser, contents, (gssize) len, NULL)
+      && (root = json_parser_get_root (parser)) != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    {
+      if (!bgr_oci_auth_find_helper (json_node_get_object (root), path, registry, &helper, error))
+        return FALSE;
+      if (helper != NULL
+          && !bgr_oci_credhelper_get (helper, registry, path, user, password, error))
+        return FALSE;
+      if (*user != NULL)
+        {
+          *source = g_strdup_printf ("%s (credential helper docker-credential-%s)", path, helper);
+          return TRUE;
+        }
     }
   if (!bgr_oci_auth_parse (contents, (gssize) len, path, registry, repository, user, password, error))
     return FALSE;

@@ -120,23 +120,49 @@ JsonObject *bgr_oci_config_parse (GBytes *data, GError **error);
  * ("https://index.docker.io/v1/"); Docker Hub's names are one registry.
  * The longest matching key wins. Returns TRUE with *user = NULL when the
  * file has no entry. Credential helpers (`credsStore`, `credHelpers`) are
- * not supported: such entries are ignored.
+ * left to bgr_oci_auth_lookup().
  * Errors: BGR_ERROR_INVALID_CONFIG for malformed JSON or a bad `auth`. */
 gboolean bgr_oci_auth_parse (const char *json, gssize length, const char *source,
                              const char *registry, const char *repository,
                              char **user, char **password, GError **error);
 
 /* Reads $REGISTRY_AUTH_FILE when set, else ~/.docker/config.json; a missing
- * file means no credentials. *source gets the file's name when credentials
- * were found in it. */
+ * file means no credentials. A credential helper the file names for
+ * @registry (credHelpers, else credsStore) is asked first; when it has
+ * nothing, the file's `auths` entry counts. *source gets the file's name
+ * (and the helper's) when credentials were found. */
 gboolean bgr_oci_auth_lookup (const char *registry, const char *repository, char **user,
                               char **password, char **source, GError **error);
+
+/* TRUE when auth file key @key ("host", "https://host/v1/", "host/path")
+ * names @registry's host; Docker Hub's names are one registry. */
+gboolean bgr_oci_auth_key_matches_host (const char *key, const char *registry);
+
+/* ---- credential helpers (bgr-oci-credhelper.c) ---- */
+
+/* The helper the auth file's JSON @root names for @registry:
+ * `credHelpers` keyed by its host, else `credsStore` ("" is none). *helper
+ * is NULL when there is none. A malformed entry or a name that is not
+ * [A-Za-z0-9._-]+ is BGR_ERROR_INVALID_CONFIG, naming @source. */
+gboolean bgr_oci_auth_find_helper (JsonObject *root, const char *source, const char *registry,
+                                   char **helper, GError **error);
+
+/* Runs `docker-credential-HELPER get` (looked up in PATH) with @registry's
+ * server URL on stdin ("https://index.docker.io/v1/" for Docker Hub, else
+ * host[:port]) and returns the Username and Secret it answers; *user is
+ * NULL when it has no credentials for @registry. Errors: the helper
+ * missing (BGR_ERROR_INVALID_CONFIG), failing (BGR_ERROR_PERMISSION_DENIED,
+ * with its message, escaped), answering no JSON (BGR_ERROR_INVALID_DATA),
+ * or giving an identity token (BGR_ERROR_NOT_SUPPORTED). */
+gboolean bgr_oci_credhelper_get (const char *helper, const char *registry, const char *source,
+                                 char **user, char **password, GError **error);
 
 /* Parses one WWW-Authenticate challenge: "Bearer realm="…",service="…"".
  * Returns the scheme (lowercased) and its parameters (keys lowercased). */
 char *bgr_oci_auth_parse_challenge (const char *header, GHashTable **params);
 
-/* ---- registry client (bgr-oci-registry.c) ---- */
+/* ---- registry client (bgr-oci-registry.c, bgr-oci-http.c, bgr-oci-resolve.c,
+ *      bgr-oci-blobs.c; their shared insides: bgr-oci-client-private.h) ---- */
 
 typedef enum {
   BGR_OCI_NONE = 0,
@@ -153,6 +179,11 @@ typedef struct _BgrOciRegistry BgrOciRegistry;
 BgrOciRegistry *bgr_oci_registry_new (const BgrOciRef *ref, guint flags, GError **error);
 void bgr_oci_registry_free (BgrOciRegistry *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrOciRegistry, bgr_oci_registry_free)
+/* Whether a request to @from may follow a redirect to @to: not from https
+ * to plain http, not to plain http on a host that is not on loopback
+ * (unless @insecure), and never to anything but http(s). *why says what
+ * was wrong. */
+gboolean bgr_oci_redirect_allowed (GUri *from, GUri *to, gboolean insecure, const char **why);
 /* "http://127.0.0.1:5000" or "https://ghcr.io". */
 const char *bgr_oci_registry_get_base_url (BgrOciRegistry *r);
 
@@ -166,6 +197,9 @@ typedef struct {
 } BgrOciImage;
 
 void bgr_oci_image_free (BgrOciImage *img);
+/* The config's rootfs.diff_ids[@i]: the digest of layer @i uncompressed
+ * (resolve() checked there is one per layer, each a sha256 digest). */
+const char *bgr_oci_image_get_diff_id (const BgrOciImage *img, guint i);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrOciImage, bgr_oci_image_free)
 
 /* Resolves the reference to one image manifest for @platform

@@ -30,12 +30,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
   w = bgr_ext4_writer_create (image, 8 << 20, 256, &error);
   g_assert_no_error (error);
-  if (!bgr_ext4_writer_apply_layer_file (w, layer, "fuzz", NULL, &error))
+  if (!bgr_ext4_writer_apply_layer_file (w, layer, "fuzz", NULL, NULL, &error))
     {
       g_assert (error != NULL && error->domain == g_quark_from_static_string ("bgr-error-quark"));
       bgr_ext4_writer_abort (w);
     }
   else
     g_assert_true (bgr_ext4_writer_close (w, NULL));
+  {
+    /* Nothing but the layer and the image next to them. */
+    g_autoptr (GDir) d = g_dir_open (workdir, 0, NULL);
+    const char *name;
+    while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+      g_assert (g_str_equal (name, "layer.tar") || g_str_equal (name, "root.ext4"));
+  }
   return 0;
 }
