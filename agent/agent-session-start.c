@@ -248,6 +248,7 @@ static struct session *session_new(struct start_req *r, uint32_t ch)
     s->argv = r->argv, s->argc = r->nargs, r->argv = NULL, r->nargs = 0;
     s->cwd = r->cwd, r->cwd = NULL;
     session_spool_path(path, sizeof path, s->name, NULL);
+    sessions_spool_ready();
     bool ok = mkdir(path, 0700) == 0 || errno == EEXIST;
     session_spool_path(path, sizeof path, s->name, "stdout");
     ok = ok && spool_open(&s->sp[0], path, (uint64_t)r->log_max) == 0;

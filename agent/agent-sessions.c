@@ -8,6 +8,7 @@
 static struct session *sessions[BGR_AGENT_SESSIONS_MAX];
 static size_t n_sessions;
 static char spool_root[PATH_MAX];
+static bool spool_ready; /* spool_root exists */
 
 const char *session_spool_root(void)
 {
@@ -84,7 +85,8 @@ static void sessions_cleanup(void)
             kill_session(s, SIGKILL);
         session_free(s);
     }
-    rmdir(spool_root);
+    if (spool_ready)
+        rmdir(spool_root);
 }
 
 static int mkdir_p(const char *dir)
@@ -101,7 +103,26 @@ static int mkdir_p(const char *dir)
     return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-int sessions_init(const char *dir)
+/* Creates the spool directory on first use (outside a guest, an agent
+ * that never starts a session leaves nothing behind, even when killed). */
+int sessions_spool_ready(void)
+{
+    if (spool_ready)
+        return 0;
+    if (mkdir_p(spool_root) < 0) {
+        warn("cannot create the session spool %s: %s", spool_root, strerror(errno));
+        return -1;
+    }
+    spool_ready = true;
+    /* In a guest, spools live in memory, in the agent's own mount
+     * namespace: the guest's disk and its processes never see them. */
+    if (mode == MODE_GUEST && mount("tmpfs", spool_root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                    "mode=0700,size=50%") < 0)
+        warn("cannot mount a tmpfs on %s (%s); session spools go to its disk", spool_root, strerror(errno));
+    return 0;
+}
+
+void sessions_init(const char *dir)
 {
     if (dir) {
         snprintf(spool_root, sizeof spool_root, "%s", dir);
@@ -114,18 +135,8 @@ int sessions_init(const char *dir)
     } else {
         snprintf(spool_root, sizeof spool_root, "/.banger/sessions");
     }
-    if (mkdir_p(spool_root) < 0) {
-        warn("cannot create the session spool %s: %s", spool_root, strerror(errno));
-        return -1;
-    }
-    /* In a guest, spools live in memory, in the agent's own mount
-     * namespace: the guest's disk and its processes never see them. */
-    if (mode == MODE_GUEST && mount("tmpfs", spool_root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                    "mode=0700,size=50%") < 0)
-        warn("cannot mount a tmpfs on %s (%s); session spools go to its disk", spool_root, strerror(errno));
     if (mode != MODE_GUEST)
         atexit(sessions_cleanup);
-    return 0;
 }
 
 /* ---- describing ---- */

@@ -31,8 +31,10 @@ struct session {
 
 /* The loop's hooks (struct agent_module). */
 extern const struct agent_module sessions_module;
-/* @dir: where spools go; NULL: the mode's default. 0 or -1 (warned). */
-int sessions_init(const char *dir);
+/* @dir: where spools go; NULL: the mode's default. */
+void sessions_init(const char *dir);
+/* Creates the spool directory when it is first needed: 0, or -1 (warned). */
+int sessions_spool_ready(void);
 /* true when the frame was a session's (handled). */
 bool sessions_frame(const BgrAgentHeader *h, const uint8_t *payload);
 void sessions_poll(void);
