@@ -23,6 +23,7 @@
  */
 #include "agent.h"
 #include "banger-agent-work.h"
+#include "agent-sessions.h"
 
 /* ---- global state ---- */
 
@@ -39,6 +40,8 @@ int shutdown_cmd;         /* RB_POWER_OFF or RB_AUTOBOOT */
 static void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
 {
     uint32_t ch = h->channel;
+    if (sessions_frame(h, payload))
+        return;
     switch (h->type) {
     case BGR_AGENT_MSG_STDIN:
         exec_stdin_frame(ch, payload, h->length);
@@ -156,6 +159,7 @@ static _Noreturn void run(void)
 {
     transport_set_frame_handler(handle_frame);
     agent_register(&exec_module);
+    agent_register(&sessions_module);
     for (;;) {
         int64_t now = now_ms();
         own_timers(now);
@@ -199,7 +203,7 @@ static _Noreturn void exec_real_init(char **argv)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: " PROG " [--fd N | --listen PATH]\n"
+            "Usage: " PROG " [--fd N | --listen PATH] [--spool-dir DIR]\n"
             "\n"
             "banger's in-guest agent. Run as init= (PID 1) it starts the real init and\n"
             "serves in the background; without arguments it serves on virtio-serial port\n"
@@ -211,6 +215,8 @@ static void usage(FILE *f)
             "\n"
             "  --fd N         serve on file descriptor N\n"
             "  --listen PATH  host mode: serve on unix socket PATH\n"
+            "  --spool-dir DIR  where sessions' output is spooled (default: a tmpfs on\n"
+            "                 /.banger/sessions in a guest, PATH.sessions in host mode)\n"
             "  --version      print the version and the protocol version\n"
             "  --help         this text\n",
             BGR_AGENT_SERIAL_NAME, BGR_AGENT_VSOCK_PORT);
@@ -218,7 +224,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *listen_path = NULL;
+    const char *listen_path = NULL, *spool_dir = NULL;
 
     if (getpid() == 1) {
         pid_t pid;
@@ -248,6 +254,8 @@ int main(int argc, char **argv)
                 mode = MODE_FD;
                 tr.kind = T_FD;
                 tr.fd = (int)fd;
+            } else if (strcmp(argv[i], "--spool-dir") == 0 && i + 1 < argc) {
+                spool_dir = argv[++i];
             } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
                 mode = MODE_HOST;
                 listen_path = argv[++i];
@@ -278,7 +286,9 @@ int main(int argc, char **argv)
         setup_guest_namespace();
         setup_process();
         agent_configure_network();
-        find_transport();
     }
+    sessions_init(spool_dir);
+    if (mode == MODE_GUEST)
+        find_transport();
     run();
 }

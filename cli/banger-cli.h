@@ -122,6 +122,16 @@ gboolean banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **e
 gboolean banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_vm_stats (BangerInvocation *inv, int *exit_status, GError **error);
 
+gboolean banger_cmd_vm_session_start (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_session_list (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_session_show (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_session_logs (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_session_attach (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_session_stop (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_session_kill (BangerInvocation *inv, int *exit_status, GError **error);
+
+extern const GOptionEntry banger_vm_session_start_options[];
+extern const GOptionEntry banger_vm_session_logs_options[];
 extern const GOptionEntry banger_vm_create_options[];
 gboolean banger_cmd_vm_run (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_vm_workspace_prepare (BangerInvocation *inv, int *exit_status, GError **error);

@@ -181,6 +181,38 @@ const BangerCommand banger_commands[] = {
     "(VM:GUEST_PATH HOST_PATH). When the target is an existing directory the copy\n"
     "goes into it; anything else there is replaced. The guest needs tar.",
     "SRC DEST", 2, 2, NULL },
+  { "vm session start", banger_cmd_vm_session_start, "Start a session: a command that outlives banger",
+    "Starts COMMAND in the guest as a session: the guest agent owns it, so it keeps\n"
+    "running whatever happens to this command, to bangerd or to the host's\n"
+    "connection, and spools its output in the guest (the last 8 MiB of each\n"
+    "stream; older bytes are dropped and counted). Before anything starts the agent\n"
+    "checks that --cwd exists and that COMMAND and each --require-command are in the\n"
+    "guest's PATH; each failure is its own error and nothing is left behind. A name\n"
+    "that is running is refused; an exited session of that name is replaced.",
+    "VM -- COMMAND [ARGS...]", 2, G_MAXUINT, banger_vm_session_start_options },
+  { "vm session list", banger_cmd_vm_session_list, "List a VM's sessions",
+    "Lists the VM's sessions, running and exited, as its guest agent knows them.",
+    "VM", 1, 1, NULL },
+  { "vm session show", banger_cmd_vm_session_show, "Show one session",
+    "Shows a session: state and exit status, command, working directory, stdin\n"
+    "mode (and whether someone is attached), pid, times (the guest's clock) and how\n"
+    "much output it wrote and the spool dropped.", "VM NAME", 2, 2, NULL },
+  { "vm session logs", banger_cmd_vm_session_logs, "Print a session's output",
+    "Prints what the session wrote to stdout (or --stream stderr) as the guest\n"
+    "spooled it, also while bangerd was not running. --follow keeps printing until\n"
+    "the session exits.", "VM NAME", 2, 2, banger_vm_session_logs_options },
+  { "vm session attach", banger_cmd_vm_session_attach, "Attach to a session's stdin and output",
+    "Attaches to a session started with --stdin-mode pipe: stdin goes to it (the end\n"
+    "of a piped stdin closes the session's stdin), its new output comes here, until\n"
+    "it exits (the exit status is then its own) or you detach: Ctrl-] when stdin is\n"
+    "a terminal. One client at a time: a second attach is refused with the name of\n"
+    "the one holding it.", "VM NAME", 2, 2, NULL },
+  { "vm session stop", banger_cmd_vm_session_stop, "Stop a session (SIGTERM, then SIGKILL)",
+    "Sends SIGTERM to the session's process group and SIGKILL 10 s later if it still\n"
+    "runs; returns when it exited.", "VM NAME", 2, 2, NULL },
+  { "vm session kill", banger_cmd_vm_session_kill, "Kill a session at once (SIGKILL)",
+    "Sends SIGKILL to the session's process group; returns when it exited.", "VM NAME", 2, 2,
+    NULL },
 };
 
 const gsize banger_n_commands = G_N_ELEMENTS (banger_commands);

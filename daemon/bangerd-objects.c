@@ -287,6 +287,7 @@ bgrd_objects_start (Daemon *d)
   g_signal_connect (d->client, "object-changed", G_CALLBACK (on_object_changed), d);
   queue_refresh (d, "*", NULL, NULL);
   g_dbus_object_manager_server_set_connection (d->objects, d->connection);
+  bgrd_attach_socket_start (d);
 }
 
 static void
@@ -304,6 +305,7 @@ bgrd_objects_stop (Daemon *d)
 {
   if (d->objects == NULL)
     return;
+  bgrd_attach_socket_stop (d);
   g_signal_handlers_disconnect_by_func (d->client, on_object_changed, d);
   g_thread_pool_free (d->refresher, FALSE, TRUE);
   d->refresher = NULL;
@@ -530,6 +532,7 @@ connect_handlers (Daemon *d, const char *kind, gpointer iface)
       g_signal_connect (iface, "handle-ports", G_CALLBACK (handle_vm_ports), d);
       g_signal_connect (iface, "handle-stats", G_CALLBACK (handle_vm_stats), d);
       bgrd_workspace_connect (d, iface);
+      bgrd_sessions_connect (d, iface);
     }
   else if (g_str_equal (kind, "image"))
     {

@@ -81,6 +81,19 @@ const char *bgrd_object_name (GDBusMethodInvocation *invocation);
 /* The Vm object's workspace and copy methods (bangerd-workspace.c). */
 void bgrd_workspace_connect (Daemon *d, gpointer iface);
 
+/* Sessions (bangerd-sessions.c): the Vm methods, and one attach holder
+ * per session, shared with the attach socket (bangerd-attach.c). */
+void bgrd_sessions_connect (Daemon *d, gpointer vm_iface);
+/* FALSE with BGR_ERROR_BUSY naming the holder when the session is held. */
+gboolean bgrd_attach_claim (const char *vm, const char *session, const char *holder,
+                            GError **error);
+void bgrd_attach_release (const char *vm, const char *session);
+/* "pid N (comm)", escaped. */
+char *bgrd_describe_pid (guint32 pid);
+/* The attach socket, STATE_DIR/run/attach.sock (bangerd-attach.c). */
+void bgrd_attach_socket_start (Daemon *d);
+void bgrd_attach_socket_stop (Daemon *d);
+
 /* Lists as aa{sv}. */
 typedef GVariant *(*BgrdToVariant) (gpointer object);
 GVariant *bgrd_list_to_variant (GPtrArray *list, BgrdToVariant to_variant);

@@ -99,6 +99,13 @@ call_object (DBusBackend *self, const Kind *k, const char *name, const char *met
     }
 }
 
+GVariant *
+call_vm (DBusBackend *self, const char *name, const char *method, GVariant *params,
+         GUnixFDList *fds, const char *reply_type, GCancellable *cancellable, GError **error)
+{
+  return call_object (self, &VM, name, method, params, fds, reply_type, NULL, cancellable, error);
+}
+
 /* ---- kernels ------------------------------------------------------------ */
 
 static BgrKernel *
@@ -500,4 +507,9 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_workspace_bootstrap = dbus_vm_workspace_bootstrap,
   .vm_workspace_export = dbus_vm_workspace_export,
   .vm_copy = dbus_vm_copy,
+  .vm_session_start = dbus_vm_session_start,
+  .vm_session_list = dbus_vm_session_list,
+  .vm_session_logs = dbus_vm_session_logs,
+  .vm_session_attach = dbus_vm_session_attach,
+  .vm_session_end = dbus_vm_session_end,
 };

@@ -45,6 +45,25 @@ GVariant *call (DBusBackend *self, const char *method, const char *reply_type,
 GVariant *call_name (DBusBackend *self, const char *method, const char *name,
                      const char *reply_type, GCancellable *cancellable, GError **error);
 
+/* @method on the object of VM @name (bgr-backend-dbus-calls.c). */
+GVariant *call_vm (DBusBackend *self, const char *name, const char *method, GVariant *params,
+                   GUnixFDList *fds, const char *reply_type, GCancellable *cancellable,
+                   GError **error);
+
+/* Sessions (bgr-backend-dbus-sessions.c). */
+BgrVmSession *dbus_vm_session_start (BgrBackend *b, const char *vm, BgrSessionSpec *spec,
+                                     GCancellable *cancellable, GError **error);
+GPtrArray *dbus_vm_session_list (BgrBackend *b, const char *vm, const char *session,
+                                 GCancellable *cancellable, GError **error);
+gboolean dbus_vm_session_logs (BgrBackend *b, const char *vm, const char *session, gint stream,
+                               guint tail, gboolean follow, int fd, GCancellable *cancellable,
+                               GError **error);
+gboolean dbus_vm_session_attach (BgrBackend *b, const char *vm, const char *session,
+                                 int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
+                                 GCancellable *cancellable, GError **error);
+BgrVmSession *dbus_vm_session_end (BgrBackend *b, const char *vm, const char *session,
+                                   gboolean kill, GCancellable *cancellable, GError **error);
+
 typedef gpointer (*RecordNew) (JsonObject *doc);
 gpointer record_from_reply (GVariant *reply, RecordNew make, GError **error);
 GPtrArray *list_from_reply (GVariant *reply, RecordNew make, GError **error);

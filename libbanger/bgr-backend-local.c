@@ -330,6 +330,53 @@ local_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, cons
                              error);
 }
 
+static BgrVmSession *
+local_vm_session_start (BgrBackend *b, const char *vm, BgrSessionSpec *spec,
+                        GCancellable *cancellable, GError **error)
+{
+  g_auto (GStrv) argv = bgr_session_spec_dup_argv (spec);
+  g_auto (GStrv) env = bgr_session_spec_dup_env (spec);
+  g_auto (GStrv) require = bgr_session_spec_dup_require (spec);
+
+  return bgr_engine_vm_session_start (ENGINE (b), vm, bgr_session_spec_get_name (spec),
+                                      (const char *const *) argv, (const char *const *) env,
+                                      bgr_session_spec_get_cwd (spec),
+                                      bgr_session_spec_get_stdin_mode (spec),
+                                      (const char *const *) require, cancellable, error);
+}
+
+static GPtrArray *
+local_vm_session_list (BgrBackend *b, const char *vm, const char *session,
+                       GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_session_list (ENGINE (b), vm, session, cancellable, error);
+}
+
+static gboolean
+local_vm_session_logs (BgrBackend *b, const char *vm, const char *session, gint stream,
+                       guint tail, gboolean follow, int fd, GCancellable *cancellable,
+                       GError **error)
+{
+  return bgr_engine_vm_session_logs (ENGINE (b), vm, session, stream, tail, follow, fd,
+                                     cancellable, error);
+}
+
+static gboolean
+local_vm_session_attach (BgrBackend *b, const char *vm, const char *session, int stdin_fd,
+                         int stdout_fd, int stderr_fd, gint *out_status,
+                         GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_session_attach (ENGINE (b), vm, session, stdin_fd, stdout_fd, stderr_fd,
+                                       out_status, cancellable, error);
+}
+
+static BgrVmSession *
+local_vm_session_end (BgrBackend *b, const char *vm, const char *session, gboolean kill,
+                      GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_session_end (ENGINE (b), vm, session, kill, cancellable, error);
+}
+
 static const BgrBackendVTable local_vtable = {
   .name = "local",
   .free = local_free,
@@ -370,6 +417,11 @@ static const BgrBackendVTable local_vtable = {
   .vm_workspace_bootstrap = local_vm_workspace_bootstrap,
   .vm_workspace_export = local_vm_workspace_export,
   .vm_copy = local_vm_copy,
+  .vm_session_start = local_vm_session_start,
+  .vm_session_list = local_vm_session_list,
+  .vm_session_logs = local_vm_session_logs,
+  .vm_session_attach = local_vm_session_attach,
+  .vm_session_end = local_vm_session_end,
 };
 
 BgrBackend *

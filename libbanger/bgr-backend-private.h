@@ -88,6 +88,22 @@ typedef struct {
   gboolean (*vm_copy) (BgrBackend *backend, const char *name, BgrCopyDirection direction,
                        const char *host_path, const char *guest_path, BgrOperation *op,
                        GCancellable *cancellable, GError **error);
+  /* Sessions (bgr-session.h). list: every session, or the one @session. */
+  BgrVmSession *(*vm_session_start) (BgrBackend *backend, const char *vm, BgrSessionSpec *spec,
+                                     GCancellable *cancellable, GError **error);
+  GPtrArray *(*vm_session_list) (BgrBackend *backend, const char *vm, const char *session,
+                                 GCancellable *cancellable, GError **error);
+  gboolean (*vm_session_logs) (BgrBackend *backend, const char *vm, const char *session,
+                               gint stream, guint tail, gboolean follow, int fd,
+                               GCancellable *cancellable, GError **error);
+  /* *out_status: -1 when @cancellable detached. */
+  gboolean (*vm_session_attach) (BgrBackend *backend, const char *vm, const char *session,
+                                 int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
+                                 GCancellable *cancellable, GError **error);
+  /* Stop (SIGTERM, then SIGKILL after a grace period) or kill; returns
+   * once it exited. */
+  BgrVmSession *(*vm_session_end) (BgrBackend *backend, const char *vm, const char *session,
+                                   gboolean kill, GCancellable *cancellable, GError **error);
 } BgrBackendVTable;
 
 /* Called when the engine wrote or deleted an object (local backends), in

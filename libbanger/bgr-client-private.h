@@ -43,6 +43,12 @@ struct _Call {
   guint flags;
   gboolean returns_boolean; /* the task returns TRUE instead of an object */
   gint status;
+  /* sessions: which one, its streams, what to read */
+  char *session;
+  int fds[3];
+  gint stream;
+  guint tail;
+  gboolean follow;
 };
 
 Call *bgr_client_call_new (CallFunc func, const char *name, gpointer spec, BgrOperation *op);

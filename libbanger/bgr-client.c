@@ -453,6 +453,7 @@ call_free (gpointer p)
 {
   Call *c = p;
   g_free (c->name);
+  g_free (c->session);
   g_clear_object (&c->spec);
   g_clear_object (&c->op);
   g_free (c);

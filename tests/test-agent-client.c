@@ -290,6 +290,7 @@ read_msg (int fd, guint32 *channel)
 
 typedef enum {
   FAKE_WRONG_VERSION,
+  FAKE_OLD_AGENT,
   FAKE_BAD_MAGIC,
   FAKE_OVERSIZED,
   FAKE_CLOSE_MID_EXEC,
@@ -316,6 +317,10 @@ fake_guest (gpointer data)
     {
     case FAKE_WRONG_VERSION:
       bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, 99);
+      send_msg (f->fd, BGR_AGENT_MSG_READY, 0, &b);
+      break;
+    case FAKE_OLD_AGENT:
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, 1);
       send_msg (f->fd, BGR_AGENT_MSG_READY, 0, &b);
       break;
     case FAKE_BAD_MAGIC:
@@ -415,6 +420,13 @@ test_fake_guest (gconstpointer data)
       g_assert_null (facts);
       g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
       g_assert_nonnull (strstr (err->message, "protocol version 99"));
+      g_assert_nonnull (strstr (err->message, "update banger"));
+      break;
+    case FAKE_OLD_AGENT: /* a VM started by an older banger */
+      g_assert_null (facts);
+      g_assert_error (err, BGR_ERROR, BGR_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (err->message, "speaks protocol version 1, banger speaks 2"));
+      g_assert_nonnull (strstr (err->message, "restart the VM"));
       break;
     case FAKE_BAD_MAGIC:
       g_assert_null (facts);
@@ -485,6 +497,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   signal (SIGPIPE, SIG_IGN);
   g_test_add_func ("/agent-client/real-agent", test_real_agent);
+  g_test_add_data_func ("/agent-client/fake/old-agent", GINT_TO_POINTER (FAKE_OLD_AGENT),
+                        test_fake_guest);
   g_test_add_data_func ("/agent-client/fake/wrong-version", GINT_TO_POINTER (FAKE_WRONG_VERSION),
                         test_fake_guest);
   g_test_add_data_func ("/agent-client/fake/bad-magic", GINT_TO_POINTER (FAKE_BAD_MAGIC),

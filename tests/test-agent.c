@@ -63,7 +63,8 @@ test_codec_header (void)
   g_assert_cmpstr (bgr_agent_msg_name (BGR_AGENT_MSG_HELLO), ==, "HELLO");
   g_assert_cmpstr (bgr_agent_msg_name (BGR_AGENT_MSG_STATS), ==, "STATS");
   g_assert_cmpstr (bgr_agent_msg_name (0), ==, "unknown");
-  g_assert_cmpstr (bgr_agent_msg_name (19), ==, "unknown");
+  g_assert_cmpstr (bgr_agent_msg_name (BGR_AGENT_MSG_WINSIZE), ==, "WINSIZE");
+  g_assert_cmpstr (bgr_agent_msg_name (31), ==, "unknown");
   g_assert_cmpstr (bgr_agent_msg_name (UINT16_MAX), ==, "unknown");
 }
 
@@ -648,7 +649,7 @@ test_hello (Agent *a, gconstpointer data)
                                                    u.version, u.machine);
     g_autoptr (GPtrArray) addrs = frame_strs (f, BGR_AGENT_F_ADDR);
 
-    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, 1);
+    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, BGR_AGENT_PROTOCOL_VERSION);
     g_assert_cmpstr (kernel, ==, u.release);
     g_assert_cmpstr (host, ==, g_get_host_name ());
     g_assert_cmpstr (uname_all, ==, want_uname);
@@ -679,8 +680,10 @@ test_hello (Agent *a, gconstpointer data)
   bgr_agent_buf_put_int (&b, BGR_AGENT_F_VERSION, 99);
   agent_send_buf (a, BGR_AGENT_MSG_HELLO, 0, &b);
   {
+    /* A version 1 host gets READY with the agent's own version 2: it is
+     * the host that refuses (docs/agent-protocol.md). */
     g_autoptr (Frame) f = agent_expect (a, 0, BGR_AGENT_MSG_READY);
-    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, 1);
+    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, 2);
   }
 
   agent_send (a, BGR_AGENT_MSG_PING, 9, NULL, 0);
@@ -1193,8 +1196,10 @@ test_garbage (Agent *a, gconstpointer data)
   for (gsize i = 0; i < b.len; i++)
     agent_write_raw (a, b.data + i, 1);
   {
+    /* A version 1 host gets READY with the agent's own version 2: it is
+     * the host that refuses (docs/agent-protocol.md). */
     g_autoptr (Frame) f = agent_expect (a, 0, BGR_AGENT_MSG_READY);
-    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, 1);
+    g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, 2);
   }
   bgr_agent_buf_clear (&b);
   agent_write_raw (a, "GR1\x02\x00\x00\x00", 7); /* the tail of a header */
@@ -1231,7 +1236,7 @@ test_usage (void)
 
   bgr_run_env (&r, NULL, (const char *const[]){ agent_path, "--version", NULL });
   g_assert_cmpint (r.status, ==, 0);
-  bgr_assert_contains (r.out, "protocol 1");
+  bgr_assert_contains (r.out, "protocol 2");
   bgr_run_clear (&r);
   bgr_run_env (&r, NULL, (const char *const[]){ agent_path, "--help", NULL });
   g_assert_cmpint (r.status, ==, 0);

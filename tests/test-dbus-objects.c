@@ -1217,7 +1217,7 @@ fake_method_call (GDBusConnection *c, const char *sender, const char *path, cons
   g_mutex_lock (&fd->lock);
   g_hash_table_insert (fd->calls, g_strdup (key),
                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (fd->calls, key)) + 1));
-  if (g_str_equal (method, "Exec"))
+  if (g_str_equal (method, "Exec") || g_str_equal (method, "AttachSession"))
     fd->exec_fds = fds != NULL ? (guint) g_unix_fd_list_get_length (fds) : 0;
   g_mutex_unlock (&fd->lock);
   g_dbus_method_invocation_return_value (inv, zero_out_args (m));
@@ -1495,6 +1495,24 @@ test_client_against_xml (void)
     g_mutex_lock (&fd.lock);
     g_assert_cmpuint (fd.exec_fds, ==, 3);
     g_mutex_unlock (&fd.lock);
+    {
+      static const char *const cat[] = { "cat", NULL };
+      g_autoptr (BgrSessionSpec) sspec = bgr_session_spec_new ("s", cat);
+      bgr_session_spec_set_env (sspec, (const char *const[]){ "A=1", NULL });
+      bgr_session_spec_set_cwd (sspec, "/");
+      bgr_session_spec_set_stdin_mode (sspec, "pipe");
+      bgr_session_spec_set_require (sspec, (const char *const[]){ "cat", NULL });
+      CHECK (V ("StartSession"), { BgrVmSession *s = bgr_client_vm_session_start (c, "x", sspec, NULL, error); g_clear_object (&s); });
+      CHECK (V ("ListSessions"), { GPtrArray *l = bgr_client_vm_session_list (c, "x", NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });
+      CHECK (V ("GetSession"), { BgrVmSession *s = bgr_client_vm_session_get (c, "x", "s", NULL, error); g_clear_object (&s); });
+      CHECK (V ("SessionLogs"), bgr_client_vm_session_logs (c, "x", "s", BGR_SESSION_STREAM_STDERR, 5, TRUE, pipe_fds[1], NULL, error));
+      CHECK (V ("AttachSession"), bgr_client_vm_session_attach (c, "x", "s", pipe_fds[0], pipe_fds[1], -1, &status, NULL, error));
+      g_mutex_lock (&fd.lock);
+      g_assert_cmpuint (fd.exec_fds, ==, 3);
+      g_mutex_unlock (&fd.lock);
+      CHECK (V ("StopSession"), { BgrVmSession *s = bgr_client_vm_session_stop (c, "x", "s", NULL, error); g_clear_object (&s); });
+      CHECK (V ("KillSession"), { BgrVmSession *s = bgr_client_vm_session_kill (c, "x", "s", NULL, error); g_clear_object (&s); });
+    }
     close (pipe_fds[0]);
     close (pipe_fds[1]);
     CHECK (M ("Stop"), bgr_client_stop_daemon (c, NULL, error));

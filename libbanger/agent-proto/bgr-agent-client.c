@@ -381,6 +381,12 @@ bgr_agent_frame_error (BgrAgentFrame *f, const char *what, GError **error)
     code = BGR_ERROR_NOT_FOUND;
   else if (err == EACCES || err == EPERM)
     code = BGR_ERROR_PERMISSION_DENIED;
+  else if (err == EBUSY)
+    code = BGR_ERROR_BUSY;
+  else if (err == EEXIST)
+    code = BGR_ERROR_EXISTS;
+  else if (err == ENOTSUP)
+    code = BGR_ERROR_NOT_SUPPORTED;
   g_set_error (error, BGR_ERROR, code, "%s%s%s", what != NULL ? what : "",
                what != NULL ? ": " : "", message != NULL ? message : "the guest agent refused");
   return FALSE;
@@ -482,7 +488,11 @@ bgr_agent_conn_hello (BgrAgentConn *c, gint timeout_ms, gint resend_ms, BgrAgent
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
                    "the guest agent speaks protocol version %" G_GINT64_FORMAT
-                   ", banger speaks %d", facts->version, BGR_AGENT_PROTOCOL_VERSION);
+                   ", banger speaks %d: %s", facts->version, BGR_AGENT_PROTOCOL_VERSION,
+                   facts->version < BGR_AGENT_PROTOCOL_VERSION
+                     ? "the VM runs an older banger-vsock-agent; restart the VM so that "
+                       "banger installs its own"
+                     : "this banger is older than the VM's agent; update banger");
       g_clear_pointer (&facts, bgr_agent_facts_free);
     }
   return facts;

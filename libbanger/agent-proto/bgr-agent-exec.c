@@ -11,18 +11,10 @@
 #include "agent-proto/bgr-agent-conn-private.h"
 #include "bgr-error-private.h"
 
-/* Forwards a host fd to the guest as STDIN frames. */
-typedef struct {
-  BgrAgentConn *conn;
-  guint32 channel;
-  int fd;
-  GCancellable *stop;
-} Pump;
-
-static gpointer
-pump_thread (gpointer data)
+gpointer
+bgr_agent_pump_thread (gpointer data)
 {
-  Pump *p = data;
+  BgrAgentPump *p = data;
   g_autofree guint8 *buf = g_malloc (64 * 1024);
   GPollFD fds[2] = { { .fd = p->fd, .events = G_IO_IN } };
 
@@ -57,8 +49,8 @@ pump_thread (gpointer data)
  * output is dropped, as a pipe to `head` wants; any other failure also sets
  * *write_errno, and the exec fails once the command ended: its output was
  * lost. */
-static void
-write_out (int fd, gboolean *dead, int *write_errno, GBytes *data)
+void
+bgr_agent_write_out (int fd, gboolean *dead, int *write_errno, GBytes *data)
 {
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
@@ -95,7 +87,7 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
   guint32 ch;
   GAsyncQueue *q;
   BgrAgentBuf b;
-  Pump pump = { 0 };
+  BgrAgentPump pump = { 0 };
   GThread *pump_th = NULL;
   gboolean done = FALSE, ok = FALSE, killed = FALSE, out_dead = FALSE, err_dead = FALSE;
   int out_errno = 0, err_errno = 0;
@@ -133,7 +125,7 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
       pump.channel = ch;
       pump.fd = stdin_fd;
       pump.stop = g_cancellable_new ();
-      pump_th = g_thread_new ("bgr-agent-stdin", pump_thread, &pump);
+      pump_th = g_thread_new ("bgr-agent-stdin", bgr_agent_pump_thread, &pump);
     }
 
   while (!done)
@@ -168,10 +160,10 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
           done = TRUE;
           break;
         case BGR_AGENT_MSG_STDOUT:
-          write_out (stdout_fd, &out_dead, &out_errno, f->payload);
+          bgr_agent_write_out (stdout_fd, &out_dead, &out_errno, f->payload);
           break;
         case BGR_AGENT_MSG_STDERR:
-          write_out (stderr_fd, &err_dead, &err_errno, f->payload);
+          bgr_agent_write_out (stderr_fd, &err_dead, &err_errno, f->payload);
           break;
         case BGR_AGENT_MSG_ERROR:
           bgr_agent_frame_error (f, what, error);

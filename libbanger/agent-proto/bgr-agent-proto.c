@@ -191,6 +191,24 @@ bgr_agent_field_int (const uint8_t *val, uint32_t len, int64_t *out)
   return 0;
 }
 
+int
+bgr_agent_session_name_valid (const char *s)
+{
+  size_t n = 0;
+
+  if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
+    return 0;
+  for (const char *p = s; *p != '\0'; p++, n++)
+    {
+      char c = *p;
+      int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+               || c == '_' || c == '.' || c == '-';
+      if (!ok || n >= BGR_AGENT_SESSION_NAME_MAX)
+        return 0;
+    }
+  return 1;
+}
+
 const char *
 bgr_agent_msg_name (uint16_t type)
 {
@@ -204,6 +222,18 @@ bgr_agent_msg_name (uint16_t type)
     [BGR_AGENT_MSG_PING] = "PING",           [BGR_AGENT_MSG_PONG] = "PONG",
     [BGR_AGENT_MSG_PORTS_REQ] = "PORTS_REQ", [BGR_AGENT_MSG_PORTS] = "PORTS",
     [BGR_AGENT_MSG_STATS_REQ] = "STATS_REQ", [BGR_AGENT_MSG_STATS] = "STATS",
+    [BGR_AGENT_MSG_SESSION_START] = "SESSION_START",
+    [BGR_AGENT_MSG_SESSION_LIST] = "SESSION_LIST",
+    [BGR_AGENT_MSG_SESSIONS] = "SESSIONS",
+    [BGR_AGENT_MSG_SESSION_READ] = "SESSION_READ",
+    [BGR_AGENT_MSG_SESSION_LOG] = "SESSION_LOG",
+    [BGR_AGENT_MSG_SESSION_LOG_END] = "SESSION_LOG_END",
+    [BGR_AGENT_MSG_SESSION_ATTACH] = "SESSION_ATTACH",
+    [BGR_AGENT_MSG_SESSION_ATTACHED] = "SESSION_ATTACHED",
+    [BGR_AGENT_MSG_DETACH] = "DETACH",
+    [BGR_AGENT_MSG_SESSION_SIGNAL] = "SESSION_SIGNAL",
+    [BGR_AGENT_MSG_SESSION_STOP] = "SESSION_STOP",
+    [BGR_AGENT_MSG_WINSIZE] = "WINSIZE",
   };
   if (type < sizeof names / sizeof names[0] && names[type] != NULL)
     return names[type];

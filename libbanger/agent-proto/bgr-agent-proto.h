@@ -32,7 +32,9 @@ extern "C" {
 #define BGR_AGENT_MAGIC 0x31524742u
 #define BGR_AGENT_HEADER_SIZE 16
 #define BGR_AGENT_MAX_PAYLOAD (1024u * 1024u)
-#define BGR_AGENT_PROTOCOL_VERSION 1
+/* 2: sessions (SESSION_* below). Agent and host refuse each other across
+ * versions at HELLO/READY (docs/agent-protocol.md, "Version negotiation"). */
+#define BGR_AGENT_PROTOCOL_VERSION 2
 /* AF_VSOCK port the agent listens on (Firecracker hybrid vsock). */
 #define BGR_AGENT_VSOCK_PORT 1024
 /* Name of the virtio-serial port (QEMU): /sys/class/virtio-ports/X/name. */
@@ -63,6 +65,21 @@ typedef enum {
   BGR_AGENT_MSG_PORTS = 16,      /* agent->host: PORT* */
   BGR_AGENT_MSG_STATS_REQ = 17,  /* host->agent, ch N: answered by STATS on ch N */
   BGR_AGENT_MSG_STATS = 18,      /* agent->host: STAT_* fields */
+  /* Sessions (version 2): processes the agent owns whether or not a host
+   * is connected; output spooled in the guest. */
+  BGR_AGENT_MSG_SESSION_START = 19,  /* host->agent, ch N: SESSION_NAME, ARG+, ENV*, CWD?, STDIN?, REQUIRE*, LOG_MAX?; SESSIONS */
+  BGR_AGENT_MSG_SESSION_LIST = 20,   /* host->agent, ch N: SESSION_NAME? ; SESSIONS */
+  BGR_AGENT_MSG_SESSIONS = 21,       /* agent->host: SESSION* (each a nested field list) */
+  BGR_AGENT_MSG_SESSION_READ = 22,   /* host->agent, ch N: SESSION_NAME, STREAM, OFFSET?, FOLLOW? */
+  BGR_AGENT_MSG_SESSION_LOG = 23,    /* agent->host, ch N: OFFSET, DROPPED; then STDOUT/STDERR frames */
+  BGR_AGENT_MSG_SESSION_LOG_END = 24, /* agent->host, ch N: OFFSET (the next one); ends ch */
+  BGR_AGENT_MSG_SESSION_ATTACH = 25, /* host->agent, ch N: SESSION_NAME; ATTACHED, then STDOUT/STDERR */
+  BGR_AGENT_MSG_SESSION_ATTACHED = 26, /* agent->host, ch N: OFFSETs; EXIT (session ended) or OK (detached) ends ch */
+  BGR_AGENT_MSG_DETACH = 27,         /* host->agent, ch N: ends a SESSION_READ follow or an attach */
+  BGR_AGENT_MSG_SESSION_SIGNAL = 28, /* host->agent, ch N: SESSION_NAME, SIGNAL; OK */
+  BGR_AGENT_MSG_SESSION_STOP = 29,   /* host->agent, ch N: SESSION_NAME, GRACE_MS?; OK (SIGTERM now, SIGKILL later) */
+  BGR_AGENT_MSG_WINSIZE = 30,        /* host->agent, attach ch N: ROWS, COLS (reserved for pty sessions; ignored) */
+  /* 31 is reserved for CONNECT (a byte stream to a guest port). */
 } BgrAgentMsgType;
 
 typedef enum {
@@ -98,7 +115,39 @@ typedef enum {
   BGR_AGENT_F_STAT_UPTIME_MS = 56,     /* int */
   BGR_AGENT_F_STAT_DISK_TOTAL = 57,    /* int: bytes of the filesystem at / */
   BGR_AGENT_F_STAT_DISK_FREE = 58,     /* int: bytes available at / */
+  BGR_AGENT_F_SESSION_NAME = 60,  /* str: [A-Za-z0-9_.-]{1,64}, not starting with '.' or '-' */
+  BGR_AGENT_F_SESSION = 61,       /* bytes: one session, a nested field list (SESSIONS) */
+  BGR_AGENT_F_STATE = 62,         /* str: "running" or "exited" */
+  BGR_AGENT_F_STARTED_MS = 63,    /* int: guest wall clock (Unix ms) at start */
+  BGR_AGENT_F_ENDED_MS = 64,      /* int: guest wall clock when it exited; 0 while running */
+  BGR_AGENT_F_STREAM = 65,        /* int: 1 = stdout, 2 = stderr */
+  BGR_AGENT_F_OFFSET = 66,        /* int: byte offset in a stream (counted from its first byte ever) */
+  BGR_AGENT_F_FOLLOW = 67,        /* int: 1 = keep sending until the session ends or DETACH */
+  BGR_AGENT_F_DROPPED = 68,       /* int: bytes dropped (spool cap) before OFFSET */
+  BGR_AGENT_F_REQUIRE = 69,       /* str, repeated: commands that must be in the session's PATH */
+  BGR_AGENT_F_LOG_MAX = 70,       /* int: spool bytes kept per stream */
+  BGR_AGENT_F_GRACE_MS = 71,      /* int: SESSION_STOP: SIGKILL this long after SIGTERM */
+  BGR_AGENT_F_OUT_END = 72,       /* int: stdout bytes written so far */
+  BGR_AGENT_F_OUT_DROPPED = 73,   /* int: stdout bytes dropped so far */
+  BGR_AGENT_F_ERR_END = 74,       /* int */
+  BGR_AGENT_F_ERR_DROPPED = 75,   /* int */
+  BGR_AGENT_F_ATTACHED = 76,      /* int: 1 while a host channel is attached */
+  BGR_AGENT_F_ROWS = 77,          /* int: WINSIZE (reserved) */
+  BGR_AGENT_F_COLS = 78,          /* int: WINSIZE (reserved) */
+  BGR_AGENT_F_PTY = 79,           /* int: reserved: SESSION_START with a pty; refused today */
 } BgrAgentField;
+
+/* SESSION_START STDIN values and STREAM values. */
+#define BGR_AGENT_STDIN_DETACHED 0
+#define BGR_AGENT_STDIN_PIPE 1
+#define BGR_AGENT_STREAM_STDOUT 1
+#define BGR_AGENT_STREAM_STDERR 2
+/* Spool per stream: default and bounds of LOG_MAX. */
+#define BGR_AGENT_LOG_MAX_DEFAULT (8u * 1024 * 1024)
+#define BGR_AGENT_LOG_MAX_MIN (64u * 1024)
+#define BGR_AGENT_LOG_MAX_MAX (256u * 1024 * 1024)
+#define BGR_AGENT_SESSIONS_MAX 64        /* sessions kept (running or exited) */
+#define BGR_AGENT_SESSION_NAME_MAX 64
 
 typedef struct {
   uint16_t type;
@@ -141,6 +190,10 @@ int bgr_agent_fields_next (BgrAgentFieldIter *it, uint16_t *tag, const uint8_t *
                            uint32_t *len);
 /* 0 and *out set when @len is 8, else -1. */
 int bgr_agent_field_int (const uint8_t *val, uint32_t len, int64_t *out);
+
+/* 1 when @s is a valid session name: 1 to BGR_AGENT_SESSION_NAME_MAX
+ * bytes of [A-Za-z0-9_.-], not starting with '.' or '-'. */
+int bgr_agent_session_name_valid (const char *s);
 
 /* A name for a message type ("EXEC"), or "unknown". */
 const char *bgr_agent_msg_name (uint16_t type);

@@ -91,6 +91,24 @@ GPtrArray *bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellabl
                                 GError **error);
 BgrVmStats *bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancellable,
                                  GError **error);
+/* Sessions in a running VM (bgr-engine-sessions.c). */
+BgrVmSession *bgr_engine_vm_session_start (BgrEngine *engine, const char *vm, const char *name,
+                                           const char *const *argv, const char *const *env,
+                                           const char *cwd, const char *stdin_mode,
+                                           const char *const *require, GCancellable *cancellable,
+                                           GError **error);
+GPtrArray *bgr_engine_vm_session_list (BgrEngine *engine, const char *vm, const char *name,
+                                       GCancellable *cancellable, GError **error);
+gboolean bgr_engine_vm_session_logs (BgrEngine *engine, const char *vm, const char *name,
+                                     gint stream, guint tail, gboolean follow, int fd,
+                                     GCancellable *cancellable, GError **error);
+gboolean bgr_engine_vm_session_attach (BgrEngine *engine, const char *vm, const char *name,
+                                       int stdin_fd, int stdout_fd, int stderr_fd,
+                                       gint *out_status, GCancellable *cancellable,
+                                       GError **error);
+BgrVmSession *bgr_engine_vm_session_end (BgrEngine *engine, const char *vm, const char *name,
+                                         gboolean kill, GCancellable *cancellable,
+                                         GError **error);
 /* Background supervision (bangerd, bgr-engine-supervisor.c):
  * reconciliation when VMMs exit, stats sampling, auto-stop of idle VMs. */
 typedef struct _BgrEngineSupervisor BgrEngineSupervisor;

@@ -5,6 +5,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -528,5 +529,60 @@ def test_vm_on_the_fake_vmm(tmp_path):
         assert out.read_bytes() == b"streamed\n"
         client.vm_delete("py", force=True)
         assert client.vm_list() == []
+    finally:
+        client.close()
+
+
+def test_sessions_on_the_fake_vmm(tmp_path):
+    """Sessions through a local client: start with its checks, list, logs,
+    attach (input to a pipe-mode session, and a detach that leaves it
+    running), stop and kill."""
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e" + bytes(45))
+    rootfs = tmp_path / "rootfs.ext4"
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(rootfs), "16M"], check=True,
+                   env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"))
+    cfg = banger.Config.load(_config_file(tmp_path, 'hypervisor = "fake"\n'))
+    client = banger.Client.local(cfg)
+    try:
+        client.image_register("img", rootfs=str(rootfs), kernel=str(kernel))
+        client.vm_create("ss", image="img", memory_mib=128)
+        s = client.vm_session_start("ss", "hello", ["sh", "-c", "echo $GREETING; echo oops >&2"],
+                                    env={"GREETING": "hi"}, cwd="/", require=["sh"])
+        assert s["name"] == "hello" and s["vm"] == "ss" and s["stdin_mode"] == "detached", s
+        assert client.vm_session_logs("ss", "hello", follow=True) == b"hi\n"
+        assert client.vm_session_logs("ss", "hello", stream="stderr") == b"oops\n"
+        assert client.vm_session_get("ss", "hello")["state"] == "exited"
+        with pytest.raises(BangerError) as e:
+            client.vm_session_start("ss", "bad", ["true"], require=["no-such-tool-py"])
+        assert "required command 'no-such-tool-py' not found" in str(e.value)
+        with pytest.raises(BangerError) as e:
+            client.vm_session_get("ss", "ghost")
+        assert e.value.code == ErrorCode.NOT_FOUND
+        assert [x["name"] for x in client.vm_session_list("ss")] == ["hello"]
+
+        client.vm_session_start("ss", "cat", ["cat"], stdin_mode="pipe")
+        status, out, err = client.vm_session_attach("ss", "cat", input=b"through python\n")
+        assert (status, out, err) == (0, b"through python\n", b"")
+
+        client.vm_session_start("ss", "cat2", ["cat"], stdin_mode="pipe")
+        d = banger.Detach()
+
+        def detach_once_attached():
+            deadline = time.monotonic() + 20
+            while not client.vm_session_get("ss", "cat2")["attached"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            d.detach()
+        waiter = threading.Thread(target=detach_once_attached)
+        waiter.start()
+        status, out, _ = client.vm_session_attach("ss", "cat2", detach=d)
+        waiter.join()
+        assert status is None
+        assert client.vm_session_get("ss", "cat2")["state"] == "running"
+        assert client.vm_session_kill("ss", "cat2")["signal"] == 9
+        client.vm_session_start("ss", "sleeper", ["sleep", "1000"])
+        assert client.vm_session_stop("ss", "sleeper")["signal"] == 15
+        client.vm_delete("ss", force=True)
     finally:
         client.close()

@@ -19,5 +19,6 @@
 #include <banger/bgr-operation.h>
 #include <banger/bgr-client.h>
 #include <banger/bgr-workspace.h>
+#include <banger/bgr-session.h>
 
 #undef __BANGER_H_INSIDE__
