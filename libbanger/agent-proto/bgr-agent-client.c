@@ -281,9 +281,12 @@ bgr_agent_conn_send_frame (BgrAgentConn *c, guint16 type, guint32 channel, const
   g_mutex_unlock (&c->write_lock);
   if (!ok)
     {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                   "cannot write to the guest agent: %s", local->message);
-      return FALSE;
+      /* A write fails only when the connection is gone (or given up on
+       * above): say so the same way whether the reader noticed first or
+       * this write did. */
+      g_autofree char *reason = g_strdup_printf ("cannot write to it: %s", local->message);
+      mark_closed (c, reason);
+      return bgr_agent_conn_closed_error (c, error);
     }
   return TRUE;
 }
