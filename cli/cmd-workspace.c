@@ -201,10 +201,12 @@ print_next_steps (BgrWorkspace *ws)
   g_print ("\nNext:\n"
            "  banger vm ssh %s\n"
            "  banger vm acp %s\n"
+           "  banger vm session start %s --name opencode --cwd %s --require-command opencode"
+           " -- opencode serve --hostname 0.0.0.0 --port 4096\n"
            "  opencode attach http://%s.vm:4096 --dir %s\n"
            "  banger vm exec %s -- sh -c 'cd %s && git status'\n"
            "  banger vm workspace export %s    # bring the guest's work back as a branch\n",
-           name, name, name, path, name, path, name);
+           name, name, name, path, name, path, name, path, name);
 }
 
 gboolean
