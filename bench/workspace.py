@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""bench/workspace: how long putting a repository into a VM takes.
+
+Runs the in-process engine (banger --local) as root with a private state and
+cache dir, QEMU under TCG, in its own network and pid namespace (like
+bench/boot.py, whose helpers it uses). A generated repository (--files
+files, --mb MB in all, --commits commits of history, plus an uncommitted
+edit and an untracked file) is measured, in the same run:
+
+  1. `banger vm workspace prepare VM REPO` (metadata mode: a shallow .git,
+     the working files with their uncommitted changes) against
+     `git archive HEAD | banger vm exec VM -- tar -x -C DIR`: the committed
+     tree alone, through the same agent channel. (The issue's anchor pipes
+     into `ssh VM tar -x`; the test image has no sshd.)
+  2. `banger vm run REPO` from start to workspace present against
+     `banger vm create` alone.
+
+Each measurement runs --runs times; medians are printed.
+
+Run by hand as root: python3 bench/workspace.py [--runs 3] [--json]
+Needs a build in ./build, qemu-system-x86_64, busybox, git, e2fsprogs.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import boot  # noqa: E402
+
+note = boot.note
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(
+        description="vm workspace prepare against git archive | vm exec tar -x, and vm run "
+        "against vm create, in the same run. Runs as root inside a private network+pid "
+        "namespace it creates itself. Never run by the test suite.")
+    ap.add_argument("--files", type=int, default=10000, help="files in the repository (default 10000)")
+    ap.add_argument("--mb", type=int, default=200, help="MB of file content (default 200)")
+    ap.add_argument("--commits", type=int, default=3, help="commits of history (default 3)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each measurement (default 3)")
+    ap.add_argument("--kernel-deb", default=os.path.join(boot.ROOT, ".test-cache", "cloud-kernel.deb"),
+                    help="Debian linux-image .deb (default .test-cache/cloud-kernel.deb)")
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    return ap.parse_args()
+
+
+def enter_namespaces():
+    own = os.readlink("/proc/self/ns/net")
+    marker = os.environ.get(boot.NETNS_ENV)
+    if marker is None:
+        os.environ[boot.NETNS_ENV] = own
+        os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
+                              "--kill-child", sys.executable, os.path.abspath(__file__)]
+                  + sys.argv[1:])
+    if own == marker:
+        sys.exit("refusing to run: still in the network namespace this was started from")
+
+
+def make_repo(work, args):
+    repo = os.path.join(work, "repo")
+    os.makedirs(repo)
+    env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
+               GIT_AUTHOR_NAME="B", GIT_AUTHOR_EMAIL="b@example.com",
+               GIT_COMMITTER_NAME="B", GIT_COMMITTER_EMAIL="b@example.com")
+
+    def git(*a):
+        subprocess.run(["git"] + list(a), cwd=repo, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+    git("init", "-q", "-b", "main")
+    per_file = max(1, (args.mb << 20) // args.files)
+    for c in range(args.commits):
+        # Each commit rewrites a share of the files, so history has weight.
+        for i in range(args.files):
+            if c > 0 and i % args.commits != c:
+                continue
+            d = os.path.join(repo, "src", "d%03d" % (i // 100))
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "f%05d.bin" % i), "wb") as f:
+                f.write(os.urandom(per_file))
+        git("add", "-A")
+        git("commit", "-q", "-m", "commit %d" % c)
+    with open(os.path.join(repo, "src", "d000", "f00000.bin"), "ab") as f:
+        f.write(b"uncommitted\n")
+    with open(os.path.join(repo, "untracked.txt"), "w") as f:
+        f.write("new\n")
+    return repo
+
+
+def timed(fn):
+    t0 = time.monotonic()
+    fn()
+    return time.monotonic() - t0
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def main():
+    args = parse_args()
+    boot.QUIET = args.json
+    if os.geteuid() != 0:
+        sys.exit("bench/workspace.py needs root (network namespace, bridge, taps)")
+    if not os.path.exists(args.kernel_deb):
+        sys.exit("no kernel .deb at %s (run the test suite once, or pass --kernel-deb)"
+                 % args.kernel_deb)
+    enter_namespaces()
+    boot.sh(["ip", "link", "set", "lo", "up"])
+    work = tempfile.mkdtemp(prefix="banger-bench-workspace-")
+    cfg = os.path.join(work, "banger.toml")
+    with open(cfg, "w") as f:
+        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "qemu"\n'
+                'qemu_accel = "tcg"\nbridge_name = "bgrws0"\nbridge_ip = "10.80.0.1"\n'
+                'cidr = "10.80.0.0/24"\ntap_pool_size = 2\ndefault_dns = "10.80.0.254"\n'
+                'web_listen_addr = ""\n' % (work, work))
+    os.makedirs(os.path.join(work, "state"))
+    b = boot.Banger(cfg)
+    note("importing the kernel, building the image and a %d-file, %d MB repository..."
+         % (args.files, args.mb))
+    b.run("kernel", "import", "cloud", "--deb", args.kernel_deb)
+    tree = boot.make_tree(work)
+    base = os.path.join(work, "bb.ext4")
+    boot.mkfs(tree, base, 64 << 20)
+    b.run("image", "register", "--name", "bb", "--rootfs", base, "--kernel-ref", "cloud")
+    repo = make_repo(work, args)
+    res = {"files": args.files, "mb": args.mb, "commits": args.commits, "runs": args.runs,
+           "prepare_s": [], "archive_exec_s": [], "create_s": [], "run_s": []}
+
+    b.run("vm", "create", "--name", "ws", "--image", "bb", "--memory", "1G")
+    try:
+        for i in range(args.runs):
+            note("run %d/%d: workspace prepare, then git archive | vm exec tar -x..."
+                 % (i + 1, args.runs))
+            res["prepare_s"].append(timed(lambda: b.run(
+                "vm", "workspace", "prepare", "ws", repo, "--guest-path", "/root/repo")))
+            dest = "/root/archive%d" % i
+
+            def archive():
+                arch = subprocess.Popen(["git", "archive", "HEAD"], cwd=repo,
+                                        stdout=subprocess.PIPE)
+                p = subprocess.run([boot.BANGER, "--local", "-c", cfg, "vm", "exec", "ws", "--",
+                                    "sh", "-c", "mkdir -p %s && tar -x -C %s" % (dest, dest)],
+                                   stdin=arch.stdout, capture_output=True)
+                arch.stdout.close()
+                if arch.wait() != 0 or p.returncode != 0:
+                    raise RuntimeError("git archive | vm exec tar failed: %s" % p.stderr)
+            res["archive_exec_s"].append(timed(archive))
+            b.run("vm", "exec", "ws", "--", "rm", "-rf", dest)
+    finally:
+        b.run("vm", "delete", "--force", "ws", check=False)
+
+    for i in range(args.runs):
+        note("run %d/%d: vm create, then vm run..." % (i + 1, args.runs))
+        res["create_s"].append(timed(lambda: b.run("vm", "create", "--name", "c%d" % i,
+                                                   "--image", "bb")))
+        b.run("vm", "delete", "--force", "c%d" % i)
+        res["run_s"].append(timed(lambda: b.run("vm", "run", repo, "--name", "r%d" % i,
+                                                "--image", "bb")))
+        b.run("vm", "delete", "--force", "r%d" % i)
+    boot.reap_orphans()
+    for k in ("prepare_s", "archive_exec_s", "create_s", "run_s"):
+        res[k + "_median"] = median(res[k])
+    res["prepare_vs_archive"] = res["archive_exec_s_median"] / res["prepare_s_median"]
+    res["run_minus_create_s"] = res["run_s_median"] - res["create_s_median"]
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return
+    print("repository: %d files, %d MB, %d commits, plus an uncommitted edit and an untracked file"
+          % (args.files, args.mb, args.commits))
+    print("  vm workspace prepare (metadata)         median %.2f s  (%s)" % (
+        res["prepare_s_median"], ", ".join("%.2f" % x for x in res["prepare_s"])))
+    print("  git archive HEAD | vm exec tar -x       median %.2f s  (%s)" % (
+        res["archive_exec_s_median"], ", ".join("%.2f" % x for x in res["archive_exec_s"])))
+    print("  archive / prepare: %.2fx (prepare also carries .git and the uncommitted work)"
+          % res["prepare_vs_archive"])
+    print("  vm create                               median %.2f s" % res["create_s_median"])
+    print("  vm run (create + workspace + bootstrap) median %.2f s  (+%.2f s)" % (
+        res["run_s_median"], res["run_minus_create_s"]))
+
+
+if __name__ == "__main__":
+    main()
