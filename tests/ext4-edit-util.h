@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the ext4 editing tests (test-ext4-edit*.c) share: a sandbox
+ * directory, images made by mkfs.ext4 -d from a Debian-like tree (lib ->
+ * usr/lib), host files to put in, and looks inside images with debugfs. */
+#pragma once
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bgr-error-private.h"
+#include "ext4/bgr-ext4-writer-private.h"
+#include "bgr-test-ext4.h"
+
+#define MIB (1024 * 1024)
+
+char *sandbox (void);
+
+char *sandbox_path (const char *name);
+
+void debugfs_write (const char *img, const char *cmd);
+
+char *cat_of (const char *img, const char *path);
+
+guint64 stats_number (const char *img, const char *label);
+
+/* A regular file with @content, @mode, owned by 0:0. */
+void assert_file (const char *img, const char *path, const char *content, const char *mode);
+
+void write_host (const char *path, const char *content, guint mode, gint64 mtime);
+
+void rm_rf (const char *path);
+
+/* A small Debian-like rootfs made by mkfs.ext4 -d: lib -> usr/lib,
+ * bin -> usr/bin, etc/hostname, and the symlinks the resolution tests
+ * walk through. Owners are set to 1000 afterwards, so that 0:0 on added
+ * files shows whatever user runs the test. */
+char *make_debian_image_bs (const char *name, guint size_mib, const char *block_size);
+
+char *make_debian_image (const char *name, guint size_mib);
+
+BgrExt4Writer *open_ok (const char *img);
+
+void close_ok (BgrExt4Writer *w);
+
+void add_data_ok (BgrExt4Writer *w, const char *path, const char *data, gsize len, guint mode);
