@@ -162,23 +162,12 @@ make_host_tree (const char *name, const char *version)
   return g_steal_pointer (&root);
 }
 
+/* What the first add_tree() of make_host_tree ("a") left at
+ * /usr/lib/modules/6.1.0-x, through lib -> usr/lib. */
 static void
-test_add_tree (void)
+check_first_tree (const char *img, const char *top, const char *long_target)
 {
-  g_autofree char *img = make_debian_image ("tree.ext4", 64);
-  g_autofree char *host = make_host_tree ("modules-a", "a");
-  g_autofree char *host2 = NULL;
-  g_autofree char *long_target = g_strnfill (120, 'y');
-  g_autoptr (GError) err = NULL;
   g_autofree char *st = NULL, *data = NULL;
-  const char *top = "/usr/lib/modules/6.1.0-x";
-  BgrExt4Writer *w;
-
-  w = open_ok (img);
-  g_assert_true (bgr_ext4_writer_add_tree (w, host, "/lib/modules/6.1.0-x", NULL, &err));
-  g_assert_no_error (err);
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
 
   /* through lib -> usr/lib, which stays a symlink */
   st = bgr_test_assert_type (img, "/lib", "symlink");
@@ -215,9 +204,18 @@ test_add_tree (void)
   data = cat_of (img, "/usr/lib/modules/6.1.0-x/long");
   g_assert_cmpstr (data, ==, long_target);
   g_clear_pointer (&data, g_free);
+}
 
-  /* Again with other content, through the image's symlinks: existing
-   * files and symlinks replaced, directories merged. */
+/* Again with other content, through the image's symlinks: existing files
+ * and symlinks replaced, directories merged. Returns the host tree. */
+static char *
+add_tree_again (const char *img, const char *top)
+{
+  g_autofree char *host2 = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *st = NULL;
+  BgrExt4Writer *w;
+
   host2 = make_host_tree ("modules-b", "b");
   {
     g_autofree char *p = g_build_filename (host2, "build", NULL);
@@ -242,6 +240,15 @@ test_add_tree (void)
   bgr_test_assert_field (st, "Mode:", "0700");
   g_clear_pointer (&st, g_free);
   bgr_test_assert_absent (img, "/modules");
+  return g_steal_pointer (&host2);
+}
+
+/* Host trees and guest paths add_tree() refuses, the image left sound. */
+static void
+add_tree_refused (const char *img, const char *host, const char *host2)
+{
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w;
 
   /* a host file where the image has a directory */
   {
@@ -281,6 +288,27 @@ test_add_tree (void)
   }
   close_ok (w);
   bgr_test_assert_fsck_clean (img);
+}
+
+static void
+test_add_tree (void)
+{
+  g_autofree char *img = make_debian_image ("tree.ext4", 64);
+  g_autofree char *host = make_host_tree ("modules-a", "a");
+  g_autofree char *host2 = NULL;
+  g_autofree char *long_target = g_strnfill (120, 'y');
+  g_autoptr (GError) err = NULL;
+  const char *top = "/usr/lib/modules/6.1.0-x";
+  BgrExt4Writer *w;
+
+  w = open_ok (img);
+  g_assert_true (bgr_ext4_writer_add_tree (w, host, "/lib/modules/6.1.0-x", NULL, &err));
+  g_assert_no_error (err);
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+  check_first_tree (img, top, long_target);
+  host2 = add_tree_again (img, top);
+  add_tree_refused (img, host, host2);
   rm_rf (host);
   rm_rf (host2);
 }
