@@ -152,6 +152,89 @@ check_agent_hello (GIOStream *stream)
   g_assert_true (saw_version);
 }
 
+/* The agent's endpoint: the hybrid vsock handshake. */
+static void
+check_agent_endpoint (const BgrVmmDriver *drv, BgrVmmInstance *inst)
+{
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GError) err = NULL;
+
+  stream = drv->connect_agent (inst, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (stream);
+  if (g_getenv ("BANGER_AGENT") != NULL && *g_getenv ("BANGER_AGENT") != '\0')
+    check_agent_hello (stream);
+  else
+    {
+      /* Held open, nothing read past the "OK" line. */
+      GSocket *sock = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
+      g_assert_false (g_socket_condition_timed_wait (sock, G_IO_IN, 200 * 1000, NULL, NULL));
+    }
+  g_io_stream_close (stream, NULL, NULL);
+}
+
+/* Metrics: each FlushMetrics line holds amounts since the last flush,
+ * the driver sums them. */
+static void
+check_metrics (const BgrVmmDriver *drv, BgrVmmInstance *inst, guint drives, guint ifaces)
+{
+  g_autoptr (GError) err = NULL;
+  BgrVmmMetrics m;
+
+  g_assert_true (drv->metrics (inst, &m, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (m.cpu_time_ms, >=, 0);
+  g_assert_cmpint (m.rss_bytes, >, 0);
+  g_assert_cmpint (m.disk_read_bytes, ==, drives * FAKE_BLOCK_READ_BYTES);
+  g_assert_cmpint (m.disk_write_bytes, ==, drives * FAKE_BLOCK_WRITE_BYTES);
+  g_assert_cmpint (m.net_rx_bytes, ==, ifaces * FAKE_NET_RX_BYTES);
+  g_assert_cmpint (m.net_tx_bytes, ==, ifaces * FAKE_NET_TX_BYTES);
+  g_assert_true (drv->metrics (inst, &m, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (m.disk_read_bytes, ==, 2 * drives * FAKE_BLOCK_READ_BYTES);
+  g_assert_cmpint (m.disk_write_bytes, ==, 2 * drives * FAKE_BLOCK_WRITE_BYTES);
+  g_assert_cmpint (m.net_rx_bytes, ==, 2 * ifaces * FAKE_NET_RX_BYTES);
+  g_assert_cmpint (m.net_tx_bytes, ==, 2 * ifaces * FAKE_NET_TX_BYTES);
+}
+
+/* Ctrl-Alt-Del ends the VM; then the driver says it is gone. */
+static void
+check_shutdown (Fixture *f, const BgrVmmDriver *drv, BgrVmmInstance *inst, const char *api,
+                const char *vsock)
+{
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GError) err = NULL;
+  BgrVmmMetrics m;
+
+  /* Ctrl-Alt-Del: the guest reboots, Firecracker exits. */
+  g_assert_true (drv->request_shutdown (inst, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_true (bgr_vmm_instance_wait_exit (inst, 10000, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_false (bgr_vmm_instance_is_alive (inst));
+  g_assert_false (g_file_test (api, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (vsock, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&records, g_ptr_array_unref);
+  records = read_records (f);
+  for (guint i = 0; i < records->len; i++)
+    g_assert_cmpstr (json_object_get_string_member (records->pdata[i], "verdict"), ==, "ok");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (records->pdata[records->len - 1], "body"),
+                     "action_type"), ==, "SendCtrlAltDel");
+
+  /* Once it is gone, the driver says so. */
+  g_assert_false (drv->request_shutdown (inst, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO);
+  g_clear_error (&err);
+  g_assert_null (drv->connect_agent (inst, NULL, &err));
+  g_assert_error (err, BGR_ERROR, BGR_ERROR_FAILED);
+  g_clear_error (&err);
+  g_assert_false (drv->metrics (inst, &m, &err));
+  g_assert_cmpint (m.disk_read_bytes, ==, -1);
+  g_clear_error (&err);
+  assert_nothing_running (f);
+}
+
 static void
 start_and_check (Fixture *f)
 {
@@ -163,9 +246,7 @@ start_and_check (Fixture *f)
   g_autofree char *instance_line = NULL;
   g_autoptr (BgrVmmInstance) inst = NULL;
   g_autoptr (GPtrArray) records = NULL;
-  g_autoptr (GIOStream) stream = NULL;
   g_autoptr (GError) err = NULL;
-  BgrVmmMetrics m;
   guint drives = f->config.work_disk != NULL ? 2 : 1;
   guint ifaces = f->config.tap != NULL ? 1 : 0;
 
@@ -195,64 +276,9 @@ start_and_check (Fixture *f)
   g_assert_true (file_has (f->console, f->config.cmdline));
   g_assert_true (file_has (log, "Successfully started microvm"));
 
-  /* The agent's endpoint: the hybrid vsock handshake. */
-  stream = drv->connect_agent (inst, NULL, &err);
-  g_assert_no_error (err);
-  g_assert_nonnull (stream);
-  if (g_getenv ("BANGER_AGENT") != NULL && *g_getenv ("BANGER_AGENT") != '\0')
-    check_agent_hello (stream);
-  else
-    {
-      /* Held open, nothing read past the "OK" line. */
-      GSocket *sock = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
-      g_assert_false (g_socket_condition_timed_wait (sock, G_IO_IN, 200 * 1000, NULL, NULL));
-    }
-  g_io_stream_close (stream, NULL, NULL);
-
-  /* Metrics: each FlushMetrics line holds amounts since the last flush,
-   * the driver sums them. */
-  g_assert_true (drv->metrics (inst, &m, &err));
-  g_assert_no_error (err);
-  g_assert_cmpint (m.cpu_time_ms, >=, 0);
-  g_assert_cmpint (m.rss_bytes, >, 0);
-  g_assert_cmpint (m.disk_read_bytes, ==, drives * FAKE_BLOCK_READ_BYTES);
-  g_assert_cmpint (m.disk_write_bytes, ==, drives * FAKE_BLOCK_WRITE_BYTES);
-  g_assert_cmpint (m.net_rx_bytes, ==, ifaces * FAKE_NET_RX_BYTES);
-  g_assert_cmpint (m.net_tx_bytes, ==, ifaces * FAKE_NET_TX_BYTES);
-  g_assert_true (drv->metrics (inst, &m, &err));
-  g_assert_no_error (err);
-  g_assert_cmpint (m.disk_read_bytes, ==, 2 * drives * FAKE_BLOCK_READ_BYTES);
-  g_assert_cmpint (m.disk_write_bytes, ==, 2 * drives * FAKE_BLOCK_WRITE_BYTES);
-  g_assert_cmpint (m.net_rx_bytes, ==, 2 * ifaces * FAKE_NET_RX_BYTES);
-  g_assert_cmpint (m.net_tx_bytes, ==, 2 * ifaces * FAKE_NET_TX_BYTES);
-
-  /* Ctrl-Alt-Del: the guest reboots, Firecracker exits. */
-  g_assert_true (drv->request_shutdown (inst, NULL, &err));
-  g_assert_no_error (err);
-  g_assert_true (bgr_vmm_instance_wait_exit (inst, 10000, NULL, &err));
-  g_assert_no_error (err);
-  g_assert_false (bgr_vmm_instance_is_alive (inst));
-  g_assert_false (g_file_test (api, G_FILE_TEST_EXISTS));
-  g_assert_false (g_file_test (vsock, G_FILE_TEST_EXISTS));
-  g_clear_pointer (&records, g_ptr_array_unref);
-  records = read_records (f);
-  for (guint i = 0; i < records->len; i++)
-    g_assert_cmpstr (json_object_get_string_member (records->pdata[i], "verdict"), ==, "ok");
-  g_assert_cmpstr (json_object_get_string_member (
-                     json_object_get_object_member (records->pdata[records->len - 1], "body"),
-                     "action_type"), ==, "SendCtrlAltDel");
-
-  /* Once it is gone, the driver says so. */
-  g_assert_false (drv->request_shutdown (inst, NULL, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOTHING_TO_DO);
-  g_clear_error (&err);
-  g_assert_null (drv->connect_agent (inst, NULL, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_FAILED);
-  g_clear_error (&err);
-  g_assert_false (drv->metrics (inst, &m, &err));
-  g_assert_cmpint (m.disk_read_bytes, ==, -1);
-  g_clear_error (&err);
-  assert_nothing_running (f);
+  check_agent_endpoint (drv, inst);
+  check_metrics (drv, inst, drives, ifaces);
+  check_shutdown (f, drv, inst, api, vsock);
 }
 
 static void
