@@ -53,6 +53,82 @@ typedef struct {
   const char *fault;    /* part of the fault message */
 } RawCase;
 
+/* Like Firecracker, it refuses options it does not know. */
+static void
+check_refuses_options (Fixture *f, const char *api)
+{
+  const char *const bad[] = { f->fake, "--api-sock", api, "--config-file", "x.json", NULL };
+  BgrRun run = { 0 };
+
+  bgr_run_env (&run, NULL, bad);
+  g_assert_cmpint (run.status, ==, 153);
+  g_assert_nonnull (strstr (run.err, "--config-file"));
+  bgr_run_clear (&run);
+  g_assert_false (g_file_test (api, G_FILE_TEST_EXISTS));
+}
+
+/* Starts the stand-in on @api; its output goes to the console file, not
+ * into the TAP stream. */
+static GPid
+spawn_stand_in (Fixture *f, const char *api)
+{
+  const char *argv[] = { f->fake, "--api-sock", api, "--id", "checker", NULL };
+  g_autoptr (GError) err = NULL;
+  GPid pid;
+  int out_fd;
+
+  out_fd = open (f->console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  g_assert_cmpint (out_fd, >=, 0);
+  g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
+                          -1, out_fd, out_fd, &err);
+  close (out_fd);
+  g_assert_no_error (err);
+  for (int i = 0; i < 500 && !g_file_test (api, G_FILE_TEST_EXISTS); i++)
+    g_usleep (10000);
+  g_assert_true (g_file_test (api, G_FILE_TEST_EXISTS));
+  return pid;
+}
+
+/* Sends @cases in turn; each answer must be the expected one. */
+static void
+send_cases (const char *api, const RawCase *cases, gsize n_cases)
+{
+  for (gsize i = 0; i < n_cases; i++)
+    {
+      const RawCase *rc = &cases[i];
+      g_autofree char *resp = NULL;
+      guint code = raw_http (api, rc->method, rc->path, rc->body, &resp);
+
+      g_test_message ("%s %s %s -> %u %s", rc->method, rc->path, rc->body ? rc->body : "", code,
+                      resp);
+      g_assert_cmpuint (code, ==, rc->status);
+      if (rc->status == 400)
+        g_assert_nonnull (strstr (resp, "\"fault_message\""));
+      if (rc->fault != NULL)
+        g_assert_nonnull (strstr (resp, rc->fault));
+    }
+}
+
+/* Every request recorded, with the verdict the response showed. */
+static void
+check_case_records (Fixture *f, const RawCase *cases, gsize n_cases)
+{
+  g_autoptr (GPtrArray) records = read_records (f);
+
+  g_assert_cmpuint (records->len, ==, n_cases);
+  for (gsize i = 0; i < n_cases; i++)
+    {
+      JsonObject *r = records->pdata[i];
+      g_assert_cmpstr (json_object_get_string_member (r, "method"), ==, cases[i].method);
+      g_assert_cmpstr (json_object_get_string_member (r, "path"), ==, cases[i].path);
+      g_assert_cmpint (json_object_get_int_member (r, "status"), ==, cases[i].status);
+      g_assert_cmpstr (json_object_get_string_member (r, "verdict"), ==,
+                       cases[i].rule != NULL ? "violation" : "ok");
+      g_assert_cmpstr (json_object_get_string_member_with_default (r, "rule", NULL), ==,
+                       cases[i].rule);
+    }
+}
+
 static void
 test_stand_in_checks (Fixture *f, gconstpointer data)
 {
@@ -119,63 +195,13 @@ test_stand_in_checks (Fixture *f, gconstpointer data)
     { "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}", 400, "order",
       "metrics system is not initialized" },
   };
-  const char *argv[] = { f->fake, "--api-sock", api, "--id", "checker", NULL };
-  g_autoptr (GPtrArray) records = NULL;
-  g_autoptr (GError) err = NULL;
-  BgrRun run = { 0 };
   GPid pid;
-  int status = 0, out_fd;
+  int status = 0;
 
-  /* Like Firecracker, it refuses options it does not know. */
-  {
-    const char *const bad[] = { f->fake, "--api-sock", api, "--config-file", "x.json", NULL };
-    bgr_run_env (&run, NULL, bad);
-    g_assert_cmpint (run.status, ==, 153);
-    g_assert_nonnull (strstr (run.err, "--config-file"));
-    bgr_run_clear (&run);
-    g_assert_false (g_file_test (api, G_FILE_TEST_EXISTS));
-  }
-
-  /* Its output goes to the console file, not into the TAP stream. */
-  out_fd = open (f->console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  g_assert_cmpint (out_fd, >=, 0);
-  g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
-                          -1, out_fd, out_fd, &err);
-  close (out_fd);
-  g_assert_no_error (err);
-  for (int i = 0; i < 500 && !g_file_test (api, G_FILE_TEST_EXISTS); i++)
-    g_usleep (10000);
-  g_assert_true (g_file_test (api, G_FILE_TEST_EXISTS));
-
-  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      const RawCase *rc = &cases[i];
-      g_autofree char *resp = NULL;
-      guint code = raw_http (api, rc->method, rc->path, rc->body, &resp);
-
-      g_test_message ("%s %s %s -> %u %s", rc->method, rc->path, rc->body ? rc->body : "", code,
-                      resp);
-      g_assert_cmpuint (code, ==, rc->status);
-      if (rc->status == 400)
-        g_assert_nonnull (strstr (resp, "\"fault_message\""));
-      if (rc->fault != NULL)
-        g_assert_nonnull (strstr (resp, rc->fault));
-    }
-
-  /* Every request recorded, with the verdict the response showed. */
-  records = read_records (f);
-  g_assert_cmpuint (records->len, ==, G_N_ELEMENTS (cases));
-  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      JsonObject *r = records->pdata[i];
-      g_assert_cmpstr (json_object_get_string_member (r, "method"), ==, cases[i].method);
-      g_assert_cmpstr (json_object_get_string_member (r, "path"), ==, cases[i].path);
-      g_assert_cmpint (json_object_get_int_member (r, "status"), ==, cases[i].status);
-      g_assert_cmpstr (json_object_get_string_member (r, "verdict"), ==,
-                       cases[i].rule != NULL ? "violation" : "ok");
-      g_assert_cmpstr (json_object_get_string_member_with_default (r, "rule", NULL), ==,
-                       cases[i].rule);
-    }
+  check_refuses_options (f, api);
+  pid = spawn_stand_in (f, api);
+  send_cases (api, cases, G_N_ELEMENTS (cases));
+  check_case_records (f, cases, G_N_ELEMENTS (cases));
 
   /* SIGTERM: it exits and removes its socket. */
   g_assert_no_errno (kill (pid, SIGTERM));
