@@ -8,14 +8,13 @@
 
 /* ---- full filesystems ----------------------------------------------- */
 
-static void
-test_no_space (void)
+/* A new image of 512 blocks at @img, refused a file known too big, then
+ * filled with one-block files until one fails; returns how many went in. */
+static guint
+fill_until_full (const char *img, const char *block)
 {
-  g_autofree char *img = sandbox_path ("full.ext4");
-  g_autofree char *block = g_strnfill (4096, 'x');
-  g_autofree char *huge = NULL, *fill = NULL, *host = NULL;
+  g_autofree char *huge = NULL;
   g_autoptr (GError) err = NULL;
-  guint64 free_blocks;
   BgrExt4Writer *w;
   guint n = 0;
 
@@ -48,6 +47,21 @@ test_no_space (void)
   close_ok (w);
   bgr_test_assert_fsck_clean (img);
   g_assert_cmpuint (n, >, 300);
+  return n;
+}
+
+static void
+test_no_space (void)
+{
+  g_autofree char *img = sandbox_path ("full.ext4");
+  g_autofree char *block = g_strnfill (4096, 'x');
+  g_autofree char *fill = NULL, *host = NULL;
+  g_autoptr (GError) err = NULL;
+  guint64 free_blocks;
+  BgrExt4Writer *w;
+  guint n;
+
+  n = fill_until_full (img, block);
 
   /* Every other file emptied: the free blocks are single ones, and a
    * file of all of them needs an extent block more. It fails half-way

@@ -341,6 +341,42 @@ resolve_with_config (const char *json, GError **error, BgrOciImage **out)
   *out = resolve (auth_reg.host, "test/single", "linux/amd64", error);
 }
 
+/* Helpers that cannot answer: the login error says why, escaped; a
+ * helper name that could be a path is refused before anything runs. */
+static void
+cred_helpers_refused (void)
+{
+  /* A missing or failing helper: the login error says why. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"nosuchhelper\"}", &error, &img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "docker-credential-nosuchhelper"));
+    g_assert_nonnull (strstr (error->message, "not in PATH"));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"bgrfail\"}", &error, &img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "helper exploded \\x1b[31m red"));
+    g_assert_null (strchr (error->message, '\033'));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+
+    resolve_with_config ("{\"credsStore\":\"../../bin/sh\"}", &error, &img);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_assert_nonnull (strstr (error->message, "invalid credential helper"));
+  }
+}
+
 /* credsStore / credHelpers: docker-credential-NAME get, as docker runs it. */
 static void
 test_cred_helpers (void)
@@ -402,36 +438,7 @@ test_cred_helpers (void)
     resolve_with_config (json, &error, &img);
     g_assert_no_error (error);
   }
-  /* A missing or failing helper: the login error says why. */
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (BgrOciImage) img = NULL;
-
-    resolve_with_config ("{\"credsStore\":\"nosuchhelper\"}", &error, &img);
-    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
-    g_test_message ("%s", error->message);
-    g_assert_nonnull (strstr (error->message, "docker-credential-nosuchhelper"));
-    g_assert_nonnull (strstr (error->message, "not in PATH"));
-  }
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (BgrOciImage) img = NULL;
-
-    resolve_with_config ("{\"credsStore\":\"bgrfail\"}", &error, &img);
-    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
-    g_test_message ("%s", error->message);
-    g_assert_nonnull (strstr (error->message, "helper exploded \\x1b[31m red"));
-    g_assert_null (strchr (error->message, '\033'));
-  }
-  /* A helper name that could be a path is refused before anything runs. */
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (BgrOciImage) img = NULL;
-
-    resolve_with_config ("{\"credsStore\":\"../../bin/sh\"}", &error, &img);
-    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
-    g_assert_nonnull (strstr (error->message, "invalid credential helper"));
-  }
+  cred_helpers_refused ();
   g_setenv ("PATH", old_path, TRUE);
   g_unsetenv ("REGISTRY_AUTH_FILE");
 }

@@ -10,6 +10,53 @@
 
 #include "vmm-firecracker-harness.h"
 
+/* The drives, network interface and balloon requests, each only when the
+ * configuration has it, with its values. */
+static void
+check_device_requests (const BgrVmmConfig *c, GPtrArray *records)
+{
+  JsonObject *b;
+
+  b = record_body (records, "PUT", "/drives/rootfs");
+  assert_members (b, "drive_id,is_read_only,is_root_device,path_on_host");
+  g_assert_cmpstr (json_object_get_string_member (b, "drive_id"), ==, "rootfs");
+  g_assert_cmpstr (json_object_get_string_member (b, "path_on_host"), ==, c->rootfs);
+  g_assert_true (json_object_get_boolean_member (b, "is_root_device"));
+  g_assert_false (json_object_get_boolean_member (b, "is_read_only"));
+  if (c->work_disk != NULL)
+    {
+      b = record_body (records, "PUT", "/drives/work");
+      g_assert_cmpstr (json_object_get_string_member (b, "drive_id"), ==, "work");
+      g_assert_cmpstr (json_object_get_string_member (b, "path_on_host"), ==, c->work_disk);
+      g_assert_false (json_object_get_boolean_member (b, "is_root_device"));
+      g_assert_false (json_object_get_boolean_member (b, "is_read_only"));
+    }
+  else
+    g_assert_null (find_record (records, "PUT", "/drives/work"));
+
+  if (c->tap != NULL)
+    {
+      b = record_body (records, "PUT", "/network-interfaces/eth0");
+      assert_members (b, "guest_mac,host_dev_name,iface_id");
+      g_assert_cmpstr (json_object_get_string_member (b, "iface_id"), ==, "eth0");
+      g_assert_cmpstr (json_object_get_string_member (b, "host_dev_name"), ==, c->tap);
+      g_assert_cmpstr (json_object_get_string_member (b, "guest_mac"), ==, c->mac);
+    }
+  else
+    g_assert_null (find_record (records, "PUT", "/network-interfaces/eth0"));
+
+  if (c->reclaim_memory)
+    {
+      b = record_body (records, "PUT", "/balloon");
+      assert_members (b, "amount_mib,deflate_on_oom,free_page_reporting");
+      g_assert_cmpint (json_object_get_int_member (b, "amount_mib"), ==, 0);
+      g_assert_true (json_object_get_boolean_member (b, "deflate_on_oom"));
+      g_assert_true (json_object_get_boolean_member (b, "free_page_reporting"));
+    }
+  else
+    g_assert_null (find_record (records, "PUT", "/balloon"));
+}
+
 static void
 check_requests (Fixture *f, GPtrArray *records)
 {
@@ -57,44 +104,7 @@ check_requests (Fixture *f, GPtrArray *records)
   else
     g_assert_false (json_object_has_member (b, "initrd_path"));
 
-  b = record_body (records, "PUT", "/drives/rootfs");
-  assert_members (b, "drive_id,is_read_only,is_root_device,path_on_host");
-  g_assert_cmpstr (json_object_get_string_member (b, "drive_id"), ==, "rootfs");
-  g_assert_cmpstr (json_object_get_string_member (b, "path_on_host"), ==, c->rootfs);
-  g_assert_true (json_object_get_boolean_member (b, "is_root_device"));
-  g_assert_false (json_object_get_boolean_member (b, "is_read_only"));
-  if (c->work_disk != NULL)
-    {
-      b = record_body (records, "PUT", "/drives/work");
-      g_assert_cmpstr (json_object_get_string_member (b, "drive_id"), ==, "work");
-      g_assert_cmpstr (json_object_get_string_member (b, "path_on_host"), ==, c->work_disk);
-      g_assert_false (json_object_get_boolean_member (b, "is_root_device"));
-      g_assert_false (json_object_get_boolean_member (b, "is_read_only"));
-    }
-  else
-    g_assert_null (find_record (records, "PUT", "/drives/work"));
-
-  if (c->tap != NULL)
-    {
-      b = record_body (records, "PUT", "/network-interfaces/eth0");
-      assert_members (b, "guest_mac,host_dev_name,iface_id");
-      g_assert_cmpstr (json_object_get_string_member (b, "iface_id"), ==, "eth0");
-      g_assert_cmpstr (json_object_get_string_member (b, "host_dev_name"), ==, c->tap);
-      g_assert_cmpstr (json_object_get_string_member (b, "guest_mac"), ==, c->mac);
-    }
-  else
-    g_assert_null (find_record (records, "PUT", "/network-interfaces/eth0"));
-
-  if (c->reclaim_memory)
-    {
-      b = record_body (records, "PUT", "/balloon");
-      assert_members (b, "amount_mib,deflate_on_oom,free_page_reporting");
-      g_assert_cmpint (json_object_get_int_member (b, "amount_mib"), ==, 0);
-      g_assert_true (json_object_get_boolean_member (b, "deflate_on_oom"));
-      g_assert_true (json_object_get_boolean_member (b, "free_page_reporting"));
-    }
-  else
-    g_assert_null (find_record (records, "PUT", "/balloon"));
+  check_device_requests (c, records);
 
   b = record_body (records, "PUT", "/vsock");
   assert_members (b, "guest_cid,uds_path");
