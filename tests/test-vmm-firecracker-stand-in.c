@@ -215,7 +215,7 @@ main (int argc, char **argv)
 {
   if (!fc_test_init (&argc, &argv))
     return g_test_run () == 0 ? 77 : 1; /* ctest's SKIP_RETURN_CODE, not a pass */
-  g_test_add ("/vmm-firecracker/stand-in-checks", Fixture, NULL, fixture_setup, test_stand_in_checks,
-              fixture_teardown);
+  g_test_add ("/vmm-firecracker/stand-in-checks", Fixture, NULL, fixture_setup,
+              test_stand_in_checks, fixture_teardown);
   return g_test_run ();
 }

@@ -526,12 +526,12 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/vmm-firecracker/start-minimal", Fixture, NULL, fixture_setup, test_start_minimal,
               fixture_teardown);
-  g_test_add ("/vmm-firecracker/refused-before-spawn", Fixture, NULL, fixture_setup, test_refused_before_spawn,
-              fixture_teardown);
+  g_test_add ("/vmm-firecracker/refused-before-spawn", Fixture, NULL, fixture_setup,
+              test_refused_before_spawn, fixture_teardown);
   g_test_add ("/vmm-firecracker/exits-at-once", Fixture, NULL, fixture_setup, test_exits_at_once,
               fixture_teardown);
-  g_test_add ("/vmm-firecracker/request-refused", Fixture, NULL, fixture_setup, test_request_refused,
-              fixture_teardown);
+  g_test_add ("/vmm-firecracker/request-refused", Fixture, NULL, fixture_setup,
+              test_request_refused, fixture_teardown);
   g_test_add ("/vmm-firecracker/metrics-file", Fixture, NULL, fixture_setup, test_metrics_file,
               fixture_teardown);
   return g_test_run ();

@@ -47,8 +47,9 @@ bgr_ext4_write_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *i
  * block with a pread: the unix I/O manager caches only 8 blocks), which
  * makes layers with big directories quadratic. So each directory is read
  * once into a table (name -> inode), kept in fs->priv_data (inode -> table)
- * and kept up to date by bgr_ext4_link_entry(), bgr_ext4_remove_entry(), bgr_ext4_make_dir() and
- * bgr_ext4_release_inode(), the only functions here that change entries. */
+ * and kept up to date by bgr_ext4_link_entry(), bgr_ext4_remove_entry(),
+ * bgr_ext4_make_dir() and bgr_ext4_release_inode(), the only functions that
+ * change entries. */
 
 static GHashTable *
 dir_tables (ext2_filsys fs)
