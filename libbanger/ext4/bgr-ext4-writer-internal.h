@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the pieces of the ext4 writer share (bgr-ext4-writer*.c); the
- * outside interface is bgr-ext4-writer-private.h. Layers go:
- * bgr-ext4-writer-dirs.c (inodes, cached directory entries) under
- * -data.c (metadata, xattrs, file data) and -resolve.c (layer paths,
- * layer errors), under -layer.c (replaying a layer); -add.c (adding host
- * files) under -tree.c (adding host directories); bgr-ext4-writer.c
- * creates, opens and closes images. */
+ * outside interface is bgr-ext4-writer-private.h. Each file calls only
+ * those listed before it:
+ *   -dirs.c     inodes, directory entries (cached), symlink targets
+ *   -resolve.c  layer paths resolved in the image, layer errors
+ *   -data.c     metadata, xattrs, file data
+ *   -layer.c    a layer replayed: entries, hardlinks, whiteouts
+ *   -add.c      host files added to an existing image
+ *   -tree.c     host directories added
+ * and bgr-ext4-writer.c creates, opens and closes images. */
 #pragma once
 
 #include <archive.h>
