@@ -48,29 +48,40 @@ typedef struct {
   GArray *progress; /* pairs of guint64: done, total */
 } Fixture;
 
+/* The payload's bytes (PAYLOAD_SIZE of them). */
 const char *payload_data (void);
 
+/* Starts the server thread and waits until it serves; dest and part are
+ * in the isolated cache directory. _teardown() stops the server. */
 void fixture_setup (Fixture *f, gconstpointer data);
 
 void fixture_teardown (Fixture *f, gconstpointer data);
 
+/* http://127.0.0.1:PORT@path. */
 char *url_for (Fixture *f, const char *path);
 
+/* How many requests @path got. */
 guint hits (Fixture *f, const char *path);
 
+/* The Range header of the @request-th request, "" for none. */
 char *range_of (Fixture *f, guint request);
 
+/* A progress callback that keeps every report in f->progress. */
 void record_progress (guint64 done, guint64 total, gpointer user_data);
 
 /* Reports never go backwards and end at (total, total). */
 void assert_progress (Fixture *f, guint64 total);
 
+/* dest holds the whole payload and no .part is left. */
 void assert_dest_is_payload (Fixture *f);
 
+/* Neither dest nor .part exists. */
 void assert_nothing_left (Fixture *f);
 
+/* A .part file as an earlier try would have left it. */
 void write_part (Fixture *f, const void *data, gsize len);
 
+/* bgr_download_file() of @path into dest, progress recorded. */
 gboolean download (Fixture *f, SoupSession *session, const char *path, gint64 size, const char *sha,
                    GCancellable *cancellable, GError **error);
 

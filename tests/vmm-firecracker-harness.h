@@ -33,14 +33,18 @@ typedef struct {
   BgrVmmConfig config;
 } Fixture;
 
+/* Writes @name in the fixture's directory; its path. */
 char *put_file (Fixture *f, const char *name, const void *data, gsize len);
 
 /* The stand-in runs as the `firecracker` binary; without its executable bit
  * (a checkout that lost it) a wrapper runs it with python3. */
 char *fake_binary (Fixture *f);
 
+/* A short temporary directory with a fake kernel, initrd, rootfs and work
+ * disk, the stand-in, and a config that uses them; _teardown() cleans up. */
 void fixture_setup (Fixture *f, gconstpointer data);
 
+/* No stand-in process of this fixture is left. */
 void assert_nothing_running (Fixture *f);
 
 void fixture_teardown (Fixture *f, gconstpointer data);
@@ -48,15 +52,19 @@ void fixture_teardown (Fixture *f, gconstpointer data);
 /* The stand-in's record: one JSON object per request. */
 GPtrArray *read_records (Fixture *f);
 
+/* The record of @method @path, NULL when there is none. */
 JsonObject *find_record (GPtrArray *records, const char *method, const char *path);
 
+/* The body of the record of @method @path, which must exist. */
 JsonObject *record_body (GPtrArray *records, const char *method, const char *path);
 
 /* The members of @o, sorted and joined, to compare key sets exactly. */
 char *member_names (JsonObject *o);
 
+/* @o has exactly the keys @expected (sorted, comma-separated). */
 void assert_members (JsonObject *o, const char *expected);
 
+/* Whether the file at @path contains @text. */
 gboolean file_has (const char *path, const char *text);
 
 /* g_test_init() for these tests; FALSE (with the skipped test
