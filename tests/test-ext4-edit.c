@@ -1,207 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Existing ext4 images edited (ext4/bgr-ext4-writer.c): host files put in
- * through bgr_ext4_writer_open() and the add calls, images grown with
- * bgr_ext4_grow(). Images come from mkfs.ext4 -d (a Debian-like tree with
- * lib -> usr/lib) and from bgr_ext4_writer_create(); the results are
- * checked entry by entry with debugfs and as a whole with e2fsck. */
+/* Existing ext4 images edited (ext4/bgr-ext4-writer-add.c, -tree.c): host
+ * files and trees put in through bgr_ext4_writer_open() and the add calls,
+ * paths resolved through the image's symlinks. Images come from mkfs.ext4
+ * -d (a Debian-like tree with lib -> usr/lib) and from
+ * bgr_ext4_writer_create(); the results are checked entry by entry with
+ * debugfs and as a whole with e2fsck. test-ext4-edit-limits.c has full
+ * filesystems, growing and refused images. */
 #include "config.h"
 
-#include <fcntl.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "bgr-error-private.h"
-#include "ext4/bgr-ext4-writer-private.h"
-#include "bgr-test-ext4.h"
-
-#define MIB (1024 * 1024)
-
-static char *
-sandbox (void)
-{
-  char *dir = g_build_filename (g_get_user_data_dir (), "sandbox", NULL);
-
-  g_mkdir_with_parents (dir, 0700);
-  return dir;
-}
-
-static char *
-sandbox_path (const char *name)
-{
-  g_autofree char *dir = sandbox ();
-  return g_build_filename (dir, name, NULL);
-}
-
-static void
-debugfs_write (const char *img, const char *cmd)
-{
-  BgrRun r;
-
-  bgr_run_env (&r, NULL, (const char *const[]){ bgr_test_tool ("debugfs"), "-w", "-R", cmd, img, NULL });
-  g_assert_cmpint (r.status, ==, 0);
-  bgr_run_clear (&r);
-}
-
-static char *
-cat_of (const char *img, const char *path)
-{
-  g_autofree char *cmd = g_strdup_printf ("cat \"%s\"", path);
-  char *out = bgr_test_debugfs (img, cmd);
-
-  return out != NULL ? out : g_strdup ("");
-}
-
-static guint64
-stats_number (const char *img, const char *label)
-{
-  g_autofree char *st = bgr_test_debugfs (img, "stats");
-  g_autofree char *v = bgr_test_field (st, label);
-
-  return g_ascii_strtoull (v, NULL, 10);
-}
-
-/* A regular file with @content, @mode, owned by 0:0. */
-static void
-assert_file (const char *img, const char *path, const char *content, const char *mode)
-{
-  g_autofree char *st = bgr_test_assert_type (img, path, "regular");
-  g_autofree char *data = cat_of (img, path);
-
-  bgr_test_assert_field (st, "Mode:", mode);
-  bgr_test_assert_field (st, "User:", "0");
-  bgr_test_assert_field (st, "Group:", "0");
-  g_assert_cmpstr (data, ==, content);
-}
-
-static void
-write_host (const char *path, const char *content, guint mode, gint64 mtime)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  struct timespec ts[2];
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_assert_true (g_file_set_contents (path, content, -1, NULL));
-  g_assert_cmpint (chmod (path, mode), ==, 0);
-  if (mtime != 0)
-    {
-      ts[0].tv_sec = ts[1].tv_sec = mtime;
-      ts[0].tv_nsec = ts[1].tv_nsec = 0;
-      g_assert_cmpint (utimensat (AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), ==, 0);
-    }
-}
-
-static void
-rm_rf (const char *path)
-{
-  BgrRun r;
-
-  bgr_run_env (&r, NULL, (const char *const[]){ "rm", "-rf", path, NULL });
-  bgr_run_clear (&r);
-}
-
-/* A small Debian-like rootfs made by mkfs.ext4 -d: lib -> usr/lib,
- * bin -> usr/bin, etc/hostname, and the symlinks the resolution tests
- * walk through. Owners are set to 1000 afterwards, so that 0:0 on added
- * files shows whatever user runs the test. */
-static char *
-make_debian_image_bs (const char *name, guint size_mib, const char *block_size)
-{
-  g_autofree char *tree = sandbox_path ("tree");
-  g_autofree char *img = sandbox_path (name);
-  g_autofree char *size = g_strdup_printf ("%uM", size_mib);
-  g_autofree char *p = NULL;
-  BgrRun r;
-
-  rm_rf (tree);
-  g_unlink (img);
-  p = g_build_filename (tree, "usr/lib/x86_64-linux-gnu", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
-  g_clear_pointer (&p, g_free);
-  p = g_build_filename (tree, "usr/bin", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
-  g_clear_pointer (&p, g_free);
-  p = g_build_filename (tree, "usr/share", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
-  g_clear_pointer (&p, g_free);
-  p = g_build_filename (tree, "srv", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (p, 0755), ==, 0);
-  g_clear_pointer (&p, g_free);
-  p = g_build_filename (tree, "etc/hostname", NULL);
-  write_host (p, "debian\n", 0644, 0);
-  g_clear_pointer (&p, g_free);
-  p = g_build_filename (tree, "etc/two-a", NULL);
-  write_host (p, "shared\n", 0644, 0);
-  {
-    g_autofree char *b = g_build_filename (tree, "etc/two-b", NULL);
-    g_assert_cmpint (link (p, b), ==, 0);
-  }
-  {
-    const char *links[][2] = {
-      { "usr/lib", "lib" },
-      { "usr/bin", "bin" },
-      { "../run/resolv.conf", "etc/resolv.conf" },
-      /* relative, climbing far above the root: clamped there */
-      { "../../../../../../usr/share", "usr/lib/alt" },
-      /* absolute: from the image root, not the host's */
-      { "/srv", "opt" },
-      { "loop2", "loop1" },
-      { "loop1", "loop2" },
-    };
-    for (guint i = 0; i < G_N_ELEMENTS (links); i++)
-      {
-        g_autofree char *l = g_build_filename (tree, links[i][1], NULL);
-        g_assert_cmpint (symlink (links[i][0], l), ==, 0);
-      }
-  }
-  bgr_run_env (&r, NULL,
-               (const char *const[]){ bgr_test_tool ("mkfs.ext4"), "-q", "-F", "-b", block_size, "-E",
-                                      "root_owner=0:0", "-d", tree, img, size, NULL });
-  g_assert_cmpint (r.status, ==, 0);
-  bgr_run_clear (&r);
-  debugfs_write (img, "sif /etc/hostname uid 1000");
-  debugfs_write (img, "sif /etc/hostname gid 1000");
-  rm_rf (tree);
-  bgr_test_assert_fsck_clean (img);
-  return g_steal_pointer (&img);
-}
-
-static char *
-make_debian_image (const char *name, guint size_mib)
-{
-  return make_debian_image_bs (name, size_mib, "4096");
-}
-
-static BgrExt4Writer *
-open_ok (const char *img)
-{
-  g_autoptr (GError) err = NULL;
-  BgrExt4Writer *w = bgr_ext4_writer_open (img, &err);
-
-  g_assert_no_error (err);
-  g_assert_nonnull (w);
-  return w;
-}
-
-static void
-close_ok (BgrExt4Writer *w)
-{
-  g_autoptr (GError) err = NULL;
-
-  g_assert_true (bgr_ext4_writer_close (w, &err));
-  g_assert_no_error (err);
-}
-
-static void
-add_data_ok (BgrExt4Writer *w, const char *path, const char *data, gsize len, guint mode)
-{
-  g_autoptr (GError) err = NULL;
-
-  gboolean ok = bgr_ext4_writer_add_data (w, path, data, len, mode, &err);
-
-  g_assert_no_error (err);
-  g_assert_true (ok);
-}
+#include "ext4-edit-util.h"
 
 /* ---- add_data, add_file --------------------------------------------- */
 
@@ -355,23 +162,12 @@ make_host_tree (const char *name, const char *version)
   return g_steal_pointer (&root);
 }
 
+/* What the first add_tree() of make_host_tree ("a") left at
+ * /usr/lib/modules/6.1.0-x, through lib -> usr/lib. */
 static void
-test_add_tree (void)
+check_first_tree (const char *img, const char *top, const char *long_target)
 {
-  g_autofree char *img = make_debian_image ("tree.ext4", 64);
-  g_autofree char *host = make_host_tree ("modules-a", "a");
-  g_autofree char *host2 = NULL;
-  g_autofree char *long_target = g_strnfill (120, 'y');
-  g_autoptr (GError) err = NULL;
   g_autofree char *st = NULL, *data = NULL;
-  const char *top = "/usr/lib/modules/6.1.0-x";
-  BgrExt4Writer *w;
-
-  w = open_ok (img);
-  g_assert_true (bgr_ext4_writer_add_tree (w, host, "/lib/modules/6.1.0-x", NULL, &err));
-  g_assert_no_error (err);
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
 
   /* through lib -> usr/lib, which stays a symlink */
   st = bgr_test_assert_type (img, "/lib", "symlink");
@@ -408,9 +204,18 @@ test_add_tree (void)
   data = cat_of (img, "/usr/lib/modules/6.1.0-x/long");
   g_assert_cmpstr (data, ==, long_target);
   g_clear_pointer (&data, g_free);
+}
 
-  /* Again with other content, through the image's symlinks: existing
-   * files and symlinks replaced, directories merged. */
+/* Again with other content, through the image's symlinks: existing files
+ * and symlinks replaced, directories merged. Returns the host tree. */
+static char *
+add_tree_again (const char *img, const char *top)
+{
+  g_autofree char *host2 = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree char *st = NULL;
+  BgrExt4Writer *w;
+
   host2 = make_host_tree ("modules-b", "b");
   {
     g_autofree char *p = g_build_filename (host2, "build", NULL);
@@ -435,6 +240,15 @@ test_add_tree (void)
   bgr_test_assert_field (st, "Mode:", "0700");
   g_clear_pointer (&st, g_free);
   bgr_test_assert_absent (img, "/modules");
+  return g_steal_pointer (&host2);
+}
+
+/* Host trees and guest paths add_tree() refuses, the image left sound. */
+static void
+add_tree_refused (const char *img, const char *host, const char *host2)
+{
+  g_autoptr (GError) err = NULL;
+  BgrExt4Writer *w;
 
   /* a host file where the image has a directory */
   {
@@ -474,6 +288,27 @@ test_add_tree (void)
   }
   close_ok (w);
   bgr_test_assert_fsck_clean (img);
+}
+
+static void
+test_add_tree (void)
+{
+  g_autofree char *img = make_debian_image ("tree.ext4", 64);
+  g_autofree char *host = make_host_tree ("modules-a", "a");
+  g_autofree char *host2 = NULL;
+  g_autofree char *long_target = g_strnfill (120, 'y');
+  g_autoptr (GError) err = NULL;
+  const char *top = "/usr/lib/modules/6.1.0-x";
+  BgrExt4Writer *w;
+
+  w = open_ok (img);
+  g_assert_true (bgr_ext4_writer_add_tree (w, host, "/lib/modules/6.1.0-x", NULL, &err));
+  g_assert_no_error (err);
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+  check_first_tree (img, top, long_target);
+  host2 = add_tree_again (img, top);
+  add_tree_refused (img, host, host2);
   rm_rf (host);
   rm_rf (host2);
 }
@@ -635,262 +470,6 @@ test_resolution (void)
   bgr_test_assert_absent (img, "/loop1/x");
 }
 
-/* ---- full filesystems ----------------------------------------------- */
-
-static void
-test_no_space (void)
-{
-  g_autofree char *img = sandbox_path ("full.ext4");
-  g_autofree char *block = g_strnfill (4096, 'x');
-  g_autofree char *huge = NULL, *fill = NULL, *host = NULL;
-  g_autoptr (GError) err = NULL;
-  guint64 free_blocks;
-  BgrExt4Writer *w;
-  guint n = 0;
-
-  g_unlink (img);
-  /* 512 blocks, no journal, more inodes than blocks */
-  w = bgr_ext4_writer_create (img, 2 * MIB, 600, &err);
-  g_assert_no_error (err);
-  /* known too big before anything is written */
-  huge = g_malloc0 (4 * MIB);
-  memset (huge, 'h', 4 * MIB);
-  g_assert_false (bgr_ext4_writer_add_data (w, "/huge", huge, 4 * MIB, 0644, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
-  bgr_assert_contains (err->message, "/huge");
-  g_clear_error (&err);
-  /* filled block by block, until something fails: the file's data or
-   * the directory growing */
-  for (;; n++)
-    {
-      g_autofree char *name = g_strdup_printf ("/f/%04u", n);
-      if (!bgr_ext4_writer_add_data (w, name, block, 4096, 0644, &err))
-        {
-          g_test_message ("%s", err->message);
-          g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
-          bgr_assert_contains (err->message, name);
-          g_clear_error (&err);
-          break;
-        }
-      g_assert_cmpuint (n, <, 600);
-    }
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
-  g_assert_cmpuint (n, >, 300);
-
-  /* Every other file emptied: the free blocks are single ones, and a
-   * file of all of them needs an extent block more. It fails half-way
-   * and leaves nothing behind. */
-  w = open_ok (img);
-  for (guint i = 0; i < n; i += 2)
-    {
-      g_autofree char *name = g_strdup_printf ("/f/%04u", i);
-      add_data_ok (w, name, NULL, 0, 0644);
-    }
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
-  free_blocks = stats_number (img, "Free blocks:");
-  g_assert_cmpuint (free_blocks, >, 100);
-  fill = g_malloc (free_blocks * 4096);
-  memset (fill, 'f', free_blocks * 4096);
-  w = open_ok (img);
-  g_assert_false (bgr_ext4_writer_add_data (w, "/f/0001", fill, free_blocks * 4096, 0644, &err));
-  g_test_message ("%s", err->message);
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
-  bgr_assert_contains (err->message, "/f/0001");
-  g_clear_error (&err);
-  /* streamed from a host file too */
-  host = sandbox_path ("fill.bin");
-  g_assert_true (g_file_set_contents (host, fill, (gssize) (free_blocks * 4096), NULL));
-  g_assert_false (bgr_ext4_writer_add_file (w, "/filled", host, 0, NULL, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
-  bgr_assert_contains (err->message, "/filled");
-  g_clear_error (&err);
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
-  g_assert_cmpuint (stats_number (img, "Free blocks:"), ==, free_blocks);
-  {
-    /* the replaced file is still there as it was */
-    g_autofree char *data = cat_of (img, "/f/0001");
-    g_assert_cmpstr (data, ==, block);
-  }
-  bgr_test_assert_absent (img, "/filled");
-  g_unlink (host);
-  g_unlink (img);
-}
-
-/* Out of inodes in the middle of a tree. */
-static void
-test_no_inodes (void)
-{
-  g_autofree char *img = sandbox_path ("noinodes.ext4");
-  g_autofree char *host = sandbox_path ("many");
-  g_autoptr (GError) err = NULL;
-  BgrExt4Writer *w;
-
-  g_unlink (img);
-  rm_rf (host);
-  for (guint i = 0; i < 64; i++)
-    {
-      g_autofree char *p = g_strdup_printf ("%s/d/file%02u", host, i);
-      write_host (p, "x", 0644, 0);
-    }
-  w = bgr_ext4_writer_create (img, 8 * MIB, 8, &err);
-  g_assert_no_error (err);
-  g_assert_false (bgr_ext4_writer_add_tree (w, host, "/many", NULL, &err));
-  g_test_message ("%s", err->message);
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_NO_SPACE);
-  bgr_assert_contains (err->message, "/many/d/file");
-  g_clear_error (&err);
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
-  rm_rf (host);
-  g_unlink (img);
-}
-
-/* ---- grow ----------------------------------------------------------- */
-
-static void
-test_grow (void)
-{
-  g_autofree char *img = sandbox_path ("grow.ext4");
-  g_autoptr (GError) err = NULL;
-  BgrExt4Writer *w;
-  GStatBuf st;
-
-  g_unlink (img);
-  w = bgr_ext4_writer_create (img, 64 * MIB, 1024, &err);
-  g_assert_no_error (err);
-  add_data_ok (w, "/etc/kept", "still here\n", 11, 0644);
-  close_ok (w);
-  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 16384);
-  /* mounted since its last check, as a booted VM's image is: resize2fs
-   * alone would ask for e2fsck -f */
-  debugfs_write (img, "ssv mtime 20350101");
-
-  g_assert_true (bgr_ext4_grow (img, 256 * MIB + 1000, NULL, &err));
-  g_assert_no_error (err);
-  g_assert_cmpint (g_stat (img, &st), ==, 0);
-  g_assert_cmpint (st.st_size, ==, 256 * MIB);
-  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 65536);
-  bgr_test_assert_fsck_clean (img);
-  assert_file (img, "/etc/kept", "still here\n", "0644");
-
-  /* the same size: nothing to do */
-  g_assert_true (bgr_ext4_grow (img, 256 * MIB, NULL, &err));
-  g_assert_no_error (err);
-
-  /* shrinking refused, the file untouched */
-  g_assert_false (bgr_ext4_grow (img, 128 * MIB, NULL, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
-  bgr_assert_contains (err->message, "cannot shrink");
-  g_clear_error (&err);
-  g_assert_cmpint (g_stat (img, &st), ==, 0);
-  g_assert_cmpint (st.st_size, ==, 256 * MIB);
-  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 65536);
-  bgr_test_assert_fsck_clean (img);
-
-  /* it stays usable for edits */
-  w = open_ok (img);
-  add_data_ok (w, "/etc/after", "grown\n", 6, 0644);
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
-  assert_file (img, "/etc/after", "grown\n", "0644");
-
-  /* a missing image */
-  g_assert_false (bgr_ext4_grow ("/nonexistent.ext4", 256 * MIB, NULL, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
-  g_clear_error (&err);
-  g_unlink (img);
-}
-
-/* A Debian-like image from mkfs.ext4 -d grows too, and a file that is not
- * ext4 is refused before anything changes. */
-static void
-test_grow_mkfs_image (void)
-{
-  g_autofree char *img = make_debian_image ("grow-d.ext4", 64);
-  g_autofree char *junk = sandbox_path ("junk.img");
-  g_autoptr (GError) err = NULL;
-  GStatBuf st;
-
-  g_assert_true (bgr_ext4_grow (img, 200 * MIB, NULL, &err));
-  g_assert_no_error (err);
-  g_assert_cmpuint (stats_number (img, "Block count:"), ==, 200 * 256);
-  bgr_test_assert_fsck_clean (img);
-  {
-    /* made by mkfs.ext4 -d: owned by whoever runs the test */
-    g_autofree char *data = cat_of (img, "/etc/two-a");
-    g_assert_cmpstr (data, ==, "shared\n");
-  }
-
-  {
-    g_autofree char *zeros = g_malloc0 (MIB);
-    g_assert_true (g_file_set_contents (junk, zeros, MIB, NULL));
-  }
-  g_assert_false (bgr_ext4_grow (junk, 8 * MIB, NULL, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
-  g_clear_error (&err);
-  g_assert_cmpint (g_stat (junk, &st), ==, 0);
-  g_assert_cmpint (st.st_size, ==, MIB);
-  g_unlink (junk);
-  g_unlink (img);
-}
-
-/* ---- opening -------------------------------------------------------- */
-
-static void
-test_open_errors (void)
-{
-  g_autofree char *junk = sandbox_path ("junk.ext4");
-  g_autofree char *tiny = sandbox_path ("tiny.ext4");
-  g_autofree char *ext2 = sandbox_path ("ext2.img");
-  g_autofree char *busy = NULL;
-  g_autoptr (GError) err = NULL;
-  g_autofree char *text = g_strnfill (MIB, 'j');
-  BgrRun r;
-
-  g_assert_null (bgr_ext4_writer_open ("/nonexistent.ext4", &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_NOT_FOUND);
-  g_clear_error (&err);
-
-  g_assert_true (g_file_set_contents (junk, text, -1, NULL));
-  g_assert_null (bgr_ext4_writer_open (junk, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
-  bgr_assert_contains (err->message, junk);
-  g_clear_error (&err);
-
-  g_assert_true (g_file_set_contents (tiny, "hello", -1, NULL));
-  g_assert_null (bgr_ext4_writer_open (tiny, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
-  g_clear_error (&err);
-
-  g_unlink (ext2);
-  bgr_run_env (&r, NULL,
-               (const char *const[]){ bgr_test_tool ("mkfs.ext2"), "-q", "-F", ext2, "8M", NULL });
-  g_assert_cmpint (r.status, ==, 0);
-  bgr_run_clear (&r);
-  g_assert_null (bgr_ext4_writer_open (ext2, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_DATA);
-  g_clear_error (&err);
-
-  g_assert_null (bgr_ext4_writer_open (g_get_tmp_dir (), &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&err);
-
-  /* a journal to replay: in use by a guest, or crashed */
-  busy = make_debian_image ("busy.ext4", 64);
-  debugfs_write (busy, "feature needs_recovery");
-  g_assert_null (bgr_ext4_writer_open (busy, &err));
-  g_assert_error (err, BGR_ERROR, BGR_ERROR_BUSY);
-  g_clear_error (&err);
-
-  g_unlink (junk);
-  g_unlink (tiny);
-  g_unlink (ext2);
-  g_unlink (busy);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -901,10 +480,5 @@ main (int argc, char **argv)
   g_test_add_func ("/ext4-edit/add-tree-root", test_add_tree_root);
   g_test_add_func ("/ext4-edit/small-blocks", test_small_blocks);
   g_test_add_func ("/ext4-edit/resolution", test_resolution);
-  g_test_add_func ("/ext4-edit/no-space", test_no_space);
-  g_test_add_func ("/ext4-edit/no-inodes", test_no_inodes);
-  g_test_add_func ("/ext4-edit/grow", test_grow);
-  g_test_add_func ("/ext4-edit/grow-mkfs-image", test_grow_mkfs_image);
-  g_test_add_func ("/ext4-edit/open-errors", test_open_errors);
   return g_test_run ();
 }

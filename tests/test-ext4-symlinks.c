@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Layer entries under symlinked parents (ext4/bgr-ext4-writer.c): the
+/* Layer entries under symlinked parents (ext4/bgr-ext4-writer-resolve.c): the
  * links are followed inside the image, as umoci and containerd do, so that
  * merged-/usr images work and no planted link leads out of the image.
  * Where each entry landed is read back with debugfs; the host's files

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* OCI layers replayed into ext4 images (ext4/bgr-ext4-writer.c): layers
+/* OCI layers replayed into ext4 images (ext4/bgr-ext4-writer-layer.c): layers
  * are built here with libarchive, applied, and the image is checked entry
  * by entry with debugfs and as a whole with e2fsck. */
 #include "config.h"

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What a layer entry carries besides its name: mode, owner and times,
+ * xattrs, and a regular file's data (written in contiguous runs, holes left
+ * for blocks of zeros). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "bgr-error-private.h"
+#include "ext4/bgr-ext4-writer-internal.h"
+
+/* Mode bits, owner and times from the tar entry; the file type stays. */
+errcode_t
+bgr_ext4_set_metadata (ext2_filsys fs, ext2_ino_t ino, struct archive_entry *e)
+{
+  struct ext2_inode_large inode;
+  guint32 uid = (guint32) archive_entry_uid (e);
+  guint32 gid = (guint32) archive_entry_gid (e);
+  gint64 mtime = archive_entry_mtime (e);
+  long mtime_ns = archive_entry_mtime_nsec (e);
+  gboolean large;
+  errcode_t rc;
+
+  if ((rc = bgr_ext4_read_inode (fs, ino, &inode)) != 0)
+    return rc;
+  large = EXT2_INODE_SIZE (fs->super) > EXT2_GOOD_OLD_INODE_SIZE;
+  inode.i_mode = (__u16) ((inode.i_mode & LINUX_S_IFMT) | (archive_entry_perm (e) & 07777));
+  inode.i_uid = (__u16) (uid & 0xffff);
+  ext2fs_set_i_uid_high (inode, uid >> 16);
+  inode.i_gid = (__u16) (gid & 0xffff);
+  ext2fs_set_i_gid_high (inode, gid >> 16);
+  bgr_ext4_set_time (&inode.i_mtime, TIME_EXTRA (&inode, large, i_mtime_extra),
+                     mtime, mtime_ns);
+  bgr_ext4_set_time (&inode.i_atime, TIME_EXTRA (&inode, large, i_atime_extra),
+                     archive_entry_atime_is_set (e) ? archive_entry_atime (e) : mtime,
+                     archive_entry_atime_is_set (e) ? archive_entry_atime_nsec (e) : mtime_ns);
+  bgr_ext4_set_time (&inode.i_ctime, TIME_EXTRA (&inode, large, i_ctime_extra),
+                     archive_entry_ctime_is_set (e) ? archive_entry_ctime (e) : mtime,
+                     archive_entry_ctime_is_set (e) ? archive_entry_ctime_nsec (e) : mtime_ns);
+  /* The creation time would otherwise be the build's wall clock: keep
+   * images reproducible. */
+  if (large && bgr_ext4_has_extra (&inode, offsetof (struct ext2_inode_large, i_crtime_extra) + 4))
+    bgr_ext4_set_time (&inode.i_crtime, &inode.i_crtime_extra, mtime, mtime_ns);
+  return bgr_ext4_write_inode (fs, ino, &inode);
+}
+
+static int
+collect_xattr_name (char *name, char *value, size_t value_len, void *data)
+{
+  g_ptr_array_add (data, g_strdup (name));
+  return 0;
+}
+
+/* The namespaces a Linux ext4 stores for files; anything else in a layer
+ * would be written under a name the kernel cannot read back. */
+static gboolean
+xattr_name_ok (const char *name)
+{
+  return (g_str_has_prefix (name, "user.") && name[5] != '\0')
+         || (g_str_has_prefix (name, "trusted.") && name[8] != '\0')
+         || (g_str_has_prefix (name, "security.") && name[9] != '\0')
+         || g_str_equal (name, "system.posix_acl_access")
+         || g_str_equal (name, "system.posix_acl_default");
+}
+
+/* Writes the entry's xattrs; with @replace (a directory merged over an
+ * existing one) the old ones go first, since the new entry's metadata wins. */
+gboolean
+bgr_ext4_set_xattrs (Apply *a, ext2_ino_t ino, struct archive_entry *e, gboolean replace,
+                     GError **error)
+{
+  struct ext2_xattr_handle *h = NULL;
+  const char *name;
+  const void *value;
+  size_t size;
+  errcode_t rc;
+
+  if (archive_entry_xattr_reset (e) == 0 && !replace)
+    return TRUE;
+  if ((rc = ext2fs_xattrs_open (a->fs, ino, &h)) != 0)
+    return bgr_ext4_apply_fail (a, rc, error, "cannot open xattrs");
+  if ((rc = ext2fs_xattrs_read (h)) != 0)
+    goto fail;
+  if (replace)
+    {
+      g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+      if ((rc = ext2fs_xattrs_iterate (h, collect_xattr_name, names)) != 0)
+        goto fail;
+      for (guint i = 0; i < names->len; i++)
+        if ((rc = ext2fs_xattr_remove (h, g_ptr_array_index (names, i))) != 0)
+          goto fail;
+    }
+  archive_entry_xattr_reset (e);
+  while (archive_entry_xattr_next (e, &name, &value, &size) == ARCHIVE_OK)
+    {
+      if (!xattr_name_ok (name))
+        {
+          g_autofree char *shown = bgr_ext4_escape_path (name);
+          ext2fs_xattrs_close (&h);
+          return bgr_ext4_apply_refuse (a, error,
+                                        "xattr \"%s\" is not in the user, trusted, security "
+                                        "or POSIX ACL namespace", shown);
+        }
+      if ((rc = ext2fs_xattr_set (h, name, value, size)) != 0)
+        goto fail;
+    }
+  if ((rc = ext2fs_xattrs_close (&h)) != 0)
+    return bgr_ext4_apply_fail (a, rc, error, "cannot write xattrs");
+  return TRUE;
+
+fail:
+  ext2fs_xattrs_close (&h);
+  return bgr_ext4_apply_fail (a, rc, error, "cannot write xattrs");
+}
+
+/* Allocates blocks @lblk to @lblk + @n - 1 of file @ino (contiguous where
+ * the free space allows) and writes @buf there, one write per physically
+ * contiguous piece: much less work than ext2_file_t, which maps and writes
+ * one block at a time. */
+static errcode_t
+write_run (ext2_filsys fs, ext2_ino_t ino, const char *buf, blk64_t lblk, blk64_t n)
+{
+  ext2_extent_handle_t h = NULL;
+  errcode_t rc;
+
+  if ((rc = ext2fs_fallocate (fs, EXT2_FALLOCATE_FORCE_INIT, ino, NULL, ~0ULL, lblk, n)) != 0
+      || (rc = ext2fs_extent_open (fs, ino, &h)) != 0)
+    return rc;
+  while (n > 0)
+    {
+      struct ext2fs_extent ex;
+      blk64_t len;
+
+      if ((rc = ext2fs_extent_goto (h, lblk)) != 0
+          || (rc = ext2fs_extent_get (h, EXT2_EXTENT_CURRENT, &ex)) != 0)
+        break;
+      if (lblk < ex.e_lblk || lblk >= ex.e_lblk + ex.e_len)
+        {
+          rc = EXT2_ET_EXTENT_NOT_FOUND;
+          break;
+        }
+      len = MIN (n, ex.e_lblk + ex.e_len - lblk);
+      rc = io_channel_write_blk64 (fs->io, ex.e_pblk + (lblk - ex.e_lblk), (int) len, buf);
+      if (rc != 0)
+        break;
+      buf += len * fs->blocksize;
+      lblk += len;
+      n -= len;
+    }
+  ext2fs_extent_free (h);
+  return rc;
+}
+
+static gboolean
+block_is_zero (const char *p, gsize len)
+{
+  static const char zeros[BLOCK_SIZE];
+
+  return len <= sizeof zeros && memcmp (p, zeros, len) == 0;
+}
+
+/* Writes @len bytes of @buf (a whole number of blocks) as blocks from
+ * @lblk of new file @ino: all-zero blocks are left as holes, like a
+ * sparse copy would. */
+errcode_t
+bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len, blk64_t lblk)
+{
+  guint bs = fs->blocksize;
+
+  for (gsize pos = 0; pos < len;)
+    {
+      gsize run = 0;
+      errcode_t rc;
+
+      if (block_is_zero (buf + pos, bs))
+        {
+          pos += bs;
+          continue;
+        }
+      while (pos + run < len && !block_is_zero (buf + pos + run, bs))
+        run += bs;
+      if ((rc = write_run (fs, ino, buf + pos, lblk + pos / bs, run / bs)) != 0)
+        return rc;
+      pos += run;
+    }
+  return 0;
+}
+
+gboolean
+bgr_ext4_write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancellable *cancellable,
+                          GError **error)
+{
+  struct ext2_inode_large inode;
+  guint64 offset = 0;
+  guint bs = a->fs->blocksize;
+  errcode_t rc;
+
+  for (;;)
+    {
+      gsize filled = 0, padded;
+      la_ssize_t n = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      /* Fill whole chunks so that the zero-block test sees aligned blocks. */
+      while (filled < CHUNK_SIZE
+             && (n = archive_read_data (ar, a->buf + filled, CHUNK_SIZE - filled)) > 0)
+        filled += (gsize) n;
+      if (n < 0)
+        {
+          bgr_set_error_from_archive (error, ar, "layer %s: entry \"%s\"", a->layer, a->entry);
+          return FALSE;
+        }
+      /* The last block is written whole, zeros after the end. */
+      padded = (filled + bs - 1) / bs * bs;
+      memset (a->buf + filled, 0, padded - filled);
+      if ((rc = bgr_ext4_write_blocks (a->fs, ino, a->buf, padded, offset / bs)) != 0)
+        return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
+      offset += filled;
+      if (n == 0 && filled < CHUNK_SIZE)
+        break;
+    }
+  if ((rc = bgr_ext4_read_inode (a->fs, ino, &inode)) != 0
+      || (rc = ext2fs_inode_size_set (a->fs, (struct ext2_inode *) &inode, offset)) != 0
+      || (rc = bgr_ext4_write_inode (a->fs, ino, &inode)) != 0)
+    return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
+  return TRUE;
+}

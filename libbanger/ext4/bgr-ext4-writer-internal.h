@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the pieces of the ext4 writer share (bgr-ext4-writer*.c); the
+ * outside interface is bgr-ext4-writer-private.h. Each file calls only
+ * those listed before it:
+ *   -dirs.c     inodes, directory entries (cached), symlink targets
+ *   -resolve.c  layer paths resolved in the image, layer errors
+ *   -data.c     metadata, xattrs, file data
+ *   -layer.c    a layer replayed: entries, hardlinks, whiteouts
+ *   -add.c      host files added to an existing image
+ *   -tree.c     host directories added
+ * and bgr-ext4-writer.c creates, opens and closes images. */
+#pragma once
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <ext2fs/ext2_err.h>
+#include <ext2fs/ext2fs.h>
+#include <gio/gio.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "ext4/bgr-ext4-paths-private.h"
+#include "ext4/bgr-ext4-writer-private.h"
+
+G_BEGIN_DECLS
+
+/* Data is read and written in chunks of this size (a multiple of 4 KiB). */
+#define CHUNK_SIZE (1024 * 1024)
+
+/* Symlinks followed while resolving one path, at most. */
+#define MAX_SYMLINKS 40
+
+struct _BgrExt4Writer
+{
+  ext2_filsys fs;
+  char *path;
+  guint64 fs_bytes;
+};
+
+/* One layer being applied. */
+typedef struct
+{
+  BgrExt4Writer *w;
+  ext2_filsys fs;
+  const char *layer;
+  char *entry; /* the entry's path as the tar has it, escaped, for messages */
+  /* Folded paths this layer created or replaced, and all their ancestors:
+   * what an opaque marker of the same layer must keep. */
+  GHashTable *touched;
+  char *buf;
+} Apply;
+
+/* One bgr_ext4_writer_add_*() call. */
+typedef struct
+{
+  BgrExt4Writer *w;
+  ext2_filsys fs;
+  GCancellable *cancellable;
+  gint64 now;
+  long now_ns;
+  char *buf;
+} Edit;
+
+/* An entry of a directory, from bgr_ext4_list_children(). */
+typedef struct
+{
+  char *name;
+  ext2_ino_t ino;
+} Child;
+
+/* ---- bgr-ext4-writer-dirs.c: inodes and directory entries ------------ */
+
+errcode_t bgr_ext4_read_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode);
+errcode_t bgr_ext4_write_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode);
+/* Whether @inode's extra part reaches @field_end (an offset in it). */
+gboolean bgr_ext4_has_extra (struct ext2_inode_large *inode, size_t field_end);
+/* Sets a time field and its extra part (NULL when the inode has none). */
+void bgr_ext4_set_time (__u32 *field, __u32 *extra, gint64 sec, long nsec);
+/* The extra part of time field @f of @inode, NULL unless @large inodes
+ * have room for it. */
+#define TIME_EXTRA(inode, large, f)                                                          \
+  ((large) && bgr_ext4_has_extra ((inode), offsetof (struct ext2_inode_large, f) + 4)        \
+     ? &(inode)->f                                                                           \
+     : NULL)
+
+/* Drops the directory entry cache (kept in fs->priv_data). */
+void bgr_ext4_dir_tables_free (ext2_filsys fs);
+errcode_t bgr_ext4_lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino);
+gboolean bgr_ext4_is_known_dir (ext2_filsys fs, ext2_ino_t ino);
+errcode_t bgr_ext4_link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino,
+                               guint16 mode);
+/* *out: the Child entries of @dir, without "." and "..". */
+errcode_t bgr_ext4_list_children (ext2_filsys fs, ext2_ino_t dir, GPtrArray **out);
+errcode_t bgr_ext4_release_inode (ext2_filsys fs, ext2_ino_t ino);
+errcode_t bgr_ext4_remove_entry (ext2_filsys fs, ext2_ino_t dir, const char *name,
+                                 ext2_ino_t ino);
+errcode_t bgr_ext4_new_plain_inode (ext2_filsys fs, ext2_ino_t parent, guint16 mode,
+                                    gboolean extents, const __u32 *i_block2, ext2_ino_t *out);
+errcode_t bgr_ext4_make_dir (ext2_filsys fs, ext2_ino_t parent, const char *name,
+                             ext2_ino_t *out);
+errcode_t bgr_ext4_read_symlink (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode,
+                                 char **out);
+
+/* ---- bgr-ext4-writer-resolve.c: layer paths and errors --------------- */
+
+/* "layer L: entry "E": why" (BGR_ERROR_INVALID_DATA); FALSE. */
+gboolean bgr_ext4_apply_refuse (Apply *a, GError **error, const char *fmt, ...)
+  G_GNUC_PRINTF (3, 4);
+/* A libext2fs failure on the current entry; FALSE. */
+gboolean bgr_ext4_apply_fail (Apply *a, errcode_t rc, GError **error, const char *what);
+void bgr_ext4_push_names (GPtrArray *todo, const char *path);
+gboolean bgr_ext4_resolve_dir (Apply *a, GPtrArray *comps, guint n, gboolean create,
+                               time_t mtime, ext2_ino_t *out, char **real, GError **error);
+char *bgr_ext4_child_path (const char *dir, const char *name);
+void bgr_ext4_mark_touched (Apply *a, const char *path);
+gboolean bgr_ext4_resolve_link_target (Apply *a, const char *target, ext2_ino_t *out,
+                                       GError **error);
+
+/* ---- bgr-ext4-writer-data.c: metadata, xattrs, file data ------------- */
+
+errcode_t bgr_ext4_set_metadata (ext2_filsys fs, ext2_ino_t ino, struct archive_entry *e);
+gboolean bgr_ext4_set_xattrs (Apply *a, ext2_ino_t ino, struct archive_entry *e,
+                              gboolean replace, GError **error);
+errcode_t bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len,
+                                 blk64_t lblk);
+/* Copies the current tar entry's data into new file @ino. */
+gboolean bgr_ext4_write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino,
+                                   GCancellable *cancellable, GError **error);
+
+/* ---- bgr-ext4-writer-add.c: host files added ------------------------- */
+
+void bgr_ext4_edit_init (Edit *e, BgrExt4Writer *w, GCancellable *cancellable);
+gboolean bgr_ext4_edit_refuse (Edit *e, GError **error, int code, const char *guest,
+                               const char *fmt, ...) G_GNUC_PRINTF (5, 6);
+gboolean bgr_ext4_edit_fail (Edit *e, errcode_t rc, GError **error, const char *guest,
+                             const char *what);
+errcode_t bgr_ext4_set_added_metadata (Edit *e, ext2_ino_t ino, guint perm, gint64 mtime,
+                                       long mtime_ns);
+errcode_t bgr_ext4_make_added_dir (Edit *e, ext2_ino_t dir, const char *name, ext2_ino_t *out);
+gboolean bgr_ext4_resolve_for_add (Edit *e, const char *guest_path, gboolean follow_last,
+                                   ext2_ino_t *out_dir, char **out_base, GError **error);
+gboolean bgr_ext4_put_regular (Edit *e, ext2_ino_t dir, const char *name, const char *guest,
+                               int fd, const char *host_path, const void *data, gsize len,
+                               guint perm, gint64 mtime, long mtime_ns, GError **error);
+gboolean bgr_ext4_put_symlink (Edit *e, ext2_ino_t dir, const char *name, const char *guest,
+                               const char *target, gint64 mtime, long mtime_ns,
+                               GError **error);
+
+G_END_DECLS
