@@ -362,3 +362,88 @@ void sessions_poll(void)
             agent_poll_add(s->in_fd, POLLOUT, session_ready, s, 2);
     }
 }
+
+/* ---- the table's entries: forgetting them, describing them ---- */
+
+/* Forgets @s (not running): its spool files go too. */
+void session_free(struct session *s)
+{
+    char path[PATH_MAX];
+    session_forget_channels(s);
+    close_fd(&s->out_fd);
+    close_fd(&s->err_fd);
+    session_close_stdin(s);
+    spool_close(&s->sp[0]);
+    spool_close(&s->sp[1]);
+    session_spool_path(path, sizeof path, s->name, "stdout");
+    unlink(path);
+    session_spool_path(path, sizeof path, s->name, "stderr");
+    unlink(path);
+    session_spool_path(path, sizeof path, s->name, NULL);
+    rmdir(path);
+    free_strv(s->argv, s->argc);
+    free(s->cwd);
+    free(s);
+}
+
+void session_remove(struct session *s)
+{
+    sessions_detach(s);
+    session_free(s);
+}
+
+/* Room for one more session: an exited one may be forgotten. */
+bool sessions_make_room(uint32_t ch)
+{
+    size_t n_sessions;
+    struct session **sessions = sessions_all(&n_sessions);
+    if (n_sessions < BGR_AGENT_SESSIONS_MAX)
+        return true;
+    struct session *oldest = NULL;
+    for (size_t i = 0; i < n_sessions; i++)
+        if (!sessions[i]->running && (!oldest || sessions[i]->ended_ms < oldest->ended_ms))
+            oldest = sessions[i];
+    if (oldest) {
+        session_remove(oldest);
+        return true;
+    }
+    send_error(ch, EAGAIN, "%d sessions are running already; stop one first", BGR_AGENT_SESSIONS_MAX);
+    return false;
+}
+
+void session_put(BgrAgentBuf *b, const struct session *s)
+{
+    BgrAgentBuf in;
+    bgr_agent_buf_init(&in);
+    bgr_agent_buf_put_str(&in, BGR_AGENT_F_SESSION_NAME, s->name);
+    for (size_t i = 0; i < s->argc; i++)
+        bgr_agent_buf_put_str(&in, BGR_AGENT_F_ARG, s->argv[i]);
+    bgr_agent_buf_put_str(&in, BGR_AGENT_F_CWD, s->cwd);
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_STDIN, s->stdin_mode);
+    bgr_agent_buf_put_str(&in, BGR_AGENT_F_STATE, s->running ? "running" : "exited");
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_PID, s->pid);
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_STARTED_MS, s->started_ms);
+    if (!s->running) {
+        bgr_agent_buf_put_int(&in, BGR_AGENT_F_ENDED_MS, s->ended_ms);
+        bgr_agent_buf_put_int(&in, BGR_AGENT_F_EXIT_CODE, WIFEXITED(s->status) ? WEXITSTATUS(s->status) : -1);
+        bgr_agent_buf_put_int(&in, BGR_AGENT_F_SIGNAL, WIFSIGNALED(s->status) ? WTERMSIG(s->status) : 0);
+    }
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_OUT_END, (int64_t)s->sp[0].end);
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_OUT_DROPPED, (int64_t)spool_start(&s->sp[0]));
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_ERR_END, (int64_t)s->sp[1].end);
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_ERR_DROPPED, (int64_t)spool_start(&s->sp[1]));
+    bgr_agent_buf_put_int(&in, BGR_AGENT_F_ATTACHED, session_attached(s) ? 1 : 0);
+    if (in.failed)
+        b->failed = 1;
+    else
+        bgr_agent_buf_put_bytes(b, BGR_AGENT_F_SESSION, in.data, in.len);
+    bgr_agent_buf_clear(&in);
+}
+
+void session_send_one(uint32_t channel, const struct session *s)
+{
+    BgrAgentBuf b;
+    bgr_agent_buf_init(&b);
+    session_put(&b, s);
+    send_buf(BGR_AGENT_MSG_SESSIONS, channel, &b);
+}

@@ -54,6 +54,11 @@ void session_put(BgrAgentBuf *b, const struct session *s);
 void session_stdin(struct session *s, const uint8_t *data, size_t len);
 void session_close_stdin(struct session *s);
 struct session **sessions_all(size_t *n);
+/* Takes @s out of the table without freeing it. */
+void sessions_detach(struct session *s);
+void sessions_set_spool_root(const char *dir);
+/* The spool directory was created (sessions_spool_ready()). */
+bool sessions_spool_exists(void);
 void sessions_add(struct session *s);
 /* false after sending an ERROR: BGR_AGENT_SESSIONS_MAX are running. */
 bool sessions_make_room(uint32_t ch);
