@@ -137,6 +137,9 @@ gboolean bgr_oci_auth_lookup (const char *registry, const char *repository, char
 /* TRUE when auth file key @key ("host", "https://host/v1/", "host/path")
  * names @registry's host; Docker Hub's names are one registry. */
 gboolean bgr_oci_auth_key_matches_host (const char *key, const char *registry);
+/* An auth file key's host and repository path ("" for none; a legacy
+ * "/v1/" is no path). */
+void bgr_oci_auth_split_key (const char *key, char **host, char **path);
 
 /* ---- credential helpers (bgr-oci-credhelper.c) ---- */
 
