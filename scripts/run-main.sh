@@ -8,9 +8,12 @@
 #     (a real install runs bangerd in the host's namespace),
 #   - pulls Debian's cloud kernel (from the apt archive; banger generates its
 #     initramfs) and registers the rootfs as an image that boots with it,
-#   - boots a VM (firecracker where KVM and a vmlinux allow, else QEMU, under
-#     KVM or TCG), runs `uname -a` and `cat /etc/os-release` in it through the
-#     guest agent, pings it over the bridge, then stops and deletes it.
+#   - makes a small git repository with uncommitted work, and runs
+#     `banger vm run` on it: a VM (firecracker where KVM and a vmlinux allow,
+#     else QEMU, under KVM or TCG) with the repository at /root/repo,
+#   - runs `uname -a`, `cat /etc/os-release` and `git status` in it through
+#     the guest agent, starts a session and follows its output, pings the VM
+#     over the bridge, then stops and deletes it.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -33,12 +36,12 @@ if [ -z "$mirror" ]; then
 fi
 [ -n "$mirror" ] || { echo "run-main: cannot find this host's Debian mirror" >&2; exit 1; }
 
-rootfs="$cache/debian-bookworm.ext4"
+rootfs="$cache/debian-bookworm-git.ext4"
 if [ ! -f "$rootfs" ]; then
   echo "== debootstrap bookworm from $mirror (once; about 2 minutes)"
   tree="$cache/bookworm-tree"
   $SUDO rm -rf "$tree"
-  $SUDO debootstrap --variant=minbase --include=systemd-sysv,iproute2,iputils-ping,procps \
+  $SUDO debootstrap --variant=minbase --include=systemd-sysv,iproute2,iputils-ping,procps,git,ca-certificates \
     bookworm "$tree" "$mirror" > "$cache/debootstrap.log" 2>&1 \
     || { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
   echo "banger-demo" | $SUDO tee "$tree/etc/hostname" > /dev/null
@@ -46,6 +49,23 @@ if [ ! -f "$rootfs" ]; then
   $SUDO mv "$rootfs.tmp" "$rootfs"
   $SUDO rm -rf "$tree"
 fi
+
+# A repository as you would have one: some history, an edit not committed
+# yet, a new file, and an ignored one that must not reach the VM.
+repo="$demo/project"
+mkdir -p "$repo"
+(
+  cd "$repo"
+  export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=demo GIT_AUTHOR_EMAIL=demo@example.com \
+         GIT_COMMITTER_NAME=demo GIT_COMMITTER_EMAIL=demo@example.com
+  git init -q -b main
+  printf 'print("hello from the VM")\n' > hello.py
+  printf '*.log\n' > .gitignore
+  git add -A && git commit -q -m "first commit"
+  printf 'print("and an edit not committed yet")\n' >> hello.py
+  echo "new, untracked" > notes.txt
+  echo "ignored" > build.log
+)
 
 cat > "$demo/config.toml" <<EOT
 state_dir = "$demo/state"
@@ -62,6 +82,7 @@ exec $SUDO unshare --net --pid --fork --mount-proc --kill-child dbus-run-session
   banger=build/cli/banger
   demo=$1
   rootfs=$2
+  repo=$3
   ip link set lo up
   build/daemon/bangerd --session --config "$demo/config.toml" 2> "$demo/bangerd.log" &
   daemon=$!
@@ -78,9 +99,12 @@ exec $SUDO unshare --net --pid --fork --mount-proc --kill-child dbus-run-session
   step doctor || true
   step kernel list
   step image register --name bookworm --rootfs "$rootfs" --kernel-ref debian-cloud
-  step vm create --name demo --image bookworm --memory 1G
+  step vm run "$repo" --name demo --image bookworm
   step vm exec demo -- uname -a
   step vm exec demo -- cat /etc/os-release
+  step vm exec demo -- git -C /root/repo status --short
+  step vm session start demo --name ticker -- sh -c "for i in 1 2 3; do echo tick \$i; sleep 1; done"
+  step vm session logs demo ticker --follow
   ip=$($banger vm show demo --json | sed -n "s/.*\"ip\" : \"\([^\"]*\)\".*/\1/p")
   if [ -n "$ip" ]; then
     echo; echo "== ping -c 1 $ip (demo.vm, over the bridge)"
@@ -91,4 +115,4 @@ exec $SUDO unshare --net --pid --fork --mount-proc --kill-child dbus-run-session
   step vm delete demo
   step daemon stop
   wait $daemon
-' sh "$demo" "$rootfs"
+' sh "$demo" "$rootfs" "$repo"
