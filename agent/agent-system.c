@@ -14,6 +14,7 @@ _Noreturn void host_power_off(bool reboot_)
 {
     int64_t give_up = now_ms() + 5000;
     exec_drop_all();
+    tunnel_drop_all();
     for (;;) {
         bool any = false;
         DIR *d = opendir("/proc");

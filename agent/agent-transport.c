@@ -142,6 +142,7 @@ void read_transport(void)
 static void drop_connection_state(void)
 {
     exec_drop_all();
+    tunnel_drop_all();
     rx_len = 0;
     tr.lost = false;
 }

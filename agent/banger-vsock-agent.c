@@ -42,6 +42,9 @@ void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
     case BGR_AGENT_MSG_STDIN:
         exec_stdin_frame(ch, payload, h->length);
         return;
+    case BGR_AGENT_MSG_TCP_DATA:
+        tunnel_data_frame(ch, payload, h->length);
+        return;
     case BGR_AGENT_MSG_STDOUT:
     case BGR_AGENT_MSG_STDERR:
         send_error(error_channel(ch), EINVAL, "unexpected message type %u (%s) on channel %u", h->type,
@@ -78,6 +81,16 @@ void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
     case BGR_AGENT_MSG_STATS_REQ:
         send_stats(ch);
         break;
+    case BGR_AGENT_MSG_TCP_CONNECT:
+        tunnel_start(ch, payload, h->length);
+        break;
+    case BGR_AGENT_MSG_TCP_CLOSE:
+        tunnel_close_request(ch);
+        break;
+    case BGR_AGENT_MSG_RESIZE:
+        pty_resize_request(ch, payload, h->length);
+        break;
+    case BGR_AGENT_MSG_TCP_CONNECTED:
     case BGR_AGENT_MSG_READY:
     case BGR_AGENT_MSG_STARTED:
     case BGR_AGENT_MSG_EXIT:
@@ -166,6 +179,7 @@ static int run_timers(void)
     int64_t now = now_ms();
     ps.wake_at = -1;
     exec_timers(now);
+    tunnel_timers(now);
     if (shutdown_at) {
         if (now >= shutdown_at)
             force_shutdown();
@@ -215,6 +229,7 @@ static _Noreturn void run(void)
         if (tr.fd >= 0 && !tr.waiting)
             agent_poll_add(tr.fd, POLLIN, conn_ready, NULL, 0);
         exec_poll();
+        tunnel_poll();
         if (ps.failed) {
             warn("out of memory");
             sleep_ms(100);
@@ -237,6 +252,7 @@ static _Noreturn void run(void)
         if (tr.lost)
             connection_lost();
         exec_sweep();
+        tunnel_sweep();
     }
 }
 

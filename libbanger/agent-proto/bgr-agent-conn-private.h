@@ -49,4 +49,16 @@ BgrAgentFrame *bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBu
                                        guint16 reply_type, gint timeout_ms, const char *what,
                                        GCancellable *cancellable, GError **error);
 
+/* A host descriptor read until EOF and sent as frames of @type on @channel
+ * (an empty one at EOF), in a thread (bgr-agent-tunnel.c). */
+typedef struct _BgrAgentPump BgrAgentPump;
+BgrAgentPump *bgr_agent_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd);
+void bgr_agent_pump_stop (BgrAgentPump *pump);
+
+/* "ROWS COLS" lines read from @fd sent as RESIZE on @channel, in a thread
+ * (bgr-agent-pty.c). */
+typedef struct _BgrAgentResizer BgrAgentResizer;
+BgrAgentResizer *bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, int fd);
+void bgr_agent_resizer_stop (BgrAgentResizer *resizer);
+
 G_END_DECLS

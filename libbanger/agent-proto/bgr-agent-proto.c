@@ -204,6 +204,9 @@ bgr_agent_msg_name (uint16_t type)
     [BGR_AGENT_MSG_PING] = "PING",           [BGR_AGENT_MSG_PONG] = "PONG",
     [BGR_AGENT_MSG_PORTS_REQ] = "PORTS_REQ", [BGR_AGENT_MSG_PORTS] = "PORTS",
     [BGR_AGENT_MSG_STATS_REQ] = "STATS_REQ", [BGR_AGENT_MSG_STATS] = "STATS",
+    [BGR_AGENT_MSG_TCP_CONNECT] = "TCP_CONNECT", [BGR_AGENT_MSG_TCP_CONNECTED] = "TCP_CONNECTED",
+    [BGR_AGENT_MSG_TCP_DATA] = "TCP_DATA",   [BGR_AGENT_MSG_TCP_CLOSE] = "TCP_CLOSE",
+    [BGR_AGENT_MSG_RESIZE] = "RESIZE",
   };
   if (type < sizeof names / sizeof names[0] && names[type] != NULL)
     return names[type];

@@ -59,6 +59,13 @@ typedef enum {
   BGR_AGENT_MSG_PORTS = 16,      /* agent->host: PORT* */
   BGR_AGENT_MSG_STATS_REQ = 17,  /* host->agent, ch N: answered by STATS on ch N */
   BGR_AGENT_MSG_STATS = 18,      /* agent->host: STAT_* fields */
+  /* TCP connections in the guest and terminals (40-49; docs/agent-protocol.md,
+   * "TCP connections" and "Terminals"). */
+  BGR_AGENT_MSG_TCP_CONNECT = 40,   /* host->agent, ch N: TCP_ADDR?, TCP_PORT. CONNECTED or ERROR */
+  BGR_AGENT_MSG_TCP_CONNECTED = 41, /* agent->host, ch N: the connection is up */
+  BGR_AGENT_MSG_TCP_DATA = 42,      /* both ways, ch N: raw bytes; empty = no more from this side */
+  BGR_AGENT_MSG_TCP_CLOSE = 43,     /* host->agent: abort; agent->host: over (MESSAGE?, ERRNO?), ends ch */
+  BGR_AGENT_MSG_RESIZE = 44,        /* host->agent, ch N (an EXEC with PTY): ROWS, COLS */
 } BgrAgentMsgType;
 
 typedef enum {
@@ -94,6 +101,11 @@ typedef enum {
   BGR_AGENT_F_STAT_UPTIME_MS = 56,     /* int */
   BGR_AGENT_F_STAT_DISK_TOTAL = 57,    /* int: bytes of the filesystem at / */
   BGR_AGENT_F_STAT_DISK_FREE = 58,     /* int: bytes available at / */
+  BGR_AGENT_F_TCP_ADDR = 80,      /* str: IPv4/IPv6 address to connect to (default 127.0.0.1) */
+  BGR_AGENT_F_TCP_PORT = 81,      /* int: 1-65535 */
+  BGR_AGENT_F_PTY = 82,           /* int: EXEC: 1 = run on a new pseudo-terminal (stdin/stdout/stderr) */
+  BGR_AGENT_F_ROWS = 83,          /* int: terminal rows (EXEC with PTY, RESIZE) */
+  BGR_AGENT_F_COLS = 84,          /* int: terminal columns */
 } BgrAgentField;
 
 typedef struct {
