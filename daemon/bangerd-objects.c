@@ -529,6 +529,7 @@ connect_handlers (Daemon *d, const char *kind, gpointer iface)
       g_signal_connect (iface, "handle-logs", G_CALLBACK (handle_vm_logs), d);
       g_signal_connect (iface, "handle-ports", G_CALLBACK (handle_vm_ports), d);
       g_signal_connect (iface, "handle-stats", G_CALLBACK (handle_vm_stats), d);
+      bgrd_connect_vm_tcp_handlers (d, iface);
     }
   else if (g_str_equal (kind, "image"))
     {

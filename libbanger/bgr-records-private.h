@@ -15,6 +15,7 @@ BgrCacheBlob *bgr_cache_blob_new_from_json (JsonObject *doc);
 BgrVm *bgr_vm_new_from_json (JsonObject *doc);
 BgrVmPort *bgr_vm_port_new_from_json (JsonObject *doc);
 BgrVmStats *bgr_vm_stats_new_from_json (JsonObject *doc);
+BgrVmForward *bgr_vm_forward_new_from_json (JsonObject *doc);
 JsonObject *bgr_kernel_get_json (BgrKernel *self);
 JsonObject *bgr_image_get_json (BgrImage *self);
 

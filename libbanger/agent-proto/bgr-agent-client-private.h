@@ -56,7 +56,7 @@ gboolean bgr_agent_conn_exec (BgrAgentConn *conn, const char *const *argv,
  * its first size (0: 24x80); @resize_fd (-1: none) is read for "ROWS COLS\n"
  * lines, each a new size. stdout_fd gets the terminal's output; stderr_fd
  * is not used. */
-typedef struct {
+typedef struct _BgrAgentTerminal {
   gboolean pty;
   guint rows, cols;
   int resize_fd;
