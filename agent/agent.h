@@ -85,6 +85,8 @@ extern int devnull_fd;
 extern int signal_fd;
 extern int64_t shutdown_at; /* force the shutdown at this time; 0: none */
 extern int shutdown_cmd;    /* RB_POWER_OFF or RB_AUTOBOOT */
+/* Host mode --home DIR: HOME of the commands instead of /root (agent-util.c). */
+extern const char *agent_home;
 
 /* ---- the main loop (banger-vsock-agent.c) ---- */
 

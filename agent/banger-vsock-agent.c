@@ -289,6 +289,7 @@ static void usage(FILE *f)
             "\n"
             "  --fd N         serve on file descriptor N\n"
             "  --listen PATH  host mode: serve on unix socket PATH\n"
+            "  --home DIR     host mode: HOME of the commands (default /root)\n"
             "  --version      print the version and the protocol version\n"
             "  --help         this text\n",
             BGR_AGENT_SERIAL_NAME, BGR_AGENT_VSOCK_PORT);
@@ -327,6 +328,8 @@ int main(int argc, char **argv)
             } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
                 mode = MODE_HOST;
                 listen_path = argv[++i];
+            } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc && argv[i + 1][0] == '/') {
+                agent_home = argv[++i];
             } else {
                 usage(stderr);
                 return 2;
@@ -336,6 +339,12 @@ int main(int argc, char **argv)
             warn("--fd and --listen exclude each other");
             return 2;
         }
+        if (agent_home && mode != MODE_HOST) {
+            warn("--home is for host mode (--listen) only");
+            return 2;
+        }
+        if (agent_home)
+            mkdir(agent_home, 0700);
     }
 
     if (mode == MODE_FD) {

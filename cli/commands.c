@@ -144,6 +144,19 @@ const BangerCommand banger_commands[] = {
     "--remove drops it. A host port already in use is refused. Without a forward:\n"
     "lists the VM's forwards.", "NAME [[HOST_ADDR:]HOST_PORT:GUEST_PORT]", 1, 2,
     banger_vm_forward_options },
+  { "vm ssh", banger_cmd_vm_ssh, "Log in to a VM with OpenSSH",
+    "Runs the host's ssh as root@NAME with banger's key (ssh_key_path, created when\n"
+    "missing) through `banger vm proxy NAME PORT` (no network to the guest needed).\n"
+    "First adds the key to the guest's /root/.ssh/authorized_keys and starts its\n"
+    "sshd if nothing listens on PORT; an image without sshd is an error (use\n"
+    "`vm exec -t`). Host keys are kept per VM (accepted the first time). COMMAND,\n"
+    "when given, runs instead of a shell.", "NAME [-- COMMAND [ARGS...]]", 1, G_MAXUINT,
+    banger_vm_ssh_options },
+  { "vm acp", banger_cmd_vm_acp, "Run opencode's ACP agent in a VM on stdio",
+    "Runs `opencode acp` in the guest with stdin and stdout bridged, for an editor\n"
+    "that speaks the Agent Client Protocol. It runs in --cwd, else /root/repo when it\n"
+    "exists, else /root; opencode is looked up in PATH, ~/.opencode/bin and\n"
+    "~/.local/bin.", "NAME", 1, 1, banger_vm_acp_options },
 };
 
 const gsize banger_n_commands = G_N_ELEMENTS (banger_commands);

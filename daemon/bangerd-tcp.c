@@ -121,6 +121,20 @@ handle_list_forwards (BgrDBusVm *vm, GDBusMethodInvocation *inv, gpointer data)
   return bgrd_return (data, inv, bgrd_list_to_variant (list, (BgrdToVariant) bgr_vm_forward_to_variant));
 }
 
+static gboolean
+handle_prepare_ssh (BgrDBusVm *vm, GDBusMethodInvocation *inv, guint16 port, gpointer data)
+{
+  GError *error = NULL;
+  BgrdLongCall *call = bgrd_long_call_begin (data, inv);
+  g_autofree char *key = bgr_client_vm_ssh_prepare (DAEMON (data)->client, NAME (inv), port,
+                                                    bgrd_long_call_get_cancellable (call), &error);
+
+  bgrd_long_call_end (call);
+  if (key == NULL)
+    return bgrd_return_error (data, inv, error);
+  return bgrd_return (data, inv, g_variant_new ("(s)", key));
+}
+
 void
 bgrd_connect_vm_tcp_handlers (Daemon *d, gpointer iface)
 {
@@ -129,4 +143,5 @@ bgrd_connect_vm_tcp_handlers (Daemon *d, gpointer iface)
   g_signal_connect (iface, "handle-add-forward", G_CALLBACK (handle_add_forward), d);
   g_signal_connect (iface, "handle-remove-forward", G_CALLBACK (handle_remove_forward), d);
   g_signal_connect (iface, "handle-list-forwards", G_CALLBACK (handle_list_forwards), d);
+  g_signal_connect (iface, "handle-prepare-ssh", G_CALLBACK (handle_prepare_ssh), d);
 }

@@ -486,6 +486,20 @@ dbus_vm_forward_list (BgrBackend *b, const char *name, GCancellable *cancellable
   return list_from_reply (reply, (RecordNew) bgr_vm_forward_new_from_json, error);
 }
 
+static char *
+dbus_vm_ssh_prepare (BgrBackend *b, const char *name, guint port, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "PrepareSsh",
+                                            g_variant_new ("(q)", (guint16) MIN (port, 65535)), NULL,
+                                            "(s)", NULL, cancellable, error);
+  char *path = NULL;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(s)", &path);
+  return path;
+}
+
 const BgrBackendVTable bgr_backend_dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -521,6 +535,7 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_forward_add = dbus_vm_forward_add,
   .vm_forward_remove = dbus_vm_forward_remove,
   .vm_forward_list = dbus_vm_forward_list,
+  .vm_ssh_prepare = dbus_vm_ssh_prepare,
   .vm_ports = dbus_vm_ports,
   .vm_stats = dbus_vm_stats,
 };

@@ -290,6 +290,13 @@ local_vm_forward_remove (BgrBackend *b, const char *name, const char *host_addre
   return bgr_engine_vm_forward_remove (ENGINE (b), name, host_address, host_port, error);
 }
 
+static char *
+local_vm_ssh_prepare (BgrBackend *b, const char *name, guint port, GCancellable *cancellable,
+                      GError **error)
+{
+  return bgr_engine_vm_ssh_prepare (ENGINE (b), name, port, cancellable, error);
+}
+
 static GPtrArray *
 local_vm_forward_list (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
@@ -343,6 +350,7 @@ static const BgrBackendVTable local_vtable = {
   .vm_forward_add = local_vm_forward_add,
   .vm_forward_remove = local_vm_forward_remove,
   .vm_forward_list = local_vm_forward_list,
+  .vm_ssh_prepare = local_vm_ssh_prepare,
   .vm_ports = local_vm_ports,
   .vm_stats = local_vm_stats,
 };

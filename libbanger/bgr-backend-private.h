@@ -79,6 +79,8 @@ typedef struct {
                                  guint host_port, GCancellable *cancellable, GError **error);
   GPtrArray *(*vm_forward_list) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                                  GError **error);
+  char *(*vm_ssh_prepare) (BgrBackend *backend, const char *name, guint port,
+                           GCancellable *cancellable, GError **error);
 } BgrBackendVTable;
 
 /* Called when the engine wrote or deleted an object (local backends), in

@@ -209,3 +209,30 @@ bgr_client_vm_forward_list (BgrClient *self, const char *name, GCancellable *can
     return NULL;
   return FINISH (VT (self)->vm_forward_list (B (self), name, cancellable, error), error);
 }
+
+/**
+ * bgr_client_vm_ssh_prepare:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @port: the guest port the SSH server listens on (22 normally)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Gets a VM ready for `ssh root@VM` through bgr_client_vm_proxy(): creates
+ * banger's key pair when `ssh_key_path` does not exist yet, adds its
+ * public key to the guest's /root/.ssh/authorized_keys, and starts the
+ * image's sshd when nothing listens on @port. An image without sshd fails
+ * with %BGR_ERROR_NOT_SUPPORTED (the message suggests `vm exec -t`).
+ *
+ * Returns: (transfer full): the private key's path, for `ssh -i`
+ * Since: 0.2
+ */
+char *
+bgr_client_vm_ssh_prepare (BgrClient *self, const char *name, guint port,
+                           GCancellable *cancellable, GError **error)
+{
+  CHECK_CLIENT (self, error, NULL);
+  if (!check_name ("VM", name, error) || !check_port ("SSH", port, error))
+    return NULL;
+  return FINISH (VT (self)->vm_ssh_prepare (B (self), name, port, cancellable, error), error);
+}

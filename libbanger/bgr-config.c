@@ -67,6 +67,7 @@ static const KeySpec key_specs[] = {
   { "tap_pool_size", KT_UINT, NULL, 0, 256, "taps created ahead of need" },
   { "default_dns", KT_IPV4, NULL, 0, 0, "DNS server non-.vm names are forwarded to" },
   { "vm_to_vm", KT_BOOL, NULL, 0, 0, "whether VMs may reach each other over the network (false: each VM sees only the host's DNS and the outside)" },
+  { "sync_auth_files", KT_BOOL, NULL, 0, 0, "copy the host's coding-agent logins (opencode, Claude Code, pi) into each VM's /root when it starts" },
   { "state_dir", KT_PATH, NULL, 0, 0, "where banger keeps its state (private: made 0700; one others can write to is refused)" },
   { "cache_dir", KT_PATH, NULL, 0, 0, "where downloads and blobs are cached (private, like state_dir)" },
   { "kernel_catalog_url", KT_URL, NULL, 0, 0, "kernel catalog (empty: built-in)" },
@@ -464,6 +465,8 @@ default_value (const char *key, BgrConfigFlags flags)
     return g_strdup ("1.1.1.1");
   if (g_str_equal (key, "vm_to_vm"))
     return g_strdup ("false");
+  if (g_str_equal (key, "sync_auth_files"))
+    return g_strdup ("true");
   if (g_str_equal (key, "state_dir"))
     return g_build_filename (g_get_user_state_dir (), "banger", NULL);
   if (g_str_equal (key, "cache_dir"))

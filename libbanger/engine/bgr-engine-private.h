@@ -105,6 +105,10 @@ BgrVmForward *bgr_engine_vm_forward_add (BgrEngine *engine, const char *name,
 gboolean bgr_engine_vm_forward_remove (BgrEngine *engine, const char *name,
                                        const char *host_address, guint host_port, GError **error);
 GPtrArray *bgr_engine_vm_forward_list (BgrEngine *engine, const char *name, GError **error);
+/* `vm ssh` (bgr-engine-provision.c): banger's key (created when missing)
+ * in root's authorized_keys, a server on @port; returns the key's path. */
+char *bgr_engine_vm_ssh_prepare (BgrEngine *engine, const char *name, guint port,
+                                 GCancellable *cancellable, GError **error);
 /* Background supervision (bangerd, bgr-engine-supervisor.c):
  * reconciliation when VMMs exit, stats sampling, auto-stop of idle VMs. */
 typedef struct _BgrEngineSupervisor BgrEngineSupervisor;

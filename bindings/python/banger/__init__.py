@@ -179,6 +179,7 @@ _SIGNATURES = [
     ("bgr_client_vm_forward_add", _p, [_p, _s, _s, ctypes.c_uint, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_forward_remove", ctypes.c_int, [_p, _s, _s, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_forward_list", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_ssh_prepare", _p, [_p, _s, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:
@@ -814,6 +815,14 @@ class Client(_Object):
         return self._records(_lib.bgr_client_vm_forward_list(self._ptr, _enc(name), None,
                                                              ctypes.byref(err)),
                              err, _lib.bgr_vm_forward_to_json)
+
+    def vm_ssh_prepare(self, name, port=22):
+        """Installs banger's SSH key (created when missing) for root in the guest
+        and makes sure a server listens on PORT; returns the private key's path.
+        Connect with ssh -i KEY -o ProxyCommand="banger vm proxy NAME PORT"."""
+        err = _GErrorP()
+        return _take_string(_check(_lib.bgr_client_vm_ssh_prepare(self._ptr, _enc(name), port, None,
+                                                                  ctypes.byref(err)), err))
 
     def vm_exec(self, name, argv, input=None, env=None, cwd=None, timeout=None, stdout=None,
                 stderr=None, resize_fd=None, **options):

@@ -219,5 +219,7 @@ BGR_EXTERN gboolean bgr_client_vm_forward_remove (BgrClient *self, const char *n
                                                   GCancellable *cancellable, GError **error);
 BGR_EXTERN GPtrArray *bgr_client_vm_forward_list (BgrClient *self, const char *name,
                                                   GCancellable *cancellable, GError **error);
+BGR_EXTERN char *bgr_client_vm_ssh_prepare (BgrClient *self, const char *name, guint port,
+                                            GCancellable *cancellable, GError **error);
 
 G_END_DECLS
