@@ -597,6 +597,14 @@ def test_tcp_and_terminal_on_the_fake_vmm(tmp_path):
         status, out, _ = client.vm_exec("tcp", ["sh", "-c", "stty size; [ -t 1 ] && exit 3"],
                                         pty=True, rows=12, cols=34)
         assert status == 3 and b"12 34" in out, out
+
+        # vm_ssh_prepare: a server listens on the port (the "guest" socket), so
+        # only the key is installed: created, and in root's authorized_keys.
+        key = client.vm_ssh_prepare("tcp", port)
+        with open(key + ".pub") as f:
+            pub = f.read().strip()
+        status, out, _ = client.vm_exec("tcp", ["sh", "-c", 'cat "$HOME/.ssh/authorized_keys"'])
+        assert status == 0 and out.decode().splitlines() == [pub], out
     finally:
         guest.close()
         client.close()
