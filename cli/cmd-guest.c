@@ -100,19 +100,10 @@ const GOptionEntry banger_vm_acp_options[] = {
   G_OPTION_ENTRY_NULL
 };
 
-/* $1: --cwd or empty. opencode's installer puts it in ~/.opencode/bin. */
-static const char ACP_SH[] =
-  "if [ -n \"$1\" ]; then cd \"$1\" || exit 1; elif [ -d \"$HOME/repo\" ]; then cd \"$HOME/repo\"; "
-  "else cd \"$HOME\"; fi; PATH=\"$HOME/.opencode/bin:$HOME/.local/bin:$PATH\"; "
-  "command -v opencode >/dev/null 2>&1 || { echo 'banger: opencode is not installed in the guest "
-  "(not in PATH, ~/.opencode/bin or ~/.local/bin)' >&2; exit 127; }; exec opencode acp";
-
 gboolean
 banger_cmd_vm_acp (BangerInvocation *inv, int *exit_status, GError **error)
 {
   g_autoptr (BgrClient) client = NULL;
-  g_autoptr (BgrExecSpec) spec = NULL;
-  const char *argv[] = { "/bin/sh", "-c", ACP_SH, "sh", opt_acp_cwd != NULL ? opt_acp_cwd : "", NULL };
   gint status = 0;
 
   if (opt_acp_cwd != NULL && opt_acp_cwd[0] != '/')
@@ -122,11 +113,8 @@ banger_cmd_vm_acp (BangerInvocation *inv, int *exit_status, GError **error)
       return FALSE;
     }
   client = banger_invocation_get_client (inv, error);
-  if (client == NULL)
-    return FALSE;
-  spec = bgr_exec_spec_new (argv);
-  bgr_exec_spec_set_stdio (spec, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
-  if (!bgr_client_vm_exec (client, inv->args[0], spec, &status, NULL, error))
+  if (client == NULL || !bgr_client_vm_acp (client, inv->args[0], opt_acp_cwd, STDIN_FILENO,
+                                            STDOUT_FILENO, STDERR_FILENO, &status, NULL, error))
     return FALSE;
   *exit_status = status;
   return TRUE;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* BgrClient's calls for TCP into a VM's guest through its agent: a proxy
- * to one guest port, and host ports forwarded to guest ports. */
+/* BgrClient's calls for reaching into a VM's guest through its agent: a
+ * proxy to one guest port, host ports forwarded to guest ports, SSH set
+ * up, and an ACP agent on stdio. */
 #include "config.h"
 
 #include "bgr-client-private.h"
@@ -235,4 +236,53 @@ bgr_client_vm_ssh_prepare (BgrClient *self, const char *name, guint port,
   if (!check_name ("VM", name, error) || !check_port ("SSH", port, error))
     return NULL;
   return FINISH (VT (self)->vm_ssh_prepare (B (self), name, port, cancellable, error), error);
+}
+
+/* $1: the working directory or empty. opencode's installer puts it in
+ * ~/.opencode/bin. */
+static const char ACP_SH[] =
+  "if [ -n \"$1\" ]; then cd \"$1\" || exit 1; elif [ -d \"$HOME/repo\" ]; then cd \"$HOME/repo\"; "
+  "else cd \"$HOME\"; fi; PATH=\"$HOME/.opencode/bin:$HOME/.local/bin:$PATH\"; "
+  "command -v opencode >/dev/null 2>&1 || { echo 'banger: opencode is not installed in the guest "
+  "(not in PATH, ~/.opencode/bin or ~/.local/bin)' >&2; exit 127; }; exec opencode acp";
+
+/**
+ * bgr_client_vm_acp:
+ * @self: a #BgrClient
+ * @name: a running VM
+ * @cwd: (nullable): an absolute directory in the guest; %NULL: /root/repo
+ *   when it exists, else /root
+ * @stdin_fd: the ACP client's requests (JSON-RPC lines), read until EOF
+ * @stdout_fd: where the agent's answers go
+ * @stderr_fd: its diagnostics, or -1
+ * @out_status: (out) (optional): its exit status
+ * @cancellable: (nullable): cancels the call and kills the agent
+ * @error: return location for a #GError
+ *
+ * Runs `opencode acp` (the Agent Client Protocol on stdio) in the guest,
+ * found in PATH, ~/.opencode/bin or ~/.local/bin (exit status 127 with a
+ * message on @stderr_fd when it is in none). It is bgr_client_vm_exec() of
+ * a small `sh -c` script (over D-Bus: Vm.Exec).
+ *
+ * Returns: %TRUE when it ran (whatever its status)
+ * Since: 0.2
+ */
+gboolean
+bgr_client_vm_acp (BgrClient *self, const char *name, const char *cwd, int stdin_fd,
+                   int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
+                   GError **error)
+{
+  const char *argv[] = { "/bin/sh", "-c", ACP_SH, "sh", cwd != NULL ? cwd : "", NULL };
+  g_autoptr (BgrExecSpec) spec = NULL;
+
+  CHECK_CLIENT (self, error, FALSE);
+  if (cwd != NULL && !g_path_is_absolute (cwd))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "the working directory '%s' is not an absolute path", cwd);
+      return FALSE;
+    }
+  spec = bgr_exec_spec_new (argv);
+  bgr_exec_spec_set_stdio (spec, stdin_fd, stdout_fd, stderr_fd);
+  return bgr_client_vm_exec (self, name, spec, out_status, cancellable, error);
 }

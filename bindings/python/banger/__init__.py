@@ -180,6 +180,8 @@ _SIGNATURES = [
     ("bgr_client_vm_forward_remove", ctypes.c_int, [_p, _s, _s, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_forward_list", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_ssh_prepare", _p, [_p, _s, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_acp", ctypes.c_int, [_p, _s, _s, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                         ctypes.POINTER(ctypes.c_int), _p, ctypes.POINTER(_GErrorP)]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:
@@ -823,6 +825,16 @@ class Client(_Object):
         err = _GErrorP()
         return _take_string(_check(_lib.bgr_client_vm_ssh_prepare(self._ptr, _enc(name), port, None,
                                                                   ctypes.byref(err)), err))
+
+    def vm_acp(self, name, stdin, stdout, stderr=-1, cwd=None):
+        """Runs `opencode acp` in the guest on the descriptors STDIN and STDOUT (an
+        ACP client's pipes or socket) until it exits; returns its status.
+        CWD: default /root/repo when it exists, else /root."""
+        status = ctypes.c_int()
+        err = _GErrorP()
+        _check(_lib.bgr_client_vm_acp(self._ptr, _enc(name), _enc(cwd), stdin, stdout, stderr,
+                                      ctypes.byref(status), None, ctypes.byref(err)), err)
+        return status.value
 
     def vm_exec(self, name, argv, input=None, env=None, cwd=None, timeout=None, stdout=None,
                 stderr=None, resize_fd=None, **options):

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import json
 import os
+import shutil
 import re
 import select
 import signal
@@ -605,6 +606,18 @@ def test_tcp_and_terminal_on_the_fake_vmm(tmp_path):
             pub = f.read().strip()
         status, out, _ = client.vm_exec("tcp", ["sh", "-c", 'cat "$HOME/.ssh/authorized_keys"'])
         assert status == 0 and out.decode().splitlines() == [pub], out
+
+        # vm_acp: no opencode in this "guest": 127 and a message saying so.
+        if shutil.which("opencode") is None:
+            r, w = os.pipe()
+            with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
+                status = client.vm_acp("tcp", null_in.fileno(), null_out.fileno(), w)
+            os.close(w)
+            with os.fdopen(r) as f:
+                assert status == 127 and "opencode is not installed in the guest" in f.read()
+        with pytest.raises(banger.BangerError) as e:
+            client.vm_acp("tcp", 0, 1, cwd="relative")
+        assert e.value.code == banger.ErrorCode.INVALID_ARGUMENT
     finally:
         guest.close()
         client.close()

@@ -221,5 +221,9 @@ BGR_EXTERN GPtrArray *bgr_client_vm_forward_list (BgrClient *self, const char *n
                                                   GCancellable *cancellable, GError **error);
 BGR_EXTERN char *bgr_client_vm_ssh_prepare (BgrClient *self, const char *name, guint port,
                                             GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_vm_acp (BgrClient *self, const char *name, const char *cwd,
+                                       int stdin_fd, int stdout_fd, int stderr_fd,
+                                       gint *out_status, GCancellable *cancellable,
+                                       GError **error);
 
 G_END_DECLS
