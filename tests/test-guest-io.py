@@ -408,6 +408,13 @@ class GuestIo(unittest.TestCase):
         self.assertIn("root", args[args.index("-l") + 1])
         self.assertIn("StrictHostKeyChecking=accept-new", args)
         self.assertIn("UserKnownHostsFile=%s/state/vms/gio/known_hosts" % e.work, args)
+        # The real OpenSSH client accepts these arguments (-G: evaluate, connect to nothing).
+        if shutil.which("ssh"):
+            g = subprocess.run(["ssh", "-G"] + args[:args.index("--")], capture_output=True, text=True)
+            self.assertEqual(g.returncode, 0, g.stderr)
+            self.assertIn("proxycommand ", g.stdout)
+            self.assertIn("stricthostkeychecking accept-new", g.stdout.lower())
+            self.assertIn("user root", g.stdout)
         # The key is in the guest's authorized_keys (once, however often).
         with open(key + ".pub") as f:
             pub = f.read().strip()
