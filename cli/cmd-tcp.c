@@ -181,7 +181,7 @@ banger_cmd_vm_forward (BangerInvocation *inv, int *exit_status, GError **error)
     g_print ("Forwarding %s:%" G_GINT64_FORMAT " to port %" G_GINT64_FORMAT " of VM %s%s\n",
              bgr_vm_forward_get_host_address (fw), bgr_vm_forward_get_host_port (fw),
              bgr_vm_forward_get_guest_port (fw), inv->args[0],
-             bgr_client_is_local (client) ? " (while a banger daemon runs; this --local "
-                                            "client has ended)" : "");
+             bgr_client_is_local (client) ? " (recorded; with --local it is served by the next "
+                                            "bangerd, not by this command)" : "");
   return TRUE;
 }
