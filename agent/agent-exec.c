@@ -11,6 +11,7 @@ struct exec {
     bool timed_out;
     int status_fd;    /* status pipe; -1 once the exec is known to have worked */
     int out_fd, err_fd, in_fd;
+    int tty_fd;       /* PTY: the terminal's master side (RESIZE); else -1 */
     uint8_t *in_buf;  /* STDIN bytes the child's pipe did not take yet */
     size_t in_off, in_len, in_cap;
     bool in_eof;      /* close stdin once in_buf is written */
@@ -35,6 +36,12 @@ static bool exec_channel_busy(uint32_t channel)
     return find_exec(channel) != NULL;
 }
 
+int exec_tty_fd(uint32_t channel)
+{
+    struct exec *e = find_exec(channel);
+    return e ? e->tty_fd : -1;
+}
+
 static void exec_close_stdin(struct exec *e)
 {
     close_fd(&e->in_fd);
@@ -49,6 +56,7 @@ static void exec_finish(struct exec *e)
     close_fd(&e->status_fd);
     close_fd(&e->out_fd);
     close_fd(&e->err_fd);
+    close_fd(&e->tty_fd);
     exec_close_stdin(e);
     e->done = true;
 }
@@ -221,7 +229,7 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
         send_error(0, EINVAL, "EXEC needs a channel above 0");
         return;
     }
-    if (find_exec(channel)) {
+    if (error_channel(channel) != channel) {
         send_error(channel, EBUSY, "channel %u is in use", channel);
         return;
     }
@@ -246,6 +254,7 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
     char **envp = calloc(nenv + 4, sizeof *envp);  /* defaults + ENV, borrowed */
     char *cwd = NULL;
     int64_t timeout = 0, want_stdin = 0;
+    struct exec_pty pty = { .slave = -1, .tty = -1 };
     size_t ia = 0, ie = 0, ne = 0;
     const char *bad = NULL;
     if (!argv || !envs || !envp)
@@ -277,7 +286,9 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
             if (bgr_agent_field_int(val, vlen, &want_stdin) < 0 || (want_stdin != 0 && want_stdin != 1))
                 bad = "STDIN is not 0 or 1";
             break;
-        default: /* unknown fields are skipped */
+        default: /* unknown fields are skipped; PTY, ROWS, COLS: agent-pty.c */
+            if (!pty_field(&pty, tag, val, vlen))
+                bad = "PTY, ROWS or COLS is out of range";
             break;
         }
     }
@@ -296,12 +307,19 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
     /* Pipes: [0] read end, [1] write end; all close-on-exec, dup2 onto
      * 0-2 gives the child its copies. */
     int status_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, in_p[2] = { -1, -1 };
-    if (pipe2(status_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+    if (pty.on) {
+        /* A terminal instead of pipes: out_p[0] and in_p[1] are the master
+         * side, the slave becomes the child's 0-2 (pty_child). */
+        if (pipe2(status_p, O_CLOEXEC) < 0 || !pty_open(&pty, &out_p[0], &in_p[1], want_stdin != 0)) {
+            send_error(channel, errno, "cannot create a terminal: %s", strerror(errno));
+            goto close_pipes;
+        }
+    } else if (pipe2(status_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
         ((want_stdin || devnull_fd < 0) && pipe2(in_p, O_CLOEXEC) < 0)) {
         send_error(channel, errno, "cannot create pipes: %s", strerror(errno));
         goto close_pipes;
     }
-    if (!want_stdin && devnull_fd < 0)
+    if (!pty.on && !want_stdin && devnull_fd < 0)
         close_fd(&in_p[1]); /* no /dev/null: an empty pipe reads as EOF just the same */
 
     struct exec *e = calloc(1, sizeof *e);
@@ -333,7 +351,9 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
     if (pid == 0) {
         child_prepare(status_p[1]);
         int in = in_p[0] >= 0 ? in_p[0] : devnull_fd;
-        if (dup2(in, 0) < 0 || dup2(out_p[1], 1) < 0 || dup2(err_p[1], 2) < 0)
+        if (pty.on)
+            pty_child(&pty, status_p[1]);
+        else if (dup2(in, 0) < 0 || dup2(out_p[1], 1) < 0 || dup2(err_p[1], 2) < 0)
             child_fail(status_p[1], STAGE_SETUP);
         if (chdir(cwd ? cwd : "/") < 0)
             child_fail(status_p[1], STAGE_CWD);
@@ -343,9 +363,10 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
     }
 
     close(status_p[1]);
-    close(out_p[1]);
-    close(err_p[1]);
+    close_fd(&out_p[1]);
+    close_fd(&err_p[1]);
     close_fd(&in_p[0]);
+    e->tty_fd = pty_parent(&pty);
     e->channel = channel;
     e->pid = pid;
     e->status_fd = status_p[0];
@@ -358,10 +379,13 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
     for (int *fd = &e->status_fd; fd <= &e->in_fd; fd++)
         if (*fd >= 0)
             set_nonblock(*fd);
+    if (e->tty_fd >= 0)
+        set_nonblock(e->tty_fd);
     execs[n_execs++] = e;
     goto out;
 
 close_pipes:
+    pty_parent_abort(&pty);
     for (int i = 0; i < 2; i++) {
         close_fd(&status_p[i]);
         close_fd(&out_p[i]);

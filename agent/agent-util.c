@@ -111,13 +111,20 @@ void child_prepare(int status_fd)
     setsid(); /* its own session and process group: SIGNAL and timeouts hit all of it */
 }
 
+const char *agent_home;
+
 char **default_env(void)
 {
+    static char home[PATH_MAX + 8];
     static const char *const defaults[] = { DEFAULT_PATH_ENV, "HOME=/root", "LANG=C.UTF-8" };
     size_t n = sizeof defaults / sizeof defaults[0];
     char **env = calloc(n + 1, sizeof *env);
     for (size_t i = 0; env && i < n; i++)
         env[i] = (char *)defaults[i];
+    if (env && agent_home) { /* host mode --home: the "guest's" /root */
+        snprintf(home, sizeof home, "HOME=%s", agent_home);
+        env[1] = home;
+    }
     return env;
 }
 

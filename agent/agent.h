@@ -85,6 +85,8 @@ extern int devnull_fd;
 extern int signal_fd;
 extern int64_t shutdown_at; /* force the shutdown at this time; 0: none */
 extern int shutdown_cmd;    /* RB_POWER_OFF or RB_AUTOBOOT */
+/* Host mode --home DIR: HOME of the commands instead of /root (agent-util.c). */
+extern const char *agent_home;
 
 /* ---- the main loop and its modules (agent-loop.c) ---- */
 
@@ -199,6 +201,38 @@ extern const struct agent_module exec_module;
 void exec_start(uint32_t channel, const uint8_t *payload, size_t len);
 void exec_stdin_frame(uint32_t channel, const uint8_t *data, size_t len);
 void handle_signal_request(uint32_t channel, const uint8_t *payload, size_t len);
+/* PTY: the master side of the terminal of the command on channel; -1: none. */
+int exec_tty_fd(uint32_t channel);
+
+/* ---- EXEC with PTY (agent-pty.c) ---- */
+
+struct exec_pty {
+    bool on;
+    int rows, cols;  /* 0: 24x80 */
+    int slave, tty;  /* the child's side; a spare master for RESIZE */
+};
+/* Takes PTY, ROWS and COLS from an EXEC (false: out of range). */
+bool pty_field(struct exec_pty *p, uint16_t tag, const uint8_t *val, uint32_t len);
+/* A new terminal: *out_fd reads it, *in_fd (with stdin) types into it. */
+bool pty_open(struct exec_pty *p, int *out_fd, int *in_fd, bool want_stdin);
+/* In the child: the terminal becomes its controlling terminal and 0-2. */
+void pty_child(struct exec_pty *p, int status_fd);
+/* In the agent after fork: the fd kept for RESIZE (-1 without PTY). */
+int pty_parent(struct exec_pty *p);
+void pty_parent_abort(struct exec_pty *p);
+void pty_resize_request(uint32_t channel, const uint8_t *payload, size_t len);
+
+/* ---- TCP_CONNECT (agent-tunnel.c) ---- */
+
+extern const struct agent_module tunnel_module;
+bool tunnel_in_use(uint32_t channel);
+void tunnel_start(uint32_t channel, const uint8_t *payload, size_t len);
+void tunnel_data_frame(uint32_t channel, const uint8_t *data, size_t len);
+void tunnel_close_request(uint32_t channel);
+void tunnel_poll(void);
+void tunnel_timers(int64_t now);
+void tunnel_drop_all(void);
+void tunnel_sweep(void);
 
 /* ---- guest facts (agent-facts.c) ---- */
 

@@ -46,6 +46,9 @@ static void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
     case BGR_AGENT_MSG_STDIN:
         exec_stdin_frame(ch, payload, h->length);
         return;
+    case BGR_AGENT_MSG_TCP_DATA:
+        tunnel_data_frame(ch, payload, h->length);
+        return;
     case BGR_AGENT_MSG_STDOUT:
     case BGR_AGENT_MSG_STDERR:
         send_error(error_channel(ch), EINVAL, "unexpected message type %u (%s) on channel %u", h->type,
@@ -82,6 +85,16 @@ static void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
     case BGR_AGENT_MSG_STATS_REQ:
         send_stats(ch);
         break;
+    case BGR_AGENT_MSG_TCP_CONNECT:
+        tunnel_start(ch, payload, h->length);
+        break;
+    case BGR_AGENT_MSG_TCP_CLOSE:
+        tunnel_close_request(ch);
+        break;
+    case BGR_AGENT_MSG_RESIZE:
+        pty_resize_request(ch, payload, h->length);
+        break;
+    case BGR_AGENT_MSG_TCP_CONNECTED:
     case BGR_AGENT_MSG_READY:
     case BGR_AGENT_MSG_STARTED:
     case BGR_AGENT_MSG_EXIT:
@@ -160,6 +173,7 @@ static _Noreturn void run(void)
     transport_set_frame_handler(handle_frame);
     agent_register(&exec_module);
     agent_register(&sessions_module);
+    agent_register(&tunnel_module);
     for (;;) {
         int64_t now = now_ms();
         own_timers(now);
@@ -217,6 +231,7 @@ static void usage(FILE *f)
             "  --listen PATH  host mode: serve on unix socket PATH\n"
             "  --spool-dir DIR  where sessions' output is spooled (default: a tmpfs on\n"
             "                 /.banger/sessions in a guest, PATH.sessions in host mode)\n"
+            "  --home DIR     host mode: HOME of the commands (default /root)\n"
             "  --version      print the version and the protocol version\n"
             "  --help         this text\n",
             BGR_AGENT_SERIAL_NAME, BGR_AGENT_VSOCK_PORT);
@@ -259,6 +274,8 @@ int main(int argc, char **argv)
             } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
                 mode = MODE_HOST;
                 listen_path = argv[++i];
+            } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc && argv[i + 1][0] == '/') {
+                agent_home = argv[++i];
             } else {
                 usage(stderr);
                 return 2;
@@ -268,6 +285,12 @@ int main(int argc, char **argv)
             warn("--fd and --listen exclude each other");
             return 2;
         }
+        if (agent_home && mode != MODE_HOST) {
+            warn("--home is for host mode (--listen) only");
+            return 2;
+        }
+        if (agent_home)
+            mkdir(agent_home, 0700);
     }
 
     if (mode == MODE_FD) {

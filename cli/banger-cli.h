@@ -75,6 +75,14 @@ void banger_print_json_list (GPtrArray *list, BangerToJson to_json);
 /* Ends @builder's root object and prints it. */
 void banger_print_json_builder (JsonBuilder *builder);
 
+/* The local terminal (terminal.c): its window size; raw mode on @fd
+ * (when it is a terminal) and back; and a descriptor that gets a
+ * "ROWS COLS" line on every SIGWINCH (call before making a client). */
+gboolean banger_terminal_size (int fd, guint *rows, guint *cols);
+void banger_terminal_raw (int fd);
+void banger_terminal_restore (int fd);
+int banger_terminal_watch_size (void);
+
 /* The progress line of a long call and its Ctrl-C (progress.c). STEPS:
  * "[2/6] phase... 1.3 s" with a live timer (VM boots); BYTES: a transfer. */
 typedef enum { BANGER_PROGRESS_STEPS, BANGER_PROGRESS_BYTES } BangerProgressStyle;
@@ -121,6 +129,15 @@ gboolean banger_cmd_vm_logs (BangerInvocation *inv, int *exit_status, GError **e
 gboolean banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_vm_stats (BangerInvocation *inv, int *exit_status, GError **error);
+/* cmd-tcp.c, cmd-guest.c */
+gboolean banger_cmd_vm_proxy (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_forward (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_ssh (BangerInvocation *inv, int *exit_status, GError **error);
+gboolean banger_cmd_vm_acp (BangerInvocation *inv, int *exit_status, GError **error);
+void banger_print_vm_forwards (BgrClient *client, const char *name);
+/* `vm exec -t` and `vm exec NAME` (cmd-vm.c): @spec on a terminal. */
+gboolean banger_exec_terminal (BgrClient *client, const char *name, BgrExecSpec *spec,
+                               gint *status, GError **error);
 
 gboolean banger_cmd_vm_session_start (BangerInvocation *inv, int *exit_status, GError **error);
 gboolean banger_cmd_vm_session_list (BangerInvocation *inv, int *exit_status, GError **error);
@@ -146,6 +163,9 @@ extern const GOptionEntry banger_vm_workspace_prepare_options[];
 extern const GOptionEntry banger_vm_delete_options[];
 extern const GOptionEntry banger_vm_logs_options[];
 extern const GOptionEntry banger_vm_exec_options[];
+extern const GOptionEntry banger_vm_forward_options[];
+extern const GOptionEntry banger_vm_ssh_options[];
+extern const GOptionEntry banger_vm_acp_options[];
 extern const GOptionEntry banger_kernel_import_options[];
 extern const GOptionEntry banger_kernel_list_options[];
 extern const GOptionEntry banger_web_options[];

@@ -45,13 +45,16 @@ const GOptionEntry banger_vm_logs_options[] = {
 
 static char **opt_env;
 static char *opt_cwd, *opt_timeout;
-static gboolean opt_stdin, opt_no_stdin;
+static gboolean opt_stdin, opt_no_stdin, opt_tty;
 
 const GOptionEntry banger_vm_exec_options[] = {
   { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &opt_env, "Set KEY=VALUE in the command's environment (repeatable)",
     "KEY=VALUE" },
   { "cwd", 'w', 0, G_OPTION_ARG_STRING, &opt_cwd, "Working directory in the guest (default: /)", "DIR" },
-  { "timeout", 't', 0, G_OPTION_ARG_STRING, &opt_timeout,
+  { "tty", 't', 0, G_OPTION_ARG_NONE, &opt_tty,
+    "Run the command on a terminal in the guest (job control, Ctrl-C, full-screen programs; "
+    "stdin is forwarded)", NULL },
+  { "timeout", 0, 0, G_OPTION_ARG_STRING, &opt_timeout,
     "Kill the command after this long, e.g. 30s, 5m (exit status 124)", "DURATION" },
   { "stdin", 'i', 0, G_OPTION_ARG_NONE, &opt_stdin,
     "Forward stdin even when it is a terminal (it is forwarded when it is a pipe or file)", NULL },
@@ -332,12 +335,19 @@ banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
   g_autoptr (BgrExecSpec) spec = NULL;
   gint64 timeout_ms = 0;
   gint status = 0;
+  int resize_fd = -1;
   gboolean forward = !opt_no_stdin && (opt_stdin || !isatty (STDIN_FILENO));
+  /* No command: a login shell, on a terminal. */
+  static const char *const login_shell[] = {
+    "/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi",
+    NULL
+  };
+  gboolean tty = opt_tty || inv->args[1] == NULL;
 
-  if (inv->args[1] == NULL)
+  if (tty && opt_no_stdin)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "no command given: banger vm exec NAME -- COMMAND [ARGS...]");
+                   "--tty (or no command: a login shell) needs stdin; drop --no-stdin");
       return FALSE;
     }
   if (opt_timeout != NULL && !bgr_parse_duration (opt_timeout, &timeout_ms, error))
@@ -350,16 +360,20 @@ banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "--timeout is too long");
       return FALSE;
     }
+  if (tty)
+    resize_fd = banger_terminal_watch_size (); /* before the client's threads */
   client = banger_invocation_get_client (inv, error);
   if (client == NULL)
     return FALSE;
-  spec = bgr_exec_spec_new ((const char *const *) inv->args + 1);
+  spec = bgr_exec_spec_new (inv->args[1] != NULL ? (const char *const *) inv->args + 1 : login_shell);
   bgr_exec_spec_set_env (spec, (const char *const *) opt_env);
   bgr_exec_spec_set_cwd (spec, opt_cwd);
   if (timeout_ms > 0)
     bgr_exec_spec_set_timeout_ms (spec, (guint) timeout_ms);
   bgr_exec_spec_set_stdio (spec, forward ? STDIN_FILENO : -1, STDOUT_FILENO, STDERR_FILENO);
-  if (!bgr_client_vm_exec (client, inv->args[0], spec, &status, NULL, error))
+  bgr_exec_spec_set_resize_fd (spec, resize_fd);
+  if (!(tty ? banger_exec_terminal (client, inv->args[0], spec, &status, error)
+            : bgr_client_vm_exec (client, inv->args[0], spec, &status, NULL, error)))
     {
       /* 124 for the command's own --timeout only, as timeout(1) does. */
       if (opt_timeout != NULL && g_error_matches (*error, BGR_ERROR, BGR_ERROR_TIMED_OUT)
@@ -374,6 +388,41 @@ banger_cmd_vm_exec (BangerInvocation *inv, int *exit_status, GError **error)
     }
   *exit_status = status;
   return TRUE;
+}
+
+/* The terminal's size and $TERM go to the guest; the local terminal is raw
+ * while the command runs, so that every key reaches the guest's. */
+gboolean
+banger_exec_terminal (BgrClient *client, const char *name, BgrExecSpec *spec, gint *status,
+                      GError **error)
+{
+  g_auto (GStrv) env = bgr_exec_spec_dup_env (spec);
+  guint rows = 24, cols = 80;
+  gboolean has_term = FALSE, ok;
+
+  for (char **e = env; e != NULL && *e != NULL; e++)
+    has_term = has_term || g_str_has_prefix (*e, "TERM=");
+  if (!has_term)
+    {
+      g_autofree char *term = g_strconcat ("TERM=", g_getenv ("TERM") != NULL ? g_getenv ("TERM") : "xterm", NULL);
+      g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+      g_auto (GStrv) all = NULL;
+      g_strv_builder_add (b, term);
+      if (env != NULL)
+        g_strv_builder_addv (b, (const char **) env);
+      all = g_strv_builder_end (b);
+      bgr_exec_spec_set_env (spec, (const char *const *) all);
+    }
+  if (!banger_terminal_size (STDIN_FILENO, &rows, &cols))
+    banger_terminal_size (STDOUT_FILENO, &rows, &cols);
+  bgr_exec_spec_set_pty (spec, TRUE);
+  bgr_exec_spec_set_rows (spec, rows);
+  bgr_exec_spec_set_cols (spec, cols);
+  bgr_exec_spec_set_stdio (spec, STDIN_FILENO, STDOUT_FILENO, -1);
+  banger_terminal_raw (STDIN_FILENO);
+  ok = bgr_client_vm_exec (client, name, spec, status, NULL, error);
+  banger_terminal_restore (STDIN_FILENO);
+  return ok;
 }
 
 gboolean
@@ -401,6 +450,7 @@ banger_cmd_vm_ports (BangerInvocation *inv, int *exit_status, GError **error)
                banger_shown (bgr_vm_port_get_address (p)), bgr_vm_port_get_port (p), pid,
                banger_shown (or_dash (bgr_vm_port_get_process (p))));
     }
+  banger_print_vm_forwards (client, inv->args[0]);
   return TRUE;
 }
 

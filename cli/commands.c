@@ -132,15 +132,44 @@ const BangerCommand banger_commands[] = {
     banger_vm_logs_options },
   { "vm ports", banger_cmd_vm_ports, "List the sockets listening in a VM",
     "Lists TCP sockets listening and UDP sockets bound in the guest, with their\n"
-    "process where the guest agent can tell.", "NAME", 1, 1, NULL },
+    "process where the guest agent can tell, then the ports forwarded to it from\n"
+    "the host (banger vm forward; --json lists the guest's sockets only).", "NAME", 1, 1, NULL },
   { "vm stats", banger_cmd_vm_stats, "Show a VM's resource use",
     "Samples the guest's CPU, memory, load and root filesystem (from its agent) and\n"
     "the VMM's CPU, memory, disk and network counters (from outside).", "NAME", 1, 1, NULL },
   { "vm exec", banger_cmd_vm_exec, "Run a command in a VM",
     "Runs COMMAND in the guest through the guest agent and streams its output.\n"
     "stdin is forwarded when it is a pipe or a file (-i: also from a terminal).\n"
-    "The exit status is the command's (128+N when signal N killed it, 124 when\n"
-    "--timeout killed it).", "NAME -- COMMAND [ARGS...]", 2, G_MAXUINT, banger_vm_exec_options },
+    "-t runs it on a terminal in the guest (window size, Ctrl-C and full-screen\n"
+    "programs work; the local terminal is raw meanwhile). Without COMMAND: a login\n"
+    "shell on a terminal. The exit status is the command's (128+N when signal N\n"
+    "killed it, 124 when --timeout killed it).", "NAME [-- COMMAND [ARGS...]]", 1, G_MAXUINT,
+    banger_vm_exec_options },
+  { "vm proxy", banger_cmd_vm_proxy, "Bridge stdio to a TCP port in a VM",
+    "Connects to [ADDR:]PORT inside the guest (default address 127.0.0.1) through the\n"
+    "guest agent and bridges it to stdin and stdout until both sides end: an ssh\n"
+    "ProxyCommand (`ssh -o ProxyCommand='banger vm proxy NAME 22' ...`). Needs no\n"
+    "network between host and guest.", "NAME [ADDR:]PORT", 2, 2, NULL },
+  { "vm forward", banger_cmd_vm_forward, "Forward a host port to a port in a VM",
+    "Listens on HOST_ADDR:HOST_PORT (default address 127.0.0.1) and forwards each TCP\n"
+    "connection to GUEST_PORT in the guest, through its agent. The forward is kept\n"
+    "in the VM's record and served while bangerd runs (again after a restart);\n"
+    "--remove drops it. A host port already in use is refused. Without a forward:\n"
+    "lists the VM's forwards.", "NAME [[HOST_ADDR:]HOST_PORT:GUEST_PORT]", 1, 2,
+    banger_vm_forward_options },
+  { "vm ssh", banger_cmd_vm_ssh, "Log in to a VM with OpenSSH",
+    "Runs the host's ssh as root@NAME with banger's key (ssh_key_path, created when\n"
+    "missing) through `banger vm proxy NAME PORT` (no network to the guest needed).\n"
+    "First adds the key to the guest's /root/.ssh/authorized_keys and starts its\n"
+    "sshd if nothing listens on PORT; an image without sshd is an error (use\n"
+    "`vm exec -t`). Host keys are kept per VM (accepted the first time). COMMAND,\n"
+    "when given, runs instead of a shell.", "NAME [-- COMMAND [ARGS...]]", 1, G_MAXUINT,
+    banger_vm_ssh_options },
+  { "vm acp", banger_cmd_vm_acp, "Run opencode's ACP agent in a VM on stdio",
+    "Runs `opencode acp` in the guest with stdin and stdout bridged, for an editor\n"
+    "that speaks the Agent Client Protocol. It runs in --cwd, else /root/repo when it\n"
+    "exists, else /root; opencode is looked up in PATH, ~/.opencode/bin and\n"
+    "~/.local/bin.", "NAME", 1, 1, banger_vm_acp_options },
   { "vm run", banger_cmd_vm_run, "Create a VM with your repository in it",
     "banger's main flow: creates and boots a VM, puts the git repository enclosing\n"
     "REPO (default: the current directory) at /root/repo in it (uncommitted and\n"

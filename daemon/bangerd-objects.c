@@ -533,6 +533,7 @@ connect_handlers (Daemon *d, const char *kind, gpointer iface)
       g_signal_connect (iface, "handle-stats", G_CALLBACK (handle_vm_stats), d);
       bgrd_workspace_connect (d, iface);
       bgrd_sessions_connect (d, iface);
+      bgrd_connect_vm_tcp_handlers (d, iface);
     }
   else if (g_str_equal (kind, "image"))
     {

@@ -76,6 +76,8 @@ gboolean bgrd_export_manager (Daemon *d, GError **error);
  * VM, image and kernel, refreshed from the engine's change events. */
 void bgrd_objects_start (Daemon *d);
 void bgrd_objects_stop (Daemon *d);
+/* The Vm methods for terminals and TCP (bangerd-tcp.c). */
+void bgrd_connect_vm_tcp_handlers (Daemon *d, gpointer iface);
 /* The VM/image/kernel name of an object skeleton's interface. */
 const char *bgrd_object_name (GDBusMethodInvocation *invocation);
 /* The Vm object's workspace and copy methods (bangerd-workspace.c). */

@@ -346,6 +346,45 @@ dbus_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *
   return g_variant_get_data_as_bytes (data);
 }
 
+/* Appends @fd (or /dev/null for -1, opened with @flags) to @fds. */
+static gint
+append_fd (GUnixFDList *fds, int fd, int flags, GError **error)
+{
+  gint idx;
+  int opened = fd < 0 ? open ("/dev/null", flags | O_CLOEXEC) : -1;
+
+  idx = g_unix_fd_list_append (fds, fd >= 0 ? fd : opened, error);
+  if (opened >= 0)
+    close (opened);
+  return idx;
+}
+
+/* Vm.ExecTerminal: stdin, the terminal's output and the resize descriptor. */
+static gboolean
+dbus_vm_exec_terminal (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_status,
+                       GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GVariant) reply = NULL;
+  int io[3], idx[3];
+  gint32 status;
+
+  bgr_exec_spec_get_stdio (spec, &io[0], &io[1], &io[2]);
+  io[2] = bgr_exec_spec_get_resize_fd (spec);
+  for (int i = 0; i < 3; i++)
+    if ((idx[i] = append_fd (fds, io[i], i == 1 ? O_WRONLY : O_RDONLY, error)) < 0)
+      return FALSE;
+  reply = call_object (SELF (b), &VM, name, "ExecTerminal",
+                       g_variant_new ("(@a{sv}hhh)", bgr_options_to_variant (BGR_OPTIONS (spec)),
+                                      idx[0], idx[1], idx[2]),
+                       fds, "(i)", NULL, cancellable, error);
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(i)", &status);
+  *out_status = status;
+  return TRUE;
+}
+
 static gboolean
 dbus_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_status,
               GCancellable *cancellable, GError **error)
@@ -356,6 +395,8 @@ dbus_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_stat
   gint32 status;
 
   bgr_exec_spec_get_stdio (spec, &want[0], &want[1], &want[2]);
+  if (bgr_exec_spec_get_pty (spec))
+    return dbus_vm_exec_terminal (b, name, spec, out_status, cancellable, error);
   /* A missing descriptor travels as /dev/null: EOF on stdin, output dropped. */
   for (int i = 0; i < 3; i++)
     {
@@ -467,6 +508,85 @@ dbus_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, const
   return reply != NULL;
 }
 
+/* ---- TCP into the guest ------------------------------------------------- */
+
+static gboolean
+dbus_vm_proxy (BgrBackend *b, const char *name, const char *guest_address, guint port, int in_fd,
+               int out_fd, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GVariant) reply = NULL;
+  gint in_idx, out_idx;
+
+  if ((in_idx = append_fd (fds, in_fd, O_RDONLY, error)) < 0
+      || (out_idx = append_fd (fds, out_fd, O_WRONLY, error)) < 0)
+    return FALSE;
+  reply = call_object (SELF (b), &VM, name, "Proxy",
+                       g_variant_new ("(sqhh)", OPT (guest_address), (guint16) MIN (port, 65535),
+                                      in_idx, out_idx),
+                       fds, "()", NULL, cancellable, error);
+  return reply != NULL;
+}
+
+static BgrVmForward *
+dbus_vm_forward_add (BgrBackend *b, const char *name, const char *host_address, guint host_port,
+                     guint guest_port, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+
+  if (host_port > 65535 || guest_port > 65535)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "%s port %u is not 1-65535",
+                   host_port > 65535 ? "host" : "guest", MAX (host_port, guest_port));
+      return NULL;
+    }
+  reply = call_object (SELF (b), &VM, name, "AddForward",
+                       g_variant_new ("(sqq)", OPT (host_address), (guint16) host_port,
+                                      (guint16) guest_port),
+                       NULL, "(a{sv})", NULL, cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_vm_forward_new_from_json, error);
+}
+
+static gboolean
+dbus_vm_forward_remove (BgrBackend *b, const char *name, const char *host_address,
+                        guint host_port, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+
+  if (host_port > 65535)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "host port %u is not 1-65535",
+                   host_port);
+      return FALSE;
+    }
+  reply = call_object (SELF (b), &VM, name, "RemoveForward",
+                       g_variant_new ("(sq)", OPT (host_address), (guint16) host_port), NULL, "()",
+                       NULL, cancellable, error);
+  return reply != NULL;
+}
+
+static GPtrArray *
+dbus_vm_forward_list (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "ListForwards", NULL, NULL,
+                                            "(aa{sv})", NULL, cancellable, error);
+  return list_from_reply (reply, (RecordNew) bgr_vm_forward_new_from_json, error);
+}
+
+static char *
+dbus_vm_ssh_prepare (BgrBackend *b, const char *name, guint port, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "PrepareSsh",
+                                            g_variant_new ("(q)", (guint16) MIN (port, 65535)), NULL,
+                                            "(s)", NULL, cancellable, error);
+  char *path = NULL;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(s)", &path);
+  return path;
+}
+
 const BgrBackendVTable bgr_backend_dbus_vtable = {
   .name = "dbus",
   .free = dbus_free,
@@ -500,6 +620,11 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_get = dbus_vm_get,
   .vm_logs = dbus_vm_logs,
   .vm_exec = dbus_vm_exec,
+  .vm_proxy = dbus_vm_proxy,
+  .vm_forward_add = dbus_vm_forward_add,
+  .vm_forward_remove = dbus_vm_forward_remove,
+  .vm_forward_list = dbus_vm_forward_list,
+  .vm_ssh_prepare = dbus_vm_ssh_prepare,
   .vm_ports = dbus_vm_ports,
   .vm_stats = dbus_vm_stats,
   .vm_workspace_prepare = dbus_vm_workspace_prepare,

@@ -7,6 +7,8 @@
 #include "bgr-error-private.h"
 #include "bgr-operation-private.h"
 #include "bgr-records-private.h"
+#include "agent-proto/bgr-agent-client-private.h"
+#include "engine/bgr-engine-forward-private.h"
 #include "engine/bgr-engine-private.h"
 #include "engine/bgr-engine-vm-record-private.h"
 #include "engine/bgr-engine-workspace-private.h"
@@ -242,7 +244,10 @@ static gboolean
 local_vm_delete (BgrBackend *b, const char *name, BgrVmDeleteFlags flags,
                  GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_delete_vm (ENGINE (b), name, (flags & BGR_VM_DELETE_FLAGS_FORCE) != 0, error);
+  if (!bgr_engine_delete_vm (ENGINE (b), name, (flags & BGR_VM_DELETE_FLAGS_FORCE) != 0, error))
+    return FALSE;
+  bgr_vm_forwards_forget (ENGINE (b), name);
+  return TRUE;
 }
 
 static GPtrArray *
@@ -270,13 +275,50 @@ local_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_sta
 {
   g_auto (GStrv) argv = bgr_exec_spec_dup_argv (spec);
   g_auto (GStrv) env = bgr_exec_spec_dup_env (spec);
+  BgrAgentTerminal term = { bgr_exec_spec_get_pty (spec), bgr_exec_spec_get_rows (spec),
+                           bgr_exec_spec_get_cols (spec), bgr_exec_spec_get_resize_fd (spec) };
   int fds[3];
 
   bgr_exec_spec_get_stdio (spec, &fds[0], &fds[1], &fds[2]);
-  return bgr_engine_vm_exec (ENGINE (b), name, (const char *const *) argv,
-                             (const char *const *) env, bgr_exec_spec_get_cwd (spec),
-                             bgr_exec_spec_get_timeout_ms (spec), fds[0], fds[1], fds[2],
-                             out_status, cancellable, error);
+  return bgr_engine_vm_exec_terminal (ENGINE (b), name, (const char *const *) argv,
+                                      (const char *const *) env, bgr_exec_spec_get_cwd (spec),
+                                      bgr_exec_spec_get_timeout_ms (spec), term.pty ? &term : NULL,
+                                      fds[0], fds[1], fds[2], out_status, cancellable, error);
+}
+
+static gboolean
+local_vm_proxy (BgrBackend *b, const char *name, const char *guest_address, guint port, int in_fd,
+                int out_fd, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_proxy (ENGINE (b), name, guest_address, port, in_fd, out_fd, cancellable,
+                              error);
+}
+
+static BgrVmForward *
+local_vm_forward_add (BgrBackend *b, const char *name, const char *host_address, guint host_port,
+                      guint guest_port, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_forward_add (ENGINE (b), name, host_address, host_port, guest_port, error);
+}
+
+static gboolean
+local_vm_forward_remove (BgrBackend *b, const char *name, const char *host_address,
+                         guint host_port, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_forward_remove (ENGINE (b), name, host_address, host_port, error);
+}
+
+static char *
+local_vm_ssh_prepare (BgrBackend *b, const char *name, guint port, GCancellable *cancellable,
+                      GError **error)
+{
+  return bgr_engine_vm_ssh_prepare (ENGINE (b), name, port, cancellable, error);
+}
+
+static GPtrArray *
+local_vm_forward_list (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_forward_list (ENGINE (b), name, error);
 }
 
 static GPtrArray *
@@ -410,6 +452,11 @@ static const BgrBackendVTable local_vtable = {
   .vm_get = local_vm_get,
   .vm_logs = local_vm_logs,
   .vm_exec = local_vm_exec,
+  .vm_proxy = local_vm_proxy,
+  .vm_forward_add = local_vm_forward_add,
+  .vm_forward_remove = local_vm_forward_remove,
+  .vm_forward_list = local_vm_forward_list,
+  .vm_ssh_prepare = local_vm_ssh_prepare,
   .vm_ports = local_vm_ports,
   .vm_stats = local_vm_stats,
   .vm_workspace_prepare = local_vm_workspace_prepare,
@@ -437,6 +484,10 @@ bgr_backend_local_new (BgrConfig *config, BgrClientFlags flags, GError **error)
   self->engine = engine;
   bgr_store_set_watch (bgr_engine_get_store (engine), on_store_change, self);
   if (flags & BGR_CLIENT_FLAGS_SUPERVISE)
-    self->supervisor = bgr_engine_supervisor_start (engine);
+    {
+      self->supervisor = bgr_engine_supervisor_start (engine);
+      /* The VMs' port forwards live as long as the supervising engine. */
+      bgr_vm_forwards_restore (engine);
+    }
   return &self->parent;
 }

@@ -104,6 +104,18 @@ typedef struct {
    * once it exited. */
   BgrVmSession *(*vm_session_end) (BgrBackend *backend, const char *vm, const char *session,
                                    gboolean kill, GCancellable *cancellable, GError **error);
+  gboolean (*vm_proxy) (BgrBackend *backend, const char *name, const char *guest_address,
+                        guint port, int in_fd, int out_fd, GCancellable *cancellable,
+                        GError **error);
+  BgrVmForward *(*vm_forward_add) (BgrBackend *backend, const char *name, const char *host_address,
+                                   guint host_port, guint guest_port, GCancellable *cancellable,
+                                   GError **error);
+  gboolean (*vm_forward_remove) (BgrBackend *backend, const char *name, const char *host_address,
+                                 guint host_port, GCancellable *cancellable, GError **error);
+  GPtrArray *(*vm_forward_list) (BgrBackend *backend, const char *name, GCancellable *cancellable,
+                                 GError **error);
+  char *(*vm_ssh_prepare) (BgrBackend *backend, const char *name, guint port,
+                           GCancellable *cancellable, GError **error);
 } BgrBackendVTable;
 
 /* Called when the engine wrote or deleted an object (local backends), in

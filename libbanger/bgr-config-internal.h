@@ -33,7 +33,7 @@ typedef struct {
 
 
 /* The number of keys in bgr_config_key_specs[] (checked at build time). */
-#define BGR_CONFIG_N_KEYS 21
+#define BGR_CONFIG_N_KEYS 22
 
 /* Every key, in display order (bgr-config-keys.c). */
 extern const BgrConfigKeySpec bgr_config_key_specs[BGR_CONFIG_N_KEYS];

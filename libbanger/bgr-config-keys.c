@@ -43,6 +43,7 @@ const BgrConfigKeySpec bgr_config_key_specs[BGR_CONFIG_N_KEYS] = {
   { "cidr", KT_CIDR, NULL, 0, 0, "network VM addresses come from" },
   { "tap_pool_size", KT_UINT, NULL, 0, 256, "taps created ahead of need" },
   { "default_dns", KT_IPV4, NULL, 0, 0, "DNS server non-.vm names are forwarded to" },
+  { "sync_auth_files", KT_BOOL, NULL, 0, 0, "copy the host's coding-agent logins (opencode, Claude Code, pi) into each VM's /root when it starts" },
   { "memory_reclaim", KT_BOOL, NULL, 0, 0, "give memory a guest frees back to the host (virtio-balloon free page reporting) and bound QEMU's TCG code cache" },
   { "vm_to_vm", KT_BOOL, NULL, 0, 0, "whether VMs may reach each other over the network (false: each VM sees only the host's DNS and the outside)" },
   { "state_dir", KT_PATH, NULL, 0, 0, "where banger keeps its state (private: made 0700; one others can write to is refused)" },
@@ -309,6 +310,8 @@ bgr_config_default_value (const char *key, BgrConfigFlags flags)
   if (g_str_equal (key, "vm_to_vm"))
     return g_strdup ("false");
   if (g_str_equal (key, "memory_reclaim"))
+    return g_strdup ("true");
+  if (g_str_equal (key, "sync_auth_files"))
     return g_strdup ("true");
   if (g_str_equal (key, "state_dir"))
     return g_build_filename (g_get_user_state_dir (), "banger", NULL);

@@ -17,6 +17,7 @@ BgrVmPort *bgr_vm_port_new_from_json (JsonObject *doc);
 BgrVmStats *bgr_vm_stats_new_from_json (JsonObject *doc);
 BgrWorkspace *bgr_workspace_new_from_json (JsonObject *doc);
 BgrVmSession *bgr_vm_session_new_from_json (JsonObject *doc);
+BgrVmForward *bgr_vm_forward_new_from_json (JsonObject *doc);
 JsonObject *bgr_kernel_get_json (BgrKernel *self);
 JsonObject *bgr_image_get_json (BgrImage *self);
 

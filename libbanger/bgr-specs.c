@@ -185,12 +185,16 @@ static const BgrOptionKey exec_spec_keys[] = {
   { "env", "as" },
   { "cwd", "s" },
   { "timeout-ms", "u" },
+  { "pty", "b" },
+  { "rows", "u" },
+  { "cols", "u" },
   { NULL, NULL },
 };
 
 struct _BgrExecSpec {
   BgrOptions parent_instance;
   int stdio[3];
+  int resize_fd;
 };
 
 G_DEFINE_FINAL_TYPE (BgrExecSpec, bgr_exec_spec, BGR_TYPE_OPTIONS)
@@ -205,6 +209,7 @@ static void
 bgr_exec_spec_init (BgrExecSpec *self)
 {
   self->stdio[0] = self->stdio[1] = self->stdio[2] = -1;
+  self->resize_fd = -1;
 }
 
 /**
@@ -285,6 +290,42 @@ bgr_exec_spec_dup_env (BgrExecSpec *self)
 
 STRING_OPTION (BgrExecSpec, bgr_exec_spec, cwd, "cwd")
 NUMBER_OPTION (BgrExecSpec, bgr_exec_spec, timeout_ms, "timeout-ms", guint, uint32)
+NUMBER_OPTION (BgrExecSpec, bgr_exec_spec, pty, "pty", gboolean, boolean)
+NUMBER_OPTION (BgrExecSpec, bgr_exec_spec, rows, "rows", guint, uint32)
+NUMBER_OPTION (BgrExecSpec, bgr_exec_spec, cols, "cols", guint, uint32)
+
+/**
+ * bgr_exec_spec_set_resize_fd:
+ * @self: a #BgrExecSpec
+ * @fd: a descriptor to read window sizes from, or -1
+ *
+ * With `pty`, each line "ROWS COLS\n" read from @fd while the command runs
+ * resizes its terminal (the guest process gets SIGWINCH). Like the stdio
+ * descriptors, it is the caller's, is not an option and does not
+ * serialise; it must stay open until the call returns.
+ *
+ * Since: 0.2
+ */
+void
+bgr_exec_spec_set_resize_fd (BgrExecSpec *self, int fd)
+{
+  g_return_if_fail (BGR_IS_EXEC_SPEC (self));
+  self->resize_fd = fd;
+}
+
+/**
+ * bgr_exec_spec_get_resize_fd:
+ * @self: a #BgrExecSpec
+ *
+ * Returns: the descriptor bgr_exec_spec_set_resize_fd() set, or -1
+ * Since: 0.2
+ */
+int
+bgr_exec_spec_get_resize_fd (BgrExecSpec *self)
+{
+  g_return_val_if_fail (BGR_IS_EXEC_SPEC (self), -1);
+  return self->resize_fd;
+}
 
 /**
  * bgr_exec_spec_set_stdio:

@@ -16,7 +16,7 @@ test_defaults (void)
   static const char *const required[] = {
     "log_level", "web_listen_addr", "firecracker_bin", "ssh_key_path", "default_image_name",
     "auto_stop_stale_after", "stats_poll_interval", "metrics_poll_interval", "bridge_name",
-    "bridge_ip", "cidr", "tap_pool_size", "default_dns", "vm_to_vm", "hypervisor", "qemu_bin", "qemu_accel",
+    "bridge_ip", "cidr", "tap_pool_size", "default_dns", "vm_to_vm", "sync_auth_files", "hypervisor", "qemu_bin", "qemu_accel",
     "state_dir", "cache_dir", "kernel_catalog_url", "memory_reclaim", NULL
   };
 

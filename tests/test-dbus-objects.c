@@ -1513,6 +1513,14 @@ test_client_against_xml (void)
       CHECK (V ("StopSession"), { BgrVmSession *s = bgr_client_vm_session_stop (c, "x", "s", NULL, error); g_clear_object (&s); });
       CHECK (V ("KillSession"), { BgrVmSession *s = bgr_client_vm_session_kill (c, "x", "s", NULL, error); g_clear_object (&s); });
     }
+    bgr_exec_spec_set_pty (espec, TRUE);
+    CHECK (V ("ExecTerminal"), bgr_client_vm_exec (c, "x", espec, &status, NULL, error));
+    bgr_exec_spec_set_pty (espec, FALSE);
+    CHECK (V ("Proxy"), bgr_client_vm_proxy (c, "x", NULL, 22, -1, -1, NULL, error));
+    CHECK (V ("AddForward"), { BgrVmForward *fw = bgr_client_vm_forward_add (c, "x", NULL, 8080, 80, NULL, error); g_clear_object (&fw); });
+    CHECK (V ("RemoveForward"), bgr_client_vm_forward_remove (c, "x", "::1", 8080, NULL, error));
+    CHECK (V ("ListForwards"), { GPtrArray *l = bgr_client_vm_forward_list (c, "x", NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });
+    CHECK (V ("PrepareSsh"), { char *k = bgr_client_vm_ssh_prepare (c, "x", 22, NULL, error); g_free (k); });
     close (pipe_fds[0]);
     close (pipe_fds[1]);
     CHECK (M ("Stop"), bgr_client_stop_daemon (c, NULL, error));

@@ -52,6 +52,33 @@ gboolean bgr_agent_conn_exec (BgrAgentConn *conn, const char *const *argv,
                               int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
                               GCancellable *cancellable, GError **error);
 
+/* EXEC on a terminal (docs/agent-protocol.md, "Terminals"): @rows/@cols
+ * its first size (0: 24x80); @resize_fd (-1: none) is read for "ROWS COLS\n"
+ * lines, each a new size. stdout_fd gets the terminal's output; stderr_fd
+ * is not used. */
+typedef struct _BgrAgentTerminal {
+  gboolean pty;
+  guint rows, cols;
+  int resize_fd;
+} BgrAgentTerminal;
+
+gboolean bgr_agent_conn_exec_terminal (BgrAgentConn *conn, const char *const *argv,
+                                       const char *const *env, const char *cwd, guint timeout_ms,
+                                       const BgrAgentTerminal *terminal, int stdin_fd,
+                                       int stdout_fd, int stderr_fd, gint *out_status,
+                                       GCancellable *cancellable, GError **error);
+/* "ROWS COLS" with both 1-65535. */
+gboolean bgr_agent_parse_window_size (const char *line, guint *rows, guint *cols);
+
+/* Opens a TCP connection from the guest to @addr (NULL: 127.0.0.1) port
+ * @port and bridges it: what @in_fd reads (until EOF) is sent, what comes
+ * back is written to @out_fd (they may be the same socket). Returns when
+ * both directions ended, the guest or the host side dropped it, or
+ * @cancellable fired (the guest connection is then aborted). A refused
+ * connection is an error with the guest's reason. */
+gboolean bgr_agent_conn_tcp_bridge (BgrAgentConn *conn, const char *addr, guint port, int in_fd,
+                                    int out_fd, GCancellable *cancellable, GError **error);
+
 /* Asks the guest to power off ("poweroff") or reboot; returns when the
  * agent acknowledged, not when the guest is down. */
 gboolean bgr_agent_conn_shutdown (BgrAgentConn *conn, const char *mode, gint timeout_ms,

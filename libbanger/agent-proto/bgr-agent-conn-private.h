@@ -64,4 +64,16 @@ gpointer bgr_agent_pump_thread (gpointer pump);
  * failure also *@write_errno. */
 void bgr_agent_write_out (int fd, gboolean *dead, int *write_errno, GBytes *data);
 
+/* A host descriptor read until EOF and sent as frames of @type on @channel
+ * (an empty one at EOF), in a thread (bgr-agent-tunnel.c). */
+typedef struct _BgrAgentStreamPump BgrAgentStreamPump;
+BgrAgentStreamPump *bgr_agent_stream_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd);
+void bgr_agent_stream_pump_stop (BgrAgentStreamPump *pump);
+
+/* "ROWS COLS" lines read from @fd sent as RESIZE on @channel, in a thread
+ * (bgr-agent-pty.c). */
+typedef struct _BgrAgentResizer BgrAgentResizer;
+BgrAgentResizer *bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, int fd);
+void bgr_agent_resizer_stop (BgrAgentResizer *resizer);
+
 G_END_DECLS

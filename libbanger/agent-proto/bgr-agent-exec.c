@@ -84,6 +84,17 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
                      const char *cwd, guint timeout_ms, int stdin_fd, int stdout_fd,
                      int stderr_fd, gint *out_status, GCancellable *cancellable, GError **error)
 {
+  return bgr_agent_conn_exec_terminal (c, argv, env, cwd, timeout_ms, NULL, stdin_fd, stdout_fd,
+                                       stderr_fd, out_status, cancellable, error);
+}
+
+gboolean
+bgr_agent_conn_exec_terminal (BgrAgentConn *c, const char *const *argv, const char *const *env,
+                              const char *cwd, guint timeout_ms, const BgrAgentTerminal *term,
+                              int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
+                              GCancellable *cancellable, GError **error)
+{
+  BgrAgentResizer *resizer = NULL;
   guint32 ch;
   GAsyncQueue *q;
   BgrAgentBuf b;
@@ -110,6 +121,12 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
   if (timeout_ms > 0)
     bgr_agent_buf_put_int (&b, BGR_AGENT_F_TIMEOUT_MS, timeout_ms);
   bgr_agent_buf_put_int (&b, BGR_AGENT_F_STDIN, stdin_fd >= 0 ? 1 : 0);
+  if (term != NULL && term->pty)
+    {
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_PTY, 1);
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_ROWS, term->rows);
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_COLS, term->cols);
+    }
 
   q = bgr_agent_conn_open_channel (c, &ch);
   if (!bgr_agent_conn_send_buf (c, BGR_AGENT_MSG_EXEC, ch, &b, error))
@@ -127,6 +144,8 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
       pump.stop = g_cancellable_new ();
       pump_th = g_thread_new ("bgr-agent-stdin", bgr_agent_pump_thread, &pump);
     }
+  if (term != NULL && term->pty && term->resize_fd >= 0)
+    resizer = bgr_agent_resizer_start (c, ch, term->resize_fd);
 
   while (!done)
     {
@@ -212,6 +231,7 @@ bgr_agent_conn_exec (BgrAgentConn *c, const char *const *argv, const char *const
       bgr_agent_frame_free (f);
     }
 
+  bgr_agent_resizer_stop (resizer);
   if (pump_th != NULL)
     {
       g_cancellable_cancel (pump.stop);

@@ -234,6 +234,9 @@ bgr_agent_msg_name (uint16_t type)
     [BGR_AGENT_MSG_SESSION_SIGNAL] = "SESSION_SIGNAL",
     [BGR_AGENT_MSG_SESSION_STOP] = "SESSION_STOP",
     [BGR_AGENT_MSG_WINSIZE] = "WINSIZE",
+    [BGR_AGENT_MSG_TCP_CONNECT] = "TCP_CONNECT", [BGR_AGENT_MSG_TCP_CONNECTED] = "TCP_CONNECTED",
+    [BGR_AGENT_MSG_TCP_DATA] = "TCP_DATA",   [BGR_AGENT_MSG_TCP_CLOSE] = "TCP_CLOSE",
+    [BGR_AGENT_MSG_RESIZE] = "RESIZE",
   };
   if (type < sizeof names / sizeof names[0] && names[type] != NULL)
     return names[type];

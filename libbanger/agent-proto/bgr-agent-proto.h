@@ -80,6 +80,13 @@ typedef enum {
   BGR_AGENT_MSG_SESSION_STOP = 29,   /* host->agent, ch N: SESSION_NAME, GRACE_MS?; OK (SIGTERM now, SIGKILL later) */
   BGR_AGENT_MSG_WINSIZE = 30,        /* host->agent, attach ch N: ROWS, COLS (reserved for pty sessions; ignored) */
   /* 31 is reserved for CONNECT (a byte stream to a guest port). */
+  /* TCP connections in the guest and terminals (40-49; docs/agent-protocol.md,
+   * "TCP connections" and "Terminals"). */
+  BGR_AGENT_MSG_TCP_CONNECT = 40,   /* host->agent, ch N: TCP_ADDR?, TCP_PORT. CONNECTED or ERROR */
+  BGR_AGENT_MSG_TCP_CONNECTED = 41, /* agent->host, ch N: the connection is up */
+  BGR_AGENT_MSG_TCP_DATA = 42,      /* both ways, ch N: raw bytes; empty = no more from this side */
+  BGR_AGENT_MSG_TCP_CLOSE = 43,     /* host->agent: abort; agent->host: over (MESSAGE?, ERRNO?), ends ch */
+  BGR_AGENT_MSG_RESIZE = 44,        /* host->agent, ch N (an EXEC with PTY): ROWS, COLS */
 } BgrAgentMsgType;
 
 typedef enum {
@@ -132,9 +139,13 @@ typedef enum {
   BGR_AGENT_F_ERR_END = 74,       /* int */
   BGR_AGENT_F_ERR_DROPPED = 75,   /* int */
   BGR_AGENT_F_ATTACHED = 76,      /* int: 1 while a host channel is attached */
-  BGR_AGENT_F_ROWS = 77,          /* int: WINSIZE (reserved) */
-  BGR_AGENT_F_COLS = 78,          /* int: WINSIZE (reserved) */
-  BGR_AGENT_F_PTY = 79,           /* int: reserved: SESSION_START with a pty; refused today */
+  /* 77-79 reserved. SESSION_START with PTY is refused today; WINSIZE
+   * carries ROWS and COLS (below) and is ignored. */
+  BGR_AGENT_F_TCP_ADDR = 80,      /* str: IPv4/IPv6 address to connect to (default 127.0.0.1) */
+  BGR_AGENT_F_TCP_PORT = 81,      /* int: 1-65535 */
+  BGR_AGENT_F_PTY = 82,           /* int: EXEC: 1 = run on a new pseudo-terminal (stdin/stdout/stderr) */
+  BGR_AGENT_F_ROWS = 83,          /* int: terminal rows (EXEC with PTY, RESIZE) */
+  BGR_AGENT_F_COLS = 84,          /* int: terminal columns */
 } BgrAgentField;
 
 /* SESSION_START STDIN values and STREAM values. */

@@ -18,6 +18,7 @@
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-agent-private.h"
 #include "engine/bgr-engine-boot-private.h"
+#include "engine/bgr-engine-provision-private.h"
 #include "engine/bgr-engine-vm-record-private.h"
 #include "kernel/bgr-kernel-files-private.h"
 #include "vmm/bgr-kvm-probe-private.h"
@@ -442,7 +443,10 @@ bgr_vm_boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps
 
   if (boot_once (engine, doc, first_step, n_steps, op, &hang, cancellable,
                  &local))
-    return TRUE;
+    {
+      bgr_vm_provision (engine, doc, cancellable);
+      return TRUE;
+    }
   if (!hang)
     {
       g_propagate_error (error, g_steal_pointer (&local));
@@ -455,8 +459,10 @@ bgr_vm_boot (BgrEngine *engine, JsonObject *doc, guint first_step, guint n_steps
   g_warning ("VM %s: the guest kernel never started under KVM (the host can create KVM VMs but "
              "not run them); using TCG until the host reboots (set qemu_accel = \"tcg\" to skip this)",
              bgr_record_str (doc, "name"));
-  return boot_once (engine, doc, first_step, n_steps, op, &hang, cancellable,
-                    error);
+  if (!boot_once (engine, doc, first_step, n_steps, op, &hang, cancellable, error))
+    return FALSE;
+  bgr_vm_provision (engine, doc, cancellable);
+  return TRUE;
 }
 
 gboolean

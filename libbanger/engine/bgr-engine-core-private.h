@@ -16,6 +16,7 @@ typedef struct _BgrVmClaims BgrVmClaims;       /* bgr-engine-claims.c */
 typedef struct _BgrVmAgents BgrVmAgents;       /* bgr-engine-agent.c */
 typedef struct _BgrVmSamples BgrVmSamples;     /* bgr-engine-guest.c */
 typedef struct _BgrVmAdoptions BgrVmAdoptions; /* bgr-engine-adopt.c */
+typedef struct _BgrVmForwards BgrVmForwards;   /* bgr-engine-forward.c */
 
 /* The modules' in-memory states. The engine only holds them: the root
  * makes them before the engine and frees them after it. */
@@ -25,6 +26,7 @@ typedef struct {
   BgrVmAgents *agents;
   BgrVmSamples *samples;
   BgrVmAdoptions *adoptions;
+  BgrVmForwards *forwards;
 } BgrEngineParts;
 
 /* Takes a reference on @config and ownership of @store. */
@@ -37,6 +39,7 @@ BgrVmClaims *bgr_engine_get_claims (BgrEngine *engine);
 BgrVmAgents *bgr_engine_get_agents (BgrEngine *engine);
 BgrVmSamples *bgr_engine_get_samples (BgrEngine *engine);
 BgrVmAdoptions *bgr_engine_get_adoptions (BgrEngine *engine);
+BgrVmForwards *bgr_engine_get_forwards (BgrEngine *engine);
 
 /* Serialises changes to the records. Taken for short moments only (a
  * load, a check, a save); never held across a guest or a VMM. */

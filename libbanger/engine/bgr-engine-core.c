@@ -79,6 +79,12 @@ bgr_engine_get_adoptions (BgrEngine *engine)
   return engine->parts.adoptions;
 }
 
+BgrVmForwards *
+bgr_engine_get_forwards (BgrEngine *engine)
+{
+  return engine->parts.forwards;
+}
+
 BgrDaemonInfo *
 bgr_engine_get_info (BgrEngine *engine)
 {

@@ -64,6 +64,17 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
                     int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
                     GError **error)
 {
+  return bgr_engine_vm_exec_terminal (engine, name, argv, env, cwd, timeout_ms, NULL, stdin_fd,
+                                      stdout_fd, stderr_fd, out_status, cancellable, error);
+}
+
+gboolean
+bgr_engine_vm_exec_terminal (BgrEngine *engine, const char *name, const char *const *argv,
+                             const char *const *env, const char *cwd, guint timeout_ms,
+                             const BgrAgentTerminal *terminal, int stdin_fd, int stdout_fd,
+                             int stderr_fd, gint *out_status, GCancellable *cancellable,
+                             GError **error)
+{
   g_autoptr (JsonObject) doc = bgr_vm_record_load (engine, name, error);
   g_autoptr (BgrAgentConn) conn = NULL;
   gboolean ok;
@@ -88,8 +99,8 @@ bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *const *argv
   /* A running exec is activity (auto-stop), at its start and its end. */
   bgr_vm_record_touch (engine, name);
   bgr_vm_agent_exec_begin (engine, name);
-  ok = bgr_agent_conn_exec (conn, argv, env, cwd, timeout_ms, stdin_fd, stdout_fd, stderr_fd,
-                            out_status, cancellable, error);
+  ok = bgr_agent_conn_exec_terminal (conn, argv, env, cwd, timeout_ms, terminal, stdin_fd,
+                                     stdout_fd, stderr_fd, out_status, cancellable, error);
   bgr_vm_agent_exec_end (engine, name);
   /* Record activity (auto-stop looks at it); a failure here is not the
    * command's. */

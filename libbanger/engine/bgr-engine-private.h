@@ -87,6 +87,15 @@ gboolean bgr_engine_vm_exec (BgrEngine *engine, const char *name, const char *co
                              const char *const *env, const char *cwd, guint timeout_ms,
                              int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
                              GCancellable *cancellable, GError **error);
+/* The same, on a pseudo-terminal when @terminal is not NULL
+ * (agent-proto/bgr-agent-client-private.h). */
+struct _BgrAgentTerminal;
+gboolean bgr_engine_vm_exec_terminal (BgrEngine *engine, const char *name,
+                                      const char *const *argv, const char *const *env,
+                                      const char *cwd, guint timeout_ms,
+                                      const struct _BgrAgentTerminal *terminal, int stdin_fd,
+                                      int stdout_fd, int stderr_fd, gint *out_status,
+                                      GCancellable *cancellable, GError **error);
 GPtrArray *bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellable *cancellable,
                                 GError **error);
 BgrVmStats *bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancellable,
@@ -109,6 +118,20 @@ gboolean bgr_engine_vm_session_attach (BgrEngine *engine, const char *vm, const 
 BgrVmSession *bgr_engine_vm_session_end (BgrEngine *engine, const char *vm, const char *name,
                                          gboolean kill, GCancellable *cancellable,
                                          GError **error);
+/* TCP into the guest (bgr-engine-forward.c). */
+gboolean bgr_engine_vm_proxy (BgrEngine *engine, const char *name, const char *guest_address,
+                              guint port, int in_fd, int out_fd, GCancellable *cancellable,
+                              GError **error);
+BgrVmForward *bgr_engine_vm_forward_add (BgrEngine *engine, const char *name,
+                                         const char *host_address, guint host_port,
+                                         guint guest_port, GError **error);
+gboolean bgr_engine_vm_forward_remove (BgrEngine *engine, const char *name,
+                                       const char *host_address, guint host_port, GError **error);
+GPtrArray *bgr_engine_vm_forward_list (BgrEngine *engine, const char *name, GError **error);
+/* `vm ssh` (bgr-engine-provision.c): banger's key (created when missing)
+ * in root's authorized_keys, a server on @port; returns the key's path. */
+char *bgr_engine_vm_ssh_prepare (BgrEngine *engine, const char *name, guint port,
+                                 GCancellable *cancellable, GError **error);
 /* Background supervision (bangerd, bgr-engine-supervisor.c):
  * reconciliation when VMMs exit, stats sampling, auto-stop of idle VMs. */
 typedef struct _BgrEngineSupervisor BgrEngineSupervisor;

@@ -12,6 +12,7 @@
 #include "engine/bgr-engine-agent-private.h"
 #include "engine/bgr-engine-claims-private.h"
 #include "engine/bgr-engine-core-private.h"
+#include "engine/bgr-engine-forward-private.h"
 #include "engine/bgr-engine-guest-private.h"
 #include "engine/bgr-engine-reconcile-private.h"
 #include "engine/bgr-engine-usage-private.h"
@@ -188,6 +189,7 @@ bgr_engine_new (BgrConfig *config, GError **error)
   parts.agents = bgr_vm_agents_new ();
   parts.samples = bgr_vm_samples_new ();
   parts.adoptions = bgr_vm_adoptions_new ();
+  parts.forwards = bgr_vm_forwards_new ();
   engine = bgr_engine_core_new (config, g_steal_pointer (&store), &parts);
   g_debug ("engine owns %s", bgr_store_get_dir (bgr_engine_get_store (engine)));
   bgr_engine_usage_load (engine);
@@ -205,7 +207,9 @@ bgr_engine_free (BgrEngine *engine)
   if (engine == NULL)
     return;
   bgr_vm_adoptions_stop (engine);
+  bgr_vm_forwards_stop (engine);
   bgr_engine_core_free (engine, &parts);
+  bgr_vm_forwards_free (parts.forwards);
   bgr_vm_adoptions_free (parts.adoptions);
   bgr_vm_samples_free (parts.samples);
   bgr_vm_agents_free (parts.agents);

@@ -35,7 +35,10 @@ fake_start (const BgrVmmConfig *c, GCancellable *cancellable, GError **error)
   g_autofree char *sock = g_build_filename (c->run_dir, "agent.sock", NULL);
   g_autoptr (BgrVmmInstance) inst = NULL;
   g_autoptr (GError) local = NULL;
-  const char *argv[] = { agent, "--listen", sock, NULL };
+  /* The "guest's" /root, where banger puts keys and auth files: never the
+   * host's own. */
+  g_autofree char *home = g_build_filename (c->run_dir, "root", NULL);
+  const char *argv[] = { agent, "--listen", sock, "--home", home, NULL };
   gint pid;
 
   if (strlen (sock) > AGENT_SOCKET_MAX)

@@ -131,6 +131,7 @@ _SIGNATURES = [
     ("bgr_vm_to_json", _p, [_p]),
     ("bgr_vm_port_to_json", _p, [_p]),
     ("bgr_vm_stats_to_json", _p, [_p]),
+    ("bgr_vm_forward_to_json", _p, [_p]),
     # Options objects (bgr-options.h).
     ("bgr_options_set_json", ctypes.c_int, [_p, _s, _s, ctypes.POINTER(_GErrorP)]),
     ("bgr_vm_spec_new", _p, [_s]),
@@ -138,6 +139,7 @@ _SIGNATURES = [
     ("bgr_build_options_new", _p, [_s]),
     ("bgr_exec_spec_new", _p, [_p]),
     ("bgr_exec_spec_set_stdio", None, [_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
+    ("bgr_exec_spec_set_resize_fd", None, [_p, ctypes.c_int]),
     ("bgr_image_spec_new", _p, [_s]),
     ("bgr_kernel_spec_new", _p, [_s]),
     # Operations (bgr-operation.h).
@@ -192,6 +194,14 @@ _SIGNATURES = [
                                                     ctypes.POINTER(ctypes.c_int), _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_session_stop", _p, [_p, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
     ("bgr_client_vm_session_kill", _p, [_p, _s, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_proxy", ctypes.c_int, [_p, _s, _s, ctypes.c_uint, ctypes.c_int, ctypes.c_int, _p,
+                                           ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_forward_add", _p, [_p, _s, _s, ctypes.c_uint, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_forward_remove", ctypes.c_int, [_p, _s, _s, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_forward_list", _p, [_p, _s, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_ssh_prepare", _p, [_p, _s, ctypes.c_uint, _p, ctypes.POINTER(_GErrorP)]),
+    ("bgr_client_vm_acp", ctypes.c_int, [_p, _s, _s, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                         ctypes.POINTER(ctypes.c_int), _p, ctypes.POINTER(_GErrorP)]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:
@@ -873,8 +883,56 @@ class Client(_Object):
         finally:
             _glib.g_bytes_unref(ptr)
 
+    def vm_proxy(self, name, port, input_fd, output_fd, address=None):
+        """Bridges a TCP connection to ADDRESS (default 127.0.0.1) port PORT in
+        the guest to two descriptors (they may be one socket) until both sides
+        end; see bgr_client_vm_proxy()."""
+        err = _GErrorP()
+        return bool(_check(_lib.bgr_client_vm_proxy(self._ptr, _enc(name), _enc(address), port,
+                                                    input_fd, output_fd, None, ctypes.byref(err)), err))
+
+    def vm_forward_add(self, name, host_port, guest_port, host_address=None):
+        """Forwards HOST_ADDRESS (default 127.0.0.1):HOST_PORT to GUEST_PORT in the
+        guest while bangerd runs; returns {"name", "host_address", "host_port",
+        "guest_port", "listening"}."""
+        err = _GErrorP()
+        return self._record(_lib.bgr_client_vm_forward_add(self._ptr, _enc(name), _enc(host_address),
+                                                           host_port, guest_port, None, ctypes.byref(err)),
+                            err, _lib.bgr_vm_forward_to_json)
+
+    def vm_forward_remove(self, name, host_port, host_address=None):
+        """Stops and drops the forward from HOST_ADDRESS:HOST_PORT."""
+        err = _GErrorP()
+        return bool(_check(_lib.bgr_client_vm_forward_remove(self._ptr, _enc(name), _enc(host_address),
+                                                             host_port, None, ctypes.byref(err)), err))
+
+    def vm_forward_list(self, name):
+        """The VM's forwards (see vm_forward_add())."""
+        err = _GErrorP()
+        return self._records(_lib.bgr_client_vm_forward_list(self._ptr, _enc(name), None,
+                                                             ctypes.byref(err)),
+                             err, _lib.bgr_vm_forward_to_json)
+
+    def vm_ssh_prepare(self, name, port=22):
+        """Installs banger's SSH key (created when missing) for root in the guest
+        and makes sure a server listens on PORT; returns the private key's path.
+        Connect with ssh -i KEY -o ProxyCommand="banger vm proxy NAME PORT"."""
+        err = _GErrorP()
+        return _take_string(_check(_lib.bgr_client_vm_ssh_prepare(self._ptr, _enc(name), port, None,
+                                                                  ctypes.byref(err)), err))
+
+    def vm_acp(self, name, stdin, stdout, stderr=-1, cwd=None):
+        """Runs `opencode acp` in the guest on the descriptors STDIN and STDOUT (an
+        ACP client's pipes or socket) until it exits; returns its status.
+        CWD: default /root/repo when it exists, else /root."""
+        status = ctypes.c_int()
+        err = _GErrorP()
+        _check(_lib.bgr_client_vm_acp(self._ptr, _enc(name), _enc(cwd), stdin, stdout, stderr,
+                                      ctypes.byref(status), None, ctypes.byref(err)), err)
+        return status.value
+
     def vm_exec(self, name, argv, input=None, env=None, cwd=None, timeout=None, stdout=None,
-                stderr=None, **options):
+                stderr=None, resize_fd=None, **options):
         """Runs ARGV in VM NAME; returns (status, stdout bytes, stderr bytes).
 
         INPUT: bytes fed to stdin (else stdin reads EOF); ENV: dict or list of
@@ -884,7 +942,10 @@ class Client(_Object):
         it (that stream is then returned as None); by default it is
         collected. STATUS is the exit status, or 128 + the signal that killed
         the command. Other keywords are BgrExecSpec keys (argv, env, cwd,
-        timeout_ms); ENV, CWD and TIMEOUT set env, cwd and timeout-ms."""
+        timeout_ms, pty, rows, cols); ENV, CWD and TIMEOUT set env, cwd and
+        timeout-ms. With pty=True the command runs on a terminal in the guest
+        (its output all comes as stdout); RESIZE_FD: a descriptor that gets
+        "ROWS COLS\\n" lines to resize it."""
         if isinstance(env, dict):
             env = ["%s=%s" % kv for kv in env.items()]
         if env is not None:
@@ -939,6 +1000,8 @@ class Client(_Object):
         for t in threads:
             t.start()
         _lib.bgr_exec_spec_set_stdio(spec._ptr, in_r, fds[0], fds[1])
+        if resize_fd is not None:
+            _lib.bgr_exec_spec_set_resize_fd(spec._ptr, resize_fd)
         status = ctypes.c_int()
         err = _GErrorP()
         try:

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import json
 import os
+import shutil
 import re
 import select
 import signal
@@ -585,4 +586,100 @@ def test_sessions_on_the_fake_vmm(tmp_path):
         assert client.vm_session_stop("ss", "sleeper")["signal"] == 15
         client.vm_delete("ss", force=True)
     finally:
+        client.close()
+
+
+def test_tcp_and_terminal_on_the_fake_vmm(tmp_path):
+    """vm_proxy, vm_forward_* and exec with pty=True, against a VM whose
+    "guest" is the real agent on this host (hypervisor = "fake"): the
+    guest's 127.0.0.1 is ours, so a socket of the test is a guest port."""
+    import socket
+    import threading
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e" + bytes(45))
+    rootfs = tmp_path / "rootfs.ext4"
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(rootfs), "16M"], check=True,
+                   env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"))
+    cfg = banger.Config.load(_config_file(tmp_path, 'hypervisor = "fake"\n'))
+    client = banger.Client.local(cfg)
+    guest = socket.socket()
+    guest.bind(("127.0.0.1", 0))
+    guest.listen()
+    port = guest.getsockname()[1]
+
+    def serve():
+        c, _ = guest.accept()
+        data = b""
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            data += b
+        c.sendall(b"echo:" + data)
+        c.close()
+
+    try:
+        client.image_register("img", rootfs=str(rootfs), kernel=str(kernel))
+        client.vm_create("tcp", image="img")
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        ours, theirs = socket.socketpair()
+        result = {}
+        bridge = threading.Thread(target=lambda: result.update(
+            ok=client.vm_proxy("tcp", port, theirs.fileno(), theirs.fileno())), daemon=True)
+        bridge.start()
+        ours.sendall(b"ping")
+        ours.shutdown(socket.SHUT_WR)
+        answer = b""
+        while True:
+            b = ours.recv(4096)
+            if not b:
+                break
+            answer += b
+        bridge.join(30)
+        assert answer == b"echo:ping" and result == {"ok": True}
+
+        with pytest.raises(banger.BangerError) as e:
+            client.vm_proxy("tcp", 0, 0, 1)
+        assert e.value.code == banger.ErrorCode.INVALID_ARGUMENT
+
+        # A forward from a port that is taken (the "guest" socket) changes nothing.
+        with pytest.raises(banger.BangerError) as e:
+            client.vm_forward_add("tcp", port, 80)
+        assert e.value.code == banger.ErrorCode.BUSY and "already in use" in e.value.message
+        assert client.vm_forward_list("tcp") == []
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            free = s.getsockname()[1]
+        fw = client.vm_forward_add("tcp", free, port)
+        assert (fw["host_address"], fw["host_port"], fw["guest_port"]) == ("127.0.0.1", free, port)
+        assert [f["host_port"] for f in client.vm_forward_list("tcp")] == [free]
+        assert client.vm_forward_remove("tcp", free)
+        assert client.vm_forward_list("tcp") == []
+
+        status, out, _ = client.vm_exec("tcp", ["sh", "-c", "stty size; [ -t 1 ] && exit 3"],
+                                        pty=True, rows=12, cols=34)
+        assert status == 3 and b"12 34" in out, out
+
+        # vm_ssh_prepare: a server listens on the port (the "guest" socket), so
+        # only the key is installed: created, and in root's authorized_keys.
+        key = client.vm_ssh_prepare("tcp", port)
+        with open(key + ".pub") as f:
+            pub = f.read().strip()
+        status, out, _ = client.vm_exec("tcp", ["sh", "-c", 'cat "$HOME/.ssh/authorized_keys"'])
+        assert status == 0 and out.decode().splitlines() == [pub], out
+
+        # vm_acp: no opencode in this "guest": 127 and a message saying so.
+        if shutil.which("opencode") is None:
+            r, w = os.pipe()
+            with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
+                status = client.vm_acp("tcp", null_in.fileno(), null_out.fileno(), w)
+            os.close(w)
+            with os.fdopen(r) as f:
+                assert status == 127 and "opencode is not installed in the guest" in f.read()
+        with pytest.raises(banger.BangerError) as e:
+            client.vm_acp("tcp", 0, 1, cwd="relative")
+        assert e.value.code == banger.ErrorCode.INVALID_ARGUMENT
+    finally:
+        guest.close()
         client.close()

@@ -211,4 +211,30 @@ BGR_EXTERN void bgr_client_vm_exec_async (BgrClient *self, const char *name, Bgr
 BGR_EXTERN gboolean bgr_client_vm_exec_finish (BgrClient *self, GAsyncResult *result,
                                                gint *out_status, GError **error);
 
+/* TCP into a VM's guest, through its agent */
+BGR_EXTERN gboolean bgr_client_vm_proxy (BgrClient *self, const char *name,
+                                         const char *guest_address, guint port, int in_fd,
+                                         int out_fd, GCancellable *cancellable, GError **error);
+BGR_EXTERN void bgr_client_vm_proxy_async (BgrClient *self, const char *name,
+                                           const char *guest_address, guint port, int in_fd,
+                                           int out_fd, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+BGR_EXTERN gboolean bgr_client_vm_proxy_finish (BgrClient *self, GAsyncResult *result,
+                                                GError **error);
+BGR_EXTERN BgrVmForward *bgr_client_vm_forward_add (BgrClient *self, const char *name,
+                                                    const char *host_address, guint host_port,
+                                                    guint guest_port, GCancellable *cancellable,
+                                                    GError **error);
+BGR_EXTERN gboolean bgr_client_vm_forward_remove (BgrClient *self, const char *name,
+                                                  const char *host_address, guint host_port,
+                                                  GCancellable *cancellable, GError **error);
+BGR_EXTERN GPtrArray *bgr_client_vm_forward_list (BgrClient *self, const char *name,
+                                                  GCancellable *cancellable, GError **error);
+BGR_EXTERN char *bgr_client_vm_ssh_prepare (BgrClient *self, const char *name, guint port,
+                                            GCancellable *cancellable, GError **error);
+BGR_EXTERN gboolean bgr_client_vm_acp (BgrClient *self, const char *name, const char *cwd,
+                                       int stdin_fd, int stdout_fd, int stderr_fd,
+                                       gint *out_status, GCancellable *cancellable,
+                                       GError **error);
+
 G_END_DECLS

@@ -140,8 +140,12 @@ BGR_EXTERN guint64 bgr_build_options_get_disk_size (BgrBuildOptions *self);
  *
  * A command to run in a VM. Keys: `argv` (as, required), `env` (as,
  * "KEY=VALUE" added to the agent's environment), `cwd` (s), `timeout-ms`
- * (u; 0: none). The standard streams are file descriptors of the caller
- * (bgr_exec_spec_set_stdio()); they are not options and do not serialise.
+ * (u; 0: none), `pty` (b: run on a new pseudo-terminal in the guest, so
+ * that job control, Ctrl-C and full-screen programs work; its output comes
+ * on stdout only), `rows` and `cols` (u: the terminal's first size,
+ * default 24x80). The standard streams are file descriptors of the caller
+ * (bgr_exec_spec_set_stdio(), and bgr_exec_spec_set_resize_fd() for window
+ * size changes); they are not options and do not serialise.
  *
  * Since: 0.2
  */
@@ -160,6 +164,14 @@ BGR_EXTERN void bgr_exec_spec_set_timeout_ms (BgrExecSpec *self, guint timeout_m
 BGR_EXTERN guint bgr_exec_spec_get_timeout_ms (BgrExecSpec *self);
 BGR_EXTERN void bgr_exec_spec_set_stdio (BgrExecSpec *self, int stdin_fd, int stdout_fd,
                                          int stderr_fd);
+BGR_EXTERN void bgr_exec_spec_set_pty (BgrExecSpec *self, gboolean pty);
+BGR_EXTERN gboolean bgr_exec_spec_get_pty (BgrExecSpec *self);
+BGR_EXTERN void bgr_exec_spec_set_rows (BgrExecSpec *self, guint rows);
+BGR_EXTERN guint bgr_exec_spec_get_rows (BgrExecSpec *self);
+BGR_EXTERN void bgr_exec_spec_set_cols (BgrExecSpec *self, guint cols);
+BGR_EXTERN guint bgr_exec_spec_get_cols (BgrExecSpec *self);
+BGR_EXTERN void bgr_exec_spec_set_resize_fd (BgrExecSpec *self, int fd);
+BGR_EXTERN int bgr_exec_spec_get_resize_fd (BgrExecSpec *self);
 BGR_EXTERN void bgr_exec_spec_get_stdio (BgrExecSpec *self, int *stdin_fd, int *stdout_fd,
                                          int *stderr_fd);
 

@@ -116,4 +116,23 @@ BGR_EXTERN gint64 bgr_vm_stats_get (BgrVmStats *self, const char *member);
 BGR_EXTERN char *bgr_vm_stats_to_json (BgrVmStats *self);
 BGR_EXTERN GVariant *bgr_vm_stats_to_variant (BgrVmStats *self);
 
+/**
+ * BgrVmForward:
+ *
+ * A host TCP port whose connections the engine forwards to a port in a
+ * VM's guest, through its agent (bgr_client_vm_forward_add()).
+ *
+ * Since: 0.2
+ */
+#define BGR_TYPE_VM_FORWARD (bgr_vm_forward_get_type ())
+BGR_EXTERN G_DECLARE_FINAL_TYPE (BgrVmForward, bgr_vm_forward, BGR, VM_FORWARD, GObject)
+
+BGR_EXTERN const char *bgr_vm_forward_get_name (BgrVmForward *self);
+BGR_EXTERN const char *bgr_vm_forward_get_host_address (BgrVmForward *self);
+BGR_EXTERN gint64 bgr_vm_forward_get_host_port (BgrVmForward *self);
+BGR_EXTERN gint64 bgr_vm_forward_get_guest_port (BgrVmForward *self);
+BGR_EXTERN gboolean bgr_vm_forward_get_listening (BgrVmForward *self);
+BGR_EXTERN char *bgr_vm_forward_to_json (BgrVmForward *self);
+BGR_EXTERN GVariant *bgr_vm_forward_to_variant (BgrVmForward *self);
+
 G_END_DECLS
