@@ -165,6 +165,22 @@ bgr_client_vm_run (BgrClient *self, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, 
 
   CHECK_CLIENT (self, error, NULL);
   g_return_val_if_fail (BGR_IS_WORKSPACE_SPEC (spec), NULL);
+  if (VT (self)->vm_run != NULL)
+    {
+      g_autoptr (BgrCallCancellable) cc = NULL;
+      if (!check_name ("VM", name, error))
+        return NULL;
+      cc = bgr_call_cancellable_new (op, cancellable);
+      ws = FINISH (VT (self)->vm_run (B (self), vm_spec, spec, op, bgr_call_cancellable_get (cc),
+                                      error),
+                   error);
+      if (ws == NULL)
+        return NULL;
+      line = bgr_client_vm_workspace_bootstrap (self, name, cancellable, &local);
+      if (line == NULL)
+        g_clear_error (&local);
+      return bgr_client_vm_workspace_get (self, name, cancellable, error);
+    }
   vm = bgr_client_vm_create (self, vm_spec, op, cancellable, error);
   if (vm == NULL)
     return NULL;

@@ -65,7 +65,10 @@ env = dict(os.environ, HOME=os.path.join(work, "home"),
            XDG_CACHE_HOME=os.path.join(work, "home/.cache"),
            XDG_STATE_HOME=os.path.join(work, "home/.state"),
            BANGER_CONFIG=os.path.join(work, "banger.toml"),
-           GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+           GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
+           # The fake guest's /root starts as what its work disk holds, as
+           # a real guest mounts it there (vm run writes it before the boot).
+           BANGER_FAKE_WORK_ROOT="/root")
 for _v in ("DBUS_SESSION_BUS_ADDRESS",):
     env.pop(_v, None)
 MODE = ["--local"]
@@ -185,6 +188,8 @@ def main():
         git("-c", "user.email=g@example.com", "-c", "user.name=G", "commit", "-q", "-am", "guest", cwd=g)
         assert git("rev-list", "--count", "HEAD", cwd=g).strip() == "2"
         assert os.listdir("/root") == ["repo"], os.listdir("/root")  # no staging left
+        # A new VM's workspace is written into its work disk before it boots.
+        assert jrun("vm", "workspace", "show", "w1")["written_by"] == "work_disk"
 
     @case
     def workspace_show_notices_changes():

@@ -60,8 +60,8 @@ static const char state_script[] =
   "rm -f \"$i\"\n"
   "[ $r = 0 ] && git rev-parse HEAD\n";
 
-static gboolean
-check_spec (BgrWorkspaceSpec *spec, BgrGitMode *mode, GError **error)
+gboolean
+bgr_vm_workspace_check_spec (BgrWorkspaceSpec *spec, BgrGitMode *mode, GError **error)
 {
   const char *repo = bgr_workspace_spec_get_repo (spec);
   const char *m = bgr_workspace_spec_get_mode (spec);
@@ -145,8 +145,8 @@ transfer (BgrAgentConn *conn, BgrGitPlan *plan, const char *guest, int readonly_
   return FALSE;
 }
 
-static JsonObject *
-workspace_doc (const char *name, BgrWorkspaceSpec *spec, BgrGitPlan *plan, const char *guest,
+JsonObject *
+bgr_vm_workspace_doc (const char *name, BgrWorkspaceSpec *spec, BgrGitPlan *plan, const char *guest,
                const char *mode)
 {
   JsonObject *ws = json_object_new ();
@@ -190,13 +190,14 @@ bgr_vm_workspace_store (BgrEngine *engine, const char *name, JsonObject *ws, GEr
 }
 
 BgrWorkspace *
-bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspaceSpec *spec,
-                                 BgrOperation *op, GCancellable *cancellable, GError **error)
+bgr_vm_workspace_prepare_plan (BgrEngine *engine, const char *name, BgrWorkspaceSpec *spec,
+                               BgrGitPlan *plan, BgrOperation *op, GCancellable *cancellable,
+                               GError **error)
 {
   const char *guest = bgr_workspace_spec_get_guest_path (spec);
   g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrAgentConn) conn = NULL;
-  g_autoptr (BgrGitPlan) plan = NULL;
+  g_autoptr (BgrGitPlan) own = NULL;
   g_autoptr (BgrVmClaim) claim = NULL;
   g_autoptr (JsonObject) ws = NULL;
   BgrGitMode mode;
@@ -204,13 +205,17 @@ bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspa
 
   if (guest == NULL)
     guest = DEFAULT_GUEST_PATH;
-  if (!check_spec (spec, &mode, error) || (doc = bgr_vm_load_running (engine, name, error)) == NULL
+  if (!bgr_vm_workspace_check_spec (spec, &mode, error)
+      || (doc = bgr_vm_load_running (engine, name, error)) == NULL
       || (claim = bgr_vm_claim (engine, name, "preparing a workspace", error)) == NULL)
     return NULL;
-  bgr_operation_update (op, "reading the repository", NULL, 0, 0);
-  plan = bgr_git_plan_new (bgr_workspace_spec_get_repo (spec), mode,
-                           bgr_workspace_spec_get_from (spec), bgr_workspace_spec_get_branch (spec),
-                           cancellable, error);
+  if (plan == NULL)
+    {
+      bgr_operation_update (op, "reading the repository", NULL, 0, 0);
+      plan = own = bgr_git_plan_new (bgr_workspace_spec_get_repo (spec), mode,
+                                     bgr_workspace_spec_get_from (spec),
+                                     bgr_workspace_spec_get_branch (spec), cancellable, error);
+    }
   if (plan == NULL || (conn = bgr_vm_agent_get (engine, doc, cancellable, error)) == NULL)
     return NULL;
   /* The fake VMM's "guest" is this host: never bind-mount there. */
@@ -219,7 +224,9 @@ bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspa
   if (!transfer (conn, plan, guest, readonly_how, op, cancellable, error))
     return NULL;
   bgr_vm_record_touch (engine, name);
-  ws = workspace_doc (name, spec, plan, guest, mode == BGR_GIT_MODE_METADATA ? "metadata" : "full_copy");
+  ws = bgr_vm_workspace_doc (name, spec, plan, guest,
+                             mode == BGR_GIT_MODE_METADATA ? "metadata" : "full_copy");
+  json_object_set_string_member (ws, "written_by", "agent");
   {
     g_autofree char *digest = bgr_vm_workspace_digest (conn, guest, NULL);
     if (digest != NULL)
@@ -229,6 +236,13 @@ bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspa
       }
   }
   return bgr_vm_workspace_store (engine, name, ws, error);
+}
+
+BgrWorkspace *
+bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspaceSpec *spec,
+                                 BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  return bgr_vm_workspace_prepare_plan (engine, name, spec, NULL, op, cancellable, error);
 }
 
 BgrWorkspace *
