@@ -77,9 +77,9 @@ typedef struct {
   BgrWorkspace *(*vm_workspace_prepare) (BgrBackend *backend, const char *name,
                                          BgrWorkspaceSpec *spec, BgrOperation *op,
                                          GCancellable *cancellable, GError **error);
-  /* Nullable: vm run's create and prepare in one (the local engine writes
-   * the workspace before the boot); without it the client calls
-   * vm_create, then vm_workspace_prepare. */
+  /* vm run whole: create, prepare (the local engine writes the workspace
+   * before the boot), bootstrap; returns the workspace as vm_workspace_get
+   * does. */
   BgrWorkspace *(*vm_run) (BgrBackend *backend, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec,
                            BgrOperation *op, GCancellable *cancellable, GError **error);
   BgrWorkspace *(*vm_workspace_get) (BgrBackend *backend, const char *name,

@@ -215,6 +215,7 @@ def main():
         ws = jrun("vm", "workspace", "prepare", "w1", repo, "--guest-path", "/root/old",
                   "--from", "HEAD~1", "--branch", "feature/x", "--readonly")
         assert ws["commit"] == first and ws["branch"] == "feature/x" and ws["readonly"], ws
+        assert ws["written_by"] == "agent", ws  # a running VM: through its agent
         g = "/root/old"
         assert git("rev-parse", "HEAD", cwd=g).strip() == first
         assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=g).strip() == "feature/x"
@@ -383,6 +384,7 @@ def main():
             ws = client.vm_run("w3", repo, vm={"image": "img", "work_size": 64 << 20},
                                guest_path="/root/w3", branch="py-run")
             assert ws["vm"] == "w3" and ws["branch"] == "py-run" and "bootstrap" in ws, ws
+            assert ws["written_by"] == "work_disk", ws  # bangerd wrote it before the boot
             assert git("rev-parse", "--abbrev-ref", "HEAD", cwd="/root/w3").strip() == "py-run"
             client.vm_delete("w3", force=True)
             client.vm_copy("w1", os.path.join(work, "single"), "/root/single.txt")
