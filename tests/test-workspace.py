@@ -387,6 +387,22 @@ def main():
             assert ws["written_by"] == "work_disk", ws  # bangerd wrote it before the boot
             assert git("rev-parse", "--abbrev-ref", "HEAD", cwd="/root/w3").strip() == "py-run"
             client.vm_delete("w3", force=True)
+            # A work disk that already has something at the path: the
+            # agent replaces it after the boot instead.
+            seed_tree = os.path.join(work, "seed")
+            os.makedirs(os.path.join(seed_tree, "w5"))
+            with open(os.path.join(seed_tree, "w5", "old.txt"), "w") as f:
+                f.write("from the seed\n")
+            seed = os.path.join(work, "seed.ext4")
+            subprocess.run(["truncate", "-s", "16M", seed], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-d", seed_tree, seed], check=True)
+            run("image", "register", "--name", "seeded", "--rootfs", image, "--kernel", AGENT,
+                "--work-seed", seed)
+            ws = client.vm_run("w5", repo, vm={"image": "seeded"}, guest_path="/root/w5")
+            assert ws["written_by"] == "agent", ws
+            assert not os.path.exists("/root/w5/old.txt")
+            assert git("log", "-1", "--format=%H", cwd="/root/w5") == git("log", "-1", "--format=%H", cwd=repo)
+            client.vm_delete("w5", force=True)
             client.vm_copy("w1", os.path.join(work, "single"), "/root/single.txt")
             assert open("/root/single.txt").read() == "#!/bin/sh\n"
             # Cancelled while the guest's tar runs (a stand-in that says so,
