@@ -266,7 +266,8 @@ bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc 
     json_object_set_string_member (doc, "cmdline_append", bgr_vm_spec_get_cmdline_append (spec));
   if (!prepare (engine, doc, img, disk_size, work_size, n_steps, op, cancellable, &local)
       || (pre_boot != NULL
-          && !pre_boot (bgr_record_str (doc, "work_disk"), pre_boot_data, op, cancellable, &local)))
+          && !pre_boot (bgr_record_str (doc, "rootfs"), bgr_record_str (doc, "work_disk"),
+                        pre_boot_data, op, cancellable, &local)))
     {
       undo_create (engine, doc, name);
       g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot create VM '%s': ", name);

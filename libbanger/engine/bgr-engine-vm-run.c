@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "agent-proto/bgr-agent-proto.h"
 #include "bgr-crash-private.h"
 #include "bgr-error-private.h"
 #include "bgr-operation-private.h"
@@ -50,29 +51,45 @@ produce_tar (int fd, gpointer data, GCancellable *cancellable, GError **error)
                                  error);
 }
 
+/* Whether the workspace can go into @work_disk before the boot. A fresh
+ * work disk gets the image's /root copied onto it at the first boot (the
+ * agent does it when it finds BGR_AGENT_WORK_SEED_MARKER); *fresh says so,
+ * and then the image must have nothing at the guest path either. */
+static gboolean
+disk_takes_it (const char *rootfs, const char *work_disk, PreBoot *p, gboolean *fresh,
+               GError **error)
+{
+  g_autofree char *guest = g_strconcat (WORK_MOUNT, p->disk_path, NULL);
+
+  return bgr_ext4_path_is_free (work_disk, p->disk_path, error)
+         && bgr_ext4_root_is_empty (work_disk, fresh, error)
+         && (!*fresh || bgr_ext4_path_is_free (rootfs, guest, error));
+}
+
 /* The BgrVmPreBootFunc: a work disk that cannot take the workspace is not
  * an error (the agent does it after the boot); one that fails half-way is. */
 static gboolean
-pre_boot (const char *work_disk, gpointer data, BgrOperation *op, GCancellable *cancellable,
-          GError **error)
+pre_boot (const char *rootfs, const char *work_disk, gpointer data, BgrOperation *op,
+          GCancellable *cancellable, GError **error)
 {
   PreBoot *p = data;
   g_autoptr (GError) skip = NULL;
   g_autoptr (BgrExt4Writer) w = NULL;
+  gboolean fresh = FALSE;
 
   p->op = op;
   if (work_disk == NULL)
     return TRUE;
-  if (!bgr_ext4_path_is_free (work_disk, p->disk_path, &skip)
+  if (!disk_takes_it (rootfs, work_disk, p, &fresh, &skip)
       || (w = bgr_ext4_writer_open (work_disk, &skip)) == NULL)
     {
       g_info ("the workspace goes through the guest agent: %s", skip->message);
       return TRUE;
     }
   bgr_operation_update (op, "writing the workspace into the work disk", NULL, 0, p->total);
-  if (!bgr_ext4_writer_apply_stream (w, "the workspace", produce_tar, p, cancellable, error))
-    return FALSE;
-  if (!bgr_ext4_writer_close (g_steal_pointer (&w), error))
+  if (!bgr_ext4_writer_apply_stream (w, "the workspace", produce_tar, p, cancellable, error)
+      || (fresh && !bgr_ext4_writer_add_data (w, "/" BGR_AGENT_WORK_SEED_MARKER, "", 0, 0600, error))
+      || !bgr_ext4_writer_close (g_steal_pointer (&w), error))
     return FALSE;
   bgr_crash_point ("vm-run.workspace-written");
   p->written = TRUE;

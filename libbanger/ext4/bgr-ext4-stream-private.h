@@ -17,6 +17,10 @@ G_BEGIN_DECLS
  * a path in the way BGR_ERROR_EXISTS. */
 gboolean bgr_ext4_path_is_free (const char *image, const char *path, GError **error);
 
+/* Whether the root directory of image @image holds nothing but
+ * lost+found. */
+gboolean bgr_ext4_root_is_empty (const char *image, gboolean *out_empty, GError **error);
+
 /* Writes a tar stream to @fd (the write end of a pipe); run in a thread of
  * its own. */
 typedef gboolean (*BgrExt4StreamFunc) (int fd, gpointer data, GCancellable *cancellable,

@@ -78,6 +78,41 @@ bgr_ext4_path_is_free (const char *image, const char *path, GError **error)
   return ok;
 }
 
+static int
+count_entry (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
+             int blocksize, char *buf, void *data)
+{
+  int len = ext2fs_dirent_name_len (dirent);
+  gboolean *empty = data;
+
+  (void) dir, (void) entry, (void) offset, (void) blocksize, (void) buf;
+  if ((len == 1 && dirent->name[0] == '.') || (len == 2 && strncmp (dirent->name, "..", 2) == 0)
+      || (len == 10 && strncmp (dirent->name, "lost+found", 10) == 0))
+    return 0;
+  *empty = FALSE;
+  return DIRENT_ABORT;
+}
+
+gboolean
+bgr_ext4_root_is_empty (const char *image, gboolean *out_empty, GError **error)
+{
+  ext2_filsys fs = NULL;
+  errcode_t rc;
+
+  *out_empty = TRUE;
+  rc = ext2fs_open (image, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+  if (rc == 0)
+    rc = ext2fs_dir_iterate2 (fs, EXT2_ROOT_INO, 0, NULL, count_entry, out_empty);
+  if (fs != NULL)
+    ext2fs_close_free (&fs);
+  if (rc != 0)
+    {
+      bgr_set_error_from_ext2fs (error, rc, "cannot read the top directory of %s", image);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 typedef struct
 {
   BgrExt4StreamFunc produce;

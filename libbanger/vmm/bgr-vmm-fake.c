@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent-proto/bgr-agent-proto.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "ext4/bgr-ext4-private.h"
@@ -66,6 +67,11 @@ copy_work_disk (const char *work_disk, GError **error)
     }
   if (!had_lost)
     rmdir (lost);
+  /* What the real agent removes once it copied the image's /root. */
+  {
+    g_autofree char *marker = g_build_filename (root, BGR_AGENT_WORK_SEED_MARKER, NULL);
+    unlink (marker);
+  }
   return TRUE;
 }
 
