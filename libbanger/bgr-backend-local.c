@@ -295,16 +295,7 @@ static BgrWorkspace *
 local_vm_run (BgrBackend *b, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, BgrOperation *op,
               GCancellable *cancellable, GError **error)
 {
-  g_autoptr (BgrWorkspace) ws = bgr_engine_vm_run (ENGINE (b), vm_spec, spec, op, cancellable,
-                                                   error);
-
-  if (ws == NULL)
-    return NULL;
-  /* The bootstrap's failure never fails vm run. */
-  g_free (bgr_engine_vm_workspace_bootstrap (ENGINE (b), bgr_vm_spec_get_name (vm_spec),
-                                             cancellable, NULL));
-  return bgr_engine_vm_workspace_get (ENGINE (b), bgr_vm_spec_get_name (vm_spec), cancellable,
-                                      error);
+  return bgr_engine_vm_run (ENGINE (b), vm_spec, spec, op, cancellable, error);
 }
 
 static BgrWorkspace *

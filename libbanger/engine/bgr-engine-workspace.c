@@ -300,20 +300,18 @@ static const char bootstrap_script[] =
   "echo \"mise install started in the background (from $f); log: $2\"\n";
 
 char *
-bgr_engine_vm_workspace_bootstrap (BgrEngine *engine, const char *name, GCancellable *cancellable,
-                                   GError **error)
+bgr_vm_workspace_bootstrap_at (BgrEngine *engine, const char *name, const char *guest_path,
+                               GCancellable *cancellable, GError **error)
 {
-  g_autoptr (BgrWorkspace) cur = bgr_engine_vm_workspace_get (engine, name, cancellable, error);
   g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrAgentConn) conn = NULL;
   g_autofree char *out = NULL;
-  const char *argv[] = { "sh", "-c", bootstrap_script, "sh", NULL, BOOTSTRAP_LOG, NULL };
+  const char *argv[] = { "sh", "-c", bootstrap_script, "sh", guest_path, BOOTSTRAP_LOG, NULL };
   gint status = -1;
 
-  if (cur == NULL || (doc = bgr_vm_load_running (engine, name, error)) == NULL
+  if ((doc = bgr_vm_load_running (engine, name, error)) == NULL
       || (conn = bgr_vm_agent_get (engine, doc, cancellable, error)) == NULL)
     return NULL;
-  argv[4] = bgr_workspace_get_guest_path (cur);
   out = bgr_vm_guest_output (conn, argv, &status, cancellable, error);
   if (out == NULL)
     return NULL;
@@ -333,4 +331,16 @@ bgr_engine_vm_workspace_bootstrap (BgrEngine *engine, const char *name, GCancell
       }
   }
   return g_steal_pointer (&out);
+}
+
+char *
+bgr_engine_vm_workspace_bootstrap (BgrEngine *engine, const char *name, GCancellable *cancellable,
+                                   GError **error)
+{
+  g_autoptr (BgrWorkspace) cur = bgr_engine_vm_workspace_get (engine, name, cancellable, error);
+
+  if (cur == NULL)
+    return NULL;
+  return bgr_vm_workspace_bootstrap_at (engine, name, bgr_workspace_get_guest_path (cur),
+                                        cancellable, error);
 }
