@@ -50,13 +50,18 @@ static const char cleanup_script[] = "chmod -R u+w \"$1\" 2>/dev/null; rm -rf \"
 
 /* $1: the workspace: its HEAD and the tree of everything in it that git
  * would commit (tracked and untracked files, ignored ones left out), made
- * with a scratch index: what "changed" compares. */
+ * with a scratch index: what "changed" compares. A file counts as
+ * unchanged when its size and whole-second mtime are those the index
+ * holds (core.checkStat=minimal, no ctime): the index came from the host
+ * with the host's times, which the copy keeps, so a fresh copy is not
+ * hashed again (under TCG that took as long as unpacking it). */
 static const char state_script[] =
   "cd \"$1\" 2>/dev/null || exit 3\n"
   "command -v git >/dev/null 2>&1 || exit 4\n"
   "i=\"$(git rev-parse --git-dir 2>/dev/null)/banger-index.$$\" || exit 5\n"
   "cp \"$(git rev-parse --git-dir)/index\" \"$i\" 2>/dev/null\n"
-  "GIT_INDEX_FILE=\"$i\" git add -A >/dev/null 2>&1 && GIT_INDEX_FILE=\"$i\" git write-tree; r=$?\n"
+  "g() { GIT_INDEX_FILE=\"$i\" git -c core.checkStat=minimal -c core.trustctime=false \"$@\"; }\n"
+  "g add -A >/dev/null 2>&1 && g write-tree; r=$?\n"
   "rm -f \"$i\"\n"
   "[ $r = 0 ] && git rev-parse HEAD\n";
 
