@@ -76,6 +76,7 @@ pre_boot (const char *rootfs, const char *work_disk, gpointer data, BgrOperation
   g_autoptr (GError) skip = NULL;
   g_autoptr (BgrExt4Writer) w = NULL;
   gboolean fresh = FALSE;
+  gint64 t0;
 
   p->op = op;
   if (work_disk == NULL)
@@ -87,10 +88,12 @@ pre_boot (const char *rootfs, const char *work_disk, gpointer data, BgrOperation
       return TRUE;
     }
   bgr_operation_update (op, "writing the workspace into the work disk", NULL, 0, p->total);
+  t0 = g_get_monotonic_time ();
   if (!bgr_ext4_writer_apply_stream (w, "the workspace", produce_tar, p, cancellable, error)
       || (fresh && !bgr_ext4_writer_add_data (w, "/" BGR_AGENT_WORK_SEED_MARKER, "", 0, 0600, error))
       || !bgr_ext4_writer_close (g_steal_pointer (&w), error))
     return FALSE;
+  g_debug ("the workspace written into %s in %.3f s", work_disk, (g_get_monotonic_time () - t0) / 1e6);
   bgr_crash_point ("vm-run.workspace-written");
   p->written = TRUE;
   return TRUE;
@@ -155,6 +158,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
   PreBoot p = { 0 };
   BgrGitMode mode;
   gboolean try_disk;
+  gint64 t0 = g_get_monotonic_time ();
 
   if (guest == NULL)
     guest = DEFAULT_GUEST_PATH;
@@ -168,6 +172,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
                            cancellable, error);
   if (plan == NULL)
     return NULL;
+  g_debug ("vm run %s: repository read in %.3f s", name, (g_get_monotonic_time () - t0) / 1e6);
   p.plan = plan;
   p.total = bgr_git_plan_get_bytes (plan);
   p.disk_path = guest + strlen (WORK_MOUNT);
@@ -177,6 +182,8 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
                                   cancellable, error);
   if (vm == NULL)
     return NULL;
+  g_debug ("vm run %s: created%s at %.3f s", name, p.written ? ", workspace written before the boot," : "",
+           (g_get_monotonic_time () - t0) / 1e6);
   if (p.written)
     ws = record_written (engine, name, spec, plan, guest, mode, cancellable, &local);
   else
@@ -189,6 +196,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
       g_propagate_prefixed_error (error, local, "VM '%s' was removed again: ", name);
       return NULL;
     }
+  g_debug ("vm run %s: workspace recorded at %.3f s", name, (g_get_monotonic_time () - t0) / 1e6);
   /* Its failure never fails vm run; the record says what it did. */
   g_free (bgr_vm_workspace_bootstrap_at (engine, name, guest, cancellable, NULL));
   return stored_view (engine, name, error);
