@@ -4,7 +4,9 @@
  * banger_work=/dev/vdb to init as an environment variable) on /root, so
  * that /root lives on the VM's own disk and survives stop/start. A fresh,
  * empty work disk first gets a copy of what the image has in /root
- * (dotfiles, ~/.ssh), so mounting it hides nothing. Every failure is one
+ * (dotfiles, ~/.ssh), so mounting it hides nothing; so does one the host
+ * wrote a workspace into before the boot (it leaves
+ * BGR_AGENT_WORK_SEED_MARKER there to say so). Every failure is one
  * line on the console and the boot goes on without it. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -98,7 +100,7 @@ void agent_mount_work_disk(void)
             close(old_fd);
         return;
     }
-    fresh = dir_is_fresh(WORK_MOUNT);
+    fresh = dir_is_fresh(WORK_MOUNT) || unlink(WORK_MOUNT "/" BGR_AGENT_WORK_SEED_MARKER) == 0;
     if (fresh && old_fd >= 0)
         seed_from(old_fd);
     if (fresh)

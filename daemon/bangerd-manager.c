@@ -345,6 +345,27 @@ handle_create_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, GVariant
 }
 
 static gboolean
+handle_run_vm (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, GVariant *vm_dict,
+               GVariant *ws_dict, gpointer data)
+{
+  GError *error = NULL;
+  g_autoptr (BgrVmSpec) spec = bgr_vm_spec_new_from_variant (vm_dict, &error);
+  g_autoptr (BgrWorkspaceSpec) ws_spec = NULL;
+  g_autoptr (BgrWorkspace) ws = NULL;
+  BgrdLongCall *call;
+
+  if (spec == NULL || (ws_spec = bgr_workspace_spec_new_from_variant (ws_dict, &error)) == NULL)
+    return bgrd_return_error (data, inv, error);
+  call = bgrd_long_call_begin (data, inv);
+  ws = bgr_client_vm_run (DAEMON (data)->client, spec, ws_spec, bgrd_long_call_get_operation (call),
+                          bgrd_long_call_get_cancellable (call), &error);
+  bgrd_long_call_end (call);
+  if (ws == NULL)
+    return bgrd_return_error (data, inv, error);
+  return bgrd_return (data, inv, g_variant_new_tuple ((GVariant *[]) { bgr_workspace_to_variant (ws) }, 1));
+}
+
+static gboolean
 handle_list_vms (BgrDBusManager *skeleton, GDBusMethodInvocation *inv, gpointer data)
 {
   GError *error = NULL;
@@ -393,6 +414,7 @@ bgrd_export_manager (Daemon *d, GError **error)
     { "handle-list-image-cache", G_CALLBACK (handle_list_image_cache) },
     { "handle-prune-image-cache", G_CALLBACK (handle_prune_image_cache) },
     { "handle-create-vm", G_CALLBACK (handle_create_vm) },
+    { "handle-run-vm", G_CALLBACK (handle_run_vm) },
     { "handle-list-vms", G_CALLBACK (handle_list_vms) },
     { "handle-get-vm", G_CALLBACK (handle_get_vm) },
   };

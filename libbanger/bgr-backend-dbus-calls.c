@@ -454,6 +454,18 @@ dbus_vm_workspace_prepare (BgrBackend *b, const char *name, BgrWorkspaceSpec *sp
 }
 
 static BgrWorkspace *
+dbus_vm_run (BgrBackend *b, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, BgrOperation *op,
+             GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GVariant) reply =
+    manager_followed (SELF (b), "RunVm",
+                      g_variant_new_tuple ((GVariant *[]) { bgr_options_to_variant (BGR_OPTIONS (vm_spec)),
+                                                            bgr_options_to_variant (BGR_OPTIONS (spec)) }, 2),
+                      op, cancellable, error);
+  return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
+}
+
+static BgrWorkspace *
 dbus_vm_workspace_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "GetWorkspace", NULL, NULL,
@@ -628,6 +640,7 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_ports = dbus_vm_ports,
   .vm_stats = dbus_vm_stats,
   .vm_workspace_prepare = dbus_vm_workspace_prepare,
+  .vm_run = dbus_vm_run,
   .vm_workspace_get = dbus_vm_workspace_get,
   .vm_workspace_bootstrap = dbus_vm_workspace_bootstrap,
   .vm_workspace_export = dbus_vm_workspace_export,

@@ -334,6 +334,13 @@ local_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GErr
 }
 
 static BgrWorkspace *
+local_vm_run (BgrBackend *b, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, BgrOperation *op,
+              GCancellable *cancellable, GError **error)
+{
+  return bgr_engine_vm_run (ENGINE (b), vm_spec, spec, op, cancellable, error);
+}
+
+static BgrWorkspace *
 local_vm_workspace_prepare (BgrBackend *b, const char *name, BgrWorkspaceSpec *spec,
                             BgrOperation *op, GCancellable *cancellable, GError **error)
 {
@@ -460,6 +467,7 @@ static const BgrBackendVTable local_vtable = {
   .vm_ports = local_vm_ports,
   .vm_stats = local_vm_stats,
   .vm_workspace_prepare = local_vm_workspace_prepare,
+  .vm_run = local_vm_run,
   .vm_workspace_get = local_vm_workspace_get,
   .vm_workspace_bootstrap = local_vm_workspace_bootstrap,
   .vm_workspace_export = local_vm_workspace_export,

@@ -77,6 +77,11 @@ typedef struct {
   BgrWorkspace *(*vm_workspace_prepare) (BgrBackend *backend, const char *name,
                                          BgrWorkspaceSpec *spec, BgrOperation *op,
                                          GCancellable *cancellable, GError **error);
+  /* vm run whole: create, prepare (the local engine writes the workspace
+   * before the boot), bootstrap; returns the workspace as vm_workspace_get
+   * does. */
+  BgrWorkspace *(*vm_run) (BgrBackend *backend, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec,
+                           BgrOperation *op, GCancellable *cancellable, GError **error);
   BgrWorkspace *(*vm_workspace_get) (BgrBackend *backend, const char *name,
                                      GCancellable *cancellable, GError **error);
   char *(*vm_workspace_bootstrap) (BgrBackend *backend, const char *name,

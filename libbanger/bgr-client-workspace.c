@@ -145,10 +145,13 @@ bgr_client_vm_workspace_bootstrap (BgrClient *self, const char *name, GCancellab
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * banger's main flow: creates and boots the VM, prepares the workspace,
+ * banger's main flow: creates the VM, puts the workspace into it and
  * starts the bootstrap (bgr_workspace_get_bootstrap() says what it did;
- * its failure never fails the call). A VM whose workspace could not be
- * prepared is deleted again.
+ * its failure never fails the call). The workspace is written into the
+ * new VM's work disk before it boots where it can be (its "written_by" is
+ * then "work_disk"), else sent through the guest agent once it runs, as
+ * bgr_client_vm_workspace_prepare() does ("agent"). A VM whose workspace
+ * could not be prepared is deleted again.
  *
  * Returns: (transfer full): the workspace, or %NULL
  * Since: 0.2
@@ -157,30 +160,17 @@ BgrWorkspace *
 bgr_client_vm_run (BgrClient *self, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, BgrOperation *op,
                    GCancellable *cancellable, GError **error)
 {
-  g_autoptr (BgrVm) vm = NULL;
-  g_autoptr (BgrWorkspace) ws = NULL;
-  g_autofree char *line = NULL;
-  const char *name = bgr_vm_spec_get_name (vm_spec);
-  GError *local = NULL;
+  g_autoptr (BgrCallCancellable) cc = NULL;
 
   CHECK_CLIENT (self, error, NULL);
+  g_return_val_if_fail (BGR_IS_VM_SPEC (vm_spec), NULL);
   g_return_val_if_fail (BGR_IS_WORKSPACE_SPEC (spec), NULL);
-  vm = bgr_client_vm_create (self, vm_spec, op, cancellable, error);
-  if (vm == NULL)
+  if (!check_name ("VM", bgr_vm_spec_get_name (vm_spec), error))
     return NULL;
-  ws = bgr_client_vm_workspace_prepare (self, name, spec, op, cancellable, &local);
-  if (ws == NULL)
-    {
-      g_autoptr (GError) cleanup = NULL;
-      if (!bgr_client_vm_delete (self, name, BGR_VM_DELETE_FLAGS_FORCE, NULL, &cleanup))
-        g_warning ("cannot delete VM %s after its workspace failed: %s", name, cleanup->message);
-      g_propagate_prefixed_error (error, local, "VM '%s' was removed again: ", name);
-      return NULL;
-    }
-  line = bgr_client_vm_workspace_bootstrap (self, name, cancellable, &local);
-  if (line == NULL)
-    g_clear_error (&local);
-  return bgr_client_vm_workspace_get (self, name, cancellable, error);
+  cc = bgr_call_cancellable_new (op, cancellable);
+  return FINISH (VT (self)->vm_run (B (self), vm_spec, spec, op, bgr_call_cancellable_get (cc),
+                                    error),
+                 error);
 }
 
 /**

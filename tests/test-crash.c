@@ -295,6 +295,42 @@ prepare_registered (Fixture *f)
 }
 
 static void
+git_in (const char *dir, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) err = NULL;
+  gint status = -1;
+
+  g_ptr_array_add (argv, (gpointer) "git");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer) "user.name=T");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer) "user.email=t@example.com");
+  for (; *args != NULL; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (dir, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                NULL, NULL, NULL, NULL, &status, &err);
+  g_assert_no_error (err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+/* A registered image and a one-commit repository at DIR/repo (vm run's). */
+static void
+prepare_registered_repo (Fixture *f)
+{
+  g_autofree char *repo = g_build_filename (f->dir, "repo", NULL);
+  g_autofree char *file = g_build_filename (repo, "README", NULL);
+
+  do_register (f, "img");
+  g_assert_cmpint (g_mkdir_with_parents (repo, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (file, "hello\n", -1, NULL));
+  git_in (repo, (const char *[]){ "init", "-q", NULL });
+  git_in (repo, (const char *[]){ "add", "-A", NULL });
+  git_in (repo, (const char *[]){ "commit", "-q", "-m", "one", NULL });
+}
+
+static void
 prepare_kernel (Fixture *f)
 {
   do_import (f, "k");
@@ -424,6 +460,14 @@ redo_create (Fixture *f)
   vm_create (f, "v");
 }
 
+/* vm run's VM made again; its workspace is not: this test's fake guest is
+ * this host, whose /root it must not write. */
+static void
+redo_run (Fixture *f)
+{
+  redo_create (f);
+}
+
 static void
 redo_start (Fixture *f)
 {
@@ -466,6 +510,8 @@ static const Operation operations[] = {
   { "kernel-delete", prepare_kernel, { "kernel", "delete", "k" }, redo_delete_kernel },
   { "vm-create", prepare_registered,
     { "vm", "create", "--name", "v", "--image", "img", "--memory", "128" }, redo_create },
+  { "vm-run", prepare_registered_repo, { "vm", "run", "--name", "v", "--image", "img", "@REPO" },
+    redo_run },
   { "vm-start", prepare_vm_stopped, { "vm", "start", "v" }, redo_start },
   { "vm-stop", prepare_vm_running, { "vm", "stop", "v" }, redo_stop },
   { "vm-kill", prepare_vm_running, { "vm", "kill", "v" }, redo_kill },
@@ -640,6 +686,8 @@ run_crashing (Fixture *f, const Operation *op, const char *point)
         g_ptr_array_add (argv, bgr_test_registry_ref ());
       else if (g_str_equal (a, "@KERNEL"))
         g_ptr_array_add (argv, g_strdup (bgr_test_kernel_file));
+      else if (g_str_equal (a, "@REPO"))
+        g_ptr_array_add (argv, g_build_filename (f->dir, "repo", NULL));
       else if (g_str_equal (a, "@ROOTFS"))
         g_ptr_array_add (argv, g_strdup (bgr_test_rootfs_file));
       else

@@ -1481,6 +1481,7 @@ test_client_against_xml (void)
     CHECK (V ("BootstrapWorkspace"), { char *l = bgr_client_vm_workspace_bootstrap (c, "x", NULL, error); g_free (l); });
     CHECK (V ("ExportWorkspace"), { BgrWorkspace *w = bgr_client_vm_workspace_export (c, "x", "b", BGR_WORKSPACE_EXPORT_FLAGS_FORCE, NULL, NULL, error); g_clear_object (&w); });
     CHECK (V ("Copy"), bgr_client_vm_copy (c, "x", BGR_COPY_FROM_VM, "/tmp/a", "/root/a", NULL, NULL, error));
+    CHECK (M ("RunVm"), { BgrWorkspace *w = bgr_client_vm_run (c, vspec, wspec, NULL, NULL, error); g_clear_object (&w); });
     g_mutex_lock (&fd.lock);
     g_assert_cmpuint (fd.exec_fds, ==, 3);
     g_mutex_unlock (&fd.lock);

@@ -65,7 +65,10 @@ env = dict(os.environ, HOME=os.path.join(work, "home"),
            XDG_CACHE_HOME=os.path.join(work, "home/.cache"),
            XDG_STATE_HOME=os.path.join(work, "home/.state"),
            BANGER_CONFIG=os.path.join(work, "banger.toml"),
-           GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+           GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
+           # The fake guest's /root starts as what its work disk holds, as
+           # a real guest mounts it there (vm run writes it before the boot).
+           BANGER_FAKE_WORK_ROOT="/root")
 for _v in ("DBUS_SESSION_BUS_ADDRESS",):
     env.pop(_v, None)
 MODE = ["--local"]
@@ -185,6 +188,8 @@ def main():
         git("-c", "user.email=g@example.com", "-c", "user.name=G", "commit", "-q", "-am", "guest", cwd=g)
         assert git("rev-list", "--count", "HEAD", cwd=g).strip() == "2"
         assert os.listdir("/root") == ["repo"], os.listdir("/root")  # no staging left
+        # A new VM's workspace is written into its work disk before it boots.
+        assert jrun("vm", "workspace", "show", "w1")["written_by"] == "work_disk"
 
     @case
     def workspace_show_notices_changes():
@@ -210,6 +215,7 @@ def main():
         ws = jrun("vm", "workspace", "prepare", "w1", repo, "--guest-path", "/root/old",
                   "--from", "HEAD~1", "--branch", "feature/x", "--readonly")
         assert ws["commit"] == first and ws["branch"] == "feature/x" and ws["readonly"], ws
+        assert ws["written_by"] == "agent", ws  # a running VM: through its agent
         g = "/root/old"
         assert git("rev-parse", "HEAD", cwd=g).strip() == first
         assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=g).strip() == "feature/x"
@@ -378,8 +384,25 @@ def main():
             ws = client.vm_run("w3", repo, vm={"image": "img", "work_size": 64 << 20},
                                guest_path="/root/w3", branch="py-run")
             assert ws["vm"] == "w3" and ws["branch"] == "py-run" and "bootstrap" in ws, ws
+            assert ws["written_by"] == "work_disk", ws  # bangerd wrote it before the boot
             assert git("rev-parse", "--abbrev-ref", "HEAD", cwd="/root/w3").strip() == "py-run"
             client.vm_delete("w3", force=True)
+            # A work disk that already has something at the path: the
+            # agent replaces it after the boot instead.
+            seed_tree = os.path.join(work, "seed")
+            os.makedirs(os.path.join(seed_tree, "w5"))
+            with open(os.path.join(seed_tree, "w5", "old.txt"), "w") as f:
+                f.write("from the seed\n")
+            seed = os.path.join(work, "seed.ext4")
+            subprocess.run(["truncate", "-s", "16M", seed], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-d", seed_tree, seed], check=True)
+            run("image", "register", "--name", "seeded", "--rootfs", image, "--kernel", AGENT,
+                "--work-seed", seed)
+            ws = client.vm_run("w5", repo, vm={"image": "seeded"}, guest_path="/root/w5")
+            assert ws["written_by"] == "agent", ws
+            assert not os.path.exists("/root/w5/old.txt")
+            assert git("log", "-1", "--format=%H", cwd="/root/w5") == git("log", "-1", "--format=%H", cwd=repo)
+            client.vm_delete("w5", force=True)
             client.vm_copy("w1", os.path.join(work, "single"), "/root/single.txt")
             assert open("/root/single.txt").read() == "#!/bin/sh\n"
             # Cancelled while the guest's tar runs (a stand-in that says so,

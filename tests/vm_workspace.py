@@ -63,6 +63,8 @@ def work_disk_and_vm_run(run, jrun, env, CLI, work, Skip):
     out = p.stdout.decode()
     assert "banger vm ssh ws1" in out and "--dir /root/repo" in out, out
     assert "nothing to install" in out, out  # no mise.toml: one line says why
+    # A new VM's workspace goes into its work disk before it boots.
+    assert jrun("vm", "workspace", "show", "ws1")["written_by"] == "work_disk"
 
     def guest(*a):
         return run("vm", "exec", "ws1", "--", *a).stdout.decode()

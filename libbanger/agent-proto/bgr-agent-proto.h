@@ -45,6 +45,10 @@ extern "C" {
  * device when the VM has one: the agent mounts it on /root before the
  * image's init runs (docs/vms.md, "What lives where"). */
 #define BGR_AGENT_WORK_ENV "banger_work"
+/* A file of this name at the top of the work disk: the host wrote into a
+ * fresh work disk before the boot (vm run's workspace); the agent still
+ * copies the image's /root onto it as onto an empty one, then removes it. */
+#define BGR_AGENT_WORK_SEED_MARKER ".banger-seed"
 
 typedef enum {
   BGR_AGENT_MSG_HELLO = 1,       /* host->agent, ch 0: VERSION. Agent answers READY. */

@@ -225,6 +225,14 @@ BgrVm *
 bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
                       GCancellable *cancellable, GError **error)
 {
+  return bgr_engine_create_vm_with (engine, spec, NULL, NULL, op, cancellable, error);
+}
+
+BgrVm *
+bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
+                           gpointer pre_boot_data, BgrOperation *op, GCancellable *cancellable,
+                           GError **error)
+{
   const char *name = bgr_vm_spec_get_name (spec);
   const char *image = bgr_vm_spec_get_image (spec);
   guint vcpus = bgr_vm_spec_get_vcpus (spec);
@@ -256,7 +264,10 @@ bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
   doc = new_record (engine, name, image, img, vcpus, memory_mib);
   if (bgr_vm_spec_get_cmdline_append (spec) != NULL)
     json_object_set_string_member (doc, "cmdline_append", bgr_vm_spec_get_cmdline_append (spec));
-  if (!prepare (engine, doc, img, disk_size, work_size, n_steps, op, cancellable, &local))
+  if (!prepare (engine, doc, img, disk_size, work_size, n_steps, op, cancellable, &local)
+      || (pre_boot != NULL
+          && !pre_boot (bgr_record_str (doc, "rootfs"), bgr_record_str (doc, "work_disk"),
+                        pre_boot_data, op, cancellable, &local)))
     {
       undo_create (engine, doc, name);
       g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot create VM '%s': ", name);

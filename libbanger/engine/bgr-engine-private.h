@@ -72,6 +72,16 @@ gboolean bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, gu
 /* @spec: see BgrVmSpec; its name is required. */
 BgrVm *bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
                              GCancellable *cancellable, GError **error);
+/* Called by bgr_engine_create_vm_with() once the VM's disks are made and
+ * before its VMM starts, with their paths (the files may be edited: no
+ * VMM has them open; @work_disk may be NULL). A failure undoes the
+ * create. */
+typedef gboolean (*BgrVmPreBootFunc) (const char *rootfs, const char *work_disk, gpointer data,
+                                      BgrOperation *op, GCancellable *cancellable, GError **error);
+/* bgr_engine_create_vm() with @pre_boot (nullable) run before the boot. */
+BgrVm *bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
+                                  gpointer pre_boot_data, BgrOperation *op,
+                                  GCancellable *cancellable, GError **error);
 BgrVm *bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrOperation *op,
                             GCancellable *cancellable, GError **error);
 BgrVm *bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellable,

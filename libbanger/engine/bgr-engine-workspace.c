@@ -50,18 +50,23 @@ static const char cleanup_script[] = "chmod -R u+w \"$1\" 2>/dev/null; rm -rf \"
 
 /* $1: the workspace: its HEAD and the tree of everything in it that git
  * would commit (tracked and untracked files, ignored ones left out), made
- * with a scratch index: what "changed" compares. */
+ * with a scratch index: what "changed" compares. A file counts as
+ * unchanged when its size and whole-second mtime are those the index
+ * holds (core.checkStat=minimal, no ctime): the index came from the host
+ * with the host's times, which the copy keeps, so a fresh copy is not
+ * hashed again (under TCG that took as long as unpacking it). */
 static const char state_script[] =
   "cd \"$1\" 2>/dev/null || exit 3\n"
   "command -v git >/dev/null 2>&1 || exit 4\n"
   "i=\"$(git rev-parse --git-dir 2>/dev/null)/banger-index.$$\" || exit 5\n"
   "cp \"$(git rev-parse --git-dir)/index\" \"$i\" 2>/dev/null\n"
-  "GIT_INDEX_FILE=\"$i\" git add -A >/dev/null 2>&1 && GIT_INDEX_FILE=\"$i\" git write-tree; r=$?\n"
+  "g() { GIT_INDEX_FILE=\"$i\" git -c core.checkStat=minimal -c core.trustctime=false \"$@\"; }\n"
+  "g add -A >/dev/null 2>&1 && g write-tree; r=$?\n"
   "rm -f \"$i\"\n"
   "[ $r = 0 ] && git rev-parse HEAD\n";
 
-static gboolean
-check_spec (BgrWorkspaceSpec *spec, BgrGitMode *mode, GError **error)
+gboolean
+bgr_vm_workspace_check_spec (BgrWorkspaceSpec *spec, BgrGitMode *mode, GError **error)
 {
   const char *repo = bgr_workspace_spec_get_repo (spec);
   const char *m = bgr_workspace_spec_get_mode (spec);
@@ -145,8 +150,8 @@ transfer (BgrAgentConn *conn, BgrGitPlan *plan, const char *guest, int readonly_
   return FALSE;
 }
 
-static JsonObject *
-workspace_doc (const char *name, BgrWorkspaceSpec *spec, BgrGitPlan *plan, const char *guest,
+JsonObject *
+bgr_vm_workspace_doc (const char *name, BgrWorkspaceSpec *spec, BgrGitPlan *plan, const char *guest,
                const char *mode)
 {
   JsonObject *ws = json_object_new ();
@@ -190,13 +195,14 @@ bgr_vm_workspace_store (BgrEngine *engine, const char *name, JsonObject *ws, GEr
 }
 
 BgrWorkspace *
-bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspaceSpec *spec,
-                                 BgrOperation *op, GCancellable *cancellable, GError **error)
+bgr_vm_workspace_prepare_plan (BgrEngine *engine, const char *name, BgrWorkspaceSpec *spec,
+                               BgrGitPlan *plan, BgrOperation *op, GCancellable *cancellable,
+                               GError **error)
 {
   const char *guest = bgr_workspace_spec_get_guest_path (spec);
   g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrAgentConn) conn = NULL;
-  g_autoptr (BgrGitPlan) plan = NULL;
+  g_autoptr (BgrGitPlan) own = NULL;
   g_autoptr (BgrVmClaim) claim = NULL;
   g_autoptr (JsonObject) ws = NULL;
   BgrGitMode mode;
@@ -204,13 +210,17 @@ bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspa
 
   if (guest == NULL)
     guest = DEFAULT_GUEST_PATH;
-  if (!check_spec (spec, &mode, error) || (doc = bgr_vm_load_running (engine, name, error)) == NULL
+  if (!bgr_vm_workspace_check_spec (spec, &mode, error)
+      || (doc = bgr_vm_load_running (engine, name, error)) == NULL
       || (claim = bgr_vm_claim (engine, name, "preparing a workspace", error)) == NULL)
     return NULL;
-  bgr_operation_update (op, "reading the repository", NULL, 0, 0);
-  plan = bgr_git_plan_new (bgr_workspace_spec_get_repo (spec), mode,
-                           bgr_workspace_spec_get_from (spec), bgr_workspace_spec_get_branch (spec),
-                           cancellable, error);
+  if (plan == NULL)
+    {
+      bgr_operation_update (op, "reading the repository", NULL, 0, 0);
+      plan = own = bgr_git_plan_new (bgr_workspace_spec_get_repo (spec), mode,
+                                     bgr_workspace_spec_get_from (spec),
+                                     bgr_workspace_spec_get_branch (spec), cancellable, error);
+    }
   if (plan == NULL || (conn = bgr_vm_agent_get (engine, doc, cancellable, error)) == NULL)
     return NULL;
   /* The fake VMM's "guest" is this host: never bind-mount there. */
@@ -219,7 +229,9 @@ bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspa
   if (!transfer (conn, plan, guest, readonly_how, op, cancellable, error))
     return NULL;
   bgr_vm_record_touch (engine, name);
-  ws = workspace_doc (name, spec, plan, guest, mode == BGR_GIT_MODE_METADATA ? "metadata" : "full_copy");
+  ws = bgr_vm_workspace_doc (name, spec, plan, guest,
+                             mode == BGR_GIT_MODE_METADATA ? "metadata" : "full_copy");
+  json_object_set_string_member (ws, "written_by", "agent");
   {
     g_autofree char *digest = bgr_vm_workspace_digest (conn, guest, NULL);
     if (digest != NULL)
@@ -229,6 +241,13 @@ bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspa
       }
   }
   return bgr_vm_workspace_store (engine, name, ws, error);
+}
+
+BgrWorkspace *
+bgr_engine_vm_workspace_prepare (BgrEngine *engine, const char *name, BgrWorkspaceSpec *spec,
+                                 BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  return bgr_vm_workspace_prepare_plan (engine, name, spec, NULL, op, cancellable, error);
 }
 
 BgrWorkspace *
@@ -286,20 +305,18 @@ static const char bootstrap_script[] =
   "echo \"mise install started in the background (from $f); log: $2\"\n";
 
 char *
-bgr_engine_vm_workspace_bootstrap (BgrEngine *engine, const char *name, GCancellable *cancellable,
-                                   GError **error)
+bgr_vm_workspace_bootstrap_at (BgrEngine *engine, const char *name, const char *guest_path,
+                               GCancellable *cancellable, GError **error)
 {
-  g_autoptr (BgrWorkspace) cur = bgr_engine_vm_workspace_get (engine, name, cancellable, error);
   g_autoptr (JsonObject) doc = NULL;
   g_autoptr (BgrAgentConn) conn = NULL;
   g_autofree char *out = NULL;
-  const char *argv[] = { "sh", "-c", bootstrap_script, "sh", NULL, BOOTSTRAP_LOG, NULL };
+  const char *argv[] = { "sh", "-c", bootstrap_script, "sh", guest_path, BOOTSTRAP_LOG, NULL };
   gint status = -1;
 
-  if (cur == NULL || (doc = bgr_vm_load_running (engine, name, error)) == NULL
+  if ((doc = bgr_vm_load_running (engine, name, error)) == NULL
       || (conn = bgr_vm_agent_get (engine, doc, cancellable, error)) == NULL)
     return NULL;
-  argv[4] = bgr_workspace_get_guest_path (cur);
   out = bgr_vm_guest_output (conn, argv, &status, cancellable, error);
   if (out == NULL)
     return NULL;
@@ -319,4 +336,16 @@ bgr_engine_vm_workspace_bootstrap (BgrEngine *engine, const char *name, GCancell
       }
   }
   return g_steal_pointer (&out);
+}
+
+char *
+bgr_engine_vm_workspace_bootstrap (BgrEngine *engine, const char *name, GCancellable *cancellable,
+                                   GError **error)
+{
+  g_autoptr (BgrWorkspace) cur = bgr_engine_vm_workspace_get (engine, name, cancellable, error);
+
+  if (cur == NULL)
+    return NULL;
+  return bgr_vm_workspace_bootstrap_at (engine, name, bgr_workspace_get_guest_path (cur),
+                                        cancellable, error);
 }

@@ -88,6 +88,21 @@ bgr_git_plan_get_entries (BgrGitPlan *plan)
   return plan->ents->len;
 }
 
+gboolean
+bgr_git_plan_has_name_prefix (BgrGitPlan *plan, const char *prefix)
+{
+  g_autofree char *inner = g_strconcat ("/", prefix, NULL);
+
+  for (guint i = 0; i < plan->ents->len; i++)
+    {
+      const BgrGitEnt *e = g_ptr_array_index (plan->ents, i);
+
+      if (g_str_has_prefix (e->rel, prefix) || strstr (e->rel, inner) != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* ---- the working files ---------------------------------------------------- */
 
 typedef struct {

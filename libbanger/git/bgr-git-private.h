@@ -42,6 +42,9 @@ const char *bgr_git_plan_get_branch (BgrGitPlan *plan);
 /* What the tar will hold: bytes of file content and entries. */
 guint64 bgr_git_plan_get_bytes (BgrGitPlan *plan);
 guint bgr_git_plan_get_entries (BgrGitPlan *plan);
+/* Whether a name in the tar (any component of a path) starts with
+ * @prefix. */
+gboolean bgr_git_plan_has_name_prefix (BgrGitPlan *plan, const char *prefix);
 
 /* Progress of a tar being written: content bytes so far. */
 typedef void (*BgrTarProgress) (guint64 done, gpointer data);

@@ -216,6 +216,9 @@ make_shallow_git_dir (BgrGitPlan *plan, GError **error)
         }
     }
   rc = git_packbuilder_new (&pb, plan->repo);
+  /* The delta search is the slow part of a large workspace: on every CPU. */
+  if (rc == 0)
+    git_packbuilder_set_threads (pb, 0);
   if (rc == 0)
     rc = git_packbuilder_insert_commit (pb, git_commit_id (plan->commit));
   if (rc < 0)

@@ -10,7 +10,11 @@
  * The agent is the one libbanger embeds and installs into every VM's
  * rootfs: it is written to RUN_DIR/banger-vsock-agent and started detached,
  * with its stderr as the VM's console, exactly as a VMM would be; the
- * kernel, disks, network and vCPUs of the configuration are not used. */
+ * kernel, disks, network and vCPUs of the configuration are not used.
+ * Except, for the workspace tests, the work disk: with
+ * BANGER_FAKE_WORK_ROOT set to a directory (the test's private /root),
+ * what the work disk holds is copied there at each start, as a real guest
+ * would find it mounted on /root. */
 #include "config.h"
 
 #include <errno.h>
@@ -18,8 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent-proto/bgr-agent-proto.h"
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
+#include "ext4/bgr-ext4-private.h"
 #include "vmm/bgr-vmm-private.h"
 
 /* The agent binary, embedded (kernel/bgr-agent-blob.c). */
@@ -27,6 +33,47 @@ extern const char bgr_agent_blob_start[];
 extern const char bgr_agent_blob_end[];
 
 #define AGENT_SOCKET_MAX 107 /* sun_path less its NUL */
+
+/* BANGER_FAKE_WORK_ROOT: the work disk's files copied into it. */
+static gboolean
+copy_work_disk (const char *work_disk, GError **error)
+{
+  const char *root = g_getenv ("BANGER_FAKE_WORK_ROOT");
+  g_autofree char *debugfs = NULL, *cmd = NULL, *lost = NULL, *err = NULL;
+  gboolean had_lost;
+  gint status = -1;
+
+  if (root == NULL || work_disk == NULL)
+    return TRUE;
+  if ((debugfs = bgr_ext4_find_tool ("debugfs")) == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "BANGER_FAKE_WORK_ROOT needs debugfs");
+      return FALSE;
+    }
+  lost = g_build_filename (root, "lost+found", NULL);
+  had_lost = g_file_test (lost, G_FILE_TEST_EXISTS);
+  cmd = g_strdup_printf ("rdump / \"%s\"", root);
+  {
+    const char *argv[] = { debugfs, "-R", cmd, work_disk, NULL };
+    if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                       &err, &status, error))
+      return FALSE;
+  }
+  if (!g_spawn_check_wait_status (status, NULL))
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "debugfs rdump of %s failed: %s", work_disk,
+                   err);
+      return FALSE;
+    }
+  if (!had_lost)
+    rmdir (lost);
+  /* What the real agent removes once it copied the image's /root. */
+  {
+    g_autofree char *marker = g_build_filename (root, BGR_AGENT_WORK_SEED_MARKER, NULL);
+    unlink (marker);
+  }
+  return TRUE;
+}
 
 static BgrVmmInstance *
 fake_start (const BgrVmmConfig *c, GCancellable *cancellable, GError **error)
@@ -47,7 +94,8 @@ fake_start (const BgrVmmConfig *c, GCancellable *cancellable, GError **error)
                    "socket path %s is too long for a unix socket; use a shorter state_dir", sock);
       return NULL;
     }
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+  if (g_cancellable_set_error_if_cancelled (cancellable, error)
+      || !copy_work_disk (c->work_disk, error))
     return NULL;
   unlink (sock);
   if (!g_file_set_contents_full (agent, bgr_agent_blob_start,
