@@ -120,9 +120,8 @@ void pty_parent_abort(struct exec_pty *p)
     close_fd(&p->tty);
 }
 
-void pty_resize_request(uint32_t channel, const uint8_t *payload, size_t len)
+void pty_resize_request(int fd, uint32_t channel, const uint8_t *payload, size_t len)
 {
-    int fd = exec_tty_fd(channel);
     if (fd < 0) /* no terminal there, or the command ended an instant ago */
         return;
     struct exec_pty p = { 0 };

@@ -220,7 +220,8 @@ void pty_child(struct exec_pty *p, int status_fd);
 /* In the agent after fork: the fd kept for RESIZE (-1 without PTY). */
 int pty_parent(struct exec_pty *p);
 void pty_parent_abort(struct exec_pty *p);
-void pty_resize_request(uint32_t channel, const uint8_t *payload, size_t len);
+/* RESIZE for the command on @channel, whose terminal is @fd (-1: none). */
+void pty_resize_request(int fd, uint32_t channel, const uint8_t *payload, size_t len);
 
 /* ---- TCP_CONNECT (agent-tunnel.c) ---- */
 

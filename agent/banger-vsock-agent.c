@@ -92,7 +92,7 @@ static void handle_frame(const BgrAgentHeader *h, const uint8_t *payload)
         tunnel_close_request(ch);
         break;
     case BGR_AGENT_MSG_RESIZE:
-        pty_resize_request(ch, payload, h->length);
+        pty_resize_request(exec_tty_fd(ch), ch, payload, h->length);
         break;
     case BGR_AGENT_MSG_TCP_CONNECTED:
     case BGR_AGENT_MSG_READY:
