@@ -282,6 +282,9 @@ bgr_operation_update (BgrOperation *op, const char *phase, const char *message, 
   else if (schedule)
     {
       GSource *s = g_idle_source_new ();
+      /* The priority a GTask's callback has: an `_async` call's result
+       * (scheduled after this) then never overtakes the last ::changed. */
+      g_source_set_priority (s, G_PRIORITY_DEFAULT);
       g_source_set_callback (s, emit_idle, g_object_ref (op), g_object_unref);
       g_source_attach (s, op->context);
       g_source_unref (s);
