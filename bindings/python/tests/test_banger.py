@@ -682,4 +682,8 @@ def test_tcp_and_terminal_on_the_fake_vmm(tmp_path):
         assert e.value.code == banger.ErrorCode.INVALID_ARGUMENT
     finally:
         guest.close()
+        try:  # the fake VM's agent is detached on purpose: delete it
+            client.vm_delete("tcp", force=True)
+        except BangerError:
+            pass
         client.close()
