@@ -49,23 +49,13 @@ BgrAgentFrame *bgr_agent_conn_request (BgrAgentConn *c, guint16 type, BgrAgentBu
                                        guint16 reply_type, gint timeout_ms, const char *what,
                                        GCancellable *cancellable, GError **error);
 
-/* Forwards @fd to the guest as STDIN frames on @channel (an empty one at
- * EOF) until @stop is cancelled: run bgr_agent_pump_thread() in a thread
- * (bgr-agent-exec.c). */
-typedef struct {
-  BgrAgentConn *conn;
-  guint32 channel;
-  int fd;
-  GCancellable *stop;
-} BgrAgentPump;
-gpointer bgr_agent_pump_thread (gpointer pump);
-
 /* Writes @data to @fd; on EPIPE sets *@dead (drop the rest), on another
  * failure also *@write_errno. */
 void bgr_agent_write_out (int fd, gboolean *dead, int *write_errno, GBytes *data);
 
 /* A host descriptor read until EOF and sent as frames of @type on @channel
- * (an empty one at EOF), in a thread (bgr-agent-tunnel.c). */
+ * (an empty one at EOF), in a thread (bgr-agent-pump.c): STDIN of an exec or
+ * an attach, TCP_DATA of a tunnel. Stopping (NULL is fine) joins it. */
 typedef struct _BgrAgentStreamPump BgrAgentStreamPump;
 BgrAgentStreamPump *bgr_agent_stream_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd);
 void bgr_agent_stream_pump_stop (BgrAgentStreamPump *pump);

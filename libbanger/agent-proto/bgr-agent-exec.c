@@ -11,40 +11,6 @@
 #include "agent-proto/bgr-agent-conn-private.h"
 #include "bgr-error-private.h"
 
-gpointer
-bgr_agent_pump_thread (gpointer data)
-{
-  BgrAgentPump *p = data;
-  g_autofree guint8 *buf = g_malloc (64 * 1024);
-  GPollFD fds[2] = { { .fd = p->fd, .events = G_IO_IN } };
-
-  g_cancellable_make_pollfd (p->stop, &fds[1]);
-  for (;;)
-    {
-      gssize n;
-
-      fds[0].revents = fds[1].revents = 0;
-      if (g_poll (fds, 2, -1) < 0 && errno != EINTR)
-        break;
-      if (g_cancellable_is_cancelled (p->stop))
-        break;
-      if (fds[0].revents == 0)
-        continue;
-      n = read (p->fd, buf, 64 * 1024);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        {
-          bgr_agent_conn_send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, NULL, 0, NULL);
-          break;
-        }
-      if (!bgr_agent_conn_send_frame (p->conn, BGR_AGENT_MSG_STDIN, p->channel, buf, (gsize) n, NULL))
-        break;
-    }
-  g_cancellable_release_fd (p->stop);
-  return NULL;
-}
-
 /* Writes @data to @fd. When the reader went away (EPIPE) the rest of the
  * output is dropped, as a pipe to `head` wants; any other failure also sets
  * *write_errno, and the exec fails once the command ended: its output was
@@ -98,8 +64,7 @@ bgr_agent_conn_exec_terminal (BgrAgentConn *c, const char *const *argv, const ch
   guint32 ch;
   GAsyncQueue *q;
   BgrAgentBuf b;
-  BgrAgentPump pump = { 0 };
-  GThread *pump_th = NULL;
+  BgrAgentStreamPump *pump = NULL;
   gboolean done = FALSE, ok = FALSE, killed = FALSE, out_dead = FALSE, err_dead = FALSE;
   int out_errno = 0, err_errno = 0;
   gint64 kill_deadline = 0;
@@ -138,11 +103,7 @@ bgr_agent_conn_exec_terminal (BgrAgentConn *c, const char *const *argv, const ch
   bgr_agent_buf_clear (&b);
   if (stdin_fd >= 0)
     {
-      pump.conn = c;
-      pump.channel = ch;
-      pump.fd = stdin_fd;
-      pump.stop = g_cancellable_new ();
-      pump_th = g_thread_new ("bgr-agent-stdin", bgr_agent_pump_thread, &pump);
+      pump = bgr_agent_stream_pump_start (c, ch, BGR_AGENT_MSG_STDIN, stdin_fd);
     }
   if (term != NULL && term->pty && term->resize_fd >= 0)
     resizer = bgr_agent_resizer_start (c, ch, term->resize_fd);
@@ -232,12 +193,7 @@ bgr_agent_conn_exec_terminal (BgrAgentConn *c, const char *const *argv, const ch
     }
 
   bgr_agent_resizer_stop (resizer);
-  if (pump_th != NULL)
-    {
-      g_cancellable_cancel (pump.stop);
-      g_thread_join (pump_th);
-      g_object_unref (pump.stop);
-    }
+  bgr_agent_stream_pump_stop (pump);
   bgr_agent_conn_close_channel (c, ch, q);
   return ok;
 }

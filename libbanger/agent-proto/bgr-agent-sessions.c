@@ -374,8 +374,7 @@ bgr_agent_conn_session_attach (BgrAgentConn *c, const char *name, int stdin_fd, 
 {
   Stream s = { .conn = c };
   BgrAgentBuf b;
-  BgrAgentPump pump = { 0 };
-  GThread *pump_th = NULL;
+  BgrAgentStreamPump *pump = NULL;
   gboolean done = FALSE, ok = FALSE, out_dead = FALSE, err_dead = FALSE, gave_up = FALSE;
   int out_errno = 0, err_errno = 0;
   g_autofree char *what = g_strdup_printf ("cannot attach to session '%s'", name);
@@ -409,13 +408,9 @@ bgr_agent_conn_session_attach (BgrAgentConn *c, const char *name, int stdin_fd, 
           done = TRUE;
           break;
         case BGR_AGENT_MSG_SESSION_ATTACHED:
-          if (stdin_fd >= 0 && pump_th == NULL)
+          if (stdin_fd >= 0 && pump == NULL)
             {
-              pump.conn = c;
-              pump.channel = s.channel;
-              pump.fd = stdin_fd;
-              pump.stop = g_cancellable_new ();
-              pump_th = g_thread_new ("bgr-agent-attach", bgr_agent_pump_thread, &pump);
+              pump = bgr_agent_stream_pump_start (c, s.channel, BGR_AGENT_MSG_STDIN, stdin_fd);
             }
           break;
         case BGR_AGENT_MSG_STDOUT:
@@ -437,12 +432,7 @@ bgr_agent_conn_session_attach (BgrAgentConn *c, const char *name, int stdin_fd, 
         }
       bgr_agent_frame_free (f);
     }
-  if (pump_th != NULL)
-    {
-      g_cancellable_cancel (pump.stop);
-      g_thread_join (pump_th);
-      g_object_unref (pump.stop);
-    }
+  bgr_agent_stream_pump_stop (pump);
   bgr_agent_conn_close_channel (c, s.channel, s.q);
   if (ok && (out_errno != 0 || err_errno != 0))
     {
