@@ -88,14 +88,15 @@ def parse_args():
 
 
 def enter_namespaces():
-    """Re-executes this script under unshare, unless already inside."""
+    """Re-executes the running script (this one, or a bench that imports
+    it) under unshare, unless already inside."""
     own = os.readlink("/proc/self/ns/net")
     marker = os.environ.get(NETNS_ENV)
     if marker is None:
         os.environ[NETNS_ENV] = own
         try:
             os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
-                                  "--kill-child", sys.executable, os.path.abspath(__file__)]
+                                  "--kill-child", sys.executable, os.path.abspath(sys.argv[0])]
                       + sys.argv[1:])
         except OSError as e:
             sys.exit("cannot unshare: %s" % e)
@@ -176,6 +177,42 @@ class Banger:
 
     def json(self, *args):
         return json.loads(self.run(*args, "--json").stdout)
+
+
+def start_bench(script, kernel_deb):
+    """What every VM bench checks and does first: root, the kernel .deb,
+    then its own network and pid namespace with loopback up."""
+    if os.geteuid() != 0:
+        sys.exit("bench/%s needs root (network namespace, bridge, taps)" % script)
+    if not os.path.exists(kernel_deb):
+        sys.exit("no kernel .deb at %s (run the test suite once, or pass --kernel-deb)"
+                 % kernel_deb)
+    enter_namespaces()
+    sh(["ip", "link", "set", "lo", "up"])
+
+
+def busybox_engine(d, bridge, subnet, kernel_deb, extra="", tree_parent=None):
+    """A private engine in D (state, cache, banger.toml; QEMU under TCG,
+    bridge BRIDGE on 10.SUBNET.0.0/24, no web UI, plus the EXTRA config
+    lines) with Debian's cloud kernel imported and a busybox image "bb"
+    registered (its tree made once under TREE_PARENT, default D)."""
+    os.makedirs(os.path.join(d, "state"))
+    cfg = os.path.join(d, "banger.toml")
+    with open(cfg, "w") as f:
+        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "qemu"\n'
+                'qemu_accel = "tcg"\nbridge_name = "%s"\nbridge_ip = "10.%d.0.1"\n'
+                'cidr = "10.%d.0.0/24"\ntap_pool_size = 2\ndefault_dns = "10.%d.0.254"\n'
+                'web_listen_addr = ""\n%s' % (d, d, bridge, subnet, subnet, subnet, extra))
+    b = Banger(cfg)
+    b.run("kernel", "import", "cloud", "--deb", kernel_deb)
+    tree_parent = tree_parent or d
+    tree = os.path.join(tree_parent, "tree")
+    if not os.path.isdir(tree):
+        make_tree(tree_parent)
+    base = os.path.join(d, "bb.ext4")
+    mkfs(tree, base, 64 << 20)
+    b.run("image", "register", "--name", "bb", "--rootfs", base, "--kernel-ref", "cloud")
+    return b, cfg
 
 
 # ---- images ------------------------------------------------------------------

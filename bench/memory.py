@@ -63,22 +63,9 @@ def rss_bytes(pid):
 def measure(work, kernel_deb, reclaim, args):
     """One setting in its own state dir: returns the per-VM RSS list."""
     d = os.path.join(work, "reclaim-%s" % ("on" if reclaim else "off"))
-    os.makedirs(os.path.join(d, "state"))
-    cfg = os.path.join(d, "banger.toml")
-    with open(cfg, "w") as f:
-        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "qemu"\n'
-                'qemu_accel = "tcg"\nbridge_name = "bgrmem%d"\nbridge_ip = "10.79.%d.1"\n'
-                'cidr = "10.79.%d.0/24"\ntap_pool_size = 2\ndefault_dns = "10.79.%d.254"\n'
-                'memory_reclaim = %s\n' % (d, d, reclaim, reclaim, reclaim, reclaim,
-                                            "true" if reclaim else "false"))
-    b = boot.Banger(cfg)
-    b.run("kernel", "import", "cloud", "--deb", kernel_deb)
-    tree = os.path.join(work, "tree")
-    if not os.path.isdir(tree):
-        boot.make_tree(work)
-    base = os.path.join(d, "bb.ext4")
-    boot.mkfs(tree, base, 64 << 20)
-    b.run("image", "register", "--name", "bb", "--rootfs", base, "--kernel-ref", "cloud")
+    b, _ = boot.busybox_engine(d, "bgrmem%d" % reclaim, 79 if reclaim else 78, kernel_deb,
+                               "memory_reclaim = %s\n" % ("true" if reclaim else "false"),
+                               tree_parent=work)
     names = ["mem%d" % i for i in range(args.vms)]
     create_ms = []
     try:
@@ -108,29 +95,10 @@ def measure(work, kernel_deb, reclaim, args):
             b.run("vm", "delete", "--force", n, check=False)
 
 
-def enter_namespaces():
-    """Re-executes this script under unshare, unless already inside."""
-    own = os.readlink("/proc/self/ns/net")
-    marker = os.environ.get(boot.NETNS_ENV)
-    if marker is None:
-        os.environ[boot.NETNS_ENV] = own
-        os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
-                              "--kill-child", sys.executable, os.path.abspath(__file__)]
-                  + sys.argv[1:])
-    if own == marker:
-        sys.exit("refusing to run: still in the network namespace this was started from")
-
-
 def main():
     args = parse_args()
     boot.QUIET = args.json
-    if os.geteuid() != 0:
-        sys.exit("bench/memory.py needs root (it creates a network namespace, a bridge and taps)")
-    if not os.path.exists(args.kernel_deb):
-        sys.exit("no kernel .deb at %s (run the test suite once, or pass --kernel-deb)"
-                 % args.kernel_deb)
-    enter_namespaces()
-    boot.sh(["ip", "link", "set", "lo", "up"])
+    boot.start_bench("memory.py", args.kernel_deb)
     work = tempfile.mkdtemp(prefix="banger-bench-memory-")
     res = {"vms": args.vms, "memory_mib": args.memory_mib, "touch_mb": args.touch_mb,
            "settle_s": args.settle}

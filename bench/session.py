@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,18 +46,6 @@ def parse_args():
                     help="Debian linux-image .deb (default .test-cache/cloud-kernel.deb)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     return ap.parse_args()
-
-
-def enter_namespaces():
-    own = os.readlink("/proc/self/ns/net")
-    marker = os.environ.get(boot.NETNS_ENV)
-    if marker is None:
-        os.environ[boot.NETNS_ENV] = own
-        os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
-                              "--kill-child", sys.executable, os.path.abspath(__file__)]
-                  + sys.argv[1:])
-    if own == marker:
-        sys.exit("refusing to run: still in the network namespace this was started from")
 
 
 def load_binding():
@@ -97,28 +84,10 @@ def first_byte_latency(client, vm, name):
 def main():
     args = parse_args()
     boot.QUIET = args.json
-    if os.geteuid() != 0:
-        sys.exit("bench/session.py needs root (network namespace, bridge, taps)")
-    if not os.path.exists(args.kernel_deb):
-        sys.exit("no kernel .deb at %s (run the test suite once, or pass --kernel-deb)"
-                 % args.kernel_deb)
-    enter_namespaces()
-    boot.sh(["ip", "link", "set", "lo", "up"])
+    boot.start_bench("session.py", args.kernel_deb)
     work = tempfile.mkdtemp(prefix="banger-bench-session-")
-    cfg = os.path.join(work, "banger.toml")
-    with open(cfg, "w") as f:
-        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "qemu"\n'
-                'qemu_accel = "tcg"\nbridge_name = "bgrsess0"\nbridge_ip = "10.81.0.1"\n'
-                'cidr = "10.81.0.0/24"\ntap_pool_size = 2\ndefault_dns = "10.81.0.254"\n'
-                'web_listen_addr = ""\nsync_auth_files = false\n' % (work, work))
-    os.makedirs(os.path.join(work, "state"))
-    b = boot.Banger(cfg)
     note("importing the kernel and building the image...")
-    b.run("kernel", "import", "cloud", "--deb", args.kernel_deb)
-    tree = boot.make_tree(work)
-    base = os.path.join(work, "bb.ext4")
-    boot.mkfs(tree, base, 64 << 20)
-    b.run("image", "register", "--name", "bb", "--rootfs", base, "--kernel-ref", "cloud")
+    b, cfg = boot.busybox_engine(work, "bgrsess0", 81, args.kernel_deb, "sync_auth_files = false\n")
     b.run("vm", "create", "--name", "s", "--image", "bb", "--memory", "1G")
     res = {"runs": args.runs, "mb": args.mb}
     note("exec round trips...")

@@ -51,18 +51,6 @@ def parse_args():
     return ap.parse_args()
 
 
-def enter_namespaces():
-    own = os.readlink("/proc/self/ns/net")
-    marker = os.environ.get(boot.NETNS_ENV)
-    if marker is None:
-        os.environ[boot.NETNS_ENV] = own
-        os.execvp("unshare", ["unshare", "--net", "--pid", "--fork", "--mount-proc",
-                              "--kill-child", sys.executable, os.path.abspath(__file__)]
-                  + sys.argv[1:])
-    if own == marker:
-        sys.exit("refusing to run: still in the network namespace this was started from")
-
-
 def make_repo(work, args):
     repo = os.path.join(work, "repo")
     os.makedirs(repo)
@@ -106,29 +94,11 @@ def median(xs):
 def main():
     args = parse_args()
     boot.QUIET = args.json
-    if os.geteuid() != 0:
-        sys.exit("bench/workspace.py needs root (network namespace, bridge, taps)")
-    if not os.path.exists(args.kernel_deb):
-        sys.exit("no kernel .deb at %s (run the test suite once, or pass --kernel-deb)"
-                 % args.kernel_deb)
-    enter_namespaces()
-    boot.sh(["ip", "link", "set", "lo", "up"])
+    boot.start_bench("workspace.py", args.kernel_deb)
     work = tempfile.mkdtemp(prefix="banger-bench-workspace-")
-    cfg = os.path.join(work, "banger.toml")
-    with open(cfg, "w") as f:
-        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "qemu"\n'
-                'qemu_accel = "tcg"\nbridge_name = "bgrws0"\nbridge_ip = "10.80.0.1"\n'
-                'cidr = "10.80.0.0/24"\ntap_pool_size = 2\ndefault_dns = "10.80.0.254"\n'
-                'web_listen_addr = ""\n' % (work, work))
-    os.makedirs(os.path.join(work, "state"))
-    b = boot.Banger(cfg)
     note("importing the kernel, building the image and a %d-file, %d MB repository..."
          % (args.files, args.mb))
-    b.run("kernel", "import", "cloud", "--deb", args.kernel_deb)
-    tree = boot.make_tree(work)
-    base = os.path.join(work, "bb.ext4")
-    boot.mkfs(tree, base, 64 << 20)
-    b.run("image", "register", "--name", "bb", "--rootfs", base, "--kernel-ref", "cloud")
+    b, cfg = boot.busybox_engine(work, "bgrws0", 80, args.kernel_deb)
     repo = make_repo(work, args)
     res = {"files": args.files, "mb": args.mb, "commits": args.commits, "runs": args.runs,
            "prepare_s": [], "archive_exec_s": [], "create_s": [], "run_s": []}
