@@ -10,6 +10,7 @@
 # started is stopped on any exit.
 # Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, EXAMPLE_VM_EXEC_ASYNC, PYTHON3.
 set -eu
+. "$BANGER_SOURCE_DIR/tests/bangerd-harness.sh"
 
 example=$EXAMPLE_VM_EXEC_ASYNC
 watcher=$BANGER_SOURCE_DIR/examples/watch-vms.sh
@@ -21,17 +22,7 @@ cleanup () {
   status=$?
   set +e
   [ -n "$watch_pid" ] && kill -- "-$watch_pid" 2>/dev/null
-  if [ -n "$daemon_pid" ]; then
-    kill "$daemon_pid" 2>/dev/null
-    wait "$daemon_pid" 2>/dev/null
-  fi
-  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
-  # "VMs" a failed run left behind: their command lines name $work.
-  for proc in /proc/[0-9]*; do
-    case $(tr '\0' ' ' 2>/dev/null < "$proc/cmdline") in
-      *"$work"*) kill -9 "${proc#/proc/}" 2>/dev/null ;;
-    esac
-  done
+  harness_stop
   if [ $status -ne 0 ]; then
     for f in bangerd.log watch.out watch.err ex.out ex.err local.out local.err; do
       [ -s "$work/$f" ] && { echo "--- $f"; cat "$work/$f"; }
@@ -43,31 +34,9 @@ cleanup () {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
+harness_isolate
 
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 20 ms until it succeeds.
-wait_for () {
-  limit=$1 what=$2
-  shift 2
-  deadline=$(($(date +%s) + limit))
-  until "$@"; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "still not true after ${limit}s: $what"
-    sleep 0.02
-  done
-}
-
-# Nothing of the user's: home, XDG directories, bus.
-export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
-       XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.data" \
-       XDG_RUNTIME_DIR="$work/run" DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
-unset BANGER_CONFIG
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-chmod 700 "$XDG_RUNTIME_DIR"
-PATH=$PATH:/usr/sbin:/sbin
-
-# The image: a 16 MiB ext4 and a 64-byte x86-64 ELF header as "kernel".
-mkfs.ext4 -q -F "$work/rootfs.ext4" 16M > /dev/null
-{ printf '\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0\76\0'; head -c 44 /dev/zero; } > "$work/vmlinux"
+harness_fake_image
 for name in daemon local; do
   cat > "$work/$name.toml" <<EOT
 hypervisor = "fake"
@@ -77,29 +46,8 @@ cache_dir = "$work/$name-cache"
 EOT
 done
 
-# A private bus, and bangerd on it.
-cat > "$work/bus.conf" <<EOT
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$work/bus</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOT
-dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/bus.address" \
-  2> "$work/bus.log" &
-bus_pid=$!
-wait_for 30 "dbus-daemon listens" test -s "$work/bus.address"
-"$BANGERD" --session --config "$work/daemon.toml" > "$work/bangerd.log" 2>&1 &
-daemon_pid=$!
-has_owner () {
-  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-    --method org.freedesktop.DBus.NameHasOwner org.banger.Banger1 2>/dev/null | grep -q true
-}
-wait_for 60 "bangerd owns org.banger.Banger1" has_owner
+harness_start_bus
+harness_start_bangerd "$work/daemon.toml" "$work/bangerd.log"
 "$BANGER_CLI" image register --name img --rootfs "$work/rootfs.ext4" --kernel "$work/vmlinux" \
   > /dev/null || fail "image register through bangerd"
 

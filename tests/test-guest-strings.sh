@@ -12,8 +12,9 @@
 # list --available print them escaped. bangerd runs on a private
 # dbus-daemon with the fake VMM (the
 # agent on the host, in host mode, reading $BANGER_AGENT_OS_RELEASE).
-# Needs: BANGER_CLI, BANGERD, PYTHON3.
+# Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, PYTHON3.
 set -eu
+. "$BANGER_SOURCE_DIR/tests/bangerd-harness.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgr-gs-XXXXXX")
 bus_pid= daemon_pid= listener_pid=
@@ -22,17 +23,7 @@ cleanup () {
   status=$?
   set +e
   [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null
-  if [ -n "$daemon_pid" ]; then
-    kill "$daemon_pid" 2>/dev/null
-    wait "$daemon_pid" 2>/dev/null
-  fi
-  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
-  # "VMs" a failed run left behind: their command lines name $work.
-  for proc in /proc/[0-9]*; do
-    case $(tr '\0' ' ' 2>/dev/null < "$proc/cmdline") in
-      *"$work"*) kill -9 "${proc#/proc/}" 2>/dev/null ;;
-    esac
-  done
+  harness_stop
   if [ $status -ne 0 ]; then
     for f in bangerd.log show.out show.json ports.out ports.json prop.out image.out kernel.out \
              available.out; do
@@ -45,30 +36,12 @@ cleanup () {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-
-wait_for () {
-  limit=$1 what=$2
-  shift 2
-  deadline=$(($(date +%s) + limit))
-  until "$@"; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "still not true after ${limit}s: $what"
-    sleep 0.02
-  done
-}
-
 # raw FILE: FILE holds no ESC, BEL, CR or C1 CSI (U+009B) byte.
 no_raw () {
   ! LC_ALL=C grep -q "$(printf '[\033\007\r]')" "$1" && ! LC_ALL=C grep -q "$(printf '\302\233')" "$1"
 }
 
-export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
-       XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.data" \
-       XDG_RUNTIME_DIR="$work/run" DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
-unset BANGER_CONFIG
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-chmod 700 "$XDG_RUNTIME_DIR"
-PATH=$PATH:/usr/sbin:/sbin
+harness_isolate
 
 # The guest's os-release: ESC ] 0 ; ... BEL retitles a terminal, ESC [ 31 m
 # recolours it, U+009B is the 8-bit CSI, U+202E reverses the text after it.
@@ -77,8 +50,7 @@ printf 'ID=evil\nPRETTY_NAME="Evil\033]0;pwned\007\033[31mRED\302\233x\342\200\2
 pretty=$(printf 'Evil\033]0;pwned\007\033[31mRED\302\233x\342\200\256y\rz')
 export BANGER_AGENT_OS_RELEASE="$work/os-release"
 
-mkfs.ext4 -q -F "$work/rootfs.ext4" 16M > /dev/null
-{ printf '\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0\76\0'; head -c 44 /dev/zero; } > "$work/vmlinux"
+harness_fake_image
 cat > "$work/daemon.toml" <<EOT
 hypervisor = "fake"
 web_listen_addr = ""
@@ -93,28 +65,8 @@ printf '{ "schema_version": 1, "kernels": [ { "name": "evilk", "version": "6\\u0
 '  "artifacts": { "kernel": { "url": "vmlinux", "size": 64, "sha256":\n'\
 '  "0000000000000000000000000000000000000000000000000000000000000000", "format": "elf" } } } ] }\n' \
   > "$work/catalog.json"
-cat > "$work/bus.conf" <<EOT
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$work/bus</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOT
-dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/bus.address" \
-  2> "$work/bus.log" &
-bus_pid=$!
-wait_for 30 "dbus-daemon listens" test -s "$work/bus.address"
-"$BANGERD" --session --config "$work/daemon.toml" > "$work/bangerd.log" 2>&1 &
-daemon_pid=$!
-has_owner () {
-  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-    --method org.freedesktop.DBus.NameHasOwner org.banger.Banger1 2>/dev/null | grep -q true
-}
-wait_for 60 "bangerd owns org.banger.Banger1" has_owner
+harness_start_bus
+harness_start_bangerd "$work/daemon.toml" "$work/bangerd.log"
 "$BANGER_CLI" image register --name img --rootfs "$work/rootfs.ext4" --kernel "$work/vmlinux" \
   > /dev/null || fail "image register"
 "$BANGER_CLI" vm create --name evil --image img > "$work/create.out" || fail "vm create"

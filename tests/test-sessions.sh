@@ -10,6 +10,7 @@
 # Every wait polls a condition against a deadline.
 # Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, BANGER_LIBRARY, PYTHON3.
 set -eu
+. "$BANGER_SOURCE_DIR/tests/bangerd-harness.sh"
 
 cli=$BANGER_CLI
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgr-ss-XXXXXX")
@@ -19,16 +20,7 @@ cleanup () {
   status=$?
   set +e
   [ -n "$attach_pid" ] && kill "$attach_pid" 2>/dev/null
-  if [ -n "$daemon_pid" ]; then
-    kill "$daemon_pid" 2>/dev/null
-    wait "$daemon_pid" 2>/dev/null
-  fi
-  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
-  for proc in /proc/[0-9]*; do
-    case $(tr '\0' ' ' 2>/dev/null < "$proc/cmdline") in
-      *"$work"*) kill -9 "${proc#/proc/}" 2>/dev/null ;;
-    esac
-  done
+  harness_stop
   if [ $status -ne 0 ]; then
     for f in bangerd.log bangerd2.log out err; do
       [ -s "$work/$f" ] && { echo "--- $f"; tail -c 4000 "$work/$f"; }
@@ -40,18 +32,6 @@ cleanup () {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-
-wait_for () {
-  limit=$1 what=$2
-  shift 2
-  deadline=$(($(date +%s) + limit))
-  until "$@"; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "still not true after ${limit}s: $what"
-    sleep 0.02
-  done
-}
-
 # must_fail EXPECTED-TEXT COMMAND...: fails, and says EXPECTED-TEXT on stderr.
 must_fail () {
   want=$1
@@ -62,47 +42,18 @@ must_fail () {
   grep -qF -- "$want" "$work/err" || fail "'$*' did not say '$want': $(cat "$work/err")"
 }
 
-export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
-       XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.data" \
-       XDG_RUNTIME_DIR="$work/run" DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
-unset BANGER_CONFIG
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-chmod 700 "$XDG_RUNTIME_DIR"
-PATH=$PATH:/usr/sbin:/sbin
+harness_isolate
 
-mkfs.ext4 -q -F "$work/rootfs.ext4" 16M > /dev/null
-{ printf '\177ELF\2\1\1\0\0\0\0\0\0\0\0\0\2\0\76\0'; head -c 44 /dev/zero; } > "$work/vmlinux"
+harness_fake_image
 cat > "$work/daemon.toml" <<EOT
 hypervisor = "fake"
 web_listen_addr = ""
 state_dir = "$work/state"
 cache_dir = "$work/cache"
 EOT
-cat > "$work/bus.conf" <<EOT
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$work/bus</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOT
-dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 > "$work/bus.address" \
-  2> "$work/bus.log" &
-bus_pid=$!
-wait_for 30 "dbus-daemon listens" test -s "$work/bus.address"
+harness_start_bus
 
-has_owner () {
-  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-    --method org.freedesktop.DBus.NameHasOwner org.banger.Banger1 2>/dev/null | grep -q true
-}
-start_daemon () {
-  "$BANGERD" --session --config "$work/daemon.toml" > "$work/$1" 2>&1 &
-  daemon_pid=$!
-  wait_for 60 "bangerd owns org.banger.Banger1" has_owner
-}
+start_daemon () { harness_start_bangerd "$work/daemon.toml" "$work/$1"; }
 start_daemon bangerd.log
 "$cli" image register --name img --rootfs "$work/rootfs.ext4" --kernel "$work/vmlinux" > /dev/null \
   || fail "image register"
