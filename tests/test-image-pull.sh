@@ -5,8 +5,9 @@
 # its ext4 tree is checked entry by entry against the layers with debugfs and
 # e2fsck, and it boots: QEMU microvm (TCG) with Debian's cloud kernel and
 # banger's initramfs runs the image's own /sbin/init.
-# Needs: BANGER_CLI, BANGERD, BANGER_GUEST_INIT, BANGER_TEST_KERNEL_DEB.
+# Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, BANGER_GUEST_INIT, BANGER_TEST_KERNEL_DEB.
 set -eu
+. "$BANGER_SOURCE_DIR/tests/registry-harness.sh"
 
 fail () { echo "FAIL: $*" >&2; exit 1; }
 work=$(mktemp -d)
@@ -27,33 +28,7 @@ chmod 700 "$XDG_RUNTIME_DIR"
 # The python3 - checks below use assert: PYTHONOPTIMIZE would turn them off.
 unset PYTHONOPTIMIZE
 
-# A free port, then the registry.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-host=127.0.0.1:$port
-cat > "$work/registry.yml" <<EOT
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $host
-EOT
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-registry_pid=$!
-python3 - "$host" <<'PY' || fail "registry did not start: $(cat "$work/registry.log")"
-import sys, time, urllib.request
-deadline = time.monotonic() + 30
-while True:
-    try:
-        urllib.request.urlopen("http://%s/v2/" % sys.argv[1], timeout=2)
-        break
-    except Exception:
-        if time.monotonic() > deadline:
-            sys.exit(1)
-        time.sleep(0.05)
-PY
+start_registry
 
 # Two layers: the first has the init, a file owned by uid 1000, a setuid
 # file, a symlink and a file the second layer whites out.

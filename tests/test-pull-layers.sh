@@ -8,8 +8,9 @@
 #    entry by entry: paths, types, modes, link targets, content hashes;
 #  - an image whose config lists a wrong diff_id fails, naming the diff_id,
 #    and leaves no image and no staging directory.
-# Needs: BANGER_CLI.
+# Needs: BANGER_CLI, BANGER_SOURCE_DIR.
 set -eu
+. "$BANGER_SOURCE_DIR/tests/registry-harness.sh"
 
 fail () { echo "FAIL: $*" >&2; exit 1; }
 work=$(mktemp -d)
@@ -26,32 +27,7 @@ unset BANGER_CONFIG REGISTRY_AUTH_FILE DOCKER_CONFIG PYTHONOPTIMIZE
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-host=127.0.0.1:$port
-cat > "$work/registry.yml" <<EOT
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $host
-EOT
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-registry_pid=$!
-python3 - "$host" <<'PY' || fail "registry did not start: $(cat "$work/registry.log")"
-import sys, time, urllib.request
-deadline = time.monotonic() + 30
-while True:
-    try:
-        urllib.request.urlopen("http://%s/v2/" % sys.argv[1], timeout=2)
-        break
-    except Exception:
-        if time.monotonic() > deadline:
-            sys.exit(1)
-        time.sleep(0.05)
-PY
+start_registry
 
 # Layer 1: a merged /usr (lib and bin are links into usr), an absolute link
 # and a file; layer 2 writes through the links.
