@@ -115,11 +115,17 @@ class Env:
         with open(self.work + "/bangerd.log", "a") as log:
             self.daemon = subprocess.Popen([BANGERD, "--session", "--config", self.work + "/daemon.toml"],
                                            env=self.env, stdout=log, stderr=log)
-        wait_for("bangerd owns its name", lambda: subprocess.run(
-            ["gdbus", "call", "--session", "--dest", "org.freedesktop.DBus", "--object-path",
-             "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.NameHasOwner",
-             "org.banger.Banger1"], env=self.env, capture_output=True, text=True).stdout.find("true") >= 0,
-            60)
+        try:
+            wait_for("bangerd owns its name", lambda: subprocess.run(
+                ["gdbus", "call", "--session", "--dest", "org.freedesktop.DBus", "--object-path",
+                 "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.NameHasOwner",
+                 "org.banger.Banger1"], env=self.env, capture_output=True, text=True).stdout.find("true") >= 0,
+                60)
+        except AssertionError as e:
+            with open(self.work + "/bangerd.log", errors="replace") as log:
+                raise AssertionError("%s (bangerd %s; its log ends:\n%s)" % (
+                    e, "exited %s" % self.daemon.poll() if self.daemon.poll() is not None
+                    else "still runs", log.read()[-3000:])) from None
 
     def stop_daemon(self):
         self.daemon.terminate()
