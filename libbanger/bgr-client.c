@@ -5,6 +5,7 @@
 
 #include "bgr-client-private.h"
 #include "bgr-error-private.h"
+#include "bgr-types-private.h"
 
 struct _BgrClient {
   GObject parent_instance;
@@ -128,6 +129,7 @@ bgr_client_new_local (BgrConfig *config, BgrClientFlags flags, GError **error)
   g_return_val_if_fail (config == NULL || BGR_IS_CONFIG (config), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   (void) bgr_error_quark ();
+  bgr_types_ensure ();
   if (config == NULL)
     {
       config = loaded = bgr_config_load (g_getenv ("BANGER_CONFIG"), error);
@@ -184,6 +186,7 @@ bgr_client_new_dbus (GBusType bus_type, BgrClientFlags flags, GCancellable *canc
   g_return_val_if_fail (bus_type == G_BUS_TYPE_SESSION || bus_type == G_BUS_TYPE_SYSTEM, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   (void) bgr_error_quark ();
+  bgr_types_ensure ();
   connection = g_bus_get_sync (bus_type, cancellable, &local_error);
   if (connection == NULL)
     {
@@ -217,6 +220,7 @@ bgr_client_new_dbus_for_address (const char *address, BgrClientFlags flags,
   g_return_val_if_fail (address != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   (void) bgr_error_quark ();
+  bgr_types_ensure ();
   connection = g_dbus_connection_new_for_address_sync (
     address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
     NULL, cancellable, &local_error);

@@ -122,10 +122,16 @@ class Env:
                  "org.banger.Banger1"], env=self.env, capture_output=True, text=True).stdout.find("true") >= 0,
                 60)
         except AssertionError as e:
+            stacks = ""
+            if self.daemon.poll() is None and shutil.which("gdb"):
+                # A daemon that hangs says where.
+                stacks = subprocess.run(["gdb", "-p", str(self.daemon.pid), "-batch", "-ex",
+                                         "thread apply all bt 12"], capture_output=True, text=True,
+                                        errors="replace").stdout[-6000:]
             with open(self.work + "/bangerd.log", errors="replace") as log:
-                raise AssertionError("%s (bangerd %s; its log ends:\n%s)" % (
+                raise AssertionError("%s (bangerd %s; its log ends:\n%s\n%s)" % (
                     e, "exited %s" % self.daemon.poll() if self.daemon.poll() is not None
-                    else "still runs", log.read()[-3000:])) from None
+                    else "still runs", log.read()[-3000:], stacks)) from None
 
     def stop_daemon(self):
         self.daemon.terminate()

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "bgr-fs-private.h"
+#include "bgr-types-private.h"
 #include "engine/bgr-engine-adopt-private.h"
 #include "engine/bgr-engine-agent-private.h"
 #include "engine/bgr-engine-claims-private.h"
@@ -174,6 +175,7 @@ bgr_engine_new (BgrConfig *config, GError **error)
   BgrEngineParts parts;
   BgrEngine *engine;
 
+  bgr_types_ensure (); /* before the engine's threads start */
   /* The store checks state_dir; the cache holds blobs and kernels that
    * VMs boot from, so it must be as private. */
   store = bgr_store_open (bgr_config_get_string (config, "state_dir"), error);
