@@ -230,7 +230,9 @@ bool session_channel_frame(const BgrAgentHeader *h, const uint8_t *payload)
         if (r->attach)
             session_stdin(r->s, payload, h->length);
         return true;
-    case BGR_AGENT_MSG_WINSIZE: /* no pty yet: nothing to resize */
+    case BGR_AGENT_MSG_WINSIZE: /* only an attach, to a session on a terminal, has a size */
+        if (r->attach && r->s->pty)
+            pty_resize_request(r->s->tty_fd, r->channel, payload, h->length);
         return true;
     case BGR_AGENT_MSG_DETACH:
         if (r->attach)
@@ -332,6 +334,7 @@ void session_exited_io(struct session *s)
     }
     close_fd(&s->out_fd);
     close_fd(&s->err_fd);
+    close_fd(&s->tty_fd);
     session_close_stdin(s);
 }
 
@@ -372,6 +375,7 @@ void session_free(struct session *s)
     session_forget_channels(s);
     close_fd(&s->out_fd);
     close_fd(&s->err_fd);
+    close_fd(&s->tty_fd);
     session_close_stdin(s);
     spool_close(&s->sp[0]);
     spool_close(&s->sp[1]);
@@ -420,6 +424,8 @@ void session_put(BgrAgentBuf *b, const struct session *s)
         bgr_agent_buf_put_str(&in, BGR_AGENT_F_ARG, s->argv[i]);
     bgr_agent_buf_put_str(&in, BGR_AGENT_F_CWD, s->cwd);
     bgr_agent_buf_put_int(&in, BGR_AGENT_F_STDIN, s->stdin_mode);
+    if (s->pty)
+        bgr_agent_buf_put_int(&in, BGR_AGENT_F_PTY, 1);
     bgr_agent_buf_put_str(&in, BGR_AGENT_F_STATE, s->running ? "running" : "exited");
     bgr_agent_buf_put_int(&in, BGR_AGENT_F_PID, s->pid);
     bgr_agent_buf_put_int(&in, BGR_AGENT_F_STARTED_MS, s->started_ms);

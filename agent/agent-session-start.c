@@ -12,7 +12,8 @@ struct start_req {
     char **argv, **envs, **req;
     size_t nargs, nenv, nreq;
     char *cwd;
-    int64_t stdin_mode, log_max, pty;
+    int64_t stdin_mode, log_max;
+    struct exec_pty pty;
 };
 
 static void start_req_free(struct start_req *r)
@@ -91,8 +92,10 @@ static const char *start_req_parse(struct start_req *r, const uint8_t *payload, 
                 return "LOG_MAX is out of range";
             break;
         case BGR_AGENT_F_PTY:
-            if (bgr_agent_field_int(val, vlen, &r->pty) < 0)
-                return "PTY is not an integer";
+        case BGR_AGENT_F_ROWS:
+        case BGR_AGENT_F_COLS:
+            if (!pty_field(&r->pty, tag, val, vlen))
+                return "PTY is not 0 or 1, or ROWS or COLS is not 0-65535";
             break;
         default:
             break;
@@ -170,15 +173,47 @@ static bool preflight(uint32_t ch, struct start_req *r, char **envp)
 
 
 /* Forks and execs @r into @s; false after sending an ERROR. */
+/* The session's pipes, or its terminal: false after sending an ERROR. */
+static bool open_io(uint32_t ch, struct start_req *r, int status_p[2], int out_p[2], int err_p[2], int in_p[2])
+{
+    bool want_stdin = r->stdin_mode == BGR_AGENT_STDIN_PIPE;
+    if (pipe2(status_p, O_CLOEXEC) < 0) {
+        send_error(ch, errno, "cannot create pipes: %s", strerror(errno));
+        return false;
+    }
+    if (r->pty.on) { /* the master reads as out_p[0] and types as in_p[1] */
+        if (!pty_open(&r->pty, &out_p[0], &in_p[1], want_stdin)) {
+            send_error(ch, errno, "cannot open a pseudo-terminal: %s", strerror(errno));
+            return false;
+        }
+        return true;
+    }
+    if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+        ((want_stdin || devnull_fd < 0) && pipe2(in_p, O_CLOEXEC) < 0)) {
+        send_error(ch, errno, "cannot create pipes: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void child_io(struct start_req *r, int status_fd, int out_p[2], int err_p[2], int in_p[2])
+{
+    if (r->pty.on) {
+        pty_child(&r->pty, status_fd);
+        return;
+    }
+    int in = in_p[0] >= 0 ? in_p[0] : devnull_fd;
+    if (dup2(in, 0) < 0 || dup2(out_p[1], 1) < 0 || dup2(err_p[1], 2) < 0)
+        child_fail(status_fd, STAGE_SETUP);
+}
+
 static bool spawn(uint32_t ch, struct session *s, struct start_req *r, char **envp)
 {
     int status_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, in_p[2] = { -1, -1 };
     bool ok = false;
-    if (pipe2(status_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-        ((r->stdin_mode == BGR_AGENT_STDIN_PIPE || devnull_fd < 0) && pipe2(in_p, O_CLOEXEC) < 0)) {
-        send_error(ch, errno, "cannot create pipes: %s", strerror(errno));
+    r->pty.slave = r->pty.tty = -1;
+    if (!open_io(ch, r, status_p, out_p, err_p, in_p))
         goto out;
-    }
     pid_t pid = fork();
     if (pid < 0) {
         send_error(ch, errno, "cannot fork: %s", strerror(errno));
@@ -186,9 +221,7 @@ static bool spawn(uint32_t ch, struct session *s, struct start_req *r, char **en
     }
     if (pid == 0) {
         child_prepare(status_p[1]);
-        int in = in_p[0] >= 0 ? in_p[0] : devnull_fd;
-        if (dup2(in, 0) < 0 || dup2(out_p[1], 1) < 0 || dup2(err_p[1], 2) < 0)
-            child_fail(status_p[1], STAGE_SETUP);
+        child_io(r, status_p[1], out_p, err_p, in_p);
         if (chdir(s->cwd) < 0)
             child_fail(status_p[1], STAGE_CWD);
         environ = envp;
@@ -214,17 +247,21 @@ static bool spawn(uint32_t ch, struct session *s, struct start_req *r, char **en
     }
     s->pid = pid;
     s->running = true;
+    s->pty = r->pty.on;
+    s->tty_fd = pty_parent(&r->pty);
     s->out_fd = out_p[0], out_p[0] = -1;
     s->err_fd = err_p[0], err_p[0] = -1;
     s->in_fd = r->stdin_mode == BGR_AGENT_STDIN_PIPE ? in_p[1] : -1;
     if (s->in_fd >= 0)
         in_p[1] = -1;
     set_nonblock(s->out_fd);
-    set_nonblock(s->err_fd);
+    if (s->err_fd >= 0)
+        set_nonblock(s->err_fd);
     if (s->in_fd >= 0)
         set_nonblock(s->in_fd);
     ok = true;
 out:
+    pty_parent_abort(&r->pty); /* what is left of the terminal's child side */
     for (int i = 0; i < 2; i++) {
         close_fd(&status_p[i]);
         close_fd(&out_p[i]);
@@ -243,7 +280,7 @@ static struct session *session_new(struct start_req *r, uint32_t ch)
         return NULL;
     }
     snprintf(s->name, sizeof s->name, "%s", r->name);
-    s->out_fd = s->err_fd = s->in_fd = s->sp[0].fd = s->sp[1].fd = -1;
+    s->out_fd = s->err_fd = s->in_fd = s->tty_fd = s->sp[0].fd = s->sp[1].fd = -1;
     s->stdin_mode = (int)r->stdin_mode;
     s->argv = r->argv, s->argc = r->nargs, r->argv = NULL, r->nargs = 0;
     s->cwd = r->cwd, r->cwd = NULL;
@@ -271,10 +308,6 @@ void session_start(uint32_t ch, const uint8_t *payload, size_t len)
     const char *bad = start_req_parse(&r, payload, len);
     if (bad) {
         send_error(ch, EINVAL, "bad SESSION_START: %s", bad);
-        goto out;
-    }
-    if (r.pty) {
-        send_error(ch, ENOTSUP, "sessions with a pty are not supported by this agent");
         goto out;
     }
     struct session *old = session_find(r.name);

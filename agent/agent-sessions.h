@@ -20,6 +20,8 @@ struct session {
     int status;              /* wait status, once exited */
     int64_t started_ms, ended_ms;
     int out_fd, err_fd, in_fd;
+    bool pty;                /* on a terminal: out_fd is its master, no stderr */
+    int tty_fd;              /* a spare master for WINSIZE; -1 without pty */
     uint8_t *in_buf;         /* stdin bytes the process has not taken yet */
     size_t in_off, in_len, in_cap;
     bool in_eof;             /* close stdin once in_buf is written */

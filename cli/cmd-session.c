@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 static char *opt_name, *opt_cwd, *opt_stdin_mode;
 static char **opt_env, **opt_require;
+static gboolean opt_tty;
 
 const GOptionEntry banger_vm_session_start_options[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
@@ -25,6 +27,9 @@ const GOptionEntry banger_vm_session_start_options[] = {
     "MODE" },
   { "require-command", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_require,
     "Refuse to start unless CMD is found in the guest's PATH (repeatable)", "CMD" },
+  { "tty", 't', 0, G_OPTION_ARG_NONE, &opt_tty,
+    "Run it on a pseudo-terminal in the guest, of this terminal's size (its output is all on "
+    "stdout; attach gives a full terminal)", NULL },
   G_OPTION_ENTRY_NULL
 };
 
@@ -95,7 +100,8 @@ print_session (BgrVmSession *s)
   g_print ("state:      %s\n", state);
   g_print ("command:    %s\n", argv);
   g_print ("cwd:        %s\n", banger_shown (bgr_vm_session_get_cwd (s)));
-  g_print ("stdin:      %s%s\n", banger_shown (bgr_vm_session_get_stdin_mode (s)),
+  g_print ("stdin:      %s%s%s\n", banger_shown (bgr_vm_session_get_stdin_mode (s)),
+           bgr_vm_session_get_pty (s) ? ", on a terminal" : "",
            bgr_vm_session_get_attached (s) ? " (attached)" : "");
   g_print ("pid:        %" G_GINT64_FORMAT "\n", bgr_vm_session_get_pid (s));
   g_print ("started:    %s (guest clock)\n", started);
@@ -148,6 +154,17 @@ banger_cmd_vm_session_start (BangerInvocation *inv, int *exit_status, GError **e
   bgr_session_spec_set_cwd (spec, opt_cwd);
   bgr_session_spec_set_stdin_mode (spec, opt_stdin_mode);
   bgr_session_spec_set_require (spec, (const char *const *) opt_require);
+  if (opt_tty)
+    {
+      guint rows, cols;
+      bgr_session_spec_set_pty (spec, TRUE);
+      if (banger_terminal_size (STDIN_FILENO, &rows, &cols)
+          || banger_terminal_size (STDOUT_FILENO, &rows, &cols))
+        {
+          bgr_session_spec_set_rows (spec, rows);
+          bgr_session_spec_set_cols (spec, cols);
+        }
+    }
   return show_result (inv, bgr_client_vm_session_start (client, inv->args[0], spec, NULL, error));
 }
 
@@ -280,38 +297,46 @@ keys_thread (gpointer data)
   return NULL;
 }
 
-gboolean
-banger_cmd_vm_session_attach (BangerInvocation *inv, int *exit_status, GError **error)
+/* Ctrl-] detaches: stdin goes through keys_thread when it is a terminal.
+ * A session on a terminal gets a full one: raw mode, and this window's
+ * size, now and on every change; other sessions see typed lines echoed. */
+static gboolean
+attach (BgrClient *client, const char *vm, const char *name, gboolean pty, int resize_fd,
+        gint *status, GError **error)
 {
-  g_autoptr (BgrClient) client = banger_invocation_get_client (inv, error);
   g_autoptr (GCancellable) detach = g_cancellable_new ();
   gboolean tty = isatty (STDIN_FILENO), ok;
   struct termios saved, raw;
   Keys keys = { .out = -1, .detach = detach };
   GThread *th = NULL;
   int p[2] = { -1, -1 }, in = STDIN_FILENO;
-  gint status = -1;
 
-  if (client == NULL)
-    return FALSE;
   if (tty && tcgetattr (STDIN_FILENO, &saved) == 0 && pipe (p) == 0)
     {
-      /* Bytes as they are typed (no pty in the guest: the terminal still
-       * echoes), so that Ctrl-] can be seen; Ctrl-C still interrupts. */
+      g_printerr ("banger: attached to session '%s' (Ctrl-] detaches)\n", banger_shown (name));
       raw = saved;
-      raw.c_lflag &= ~(tcflag_t) ICANON;
+      if (pty)
+        cfmakeraw (&raw);
+      else
+        raw.c_lflag &= ~(tcflag_t) ICANON; /* Ctrl-C still interrupts banger */
       raw.c_cc[VMIN] = 1;
       raw.c_cc[VTIME] = 0;
       tcsetattr (STDIN_FILENO, TCSANOW, &raw);
-      g_printerr ("banger: attached to session '%s' (Ctrl-] detaches)\n", banger_shown (inv->args[1]));
       keys.out = p[1];
       in = p[0];
       th = g_thread_new ("banger-keys", keys_thread, &keys);
     }
   else
     tty = FALSE;
-  ok = bgr_client_vm_session_attach (client, inv->args[0], inv->args[1], in, STDOUT_FILENO,
-                                     STDERR_FILENO, &status, detach, error);
+  if (tty && pty && resize_fd >= 0)
+    {
+      raise (SIGWINCH); /* the session's terminal takes this one's size */
+      ok = bgr_client_vm_session_attach_terminal (client, vm, name, in, STDOUT_FILENO, resize_fd,
+                                                  status, detach, error);
+    }
+  else
+    ok = bgr_client_vm_session_attach (client, vm, name, in, STDOUT_FILENO, STDERR_FILENO, status,
+                                       detach, error);
   if (tty)
     {
       g_cancellable_cancel (detach);
@@ -319,8 +344,25 @@ banger_cmd_vm_session_attach (BangerInvocation *inv, int *exit_status, GError **
       close (p[0]);
       close (p[1]);
       tcsetattr (STDIN_FILENO, TCSANOW, &saved);
+      if (pty)
+        g_printerr ("\n");
     }
-  if (!ok)
+  return ok;
+}
+
+gboolean
+banger_cmd_vm_session_attach (BangerInvocation *inv, int *exit_status, GError **error)
+{
+  g_autoptr (BgrClient) client = NULL;
+  g_autoptr (BgrVmSession) s = NULL;
+  /* Before the client's threads exist (banger_terminal_watch_size()). */
+  int resize_fd = isatty (STDIN_FILENO) ? banger_terminal_watch_size () : -1;
+  gint status = -1;
+
+  if ((client = banger_invocation_get_client (inv, error)) == NULL
+      || (s = bgr_client_vm_session_get (client, inv->args[0], inv->args[1], NULL, error)) == NULL
+      || !attach (client, inv->args[0], inv->args[1], bgr_vm_session_get_pty (s), resize_fd,
+                  &status, error))
     return FALSE;
   if (status < 0)
     {

@@ -217,7 +217,9 @@ const BangerCommand banger_commands[] = {
     "stream; older bytes are dropped and counted). Before anything starts the agent\n"
     "checks that --cwd exists and that COMMAND and each --require-command are in the\n"
     "guest's PATH; each failure is its own error and nothing is left behind. A name\n"
-    "that is running is refused; an exited session of that name is replaced.",
+    "that is running is refused; an exited session of that name is replaced. With\n"
+    "--tty it runs on a pseudo-terminal (for shells and full-screen programs; start\n"
+    "it with --stdin-mode pipe to type into it through vm session attach).",
     "VM -- COMMAND [ARGS...]", 2, G_MAXUINT, banger_vm_session_start_options },
   { "vm session list", banger_cmd_vm_session_list, "List a VM's sessions",
     "Lists the VM's sessions, running and exited, as its guest agent knows them.",
@@ -234,8 +236,9 @@ const BangerCommand banger_commands[] = {
     "Attaches to a session started with --stdin-mode pipe: stdin goes to it (the end\n"
     "of a piped stdin closes the session's stdin), its new output comes here, until\n"
     "it exits (the exit status is then its own) or you detach: Ctrl-] when stdin is\n"
-    "a terminal. One client at a time: a second attach is refused with the name of\n"
-    "the one holding it.", "VM NAME", 2, 2, NULL },
+    "a terminal. A session started with --tty gets a full terminal: every key\n"
+    "(Ctrl-C too) goes to it and its window follows this one's size. One client at\n"
+    "a time: a second attach is refused with the name of the one holding it.", "VM NAME", 2, 2, NULL },
   { "vm session stop", banger_cmd_vm_session_stop, "Stop a session (SIGTERM, then SIGKILL)",
     "Sends SIGTERM to the session's process group and SIGKILL 10 s later if it still\n"
     "runs; returns when it exited.", "VM NAME", 2, 2, NULL },

@@ -23,7 +23,7 @@
 enum {
   MUX_OPEN = 0x01,     /* client: "VM\0SESSION" */
   MUX_STDIN = 0x02,    /* client: bytes; empty = end of input */
-  MUX_WINSIZE = 0x03,  /* client: u16 rows, u16 cols (no pty yet: ignored) */
+  MUX_WINSIZE = 0x03,  /* client: u16 rows, u16 cols (a session on a terminal) */
   MUX_DETACH = 0x04,   /* client */
   MUX_HELLO = 0x80,    /* daemon: "stdio_mux_v1" */
   MUX_ATTACHED = 0x81, /* daemon: empty */
@@ -111,6 +111,7 @@ typedef struct {
   Daemon *d;
   char *vm, *session;
   int fds[3];
+  int resize[2]; /* "ROWS COLS" lines from WINSIZE frames */
   GCancellable *cancel;
   gboolean ok;
   gint status;
@@ -122,8 +123,17 @@ static gpointer
 attach_thread (gpointer data)
 {
   Attach *a = data;
-  a->ok = bgr_client_vm_session_attach (a->d->client, a->vm, a->session, a->fds[0], a->fds[1],
-                                        a->fds[2], &a->status, a->cancel, &a->error);
+  /* A session on a terminal follows the client's window size. */
+  g_autoptr (BgrVmSession) s = bgr_client_vm_session_get (a->d->client, a->vm, a->session,
+                                                          a->cancel, NULL);
+
+  if (s != NULL && bgr_vm_session_get_pty (s))
+    a->ok = bgr_client_vm_session_attach_terminal (a->d->client, a->vm, a->session, a->fds[0],
+                                                   a->fds[1], a->resize[0], &a->status,
+                                                   a->cancel, &a->error);
+  else
+    a->ok = bgr_client_vm_session_attach (a->d->client, a->vm, a->session, a->fds[0], a->fds[1],
+                                          a->fds[2], &a->status, a->cancel, &a->error);
   close (a->done_fd);
   return NULL;
 }
@@ -171,6 +181,13 @@ client_frame (int sock, Attach *a, int *in_w)
           off += (guint32) n;
         }
     }
+  else if (type == MUX_WINSIZE && len == 4)
+    {
+      char line[32];
+      int n = g_snprintf (line, sizeof line, "%u %u\n", buf[0] | (buf[1] << 8), buf[2] | (buf[3] << 8));
+      if (write (a->resize[1], line, (size_t) n) < 0)
+        g_debug ("attach socket: a window size was lost: %s", g_strerror (errno));
+    }
   else if (type == MUX_DETACH)
     g_cancellable_cancel (a->cancel);
   return TRUE;
@@ -184,7 +201,9 @@ run_attach (int sock, Attach *a)
   gboolean out_open = TRUE, err_open = TRUE, client_gone = FALSE;
 
   if (!g_unix_open_pipe (in_p, FD_CLOEXEC, NULL) || !g_unix_open_pipe (out_p, FD_CLOEXEC, NULL)
-      || !g_unix_open_pipe (err_p, FD_CLOEXEC, NULL) || !g_unix_open_pipe (done_p, FD_CLOEXEC, NULL))
+      || !g_unix_open_pipe (err_p, FD_CLOEXEC, NULL) || !g_unix_open_pipe (done_p, FD_CLOEXEC, NULL)
+      || !g_unix_open_pipe (a->resize, FD_CLOEXEC, NULL)
+      || !g_unix_set_fd_nonblocking (a->resize[1], TRUE, NULL))
     {
       send_error_msg (sock, "bangerd cannot create pipes");
       return;
@@ -222,8 +241,11 @@ run_attach (int sock, Attach *a)
       err_open = err_open && forward_output (err_p[0], sock, MUX_STDERR, client_gone);
     }
   for (int i = 0; i < 2; i++)
-    if (in_p[i] >= 0)
-      close (in_p[i]);
+    {
+      if (in_p[i] >= 0)
+        close (in_p[i]);
+      close (a->resize[i]);
+    }
   close (out_p[0]);
   close (err_p[0]);
   close (done_p[0]);

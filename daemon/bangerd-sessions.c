@@ -226,12 +226,14 @@ handle_logs (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list, co
   return bgrd_return (data, inv, NULL);
 }
 
+/* AttachSession (@third: stderr) and AttachSessionTerminal (@third: the
+ * resize descriptor). */
 static gboolean
-handle_attach (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
-               const char *name, GVariant *in_h, GVariant *out_h, GVariant *err_h, gpointer data)
+attach (GDBusMethodInvocation *inv, GUnixFDList *fd_list, const char *name, GVariant *in_h,
+        GVariant *out_h, GVariant *third_h, gboolean terminal, gpointer data)
 {
   GError *error = NULL;
-  GVariant *const handles[3] = { in_h, out_h, err_h };
+  GVariant *const handles[3] = { in_h, out_h, third_h };
   int fds[3] = { -1, -1, -1 };
   g_autofree char *holder = NULL;
   BgrdLongCall *call;
@@ -244,9 +246,13 @@ handle_attach (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
   if (ok && bgrd_attach_claim (NAME (inv), name, holder, &error))
     {
       call = bgrd_long_call_begin (data, inv);
-      ok = bgr_client_vm_session_attach (DAEMON (data)->client, NAME (inv), name, fds[0], fds[1],
-                                         fds[2], &status, bgrd_long_call_get_cancellable (call),
-                                         &error);
+      GCancellable *detach = bgrd_long_call_get_cancellable (call);
+      ok = terminal ? bgr_client_vm_session_attach_terminal (DAEMON (data)->client, NAME (inv), name,
+                                                             fds[0], fds[1], fds[2], &status,
+                                                             detach, &error)
+                    : bgr_client_vm_session_attach (DAEMON (data)->client, NAME (inv), name,
+                                                    fds[0], fds[1], fds[2], &status, detach,
+                                                    &error);
       bgrd_long_call_end (call);
       bgrd_attach_release (NAME (inv), name);
     }
@@ -260,6 +266,21 @@ handle_attach (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
   return bgrd_return (data, inv, g_variant_new ("(i)", status));
 }
 
+static gboolean
+handle_attach (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
+               const char *name, GVariant *in_h, GVariant *out_h, GVariant *err_h, gpointer data)
+{
+  return attach (inv, fd_list, name, in_h, out_h, err_h, FALSE, data);
+}
+
+static gboolean
+handle_attach_terminal (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
+                        const char *name, GVariant *in_h, GVariant *out_h, GVariant *resize_h,
+                        gpointer data)
+{
+  return attach (inv, fd_list, name, in_h, out_h, resize_h, TRUE, data);
+}
+
 void
 bgrd_sessions_connect (Daemon *d, gpointer iface)
 {
@@ -268,6 +289,7 @@ bgrd_sessions_connect (Daemon *d, gpointer iface)
   g_signal_connect (iface, "handle-get-session", G_CALLBACK (handle_get), d);
   g_signal_connect (iface, "handle-session-logs", G_CALLBACK (handle_logs), d);
   g_signal_connect (iface, "handle-attach-session", G_CALLBACK (handle_attach), d);
+  g_signal_connect (iface, "handle-attach-session-terminal", G_CALLBACK (handle_attach_terminal), d);
   g_signal_connect (iface, "handle-stop-session", G_CALLBACK (handle_stop), d);
   g_signal_connect (iface, "handle-kill-session", G_CALLBACK (handle_kill), d);
 }

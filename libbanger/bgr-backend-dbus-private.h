@@ -59,8 +59,8 @@ gboolean dbus_vm_session_logs (BgrBackend *b, const char *vm, const char *sessio
                                guint tail, gboolean follow, int fd, GCancellable *cancellable,
                                GError **error);
 gboolean dbus_vm_session_attach (BgrBackend *b, const char *vm, const char *session,
-                                 int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
-                                 GCancellable *cancellable, GError **error);
+                                 int stdin_fd, int stdout_fd, int stderr_fd, int resize_fd,
+                                 gint *out_status, GCancellable *cancellable, GError **error);
 BgrVmSession *dbus_vm_session_end (BgrBackend *b, const char *vm, const char *session,
                                    gboolean kill, GCancellable *cancellable, GError **error);
 

@@ -91,7 +91,7 @@ dbus_vm_session_logs (BgrBackend *b, const char *vm, const char *session, gint s
 
 gboolean
 dbus_vm_session_attach (BgrBackend *b, const char *vm, const char *session, int stdin_fd,
-                        int stdout_fd, int stderr_fd, gint *out_status,
+                        int stdout_fd, int stderr_fd, int resize_fd, gint *out_status,
                         GCancellable *cancellable, GError **error)
 {
   g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
@@ -103,14 +103,16 @@ dbus_vm_session_attach (BgrBackend *b, const char *vm, const char *session, int 
    * stdin): a pipe nobody writes to, open until the call returns. */
   if (stdin_fd < 0 && !g_unix_open_pipe (idle, FD_CLOEXEC, error))
     return FALSE;
+  /* A terminal attach passes its resize descriptor where stderr would be. */
   if ((idx[0] = append_fd (fds, stdin_fd >= 0 ? stdin_fd : idle[0], O_RDONLY, error)) < 0
       || (idx[1] = append_fd (fds, stdout_fd, O_WRONLY, error)) < 0
-      || (idx[2] = append_fd (fds, stderr_fd, O_WRONLY, error)) < 0)
+      || (idx[2] = resize_fd >= 0 ? append_fd (fds, resize_fd, O_RDONLY, error)
+                                  : append_fd (fds, stderr_fd, O_WRONLY, error)) < 0)
     reply = NULL;
   else
     /* Cancelling asks bangerd to detach (the call's operation is
      * cancelled); the reply then says -1. */
-    reply = call_vm (SELF (b), vm, "AttachSession",
+    reply = call_vm (SELF (b), vm, resize_fd >= 0 ? "AttachSessionTerminal" : "AttachSession",
                      g_variant_new ("(shhh)", session, idx[0], idx[1], idx[2]), fds, "(i)",
                      cancellable, error);
   for (int i = 0; i < 2; i++)

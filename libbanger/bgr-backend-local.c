@@ -391,6 +391,9 @@ local_vm_session_start (BgrBackend *b, const char *vm, BgrSessionSpec *spec,
                                       (const char *const *) argv, (const char *const *) env,
                                       bgr_session_spec_get_cwd (spec),
                                       bgr_session_spec_get_stdin_mode (spec),
+                                      bgr_session_spec_get_pty (spec),
+                                      bgr_session_spec_get_rows (spec),
+                                      bgr_session_spec_get_cols (spec),
                                       (const char *const *) require, cancellable, error);
 }
 
@@ -412,11 +415,11 @@ local_vm_session_logs (BgrBackend *b, const char *vm, const char *session, gint 
 
 static gboolean
 local_vm_session_attach (BgrBackend *b, const char *vm, const char *session, int stdin_fd,
-                         int stdout_fd, int stderr_fd, gint *out_status,
+                         int stdout_fd, int stderr_fd, int resize_fd, gint *out_status,
                          GCancellable *cancellable, GError **error)
 {
   return bgr_engine_vm_session_attach (ENGINE (b), vm, session, stdin_fd, stdout_fd, stderr_fd,
-                                       out_status, cancellable, error);
+                                       resize_fd, out_status, cancellable, error);
 }
 
 static BgrVmSession *

@@ -101,10 +101,11 @@ typedef struct {
   gboolean (*vm_session_logs) (BgrBackend *backend, const char *vm, const char *session,
                                gint stream, guint tail, gboolean follow, int fd,
                                GCancellable *cancellable, GError **error);
-  /* *out_status: -1 when @cancellable detached. */
+  /* *out_status: -1 when @cancellable detached. @resize_fd >= 0: a
+   * session on a terminal, resized by the "ROWS COLS" lines read there. */
   gboolean (*vm_session_attach) (BgrBackend *backend, const char *vm, const char *session,
-                                 int stdin_fd, int stdout_fd, int stderr_fd, gint *out_status,
-                                 GCancellable *cancellable, GError **error);
+                                 int stdin_fd, int stdout_fd, int stderr_fd, int resize_fd,
+                                 gint *out_status, GCancellable *cancellable, GError **error);
   /* Stop (SIGTERM, then SIGKILL after a grace period) or kill; returns
    * once it exited. */
   BgrVmSession *(*vm_session_end) (BgrBackend *backend, const char *vm, const char *session,

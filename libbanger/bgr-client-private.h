@@ -46,6 +46,8 @@ struct _Call {
   /* sessions: which one, its streams, what to read */
   char *session;
   int fds[3];
+  int resize_fd; /* a terminal attach: fds[2] unused */
+  gboolean terminal;
   gint stream;
   guint tail;
   gboolean follow;

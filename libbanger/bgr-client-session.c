@@ -239,8 +239,51 @@ bgr_client_vm_session_attach (BgrClient *self, const char *vm, const char *name,
   CHECK_CLIENT (self, error, FALSE);
   if (!check_name ("VM", vm, error) || !check_session_name (name, error))
     return FALSE;
-  if (!VT (self)->vm_session_attach (B (self), vm, name, stdin_fd, stdout_fd, stderr_fd, &status,
-                                     cancellable, error))
+  if (!VT (self)->vm_session_attach (B (self), vm, name, stdin_fd, stdout_fd, stderr_fd, -1,
+                                     &status, cancellable, error))
+    {
+      FINISH (NULL, error);
+      return FALSE;
+    }
+  if (out_status != NULL)
+    *out_status = status;
+  return TRUE;
+}
+
+/**
+ * bgr_client_vm_session_attach_terminal:
+ * @self: a #BgrClient
+ * @vm: a running VM
+ * @name: a session started on a terminal (bgr_session_spec_set_pty()),
+ *   stdin mode `pipe`
+ * @stdin_fd: typed into the session's terminal (-1: nothing); its end of
+ *   file closes the session's stdin
+ * @stdout_fd: the terminal's new output goes there (-1: dropped)
+ * @resize_fd: each line "ROWS COLS\n" read there while attached resizes
+ *   the session's terminal (-1: none)
+ * @out_status: (out) (optional): as for bgr_client_vm_session_attach()
+ * @cancellable: (nullable): detaches; the session runs on
+ * @error: return location for a #GError
+ *
+ * bgr_client_vm_session_attach() for a session on a terminal, whose window
+ * size follows the caller's. The same one-client rule applies.
+ *
+ * Returns: %TRUE when the attach ended by the session's exit or a detach
+ * Since: 0.2
+ */
+gboolean
+bgr_client_vm_session_attach_terminal (BgrClient *self, const char *vm, const char *name,
+                                       int stdin_fd, int stdout_fd, int resize_fd,
+                                       gint *out_status, GCancellable *cancellable,
+                                       GError **error)
+{
+  gint status = -1;
+
+  CHECK_CLIENT (self, error, FALSE);
+  if (!check_name ("VM", vm, error) || !check_session_name (name, error))
+    return FALSE;
+  if (!VT (self)->vm_session_attach (B (self), vm, name, stdin_fd, stdout_fd, -1, resize_fd,
+                                     &status, cancellable, error))
     {
       FINISH (NULL, error);
       return FALSE;
@@ -253,8 +296,12 @@ bgr_client_vm_session_attach (BgrClient *self, const char *vm, const char *name,
 static gpointer
 attach_call (BgrClient *self, Call *c, GCancellable *cancellable, GError **error)
 {
-  bgr_client_vm_session_attach (self, c->name, c->session, c->fds[0], c->fds[1], c->fds[2],
-                                &c->status, cancellable, error);
+  if (c->terminal)
+    bgr_client_vm_session_attach_terminal (self, c->name, c->session, c->fds[0], c->fds[1],
+                                           c->resize_fd, &c->status, cancellable, error);
+  else
+    bgr_client_vm_session_attach (self, c->name, c->session, c->fds[0], c->fds[1], c->fds[2],
+                                  &c->status, cancellable, error);
   return NULL;
 }
 
@@ -288,6 +335,7 @@ bgr_client_vm_session_attach_async (BgrClient *self, const char *vm, const char 
   c->fds[0] = stdin_fd;
   c->fds[1] = stdout_fd;
   c->fds[2] = stderr_fd;
+  c->resize_fd = -1;
   c->status = -1;
   c->returns_boolean = TRUE;
   call_start (self, c, bgr_client_vm_session_attach_async, cancellable, callback, user_data);
@@ -306,6 +354,61 @@ bgr_client_vm_session_attach_async (BgrClient *self, const char *vm, const char 
 gboolean
 bgr_client_vm_session_attach_finish (BgrClient *self, GAsyncResult *result, gint *out_status,
                                      GError **error)
+{
+  return bgr_client_vm_session_attach_terminal_finish (self, result, out_status, error);
+}
+
+/**
+ * bgr_client_vm_session_attach_terminal_async:
+ * @self: a #BgrClient
+ * @vm: a running VM
+ * @name: a session on a terminal
+ * @stdin_fd: see bgr_client_vm_session_attach_terminal()
+ * @stdout_fd: see bgr_client_vm_session_attach_terminal()
+ * @resize_fd: see bgr_client_vm_session_attach_terminal()
+ * @cancellable: (nullable): detaches
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * The descriptors must stay open until the call finishes.
+ *
+ * Since: 0.2
+ */
+void
+bgr_client_vm_session_attach_terminal_async (BgrClient *self, const char *vm, const char *name,
+                                             int stdin_fd, int stdout_fd, int resize_fd,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  Call *c;
+
+  g_return_if_fail (BGR_IS_CLIENT (self));
+  c = call_new (attach_call, vm, NULL, NULL);
+  c->session = g_strdup (name);
+  c->fds[0] = stdin_fd;
+  c->fds[1] = stdout_fd;
+  c->fds[2] = -1;
+  c->resize_fd = resize_fd;
+  c->terminal = TRUE;
+  c->status = -1;
+  c->returns_boolean = TRUE;
+  call_start (self, c, bgr_client_vm_session_attach_terminal_async, cancellable, callback,
+              user_data);
+}
+
+/**
+ * bgr_client_vm_session_attach_terminal_finish:
+ * @self: a #BgrClient
+ * @result: the #GAsyncResult
+ * @out_status: (out) (optional): see bgr_client_vm_session_attach()
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the attach ended by the session's exit or a detach
+ * Since: 0.2
+ */
+gboolean
+bgr_client_vm_session_attach_terminal_finish (BgrClient *self, GAsyncResult *result,
+                                              gint *out_status, GError **error)
 {
   Call *c;
 

@@ -15,6 +15,9 @@ static const BgrOptionKey session_spec_keys[] = {
   { "cwd", "s" },
   { "stdin-mode", "s" },
   { "require", "as" },
+  { "pty", "b" },
+  { "rows", "u" },
+  { "cols", "u" },
   { NULL, NULL },
 };
 
@@ -112,6 +115,31 @@ SPEC_STRING (cwd, "cwd")
 SPEC_STRING (stdin_mode, "stdin-mode")
 SPEC_STRV (require, "require")
 
+#define SPEC_NUMBER(field, key, ctype, width)                                     \
+  void bgr_session_spec_set_##field (BgrSessionSpec *self, ctype value)           \
+  {                                                                               \
+    g_return_if_fail (BGR_IS_SESSION_SPEC (self));                                \
+    bgr_options_put_##width (BGR_OPTIONS (self), key, value);                     \
+  }                                                                               \
+  ctype bgr_session_spec_get_##field (BgrSessionSpec *self)                       \
+  {                                                                               \
+    g_return_val_if_fail (BGR_IS_SESSION_SPEC (self), 0);                         \
+    return bgr_options_get_##width (BGR_OPTIONS (self), key);                     \
+  }
+
+/**
+ * bgr_session_spec_set_pty:
+ * @self: a session spec
+ * @pty: whether the session runs on a pseudo-terminal
+ *
+ * The number accessors of #BgrSessionSpec: pty, rows and cols.
+ *
+ * Since: 0.2
+ */
+SPEC_NUMBER (pty, "pty", gboolean, boolean)
+SPEC_NUMBER (rows, "rows", guint, uint32)
+SPEC_NUMBER (cols, "cols", guint, uint32)
+
 /* ---- BgrVmSession --------------------------------------------------------- */
 
 struct _BgrVmSession {
@@ -199,6 +227,21 @@ bgr_vm_session_get_attached (BgrVmSession *self)
 }
 
 /**
+ * bgr_vm_session_get_pty:
+ * @self: a #BgrVmSession
+ *
+ * Returns: whether the session runs on a pseudo-terminal (its output is
+ *   all on stdout)
+ * Since: 0.2
+ */
+gboolean
+bgr_vm_session_get_pty (BgrVmSession *self)
+{
+  g_return_val_if_fail (BGR_IS_VM_SESSION (self), FALSE);
+  return json_object_get_boolean_member_with_default (self->doc, "pty", FALSE);
+}
+
+/**
  * bgr_vm_session_dup_argv:
  * @self: a #BgrVmSession
  *
@@ -230,7 +273,7 @@ bgr_vm_session_dup_argv (BgrVmSession *self)
  *
  * Returns: (transfer full): the session as JSON: vm, name, argv, cwd,
  *   stdin_mode, state, pid, exit_code, signal, started_ms, ended_ms,
- *   stdout_bytes, stdout_dropped, stderr_bytes, stderr_dropped, attached
+ *   stdout_bytes, stdout_dropped, stderr_bytes, stderr_dropped, attached, pty
  * Since: 0.2
  */
 char *

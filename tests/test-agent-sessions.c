@@ -139,7 +139,8 @@ static JsonObject *
 start (BgrAgentConn *conn, const char *name, const char *const *argv, const char *cwd,
        gboolean pipe, const char *const *require, GError **error)
 {
-  return bgr_agent_conn_session_start (conn, name, argv, NULL, cwd, pipe, require, NULL, error);
+  return bgr_agent_conn_session_start (conn, name, argv, NULL, cwd, pipe, NULL, require, NULL,
+                                       error);
 }
 
 static JsonObject *
@@ -184,7 +185,8 @@ test_start_list_logs (void)
   g_assert_cmpint (json_object_get_int_member (done, "stdout_bytes"), ==, strlen (out));
 
   g_clear_pointer (&s, json_object_unref);
-  s = bgr_agent_conn_session_start (conn, "env", envargv, env, a.dir, FALSE, NULL, NULL, &err);
+  s = bgr_agent_conn_session_start (conn, "env", envargv, env, a.dir, FALSE, NULL, NULL, NULL,
+                                    &err);
   g_assert_no_error (err);
   g_clear_pointer (&s, json_object_unref);
   s = wait_exited (conn, "env");
@@ -265,6 +267,8 @@ typedef struct {
   const char *name;
   int in;
   int out;
+  gboolean term;
+  int resize; /* with term */
   GCancellable *cancel;
   gboolean ok, exited;
   gint status;
@@ -276,8 +280,9 @@ static gpointer
 attach_thread (gpointer data)
 {
   Attach *t = data;
-  t->ok = bgr_agent_conn_session_attach (t->conn, t->name, t->in, t->out, -1, &t->exited,
-                                         &t->status, t->cancel, &t->error);
+  t->ok = bgr_agent_conn_session_attach (t->conn, t->name, t->in, t->out, -1,
+                                         t->term ? t->resize : -1, &t->exited, &t->status,
+                                         t->cancel, &t->error);
   g_atomic_int_set (&t->done, 1);
   return NULL;
 }
@@ -312,7 +317,7 @@ test_attach (void)
   json_object_unref (start (conn, "quiet", sleeper, NULL, FALSE, NULL, &err));
   g_assert_no_error (err);
 
-  g_assert_false (bgr_agent_conn_session_attach (conn, "quiet", -1, -1, -1, &exited, &status,
+  g_assert_false (bgr_agent_conn_session_attach (conn, "quiet", -1, -1, -1, -1, &exited, &status,
                                                  NULL, &err));
   g_assert_nonnull (strstr (err->message, "no stdin to attach to"));
   g_clear_error (&err);
@@ -327,7 +332,7 @@ test_attach (void)
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (10000);
     }
-  g_assert_false (bgr_agent_conn_session_attach (conn, "cat", -1, -1, -1, &exited, &status, NULL,
+  g_assert_false (bgr_agent_conn_session_attach (conn, "cat", -1, -1, -1, -1, &exited, &status, NULL,
                                                  &err));
   g_assert_nonnull (strstr (err->message, "session 'cat' is attached already"));
   g_clear_error (&err);
@@ -477,6 +482,111 @@ test_dropped (void)
   agent_stop (&a);
 }
 
+/* The session's stdout once it holds @needle. */
+static char *
+wait_output (BgrAgentConn *conn, const char *name, const char *needle)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_US;
+  char *out;
+
+  while (strstr ((out = read_all (conn, name, BGR_AGENT_STREAM_STDOUT, FALSE)), needle) == NULL)
+    {
+      g_free (out);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10000);
+    }
+  return out;
+}
+
+/* Reads @fd (non-blocking) into @got until it holds @needle. */
+static void
+read_until (int fd, GString *got, const char *needle)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_US;
+  char buf[256];
+
+  while (strstr (got->str, needle) == NULL)
+    {
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n > 0)
+        g_string_append_len (got, buf, n);
+      else
+        g_usleep (10000);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+}
+
+/* A session on a pseudo-terminal: its first size, the terminal on its
+ * stdin, a resize through the attach (SIGWINCH), Ctrl-C as SIGINT, and all
+ * output on stdout. */
+static void
+test_pty (void)
+{
+  Agent a;
+  g_autoptr (BgrAgentConn) conn = NULL;
+  const char *winch[] = { "sh", "-c",
+                          "stty size; [ -t 0 ] && echo stdin-is-a-tty; echo to-stderr >&2; "
+                          "trap 'stty size; exit 7' WINCH; echo ready; while :; do sleep 0.05; done",
+                          NULL };
+  const char *sleeper[] = { "sh", "-c", "echo ready; exec sleep 60", NULL };
+  BgrAgentTerminal term = { .pty = TRUE, .rows = 30, .cols = 100, .resize_fd = -1 };
+  g_autoptr (GError) err = NULL;
+  g_autoptr (JsonObject) s = NULL;
+  g_autoptr (GString) got = g_string_new ("");
+  g_autofree char *out = NULL, *errs = NULL;
+  int in[2], o[2], rs[2];
+  Attach t = { 0 };
+  GThread *th;
+
+  agent_start (&a);
+  conn = agent_connect (&a);
+  s = bgr_agent_conn_session_start (conn, "term", winch, NULL, NULL, TRUE, &term, NULL, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_true (json_object_get_boolean_member (s, "pty"));
+  g_assert_cmpint (pipe2 (in, O_CLOEXEC), ==, 0);
+  g_assert_cmpint (pipe2 (o, O_CLOEXEC | O_NONBLOCK), ==, 0);
+  g_assert_cmpint (pipe2 (rs, O_CLOEXEC), ==, 0);
+  t.conn = conn, t.name = "term", t.in = in[0], t.out = o[1], t.term = TRUE, t.resize = rs[0];
+  th = g_thread_new ("attach", attach_thread, &t);
+  while (!is_attached (conn, "term"))
+    g_usleep (10000);
+  out = wait_output (conn, "term", "ready");
+  g_assert_nonnull (strstr (out, "30 100\r\n"));
+  g_assert_nonnull (strstr (out, "stdin-is-a-tty"));
+  g_assert_nonnull (strstr (out, "to-stderr"));
+  errs = read_all (conn, "term", BGR_AGENT_STREAM_STDERR, FALSE);
+  g_assert_cmpstr (errs, ==, "");
+  g_assert_cmpint (write (rs[1], "40 120\n", 7), ==, 7);
+  g_thread_join (th);
+  g_assert_no_error (t.error);
+  g_assert_true (t.exited);
+  g_assert_cmpint (t.status, ==, 7);
+  read_until (o[0], got, "40 120");
+  for (int i = 0; i < 2; i++)
+    close (in[i]), close (o[i]), close (rs[i]);
+
+  /* Ctrl-C typed into the terminal interrupts the foreground process. */
+  g_clear_pointer (&s, json_object_unref);
+  s = bgr_agent_conn_session_start (conn, "intr", sleeper, NULL, NULL, TRUE, &term, NULL, NULL, &err);
+  g_assert_no_error (err);
+  memset (&t, 0, sizeof t);
+  g_string_truncate (got, 0);
+  g_assert_cmpint (pipe2 (in, O_CLOEXEC), ==, 0);
+  g_assert_cmpint (pipe2 (o, O_CLOEXEC | O_NONBLOCK), ==, 0);
+  t.conn = conn, t.name = "intr", t.in = in[0], t.out = o[1];
+  th = g_thread_new ("attach", attach_thread, &t);
+  g_free (out);
+  out = wait_output (conn, "intr", "ready");
+  g_assert_cmpint (write (in[1], "\003", 1), ==, 1);
+  g_thread_join (th);
+  g_assert_no_error (t.error);
+  g_assert_true (t.exited);
+  g_assert_cmpint (t.status, ==, 128 + SIGINT);
+  for (int i = 0; i < 2; i++)
+    close (in[i]), close (o[i]);
+  agent_stop (&a);
+}
+
 /* The spool keeps the last cap bytes; offsets count every byte. */
 static void
 test_spool_ring (void)
@@ -516,6 +626,7 @@ main (int argc, char **argv)
   g_test_add_func ("/agent-sessions/start-list-logs", test_start_list_logs);
   g_test_add_func ("/agent-sessions/preflight", test_preflight);
   g_test_add_func ("/agent-sessions/attach", test_attach);
+  g_test_add_func ("/agent-sessions/pty", test_pty);
   g_test_add_func ("/agent-sessions/survives-host", test_survives_host);
   g_test_add_func ("/agent-sessions/dropped", test_dropped);
   return g_test_run ();

@@ -1217,7 +1217,7 @@ fake_method_call (GDBusConnection *c, const char *sender, const char *path, cons
   g_mutex_lock (&fd->lock);
   g_hash_table_insert (fd->calls, g_strdup (key),
                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (fd->calls, key)) + 1));
-  if (g_str_equal (method, "Exec") || g_str_equal (method, "AttachSession"))
+  if (g_str_equal (method, "Exec") || g_str_has_prefix (method, "AttachSession"))
     fd->exec_fds = fds != NULL ? (guint) g_unix_fd_list_get_length (fds) : 0;
   g_mutex_unlock (&fd->lock);
   g_dbus_method_invocation_return_value (inv, zero_out_args (m));
@@ -1503,11 +1503,19 @@ test_client_against_xml (void)
       bgr_session_spec_set_cwd (sspec, "/");
       bgr_session_spec_set_stdin_mode (sspec, "pipe");
       bgr_session_spec_set_require (sspec, (const char *const[]){ "cat", NULL });
+      bgr_session_spec_set_pty (sspec, TRUE);
+      bgr_session_spec_set_rows (sspec, 40);
+      bgr_session_spec_set_cols (sspec, 120);
       CHECK (V ("StartSession"), { BgrVmSession *s = bgr_client_vm_session_start (c, "x", sspec, NULL, error); g_clear_object (&s); });
       CHECK (V ("ListSessions"), { GPtrArray *l = bgr_client_vm_session_list (c, "x", NULL, error); g_clear_pointer (&l, g_ptr_array_unref); });
       CHECK (V ("GetSession"), { BgrVmSession *s = bgr_client_vm_session_get (c, "x", "s", NULL, error); g_clear_object (&s); });
       CHECK (V ("SessionLogs"), bgr_client_vm_session_logs (c, "x", "s", BGR_SESSION_STREAM_STDERR, 5, TRUE, pipe_fds[1], NULL, error));
       CHECK (V ("AttachSession"), bgr_client_vm_session_attach (c, "x", "s", pipe_fds[0], pipe_fds[1], -1, &status, NULL, error));
+      g_mutex_lock (&fd.lock);
+      g_assert_cmpuint (fd.exec_fds, ==, 3);
+      fd.exec_fds = 0;
+      g_mutex_unlock (&fd.lock);
+      CHECK (V ("AttachSessionTerminal"), bgr_client_vm_session_attach_terminal (c, "x", "s", pipe_fds[0], pipe_fds[1], pipe_fds[0], &status, NULL, error));
       g_mutex_lock (&fd.lock);
       g_assert_cmpuint (fd.exec_fds, ==, 3);
       g_mutex_unlock (&fd.lock);

@@ -321,6 +321,37 @@ class GuestIo(unittest.TestCase):
         self.assertEqual(os.waitstatus_to_exitcode(status), 130)
         self.assertLess(time.monotonic() - t0, 20)
 
+    def test_session_tty(self):
+        # vm session start --tty: a terminal of the default size when
+        # banger's own stdin is none; all output on stdout.
+        script = ("stty size; [ -t 0 ] && echo stdin-is-a-tty; echo to-stderr >&2; "
+                  "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done")
+        self.e.cli("vm", "session", "start", "gio", "--name", "term", "--tty", "--stdin-mode", "pipe",
+                   "--", "sh", "-c", script, stdin=subprocess.DEVNULL)
+        logs = wait_for("the session is ready", lambda: (lambda o: o if "ready" in o else None)(
+            self.e.cli("vm", "session", "logs", "gio", "term")))
+        self.assertIn("24 80\n", logs)  # the terminal's "\r\n", read as text
+        self.assertIn("stdin-is-a-tty", logs)
+        self.assertIn("to-stderr", logs)
+        self.assertEqual(self.e.cli("vm", "session", "logs", "gio", "term", "--stream", "stderr"), "")
+        shown = json.loads(self.e.cli("--json", "vm", "session", "show", "gio", "term"))
+        self.assertTrue(shown["pty"])
+        self.assertIn("on a terminal", self.e.cli("vm", "session", "show", "gio", "term"))
+
+        # attach: a full terminal whose size follows ours; Ctrl-C reaches
+        # the session, whose status comes back.
+        fd, pid = self.pty_run(["vm", "session", "attach", "gio", "term"], 30, 100)
+        wait_for("attached", lambda: json.loads(
+            self.e.cli("--json", "vm", "session", "show", "gio", "term"))["attached"])
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+        acc = [b""]
+        self.assertTrue(self.read_until(fd, acc, b"50 160"), acc[0])
+        os.write(fd, b"\x03")
+        code, _ = self.finish(fd, pid)
+        self.assertEqual(code, 130)
+        shown = json.loads(self.e.cli("--json", "vm", "session", "show", "gio", "term"))
+        self.assertEqual((shown["state"], shown["signal"]), ("exited", 2))
+
     def test_exec_login_shell(self):
         fd, pid = self.pty_run(["vm", "exec", "gio"])
         acc = [b""]

@@ -139,7 +139,10 @@ if sys.argv[4] == "--detach":
     t, d = frame(s)
     print("DETACHED" if t == 0x85 else "frame %x" % t)
     raise SystemExit(0)
-send(s, 0x02, sys.argv[4].encode()); send(s, 0x02)
+if sys.argv[4] == "--winsize":
+    send(s, 0x03, struct.pack("<HH", int(sys.argv[5]), int(sys.argv[6])))
+else:
+    send(s, 0x02, sys.argv[4].encode()); send(s, 0x02)
 out = b""
 while True:
     t, d = frame(s)
@@ -199,6 +202,15 @@ EOT
 mux=$("$PYTHON3" "$work/mux.py" "$sock" v cat4 --detach) || fail "mux client"
 [ "$mux" = DETACHED ] || fail "DETACH over the attach socket: $mux"
 [ "$(session_field cat4 state)" = running ] || fail "cat4 does not run after DETACH"
+
+# A session on a terminal takes the socket's WINSIZE (the guest's SIGWINCH).
+"$cli" vm session start v --name term --tty --stdin-mode pipe -- \
+  sh -c "trap 'stty size; exit 7' WINCH; echo ready; while :; do sleep 0.05; done" \
+  < /dev/null > /dev/null || fail "start term"
+term_ready () { "$cli" vm session logs v term | grep -q ready; }
+wait_for 20 "term is ready" term_ready
+mux=$("$PYTHON3" "$work/mux.py" "$sock" v term --winsize 33 99) || fail "mux client"
+[ "$mux" = "EXIT 7 33 99" ] || fail "WINSIZE over the attach socket: $mux"
 
 # ---- kill -9 of bangerd ---------------------------------------------------
 spool=$(ls -d "$work"/state/run/*/agent.sock.sessions/ticker) || fail "no ticker spool"

@@ -60,10 +60,11 @@ typedef struct _BgrAgentStreamPump BgrAgentStreamPump;
 BgrAgentStreamPump *bgr_agent_stream_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd);
 void bgr_agent_stream_pump_stop (BgrAgentStreamPump *pump);
 
-/* "ROWS COLS" lines read from @fd sent as RESIZE on @channel, in a thread
+/* "ROWS COLS" lines read from @fd sent as frames of @type (RESIZE for an
+ * exec, WINSIZE for a session's attach) on @channel, in a thread
  * (bgr-agent-pty.c). */
 typedef struct _BgrAgentResizer BgrAgentResizer;
-BgrAgentResizer *bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, int fd);
+BgrAgentResizer *bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd);
 void bgr_agent_resizer_stop (BgrAgentResizer *resizer);
 
 G_END_DECLS

@@ -106,7 +106,7 @@ bgr_agent_conn_exec_terminal (BgrAgentConn *c, const char *const *argv, const ch
       pump = bgr_agent_stream_pump_start (c, ch, BGR_AGENT_MSG_STDIN, stdin_fd);
     }
   if (term != NULL && term->pty && term->resize_fd >= 0)
-    resizer = bgr_agent_resizer_start (c, ch, term->resize_fd);
+    resizer = bgr_agent_resizer_start (c, ch, BGR_AGENT_MSG_RESIZE, term->resize_fd);
 
   while (!done)
     {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* EXEC on a terminal: the window size changes a caller writes to its
- * resize descriptor ("ROWS COLS\n" lines) become RESIZE frames. */
+/* Terminals: the window size changes a caller writes to its resize
+ * descriptor ("ROWS COLS\n" lines) become RESIZE frames of an exec or
+ * WINSIZE frames of a session's attach. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 struct _BgrAgentResizer {
   BgrAgentConn *conn;
   guint32 channel;
+  guint16 type;
   int fd;
   GCancellable *stop;
   GThread *thread;
@@ -44,7 +46,7 @@ send_resize (BgrAgentResizer *r, const char *line)
   bgr_agent_buf_init (&b);
   bgr_agent_buf_put_int (&b, BGR_AGENT_F_ROWS, rows);
   bgr_agent_buf_put_int (&b, BGR_AGENT_F_COLS, cols);
-  bgr_agent_conn_send_buf (r->conn, BGR_AGENT_MSG_RESIZE, r->channel, &b, NULL);
+  bgr_agent_conn_send_buf (r->conn, r->type, r->channel, &b, NULL);
   bgr_agent_buf_clear (&b);
 }
 
@@ -90,12 +92,13 @@ resize_thread (gpointer data)
 }
 
 BgrAgentResizer *
-bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, int fd)
+bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd)
 {
   BgrAgentResizer *r = g_new0 (BgrAgentResizer, 1);
 
   r->conn = conn;
   r->channel = channel;
+  r->type = type;
   r->fd = fd;
   r->stop = g_cancellable_new ();
   r->thread = g_thread_new ("bgr-agent-resize", resize_thread, r);

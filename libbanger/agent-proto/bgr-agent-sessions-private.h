@@ -10,17 +10,20 @@
 
 G_BEGIN_DECLS
 
-/* A session as JSON: name, argv, cwd, stdin_mode ("detached"|"pipe"),
+/* A session as JSON: name, argv, cwd, stdin_mode ("detached"|"pipe"), pty,
  * state ("running"|"exited"), pid, exit_code, signal, started_ms,
  * ended_ms, stdout_bytes, stdout_dropped, stderr_bytes, stderr_dropped,
  * attached. Strings come from the guest: bounded, valid UTF-8, not
  * escaped. */
 
 /* Starts a session; the agent checks @cwd, argv[0] and @require against
- * the guest first and starts nothing when one fails. */
+ * the guest first and starts nothing when one fails. @terminal (NULL or
+ * pty FALSE: pipes) puts it on a pseudo-terminal of rows x cols; its
+ * resize_fd is not used here. */
 JsonObject *bgr_agent_conn_session_start (BgrAgentConn *conn, const char *name,
                                           const char *const *argv, const char *const *env,
                                           const char *cwd, gboolean pipe_stdin,
+                                          const BgrAgentTerminal *terminal,
                                           const char *const *require, GCancellable *cancellable,
                                           GError **error);
 /* Every session (@name NULL) or the one named (BGR_ERROR_NOT_FOUND when
@@ -48,9 +51,11 @@ gboolean bgr_agent_conn_session_read (BgrAgentConn *conn, const char *name, int 
  * its stdin (EOF closes the session's stdin), its new output goes to
  * @stdout_fd and @stderr_fd, until it exits (*@out_exited, *@out_status:
  * exit code or 128 + signal) or @cancellable detaches (*@out_exited
- * FALSE; the session runs on). */
+ * FALSE; the session runs on). "ROWS COLS" lines read from @resize_fd
+ * (-1: none) resize a session's terminal. */
 gboolean bgr_agent_conn_session_attach (BgrAgentConn *conn, const char *name, int stdin_fd,
-                                        int stdout_fd, int stderr_fd, gboolean *out_exited,
+                                        int stdout_fd, int stderr_fd, int resize_fd,
+                                        gboolean *out_exited,
                                         gint *out_status, GCancellable *cancellable,
                                         GError **error);
 

@@ -89,6 +89,8 @@ parse_session (const guint8 *data, guint32 size)
         sig = CLAMP (v, 0, 127);
       else if (tag == BGR_AGENT_F_ATTACHED && is_int)
         json_object_set_boolean_member (o, "attached", v != 0);
+      else if (tag == BGR_AGENT_F_PTY && is_int)
+        json_object_set_boolean_member (o, "pty", v != 0);
       else if (int_member (tag) != NULL && is_int)
         json_object_set_int_member (o, int_member (tag), nonneg (v));
     }
@@ -98,6 +100,8 @@ parse_session (const guint8 *data, guint32 size)
     json_object_set_string_member (o, "stdin_mode", "detached");
   if (!json_object_has_member (o, "attached"))
     json_object_set_boolean_member (o, "attached", FALSE);
+  if (!json_object_has_member (o, "pty"))
+    json_object_set_boolean_member (o, "pty", FALSE);
   if (g_str_equal (json_object_get_string_member (o, "state"), "exited"))
     {
       json_object_set_int_member (o, "exit_code", code);
@@ -135,8 +139,8 @@ parse_sessions (BgrAgentFrame *f)
 JsonObject *
 bgr_agent_conn_session_start (BgrAgentConn *c, const char *name, const char *const *argv,
                               const char *const *env, const char *cwd, gboolean pipe_stdin,
-                              const char *const *require, GCancellable *cancellable,
-                              GError **error)
+                              const BgrAgentTerminal *terminal, const char *const *require,
+                              GCancellable *cancellable, GError **error)
 {
   BgrAgentBuf b;
   BgrAgentFrame *f;
@@ -155,6 +159,12 @@ bgr_agent_conn_session_start (BgrAgentConn *c, const char *name, const char *con
                          pipe_stdin ? BGR_AGENT_STDIN_PIPE : BGR_AGENT_STDIN_DETACHED);
   for (const char *const *r = require; r != NULL && *r != NULL; r++)
     bgr_agent_buf_put_str (&b, BGR_AGENT_F_REQUIRE, *r);
+  if (terminal != NULL && terminal->pty)
+    {
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_PTY, 1);
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_ROWS, terminal->rows);
+      bgr_agent_buf_put_int (&b, BGR_AGENT_F_COLS, terminal->cols);
+    }
   f = bgr_agent_conn_request (c, BGR_AGENT_MSG_SESSION_START, &b, BGR_AGENT_MSG_SESSIONS,
                               REQUEST_TIMEOUT_MS, what, cancellable, error);
   bgr_agent_buf_clear (&b);
@@ -369,12 +379,13 @@ exit_status (BgrAgentFrame *f)
 
 gboolean
 bgr_agent_conn_session_attach (BgrAgentConn *c, const char *name, int stdin_fd, int stdout_fd,
-                               int stderr_fd, gboolean *out_exited, gint *out_status,
-                               GCancellable *cancellable, GError **error)
+                               int stderr_fd, int resize_fd, gboolean *out_exited,
+                               gint *out_status, GCancellable *cancellable, GError **error)
 {
   Stream s = { .conn = c };
   BgrAgentBuf b;
   BgrAgentStreamPump *pump = NULL;
+  BgrAgentResizer *resizer = NULL;
   gboolean done = FALSE, ok = FALSE, out_dead = FALSE, err_dead = FALSE, gave_up = FALSE;
   int out_errno = 0, err_errno = 0;
   g_autofree char *what = g_strdup_printf ("cannot attach to session '%s'", name);
@@ -409,9 +420,9 @@ bgr_agent_conn_session_attach (BgrAgentConn *c, const char *name, int stdin_fd, 
           break;
         case BGR_AGENT_MSG_SESSION_ATTACHED:
           if (stdin_fd >= 0 && pump == NULL)
-            {
-              pump = bgr_agent_stream_pump_start (c, s.channel, BGR_AGENT_MSG_STDIN, stdin_fd);
-            }
+            pump = bgr_agent_stream_pump_start (c, s.channel, BGR_AGENT_MSG_STDIN, stdin_fd);
+          if (resize_fd >= 0 && resizer == NULL)
+            resizer = bgr_agent_resizer_start (c, s.channel, BGR_AGENT_MSG_WINSIZE, resize_fd);
           break;
         case BGR_AGENT_MSG_STDOUT:
           bgr_agent_write_out (stdout_fd, &out_dead, &out_errno, f->payload);
@@ -433,6 +444,7 @@ bgr_agent_conn_session_attach (BgrAgentConn *c, const char *name, int stdin_fd, 
       bgr_agent_frame_free (f);
     }
   bgr_agent_stream_pump_stop (pump);
+  bgr_agent_resizer_stop (resizer);
   bgr_agent_conn_close_channel (c, s.channel, s.q);
   if (ok && (out_errno != 0 || err_errno != 0))
     {

@@ -110,10 +110,12 @@ GPtrArray *bgr_engine_vm_ports (BgrEngine *engine, const char *name, GCancellabl
                                 GError **error);
 BgrVmStats *bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancellable,
                                  GError **error);
-/* Sessions in a running VM (bgr-engine-sessions.c). */
+/* Sessions in a running VM (bgr-engine-sessions.c). @pty: on a terminal
+ * of @rows x @cols (0: 24x80). */
 BgrVmSession *bgr_engine_vm_session_start (BgrEngine *engine, const char *vm, const char *name,
                                            const char *const *argv, const char *const *env,
                                            const char *cwd, const char *stdin_mode,
+                                           gboolean pty, guint rows, guint cols,
                                            const char *const *require, GCancellable *cancellable,
                                            GError **error);
 GPtrArray *bgr_engine_vm_session_list (BgrEngine *engine, const char *vm, const char *name,
@@ -121,8 +123,9 @@ GPtrArray *bgr_engine_vm_session_list (BgrEngine *engine, const char *vm, const 
 gboolean bgr_engine_vm_session_logs (BgrEngine *engine, const char *vm, const char *name,
                                      gint stream, guint tail, gboolean follow, int fd,
                                      GCancellable *cancellable, GError **error);
+/* @resize_fd: "ROWS COLS" lines for a session on a terminal (-1: none). */
 gboolean bgr_engine_vm_session_attach (BgrEngine *engine, const char *vm, const char *name,
-                                       int stdin_fd, int stdout_fd, int stderr_fd,
+                                       int stdin_fd, int stdout_fd, int stderr_fd, int resize_fd,
                                        gint *out_status, GCancellable *cancellable,
                                        GError **error);
 BgrVmSession *bgr_engine_vm_session_end (BgrEngine *engine, const char *vm, const char *name,

@@ -114,12 +114,14 @@ check_start (const char *const *argv, const char *const *env, const char *cwd,
 BgrVmSession *
 bgr_engine_vm_session_start (BgrEngine *engine, const char *vm, const char *name,
                              const char *const *argv, const char *const *env, const char *cwd,
-                             const char *stdin_mode, const char *const *require,
-                             GCancellable *cancellable, GError **error)
+                             const char *stdin_mode, gboolean pty, guint rows, guint cols,
+                             const char *const *require, GCancellable *cancellable,
+                             GError **error)
 {
   g_autoptr (BgrAgentConn) conn = NULL;
   g_autoptr (JsonObject) s = NULL;
   gboolean pipe = FALSE;
+  BgrAgentTerminal term = { .pty = pty, .rows = rows, .cols = cols, .resize_fd = -1 };
 
   if (stdin_mode != NULL && !g_str_equal (stdin_mode, "detached"))
     {
@@ -131,10 +133,17 @@ bgr_engine_vm_session_start (BgrEngine *engine, const char *vm, const char *name
         }
       pipe = TRUE;
     }
+  if (rows > 65535 || cols > 65535)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "window size %ux%u: rows and cols must be at most 65535", rows, cols);
+      return NULL;
+    }
   if (!check_start (argv, env, cwd, require, error)
       || (conn = conn_of (engine, vm, cancellable, error)) == NULL)
     return NULL;
-  s = bgr_agent_conn_session_start (conn, name, argv, env, cwd, pipe, require, cancellable, error);
+  s = bgr_agent_conn_session_start (conn, name, argv, env, cwd, pipe, &term, require,
+                                    cancellable, error);
   if (s == NULL)
     return NULL;
   bgr_vm_record_touch (engine, vm);
@@ -239,7 +248,7 @@ bgr_engine_vm_session_logs (BgrEngine *engine, const char *vm, const char *name,
 
 gboolean
 bgr_engine_vm_session_attach (BgrEngine *engine, const char *vm, const char *name, int stdin_fd,
-                              int stdout_fd, int stderr_fd, gint *out_status,
+                              int stdout_fd, int stderr_fd, int resize_fd, gint *out_status,
                               GCancellable *cancellable, GError **error)
 {
   g_autoptr (BgrAgentConn) conn = conn_of (engine, vm, cancellable, error);
@@ -249,8 +258,8 @@ bgr_engine_vm_session_attach (BgrEngine *engine, const char *vm, const char *nam
     return FALSE;
   bgr_vm_record_touch (engine, vm);
   bgr_vm_agent_exec_begin (engine, vm); /* an attach is activity, like an exec */
-  ok = bgr_agent_conn_session_attach (conn, name, stdin_fd, stdout_fd, stderr_fd, &exited,
-                                      out_status, cancellable, error);
+  ok = bgr_agent_conn_session_attach (conn, name, stdin_fd, stdout_fd, stderr_fd, resize_fd,
+                                      &exited, out_status, cancellable, error);
   bgr_vm_agent_exec_end (engine, vm);
   bgr_vm_record_touch (engine, vm);
   if (!ok)

@@ -584,6 +584,28 @@ def test_sessions_on_the_fake_vmm(tmp_path):
         assert client.vm_session_kill("ss", "cat2")["signal"] == 9
         client.vm_session_start("ss", "sleeper", ["sleep", "1000"])
         assert client.vm_session_stop("ss", "sleeper")["signal"] == 15
+
+        # On a terminal: its size, output on stdout only, a resize while
+        # attached reaches it (SIGWINCH).
+        s = client.vm_session_start("ss", "term", ["sh", "-c", "stty size; echo err >&2; "
+                                                   "trap 'stty size; exit 7' WINCH; echo ready; "
+                                                   "while :; do sleep 0.05; done"],
+                                    stdin_mode="pipe", pty=True, rows=33, cols=90)
+        assert s["pty"] is True, s
+        deadline = time.monotonic() + 20
+        while b"ready" not in client.vm_session_logs("ss", "term"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert client.vm_session_logs("ss", "term").split(b"\n")[:2] == [b"33 90\r", b"err\r"]
+        assert client.vm_session_logs("ss", "term", stream="stderr") == b""
+        r, w = os.pipe()
+        os.write(w, b"44 101\n")
+        try:
+            status, out = client.vm_session_attach_terminal("ss", "term", resize_fd=r)
+        finally:
+            os.close(r)
+            os.close(w)
+        assert (status, out) == (7, b"44 101\r\n"), (status, out)
         client.vm_delete("ss", force=True)
     finally:
         client.close()

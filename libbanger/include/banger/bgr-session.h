@@ -20,8 +20,11 @@ G_BEGIN_DECLS
  * 1 to 64 of `A-Za-z0-9_.-`, not starting with `.` or `-`), `argv` (as,
  * required), `env` (as, "KEY=VALUE" added to the agent's environment),
  * `cwd` (s, an absolute path, default `/`), `stdin-mode` (s: `detached`,
- * the default, reads /dev/null; `pipe` can be attached to) and `require`
- * (as: commands that must be found in the guest's PATH before it starts).
+ * the default, reads /dev/null; `pipe` can be attached to), `require`
+ * (as: commands that must be found in the guest's PATH before it starts),
+ * `pty` (b: run on a new pseudo-terminal in the guest, its output on the
+ * stdout stream only; attach with bgr_client_vm_session_attach_terminal())
+ * and `rows`, `cols` (u: the terminal's first size, default 24x80).
  *
  * Since: 0.2
  */
@@ -42,6 +45,12 @@ BGR_EXTERN void bgr_session_spec_set_stdin_mode (BgrSessionSpec *self, const cha
 BGR_EXTERN const char *bgr_session_spec_get_stdin_mode (BgrSessionSpec *self);
 BGR_EXTERN void bgr_session_spec_set_require (BgrSessionSpec *self, const char *const *commands);
 BGR_EXTERN char **bgr_session_spec_dup_require (BgrSessionSpec *self);
+BGR_EXTERN void bgr_session_spec_set_pty (BgrSessionSpec *self, gboolean pty);
+BGR_EXTERN gboolean bgr_session_spec_get_pty (BgrSessionSpec *self);
+BGR_EXTERN void bgr_session_spec_set_rows (BgrSessionSpec *self, guint rows);
+BGR_EXTERN guint bgr_session_spec_get_rows (BgrSessionSpec *self);
+BGR_EXTERN void bgr_session_spec_set_cols (BgrSessionSpec *self, guint cols);
+BGR_EXTERN guint bgr_session_spec_get_cols (BgrSessionSpec *self);
 
 /**
  * BgrVmSession:
@@ -70,6 +79,7 @@ BGR_EXTERN gint64 bgr_vm_session_get_stdout_dropped (BgrVmSession *self);
 BGR_EXTERN gint64 bgr_vm_session_get_stderr_bytes (BgrVmSession *self);
 BGR_EXTERN gint64 bgr_vm_session_get_stderr_dropped (BgrVmSession *self);
 BGR_EXTERN gboolean bgr_vm_session_get_attached (BgrVmSession *self);
+BGR_EXTERN gboolean bgr_vm_session_get_pty (BgrVmSession *self);
 BGR_EXTERN char *bgr_vm_session_to_json (BgrVmSession *self);
 BGR_EXTERN GVariant *bgr_vm_session_to_variant (BgrVmSession *self);
 
@@ -117,6 +127,22 @@ BGR_EXTERN void bgr_client_vm_session_attach_async (BgrClient *self, const char 
                                                     gpointer user_data);
 BGR_EXTERN gboolean bgr_client_vm_session_attach_finish (BgrClient *self, GAsyncResult *result,
                                                          gint *out_status, GError **error);
+BGR_EXTERN gboolean bgr_client_vm_session_attach_terminal (BgrClient *self, const char *vm,
+                                                           const char *name, int stdin_fd,
+                                                           int stdout_fd, int resize_fd,
+                                                           gint *out_status,
+                                                           GCancellable *cancellable,
+                                                           GError **error);
+BGR_EXTERN void bgr_client_vm_session_attach_terminal_async (BgrClient *self, const char *vm,
+                                                             const char *name, int stdin_fd,
+                                                             int stdout_fd, int resize_fd,
+                                                             GCancellable *cancellable,
+                                                             GAsyncReadyCallback callback,
+                                                             gpointer user_data);
+BGR_EXTERN gboolean bgr_client_vm_session_attach_terminal_finish (BgrClient *self,
+                                                                  GAsyncResult *result,
+                                                                  gint *out_status,
+                                                                  GError **error);
 BGR_EXTERN BgrVmSession *bgr_client_vm_session_stop (BgrClient *self, const char *vm,
                                                      const char *name,
                                                      GCancellable *cancellable, GError **error);
