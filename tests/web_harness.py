@@ -47,6 +47,22 @@ def wait_for(what, check, limit=30.0):
         time.sleep(0.02)
 
 
+def read_until(proc, what, match, limit=30.0):
+    """Reads @proc's stdout (a pipe) until @match(all of it, as text) is
+    true; fails after @limit seconds or when it ends."""
+    import select
+    text, deadline = b"", time.monotonic() + limit
+    while not match(text.decode(errors="replace")):
+        left = deadline - time.monotonic()
+        ready = select.select([proc.stdout], [], [], max(left, 0))[0] if left > 0 else []
+        if not ready:
+            raise AssertionError("still not seen after %ss: %s" % (limit, what))
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            raise AssertionError("the output ended before: " + what)
+        text += chunk
+
+
 class Daemon:
     """bangerd with the fake VMM on a private bus; web UI on 127.0.0.1:0
     unless @web_listen_addr says otherwise."""
