@@ -354,10 +354,6 @@ def check_pull(d, cookie, csrf):
     wh.log("ok - a pull of a bad reference fails with a clear error")
 
     registry = wh.Registry(d.work)
-    if not registry.available:
-        events.close()
-        wh.log("ok - a pull from a registry # SKIP no docker-registry (scripts/install-deps.sh)")
-        return
     try:
         r = d.cli("kernel", "import", "k", "--vmlinux", d.work + "/vmlinux")
         assert r.returncode == 0, r.stderr

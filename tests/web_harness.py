@@ -245,15 +245,12 @@ class Events:
 
 
 class Registry:
-    """A docker-registry on 127.0.0.1 (a port the kernel picks) that
-    @push() fills over its HTTP API. Without docker-registry: available is
-    False."""
+    """A docker-registry (scripts/install-deps.sh) on 127.0.0.1, a port the
+    kernel picks, that @push() fills over its HTTP API."""
 
     def __init__(self, work):
         self.proc = None
-        self.available = shutil.which("docker-registry") is not None
-        if not self.available:
-            return
+        assert shutil.which("docker-registry"), "no docker-registry: run scripts/install-deps.sh"
         import socket
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
