@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The web API's long actions (VM create and start, image pull): the request is
- * answered at once with an operation id; the work runs in a worker thread
- * with a BgrOperation whose progress, and then the outcome, go to the
- * event stream ("operation" events) and to GET /api/v1/operations/ID. */
+/* The web API's long actions (VM create and start, image pull): the
+ * request is answered at once with an operation id; the work runs in a
+ * worker thread with a BgrOperation whose progress, and then the outcome,
+ * go to the event stream ("operation" events) and to
+ * GET /api/v1/operations/ID. */
 #define G_LOG_DOMAIN "bangerd"
 #include "config.h"
 
