@@ -3,7 +3,8 @@
  * and one object per VM, image and kernel. The engine says which object
  * changed (BgrClient::object-changed); one refresher thread reads it back
  * and updates or removes its object, in the order of the events, so
- * PropertiesChanged follows the engine without polling. */
+ * PropertiesChanged follows the engine without polling. Each stats sample
+ * of a VM is its object's StatsSampled signal. */
 #define G_LOG_DOMAIN "bangerd"
 #include "config.h"
 
@@ -269,6 +270,23 @@ on_object_changed (BgrClient *client, const char *kind, const char *name, GVaria
   queue_refresh (data, kind, name, record);
 }
 
+/* A stats sample: the VM object's StatsSampled signal, when it is
+ * exported (a VM just created may not be yet: its next sample will be). */
+static void
+on_vm_stats_sampled (BgrClient *client, const char *name, BgrVmStats *stats, gpointer data)
+{
+  Daemon *d = data;
+  g_autofree char *path = object_path ("vm", name);
+  g_autoptr (GDBusObject) object = NULL;
+  g_autoptr (GDBusInterface) iface = NULL;
+
+  object = g_dbus_object_manager_get_object (G_DBUS_OBJECT_MANAGER (d->objects), path);
+  if (object != NULL)
+    iface = g_dbus_object_get_interface (object, "org.banger.Banger1.Vm");
+  if (iface != NULL)
+    bgr_dbus_vm_emit_stats_sampled (BGR_DBUS_VM (iface), bgr_vm_stats_to_variant (stats));
+}
+
 static void
 queue_all (Daemon *d, const char *kind, GPtrArray *list, const char *(*get_name) (gpointer))
 {
@@ -285,6 +303,7 @@ bgrd_objects_start (Daemon *d)
   d->objects = g_dbus_object_manager_server_new (BGR_DBUS_PATH);
   d->refresher = g_thread_pool_new (refresh_one, d, 1, TRUE, NULL);
   g_signal_connect (d->client, "object-changed", G_CALLBACK (on_object_changed), d);
+  g_signal_connect (d->client, "vm-stats-sampled", G_CALLBACK (on_vm_stats_sampled), d);
   queue_refresh (d, "*", NULL, NULL);
   g_dbus_object_manager_server_set_connection (d->objects, d->connection);
   bgrd_attach_socket_start (d);
@@ -307,6 +326,7 @@ bgrd_objects_stop (Daemon *d)
     return;
   bgrd_attach_socket_stop (d);
   g_signal_handlers_disconnect_by_func (d->client, on_object_changed, d);
+  g_signal_handlers_disconnect_by_func (d->client, on_vm_stats_sampled, d);
   g_thread_pool_free (d->refresher, FALSE, TRUE);
   d->refresher = NULL;
   g_dbus_object_manager_server_set_connection (d->objects, NULL);

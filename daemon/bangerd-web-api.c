@@ -181,111 +181,6 @@ run_call (BgrdWeb *web, SoupServerMessage *msg, CallKind kind, const char *name)
   bgrd_web_run (web, msg, call_work, call_done, c, (GDestroyNotify) call_free);
 }
 
-/* ---- POST /vms -------------------------------------------------------------- */
-
-static gboolean
-member_uint (JsonObject *o, const char *member, guint64 *out, GError **error)
-{
-  JsonNode *n = json_object_get_member (o, member);
-
-  if (n == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
-      || json_node_get_int (n) < 1)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                   "\"%s\" must be a positive whole number", member);
-      return FALSE;
-    }
-  *out = (guint64) json_node_get_int (n);
-  return TRUE;
-}
-
-static gboolean
-member_string (JsonObject *o, const char *member, const char **out, GError **error)
-{
-  JsonNode *n = json_object_get_member (o, member);
-
-  if (n == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "\"%s\" must be a string",
-                   member);
-      return FALSE;
-    }
-  *out = json_node_get_string (n);
-  return TRUE;
-}
-
-static BgrVmSpec *
-vm_spec_from_json (SoupServerMessage *msg, GError **error)
-{
-  static const char *const known[] = { "name", "image", "vcpus", "memory_mib", "disk_size", NULL };
-  g_autoptr (GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (BgrVmSpec) spec = NULL;
-  g_autoptr (GList) members = NULL;
-  g_autoptr (GError) parse_error = NULL;
-  gsize length = 0;
-  const char *data = g_bytes_get_data (bytes, &length);
-  JsonObject *o;
-  const char *name = NULL, *image = NULL;
-  guint64 vcpus = 0, memory = 0, disk = 0;
-
-  if (length > BGRD_WEB_MAX_BODY)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "the body is larger than 64 KiB");
-      return NULL;
-    }
-  if (!json_parser_load_from_data (parser, data != NULL ? data : "", length, &parse_error))
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "the body is not JSON: %s",
-                   parse_error->message);
-      return NULL;
-    }
-  if (json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "the body is not a JSON object");
-      return NULL;
-    }
-  o = json_node_get_object (json_parser_get_root (parser));
-  members = json_object_get_members (o);
-  for (GList *l = members; l != NULL; l = l->next)
-    if (!g_strv_contains (known, l->data))
-      {
-        g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                     "unknown member \"%s\" (known: name, image, vcpus, memory_mib, disk_size)",
-                     (const char *) l->data);
-        return NULL;
-      }
-  if (!member_string (o, "name", &name, error) || !member_string (o, "image", &image, error))
-    return NULL;
-  if (name == NULL)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "\"name\" (a string) is missing");
-      return NULL;
-    }
-  if (!member_uint (o, "vcpus", &vcpus, error) || !member_uint (o, "memory_mib", &memory, error)
-      || !member_uint (o, "disk_size", &disk, error))
-    return NULL;
-  if (vcpus > 256)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT, "\"vcpus\" is at most 256");
-      return NULL;
-    }
-  spec = bgr_vm_spec_new (name);
-  if (image != NULL)
-    bgr_vm_spec_set_image (spec, image);
-  if (vcpus > 0)
-    bgr_vm_spec_set_vcpus (spec, (guint) vcpus);
-  if (memory > 0)
-    bgr_vm_spec_set_memory_mib (spec, memory);
-  if (disk > 0)
-    bgr_vm_spec_set_disk_size (spec, disk);
-  return g_steal_pointer (&spec);
-}
-
 /* ---- routing ---------------------------------------------------------------- */
 
 static void
@@ -326,7 +221,7 @@ static void
 create_vm (BgrdWeb *web, SoupServerMessage *msg)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (BgrVmSpec) spec = vm_spec_from_json (msg, &error);
+  g_autoptr (BgrVmSpec) spec = bgrd_web_vm_spec_from_body (msg, &error);
 
   if (spec == NULL)
     {
@@ -334,6 +229,21 @@ create_vm (BgrdWeb *web, SoupServerMessage *msg)
       return;
     }
   bgrd_web_ops_create_vm (web, msg, spec);
+}
+
+static void
+pull_image (BgrdWeb *web, SoupServerMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *reference = NULL;
+  g_autoptr (BgrPullOptions) options = bgrd_web_pull_from_body (msg, &reference, &error);
+
+  if (options == NULL)
+    {
+      bgrd_web_gerror (msg, error);
+      return;
+    }
+  bgrd_web_ops_pull_image (web, msg, reference, options);
 }
 
 /* /vms/NAME[/ACTION] */
@@ -438,6 +348,8 @@ bgrd_web_api_handle (BgrdWeb *web, SoupServerMessage *msg, const char *method, c
     get ? bgrd_web_ops_get (web, msg, name) : bad_method (msg, "GET");
   else if (g_str_equal (top, "operations") && g_strcmp0 (sub, "cancel") == 0 && parts[3] == NULL)
     post ? bgrd_web_ops_cancel (web, msg, name) : bad_method (msg, "POST");
+  else if (g_str_equal (top, "images") && g_strcmp0 (name, "pull") == 0 && sub == NULL && !get)
+    post ? pull_image (web, msg) : bad_method (msg, "GET, POST");
   else if ((g_str_equal (top, "images") || g_str_equal (top, "kernels")
             || g_str_equal (top, "cache")) && sub == NULL)
     store_route (web, msg, get, top, name);

@@ -5,7 +5,11 @@
  * order, and sent as
  *   event: change
  *   data: {"kind": "vm", "name": NAME, "object": {...the --json record...}}
- * ("object" is null once the object is gone). */
+ * ("object" is null once the object is gone). A stats sample of a running
+ * VM (BgrClient::vm-stats-sampled, at most one per VM per
+ * stats_poll_interval) is sent as it is, as
+ *   event: stats
+ *   data: {"name": NAME, ...the vm stats --json record...} */
 #define G_LOG_DOMAIN "bangerd"
 #include "config.h"
 
@@ -176,6 +180,18 @@ on_object_changed (BgrClient *client, const char *kind, const char *name, GVaria
   g_thread_pool_push (events->reader, c, NULL);
 }
 
+static void
+on_vm_stats_sampled (BgrClient *client, const char *name, BgrVmStats *stats, gpointer data)
+{
+  BgrdWebEvents *events = data;
+  g_autofree char *json = NULL;
+
+  if (events->streams->len == 0)
+    return;
+  json = bgr_vm_stats_to_json (stats);
+  bgrd_web_events_send (events, "stats", json);
+}
+
 static gboolean
 ping (gpointer data)
 {
@@ -196,6 +212,7 @@ bgrd_web_events_new (BgrdWeb *web)
   events->streams = g_ptr_array_new ();
   events->reader = g_thread_pool_new (read_change, events, 1, TRUE, NULL);
   g_signal_connect (web->d->client, "object-changed", G_CALLBACK (on_object_changed), events);
+  g_signal_connect (web->d->client, "vm-stats-sampled", G_CALLBACK (on_vm_stats_sampled), events);
   events->ping_id = g_timeout_add_seconds (PING_SECONDS, ping, events);
   current = events;
   return events;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The web API's long actions (VM create and start): the request is
- * answered at once with an operation id; the work runs in a worker thread
- * with a BgrOperation whose progress, and then the outcome, go to the
- * event stream ("operation" events) and to GET /api/v1/operations/ID. */
+/* The web API's long actions (VM create and start, image pull): the
+ * request is answered at once with an operation id; the work runs in a
+ * worker thread with a BgrOperation whose progress, and then the outcome,
+ * go to the event stream ("operation" events) and to
+ * GET /api/v1/operations/ID. */
 #define G_LOG_DOMAIN "bangerd"
 #include "config.h"
 
@@ -10,17 +11,20 @@
 
 #define KEEP_FINISHED 32
 
-typedef enum { ACTION_CREATE, ACTION_START } Action;
+typedef enum { ACTION_CREATE, ACTION_START, ACTION_PULL } Action;
+static const char *const action_names[] = { "create", "start", "pull" };
 
 typedef struct {
   guint id;
   BgrdWeb *web;
   Action action;
-  char *vm;
-  BgrVmSpec *spec;
+  char *vm;             /* create, start */
+  BgrVmSpec *spec;      /* create */
+  char *reference;      /* pull */
+  BgrPullOptions *pull; /* pull */
   BgrOperation *op;
   gboolean finished;
-  BgrVm *result;
+  GObject *result;      /* the BgrVm or BgrImage */
   GError *error;
 } WebOp;
 
@@ -33,10 +37,15 @@ struct _BgrdWebOps {
 static void
 web_op_free (WebOp *o)
 {
-  g_signal_handlers_disconnect_by_data (o->op, o);
-  g_object_unref (o->op);
+  if (o->op != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (o->op, o);
+      g_object_unref (o->op);
+    }
   g_clear_object (&o->spec);
+  g_clear_object (&o->pull);
   g_clear_object (&o->result);
+  g_free (o->reference);
   g_clear_error (&o->error);
   g_free (o->vm);
   g_free (o);
@@ -91,9 +100,24 @@ web_op_to_json (WebOp *o)
   json_builder_set_member_name (b, "id");
   json_builder_add_int_value (b, o->id);
   json_builder_set_member_name (b, "action");
-  json_builder_add_string_value (b, o->action == ACTION_CREATE ? "create" : "start");
-  json_builder_set_member_name (b, "vm");
-  json_builder_add_string_value (b, o->vm);
+  json_builder_add_string_value (b, action_names[o->action]);
+  if (o->action == ACTION_PULL)
+    {
+      const char *image = o->result != NULL ? bgr_image_get_name (BGR_IMAGE (o->result))
+                          : bgr_pull_options_get_name (o->pull);
+      json_builder_set_member_name (b, "reference");
+      json_builder_add_string_value (b, o->reference);
+      json_builder_set_member_name (b, "image");
+      if (image != NULL)
+        json_builder_add_string_value (b, image);
+      else
+        json_builder_add_null_value (b);
+    }
+  else
+    {
+      json_builder_set_member_name (b, "vm");
+      json_builder_add_string_value (b, o->vm);
+    }
   json_builder_set_member_name (b, "state");
   json_builder_add_string_value (b, !o->finished ? "running" : o->error != NULL ? "failed" : "done");
   json_builder_set_member_name (b, "phase");
@@ -120,8 +144,9 @@ web_op_to_json (WebOp *o)
   json_builder_set_member_name (b, "result");
   if (o->result != NULL)
     {
-      g_autofree char *vm = bgr_vm_to_json (o->result);
-      json_builder_add_value (b, json_from_string (vm, NULL));
+      g_autofree char *record = o->action == ACTION_PULL ? bgr_image_to_json (BGR_IMAGE (o->result))
+                                : bgr_vm_to_json (BGR_VM (o->result));
+      json_builder_add_value (b, json_from_string (record, NULL));
     }
   else
     json_builder_add_null_value (b);
@@ -139,18 +164,27 @@ on_changed (BgrOperation *op, gpointer data)
   bgrd_web_events_send (o->web->events, "operation", json);
 }
 
+/* The worker: it only reads @o; the outcome goes back through the task
+ * (op_finished keeps it, in the main thread, which reads @o). */
 static void
 op_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WebOp *o = task_data;
   BgrClient *client = o->web->d->client;
+  GError *error = NULL;
+  gpointer result;
 
   if (o->action == ACTION_CREATE)
-    o->result = bgr_client_vm_create (client, o->spec, o->op, NULL, &o->error);
+    result = bgr_client_vm_create (client, o->spec, o->op, NULL, &error);
+  else if (o->action == ACTION_START)
+    result = bgr_client_vm_start (client, o->vm, o->op, NULL, &error);
   else
-    o->result = bgr_client_vm_start (client, o->vm, o->op, NULL, &o->error);
+    result = bgr_client_image_pull (client, o->reference, o->pull, o->op, NULL, &error);
   bgrd_call_done (o->web->d);
-  g_task_return_boolean (task, TRUE);
+  if (result != NULL)
+    g_task_return_pointer (task, result, g_object_unref);
+  else
+    g_task_return_error (task, error);
 }
 
 static void
@@ -159,6 +193,7 @@ op_finished (GObject *source, GAsyncResult *result, gpointer user_data)
   WebOp *o = g_task_get_task_data (G_TASK (result));
   BgrdWebOps *ops = o->web->ops;
 
+  o->result = g_task_propagate_pointer (G_TASK (result), &o->error);
   o->finished = TRUE;
   on_changed (o->op, o);
   g_queue_push_tail (&ops->finished, GUINT_TO_POINTER (o->id));
@@ -166,21 +201,20 @@ op_finished (GObject *source, GAsyncResult *result, gpointer user_data)
     g_hash_table_remove (ops->by_id, g_queue_pop_head (&ops->finished));
 }
 
+/* Starts @o (its action and arguments set) and replies 202 with it. */
 static void
-begin (BgrdWeb *web, SoupServerMessage *msg, Action action, const char *vm, BgrVmSpec *spec)
+begin (BgrdWeb *web, SoupServerMessage *msg, WebOp *o)
 {
   g_autoptr (GTask) task = NULL;
   g_autofree char *json = NULL;
-  WebOp *o;
 
   if (!bgrd_web_call_begin (web, msg))
-    return;
-  o = g_new0 (WebOp, 1);
+    {
+      web_op_free (o);
+      return;
+    }
   o->id = ++web->ops->next_id;
   o->web = web;
-  o->action = action;
-  o->vm = g_strdup (vm);
-  o->spec = spec != NULL ? g_object_ref (spec) : NULL;
   o->op = bgr_operation_new ();
   g_signal_connect (o->op, "changed", G_CALLBACK (on_changed), o);
   g_hash_table_insert (web->ops->by_id, GUINT_TO_POINTER (o->id), o);
@@ -192,16 +226,40 @@ begin (BgrdWeb *web, SoupServerMessage *msg, Action action, const char *vm, BgrV
   bgrd_web_json (msg, SOUP_STATUS_ACCEPTED, json);
 }
 
+static WebOp *
+web_op_new (Action action, const char *vm)
+{
+  WebOp *o = g_new0 (WebOp, 1);
+
+  o->action = action;
+  o->vm = g_strdup (vm);
+  return o;
+}
+
 void
 bgrd_web_ops_create_vm (BgrdWeb *web, SoupServerMessage *msg, BgrVmSpec *spec)
 {
-  begin (web, msg, ACTION_CREATE, bgr_vm_spec_get_name (spec), spec);
+  WebOp *o = web_op_new (ACTION_CREATE, bgr_vm_spec_get_name (spec));
+
+  o->spec = g_object_ref (spec);
+  begin (web, msg, o);
 }
 
 void
 bgrd_web_ops_start_vm (BgrdWeb *web, SoupServerMessage *msg, const char *name)
 {
-  begin (web, msg, ACTION_START, name, NULL);
+  begin (web, msg, web_op_new (ACTION_START, name));
+}
+
+void
+bgrd_web_ops_pull_image (BgrdWeb *web, SoupServerMessage *msg, const char *reference,
+                         BgrPullOptions *options)
+{
+  WebOp *o = web_op_new (ACTION_PULL, NULL);
+
+  o->reference = g_strdup (reference);
+  o->pull = g_object_ref (options);
+  begin (web, msg, o);
 }
 
 static WebOp *

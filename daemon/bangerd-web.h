@@ -61,12 +61,23 @@ void bgrd_web_serve_resource (SoupServerMessage *msg, const char *path);
 void bgrd_web_api_handle (BgrdWeb *web, SoupServerMessage *msg, const char *method,
                           const char *path);
 
+/* Request bodies (bangerd-web-body.c): NULL and an InvalidArgument error
+ * naming what is wrong, for bad JSON, unknown members or wrong types.
+ * POST /vms: {"name", "image"?, "vcpus"?, "memory_mib"?, "disk_size"?}. */
+BgrVmSpec *bgrd_web_vm_spec_from_body (SoupServerMessage *msg, GError **error);
+/* POST /images/pull: {"reference", "name"?, "kernel"?}. */
+BgrPullOptions *bgrd_web_pull_from_body (SoupServerMessage *msg, char **out_reference,
+                                         GError **error);
+
 /* Long actions with progress (bangerd-web-ops.c). */
 BgrdWebOps *bgrd_web_ops_new (BgrdWeb *web);
 void bgrd_web_ops_free (BgrdWebOps *ops);
 /* Starts a VM create (@spec) or start (@name) and replies 202 with its id. */
 void bgrd_web_ops_create_vm (BgrdWeb *web, SoupServerMessage *msg, BgrVmSpec *spec);
 void bgrd_web_ops_start_vm (BgrdWeb *web, SoupServerMessage *msg, const char *name);
+/* Starts an image pull and replies 202 with its id. */
+void bgrd_web_ops_pull_image (BgrdWeb *web, SoupServerMessage *msg, const char *reference,
+                              BgrPullOptions *options);
 /* GET /operations/ID and POST /operations/ID/cancel. */
 void bgrd_web_ops_get (BgrdWeb *web, SoupServerMessage *msg, const char *id);
 void bgrd_web_ops_cancel (BgrdWeb *web, SoupServerMessage *msg, const char *id);

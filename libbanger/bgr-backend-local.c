@@ -92,6 +92,15 @@ on_store_change (const char *kind, const char *name, JsonObject *doc, gpointer d
   self->event_func (kind, name, vm != NULL ? bgr_vm_to_variant (vm) : NULL, self->event_data);
 }
 
+static void
+on_stats (const char *name, BgrVmStats *stats, gpointer data)
+{
+  BgrBackend *self = data;
+
+  if (self->stats_func != NULL)
+    self->stats_func (name, stats, self->event_data);
+}
+
 static BgrKernel *
 local_kernel_import (BgrBackend *b, BgrKernelSpec *spec, BgrOperation *op,
                      GCancellable *cancellable, GError **error)
@@ -496,7 +505,7 @@ bgr_backend_local_new (BgrConfig *config, BgrClientFlags flags, GError **error)
   bgr_store_set_watch (bgr_engine_get_store (engine), on_store_change, self);
   if (flags & BGR_CLIENT_FLAGS_SUPERVISE)
     {
-      self->supervisor = bgr_engine_supervisor_start (engine);
+      self->supervisor = bgr_engine_supervisor_start (engine, on_stats, self);
       /* The VMs' port forwards live as long as the supervising engine. */
       bgr_vm_forwards_restore (engine);
     }

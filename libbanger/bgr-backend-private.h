@@ -130,10 +130,15 @@ typedef struct {
 typedef void (*BgrBackendEventFunc) (const char *kind, const char *name, GVariant *record,
                                      gpointer data);
 
+/* Called with a running VM's stats after the supervisor sampled it (local
+ * backends that supervise), in the sampler's thread. */
+typedef void (*BgrBackendStatsFunc) (const char *name, BgrVmStats *stats, gpointer data);
+
 struct _BgrBackend {
   const BgrBackendVTable *vtable;
   BgrBackendEventFunc event_func;
-  gpointer event_data;
+  BgrBackendStatsFunc stats_func;
+  gpointer event_data; /* for both */
 };
 
 BgrBackend *bgr_backend_local_new (BgrConfig *config, BgrClientFlags flags, GError **error);

@@ -13,7 +13,7 @@ struct _BgrClient {
   GMainContext *context; /* where ::object-changed is emitted */
 };
 
-enum { SIGNAL_OBJECT_CHANGED, N_SIGNALS };
+enum { SIGNAL_OBJECT_CHANGED, SIGNAL_VM_STATS_SAMPLED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (BgrClient, bgr_client, G_TYPE_OBJECT)
@@ -54,6 +54,23 @@ bgr_client_class_init (BgrClientClass *klass)
   signals[SIGNAL_OBJECT_CHANGED] =
     g_signal_new ("object-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_VARIANT);
+  /**
+   * BgrClient::vm-stats-sampled:
+   * @self: the client
+   * @name: the VM's name
+   * @stats: its stats (as bgr_client_vm_stats() would give them now)
+   *
+   * The engine of a local client that supervises (bangerd's) took a stats
+   * sample of running VM @name: at most once per VM per
+   * `stats_poll_interval`. Emitted like #BgrClient::object-changed. D-Bus
+   * clients subscribe to the VM object's StatsSampled signal instead
+   * (docs/dbus.md).
+   *
+   * Since: 0.2
+   */
+  signals[SIGNAL_VM_STATS_SAMPLED] =
+    g_signal_new ("vm-stats-sampled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, BGR_TYPE_VM_STATS);
   /* Register the D-Bus error names before any call can fail. */
   (void) bgr_error_quark ();
 }
@@ -103,6 +120,41 @@ on_backend_event (const char *kind, const char *name, GVariant *record, gpointer
   g_source_unref (source);
 }
 
+typedef struct {
+  BgrClient *client;
+  char *name;
+  BgrVmStats *stats;
+} Sampled;
+
+static gboolean
+emit_stats (gpointer data)
+{
+  Sampled *c = data;
+
+  g_signal_emit (c->client, signals[SIGNAL_VM_STATS_SAMPLED], 0, c->name, c->stats);
+  g_object_unref (c->client);
+  g_object_unref (c->stats);
+  g_free (c->name);
+  g_free (c);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_backend_stats (const char *name, BgrVmStats *stats, gpointer data)
+{
+  BgrClient *self = data;
+  Sampled *c = g_new0 (Sampled, 1);
+  GSource *source;
+
+  c->client = g_object_ref (self);
+  c->name = g_strdup (name);
+  c->stats = g_object_ref (stats);
+  source = g_idle_source_new ();
+  g_source_set_callback (source, emit_stats, c, NULL);
+  g_source_attach (source, self->context);
+  g_source_unref (source);
+}
+
 /**
  * bgr_client_new_local:
  * @config: (nullable): the configuration the engine runs with; %NULL loads
@@ -142,6 +194,7 @@ bgr_client_new_local (BgrConfig *config, BgrClientFlags flags, GError **error)
   self = g_object_new (BGR_TYPE_CLIENT, NULL);
   self->backend = backend;
   backend->event_func = on_backend_event;
+  backend->stats_func = on_backend_stats;
   backend->event_data = self;
   return self;
 }

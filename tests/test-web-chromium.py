@@ -4,9 +4,13 @@
 against bangerd with the fake VMM on a private bus: without logging in the
 page shows no data; the one-time login URL logs in; the VM is listed;
 stopping it from the page changes its state on the page without a reload
-(the same page, the event stream), and so does a start from the CLI; delete
-asks first and Cancel keeps the VM; every control is labelled and reachable
-by keyboard; the browser reports no Content-Security-Policy violation.
+(the same page, the event stream), and so does a start from the CLI; the
+CPU and memory cells follow the stats sampler's samples without a reload;
+delete asks first and Cancel keeps the VM; every control is labelled and
+reachable by keyboard; an image pull started from the images page (from a
+docker-registry the test runs on 127.0.0.1) shows its progress and then
+the new image, and a failed one its error, as text; the browser logs no
+error and no Content-Security-Policy violation.
 
 --screenshots DIR saves the pages as PNGs (docs/images/ holds them).
 Skipped (77) without chromium, chromedriver or python3-selenium.
@@ -14,6 +18,7 @@ Environment: BANGER_CLI, BANGERD."""
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -83,11 +88,109 @@ def row_state(driver, name):
 HOSTILE = '<img src=x id=pwned onerror="document.title=1">&amp;<b>'
 
 
+def sample_of(driver, name, field):
+    """(text, data-sampled) of VM @name's CPU or memory cell in the list."""
+    return driver.execute_script(
+        "const r = [...document.querySelectorAll('#vm-table tbody tr')]"
+        "  .find((r) => r.dataset.vm === arguments[0]);"
+        "const c = r && r.querySelector('[data-field=\"' + arguments[1] + '\"]');"
+        "return c ? [c.textContent, c.dataset.sampled] : [null, null];", name, field)
+
+
+def stats_requests(driver):
+    return driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        "  .filter((e) => /\\/api\\/v1\\/vms\\/[^/]+\\/stats$/.test(e.name)).length;")
+
+
+def check_stats(driver, wait):
+    """The sampler's samples (every second here) reach the open page as
+    events: the cells change, and the page asked for no stats."""
+    driver.execute_script("window.bangerStatsMarker = 7; performance.setResourceTimingBufferSize(100000);")
+    first = wait.until(lambda _: (lambda t: t if re.fullmatch(r"\d+\.\d %", t[0] or "")
+                                  and t[1] else None)(sample_of(driver, "web1", "cpu")))
+    asked = stats_requests(driver)
+    assert asked >= 1, "the page did not load the first stats"  # the counter counts
+    memory = sample_of(driver, "web1", "memory")
+    assert re.fullmatch(r"[\d.]+ \w+ / [\d.]+ \w+", memory[0]), memory
+    for _ in range(2):
+        first = wait.until(lambda _: (lambda t: t if t[1] and int(t[1]) > int(first[1]) else None)(
+            sample_of(driver, "web1", "cpu")))
+        assert re.fullmatch(r"\d+\.\d %", first[0]), first
+        memory = sample_of(driver, "web1", "memory")
+        assert memory[1] == first[1] and re.fullmatch(r"[\d.]+ \w+ / [\d.]+ \w+", memory[0])
+    assert stats_requests(driver) == asked, "the page polled for stats"
+    assert driver.execute_script("return window.bangerStatsMarker;") == 7, "page reloaded"
+    wh.log("ok - CPU and memory follow the stats samples on the page live (events, no polling, "
+           "no reload)")
+
+
+def pull_lines(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#pulls li')].map((li) => "
+        "  [li.dataset.op, li.className, li.querySelector('.text').textContent]);")
+
+
+# A reference that does not parse, quoted back in the error: markup that
+# would run script if the page treated it as HTML.
+HOSTILE_REF = '<img src=x id=pwned2 onerror="document.title=2">'
+
+
+def check_pull(d, driver, wait):
+    registry = wh.Registry(d.work)
+    try:
+        r = d.cli("kernel", "import", "k", "--vmlinux", d.work + "/vmlinux")
+        assert r.returncode == 0, r.stderr
+        ref = registry.push("web/tiny", "v1", {"etc/motd": b"pulled\n",
+                                               "data/blob": os.urandom(4 << 20)})
+        driver.get(d.url + "#/images")
+        wait.until(lambda _: "img" in (text_of(driver, "#image-table tbody") or ""))
+        # Every text the pull's line shows, as it shows it.
+        driver.execute_script("""
+          window.bangerPullTexts = [];
+          new MutationObserver(() => {
+            for (const li of document.querySelectorAll('#pulls li'))
+              window.bangerPullTexts.push(li.querySelector('.text').textContent);
+          }).observe(document.getElementById('pulls'),
+                     { subtree: true, childList: true, characterData: true });""")
+        form = driver.find_element(By.ID, "pull")
+        form.find_element(By.NAME, "reference").send_keys(ref)
+        form.find_element(By.NAME, "name").send_keys("tiny")
+        form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+        line = wait.until(lambda _: next((l for l in pull_lines(driver) if l[1] != "running"),
+                                         None))
+        assert line[1] == "done" and line[2] == "pull %s as tiny: done" % ref, line
+        wait.until(lambda _: "tiny" in text_of(driver, "#image-table tbody"))
+        texts = driver.execute_script("return window.bangerPullTexts;")
+        assert any("pulling" in t and " of " in t for t in texts), texts
+        assert '"pulled"' in d.cli("--json", "image", "show", "tiny").stdout
+        shot(driver, "web-images.png")
+        wh.log("ok - a pull started from the page shows its progress, then the new image")
+
+        for reference, want in ((HOSTILE_REF, "invalid image reference '%s'" % HOSTILE_REF),
+                                (registry.host + "/web/tiny:nope", "nope")):
+            before = len(pull_lines(driver))
+            field = form.find_element(By.NAME, "reference")
+            field.clear()
+            field.send_keys(reference)
+            form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+            line = wait.until(lambda _: (lambda ls: ls[0] if len(ls) > before
+                                         and ls[0][1] != "running" else None)(pull_lines(driver)))
+            assert line[1] == "failed" and want in line[2], line
+            assert line[2].startswith("pull %s failed: " % reference), line
+        assert driver.execute_script("return document.getElementById('pwned2');") is None
+        assert not driver.find_elements(By.CSS_SELECTOR, "#pulls img")
+        wh.log("ok - a failed pull shows its error on the page, as text")
+    finally:
+        registry.close()
+
+
 def main():
     os_release = wh.tempfile.NamedTemporaryFile("w", suffix=".os-release", delete=False)
     os_release.write('ID=evil\nPRETTY_NAME="%s"\n' % HOSTILE)
     os_release.close()
-    d = wh.Daemon(daemon_env={"BANGER_AGENT_OS_RELEASE": os_release.name})
+    d = wh.Daemon(daemon_env={"BANGER_AGENT_OS_RELEASE": os_release.name},
+                  config='stats_poll_interval = "1s"\n')
     driver = None
     ok = False
     try:
@@ -108,6 +211,9 @@ def main():
         assert "login" not in driver.current_url
         wh.log("ok - the one-time login URL logs in; web1 is listed as running")
         wait.until(lambda _: driver.find_element(By.ID, "live").text == "live")
+        # Logged in: from now on the browser logs no error at all.
+        driver.get_log("browser")
+        check_stats(driver, wait)
         shot(driver, "web-vms.png")
 
         # The same page, to the end: a reload would lose this marker.
@@ -189,13 +295,10 @@ def main():
         assert driver.execute_script("return window.bangerTestMarker;") == 42, "page reloaded"
         wh.log("ok - the VM page follows the VM's state and console output live")
 
-        for section, shot_name in (("images", "web-images.png"), ("kernels", None),
-                                   ("cache", None)):
+        check_pull(d, driver, wait)
+        for section in ("images", "kernels", "cache"):
             driver.get(d.url + "#/" + section)
             wait.until(lambda _: not driver.find_element(By.ID, section).get_attribute("hidden"))
-            if shot_name:
-                wait.until(lambda _: "img" in text_of(driver, "#image-table tbody"))
-                shot(driver, shot_name)
         driver.set_window_size(420, 800)
         driver.get(d.url + "#/vms")
         wait.until(lambda _: row_state(driver, "web1") == "stopped")
@@ -205,10 +308,17 @@ def main():
         shot(driver, "web-narrow.png")
         wh.log("ok - readable on a narrow window (no sideways scrolling)")
 
-        csp = [e for e in driver.get_log("browser") if "Content Security Policy" in e["message"]
+        logged = driver.get_log("browser")
+        csp = [e for e in logged if "Content Security Policy" in e["message"]
                or "Refused to" in e["message"]]
         assert not csp, csp
-        wh.log("ok - no Content-Security-Policy violation")
+        # The one error allowed: reading the ports or stats of a VM that
+        # stopped between the event that said it runs and the request.
+        errors = [e for e in logged if e["level"] == "SEVERE" and not (
+            e["source"] == "network" and re.search(r"/api/v1/vms/[^/]+/(ports|stats) - Failed "
+                                                   r"to load resource: .* (400|409) ", e["message"]))]
+        assert not errors, errors
+        wh.log("ok - no Content-Security-Policy violation, no error in the browser's console")
         ok = True
     finally:
         if driver is not None:

@@ -7,7 +7,13 @@ header is ever sent; bad JSON, oversized and chunked bodies, unknown routes
 and wrong methods get 4xx JSON errors and the daemon lives on; the one-time
 login URL works once and sets an HttpOnly SameSite=Strict cookie; the token
 file is private; a stop, a start, a create and a delete through the API
-work and are seen on the event stream; a taken port or an empty
+work and are seen on the event stream; the stats sampler's samples come as
+"stats" events (and as the VM object's StatsSampled D-Bus signal), at most
+one per VM per stats_poll_interval; an image pull through the API (from a
+docker-registry the test runs on 127.0.0.1) reports its progress and
+outcome as operations, and a bad reference or a missing image fails with a
+clear error; the pull route refuses what the other changes refuse (no
+token, a foreign Origin, no CSRF header, bad JSON); a taken port or an empty
 web_listen_addr leaves bangerd running without the UI; `banger doctor`
 warns about a non-loopback address. Environment: BANGER_CLI, BANGERD."""
 
@@ -37,7 +43,11 @@ ROUTES = [
     ("POST", "/api/v1/vms"), ("POST", "/api/v1/vms/web1/stop"),
     ("POST", "/api/v1/vms/web1/start"), ("POST", "/api/v1/vms/web1/kill"),
     ("DELETE", "/api/v1/vms/web1"), ("POST", "/api/v1/operations/1/cancel"),
+    ("POST", "/api/v1/images/pull"),
 ]
+
+# The sampler's period here (the default is 10 s).
+STATS_CONFIG = 'stats_poll_interval = "1s"\n'
 
 
 def vm_state(d, name):
@@ -264,6 +274,129 @@ def check_actions(d, cookie, csrf):
            "the console stream follows the log")
 
 
+def check_stats(d):
+    """Samples of the running web1 arrive on the event stream and as D-Bus
+    signals, without anything asking for them."""
+    events = wh.Events(d)
+    monitor = wh.subprocess.Popen(
+        ["gdbus", "monitor", "--session", "--dest", "org.banger.Banger1",
+         "--object-path", "/org/banger/Banger1/vm/web1"],
+        env=d.env, stdout=wh.subprocess.PIPE)
+    try:
+        samples = []
+        while len(samples) < 3:
+            samples.append(events.wait("a stats sample of web1", lambda k, e: k == "stats"
+                                       and e["name"] == "web1"))
+        for st in samples:
+            assert st["mem_total"] > 0 and 0 <= st["mem_available"] <= st["mem_total"], st
+        times = [st["sampled_at"] for st in samples]
+        # One sample per VM per stats_poll_interval (1 s), no more.
+        assert all(b - a >= 500 for a, b in zip(times, times[1:])), times
+        # From the second one on, the guest's CPU use between two samples.
+        assert 0 <= samples[-1]["cpu_busy_permille"] <= 1000, samples[-1]
+        status, latest = d.json("GET", "/api/v1/vms/web1/stats")
+        assert status == 200 and latest["sampled_at"] >= times[-1], (latest, times)
+        wh.read_until(monitor, "a StatsSampled signal of web1", lambda text:
+                      "org.banger.Banger1.Vm.StatsSampled" in text and "'mem_total'" in text)
+    finally:
+        monitor.kill()
+        monitor.wait()
+        events.close()
+    wh.log("ok - stats samples come live: \"stats\" events (one per VM per interval) and the "
+           "VM object's StatsSampled D-Bus signal")
+
+
+def check_pull_refused(d, cookie, csrf):
+    pull = "/api/v1/images/pull"
+    body = b'{"reference": "127.0.0.1:1/x/y:z"}'
+    refused = [
+        (dict(auth=False, cookie=cookie, headers={"Origin": d.origin}), 403),
+        (dict(auth=False, cookie=cookie, headers={"Origin": "http://evil.example",
+                                                  "X-Banger-CSRF": csrf}), 403),
+        (dict(headers={"Origin": "http://evil.example"}), 403),
+        (dict(auth=False), 401),
+    ]
+    for kw, want in refused:
+        status, _, data = d.request("POST", pull, body=body, **kw)
+        assert status == want, (kw, status, data)
+    import json
+    for bad, words in ((b"{bad json", "not JSON"), (b"[]", "not a JSON object"),
+                       (b"{}", '"reference"'), (b'{"reference": 7}', "must be a string"),
+                       (b'{"reference": "a/b:c", "evil": 1}', 'unknown member "evil"'),
+                       (b'{"reference": "a/b:c", "name": ["x"]}', "must be a string")):
+        status, _, data = d.request("POST", pull, body=bad)
+        err = json.loads(data)["error"]
+        assert status == 400 and err["code"] == "InvalidArgument", (bad, status, err)
+        assert words in err["message"], (bad, err)
+    status, _, _ = d.request("PUT", pull)
+    assert status == 405
+    status, images = d.json("GET", "/api/v1/images")
+    assert [i["name"] for i in images] == ["img"], images
+    wh.log("ok - the pull route refuses a foreign Origin, no CSRF header, no token, bad JSON; "
+           "nothing is pulled")
+
+
+def finished(events, op):
+    return events.wait("operation %d finished" % op["id"], lambda k, e: k == "operation"
+                       and e["id"] == op["id"] and e["state"] != "running")
+
+
+def check_pull(d, cookie, csrf):
+    events = wh.Events(d)
+    # A reference that does not parse: the operation fails and says why.
+    status, op = d.json("POST", "/api/v1/images/pull", body=b'{"reference": "Not A Ref!"}')
+    assert status == 202 and op["action"] == "pull" and op["reference"] == "Not A Ref!", op
+    failed = finished(events, op)
+    assert failed["state"] == "failed" and failed["error"]["code"] == "InvalidArgument", failed
+    assert "invalid image reference 'Not A Ref!'" in failed["error"]["message"], failed
+    status, again = d.json("GET", "/api/v1/operations/%d" % op["id"])
+    assert status == 200 and again["error"] == failed["error"], again
+    wh.log("ok - a pull of a bad reference fails with a clear error")
+
+    registry = wh.Registry(d.work)
+    try:
+        r = d.cli("kernel", "import", "k", "--vmlinux", d.work + "/vmlinux")
+        assert r.returncode == 0, r.stderr
+        payload = os.urandom(2 << 20)  # incompressible: the layer is 2 MiB
+        ref = registry.push("web/tiny", "v1", {"etc/motd": b"pulled\n", "data/blob": payload})
+        # As the page does it: cookie, Origin, CSRF.
+        status, _, data = d.request(
+            "POST", "/api/v1/images/pull", auth=False, cookie=cookie,
+            headers={"Origin": d.origin, "X-Banger-CSRF": csrf},
+            body=('{"reference": "%s", "name": "tiny"}' % ref).encode())
+        import json
+        op = json.loads(data)
+        assert status == 202 and op["image"] == "tiny" and op["state"] == "running", op
+        progress = []
+        while True:
+            kind, e = events.next()
+            if kind == "operation" and e["id"] == op["id"]:
+                progress.append(e)
+                if e["state"] != "running":
+                    break
+        done = progress[-1]
+        assert done["state"] == "done" and done["result"]["name"] == "tiny", done
+        assert done["result"]["source"] == "pulled" and done["result"]["oci_reference"] == ref
+        pulling = [e for e in progress if e["phase"] == "pulling"]
+        assert pulling and pulling[-1]["done"] == pulling[-1]["total"] > len(payload), pulling
+        assert all(a["done"] <= b["done"] for a, b in zip(pulling, pulling[1:])), pulling
+        status, image = d.json("GET", "/api/v1/images/tiny")
+        assert status == 200 and image["kernel_ref"] == "k", image
+        # A tag the registry does not have: failed, with the registry's answer.
+        status, op = d.json("POST", "/api/v1/images/pull",
+                            body=('{"reference": "%s/web/tiny:nope"}' % registry.host).encode())
+        assert status == 202, op
+        failed = finished(events, op)
+        assert failed["state"] == "failed" and "nope" in failed["error"]["message"], failed
+        status, images = d.json("GET", "/api/v1/images")
+        assert sorted(i["name"] for i in images) == ["img", "tiny"], images
+    finally:
+        registry.close()
+        events.close()
+    wh.log("ok - a pull through the API reports its progress and outcome as operations; "
+           "a missing tag fails with the registry's error")
+
+
 def check_cli(d):
     r = d.cli("daemon", "status")
     assert r.returncode == 0 and ("web UI:     " + d.url) in r.stdout, r.stdout
@@ -357,7 +490,7 @@ def check_doctor():
 
 
 def main():
-    d = wh.Daemon()
+    d = wh.Daemon(config=STATS_CONFIG)
     ok = False
     try:
         d.make_vm("web1")
@@ -369,6 +502,9 @@ def main():
         check_headers(d, cookie)
         check_bad_requests(d)
         check_actions(d, cookie, csrf)
+        check_stats(d)
+        check_pull_refused(d, cookie, csrf)
+        check_pull(d, cookie, csrf)
         check_cli(d)
         ok = True
     finally:

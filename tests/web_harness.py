@@ -47,11 +47,28 @@ def wait_for(what, check, limit=30.0):
         time.sleep(0.02)
 
 
+def read_until(proc, what, match, limit=30.0):
+    """Reads @proc's stdout (a pipe) until @match(all of it, as text) is
+    true; fails after @limit seconds or when it ends."""
+    import select
+    text, deadline = b"", time.monotonic() + limit
+    while not match(text.decode(errors="replace")):
+        left = deadline - time.monotonic()
+        ready = select.select([proc.stdout], [], [], max(left, 0))[0] if left > 0 else []
+        if not ready:
+            raise AssertionError("still not seen after %ss: %s" % (limit, what))
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            raise AssertionError("the output ended before: " + what)
+        text += chunk
+
+
 class Daemon:
     """bangerd with the fake VMM on a private bus; web UI on 127.0.0.1:0
     unless @web_listen_addr says otherwise."""
 
-    def __init__(self, web_listen_addr="127.0.0.1:0", wait_web=True, daemon_env=None):
+    def __init__(self, web_listen_addr="127.0.0.1:0", wait_web=True, daemon_env=None,
+                 config=""):
         self.work = tempfile.mkdtemp(prefix="bgr-web-")
         w = self.work
         self.env = dict(os.environ)
@@ -74,7 +91,8 @@ class Daemon:
             f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\0\x3e\0" + b"\0" * 44)
         with open(w + "/daemon.toml", "w") as f:
             f.write('hypervisor = "fake"\nstate_dir = "%s/state"\ncache_dir = "%s/cache"\n'
-                    'log_level = "debug"\nweb_listen_addr = "%s"\n' % (w, w, web_listen_addr))
+                    'log_level = "debug"\nweb_listen_addr = "%s"\n%s'
+                    % (w, w, web_listen_addr, config))
         with open(w + "/bus.conf", "w") as f:
             f.write('<busconfig><type>session</type><listen>unix:path=%s/bus</listen>'
                     '<policy context="default"><allow send_destination="*"/><allow receive_sender="*"/>'
@@ -224,3 +242,91 @@ class Events:
 
     def close(self):
         self.conn.close()
+
+
+class Registry:
+    """A docker-registry (scripts/install-deps.sh) on 127.0.0.1, a port the
+    kernel picks, that @push() fills over its HTTP API."""
+
+    def __init__(self, work):
+        self.proc = None
+        assert shutil.which("docker-registry"), "no docker-registry: run scripts/install-deps.sh"
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        self.host = "127.0.0.1:%d" % port
+        os.makedirs(work + "/registry")
+        with open(work + "/registry.yml", "w") as f:
+            f.write("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                    "    rootdirectory: %s/registry\nhttp:\n  addr: %s\n" % (work, self.host))
+        self.log = open(work + "/registry.log", "w")
+        self.proc = subprocess.Popen(["docker-registry", "serve", work + "/registry.yml"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for("the registry answers", lambda: self._get("/v2/") == 200)
+
+    def _get(self, path):
+        try:
+            conn = http.client.HTTPConnection(self.host, timeout=5)
+            conn.request("GET", path)
+            status = conn.getresponse().status
+            conn.close()
+            return status
+        except OSError:
+            return None
+
+    def _send(self, method, path, body=b"", headers=None):
+        conn = http.client.HTTPConnection(self.host, timeout=30)
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        assert r.status in (201, 202), (method, path, r.status)
+        return r
+
+    def _blob(self, repo, data):
+        import hashlib
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        r = self._send("POST", "/v2/%s/blobs/uploads/" % repo)
+        location = urllib.parse.urlsplit(r.getheader("Location"))
+        path = location.path + "?" + (location.query + "&" if location.query else "")
+        self._send("PUT", path + "digest=" + digest, data,
+                   {"Content-Type": "application/octet-stream"})
+        return {"digest": digest, "size": len(data)}
+
+    def push(self, repo, tag, files):
+        """Pushes a one-layer image whose layer holds @files (path ->
+        bytes); returns its reference."""
+        import gzip
+        import hashlib
+        import io
+        import tarfile
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            for path, data in sorted(files.items()):
+                info = tarfile.TarInfo(path)
+                info.size, info.mode, info.mtime = len(data), 0o644, 1000000000
+                tar.addfile(info, io.BytesIO(data))
+        layer = gzip.compress(raw.getvalue(), mtime=0)
+        config = json.dumps({
+            "architecture": "amd64", "os": "linux", "config": {},
+            "rootfs": {"type": "layers",
+                       "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()]},
+        }).encode()
+        manifest = {
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": dict(self._blob(repo, config),
+                           mediaType="application/vnd.oci.image.config.v1+json"),
+            "layers": [dict(self._blob(repo, layer),
+                            mediaType="application/vnd.oci.image.layer.v1.tar+gzip")],
+        }
+        self._send("PUT", "/v2/%s/manifests/%s" % (repo, tag), json.dumps(manifest).encode(),
+                   {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        return "%s/%s:%s" % (self.host, repo, tag)
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()

@@ -148,6 +148,10 @@ char *bgr_engine_vm_ssh_prepare (BgrEngine *engine, const char *name, guint port
 /* Background supervision (bangerd, bgr-engine-supervisor.c):
  * reconciliation when VMMs exit, stats sampling, auto-stop of idle VMs. */
 typedef struct _BgrEngineSupervisor BgrEngineSupervisor;
-BgrEngineSupervisor *bgr_engine_supervisor_start (BgrEngine *engine);
+/* Called in the sampler's thread with VM @name's stats after each guest
+ * sample it takes: at most once per VM per stats_poll_interval. */
+typedef void (*BgrEngineStatsFunc) (const char *name, BgrVmStats *stats, gpointer data);
+BgrEngineSupervisor *bgr_engine_supervisor_start (BgrEngine *engine, BgrEngineStatsFunc on_stats,
+                                                  gpointer data);
 void bgr_engine_supervisor_stop (BgrEngineSupervisor *sup);
 G_END_DECLS

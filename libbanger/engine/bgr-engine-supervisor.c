@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bangerd's background work: notice VMM processes that exit (a guest that
  * powers itself off), sample stats, and stop VMs idle for longer than
- * auto_stop_stale_after. Two threads, ticking every second. */
+ * auto_stop_stale_after. Two threads, ticking every second. Each guest
+ * sample is announced (on_stats): the web UI shows it as it comes. */
 #include "config.h"
 
 #include "bgr-escape-private.h"
@@ -19,6 +20,8 @@
 
 struct _BgrEngineSupervisor {
   BgrEngine *engine;
+  BgrEngineStatsFunc on_stats;
+  gpointer on_stats_data;
   GThread *thread;  /* reconciliation, every second, never blocked by a guest */
   GThread *worker;  /* auto-stop and sampling, which can wait on guests */
   GMutex lock;
@@ -57,8 +60,29 @@ auto_stop (BgrEngine *engine, const char *name)
   bgr_engine_unlock (engine);
 }
 
-/* A guest sample; guest CPU use counts as activity. */
+/* Announces VM @name's stats, the sample just taken. */
 static void
+announce (BgrEngineSupervisor *sup, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BgrVmStats) stats = NULL;
+
+  if (sup->on_stats == NULL)
+    return;
+  /* The samples are fresh: this reads them, it asks neither the guest
+   * nor the VMM again. */
+  stats = bgr_engine_vm_stats (sup->engine, name, NULL, &error);
+  if (stats == NULL)
+    {
+      g_autofree char *msg = bgr_log_msg (error->message);
+      g_debug ("VM %s: no stats to announce: %s", name, msg);
+      return;
+    }
+  sup->on_stats (name, stats, sup->on_stats_data);
+}
+
+/* A guest sample; guest CPU use counts as activity. */
+static gboolean
 sample_guest (BgrEngine *engine, JsonObject *doc, const char *name)
 {
   g_autoptr (GError) error = NULL;
@@ -68,9 +92,11 @@ sample_guest (BgrEngine *engine, JsonObject *doc, const char *name)
     {
       g_autofree char *msg = bgr_log_msg (error->message); /* may quote the guest */
       g_debug ("VM %s: no guest stats: %s", name, msg);
+      return FALSE;
     }
-  else if (bgr_vm_samples_remember_guest (engine, name, s) >= ACTIVE_CPU_PERMILLE)
+  if (bgr_vm_samples_remember_guest (engine, name, s) >= ACTIVE_CPU_PERMILLE)
     bgr_vm_record_touch (engine, name);
+  return TRUE;
 }
 
 /* A VMM sample; network traffic counts as activity. */
@@ -84,8 +110,9 @@ sample_vmm (BgrEngine *engine, JsonObject *doc, const char *name)
 }
 
 static void
-supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_us)
+supervise_once (BgrEngineSupervisor *sup, gint64 *next_stats_us, gint64 *next_metrics_us)
 {
+  BgrEngine *engine = sup->engine;
   BgrConfig *config = bgr_engine_get_config (engine);
   gint64 stale_ms = bgr_config_get_duration_ms (config, "auto_stop_stale_after");
   gint64 stats_ms = bgr_config_get_duration_ms (config, "stats_poll_interval");
@@ -103,6 +130,7 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
     {
       JsonObject *doc = docs->pdata[i];
       g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
+      gboolean sampled;
 
       if (g_strcmp0 (bgr_record_str (doc, "state"), "running") != 0 || bgr_engine_vm_is_busy (engine, name))
         continue;
@@ -112,10 +140,13 @@ supervise_once (BgrEngine *engine, gint64 *next_stats_us, gint64 *next_metrics_u
           auto_stop (engine, name);
           continue;
         }
-      if (stats)
-        sample_guest (engine, doc, name);
+      sampled = stats && sample_guest (engine, doc, name);
       if (metrics)
         sample_vmm (engine, doc, name);
+      /* After the VMM sample: the stats announced reuse it rather than
+       * take one of their own (which would hide network activity). */
+      if (sampled)
+        announce (sup, name);
     }
 }
 
@@ -133,7 +164,7 @@ supervisor_thread (gpointer data)
       gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
       g_mutex_unlock (&sup->lock);
       if (worker)
-        supervise_once (sup->engine, &next_stats_us, &next_metrics_us);
+        supervise_once (sup, &next_stats_us, &next_metrics_us);
       else
         bgr_vm_reconcile_all (sup->engine);
       g_mutex_lock (&sup->lock);
@@ -145,11 +176,13 @@ supervisor_thread (gpointer data)
 }
 
 BgrEngineSupervisor *
-bgr_engine_supervisor_start (BgrEngine *engine)
+bgr_engine_supervisor_start (BgrEngine *engine, BgrEngineStatsFunc on_stats, gpointer data)
 {
   BgrEngineSupervisor *sup = g_new0 (BgrEngineSupervisor, 1);
 
   sup->engine = engine;
+  sup->on_stats = on_stats;
+  sup->on_stats_data = data;
   g_mutex_init (&sup->lock);
   g_cond_init (&sup->cond);
   /* The worker compares g_thread_self() with sup->worker: set it before
