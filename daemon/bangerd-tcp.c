@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bangerd: the Vm methods for terminals and TCP into the guest:
- * ExecTerminal, Proxy, AddForward, RemoveForward, ListForwards. */
+ * ExecTerminal, Acp, Proxy, AddForward, RemoveForward, ListForwards,
+ * PrepareSsh. */
 #include "config.h"
 
 #include <gio/gunixfdlist.h>
@@ -54,6 +55,30 @@ handle_exec_terminal (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd
   call = bgrd_long_call_begin (data, inv);
   ok = bgr_client_vm_exec (DAEMON (data)->client, NAME (inv), spec, &status,
                            bgrd_long_call_get_cancellable (call), &error);
+  bgrd_long_call_end (call);
+  for (int i = 0; i < 3; i++)
+    close (fds[i]);
+  if (!ok)
+    return bgrd_return_error (data, inv, error);
+  return bgrd_return (data, inv, g_variant_new ("(i)", status));
+}
+
+static gboolean
+handle_acp (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list, const char *cwd,
+            GVariant *in_h, GVariant *out_h, GVariant *err_h, gpointer data)
+{
+  GError *error = NULL;
+  GVariant *const handles[3] = { in_h, out_h, err_h };
+  int fds[3] = { -1, -1, -1 };
+  BgrdLongCall *call;
+  gint status = -1;
+  gboolean ok;
+
+  if (!take_handles (fd_list, handles, 3, fds, "Vm.Acp (stdin, stdout, stderr)", &error))
+    return bgrd_return_error (data, inv, error);
+  call = bgrd_long_call_begin (data, inv);
+  ok = bgr_client_vm_acp (DAEMON (data)->client, NAME (inv), *cwd != '\0' ? cwd : NULL, fds[0],
+                          fds[1], fds[2], &status, bgrd_long_call_get_cancellable (call), &error);
   bgrd_long_call_end (call);
   for (int i = 0; i < 3; i++)
     close (fds[i]);
@@ -139,6 +164,7 @@ void
 bgrd_connect_vm_tcp_handlers (Daemon *d, gpointer iface)
 {
   g_signal_connect (iface, "handle-exec-terminal", G_CALLBACK (handle_exec_terminal), d);
+  g_signal_connect (iface, "handle-acp", G_CALLBACK (handle_acp), d);
   g_signal_connect (iface, "handle-proxy", G_CALLBACK (handle_proxy), d);
   g_signal_connect (iface, "handle-add-forward", G_CALLBACK (handle_add_forward), d);
   g_signal_connect (iface, "handle-remove-forward", G_CALLBACK (handle_remove_forward), d);

@@ -346,84 +346,6 @@ dbus_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *
   return g_variant_get_data_as_bytes (data);
 }
 
-/* Appends @fd (or /dev/null for -1, opened with @flags) to @fds. */
-static gint
-append_fd (GUnixFDList *fds, int fd, int flags, GError **error)
-{
-  gint idx;
-  int opened = fd < 0 ? open ("/dev/null", flags | O_CLOEXEC) : -1;
-
-  idx = g_unix_fd_list_append (fds, fd >= 0 ? fd : opened, error);
-  if (opened >= 0)
-    close (opened);
-  return idx;
-}
-
-/* Vm.ExecTerminal: stdin, the terminal's output and the resize descriptor. */
-static gboolean
-dbus_vm_exec_terminal (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_status,
-                       GCancellable *cancellable, GError **error)
-{
-  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
-  g_autoptr (GVariant) reply = NULL;
-  int io[3], idx[3];
-  gint32 status;
-
-  bgr_exec_spec_get_stdio (spec, &io[0], &io[1], &io[2]);
-  io[2] = bgr_exec_spec_get_resize_fd (spec);
-  for (int i = 0; i < 3; i++)
-    if ((idx[i] = append_fd (fds, io[i], i == 1 ? O_WRONLY : O_RDONLY, error)) < 0)
-      return FALSE;
-  reply = call_object (SELF (b), &VM, name, "ExecTerminal",
-                       g_variant_new ("(@a{sv}hhh)", bgr_options_to_variant (BGR_OPTIONS (spec)),
-                                      idx[0], idx[1], idx[2]),
-                       fds, "(i)", NULL, cancellable, error);
-  if (reply == NULL)
-    return FALSE;
-  g_variant_get (reply, "(i)", &status);
-  *out_status = status;
-  return TRUE;
-}
-
-static gboolean
-dbus_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_status,
-              GCancellable *cancellable, GError **error)
-{
-  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
-  g_autoptr (GVariant) reply = NULL;
-  int want[3], idx[3];
-  gint32 status;
-
-  bgr_exec_spec_get_stdio (spec, &want[0], &want[1], &want[2]);
-  if (bgr_exec_spec_get_pty (spec))
-    return dbus_vm_exec_terminal (b, name, spec, out_status, cancellable, error);
-  /* A missing descriptor travels as /dev/null: EOF on stdin, output dropped. */
-  for (int i = 0; i < 3; i++)
-    {
-      int fd = want[i];
-      gboolean opened = FALSE;
-      if (fd < 0)
-        {
-          fd = open ("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-          opened = TRUE;
-        }
-      idx[i] = g_unix_fd_list_append (fds, fd, error);
-      if (opened)
-        close (fd);
-      if (idx[i] < 0)
-        return FALSE;
-    }
-  reply = call_object (SELF (b), &VM, name, "Exec",
-                       g_variant_new ("(@a{sv}hhh)", bgr_options_to_variant (BGR_OPTIONS (spec)),
-                                      idx[0], idx[1], idx[2]),
-                       fds, "(i)", NULL, cancellable, error);
-  if (reply == NULL)
-    return FALSE;
-  g_variant_get (reply, "(i)", &status);
-  *out_status = status;
-  return TRUE;
-}
-
 static GPtrArray *
 dbus_vm_ports (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
@@ -530,8 +452,8 @@ dbus_vm_proxy (BgrBackend *b, const char *name, const char *guest_address, guint
   g_autoptr (GVariant) reply = NULL;
   gint in_idx, out_idx;
 
-  if ((in_idx = append_fd (fds, in_fd, O_RDONLY, error)) < 0
-      || (out_idx = append_fd (fds, out_fd, O_WRONLY, error)) < 0)
+  if ((in_idx = dbus_append_fd (fds, in_fd, O_RDONLY, error)) < 0
+      || (out_idx = dbus_append_fd (fds, out_fd, O_WRONLY, error)) < 0)
     return FALSE;
   reply = call_object (SELF (b), &VM, name, "Proxy",
                        g_variant_new ("(sqhh)", OPT (guest_address), (guint16) MIN (port, 65535),
@@ -632,6 +554,7 @@ const BgrBackendVTable bgr_backend_dbus_vtable = {
   .vm_get = dbus_vm_get,
   .vm_logs = dbus_vm_logs,
   .vm_exec = dbus_vm_exec,
+  .vm_acp = dbus_vm_acp,
   .vm_proxy = dbus_vm_proxy,
   .vm_forward_add = dbus_vm_forward_add,
   .vm_forward_remove = dbus_vm_forward_remove,

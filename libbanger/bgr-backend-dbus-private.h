@@ -50,6 +50,16 @@ GVariant *call_vm (DBusBackend *self, const char *name, const char *method, GVar
                    GUnixFDList *fds, const char *reply_type, GCancellable *cancellable,
                    GError **error);
 
+/* Commands with passed descriptors (bgr-backend-dbus-exec.c). */
+/* Appends @fd, or /dev/null (opened with @flags) when it is -1, to @fds:
+ * its index, or -1. */
+int dbus_append_fd (GUnixFDList *fds, int fd, int flags, GError **error);
+gboolean dbus_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_status,
+                       GCancellable *cancellable, GError **error);
+gboolean dbus_vm_acp (BgrBackend *b, const char *name, const char *cwd, int stdin_fd,
+                      int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
+                      GError **error);
+
 /* Sessions (bgr-backend-dbus-sessions.c). */
 BgrVmSession *dbus_vm_session_start (BgrBackend *b, const char *vm, BgrSessionSpec *spec,
                                      GCancellable *cancellable, GError **error);

@@ -49,24 +49,6 @@ dbus_vm_session_list (BgrBackend *b, const char *vm, const char *session,
   return list;
 }
 
-/* Appends @fd, or /dev/null when it is -1, to @fds; its index or -1. */
-static int
-append_fd (GUnixFDList *fds, int fd, int flags, GError **error)
-{
-  int idx;
-  gboolean opened = FALSE;
-
-  if (fd < 0)
-    {
-      fd = open ("/dev/null", flags | O_CLOEXEC);
-      opened = TRUE;
-    }
-  idx = g_unix_fd_list_append (fds, fd, error);
-  if (opened)
-    close (fd);
-  return idx;
-}
-
 gboolean
 dbus_vm_session_logs (BgrBackend *b, const char *vm, const char *session, gint stream,
                       guint tail, gboolean follow, int fd, GCancellable *cancellable,
@@ -75,7 +57,7 @@ dbus_vm_session_logs (BgrBackend *b, const char *vm, const char *session, gint s
   g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
   g_autoptr (GVariant) reply = NULL;
   GVariantDict opts;
-  int idx = append_fd (fds, fd, O_WRONLY, error);
+  int idx = dbus_append_fd (fds, fd, O_WRONLY, error);
 
   if (idx < 0)
     return FALSE;
@@ -104,10 +86,10 @@ dbus_vm_session_attach (BgrBackend *b, const char *vm, const char *session, int 
   if (stdin_fd < 0 && !g_unix_open_pipe (idle, FD_CLOEXEC, error))
     return FALSE;
   /* A terminal attach passes its resize descriptor where stderr would be. */
-  if ((idx[0] = append_fd (fds, stdin_fd >= 0 ? stdin_fd : idle[0], O_RDONLY, error)) < 0
-      || (idx[1] = append_fd (fds, stdout_fd, O_WRONLY, error)) < 0
-      || (idx[2] = resize_fd >= 0 ? append_fd (fds, resize_fd, O_RDONLY, error)
-                                  : append_fd (fds, stderr_fd, O_WRONLY, error)) < 0)
+  if ((idx[0] = dbus_append_fd (fds, stdin_fd >= 0 ? stdin_fd : idle[0], O_RDONLY, error)) < 0
+      || (idx[1] = dbus_append_fd (fds, stdout_fd, O_WRONLY, error)) < 0
+      || (idx[2] = resize_fd >= 0 ? dbus_append_fd (fds, resize_fd, O_RDONLY, error)
+                                  : dbus_append_fd (fds, stderr_fd, O_WRONLY, error)) < 0)
     reply = NULL;
   else
     /* Cancelling asks bangerd to detach (the call's operation is

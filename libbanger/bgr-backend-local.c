@@ -295,6 +295,25 @@ local_vm_exec (BgrBackend *b, const char *name, BgrExecSpec *spec, gint *out_sta
                                       fds[0], fds[1], fds[2], out_status, cancellable, error);
 }
 
+/* $1: the working directory or empty. opencode's installer puts it in
+ * ~/.opencode/bin. */
+static const char ACP_SH[] =
+  "if [ -n \"$1\" ]; then cd \"$1\" || exit 1; elif [ -d \"$HOME/repo\" ]; then cd \"$HOME/repo\"; "
+  "else cd \"$HOME\"; fi; PATH=\"$HOME/.opencode/bin:$HOME/.local/bin:$PATH\"; "
+  "command -v opencode >/dev/null 2>&1 || { echo 'banger: opencode is not installed in the guest "
+  "(not in PATH, ~/.opencode/bin or ~/.local/bin)' >&2; exit 127; }; exec opencode acp";
+
+static gboolean
+local_vm_acp (BgrBackend *b, const char *name, const char *cwd, int stdin_fd, int stdout_fd,
+              int stderr_fd, gint *out_status, GCancellable *cancellable, GError **error)
+{
+  const char *argv[] = { "/bin/sh", "-c", ACP_SH, "sh", cwd != NULL ? cwd : "", NULL };
+  g_autoptr (BgrExecSpec) spec = bgr_exec_spec_new (argv);
+
+  bgr_exec_spec_set_stdio (spec, stdin_fd, stdout_fd, stderr_fd);
+  return local_vm_exec (b, name, spec, out_status, cancellable, error);
+}
+
 static gboolean
 local_vm_proxy (BgrBackend *b, const char *name, const char *guest_address, guint port, int in_fd,
                 int out_fd, GCancellable *cancellable, GError **error)
@@ -471,6 +490,7 @@ static const BgrBackendVTable local_vtable = {
   .vm_get = local_vm_get,
   .vm_logs = local_vm_logs,
   .vm_exec = local_vm_exec,
+  .vm_acp = local_vm_acp,
   .vm_proxy = local_vm_proxy,
   .vm_forward_add = local_vm_forward_add,
   .vm_forward_remove = local_vm_forward_remove,

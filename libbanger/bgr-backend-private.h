@@ -69,6 +69,10 @@ typedef struct {
                       GCancellable *cancellable, GError **error);
   gboolean (*vm_exec) (BgrBackend *backend, const char *name, BgrExecSpec *spec, gint *out_status,
                        GCancellable *cancellable, GError **error);
+  /* `opencode acp` in the guest on the descriptors; @cwd NULL: the default. */
+  gboolean (*vm_acp) (BgrBackend *backend, const char *name, const char *cwd, int stdin_fd,
+                      int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
+                      GError **error);
   GPtrArray *(*vm_ports) (BgrBackend *backend, const char *name, GCancellable *cancellable,
                           GError **error);
   BgrVmStats *(*vm_stats) (BgrBackend *backend, const char *name, GCancellable *cancellable,

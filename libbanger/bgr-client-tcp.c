@@ -238,14 +238,6 @@ bgr_client_vm_ssh_prepare (BgrClient *self, const char *name, guint port,
   return FINISH (VT (self)->vm_ssh_prepare (B (self), name, port, cancellable, error), error);
 }
 
-/* $1: the working directory or empty. opencode's installer puts it in
- * ~/.opencode/bin. */
-static const char ACP_SH[] =
-  "if [ -n \"$1\" ]; then cd \"$1\" || exit 1; elif [ -d \"$HOME/repo\" ]; then cd \"$HOME/repo\"; "
-  "else cd \"$HOME\"; fi; PATH=\"$HOME/.opencode/bin:$HOME/.local/bin:$PATH\"; "
-  "command -v opencode >/dev/null 2>&1 || { echo 'banger: opencode is not installed in the guest "
-  "(not in PATH, ~/.opencode/bin or ~/.local/bin)' >&2; exit 127; }; exec opencode acp";
-
 /**
  * bgr_client_vm_acp:
  * @self: a #BgrClient
@@ -261,8 +253,7 @@ static const char ACP_SH[] =
  *
  * Runs `opencode acp` (the Agent Client Protocol on stdio) in the guest,
  * found in PATH, ~/.opencode/bin or ~/.local/bin (exit status 127 with a
- * message on @stderr_fd when it is in none). It is bgr_client_vm_exec() of
- * a small `sh -c` script (over D-Bus: Vm.Exec).
+ * message on @stderr_fd when it is in none). Over D-Bus: Vm.Acp.
  *
  * Returns: %TRUE when it ran (whatever its status)
  * Since: 0.2
@@ -272,8 +263,7 @@ bgr_client_vm_acp (BgrClient *self, const char *name, const char *cwd, int stdin
                    int stdout_fd, int stderr_fd, gint *out_status, GCancellable *cancellable,
                    GError **error)
 {
-  const char *argv[] = { "/bin/sh", "-c", ACP_SH, "sh", cwd != NULL ? cwd : "", NULL };
-  g_autoptr (BgrExecSpec) spec = NULL;
+  gint status = -1;
 
   CHECK_CLIENT (self, error, FALSE);
   if (cwd != NULL && !g_path_is_absolute (cwd))
@@ -282,7 +272,14 @@ bgr_client_vm_acp (BgrClient *self, const char *name, const char *cwd, int stdin
                    "the working directory '%s' is not an absolute path", cwd);
       return FALSE;
     }
-  spec = bgr_exec_spec_new (argv);
-  bgr_exec_spec_set_stdio (spec, stdin_fd, stdout_fd, stderr_fd);
-  return bgr_client_vm_exec (self, name, spec, out_status, cancellable, error);
+  if (!check_name ("VM", name, error)
+      || !VT (self)->vm_acp (B (self), name, cwd, stdin_fd, stdout_fd, stderr_fd, &status,
+                             cancellable, error))
+    {
+      FINISH (NULL, error);
+      return FALSE;
+    }
+  if (out_status != NULL)
+    *out_status = status;
+  return TRUE;
 }

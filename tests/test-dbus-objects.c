@@ -1525,6 +1525,7 @@ test_client_against_xml (void)
     bgr_exec_spec_set_pty (espec, TRUE);
     CHECK (V ("ExecTerminal"), bgr_client_vm_exec (c, "x", espec, &status, NULL, error));
     bgr_exec_spec_set_pty (espec, FALSE);
+    CHECK (V ("Acp"), bgr_client_vm_acp (c, "x", "/root", -1, -1, -1, &status, NULL, error));
     CHECK (V ("Proxy"), bgr_client_vm_proxy (c, "x", NULL, 22, -1, -1, NULL, error));
     CHECK (V ("AddForward"), { BgrVmForward *fw = bgr_client_vm_forward_add (c, "x", NULL, 8080, 80, NULL, error); g_clear_object (&fw); });
     CHECK (V ("RemoveForward"), bgr_client_vm_forward_remove (c, "x", "::1", 8080, NULL, error));
