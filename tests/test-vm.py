@@ -7,7 +7,10 @@ configured on the machine's own network and every process dies with it.
 
 What a user would check: create -> ready -> exec -> stop -> start -> exec ->
 delete; the guest answers ping and TCP over the bridge (from the host; not from another VM); NAME.vm resolves;
-two VMs get different addresses; kill -9 of bangerd loses nothing, even 1.5 s
+two VMs get different addresses; ssh into the guest's real sshd (vm ssh
+over the bridge and on a VM made with --network none, plain ssh to NAME.vm)
+and a session in a real guest (vm_ssh.py; the image carries Debian's sshd,
+vm_sshd.py); kill -9 of bangerd loses nothing, even 1.5 s
 into a create (the next bangerd finishes the boot); a VMM that
 died while bangerd was down shows as stopped with the reason; bad input
 gives clear errors and changes nothing.
@@ -31,6 +34,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm_workspace  # noqa: E402 - the main flow's check, kept beside this file
+import vm_ssh  # noqa: E402 - ssh and sessions in a real guest
+import vm_sshd  # noqa: E402 - Debian's sshd for the test image
 
 SKIP = 77
 
@@ -190,6 +195,8 @@ def make_rootfs():
     with open(os.path.join(tree, "etc/os-release"), "w") as f:
         f.write('PRETTY_NAME="banger test busybox"\nID=bangertest\nVERSION_ID=1\n')
     vm_workspace.add_git(tree)
+    if vm_sshd.missing() is None:
+        vm_sshd.add_sshd(tree)
     image = os.path.join(work, "rootfs.ext4")
     subprocess.run(["truncate", "-s", "96M", image], check=True)
     subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
@@ -255,6 +262,8 @@ def main():
                      "invalid --vcpus \"0\"", 2)
         expect_error(["vm", "create", "--name", "ok1", "--image", "bb", "--disk-size", "1M"],
                      "smaller than image")
+        expect_error(["vm", "create", "--name", "ok1", "--image", "bb", "--network", "wifi"],
+                     "\"wifi\" is not bridge or none")
         expect_error(["vm", "show", "ghost"], "no VM named 'ghost'")
         expect_error(["vm", "exec", "ghost", "--", "true"], "no VM named 'ghost'")
         assert jrun("vm", "list") == [], "bad input left a VM behind"
@@ -342,6 +351,27 @@ def main():
             assert time.monotonic() < deadline, "alpha.vm does not resolve to " + ip
             time.sleep(0.1)
         assert dns_query("10.77.0.1", "nobody.vm") is None
+
+    @case
+    def ssh_into_bridged_vm():
+        if vm_sshd.missing():
+            raise Skip(vm_sshd.missing())
+        vm_ssh.ssh_into_bridged_vm(run, jrun, env, CLI, work, os.path.join(work, "tree"), "alpha",
+                                   "10.77.0.1")
+
+    @case
+    def session_in_real_guest():
+        vm_ssh.session_in_real_guest(run, jrun, "alpha")
+
+    @case
+    def ssh_without_network():
+        if vm_sshd.missing():
+            raise Skip(vm_sshd.missing())
+        try:
+            vm_ssh.ssh_without_network(run, jrun, env, CLI, "nonet")
+            vm_ssh.without_sshd_is_a_clear_error(run, jrun, env, CLI, "nonet")
+        finally:
+            run("vm", "delete", "--force", "nonet", check=False)
 
     @case
     def two_vms_get_different_addresses():
@@ -588,8 +618,10 @@ def main():
         except banger.BangerError as e:
             assert e.code == banger.ErrorCode.INVALID_ARGUMENT and "memory-mb" in e.message, e
         phases = []
-        vm = client.vm_create("pyvm", image="bb", memory_mib=256, progress=phases.append)
+        vm = client.vm_create("pyvm", image="bb", memory_mib=256, network="none",
+                              progress=phases.append)
         assert vm["state"] == "running" and vm["memory_mib"] == 256, vm
+        assert vm["network"].startswith("none") and not vm.get("ip"), vm
         # The daemon sends at most one update per 100 ms per phase: the steps
         # seen only grow, and the boot ends on its last step.
         steps = [p.done for p in phases]
