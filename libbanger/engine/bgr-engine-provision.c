@@ -168,8 +168,10 @@ setup_ssh (JsonObject *doc, BgrAgentConn *conn, const char *pubkey_path, guint p
   if (guest_sh (conn, START_SSHD_SH, port_s, fake ? "check" : "start", NULL, &status, cancellable,
                 NULL) && status == 0 && !fake)
     {
+      /* sshd listens only after it daemonized: wait, so that a create
+       * or start returns with ssh ready. */
       gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-      while (need_server && !port_listens (conn, port, cancellable)
+      while (!port_listens (conn, port, cancellable)
              && g_get_monotonic_time () < deadline && !g_cancellable_is_cancelled (cancellable))
         g_usleep (100000);
       return TRUE;
