@@ -26,7 +26,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm_workspace  # noqa: E402 - the main flow's check, kept beside this file
 import vm_ssh  # noqa: E402 - ssh and sessions in a real guest
 import vm_sshd  # noqa: E402 - Debian's sshd for the test image
+from vm_dns import dns_query  # noqa: E402
 
 SKIP = 77
 
@@ -203,38 +203,6 @@ def make_rootfs():
     return image
 
 
-def dns_query(server, name):
-    """A hand-made DNS A query; returns the addresses, or None on NXDOMAIN."""
-    q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", 1, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
-    s.sendto(q, (server, 53))
-    data, _ = s.recvfrom(512)
-    s.close()
-    rcode = data[3] & 0x0F
-    if rcode == 3:
-        return None
-    ancount = struct.unpack(">H", data[6:8])[0]
-    pos = len(q)
-    addrs = []
-    for _ in range(ancount):
-        if data[pos] & 0xC0:
-            pos += 2
-        else:
-            while data[pos]:
-                pos += data[pos] + 1
-            pos += 1
-        rtype, _cls, _ttl, rdlen = struct.unpack(">HHIH", data[pos:pos + 10])
-        pos += 10
-        if rtype == 1:
-            addrs.append(socket.inet_ntoa(data[pos:pos + 4]))
-        pos += rdlen
-    return addrs
-
-
 def main():
     global bus
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -354,10 +322,7 @@ def main():
 
     @case
     def ssh_into_bridged_vm():
-        if vm_sshd.missing():
-            raise Skip(vm_sshd.missing())
-        vm_ssh.ssh_into_bridged_vm(run, jrun, env, CLI, work, os.path.join(work, "tree"), "alpha",
-                                   "10.77.0.1")
+        vm_ssh.ssh_into_bridged_vm(run, jrun, env, CLI, work, Skip, "alpha", "10.77.0.1")
 
     @case
     def session_in_real_guest():
@@ -365,13 +330,7 @@ def main():
 
     @case
     def ssh_without_network():
-        if vm_sshd.missing():
-            raise Skip(vm_sshd.missing())
-        try:
-            vm_ssh.ssh_without_network(run, jrun, env, CLI, "nonet")
-            vm_ssh.without_sshd_is_a_clear_error(run, jrun, env, CLI, "nonet")
-        finally:
-            run("vm", "delete", "--force", "nonet", check=False)
+        vm_ssh.ssh_without_network(run, jrun, env, CLI, Skip, "nonet")
 
     @case
     def two_vms_get_different_addresses():

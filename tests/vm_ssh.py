@@ -45,7 +45,10 @@ def check_key_and_server(run, jrun, name, pub):
     assert ports[0]["process"] == "sshd", ports
 
 
-def ssh_into_bridged_vm(run, jrun, env, CLI, work, tree, name, dns_server):
+def ssh_into_bridged_vm(run, jrun, env, CLI, work, Skip, name, dns_server):
+    if vm_sshd.missing():
+        raise Skip(vm_sshd.missing())
+    tree = os.path.join(work, "tree")
     vm = jrun("vm", "show", name)
     # Nothing asked for a key before: creating the VM made it.
     key = os.path.join(env["XDG_CONFIG_HOME"], "banger", "ssh", "id_ed25519")
@@ -110,7 +113,18 @@ def session_in_real_guest(run, jrun, name):
     assert len(ticks()) == n, "the stopped session still writes"
 
 
-def ssh_without_network(run, jrun, env, CLI, name):
+def ssh_without_network(run, jrun, env, CLI, Skip, name):
+    """On a new VM NAME created with --network none, deleted at the end."""
+    if vm_sshd.missing():
+        raise Skip(vm_sshd.missing())
+    try:
+        network_off_vm(run, jrun, env, CLI, name)
+        without_sshd_is_a_clear_error(run, jrun, env, CLI, name)
+    finally:
+        run("vm", "delete", "--force", name, check=False)
+
+
+def network_off_vm(run, jrun, env, CLI, name):
     vm = jrun("vm", "create", "--name", name, "--image", "bb", "--network", "none")
     assert vm["network"].startswith("none") and not vm.get("ip"), vm
     p = run("vm", "exec", name, "--", "sh", "-c", "ls /sys/class/net")
