@@ -238,17 +238,35 @@ undo_create (BgrEngine *engine, JsonObject *doc, const char *name)
   bgr_engine_unlock (engine);
 }
 
+static BgrVm *create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
+                         gpointer pre_boot_data, gboolean provision, BgrOperation *op,
+                         GCancellable *cancellable, GError **error);
+
 BgrVm *
 bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
                       GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_create_vm_with (engine, spec, NULL, NULL, op, cancellable, error);
+  return create_vm (engine, spec, NULL, NULL, TRUE, op, cancellable, error);
 }
 
 BgrVm *
 bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
                            gpointer pre_boot_data, BgrOperation *op, GCancellable *cancellable,
                            GError **error)
+{
+  return create_vm (engine, spec, pre_boot, pre_boot_data, TRUE, op, cancellable, error);
+}
+
+BgrVm *
+bgr_engine_create_build_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
+                            GCancellable *cancellable, GError **error)
+{
+  return create_vm (engine, spec, NULL, NULL, FALSE, op, cancellable, error);
+}
+
+static BgrVm *
+create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot, gpointer pre_boot_data,
+           gboolean provision, BgrOperation *op, GCancellable *cancellable, GError **error)
 {
   const char *name = bgr_vm_spec_get_name (spec);
   const char *image = bgr_vm_spec_get_image (spec);
@@ -284,6 +302,8 @@ bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc 
   /* Kept for every boot (bgr_engine_vm_network_prepare()). */
   if (g_strcmp0 (bgr_vm_spec_get_network (spec), "none") == 0)
     json_object_set_boolean_member (doc, "network_off", TRUE);
+  if (!provision)
+    json_object_set_boolean_member (doc, "no_provision", TRUE);
   if (!prepare (engine, doc, img, disk_size, work_size, n_steps, op, cancellable, &local)
       || (pre_boot != NULL
           && !pre_boot (bgr_record_str (doc, "rootfs"), bgr_record_str (doc, "work_disk"),

@@ -12,6 +12,9 @@
  *   one and nothing listens on port 22 yet (not on the fake VMM, whose
  *   "guest" is this host).
  *
+ * Not for image build's VM (record member no_provision): the new image
+ * would keep all of it.
+ *
  * bgr_engine_vm_ssh_prepare() does the SSH part on demand for `vm ssh`,
  * creating the key first and saying clearly when the guest has no server. */
 #include "config.h"
@@ -199,7 +202,7 @@ bgr_vm_provision (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable)
   g_autoptr (GError) error = NULL;
   g_autofree char *key = NULL, *pub = NULL;
 
-  if (conn == NULL)
+  if (conn == NULL || json_object_has_member (doc, "no_provision"))
     return;
   if (g_strcmp0 (bgr_config_get_string (config, "sync_auth_files"), "false") != 0)
     sync_auth_files (name, conn, cancellable);
