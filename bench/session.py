@@ -27,6 +27,7 @@ guest).
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -152,6 +153,7 @@ def main():
         client.close()
     b.run("vm", "delete", "--force", "s", check=False)
     boot.reap_orphans()
+    shutil.rmtree(work, ignore_errors=True)  # its images: some 400 MB
     med = statistics.median
     res["exec_api_median_ms"] = med(res["exec_api_s"]) * 1000
     res["exec_cli_median_ms"] = med(res["exec_cli_s"]) * 1000
