@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Applies the kernel command line's ip= argument when the kernel did not
+/* Brings up loopback, and applies the kernel command line's ip= argument
+ * when the kernel did not
  * (Debian's cloud kernel is built without CONFIG_IP_PNP): address, netmask,
  * default route and hostname of the named interface, with plain ioctls so
  * that no tool has to exist in the guest. Format (nfsroot.rst):
@@ -15,6 +16,7 @@
 #include <net/route.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "banger-agent-net.h"
+#include "bgr-agent-proto.h"
 
 static void say(const char *fmt, const char *a, const char *b, const char *c)
 {
@@ -86,6 +89,13 @@ void agent_configure_network(void)
     int fd, s, n;
     ssize_t len;
 
+    /* Loopback first, with or without a network: services in the guest
+     * (sshd for `vm ssh`, anything `vm proxy` reaches) listen on it. */
+    s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s >= 0) {
+        bring_up(s, "lo");
+        close(s);
+    }
     fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -107,7 +117,6 @@ void agent_configure_network(void)
     s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return;
-    bring_up(s, "lo");
     /* The driver may still be probing: wait for the interface (5 s). */
     for (int i = 0; i < 500 && if_nametoindex(ifname) == 0; i++) {
         struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -151,4 +160,47 @@ void agent_configure_network(void)
             sethostname(f[4], strlen(f[4]));
     }
     say("%s: %s (gateway %s) from ip=", ifname, f[0], *f[2] ? f[2] : "none");
+}
+
+/* A DNS label, as banger names VMs: 1-63 of A-Z a-z 0-9 and '-'. */
+static int valid_label(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-'))
+            return 0;
+    return 1;
+}
+
+void agent_set_hostname(void)
+{
+    const char *name = getenv(BGR_AGENT_HOSTNAME_ENV);
+    char line[72], cur[72] = "";
+    ssize_t len = 0;
+    int fd;
+
+    if (!name || !valid_label(name))
+        return;
+    if (sethostname(name, strlen(name)) < 0)
+        say("cannot set the hostname %s: %s%s", name, strerror(errno), "");
+    /* The image's init may set the hostname from /etc/hostname (systemd
+     * does): it has to say the same. Rewritten only when it differs. */
+    snprintf(line, sizeof line, "%s\n", name);
+    fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        len = read(fd, cur, sizeof cur - 1);
+        close(fd);
+    }
+    if (len != (ssize_t)strlen(line) || memcmp(cur, line, (size_t)len) != 0) {
+        fd = open("/etc/hostname", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+            say("cannot write /etc/hostname: %s%s%s", strerror(errno), "", "");
+        if (fd >= 0)
+            close(fd);
+    }
+    unsetenv(BGR_AGENT_HOSTNAME_ENV);
 }

@@ -244,6 +244,7 @@ int main(int argc, char **argv)
     if (getpid() == 1) {
         pid_t pid;
         agent_mount_work_disk(); /* before the init: it sees /root on the work disk */
+        agent_set_hostname();
         pid = fork();
         if (pid != 0) {
             if (pid < 0)

@@ -191,11 +191,12 @@ def start_bench(script, kernel_deb):
     sh(["ip", "link", "set", "lo", "up"])
 
 
-def busybox_engine(d, bridge, subnet, kernel_deb, extra="", tree_parent=None):
+def busybox_engine(d, bridge, subnet, kernel_deb, extra="", tree_parent=None, add=None):
     """A private engine in D (state, cache, banger.toml; QEMU under TCG,
     bridge BRIDGE on 10.SUBNET.0.0/24, no web UI, plus the EXTRA config
     lines) with Debian's cloud kernel imported and a busybox image "bb"
-    registered (its tree made once under TREE_PARENT, default D)."""
+    registered (its tree made once under TREE_PARENT, default D, and given
+    to ADD, when set, to put more into it)."""
     os.makedirs(os.path.join(d, "state"))
     cfg = os.path.join(d, "banger.toml")
     with open(cfg, "w") as f:
@@ -209,6 +210,8 @@ def busybox_engine(d, bridge, subnet, kernel_deb, extra="", tree_parent=None):
     tree = os.path.join(tree_parent, "tree")
     if not os.path.isdir(tree):
         make_tree(tree_parent)
+        if add is not None:
+            add(tree)
     base = os.path.join(d, "bb.ext4")
     mkfs(tree, base, 64 << 20)
     b.run("image", "register", "--name", "bb", "--rootfs", base, "--kernel-ref", "cloud")

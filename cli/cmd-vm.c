@@ -8,7 +8,7 @@
 #include "banger-cli.h"
 
 static char *opt_name, *opt_image, *opt_vcpus, *opt_memory, *opt_disk_size, *opt_work_size,
-  *opt_cmdline_append;
+  *opt_cmdline_append, *opt_network;
 
 const GOptionEntry banger_vm_create_options[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
@@ -26,6 +26,9 @@ const GOptionEntry banger_vm_create_options[] = {
     "image's work-seed when larger)", "SIZE" },
   { "cmdline-append", 0, 0, G_OPTION_ARG_STRING, &opt_cmdline_append,
     "Add these arguments to the guest kernel's command line (kept for every boot)", "ARGS" },
+  { "network", 0, 0, G_OPTION_ARG_STRING, &opt_network,
+    "bridge (default) or none: no network device; the agent, vm proxy and vm ssh still "
+    "reach the guest", "MODE" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -163,6 +166,7 @@ banger_cmd_vm_create (BangerInvocation *inv, int *exit_status, GError **error)
   if (work > 0)
     bgr_vm_spec_set_work_size (spec, work);
   bgr_vm_spec_set_cmdline_append (spec, opt_cmdline_append);
+  bgr_vm_spec_set_network (spec, opt_network);
   p = banger_progress_new (BANGER_PROGRESS_STEPS, name, tty);
   vm = bgr_client_vm_create (client, spec, banger_progress_get_operation (p), NULL, error);
   elapsed = banger_progress_elapsed (p);

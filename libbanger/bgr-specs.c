@@ -52,6 +52,7 @@ static const BgrOptionKey vm_spec_keys[] = {
   { "disk-size", "t" },
   { "work-size", "t" },
   { "cmdline-append", "s" },
+  { "network", "s" },
   { NULL, NULL },
 };
 
@@ -81,6 +82,7 @@ NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, memory_mib, "memory-mib", guint64, uint64
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, disk_size, "disk-size", guint64, uint64)
 NUMBER_OPTION (BgrVmSpec, bgr_vm_spec, work_size, "work-size", guint64, uint64)
 STRING_OPTION (BgrVmSpec, bgr_vm_spec, cmdline_append, "cmdline-append")
+STRING_OPTION (BgrVmSpec, bgr_vm_spec, network, "network")
 
 /* ---- BgrPullOptions ----------------------------------------------------- */
 

@@ -10,7 +10,7 @@ PACKAGES="
   dbus-daemon dbus-bin
   python3 python3-pytest python3-yaml busybox-static debootstrap
   chromium chromium-driver python3-selenium
-  git openssh-client iproute2 nftables dnsmasq-base
+  git openssh-client openssh-server iproute2 nftables dnsmasq-base
   qemu-system-x86
   docker-registry skopeo umoci apache2-utils
   clang libclang-rt-14-dev

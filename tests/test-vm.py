@@ -7,7 +7,10 @@ configured on the machine's own network and every process dies with it.
 
 What a user would check: create -> ready -> exec -> stop -> start -> exec ->
 delete; the guest answers ping and TCP over the bridge (from the host; not from another VM); NAME.vm resolves;
-two VMs get different addresses; kill -9 of bangerd loses nothing, even 1.5 s
+two VMs get different addresses; ssh into the guest's real sshd (vm ssh
+over the bridge and on a VM made with --network none, plain ssh to NAME.vm)
+and a session in a real guest (vm_ssh.py; the image carries Debian's sshd,
+vm_sshd.py); kill -9 of bangerd loses nothing, even 1.5 s
 into a create (the next bangerd finishes the boot); a VMM that
 died while bangerd was down shows as stopped with the reason; bad input
 gives clear errors and changes nothing.
@@ -23,7 +26,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm_workspace  # noqa: E402 - the main flow's check, kept beside this file
+import vm_ssh  # noqa: E402 - ssh and sessions in a real guest
+import vm_sshd  # noqa: E402 - Debian's sshd for the test image
+from vm_dns import dns_query  # noqa: E402
 
 SKIP = 77
 
@@ -190,42 +195,12 @@ def make_rootfs():
     with open(os.path.join(tree, "etc/os-release"), "w") as f:
         f.write('PRETTY_NAME="banger test busybox"\nID=bangertest\nVERSION_ID=1\n')
     vm_workspace.add_git(tree)
+    if vm_sshd.missing() is None:
+        vm_sshd.add_sshd(tree)
     image = os.path.join(work, "rootfs.ext4")
     subprocess.run(["truncate", "-s", "96M", image], check=True)
     subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
     return image
-
-
-def dns_query(server, name):
-    """A hand-made DNS A query; returns the addresses, or None on NXDOMAIN."""
-    q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", 1, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
-    s.sendto(q, (server, 53))
-    data, _ = s.recvfrom(512)
-    s.close()
-    rcode = data[3] & 0x0F
-    if rcode == 3:
-        return None
-    ancount = struct.unpack(">H", data[6:8])[0]
-    pos = len(q)
-    addrs = []
-    for _ in range(ancount):
-        if data[pos] & 0xC0:
-            pos += 2
-        else:
-            while data[pos]:
-                pos += data[pos] + 1
-            pos += 1
-        rtype, _cls, _ttl, rdlen = struct.unpack(">HHIH", data[pos:pos + 10])
-        pos += 10
-        if rtype == 1:
-            addrs.append(socket.inet_ntoa(data[pos:pos + 4]))
-        pos += rdlen
-    return addrs
 
 
 def main():
@@ -255,6 +230,8 @@ def main():
                      "invalid --vcpus \"0\"", 2)
         expect_error(["vm", "create", "--name", "ok1", "--image", "bb", "--disk-size", "1M"],
                      "smaller than image")
+        expect_error(["vm", "create", "--name", "ok1", "--image", "bb", "--network", "wifi"],
+                     "\"wifi\" is not bridge or none")
         expect_error(["vm", "show", "ghost"], "no VM named 'ghost'")
         expect_error(["vm", "exec", "ghost", "--", "true"], "no VM named 'ghost'")
         assert jrun("vm", "list") == [], "bad input left a VM behind"
@@ -344,6 +321,18 @@ def main():
         assert dns_query("10.77.0.1", "nobody.vm") is None
 
     @case
+    def ssh_into_bridged_vm():
+        vm_ssh.ssh_into_bridged_vm(run, jrun, env, CLI, work, Skip, "alpha", "10.77.0.1")
+
+    @case
+    def session_in_real_guest():
+        vm_ssh.session_in_real_guest(run, jrun, "alpha")
+
+    @case
+    def ssh_without_network():
+        vm_ssh.ssh_without_network(run, jrun, env, CLI, Skip, "nonet")
+
+    @case
     def two_vms_get_different_addresses():
         beta = jrun("vm", "create", "--name", "beta", "--image", "bb", "--disk-size", "512M",
                     "--vcpus", "2", "--memory", "256M")
@@ -418,13 +407,15 @@ def main():
 
     @case
     def image_build_keeps_what_the_steps_did():
+        # The build VM gets no key, logins or sshd from banger: the image would keep them.
         img = jrun("image", "build", "bbuilt", "--from", "bb",
+                   "--run", "test ! -e /root/.ssh && ! test -e /run/sshd.pid",
                    "--run", "echo built-by-banger > /etc/built-marker",
                    "--run", "mkdir -p /opt/tool && echo step-two-output")
         assert img["source"] == "built" and img["managed"], img
         with open(img["build_log"]) as f:
             log_text = f.read()
-        assert "step 2/2" in log_text and "step-two-output" in log_text, log_text
+        assert "step 3/3" in log_text and "step-two-output" in log_text, log_text
         vm = jrun("vm", "create", "--name", "fromb", "--image", "bbuilt")
         assert vm["state"] == "running", vm
         p = run("vm", "exec", "fromb", "--", "sh", "-c", "cat /etc/built-marker; test -d /opt/tool")
@@ -588,8 +579,10 @@ def main():
         except banger.BangerError as e:
             assert e.code == banger.ErrorCode.INVALID_ARGUMENT and "memory-mb" in e.message, e
         phases = []
-        vm = client.vm_create("pyvm", image="bb", memory_mib=256, progress=phases.append)
+        vm = client.vm_create("pyvm", image="bb", memory_mib=256, network="none",
+                              progress=phases.append)
         assert vm["state"] == "running" and vm["memory_mib"] == 256, vm
+        assert vm["network"].startswith("none") and not vm.get("ip"), vm
         # The daemon sends at most one update per 100 ms per phase: the steps
         # seen only grow, and the boot ends on its last step.
         steps = [p.done for p in phases]

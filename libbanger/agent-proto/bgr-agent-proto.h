@@ -45,6 +45,10 @@ extern "C" {
  * device when the VM has one: the agent mounts it on /root before the
  * image's init runs (docs/vms.md, "What lives where"). */
 #define BGR_AGENT_WORK_ENV "banger_work"
+/* Set (kernel command line, then init's environment) to the VM's name: the
+ * agent makes it the guest's hostname and /etc/hostname before the image's
+ * init runs (docs/vms.md, "Hostname"). */
+#define BGR_AGENT_HOSTNAME_ENV "banger_hostname"
 /* A file of this name at the top of the work disk: the host wrote into a
  * fresh work disk before the boot (vm run's workspace); the agent still
  * copies the image's /root onto it as onto an empty one, then removes it. */

@@ -211,12 +211,14 @@ boot_cmdline (JsonObject *doc, const char *driver_name, gboolean kvm)
    * /root before the image's init runs. Without a dot the kernel hands the
    * parameter to init as an environment variable (BGR_AGENT_WORK_ENV). */
   const char *work = bgr_record_str (doc, "work_disk") != NULL ? " " BGR_AGENT_WORK_ENV "=/dev/vdb" : "";
+  /* The agent makes the VM's name (a DNS label) the guest's hostname. */
+  const char *name = bgr_record_str (doc, "name");
 
   /* Firecracker adds "root=/dev/vda rw" for its root drive itself. */
   return g_strdup_printf ("console=ttyS0 reboot=k panic=-1 %srootfstype=ext4 "
-                          "init=%s%s%s%s%s%s%s%s",
+                          "init=%s%s %s=%s%s%s%s%s%s%s",
                           g_str_equal (driver_name, "firecracker") ? "" : "root=/dev/vda rw ",
-                          BGR_AGENT_GUEST_PATH, work, tsc,
+                          BGR_AGENT_GUEST_PATH, work, BGR_AGENT_HOSTNAME_ENV, name, tsc,
                           g_str_equal (driver_name, "firecracker") ? " pci=off" : "",
                           ip_arg != NULL ? " " : "", ip_arg != NULL ? ip_arg : "",
                           extra != NULL ? " " : "", extra != NULL ? extra : "");

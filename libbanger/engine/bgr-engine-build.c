@@ -85,7 +85,7 @@ boot_vm (Build *b, BgrBuildOptions *o, GError **error)
   if (bgr_build_options_get_disk_size (o) != 0)
     bgr_vm_spec_set_disk_size (spec, bgr_build_options_get_disk_size (o));
   b->vm = g_strdup (vm_name);
-  vm = bgr_engine_create_vm (b->engine, spec, b->op, b->cancellable, error);
+  vm = bgr_engine_create_build_vm (b->engine, spec, b->op, b->cancellable, error);
   if (vm == NULL)
     {
       g_prefix_error (error, "cannot boot the build VM: ");

@@ -8,6 +8,7 @@
 
 #include "bgr-crash-private.h"
 #include "bgr-error-private.h"
+#include "bgr-escape-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-boot-private.h"
@@ -70,6 +71,22 @@ check_image (BgrVmSpec *spec, GError **error)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
                    "option 'image' must not be empty (leave it unset for the default image)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Option 'network': unset or "bridge", or "none". */
+static gboolean
+check_network (BgrVmSpec *spec, GError **error)
+{
+  const char *network = bgr_vm_spec_get_network (spec);
+
+  if (network != NULL && !g_str_equal (network, "bridge") && !g_str_equal (network, "none"))
+    {
+      g_autofree char *shown = bgr_escape (network, 100, BGR_ESCAPE_DEFAULT);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                   "option 'network': \"%s\" is not bridge or none", shown);
       return FALSE;
     }
   return TRUE;
@@ -221,17 +238,35 @@ undo_create (BgrEngine *engine, JsonObject *doc, const char *name)
   bgr_engine_unlock (engine);
 }
 
+static BgrVm *create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
+                         gpointer pre_boot_data, gboolean provision, BgrOperation *op,
+                         GCancellable *cancellable, GError **error);
+
 BgrVm *
 bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
                       GCancellable *cancellable, GError **error)
 {
-  return bgr_engine_create_vm_with (engine, spec, NULL, NULL, op, cancellable, error);
+  return create_vm (engine, spec, NULL, NULL, TRUE, op, cancellable, error);
 }
 
 BgrVm *
 bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
                            gpointer pre_boot_data, BgrOperation *op, GCancellable *cancellable,
                            GError **error)
+{
+  return create_vm (engine, spec, pre_boot, pre_boot_data, TRUE, op, cancellable, error);
+}
+
+BgrVm *
+bgr_engine_create_build_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
+                            GCancellable *cancellable, GError **error)
+{
+  return create_vm (engine, spec, NULL, NULL, FALSE, op, cancellable, error);
+}
+
+static BgrVm *
+create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot, gpointer pre_boot_data,
+           gboolean provision, BgrOperation *op, GCancellable *cancellable, GError **error)
 {
   const char *name = bgr_vm_spec_get_name (spec);
   const char *image = bgr_vm_spec_get_image (spec);
@@ -247,7 +282,7 @@ bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc 
 
   /* 0 is documented as "unset" for the numbers (bgr-options.h); an image
    * given as "" is refused, never read as the default one. */
-  if (!check_image (spec, error))
+  if (!check_image (spec, error) || !check_network (spec, error))
     return NULL;
   if (image == NULL)
     image = bgr_config_get_string (bgr_engine_get_config (engine), "default_image_name");
@@ -264,6 +299,11 @@ bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc 
   doc = new_record (engine, name, image, img, vcpus, memory_mib);
   if (bgr_vm_spec_get_cmdline_append (spec) != NULL)
     json_object_set_string_member (doc, "cmdline_append", bgr_vm_spec_get_cmdline_append (spec));
+  /* Kept for every boot (bgr_engine_vm_network_prepare()). */
+  if (g_strcmp0 (bgr_vm_spec_get_network (spec), "none") == 0)
+    json_object_set_boolean_member (doc, "network_off", TRUE);
+  if (!provision)
+    json_object_set_boolean_member (doc, "no_provision", TRUE);
   if (!prepare (engine, doc, img, disk_size, work_size, n_steps, op, cancellable, &local)
       || (pre_boot != NULL
           && !pre_boot (bgr_record_str (doc, "rootfs"), bgr_record_str (doc, "work_disk"),

@@ -82,6 +82,10 @@ typedef gboolean (*BgrVmPreBootFunc) (const char *rootfs, const char *work_disk,
 BgrVm *bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
                                   gpointer pre_boot_data, BgrOperation *op,
                                   GCancellable *cancellable, GError **error);
+/* image build's VM: nothing is put into it at boot (bgr_vm_provision: no
+ * logins, key or sshd), since the new image would keep it. */
+BgrVm *bgr_engine_create_build_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
+                                   GCancellable *cancellable, GError **error);
 BgrVm *bgr_engine_start_vm (BgrEngine *engine, const char *name, BgrOperation *op,
                             GCancellable *cancellable, GError **error);
 BgrVm *bgr_engine_stop_vm (BgrEngine *engine, const char *name, GCancellable *cancellable,

@@ -7,10 +7,13 @@
  *   AUTH_FILES that exists under the host's $HOME is copied to the same
  *   path under the guest's /root, mode 0600, owner root. Contents go through
  *   a memfd to the guest's stdin: never into a log, an argv or D-Bus;
- * - banger's SSH public key (ssh_key_path + ".pub", when the key exists)
- *   into /root/.ssh/authorized_keys, and sshd started when the image has
+ * - banger's SSH public key (ssh_key_path + ".pub"; the default key is
+ *   created when missing) into /root/.ssh/authorized_keys, and sshd started when the image has
  *   one and nothing listens on port 22 yet (not on the fake VMM, whose
  *   "guest" is this host).
+ *
+ * Not for image build's VM (record member no_provision): the new image
+ * would keep all of it.
  *
  * bgr_engine_vm_ssh_prepare() does the SSH part on demand for `vm ssh`,
  * creating the key first and saying clearly when the guest has no server. */
@@ -168,8 +171,10 @@ setup_ssh (JsonObject *doc, BgrAgentConn *conn, const char *pubkey_path, guint p
   if (guest_sh (conn, START_SSHD_SH, port_s, fake ? "check" : "start", NULL, &status, cancellable,
                 NULL) && status == 0 && !fake)
     {
+      /* sshd listens only after it daemonized: wait, so that a create
+       * or start returns with ssh ready. */
       gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-      while (need_server && !port_listens (conn, port, cancellable)
+      while (!port_listens (conn, port, cancellable)
              && g_get_monotonic_time () < deadline && !g_cancellable_is_cancelled (cancellable))
         g_usleep (100000);
       return TRUE;
@@ -194,21 +199,24 @@ bgr_vm_provision (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable)
   BgrConfig *config = bgr_engine_get_config (engine);
   const char *name = bgr_record_str (doc, "name");
   g_autoptr (BgrAgentConn) conn = bgr_vm_agent_get (engine, doc, cancellable, NULL);
-  g_autofree char *key = bgr_config_dup_ssh_key_path (config);
-  g_autofree char *pub = g_strconcat (key, ".pub", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *key = NULL, *pub = NULL;
 
-  if (conn == NULL)
+  if (conn == NULL || json_object_has_member (doc, "no_provision"))
     return;
   if (g_strcmp0 (bgr_config_get_string (config, "sync_auth_files"), "false") != 0)
     sync_auth_files (name, conn, cancellable);
-  if (g_file_test (key, G_FILE_TEST_IS_REGULAR) && g_file_test (pub, G_FILE_TEST_IS_REGULAR))
+  /* The key is made here when missing (the default path only), so that a
+   * plain `ssh root@NAME.vm` works from the first boot. */
+  key = bgr_config_ensure_ssh_key (config, cancellable, &error);
+  if (key != NULL)
+    pub = g_strconcat (key, ".pub", NULL);
+  if (key != NULL && !setup_ssh (doc, conn, pub, 22, FALSE, cancellable, &error))
+    g_clear_pointer (&key, g_free);
+  if (key == NULL)
     {
-      g_autoptr (GError) error = NULL;
-      if (!setup_ssh (doc, conn, pub, 22, FALSE, cancellable, &error))
-        {
-          g_autofree char *msg = bgr_log_msg (error->message);
-          g_message ("VM %s: SSH not set up: %s", name, msg);
-        }
+      g_autofree char *msg = bgr_log_msg (error->message);
+      g_message ("VM %s: SSH not set up: %s", name, msg);
     }
 }
 

@@ -97,6 +97,13 @@ bgr_engine_vm_network_prepare (BgrEngine *engine, JsonObject *doc, GError **erro
       json_object_remove_member (doc, "kernel_ip_arg");
       return TRUE;
     }
+  if (json_object_has_member (doc, "network_off"))
+    {
+      json_object_set_string_member (doc, "network", "none (created with network = none)");
+      json_object_remove_member (doc, "tap");
+      json_object_remove_member (doc, "kernel_ip_arg");
+      return TRUE;
+    }
   if (geteuid () != 0)
     {
       json_object_set_string_member (doc, "network", "none (the engine is not root)");

@@ -805,7 +805,8 @@ class Client(_Object):
         Keywords (BgrVmSpec): image (unset: the default_image setting), vcpus
         (0 or unset: the config's default), memory_mib, disk_size (bytes; 0:
         the image's size), cmdline_append (added to the guest kernel's
-        command line at every boot)."""
+        command line at every boot), network ("bridge", the default, or
+        "none": no network device; the agent still reaches the guest)."""
         spec = _options(_Object(_lib.bgr_vm_spec_new(_enc(name))), options)
         err = _GErrorP()
         with _operation(progress, operation) as op:

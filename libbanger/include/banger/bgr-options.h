@@ -58,7 +58,9 @@ BGR_EXTERN GVariant *bgr_options_to_variant (BgrOptions *self);
  * `disk-size` (t, bytes; 0: the image's size), `work-size` (t, bytes: the
  * work disk mounted at /root in the guest; 0: 8 GiB, or the image's
  * work-seed when larger; since 0.2), `cmdline-append` (s: added
- * to the guest kernel's command line at every boot).
+ * to the guest kernel's command line at every boot), `network` (s:
+ * "bridge", the default, or "none": no network device at all; the agent
+ * still reaches the guest, and so do `vm proxy` and `vm ssh`; since 0.2).
  *
  * Since: 0.2
  */
@@ -81,6 +83,8 @@ BGR_EXTERN void bgr_vm_spec_set_work_size (BgrVmSpec *self, guint64 bytes);
 BGR_EXTERN guint64 bgr_vm_spec_get_work_size (BgrVmSpec *self);
 BGR_EXTERN void bgr_vm_spec_set_cmdline_append (BgrVmSpec *self, const char *args);
 BGR_EXTERN const char *bgr_vm_spec_get_cmdline_append (BgrVmSpec *self);
+BGR_EXTERN void bgr_vm_spec_set_network (BgrVmSpec *self, const char *network);
+BGR_EXTERN const char *bgr_vm_spec_get_network (BgrVmSpec *self);
 
 /**
  * BgrPullOptions:
