@@ -9,7 +9,7 @@
 #include "banger-cli.h"
 
 static char *opt_guest_path, *opt_mode, *opt_branch, *opt_from, *opt_name, *opt_image,
-  *opt_work_size;
+  *opt_work_size, *opt_network;
 static gboolean opt_readonly, opt_force, opt_dry_run;
 
 const GOptionEntry banger_vm_workspace_export_options[] = {
@@ -48,6 +48,8 @@ const GOptionEntry banger_vm_run_options[] = {
   { "mode", 0, 0, G_OPTION_ARG_STRING, &opt_mode, "metadata (default) or full_copy", "MODE" },
   { "work-size", 0, 0, G_OPTION_ARG_STRING, &opt_work_size,
     "Size of the work disk mounted at /root (default: 8G)", "SIZE" },
+  { "network", 0, 0, G_OPTION_ARG_STRING, &opt_network,
+    "bridge (default) or none: no network device (vm ssh and vm acp still work)", "MODE" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -230,6 +232,7 @@ banger_cmd_vm_run (BangerInvocation *inv, int *exit_status, GError **error)
     bgr_vm_spec_set_image (vm_spec, opt_image);
   if (work > 0)
     bgr_vm_spec_set_work_size (vm_spec, work);
+  bgr_vm_spec_set_network (vm_spec, opt_network);
   p = banger_progress_new (BANGER_PROGRESS_STEPS, name, tty);
   ws = bgr_client_vm_run (client, vm_spec, spec, banger_progress_get_operation (p), NULL, error);
   banger_progress_end (p, ws != NULL);

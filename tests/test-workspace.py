@@ -455,6 +455,9 @@ def main():
         expect_error(["vm", "run", "--name", "w2", "--image", "img", os.path.join(work, "plain")],
                      "not in a git repository")
         expect_error(["vm", "show", "w2"], "no VM named 'w2'")
+        expect_error(["vm", "run", "--name", "w3", "--image", "img", "--network", "wifi", repo],
+                     "\"wifi\" is not bridge or none")
+        expect_error(["vm", "show", "w3"], "no VM named 'w3'")
 
     run("vm", "delete", "--force", "w1")
 
