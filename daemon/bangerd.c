@@ -179,6 +179,20 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer data)
   g_main_loop_quit (d->loop);
 }
 
+/* Without its bus bangerd serves nothing: it ends as on SIGTERM (running
+ * calls cancelled, the engine closed), not by GDBus's exit(1). */
+static void
+on_bus_closed (GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
+               gpointer data)
+{
+  Daemon *d = data;
+
+  g_warning ("bangerd lost its connection to the %s bus (%s); exiting", d->bus_description,
+             error != NULL ? error->message : "closed");
+  d->exit_status = 1; /* a failure: a service manager starts it again */
+  g_main_loop_quit (d->loop);
+}
+
 static gboolean
 on_signal (gpointer data)
 {
@@ -277,6 +291,7 @@ main (int argc, char **argv)
       return bgr_error_code_to_exit_status (BGR_ERROR_DAEMON_UNAVAILABLE);
     }
   g_dbus_connection_set_exit_on_close (d->connection, FALSE);
+  g_signal_connect (d->connection, "closed", G_CALLBACK (on_bus_closed), d);
   d->cancellables = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) g_ptr_array_unref);
   g_dbus_connection_signal_subscribe (d->connection, "org.freedesktop.DBus", "org.freedesktop.DBus",

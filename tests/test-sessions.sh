@@ -249,4 +249,15 @@ kill "$daemon_pid"
 wait "$daemon_pid" || fail "bangerd exited $? on SIGTERM"
 daemon_pid=
 if grep -q 'Sanitizer' "$work/bangerd2.log"; then fail "a sanitizer spoke in bangerd"; fi
+# A bangerd whose bus goes away ends too, saying why.
+start_daemon bangerd3.log
+kill "$bus_pid"
+wait "$bus_pid" 2>/dev/null || true
+bus_pid=
+gone () { ! kill -0 "$daemon_pid" 2>/dev/null; }
+wait_for 30 "bangerd exits once its bus is gone" gone
+wait "$daemon_pid" 2>/dev/null || true
+daemon_pid=
+grep -q "lost its connection to the session bus" "$work/bangerd3.log" \
+  || fail "bangerd did not say why it exited: $(tail -3 "$work/bangerd3.log")"
 echo "ok"
