@@ -9,8 +9,9 @@ times, with cold caches each run:
   standard: skopeo copy + umoci unpack --rootless + mkfs.ext4 -d
 and prints both times, the ratio and each one's peak memory (max RSS of the
 processes involved). With igzip (Debian package isal) it also times `igzip -dc` of the same
-layers, and prints the time split banger -v logs (fetch, sizing, mkfs,
-replay; inflate, hash and writes within the replay).
+layers, and prints the time split banger -v logs (resolve, mkfs, fetch and
+replay, close; inflate, hash, waiting for the download and growing the
+image within the replay).
 Run by hand: python3 bench/pull.py [--runs N]
 Needs a build in ./build and: docker-registry skopeo umoci e2fsprogs.
 """
@@ -46,25 +47,32 @@ def run_measured(argv, **kw):
 
 
 def time_split(log):
-    """The time split banger -v logs: its pull line, and the per-layer
-    replay, inflate and hash times summed (inflate and hash run in a
-    read-ahead thread, beside the tar parsing and ext4 writes)."""
-    pull, replay, inflate, hashing = None, 0.0, 0.0, 0.0
+    """The time split banger -v logs: its pull line, the per-layer replay,
+    inflate, hash and download-wait times summed (inflate and hash run in a
+    read-ahead thread, beside the tar parsing and ext4 writes; the layers
+    download meanwhile), and the times the image grew."""
+    pull, replay, inflate, hashing, waiting, grew, grow_s = None, 0.0, 0.0, 0.0, 0.0, 0, 0.0
     with open(log) as f:
         for line in f:
-            m = re.search(r"pull \S+: (resolve and fetch .*)$", line)
+            m = re.search(r"pull \S+: (resolve .*)$", line)
             if m:
                 pull = m.group(1).strip()
             m = re.search(r"replayed in ([\d.]+) s; the read-ahead thread spent ([\d.]+) s "
-                          r"reading and inflating, ([\d.]+) s hashing", line)
+                          r"reading and inflating, ([\d.]+) s hashing, ([\d.]+) s waiting", line)
             if m:
                 replay += float(m.group(1))
                 inflate += float(m.group(2))
                 hashing += float(m.group(3))
+                waiting += float(m.group(4))
+            m = re.search(r"grew \S+ to \d+ bytes in ([\d.]+) s", line)
+            if m:
+                grew += 1
+                grow_s += float(m.group(1))
     if pull is None:
         return None
-    return ("%s (layers replayed in %.2f s, while a second thread inflated for %.2f s and "
-            "hashed for %.2f s)" % (pull, replay, inflate, hashing))
+    return ("%s (layers replayed in %.2f s, while a second thread inflated for %.2f s, "
+            "hashed for %.2f s and waited %.2f s for downloads; the image grew %d times, "
+            "%.2f s)" % (pull, replay, inflate, hashing, waiting, grew, grow_s))
 
 
 def igzip_time(blob_dir):

@@ -15,7 +15,7 @@ const BgrCrashPoint bgr_crash_points[] = {
   { "image-promote.saved", "image-promote", "the managed record saved" },
   { "image-pull.resolved", "image-pull", "the manifest resolved, no layer fetched" },
   { "image-pull.layer-partial", "image-pull", "part of a layer in its .part file" },
-  { "image-pull.layers-fetched", "image-pull", "every layer in the cache, no rootfs yet" },
+  { "image-pull.layers-fetched", "image-pull", "every layer in the cache and replayed, the rootfs not closed" },
   { "image-pull.rootfs-written", "image-pull", "the rootfs written in a staging directory" },
   { "image-pull.moved", "image-pull", "the staging directory moved into place, no record" },
   { "image-pull.saved", "image-pull", "the record saved" },

@@ -21,6 +21,7 @@
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-core-private.h"
 #include "engine/bgr-engine-disks-private.h"
+#include "engine/bgr-engine-oci-fetch-private.h"
 #include "engine/bgr-engine-usage-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 #include "oci/bgr-oci-private.h"
@@ -85,24 +86,59 @@ only_kernel (BgrEngine *engine, GError **error)
   return g_strdup (bgr_kernel_get_name (kernels->pdata[0]));
 }
 
-typedef struct {
-  BgrOperation *op;
-  guint layer, n_layers;
-  guint64 layer_total;
-  guint64 base, total;
-} Progress;
-
-static void
-on_blob_progress (guint64 done, guint64 total, gboolean waiting, gpointer data)
+/* The size a growable image starts at, from the layers' compressed size
+ * (it grows as the replay needs; bgr-ext4-writer-room.c). */
+static guint64
+start_size (const BgrOciImage *img, guint64 *inodes)
 {
-  Progress *p = data;
-  g_autofree char *msg = NULL;
+  guint64 compressed = 0, content;
 
-  if (!waiting && done > 0 && done < total)
-    bgr_crash_point ("image-pull.layer-partial");
-  msg = g_strdup_printf ("layer %u of %u%s", p->layer + 1, p->n_layers,
-                         waiting ? ": waiting for another pull of this layer" : "");
-  bgr_operation_update (p->op, "pulling", msg, p->base + done, p->total);
+  for (guint i = 0; i < img->layers->len; i++)
+    compressed += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
+  content = compressed * 3 + (16 << 20);
+  *inodes = content / 8192 + 1024;
+  return bgr_ext4_image_size_for (content, *inodes);
+}
+
+/* Replays every layer into @writer as it arrives (up to three fetched at
+ * once). A layer whose download failed (its digest, the network, a
+ * cancel) fails with the download's error, which explains whatever the
+ * replay made of its bytes. */
+static gboolean
+fetch_and_replay (BgrOciRegistry *registry, const BgrOciImage *img, const char *cache,
+                  BgrExt4Writer *writer, BgrOperation *op, GCancellable *cancellable,
+                  GError **error)
+{
+  BgrPullFetch *fetch = bgr_pull_fetch_start (registry, img, cache, op, cancellable);
+  g_autoptr (GError) replay_error = NULL, fetch_error = NULL;
+  gboolean download_failed = FALSE;
+
+  for (guint i = 0; i < img->layers->len && replay_error == NULL; i++)
+    {
+      const BgrOciDescriptor *d = img->layers->pdata[i];
+      BgrFeed *feed = bgr_pull_fetch_get_feed (fetch, i);
+
+      /* Checked against the uncompressed stream as it is replayed. */
+      if (!bgr_ext4_writer_apply_layer_feed (writer, feed, d->digest,
+                                             bgr_oci_image_get_diff_id (img, i), cancellable,
+                                             &replay_error))
+        download_failed = !bgr_feed_wait (feed, NULL, NULL);
+      else if (!bgr_feed_wait (feed, NULL, &replay_error))
+        download_failed = TRUE;
+    }
+  if (replay_error != NULL)
+    bgr_pull_fetch_cancel (fetch);
+  if (!bgr_pull_fetch_finish (fetch, &fetch_error) && download_failed)
+    {
+      g_propagate_error (error, g_steal_pointer (&fetch_error));
+      return FALSE;
+    }
+  if (replay_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&replay_error));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 BgrImage *
@@ -119,15 +155,13 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   g_autofree char *kernel = NULL;
   g_autoptr (BgrImage) existing = NULL;
   g_autoptr (BgrOciRegistry) registry = NULL;
-  g_autoptr (GPtrArray) blobs = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (BgrExt4Writer) writer = NULL;
   g_autofree char *staging = NULL, *rootfs = NULL, *final = NULL;
   g_autoptr (JsonObject) doc = NULL;
   BgrOciImage *img = NULL;
   const char *cache = bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir");
-  guint64 content = 0, inodes = 0, needed;
-  gint64 start = g_get_monotonic_time (), fetched = 0, measured = 0, created = 0;
-  Progress prog = { op, 0, 0, 0, 0, 0 };
+  guint64 inodes = 0;
+  gint64 start = g_get_monotonic_time (), resolved = 0, created = 0, replayed = 0;
   BgrImage *result = NULL;
   g_autoptr (GPtrArray) leases = g_ptr_array_new_with_free_func ((GDestroyNotify) bgr_oci_lease_release);
 
@@ -167,49 +201,18 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   img = bgr_oci_registry_resolve (registry, platform, cancellable, error);
   if (img == NULL)
     goto out;
-  for (guint i = 0; i < img->layers->len; i++)
-    prog.total += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
-  prog.n_layers = img->layers->len;
   bgr_crash_point ("image-pull.resolved");
   /* Leases on the blobs it uses, held until the image is registered (or
    * the pull failed): a prune, in this process or another, leaves them. */
   if (!take_leases (cache, img, leases, error))
     goto out;
-  for (guint i = 0; i < img->layers->len; i++)
-    {
-      const BgrOciDescriptor *d = img->layers->pdata[i];
-      char *path;
-
-      prog.layer = i;
-      prog.layer_total = (guint64) d->size;
-      path = bgr_oci_registry_fetch_blob (registry, d, cache, on_blob_progress, &prog, cancellable,
-                                          error);
-      if (path == NULL)
-        goto out;
-      g_ptr_array_add (blobs, path);
-      prog.base += (guint64) d->size;
-      /* A cached blob reports nothing while "downloading": report it done. */
-      on_blob_progress (0, 0, FALSE, &prog);
-    }
-  g_ptr_array_add (blobs, NULL);
-  bgr_crash_point ("image-pull.layers-fetched");
-  fetched = g_get_monotonic_time ();
-
-  /* Size from the content (or check that --size fits it). */
-  if (!bgr_ext4_measure_layers ((const char *const *) blobs->pdata, &content, &inodes, cancellable,
-                                error))
-    goto out;
-  needed = bgr_ext4_image_size_for (content, inodes);
-  if (size != 0 && size < needed)
-    {
-      g_autofree char *want = g_format_size (needed), *got = g_format_size (size);
-      g_set_error (error, BGR_ERROR, BGR_ERROR_NO_SPACE,
-                   "image %s needs about %s; option 'size' (%s) is too small", reference, want, got);
-      goto out;
-    }
+  /* No sizing pass over the layers: without --size the image starts from
+   * an estimate and grows while the layers are replayed. */
   if (size == 0)
-    size = needed;
-  measured = g_get_monotonic_time ();
+    size = start_size (img, &inodes);
+  else
+    inodes = size / 16384;
+  resolved = g_get_monotonic_time ();
 
   staging = g_build_filename (bgr_store_get_dir (bgr_engine_get_store (engine)), "images", NULL);
   if (g_mkdir_with_parents (staging, 0700) != 0)
@@ -227,24 +230,27 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
       goto out;
     }
   rootfs = g_build_filename (staging, "rootfs.ext4", NULL);
-  writer = bgr_ext4_writer_create (rootfs, size, inodes + inodes / 4 + 1024, error);
+  writer = bgr_ext4_writer_create (rootfs, size, inodes, error);
   if (writer == NULL)
     goto out;
+  bgr_ext4_writer_set_growable (writer, bgr_pull_options_get_size (options) == 0);
   created = g_get_monotonic_time ();
-  for (guint i = 0; i < img->layers->len; i++)
+  if (!fetch_and_replay (registry, img, cache, writer, op, cancellable, error))
     {
-      const BgrOciDescriptor *d = img->layers->pdata[i];
-      /* Checked against the uncompressed stream as it is replayed. */
-      if (!bgr_ext4_writer_apply_layer_file (writer, blobs->pdata[i], d->digest,
-                                             bgr_oci_image_get_diff_id (img, i), cancellable, error))
-        goto out;
+      if (bgr_pull_options_get_size (options) != 0 && error != NULL
+          && g_error_matches (*error, BGR_ERROR, BGR_ERROR_NO_SPACE))
+        g_prefix_error (error, "option 'size' is too small for image %s: ", reference);
+      goto out;
     }
+  bgr_crash_point ("image-pull.layers-fetched");
+  replayed = g_get_monotonic_time ();
+  size = bgr_ext4_writer_get_size (writer);
   if (!bgr_ext4_writer_close (g_steal_pointer (&writer), error))
     goto out;
   bgr_crash_point ("image-pull.rootfs-written");
-  g_debug ("pull %s: resolve and fetch %.3f s, sizing %.3f s, mkfs %.3f s, replay %.3f s",
-           reference, (fetched - start) / 1e6, (measured - fetched) / 1e6,
-           (created - measured) / 1e6, (g_get_monotonic_time () - created) / 1e6);
+  g_debug ("pull %s: resolve %.3f s, mkfs %.3f s, fetch and replay %.3f s, close %.3f s",
+           reference, (resolved - start) / 1e6, (created - resolved) / 1e6,
+           (replayed - created) / 1e6, (g_get_monotonic_time () - replayed) / 1e6);
 
   doc = json_object_new ();
   json_object_set_boolean_member (doc, "managed", TRUE);

@@ -8,6 +8,7 @@
  *   -layer.c    a layer replayed: entries, hardlinks, whiteouts
  *   -add.c      host files added to an existing image
  *   -tree.c     host directories added
+ *   -room.c     a growable image grown between entries
  * and bgr-ext4-writer.c creates, opens and closes images. */
 #pragma once
 
@@ -35,6 +36,7 @@ struct _BgrExt4Writer
   ext2_filsys fs;
   char *path;
   guint64 fs_bytes;
+  gboolean growable; /* bgr_ext4_writer_set_growable() */
 };
 
 /* One layer being applied. */
@@ -67,6 +69,12 @@ typedef struct
   char *name;
   ext2_ino_t ino;
 } Child;
+
+/* ---- bgr-ext4-writer-room.c: growing while layers are replayed -------- */
+
+/* For a growable writer: grows the image (w->fs changes) unless @bytes
+ * more and a margin fit, and inodes are left. Does nothing otherwise. */
+gboolean bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error);
 
 /* ---- bgr-ext4-writer-dirs.c: inodes and directory entries ------------ */
 

@@ -16,6 +16,7 @@
 #endif
 
 #include "bgr-error-private.h"
+#include "bgr-feed-private.h"
 #include "bgr-sha256-private.h"
 #include "ext4/bgr-layer-stream-private.h"
 
@@ -34,6 +35,11 @@ typedef enum
 struct _BgrLayerStream
 {
   int fd;
+  BgrFeed *feed;             /* a file still being written, or NULL */
+  GCancellable *feed_cancel; /* stops a wait for the feed */
+  guint64 file_pos;          /* in the feed's file */
+  gint64 wait_us;            /* waited for the feed while decoding */
+  gint64 first_wait_us;      /* waited for its first bytes */
   Kind kind;
   guint8 *in;
   gsize in_len, in_pos;
@@ -96,9 +102,20 @@ fill (BgrLayerStream *s, GError **error)
 
   if (s->in_pos < s->in_len || s->in_eof)
     return TRUE;
-  do
-    n = read (s->fd, s->in, IN_SIZE);
-  while (n < 0 && errno == EINTR);
+  if (s->feed != NULL)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+
+      n = bgr_feed_read (s->feed, &s->fd, s->file_pos, s->in, IN_SIZE, s->feed_cancel, error);
+      s->wait_us += g_get_monotonic_time () - t0;
+      if (n < 0)
+        return FALSE;
+      s->file_pos += (guint64) n;
+    }
+  else
+    do
+      n = read (s->fd, s->in, IN_SIZE);
+    while (n < 0 && errno == EINTR);
   if (n < 0)
     {
       bgr_set_error_errno (error, errno, "cannot read the layer");
@@ -352,6 +369,8 @@ stop_read_ahead (BgrLayerStream *s)
   if (s->thread == NULL)
     return;
   g_atomic_int_set (&s->stop, 1);
+  if (s->feed_cancel != NULL)
+    g_cancellable_cancel (s->feed_cancel);
   for (gint i = 0; i < RING; i++)
     g_async_queue_push (s->empty, GINT_TO_POINTER (i + 1));
   g_thread_join (s->thread);
@@ -466,6 +485,33 @@ bgr_layer_stream_open (const char *path, gboolean hash, GError **error)
   return g_steal_pointer (&s);
 }
 
+BgrLayerStream *
+bgr_layer_stream_open_feed (BgrFeed *feed, gboolean hash, GError **error)
+{
+  g_autoptr (BgrLayerStream) s = g_new0 (BgrLayerStream, 1);
+
+  s->fd = -1;
+  s->feed = bgr_feed_ref (feed);
+  s->feed_cancel = g_cancellable_new ();
+  s->in = g_malloc (IN_SIZE);
+  s->out = s->out_buf = g_malloc (OUT_SIZE);
+  if (hash)
+    s->sum = bgr_sha256_new ();
+  if (!detect (s, error))
+    return NULL;
+  /* Waiting for the first bytes was before any inflating. */
+  s->first_wait_us = s->wait_us;
+  s->wait_us = 0;
+  return g_steal_pointer (&s);
+}
+
+double
+bgr_layer_stream_get_wait (BgrLayerStream *s)
+{
+  stop_read_ahead (s);
+  return (double) (s->wait_us + s->first_wait_us) / G_USEC_PER_SEC;
+}
+
 static la_ssize_t
 archive_read_cb (struct archive *ar, void *data, const void **buf)
 {
@@ -520,7 +566,8 @@ void
 bgr_layer_stream_get_times (BgrLayerStream *s, double *read_s, double *hash_s)
 {
   stop_read_ahead (s);
-  *read_s = (double) s->inflate_us / G_USEC_PER_SEC;
+  /* Waiting for a feed's bytes is not inflating. */
+  *read_s = (double) (s->inflate_us - s->wait_us) / G_USEC_PER_SEC;
   *hash_s = (double) s->hash_us / G_USEC_PER_SEC;
 }
 
@@ -537,6 +584,8 @@ bgr_layer_stream_free (BgrLayerStream *s)
   g_clear_error (&s->ahead_error);
   if (s->fd >= 0)
     close (s->fd);
+  g_clear_pointer (&s->feed, bgr_feed_unref);
+  g_clear_object (&s->feed_cancel);
 #ifdef HAVE_ISAL
   g_free (s->isal);
 #else
