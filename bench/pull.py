@@ -12,8 +12,9 @@ processes involved). With igzip (Debian package isal) it also times `igzip -dc` 
 layers, and prints the time split banger -v logs (resolve, mkfs, fetch and
 replay, close; inflate, hash, waiting for the download and growing the
 image within the replay).
-Run by hand: python3 bench/pull.py [--runs N]
-Needs a build in ./build and: docker-registry skopeo umoci e2fsprogs.
+Run by hand: python3 bench/pull.py [--runs N] [--banger PATH]
+Needs a build in ./build (or --banger: the banger CLI of another build, e.g.
+an optimized one) and: docker-registry skopeo umoci e2fsprogs.
 """
 import argparse
 import os
@@ -139,7 +140,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mb", type=int, default=300)
     ap.add_argument("--files", type=int, default=20000)
+    ap.add_argument("--banger", default=BANGER, help="the banger CLI to time")
     args = ap.parse_args()
+    banger = args.banger
     work = tempfile.mkdtemp(prefix="banger-bench-")
     registry = None
     try:
@@ -183,19 +186,19 @@ def main():
         with open(vmlinux, "wb") as f:
             f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + (2).to_bytes(2, "little")
                     + (62).to_bytes(2, "little") + b"\0" * 44)
-        subprocess.run([BANGER, "--local", "-c", cfg, "kernel", "import", "k", "--vmlinux", vmlinux],
+        subprocess.run([banger, "--local", "-c", cfg, "kernel", "import", "k", "--vmlinux", vmlinux],
                        check=True, stdout=subprocess.DEVNULL)
 
         b_times, s_times, b_mem, s_mem = [], [], 0.0, 0.0
         for run in range(args.runs):
             shutil.rmtree(os.path.join(work, "cache"), ignore_errors=True)
-            subprocess.run([BANGER, "--local", "-c", cfg, "image", "delete", "big"],
+            subprocess.run([banger, "--local", "-c", cfg, "image", "delete", "big"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             # -v: banger logs where the time went (GLib writes debug lines to
             # stdout).
             log = os.path.join(work, "pull.log")
             with open(log, "w") as out:
-                t, m = run_measured([BANGER, "-v", "--local", "-c", cfg, "image", "pull",
+                t, m = run_measured([banger, "-v", "--local", "-c", cfg, "image", "pull",
                                      "%s/bench/big:latest" % host, "--name", "big"], stdout=out)
             b_times.append(t)
             b_mem = max(b_mem, m)

@@ -87,7 +87,8 @@ only_kernel (BgrEngine *engine, GError **error)
 }
 
 /* The size a growable image starts at, from the layers' compressed size
- * (it grows as the replay needs; bgr-ext4-writer-room.c). */
+ * (four times: most layers inflate to less, and growing while the replay
+ * runs costs a sync of what was written; bgr-ext4-writer-room.c). */
 static guint64
 start_size (const BgrOciImage *img, guint64 *inodes)
 {
@@ -95,7 +96,7 @@ start_size (const BgrOciImage *img, guint64 *inodes)
 
   for (guint i = 0; i < img->layers->len; i++)
     compressed += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
-  content = compressed * 3 + (16 << 20);
+  content = compressed * 4 + (16 << 20);
   *inodes = content / 8192 + 1024;
   return bgr_ext4_image_size_for (content, *inodes);
 }
