@@ -154,9 +154,13 @@ bgr_feed_read (BgrFeed *f, int *fd, guint64 offset, void *buf, gsize len,
         }
       if (*fd < 0 && (*fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
         {
-          /* The part file was renamed into place meanwhile: look again. */
+          /* The part file was renamed into place meanwhile, or is not
+           * made yet: look again shortly. */
           if (errno == ENOENT && !finished)
-            continue;
+            {
+              g_usleep (1000);
+              continue;
+            }
           bgr_set_error_errno (error, errno, "cannot open %s", path);
           return -1;
         }
