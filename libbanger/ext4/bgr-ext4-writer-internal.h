@@ -37,6 +37,8 @@ struct _BgrExt4Writer
   char *path;
   guint64 fs_bytes;
   gboolean growable; /* bgr_ext4_writer_set_growable() */
+  int sync_fd;          /* the image file, for writeback hints; -1 until needed */
+  guint64 written_back; /* blocks in use when writeback last started */
 };
 
 /* One layer being applied. */
@@ -72,8 +74,9 @@ typedef struct
 
 /* ---- bgr-ext4-writer-room.c: growing while layers are replayed -------- */
 
-/* For a growable writer: grows the image (w->fs changes) unless @bytes
- * more and a margin fit, and inodes are left. Does nothing otherwise. */
+/* Before each layer entry: for a growable writer, grows the image (w->fs
+ * changes) unless @bytes more and a margin fit and inodes are left; for
+ * every writer, starts the image's writeback now and then. */
 gboolean bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error);
 
 /* ---- bgr-ext4-writer-dirs.c: inodes and directory entries ------------ */

@@ -4,7 +4,8 @@
  * not fit or the inodes run low. The filesystem is flushed and closed,
  * resize2fs grows it (new block groups: no inode or directory moves, so
  * the directory entry cache stays valid), and it is opened again. So a
- * pull needs no sizing pass over its layers before the replay. */
+ * pull needs no sizing pass over its layers before the replay. Every
+ * writer also starts the image file's writeback as the replay goes. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,6 +15,10 @@
 #include "bgr-error-private.h"
 #include "ext4/bgr-ext4-private.h"
 #include "ext4/bgr-ext4-writer-internal.h"
+
+/* Every this many blocks written, the image file's writeback is started
+ * (not waited for), so that the sync when it is closed has little left. */
+#define WRITEBACK_BLOCKS 16384 /* 64 MiB */
 
 /* Free space kept beyond the next entry, and free inodes kept. */
 #define MARGIN_BLOCKS 4096 /* 16 MiB */
@@ -95,6 +100,23 @@ reopen (BgrExt4Writer *w, GHashTable *dir_cache, GError **error)
   return TRUE;
 }
 
+/* Starts writing back what was written since the last time, once that is
+ * WRITEBACK_BLOCKS: the disk works while the layers are still replayed. */
+static void
+start_writeback (BgrExt4Writer *w)
+{
+  guint64 used = ext2fs_blocks_count (w->fs->super) - ext2fs_free_blocks_count (w->fs->super);
+
+  if (used < w->written_back + WRITEBACK_BLOCKS)
+    return;
+  w->written_back = used;
+  if (w->sync_fd < 0)
+    w->sync_fd = open (w->path, O_RDONLY | O_CLOEXEC);
+  /* Only a hint: a failure costs time at the end, nothing else. */
+  if (w->sync_fd >= 0 && sync_file_range (w->sync_fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0)
+    g_debug ("sync_file_range %s: %s", w->path, g_strerror (errno));
+}
+
 gboolean
 bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error)
 {
@@ -103,6 +125,7 @@ bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error)
   gint64 started, closed, resized;
   errcode_t rc;
 
+  start_writeback (w);
   if (!w->growable || (ext2fs_free_blocks_count (w->fs->super) >= need
                        && w->fs->super->s_free_inodes_count >= MARGIN_INODES))
     return TRUE;
