@@ -38,8 +38,7 @@ struct _BgrLayerStream
   BgrFeed *feed;             /* a file still being written, or NULL */
   GCancellable *feed_cancel; /* stops a wait for the feed */
   guint64 file_pos;          /* in the feed's file */
-  gint64 wait_us;            /* waited for the feed while decoding */
-  gint64 first_wait_us;      /* waited for its first bytes */
+  gint64 wait_us, first_wait_us; /* waited for the feed: decoding, its first bytes */
   Kind kind;
   guint8 *in;
   gsize in_len, in_pos;
@@ -465,44 +464,44 @@ detect (BgrLayerStream *s, GError **error)
   return TRUE;
 }
 
-BgrLayerStream *
-bgr_layer_stream_open (const char *path, gboolean hash, GError **error)
+/* Reads @fd, or @feed (its file opened as needed). */
+static BgrLayerStream *
+open_stream (int fd, BgrFeed *feed, gboolean hash, GError **error)
 {
   g_autoptr (BgrLayerStream) s = g_new0 (BgrLayerStream, 1);
 
-  s->fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (s->fd < 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot open %s", path);
-      return NULL;
-    }
+  s->fd = fd;
+  s->feed = feed != NULL ? bgr_feed_ref (feed) : NULL;
+  s->feed_cancel = feed != NULL ? g_cancellable_new () : NULL;
   s->in = g_malloc (IN_SIZE);
   s->out = s->out_buf = g_malloc (OUT_SIZE);
   if (hash)
     s->sum = bgr_sha256_new ();
   if (!detect (s, error))
     return NULL;
+  /* Waiting for a feed's first bytes was before any inflating. */
+  s->first_wait_us = s->wait_us;
+  s->wait_us = 0;
   return g_steal_pointer (&s);
+}
+
+BgrLayerStream *
+bgr_layer_stream_open (const char *path, gboolean hash, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot open %s", path);
+      return NULL;
+    }
+  return open_stream (fd, NULL, hash, error);
 }
 
 BgrLayerStream *
 bgr_layer_stream_open_feed (BgrFeed *feed, gboolean hash, GError **error)
 {
-  g_autoptr (BgrLayerStream) s = g_new0 (BgrLayerStream, 1);
-
-  s->fd = -1;
-  s->feed = bgr_feed_ref (feed);
-  s->feed_cancel = g_cancellable_new ();
-  s->in = g_malloc (IN_SIZE);
-  s->out = s->out_buf = g_malloc (OUT_SIZE);
-  if (hash)
-    s->sum = bgr_sha256_new ();
-  if (!detect (s, error))
-    return NULL;
-  /* Waiting for the first bytes was before any inflating. */
-  s->first_wait_us = s->wait_us;
-  s->wait_us = 0;
-  return g_steal_pointer (&s);
+  return open_stream (-1, feed, hash, error);
 }
 
 double
