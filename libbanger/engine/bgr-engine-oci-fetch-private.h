@@ -25,6 +25,10 @@ BgrPullFetch *bgr_pull_fetch_start (BgrOciRegistry *registry, const BgrOciImage 
 /* Layer @i's bytes as they arrive; it ends once the blob is in the cache,
  * verified, or fails with the fetch's error. */
 BgrFeed *bgr_pull_fetch_get_feed (BgrPullFetch *f, guint i);
+/* Reports the progress so far from the calling thread: the fetch threads'
+ * reports reach @op's own thread only when its main context runs, which a
+ * sync call's does not. */
+void bgr_pull_fetch_report (BgrPullFetch *f);
 /* Stops the fetches not done yet (they fail as cancelled). */
 void bgr_pull_fetch_cancel (BgrPullFetch *f);
 /* Waits for every fetch and frees @f; FALSE with the first failure. */

@@ -158,12 +158,7 @@ bgr_pull_fetch_start (BgrOciRegistry *registry, const BgrOciImage *img, const ch
       f->feeds[i] = bgr_feed_new ();
       f->total += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
     }
-  if (n > 0)
-    {
-      g_mutex_lock (&f->lock);
-      report (f);
-      g_mutex_unlock (&f->lock);
-    }
+  bgr_pull_fetch_report (f);
   for (guint t = 0; t < FETCH_THREADS && t < n; t++)
     f->threads[t] = g_thread_new ("bgr-fetch", fetch_thread, f);
   return f;
@@ -173,6 +168,15 @@ BgrFeed *
 bgr_pull_fetch_get_feed (BgrPullFetch *f, guint i)
 {
   return f->feeds[i];
+}
+
+void
+bgr_pull_fetch_report (BgrPullFetch *f)
+{
+  g_mutex_lock (&f->lock);
+  if (f->img->layers->len > 0)
+    report (f);
+  g_mutex_unlock (&f->lock);
 }
 
 void

@@ -101,6 +101,13 @@ start_size (const BgrOciImage *img, guint64 *inodes)
   return bgr_ext4_image_size_for (content, *inodes);
 }
 
+static gboolean
+report_progress (gpointer fetch)
+{
+  bgr_pull_fetch_report (fetch);
+  return G_SOURCE_CONTINUE;
+}
+
 /* Replays every layer into @writer as it arrives (up to three fetched at
  * once). A layer whose download failed (its digest, the network, a
  * cancel) fails with the download's error, which explains whatever the
@@ -114,6 +121,7 @@ fetch_and_replay (BgrOciRegistry *registry, const BgrOciImage *img, const char *
   g_autoptr (GError) replay_error = NULL, fetch_error = NULL;
   gboolean download_failed = FALSE;
 
+  bgr_ext4_writer_set_tick (writer, report_progress, fetch);
   for (guint i = 0; i < img->layers->len && replay_error == NULL; i++)
     {
       const BgrOciDescriptor *d = img->layers->pdata[i];
@@ -126,7 +134,10 @@ fetch_and_replay (BgrOciRegistry *registry, const BgrOciImage *img, const char *
         download_failed = !bgr_feed_wait (feed, NULL, NULL);
       else if (!bgr_feed_wait (feed, NULL, &replay_error))
         download_failed = TRUE;
+      else
+        bgr_pull_fetch_report (fetch);
     }
+  bgr_ext4_writer_set_tick (writer, NULL, NULL);
   if (replay_error != NULL)
     bgr_pull_fetch_cancel (fetch);
   if (!bgr_pull_fetch_finish (fetch, &fetch_error) && download_failed)

@@ -38,6 +38,9 @@ struct _BgrExt4Writer
   guint64 fs_bytes;
   gboolean growable; /* bgr_ext4_writer_set_growable() */
   int sync_fd;          /* the image file, for writeback hints; -1 until needed */
+  GSourceFunc tick;     /* bgr_ext4_writer_set_tick() */
+  gpointer tick_data;
+  gint64 last_tick;
   guint64 written_back; /* blocks in use when writeback last started */
 };
 
@@ -76,7 +79,8 @@ typedef struct
 
 /* Before each layer entry: for a growable writer, grows the image (w->fs
  * changes) unless @bytes more and a margin fit and inodes are left; for
- * every writer, starts the image's writeback now and then. */
+ * every writer, starts the image's writeback now and then, and calls its
+ * tick. */
 gboolean bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error);
 
 /* ---- bgr-ext4-writer-dirs.c: inodes and directory entries ------------ */

@@ -23,6 +23,9 @@ BgrExt4Writer *bgr_ext4_writer_create (const char *path, guint64 size_bytes, gui
  * or more (resize2fs): the size given to _create() is then only a start.
  * Images are not growable unless this says so. */
 void bgr_ext4_writer_set_growable (BgrExt4Writer *w, gboolean growable);
+/* Has @tick called with @data from the replaying thread, between layer
+ * entries, at most every 100 ms (a pull reports its progress there). */
+void bgr_ext4_writer_set_tick (BgrExt4Writer *w, GSourceFunc tick, gpointer data);
 /* The filesystem's size now, in bytes. */
 guint64 bgr_ext4_writer_get_size (BgrExt4Writer *w);
 

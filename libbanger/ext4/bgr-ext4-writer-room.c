@@ -31,6 +31,14 @@ bgr_ext4_writer_set_growable (BgrExt4Writer *w, gboolean growable)
   w->growable = growable;
 }
 
+void
+bgr_ext4_writer_set_tick (BgrExt4Writer *w, GSourceFunc tick, gpointer data)
+{
+  g_return_if_fail (w != NULL);
+  w->tick = tick;
+  w->tick_data = data;
+}
+
 guint64
 bgr_ext4_writer_get_size (BgrExt4Writer *w)
 {
@@ -126,6 +134,11 @@ bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error)
   errcode_t rc;
 
   start_writeback (w);
+  if (w->tick != NULL && g_get_monotonic_time () - w->last_tick > 100 * G_TIME_SPAN_MILLISECOND)
+    {
+      w->last_tick = g_get_monotonic_time ();
+      w->tick (w->tick_data);
+    }
   if (!w->growable || (ext2fs_free_blocks_count (w->fs->super) >= need
                        && w->fs->super->s_free_inodes_count >= MARGIN_INODES))
     return TRUE;
