@@ -9,10 +9,12 @@ times, with cold caches each run:
   standard: skopeo copy + umoci unpack --rootless + mkfs.ext4 -d
 and prints both times, the ratio and each one's peak memory (max RSS of the
 processes involved). With igzip (Debian package isal) it also times `igzip -dc` of the same
-layers, and prints the time split banger -v logs (fetch, sizing, mkfs,
-replay; inflate, hash and writes within the replay).
-Run by hand: python3 bench/pull.py [--runs N]
-Needs a build in ./build and: docker-registry skopeo umoci e2fsprogs.
+layers, and prints the time split banger -v logs (resolve, mkfs, fetch and
+replay, close; inflate, hash, waiting for the download and growing the
+image within the replay).
+Run by hand: python3 bench/pull.py [--runs N] [--banger PATH]
+Needs a build in ./build (or --banger: the banger CLI of another build, e.g.
+an optimized one) and: docker-registry skopeo umoci e2fsprogs.
 """
 import argparse
 import os
@@ -46,25 +48,32 @@ def run_measured(argv, **kw):
 
 
 def time_split(log):
-    """The time split banger -v logs: its pull line, and the per-layer
-    replay, inflate and hash times summed (inflate and hash run in a
-    read-ahead thread, beside the tar parsing and ext4 writes)."""
-    pull, replay, inflate, hashing = None, 0.0, 0.0, 0.0
+    """The time split banger -v logs: its pull line, the per-layer replay,
+    inflate, hash and download-wait times summed (inflate and hash run in a
+    read-ahead thread, beside the tar parsing and ext4 writes; the layers
+    download meanwhile), and the times the image grew."""
+    pull, replay, inflate, hashing, waiting, grew, grow_s = None, 0.0, 0.0, 0.0, 0.0, 0, 0.0
     with open(log) as f:
         for line in f:
-            m = re.search(r"pull \S+: (resolve and fetch .*)$", line)
+            m = re.search(r"pull \S+: (resolve .*)$", line)
             if m:
                 pull = m.group(1).strip()
             m = re.search(r"replayed in ([\d.]+) s; the read-ahead thread spent ([\d.]+) s "
-                          r"reading and inflating, ([\d.]+) s hashing", line)
+                          r"reading and inflating, ([\d.]+) s hashing, ([\d.]+) s waiting", line)
             if m:
                 replay += float(m.group(1))
                 inflate += float(m.group(2))
                 hashing += float(m.group(3))
+                waiting += float(m.group(4))
+            m = re.search(r"grew \S+ to \d+ bytes in ([\d.]+) s", line)
+            if m:
+                grew += 1
+                grow_s += float(m.group(1))
     if pull is None:
         return None
-    return ("%s (layers replayed in %.2f s, while a second thread inflated for %.2f s and "
-            "hashed for %.2f s)" % (pull, replay, inflate, hashing))
+    return ("%s (layers replayed in %.2f s, while a second thread inflated for %.2f s, "
+            "hashed for %.2f s and waited %.2f s for downloads; the image grew %d times, "
+            "%.2f s)" % (pull, replay, inflate, hashing, waiting, grew, grow_s))
 
 
 def igzip_time(blob_dir):
@@ -131,7 +140,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mb", type=int, default=300)
     ap.add_argument("--files", type=int, default=20000)
+    ap.add_argument("--banger", default=BANGER, help="the banger CLI to time")
     args = ap.parse_args()
+    banger = args.banger
     work = tempfile.mkdtemp(prefix="banger-bench-")
     registry = None
     try:
@@ -175,19 +186,19 @@ def main():
         with open(vmlinux, "wb") as f:
             f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9 + (2).to_bytes(2, "little")
                     + (62).to_bytes(2, "little") + b"\0" * 44)
-        subprocess.run([BANGER, "--local", "-c", cfg, "kernel", "import", "k", "--vmlinux", vmlinux],
+        subprocess.run([banger, "--local", "-c", cfg, "kernel", "import", "k", "--vmlinux", vmlinux],
                        check=True, stdout=subprocess.DEVNULL)
 
         b_times, s_times, b_mem, s_mem = [], [], 0.0, 0.0
         for run in range(args.runs):
             shutil.rmtree(os.path.join(work, "cache"), ignore_errors=True)
-            subprocess.run([BANGER, "--local", "-c", cfg, "image", "delete", "big"],
+            subprocess.run([banger, "--local", "-c", cfg, "image", "delete", "big"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             # -v: banger logs where the time went (GLib writes debug lines to
             # stdout).
             log = os.path.join(work, "pull.log")
             with open(log, "w") as out:
-                t, m = run_measured([BANGER, "-v", "--local", "-c", cfg, "image", "pull",
+                t, m = run_measured([banger, "-v", "--local", "-c", cfg, "image", "pull",
                                      "%s/bench/big:latest" % host, "--name", "big"], stdout=out)
             b_times.append(t)
             b_mem = max(b_mem, m)

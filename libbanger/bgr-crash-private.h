@@ -8,7 +8,9 @@
  * Debug builds, which the test builds are), bgr_crash_point() ends the
  * process with _exit(BGR_CRASH_EXIT_STATUS) when $BANGER_TEST_CRASH_AT
  * names the point; tests/test-crash.c runs every point of the table below.
- * In other builds it compiles to nothing and the variable is never read. */
+ * With $BANGER_TEST_PAUSE_AT naming the point instead, it creates the file
+ * $BANGER_TEST_PAUSE_FILE there and waits until the test removes it.
+ * In other builds it compiles to nothing and the variables are never read. */
 #pragma once
 
 #include <glib.h>
@@ -17,6 +19,8 @@ G_BEGIN_DECLS
 
 #define BGR_CRASH_ENV "BANGER_TEST_CRASH_AT"
 #define BGR_CRASH_EXIT_STATUS 86
+#define BGR_PAUSE_ENV "BANGER_TEST_PAUSE_AT"
+#define BGR_PAUSE_FILE_ENV "BANGER_TEST_PAUSE_FILE"
 
 typedef struct {
   const char *name;      /* OPERATION.STEP */

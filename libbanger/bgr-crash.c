@@ -15,7 +15,7 @@ const BgrCrashPoint bgr_crash_points[] = {
   { "image-promote.saved", "image-promote", "the managed record saved" },
   { "image-pull.resolved", "image-pull", "the manifest resolved, no layer fetched" },
   { "image-pull.layer-partial", "image-pull", "part of a layer in its .part file" },
-  { "image-pull.layers-fetched", "image-pull", "every layer in the cache, no rootfs yet" },
+  { "image-pull.layers-fetched", "image-pull", "every layer in the cache and replayed, the rootfs not closed" },
   { "image-pull.rootfs-written", "image-pull", "the rootfs written in a staging directory" },
   { "image-pull.moved", "image-pull", "the staging directory moved into place, no record" },
   { "image-pull.saved", "image-pull", "the record saved" },
@@ -49,22 +49,39 @@ const BgrCrashPoint bgr_crash_points[] = {
 };
 
 #ifdef BANGER_TEST_HOOKS
+/* $BANGER_TEST_PAUSE_AT names the point: create $BANGER_TEST_PAUSE_FILE and
+ * wait while it is there (at most two minutes), so that a test can do
+ * something in another process at exactly this step, then remove it. */
+static void
+pause_here (const char *file)
+{
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+
+  if (file == NULL || !g_file_set_contents (file, "", 0, NULL))
+    return;
+  while (g_file_test (file, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+}
+
 void
 bgr_crash_point (const char *name)
 {
-  static const char *at;
+  static const char *at, *pause_at;
   static gsize once;
   gboolean known = FALSE;
 
   if (g_once_init_enter (&once))
     {
       at = g_getenv (BGR_CRASH_ENV);
+      pause_at = g_getenv (BGR_PAUSE_ENV);
       g_once_init_leave (&once, 1);
     }
   for (const BgrCrashPoint *p = bgr_crash_points; p->name != NULL && !known; p++)
     known = strcmp (p->name, name) == 0;
   if (!known)
     g_error ("crash point %s is not in bgr_crash_points", name);
+  if (pause_at != NULL && strcmp (pause_at, name) == 0)
+    pause_here (g_getenv (BGR_PAUSE_FILE_ENV));
   if (at != NULL && strcmp (at, name) == 0)
     {
       g_autofree char *msg = g_strdup_printf ("banger: test crash at %s\n", name);

@@ -251,8 +251,10 @@ bgr_cache_blob_get_path (BgrCacheBlob *self)
  * @self: a #BgrCacheBlob
  *
  * Returns: whether a pull under way uses it: for a partial blob, that a
- *   live download holds its lock (prune leaves it); for a blob, that a
- *   running pull fetched it. Always %FALSE for a VM base.
+ *   live download holds its lock or a running pull a lease on the blob;
+ *   for a blob, that a running pull, in this process or another sharing
+ *   the cache directory, holds a lease on it (prune leaves both). Always
+ *   %FALSE for a VM base.
  * Since: 0.2
  */
 gboolean

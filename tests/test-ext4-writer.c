@@ -382,6 +382,26 @@ test_sizing (void)
   bgr_assert_contains (err->message, "layer sha256:5151: entry \"");
   bgr_ext4_writer_abort (w);
   g_unlink (img);
+
+  /* The same, growable, with few inodes: it grows as the layers need (in
+   * space and inodes), and the result is whole and clean. */
+  g_clear_error (&err);
+  w = bgr_ext4_writer_create (img, 1024 * 1024, 64, &err);
+  g_assert_no_error (err);
+  size = bgr_ext4_writer_get_size (w);
+  bgr_ext4_writer_set_growable (w, TRUE);
+  apply_ok (w, l1, "layer 1");
+  apply_ok (w, l2, "layer 2");
+  g_assert_cmpuint (bgr_ext4_writer_get_size (w), >, size + 4 * 1024 * 1024);
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+  {
+    g_autofree char *st = bgr_test_debugfs (img, "stat /big2");
+    g_autofree char *ls = bgr_test_debugfs (img, "ls /many");
+    bgr_assert_contains (st, "Size: 1048576");
+    bgr_assert_contains (ls, "file-with-a-longish-name-0399");
+  }
+  g_unlink (img);
 }
 
 /* libarchive cannot write an unknown type, so this tar header is made by

@@ -375,6 +375,20 @@ cred_helpers_refused (void)
     g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
     g_assert_nonnull (strstr (error->message, "invalid credential helper"));
   }
+  /* A helper that never answers is stopped: the login error says so. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BgrOciImage) img = NULL;
+    gint64 start = g_get_monotonic_time ();
+
+    bgr_oci_credhelper_set_timeout (300);
+    resolve_with_config ("{\"credsStore\":\"bgrhang\"}", &error, &img);
+    bgr_oci_credhelper_set_timeout (0);
+    g_assert_error (error, BGR_ERROR, BGR_ERROR_PERMISSION_DENIED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "docker-credential-bgrhang did not answer"));
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+  }
 }
 
 /* credsStore / credHelpers: docker-credential-NAME get, as docker runs it. */
@@ -393,6 +407,11 @@ test_cred_helpers (void)
   write_helper ("bgrwrong", auth_reg.host, wrong);
   write_helper ("bgrnone", "no.such.registry", good);
   write_helper ("bgrfail", NULL, NULL);
+  {
+    g_autofree char *hang = g_build_filename (bin, "docker-credential-bgrhang", NULL);
+    g_assert_true (g_file_set_contents (hang, "#!/bin/sh\nexec sleep 600\n", -1, NULL));
+    g_assert_cmpint (g_chmod (hang, 0755), ==, 0);
+  }
   g_setenv ("PATH", new_path, TRUE);
   /* credsStore: the helper is asked with the registry's host:port. */
   {

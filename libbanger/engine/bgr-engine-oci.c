@@ -21,42 +21,30 @@
 #include "bgr-records-private.h"
 #include "engine/bgr-engine-core-private.h"
 #include "engine/bgr-engine-disks-private.h"
+#include "engine/bgr-engine-oci-fetch-private.h"
 #include "engine/bgr-engine-usage-private.h"
 #include "ext4/bgr-ext4-writer-private.h"
 #include "oci/bgr-oci-private.h"
 
-/* Blobs that running pulls use (digest -> count): prune leaves them alone
- * although no image record names them yet. */
-G_LOCK_DEFINE_STATIC (pinned);
-static GHashTable *pinned_blobs;
-
-static void
-pin (const char *digest, int delta)
-{
-  guint n;
-
-  G_LOCK (pinned);
-  if (pinned_blobs == NULL)
-    pinned_blobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (pinned_blobs, digest));
-  if (delta > 0)
-    g_hash_table_insert (pinned_blobs, g_strdup (digest), GUINT_TO_POINTER (n + 1));
-  else if (n <= 1)
-    g_hash_table_remove (pinned_blobs, digest);
-  else
-    g_hash_table_insert (pinned_blobs, g_strdup (digest), GUINT_TO_POINTER (n - 1));
-  G_UNLOCK (pinned);
-}
-
 static gboolean
-is_pinned (const char *digest)
+take_leases (const char *cache, const BgrOciImage *img, GPtrArray *leases, GError **error)
 {
-  gboolean yes;
+  for (guint i = 0; i <= img->layers->len; i++)
+    {
+      const char *digest = i < img->layers->len
+                             ? ((BgrOciDescriptor *) img->layers->pdata[i])->digest
+                             : img->config_digest;
+      BgrOciLease *lease;
 
-  G_LOCK (pinned);
-  yes = pinned_blobs != NULL && g_hash_table_contains (pinned_blobs, digest);
-  G_UNLOCK (pinned);
-  return yes;
+      /* Only sha256 blobs are cached (others are refused when fetched). */
+      if (!g_str_has_prefix (digest, "sha256:"))
+        continue;
+      lease = bgr_oci_lease_take (cache, digest, FALSE, error);
+      if (lease == NULL)
+        return FALSE;
+      g_ptr_array_add (leases, lease);
+    }
+  return TRUE;
 }
 
 /* "docker.io/library/debian:12" -> "debian-12"; digests -> the first 12 hex. */
@@ -98,24 +86,71 @@ only_kernel (BgrEngine *engine, GError **error)
   return g_strdup (bgr_kernel_get_name (kernels->pdata[0]));
 }
 
-typedef struct {
-  BgrOperation *op;
-  guint layer, n_layers;
-  guint64 layer_total;
-  guint64 base, total;
-} Progress;
-
-static void
-on_blob_progress (guint64 done, guint64 total, gboolean waiting, gpointer data)
+/* The size a growable image starts at, from the layers' compressed size
+ * (four times: most layers inflate to less, and growing while the replay
+ * runs costs a sync of what was written; bgr-ext4-writer-room.c). */
+static guint64
+start_size (const BgrOciImage *img, guint64 *inodes)
 {
-  Progress *p = data;
-  g_autofree char *msg = NULL;
+  guint64 compressed = 0, content;
 
-  if (!waiting && done > 0 && done < total)
-    bgr_crash_point ("image-pull.layer-partial");
-  msg = g_strdup_printf ("layer %u of %u%s", p->layer + 1, p->n_layers,
-                         waiting ? ": waiting for another pull of this layer" : "");
-  bgr_operation_update (p->op, "pulling", msg, p->base + done, p->total);
+  for (guint i = 0; i < img->layers->len; i++)
+    compressed += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
+  content = compressed * 4 + (16 << 20);
+  *inodes = content / 8192 + 1024;
+  return bgr_ext4_image_size_for (content, *inodes);
+}
+
+static gboolean
+report_progress (gpointer fetch)
+{
+  bgr_pull_fetch_report (fetch);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Replays every layer into @writer as it arrives (up to three fetched at
+ * once). A layer whose download failed (its digest, the network, a
+ * cancel) fails with the download's error, which explains whatever the
+ * replay made of its bytes. */
+static gboolean
+fetch_and_replay (BgrOciRegistry *registry, const BgrOciImage *img, const char *cache,
+                  BgrExt4Writer *writer, BgrOperation *op, GCancellable *cancellable,
+                  GError **error)
+{
+  BgrPullFetch *fetch = bgr_pull_fetch_start (registry, img, cache, op, cancellable);
+  g_autoptr (GError) replay_error = NULL, fetch_error = NULL;
+  gboolean download_failed = FALSE;
+
+  bgr_ext4_writer_set_tick (writer, report_progress, fetch);
+  for (guint i = 0; i < img->layers->len && replay_error == NULL; i++)
+    {
+      const BgrOciDescriptor *d = img->layers->pdata[i];
+      BgrFeed *feed = bgr_pull_fetch_get_feed (fetch, i);
+
+      /* Checked against the uncompressed stream as it is replayed. */
+      if (!bgr_ext4_writer_apply_layer_feed (writer, feed, d->digest,
+                                             bgr_oci_image_get_diff_id (img, i), cancellable,
+                                             &replay_error))
+        download_failed = !bgr_feed_wait (feed, NULL, NULL);
+      else if (!bgr_feed_wait (feed, NULL, &replay_error))
+        download_failed = TRUE;
+      else
+        bgr_pull_fetch_report (fetch);
+    }
+  bgr_ext4_writer_set_tick (writer, NULL, NULL);
+  if (replay_error != NULL)
+    bgr_pull_fetch_cancel (fetch);
+  if (!bgr_pull_fetch_finish (fetch, &fetch_error) && download_failed)
+    {
+      g_propagate_error (error, g_steal_pointer (&fetch_error));
+      return FALSE;
+    }
+  if (replay_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&replay_error));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 BgrImage *
@@ -132,17 +167,15 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   g_autofree char *kernel = NULL;
   g_autoptr (BgrImage) existing = NULL;
   g_autoptr (BgrOciRegistry) registry = NULL;
-  g_autoptr (GPtrArray) blobs = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (BgrExt4Writer) writer = NULL;
   g_autofree char *staging = NULL, *rootfs = NULL, *final = NULL;
   g_autoptr (JsonObject) doc = NULL;
   BgrOciImage *img = NULL;
   const char *cache = bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir");
-  guint64 content = 0, inodes = 0, needed;
-  gint64 start = g_get_monotonic_time (), fetched = 0, measured = 0, created = 0;
-  Progress prog = { op, 0, 0, 0, 0, 0 };
+  guint64 inodes = 0;
+  gint64 start = g_get_monotonic_time (), resolved = 0, created = 0, replayed = 0;
   BgrImage *result = NULL;
-  gboolean pinned_layers = FALSE;
+  g_autoptr (GPtrArray) leases = g_ptr_array_new_with_free_func ((GDestroyNotify) bgr_oci_lease_release);
 
   if (size != 0 && !bgr_disk_size_check ("size", size, error))
     return NULL;
@@ -180,49 +213,18 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   img = bgr_oci_registry_resolve (registry, platform, cancellable, error);
   if (img == NULL)
     goto out;
-  for (guint i = 0; i < img->layers->len; i++)
-    prog.total += (guint64) ((BgrOciDescriptor *) img->layers->pdata[i])->size;
-  prog.n_layers = img->layers->len;
   bgr_crash_point ("image-pull.resolved");
-  for (guint i = 0; i < img->layers->len; i++)
-    pin (((BgrOciDescriptor *) img->layers->pdata[i])->digest, +1);
-  pin (img->config_digest, +1);
-  pinned_layers = TRUE;
-  for (guint i = 0; i < img->layers->len; i++)
-    {
-      const BgrOciDescriptor *d = img->layers->pdata[i];
-      char *path;
-
-      prog.layer = i;
-      prog.layer_total = (guint64) d->size;
-      path = bgr_oci_registry_fetch_blob (registry, d, cache, on_blob_progress, &prog, cancellable,
-                                          error);
-      if (path == NULL)
-        goto out;
-      g_ptr_array_add (blobs, path);
-      prog.base += (guint64) d->size;
-      /* A cached blob reports nothing while "downloading": report it done. */
-      on_blob_progress (0, 0, FALSE, &prog);
-    }
-  g_ptr_array_add (blobs, NULL);
-  bgr_crash_point ("image-pull.layers-fetched");
-  fetched = g_get_monotonic_time ();
-
-  /* Size from the content (or check that --size fits it). */
-  if (!bgr_ext4_measure_layers ((const char *const *) blobs->pdata, &content, &inodes, cancellable,
-                                error))
+  /* Leases on the blobs it uses, held until the image is registered (or
+   * the pull failed): a prune, in this process or another, leaves them. */
+  if (!take_leases (cache, img, leases, error))
     goto out;
-  needed = bgr_ext4_image_size_for (content, inodes);
-  if (size != 0 && size < needed)
-    {
-      g_autofree char *want = g_format_size (needed), *got = g_format_size (size);
-      g_set_error (error, BGR_ERROR, BGR_ERROR_NO_SPACE,
-                   "image %s needs about %s; option 'size' (%s) is too small", reference, want, got);
-      goto out;
-    }
+  /* No sizing pass over the layers: without --size the image starts from
+   * an estimate and grows while the layers are replayed. */
   if (size == 0)
-    size = needed;
-  measured = g_get_monotonic_time ();
+    size = start_size (img, &inodes);
+  else
+    inodes = size / 16384;
+  resolved = g_get_monotonic_time ();
 
   staging = g_build_filename (bgr_store_get_dir (bgr_engine_get_store (engine)), "images", NULL);
   if (g_mkdir_with_parents (staging, 0700) != 0)
@@ -240,24 +242,27 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
       goto out;
     }
   rootfs = g_build_filename (staging, "rootfs.ext4", NULL);
-  writer = bgr_ext4_writer_create (rootfs, size, inodes + inodes / 4 + 1024, error);
+  writer = bgr_ext4_writer_create (rootfs, size, inodes, error);
   if (writer == NULL)
     goto out;
+  bgr_ext4_writer_set_growable (writer, bgr_pull_options_get_size (options) == 0);
   created = g_get_monotonic_time ();
-  for (guint i = 0; i < img->layers->len; i++)
+  if (!fetch_and_replay (registry, img, cache, writer, op, cancellable, error))
     {
-      const BgrOciDescriptor *d = img->layers->pdata[i];
-      /* Checked against the uncompressed stream as it is replayed. */
-      if (!bgr_ext4_writer_apply_layer_file (writer, blobs->pdata[i], d->digest,
-                                             bgr_oci_image_get_diff_id (img, i), cancellable, error))
-        goto out;
+      if (bgr_pull_options_get_size (options) != 0 && error != NULL
+          && g_error_matches (*error, BGR_ERROR, BGR_ERROR_NO_SPACE))
+        g_prefix_error (error, "option 'size' is too small for image %s: ", reference);
+      goto out;
     }
+  bgr_crash_point ("image-pull.layers-fetched");
+  replayed = g_get_monotonic_time ();
+  size = bgr_ext4_writer_get_size (writer);
   if (!bgr_ext4_writer_close (g_steal_pointer (&writer), error))
     goto out;
   bgr_crash_point ("image-pull.rootfs-written");
-  g_debug ("pull %s: resolve and fetch %.3f s, sizing %.3f s, mkfs %.3f s, replay %.3f s",
-           reference, (fetched - start) / 1e6, (measured - fetched) / 1e6,
-           (created - measured) / 1e6, (g_get_monotonic_time () - created) / 1e6);
+  g_debug ("pull %s: resolve %.3f s, mkfs %.3f s, fetch and replay %.3f s, close %.3f s",
+           reference, (resolved - start) / 1e6, (created - resolved) / 1e6,
+           (replayed - created) / 1e6, (g_get_monotonic_time () - replayed) / 1e6);
 
   doc = json_object_new ();
   json_object_set_boolean_member (doc, "managed", TRUE);
@@ -326,12 +331,6 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   bgr_engine_unlock (engine);
   bgr_crash_point ("image-pull.saved");
 out:
-  if (pinned_layers)
-    {
-      for (guint i = 0; i < img->layers->len; i++)
-        pin (((BgrOciDescriptor *) img->layers->pdata[i])->digest, -1);
-      pin (img->config_digest, -1);
-    }
   if (writer != NULL)
     bgr_ext4_writer_abort (g_steal_pointer (&writer));
   if (staging != NULL)
@@ -340,208 +339,4 @@ out:
     bgr_oci_image_free (img);
   bgr_oci_ref_clear (&ref);
   return result;
-}
-
-/* Digest -> names of the images built from it. */
-static GHashTable *
-blob_users (BgrEngine *engine, GError **error)
-{
-  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
-  g_autoptr (GPtrArray) docs = bgr_store_load_all (bgr_engine_get_store (engine), "image", errors);
-  g_autoptr (GHashTable) users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                         (GDestroyNotify) g_ptr_array_unref);
-
-  if (errors->len > 0)
-    {
-      /* An unreadable image record might use any blob: prune nothing. */
-      g_propagate_error (error, g_error_copy (errors->pdata[0]));
-      return NULL;
-    }
-  for (guint i = 0; i < docs->len; i++)
-    {
-      JsonNode *layers = json_object_get_member (docs->pdata[i], "oci_layers");
-      const char *config = json_object_get_string_member_with_default (docs->pdata[i], "oci_config", "");
-      g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-      g_auto (GStrv) list = NULL;
-
-      if (layers != NULL && JSON_NODE_HOLDS_ARRAY (layers))
-        for (guint j = 0; j < json_array_get_length (json_node_get_array (layers)); j++)
-          g_strv_builder_add (b, json_array_get_string_element (json_node_get_array (layers), j));
-      g_strv_builder_add (b, config);
-      list = g_strv_builder_end (b);
-      for (char **l = list; *l != NULL; l++)
-        {
-          GPtrArray *names;
-          if (**l == '\0')
-            continue;
-          names = g_hash_table_lookup (users, *l);
-          if (names == NULL)
-            {
-              names = g_ptr_array_new_with_free_func (g_free);
-              g_hash_table_insert (users, g_strdup (*l), names);
-            }
-          g_ptr_array_add (names, g_strdup (json_object_get_string_member (docs->pdata[i], "name")));
-        }
-    }
-  return g_steal_pointer (&users);
-}
-
-/* A blob's DIGEST.part file: the downloader holds an exclusive flock() on
- * it for as long as it writes (net/bgr-download.c). Returns 1 when a live
- * download holds it, 0 when none does (and, with @remove, it was removed,
- * under the lock, so that no download could take it meanwhile), -1 when it
- * could not be opened (gone already) or removed. */
-static int
-part_file_claim (const char *path, gboolean remove)
-{
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  struct stat held, now;
-  int result;
-
-  if (fd < 0)
-    return -1;
-  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
-    result = errno == EWOULDBLOCK ? 1 : -1;
-  else if (!remove)
-    result = 0;
-  /* Still the file at @path: a download may have renamed it into place. */
-  else if (fstat (fd, &held) == 0 && lstat (path, &now) == 0 && held.st_dev == now.st_dev
-           && held.st_ino == now.st_ino && S_ISREG (now.st_mode))
-    result = g_unlink (path) == 0 ? 0 : -1;
-  else
-    result = -1;
-  close (fd);
-  return result;
-}
-
-static char *
-blob_dir (BgrEngine *engine)
-{
-  return g_build_filename (bgr_config_get_string (bgr_engine_get_config (engine), "cache_dir"),
-                           "oci", "blobs", "sha256", NULL);
-}
-
-GPtrArray *
-bgr_engine_list_image_cache (BgrEngine *engine, GError **error)
-{
-  g_autoptr (GHashTable) users = blob_users (engine, error);
-  g_autofree char *dir = blob_dir (engine);
-  g_autoptr (GDir) d = NULL;
-  g_autoptr (GPtrArray) out = NULL;
-  const char *entry;
-
-  if (users == NULL)
-    return NULL;
-  out = g_ptr_array_new_with_free_func (g_object_unref);
-  d = g_dir_open (dir, 0, NULL);
-  while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *digest = g_strconcat ("sha256:", entry, NULL);
-      g_autofree char *path = g_build_filename (dir, entry, NULL);
-      g_autoptr (JsonObject) doc = NULL;
-      JsonArray *users_of = json_array_new ();
-      GPtrArray *names;
-
-      if (g_str_has_suffix (digest, ".part"))
-        {
-          g_autofree char *whole = g_strndup (digest, strlen (digest) - strlen (".part"));
-          int held = part_file_claim (path, FALSE);
-
-          if (!bgr_oci_digest_is_valid (whole) || held < 0)
-            {
-              json_array_unref (users_of);
-              continue;
-            }
-          doc = json_object_new ();
-          json_object_set_string_member (doc, "name", entry);
-          json_object_set_string_member (doc, "category", "partial");
-          json_object_set_string_member (doc, "digest", whole);
-          json_object_set_string_member (doc, "path", path);
-          json_object_set_int_member (doc, "size", (gint64) bgr_path_size (path));
-          json_object_set_array_member (doc, "images", users_of);
-          json_object_set_boolean_member (doc, "in_use", held == 1);
-          g_ptr_array_add (out, bgr_cache_blob_new_from_json (doc));
-          continue;
-        }
-      if (!bgr_oci_digest_is_valid (digest))
-        {
-          json_array_unref (users_of);
-          continue; /* temporary files */
-        }
-      names = g_hash_table_lookup (users, digest);
-      for (guint i = 0; names != NULL && i < names->len; i++)
-        json_array_add_string_element (users_of, names->pdata[i]);
-      doc = json_object_new ();
-      json_object_set_string_member (doc, "name", digest);
-      json_object_set_string_member (doc, "category", "blob");
-      json_object_set_string_member (doc, "digest", digest);
-      json_object_set_string_member (doc, "path", path);
-      json_object_set_int_member (doc, "size", (gint64) bgr_path_size (path));
-      json_object_set_array_member (doc, "images", users_of);
-      json_object_set_boolean_member (doc, "in_use", is_pinned (digest));
-      g_ptr_array_add (out, bgr_cache_blob_new_from_json (doc));
-    }
-  bgr_engine_list_vm_bases (engine, out);
-  return g_steal_pointer (&out);
-}
-
-gboolean
-bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_removed,
-                              GError **error)
-{
-  g_autoptr (GHashTable) users = NULL;
-  g_autofree char *dir = blob_dir (engine);
-  g_autoptr (GDir) d = NULL;
-  const char *entry;
-  guint64 freed = 0;
-  guint removed = 0;
-
-  /* Under the lock: a pull registering an image (and its layers) waits. */
-  bgr_engine_lock (engine);
-  users = blob_users (engine, error);
-  if (users == NULL)
-    {
-      bgr_engine_unlock (engine);
-      return FALSE;
-    }
-  d = g_dir_open (dir, 0, NULL);
-  while (d != NULL && (entry = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *digest = g_strconcat ("sha256:", entry, NULL);
-      g_autofree char *path = g_build_filename (dir, entry, NULL);
-      guint64 size;
-
-      if (g_str_has_suffix (entry, ".part"))
-        {
-          g_autofree char *whole = g_strndup (digest, strlen (digest) - strlen (".part"));
-
-          /* A part file no live pull holds: what a killed pull left. */
-          if (!bgr_oci_digest_is_valid (whole) || is_pinned (whole))
-            continue;
-          size = bgr_path_allocated (path);
-          if (part_file_claim (path, TRUE) == 0)
-            {
-              g_info ("removed the partial blob %s", path);
-              freed += size;
-              removed++;
-            }
-          continue;
-        }
-      if (!bgr_oci_digest_is_valid (digest) || g_hash_table_contains (users, digest)
-          || is_pinned (digest))
-        continue;
-      size = bgr_path_size (path);
-      if (g_unlink (path) == 0)
-        {
-          freed += size;
-          removed++;
-        }
-    }
-  bgr_engine_unlock (engine);
-  bgr_engine_prune_vm_bases (engine, &freed, &removed);
-  if (out_freed != NULL)
-    *out_freed = freed;
-  if (out_removed != NULL)
-    *out_removed = removed;
-  return TRUE;
 }

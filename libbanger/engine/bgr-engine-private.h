@@ -54,7 +54,7 @@ gboolean bgr_engine_delete_image (BgrEngine *engine, const char *name, GError **
 BgrImage *bgr_engine_promote_image (BgrEngine *engine, const char *name,
                                     GCancellable *cancellable, GError **error);
 
-/* OCI image pull (bgr-engine-oci.c). */
+/* OCI image pull (bgr-engine-oci.c); its cache (bgr-engine-oci-cache.c). */
 BgrImage *bgr_engine_pull_image (BgrEngine *engine, const char *reference,
                                  BgrPullOptions *options, BgrOperation *op,
                                  GCancellable *cancellable, GError **error);

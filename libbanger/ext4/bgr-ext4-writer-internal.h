@@ -8,6 +8,7 @@
  *   -layer.c    a layer replayed: entries, hardlinks, whiteouts
  *   -add.c      host files added to an existing image
  *   -tree.c     host directories added
+ *   -room.c     a growable image grown between entries
  * and bgr-ext4-writer.c creates, opens and closes images. */
 #pragma once
 
@@ -35,6 +36,12 @@ struct _BgrExt4Writer
   ext2_filsys fs;
   char *path;
   guint64 fs_bytes;
+  gboolean growable; /* bgr_ext4_writer_set_growable() */
+  int sync_fd;          /* the image file, for writeback hints; -1 until needed */
+  GSourceFunc tick;     /* bgr_ext4_writer_set_tick() */
+  gpointer tick_data;
+  gint64 last_tick;
+  guint64 written_back; /* blocks in use when writeback last started */
 };
 
 /* One layer being applied. */
@@ -67,6 +74,14 @@ typedef struct
   char *name;
   ext2_ino_t ino;
 } Child;
+
+/* ---- bgr-ext4-writer-room.c: growing while layers are replayed -------- */
+
+/* Before each layer entry: for a growable writer, grows the image (w->fs
+ * changes) unless @bytes more and a margin fit and inodes are left; for
+ * every writer, starts the image's writeback now and then, and calls its
+ * tick. */
+gboolean bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error);
 
 /* ---- bgr-ext4-writer-dirs.c: inodes and directory entries ------------ */
 

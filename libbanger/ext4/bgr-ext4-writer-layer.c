@@ -347,6 +347,12 @@ replay_entries (Apply *a, struct archive *ar, const char *what, GCancellable *ca
         return FALSE;
       g_free (a->entry);
       a->entry = bgr_ext4_escape_path (path != NULL ? path : "");
+      if (!bgr_ext4_writer_make_room (a->w, (guint64) MAX (archive_entry_size (e), 0), error))
+        {
+          g_prefix_error (error, "%s: ", what);
+          return FALSE;
+        }
+      a->fs = a->w->fs;
       if (!apply_entry (a, ar, e, cancellable, error))
         return FALSE;
     }
@@ -358,21 +364,20 @@ replay_entries (Apply *a, struct archive *ar, const char *what, GCancellable *ca
   return TRUE;
 }
 
-gboolean
-bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const char *layer_name,
-                                  const char *diff_id, GCancellable *cancellable, GError **error)
+/* Replays @stream (taken), opened by the caller. */
+static gboolean
+apply_stream (BgrExt4Writer *w, BgrLayerStream *stream_in, const char *layer_name,
+              const char *diff_id, GCancellable *cancellable, GError **error)
 {
   g_autofree char *what = g_strdup_printf ("layer %s", layer_name);
   g_autoptr (GHashTable) touched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *buf = g_malloc (CHUNK_SIZE);
   Apply a = { .w = w, .fs = w->fs, .layer = layer_name, .touched = touched, .buf = buf };
-  g_autoptr (BgrLayerStream) stream = NULL;
+  g_autoptr (BgrLayerStream) stream = stream_in;
   gint64 started = g_get_monotonic_time ();
   struct archive *ar;
   gboolean ok;
 
-  g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
-  stream = bgr_layer_stream_open (tar_path, diff_id != NULL, error);
   if (stream == NULL)
     {
       g_prefix_error (error, "%s: ", what);
@@ -392,16 +397,34 @@ bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const 
     ok = check_diff_id (stream, what, diff_id, error);
   if (ok)
     {
-      double read_s, hash_s;
+      double read_s, hash_s, wait_s = bgr_layer_stream_get_wait (stream);
       bgr_layer_stream_get_times (stream, &read_s, &hash_s);
       g_debug ("%s: %" G_GUINT64_FORMAT " bytes uncompressed, replayed in %.3f s; the read-ahead "
-               "thread spent %.3f s reading and inflating, %.3f s hashing", what,
-               bgr_layer_stream_get_position (stream), (g_get_monotonic_time () - started) / 1e6,
-               read_s, hash_s);
+               "thread spent %.3f s reading and inflating, %.3f s hashing, %.3f s waiting for "
+               "the download", what, bgr_layer_stream_get_position (stream),
+               (g_get_monotonic_time () - started) / 1e6, read_s, hash_s, wait_s);
     }
   if (ok && g_cancellable_set_error_if_cancelled (cancellable, error))
     ok = FALSE;
   if (!ok)
     bgr_error_convert (error);
   return ok;
+}
+
+gboolean
+bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path, const char *layer_name,
+                                  const char *diff_id, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
+  return apply_stream (w, bgr_layer_stream_open (tar_path, diff_id != NULL, error), layer_name,
+                       diff_id, cancellable, error);
+}
+
+gboolean
+bgr_ext4_writer_apply_layer_feed (BgrExt4Writer *w, BgrFeed *feed, const char *layer_name,
+                                  const char *diff_id, GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (w != NULL && w->fs != NULL, FALSE);
+  return apply_stream (w, bgr_layer_stream_open_feed (feed, diff_id != NULL, error), layer_name,
+                       diff_id, cancellable, error);
 }

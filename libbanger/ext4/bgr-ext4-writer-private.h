@@ -18,6 +18,17 @@ typedef struct _BgrExt4Writer BgrExt4Writer;
 BgrExt4Writer *bgr_ext4_writer_create (const char *path, guint64 size_bytes, guint64 inodes,
                                        GError **error);
 
+/* A growable writer grows its image while layers are replayed, before
+ * an entry that might not fit (or when inodes run low), by half its size
+ * or more (resize2fs): the size given to _create() is then only a start.
+ * Images are not growable unless this says so. */
+void bgr_ext4_writer_set_growable (BgrExt4Writer *w, gboolean growable);
+/* Has @tick called with @data from the replaying thread, between layer
+ * entries, at most every 100 ms (a pull reports its progress there). */
+void bgr_ext4_writer_set_tick (BgrExt4Writer *w, GSourceFunc tick, gpointer data);
+/* The filesystem's size now, in bytes. */
+guint64 bgr_ext4_writer_get_size (BgrExt4Writer *w);
+
 /* Applies one layer (a tar stream, plain, gzip or zstd) on top of what is
  * already in the image, with OCI changeset semantics (whiteouts, opaque
  * directories). @layer_name (a digest, "layer 2"...) names the layer in
@@ -27,6 +38,15 @@ BgrExt4Writer *bgr_ext4_writer_create (const char *path, guint64 size_bytes, gui
  * BGR_ERROR_INVALID_DATA; a full filesystem is BGR_ERROR_NO_SPACE. After a
  * failure the image is incomplete: abort the writer and delete the file. */
 gboolean bgr_ext4_writer_apply_layer_file (BgrExt4Writer *w, const char *tar_path,
+                                           const char *layer_name, const char *diff_id,
+                                           GCancellable *cancellable, GError **error);
+
+/* The same for a layer still downloading (bgr-feed-private.h): entries
+ * are replayed as its bytes arrive, and the layer is done only once the
+ * feed finished (a download that fails its digest check at the end fails
+ * the layer with its error). */
+typedef struct _BgrFeed BgrFeed;
+gboolean bgr_ext4_writer_apply_layer_feed (BgrExt4Writer *w, BgrFeed *feed,
                                            const char *layer_name, const char *diff_id,
                                            GCancellable *cancellable, GError **error);
 

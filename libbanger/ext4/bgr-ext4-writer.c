@@ -83,6 +83,7 @@ bgr_ext4_writer_create (const char *path, guint64 size_bytes, guint64 inodes, GE
     }
   close (fd);
   w = g_new0 (BgrExt4Writer, 1);
+  w->sync_fd = -1;
   w->path = g_strdup (path);
   if (!run_mkfs (path, size_bytes, inodes + RESERVED_INODES, error))
     goto fail;
@@ -126,6 +127,8 @@ bgr_ext4_writer_close (BgrExt4Writer *w, GError **error)
     }
   if (rc != 0)
     bgr_set_error_from_ext2fs (error, rc, "cannot write filesystem %s", w->path);
+  if (w->sync_fd >= 0)
+    close (w->sync_fd);
   g_free (w->path);
   g_free (w);
   return rc == 0;
@@ -141,6 +144,8 @@ bgr_ext4_writer_abort (BgrExt4Writer *w)
       bgr_ext4_dir_tables_free (w->fs);
       ext2fs_free (w->fs);
     }
+  if (w->sync_fd >= 0)
+    close (w->sync_fd);
   g_free (w->path);
   g_free (w);
 }
@@ -171,6 +176,7 @@ bgr_ext4_writer_open (const char *path, GError **error)
       return NULL;
     }
   w = g_new0 (BgrExt4Writer, 1);
+  w->sync_fd = -1;
   w->path = g_strdup (path);
   rc = ext2fs_open (path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &w->fs);
   if (rc != 0)

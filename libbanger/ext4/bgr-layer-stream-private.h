@@ -18,6 +18,12 @@ typedef struct _BgrLayerStream BgrLayerStream;
  * prefix them. */
 BgrLayerStream *bgr_layer_stream_open (const char *path, gboolean hash, GError **error);
 
+typedef struct _BgrFeed BgrFeed;
+/* The same for a layer file still being written (a download): reads wait
+ * for its bytes, and its end is where the feed finished (bgr-feed-private.h);
+ * a feed that failed fails the read with its error. */
+BgrLayerStream *bgr_layer_stream_open_feed (BgrFeed *feed, gboolean hash, GError **error);
+
 /* From now on, a thread inflates (and hashes) ahead of the reader, so
  * that the two overlap; call it before the first read. Reads return the
  * same bytes either way. */
@@ -41,10 +47,12 @@ char *bgr_layer_stream_finish (BgrLayerStream *s, GError **error);
 
 /* Uncompressed bytes produced so far. */
 guint64 bgr_layer_stream_get_position (BgrLayerStream *s);
-/* Seconds spent so far reading and inflating, and hashing (for the
+/* Seconds spent so far reading and inflating (not waiting for a feed), and hashing (for the
  * debug log of where a pull's time goes). This stops a read-ahead: call it
  * once done reading. */
 void bgr_layer_stream_get_times (BgrLayerStream *s, double *read_s, double *hash_s);
+/* Seconds spent waiting for a feed's bytes (also stops a read-ahead). */
+double bgr_layer_stream_get_wait (BgrLayerStream *s);
 
 void bgr_layer_stream_free (BgrLayerStream *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrLayerStream, bgr_layer_stream_free)

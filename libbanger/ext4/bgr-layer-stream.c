@@ -16,6 +16,7 @@
 #endif
 
 #include "bgr-error-private.h"
+#include "bgr-feed-private.h"
 #include "bgr-sha256-private.h"
 #include "ext4/bgr-layer-stream-private.h"
 
@@ -34,6 +35,10 @@ typedef enum
 struct _BgrLayerStream
 {
   int fd;
+  BgrFeed *feed;             /* a file still being written, or NULL */
+  GCancellable *feed_cancel; /* stops a wait for the feed */
+  guint64 file_pos;          /* in the feed's file */
+  gint64 wait_us, first_wait_us; /* waited for the feed: decoding, its first bytes */
   Kind kind;
   guint8 *in;
   gsize in_len, in_pos;
@@ -96,9 +101,20 @@ fill (BgrLayerStream *s, GError **error)
 
   if (s->in_pos < s->in_len || s->in_eof)
     return TRUE;
-  do
-    n = read (s->fd, s->in, IN_SIZE);
-  while (n < 0 && errno == EINTR);
+  if (s->feed != NULL)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+
+      n = bgr_feed_read (s->feed, &s->fd, s->file_pos, s->in, IN_SIZE, s->feed_cancel, error);
+      s->wait_us += g_get_monotonic_time () - t0;
+      if (n < 0)
+        return FALSE;
+      s->file_pos += (guint64) n;
+    }
+  else
+    do
+      n = read (s->fd, s->in, IN_SIZE);
+    while (n < 0 && errno == EINTR);
   if (n < 0)
     {
       bgr_set_error_errno (error, errno, "cannot read the layer");
@@ -352,6 +368,8 @@ stop_read_ahead (BgrLayerStream *s)
   if (s->thread == NULL)
     return;
   g_atomic_int_set (&s->stop, 1);
+  if (s->feed_cancel != NULL)
+    g_cancellable_cancel (s->feed_cancel);
   for (gint i = 0; i < RING; i++)
     g_async_queue_push (s->empty, GINT_TO_POINTER (i + 1));
   g_thread_join (s->thread);
@@ -446,24 +464,51 @@ detect (BgrLayerStream *s, GError **error)
   return TRUE;
 }
 
-BgrLayerStream *
-bgr_layer_stream_open (const char *path, gboolean hash, GError **error)
+/* Reads @fd, or @feed (its file opened as needed). */
+static BgrLayerStream *
+open_stream (int fd, BgrFeed *feed, gboolean hash, GError **error)
 {
   g_autoptr (BgrLayerStream) s = g_new0 (BgrLayerStream, 1);
 
-  s->fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (s->fd < 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot open %s", path);
-      return NULL;
-    }
+  s->fd = fd;
+  s->feed = feed != NULL ? bgr_feed_ref (feed) : NULL;
+  s->feed_cancel = feed != NULL ? g_cancellable_new () : NULL;
   s->in = g_malloc (IN_SIZE);
   s->out = s->out_buf = g_malloc (OUT_SIZE);
   if (hash)
     s->sum = bgr_sha256_new ();
   if (!detect (s, error))
     return NULL;
+  /* Waiting for a feed's first bytes was before any inflating. */
+  s->first_wait_us = s->wait_us;
+  s->wait_us = 0;
   return g_steal_pointer (&s);
+}
+
+BgrLayerStream *
+bgr_layer_stream_open (const char *path, gboolean hash, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot open %s", path);
+      return NULL;
+    }
+  return open_stream (fd, NULL, hash, error);
+}
+
+BgrLayerStream *
+bgr_layer_stream_open_feed (BgrFeed *feed, gboolean hash, GError **error)
+{
+  return open_stream (-1, feed, hash, error);
+}
+
+double
+bgr_layer_stream_get_wait (BgrLayerStream *s)
+{
+  stop_read_ahead (s);
+  return (double) (s->wait_us + s->first_wait_us) / G_USEC_PER_SEC;
 }
 
 static la_ssize_t
@@ -520,7 +565,8 @@ void
 bgr_layer_stream_get_times (BgrLayerStream *s, double *read_s, double *hash_s)
 {
   stop_read_ahead (s);
-  *read_s = (double) s->inflate_us / G_USEC_PER_SEC;
+  /* Waiting for a feed's bytes is not inflating. */
+  *read_s = (double) (s->inflate_us - s->wait_us) / G_USEC_PER_SEC;
   *hash_s = (double) s->hash_us / G_USEC_PER_SEC;
 }
 
@@ -537,6 +583,8 @@ bgr_layer_stream_free (BgrLayerStream *s)
   g_clear_error (&s->ahead_error);
   if (s->fd >= 0)
     close (s->fd);
+  g_clear_pointer (&s->feed, bgr_feed_unref);
+  g_clear_object (&s->feed_cancel);
 #ifdef HAVE_ISAL
   g_free (s->isal);
 #else

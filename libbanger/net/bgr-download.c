@@ -73,9 +73,12 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Download, download_clear)
 SoupSession *
 bgr_download_session_new (void)
 {
+  /* libsoup's default of 2 connections per host would hold back a pull's
+   * third parallel layer download. */
   return soup_session_new_with_options ("user-agent", "banger/" BANGER_VERSION,
                                         "timeout", (guint) SESSION_TIMEOUT_S,
                                         "idle-timeout", (guint) SESSION_TIMEOUT_S,
+                                        "max-conns-per-host", 6,
                                         NULL);
 }
 

@@ -20,6 +20,15 @@
 #define NOT_FOUND_TEXT "credentials not found"
 #define HELPER_OUTPUT_MAX 200
 
+/* How long a helper may take to answer before it is killed. */
+static guint helper_timeout_ms = BGR_OCI_CREDHELPER_TIMEOUT_MS;
+
+void
+bgr_oci_credhelper_set_timeout (guint ms)
+{
+  helper_timeout_ms = ms > 0 ? ms : BGR_OCI_CREDHELPER_TIMEOUT_MS;
+}
+
 static gboolean
 helper_name_is_valid (const char *name)
 {
@@ -124,6 +133,55 @@ spawn_with_input (const char *program, const char *input, GError **error)
   return proc;
 }
 
+typedef struct {
+  gboolean done, timed_out;
+  char *out, *err;
+  GError *error;
+} Answer;
+
+static void
+on_answered (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Answer *a = data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), res, &a->out, &a->err, &a->error);
+  a->done = TRUE;
+}
+
+static gboolean
+on_helper_timeout (gpointer data)
+{
+  ((Answer *) data)->timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Its output and exit, or a timeout: then it is killed (a helper that
+ * waits for a keychain to unlock must not hang a pull or the daemon). */
+static void
+wait_for_answer (GSubprocess *proc, Answer *a)
+{
+  g_autoptr (GMainContext) ctx = g_main_context_new ();
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  GSource *timer = g_timeout_source_new (helper_timeout_ms);
+
+  g_main_context_push_thread_default (ctx);
+  g_source_set_callback (timer, on_helper_timeout, a, NULL);
+  g_source_attach (timer, ctx);
+  g_subprocess_communicate_utf8_async (proc, NULL, cancel, on_answered, a);
+  while (!a->done && !a->timed_out)
+    g_main_context_iteration (ctx, TRUE);
+  if (!a->done)
+    {
+      g_subprocess_force_exit (proc);
+      g_cancellable_cancel (cancel);
+      while (!a->done)
+        g_main_context_iteration (ctx, TRUE);
+    }
+  g_source_destroy (timer);
+  g_source_unref (timer);
+  g_main_context_pop_thread_default (ctx);
+}
+
 gboolean
 bgr_oci_credhelper_get (const char *helper, const char *registry, const char *source,
                         char **user, char **password, GError **error)
@@ -134,6 +192,7 @@ bgr_oci_credhelper_get (const char *helper, const char *registry, const char *so
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autofree char *out = NULL, *err = NULL, *shown = NULL;
   g_autoptr (GError) local = NULL;
+  Answer answer = { 0 };
   JsonNode *root;
   JsonObject *obj;
   const char *u, *s;
@@ -148,7 +207,24 @@ bgr_oci_credhelper_get (const char *helper, const char *registry, const char *so
       return FALSE;
     }
   proc = spawn_with_input (program, server_url (registry), &local);
-  if (proc == NULL || !g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &local))
+  if (proc == NULL)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "%s: cannot run %s: %s", source, program,
+                   local->message);
+      return FALSE;
+    }
+  wait_for_answer (proc, &answer);
+  out = answer.out;
+  err = answer.err;
+  local = answer.error;
+  if (answer.timed_out)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_TIMED_OUT,
+                   "%s: credential helper %s did not answer for %s within %u s, and was stopped",
+                   source, program_name, registry, (helper_timeout_ms + 999) / 1000);
+      return FALSE;
+    }
+  if (local != NULL)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "%s: cannot run %s: %s", source, program,
                    local->message);

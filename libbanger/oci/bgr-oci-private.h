@@ -150,13 +150,19 @@ void bgr_oci_auth_split_key (const char *key, char **host, char **path);
 gboolean bgr_oci_auth_find_helper (JsonObject *root, const char *source, const char *registry,
                                    char **helper, GError **error);
 
+/* A helper that has not answered after this long is killed, and the error
+ * says so; _set_timeout() changes it (tests), 0 restores it. */
+#define BGR_OCI_CREDHELPER_TIMEOUT_MS 30000
+void bgr_oci_credhelper_set_timeout (guint ms);
+
 /* Runs `docker-credential-HELPER get` (looked up in PATH) with @registry's
  * server URL on stdin ("https://index.docker.io/v1/" for Docker Hub, else
  * host[:port]) and returns the Username and Secret it answers; *user is
  * NULL when it has no credentials for @registry. Errors: the helper
  * missing (BGR_ERROR_INVALID_CONFIG), failing (BGR_ERROR_PERMISSION_DENIED,
  * with its message, escaped), answering no JSON (BGR_ERROR_INVALID_DATA),
- * or giving an identity token (BGR_ERROR_NOT_SUPPORTED). */
+ * giving an identity token (BGR_ERROR_NOT_SUPPORTED), or not answering
+ * in time (BGR_ERROR_TIMED_OUT). */
 gboolean bgr_oci_credhelper_get (const char *helper, const char *registry, const char *source,
                                  char **user, char **password, GError **error);
 
@@ -239,5 +245,25 @@ typedef void (*BgrOciBlobProgress) (guint64 done, guint64 total, gboolean waitin
 char *bgr_oci_registry_fetch_blob (BgrOciRegistry *r, const BgrOciDescriptor *d,
                                    const char *cache_dir, BgrOciBlobProgress progress,
                                    gpointer user_data, GCancellable *cancellable, GError **error);
+
+/* ---- blob leases (bgr-oci-lease.c): pulls and prunes sharing a cache_dir,
+ *      in any number of processes ---- */
+
+typedef struct _BgrOciLease BgrOciLease;
+
+/* A lease on blob @digest (sha256:HEX) of the cache under @cache_dir:
+ * CACHE/oci/leases/HEX, flock()ed. Shared (@exclusive FALSE): what a pull
+ * holds while it uses the blob; it waits only while a prune holds the
+ * lease, which is never long. Exclusive: what a prune takes before it
+ * removes the blob; it does not wait, and fails with BGR_ERROR_BUSY while
+ * a pull holds the lease. */
+BgrOciLease *bgr_oci_lease_take (const char *cache_dir, const char *digest, gboolean exclusive,
+                                 GError **error);
+void bgr_oci_lease_release (BgrOciLease *lease);
+/* Releases an exclusive lease, removing its file first. */
+void bgr_oci_lease_release_removing (BgrOciLease *lease);
+/* Whether a pull holds a lease on @digest now. */
+gboolean bgr_oci_lease_is_held (const char *cache_dir, const char *digest);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrOciLease, bgr_oci_lease_release)
 
 G_END_DECLS
