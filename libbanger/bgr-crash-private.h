@@ -38,8 +38,8 @@ void bgr_crash_point (const char *name);
 /* The same for "PREFIX.STEP" (operations sharing a step's code). */
 void bgr_crash_point2 (const char *prefix, const char *step);
 #else
-#define bgr_crash_point(name) ((void) 0)
-#define bgr_crash_point2(prefix, step) ((void) 0)
+#define bgr_crash_point(name) ((void) (name))
+#define bgr_crash_point2(prefix, step) ((void) (prefix), (void) (step))
 #endif
 
 G_END_DECLS
