@@ -28,6 +28,7 @@
 #define OUT_BUF (1024 * 1024)
 #define ZCHUNK (256 * 1024)
 #define MAX_IN (1u << 30) /* per deflate call: the stream's counters are 32-bit */
+#define SAMPLE 4096
 
 struct _BgrGitPack {
   git_repository *repo;
@@ -284,6 +285,7 @@ typedef struct {
   z_stream z;
 #endif
   guint8 *chunk;
+  EVP_MD_CTX *sha; /* checks each object's id */
 } Deflater;
 
 static void
@@ -291,6 +293,7 @@ deflater_init (Deflater *d)
 {
   memset (d, 0, sizeof *d);
   d->chunk = g_malloc (ZCHUNK);
+  d->sha = EVP_MD_CTX_new ();
 #ifdef HAVE_ISAL
   d->level_buf = g_malloc (ISAL_DEF_LVL1_DEFAULT);
 #else
@@ -307,6 +310,7 @@ deflater_clear (Deflater *d)
   deflateEnd (&d->z);
 #endif
   g_free (d->chunk);
+  EVP_MD_CTX_free (d->sha);
 }
 
 /* @data as one zlib stream into @o. */
@@ -376,6 +380,72 @@ deflate_into (Deflater *d, Out *o, const guint8 *data, gsize len, GError **error
   return TRUE;
 }
 
+static guint32
+adler_update (guint32 adler, const guint8 *data, gsize len)
+{
+#ifdef HAVE_ISAL
+  return isal_adler32 (adler, data, len);
+#else
+  while (len > 0)
+    {
+      uInt n = (uInt) MIN (len, (gsize) MAX_IN);
+      adler = (guint32) adler32 (adler, data, n);
+      data += n;
+      len -= n;
+    }
+  return adler;
+#endif
+}
+
+/* @data as a zlib stream of stored (not compressed) blocks: as fast as a
+ * copy, for what does not compress. */
+static gboolean
+store_into (Out *o, const guint8 *data, gsize len, GError **error)
+{
+  static const guint8 zhdr[2] = { 0x78, 0x01 };
+  guint32 adler = GUINT32_TO_BE (adler_update (1, data, len));
+
+  if (!out_put (o, zhdr, 2, error))
+    return FALSE;
+  do
+    {
+      guint16 n = (guint16) MIN (len, (gsize) 0xffff);
+      guint8 blk[5] = { n == len ? 1 : 0, n & 0xff, n >> 8, ~n & 0xff, (guint16) ~n >> 8 };
+      if (!out_put (o, blk, 5, error) || !out_put (o, data, n, error))
+        return FALSE;
+      data += n;
+      len -= n;
+    }
+  while (len > 0);
+  return out_put (o, &adler, 4, error);
+}
+
+/* Whether @data compresses: its first SAMPLE bytes deflated in a scratch
+ * buffer shrink by a tenth at least. Random and already compressed
+ * content (archives, images) is then stored instead of deflated. */
+static gboolean
+compresses (Deflater *d, const guint8 *data, gsize len)
+{
+  if (len <= SAMPLE)
+    return TRUE;
+#ifdef HAVE_ISAL
+  struct isal_zstream z;
+  isal_deflate_stateless_init (&z);
+  z.level = 1;
+  z.level_buf = d->level_buf;
+  z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+  z.next_in = (guint8 *) data;
+  z.avail_in = SAMPLE;
+  z.end_of_stream = 1;
+  z.next_out = d->chunk;
+  z.avail_out = SAMPLE * 9 / 10;
+  return isal_deflate_stateless (&z) == COMP_OK;
+#else
+  uLongf out = SAMPLE * 9 / 10;
+  return compress2 (d->chunk, &out, data, SAMPLE, 1) == Z_OK;
+#endif
+}
+
 /* An object's header: its type and inflated size, 7 bits a byte. */
 static gboolean
 put_object_header (Out *o, git_object_t type, guint64 size, GError **error)
@@ -400,12 +470,33 @@ typedef struct {
   guint64 off;
 } Entry;
 
+/* libgit2 does not check what it reads (bgr_git_init() turns that off:
+ * its SHA-1 is several times slower): every object sent is checked here,
+ * "<type> <size>\0<content>" hashing to its id. */
+static gboolean
+object_is_sound (Deflater *d, git_odb_object *obj, const git_oid *oid)
+{
+  char hdr[64];
+  int n = g_snprintf (hdr, sizeof hdr, "%s %" G_GSIZE_FORMAT, git_object_type2string (git_odb_object_type (obj)),
+                      (gsize) git_odb_object_size (obj));
+  guint8 md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+
+  EVP_DigestInit_ex (d->sha, EVP_sha1 (), NULL);
+  EVP_DigestUpdate (d->sha, hdr, (gsize) n + 1);
+  EVP_DigestUpdate (d->sha, git_odb_object_data (obj), git_odb_object_size (obj));
+  EVP_DigestFinal_ex (d->sha, md, &len);
+  return len == GIT_OID_RAWSZ && memcmp (md, oid->id, GIT_OID_RAWSZ) == 0;
+}
+
 static gboolean
 write_object (BgrGitPack *pack, Deflater *d, Out *o, Entry *e, GError **error)
 {
   git_odb_object *obj = NULL;
   char hex[GIT_OID_HEXSZ + 1];
   int rc = pack->odb != NULL ? git_odb_read (&obj, pack->odb, &e->oid) : -1;
+  const guint8 *data;
+  gsize size;
   gboolean ok;
 
   if (rc < 0)
@@ -414,10 +505,21 @@ write_object (BgrGitPack *pack, Deflater *d, Out *o, Entry *e, GError **error)
       bgr_set_error_from_git (error, rc, "cannot read object %s of the repository", hex);
       return FALSE;
     }
+  data = git_odb_object_data (obj);
+  size = git_odb_object_size (obj);
+  if (!object_is_sound (d, obj, &e->oid))
+    {
+      git_oid_tostr (hex, sizeof hex, &e->oid);
+      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
+                   "object %s of the repository is corrupt (its content does not hash to its id)", hex);
+      git_odb_object_free (obj);
+      return FALSE;
+    }
   e->off = o->off;
   o->crc = 0;
-  ok = put_object_header (o, git_odb_object_type (obj), git_odb_object_size (obj), error)
-       && deflate_into (d, o, git_odb_object_data (obj), git_odb_object_size (obj), error);
+  ok = put_object_header (o, git_odb_object_type (obj), size, error)
+       && (compresses (d, data, size) ? deflate_into (d, o, data, size, error)
+                                      : store_into (o, data, size, error));
   e->crc = o->crc;
   git_odb_object_free (obj);
   return ok;
