@@ -12,7 +12,9 @@ that commit back, for
   (one object each), names with spaces, and a staged blob;
 - a repository whose objects are all packed as deltas (`git gc
   --aggressive`), where nothing is a loose object;
-- a commit with an empty tree.
+- a commit with an empty tree;
+
+and a host object whose content does not hash to its id is refused.
 
 Both ways of sending are used: `vm run` (the work disk written before the
 boot) and `vm workspace prepare` (through the agent). Needs root for the
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 SKIP = 77
 if not __debug__:
@@ -233,6 +236,22 @@ def main():
         ws = jrun("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/emptytree")
         assert ws["commit"] == git("rev-parse", "HEAD", cwd=repo).strip(), ws
         check_guest_git(repo, "/root/emptytree", reachable(repo))
+
+    @case
+    def a_corrupt_object_is_refused():
+        repo = new_repo(os.path.join(work, "corrupt"))
+        write(os.path.join(repo, "a.txt"), "the real content\n")
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "-m", "one", cwd=repo)
+        oid = git("rev-parse", "HEAD:a.txt", cwd=repo).strip()
+        loose = os.path.join(repo, ".git", "objects", oid[:2], oid[2:])
+        os.chmod(loose, 0o644)
+        with open(loose, "wb") as f:
+            f.write(zlib.compress(b"blob 16\0not the content\n"))
+        p = run("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/corrupt", check=False)
+        err = p.stderr.decode(errors="replace")
+        assert p.returncode != 0 and oid in err and "corrupt" in err, err
+        assert not os.path.exists("/root/corrupt")
         run("vm", "delete", "--force", "d1")
 
 
