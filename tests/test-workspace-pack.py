@@ -16,8 +16,10 @@ that commit back, for
 
 and a host object whose content does not hash to its id is refused.
 
-Both ways of sending are used: `vm run` (the work disk written before the
-boot) and `vm workspace prepare` (through the agent). Needs root for the
+Both ways of sending are used: `vm run` (the pack streamed into the work
+disk before the boot, objects stored) and `vm workspace prepare` (the pack
+staged on the host, objects deflated where they compress, sent through
+the agent). Needs root for the
 private mount namespace with a tmpfs on /root (exit 77 otherwise)."""
 
 import json
@@ -204,7 +206,7 @@ def main():
         run("vm", "delete", "--force", "k1")
 
     @case
-    def deltified_packs_by_prepare():
+    def deltified_packs_both_ways():
         repo = new_repo(os.path.join(work, "deltas"))
         base = "".join("line %d of a file that changes a little each time\n" % i
                        for i in range(3000))
@@ -223,6 +225,13 @@ def main():
                  cwd=repo)
         assert "chain length" in vp, "the host repository has no deltas to start from"
         write(os.path.join(repo, "src", "f0.txt"), base + "uncommitted\n")
+        # vm run streams the pack into the work disk, objects stored ...
+        shutil.rmtree("/root/repo", ignore_errors=True)
+        run("vm", "run", "--name", "d0", "--image", "img", repo)
+        assert jrun("vm", "workspace", "show", "d0")["written_by"] == "work_disk"
+        check_guest_git(repo, "/root/repo", reachable(repo))
+        run("vm", "delete", "--force", "d0")
+        # ... prepare stages it first, objects deflated where they compress.
         run("vm", "create", "--name", "d1", "--image", "img")
         ws = jrun("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/deltas")
         assert ws["written_by"] == "agent", ws
@@ -252,6 +261,12 @@ def main():
         err = p.stderr.decode(errors="replace")
         assert p.returncode != 0 and oid in err and "corrupt" in err, err
         assert not os.path.exists("/root/corrupt")
+        # Streamed into a new VM's work disk, it fails the vm run, which
+        # leaves no VM behind.
+        p = run("vm", "run", "--name", "c1", "--image", "img", repo, check=False)
+        err = p.stderr.decode(errors="replace")
+        assert p.returncode != 0 and oid in err and "corrupt" in err, err
+        assert run("vm", "show", "c1", check=False).returncode != 0
         run("vm", "delete", "--force", "d1")
 
 

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The packfile of a metadata workspace (bgr-git-pack-private.h). We know
  * every object from walking HEAD's tree, so the pack is written directly:
- * a version-2 pack of whole objects (no delta search), each deflated at
- * the fastest level (ISA-L's igzip where it is built in, zlib level 1
- * otherwise), and its version-2 .idx (fanout, sorted ids, CRC-32s,
+ * a version-2 pack of whole objects (no delta search), each a zlib stream
+ * (bgr-git-zpack.c), and its version-2 .idx (fanout, sorted ids, CRC-32s,
  * offsets). The file formats are git's gitformat-pack(5). */
 #include "config.h"
 
@@ -15,26 +14,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifdef HAVE_ISAL
-#include <isa-l/crc.h>
-#include <isa-l/igzip_lib.h>
-#else
-#include <zlib.h>
-#endif
-
 #include "bgr-error-private.h"
 #include "git/bgr-git-pack-private.h"
+#include "git/bgr-git-zpack-private.h"
 
-#define OUT_BUF (1024 * 1024)
-#define ZCHUNK (256 * 1024)
-#define MAX_IN (1u << 30) /* per deflate call: the stream's counters are 32-bit */
-#define SAMPLE 4096
+typedef struct {
+  git_oid oid;
+  guint32 crc;
+  guint64 off;
+  guint64 size; /* streamed: the object's size, from its header */
+  git_object_t type;
+} Entry;
 
 struct _BgrGitPack {
   git_repository *repo;
   git_odb *odb;
   GHashTable *seen; /* git_oid * -> itself, owned */
   GPtrArray *order; /* the same git_oid *, in pack order */
+  GArray *entries;  /* Entry, in pack order: made by measure or write */
+  guint8 sha[20];   /* the pack's checksum, once written */
+  EVP_MD_CTX *check;
 };
 
 static guint
@@ -59,6 +58,7 @@ bgr_git_pack_new (git_repository *repo)
     pack->odb = NULL; /* reported when an object is read */
   pack->seen = g_hash_table_new_full (oid_hash, oid_equal, g_free, NULL);
   pack->order = g_ptr_array_new ();
+  pack->check = EVP_MD_CTX_new ();
   return pack;
 }
 
@@ -68,6 +68,9 @@ bgr_git_pack_free (BgrGitPack *pack)
   if (pack == NULL)
     return;
   g_ptr_array_unref (pack->order);
+  if (pack->entries != NULL)
+    g_array_unref (pack->entries);
+  EVP_MD_CTX_free (pack->check);
   g_hash_table_unref (pack->seen);
   git_odb_free (pack->odb);
   g_free (pack);
@@ -148,309 +151,30 @@ bgr_git_pack_add_commit (BgrGitPack *pack, git_commit *commit, GError **error)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-typedef struct {
-  int fd;
-  const char *path;
-  guint8 *buf;
-  gsize len;
-  EVP_MD_CTX *sha; /* SHA-1 of everything written */
-  guint64 off;     /* bytes written so far */
-  guint32 crc;     /* CRC-32 of the current object's bytes */
-} Out;
-
-static guint32
-crc_update (guint32 crc, const guint8 *data, gsize len)
-{
-#ifdef HAVE_ISAL
-  while (len > 0)
-    {
-      guint64 n = MIN (len, (gsize) MAX_IN);
-      crc = crc32_gzip_refl (crc, data, n);
-      data += n;
-      len -= n;
-    }
-  return crc;
-#else
-  while (len > 0)
-    {
-      uInt n = (uInt) MIN (len, (gsize) MAX_IN);
-      crc = (guint32) crc32 (crc, data, n);
-      data += n;
-      len -= n;
-    }
-  return crc;
-#endif
-}
-
+/* libgit2 does not check what it reads (bgr_git_init() turns that off:
+ * its SHA-1 is several times slower): every object sent is checked here,
+ * "<type> <size>\0<content>" hashing to its id. */
 static gboolean
-out_flush (Out *o, GError **error)
+object_is_sound (BgrGitPack *pack, git_odb_object *obj, const git_oid *oid)
 {
-  gsize done = 0;
+  char hdr[64];
+  int n = g_snprintf (hdr, sizeof hdr, "%s %" G_GSIZE_FORMAT,
+                      git_object_type2string (git_odb_object_type (obj)),
+                      (gsize) git_odb_object_size (obj));
+  guint8 md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
 
-  while (done < o->len)
-    {
-      ssize_t n = write (o->fd, o->buf + done, o->len - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          bgr_set_error_errno (error, errno, "cannot write %s", o->path);
-          return FALSE;
-        }
-      done += (gsize) n;
-    }
-  o->len = 0;
-  return TRUE;
-}
-
-static gboolean
-out_put (Out *o, const void *data, gsize len, GError **error)
-{
-  const guint8 *p = data;
-
-  EVP_DigestUpdate (o->sha, p, len);
-  o->crc = crc_update (o->crc, p, len);
-  o->off += len;
-  while (len > 0)
-    {
-      gsize n = MIN (len, OUT_BUF - o->len);
-      memcpy (o->buf + o->len, p, n);
-      o->len += n;
-      p += n;
-      len -= n;
-      if (o->len == OUT_BUF && !out_flush (o, error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-out_put_be32 (Out *o, guint32 v, GError **error)
-{
-  guint32 be = GUINT32_TO_BE (v);
-  return out_put (o, &be, 4, error);
-}
-
-/* Flushes, appends the SHA-1 (into @sha too) and closes. */
-static gboolean
-out_finish (Out *o, guint8 sha[20], GError **error)
-{
-  unsigned int n = 0;
-
-  EVP_DigestFinal_ex (o->sha, sha, &n);
-  if (!out_put (o, sha, 20, error) || !out_flush (o, error))
-    return FALSE;
-  if (fchmod (o->fd, 0644) != 0 || close (o->fd) != 0)
-    {
-      o->fd = -1;
-      bgr_set_error_errno (error, errno, "cannot write %s", o->path);
-      return FALSE;
-    }
-  o->fd = -1;
-  return TRUE;
-}
-
-static gboolean
-out_open (Out *o, const char *path, GError **error)
-{
-  o->path = path;
-  o->fd = g_mkstemp_full ((char *) path, O_WRONLY | O_CLOEXEC, 0600);
-  if (o->fd < 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot create a file in %s", path);
-      return FALSE;
-    }
-  o->buf = g_malloc (OUT_BUF);
-  o->sha = EVP_MD_CTX_new ();
-  EVP_DigestInit_ex (o->sha, EVP_sha1 (), NULL);
-  return TRUE;
-}
-
-static void
-out_clear (Out *o)
-{
-  if (o->fd >= 0)
-    close (o->fd);
-  o->fd = -1;
-  g_clear_pointer (&o->buf, g_free);
-  g_clear_pointer (&o->sha, EVP_MD_CTX_free);
-}
-
-/* The deflater: one stream, reset for every object. */
-typedef struct {
-#ifdef HAVE_ISAL
-  struct isal_zstream z;
-  guint8 *level_buf;
-#else
-  z_stream z;
-#endif
-  guint8 *chunk;
-  EVP_MD_CTX *sha; /* checks each object's id */
-} Deflater;
-
-static void
-deflater_init (Deflater *d)
-{
-  memset (d, 0, sizeof *d);
-  d->chunk = g_malloc (ZCHUNK);
-  d->sha = EVP_MD_CTX_new ();
-#ifdef HAVE_ISAL
-  d->level_buf = g_malloc (ISAL_DEF_LVL1_DEFAULT);
-#else
-  deflateInit (&d->z, 1);
-#endif
-}
-
-static void
-deflater_clear (Deflater *d)
-{
-#ifdef HAVE_ISAL
-  g_free (d->level_buf);
-#else
-  deflateEnd (&d->z);
-#endif
-  g_free (d->chunk);
-  EVP_MD_CTX_free (d->sha);
-}
-
-/* @data as one zlib stream into @o. */
-static gboolean
-deflate_into (Deflater *d, Out *o, const guint8 *data, gsize len, GError **error)
-{
-  gboolean last;
-
-#ifdef HAVE_ISAL
-  isal_deflate_init (&d->z);
-  d->z.level = 1;
-  d->z.level_buf = d->level_buf;
-  d->z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
-  d->z.gzip_flag = IGZIP_ZLIB;
-  do
-    {
-      guint32 n = (guint32) MIN (len, (gsize) MAX_IN);
-      last = n == len;
-      d->z.next_in = (guint8 *) data;
-      d->z.avail_in = n;
-      d->z.end_of_stream = last;
-      data += n;
-      len -= n;
-      do
-        {
-          d->z.next_out = d->chunk;
-          d->z.avail_out = ZCHUNK;
-          if (isal_deflate (&d->z) != COMP_OK)
-            {
-              g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "cannot compress an object for the packfile");
-              return FALSE;
-            }
-          if (!out_put (o, d->chunk, ZCHUNK - d->z.avail_out, error))
-            return FALSE;
-        }
-      while (d->z.avail_out == 0 || d->z.avail_in > 0);
-    }
-  while (!last || d->z.internal_state.state != ZSTATE_END);
-#else
-  int rc = Z_OK;
-  deflateReset (&d->z);
-  do
-    {
-      uInt n = (uInt) MIN (len, (gsize) MAX_IN);
-      last = n == len;
-      d->z.next_in = (Bytef *) data;
-      d->z.avail_in = n;
-      data += n;
-      len -= n;
-      do
-        {
-          d->z.next_out = d->chunk;
-          d->z.avail_out = ZCHUNK;
-          rc = deflate (&d->z, last ? Z_FINISH : Z_NO_FLUSH);
-          if (rc == Z_STREAM_ERROR)
-            {
-              g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED, "cannot compress an object for the packfile");
-              return FALSE;
-            }
-          if (!out_put (o, d->chunk, ZCHUNK - d->z.avail_out, error))
-            return FALSE;
-        }
-      while (d->z.avail_out == 0 || d->z.avail_in > 0);
-    }
-  while (!last || rc != Z_STREAM_END);
-#endif
-  return TRUE;
-}
-
-static guint32
-adler_update (guint32 adler, const guint8 *data, gsize len)
-{
-#ifdef HAVE_ISAL
-  return isal_adler32 (adler, data, len);
-#else
-  while (len > 0)
-    {
-      uInt n = (uInt) MIN (len, (gsize) MAX_IN);
-      adler = (guint32) adler32 (adler, data, n);
-      data += n;
-      len -= n;
-    }
-  return adler;
-#endif
-}
-
-/* @data as a zlib stream of stored (not compressed) blocks: as fast as a
- * copy, for what does not compress. */
-static gboolean
-store_into (Out *o, const guint8 *data, gsize len, GError **error)
-{
-  static const guint8 zhdr[2] = { 0x78, 0x01 };
-  guint32 adler = GUINT32_TO_BE (adler_update (1, data, len));
-
-  if (!out_put (o, zhdr, 2, error))
-    return FALSE;
-  do
-    {
-      guint16 n = (guint16) MIN (len, (gsize) 0xffff);
-      guint8 blk[5] = { n == len ? 1 : 0, n & 0xff, n >> 8, ~n & 0xff, (guint16) ~n >> 8 };
-      if (!out_put (o, blk, 5, error) || !out_put (o, data, n, error))
-        return FALSE;
-      data += n;
-      len -= n;
-    }
-  while (len > 0);
-  return out_put (o, &adler, 4, error);
-}
-
-/* Whether @data compresses: its first SAMPLE bytes deflated in a scratch
- * buffer shrink by a tenth at least. Random and already compressed
- * content (archives, images) is then stored instead of deflated. */
-static gboolean
-compresses (Deflater *d, const guint8 *data, gsize len)
-{
-  if (len <= SAMPLE)
-    return TRUE;
-#ifdef HAVE_ISAL
-  struct isal_zstream z;
-  isal_deflate_stateless_init (&z);
-  z.level = 1;
-  z.level_buf = d->level_buf;
-  z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
-  z.next_in = (guint8 *) data;
-  z.avail_in = SAMPLE;
-  z.end_of_stream = 1;
-  z.next_out = d->chunk;
-  z.avail_out = SAMPLE * 9 / 10;
-  return isal_deflate_stateless (&z) == COMP_OK;
-#else
-  uLongf out = SAMPLE * 9 / 10;
-  return compress2 (d->chunk, &out, data, SAMPLE, 1) == Z_OK;
-#endif
+  EVP_DigestInit_ex (pack->check, EVP_sha1 (), NULL);
+  EVP_DigestUpdate (pack->check, hdr, (gsize) n + 1);
+  EVP_DigestUpdate (pack->check, git_odb_object_data (obj), git_odb_object_size (obj));
+  EVP_DigestFinal_ex (pack->check, md, &len);
+  return len == GIT_OID_RAWSZ && memcmp (md, oid->id, GIT_OID_RAWSZ) == 0;
 }
 
 /* An object's header: its type and inflated size, 7 bits a byte. */
-static gboolean
-put_object_header (Out *o, git_object_t type, guint64 size, GError **error)
+static gsize
+object_header (guint8 hdr[16], git_object_t type, guint64 size)
 {
-  guint8 hdr[16];
   gsize n = 0;
 
   hdr[n] = (guint8) (((guint) type & 7) << 4 | (size & 0x0f));
@@ -461,55 +185,33 @@ put_object_header (Out *o, git_object_t type, guint64 size, GError **error)
       hdr[n] = size & 0x7f;
       size >>= 7;
     }
-  return out_put (o, hdr, n + 1, error);
+  return n + 1;
 }
 
-typedef struct {
-  git_oid oid;
-  guint32 crc;
-  guint64 off;
-} Entry;
-
-/* libgit2 does not check what it reads (bgr_git_init() turns that off:
- * its SHA-1 is several times slower): every object sent is checked here,
- * "<type> <size>\0<content>" hashing to its id. */
+/* One object at the sink's offset: deflated when @z (and it compresses),
+ * else stored. Streamed (@e->size set by measure), it must still be that
+ * size. */
 static gboolean
-object_is_sound (Deflater *d, git_odb_object *obj, const git_oid *oid)
-{
-  char hdr[64];
-  int n = g_snprintf (hdr, sizeof hdr, "%s %" G_GSIZE_FORMAT, git_object_type2string (git_odb_object_type (obj)),
-                      (gsize) git_odb_object_size (obj));
-  guint8 md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-
-  EVP_DigestInit_ex (d->sha, EVP_sha1 (), NULL);
-  EVP_DigestUpdate (d->sha, hdr, (gsize) n + 1);
-  EVP_DigestUpdate (d->sha, git_odb_object_data (obj), git_odb_object_size (obj));
-  EVP_DigestFinal_ex (d->sha, md, &len);
-  return len == GIT_OID_RAWSZ && memcmp (md, oid->id, GIT_OID_RAWSZ) == 0;
-}
-
-static gboolean
-write_object (BgrGitPack *pack, Deflater *d, Out *o, Entry *e, GError **error)
+write_object (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, Entry *e, GError **error)
 {
   git_odb_object *obj = NULL;
   char hex[GIT_OID_HEXSZ + 1];
   int rc = pack->odb != NULL ? git_odb_read (&obj, pack->odb, &e->oid) : -1;
   const guint8 *data;
+  guint8 hdr[16];
   gsize size;
   gboolean ok;
 
+  git_oid_tostr (hex, sizeof hex, &e->oid);
   if (rc < 0)
     {
-      git_oid_tostr (hex, sizeof hex, &e->oid);
       bgr_set_error_from_git (error, rc, "cannot read object %s of the repository", hex);
       return FALSE;
     }
   data = git_odb_object_data (obj);
   size = git_odb_object_size (obj);
-  if (!object_is_sound (d, obj, &e->oid))
+  if (!object_is_sound (pack, obj, &e->oid) || (z == NULL && size != e->size))
     {
-      git_oid_tostr (hex, sizeof hex, &e->oid);
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
                    "object %s of the repository is corrupt (its content does not hash to its id)", hex);
       git_odb_object_free (obj);
@@ -517,9 +219,10 @@ write_object (BgrGitPack *pack, Deflater *d, Out *o, Entry *e, GError **error)
     }
   e->off = o->off;
   o->crc = 0;
-  ok = put_object_header (o, git_odb_object_type (obj), size, error)
-       && (compresses (d, data, size) ? deflate_into (d, o, data, size, error)
-                                      : store_into (o, data, size, error));
+  ok = bgr_pack_out_put (o, hdr, object_header (hdr, git_odb_object_type (obj), size), error)
+       && (z != NULL && bgr_pack_z_compresses (z, data, size)
+             ? bgr_pack_z_deflate (z, o, data, size, error)
+             : bgr_pack_z_store (o, data, size, error));
   e->crc = o->crc;
   git_odb_object_free (obj);
   return ok;
@@ -531,63 +234,144 @@ entry_cmp (gconstpointer a, gconstpointer b)
   return git_oid_cmp (&((const Entry *) a)->oid, &((const Entry *) b)->oid);
 }
 
-/* The .idx of @entries (sorted here), ending with @pack_sha. */
-static gboolean
-write_idx (Out *o, GArray *entries, const guint8 pack_sha[20], GError **error)
+static void
+make_entries (BgrGitPack *pack)
 {
-  static const guint8 magic[8] = { 0xff, 't', 'O', 'c', 0, 0, 0, 2 };
-  guint8 idx_sha[20];
-  guint32 fanout[256] = { 0 };
-  guint32 large = 0;
-  gboolean ok;
-
-  g_array_sort (entries, entry_cmp);
-  for (guint i = 0; i < entries->len; i++)
-    fanout[g_array_index (entries, Entry, i).oid.id[0]]++;
-  for (guint b = 1; b < 256; b++)
-    fanout[b] += fanout[b - 1];
-  ok = out_put (o, magic, sizeof magic, error);
-  for (guint b = 0; ok && b < 256; b++)
-    ok = out_put_be32 (o, fanout[b], error);
-  for (guint i = 0; ok && i < entries->len; i++)
-    ok = out_put (o, g_array_index (entries, Entry, i).oid.id, GIT_OID_RAWSZ, error);
-  for (guint i = 0; ok && i < entries->len; i++)
-    ok = out_put_be32 (o, g_array_index (entries, Entry, i).crc, error);
-  /* Offsets past 2 GiB go to the table of 64-bit ones. */
-  for (guint i = 0; ok && i < entries->len; i++)
-    {
-      guint64 off = g_array_index (entries, Entry, i).off;
-      ok = out_put_be32 (o, off < 0x80000000u ? (guint32) off : 0x80000000u | large++, error);
-    }
-  for (guint i = 0; ok && i < entries->len; i++)
-    {
-      guint64 off = g_array_index (entries, Entry, i).off;
-      guint64 be = GUINT64_TO_BE (off);
-      if (off >= 0x80000000u)
-        ok = out_put (o, &be, 8, error);
-    }
-  return ok && out_put (o, pack_sha, 20, error) && out_finish (o, idx_sha, error);
+  if (pack->entries != NULL)
+    return;
+  pack->entries = g_array_sized_new (FALSE, TRUE, sizeof (Entry), pack->order->len);
+  g_array_set_size (pack->entries, pack->order->len);
+  for (guint i = 0; i < pack->order->len; i++)
+    git_oid_cpy (&g_array_index (pack->entries, Entry, i).oid, pack->order->pdata[i]);
 }
 
+/* The pack, all of it, through @o. */
 static gboolean
-write_pack_file (BgrGitPack *pack, Out *o, GArray *entries, guint8 sha[20],
-                 GCancellable *cancellable, GError **error)
+write_pack (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, GCancellable *cancellable,
+            GError **error)
 {
   static const guint8 magic[8] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
-  Deflater d;
   gboolean ok;
 
-  deflater_init (&d);
-  ok = out_put (o, magic, sizeof magic, error) && out_put_be32 (o, pack->order->len, error);
-  for (guint i = 0; ok && i < pack->order->len; i++)
+  make_entries (pack);
+  ok = bgr_pack_out_put (o, magic, sizeof magic, error)
+       && bgr_pack_out_put_be32 (o, pack->entries->len, error);
+  for (guint i = 0; ok && i < pack->entries->len; i++)
+    ok = !g_cancellable_set_error_if_cancelled (cancellable, error)
+         && write_object (pack, z, o, &g_array_index (pack->entries, Entry, i), error);
+  return ok && bgr_pack_out_finish (o, pack->sha, error);
+}
+
+/* The .idx of the pack written, through @o. */
+static gboolean
+write_idx (BgrGitPack *pack, BgrPackOut *o, GError **error)
+{
+  static const guint8 magic[8] = { 0xff, 't', 'O', 'c', 0, 0, 0, 2 };
+  g_autoptr (GArray) sorted = g_array_copy (pack->entries);
+  guint32 fanout[256] = { 0 };
+  guint32 large = 0;
+  guint8 idx_sha[20];
+  gboolean ok;
+
+  g_array_sort (sorted, entry_cmp);
+  for (guint i = 0; i < sorted->len; i++)
+    fanout[g_array_index (sorted, Entry, i).oid.id[0]]++;
+  for (guint b = 1; b < 256; b++)
+    fanout[b] += fanout[b - 1];
+  ok = bgr_pack_out_put (o, magic, sizeof magic, error);
+  for (guint b = 0; ok && b < 256; b++)
+    ok = bgr_pack_out_put_be32 (o, fanout[b], error);
+  for (guint i = 0; ok && i < sorted->len; i++)
+    ok = bgr_pack_out_put (o, g_array_index (sorted, Entry, i).oid.id, GIT_OID_RAWSZ, error);
+  for (guint i = 0; ok && i < sorted->len; i++)
+    ok = bgr_pack_out_put_be32 (o, g_array_index (sorted, Entry, i).crc, error);
+  /* Offsets past 2 GiB go to the table of 64-bit ones. */
+  for (guint i = 0; ok && i < sorted->len; i++)
     {
-      Entry *e = &g_array_index (entries, Entry, i);
-      git_oid_cpy (&e->oid, pack->order->pdata[i]);
-      ok = !g_cancellable_set_error_if_cancelled (cancellable, error)
-           && write_object (pack, &d, o, e, error);
+      guint64 off = g_array_index (sorted, Entry, i).off;
+      ok = bgr_pack_out_put_be32 (o, off < 0x80000000u ? (guint32) off : 0x80000000u | large++, error);
     }
-  deflater_clear (&d);
-  return ok && out_finish (o, sha, error);
+  for (guint i = 0; ok && i < sorted->len; i++)
+    {
+      guint64 off = g_array_index (sorted, Entry, i).off;
+      guint64 be = GUINT64_TO_BE (off);
+      if (off >= 0x80000000u)
+        ok = bgr_pack_out_put (o, &be, 8, error);
+    }
+  return ok && bgr_pack_out_put (o, pack->sha, 20, error) && bgr_pack_out_finish (o, idx_sha, error);
+}
+
+/* ---- staged: files in a directory ---------------------------------------------- */
+
+typedef struct {
+  int fd;
+  const char *path;
+} FileSink;
+
+static gboolean
+file_sink (const void *buf, gsize len, gpointer data, GError **error)
+{
+  FileSink *f = data;
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = write (f->fd, (const guint8 *) buf + done, len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          bgr_set_error_errno (error, errno, "cannot write %s", f->path);
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  return TRUE;
+}
+
+typedef gboolean (*WriteFn) (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, GCancellable *c,
+                             GError **error);
+
+static gboolean
+idx_fn (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, GCancellable *c, GError **error)
+{
+  (void) z;
+  (void) c;
+  return write_idx (pack, o, error);
+}
+
+/* @path (a mkstemp template) written by @fn, read-only as git makes packs. */
+static gboolean
+write_file (BgrGitPack *pack, char *path, WriteFn fn, BgrPackZ *z, GCancellable *cancellable,
+            GError **error)
+{
+  FileSink f = { g_mkstemp_full (path, O_WRONLY | O_CLOEXEC, 0444), path };
+  BgrPackOut o;
+  gboolean ok;
+
+  if (f.fd < 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot create a file in %s", path);
+      return FALSE;
+    }
+  bgr_pack_out_init (&o, file_sink, &f);
+  ok = fn (pack, z, &o, cancellable, error);
+  bgr_pack_out_clear (&o);
+  if (close (f.fd) != 0 && ok)
+    {
+      bgr_set_error_errno (error, errno, "cannot write %s", path);
+      ok = FALSE;
+    }
+  return ok;
+}
+
+static char *
+sha_hex (const guint8 sha[20])
+{
+  char hex[41];
+  for (guint i = 0; i < 20; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", sha[i]);
+  return g_strdup (hex);
 }
 
 gboolean
@@ -596,23 +380,15 @@ bgr_git_pack_write (BgrGitPack *pack, const char *pack_dir, GCancellable *cancel
 {
   g_autofree char *tmp_pack = g_build_filename (pack_dir, "tmp_pack_XXXXXX", NULL);
   g_autofree char *tmp_idx = g_build_filename (pack_dir, "tmp_idx_XXXXXX", NULL);
-  g_autofree char *final_pack = NULL;
-  g_autofree char *final_idx = NULL;
-  g_autoptr (GArray) entries = g_array_sized_new (FALSE, TRUE, sizeof (Entry), pack->order->len);
-  Out po = { .fd = -1 }, io = { .fd = -1 };
-  guint8 sha[20];
-  char hex[41];
-  gboolean ok;
+  g_autofree char *hex = NULL, *final_pack = NULL, *final_idx = NULL;
+  BgrPackZ *z = bgr_pack_z_new ();
+  gboolean ok = write_file (pack, tmp_pack, write_pack, z, cancellable, error)
+                && write_file (pack, tmp_idx, idx_fn, NULL, NULL, error);
 
-  g_array_set_size (entries, pack->order->len);
-  ok = out_open (&po, tmp_pack, error) && write_pack_file (pack, &po, entries, sha, cancellable, error)
-       && out_open (&io, tmp_idx, error) && write_idx (&io, entries, sha, error);
-  out_clear (&po);
-  out_clear (&io);
+  bgr_pack_z_free (z);
   if (ok)
     {
-      for (guint i = 0; i < 20; i++)
-        g_snprintf (hex + 2 * i, 3, "%02x", sha[i]);
+      hex = sha_hex (pack->sha);
       final_pack = g_strdup_printf ("%s/pack-%s.pack", pack_dir, hex);
       final_idx = g_strdup_printf ("%s/pack-%s.idx", pack_dir, hex);
       /* The pack first: git finds a pack by its .idx. */
@@ -629,5 +405,78 @@ bgr_git_pack_write (BgrGitPack *pack, const char *pack_dir, GCancellable *cancel
       if (final_pack != NULL)
         g_unlink (final_pack);
     }
+  return ok;
+}
+
+/* ---- streamed: straight into a tar --------------------------------------------- */
+
+gboolean
+bgr_git_pack_measure (BgrGitPack *pack, guint64 *pack_size, guint64 *idx_size, char **name,
+                      GError **error)
+{
+  g_autoptr (GArray) sorted = NULL;
+  EVP_MD_CTX *ids = EVP_MD_CTX_new ();
+  guint64 off = 12, large = 0;
+  guint8 sha[20];
+  unsigned int n = 0;
+
+  make_entries (pack);
+  for (guint i = 0; i < pack->entries->len; i++)
+    {
+      Entry *e = &g_array_index (pack->entries, Entry, i);
+      guint8 hdr[16];
+      size_t size = 0;
+      int rc = pack->odb != NULL ? git_odb_read_header (&size, &e->type, pack->odb, &e->oid) : -1;
+
+      if (rc < 0)
+        {
+          char hex[GIT_OID_HEXSZ + 1];
+          git_oid_tostr (hex, sizeof hex, &e->oid);
+          bgr_set_error_from_git (error, rc, "cannot read object %s of the repository", hex);
+          EVP_MD_CTX_free (ids);
+          return FALSE;
+        }
+      e->size = size;
+      e->off = off;
+      large += off >= 0x80000000u;
+      off += object_header (hdr, e->type, size) + bgr_pack_z_stored_size (size);
+    }
+  *pack_size = off + 20;
+  *idx_size = 8 + 256 * 4 + (guint64) pack->entries->len * (GIT_OID_RAWSZ + 4 + 4) + large * 8 + 40;
+  /* Named by its object ids (the checksum is not known before it is
+   * written; git reads the name from the directory, whatever it is). */
+  sorted = g_array_copy (pack->entries);
+  g_array_sort (sorted, entry_cmp);
+  EVP_DigestInit_ex (ids, EVP_sha1 (), NULL);
+  for (guint i = 0; i < sorted->len; i++)
+    EVP_DigestUpdate (ids, g_array_index (sorted, Entry, i).oid.id, GIT_OID_RAWSZ);
+  EVP_DigestFinal_ex (ids, sha, &n);
+  EVP_MD_CTX_free (ids);
+  *name = sha_hex (sha);
+  return TRUE;
+}
+
+gboolean
+bgr_git_pack_stream (BgrGitPack *pack, BgrPackSink sink, gpointer data, GCancellable *cancellable,
+                     GError **error)
+{
+  BgrPackOut o;
+  gboolean ok;
+
+  bgr_pack_out_init (&o, sink, data);
+  ok = write_pack (pack, NULL, &o, cancellable, error);
+  bgr_pack_out_clear (&o);
+  return ok;
+}
+
+gboolean
+bgr_git_pack_stream_idx (BgrGitPack *pack, BgrPackSink sink, gpointer data, GError **error)
+{
+  BgrPackOut o;
+  gboolean ok;
+
+  bgr_pack_out_init (&o, sink, data);
+  ok = write_idx (pack, &o, error);
+  bgr_pack_out_clear (&o);
   return ok;
 }

@@ -196,7 +196,8 @@ head_text (BgrGitPlan *plan)
 
 /* The shallow git directory of metadata mode, made in plan->tmpdir. */
 static gboolean
-make_shallow_git_dir (BgrGitPlan *plan, GCancellable *cancellable, GError **error)
+make_shallow_git_dir (BgrGitPlan *plan, gboolean stream_pack, GCancellable *cancellable,
+                      GError **error)
 {
   g_autofree char *pack_dir = g_build_filename (plan->tmpdir, "objects", "pack", NULL);
   g_autofree char *index = g_build_filename (plan->tmpdir, "index", NULL);
@@ -219,8 +220,15 @@ make_shallow_git_dir (BgrGitPlan *plan, GCancellable *cancellable, GError **erro
   /* HEAD's commit with all its trees and blobs, and the blobs of staged
    * changes (the index names them), in one pack written here. */
   if (!bgr_git_pack_add_commit (pack, plan->commit, error)
-      || !write_index (plan, index, plan->from_tree ? NULL : pack, error)
-      || !bgr_git_pack_write (pack, pack_dir, cancellable, error))
+      || !write_index (plan, index, plan->from_tree ? NULL : pack, error))
+    return FALSE;
+  if (stream_pack)
+    {
+      if (!bgr_git_pack_measure (pack, &plan->pack_size, &plan->idx_size, &plan->pack_name, error))
+        return FALSE;
+      plan->pack = g_steal_pointer (&pack);
+    }
+  else if (!bgr_git_pack_write (pack, pack_dir, cancellable, error))
     return FALSE;
   return write_text (plan->tmpdir, "HEAD", head, error)
          && write_text (plan->tmpdir, "shallow", shallow, error)
@@ -286,9 +294,32 @@ add_full_git_dir (BgrGitPlan *plan, const char *host_branch, GError **error)
   return TRUE;
 }
 
+/* The streamed pack's entries, after the rest of the .git (read-only, as
+ * git makes packs). */
+static void
+add_streamed_pack (BgrGitPlan *plan)
+{
+  static const char *const exts[] = { "pack", "idx" };
+  const guint64 sizes[] = { plan->pack_size, plan->idx_size };
+
+  if (plan->pack == NULL)
+    return;
+  for (guint i = 0; i < 2; i++)
+    {
+      BgrGitEnt *e = g_new0 (BgrGitEnt, 1);
+      e->rel = g_strdup_printf ("/.git/objects/pack/pack-%s.%s", plan->pack_name, exts[i]);
+      e->kind = BGR_GIT_ENT_FILE;
+      e->mode = 0444;
+      e->size = sizes[i];
+      e->gen = i == 0 ? BGR_GIT_GEN_PACK : BGR_GIT_GEN_IDX;
+      plan->bytes += e->size;
+      g_ptr_array_add (plan->ents, e);
+    }
+}
+
 BgrGitPlan *
 bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const char *branch,
-                  GCancellable *cancellable, GError **error)
+                  gboolean stream_pack, GCancellable *cancellable, GError **error)
 {
   g_autoptr (BgrGitPlan) plan = bgr_git_plan_alloc ();
   g_autofree char *host_branch = NULL;
@@ -310,9 +341,10 @@ bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const cha
     }
   if (mode == BGR_GIT_MODE_METADATA)
     {
-      if (!make_shallow_git_dir (plan, cancellable, error)
+      if (!make_shallow_git_dir (plan, stream_pack, cancellable, error)
           || !bgr_git_plan_add_git_dir (plan, plan->tmpdir, NULL, error))
         return NULL;
+      add_streamed_pack (plan);
     }
   else if (!add_full_git_dir (plan, host_branch, error))
     return NULL;
