@@ -534,6 +534,7 @@ test_stdin_flow_control (void)
   ssize_t n;
 
   g_assert_no_error (err);
+  g_assert_nonnull (facts);
   g_assert_cmpint (pipe2 (in, O_CLOEXEC), ==, 0);
   g_assert_cmpint (pipe2 (out, O_CLOEXEC), ==, 0);
   feeder = g_thread_new ("feed", feed_stdin, GINT_TO_POINTER (in[1]));
