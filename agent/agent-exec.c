@@ -15,6 +15,7 @@ struct exec {
     uint8_t *in_buf;  /* STDIN bytes the child's pipe did not take yet */
     size_t in_off, in_len, in_cap;
     bool in_eof;      /* close stdin once in_buf is written */
+    int64_t in_moved; /* when the child last took stdin (or the buffer started) */
     int64_t deadline; /* TIMEOUT_MS; 0: none */
     char *what;       /* argv[0], for messages */
     char *cwd;
@@ -22,6 +23,7 @@ struct exec {
 
 static struct exec **execs;
 static size_t n_execs, cap_execs;
+static bool stdin_paused;
 
 static struct exec *find_exec(uint32_t channel)
 {
@@ -178,6 +180,7 @@ static void exec_flush_stdin(struct exec *e)
             return;
         }
         e->in_off += (size_t)n;
+        e->in_moved = now_ms();
     }
     e->in_off = e->in_len = 0;
     if (e->in_eof)
@@ -194,6 +197,8 @@ static void exec_stdin(struct exec *e, const uint8_t *data, size_t len)
         return;
     }
     size_t pending = e->in_len - e->in_off;
+    if (pending == 0)
+        e->in_moved = now_ms();
     if (pending + len > STDIN_BUFFER_MAX) {
         send_error(0, ENOBUFS, "channel %u: the command is not reading its stdin and %u bytes are waiting; "
                    "stdin closed", e->channel, STDIN_BUFFER_MAX);
@@ -482,9 +487,34 @@ static void exec_poll(void)
     }
 }
 
+bool exec_stdin_paused(void)
+{
+    return stdin_paused;
+}
+
+/* Flow control: while a command has STDIN_PAUSE_AT bytes of stdin waiting
+ * and is taking them, the host's stream is not read, so the host waits
+ * (its sends block) instead of the buffer growing to STDIN_BUFFER_MAX. A
+ * command that took nothing for STDIN_STALL_MS holds nothing up: the
+ * stream is read again and the limit applies. */
+static void exec_flow_control(int64_t now)
+{
+    stdin_paused = false;
+    for (size_t i = 0; i < n_execs; i++) {
+        struct exec *e = execs[i];
+        if (e->done || e->in_fd < 0 || e->in_len - e->in_off < STDIN_PAUSE_AT)
+            continue;
+        if (now < e->in_moved + STDIN_STALL_MS) {
+            stdin_paused = true;
+            agent_wake_at(e->in_moved + STDIN_STALL_MS);
+        }
+    }
+}
+
 /* TIMEOUT_MS: the whole group is killed; EXIT says timed_out. */
 static void exec_timers(int64_t now)
 {
+    exec_flow_control(now);
     for (size_t i = 0; i < n_execs; i++) {
         struct exec *e = execs[i];
         if (e->done || !e->deadline)

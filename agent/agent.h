@@ -63,6 +63,10 @@
 #define DRAIN_LIMIT (4u * 1024 * 1024)
 /* STDIN bytes the child has not taken yet, per exec. */
 #define STDIN_BUFFER_MAX (64u * 1024 * 1024)
+/* Flow control of STDIN: with this much waiting for a child that took some
+ * within STDIN_STALL_MS, the agent stops reading the host's stream. */
+#define STDIN_PAUSE_AT (8u * 1024 * 1024)
+#define STDIN_STALL_MS 10000
 /* How long the init gets to shut down before the agent forces it. */
 #define SHUTDOWN_GRACE_MS 15000
 /* Looking for a transport, and for a host on virtio-serial. */
@@ -200,6 +204,9 @@ void transport_set_frame_handler(AgentFrameFn fn);
 extern const struct agent_module exec_module;
 void exec_start(uint32_t channel, const uint8_t *payload, size_t len);
 void exec_stdin_frame(uint32_t channel, const uint8_t *data, size_t len);
+/* Whether the loop leaves the host's stream unread this turn (set by the
+ * exec module's timers): a command is working through a full stdin buffer. */
+bool exec_stdin_paused(void);
 void handle_signal_request(uint32_t channel, const uint8_t *payload, size_t len);
 /* PTY: the master side of the terminal of the command on channel; -1: none. */
 int exec_tty_fd(uint32_t channel);

@@ -186,7 +186,9 @@ static _Noreturn void run(void)
         agent_poll_add(signal_fd, POLLIN, signal_ready, NULL, 0);
         if (tr.listen_fd >= 0)
             agent_poll_add(tr.listen_fd, POLLIN, listen_ready, NULL, 0);
-        if (tr.fd >= 0 && !tr.waiting)
+        /* Not read while a command works through a full stdin buffer
+         * (flow control, agent-exec.c). */
+        if (tr.fd >= 0 && !tr.waiting && !exec_stdin_paused())
             agent_poll_add(tr.fd, POLLIN, conn_ready, NULL, 0);
         if (!agent_loop_poll(timeout))
             continue;

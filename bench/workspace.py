@@ -24,6 +24,7 @@ Needs a build in ./build, qemu-system-x86_64, busybox, git, e2fsprogs.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -96,6 +97,15 @@ def main():
     boot.QUIET = args.json
     boot.start_bench("workspace.py", args.kernel_deb)
     work = tempfile.mkdtemp(prefix="banger-bench-workspace-")
+    try:
+        measure(args, work)
+    finally:
+        # The repository, the image and the VMs' disks: hundreds of MB.
+        subprocess.run(["chmod", "-R", "u+w", work], stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args, work):
     note("importing the kernel, building the image and a %d-file, %d MB repository..."
          % (args.files, args.mb))
     b, cfg = boot.busybox_engine(work, "bgrws0", 80, args.kernel_deb)

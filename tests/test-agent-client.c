@@ -491,12 +491,79 @@ test_fake_guest (gconstpointer data)
     close (f.fd);
 }
 
+/* Flow control of stdin: a command that starts reading only after a
+ * while still gets all of a stream far larger than the agent's 64 MiB
+ * stdin buffer (the agent stops reading the connection meanwhile, so the
+ * host's sends wait), and the connection serves other commands after. */
+#define BIG_STDIN ((gsize) 96 * 1024 * 1024)
+
+static gpointer
+feed_stdin (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+  g_autofree char *buf = g_malloc0 (1024 * 1024);
+  gsize left = BIG_STDIN;
+
+  while (left > 0)
+    {
+      ssize_t n = write (fd, buf, MIN (left, (gsize) 1024 * 1024));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      left -= (gsize) n;
+    }
+  close (fd);
+  return NULL;
+}
+
+static void
+test_stdin_flow_control (void)
+{
+  int other, in[2], out[2];
+  g_autoptr (GIOStream) stream = stream_pair (&other);
+  GPid pid = spawn_agent (other);
+  g_autoptr (BgrAgentConn) conn = bgr_agent_conn_new (stream);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (BgrAgentFacts) facts = bgr_agent_conn_hello (conn, 20000, 1000, NULL, NULL, NULL, &err);
+  const char *argv[] = { "sh", "-c", "sleep 2; wc -c", NULL };
+  char buf[64] = "";
+  g_autofree char *want = g_strdup_printf ("%" G_GSIZE_FORMAT, BIG_STDIN);
+  gint status = -1;
+  GThread *feeder;
+  ssize_t n;
+
+  g_assert_no_error (err);
+  g_assert_nonnull (facts);
+  g_assert_cmpint (pipe2 (in, O_CLOEXEC), ==, 0);
+  g_assert_cmpint (pipe2 (out, O_CLOEXEC), ==, 0);
+  feeder = g_thread_new ("feed", feed_stdin, GINT_TO_POINTER (in[1]));
+  g_assert_true (bgr_agent_conn_exec (conn, argv, NULL, NULL, 120000, in[0], out[1], -1, &status,
+                                      NULL, &err));
+  g_assert_no_error (err);
+  g_thread_join (feeder);
+  close (in[0]);
+  close (out[1]);
+  n = read (out[0], buf, sizeof buf - 1);
+  close (out[0]);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpint (n, >, 0);
+  g_assert_cmpstr (g_strstrip (buf), ==, want);
+  {
+    Job j = { conn, 3, FALSE };
+    exec_job (&j);
+    g_assert_true (j.ok);
+  }
+  reap (pid);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   signal (SIGPIPE, SIG_IGN);
   g_test_add_func ("/agent-client/real-agent", test_real_agent);
+  g_test_add_func ("/agent-client/stdin-flow-control", test_stdin_flow_control);
   g_test_add_data_func ("/agent-client/fake/old-agent", GINT_TO_POINTER (FAKE_OLD_AGENT),
                         test_fake_guest);
   g_test_add_data_func ("/agent-client/fake/wrong-version", GINT_TO_POINTER (FAKE_WRONG_VERSION),

@@ -219,7 +219,8 @@ bgr_vm_workspace_prepare_plan (BgrEngine *engine, const char *name, BgrWorkspace
       bgr_operation_update (op, "reading the repository", NULL, 0, 0);
       plan = own = bgr_git_plan_new (bgr_workspace_spec_get_repo (spec), mode,
                                      bgr_workspace_spec_get_from (spec),
-                                     bgr_workspace_spec_get_branch (spec), cancellable, error);
+                                     bgr_workspace_spec_get_branch (spec), FALSE, cancellable,
+                                     error);
     }
   if (plan == NULL || (conn = bgr_vm_agent_get (engine, doc, cancellable, error)) == NULL)
     return NULL;

@@ -4,14 +4,19 @@
 
 #include <git2.h>
 
+#include "git/bgr-git-pack-private.h"
 #include "git/bgr-git-private.h"
 
 G_BEGIN_DECLS
 
 typedef enum { BGR_GIT_ENT_DIR, BGR_GIT_ENT_FILE, BGR_GIT_ENT_LINK } BgrGitEntKind;
 
+/* What a streamed entry's content is made of (bgr-git-pack.c). */
+typedef enum { BGR_GIT_GEN_NONE, BGR_GIT_GEN_PACK, BGR_GIT_GEN_IDX } BgrGitGen;
+
 /* One tar entry: @rel is its path under the tar's top ("/src/main.c"),
- * its content the host file @host or the blob @oid (from_blob). */
+ * its content the host file @host, the blob @oid (from_blob) or the
+ * plan's streamed pack (@gen). */
 typedef struct {
   char *rel;
   char *host;
@@ -20,6 +25,7 @@ typedef struct {
   guint64 size;
   gboolean from_blob;
   git_oid oid;
+  BgrGitGen gen;
 } BgrGitEnt;
 
 struct _BgrGitPlan {
@@ -32,6 +38,9 @@ struct _BgrGitPlan {
   GPtrArray *ents;    /* BgrGitEnt, in tar order */
   char *tmpdir;       /* made-up git files, removed with the plan */
   guint64 bytes;
+  BgrGitPack *pack;   /* metadata mode, streamed: written as the tar is */
+  char *pack_name;
+  guint64 pack_size, idx_size;
 };
 
 BgrGitPlan *bgr_git_plan_alloc (void);

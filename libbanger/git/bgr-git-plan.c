@@ -50,6 +50,8 @@ bgr_git_plan_free (BgrGitPlan *plan)
   g_free (plan->tmpdir);
   g_free (plan->workdir);
   g_free (plan->branch);
+  g_free (plan->pack_name);
+  bgr_git_pack_free (plan->pack);
   g_ptr_array_unref (plan->ents);
   if (plan->commit != NULL)
     git_commit_free (plan->commit);

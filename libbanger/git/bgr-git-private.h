@@ -27,9 +27,13 @@ void bgr_git_init (void);
  * tree instead of the working files. @branch (nullable): the guest checks
  * out a new branch of that name. In metadata mode this already builds the
  * shallow git directory (in a temporary directory, removed by
- * bgr_git_plan_free()). */
+ * bgr_git_plan_free()); its packfile is either written there too,
+ * objects deflated where they compress (fewer bytes for a slow guest), or
+ * with @stream_pack only measured, and written with its objects stored
+ * while the tar is (nothing staged: for a local disk). */
 BgrGitPlan *bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from,
-                              const char *branch, GCancellable *cancellable, GError **error);
+                              const char *branch, gboolean stream_pack,
+                              GCancellable *cancellable, GError **error);
 void bgr_git_plan_free (BgrGitPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrGitPlan, bgr_git_plan_free)
 

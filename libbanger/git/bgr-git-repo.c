@@ -14,6 +14,7 @@
 
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
+#include "git/bgr-git-pack-private.h"
 #include "git/bgr-git-plan-private.h"
 
 void
@@ -23,6 +24,11 @@ bgr_git_init (void)
   if (g_once_init_enter (&once))
     {
       git_libgit2_init ();
+      /* libgit2 hashes every object it reads again (a collision-detecting
+       * SHA-1, slow on large blobs); the workspace's pack writer checks
+       * each object it sends itself (bgr-git-pack.c), and the indexer of
+       * an export computes the ids of what it receives. */
+      git_libgit2_opts (GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
       g_once_init_leave (&once, 1);
     }
 }
@@ -149,7 +155,7 @@ write_text (const char *dir, const char *name, const char *text, GError **error)
  * included; their stat data differ in the guest, so git looks at the
  * content), or --from's tree. */
 static gboolean
-write_index (BgrGitPlan *plan, const char *path, git_packbuilder *pb, GError **error)
+write_index (BgrGitPlan *plan, const char *path, BgrGitPack *pack, GError **error)
 {
   git_index *out = NULL, *host = NULL;
   git_tree *tree = NULL;
@@ -163,17 +169,13 @@ write_index (BgrGitPlan *plan, const char *path, git_packbuilder *pb, GError **e
     }
   else if (rc == 0 && (rc = git_repository_index (&host, plan->repo)) == 0)
     {
-      git_odb *odb = NULL;
-      rc = git_repository_odb (&odb, plan->repo);
       for (size_t i = 0; rc == 0 && i < git_index_entrycount (host); i++)
         {
           const git_index_entry *e = git_index_get_byindex (host, i);
-          if (pb != NULL && e->mode != GIT_FILEMODE_COMMIT && git_odb_exists (odb, &e->id))
-            rc = git_packbuilder_insert (pb, &e->id, e->path);
-          if (rc == 0)
-            rc = git_index_add (out, e);
+          if (pack != NULL && e->mode != GIT_FILEMODE_COMMIT)
+            bgr_git_pack_add_if_present (pack, &e->id);
+          rc = git_index_add (out, e);
         }
-      git_odb_free (odb);
     }
   if (rc == 0)
     rc = git_index_write (out);
@@ -194,15 +196,15 @@ head_text (BgrGitPlan *plan)
 
 /* The shallow git directory of metadata mode, made in plan->tmpdir. */
 static gboolean
-make_shallow_git_dir (BgrGitPlan *plan, GError **error)
+make_shallow_git_dir (BgrGitPlan *plan, gboolean stream_pack, GCancellable *cancellable,
+                      GError **error)
 {
   g_autofree char *pack_dir = g_build_filename (plan->tmpdir, "objects", "pack", NULL);
   g_autofree char *index = g_build_filename (plan->tmpdir, "index", NULL);
   g_autofree char *head = head_text (plan);
   g_autofree char *shallow = g_strdup_printf ("%s\n", plan->commit_hex);
   g_autofree char *ref = plan->branch != NULL ? g_strdup_printf ("refs/heads/%s", plan->branch) : NULL;
-  git_packbuilder *pb = NULL;
-  int rc;
+  g_autoptr (BgrGitPack) pack = bgr_git_pack_new (plan->repo);
 
   static const char *const dirs[] = { "objects/pack", "objects/info", "refs/heads", "refs/tags" };
 
@@ -215,30 +217,19 @@ make_shallow_git_dir (BgrGitPlan *plan, GError **error)
           return FALSE;
         }
     }
-  rc = git_packbuilder_new (&pb, plan->repo);
-  /* The delta search is the slow part of a large workspace: on every CPU. */
-  if (rc == 0)
-    git_packbuilder_set_threads (pb, 0);
-  if (rc == 0)
-    rc = git_packbuilder_insert_commit (pb, git_commit_id (plan->commit));
-  if (rc < 0)
+  /* HEAD's commit with all its trees and blobs, and the blobs of staged
+   * changes (the index names them), in one pack written here. */
+  if (!bgr_git_pack_add_commit (pack, plan->commit, error)
+      || !write_index (plan, index, plan->from_tree ? NULL : pack, error))
+    return FALSE;
+  if (stream_pack)
     {
-      bgr_set_error_from_git (error, rc, "cannot gather commit %s", plan->commit_hex);
-      git_packbuilder_free (pb);
-      return FALSE;
+      if (!bgr_git_pack_measure (pack, &plan->pack_size, &plan->idx_size, &plan->pack_name, error))
+        return FALSE;
+      plan->pack = g_steal_pointer (&pack);
     }
-  if (!write_index (plan, index, plan->from_tree ? NULL : pb, error))
-    {
-      git_packbuilder_free (pb);
-      return FALSE;
-    }
-  rc = git_packbuilder_write (pb, pack_dir, 0644, NULL, NULL);
-  git_packbuilder_free (pb);
-  if (rc < 0)
-    {
-      bgr_set_error_from_git (error, rc, "cannot write the workspace's packfile");
-      return FALSE;
-    }
+  else if (!bgr_git_pack_write (pack, pack_dir, cancellable, error))
+    return FALSE;
   return write_text (plan->tmpdir, "HEAD", head, error)
          && write_text (plan->tmpdir, "shallow", shallow, error)
          && write_text (plan->tmpdir, "config",
@@ -303,9 +294,32 @@ add_full_git_dir (BgrGitPlan *plan, const char *host_branch, GError **error)
   return TRUE;
 }
 
+/* The streamed pack's entries, after the rest of the .git (read-only, as
+ * git makes packs). */
+static void
+add_streamed_pack (BgrGitPlan *plan)
+{
+  static const char *const exts[] = { "pack", "idx" };
+  const guint64 sizes[] = { plan->pack_size, plan->idx_size };
+
+  if (plan->pack == NULL)
+    return;
+  for (guint i = 0; i < 2; i++)
+    {
+      BgrGitEnt *e = g_new0 (BgrGitEnt, 1);
+      e->rel = g_strdup_printf ("/.git/objects/pack/pack-%s.%s", plan->pack_name, exts[i]);
+      e->kind = BGR_GIT_ENT_FILE;
+      e->mode = 0444;
+      e->size = sizes[i];
+      e->gen = i == 0 ? BGR_GIT_GEN_PACK : BGR_GIT_GEN_IDX;
+      plan->bytes += e->size;
+      g_ptr_array_add (plan->ents, e);
+    }
+}
+
 BgrGitPlan *
 bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const char *branch,
-                  GCancellable *cancellable, GError **error)
+                  gboolean stream_pack, GCancellable *cancellable, GError **error)
 {
   g_autoptr (BgrGitPlan) plan = bgr_git_plan_alloc ();
   g_autofree char *host_branch = NULL;
@@ -327,9 +341,10 @@ bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const cha
     }
   if (mode == BGR_GIT_MODE_METADATA)
     {
-      if (!make_shallow_git_dir (plan, error)
+      if (!make_shallow_git_dir (plan, stream_pack, cancellable, error)
           || !bgr_git_plan_add_git_dir (plan, plan->tmpdir, NULL, error))
         return NULL;
+      add_streamed_pack (plan);
     }
   else if (!add_full_git_dir (plan, host_branch, error))
     return NULL;

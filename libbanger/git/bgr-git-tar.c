@@ -118,6 +118,38 @@ copy_host_file (struct archive *a, Sink *s, const char *host, guint64 size, GErr
   return TRUE;
 }
 
+typedef struct {
+  struct archive *a;
+  Sink *s;
+} PackSink;
+
+static gboolean
+pack_sink (const void *buf, gsize len, gpointer data, GError **error)
+{
+  PackSink *p = data;
+  return write_data (p->a, p->s, buf, len, error);
+}
+
+/* The plan's streamed pack or its .idx, as much as the header said. */
+static gboolean
+write_gen (struct archive *a, Sink *s, BgrGitPlan *plan, BgrGitEnt *e, GError **error)
+{
+  PackSink p = { a, s };
+  guint64 before = s->done;
+
+  if (!(e->gen == BGR_GIT_GEN_PACK ? bgr_git_pack_stream (plan->pack, pack_sink, &p, s->cancellable, error)
+                                   : bgr_git_pack_stream_idx (plan->pack, pack_sink, &p, error)))
+    return FALSE;
+  if (s->done - before != e->size)
+    {
+      g_set_error (error, BGR_ERROR, BGR_ERROR_FAILED,
+                   "the workspace's packfile came out %" G_GUINT64_FORMAT " bytes instead of %" G_GUINT64_FORMAT,
+                   s->done - before, e->size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 write_ent (struct archive *a, Sink *s, BgrGitPlan *plan, const char *top, BgrGitEnt *e,
            GError **error)
@@ -166,6 +198,8 @@ write_ent (struct archive *a, Sink *s, BgrGitPlan *plan, const char *top, BgrGit
       bgr_set_error_from_archive (error, a, "cannot write %s to the tar stream", e->rel);
       ok = FALSE;
     }
+  else if (e->gen != BGR_GIT_GEN_NONE)
+    ok = write_gen (a, s, plan, e, error);
   else if (e->kind == BGR_GIT_ENT_FILE && blob != NULL)
     ok = write_data (a, s, git_blob_rawcontent (blob), (gsize) git_blob_rawsize (blob), error);
   else if (e->kind == BGR_GIT_ENT_FILE)
@@ -193,7 +227,7 @@ bgr_git_plan_write_tar (BgrGitPlan *plan, const char *top, int fd, BgrTarProgres
 {
   Sink sink = { fd, cancellable, progress, progress_data, 0 };
   struct archive *a = writer_new (&sink, error);
-  BgrGitEnt top_ent = { (char *) "", NULL, BGR_GIT_ENT_DIR, 0755, 0, FALSE, { { 0 } } };
+  BgrGitEnt top_ent = { (char *) "", NULL, BGR_GIT_ENT_DIR, 0755, 0, FALSE, { { 0 } }, BGR_GIT_GEN_NONE };
   gboolean ok;
 
   if (a == NULL)
@@ -213,7 +247,7 @@ bgr_tar_write_path (const char *host_path, const char *top, int fd, BgrTarProgre
 {
   g_autoptr (BgrGitPlan) plan = bgr_git_plan_alloc ();
   Sink sink = { fd, cancellable, progress, progress_data, 0 };
-  BgrGitEnt top_ent = { (char *) "", (char *) host_path, BGR_GIT_ENT_DIR, 0, 0, FALSE, { { 0 } } };
+  BgrGitEnt top_ent = { (char *) "", (char *) host_path, BGR_GIT_ENT_DIR, 0, 0, FALSE, { { 0 } }, BGR_GIT_GEN_NONE };
   struct archive *a;
   struct stat st;
   gboolean ok;

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The packfile of a metadata workspace (banger writes it itself: whole
+objects, no deltas, and its .idx) through the fake VMM, whose "guest" is
+this host: the shallow .git that arrives must pass `git fsck --full` and
+`git verify-pack`, and the guest's git must tell the same as the host's
+(`status`, `diff`, `diff --cached`, `log -1`), commit on top, and export
+that commit back, for
+
+- a repository with binary files, a large file, symlinks (one dangling),
+  exec bits, an empty file, identical files and identical directories
+  (one object each), names with spaces, and a staged blob;
+- a repository whose objects are all packed as deltas (`git gc
+  --aggressive`), where nothing is a loose object;
+- a commit with an empty tree;
+
+and a host object whose content does not hash to its id is refused.
+
+Both ways of sending are used: `vm run` (the pack streamed into the work
+disk before the boot, objects stored) and `vm workspace prepare` (the pack
+staged on the host, objects deflated where they compress, sent through
+the agent). Needs root for the
+private mount namespace with a tmpfs on /root (exit 77 otherwise)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+SKIP = 77
+if not __debug__:
+    print("FAIL: needs its asserts: run it without -O", flush=True)
+    sys.exit(1)
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+if os.geteuid() != 0:
+    log("SKIP: needs root (a private mount namespace with a tmpfs on /root)")
+    sys.exit(SKIP)
+if shutil.which("git") is None:
+    log("SKIP: no git to make the host repositories with")
+    sys.exit(SKIP)
+
+if os.environ.get("BANGER_TEST_MOUNTNS") != "1":
+    os.environ["BANGER_TEST_MOUNTNS"] = "1"
+    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable]
+              + sys.argv)
+
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/root"], check=True)
+
+CLI = os.environ["BANGER_CLI"]
+AGENT = os.environ["BANGER_AGENT"]
+work = tempfile.mkdtemp(prefix="banger-wspack-test-")
+failures = []
+for _d in ("home", "home/.config", "home/.cache", "home/.state"):
+    os.makedirs(os.path.join(work, _d), exist_ok=True)
+env = dict(os.environ, HOME=os.path.join(work, "home"),
+           XDG_CONFIG_HOME=os.path.join(work, "home/.config"),
+           XDG_CACHE_HOME=os.path.join(work, "home/.cache"),
+           XDG_STATE_HOME=os.path.join(work, "home/.state"),
+           BANGER_CONFIG=os.path.join(work, "banger.toml"),
+           GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
+           GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.com",
+           GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.com",
+           BANGER_FAKE_WORK_ROOT="/root")
+env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+
+
+def run(*args, check=True, cwd=None):
+    p = subprocess.run([CLI, "--local"] + list(args), capture_output=True, env=env, cwd=cwd,
+                       timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError("banger %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                           p.stderr.decode(errors="replace")))
+    return p
+
+
+def jrun(*args, cwd=None):
+    return json.loads(run(*args, "--json", cwd=cwd).stdout)
+
+
+def git(*args, cwd):
+    return subprocess.run(["git"] + list(args), cwd=cwd, check=True, capture_output=True,
+                          env=env).stdout.decode(errors="replace")
+
+
+def case(fn):
+    t0 = time.monotonic()
+    try:
+        fn()
+        log("ok - %s (%.1f s)" % (fn.__name__, time.monotonic() - t0))
+    except Exception as e:  # noqa: BLE001 - report and go on
+        log("not ok - %s: %s" % (fn.__name__, e))
+        failures.append(fn.__name__)
+    return fn
+
+
+def write(path, data, mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+def new_repo(path):
+    os.makedirs(path)
+    git("init", "-q", "-b", "main", cwd=path)
+    return path
+
+
+def the_pack(guest):
+    """The one .pack banger sent, with its .idx."""
+    pack_dir = os.path.join(guest, ".git", "objects", "pack")
+    packs = sorted(n for n in os.listdir(pack_dir) if n.endswith(".pack"))
+    assert len(packs) == 1, os.listdir(pack_dir)
+    assert os.path.exists(os.path.join(pack_dir, packs[0][:-5] + ".idx")), os.listdir(pack_dir)
+    return os.path.join(pack_dir, packs[0])
+
+
+def check_guest_git(host, guest, objects=None):
+    """What a user checks in the guest: the pack is sound, git tells the
+    same as on the host, and a commit made there goes on top."""
+    pack = the_pack(guest)
+    fsck = subprocess.run(["git", "fsck", "--full", "--strict", "--no-dangling"], cwd=guest,
+                          capture_output=True, env=env)
+    assert fsck.returncode == 0, fsck.stderr.decode(errors="replace")
+    vp = git("verify-pack", "-v", pack, cwd=guest)
+    # Whole objects only: no line says it is a delta ("chain length = N").
+    assert "chain length" not in vp, vp[-2000:]
+    sent = [l.split()[0] for l in vp.splitlines() if len(l.split()) >= 5 and len(l.split()[0]) == 40]
+    assert len(sent) == len(set(sent)), "an object is in the pack twice"
+    if objects is not None:
+        assert set(sent) == objects, (sorted(set(sent) - objects), sorted(objects - set(sent)))
+    for args in (["status", "--porcelain"], ["diff"], ["diff", "--cached"],
+                 ["log", "-1", "--format=%H %T %s"]):
+        assert git(*args, cwd=guest) == git(*args, cwd=host), args
+    git("-c", "user.email=g@example.com", "-c", "user.name=G", "commit", "-q", "--allow-empty",
+        "-am", "guest work", cwd=guest)
+    assert git("rev-list", "--count", "HEAD", cwd=guest).strip() == "2"
+
+
+def reachable(repo, extra=()):
+    """The ids a metadata workspace of @repo must carry: HEAD's commit, its
+    trees and blobs, and @extra."""
+    ids = {git("rev-parse", "HEAD", cwd=repo).strip()}
+    for line in git("ls-tree", "-r", "-t", "HEAD", cwd=repo).splitlines():
+        meta = line.split("\t")[0].split()
+        if meta[1] in ("blob", "tree"):
+            ids.add(meta[2])
+    ids.add(git("rev-parse", "HEAD^{tree}", cwd=repo).strip())
+    return ids | set(extra)
+
+
+def main():
+    tree = os.path.join(work, "tree")
+    os.makedirs(os.path.join(tree, "root"))
+    image = os.path.join(work, "rootfs.ext4")
+    subprocess.run(["truncate", "-s", "32M", image], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
+    with open(env["BANGER_CONFIG"], "w") as f:
+        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "fake"\n'
+                'web_listen_addr = ""\n' % (work, work))
+    run("image", "register", "--name", "img", "--rootfs", image, "--kernel", AGENT)
+
+    @case
+    def every_kind_of_object_by_vm_run():
+        repo = new_repo(os.path.join(work, "kinds"))
+        write(os.path.join(repo, "bin", "random.bin"), os.urandom(256 << 10))
+        write(os.path.join(repo, "bin", "large.bin"), os.urandom(3 << 20) + b"\0" * (2 << 20))
+        write(os.path.join(repo, "bin", "zeros.bin"), b"\0" * 70000)
+        write(os.path.join(repo, "text.txt"), "line\n" * 5000)
+        write(os.path.join(repo, "empty"), b"")
+        write(os.path.join(repo, "run.sh"), "#!/bin/sh\necho hi\n", 0o755)
+        for d in ("same one", "same two"):  # identical trees and blobs
+            write(os.path.join(repo, d, "a.txt"), "same\n")
+            write(os.path.join(repo, d, "deep", "b.txt"), "same\n")
+        os.symlink("text.txt", os.path.join(repo, "link"))
+        os.symlink("nowhere/at all", os.path.join(repo, "dangling"))
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "-m", "first", cwd=repo)
+        write(os.path.join(repo, "text.txt"), "line\n" * 4999 + "changed\n")
+        write(os.path.join(repo, "staged.txt"), "staged only\n")
+        git("add", "staged.txt", cwd=repo)
+        staged = git("rev-parse", ":staged.txt", cwd=repo).strip()
+        run("vm", "run", "--name", "k1", "--image", "img", repo)
+        assert jrun("vm", "workspace", "show", "k1")["written_by"] == "work_disk"
+        g = "/root/repo"
+        check_guest_git(repo, g, reachable(repo, [staged]))
+        assert os.stat(os.path.join(g, "run.sh")).st_mode & 0o111 == 0o111
+        assert os.readlink(os.path.join(g, "dangling")) == "nowhere/at all"
+        # The guest's commit comes back to the host.
+        out = run("vm", "workspace", "export", "k1", "--branch", "from-k1").stdout.decode()
+        assert "from-k1" in out, out
+        guest_head = git("rev-parse", "HEAD", cwd=g).strip()
+        git("merge-base", "--is-ancestor", guest_head, "from-k1", cwd=repo)
+        subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, env=env,
+                       capture_output=True)
+        run("vm", "delete", "--force", "k1")
+
+    @case
+    def deltified_packs_both_ways():
+        repo = new_repo(os.path.join(work, "deltas"))
+        base = "".join("line %d of a file that changes a little each time\n" % i
+                       for i in range(3000))
+        for c in range(6):
+            for n in range(4):
+                write(os.path.join(repo, "src", "f%d.txt" % n), base + "commit %d\n" % c * (n + 1))
+            write(os.path.join(repo, "bin.dat"), os.urandom(1024) + bytes([c]) * 4096)
+            git("add", "-A", cwd=repo)
+            git("commit", "-q", "-m", "commit %d" % c, cwd=repo)
+        git("gc", "-q", "--aggressive", "--prune=now", cwd=repo)
+        loose = git("count-objects", "-v", cwd=repo)
+        assert "count: 0\n" in loose, loose
+        packs = [n for n in os.listdir(os.path.join(repo, ".git", "objects", "pack"))
+                 if n.endswith(".pack")]
+        vp = git("verify-pack", "-v", os.path.join(repo, ".git", "objects", "pack", packs[0]),
+                 cwd=repo)
+        assert "chain length" in vp, "the host repository has no deltas to start from"
+        write(os.path.join(repo, "src", "f0.txt"), base + "uncommitted\n")
+        # vm run streams the pack into the work disk, objects stored ...
+        shutil.rmtree("/root/repo", ignore_errors=True)
+        run("vm", "run", "--name", "d0", "--image", "img", repo)
+        assert jrun("vm", "workspace", "show", "d0")["written_by"] == "work_disk"
+        check_guest_git(repo, "/root/repo", reachable(repo))
+        run("vm", "delete", "--force", "d0")
+        # ... prepare stages it first, objects deflated where they compress.
+        run("vm", "create", "--name", "d1", "--image", "img")
+        ws = jrun("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/deltas")
+        assert ws["written_by"] == "agent", ws
+        check_guest_git(repo, "/root/deltas", reachable(repo))
+
+    @case
+    def an_empty_tree():
+        repo = new_repo(os.path.join(work, "emptytree"))
+        git("commit", "-q", "--allow-empty", "-m", "nothing", cwd=repo)
+        write(os.path.join(repo, "untracked.txt"), "new\n")
+        ws = jrun("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/emptytree")
+        assert ws["commit"] == git("rev-parse", "HEAD", cwd=repo).strip(), ws
+        check_guest_git(repo, "/root/emptytree", reachable(repo))
+
+    @case
+    def a_corrupt_object_is_refused():
+        repo = new_repo(os.path.join(work, "corrupt"))
+        write(os.path.join(repo, "a.txt"), "the real content\n")
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "-m", "one", cwd=repo)
+        oid = git("rev-parse", "HEAD:a.txt", cwd=repo).strip()
+        loose = os.path.join(repo, ".git", "objects", oid[:2], oid[2:])
+        os.chmod(loose, 0o644)
+        with open(loose, "wb") as f:
+            f.write(zlib.compress(b"blob 16\0not the content\n"))
+        p = run("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/corrupt", check=False)
+        err = p.stderr.decode(errors="replace")
+        assert p.returncode != 0 and oid in err and "corrupt" in err, err
+        assert not os.path.exists("/root/corrupt")
+        # Streamed into a new VM's work disk, it fails the vm run, which
+        # leaves no VM behind.
+        p = run("vm", "run", "--name", "c1", "--image", "img", repo, check=False)
+        err = p.stderr.decode(errors="replace")
+        assert p.returncode != 0 and oid in err and "corrupt" in err, err
+        assert run("vm", "show", "c1", check=False).returncode != 0
+        run("vm", "delete", "--force", "d1")
+
+
+try:
+    main()
+except Exception as e:  # noqa: BLE001
+    log("not ok - setup: %s" % e)
+    failures.append("setup")
+finally:
+    shutil.rmtree(work, ignore_errors=True)
+
+if failures:
+    log("FAILED: " + ", ".join(failures))
+    sys.exit(1)
+log("all workspace pack checks passed")
