@@ -330,7 +330,9 @@ attach (BgrClient *client, const char *vm, const char *name, gboolean pty, int r
     tty = FALSE;
   if (tty && pty && resize_fd >= 0)
     {
-      raise (SIGWINCH); /* the session's terminal takes this one's size */
+      /* The session's terminal takes this one's size: a signal to the process
+       * (SIGWINCH is blocked in this thread), which the size watcher takes. */
+      kill (getpid (), SIGWINCH);
       ok = bgr_client_vm_session_attach_terminal (client, vm, name, in, STDOUT_FILENO, resize_fd,
                                                   status, detach, error);
     }

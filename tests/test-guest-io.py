@@ -338,13 +338,12 @@ class GuestIo(unittest.TestCase):
         self.assertTrue(shown["pty"])
         self.assertIn("on a terminal", self.e.cli("vm", "session", "show", "gio", "term"))
 
-        # attach: a full terminal whose size follows ours; Ctrl-C reaches
-        # the session, whose status comes back.
+        # attach: a full terminal that takes our size at once and follows
+        # it; Ctrl-C reaches the session, whose status comes back.
         fd, pid = self.pty_run(["vm", "session", "attach", "gio", "term"], 30, 100)
-        wait_for("attached", lambda: json.loads(
-            self.e.cli("--json", "vm", "session", "show", "gio", "term"))["attached"])
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
         acc = [b""]
+        self.assertTrue(self.read_until(fd, acc, b"30 100"), acc[0])
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
         self.assertTrue(self.read_until(fd, acc, b"50 160"), acc[0])
         os.write(fd, b"\x03")
         code, _ = self.finish(fd, pid)
