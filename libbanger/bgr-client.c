@@ -11,12 +11,28 @@ struct _BgrClient {
   GObject parent_instance;
   BgrBackend *backend;
   GMainContext *context; /* where ::object-changed is emitted */
+  GMutex events_lock;    /* engine threads hold it while they take a ref */
+  gboolean disposed;     /* no more events: the last reference is going */
 };
 
 enum { SIGNAL_OBJECT_CHANGED, SIGNAL_VM_STATS_SAMPLED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (BgrClient, bgr_client, G_TYPE_OBJECT)
+
+/* The engine's threads stop taking references before the last one goes
+ * (one taken just before is fine: the client then lives until its event
+ * was emitted). */
+static void
+bgr_client_dispose (GObject *object)
+{
+  BgrClient *self = BGR_CLIENT (object);
+
+  g_mutex_lock (&self->events_lock);
+  self->disposed = TRUE;
+  g_mutex_unlock (&self->events_lock);
+  G_OBJECT_CLASS (bgr_client_parent_class)->dispose (object);
+}
 
 static void
 bgr_client_finalize (GObject *object)
@@ -25,12 +41,14 @@ bgr_client_finalize (GObject *object)
   if (self->backend != NULL)
     self->backend->vtable->free (self->backend);
   g_main_context_unref (self->context);
+  g_mutex_clear (&self->events_lock);
   G_OBJECT_CLASS (bgr_client_parent_class)->finalize (object);
 }
 
 static void
 bgr_client_class_init (BgrClientClass *klass)
 {
+  G_OBJECT_CLASS (klass)->dispose = bgr_client_dispose;
   G_OBJECT_CLASS (klass)->finalize = bgr_client_finalize;
   /**
    * BgrClient::object-changed:
@@ -79,6 +97,33 @@ static void
 bgr_client_init (BgrClient *self)
 {
   self->context = g_main_context_ref_thread_default ();
+  g_mutex_init (&self->events_lock);
+}
+
+/* A reference for an event from an engine thread; FALSE once disposed. */
+static gboolean
+hold_for_event (BgrClient *self)
+{
+  gboolean alive;
+
+  g_mutex_lock (&self->events_lock);
+  alive = !self->disposed;
+  if (alive)
+    g_object_ref (self);
+  g_mutex_unlock (&self->events_lock);
+  return alive;
+}
+
+/* Runs @emit (@data) from an idle in the client's context: the engine
+ * may hold its lock while it reports. */
+static void
+emit_later (BgrClient *self, GSourceFunc emit, gpointer data)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, emit, data, NULL);
+  g_source_attach (source, self->context);
+  g_source_unref (source);
 }
 
 typedef struct {
@@ -106,18 +151,22 @@ static void
 on_backend_event (const char *kind, const char *name, GVariant *record, gpointer data)
 {
   BgrClient *self = data;
-  Change *c = g_new0 (Change, 1);
-  GSource *source;
+  Change *c;
 
-  c->client = g_object_ref (self);
+  if (record != NULL)
+    g_variant_ref_sink (record);
+  if (!hold_for_event (self))
+    {
+      if (record != NULL)
+        g_variant_unref (record);
+      return;
+    }
+  c = g_new0 (Change, 1);
+  c->client = self;
   c->kind = g_strdup (kind);
   c->name = g_strdup (name);
-  c->record = record != NULL ? g_variant_ref_sink (record) : NULL;
-  source = g_idle_source_new ();
-  /* Always from an idle: the engine may hold its lock while it writes. */
-  g_source_set_callback (source, emit_change, c, NULL);
-  g_source_attach (source, self->context);
-  g_source_unref (source);
+  c->record = record;
+  emit_later (self, emit_change, c);
 }
 
 typedef struct {
@@ -143,16 +192,15 @@ static void
 on_backend_stats (const char *name, BgrVmStats *stats, gpointer data)
 {
   BgrClient *self = data;
-  Sampled *c = g_new0 (Sampled, 1);
-  GSource *source;
+  Sampled *c;
 
-  c->client = g_object_ref (self);
+  if (!hold_for_event (self))
+    return;
+  c = g_new0 (Sampled, 1);
+  c->client = self;
   c->name = g_strdup (name);
   c->stats = g_object_ref (stats);
-  source = g_idle_source_new ();
-  g_source_set_callback (source, emit_stats, c, NULL);
-  g_source_attach (source, self->context);
-  g_source_unref (source);
+  emit_later (self, emit_stats, c);
 }
 
 /**
