@@ -496,19 +496,36 @@ bool exec_stdin_paused(void)
  * and is taking them, the host's stream is not read, so the host waits
  * (its sends block) instead of the buffer growing to STDIN_BUFFER_MAX. A
  * command that took nothing for STDIN_STALL_MS holds nothing up: the
- * stream is read again and the limit applies. */
+ * stream is read again and the limit applies. A pause lasts at most
+ * STDIN_PAUSE_MAX_MS before the stream is read once more: the other
+ * channels' frames get through, and the host, which gives up on a guest
+ * that reads nothing for 10 s, sees progress. */
+#define STDIN_PAUSE_MAX_MS 2000
 static void exec_flow_control(int64_t now)
 {
-    stdin_paused = false;
+    static int64_t paused_since; /* 0: not paused */
+    int64_t wake = 0;
     for (size_t i = 0; i < n_execs; i++) {
         struct exec *e = execs[i];
         if (e->done || e->in_fd < 0 || e->in_len - e->in_off < STDIN_PAUSE_AT)
             continue;
-        if (now < e->in_moved + STDIN_STALL_MS) {
-            stdin_paused = true;
-            agent_wake_at(e->in_moved + STDIN_STALL_MS);
-        }
+        if (now < e->in_moved + STDIN_STALL_MS && (!wake || e->in_moved + STDIN_STALL_MS < wake))
+            wake = e->in_moved + STDIN_STALL_MS;
     }
+    if (!wake) {
+        stdin_paused = false;
+        paused_since = 0;
+        return;
+    }
+    if (!paused_since)
+        paused_since = now;
+    if (now >= paused_since + STDIN_PAUSE_MAX_MS) {
+        stdin_paused = false; /* one turn of reading, then paused again */
+        paused_since = now;
+        return;
+    }
+    stdin_paused = true;
+    agent_wake_at(wake < paused_since + STDIN_PAUSE_MAX_MS ? wake : paused_since + STDIN_PAUSE_MAX_MS);
 }
 
 /* TIMEOUT_MS: the whole group is killed; EXIT says timed_out. */
