@@ -407,9 +407,11 @@ def main():
 
     @case
     def image_build_keeps_what_the_steps_did():
-        # The build VM gets no key, logins or sshd from banger: the image would keep them.
+        # The build VM gets no key, logins, sshd or hostname from banger:
+        # the image would keep them.
         img = jrun("image", "build", "bbuilt", "--from", "bb",
-                   "--run", "test ! -e /root/.ssh && ! test -e /run/sshd.pid",
+                   "--run", "test ! -e /root/.ssh && ! test -e /run/sshd.pid && "
+                            "! grep -qs build- /etc/hostname",
                    "--run", "echo built-by-banger > /etc/built-marker",
                    "--run", "mkdir -p /opt/tool && echo step-two-output")
         assert img["source"] == "built" and img["managed"], img

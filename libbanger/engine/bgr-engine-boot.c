@@ -211,14 +211,18 @@ boot_cmdline (JsonObject *doc, const char *driver_name, gboolean kvm)
    * /root before the image's init runs. Without a dot the kernel hands the
    * parameter to init as an environment variable (BGR_AGENT_WORK_ENV). */
   const char *work = bgr_record_str (doc, "work_disk") != NULL ? " " BGR_AGENT_WORK_ENV "=/dev/vdb" : "";
-  /* The agent makes the VM's name (a DNS label) the guest's hostname. */
-  const char *name = bgr_record_str (doc, "name");
+  /* The agent makes the VM's name (a DNS label) the guest's hostname;
+   * not an image build's VM, whose disk becomes an image. */
+  g_autofree char *hostname = json_object_has_member (doc, "no_provision")
+                                ? g_strdup ("")
+                                : g_strdup_printf (" %s=%s", BGR_AGENT_HOSTNAME_ENV,
+                                                   bgr_record_str (doc, "name"));
 
   /* Firecracker adds "root=/dev/vda rw" for its root drive itself. */
   return g_strdup_printf ("console=ttyS0 reboot=k panic=-1 %srootfstype=ext4 "
-                          "init=%s%s %s=%s%s%s%s%s%s%s",
+                          "init=%s%s%s%s%s%s%s%s%s",
                           g_str_equal (driver_name, "firecracker") ? "" : "root=/dev/vda rw ",
-                          BGR_AGENT_GUEST_PATH, work, BGR_AGENT_HOSTNAME_ENV, name, tsc,
+                          BGR_AGENT_GUEST_PATH, work, hostname, tsc,
                           g_str_equal (driver_name, "firecracker") ? " pci=off" : "",
                           ip_arg != NULL ? " " : "", ip_arg != NULL ? ip_arg : "",
                           extra != NULL ? " " : "", extra != NULL ? extra : "");
