@@ -420,7 +420,7 @@ bgrd_export_manager (Daemon *d, GError **error)
   };
 
   d->skeleton = bgr_dbus_manager_skeleton_new ();
-  bgr_dbus_manager_set_version (d->skeleton, 3);
+  bgr_dbus_manager_set_version (d->skeleton, 4);
   bgr_dbus_manager_set_daemon_version (d->skeleton, bgr_get_version_string ());
   bgrd_setup_skeleton (d, d->skeleton);
   for (guint i = 0; i < G_N_ELEMENTS (handlers); i++)

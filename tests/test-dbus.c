@@ -608,7 +608,7 @@ test_introspection (Fixture *f, gconstpointer data)
   RUN (f, &r, "gdbus", "introspect", "--session", "--dest", "org.banger.Banger1",
        "--object-path", "/org/banger/Banger1");
   g_assert_cmpint (r.status, ==, 0);
-  bgr_assert_contains (r.out, "readonly u Version = 3;");
+  bgr_assert_contains (r.out, "readonly u Version = 4;");
   bgr_assert_contains (r.out, "readonly s DaemonVersion = '" BANGER_VERSION "';");
   bgr_run_clear (&r);
   g_subprocess_send_signal (d, SIGTERM);
