@@ -196,18 +196,23 @@ client_frame (int sock, Attach *a, int *in_w)
 static void
 run_attach (int sock, Attach *a)
 {
-  int in_p[2], out_p[2], err_p[2], done_p[2];
+  int in_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, done_p[2] = { -1, -1 };
+  int *const pipes[] = { in_p, out_p, err_p, done_p, a->resize };
   GThread *th;
   gboolean out_open = TRUE, err_open = TRUE, client_gone = FALSE;
 
-  if (!g_unix_open_pipe (in_p, FD_CLOEXEC, NULL) || !g_unix_open_pipe (out_p, FD_CLOEXEC, NULL)
-      || !g_unix_open_pipe (err_p, FD_CLOEXEC, NULL) || !g_unix_open_pipe (done_p, FD_CLOEXEC, NULL)
-      || !g_unix_open_pipe (a->resize, FD_CLOEXEC, NULL)
-      || !g_unix_set_fd_nonblocking (a->resize[1], TRUE, NULL))
-    {
-      send_error_msg (sock, "bangerd cannot create pipes");
-      return;
-    }
+  a->resize[0] = a->resize[1] = -1;
+  for (guint i = 0; i < G_N_ELEMENTS (pipes); i++)
+    if (!g_unix_open_pipe (pipes[i], FD_CLOEXEC, NULL)
+        || (pipes[i] == a->resize && !g_unix_set_fd_nonblocking (a->resize[1], TRUE, NULL)))
+      {
+        for (guint j = 0; j < G_N_ELEMENTS (pipes); j++)
+          for (int k = 0; k < 2; k++)
+            if (pipes[j][k] >= 0)
+              close (pipes[j][k]);
+        send_error_msg (sock, "bangerd cannot create pipes");
+        return;
+      }
   a->fds[0] = in_p[0], a->fds[1] = out_p[1], a->fds[2] = err_p[1];
   a->done_fd = done_p[1];
   th = g_thread_new ("bgrd-attach", attach_thread, a);

@@ -247,12 +247,15 @@ bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, guint *out_
   while (g_hash_table_iter_next (&it, &key, NULL))
     {
       BgrOciLease *lease;
+      g_autoptr (GError) held = NULL;
 
       if (g_hash_table_contains (users, key))
         continue;
-      lease = bgr_oci_lease_take (cache_dir (engine), key, TRUE, NULL);
+      lease = bgr_oci_lease_take (cache_dir (engine), key, TRUE, &held);
       if (lease != NULL)
         g_hash_table_insert (claimed, g_strdup (key), lease);
+      else if (!g_error_matches (held, BGR_ERROR, BGR_ERROR_BUSY)) /* busy: a pull uses it */
+        g_warning ("prune keeps blob %s: %s", (const char *) key, held->message);
     }
   /* A pull in another process may have registered its image (and let go
    * of its leases) since the images were read: read them again. */
