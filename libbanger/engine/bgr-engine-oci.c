@@ -223,7 +223,12 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   if (size == 0)
     size = start_size (img, &inodes);
   else
-    inodes = size / 16384;
+    {
+      /* One inode per 16 KiB, more (up to one per 8 KiB) when the layers
+       * suggest many small files. */
+      (void) start_size (img, &inodes);
+      inodes = MAX (size / 16384, MIN (inodes, size / 8192));
+    }
   resolved = g_get_monotonic_time ();
 
   staging = g_build_filename (bgr_store_get_dir (bgr_engine_get_store (engine)), "images", NULL);
@@ -249,8 +254,10 @@ bgr_engine_pull_image (BgrEngine *engine, const char *reference, BgrPullOptions 
   created = g_get_monotonic_time ();
   if (!fetch_and_replay (registry, img, cache, writer, op, cancellable, error))
     {
+      /* The image's filesystem is full, not the host's disk. */
       if (bgr_pull_options_get_size (options) != 0 && error != NULL
-          && g_error_matches (*error, BGR_ERROR, BGR_ERROR_NO_SPACE))
+          && g_error_matches (*error, BGR_ERROR, BGR_ERROR_NO_SPACE)
+          && strstr ((*error)->message, g_strerror (ENOSPC)) == NULL)
         g_prefix_error (error, "option 'size' is too small for image %s: ", reference);
       goto out;
     }
