@@ -440,11 +440,10 @@ bgr_engine_vm_stats (BgrEngine *engine, const char *name, GCancellable *cancella
         return NULL;
       bgr_vm_samples_remember_guest (engine, name, guest);
     }
+  /* Taken, not remembered: the supervisor's own VMM samples measure the
+   * network activity that auto_stop_stale_after looks at. */
   if (vmm == NULL)
-    {
-      vmm = bgr_vm_sample_vmm (doc);
-      bgr_vm_samples_remember_vmm (engine, name, vmm);
-    }
+    vmm = bgr_vm_sample_vmm (doc);
   prev = previous_guest (engine, name, guest);
 
   json_object_set_string_member (out, "name", name);

@@ -69,8 +69,8 @@ announce (BgrEngineSupervisor *sup, const char *name)
 
   if (sup->on_stats == NULL)
     return;
-  /* The samples are fresh: this reads them, it asks neither the guest
-   * nor the VMM again. */
+  /* The guest sample is fresh: this reads it, and asks the VMM only when
+   * its metrics are not sampled (metrics_poll_interval), never the guest. */
   stats = bgr_engine_vm_stats (sup->engine, name, NULL, &error);
   if (stats == NULL)
     {
