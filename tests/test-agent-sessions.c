@@ -19,7 +19,6 @@
 
 #include "agent-proto/bgr-agent-sessions-private.h"
 #include "agent-proto/bgr-agent-proto.h"
-#include "agent-spool.h"
 #include "bgr-test-util.h"
 
 #define WAIT_US (20 * G_USEC_PER_SEC)
@@ -587,42 +586,11 @@ test_pty (void)
   agent_stop (&a);
 }
 
-/* The spool keeps the last cap bytes; offsets count every byte. */
-static void
-test_spool_ring (void)
-{
-  struct spool sp;
-  g_autofree char *dir = g_dir_make_tmp ("bgr-spool-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (dir, "s", NULL);
-  char buf[16];
-
-  g_assert_cmpint (spool_open (&sp, path, 10), ==, 0);
-  g_assert_cmpint (spool_write (&sp, "0123456", 7), ==, 0);
-  g_assert_cmpuint (spool_start (&sp), ==, 0);
-  g_assert_cmpint (spool_write (&sp, "789abcd", 7), ==, 0);
-  g_assert_cmpuint (sp.end, ==, 14);
-  g_assert_cmpuint (spool_start (&sp), ==, 4);
-  /* Reads stop at the ring's end: 4..9, then 10..13. */
-  g_assert_cmpint (spool_read (&sp, 4, buf, sizeof buf), ==, 6);
-  g_assert_cmpint (memcmp (buf, "456789", 6), ==, 0);
-  g_assert_cmpint (spool_read (&sp, 10, buf, sizeof buf), ==, 4);
-  g_assert_cmpint (memcmp (buf, "abcd", 4), ==, 0);
-  g_assert_cmpint (spool_read (&sp, 2, buf, sizeof buf), ==, 0); /* dropped */
-  g_assert_cmpint (spool_write (&sp, "ABCDEFGHIJKLMNOP", 16), ==, 0);
-  g_assert_cmpuint (spool_start (&sp), ==, 20);
-  g_assert_cmpint (spool_read (&sp, 20, buf, sizeof buf), ==, 10);
-  g_assert_cmpint (memcmp (buf, "GHIJKLMNOP", 10), ==, 0);
-  spool_close (&sp);
-  g_unlink (path);
-  g_rmdir (dir);
-}
-
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   signal (SIGPIPE, SIG_IGN);
-  g_test_add_func ("/agent-sessions/spool-ring", test_spool_ring);
   g_test_add_func ("/agent-sessions/start-list-logs", test_start_list_logs);
   g_test_add_func ("/agent-sessions/preflight", test_preflight);
   g_test_add_func ("/agent-sessions/attach", test_attach);
