@@ -312,18 +312,8 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
     /* Pipes: [0] read end, [1] write end; all close-on-exec, dup2 onto
      * 0-2 gives the child its copies. */
     int status_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, in_p[2] = { -1, -1 };
-    if (pty.on) {
-        /* A terminal instead of pipes: out_p[0] and in_p[1] are the master
-         * side, the slave becomes the child's 0-2 (pty_child). */
-        if (pipe2(status_p, O_CLOEXEC) < 0 || !pty_open(&pty, &out_p[0], &in_p[1], want_stdin != 0)) {
-            send_error(channel, errno, "cannot create a terminal: %s", strerror(errno));
-            goto close_pipes;
-        }
-    } else if (pipe2(status_p, O_CLOEXEC) < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-        ((want_stdin || devnull_fd < 0) && pipe2(in_p, O_CLOEXEC) < 0)) {
-        send_error(channel, errno, "cannot create pipes: %s", strerror(errno));
+    if (!stdio_open(channel, &pty, want_stdin != 0, status_p, out_p, err_p, in_p))
         goto close_pipes;
-    }
     if (!pty.on && !want_stdin && devnull_fd < 0)
         close_fd(&in_p[1]); /* no /dev/null: an empty pipe reads as EOF just the same */
 
@@ -355,11 +345,7 @@ void exec_start(uint32_t channel, const uint8_t *payload, size_t len)
     }
     if (pid == 0) {
         child_prepare(status_p[1]);
-        int in = in_p[0] >= 0 ? in_p[0] : devnull_fd;
-        if (pty.on)
-            pty_child(&pty, status_p[1]);
-        else if (dup2(in, 0) < 0 || dup2(out_p[1], 1) < 0 || dup2(err_p[1], 2) < 0)
-            child_fail(status_p[1], STAGE_SETUP);
+        stdio_child(&pty, status_p[1], out_p, err_p, in_p);
         if (chdir(cwd ? cwd : "/") < 0)
             child_fail(status_p[1], STAGE_CWD);
         environ = envp; /* execvp searches the PATH of the new environment */

@@ -120,6 +120,39 @@ void pty_parent_abort(struct exec_pty *p)
     close_fd(&p->tty);
 }
 
+bool stdio_open(uint32_t ch, struct exec_pty *p, bool want_stdin, int status_p[2], int out_p[2],
+                int err_p[2], int in_p[2])
+{
+    if (pipe2(status_p, O_CLOEXEC) < 0) {
+        send_error(ch, errno, "cannot create pipes: %s", strerror(errno));
+        return false;
+    }
+    if (p->on) { /* the master reads as out_p[0] and types as in_p[1] */
+        if (!pty_open(p, &out_p[0], &in_p[1], want_stdin)) {
+            send_error(ch, errno, "cannot create a terminal: %s", strerror(errno));
+            return false;
+        }
+        return true;
+    }
+    if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+        ((want_stdin || devnull_fd < 0) && pipe2(in_p, O_CLOEXEC) < 0)) {
+        send_error(ch, errno, "cannot create pipes: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+void stdio_child(struct exec_pty *p, int status_fd, int out_p[2], int err_p[2], int in_p[2])
+{
+    if (p->on) {
+        pty_child(p, status_fd);
+        return;
+    }
+    int in = in_p[0] >= 0 ? in_p[0] : devnull_fd;
+    if (dup2(in, 0) < 0 || dup2(out_p[1], 1) < 0 || dup2(err_p[1], 2) < 0)
+        child_fail(status_fd, STAGE_SETUP);
+}
+
 void pty_resize_request(int fd, uint32_t channel, const uint8_t *payload, size_t len)
 {
     if (fd < 0) /* no terminal there, or the command ended an instant ago */

@@ -173,46 +173,12 @@ static bool preflight(uint32_t ch, struct start_req *r, char **envp)
 
 
 /* Forks and execs @r into @s; false after sending an ERROR. */
-/* The session's pipes, or its terminal: false after sending an ERROR. */
-static bool open_io(uint32_t ch, struct start_req *r, int status_p[2], int out_p[2], int err_p[2], int in_p[2])
-{
-    bool want_stdin = r->stdin_mode == BGR_AGENT_STDIN_PIPE;
-    if (pipe2(status_p, O_CLOEXEC) < 0) {
-        send_error(ch, errno, "cannot create pipes: %s", strerror(errno));
-        return false;
-    }
-    if (r->pty.on) { /* the master reads as out_p[0] and types as in_p[1] */
-        if (!pty_open(&r->pty, &out_p[0], &in_p[1], want_stdin)) {
-            send_error(ch, errno, "cannot open a pseudo-terminal: %s", strerror(errno));
-            return false;
-        }
-        return true;
-    }
-    if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-        ((want_stdin || devnull_fd < 0) && pipe2(in_p, O_CLOEXEC) < 0)) {
-        send_error(ch, errno, "cannot create pipes: %s", strerror(errno));
-        return false;
-    }
-    return true;
-}
-
-static void child_io(struct start_req *r, int status_fd, int out_p[2], int err_p[2], int in_p[2])
-{
-    if (r->pty.on) {
-        pty_child(&r->pty, status_fd);
-        return;
-    }
-    int in = in_p[0] >= 0 ? in_p[0] : devnull_fd;
-    if (dup2(in, 0) < 0 || dup2(out_p[1], 1) < 0 || dup2(err_p[1], 2) < 0)
-        child_fail(status_fd, STAGE_SETUP);
-}
-
 static bool spawn(uint32_t ch, struct session *s, struct start_req *r, char **envp)
 {
     int status_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, in_p[2] = { -1, -1 };
     bool ok = false;
     r->pty.slave = r->pty.tty = -1;
-    if (!open_io(ch, r, status_p, out_p, err_p, in_p))
+    if (!stdio_open(ch, &r->pty, r->stdin_mode == BGR_AGENT_STDIN_PIPE, status_p, out_p, err_p, in_p))
         goto out;
     pid_t pid = fork();
     if (pid < 0) {
@@ -221,7 +187,7 @@ static bool spawn(uint32_t ch, struct session *s, struct start_req *r, char **en
     }
     if (pid == 0) {
         child_prepare(status_p[1]);
-        child_io(r, status_p[1], out_p, err_p, in_p);
+        stdio_child(&r->pty, status_p[1], out_p, err_p, in_p);
         if (chdir(s->cwd) < 0)
             child_fail(status_p[1], STAGE_CWD);
         environ = envp;

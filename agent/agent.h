@@ -227,6 +227,13 @@ void pty_child(struct exec_pty *p, int status_fd);
 /* In the agent after fork: the fd kept for RESIZE (-1 without PTY). */
 int pty_parent(struct exec_pty *p);
 void pty_parent_abort(struct exec_pty *p);
+/* A command's pipes, or its terminal when @p->on ([0] read end, [1] write
+ * end, close-on-exec; out_p[0] and in_p[1] stay with the agent; in_p only
+ * with @want_stdin or without /dev/null): false after an ERROR on @ch. */
+bool stdio_open(uint32_t ch, struct exec_pty *p, bool want_stdin, int status_p[2], int out_p[2],
+                int err_p[2], int in_p[2]);
+/* In the child: its 0-2 from those pipes, or the terminal. */
+void stdio_child(struct exec_pty *p, int status_fd, int out_p[2], int err_p[2], int in_p[2]);
 /* RESIZE for the command on @channel, whose terminal is @fd (-1: none). */
 void pty_resize_request(int fd, uint32_t channel, const uint8_t *payload, size_t len);
 
