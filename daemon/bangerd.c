@@ -164,11 +164,8 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer data)
   Daemon *d = data;
 
   if (connection == NULL)
-    {
-      g_printerr ("bangerd: lost the connection to the %s bus\n", d->bus_description);
-      d->exit_status = 1;
-    }
-  else if (d->name_acquired)
+    return; /* the bus went away: on_bus_closed() says so and ends */
+  if (d->name_acquired)
     g_message ("another bangerd replaced this one; exiting");
   else
     {

@@ -131,7 +131,14 @@ fetch_and_replay (BgrOciRegistry *registry, const BgrOciImage *img, const char *
       if (!bgr_ext4_writer_apply_layer_feed (writer, feed, d->digest,
                                              bgr_oci_image_get_diff_id (img, i), cancellable,
                                              &replay_error))
-        download_failed = !bgr_feed_wait (feed, NULL, NULL);
+        {
+          /* Bytes the replay could not make sense of may be the download's
+           * fault: wait for its digest check. Anything else (a full image,
+           * a cancel, a write error) is the replay's own: the downloads
+           * stop now. */
+          if (g_error_matches (replay_error, BGR_ERROR, BGR_ERROR_INVALID_DATA))
+            download_failed = !bgr_feed_wait (feed, NULL, NULL);
+        }
       else if (!bgr_feed_wait (feed, NULL, &replay_error))
         download_failed = TRUE;
       else
