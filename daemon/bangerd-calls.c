@@ -425,3 +425,28 @@ bgrd_list_to_variant (GPtrArray *list, BgrdToVariant to_variant)
     g_variant_builder_add_value (&b, to_variant (list->pdata[i]));
   return g_variant_builder_end (&b);
 }
+
+gboolean
+bgrd_take_handles (GUnixFDList *fd_list, GVariant *const *handles, guint n, int *fds,
+                   const char *what, GError **error)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      gint32 idx = g_variant_get_handle (handles[i]);
+      if (fd_list == NULL || idx < 0 || idx >= g_unix_fd_list_get_length (fd_list)
+          || (fds[i] = g_unix_fd_list_get (fd_list, idx, NULL)) < 0)
+        {
+          for (guint j = 0; j < n; j++)
+            {
+              if (j < i)
+                close (fds[j]);
+              fds[j] = -1;
+            }
+          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
+                       "%s needs %u file descriptor%s passed with the call", what, n,
+                       n == 1 ? "" : "s");
+          return FALSE;
+        }
+    }
+  return TRUE;
+}

@@ -420,26 +420,6 @@ handle_vm_delete (BgrDBusVm *vm, GDBusMethodInvocation *inv, GVariant *options, 
 }
 
 static gboolean
-take_fds (GUnixFDList *fd_list, GVariant *const handles[3], int fds[3], GError **error)
-{
-  for (int i = 0; i < 3; i++)
-    {
-      gint32 idx = g_variant_get_handle (handles[i]);
-      if (fd_list == NULL || idx < 0 || idx >= g_unix_fd_list_get_length (fd_list)
-          || (fds[i] = g_unix_fd_list_get (fd_list, idx, NULL)) < 0)
-        {
-          for (int j = 0; j < i; j++)
-            close (fds[j]);
-          g_set_error_literal (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                               "Vm.Exec needs three file descriptors (stdin, stdout, stderr) "
-                               "passed with the call");
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
 handle_vm_exec (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list, GVariant *dict,
                 GVariant *in_h, GVariant *out_h, GVariant *err_h, gpointer data)
 {
@@ -451,7 +431,7 @@ handle_vm_exec (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
   gint status = -1;
   gboolean ok;
 
-  if (spec == NULL || !take_fds (fd_list, handles, fds, &error))
+  if (spec == NULL || !bgrd_take_handles (fd_list, handles, 3, fds, "Vm.Exec (stdin, stdout, stderr)", &error))
     return bgrd_return_error (data, inv, error);
   bgr_exec_spec_set_stdio (spec, fds[0], fds[1], fds[2]);
   call = bgrd_long_call_begin (data, inv);

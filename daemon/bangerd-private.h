@@ -64,6 +64,11 @@ void bgrd_setup_skeleton (Daemon *d, gpointer skeleton);
 /* A long call: a cancellable (cancelled when the caller leaves the bus or
  * the daemon stops) and an operation object the caller is told about. */
 typedef struct _BgrdLongCall BgrdLongCall;
+/* The descriptors @n handles of a call index, all or none: FALSE with
+ * @error naming @what (e.g. "Vm.Exec (stdin, stdout, stderr)") and every
+ * fds[] -1. The caller closes them. */
+gboolean bgrd_take_handles (GUnixFDList *fd_list, GVariant *const *handles, guint n, int *fds,
+                            const char *what, GError **error);
 BgrdLongCall *bgrd_long_call_begin (Daemon *d, GDBusMethodInvocation *invocation);
 BgrOperation *bgrd_long_call_get_operation (BgrdLongCall *call);
 GCancellable *bgrd_long_call_get_cancellable (BgrdLongCall *call);

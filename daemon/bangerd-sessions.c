@@ -151,20 +151,6 @@ handle_kill (BgrDBusVm *vm, GDBusMethodInvocation *inv, const char *name, gpoint
   return reply_session (data, inv, s, error);
 }
 
-/* The descriptor at @h in @fd_list (a dup), or -1 with @error. */
-static int
-take_fd (GUnixFDList *fd_list, GVariant *h, GError **error)
-{
-  gint32 idx = g_variant_get_handle (h);
-  int fd = -1;
-
-  if (fd_list == NULL || idx < 0 || idx >= g_unix_fd_list_get_length (fd_list)
-      || (fd = g_unix_fd_list_get (fd_list, idx, NULL)) < 0)
-    g_set_error_literal (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                         "a file descriptor argument was not passed with the call");
-  return fd;
-}
-
 static gboolean
 parse_logs_options (GVariant *options, gint *stream, guint *tail, gboolean *follow,
                     GError **error)
@@ -214,7 +200,7 @@ handle_logs (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list, co
   int fd;
 
   if (!parse_logs_options (options, &stream, &tail, &follow, &error)
-      || (fd = take_fd (fd_list, out_h, &error)) < 0)
+      || !bgrd_take_handles (fd_list, &out_h, 1, &fd, "Vm.SessionLogs (out)", &error))
     return bgrd_return_error (data, inv, error);
   call = bgrd_long_call_begin (data, inv);
   ok = bgr_client_vm_session_logs (DAEMON (data)->client, NAME (inv), name, stream, tail, follow,
@@ -240,8 +226,9 @@ attach (GDBusMethodInvocation *inv, GUnixFDList *fd_list, const char *name, GVar
   gint status = -1;
   gboolean ok = TRUE;
 
-  for (int i = 0; i < 3 && ok; i++)
-    ok = (fds[i] = take_fd (fd_list, handles[i], &error)) >= 0;
+  ok = bgrd_take_handles (fd_list, handles, 3, fds,
+                          terminal ? "Vm.AttachSessionTerminal (stdin, stdout, resize)"
+                                   : "Vm.AttachSession (stdin, stdout, stderr)", &error);
   holder = ok ? dbus_holder (data, inv) : NULL;
   if (ok && bgrd_attach_claim (NAME (inv), name, holder, &error))
     {

@@ -12,27 +12,6 @@
 #define DAEMON(data) ((Daemon *) (data))
 #define NAME(inv) bgrd_object_name (inv)
 
-/* The descriptors the handles index, all or none (*error set). */
-static gboolean
-take_handles (GUnixFDList *fd_list, GVariant *const *handles, guint n, int *fds, const char *what,
-              GError **error)
-{
-  for (guint i = 0; i < n; i++)
-    {
-      gint32 idx = g_variant_get_handle (handles[i]);
-      if (fd_list == NULL || idx < 0 || idx >= g_unix_fd_list_get_length (fd_list)
-          || (fds[i] = g_unix_fd_list_get (fd_list, idx, NULL)) < 0)
-        {
-          for (guint j = 0; j < i; j++)
-            close (fds[j]);
-          g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_ARGUMENT,
-                       "%s needs %u file descriptors passed with the call", what, n);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
 static gboolean
 handle_exec_terminal (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
                       GVariant *dict, GVariant *in_h, GVariant *out_h, GVariant *resize_h,
@@ -47,7 +26,7 @@ handle_exec_terminal (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd
   gboolean ok;
 
   if (spec == NULL
-      || !take_handles (fd_list, handles, 3, fds, "Vm.ExecTerminal (stdin, output, resize)", &error))
+      || !bgrd_take_handles (fd_list, handles, 3, fds, "Vm.ExecTerminal (stdin, output, resize)", &error))
     return bgrd_return_error (data, inv, error);
   bgr_exec_spec_set_pty (spec, TRUE);
   bgr_exec_spec_set_stdio (spec, fds[0], fds[1], -1);
@@ -74,7 +53,7 @@ handle_acp (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list, con
   gint status = -1;
   gboolean ok;
 
-  if (!take_handles (fd_list, handles, 3, fds, "Vm.Acp (stdin, stdout, stderr)", &error))
+  if (!bgrd_take_handles (fd_list, handles, 3, fds, "Vm.Acp (stdin, stdout, stderr)", &error))
     return bgrd_return_error (data, inv, error);
   call = bgrd_long_call_begin (data, inv);
   ok = bgr_client_vm_acp (DAEMON (data)->client, NAME (inv), *cwd != '\0' ? cwd : NULL, fds[0],
@@ -97,7 +76,7 @@ handle_proxy (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list, c
   BgrdLongCall *call;
   gboolean ok;
 
-  if (!take_handles (fd_list, handles, 2, fds, "Vm.Proxy (input, output)", &error))
+  if (!bgrd_take_handles (fd_list, handles, 2, fds, "Vm.Proxy (input, output)", &error))
     return bgrd_return_error (data, inv, error);
   call = bgrd_long_call_begin (data, inv);
   ok = bgr_client_vm_proxy (DAEMON (data)->client, NAME (inv), *address ? address : NULL, port,
