@@ -132,11 +132,11 @@ fetch_and_replay (BgrOciRegistry *registry, const BgrOciImage *img, const char *
                                              bgr_oci_image_get_diff_id (img, i), cancellable,
                                              &replay_error))
         {
-          /* Bytes the replay could not make sense of may be the download's
-           * fault: wait for its digest check. Anything else (a full image,
-           * a cancel, a write error) is the replay's own: the downloads
+          /* What the replay made of the bytes (or its read of them) may be
+           * the download's fault, a cancel included: the download says,
+           * once done. A full image is the replay's own: the downloads
            * stop now. */
-          if (g_error_matches (replay_error, BGR_ERROR, BGR_ERROR_INVALID_DATA))
+          if (!g_error_matches (replay_error, BGR_ERROR, BGR_ERROR_NO_SPACE))
             download_failed = !bgr_feed_wait (feed, NULL, NULL);
         }
       else if (!bgr_feed_wait (feed, NULL, &replay_error))
