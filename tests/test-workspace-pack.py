@@ -22,84 +22,23 @@ staged on the host, objects deflated where they compress, sent through
 the agent). Needs root for the
 private mount namespace with a tmpfs on /root (exit 77 otherwise)."""
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import zlib
 
-SKIP = 77
-if not __debug__:
-    print("FAIL: needs its asserts: run it without -O", flush=True)
-    sys.exit(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import workspace_harness  # noqa: E402 - shared with test-workspace
 
-
-def log(*a):
-    print(*a, flush=True)
-
-
-if os.geteuid() != 0:
-    log("SKIP: needs root (a private mount namespace with a tmpfs on /root)")
-    sys.exit(SKIP)
-if shutil.which("git") is None:
-    log("SKIP: no git to make the host repositories with")
-    sys.exit(SKIP)
-
-if os.environ.get("BANGER_TEST_MOUNTNS") != "1":
-    os.environ["BANGER_TEST_MOUNTNS"] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable]
-              + sys.argv)
-
-subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/root"], check=True)
-
-CLI = os.environ["BANGER_CLI"]
+log = workspace_harness.log
+workspace_harness.enter_private_root()
+h = workspace_harness.Harness("banger-wspack-test-",
+                              GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.com",
+                              GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.com")
 AGENT = os.environ["BANGER_AGENT"]
-work = tempfile.mkdtemp(prefix="banger-wspack-test-")
-failures = []
-for _d in ("home", "home/.config", "home/.cache", "home/.state"):
-    os.makedirs(os.path.join(work, _d), exist_ok=True)
-env = dict(os.environ, HOME=os.path.join(work, "home"),
-           XDG_CONFIG_HOME=os.path.join(work, "home/.config"),
-           XDG_CACHE_HOME=os.path.join(work, "home/.cache"),
-           XDG_STATE_HOME=os.path.join(work, "home/.state"),
-           BANGER_CONFIG=os.path.join(work, "banger.toml"),
-           GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
-           GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.com",
-           GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.com",
-           BANGER_FAKE_WORK_ROOT="/root")
-env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-
-
-def run(*args, check=True, cwd=None):
-    p = subprocess.run([CLI, "--local"] + list(args), capture_output=True, env=env, cwd=cwd,
-                       timeout=120)
-    if check and p.returncode != 0:
-        raise AssertionError("banger %s failed (%d): %s" % (" ".join(args), p.returncode,
-                                                           p.stderr.decode(errors="replace")))
-    return p
-
-
-def jrun(*args, cwd=None):
-    return json.loads(run(*args, "--json", cwd=cwd).stdout)
-
-
-def git(*args, cwd):
-    return subprocess.run(["git"] + list(args), cwd=cwd, check=True, capture_output=True,
-                          env=env).stdout.decode(errors="replace")
-
-
-def case(fn):
-    t0 = time.monotonic()
-    try:
-        fn()
-        log("ok - %s (%.1f s)" % (fn.__name__, time.monotonic() - t0))
-    except Exception as e:  # noqa: BLE001 - report and go on
-        log("not ok - %s: %s" % (fn.__name__, e))
-        failures.append(fn.__name__)
-    return fn
+work, env, failures = h.work, h.env, h.failures
+run, jrun, git, case = h.run, h.jrun, h.git, h.case
 
 
 def write(path, data, mode=None):
@@ -270,15 +209,4 @@ def main():
         run("vm", "delete", "--force", "d1")
 
 
-try:
-    main()
-except Exception as e:  # noqa: BLE001
-    log("not ok - setup: %s" % e)
-    failures.append("setup")
-finally:
-    shutil.rmtree(work, ignore_errors=True)
-
-if failures:
-    log("FAILED: " + ", ".join(failures))
-    sys.exit(1)
-log("all workspace pack checks passed")
+h.finish(main, "workspace pack")

@@ -19,95 +19,23 @@ full_copy; bad input changes nothing; vm cp both ways keeps modes and
 symlinks; the bootstrap runs mise when there is one and says why not when
 not; workspace show notices a changed guest copy."""
 
-import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 
-SKIP = 77
-if not __debug__:
-    print("FAIL: needs its asserts: run it without -O", flush=True)
-    sys.exit(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import workspace_harness  # noqa: E402 - shared with test-workspace-pack
 
-
-def log(*a):
-    print(*a, flush=True)
-
-
-if os.geteuid() != 0:
-    log("SKIP: needs root (a private mount namespace with a tmpfs on /root)")
-    sys.exit(SKIP)
-if shutil.which("git") is None:
-    log("SKIP: no git to make the host repositories with")
-    sys.exit(SKIP)
-
-if os.environ.get("BANGER_TEST_MOUNTNS") != "1":
-    os.environ["BANGER_TEST_MOUNTNS"] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable]
-              + sys.argv)
-
-subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/root"], check=True)
-subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/usr/local/bin"], check=True)
-
-CLI = os.environ["BANGER_CLI"]
+log = workspace_harness.log
+workspace_harness.enter_private_root(["/usr/local/bin"])
+h = workspace_harness.Harness("banger-ws-test-")
+CLI = h.cli
 BANGERD = os.environ["BANGERD"]
 AGENT = os.environ["BANGER_AGENT"]
-work = tempfile.mkdtemp(prefix="banger-ws-test-")
-failures = []
-for _d in ("home", "home/.config", "home/.cache", "home/.state"):
-    os.makedirs(os.path.join(work, _d), exist_ok=True)
-env = dict(os.environ, HOME=os.path.join(work, "home"),
-           XDG_CONFIG_HOME=os.path.join(work, "home/.config"),
-           XDG_CACHE_HOME=os.path.join(work, "home/.cache"),
-           XDG_STATE_HOME=os.path.join(work, "home/.state"),
-           BANGER_CONFIG=os.path.join(work, "banger.toml"),
-           GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
-           # The fake guest's /root starts as what its work disk holds, as
-           # a real guest mounts it there (vm run writes it before the boot).
-           BANGER_FAKE_WORK_ROOT="/root")
-for _v in ("DBUS_SESSION_BUS_ADDRESS",):
-    env.pop(_v, None)
-MODE = ["--local"]
-
-
-def run(*args, check=True, cwd=None, input=None):
-    p = subprocess.run([CLI] + MODE + list(args), capture_output=True, env=env, cwd=cwd,
-                       input=input, timeout=120)
-    if check and p.returncode != 0:
-        raise AssertionError("banger %s failed (%d): %s" % (" ".join(args), p.returncode,
-                                                           p.stderr.decode(errors="replace")))
-    return p
-
-
-def jrun(*args, cwd=None):
-    return json.loads(run(*args, "--json", cwd=cwd).stdout)
-
-
-def expect_error(args, needle, cwd=None):
-    p = run(*args, check=False, cwd=cwd)
-    err = p.stderr.decode(errors="replace")
-    assert p.returncode > 0, "banger %s should have failed: %s" % (" ".join(args), err)
-    assert needle in err, "banger %s: %r does not mention %r" % (" ".join(args), err, needle)
-
-
-def git(*args, cwd):
-    return subprocess.run(["git"] + list(args), cwd=cwd, check=True, capture_output=True,
-                          env=env).stdout.decode()
-
-
-def case(fn):
-    t0 = time.monotonic()
-    try:
-        fn()
-        log("ok - %s (%.1f s)" % (fn.__name__, time.monotonic() - t0))
-    except Exception as e:  # noqa: BLE001 - report and go on
-        log("not ok - %s: %s" % (fn.__name__, e))
-        failures.append(fn.__name__)
-    return fn
+work, env, failures = h.work, h.env, h.failures
+run, jrun, expect_error, git, case = h.run, h.jrun, h.expect_error, h.git, h.case
 
 
 def make_repo(path):
@@ -350,13 +278,12 @@ def main():
 
     @case
     def through_bangerd_and_python():
-        global MODE
         bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().decode().strip()
         daemon = subprocess.Popen([BANGERD, "--session", "--config", env["BANGER_CONFIG"]], env=env,
                                   stderr=open(os.path.join(work, "bangerd.log"), "ab"))
-        MODE = []
+        h.mode = []
         try:
             deadline = time.monotonic() + 30
             while run("daemon", "status", check=False).returncode != 0:
@@ -439,7 +366,7 @@ def main():
                 assert e.name == "NotFound" and "not in a git repository" in e.message, e
         finally:
             run("daemon", "stop", check=False)
-            MODE = ["--local"]
+            h.mode = ["--local"]
             try:
                 rc = daemon.wait(timeout=60)
                 # Under ASan a leak makes bangerd exit non-zero.
@@ -462,15 +389,4 @@ def main():
     run("vm", "delete", "--force", "w1")
 
 
-try:
-    main()
-except Exception as e:  # noqa: BLE001
-    log("not ok - setup: %s" % e)
-    failures.append("setup")
-finally:
-    shutil.rmtree(work, ignore_errors=True)
-
-if failures:
-    log("FAILED: " + ", ".join(failures))
-    sys.exit(1)
-log("all workspace checks passed")
+h.finish(main, "workspace")

@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What the workspace tests (test-workspace.py, test-workspace-pack.py)
+share: the fake VMM's "guest" is this host, so they re-execute themselves
+in a private mount namespace with a tmpfs on /root; a private HOME, config
+and git identity; `banger` runs (--local unless `mode` says otherwise);
+cases that report "ok"/"not ok" and go on."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def enter_private_root(extra_tmpfs=()):
+    """Skips (77) without root or git, then goes on in a private mount
+    namespace with a tmpfs on /root and on each of EXTRA_TMPFS."""
+    if not __debug__:
+        print("FAIL: needs its asserts: run it without -O", flush=True)
+        sys.exit(1)
+    if os.geteuid() != 0:
+        log("SKIP: needs root (a private mount namespace with a tmpfs on /root)")
+        sys.exit(SKIP)
+    if shutil.which("git") is None:
+        log("SKIP: no git to make the host repositories with")
+        sys.exit(SKIP)
+    if os.environ.get("BANGER_TEST_MOUNTNS") != "1":
+        os.environ["BANGER_TEST_MOUNTNS"] = "1"
+        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable]
+                  + sys.argv)
+    for where in ("/root",) + tuple(extra_tmpfs):
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", where], check=True)
+
+
+class Harness:
+    def __init__(self, prefix, **extra_env):
+        self.cli = os.environ["BANGER_CLI"]
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.failures = []
+        self.mode = ["--local"]
+        for d in ("home", "home/.config", "home/.cache", "home/.state"):
+            os.makedirs(os.path.join(self.work, d), exist_ok=True)
+        self.env = dict(os.environ, HOME=os.path.join(self.work, "home"),
+                        XDG_CONFIG_HOME=os.path.join(self.work, "home/.config"),
+                        XDG_CACHE_HOME=os.path.join(self.work, "home/.cache"),
+                        XDG_STATE_HOME=os.path.join(self.work, "home/.state"),
+                        BANGER_CONFIG=os.path.join(self.work, "banger.toml"),
+                        GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
+                        # The fake guest's /root starts as what its work disk
+                        # holds, as a real guest mounts it there (vm run
+                        # writes it before the boot).
+                        BANGER_FAKE_WORK_ROOT="/root", **extra_env)
+        self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+
+    def run(self, *args, check=True, cwd=None, input=None):
+        p = subprocess.run([self.cli] + self.mode + list(args), capture_output=True, env=self.env,
+                           cwd=cwd, input=input, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("banger %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                               p.stderr.decode(errors="replace")))
+        return p
+
+    def jrun(self, *args, cwd=None):
+        return json.loads(self.run(*args, "--json", cwd=cwd).stdout)
+
+    def expect_error(self, args, needle, cwd=None):
+        p = self.run(*args, check=False, cwd=cwd)
+        err = p.stderr.decode(errors="replace")
+        assert p.returncode > 0, "banger %s should have failed: %s" % (" ".join(args), err)
+        assert needle in err, "banger %s: %r does not mention %r" % (" ".join(args), err, needle)
+
+    def git(self, *args, cwd):
+        return subprocess.run(["git"] + list(args), cwd=cwd, check=True, capture_output=True,
+                              env=self.env).stdout.decode(errors="replace")
+
+    def case(self, fn):
+        t0 = time.monotonic()
+        try:
+            fn()
+            log("ok - %s (%.1f s)" % (fn.__name__, time.monotonic() - t0))
+        except Exception as e:  # noqa: BLE001 - report and go on
+            log("not ok - %s: %s" % (fn.__name__, e))
+            self.failures.append(fn.__name__)
+        return fn
+
+    def finish(self, main, what):
+        """Runs MAIN, removes the work directory, exits 1 on any failure."""
+        try:
+            main()
+        except Exception as e:  # noqa: BLE001
+            log("not ok - setup: %s" % e)
+            self.failures.append("setup")
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+        if self.failures:
+            log("FAILED: " + ", ".join(self.failures))
+            sys.exit(1)
+        log("all %s checks passed" % what)
