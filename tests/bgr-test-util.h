@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,52 @@ bgr_test_program (const char *env_name)
   if (p == NULL)
     g_error ("%s is not set (run the tests through ctest)", env_name);
   return p;
+}
+
+/* DIR/NAME.toml: an engine whose state is DIR/NAME and whose cache is
+ * @cache (engines sharing a cache). Its path. */
+static inline char *
+bgr_test_write_engine_config (const char *dir, const char *name, const char *cache)
+{
+  g_autofree char *state = g_build_filename (dir, name, NULL);
+  g_autofree char *path = g_strdup_printf ("%s/%s.toml", dir, name);
+  g_autofree char *text = g_strdup_printf ("state_dir = \"%s\"\ncache_dir = \"%s\"\n", state, cache);
+  g_autoptr (GError) err = NULL;
+
+  g_file_set_contents (path, text, -1, &err);
+  g_assert_no_error (err);
+  return g_steal_pointer (&path);
+}
+
+/* banger --local --config=@config [--json] ARGS... (@args: strings up to
+ * NULL), which must succeed: its output. */
+static inline char *
+bgr_test_banger_local (const char *config, gboolean json, va_list args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) err = NULL;
+  g_autofree char *err_text = NULL, *line = NULL;
+  char *out = NULL;
+  gint status = -1;
+  const char *a;
+
+  g_ptr_array_add (argv, g_strdup (bgr_test_program ("BANGER_CLI")));
+  g_ptr_array_add (argv, g_strdup ("--local"));
+  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", config));
+  if (json)
+    g_ptr_array_add (argv, g_strdup ("--json"));
+  while ((a = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (a));
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err_text,
+                &status, &err);
+  g_assert_no_error (err);
+  if (!g_spawn_check_wait_status (status, NULL))
+    {
+      line = g_strjoinv (" ", (char **) argv->pdata);
+      g_error ("%s failed (%d): %s", line, status, err_text);
+    }
+  return out;
 }
 
 static inline char *

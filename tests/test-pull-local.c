@@ -15,44 +15,16 @@
 #include "bgr-test-registry.h"
 #include "bgr-test-util.h"
 
-static char *
-write_config (const char *dir, const char *name, const char *cache)
-{
-  g_autofree char *state = g_build_filename (dir, name, NULL);
-  g_autofree char *path = g_strdup_printf ("%s/%s.toml", dir, name);
-  g_autofree char *text = g_strdup_printf ("state_dir = \"%s\"\ncache_dir = \"%s\"\n", state, cache);
-  g_autoptr (GError) err = NULL;
-
-  g_file_set_contents (path, text, -1, &err);
-  g_assert_no_error (err);
-  return g_steal_pointer (&path);
-}
-
 /* banger --local --config=@config ARGS..., which must succeed. */
 static char *
 banger_ok (const char *config, ...)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GError) err = NULL;
-  g_autofree char *err_text = NULL;
-  char *out = NULL;
-  gint status = -1;
-  const char *a;
   va_list ap;
+  char *out;
 
-  g_ptr_array_add (argv, g_strdup (bgr_test_program ("BANGER_CLI")));
-  g_ptr_array_add (argv, g_strdup ("--local"));
-  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", config));
   va_start (ap, config);
-  while ((a = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (argv, g_strdup (a));
+  out = bgr_test_banger_local (config, FALSE, ap);
   va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err_text,
-                &status, &err);
-  g_assert_no_error (err);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("banger %s failed (%d): %s", (char *) argv->pdata[3], status, err_text);
   return out;
 }
 
@@ -101,8 +73,8 @@ test_two_local_pulls_one_cache (void)
   g_autoptr (GError) err = NULL;
   g_autofree char *dir = g_dir_make_tmp ("bgr-pl-XXXXXX", &err);
   g_autofree char *cache = g_build_filename (dir, "cache", NULL);
-  g_autofree char *a = write_config (dir, "a", cache);
-  g_autofree char *b = write_config (dir, "b", cache);
+  g_autofree char *a = bgr_test_write_engine_config (dir, "a", cache);
+  g_autofree char *b = bgr_test_write_engine_config (dir, "b", cache);
   g_autofree char *ref = bgr_test_registry_ref ();
   g_autofree char *list = NULL;
   g_autoptr (GSubprocess) pa = NULL, pb = NULL;
@@ -182,7 +154,7 @@ test_tampered_layer (void)
   g_autoptr (GError) err = NULL;
   g_autofree char *dir = g_dir_make_tmp ("bgr-pl-XXXXXX", &err);
   g_autofree char *cache = g_build_filename (dir, "cache", NULL);
-  g_autofree char *a = write_config (dir, "a", cache);
+  g_autofree char *a = bgr_test_write_engine_config (dir, "a", cache);
   g_autofree char *ref = g_strdup_printf ("127.0.0.1:%u/test/bad:latest", bgr_test_srv.port);
   g_autofree char *images = g_build_filename (dir, "a", "images", NULL);
   g_autofree char *blob = g_strdup_printf ("%s/oci/blobs/sha256/%s", cache,

@@ -25,47 +25,19 @@ typedef struct {
   char *dir, *cache, *a, *b, *ref, *layer_hex, *blobs, *leases;
 } Fixture;
 
-static char *
-write_config (const char *dir, const char *name, const char *cache)
-{
-  g_autofree char *state = g_build_filename (dir, name, NULL);
-  g_autofree char *path = g_strdup_printf ("%s/%s.toml", dir, name);
-  g_autofree char *text = g_strdup_printf ("state_dir = \"%s\"\ncache_dir = \"%s\"\n", state, cache);
-  g_autoptr (GError) err = NULL;
-
-  g_file_set_contents (path, text, -1, &err);
-  g_assert_no_error (err);
-  return g_steal_pointer (&path);
-}
-
 /* banger --local --config=@config --json ARGS..., which must succeed; its
  * output, parsed. */
 static JsonNode *
 banger_json (const char *config, ...)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) err = NULL;
-  g_autofree char *out = NULL, *err_text = NULL;
-  gint status = -1;
-  const char *a;
+  g_autofree char *out = NULL;
   va_list ap;
   JsonNode *node;
 
-  g_ptr_array_add (argv, g_strdup (bgr_test_program ("BANGER_CLI")));
-  g_ptr_array_add (argv, g_strdup ("--local"));
-  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", config));
-  g_ptr_array_add (argv, g_strdup ("--json"));
   va_start (ap, config);
-  while ((a = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (argv, g_strdup (a));
+  out = bgr_test_banger_local (config, TRUE, ap);
   va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err_text,
-                &status, &err);
-  g_assert_no_error (err);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("banger %s %s failed (%d): %s", (char *) argv->pdata[4],
-             argv->len > 6 ? (char *) argv->pdata[5] : "", status, err_text);
   node = json_from_string (*out != '\0' ? out : "null", &err);
   g_assert_no_error (err);
   return node;
@@ -80,8 +52,8 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->dir = g_dir_make_tmp ("bgr-pp-XXXXXX", &err);
   g_assert_no_error (err);
   f->cache = g_build_filename (f->dir, "cache", NULL);
-  f->a = write_config (f->dir, "a", f->cache);
-  f->b = write_config (f->dir, "b", f->cache);
+  f->a = bgr_test_write_engine_config (f->dir, "a", f->cache);
+  f->b = bgr_test_write_engine_config (f->dir, "b", f->cache);
   f->ref = bgr_test_registry_ref ();
   f->layer_hex = g_strdup (digest);
   f->blobs = g_build_filename (f->cache, "oci", "blobs", "sha256", NULL);
