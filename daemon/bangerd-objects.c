@@ -423,26 +423,8 @@ static gboolean
 handle_vm_exec (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list, GVariant *dict,
                 GVariant *in_h, GVariant *out_h, GVariant *err_h, gpointer data)
 {
-  GError *error = NULL;
-  g_autoptr (BgrExecSpec) spec = bgr_exec_spec_new_from_variant (dict, &error);
   GVariant *const handles[3] = { in_h, out_h, err_h };
-  int fds[3] = { -1, -1, -1 };
-  BgrdLongCall *call;
-  gint status = -1;
-  gboolean ok;
-
-  if (spec == NULL || !bgrd_take_handles (fd_list, handles, 3, fds, "Vm.Exec (stdin, stdout, stderr)", &error))
-    return bgrd_return_error (data, inv, error);
-  bgr_exec_spec_set_stdio (spec, fds[0], fds[1], fds[2]);
-  call = bgrd_long_call_begin (data, inv);
-  ok = bgr_client_vm_exec (DAEMON (data)->client, NAME (inv), spec, &status,
-                           bgrd_long_call_get_cancellable (call), &error);
-  bgrd_long_call_end (call);
-  for (int i = 0; i < 3; i++)
-    close (fds[i]);
-  if (!ok)
-    return bgrd_return_error (data, inv, error);
-  return bgrd_return (data, inv, g_variant_new ("(i)", status));
+  return bgrd_exec_call (inv, fd_list, dict, handles, FALSE, data);
 }
 
 static gboolean

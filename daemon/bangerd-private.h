@@ -83,6 +83,10 @@ void bgrd_objects_start (Daemon *d);
 void bgrd_objects_stop (Daemon *d);
 /* The Vm methods for terminals and TCP (bangerd-tcp.c). */
 void bgrd_connect_vm_tcp_handlers (Daemon *d, gpointer iface);
+/* Vm.Exec, or Vm.ExecTerminal with @terminal (the third handle then
+ * carries window sizes), run as a long call (bangerd-tcp.c). */
+gboolean bgrd_exec_call (GDBusMethodInvocation *inv, GUnixFDList *fd_list, GVariant *dict,
+                         GVariant *const handles[3], gboolean terminal, gpointer data);
 /* The VM/image/kernel name of an object skeleton's interface. */
 const char *bgrd_object_name (GDBusMethodInvocation *invocation);
 /* The Vm object's workspace and copy methods (bangerd-workspace.c). */

@@ -12,25 +12,30 @@
 #define DAEMON(data) ((Daemon *) (data))
 #define NAME(inv) bgrd_object_name (inv)
 
-static gboolean
-handle_exec_terminal (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
-                      GVariant *dict, GVariant *in_h, GVariant *out_h, GVariant *resize_h,
-                      gpointer data)
+gboolean
+bgrd_exec_call (GDBusMethodInvocation *inv, GUnixFDList *fd_list, GVariant *dict,
+                GVariant *const handles[3], gboolean terminal, gpointer data)
 {
   GError *error = NULL;
   g_autoptr (BgrExecSpec) spec = bgr_exec_spec_new_from_variant (dict, &error);
-  GVariant *const handles[3] = { in_h, out_h, resize_h };
   int fds[3] = { -1, -1, -1 };
   BgrdLongCall *call;
   gint status = -1;
   gboolean ok;
 
   if (spec == NULL
-      || !bgrd_take_handles (fd_list, handles, 3, fds, "Vm.ExecTerminal (stdin, output, resize)", &error))
+      || !bgrd_take_handles (fd_list, handles, 3, fds,
+                             terminal ? "Vm.ExecTerminal (stdin, output, resize)"
+                                      : "Vm.Exec (stdin, stdout, stderr)", &error))
     return bgrd_return_error (data, inv, error);
-  bgr_exec_spec_set_pty (spec, TRUE);
-  bgr_exec_spec_set_stdio (spec, fds[0], fds[1], -1);
-  bgr_exec_spec_set_resize_fd (spec, fds[2]);
+  if (terminal)
+    {
+      bgr_exec_spec_set_pty (spec, TRUE);
+      bgr_exec_spec_set_stdio (spec, fds[0], fds[1], -1);
+      bgr_exec_spec_set_resize_fd (spec, fds[2]);
+    }
+  else
+    bgr_exec_spec_set_stdio (spec, fds[0], fds[1], fds[2]);
   call = bgrd_long_call_begin (data, inv);
   ok = bgr_client_vm_exec (DAEMON (data)->client, NAME (inv), spec, &status,
                            bgrd_long_call_get_cancellable (call), &error);
@@ -40,6 +45,15 @@ handle_exec_terminal (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd
   if (!ok)
     return bgrd_return_error (data, inv, error);
   return bgrd_return (data, inv, g_variant_new ("(i)", status));
+}
+
+static gboolean
+handle_exec_terminal (BgrDBusVm *vm, GDBusMethodInvocation *inv, GUnixFDList *fd_list,
+                      GVariant *dict, GVariant *in_h, GVariant *out_h, GVariant *resize_h,
+                      gpointer data)
+{
+  GVariant *const handles[3] = { in_h, out_h, resize_h };
+  return bgrd_exec_call (inv, fd_list, dict, handles, TRUE, data);
 }
 
 static gboolean
