@@ -60,11 +60,13 @@ typedef struct _BgrAgentStreamPump BgrAgentStreamPump;
 BgrAgentStreamPump *bgr_agent_stream_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd);
 void bgr_agent_stream_pump_stop (BgrAgentStreamPump *pump);
 
-/* "ROWS COLS" lines read from @fd sent as frames of @type (RESIZE for an
- * exec, WINSIZE for a session's attach) on @channel, in a thread
- * (bgr-agent-pty.c). */
-typedef struct _BgrAgentResizer BgrAgentResizer;
+/* The same thread for "ROWS COLS" lines read from @fd, each sent as a
+ * frame of @type (RESIZE for an exec, WINSIZE for a session's attach);
+ * stopped with bgr_agent_stream_pump_stop(). */
+typedef BgrAgentStreamPump BgrAgentResizer;
 BgrAgentResizer *bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd);
-void bgr_agent_resizer_stop (BgrAgentResizer *resizer);
+#define bgr_agent_resizer_stop bgr_agent_stream_pump_stop
+/* One window size (a "ROWS COLS" line) as a frame of @type (bgr-agent-pty.c). */
+void bgr_agent_send_window_size (BgrAgentConn *conn, guint16 type, guint32 channel, const char *line);
 
 G_END_DECLS

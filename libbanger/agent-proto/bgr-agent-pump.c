@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A host descriptor read until its end and sent to the guest agent as
- * frames of one type on one channel: STDIN of an exec or a session attach,
- * TCP_DATA of a tunnel. */
+/* A host descriptor read in a thread until its end and sent to the guest
+ * agent on one channel: as frames of one type (STDIN of an exec or a
+ * session attach, TCP_DATA of a tunnel), or, for a terminal, as one
+ * window-size frame per "ROWS COLS" line (bgr-agent-pty.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -14,9 +15,34 @@ struct _BgrAgentStreamPump {
   guint32 channel;
   guint16 type;
   int fd;
+  gboolean lines;       /* window sizes, a line each */
+  char line[64];        /* with lines: the line so far */
+  gsize len;
+  gboolean overlong;    /* with lines: skipping a line too long to be a size */
   GCancellable *stop;
   GThread *thread;
 };
+
+/* With lines: each complete line of @buf becomes a window-size frame. */
+static void
+feed_lines (BgrAgentStreamPump *p, const guint8 *buf, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      if (buf[i] == '\n')
+        {
+          p->line[p->len] = '\0';
+          if (!p->overlong)
+            bgr_agent_send_window_size (p->conn, p->type, p->channel, p->line);
+          p->len = 0;
+          p->overlong = FALSE;
+        }
+      else if (p->len < sizeof p->line - 1)
+        p->line[p->len++] = (char) buf[i];
+      else
+        p->overlong = TRUE;
+    }
+}
 
 static gpointer
 pump_thread (gpointer data)
@@ -43,18 +69,21 @@ pump_thread (gpointer data)
       if (n <= 0)
         {
           /* End of input (or a reset): an empty frame says so. */
-          bgr_agent_conn_send_frame (p->conn, p->type, p->channel, NULL, 0, NULL);
+          if (!p->lines)
+            bgr_agent_conn_send_frame (p->conn, p->type, p->channel, NULL, 0, NULL);
           break;
         }
-      if (!bgr_agent_conn_send_frame (p->conn, p->type, p->channel, buf, (gsize) n, NULL))
+      if (p->lines)
+        feed_lines (p, buf, (gsize) n);
+      else if (!bgr_agent_conn_send_frame (p->conn, p->type, p->channel, buf, (gsize) n, NULL))
         break;
     }
   g_cancellable_release_fd (p->stop);
   return NULL;
 }
 
-BgrAgentStreamPump *
-bgr_agent_stream_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd)
+static BgrAgentStreamPump *
+start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd, gboolean lines)
 {
   BgrAgentStreamPump *p = g_new0 (BgrAgentStreamPump, 1);
 
@@ -62,9 +91,22 @@ bgr_agent_stream_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, 
   p->channel = channel;
   p->type = type;
   p->fd = fd;
+  p->lines = lines;
   p->stop = g_cancellable_new ();
-  p->thread = g_thread_new ("bgr-agent-pump", pump_thread, p);
+  p->thread = g_thread_new (lines ? "bgr-agent-resize" : "bgr-agent-pump", pump_thread, p);
   return p;
+}
+
+BgrAgentStreamPump *
+bgr_agent_stream_pump_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd)
+{
+  return start (conn, channel, type, fd, FALSE);
+}
+
+BgrAgentStreamPump *
+bgr_agent_resizer_start (BgrAgentConn *conn, guint32 channel, guint16 type, int fd)
+{
+  return start (conn, channel, type, fd, TRUE);
 }
 
 void
