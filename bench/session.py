@@ -89,12 +89,17 @@ def first_byte_latency(client, vm, name):
     return seen["t"] - t0
 
 
-def ssh_anchor(key, ip):
-    """`ssh root@IP ...` as a user would run it (a new connection each time);
+def ssh_command(key, ip):
+    """`ssh root@IP` as a user would run it (a new connection each time);
     the host key is not checked (a throwaway VM in a private namespace)."""
-    base = ["ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+    return ["ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "root@" + ip]
+
+
+def ssh_anchor(key, ip):
+    """A function running `ssh root@IP CMD...` (ssh_command)."""
+    base = ssh_command(key, ip)
 
     def ssh(*cmd, stdout=subprocess.DEVNULL):
         subprocess.run(base + list(cmd), check=True, stdin=subprocess.DEVNULL, stdout=stdout,

@@ -15,10 +15,8 @@ import time
 
 SKIP = 77
 
-
 def log(*a):
     print(*a, flush=True)
-
 
 def enter_private_root(extra_tmpfs=()):
     """Skips (77) without root or git, then goes on in a private mount
@@ -38,7 +36,6 @@ def enter_private_root(extra_tmpfs=()):
                   + sys.argv)
     for where in ("/root",) + tuple(extra_tmpfs):
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", where], check=True)
-
 
 class Harness:
     def __init__(self, prefix, **extra_env):
@@ -78,8 +75,10 @@ class Harness:
         assert needle in err, "banger %s: %r does not mention %r" % (" ".join(args), err, needle)
 
     def git(self, *args, cwd):
-        return subprocess.run(["git"] + list(args), cwd=cwd, check=True, capture_output=True,
-                              env=self.env).stdout.decode(errors="replace")
+        p = subprocess.run(["git"] + list(args), cwd=cwd, capture_output=True, env=self.env)
+        if p.returncode != 0:
+            raise RuntimeError("git %s: %s" % (" ".join(args), p.stderr.decode(errors="replace")))
+        return p.stdout.decode(errors="replace")
 
     def case(self, fn):
         t0 = time.monotonic()
