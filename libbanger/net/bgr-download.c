@@ -16,6 +16,7 @@
 #include "bgr-error-private.h"
 #include "bgr-fs-private.h"
 #include "bgr-sha256-private.h"
+#include "net/bgr-download-internal.h"
 #include "net/bgr-download-private.h"
 
 #define BUFFER_SIZE (64 * 1024)
@@ -24,36 +25,6 @@
  * restarting server or a dropped connection, short enough to go unnoticed. */
 #define BACKOFF_MS 250
 #define SESSION_TIMEOUT_S 60
-
-typedef enum {
-  OUTCOME_OK,
-  OUTCOME_RETRY,   /* transient: another attempt may succeed, resuming */
-  OUTCOME_FAIL,    /* give up; what arrived stays for a later call to resume */
-  OUTCOME_DISCARD, /* give up; what arrived is worthless */
-} Outcome;
-
-typedef struct {
-  SoupSession *session; /* owned */
-  const char *url;
-  GUri *uri; /* NULL for file:// */
-  gint64 expected_size; /* exact size, -1 when unknown */
-  const char *expected_sha256;
-  gint64 max_size; /* refuse anything larger, -1 for no limit */
-  BgrDownloadProgress progress;
-  gpointer user_data;
-  guint64 total; /* for progress: 0 while unknown */
-  guint64 reported;
-  gboolean reported_any;
-  guint8 *buffer;
-
-  /* The sink: the .part file (fd + running hash) or memory. */
-  const char *part;
-  int fd;
-  BgrSha256 *sum;
-  GByteArray *mem;
-  guint64 done;           /* bytes in the sink */
-  gboolean stale_prefix;  /* the sink starts with bytes an earlier call left */
-} Download;
 
 static void
 download_clear (Download *d)
@@ -153,8 +124,8 @@ sink_write (Download *d, const guint8 *data, gsize len, GError **error)
   return TRUE;
 }
 
-static gboolean
-sink_reset (Download *d, GError **error)
+gboolean
+bgr_download_sink_reset (Download *d, GError **error)
 {
   d->done = 0;
   d->stale_prefix = FALSE;
@@ -199,175 +170,6 @@ bgr_sleep_cancellable (guint ms, GCancellable *cancellable)
   return !g_cancellable_is_cancelled (cancellable);
 }
 
-/* A connection that died under us is worth another try; a timeout is not
- * (a stalled server tends to stay stalled, and the caller already waited
- * the whole timeout), nor is a refused connection or a TLS failure. */
-static Outcome
-transport_error (Download *d, GError *src, GError **error)
-{
-  if (g_error_matches (src, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
-      || g_error_matches (src, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)
-      || g_error_matches (src, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_NETWORK, "%s: %s", d->url, src->message);
-      g_error_free (src);
-      return OUTCOME_RETRY;
-    }
-  bgr_propagate_soup_error (error, src, d->url);
-  return OUTCOME_FAIL;
-}
-
-/* @full: the whole resource's size as its server announced it, -1 if it
- * did not. A wrong announced size fails before any body byte is read. */
-static Outcome
-check_announced_size (Download *d, gint64 full, GError **error)
-{
-  if (full >= 0 && d->expected_size >= 0 && full != d->expected_size)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
-                   "%s: size mismatch: expected %" G_GINT64_FORMAT " bytes, the server announced %"
-                   G_GINT64_FORMAT, d->url, d->expected_size, full);
-      return OUTCOME_DISCARD;
-    }
-  if (full >= 0 && d->max_size >= 0 && full > d->max_size)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
-                   "%s: %" G_GINT64_FORMAT " bytes is more than the %" G_GINT64_FORMAT " allowed",
-                   d->url, full, d->max_size);
-      return OUTCOME_DISCARD;
-    }
-  d->total = d->expected_size >= 0 ? (guint64) d->expected_size : full >= 0 ? (guint64) full : 0;
-  return OUTCOME_OK;
-}
-
-static Outcome
-open_http (Download *d, GCancellable *cancellable, GInputStream **out, gint64 *out_remaining,
-           GError **error)
-{
-  g_autoptr (SoupMessage) msg = soup_message_new_from_uri (SOUP_METHOD_GET, d->uri);
-  g_autoptr (GInputStream) in = NULL;
-  SoupMessageHeaders *headers;
-  GError *local = NULL;
-  guint64 offset = d->done;
-  gint64 full = -1, remaining = -1;
-  guint status;
-  Outcome o;
-
-  /* Sizes and hashes are those of the bytes on the server: a
-   * Content-Encoding must not be undone on the way (and would not mix with
-   * Range requests anyway). */
-  soup_message_disable_feature (msg, SOUP_TYPE_CONTENT_DECODER);
-  if (offset > 0)
-    soup_message_headers_set_range (soup_message_get_request_headers (msg), (goffset) offset, -1);
-  in = soup_session_send (d->session, msg, cancellable, &local);
-  if (in == NULL)
-    return transport_error (d, local, error);
-
-  status = soup_message_get_status (msg);
-  headers = soup_message_get_response_headers (msg);
-  if (status == SOUP_STATUS_OK)
-    {
-      /* A server that ignores Range sends everything again. */
-      if (offset > 0 && !sink_reset (d, error))
-        return OUTCOME_FAIL;
-      if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
-        full = remaining = soup_message_headers_get_content_length (headers);
-    }
-  else if (status == SOUP_STATUS_PARTIAL_CONTENT)
-    {
-      goffset start = 0, end = 0, length = -1;
-
-      if (offset == 0 || !soup_message_headers_get_content_range (headers, &start, &end, &length)
-          || start != (goffset) offset || end < start)
-        {
-          /* Other bytes than those asked for: the next attempt asks for
-           * everything instead of trusting this server's ranges. */
-          if (!sink_reset (d, error))
-            return OUTCOME_FAIL;
-          g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                       "%s: partial content does not start at byte %" G_GUINT64_FORMAT, d->url,
-                       offset);
-          return OUTCOME_RETRY;
-        }
-      remaining = end - start + 1;
-      full = length;
-    }
-  else if (status == SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE && offset > 0)
-    {
-      /* The part file is as long as the resource or longer, so it is no
-       * prefix of it: start over, without a Range this time. */
-      if (!sink_reset (d, error))
-        return OUTCOME_FAIL;
-      g_clear_object (&in);
-      return open_http (d, cancellable, out, out_remaining, error);
-    }
-  else if (g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT) != NULL)
-    {
-      g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL, "%s: %s", d->url,
-                   (const char *) g_object_get_data (G_OBJECT (msg), BGR_DOWNLOAD_REFUSED_REDIRECT));
-      return OUTCOME_FAIL;
-    }
-  else
-    {
-      bgr_set_error_from_http_status (error, status, soup_message_get_reason_phrase (msg), d->url);
-      if (status == SOUP_STATUS_NOT_FOUND || status == SOUP_STATUS_GONE)
-        return OUTCOME_DISCARD;
-      if (SOUP_STATUS_IS_SERVER_ERROR (status) || status == SOUP_STATUS_REQUEST_TIMEOUT
-          || status == 429 /* Too Many Requests */)
-        return OUTCOME_RETRY;
-      return OUTCOME_FAIL;
-    }
-
-  o = check_announced_size (d, full, error);
-  if (o != OUTCOME_OK)
-    return o;
-  *out = g_steal_pointer (&in);
-  *out_remaining = remaining;
-  return OUTCOME_OK;
-}
-
-static Outcome
-open_file (Download *d, GCancellable *cancellable, GInputStream **out, gint64 *out_remaining,
-           GError **error)
-{
-  g_autoptr (GFile) file = g_file_new_for_uri (d->url);
-  g_autoptr (GFileInputStream) in = NULL;
-  g_autoptr (GFileInfo) info = NULL;
-  GError *local = NULL;
-  gint64 size;
-  Outcome o;
-
-  in = g_file_read (file, cancellable, &local);
-  if (in == NULL)
-    {
-      gboolean missing = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-
-      bgr_propagate_error (error, local, "%s", d->url);
-      return missing ? OUTCOME_DISCARD : OUTCOME_FAIL;
-    }
-  info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, cancellable, &local);
-  if (info == NULL)
-    {
-      bgr_propagate_error (error, local, "%s", d->url);
-      return OUTCOME_FAIL;
-    }
-  size = g_file_info_get_size (info);
-  if ((gint64) d->done > size && !sink_reset (d, error))
-    return OUTCOME_FAIL;
-  if (d->done > 0
-      && !g_seekable_seek (G_SEEKABLE (in), (goffset) d->done, G_SEEK_SET, cancellable, &local))
-    {
-      bgr_propagate_error (error, local, "%s", d->url);
-      return OUTCOME_FAIL;
-    }
-  o = check_announced_size (d, size, error);
-  if (o != OUTCOME_OK)
-    return o;
-  *out = G_INPUT_STREAM (g_steal_pointer (&in));
-  *out_remaining = size - (gint64) d->done;
-  return OUTCOME_OK;
-}
-
 static void
 set_truncated_error (Download *d, gint64 expected_end, GError **error)
 {
@@ -395,7 +197,7 @@ copy_body (Download *d, GInputStream *in, gint64 remaining, GCancellable *cancel
       /* Checked here too: a read served from libsoup's own buffer would
        * not look at the cancellable. */
       if (g_cancellable_set_error_if_cancelled (cancellable, &local))
-        return transport_error (d, local, error);
+        return bgr_download_transport_error (d, local, error);
       n = g_input_stream_read (in, d->buffer, BUFFER_SIZE, cancellable, &local);
       if (n < 0)
         {
@@ -406,7 +208,7 @@ copy_body (Download *d, GInputStream *in, gint64 remaining, GCancellable *cancel
               set_truncated_error (d, expected_end, error);
               return OUTCOME_RETRY;
             }
-          return transport_error (d, local, error);
+          return bgr_download_transport_error (d, local, error);
         }
       if (n == 0)
         break;
@@ -456,9 +258,9 @@ run_attempt (Download *d, GCancellable *cancellable, GError **error)
       return OUTCOME_OK;
     }
   if (d->uri != NULL)
-    o = open_http (d, cancellable, &in, &remaining, error);
+    o = bgr_download_open_http (d, cancellable, &in, &remaining, error);
   else
-    o = open_file (d, cancellable, &in, &remaining, error);
+    o = bgr_download_open_file (d, cancellable, &in, &remaining, error);
   if (o != OUTCOME_OK)
     return o;
   o = copy_body (d, in, remaining, cancellable, error);
@@ -531,7 +333,7 @@ hash_part (Download *d, GCancellable *cancellable, GError **error)
     }
   /* Longer than the whole file: it cannot be a prefix of it. */
   if (d->expected_size >= 0 && st.st_size > d->expected_size)
-    return sink_reset (d, error);
+    return bgr_download_sink_reset (d, error);
   for (;;)
     {
       GError *local = NULL;
@@ -578,10 +380,10 @@ fetch_verified (Download *d, GCancellable *cancellable, GError **error)
         }
       /* The bytes an earlier call left are suspects (another file once had
        * this name, a disk went bad): fetch everything once more before
-       * blaming the server. sink_reset() clears stale_prefix, so this
+       * blaming the server. bgr_download_sink_reset() clears stale_prefix, so this
        * happens at most once. */
       g_debug ("%s; downloading it again from the start", local->message);
-      if (!sink_reset (d, error))
+      if (!bgr_download_sink_reset (d, error))
         return OUTCOME_FAIL;
     }
 }
