@@ -58,5 +58,12 @@ out=$(env -u BANGER_CONFIG LD_LIBRARY_PATH=$(dirname "$lib") HOME="$dest/home" \
         "$dest/vm-exec-async" --local nope true 2>&1) || rc=$?
 [ $rc -eq 3 ] && echo "$out" | grep -q "create: no image named 'nope'" \
   || { echo "installed vm-exec-async did not run (exit $rc): $out"; status=1; }
-[ $status -eq 0 ] && echo "ok: install tree complete (man pages and completion too), examples build and run against it"
+# The installed Python package imports on its own (every module of it was
+# installed), with the installed library.
+out=$(cd "$dest" && PYTHONPATH="$root/lib/python3/dist-packages" \
+        PYTHONDONTWRITEBYTECODE=1 BANGER_LIBRARY="$lib" "${PYTHON3:-python3}" -c \
+        'import banger; print(banger.__file__, banger.version(), banger.Client.vm_exec.__name__)' 2>&1) \
+  && echo "$out" | grep -q "^$root/lib/python3/dist-packages/banger/__init__.py .* vm_exec\$" \
+  || { echo "installed Python package does not import: $out"; status=1; }
+[ $status -eq 0 ] && echo "ok: install tree complete (man pages, completion and the Python package too), examples build and run against it"
 exit $status

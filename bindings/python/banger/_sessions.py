@@ -6,7 +6,10 @@ import ctypes
 import os
 import threading
 
-from . import _Collect, _GErrorP, _Object, _check, _enc, _lib, _options, _p, _s, _strv
+from ._convert import _Object, _enc, _options, _strv
+from ._errors import _check
+from ._ffi import _GErrorP, _lib, _p, _s
+from ._operations import _Collect
 
 _SIGNATURES = [
     ("bgr_session_spec_new", _p, [_s, _p]),

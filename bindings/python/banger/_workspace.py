@@ -4,7 +4,10 @@ banger.Client by banger/__init__.py."""
 
 import ctypes
 
-from . import _GErrorP, _Object, _check, _enc, _lib, _operation, _options, _p, _s, _take_string
+from ._convert import _Object, _enc, _options, _take_string
+from ._errors import _check
+from ._ffi import _GErrorP, _lib, _p, _s
+from ._operations import _operation
 
 _SIGNATURES = [
     ("bgr_workspace_spec_new", _p, [_s]),
