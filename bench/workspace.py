@@ -14,6 +14,8 @@ edit and an untracked file) is measured, in the same run:
      alone, over the bridge to the image's sshd: Debian's, as in
      tests/vm_sshd.py) and against `git archive HEAD | banger vm exec VM --
      tar -x -C DIR` (the same, through banger's agent channel).
+     The guest has GNU tar, as Debian images do (the busybox image's own
+     `tar` applet is bypassed by calling /usr/bin/tar).
   2. `banger vm run REPO` from start to workspace present against
      `banger vm create` alone.
 
@@ -87,12 +89,18 @@ def make_repo(work, args):
     return repo
 
 
+def add_sshd_and_tar(tree):
+    """Debian's sshd and GNU tar in the guest image, with their libraries."""
+    vm_sshd.add_sshd(tree)
+    vm_sshd.copy_with_libs(tree, "/usr/bin/tar")
+
+
 def archive_into(repo, via, dest):
-    """git archive HEAD | VIA sh -c 'mkdir DEST && tar -x -C DEST'."""
+    """git archive HEAD | VIA sh -c 'mkdir DEST && /usr/bin/tar -x -C DEST'."""
     arch = subprocess.Popen(["git", "archive", "HEAD"], cwd=repo, stdout=subprocess.PIPE)
-    p = subprocess.run(via + ["sh", "-c", "'mkdir -p %s && tar -x -C %s'" % (dest, dest)]
-                       if via[0] == "ssh" else
-                       via + ["sh", "-c", "mkdir -p %s && tar -x -C %s" % (dest, dest)],
+    script = "mkdir -p %s && /usr/bin/tar -x -C %s" % (dest, dest)
+    p = subprocess.run(via + ["sh", "-c", "'%s'" % script] if via[0] == "ssh" else
+                       via + ["sh", "-c", script],
                        stdin=arch.stdout, capture_output=True, timeout=600)
     arch.stdout.close()
     if arch.wait() != 0 or p.returncode != 0:
@@ -131,7 +139,7 @@ def measure(args, work):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
     b, cfg = boot.busybox_engine(work, "bgrws0", 80, args.kernel_deb,
                                  'sync_auth_files = false\nssh_key_path = "%s"\n' % key,
-                                 add=vm_sshd.add_sshd)
+                                 add=add_sshd_and_tar)
     repo = make_repo(work, args)
     res = {"files": args.files, "mb": args.mb, "commits": args.commits, "runs": args.runs,
            "prepare_s": [], "archive_ssh_s": [], "archive_exec_s": [], "create_s": [],

@@ -24,14 +24,14 @@
 
 /* $1: target as given, $2: the source's name. stdin: a tar whose top is "x". */
 static const char to_vm_script[] =
-  "umask 022\n"
+  "umask 022\n" BGR_GUEST_UNTAR_FN
   "command -v tar >/dev/null 2>&1 || { echo 'the guest has no tar command (banger needs it to "
   "copy files)' >&2; exit 127; }\n"
   "t=\"$1\"; if [ -d \"$t\" ] && [ ! -L \"$t\" ]; then t=\"$t/$2\"; fi\n"
   "p=\"${t%/*}\"; [ -n \"$p\" ] || p=/\n"
   "[ -d \"$p\" ] || { echo \"no directory $p in the guest\" >&2; exit 2; }\n"
   "s=\"$p/.banger-cp-$$\"; rm -rf \"$s\"; mkdir -m 700 \"$s\" || exit 1\n"
-  "if ! tar -x -f - -C \"$s\"; then rm -rf \"$s\"; exit 1; fi\n"
+  "if ! bgr_untar \"$s\"; then rm -rf \"$s\"; exit 1; fi\n"
   "rm -rf \"$t\" && mv \"$s/x\" \"$t\"; r=$?; rm -rf \"$s\"; exit $r\n";
 
 /* $1: the guest path: a tar of it (its top is its own name) on stdout. */

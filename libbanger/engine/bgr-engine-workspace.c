@@ -26,10 +26,10 @@
 
 /* $1: the staging directory (made; its parent too). stdin: the tar. */
 static const char extract_script[] =
-  "umask 022\n"
+  "umask 022\n" BGR_GUEST_UNTAR_FN
   "command -v tar >/dev/null 2>&1 || { echo 'the guest has no tar command (banger needs it to "
   "receive files)' >&2; exit 127; }\n"
-  "mkdir -p \"${1%/*}\" && rm -rf \"$1\" && mkdir -m 700 \"$1\" && exec tar -x -f - -C \"$1\"\n";
+  "mkdir -p \"${1%/*}\" && rm -rf \"$1\" && mkdir -m 700 \"$1\" && bgr_untar \"$1\"\n";
 
 /* $1: staging dir holding ws/, $2: target, $3: 1 = read-only with a
  * read-only bind mount, 2 = by modes only. */
