@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Inside the downloader (bgr-download.c): one download's state, and the
- * openers of its source (bgr-download-open.c). */
+/* Inside the downloader (bgr-download.c): one download's state, its sink
+ * (bgr-download-sink.c) and the openers of its source
+ * (bgr-download-open.c). */
 #pragma once
 
 #include <gio/gio.h>
@@ -41,6 +42,8 @@ typedef struct {
   gboolean stale_prefix;  /* the sink starts with bytes an earlier call left */
 } Download;
 
+/* Appends @len bytes to the sink. */
+gboolean bgr_download_sink_write (Download *d, const guint8 *data, gsize len, GError **error);
 /* Empties the sink (the source must be read from its start again). */
 gboolean bgr_download_sink_reset (Download *d, GError **error);
 

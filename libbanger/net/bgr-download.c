@@ -106,43 +106,6 @@ download_init (Download *d, SoupSession *session, const char *url, GError **erro
   return TRUE;
 }
 
-static gboolean
-sink_write (Download *d, const guint8 *data, gsize len, GError **error)
-{
-  if (d->mem != NULL)
-    g_byte_array_append (d->mem, data, (guint) len);
-  else
-    {
-      if (!bgr_write_all (d->fd, data, len))
-        {
-          bgr_set_error_errno (error, errno, "cannot write %s", d->part);
-          return FALSE;
-        }
-      bgr_sha256_update (d->sum, data, len);
-    }
-  d->done += len;
-  return TRUE;
-}
-
-gboolean
-bgr_download_sink_reset (Download *d, GError **error)
-{
-  d->done = 0;
-  d->stale_prefix = FALSE;
-  if (d->mem != NULL)
-    {
-      g_byte_array_set_size (d->mem, 0);
-      return TRUE;
-    }
-  bgr_sha256_reset (d->sum);
-  if (ftruncate (d->fd, 0) != 0 || lseek (d->fd, 0, SEEK_SET) != 0)
-    {
-      bgr_set_error_errno (error, errno, "cannot truncate %s", d->part);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* Progress never goes backwards: after a restart from zero the caller hears
  * nothing until the new transfer passes the old one. */
 static void
@@ -228,7 +191,7 @@ copy_body (Download *d, GInputStream *in, gint64 remaining, GCancellable *cancel
                        d->max_size);
           return OUTCOME_DISCARD;
         }
-      if (!sink_write (d, d->buffer, (gsize) n, error))
+      if (!bgr_download_sink_write (d, d->buffer, (gsize) n, error))
         return OUTCOME_FAIL;
       report_progress (d);
     }
