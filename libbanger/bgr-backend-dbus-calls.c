@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The D-Bus backend's kernel, image and VM calls: options travel as the
  * options objects' a{sv}; long calls follow their operation object; calls
- * on one VM, image or kernel go to its object in the daemon's tree. */
+ * on one VM, image or kernel go to its object in the daemon's tree
+ * (bgr-backend-dbus-object.c). */
 #include "config.h"
 
 #include <fcntl.h>
@@ -29,81 +30,6 @@ manager_followed (DBusBackend *self, const char *method, GVariant *params, BgrOp
 {
   return followed (self, BGR_DBUS_PATH, BGR_DBUS_MANAGER_IFACE, method, params, NULL, "(a{sv})",
                    op, cancellable, error);
-}
-
-/* ---- calls on one object of the tree ------------------------------------ */
-
-typedef struct {
-  const char *kind;      /* "vm" */
-  const char *iface;     /* "org.banger.Banger1.Vm" */
-  const char *getter;    /* "GetVm": tells a missing object from a tree that lags */
-  const char *noun;      /* "VM" */
-} Kind;
-
-static const Kind VM = { "vm", "org.banger.Banger1.Vm", "GetVm", "VM" };
-static const Kind IMAGE = { "image", "org.banger.Banger1.Image", "GetImage", "image" };
-static const Kind KERNEL = { "kernel", "org.banger.Banger1.Kernel", "GetKernel", "kernel" };
-
-static char *
-object_path (const Kind *k, const char *name)
-{
-  g_autofree char *escaped = g_dbus_escape_object_path (name);
-  return g_strdup_printf ("%s/%s/%s", BGR_DBUS_PATH, k->kind, escaped);
-}
-
-static gboolean
-is_missing_object (const GError *e)
-{
-  return g_error_matches (e, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)
-         || g_error_matches (e, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT)
-         || g_error_matches (e, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE);
-}
-
-/* Calls @method on the object of @name. An object that is not (yet) in
- * the tree: NOT_FOUND when the Manager does not know @name either, else
- * the tree lags behind the engine by a moment and the call is retried. */
-static GVariant *
-call_object (DBusBackend *self, const Kind *k, const char *name, const char *method,
-             GVariant *params, GUnixFDList *fds, const char *reply_type, BgrOperation *op,
-             GCancellable *cancellable, GError **error)
-{
-  g_autofree char *path = object_path (k, name);
-  g_autoptr (GVariant) owned = params != NULL ? g_variant_ref_sink (params) : NULL;
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-
-  for (;;)
-    {
-      GError *remote = NULL;
-      g_autoptr (GVariant) known = NULL;
-      GVariant *reply = bgr_dbus_call_followed (self->connection, path, k->iface, method, owned,
-                                                fds, reply_type, op, cancellable, &remote);
-      if (reply != NULL)
-        return reply;
-      if (!is_missing_object (remote))
-        {
-          convert_remote_error (self, error, remote);
-          return NULL;
-        }
-      g_error_free (remote);
-      known = call_name (self, k->getter, name, "(a{sv})", cancellable, error);
-      if (known == NULL)
-        return NULL;
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_set_error (error, BGR_ERROR, BGR_ERROR_PROTOCOL,
-                       "bangerd knows %s '%s' but exports no object for it at %s", k->noun,
-                       name, path);
-          return NULL;
-        }
-      g_usleep (20000);
-    }
-}
-
-GVariant *
-call_vm (DBusBackend *self, const char *name, const char *method, GVariant *params,
-         GUnixFDList *fds, const char *reply_type, GCancellable *cancellable, GError **error)
-{
-  return call_object (self, &VM, name, method, params, fds, reply_type, NULL, cancellable, error);
 }
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -137,7 +63,7 @@ dbus_kernel_get (BgrBackend *b, const char *name, GCancellable *cancellable, GEr
 static gboolean
 dbus_kernel_delete (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &KERNEL, name, "Delete", NULL, NULL, "()",
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_KERNEL, name, "Delete", NULL, NULL, "()",
                                             NULL, cancellable, error);
   return reply != NULL;
 }
@@ -192,7 +118,7 @@ dbus_image_get (BgrBackend *b, const char *name, GCancellable *cancellable, GErr
 static gboolean
 dbus_image_delete (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &IMAGE, name, "Delete", NULL, NULL, "()",
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_IMAGE, name, "Delete", NULL, NULL, "()",
                                             NULL, cancellable, error);
   return reply != NULL;
 }
@@ -201,7 +127,7 @@ static BgrImage *
 dbus_image_promote (BgrBackend *b, const char *name, BgrOperation *op,
                     GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &IMAGE, name, "Promote", NULL, NULL,
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_IMAGE, name, "Promote", NULL, NULL,
                                             "(a{sv})", op, cancellable, error);
   return image_from_reply (reply, error);
 }
@@ -280,15 +206,15 @@ static BgrVm *
 dbus_vm_start (BgrBackend *b, const char *name, BgrOperation *op, GCancellable *cancellable,
                GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Start", empty_options (), NULL,
-                                            "(a{sv})", op, cancellable, error);
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "Start", empty_options (),
+                                            NULL, "(a{sv})", op, cancellable, error);
   return vm_from_reply (reply, error);
 }
 
 static BgrVm *
 dbus_vm_stop (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Stop", NULL, NULL, "(a{sv})",
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "Stop", NULL, NULL, "(a{sv})",
                                             NULL, cancellable, error);
   return vm_from_reply (reply, error);
 }
@@ -296,7 +222,7 @@ dbus_vm_stop (BgrBackend *b, const char *name, GCancellable *cancellable, GError
 static BgrVm *
 dbus_vm_kill (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Kill", NULL, NULL, "(a{sv})",
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "Kill", NULL, NULL, "(a{sv})",
                                             NULL, cancellable, error);
   return vm_from_reply (reply, error);
 }
@@ -311,7 +237,7 @@ dbus_vm_delete (BgrBackend *b, const char *name, BgrVmDeleteFlags flags,
   g_variant_dict_init (&opts, NULL);
   if (flags & BGR_VM_DELETE_FLAGS_FORCE)
     g_variant_dict_insert (&opts, "force", "b", TRUE);
-  reply = call_object (SELF (b), &VM, name, "Delete",
+  reply = call_object (SELF (b), &OBJ_VM, name, "Delete",
                        g_variant_new ("(@a{sv})", g_variant_dict_end (&opts)), NULL, "()", NULL,
                        cancellable, error);
   return reply != NULL;
@@ -335,7 +261,7 @@ static GBytes *
 dbus_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *cancellable,
               GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Logs",
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "Logs",
                                             g_variant_new ("(t)", max_bytes), NULL, "(ay)", NULL,
                                             cancellable, error);
   g_autoptr (GVariant) data = NULL;
@@ -349,15 +275,15 @@ dbus_vm_logs (BgrBackend *b, const char *name, guint64 max_bytes, GCancellable *
 static GPtrArray *
 dbus_vm_ports (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Ports", NULL, NULL, "(aa{sv})",
-                                            NULL, cancellable, error);
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "Ports", NULL, NULL,
+                                            "(aa{sv})", NULL, cancellable, error);
   return list_from_reply (reply, (RecordNew) bgr_vm_port_new_from_json, error);
 }
 
 static BgrVmStats *
 dbus_vm_stats (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "Stats", NULL, NULL, "(a{sv})",
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "Stats", NULL, NULL, "(a{sv})",
                                             NULL, cancellable, error);
   return record_from_reply (reply, (RecordNew) bgr_vm_stats_new_from_json, error);
 }
@@ -369,7 +295,7 @@ dbus_vm_workspace_prepare (BgrBackend *b, const char *name, BgrWorkspaceSpec *sp
                            BgrOperation *op, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GVariant) reply =
-    call_object (SELF (b), &VM, name, "PrepareWorkspace",
+    call_object (SELF (b), &OBJ_VM, name, "PrepareWorkspace",
                  g_variant_new_tuple ((GVariant *[]) { bgr_options_to_variant (BGR_OPTIONS (spec)) }, 1),
                  NULL, "(a{sv})", op, cancellable, error);
   return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
@@ -390,7 +316,7 @@ dbus_vm_run (BgrBackend *b, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec, BgrOpera
 static BgrWorkspace *
 dbus_vm_workspace_get (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "GetWorkspace", NULL, NULL,
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "GetWorkspace", NULL, NULL,
                                             "(a{sv})", NULL, cancellable, error);
   return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
 }
@@ -399,8 +325,8 @@ static char *
 dbus_vm_workspace_bootstrap (BgrBackend *b, const char *name, GCancellable *cancellable,
                              GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "BootstrapWorkspace", NULL, NULL,
-                                            "(s)", NULL, cancellable, error);
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "BootstrapWorkspace", NULL,
+                                            NULL, "(s)", NULL, cancellable, error);
   char *line = NULL;
 
   if (reply != NULL)
@@ -423,7 +349,7 @@ dbus_vm_workspace_export (BgrBackend *b, const char *name, const char *branch,
     g_variant_dict_insert (&opts, "force", "b", TRUE);
   if (flags & BGR_WORKSPACE_EXPORT_FLAGS_DRY_RUN)
     g_variant_dict_insert (&opts, "dry-run", "b", TRUE);
-  reply = call_object (SELF (b), &VM, name, "ExportWorkspace",
+  reply = call_object (SELF (b), &OBJ_VM, name, "ExportWorkspace",
                        g_variant_new ("(@a{sv})", g_variant_dict_end (&opts)), NULL, "(a{sv})", op,
                        cancellable, error);
   return record_from_reply (reply, (RecordNew) bgr_workspace_new_from_json, error);
@@ -434,7 +360,7 @@ dbus_vm_copy (BgrBackend *b, const char *name, BgrCopyDirection direction, const
               const char *guest_path, BgrOperation *op, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GVariant) reply =
-    call_object (SELF (b), &VM, name, "Copy",
+    call_object (SELF (b), &OBJ_VM, name, "Copy",
                  g_variant_new ("(ssb@a{sv})", host_path != NULL ? host_path : "",
                                 guest_path != NULL ? guest_path : "", direction == BGR_COPY_FROM_VM,
                                 g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0)),
@@ -455,7 +381,7 @@ dbus_vm_proxy (BgrBackend *b, const char *name, const char *guest_address, guint
   if ((in_idx = dbus_append_fd (fds, in_fd, O_RDONLY, error)) < 0
       || (out_idx = dbus_append_fd (fds, out_fd, O_WRONLY, error)) < 0)
     return FALSE;
-  reply = call_object (SELF (b), &VM, name, "Proxy",
+  reply = call_object (SELF (b), &OBJ_VM, name, "Proxy",
                        g_variant_new ("(sqhh)", OPT (guest_address), (guint16) MIN (port, 65535),
                                       in_idx, out_idx),
                        fds, "()", NULL, cancellable, error);
@@ -474,7 +400,7 @@ dbus_vm_forward_add (BgrBackend *b, const char *name, const char *host_address, 
                    host_port > 65535 ? "host" : "guest", MAX (host_port, guest_port));
       return NULL;
     }
-  reply = call_object (SELF (b), &VM, name, "AddForward",
+  reply = call_object (SELF (b), &OBJ_VM, name, "AddForward",
                        g_variant_new ("(sqq)", OPT (host_address), (guint16) host_port,
                                       (guint16) guest_port),
                        NULL, "(a{sv})", NULL, cancellable, error);
@@ -493,7 +419,7 @@ dbus_vm_forward_remove (BgrBackend *b, const char *name, const char *host_addres
                    host_port);
       return FALSE;
     }
-  reply = call_object (SELF (b), &VM, name, "RemoveForward",
+  reply = call_object (SELF (b), &OBJ_VM, name, "RemoveForward",
                        g_variant_new ("(sq)", OPT (host_address), (guint16) host_port), NULL, "()",
                        NULL, cancellable, error);
   return reply != NULL;
@@ -502,7 +428,7 @@ dbus_vm_forward_remove (BgrBackend *b, const char *name, const char *host_addres
 static GPtrArray *
 dbus_vm_forward_list (BgrBackend *b, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "ListForwards", NULL, NULL,
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "ListForwards", NULL, NULL,
                                             "(aa{sv})", NULL, cancellable, error);
   return list_from_reply (reply, (RecordNew) bgr_vm_forward_new_from_json, error);
 }
@@ -511,7 +437,7 @@ static char *
 dbus_vm_ssh_prepare (BgrBackend *b, const char *name, guint port, GCancellable *cancellable,
                      GError **error)
 {
-  g_autoptr (GVariant) reply = call_object (SELF (b), &VM, name, "PrepareSsh",
+  g_autoptr (GVariant) reply = call_object (SELF (b), &OBJ_VM, name, "PrepareSsh",
                                             g_variant_new ("(q)", (guint16) MIN (port, 65535)), NULL,
                                             "(s)", NULL, cancellable, error);
   char *path = NULL;

@@ -45,7 +45,23 @@ GVariant *call (DBusBackend *self, const char *method, const char *reply_type,
 GVariant *call_name (DBusBackend *self, const char *method, const char *name,
                      const char *reply_type, GCancellable *cancellable, GError **error);
 
-/* @method on the object of VM @name (bgr-backend-dbus-calls.c). */
+/* The objects of the daemon's tree (bgr-backend-dbus-object.c). */
+typedef struct {
+  const char *kind;   /* "vm" */
+  const char *iface;  /* "org.banger.Banger1.Vm" */
+  const char *getter; /* "GetVm": tells a missing object from a tree that lags */
+  const char *noun;   /* "VM" */
+} BgrDBusKind;
+
+extern const BgrDBusKind OBJ_VM, OBJ_IMAGE, OBJ_KERNEL;
+
+/* @method on the object of @k named @name; with @op, followed as a long
+ * call. */
+GVariant *call_object (DBusBackend *self, const BgrDBusKind *k, const char *name,
+                       const char *method, GVariant *params, GUnixFDList *fds,
+                       const char *reply_type, BgrOperation *op, GCancellable *cancellable,
+                       GError **error);
+/* @method on the object of VM @name. */
 GVariant *call_vm (DBusBackend *self, const char *name, const char *method, GVariant *params,
                    GUnixFDList *fds, const char *reply_type, GCancellable *cancellable,
                    GError **error);
