@@ -28,6 +28,7 @@ openssh-server and openssh-client.
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -52,11 +53,32 @@ def parse_args():
     ap.add_argument("--files", type=int, default=10000, help="files in the repository (default 10000)")
     ap.add_argument("--mb", type=int, default=200, help="MB of file content (default 200)")
     ap.add_argument("--commits", type=int, default=3, help="commits of history (default 3)")
+    ap.add_argument("--content", choices=("random", "text"), default="random",
+                    help="file content: random bytes (incompressible: the worst case for the "
+                    ".git banger sends) or source-like text (compresses about 3x, as code "
+                    "does); default random")
     ap.add_argument("--runs", type=int, default=3, help="runs of each measurement (default 3)")
     ap.add_argument("--kernel-deb", default=os.path.join(boot.ROOT, ".test-cache", "cloud-kernel.deb"),
                     help="Debian linux-image .deb (default .test-cache/cloud-kernel.deb)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     return ap.parse_args()
+
+
+WORDS = ("static const char int void return if else for while struct char unsigned size_t "
+         "gboolean NULL TRUE FALSE error self data len buf path name value count index "
+         "result status flags options g_free g_strdup g_autoptr GError GList guint64 "
+         "= == != < > + - * / ( ) { } ; , -> . & | ! 0 1 2 16 64 256").split()
+
+
+def text_content(rng, size):
+    """About @size bytes of source-like lines (indentation, words, symbols)."""
+    lines, n = [], 0
+    while n < size:
+        line = "  " * rng.randrange(4) + " ".join(rng.choice(WORDS)
+                                                for _ in range(rng.randrange(3, 12))) + "\n"
+        lines.append(line)
+        n += len(line)
+    return "".join(lines).encode()[:size]
 
 
 def make_repo(work, args):
@@ -71,6 +93,7 @@ def make_repo(work, args):
                        stdout=subprocess.DEVNULL)
     git("init", "-q", "-b", "main")
     per_file = max(1, (args.mb << 20) // args.files)
+    rng = random.Random(1)
     for c in range(args.commits):
         # Each commit rewrites a share of the files, so history has weight.
         for i in range(args.files):
@@ -79,7 +102,8 @@ def make_repo(work, args):
             d = os.path.join(repo, "src", "d%03d" % (i // 100))
             os.makedirs(d, exist_ok=True)
             with open(os.path.join(d, "f%05d.bin" % i), "wb") as f:
-                f.write(os.urandom(per_file))
+                f.write(os.urandom(per_file) if args.content == "random"
+                        else text_content(rng, per_file))
         git("add", "-A")
         git("commit", "-q", "-m", "commit %d" % c)
     with open(os.path.join(repo, "src", "d000", "f00000.bin"), "ab") as f:
@@ -141,8 +165,8 @@ def measure(args, work):
                                  'sync_auth_files = false\nssh_key_path = "%s"\n' % key,
                                  add=add_sshd_and_tar)
     repo = make_repo(work, args)
-    res = {"files": args.files, "mb": args.mb, "commits": args.commits, "runs": args.runs,
-           "prepare_s": [], "archive_ssh_s": [], "archive_exec_s": [], "create_s": [],
+    res = {"files": args.files, "mb": args.mb, "content": args.content, "commits": args.commits,
+           "runs": args.runs, "prepare_s": [], "archive_ssh_s": [], "archive_exec_s": [], "create_s": [],
            "run_s": []}
 
     vm = b.json("vm", "create", "--name", "ws", "--image", "bb", "--memory", "1G")
@@ -179,8 +203,8 @@ def measure(args, work):
     if args.json:
         print(json.dumps(res, indent=2))
         return
-    print("repository: %d files, %d MB, %d commits, plus an uncommitted edit and an untracked file"
-          % (args.files, args.mb, args.commits))
+    print("repository: %d files, %d MB of %s content, %d commits, plus an uncommitted edit and an "
+          "untracked file" % (args.files, args.mb, args.content, args.commits))
     print("  vm workspace prepare (metadata)         median %.2f s  (%s)" % (
         res["prepare_s_median"], ", ".join("%.2f" % x for x in res["prepare_s"])))
     print("  git archive HEAD | ssh VM tar -x        median %.2f s  (%s)" % (
