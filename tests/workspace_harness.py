@@ -20,7 +20,8 @@ def log(*a):
 
 def enter_private_root(extra_tmpfs=()):
     """Skips (77) without root or git, then goes on in a private mount
-    namespace with a tmpfs on /root and on each of EXTRA_TMPFS."""
+    namespace with /usr and /etc read-only and a tmpfs on /root and on each
+    of EXTRA_TMPFS."""
     if not __debug__:
         print("FAIL: needs its asserts: run it without -O", flush=True)
         sys.exit(1)
@@ -34,6 +35,13 @@ def enter_private_root(extra_tmpfs=()):
         os.environ["BANGER_TEST_MOUNTNS"] = "1"
         os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable]
                   + sys.argv)
+    # The fake VMM's "guest" is this host and its scripts run as root: the
+    # system stays read-only to them, so a bug there cannot damage it.
+    for where in ("/usr", "/etc"):
+        subprocess.run(["mount", "--bind", "-o", "ro", where, where], check=True)
+        if os.access(where, os.W_OK):
+            print("FAIL: %s is still writable in the test's mount namespace" % where, flush=True)
+            sys.exit(1)
     for where in ("/root",) + tuple(extra_tmpfs):
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", where], check=True)
 
