@@ -21,7 +21,7 @@ G_BEGIN_DECLS
 #define BGR_GUEST_UNTAR_FN                                                                        \
   "bgr_untar() {\n"                                                                               \
   "  for bgr_untar_t in tar /usr/bin/tar /bin/tar; do\n"                                          \
-  "    if \"$bgr_untar_t\" --version 2>/dev/null | grep -q 'GNU tar'; then\n"                      \
+  "    if \"$bgr_untar_t\" --version </dev/null 2>/dev/null | grep -q 'GNU tar'; then\n"          \
   "      \"$bgr_untar_t\" -x -B -b 2048 -f - -C \"$1\"; return; fi\n"                              \
   "  done\n"                                                                                      \
   "  tar -x -f - -C \"$1\"\n"                                                                      \
