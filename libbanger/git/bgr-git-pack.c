@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bgr-error-private.h"
+#include "git/bgr-git-loose-private.h"
 #include "git/bgr-git-pack-private.h"
 #include "git/bgr-git-zpack-private.h"
 
@@ -29,6 +30,7 @@ typedef struct {
 struct _BgrGitPack {
   git_repository *repo;
   git_odb *odb;
+  char *objects_dir; /* for loose objects read with ISA-L; NULL: all through libgit2 */
   GHashTable *seen; /* git_oid * -> itself, owned */
   GPtrArray *order; /* the same git_oid *, in pack order */
   GArray *entries;  /* Entry, in pack order: made by measure or write */
@@ -53,9 +55,14 @@ BgrGitPack *
 bgr_git_pack_new (git_repository *repo)
 {
   BgrGitPack *pack = g_new0 (BgrGitPack, 1);
+  git_buf objects = { 0 };
+
   pack->repo = repo;
   if (git_repository_odb (&pack->odb, repo) < 0)
     pack->odb = NULL; /* reported when an object is read */
+  if (git_repository_item_path (&objects, repo, GIT_REPOSITORY_ITEM_OBJECTS) == 0)
+    pack->objects_dir = g_strdup (objects.ptr);
+  git_buf_dispose (&objects);
   pack->seen = g_hash_table_new_full (oid_hash, oid_equal, g_free, NULL);
   pack->order = g_ptr_array_new ();
   pack->check = EVP_MD_CTX_new ();
@@ -73,6 +80,7 @@ bgr_git_pack_free (BgrGitPack *pack)
   EVP_MD_CTX_free (pack->check);
   g_hash_table_unref (pack->seen);
   git_odb_free (pack->odb);
+  g_free (pack->objects_dir);
   g_free (pack);
 }
 
@@ -155,18 +163,17 @@ bgr_git_pack_add_commit (BgrGitPack *pack, git_commit *commit, GError **error)
  * its SHA-1 is several times slower): every object sent is checked here,
  * "<type> <size>\0<content>" hashing to its id. */
 static gboolean
-object_is_sound (BgrGitPack *pack, git_odb_object *obj, const git_oid *oid)
+object_is_sound (BgrGitPack *pack, git_object_t type, const guint8 *data, gsize size,
+                 const git_oid *oid)
 {
   char hdr[64];
-  int n = g_snprintf (hdr, sizeof hdr, "%s %" G_GSIZE_FORMAT,
-                      git_object_type2string (git_odb_object_type (obj)),
-                      (gsize) git_odb_object_size (obj));
+  int n = g_snprintf (hdr, sizeof hdr, "%s %" G_GSIZE_FORMAT, git_object_type2string (type), size);
   guint8 md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
 
   EVP_DigestInit_ex (pack->check, EVP_sha1 (), NULL);
   EVP_DigestUpdate (pack->check, hdr, (gsize) n + 1);
-  EVP_DigestUpdate (pack->check, git_odb_object_data (obj), git_odb_object_size (obj));
+  EVP_DigestUpdate (pack->check, data, size);
   EVP_DigestFinal_ex (pack->check, md, &len);
   return len == GIT_OID_RAWSZ && memcmp (md, oid->id, GIT_OID_RAWSZ) == 0;
 }
@@ -195,22 +202,31 @@ static gboolean
 write_object (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, Entry *e, GError **error)
 {
   git_odb_object *obj = NULL;
+  g_autofree guint8 *loose = NULL;
   char hex[GIT_OID_HEXSZ + 1];
-  int rc = pack->odb != NULL ? git_odb_read (&obj, pack->odb, &e->oid) : -1;
+  git_object_t type = GIT_OBJECT_INVALID;
   const guint8 *data;
   guint8 hdr[16];
-  gsize size;
+  gsize size = 0;
   gboolean ok;
 
   git_oid_tostr (hex, sizeof hex, &e->oid);
-  if (rc < 0)
+  if (pack->objects_dir != NULL
+      && bgr_git_loose_read (pack->objects_dir, &e->oid, &type, &loose, &size))
+    data = loose;
+  else
     {
-      bgr_set_error_from_git (error, rc, "cannot read object %s of the repository", hex);
-      return FALSE;
+      int rc = pack->odb != NULL ? git_odb_read (&obj, pack->odb, &e->oid) : -1;
+      if (rc < 0)
+        {
+          bgr_set_error_from_git (error, rc, "cannot read object %s of the repository", hex);
+          return FALSE;
+        }
+      type = git_odb_object_type (obj);
+      data = git_odb_object_data (obj);
+      size = git_odb_object_size (obj);
     }
-  data = git_odb_object_data (obj);
-  size = git_odb_object_size (obj);
-  if (!object_is_sound (pack, obj, &e->oid) || (z == NULL && size != e->size))
+  if (!object_is_sound (pack, type, data, size, &e->oid) || (z == NULL && size != e->size))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
                    "object %s of the repository is corrupt (its content does not hash to its id)", hex);
@@ -219,7 +235,7 @@ write_object (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, Entry *e, GError **e
     }
   e->off = o->off;
   o->crc = 0;
-  ok = bgr_pack_out_put (o, hdr, object_header (hdr, git_odb_object_type (obj), size), error)
+  ok = bgr_pack_out_put (o, hdr, object_header (hdr, type, size), error)
        && (z != NULL && bgr_pack_z_compresses (z, data, size)
              ? bgr_pack_z_deflate (z, o, data, size, error)
              : bgr_pack_z_store (o, data, size, error));
