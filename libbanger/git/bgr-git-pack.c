@@ -15,9 +15,12 @@
 #include <unistd.h>
 
 #include "bgr-error-private.h"
-#include "git/bgr-git-loose-private.h"
 #include "git/bgr-git-pack-private.h"
+#include "git/bgr-git-prefetch-private.h"
 #include "git/bgr-git-zpack-private.h"
+
+/* Objects read ahead of the one being sent, at most (bgr-git-prefetch.c). */
+#define PREFETCH_BYTES (32u << 20)
 
 typedef struct {
   git_oid oid;
@@ -35,7 +38,6 @@ struct _BgrGitPack {
   GPtrArray *order; /* the same git_oid *, in pack order */
   GArray *entries;  /* Entry, in pack order: made by measure or write */
   guint8 sha[20];   /* the pack's checksum, once written */
-  EVP_MD_CTX *check;
 };
 
 static guint
@@ -65,7 +67,6 @@ bgr_git_pack_new (git_repository *repo)
   git_buf_dispose (&objects);
   pack->seen = g_hash_table_new_full (oid_hash, oid_equal, g_free, NULL);
   pack->order = g_ptr_array_new ();
-  pack->check = EVP_MD_CTX_new ();
   return pack;
 }
 
@@ -77,7 +78,6 @@ bgr_git_pack_free (BgrGitPack *pack)
   g_ptr_array_unref (pack->order);
   if (pack->entries != NULL)
     g_array_unref (pack->entries);
-  EVP_MD_CTX_free (pack->check);
   g_hash_table_unref (pack->seen);
   git_odb_free (pack->odb);
   g_free (pack->objects_dir);
@@ -159,25 +159,6 @@ bgr_git_pack_add_commit (BgrGitPack *pack, git_commit *commit, GError **error)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* libgit2 does not check what it reads (bgr_git_init() turns that off:
- * its SHA-1 is several times slower): every object sent is checked here,
- * "<type> <size>\0<content>" hashing to its id. */
-static gboolean
-object_is_sound (BgrGitPack *pack, git_object_t type, const guint8 *data, gsize size,
-                 const git_oid *oid)
-{
-  char hdr[64];
-  int n = g_snprintf (hdr, sizeof hdr, "%s %" G_GSIZE_FORMAT, git_object_type2string (type), size);
-  guint8 md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-
-  EVP_DigestInit_ex (pack->check, EVP_sha1 (), NULL);
-  EVP_DigestUpdate (pack->check, hdr, (gsize) n + 1);
-  EVP_DigestUpdate (pack->check, data, size);
-  EVP_DigestFinal_ex (pack->check, md, &len);
-  return len == GIT_OID_RAWSZ && memcmp (md, oid->id, GIT_OID_RAWSZ) == 0;
-}
-
 /* An object's header: its type and inflated size, 7 bits a byte. */
 static gsize
 object_header (guint8 hdr[16], git_object_t type, guint64 size)
@@ -199,48 +180,31 @@ object_header (guint8 hdr[16], git_object_t type, guint64 size)
  * else stored. Streamed (@e->size set by measure), it must still be that
  * size. */
 static gboolean
-write_object (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, Entry *e, GError **error)
+write_object (BgrPackZ *z, BgrPackOut *o, Entry *e, BgrGitObject *obj, GError **error)
 {
-  git_odb_object *obj = NULL;
-  g_autofree guint8 *loose = NULL;
   char hex[GIT_OID_HEXSZ + 1];
-  git_object_t type = GIT_OBJECT_INVALID;
-  const guint8 *data;
   guint8 hdr[16];
-  gsize size = 0;
   gboolean ok;
 
   git_oid_tostr (hex, sizeof hex, &e->oid);
-  if (pack->objects_dir != NULL
-      && bgr_git_loose_read (pack->objects_dir, &e->oid, &type, &loose, &size))
-    data = loose;
-  else
+  if (obj->data == NULL)
     {
-      int rc = pack->odb != NULL ? git_odb_read (&obj, pack->odb, &e->oid) : -1;
-      if (rc < 0)
-        {
-          bgr_set_error_from_git (error, rc, "cannot read object %s of the repository", hex);
-          return FALSE;
-        }
-      type = git_odb_object_type (obj);
-      data = git_odb_object_data (obj);
-      size = git_odb_object_size (obj);
+      bgr_set_error_from_git (error, obj->rc, "cannot read object %s of the repository", hex);
+      return FALSE;
     }
-  if (!object_is_sound (pack, type, data, size, &e->oid) || (z == NULL && size != e->size))
+  if (!obj->sound || (z == NULL && obj->size != e->size))
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA,
                    "object %s of the repository is corrupt (its content does not hash to its id)", hex);
-      git_odb_object_free (obj);
       return FALSE;
     }
   e->off = o->off;
   o->crc = 0;
-  ok = bgr_pack_out_put (o, hdr, object_header (hdr, type, size), error)
-       && (z != NULL && bgr_pack_z_compresses (z, data, size)
-             ? bgr_pack_z_deflate (z, o, data, size, error)
-             : bgr_pack_z_store (o, data, size, error));
+  ok = bgr_pack_out_put (o, hdr, object_header (hdr, obj->type, obj->size), error)
+       && (z != NULL && bgr_pack_z_compresses (z, obj->data, obj->size)
+             ? bgr_pack_z_deflate (z, o, obj->data, obj->size, error)
+             : bgr_pack_z_store (o, obj->data, obj->size, error));
   e->crc = o->crc;
-  git_odb_object_free (obj);
   return ok;
 }
 
@@ -269,12 +233,27 @@ write_pack (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, GCancellable *cancella
   static const guint8 magic[8] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
   gboolean ok;
 
+  g_autofree git_oid *oids = NULL;
+  BgrGitPrefetch *ahead;
+
   make_entries (pack);
+  oids = g_new (git_oid, MAX (pack->entries->len, 1));
+  for (guint i = 0; i < pack->entries->len; i++)
+    git_oid_cpy (&oids[i], &g_array_index (pack->entries, Entry, i).oid);
+  ahead = bgr_git_prefetch_start (pack->odb, pack->objects_dir, oids, pack->entries->len,
+                                  PREFETCH_BYTES);
   ok = bgr_pack_out_put (o, magic, sizeof magic, error)
        && bgr_pack_out_put_be32 (o, pack->entries->len, error);
   for (guint i = 0; ok && i < pack->entries->len; i++)
-    ok = !g_cancellable_set_error_if_cancelled (cancellable, error)
-         && write_object (pack, z, o, &g_array_index (pack->entries, Entry, i), error);
+    {
+      BgrGitObject *obj = NULL;
+      ok = !g_cancellable_set_error_if_cancelled (cancellable, error)
+           && (obj = bgr_git_prefetch_next (ahead)) != NULL
+           && write_object (z, o, &g_array_index (pack->entries, Entry, i), obj, error);
+      if (obj != NULL)
+        bgr_git_prefetch_release (ahead, obj);
+    }
+  bgr_git_prefetch_stop (ahead);
   return ok && bgr_pack_out_finish (o, pack->sha, error);
 }
 
