@@ -206,9 +206,12 @@ def main():
         err = p.stderr.decode(errors="replace")
         assert p.returncode != 0 and oid in err and "corrupt" in err, err
         assert run("vm", "show", "c1", check=False).returncode != 0
-        # A loose object whose header says more than the stream holds, and
-        # one that is not zlib at all: refused too, naming the object.
-        for junk in (zlib.compress(b"blob 99\0the real content\n"), b"not zlib at all"):
+        # A loose object whose header says more than the stream holds (a
+        # little, or more than any memory), and one that is not zlib at
+        # all: refused too, naming the object.
+        for junk in (zlib.compress(b"blob 99\0the real content\n"),
+                     zlib.compress(b"blob 1099511627776\0the real content\n"),
+                     b"not zlib at all"):
             with open(loose, "wb") as f:
                 f.write(junk)
             p = run("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/corrupt",
