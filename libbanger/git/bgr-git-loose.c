@@ -56,7 +56,7 @@ parse_header (const guint8 *h, gsize n, git_object_t *type, guint64 *size)
   return (gsize) (nul - h) + 1;
 }
 
-gboolean
+BgrGitLoose
 bgr_git_loose_read (const char *objects_dir, const git_oid *oid, git_object_t *type,
                     guint8 **data, gsize *size)
 {
@@ -72,7 +72,7 @@ bgr_git_loose_read (const char *objects_dir, const git_oid *oid, git_object_t *t
   git_oid_tostr (hex, sizeof hex, oid);
   path = g_strdup_printf ("%s/%.2s/%s", objects_dir, hex, hex + 2);
   if (!read_file (path, &file, &file_len))
-    return FALSE;
+    return BGR_GIT_LOOSE_ASK_LIBGIT2;
   isal_inflate_init (&st);
   st.crc_flag = ISAL_ZLIB;
   st.next_in = file;
@@ -80,13 +80,15 @@ bgr_git_loose_read (const char *objects_dir, const git_oid *oid, git_object_t *t
   st.next_out = head;
   st.avail_out = sizeof head;
   if (isal_inflate (&st) != ISAL_DECOMP_OK)
-    return FALSE;
+    return BGR_GIT_LOOSE_ASK_LIBGIT2;
   got = sizeof head - st.avail_out;
   hlen = parse_header (head, got, type, &len);
-  /* A header may claim any size: nothing is allocated for more than the
-   * file could inflate to (deflate shrinks by 1032:1 at most). */
-  if (hlen == 0 || got - hlen > len || len >= G_MAXUINT32 || len / 1032 > file_len)
-    return FALSE;
+  if (hlen == 0 || got - hlen > len || len >= G_MAXUINT32)
+    return BGR_GIT_LOOSE_ASK_LIBGIT2;
+  /* A header may claim any size: none that the file cannot inflate to
+   * (deflate shrinks by 1032:1 at most) is allocated, here or by libgit2. */
+  if (len / 1032 > file_len)
+    return BGR_GIT_LOOSE_CORRUPT;
   /* One spare byte: a stream longer than its header says shows there. */
   content = g_malloc ((gsize) len + 1);
   memcpy (content, head + hlen, got - hlen);
@@ -94,20 +96,20 @@ bgr_git_loose_read (const char *objects_dir, const git_oid *oid, git_object_t *t
   st.avail_out = (guint32) (len + 1 - (got - hlen));
   if (isal_inflate (&st) != ISAL_DECOMP_OK
       || st.block_state != ISAL_BLOCK_FINISH || st.avail_out != 1)
-    return FALSE;
+    return BGR_GIT_LOOSE_ASK_LIBGIT2;
   *data = g_steal_pointer (&content);
   *size = (gsize) len;
-  return TRUE;
+  return BGR_GIT_LOOSE_READ;
 }
 
 #else
 
-gboolean
+BgrGitLoose
 bgr_git_loose_read (const char *objects_dir, const git_oid *oid, git_object_t *type,
                     guint8 **data, gsize *size)
 {
   (void) objects_dir, (void) oid, (void) type, (void) data, (void) size;
-  return FALSE;
+  return BGR_GIT_LOOSE_ASK_LIBGIT2;
 }
 
 #endif

@@ -187,7 +187,7 @@ write_object (BgrPackZ *z, BgrPackOut *o, Entry *e, BgrGitObject *obj, GError **
   gboolean ok;
 
   git_oid_tostr (hex, sizeof hex, &e->oid);
-  if (obj->data == NULL)
+  if (obj->data == NULL && !obj->corrupt)
     {
       bgr_set_error_from_git (error, obj->rc, "cannot read object %s of the repository", hex);
       return FALSE;

@@ -16,6 +16,7 @@ typedef struct {
   const guint8 *data;
   gsize size;
   gboolean sound; /* "<type> <size>\0<content>" hashes to its id */
+  gboolean corrupt; /* a loose object that cannot be what its header says (then data is NULL) */
   int rc;         /* libgit2's error when it could not be read (then data is NULL) */
   guint8 *loose;  /* private: the bytes of a loose object */
   git_odb_object *obj; /* private: libgit2's object */

@@ -46,10 +46,14 @@ static BgrGitObject *
 read_object (BgrGitPrefetch *p, EVP_MD_CTX *ctx, const git_oid *oid)
 {
   BgrGitObject *o = g_new0 (BgrGitObject, 1);
+  BgrGitLoose loose = p->objects_dir != NULL
+                        ? bgr_git_loose_read (p->objects_dir, oid, &o->type, &o->loose, &o->size)
+                        : BGR_GIT_LOOSE_ASK_LIBGIT2;
 
-  if (p->objects_dir != NULL
-      && bgr_git_loose_read (p->objects_dir, oid, &o->type, &o->loose, &o->size))
+  if (loose == BGR_GIT_LOOSE_READ)
     o->data = o->loose;
+  else if (loose == BGR_GIT_LOOSE_CORRUPT)
+    o->corrupt = TRUE;
   else if ((o->rc = p->odb != NULL ? git_odb_read (&o->obj, p->odb, oid) : -1) == 0)
     {
       o->type = git_odb_object_type (o->obj);
