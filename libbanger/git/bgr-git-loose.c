@@ -83,12 +83,14 @@ bgr_git_loose_read (const char *objects_dir, const git_oid *oid, git_object_t *t
     return BGR_GIT_LOOSE_ASK_LIBGIT2;
   got = sizeof head - st.avail_out;
   hlen = parse_header (head, got, type, &len);
-  if (hlen == 0 || got - hlen > len || len >= G_MAXUINT32)
+  if (hlen == 0 || got - hlen > len)
     return BGR_GIT_LOOSE_ASK_LIBGIT2;
   /* A header may claim any size: none that the file cannot inflate to
    * (deflate shrinks by 1032:1 at most) is allocated, here or by libgit2. */
   if (len / 1032 > file_len)
     return BGR_GIT_LOOSE_CORRUPT;
+  if (len >= G_MAXUINT32)
+    return BGR_GIT_LOOSE_ASK_LIBGIT2;
   /* One spare byte: a stream longer than its header says shows there. */
   content = g_malloc ((gsize) len + 1);
   memcpy (content, head + hlen, got - hlen);
