@@ -99,15 +99,7 @@ def reachable(repo, extra=()):
 
 
 def main():
-    tree = os.path.join(work, "tree")
-    os.makedirs(os.path.join(tree, "root"))
-    image = os.path.join(work, "rootfs.ext4")
-    subprocess.run(["truncate", "-s", "32M", image], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
-    with open(env["BANGER_CONFIG"], "w") as f:
-        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "fake"\n'
-                'web_listen_addr = ""\n' % (work, work))
-    run("image", "register", "--name", "img", "--rootfs", image, "--kernel", AGENT)
+    h.register_fake_image(AGENT)
 
     @case
     def every_kind_of_object_by_vm_run():

@@ -78,16 +78,7 @@ def make_repo(path):
 
 
 def main():
-    tree = os.path.join(work, "tree")
-    os.makedirs(os.path.join(tree, "root"))
-    image = os.path.join(work, "rootfs.ext4")
-    subprocess.run(["truncate", "-s", "32M", image], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
-    with open(env["BANGER_CONFIG"], "w") as f:
-        # No web UI: this bangerd runs in the machine's network namespace.
-        f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "fake"\n'
-                'web_listen_addr = ""\n' % (work, work))
-    run("image", "register", "--name", "img", "--rootfs", image, "--kernel", AGENT)
+    image = h.register_fake_image(AGENT)
     repo = os.path.join(work, "repo")
     make_repo(repo)
 

@@ -65,6 +65,21 @@ class Harness:
                         BANGER_FAKE_WORK_ROOT="/root", **extra_env)
         self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
+    def register_fake_image(self, agent):
+        """Writes a config for the fake VMM (no web UI: bangerd would run in
+        the machine's network namespace) and registers image "img": an
+        empty ext4 rootfs, the agent as its kernel. Returns the rootfs."""
+        tree = os.path.join(self.work, "tree")
+        os.makedirs(os.path.join(tree, "root"))
+        image = os.path.join(self.work, "rootfs.ext4")
+        subprocess.run(["truncate", "-s", "32M", image], check=True)
+        subprocess.run(["mkfs.ext4", "-q", "-d", tree, image], check=True)
+        with open(self.env["BANGER_CONFIG"], "w") as f:
+            f.write('state_dir = "%s/state"\ncache_dir = "%s/cache"\nhypervisor = "fake"\n'
+                    'web_listen_addr = ""\n' % (self.work, self.work))
+        self.run("image", "register", "--name", "img", "--rootfs", image, "--kernel", agent)
+        return image
+
     def run(self, *args, check=True, cwd=None, input=None):
         p = subprocess.run([self.cli] + self.mode + list(args), capture_output=True, env=self.env,
                            cwd=cwd, input=input, timeout=120)
