@@ -6,8 +6,11 @@
  * empty work disk first gets a copy of what the image has in /root
  * (dotfiles, ~/.ssh), so mounting it hides nothing; so does one the host
  * wrote a workspace into before the boot (it leaves
- * BGR_AGENT_WORK_SEED_MARKER there to say so). Every failure is one
- * line on the console and the boot goes on without it. */
+ * BGR_AGENT_WORK_SEED_MARKER there to say so). When the host is still
+ * writing the disk (BGR_AGENT_WORK_BUSY_MARK at its start), the agent
+ * waits for it to finish, then drops what the kernel cached of the disk
+ * before it mounts it. Every failure is one line on the console and the
+ * boot goes on without it. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -18,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "banger-agent-work.h"
@@ -74,6 +79,46 @@ static void seed_from(int old_fd)
         say("could not copy the image's %s onto the new work disk%s", WORK_MOUNT, " (cp -a failed)");
 }
 
+/* Whether the disk still starts with the host's busy mark; read around
+ * the page cache, which may hold what the kernel read at its probe. */
+static bool still_busy(int fd, unsigned char *buf)
+{
+    if (pread(fd, buf, 4096, 0) != 4096)
+        return false;
+    return memcmp(buf, BGR_AGENT_WORK_BUSY_MARK, sizeof BGR_AGENT_WORK_BUSY_MARK - 1) == 0;
+}
+
+/* Waits while the host writes @dev (vm run's workspace, written as the
+ * guest boots; the host kills the VM if it fails), then drops the
+ * kernel's cached blocks of it, so that the mount reads what the host
+ * wrote. */
+static void wait_for_host(const char *dev)
+{
+    const struct timespec tick = { 0, 10 * 1000 * 1000 };
+    unsigned char *buf = NULL;
+    int fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    long waited = 0;
+
+    if (fd < 0 || posix_memalign((void **)&buf, 4096, 4096) != 0) {
+        say("cannot read the work disk %s: %s", dev, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while (still_busy(fd, buf)) {
+        if (waited % 3000 == 0)
+            say("waiting for the host to finish writing the work disk %s%s", dev, "");
+        nanosleep(&tick, NULL);
+        waited++;
+    }
+    if (waited > 0)
+        say("the host finished writing the work disk %s%s", dev, "");
+    if (ioctl(fd, BLKFLSBUF, 0) < 0)
+        say("cannot drop the cached blocks of %s: %s", dev, strerror(errno));
+    free(buf);
+    close(fd);
+}
+
 void agent_mount_work_disk(void)
 {
     const char *dev = getenv(BGR_AGENT_WORK_ENV);
@@ -93,6 +138,7 @@ void agent_mount_work_disk(void)
         say("cannot create %s: %s", WORK_MOUNT, strerror(errno));
         return;
     }
+    wait_for_host(dev);
     old_fd = open(WORK_MOUNT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (mount(dev, WORK_MOUNT, "ext4", MS_NOATIME, NULL) < 0) {
         say("cannot mount the work disk %s on " WORK_MOUNT ": %s", dev, strerror(errno));

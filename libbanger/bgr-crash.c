@@ -37,7 +37,7 @@ const BgrCrashPoint bgr_crash_points[] = {
   { "vm-create.vmm-started", "vm-create", "the VMM started, not recorded" },
   { "vm-create.vmm-recorded", "vm-create", "the VMM recorded, the guest agent not yet answered" },
   { "vm-create.running", "vm-create", "the record says running" },
-  { "vm-run.workspace-written", "vm-run", "the workspace written into the new VM's work disk, no VMM" },
+  { "vm-run.workspace-written", "vm-run", "the workspace written into the new VM's work disk as it boots, the disk still marked busy" },
   { "vm-start.vmm-started", "vm-start", "the VMM started, not recorded" },
   { "vm-start.vmm-recorded", "vm-start", "the VMM recorded, the guest agent not yet answered" },
   { "vm-start.running", "vm-start", "the record says running" },

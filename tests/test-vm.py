@@ -97,6 +97,7 @@ os.environ.update(HOME=os.path.join(work, "home"),
 for _v in ("BANGER_CONFIG", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG"):
     os.environ.pop(_v, None)
 env = dict(os.environ)
+env.update(vm_workspace.pause_env(work))  # held there by work_disk_and_vm_run
 
 
 class Skip(Exception):

@@ -6,6 +6,7 @@ whose git sees the same; /root on the work disk across stop/start."""
 import os
 import shutil
 import subprocess
+import time
 
 
 def add_git(tree):
@@ -22,6 +23,44 @@ def add_git(tree):
         dest = os.path.join(tree, path.lstrip("/"))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy(path, dest)  # follows symlinks: the library itself
+
+
+# vm run writes the workspace into the work disk while the VM boots, and
+# the guest's agent waits for it. With test hooks, the daemon holds the
+# write at this point until the test sees the guest waiting.
+PAUSE_AT = "vm-run.workspace-written"
+WAITING = b"waiting for the host to finish writing the work disk"
+
+
+def pause_env(work):
+    """The daemon's environment for the hold (nothing without hooks)."""
+    if os.environ.get("BANGER_TEST_HOOKS") != "1":
+        return {}
+    return {"BANGER_TEST_PAUSE_AT": PAUSE_AT,
+            "BANGER_TEST_PAUSE_FILE": os.path.join(work, "vm-run-paused")}
+
+
+def vm_run_held(cmd, cwd, env, jrun):
+    """Runs `banger vm run` (@cmd); with hooks, holds the daemon's disk
+    write until the guest's console says its agent waits for the disk, and
+    checks that the VM has not answered meanwhile."""
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pause = env.get("BANGER_TEST_PAUSE_FILE")
+    if pause is not None:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(pause):
+            assert p.poll() is None, "vm run ended before writing its workspace: %r" % (p.communicate(),)
+            assert time.monotonic() < deadline, "vm run never reached " + PAUSE_AT
+            time.sleep(0.05)
+        console = jrun("vm", "show", "ws1")["console_log"]
+        while WAITING not in open(console, "rb").read():
+            assert time.monotonic() < deadline, "the guest never waited for its work disk"
+            time.sleep(0.1)
+        assert jrun("vm", "show", "ws1")["state"] == "starting"
+        os.unlink(pause)
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err.decode(errors="replace")
+    return out.decode()
 
 
 def work_disk_and_vm_run(run, jrun, env, CLI, work, Skip):
@@ -57,13 +96,10 @@ def work_disk_and_vm_run(run, jrun, env, CLI, work, Skip):
         f.write("untracked\n")
     with open(os.path.join(repo, "debug.log"), "w") as f:
         f.write("ignored\n")
-    p = subprocess.run([CLI, "vm", "run", "--name", "ws1", "--image", "bb"], cwd=repo, env=env,
-                       capture_output=True, timeout=600)
-    assert p.returncode == 0, p.stderr.decode(errors="replace")
-    out = p.stdout.decode()
+    out = vm_run_held([CLI, "vm", "run", "--name", "ws1", "--image", "bb"], repo, env, jrun)
     assert "banger vm ssh ws1" in out and "--dir /root/repo" in out, out
     assert "nothing to install" in out, out  # no mise.toml: one line says why
-    # A new VM's workspace goes into its work disk before it boots.
+    # A new VM's workspace goes into its work disk (as it boots).
     assert jrun("vm", "workspace", "show", "ws1")["written_by"] == "work_disk"
 
     def guest(*a):

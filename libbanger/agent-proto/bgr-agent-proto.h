@@ -53,6 +53,11 @@ extern "C" {
  * fresh work disk before the boot (vm run's workspace); the agent still
  * copies the image's /root onto it as onto an empty one, then removes it. */
 #define BGR_AGENT_WORK_SEED_MARKER ".banger-seed"
+/* The first bytes of the work disk while the host still writes into it
+ * (vm run writes the workspace as the guest boots): the agent waits until
+ * they are gone before it mounts the disk. ext4 leaves the first 1024
+ * bytes of a disk unused. */
+#define BGR_AGENT_WORK_BUSY_MARK "banger: the host is writing this work disk\n"
 
 typedef enum {
   BGR_AGENT_MSG_HELLO = 1,       /* host->agent, ch 0: VERSION. Agent answers READY. */

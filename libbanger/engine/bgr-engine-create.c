@@ -238,35 +238,70 @@ undo_create (BgrEngine *engine, JsonObject *doc, const char *name)
   bgr_engine_unlock (engine);
 }
 
-static BgrVm *create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
-                         gpointer pre_boot_data, gboolean provision, BgrOperation *op,
-                         GCancellable *cancellable, GError **error);
+static BgrVm *create_vm (BgrEngine *engine, BgrVmSpec *spec, const BgrVmDiskWrite *dw,
+                         gboolean provision, BgrOperation *op, GCancellable *cancellable,
+                         GError **error);
 
 BgrVm *
 bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
                       GCancellable *cancellable, GError **error)
 {
-  return create_vm (engine, spec, NULL, NULL, TRUE, op, cancellable, error);
+  return create_vm (engine, spec, NULL, TRUE, op, cancellable, error);
 }
 
 BgrVm *
-bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
-                           gpointer pre_boot_data, BgrOperation *op, GCancellable *cancellable,
-                           GError **error)
+bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, const BgrVmDiskWrite *dw,
+                           BgrOperation *op, GCancellable *cancellable, GError **error)
 {
-  return create_vm (engine, spec, pre_boot, pre_boot_data, TRUE, op, cancellable, error);
+  return create_vm (engine, spec, dw, TRUE, op, cancellable, error);
 }
 
 BgrVm *
 bgr_engine_create_build_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
                             GCancellable *cancellable, GError **error)
 {
-  return create_vm (engine, spec, NULL, NULL, FALSE, op, cancellable, error);
+  return create_vm (engine, spec, NULL, FALSE, op, cancellable, error);
+}
+
+/* Boots the new VM while @job (nullable) writes its work disk, then waits
+ * for the write. A boot that failed stays for its console log; a create
+ * the caller cancelled, or whose write failed, leaves nothing. */
+static gboolean
+boot_new (BgrEngine *engine, JsonObject *doc, BgrVmClaim **claim, BgrVmDiskJob *job, guint n_steps,
+          BgrOperation *op, GCancellable *cancellable, GError **error)
+{
+  /* A copy: saving @doc replaces its members. */
+  g_autofree char *name = g_strdup (bgr_record_str (doc, "name"));
+  g_autoptr (GError) local = NULL, werr = NULL;
+  gboolean booted, written;
+
+  /* 4-6: VMM, boot, agent. */
+  booted = bgr_vm_boot (engine, doc, 4, n_steps, op,
+                        job != NULL ? bgr_vm_disk_job_get_boot_cancellable (job) : cancellable,
+                        &local);
+  written = job == NULL || bgr_vm_disk_job_finish (job, doc, &werr);
+  /* The record loses "work_disk_busy", also when the boot failed. */
+  if (job != NULL && written && !bgr_vm_record_save (engine, doc, booted ? &local : NULL))
+    booted = FALSE;
+  if (booted && written)
+    return TRUE;
+  g_clear_pointer (claim, bgr_vm_claim_release);
+  if (!written || g_cancellable_is_cancelled (cancellable))
+    {
+      g_autoptr (GError) cleanup = NULL;
+      if (!bgr_engine_delete_vm (engine, name, TRUE, &cleanup))
+        g_warning ("cannot remove VM %s: %s", name, cleanup->message);
+    }
+  if (!written)
+    g_propagate_prefixed_error (error, g_steal_pointer (&werr), "VM '%s' was removed again: ", name);
+  else
+    g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
 }
 
 static BgrVm *
-create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot, gpointer pre_boot_data,
-           gboolean provision, BgrOperation *op, GCancellable *cancellable, GError **error)
+create_vm (BgrEngine *engine, BgrVmSpec *spec, const BgrVmDiskWrite *dw, gboolean provision,
+           BgrOperation *op, GCancellable *cancellable, GError **error)
 {
   const char *name = bgr_vm_spec_get_name (spec);
   const char *image = bgr_vm_spec_get_image (spec);
@@ -278,6 +313,7 @@ create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot, gpoint
   g_autoptr (BgrVmClaim) claim = NULL;
   g_autoptr (JsonObject) doc = NULL;
   g_autoptr (GError) local = NULL;
+  BgrVmDiskJob *job = NULL;
   const guint n_steps = 6;
 
   /* 0 is documented as "unset" for the numbers (bgr-options.h); an image
@@ -305,27 +341,13 @@ create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot, gpoint
   if (!provision)
     json_object_set_boolean_member (doc, "no_provision", TRUE);
   if (!prepare (engine, doc, img, disk_size, work_size, n_steps, op, cancellable, &local)
-      || (pre_boot != NULL
-          && !pre_boot (bgr_record_str (doc, "rootfs"), bgr_record_str (doc, "work_disk"),
-                        pre_boot_data, op, cancellable, &local)))
+      || (dw != NULL && !bgr_vm_disk_job_begin (dw, doc, op, cancellable, &job, &local)))
     {
       undo_create (engine, doc, name);
       g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot create VM '%s': ", name);
       return NULL;
     }
-  /* 4-6: VMM, boot, agent. */
-  if (!bgr_vm_boot (engine, doc, 4, n_steps, op, cancellable, error))
-    {
-      g_clear_pointer (&claim, bgr_vm_claim_release);
-      /* A boot that failed stays for its console log; a create the caller
-       * cancelled leaves nothing. */
-      if (g_cancellable_is_cancelled (cancellable))
-        {
-          g_autoptr (GError) cleanup = NULL;
-          if (!bgr_engine_delete_vm (engine, name, TRUE, &cleanup))
-            g_warning ("cannot remove cancelled VM %s: %s", name, cleanup->message);
-        }
-      return NULL;
-    }
+  if (!boot_new (engine, doc, &claim, job, n_steps, op, cancellable, error))
+    return NULL;
   return bgr_vm_record_view (doc);
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <banger/banger.h>
+#include "engine/bgr-engine-disk-job-private.h"
 #include "store/bgr-store-private.h"
 
 G_BEGIN_DECLS
@@ -72,16 +73,11 @@ gboolean bgr_engine_prune_image_cache (BgrEngine *engine, guint64 *out_freed, gu
 /* @spec: see BgrVmSpec; its name is required. */
 BgrVm *bgr_engine_create_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,
                              GCancellable *cancellable, GError **error);
-/* Called by bgr_engine_create_vm_with() once the VM's disks are made and
- * before its VMM starts, with their paths (the files may be edited: no
- * VMM has them open; @work_disk may be NULL). A failure undoes the
- * create. */
-typedef gboolean (*BgrVmPreBootFunc) (const char *rootfs, const char *work_disk, gpointer data,
-                                      BgrOperation *op, GCancellable *cancellable, GError **error);
-/* bgr_engine_create_vm() with @pre_boot (nullable) run before the boot. */
-BgrVm *bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, BgrVmPreBootFunc pre_boot,
-                                  gpointer pre_boot_data, BgrOperation *op,
-                                  GCancellable *cancellable, GError **error);
+/* bgr_engine_create_vm() with @dw (nullable) writing into the new VM's
+ * work disk as it boots (bgr-engine-disk-job-private.h). A write that
+ * fails removes the VM. */
+BgrVm *bgr_engine_create_vm_with (BgrEngine *engine, BgrVmSpec *spec, const BgrVmDiskWrite *dw,
+                                  BgrOperation *op, GCancellable *cancellable, GError **error);
 /* image build's VM: nothing is put into it at boot (bgr_vm_provision: no
  * logins, key or sshd), since the new image would keep it. */
 BgrVm *bgr_engine_create_build_vm (BgrEngine *engine, BgrVmSpec *spec, BgrOperation *op,

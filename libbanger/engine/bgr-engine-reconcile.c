@@ -109,18 +109,22 @@ bgr_vm_reconcile_all (BgrEngine *engine)
 }
 
 /* A create whose engine died before it recorded the VMM (the record still
- * says "creating"): undone as a failed create is, files first, so that no
- * directory outlives its record. Called at the engine's start only, when
- * no operation of this engine holds the VM. */
+ * says "creating"), or while it wrote the work disk of the VM as it booted
+ * ("work_disk_busy": its guest waits for a disk that will never be done):
+ * undone as a failed create is, VMM and files first, so that no directory
+ * outlives its record. Called at the engine's start only, when no
+ * operation of this engine holds the VM. */
 static gboolean
 undo_interrupted_create (BgrEngine *engine, JsonObject *doc)
 {
   const char *name = bgr_record_str (doc, "name");
   g_autoptr (GError) error = NULL;
+  gboolean busy = json_object_get_boolean_member_with_default (doc, "work_disk_busy", FALSE);
 
-  if (!json_object_get_boolean_member_with_default (doc, "creating", FALSE)
-      || g_strcmp0 (bgr_record_str (doc, "state"), "starting") != 0
-      || json_object_has_member (doc, "vmm"))
+  if (!busy
+      && (!json_object_get_boolean_member_with_default (doc, "creating", FALSE)
+          || g_strcmp0 (bgr_record_str (doc, "state"), "starting") != 0
+          || json_object_has_member (doc, "vmm")))
     return FALSE;
   bgr_vmm_kill_strays (bgr_record_str (doc, "run_dir"));
   bgr_engine_vm_network_release (engine, doc);
@@ -133,7 +137,8 @@ undo_interrupted_create (BgrEngine *engine, JsonObject *doc)
   if (error != NULL)
     g_warning ("cannot remove VM %s, whose create was interrupted: %s", name, error->message);
   else
-    g_message ("removed VM %s: its create was interrupted before its VMM was recorded", name);
+    g_message ("removed VM %s: its create was interrupted %s", name,
+               busy ? "while its work disk was written" : "before its VMM was recorded");
   return TRUE;
 }
 

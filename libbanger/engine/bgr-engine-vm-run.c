@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vm run (docs/workspaces.md): a new VM with a workspace in it. The
- * repository is read first; then, between the VM's disks being made and
- * its VMM starting, the workspace's tar is written straight into the work
- * disk (mounted on /root in the guest) with libext2fs, which is much
- * faster than a guest unpacking it through the agent. Where that cannot
- * be done (a work disk that is not ext4, something already at the path,
- * --readonly, names ext4's layer replay would read as whiteouts), the
- * workspace goes through the agent after the boot, as `vm workspace
- * prepare` does. A crash while the disk is written leaves a VM still
- * "creating", which the next engine removes. */
+ * repository is read first; then, once the VM's disks are made, the
+ * workspace's tar is written straight into the work disk (mounted on
+ * /root in the guest) with libext2fs while the VM boots, which is much
+ * faster than a guest unpacking it through the agent; the guest's agent
+ * waits for the disk before it mounts it (bgr-engine-disk-job.c). Where
+ * that cannot be done (a work disk that is not ext4, something already
+ * at the path, --readonly, names ext4's layer replay would read as
+ * whiteouts), the workspace goes through the agent after the boot, as
+ * `vm workspace prepare` does. A crash while the disk is written leaves
+ * a record saying so, which the next engine removes with its VM. */
 #include "config.h"
 
 #include <string.h>
@@ -33,6 +34,9 @@ typedef struct {
   const char *disk_path; /* the guest path as on the work disk: "/repo" */
   BgrOperation *op;
   guint64 total;
+  BgrExt4Writer *writer; /* from begin to write */
+  char *work_disk;
+  gboolean fresh;
   gboolean written;
 } PreBoot;
 
@@ -66,34 +70,41 @@ disk_takes_it (const char *rootfs, const char *work_disk, PreBoot *p, gboolean *
          && (!*fresh || bgr_ext4_path_is_free (rootfs, guest, error));
 }
 
-/* The BgrVmPreBootFunc: a work disk that cannot take the workspace is not
- * an error (the agent does it after the boot); one that fails half-way is. */
+/* BgrVmDiskWrite's begin: a work disk that cannot take the workspace is
+ * not an error (the agent does it after the boot). */
 static gboolean
-pre_boot (const char *rootfs, const char *work_disk, gpointer data, BgrOperation *op,
-          GCancellable *cancellable, GError **error)
+begin_write (const char *rootfs, const char *work_disk, gpointer data, BgrOperation *op,
+             GError **error)
 {
   PreBoot *p = data;
   g_autoptr (GError) skip = NULL;
-  g_autoptr (BgrExt4Writer) w = NULL;
-  gboolean fresh = FALSE;
-  gint64 t0;
 
+  (void) error;
   p->op = op;
-  if (work_disk == NULL)
-    return TRUE;
-  if (!disk_takes_it (rootfs, work_disk, p, &fresh, &skip)
-      || (w = bgr_ext4_writer_open (work_disk, &skip)) == NULL)
+  if (!disk_takes_it (rootfs, work_disk, p, &p->fresh, &skip)
+      || (p->writer = bgr_ext4_writer_open (work_disk, &skip)) == NULL)
     {
       g_info ("the workspace goes through the guest agent: %s", skip->message);
-      return TRUE;
+      return FALSE;
     }
-  bgr_operation_update (op, "writing the workspace into the work disk", NULL, 0, p->total);
-  t0 = g_get_monotonic_time ();
+  p->work_disk = g_strdup (work_disk);
+  return TRUE;
+}
+
+/* BgrVmDiskWrite's write, in a thread of its own as the VM boots. */
+static gboolean
+write_workspace (gpointer data, GCancellable *cancellable, GError **error)
+{
+  PreBoot *p = data;
+  g_autoptr (BgrExt4Writer) w = g_steal_pointer (&p->writer);
+  gint64 t0 = g_get_monotonic_time ();
+
+  bgr_operation_update (p->op, "writing the workspace into the work disk", NULL, 0, p->total);
   if (!bgr_ext4_writer_apply_stream (w, "the workspace", produce_tar, p, cancellable, error)
-      || (fresh && !bgr_ext4_writer_add_data (w, "/" BGR_AGENT_WORK_SEED_MARKER, "", 0, 0600, error))
+      || (p->fresh && !bgr_ext4_writer_add_data (w, "/" BGR_AGENT_WORK_SEED_MARKER, "", 0, 0600, error))
       || !bgr_ext4_writer_close (g_steal_pointer (&w), error))
     return FALSE;
-  g_debug ("the workspace written into %s in %.3f s", work_disk, (g_get_monotonic_time () - t0) / 1e6);
+  g_debug ("the workspace written into %s in %.3f s", p->work_disk, (g_get_monotonic_time () - t0) / 1e6);
   bgr_crash_point ("vm-run.workspace-written");
   p->written = TRUE;
   return TRUE;
@@ -156,6 +167,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
   g_autoptr (BgrWorkspace) ws = NULL;
   GError *local = NULL;
   PreBoot p = { 0 };
+  BgrVmDiskWrite dw = { begin_write, write_workspace, NULL };
   BgrGitMode mode;
   gboolean try_disk;
   gint64 t0 = g_get_monotonic_time ();
@@ -178,8 +190,10 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
   p.disk_path = guest + strlen (WORK_MOUNT);
   try_disk = g_str_has_prefix (guest, WORK_MOUNT "/") && !bgr_workspace_spec_get_readonly (spec)
              && !bgr_git_plan_has_name_prefix (plan, ".wh.");
-  vm = bgr_engine_create_vm_with (engine, vm_spec, try_disk ? pre_boot : NULL, &p, op,
-                                  cancellable, error);
+  dw.data = &p;
+  vm = bgr_engine_create_vm_with (engine, vm_spec, try_disk ? &dw : NULL, op, cancellable, error);
+  g_clear_pointer (&p.writer, bgr_ext4_writer_abort);
+  g_clear_pointer (&p.work_disk, g_free);
   if (vm == NULL)
     return NULL;
   g_debug ("vm run %s: created%s at %.3f s", name, p.written ? ", workspace written before the boot," : "",

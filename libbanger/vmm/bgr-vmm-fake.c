@@ -14,11 +14,14 @@
  * Except, for the workspace tests, the work disk: with
  * BANGER_FAKE_WORK_ROOT set to a directory (the test's private /root),
  * what the work disk holds is copied there at each start, as a real guest
- * would find it mounted on /root. */
+ * would find it mounted on /root (after waiting, as the real agent does,
+ * while the host still writes it: BGR_AGENT_WORK_BUSY_MARK). */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,9 +37,32 @@ extern const char bgr_agent_blob_end[];
 
 #define AGENT_SOCKET_MAX 107 /* sun_path less its NUL */
 
+/* Waits, as the guest's agent does, while @work_disk starts with the
+ * host's busy mark. */
+static gboolean
+wait_for_host (const char *work_disk, GCancellable *cancellable, GError **error)
+{
+  const gsize len = sizeof BGR_AGENT_WORK_BUSY_MARK - 1;
+  char head[sizeof BGR_AGENT_WORK_BUSY_MARK];
+
+  for (;;)
+    {
+      int fd = open (work_disk, O_RDONLY | O_CLOEXEC);
+      gboolean busy = fd >= 0 && pread (fd, head, len, 0) == (ssize_t) len
+                      && memcmp (head, BGR_AGENT_WORK_BUSY_MARK, len) == 0;
+      if (fd >= 0)
+        close (fd);
+      if (!busy)
+        return TRUE;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      g_usleep (5 * 1000);
+    }
+}
+
 /* BANGER_FAKE_WORK_ROOT: the work disk's files copied into it. */
 static gboolean
-copy_work_disk (const char *work_disk, GError **error)
+copy_work_disk (const char *work_disk, GCancellable *cancellable, GError **error)
 {
   const char *root = g_getenv ("BANGER_FAKE_WORK_ROOT");
   g_autofree char *debugfs = NULL, *cmd = NULL, *lost = NULL, *err = NULL;
@@ -45,6 +71,8 @@ copy_work_disk (const char *work_disk, GError **error)
 
   if (root == NULL || work_disk == NULL)
     return TRUE;
+  if (!wait_for_host (work_disk, cancellable, error))
+    return FALSE;
   if ((debugfs = bgr_ext4_find_tool ("debugfs")) == NULL)
     {
       g_set_error (error, BGR_ERROR, BGR_ERROR_NOT_FOUND, "BANGER_FAKE_WORK_ROOT needs debugfs");
@@ -95,7 +123,7 @@ fake_start (const BgrVmmConfig *c, GCancellable *cancellable, GError **error)
       return NULL;
     }
   if (g_cancellable_set_error_if_cancelled (cancellable, error)
-      || !copy_work_disk (c->work_disk, error))
+      || !copy_work_disk (c->work_disk, cancellable, error))
     return NULL;
   unlink (sock);
   if (!g_file_set_contents_full (agent, bgr_agent_blob_start,
