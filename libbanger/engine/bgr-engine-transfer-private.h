@@ -11,20 +11,21 @@
 G_BEGIN_DECLS
 
 /* A shell function for the guest scripts that unpack a stream: `bgr_untar
- * DIR` unpacks the tar on stdin into DIR. GNU tar reads it in whole 1 MiB
- * records: an emulated guest pays dearly for each switch between the
- * agent and tar, and tar's default 10 KiB reads took it nearly twice as
- * long (bench/workspace.py). `tar` first, then GNU tar by its path (a
- * busybox shell runs its own applet for `tar`); any other tar reads it as
- * it does. Shell functions share the caller's variables: it sets only
- * bgr_untar_t. */
+ * DIR [OPTION...]` unpacks the tar on stdin into DIR. GNU tar reads it in
+ * whole 1 MiB records: an emulated guest pays dearly for each switch
+ * between the agent and tar, and tar's default 10 KiB reads took it nearly
+ * twice as long (bench/workspace.py); it also gets the OPTIONs. `tar`
+ * first, then GNU tar by its path (a busybox shell runs its own applet for
+ * `tar`); any other tar reads it as it does. Shell functions share the
+ * caller's variables: it sets only bgr_untar_t and bgr_untar_d. */
 #define BGR_GUEST_UNTAR_FN                                                                        \
   "bgr_untar() {\n"                                                                               \
+  "  bgr_untar_d=$1; shift\n"                                                                     \
   "  for bgr_untar_t in tar /usr/bin/tar /bin/tar; do\n"                                          \
   "    if \"$bgr_untar_t\" --version </dev/null 2>/dev/null | grep -q 'GNU tar'; then\n"          \
-  "      \"$bgr_untar_t\" -x -B -b 2048 -f - -C \"$1\"; return; fi\n"                              \
+  "      \"$bgr_untar_t\" -x -B -b 2048 \"$@\" -f - -C \"$bgr_untar_d\"; return; fi\n"             \
   "  done\n"                                                                                      \
-  "  tar -x -f - -C \"$1\"\n"                                                                      \
+  "  tar -x -f - -C \"$bgr_untar_d\"\n"                                                            \
   "}\n"
 
 /* Writes the stream to @fd; runs in the calling thread while the guest

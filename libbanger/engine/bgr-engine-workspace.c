@@ -24,12 +24,17 @@
 #define DEFAULT_GUEST_PATH "/root/repo"
 #define BOOTSTRAP_LOG "/root/.cache/banger/bootstrap.log"
 
-/* $1: the staging directory (made; its parent too). stdin: the tar. */
+/* $1: the staging directory (made; its parent too). stdin: the tar, whose
+ * entries are all root's. Unpacked as root with umask 0, files get their
+ * owner and exact modes when they are made: GNU tar need not set either
+ * again for each of thousands of files (two system calls each, dear in an
+ * emulated guest). */
 static const char extract_script[] =
   "umask 022\n" BGR_GUEST_UNTAR_FN
   "command -v tar >/dev/null 2>&1 || { echo 'the guest has no tar command (banger needs it to "
   "receive files)' >&2; exit 127; }\n"
-  "mkdir -p \"${1%/*}\" && rm -rf \"$1\" && mkdir -m 700 \"$1\" && bgr_untar \"$1\"\n";
+  "mkdir -p \"${1%/*}\" && rm -rf \"$1\" && mkdir -m 700 \"$1\" && "
+  "umask 0 && bgr_untar \"$1\" --no-same-owner --no-same-permissions\n";
 
 /* $1: staging dir holding ws/, $2: target, $3: 1 = read-only with a
  * read-only bind mount, 2 = by modes only. */
