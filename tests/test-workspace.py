@@ -19,7 +19,9 @@ full_copy; bad input changes nothing; vm cp both ways keeps modes and
 symlinks; the bootstrap runs mise when there is one and says why not when
 not; workspace show notices a changed guest copy."""
 
+import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -376,6 +378,35 @@ def main():
         expect_error(["vm", "run", "--name", "w3", "--image", "img", "--network", "wifi", repo],
                      "\"wifi\" is not bridge or none")
         expect_error(["vm", "show", "w3"], "no VM named 'w3'")
+
+    @case
+    def vm_run_cancelled_while_its_disk_is_written():
+        # Ctrl-C while the workspace is written as the VM boots (held at a
+        # pause point; the fake VMM, like the guest agent, waits for the
+        # disk meanwhile): the CLI says it was cancelled and no VM is left.
+        if os.environ.get("BANGER_TEST_HOOKS") != "1":
+            log("# no test hooks in this build: the cancel is not checked")
+            return
+        pause = os.path.join(work, "vm-run-paused")
+        env = dict(h.env, BANGER_TEST_PAUSE_AT="vm-run.workspace-written",
+                   BANGER_TEST_PAUSE_FILE=pause)
+        p = subprocess.Popen([h.cli, "--local", "vm", "run", "--name", "w4", "--image", "img", repo],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(pause):
+            assert p.poll() is None, "vm run ended before writing its workspace: %r" % (p.communicate(),)
+            assert time.monotonic() < deadline, "vm run never reached the pause point"
+            time.sleep(0.02)
+        p.send_signal(signal.SIGINT)
+        # The boot, cancelled, records the VM stopped; then the write may go on.
+        record = os.path.join(work, "state", "vm", "w4.json")
+        while json.load(open(record)).get("state") != "stopped":
+            assert time.monotonic() < deadline, "the boot was not cancelled: %r" % (open(record).read(),)
+            time.sleep(0.02)
+        os.unlink(pause)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode > 0 and b"cancel" in err.lower(), (p.returncode, err)
+        expect_error(["vm", "show", "w4"], "no VM named 'w4'")
 
     run("vm", "delete", "--force", "w1")
 

@@ -292,10 +292,12 @@ boot_new (BgrEngine *engine, JsonObject *doc, BgrVmClaim **claim, BgrVmDiskJob *
       if (!bgr_engine_delete_vm (engine, name, TRUE, &cleanup))
         g_warning ("cannot remove VM %s: %s", name, cleanup->message);
     }
-  if (!written)
-    g_propagate_prefixed_error (error, g_steal_pointer (&werr), "VM '%s' was removed again: ", name);
-  else
+  /* A cancelled create says so (BGR_ERROR_CANCELLED, from the boot), not
+   * how the write it cut short failed. */
+  if (written || (local != NULL && g_cancellable_is_cancelled (cancellable)))
     g_propagate_error (error, g_steal_pointer (&local));
+  else
+    g_propagate_prefixed_error (error, g_steal_pointer (&werr), "VM '%s' was removed again: ", name);
   return FALSE;
 }
 
