@@ -17,6 +17,22 @@ wait_for () {
   done
 }
 
+# The fake VMM's "guest" commands run on this host, as root when the test
+# is. Called first thing as `harness_readonly_system "$0" "$@"` (before
+# $work is made), it runs the test again in a private mount namespace
+# where /usr and /etc are read-only, so a bug there cannot damage the
+# system (as tests/host_guard.py does for the Python tests).
+harness_readonly_system () {
+  [ "$(id -u)" = 0 ] || return 0
+  if [ "${BANGER_TEST_MOUNTNS:-}" != 1 ]; then
+    BANGER_TEST_MOUNTNS=1 exec unshare --mount --propagation private sh "$@"
+  fi
+  for d in /usr /etc; do
+    mount --bind -o ro "$d" "$d" || fail "cannot make $d read-only"
+    [ ! -w "$d" ] || fail "$d is still writable in the test's mount namespace"
+  done
+}
+
 # Nothing of the user's: home, XDG directories, bus.
 harness_isolate () {
   export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \

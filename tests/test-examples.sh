@@ -11,6 +11,7 @@
 # Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, EXAMPLE_VM_EXEC_ASYNC, PYTHON3.
 set -eu
 . "$BANGER_SOURCE_DIR/tests/bangerd-harness.sh"
+harness_readonly_system "$0" "$@"
 
 example=$EXAMPLE_VM_EXEC_ASYNC
 watcher=$BANGER_SOURCE_DIR/examples/watch-vms.sh

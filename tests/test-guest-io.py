@@ -21,6 +21,9 @@ this host in host mode, so "the guest's 127.0.0.1" is the host's):
   BANGER_TEST_CACHE) answers an ACP initialize through `banger vm acp`.
   Without npm that check is skipped and the test exits 77.
 
+As root it runs in a private mount namespace with /usr and /etc read-only
+(tests/host_guard.py): the fake guest's commands run on this host.
+
 Needs BANGER_CLI and BANGERD (ctest sets them)."""
 import fcntl
 import json
@@ -544,6 +547,9 @@ if __name__ == "__main__":
     if not CLI or not BANGERD:
         print("BANGER_CLI and BANGERD must be set (run through ctest)")
         sys.exit(77)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import host_guard  # noqa: E402 - beside this file
+    host_guard.readonly_system()  # the fake VMM's guest commands run here
     result = unittest.main(verbosity=2, exit=False).result
     if not result.wasSuccessful():
         sys.exit(1)

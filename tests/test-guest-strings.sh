@@ -15,6 +15,7 @@
 # Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, PYTHON3.
 set -eu
 . "$BANGER_SOURCE_DIR/tests/bangerd-harness.sh"
+harness_readonly_system "$0" "$@"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgr-gs-XXXXXX")
 bus_pid= daemon_pid= listener_pid=

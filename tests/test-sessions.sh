@@ -11,6 +11,7 @@
 # Needs: BANGER_CLI, BANGERD, BANGER_SOURCE_DIR, BANGER_LIBRARY, PYTHON3.
 set -eu
 . "$BANGER_SOURCE_DIR/tests/bangerd-harness.sh"
+harness_readonly_system "$0" "$@"
 
 cli=$BANGER_CLI
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgr-ss-XXXXXX")

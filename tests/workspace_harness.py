@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 
+import host_guard  # the same directory: on sys.path as the test's own
+
 SKIP = 77
 
 def log(*a):
@@ -31,17 +33,7 @@ def enter_private_root(extra_tmpfs=()):
     if shutil.which("git") is None:
         log("SKIP: no git to make the host repositories with")
         sys.exit(SKIP)
-    if os.environ.get("BANGER_TEST_MOUNTNS") != "1":
-        os.environ["BANGER_TEST_MOUNTNS"] = "1"
-        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable]
-                  + sys.argv)
-    # The fake VMM's "guest" is this host and its scripts run as root: the
-    # system stays read-only to them, so a bug there cannot damage it.
-    for where in ("/usr", "/etc"):
-        subprocess.run(["mount", "--bind", "-o", "ro", where, where], check=True)
-        if os.access(where, os.W_OK):
-            print("FAIL: %s is still writable in the test's mount namespace" % where, flush=True)
-            sys.exit(1)
+    host_guard.readonly_system()
     for where in ("/root",) + tuple(extra_tmpfs):
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", where], check=True)
 
