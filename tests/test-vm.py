@@ -30,8 +30,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vm_daemon_loss  # noqa: E402 - what outlives bangerd
+import vm_other_ways  # noqa: E402 - the Python binding, the Firecracker driver
 import vm_workspace  # noqa: E402 - the main flow's check, kept beside this file
 import vm_ssh  # noqa: E402 - ssh and sessions in a real guest
 import vm_sshd  # noqa: E402 - Debian's sshd for the test image
@@ -152,6 +155,12 @@ def stop_daemon():
         rc, open(os.path.join(work, "bangerd.log"), errors="replace").read()[-3000:])
 
 
+def kill_daemon():
+    """kill -9 of bangerd; start_daemon() starts the next one."""
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+
+
 ONLY = [c for c in os.environ.get("BANGER_VM_TEST_CASES", "").split(",") if c]
 
 
@@ -219,6 +228,10 @@ def main():
     run("kernel", "import", "cloud", "--deb", KERNEL_DEB)
     kversion = jrun("kernel", "show", "cloud")["version"]
     run("image", "register", "--name", "bb", "--rootfs", make_rootfs(), "--kernel-ref", "cloud")
+    # What the checks kept in other files use.
+    t = types.SimpleNamespace(run=run, jrun=jrun, env=env, work=work, CLI=CLI, BUSYBOX=BUSYBOX,
+                              start_daemon=start_daemon, stop_daemon=stop_daemon,
+                              kill_daemon=kill_daemon, Skip=Skip)
 
     @case
     def bad_input_changes_nothing():
@@ -481,81 +494,15 @@ def main():
 
     @case
     def daemon_kill9_adopts_everything():
-        before = {v["name"]: v for v in jrun("vm", "list")}
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
-        start_daemon()
-        after = {v["name"]: v for v in jrun("vm", "list")}
-        for name in ("alpha", "beta"):
-            assert after[name]["state"] == "running", after[name]
-            assert after[name]["pid"] == before[name]["pid"], (before[name], after[name])
-        assert run("vm", "exec", "alpha", "--", "echo", "still-here").stdout == b"still-here\n"
+        vm_daemon_loss.kill9_adopts_everything(t)
 
     @case
     def daemon_kill9_mid_create_then_running():
-        # kill -9 of bangerd 1.5 s into a real create (QEMU booting under
-        # TCG): the next bangerd adopts the half-done boot and the VM ends
-        # running within the boot timeout (180 s), usable, with one VMM.
-        p = subprocess.Popen([CLI, "vm", "create", "--name", "delta", "--image", "bb"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.5)  # deliberate: the kill lands mid-create, not on a condition
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
-        rc = p.wait(timeout=60)
-        assert rc != 0, "vm create succeeded although bangerd was killed under it"
-        start_daemon()
-        deadline = time.monotonic() + 180
-        while True:
-            s = run("vm", "show", "delta", "--json", check=False)
-            assert s.returncode == 0, "VM delta is gone after the restart: %s" % s.stderr
-            vm = json.loads(s.stdout)
-            if vm["state"] == "running":
-                break
-            assert vm["state"] == "starting", vm
-            assert time.monotonic() < deadline, "delta still %s after 180 s" % vm["state"]
-            time.sleep(0.2)
-        assert run("vm", "exec", "delta", "--", "echo", "adopted").stdout == b"adopted\n"
-        # One VMM for it: the one its record names (its run directory is
-        # in the VMM's command line).
-        run_dir = os.path.join(work, "state", "run", vm["id"]).encode() + b"/"
-        vmms = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                if run_dir in open("/proc/%s/cmdline" % pid, "rb").read():
-                    vmms.append(int(pid))
-            except OSError:
-                pass  # gone meanwhile
-        assert vmms == [vm["pid"]], (vmms, vm["pid"])
-        run("vm", "delete", "delta", "--force")
+        vm_daemon_loss.kill9_mid_create_then_running(t)
 
     @case
     def vmm_death_while_daemon_down():
-        pid = jrun("vm", "show", "beta")["pid"]
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
-        os.kill(pid, signal.SIGKILL)
-        start_daemon()
-        vm = jrun("vm", "show", "beta")
-        assert vm["state"] == "stopped" and vm["reason"], vm
-        assert jrun("vm", "show", "alpha")["state"] == "running"
-        # As after a host reboot: the bridge, the taps and dnsmasq are gone;
-        # starting the VM brings them back.
-        pool = [l.split(":")[1].strip().split("@")[0] for l in subprocess.run(
-            ["ip", "-o", "link", "show"], capture_output=True, text=True).stdout.splitlines()
-            if l.split(":")[1].strip().startswith("bgr-")]
-        pid = open(os.path.join(work, "state", "net", "dnsmasq.pid")).read().strip()
-        os.kill(int(pid), signal.SIGKILL)
-        for tap in pool:
-            if tap != jrun("vm", "show", "alpha")["debug"]["tap"]:
-                subprocess.run(["ip", "link", "del", tap], check=True)
-        vm = jrun("vm", "start", "beta")
-        assert vm["state"] == "running", vm
-        assert subprocess.run([BUSYBOX, "ping", "-c", "1", "-W", "5", vm["ip"]],
-                              capture_output=True).returncode == 0, "beta unreachable after restart"
-        deadline = time.monotonic() + 10
-        while dns_query("10.77.0.1", "beta.vm") != [vm["ip"]]:
-            assert time.monotonic() < deadline, "beta.vm does not resolve after dnsmasq restart"
-            time.sleep(0.1)
+        vm_daemon_loss.vmm_death_while_daemon_down(t)
 
     @case
     def delete_refuses_running_then_forces():
@@ -570,58 +517,7 @@ def main():
 
     @case
     def python_binding_over_dbus():
-        if os.environ.get("BANGER_SANITIZED"):
-            raise Skip("an uninstrumented python cannot load the ASan build")
-        import banger
-        client = banger.Client.dbus_address(env["DBUS_SESSION_BUS_ADDRESS"])
-        # Options are keywords, checked by the library: an unknown one is
-        # refused naming its key, and nothing is created.
-        try:
-            client.vm_create("pyvm", image="bb", memory_mb=256)
-            raise AssertionError("unknown option accepted")
-        except banger.BangerError as e:
-            assert e.code == banger.ErrorCode.INVALID_ARGUMENT and "memory-mb" in e.message, e
-        phases = []
-        vm = client.vm_create("pyvm", image="bb", memory_mib=256, network="none",
-                              progress=phases.append)
-        assert vm["state"] == "running" and vm["memory_mib"] == 256, vm
-        assert vm["network"].startswith("none") and not vm.get("ip"), vm
-        # The daemon sends at most one update per 100 ms per phase: the steps
-        # seen only grow, and the boot ends on its last step.
-        steps = [p.done for p in phases]
-        assert steps and steps == sorted(steps), phases
-        assert phases[-1].total > 0 and phases[-1].done == phases[-1].total, phases
-        status, out, err = client.vm_exec("pyvm", ["sh", "-c", "cat; echo $X >&2; exit 9"],
-                                          input=b"x" * 200000, env={"X": "from-python"})
-        assert status == 9 and out == b"x" * 200000 and err == b"from-python\n", (status, len(out), err)
-        try:
-            client.vm_exec("pyvm", ["sleep", "30"], timeout=0.5)
-            raise AssertionError("no timeout")
-        except banger.BangerError as e:
-            assert e.code == banger.ErrorCode.TIMED_OUT, e
-        assert any(p["name"] == "pyvm" for p in client.vm_list())
-        assert client.vm_stats("pyvm")["mem_total"] > 0
-        assert b"banger-init" in client.vm_logs("pyvm")
-        assert client.vm_stop("pyvm")["state"] == "stopped"
-        # Cancelled from another thread, a start fails and leaves the VM down.
-        import threading
-        op = banger.Operation()
-        booting = threading.Event()
-        canceller = threading.Thread(target=lambda: booting.wait(60) and op.cancel())
-        canceller.start()
-        try:
-            client.vm_start("pyvm", operation=op, progress=lambda p: booting.set())
-            raise AssertionError("the start was not cancelled")
-        except banger.BangerError as e:
-            assert e.code == banger.ErrorCode.CANCELLED, e
-        canceller.join()
-        assert client.vm_get("pyvm")["state"] in ("stopped", "error"), client.vm_get("pyvm")
-        client.vm_delete("pyvm")
-        try:
-            client.vm_get("pyvm")
-            raise AssertionError("pyvm still there")
-        except banger.BangerError as e:
-            assert e.name == "NotFound", e
+        vm_other_ways.python_binding_over_dbus(t)
 
     @case
     def guest_poweroff_and_auto_stop():
@@ -657,49 +553,7 @@ def main():
 
     @case
     def firecracker_driver_end_to_end():
-        # The whole engine path with hypervisor = "firecracker", against the
-        # stand-in that checks every API request against Firecracker's spec
-        # and runs the real agent (on this host) behind its hybrid vsock.
-        fake = os.environ.get("BANGER_FAKE_FIRECRACKER")
-        if not fake or not os.environ.get("BANGER_AGENT") or not os.path.exists(os.path.join(os.environ.get("BANGER_SPEC_DIR", ""),
-                                                       "firecracker-api.yaml")):
-            raise Skip("no fake firecracker, agent or firecracker-api.yaml (BANGER_SPEC_DIR)")
-        fclog = os.path.join(work, "fc-requests.jsonl")
-        env["BANGER_FAKE_FC_LOG"] = fclog
-        stop_daemon()
-        with open(os.path.join(work, "banger.toml"), "a") as f:
-            f.write('hypervisor = "firecracker"\nfirecracker_bin = "%s"\n' % fake)
-        start_daemon()
-        # Any x86-64 ELF executable passes for a vmlinux: the stand-in boots nothing.
-        run("image", "register", "--name", "fcimg", "--rootfs", os.path.join(work, "rootfs.ext4"),
-            "--kernel", os.environ["BANGER_AGENT"])
-        vm = jrun("vm", "create", "--name", "fc1", "--image", "fcimg", "--vcpus", "2")
-        assert vm["hypervisor"] == "firecracker" and vm["state"] == "running", vm
-        cmdline = vm["debug"]["kernel_cmdline"]
-        assert "root=/dev/vda" not in cmdline and "pci=off" in cmdline, cmdline
-        p = run("vm", "exec", "fc1", "--", "uname", "-r")
-        assert p.stdout.decode().strip() == os.uname().release, p.stdout
-        vm = jrun("vm", "stop", "fc1")
-        assert vm["state"] == "stopped" and "power button" in vm["reason"], vm
-        run("vm", "delete", "fc1")
-        bases = os.path.join(work, "cache", "vm-bases")
-        before = len(os.listdir(bases))
-        run("image", "delete", "fcimg")
-        # image delete took fcimg's base with it: what is left is the base
-        # of the one image still there (bb), and prune finds nothing more.
-        after = os.listdir(bases)
-        assert len(after) == 1 and len(after) == before - 1, (before, after)
-        out = jrun("image", "cache", "prune")
-        assert out["removed"] == 0 and os.listdir(bases) == after, (out, after)
-        reqs = [json.loads(l) for l in open(fclog)]
-        bad = [r for r in reqs if r.get("verdict") != "ok"]
-        assert not bad, "requests the spec does not allow: %s" % bad
-        paths = [(r["method"], r["path"]) for r in reqs]
-        for want in [("PUT", "/machine-config"), ("PUT", "/boot-source"), ("PUT", "/drives/rootfs"),
-                     ("PUT", "/network-interfaces/eth0"), ("PUT", "/vsock"), ("PUT", "/actions")]:
-            assert want in paths, "no %s %s in %s" % (want + (paths,))
-        mc = [r for r in reqs if r["path"] == "/machine-config"][0]["body"]
-        assert mc["vcpu_count"] == 2 and mc["mem_size_mib"] == 512, mc
+        vm_other_ways.firecracker_driver_end_to_end(t)
 
     @case
     def daemon_stops_cleanly():
