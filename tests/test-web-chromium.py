@@ -250,18 +250,24 @@ def main():
         wh.log("ok - delete asks for confirmation; Cancel keeps the VM, Delete deletes it")
 
         # Keyboard: Tab reaches the VM link and its buttons; Enter follows the link.
-        body = driver.find_element(By.TAG_NAME, "body")
-        body.send_keys(Keys.TAB)
+        # Keys go to whatever has the focus, and the focused element is read in
+        # one script: the page replaces the rows as events arrive (keeping the
+        # focus), which leaves any element reference held across it stale.
+        def press(key):
+            webdriver.ActionChains(driver).send_keys(key).perform()
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)  # never replaced
         seen = []
         for _ in range(40):
-            active = driver.switch_to.active_element
-            seen.append(active.get_attribute("aria-label") or active.text)
-            if active.tag_name == "a" and active.text == "web1":
+            tag, label = driver.execute_script(
+                "const a = document.activeElement;"
+                "return [a.tagName, a.getAttribute('aria-label') || a.textContent.trim()];")
+            seen.append(label)
+            if tag == "A" and label == "web1":
                 break
-            active.send_keys(Keys.TAB)
+            press(Keys.TAB)
         else:
             raise AssertionError("Tab never reached the web1 link: %s" % seen)
-        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        press(Keys.ENTER)
         wait.until(lambda _: text_of(driver, "#vm-title") == "VM web1")
         wait.until(lambda _: "booting VM web1" in text_of(driver, "#console"))
         unlabelled = driver.execute_script("""
