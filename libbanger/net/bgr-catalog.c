@@ -6,10 +6,10 @@
 #include "config.h"
 
 #include <json-glib/json-glib.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "bgr-error-private.h"
+#include "net/bgr-catalog-fields-private.h"
 #include "net/bgr-catalog-private.h"
 #include "net/bgr-download-private.h"
 
@@ -143,184 +143,13 @@ bgr_catalog_lookup (BgrCatalog *catalog, const char *name)
   return NULL;
 }
 
-/* Where a message points: the catalog, and the entry being read. */
-typedef struct {
-  const char *url;
-  gboolean is_local; /* loaded from a file: URL */
-  gint index; /* -1 outside kernels[] */
-  const char *name; /* the entry's name as written, NULL when unknown */
-} Ctx;
-
-static void
-fail (const Ctx *c, GError **error, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
-
-static void
-fail (const Ctx *c, GError **error, const char *fmt, ...)
-{
-  g_autofree char *what = NULL;
-  va_list ap;
-
-  va_start (ap, fmt);
-  what = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  if (c->index < 0)
-    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA, "catalog %s: %s", c->url, what);
-  else if (c->name == NULL)
-    g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA, "catalog %s: kernels[%d]: %s", c->url,
-                 c->index, what);
-  else
-    {
-      /* The name may be the very thing that is wrong: keep it printable. */
-      g_autofree char *name = g_strescape (c->name, NULL);
-      g_set_error (error, BGR_ERROR, BGR_ERROR_INVALID_DATA, "catalog %s: kernels[%d] (\"%s\"): %s",
-                   c->url, c->index, name, what);
-    }
-}
-
-/* Absent and null are the same: generated catalogs often write null for
- * an optional member they do not have. */
-static JsonNode *
-get_member (JsonObject *obj, const char *member)
-{
-  JsonNode *node = json_object_get_member (obj, member);
-
-  return node != NULL && !JSON_NODE_HOLDS_NULL (node) ? node : NULL;
-}
-
 static gboolean
-check_members (const Ctx *c, JsonObject *obj, const char *prefix, const char *const *known,
-               GError **error)
-{
-  g_autoptr (GList) members = json_object_get_members (obj);
-
-  for (GList *l = members; l != NULL; l = l->next)
-    if (!g_strv_contains (known, l->data))
-      {
-        fail (c, error, "%s%s is not a known field", prefix, (const char *) l->data);
-        return FALSE;
-      }
-  return TRUE;
-}
-
-static gboolean
-get_string (const Ctx *c, JsonObject *obj, const char *prefix, const char *member,
-            gboolean required, const char **out, GError **error)
-{
-  JsonNode *node = get_member (obj, member);
-
-  *out = NULL;
-  if (node == NULL)
-    {
-      if (required)
-        fail (c, error, "%s%s is missing", prefix, member);
-      return !required;
-    }
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      fail (c, error, "%s%s is not a string", prefix, member);
-      return FALSE;
-    }
-  *out = json_node_get_string (node);
-  if (required && **out == '\0')
-    {
-      fail (c, error, "%s%s is empty", prefix, member);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-get_object (const Ctx *c, JsonObject *obj, const char *prefix, const char *member,
-            gboolean required, JsonObject **out, GError **error)
-{
-  JsonNode *node = get_member (obj, member);
-
-  *out = NULL;
-  if (node == NULL)
-    {
-      if (required)
-        fail (c, error, "%s%s is missing", prefix, member);
-      return !required;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    {
-      fail (c, error, "%s%s is not an object", prefix, member);
-      return FALSE;
-    }
-  *out = json_node_get_object (node);
-  return TRUE;
-}
-
-static gboolean
-get_int (const Ctx *c, JsonObject *obj, const char *prefix, const char *member, gint64 *out,
-         GError **error)
-{
-  JsonNode *node = get_member (obj, member);
-
-  if (node == NULL)
-    {
-      fail (c, error, "%s%s is missing", prefix, member);
-      return FALSE;
-    }
-  /* json-glib reads 1.0 and 1e3 as doubles: only a plain integer will do. */
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
-    {
-      fail (c, error, "%s%s is not an integer", prefix, member);
-      return FALSE;
-    }
-  *out = json_node_get_int (node);
-  return TRUE;
-}
-
-static char *
-resolve_url (const Ctx *c, const char *field, const char *ref, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  g_autofree char *url = NULL;
-  g_autofree char *scheme = NULL;
-
-  /* ENCODED: the URL keeps the escapes it was written with. */
-  url = g_uri_resolve_relative (c->url, ref, G_URI_FLAGS_ENCODED, &local);
-  if (url == NULL)
-    {
-      fail (c, error, "%s is not a valid URL: %s", field, local->message);
-      return NULL;
-    }
-  scheme = g_ascii_strdown (g_uri_peek_scheme (url), -1);
-  if (g_str_equal (scheme, "file"))
-    {
-      /* A catalog from the network must not make banger read local files. */
-      if (!c->is_local)
-        {
-          fail (c, error, "%s is a file URL, which only a local catalog may use", field);
-          return NULL;
-        }
-    }
-  else if (g_str_equal (scheme, "http") || g_str_equal (scheme, "https"))
-    {
-      g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
-
-      if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
-        {
-          fail (c, error, "%s has no host", field);
-          return NULL;
-        }
-    }
-  else
-    {
-      fail (c, error, "%s has the unsupported scheme \"%s\" (http, https or file)", field, scheme);
-      return NULL;
-    }
-  return g_steal_pointer (&url);
-}
-
-static gboolean
-parse_kernel_format (const Ctx *c, JsonObject *obj, const char *prefix, const char *arch,
+parse_kernel_format (const BgrCatalogCtx *c, JsonObject *obj, const char *prefix, const char *arch,
                      BgrCatalogKernelFormat *out, GError **error)
 {
   const char *format;
 
-  if (!get_string (c, obj, prefix, "format", TRUE, &format, error))
+  if (!bgr_catalog_get_string (c, obj, prefix, "format", TRUE, &format, error))
     return FALSE;
   if (g_str_equal (format, "elf"))
     *out = BGR_CATALOG_KERNEL_FORMAT_ELF;
@@ -331,7 +160,7 @@ parse_kernel_format (const Ctx *c, JsonObject *obj, const char *prefix, const ch
   else
     {
       g_autofree char *escaped = g_strescape (format, NULL);
-      fail (c, error, "%sformat \"%s\" is not a kernel format for %s (%s)", prefix, escaped, arch,
+      bgr_catalog_fail (c, error, "%sformat \"%s\" is not a kernel format for %s (%s)", prefix, escaped, arch,
             g_str_equal (arch, "x86_64") ? "elf or bzimage" : "elf or image");
       return FALSE;
     }
@@ -342,7 +171,7 @@ parse_kernel_format (const Ctx *c, JsonObject *obj, const char *prefix, const ch
  * absent. @format_out is non-NULL for the kernel, the only artifact with a
  * format. */
 static gboolean
-parse_artifact (const Ctx *c, JsonObject *artifacts, const char *kind, gboolean required,
+parse_artifact (const BgrCatalogCtx *c, JsonObject *artifacts, const char *kind, gboolean required,
                 const char *arch, BgrCatalogArtifact **out, BgrCatalogKernelFormat *format_out,
                 GError **error)
 {
@@ -354,36 +183,36 @@ parse_artifact (const Ctx *c, JsonObject *artifacts, const char *kind, gboolean 
   gint64 size;
 
   *out = NULL;
-  if (!get_object (c, artifacts, "artifacts.", kind, required, &obj, error))
+  if (!bgr_catalog_get_object (c, artifacts, "artifacts.", kind, required, &obj, error))
     return FALSE;
   if (obj == NULL)
     return TRUE;
-  if (!check_members (c, obj, prefix, format_out != NULL ? kernel_members : artifact_members,
+  if (!bgr_catalog_check_members (c, obj, prefix, format_out != NULL ? kernel_members : artifact_members,
                       error))
     return FALSE;
 
   a = g_new0 (BgrCatalogArtifact, 1);
-  if (!get_string (c, obj, prefix, "url", TRUE, &url, error))
+  if (!bgr_catalog_get_string (c, obj, prefix, "url", TRUE, &url, error))
     return FALSE;
   field = g_strconcat (prefix, "url", NULL);
-  a->url = resolve_url (c, field, url, error);
+  a->url = bgr_catalog_resolve_url (c, field, url, error);
   if (a->url == NULL)
     return FALSE;
 
-  if (!get_int (c, obj, prefix, "size", &size, error))
+  if (!bgr_catalog_get_int (c, obj, prefix, "size", &size, error))
     return FALSE;
   if (size <= 0)
     {
-      fail (c, error, "%ssize is not a positive integer", prefix);
+      bgr_catalog_fail (c, error, "%ssize is not a positive integer", prefix);
       return FALSE;
     }
   a->size = size;
 
-  if (!get_string (c, obj, prefix, "sha256", TRUE, &sha256, error))
+  if (!bgr_catalog_get_string (c, obj, prefix, "sha256", TRUE, &sha256, error))
     return FALSE;
   if (!bgr_download_sha256_is_valid (sha256))
     {
-      fail (c, error, "%ssha256 is not 64 lowercase hex digits", prefix);
+      bgr_catalog_fail (c, error, "%ssha256 is not 64 lowercase hex digits", prefix);
       return FALSE;
     }
   a->sha256 = g_strdup (sha256);
@@ -395,18 +224,18 @@ parse_artifact (const Ctx *c, JsonObject *artifacts, const char *kind, gboolean 
 }
 
 static gboolean
-parse_download (const Ctx *c, JsonObject *obj, BgrCatalogEntry *e, GError **error)
+parse_download (const BgrCatalogCtx *c, JsonObject *obj, BgrCatalogEntry *e, GError **error)
 {
   JsonObject *artifacts;
 
-  if (get_member (obj, "apt") != NULL)
+  if (bgr_catalog_get_member (obj, "apt") != NULL)
     {
-      fail (c, error, "apt is only for source \"apt\"");
+      bgr_catalog_fail (c, error, "apt is only for source \"apt\"");
       return FALSE;
     }
-  if (!get_object (c, obj, "", "artifacts", TRUE, &artifacts, error))
+  if (!bgr_catalog_get_object (c, obj, "", "artifacts", TRUE, &artifacts, error))
     return FALSE;
-  if (!check_members (c, artifacts, "artifacts.", artifacts_members, error))
+  if (!bgr_catalog_check_members (c, artifacts, "artifacts.", artifacts_members, error))
     return FALSE;
   return parse_artifact (c, artifacts, "kernel", TRUE, e->arch, &e->kernel, &e->kernel_format,
                          error)
@@ -415,25 +244,25 @@ parse_download (const Ctx *c, JsonObject *obj, BgrCatalogEntry *e, GError **erro
 }
 
 static gboolean
-parse_apt (const Ctx *c, JsonObject *obj, BgrCatalogEntry *e, GError **error)
+parse_apt (const BgrCatalogCtx *c, JsonObject *obj, BgrCatalogEntry *e, GError **error)
 {
   JsonObject *apt;
   const char *package;
 
-  if (get_member (obj, "artifacts") != NULL)
+  if (bgr_catalog_get_member (obj, "artifacts") != NULL)
     {
-      fail (c, error, "artifacts is only for source \"download\"");
+      bgr_catalog_fail (c, error, "artifacts is only for source \"download\"");
       return FALSE;
     }
-  if (!get_object (c, obj, "", "apt", TRUE, &apt, error))
+  if (!bgr_catalog_get_object (c, obj, "", "apt", TRUE, &apt, error))
     return FALSE;
-  if (!check_members (c, apt, "apt.", apt_members, error))
+  if (!bgr_catalog_check_members (c, apt, "apt.", apt_members, error))
     return FALSE;
-  if (!get_string (c, apt, "apt.", "package", TRUE, &package, error))
+  if (!bgr_catalog_get_string (c, apt, "apt.", "package", TRUE, &package, error))
     return FALSE;
   if (!apt_package_is_valid (package))
     {
-      fail (c, error, "apt.package is not a valid Debian package name");
+      bgr_catalog_fail (c, error, "apt.package is not a valid Debian package name");
       return FALSE;
     }
   e->apt_package = g_strdup (package);
@@ -441,7 +270,7 @@ parse_apt (const Ctx *c, JsonObject *obj, BgrCatalogEntry *e, GError **error)
 }
 
 static BgrCatalogEntry *
-parse_entry (Ctx *c, JsonNode *node, GError **error)
+parse_entry (BgrCatalogCtx *c, JsonNode *node, GError **error)
 {
   g_autoptr (BgrCatalogEntry) e = g_new0 (BgrCatalogEntry, 1);
   JsonObject *obj;
@@ -451,47 +280,47 @@ parse_entry (Ctx *c, JsonNode *node, GError **error)
   c->name = NULL;
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
-      fail (c, error, "not an object");
+      bgr_catalog_fail (c, error, "not an object");
       return NULL;
     }
   obj = json_node_get_object (node);
 
   /* The name first, so that every later message can show it. */
-  name_node = get_member (obj, "name");
+  name_node = bgr_catalog_get_member (obj, "name");
   if (name_node != NULL && JSON_NODE_HOLDS_VALUE (name_node)
       && json_node_get_value_type (name_node) == G_TYPE_STRING)
     c->name = json_node_get_string (name_node);
-  if (!get_string (c, obj, "", "name", TRUE, &name, error))
+  if (!bgr_catalog_get_string (c, obj, "", "name", TRUE, &name, error))
     return NULL;
   if (!bgr_catalog_name_is_valid (name))
     {
-      fail (c, error, "name is not a valid kernel name (1 to 63 lowercase letters, digits, "
+      bgr_catalog_fail (c, error, "name is not a valid kernel name (1 to 63 lowercase letters, digits, "
                       "'-' or '.', starting and ending with a letter or digit)");
       return NULL;
     }
-  if (!check_members (c, obj, "", entry_members, error))
+  if (!bgr_catalog_check_members (c, obj, "", entry_members, error))
     return NULL;
   e->name = g_strdup (name);
 
-  if (!get_string (c, obj, "", "version", TRUE, &version, error))
+  if (!bgr_catalog_get_string (c, obj, "", "version", TRUE, &version, error))
     return NULL;
   e->version = g_strdup (version);
 
-  if (!get_string (c, obj, "", "arch", TRUE, &arch, error))
+  if (!bgr_catalog_get_string (c, obj, "", "arch", TRUE, &arch, error))
     return NULL;
   if (!g_str_equal (arch, "x86_64") && !g_str_equal (arch, "aarch64"))
     {
       g_autofree char *escaped = g_strescape (arch, NULL);
-      fail (c, error, "arch \"%s\" is not supported (x86_64 or aarch64)", escaped);
+      bgr_catalog_fail (c, error, "arch \"%s\" is not supported (x86_64 or aarch64)", escaped);
       return NULL;
     }
   e->arch = g_strdup (arch);
 
-  if (!get_string (c, obj, "", "description", FALSE, &description, error))
+  if (!bgr_catalog_get_string (c, obj, "", "description", FALSE, &description, error))
     return NULL;
   e->description = g_strdup (description != NULL ? description : "");
 
-  if (!get_string (c, obj, "", "source", TRUE, &source, error))
+  if (!bgr_catalog_get_string (c, obj, "", "source", TRUE, &source, error))
     return NULL;
   if (g_str_equal (source, "download"))
     {
@@ -508,7 +337,7 @@ parse_entry (Ctx *c, JsonNode *node, GError **error)
   else
     {
       g_autofree char *escaped = g_strescape (source, NULL);
-      fail (c, error, "source \"%s\" is not known (download or apt)", escaped);
+      bgr_catalog_fail (c, error, "source \"%s\" is not known (download or apt)", escaped);
       return NULL;
     }
   return g_steal_pointer (&e);
@@ -522,7 +351,7 @@ bgr_catalog_new_from_data (const char *data, gsize len, const char *url, GError 
   g_autoptr (BgrCatalog) catalog = NULL;
   g_autoptr (GHashTable) seen = NULL;
   g_autofree char *scheme = NULL;
-  Ctx c = { .url = url, .index = -1 };
+  BgrCatalogCtx c = { .url = url, .index = -1 };
   JsonNode *root;
   JsonObject *obj;
   JsonArray *kernels;
@@ -545,20 +374,20 @@ bgr_catalog_new_from_data (const char *data, gsize len, const char *url, GError 
     len = G_MAXSSIZE;
   if (!json_parser_load_from_data (parser, data != NULL ? data : "", (gssize) len, &local))
     {
-      fail (&c, error, "not valid JSON: %s", local->message);
+      bgr_catalog_fail (&c, error, "not valid JSON: %s", local->message);
       return NULL;
     }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      fail (&c, error, "not a JSON object");
+      bgr_catalog_fail (&c, error, "not a JSON object");
       return NULL;
     }
   obj = json_node_get_object (root);
 
   /* The version before anything else: a newer document may well have
    * members this banger does not know. */
-  if (!get_int (&c, obj, "", "schema_version", &schema_version, error))
+  if (!bgr_catalog_get_int (&c, obj, "", "schema_version", &schema_version, error))
     return NULL;
   if (schema_version > BGR_CATALOG_SCHEMA_VERSION)
     {
@@ -569,20 +398,20 @@ bgr_catalog_new_from_data (const char *data, gsize len, const char *url, GError 
     }
   if (schema_version < 1)
     {
-      fail (&c, error, "schema_version %" G_GINT64_FORMAT " is not valid", schema_version);
+      bgr_catalog_fail (&c, error, "schema_version %" G_GINT64_FORMAT " is not valid", schema_version);
       return NULL;
     }
-  if (!check_members (&c, obj, "", top_members, error))
+  if (!bgr_catalog_check_members (&c, obj, "", top_members, error))
     return NULL;
-  kernels_node = get_member (obj, "kernels");
+  kernels_node = bgr_catalog_get_member (obj, "kernels");
   if (kernels_node == NULL)
     {
-      fail (&c, error, "kernels is missing");
+      bgr_catalog_fail (&c, error, "kernels is missing");
       return NULL;
     }
   if (!JSON_NODE_HOLDS_ARRAY (kernels_node))
     {
-      fail (&c, error, "kernels is not an array");
+      bgr_catalog_fail (&c, error, "kernels is not an array");
       return NULL;
     }
   kernels = json_node_get_array (kernels_node);
@@ -606,7 +435,7 @@ bgr_catalog_new_from_data (const char *data, gsize len, const char *url, GError 
       first = g_hash_table_lookup (seen, e->name);
       if (first != NULL)
         {
-          fail (&c, error, "name is already used by kernels[%u]", GPOINTER_TO_UINT (first) - 1);
+          bgr_catalog_fail (&c, error, "name is already used by kernels[%u]", GPOINTER_TO_UINT (first) - 1);
           return NULL;
         }
       g_hash_table_insert (seen, e->name, GUINT_TO_POINTER (i + 1));
