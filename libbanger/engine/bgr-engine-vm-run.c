@@ -196,7 +196,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
   g_clear_pointer (&p.work_disk, g_free);
   if (vm == NULL)
     return NULL;
-  g_debug ("vm run %s: created%s at %.3f s", name, p.written ? ", workspace written before the boot," : "",
+  g_debug ("vm run %s: created%s at %.3f s", name, p.written ? ", workspace written into its work disk," : "",
            (g_get_monotonic_time () - t0) / 1e6);
   if (p.written)
     ws = record_written (engine, name, spec, plan, guest, mode, cancellable, &local);
