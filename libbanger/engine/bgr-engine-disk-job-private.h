@@ -15,12 +15,14 @@ G_BEGIN_DECLS
  * already marked busy (no VMM has it open yet): it returns FALSE with no
  * error when it has nothing to write there after all, and a failure undoes
  * the create. @write then runs in a thread of its own while the guest
- * boots. */
+ * boots, or, with @before_boot (a write that could outlast the boot's wait
+ * for the agent), before the VMM starts, its failure undoing the create. */
 typedef struct {
   gboolean (*begin) (const char *rootfs, const char *work_disk, gpointer data, BgrOperation *op,
                      GError **error);
   gboolean (*write) (gpointer data, GCancellable *cancellable, GError **error);
   gpointer data;
+  gboolean before_boot;
 } BgrVmDiskWrite;
 
 typedef struct _BgrVmDiskJob BgrVmDiskJob;

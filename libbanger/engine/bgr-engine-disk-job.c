@@ -112,6 +112,13 @@ bgr_vm_disk_job_begin (const BgrVmDiskWrite *dw, JsonObject *doc, BgrOperation *
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
+  if (dw->before_boot)
+    {
+      gboolean ok = dw->write (dw->data, cancellable, error)
+                    && set_mark (work, job->saved, FALSE, error);
+      job_free (job);
+      return ok;
+    }
   job->boot = g_cancellable_new ();
   if (cancellable != NULL)
     {

@@ -28,6 +28,9 @@
 
 #define WORK_MOUNT "/root"
 #define DEFAULT_GUEST_PATH "/root/repo"
+/* A workspace larger than this is written before the boot: written beside
+ * it, it could outlast the boot's wait for the agent (180 s). */
+#define BESIDE_BOOT_MAX (G_GUINT64_CONSTANT (8) << 30)
 
 typedef struct {
   BgrGitPlan *plan;
@@ -167,7 +170,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
   g_autoptr (BgrWorkspace) ws = NULL;
   GError *local = NULL;
   PreBoot p = { 0 };
-  BgrVmDiskWrite dw = { begin_write, write_workspace, NULL };
+  BgrVmDiskWrite dw = { begin_write, write_workspace, NULL, FALSE };
   BgrGitMode mode;
   gboolean try_disk;
   gint64 t0 = g_get_monotonic_time ();
@@ -191,6 +194,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
   try_disk = g_str_has_prefix (guest, WORK_MOUNT "/") && !bgr_workspace_spec_get_readonly (spec)
              && !bgr_git_plan_has_name_prefix (plan, ".wh.");
   dw.data = &p;
+  dw.before_boot = p.total > BESIDE_BOOT_MAX;
   vm = bgr_engine_create_vm_with (engine, vm_spec, try_disk ? &dw : NULL, op, cancellable, error);
   g_clear_pointer (&p.writer, bgr_ext4_writer_abort);
   g_clear_pointer (&p.work_disk, g_free);
