@@ -3,7 +3,6 @@
 host): exec, sessions, TCP and terminals through a local client."""
 import os
 import shutil
-import subprocess
 import threading
 import time
 
@@ -11,22 +10,15 @@ import pytest
 
 import banger
 from banger import BangerError, ErrorCode
-from _support import config_file as _config_file
+from _support import fake_vmm_client as _fake_vmm_client
 
 
 def test_vm_on_the_fake_vmm(tmp_path):
     """A VM whose "guest" is the real agent on the host (hypervisor = "fake"):
     its options arrive as keywords (cmdline_append), exec streams to a given
     descriptor, and the VM's public fields hide the engine's internals."""
-    kernel = tmp_path / "vmlinux"
-    kernel.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e" + bytes(45))
-    rootfs = tmp_path / "rootfs.ext4"
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(rootfs), "16M"], check=True,
-                   env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"))
-    cfg = banger.Config.load(_config_file(tmp_path, 'hypervisor = "fake"\n'))
-    client = banger.Client.local(cfg)
+    client = _fake_vmm_client(tmp_path)
     try:
-        client.image_register("img", rootfs=str(rootfs), kernel=str(kernel))
         vm = client.vm_create("py", image="img", memory_mib=128, cmdline_append="quiet py.test=1")
         assert vm["state"] == "running" and vm["hypervisor"] == "fake", vm
         assert vm["debug"]["kernel_cmdline"].endswith(" quiet py.test=1"), vm
@@ -48,15 +40,8 @@ def test_sessions_on_the_fake_vmm(tmp_path):
     """Sessions through a local client: start with its checks, list, logs,
     attach (input to a pipe-mode session, and a detach that leaves it
     running), stop and kill."""
-    kernel = tmp_path / "vmlinux"
-    kernel.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e" + bytes(45))
-    rootfs = tmp_path / "rootfs.ext4"
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(rootfs), "16M"], check=True,
-                   env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"))
-    cfg = banger.Config.load(_config_file(tmp_path, 'hypervisor = "fake"\n'))
-    client = banger.Client.local(cfg)
+    client = _fake_vmm_client(tmp_path)
     try:
-        client.image_register("img", rootfs=str(rootfs), kernel=str(kernel))
         client.vm_create("ss", image="img", memory_mib=128)
         s = client.vm_session_start("ss", "hello", ["sh", "-c", "echo $GREETING; echo oops >&2"],
                                     env={"GREETING": "hi"}, cwd="/", require=["sh"])
@@ -127,13 +112,7 @@ def test_tcp_and_terminal_on_the_fake_vmm(tmp_path):
     guest's 127.0.0.1 is ours, so a socket of the test is a guest port."""
     import socket
     import threading
-    kernel = tmp_path / "vmlinux"
-    kernel.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e" + bytes(45))
-    rootfs = tmp_path / "rootfs.ext4"
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(rootfs), "16M"], check=True,
-                   env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"))
-    cfg = banger.Config.load(_config_file(tmp_path, 'hypervisor = "fake"\n'))
-    client = banger.Client.local(cfg)
+    client = _fake_vmm_client(tmp_path)
     guest = socket.socket()
     guest.bind(("127.0.0.1", 0))
     guest.listen()
@@ -151,7 +130,6 @@ def test_tcp_and_terminal_on_the_fake_vmm(tmp_path):
         c.close()
 
     try:
-        client.image_register("img", rootfs=str(rootfs), kernel=str(kernel))
         client.vm_create("tcp", image="img")
         t = threading.Thread(target=serve, daemon=True)
         t.start()
