@@ -153,31 +153,64 @@ bgrd_cancel_calls_of (Daemon *d, const char *sender)
 
 /* ---- operation objects -------------------------------------------------- */
 
-struct _BgrdLongCall {
-  Daemon *d;
-  GDBusMethodInvocation *invocation;
-  char *sender;
-  char *path;
-  guint registration;
-  BgrOperation *op;
-  GCancellable *cancellable;
-  gulong changed_handler;
-  gulong cancel_handler;
-  gint64 last_emit_us;
-  char *last_phase;
-  GSource *trailing; /* sends the state a throttled update left unsent */
-  struct _Trailing *trailing_data;
-};
-
-/* What a trailing update needs, owned by its source: it fires in the main
- * thread, which may outlive the call (then it sends nothing). */
-typedef struct _Trailing {
+/* What the operation object and its progress need, shared and counted: the
+ * call, the operation's ::changed handler, the exported object and a
+ * pending trailing update each hold a reference. ::changed may come from
+ * the main thread (an update made in a thread of the engine's) while the
+ * call ends in its handler's thread; none of them sees the others' memory
+ * freed, and after the call ended (@ended) nothing more is sent. */
+typedef struct {
   GMutex lock;
   gboolean ended;
   GDBusConnection *connection;
   char *sender, *path;
   BgrOperation *op;
-} Trailing;
+  gint64 last_emit_us;
+  char *last_phase;
+  GSource *trailing; /* sends the state a throttled update left unsent */
+} Progress;
+
+struct _BgrdLongCall {
+  Daemon *d;
+  GDBusMethodInvocation *invocation;
+  Progress *progress;
+  guint registration;
+  GMainContext *registration_context; /* where the object's callbacks run */
+  GCancellable *cancellable;
+  gulong changed_handler;
+  gulong cancel_handler;
+};
+
+static void
+progress_clear (gpointer data)
+{
+  Progress *p = data;
+
+  g_mutex_clear (&p->lock);
+  g_object_unref (p->connection);
+  g_object_unref (p->op);
+  g_free (p->sender);
+  g_free (p->path);
+  g_free (p->last_phase);
+}
+
+static gpointer
+progress_acquire (Progress *p)
+{
+  return g_atomic_rc_box_acquire (p);
+}
+
+static void
+progress_release (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, progress_clear);
+}
+
+static void
+progress_release_closure (gpointer data, GClosure *closure)
+{
+  progress_release (data);
+}
 
 static GVariant *
 op_property (BgrOperation *op, const char *name)
@@ -201,8 +234,8 @@ static GVariant *
 op_get_property (GDBusConnection *c, const char *sender, const char *path, const char *iface,
                  const char *name, GError **error, gpointer data)
 {
-  BgrdLongCall *call = data;
-  GVariant *v = op_property (call->op, name);
+  Progress *p = data;
+  GVariant *v = op_property (p->op, name);
 
   if (v == NULL)
     g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", name);
@@ -214,9 +247,9 @@ op_method_call (GDBusConnection *c, const char *sender, const char *path, const 
                 const char *method, GVariant *params, GDBusMethodInvocation *invocation,
                 gpointer data)
 {
-  BgrdLongCall *call = data;
+  Progress *p = data;
 
-  if (g_strcmp0 (sender, call->sender) != 0)
+  if (g_strcmp0 (sender, p->sender) != 0)
     {
       g_dbus_method_invocation_return_error (invocation, BGR_ERROR,
                                              BGR_ERROR_PERMISSION_DENIED,
@@ -225,118 +258,86 @@ op_method_call (GDBusConnection *c, const char *sender, const char *path, const 
       return;
     }
   g_info ("%s cancelled by its caller", path);
-  bgr_operation_cancel (call->op);
+  bgr_operation_cancel (p->op);
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
 
 static const GDBusInterfaceVTable op_vtable = { op_method_call, op_get_property, NULL, { 0 } };
 
+/* PropertiesChanged with the operation's state, to its caller alone.
+ * Called with @p's lock held. */
 static void
-emit_progress (GDBusConnection *connection, const char *sender, const char *path, BgrOperation *op)
+emit_progress (Progress *p)
 {
   static const char *const props[] = { "Phase", "Message", "Done", "Total", "Fraction" };
   GVariantBuilder b;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   for (guint i = 0; i < G_N_ELEMENTS (props); i++)
-    g_variant_builder_add (&b, "{sv}", props[i], op_property (op, props[i]));
-  g_dbus_connection_emit_signal (connection, sender, path, "org.freedesktop.DBus.Properties",
-                                 "PropertiesChanged",
+    g_variant_builder_add (&b, "{sv}", props[i], op_property (p->op, props[i]));
+  g_dbus_connection_emit_signal (p->connection, p->sender, p->path,
+                                 "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                  g_variant_new ("(sa{sv}as)", "org.banger.Banger1.Operation", &b,
                                                 NULL),
                                  NULL);
 }
 
-static void
-trailing_clear (gpointer data)
-{
-  Trailing *t = data;
-
-  g_mutex_clear (&t->lock);
-  g_object_unref (t->connection);
-  g_object_unref (t->op);
-  g_free (t->sender);
-  g_free (t->path);
-}
-
-static void
-trailing_release (gpointer data)
-{
-  g_atomic_rc_box_release_full (data, trailing_clear);
-}
-
 static gboolean
 on_trailing (gpointer data)
 {
-  Trailing *t = data;
+  Progress *p = data;
 
-  g_mutex_lock (&t->lock);
-  if (!t->ended)
-    emit_progress (t->connection, t->sender, t->path, t->op);
-  g_mutex_unlock (&t->lock);
+  g_mutex_lock (&p->lock);
+  if (!p->ended)
+    emit_progress (p);
+  g_mutex_unlock (&p->lock);
   return G_SOURCE_REMOVE;
-}
-
-/* Ends the trailing update (sent or not); one under way finishes first. */
-static void
-cancel_trailing (BgrdLongCall *call)
-{
-  if (call->trailing == NULL)
-    return;
-  g_mutex_lock (&call->trailing_data->lock);
-  call->trailing_data->ended = TRUE;
-  g_mutex_unlock (&call->trailing_data->lock);
-  g_source_destroy (call->trailing);
-  g_clear_pointer (&call->trailing, g_source_unref);
-  g_clear_pointer (&call->trailing_data, trailing_release);
 }
 
 /* Sends the operation's state once @delay_us passed (unless one is
  * already due): a transfer that stalls right after a throttled update
- * still shows how far it got. */
+ * still shows how far it got. Called with @p's lock held. */
 static void
-schedule_trailing (BgrdLongCall *call, gint64 delay_us)
+schedule_trailing (Progress *p, gint64 delay_us)
 {
-  Trailing *t;
-
-  if (call->trailing != NULL && !g_source_is_destroyed (call->trailing))
-    return;
-  cancel_trailing (call);
-  t = g_atomic_rc_box_new0 (Trailing);
-  g_mutex_init (&t->lock);
-  t->connection = g_object_ref (call->d->connection);
-  t->sender = g_strdup (call->sender);
-  t->path = g_strdup (call->path);
-  t->op = g_object_ref (call->op);
-  call->trailing_data = g_atomic_rc_box_acquire (t);
-  call->trailing = g_timeout_source_new (MAX (1, (guint) (delay_us / 1000)));
-  g_source_set_callback (call->trailing, on_trailing, t, trailing_release);
-  g_source_attach (call->trailing, NULL);
+  if (p->trailing != NULL)
+    {
+      if (!g_source_is_destroyed (p->trailing))
+        return;
+      g_source_unref (p->trailing);
+    }
+  p->trailing = g_timeout_source_new (MAX (1, (guint) (delay_us / 1000)));
+  g_source_set_callback (p->trailing, on_trailing, progress_acquire (p), progress_release);
+  g_source_attach (p->trailing, NULL);
 }
 
 /* PropertiesChanged to the caller alone; at most every 100 ms unless the
  * phase changed or the phase is complete (done == total), so that the
  * caller always sees the end of a transfer; an update left unsent is sent
- * when the 100 ms are over. Runs in the handler's thread, which does the
- * work. */
+ * when the 100 ms are over. Runs in the thread that made the update, or
+ * in the main thread for an update from a thread of the engine's. */
 static void
 on_op_changed (BgrOperation *op, gpointer data)
 {
-  BgrdLongCall *call = data;
+  Progress *p = data;
   g_autofree char *phase = bgr_operation_dup_phase (op);
   gint64 now = g_get_monotonic_time ();
   guint64 total = bgr_operation_get_total (op);
   gboolean complete = total != 0 && bgr_operation_get_done (op) == total;
 
-  if (g_strcmp0 (phase, call->last_phase) == 0 && now - call->last_emit_us < 100000 && !complete)
+  g_mutex_lock (&p->lock);
+  if (p->ended)
+    ;
+  else if (g_strcmp0 (phase, p->last_phase) == 0 && now - p->last_emit_us < 100000 && !complete)
+    schedule_trailing (p, 100000 - (now - p->last_emit_us));
+  else
     {
-      schedule_trailing (call, 100000 - (now - call->last_emit_us));
-      return;
+      g_free (p->last_phase);
+      p->last_phase = g_steal_pointer (&phase);
+      p->last_emit_us = now;
+      emit_progress (p);
     }
-  g_free (call->last_phase);
-  call->last_phase = g_steal_pointer (&phase);
-  call->last_emit_us = now;
-  emit_progress (call->d->connection, call->sender, call->path, op);
+  g_mutex_unlock (&p->lock);
 }
 
 static void
@@ -345,42 +346,85 @@ forward_cancel (GCancellable *from, gpointer to)
   g_cancellable_cancel (to);
 }
 
+/* Exports the operation object; its callbacks hold a reference to @p,
+ * given back in the context they run in once it is unexported. */
+static void
+export_operation (BgrdLongCall *call)
+{
+  Progress *p = call->progress;
+  g_autoptr (GError) error = NULL;
+
+  call->registration = g_dbus_connection_register_object (
+    p->connection, p->path, bgr_dbus_operation_interface_info (), &op_vtable, p, NULL, &error);
+  if (call->registration == 0)
+    {
+      g_warning ("cannot export %s: %s", p->path, error->message);
+      return;
+    }
+  progress_acquire (p);
+  call->registration_context = g_main_context_ref_thread_default ();
+}
+
+static gboolean
+release_idle (gpointer data)
+{
+  progress_release (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+unexport_operation (BgrdLongCall *call)
+{
+  GSource *s;
+
+  if (call->registration == 0)
+    return;
+  g_dbus_connection_unregister_object (call->progress->connection, call->registration);
+  /* A callback already dispatched finishes before this runs (same
+   * context); one not yet dispatched sees the object gone. */
+  s = g_idle_source_new ();
+  g_source_set_callback (s, release_idle, call->progress, NULL);
+  g_source_attach (s, call->registration_context);
+  g_source_unref (s);
+  g_main_context_unref (call->registration_context);
+}
+
 BgrdLongCall *
 bgrd_long_call_begin (Daemon *d, GDBusMethodInvocation *invocation)
 {
   BgrdLongCall *call = g_new0 (BgrdLongCall, 1);
   GDBusMessage *msg = g_dbus_method_invocation_get_message (invocation);
-  g_autoptr (GError) error = NULL;
+  Progress *p = g_atomic_rc_box_new0 (Progress);
   guint n;
 
+  g_mutex_init (&p->lock);
+  p->connection = g_object_ref (d->connection);
+  p->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  p->op = bgr_operation_new ();
   call->d = d;
   call->invocation = g_object_ref (invocation);
-  call->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
-  call->op = bgr_operation_new ();
+  call->progress = p;
   call->cancellable = g_cancellable_new ();
-  track (d, call->sender, call->cancellable);
+  track (d, p->sender, call->cancellable);
   g_mutex_lock (&d->calls_lock);
   n = ++d->next_operation;
   g_mutex_unlock (&d->calls_lock);
-  call->path = g_strdup_printf ("%s/operation/%u", BGR_DBUS_PATH, n);
-  call->registration = g_dbus_connection_register_object (
-    d->connection, call->path, bgr_dbus_operation_interface_info (), &op_vtable, call, NULL,
-    &error);
-  if (call->registration == 0)
-    g_warning ("cannot export %s: %s", call->path, error->message);
-  call->changed_handler = g_signal_connect (call->op, "changed", G_CALLBACK (on_op_changed), call);
+  p->path = g_strdup_printf ("%s/operation/%u", BGR_DBUS_PATH, n);
+  export_operation (call);
+  call->changed_handler = g_signal_connect_data (p->op, "changed", G_CALLBACK (on_op_changed),
+                                                 progress_acquire (p),
+                                                 progress_release_closure, 0);
   /* Cancel() cancels the operation; the work watches the call's
    * cancellable, which a caller leaving the bus also cancels. Every long
    * call (Vm.Exec and Vm.Stop too, which take no BgrOperation) stops on
    * either. */
-  call->cancel_handler = g_cancellable_connect (bgr_operation_get_cancellable (call->op),
+  call->cancel_handler = g_cancellable_connect (bgr_operation_get_cancellable (p->op),
                                                 G_CALLBACK (forward_cancel),
                                                 g_object_ref (call->cancellable), g_object_unref);
-  if (call->sender != NULL)
-    g_dbus_connection_emit_signal (d->connection, call->sender, BGR_DBUS_PATH,
+  if (p->sender != NULL)
+    g_dbus_connection_emit_signal (d->connection, p->sender, BGR_DBUS_PATH,
                                    "org.banger.Banger1.Manager", "OperationStarted",
-                                   g_variant_new ("(uo)", g_dbus_message_get_serial (msg),
-                                                  call->path),
+                                   g_variant_new ("(uo)", g_dbus_message_get_serial (msg), p->path),
                                    NULL);
   return call;
 }
@@ -388,7 +432,7 @@ bgrd_long_call_begin (Daemon *d, GDBusMethodInvocation *invocation)
 BgrOperation *
 bgrd_long_call_get_operation (BgrdLongCall *call)
 {
-  return call->op;
+  return call->progress->op;
 }
 
 GCancellable *
@@ -400,18 +444,26 @@ bgrd_long_call_get_cancellable (BgrdLongCall *call)
 void
 bgrd_long_call_end (BgrdLongCall *call)
 {
-  untrack (call->d, call->sender, call->cancellable);
-  cancel_trailing (call);
-  if (call->registration != 0)
-    g_dbus_connection_unregister_object (call->d->connection, call->registration);
-  g_signal_handler_disconnect (call->op, call->changed_handler);
-  g_cancellable_disconnect (bgr_operation_get_cancellable (call->op), call->cancel_handler);
-  g_object_unref (call->op);
+  Progress *p = call->progress;
+  GSource *trailing;
+
+  untrack (call->d, p->sender, call->cancellable);
+  /* From here nothing is sent, whichever thread ::changed comes from. */
+  g_mutex_lock (&p->lock);
+  p->ended = TRUE;
+  trailing = g_steal_pointer (&p->trailing);
+  g_mutex_unlock (&p->lock);
+  if (trailing != NULL)
+    {
+      g_source_destroy (trailing);
+      g_source_unref (trailing);
+    }
+  unexport_operation (call);
+  g_signal_handler_disconnect (p->op, call->changed_handler);
+  g_cancellable_disconnect (bgr_operation_get_cancellable (p->op), call->cancel_handler);
+  progress_release (p);
   g_object_unref (call->cancellable);
   g_object_unref (call->invocation);
-  g_free (call->sender);
-  g_free (call->path);
-  g_free (call->last_phase);
   g_free (call);
 }
 
