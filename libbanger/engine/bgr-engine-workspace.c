@@ -100,14 +100,16 @@ bgr_vm_workspace_check_spec (BgrWorkspaceSpec *spec, BgrGitMode *mode, GError **
 typedef struct {
   BgrGitPlan *plan;
   BgrOperation *op;
-  guint64 total;
 } Send;
 
 static void
 send_progress (guint64 done, gpointer data)
 {
   Send *s = data;
-  bgr_operation_update (s->op, "sending the workspace", NULL, done, s->total);
+  /* The plan's size grows or shrinks once its staged pack is written. */
+  guint64 total = bgr_git_plan_get_bytes (s->plan);
+
+  bgr_operation_update (s->op, "sending the workspace", NULL, done, MAX (done, total));
 }
 
 static gboolean
@@ -141,9 +143,9 @@ transfer (BgrAgentConn *conn, BgrGitPlan *plan, const char *guest, int readonly_
   const char *extract[] = { "sh", "-c", extract_script, "sh", stage, NULL };
   const char *place[] = { "sh", "-c", place_script, "sh", stage, guest, ro, NULL };
   const char *cleanup[] = { "sh", "-c", cleanup_script, "sh", stage, NULL };
-  Send s = { plan, op, bgr_git_plan_get_bytes (plan) };
+  Send s = { plan, op };
 
-  bgr_operation_update (op, "sending the workspace", NULL, 0, s.total);
+  bgr_operation_update (op, "sending the workspace", NULL, 0, bgr_git_plan_get_bytes (plan));
   if (bgr_vm_guest_pipe (conn, "receiving the workspace", extract, send_tar, NULL, &s,
                          cancellable, error)
       && !g_cancellable_set_error_if_cancelled (cancellable, error)

@@ -33,6 +33,8 @@ guint bgr_git_pack_get_count (BgrGitPack *pack);
  * exists), each under a temporary name renamed into place once whole. */
 gboolean bgr_git_pack_write (BgrGitPack *pack, const char *pack_dir, GCancellable *cancellable,
                              GError **error);
+/* The NAME of pack-NAME.pack, once bgr_git_pack_write() wrote it. */
+char *bgr_git_pack_dup_name (BgrGitPack *pack);
 
 /* Streamed: the sizes of the pack and of its .idx, and the name of both
  * (pack-NAME.pack), from the objects' headers. Call once, before

@@ -403,6 +403,12 @@ bgr_git_pack_write (BgrGitPack *pack, const char *pack_dir, GCancellable *cancel
   return ok;
 }
 
+char *
+bgr_git_pack_dup_name (BgrGitPack *pack)
+{
+  return sha_hex (pack->sha);
+}
+
 /* ---- streamed: straight into a tar --------------------------------------------- */
 
 gboolean

@@ -11,8 +11,17 @@ G_BEGIN_DECLS
 
 typedef enum { BGR_GIT_ENT_DIR, BGR_GIT_ENT_FILE, BGR_GIT_ENT_LINK } BgrGitEntKind;
 
-/* What a streamed entry's content is made of (bgr-git-pack.c). */
-typedef enum { BGR_GIT_GEN_NONE, BGR_GIT_GEN_PACK, BGR_GIT_GEN_IDX } BgrGitGen;
+/* What a streamed entry's content is made of (bgr-git-pack.c), or the
+ * staged pack not written yet (bgr-git-staged.c). */
+typedef enum {
+  BGR_GIT_GEN_NONE,
+  BGR_GIT_GEN_PACK,
+  BGR_GIT_GEN_IDX,
+  BGR_GIT_GEN_STAGED_PACK,
+  BGR_GIT_GEN_STAGED_IDX
+} BgrGitGen;
+
+typedef struct _BgrGitStaged BgrGitStaged;
 
 /* One tar entry: @rel is its path under the tar's top ("/src/main.c"),
  * its content the host file @host, the blob @oid (from_blob) or the
@@ -41,6 +50,7 @@ struct _BgrGitPlan {
   BgrGitPack *pack;   /* metadata mode, streamed: written as the tar is */
   char *pack_name;
   guint64 pack_size, idx_size;
+  BgrGitStaged *staged; /* metadata mode, staged: written while the files go */
 };
 
 BgrGitPlan *bgr_git_plan_alloc (void);
@@ -56,5 +66,17 @@ gboolean bgr_git_plan_add_git_dir (BgrGitPlan *plan, const char *host_git_dir,
 gboolean bgr_git_plan_add_host_path (BgrGitPlan *plan, const char *host, GError **error);
 /* One host file as @rel. */
 void bgr_git_plan_add_file (BgrGitPlan *plan, const char *rel, const char *host);
+
+/* The staged pack (bgr-git-staged.c). A repository handle of its own for
+ * @pack, then a thread that writes @pack (both owned by the plan from
+ * here, even on failure); its two tar entries, counted as @estimate
+ * bytes until written; and the wait for it, which fills those entries in
+ * (the tar writer calls it when it gets to them). */
+gboolean bgr_git_plan_open_pack_repo (BgrGitPlan *plan, git_repository **repo, GError **error);
+gboolean bgr_git_plan_stage_pack (BgrGitPlan *plan, git_repository *repo, BgrGitPack *pack,
+                                  GError **error);
+void bgr_git_plan_add_staged_entries (BgrGitPlan *plan, guint64 estimate);
+gboolean bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **error);
+void bgr_git_staged_free (BgrGitStaged *st);
 
 G_END_DECLS

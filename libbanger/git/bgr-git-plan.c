@@ -52,6 +52,7 @@ bgr_git_plan_free (BgrGitPlan *plan)
   g_free (plan->branch);
   g_free (plan->pack_name);
   bgr_git_pack_free (plan->pack);
+  bgr_git_staged_free (plan->staged);
   g_ptr_array_unref (plan->ents);
   if (plan->commit != NULL)
     git_commit_free (plan->commit);

@@ -196,15 +196,15 @@ head_text (BgrGitPlan *plan)
 
 /* The shallow git directory of metadata mode, made in plan->tmpdir. */
 static gboolean
-make_shallow_git_dir (BgrGitPlan *plan, gboolean stream_pack, GCancellable *cancellable,
-                      GError **error)
+make_shallow_git_dir (BgrGitPlan *plan, gboolean stream_pack, GError **error)
 {
-  g_autofree char *pack_dir = g_build_filename (plan->tmpdir, "objects", "pack", NULL);
   g_autofree char *index = g_build_filename (plan->tmpdir, "index", NULL);
   g_autofree char *head = head_text (plan);
   g_autofree char *shallow = g_strdup_printf ("%s\n", plan->commit_hex);
   g_autofree char *ref = plan->branch != NULL ? g_strdup_printf ("refs/heads/%s", plan->branch) : NULL;
-  g_autoptr (BgrGitPack) pack = bgr_git_pack_new (plan->repo);
+  git_repository *pack_repo = NULL;
+  g_autoptr (BgrGitPack) pack = NULL;
+  gboolean ok;
 
   static const char *const dirs[] = { "objects/pack", "objects/info", "refs/heads", "refs/tags" };
 
@@ -218,17 +218,27 @@ make_shallow_git_dir (BgrGitPlan *plan, gboolean stream_pack, GCancellable *canc
         }
     }
   /* HEAD's commit with all its trees and blobs, and the blobs of staged
-   * changes (the index names them), in one pack written here. */
-  if (!bgr_git_pack_add_commit (pack, plan->commit, error)
-      || !write_index (plan, index, plan->from_tree ? NULL : pack, error))
+   * changes (the index names them), in one pack: streamed, or staged by a
+   * thread with a repository handle of its own. */
+  if (!stream_pack && !bgr_git_plan_open_pack_repo (plan, &pack_repo, error))
     return FALSE;
+  pack = bgr_git_pack_new (stream_pack ? plan->repo : pack_repo);
+  ok = bgr_git_pack_add_commit (pack, plan->commit, error)
+       && write_index (plan, index, plan->from_tree ? NULL : pack, error);
   if (stream_pack)
     {
-      if (!bgr_git_pack_measure (pack, &plan->pack_size, &plan->idx_size, &plan->pack_name, error))
+      if (!ok
+          || !bgr_git_pack_measure (pack, &plan->pack_size, &plan->idx_size, &plan->pack_name, error))
         return FALSE;
       plan->pack = g_steal_pointer (&pack);
     }
-  else if (!bgr_git_pack_write (pack, pack_dir, cancellable, error))
+  else if (!ok)
+    {
+      g_clear_pointer (&pack, bgr_git_pack_free);
+      git_repository_free (pack_repo);
+      return FALSE;
+    }
+  else if (!bgr_git_plan_stage_pack (plan, pack_repo, g_steal_pointer (&pack), error))
     return FALSE;
   return write_text (plan->tmpdir, "HEAD", head, error)
          && write_text (plan->tmpdir, "shallow", shallow, error)
@@ -324,6 +334,7 @@ bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const cha
   g_autoptr (BgrGitPlan) plan = bgr_git_plan_alloc ();
   g_autofree char *host_branch = NULL;
   git_reference *head = NULL;
+  guint64 before;
 
   bgr_git_init ();
   if (!open_repo (plan, path, error) || !resolve_commit (plan, from, error)
@@ -341,14 +352,17 @@ bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const cha
     }
   if (mode == BGR_GIT_MODE_METADATA)
     {
-      if (!make_shallow_git_dir (plan, stream_pack, cancellable, error)
+      if (!make_shallow_git_dir (plan, stream_pack, error)
           || !bgr_git_plan_add_git_dir (plan, plan->tmpdir, NULL, error))
         return NULL;
       add_streamed_pack (plan);
     }
   else if (!add_full_git_dir (plan, host_branch, error))
     return NULL;
+  before = plan->bytes;
   if (!bgr_git_plan_add_working_files (plan, cancellable, error))
     return NULL;
+  /* Last: the staged pack, written meanwhile. */
+  bgr_git_plan_add_staged_entries (plan, plan->bytes - before);
   return g_steal_pointer (&plan);
 }

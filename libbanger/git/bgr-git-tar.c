@@ -156,10 +156,18 @@ write_ent (struct archive *a, Sink *s, BgrGitPlan *plan, const char *top, BgrGit
 {
   g_autoptr (GError) local = NULL;
   struct archive_entry *ae = archive_entry_new ();
-  g_autofree char *path = g_strconcat (top, e->rel, NULL);
+  g_autofree char *path = NULL;
   git_blob *blob = NULL;
   gboolean ok = TRUE;
 
+  /* The staged pack: written by now, or waited for. */
+  if ((e->gen == BGR_GIT_GEN_STAGED_PACK || e->gen == BGR_GIT_GEN_STAGED_IDX)
+      && !bgr_git_plan_finish_pack (plan, s->cancellable, error))
+    {
+      archive_entry_free (ae);
+      return FALSE;
+    }
+  path = g_strconcat (top, e->rel, NULL);
   archive_entry_set_pathname (ae, path);
   archive_entry_set_uid (ae, 0);
   archive_entry_set_gid (ae, 0);

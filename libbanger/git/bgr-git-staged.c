@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The staged pack of a metadata workspace sent through the guest agent
+ * (bgr-git-plan-private.h). Writing it (reading every object, deflating
+ * what compresses) took most of a second for a large repository before
+ * the first byte went out. A thread now writes it while the working files
+ * go, and the tar carries it last: the writer waits for the thread only
+ * when it gets there. The thread has its own repository handle, so the
+ * plan's (which --from reads blobs through) is never shared. */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "bgr-error-private.h"
+#include "bgr-fs-private.h"
+#include "git/bgr-git-plan-private.h"
+
+struct _BgrGitStaged {
+  git_repository *repo; /* the thread's own */
+  BgrGitPack *pack;
+  char *dir; /* where the thread writes: outside the .git the plan walks */
+  GCancellable *cancel;
+  GThread *thread;
+  gboolean joined;
+  GError *error; /* the thread's, once joined */
+  guint64 estimate; /* what the plan counted for it before it was written */
+};
+
+static gpointer
+stage_thread (gpointer data)
+{
+  BgrGitStaged *st = data;
+  GError *error = NULL;
+
+  if (!bgr_git_pack_write (st->pack, st->dir, st->cancel, &error))
+    return error;
+  return NULL;
+}
+
+gboolean
+bgr_git_plan_open_pack_repo (BgrGitPlan *plan, git_repository **repo, GError **error)
+{
+  int rc = git_repository_open (repo, git_repository_path (plan->repo));
+
+  if (rc < 0)
+    bgr_set_error_from_git (error, rc, "cannot open %s", plan->workdir);
+  return rc == 0;
+}
+
+gboolean
+bgr_git_plan_stage_pack (BgrGitPlan *plan, git_repository *repo, BgrGitPack *pack, GError **error)
+{
+  BgrGitStaged *st = g_new0 (BgrGitStaged, 1);
+
+  st->repo = repo;
+  st->pack = pack;
+  plan->staged = st;
+  st->dir = g_dir_make_tmp ("banger-pack-XXXXXX", NULL);
+  if (st->dir == NULL)
+    {
+      bgr_set_error_errno (error, errno, "cannot create a temporary directory");
+      return FALSE;
+    }
+  st->cancel = g_cancellable_new ();
+  st->thread = g_thread_new ("bgr-stage-pack", stage_thread, st);
+  return TRUE;
+}
+
+static void
+add_entry (BgrGitPlan *plan, BgrGitGen gen, guint64 estimate)
+{
+  BgrGitEnt *e = g_new0 (BgrGitEnt, 1);
+
+  e->rel = g_strdup (gen == BGR_GIT_GEN_STAGED_PACK ? "/.git/objects/pack/(staged).pack"
+                                                    : "/.git/objects/pack/(staged).idx");
+  e->kind = BGR_GIT_ENT_FILE;
+  e->mode = 0444;
+  e->gen = gen;
+  plan->bytes += estimate;
+  g_ptr_array_add (plan->ents, e);
+}
+
+void
+bgr_git_plan_add_staged_entries (BgrGitPlan *plan, guint64 estimate)
+{
+  if (plan->staged == NULL)
+    return;
+  /* Until it is written: about the working files' bytes (a pack of
+   * incompressible blobs is their size; one of text less). */
+  plan->staged->estimate = estimate;
+  add_entry (plan, BGR_GIT_GEN_STAGED_PACK, estimate);
+  add_entry (plan, BGR_GIT_GEN_STAGED_IDX, 0);
+}
+
+static void
+cancel_stage (GCancellable *from, gpointer data)
+{
+  g_cancellable_cancel (data);
+}
+
+static void
+join (BgrGitStaged *st, GCancellable *cancellable)
+{
+  gulong id = 0;
+
+  if (st->joined)
+    return;
+  if (cancellable != NULL)
+    id = g_cancellable_connect (cancellable, G_CALLBACK (cancel_stage), st->cancel, NULL);
+  st->error = g_thread_join (st->thread);
+  g_cancellable_disconnect (cancellable, id);
+  st->thread = NULL;
+  st->joined = TRUE;
+}
+
+/* The entry for the written file with extension @ext. */
+static gboolean
+fill_entry (BgrGitPlan *plan, BgrGitEnt *e, const char *name, const char *ext, GError **error)
+{
+  g_autofree char *base = g_strdup_printf ("pack-%s.%s", name, ext);
+  struct stat sb;
+
+  g_free (e->host);
+  e->host = g_build_filename (plan->staged->dir, base, NULL);
+  if (stat (e->host, &sb) != 0)
+    {
+      bgr_set_error_errno (error, errno, "cannot read %s", e->host);
+      return FALSE;
+    }
+  g_free (e->rel);
+  e->rel = g_strconcat ("/.git/objects/pack/", base, NULL);
+  e->size = (guint64) sb.st_size;
+  e->gen = BGR_GIT_GEN_NONE;
+  plan->bytes += e->size;
+  return TRUE;
+}
+
+gboolean
+bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **error)
+{
+  BgrGitStaged *st = plan->staged;
+  g_autofree char *name = NULL;
+
+  if (st == NULL)
+    return TRUE;
+  if (!st->joined)
+    {
+      join (st, cancellable);
+      if (st->error == NULL)
+        {
+          name = bgr_git_pack_dup_name (st->pack);
+          plan->bytes -= st->estimate;
+          for (guint i = 0; st->error == NULL && i < plan->ents->len; i++)
+            {
+              BgrGitEnt *e = plan->ents->pdata[i];
+              if (e->gen == BGR_GIT_GEN_STAGED_PACK || e->gen == BGR_GIT_GEN_STAGED_IDX)
+                fill_entry (plan, e, name, e->gen == BGR_GIT_GEN_STAGED_PACK ? "pack" : "idx",
+                            &st->error);
+            }
+        }
+    }
+  if (st->error != NULL)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      g_propagate_error (error, g_error_copy (st->error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+bgr_git_staged_free (BgrGitStaged *st)
+{
+  if (st == NULL)
+    return;
+  if (st->thread != NULL)
+    {
+      g_cancellable_cancel (st->cancel);
+      join (st, NULL);
+    }
+  g_clear_error (&st->error);
+  g_clear_object (&st->cancel);
+  bgr_git_pack_free (st->pack);
+  if (st->repo != NULL)
+    git_repository_free (st->repo);
+  if (st->dir != NULL)
+    bgr_rm_rf (st->dir, NULL);
+  g_free (st->dir);
+  g_free (st);
+}
