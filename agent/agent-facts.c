@@ -125,6 +125,7 @@ void send_ready(uint32_t channel)
     put_os_release(&b);
     put_addresses(&b);
     bgr_agent_buf_put_int(&b, BGR_AGENT_F_UPTIME_MS, uptime_ms());
+    bgr_agent_buf_put_str(&b, BGR_AGENT_F_TOOL, "assemble-pack");
     send_buf(BGR_AGENT_MSG_READY, channel, &b);
 }
 

@@ -22,6 +22,7 @@
  * guest may have no libc we could use, or a different one.
  */
 #include "agent.h"
+#include "agent-pack.h"
 #include "banger-agent-work.h"
 #include "agent-sessions.h"
 
@@ -234,6 +235,8 @@ static void usage(FILE *f)
             "  --spool-dir DIR  where sessions' output is spooled (default: a tmpfs on\n"
             "                 /.banger/sessions in a guest, PATH.sessions in host mode)\n"
             "  --home DIR     host mode: HOME of the commands (default /root)\n"
+            "  --assemble-pack GITDIR  a tool, run by banger in the guest: makes the\n"
+            "                 packfile of a workspace from GITDIR/banger-pack.recipe\n"
             "  --version      print the version and the protocol version\n"
             "  --help         this text\n",
             BGR_AGENT_SERIAL_NAME, BGR_AGENT_VSOCK_PORT);
@@ -259,6 +262,8 @@ int main(int argc, char **argv)
             if (strcmp(argv[i], "--version") == 0) {
                 printf(PROG " %s (protocol %d)\n", BANGER_AGENT_VERSION, BGR_AGENT_PROTOCOL_VERSION);
                 return 0;
+            } else if (strcmp(argv[i], "--assemble-pack") == 0 && i == 1 && argc == 3) {
+                return agent_assemble_pack(argv[2]);
             } else if (strcmp(argv[i], "--help") == 0) {
                 usage(stdout);
                 return 0;

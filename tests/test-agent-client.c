@@ -146,6 +146,7 @@ test_real_agent (void)
   g_assert_no_error (err);
   g_assert_cmpint (uname (&u), ==, 0);
   g_assert_cmpstr (facts->kernel, ==, u.release);
+  g_assert_true (facts->tools != NULL && g_strv_contains ((const char *const *) facts->tools, "assemble-pack"));
   g_assert_cmpint (facts->version, ==, BGR_AGENT_PROTOCOL_VERSION);
 
   /* Eight commands at once over the one connection, outputs kept apart. */

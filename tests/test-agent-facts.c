@@ -30,6 +30,7 @@ test_hello (Agent *a, gconstpointer data)
     g_autofree char *want_uname = g_strdup_printf ("%s %s %s %s %s", u.sysname, u.nodename, u.release,
                                                    u.version, u.machine);
     g_autoptr (GPtrArray) addrs = frame_strs (f, BGR_AGENT_F_ADDR);
+    g_autoptr (GPtrArray) tools = frame_strs (f, BGR_AGENT_F_TOOL);
 
     g_assert_cmpint (frame_int (f, BGR_AGENT_F_VERSION), ==, BGR_AGENT_PROTOCOL_VERSION);
     g_assert_cmpstr (kernel, ==, u.release);
@@ -37,6 +38,9 @@ test_hello (Agent *a, gconstpointer data)
     g_assert_cmpstr (uname_all, ==, want_uname);
     g_assert_cmpstr (version, ==, BANGER_VERSION);
     g_assert_cmpint (frame_int (f, BGR_AGENT_F_UPTIME_MS), >, 0);
+    /* What `banger-vsock-agent --TOOL` does: a workspace's pack recipe. */
+    g_assert_cmpuint (tools->len, ==, 1);
+    g_assert_cmpstr (tools->pdata[0], ==, "assemble-pack");
     /* "IFACE ADDR/PREFIX", never loopback */
     for (guint i = 0; i < addrs->len; i++)
       {

@@ -22,8 +22,10 @@ staged on the host, objects deflated where they compress, sent through
 the agent). Needs root for the
 private mount namespace with a tmpfs on /root (exit 77 otherwise)."""
 
+import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import zlib
@@ -60,6 +62,8 @@ def the_pack(guest):
     pack_dir = os.path.join(guest, ".git", "objects", "pack")
     packs = sorted(n for n in os.listdir(pack_dir) if n.endswith(".pack"))
     assert len(packs) == 1, os.listdir(pack_dir)
+    assert not [n for n in os.listdir(pack_dir) if n.startswith("tmp_")], os.listdir(pack_dir)
+    assert not os.path.exists(os.path.join(guest, ".git", "banger-pack.recipe"))
     assert os.path.exists(os.path.join(pack_dir, packs[0][:-5] + ".idx")), os.listdir(pack_dir)
     return os.path.join(pack_dir, packs[0])
 
@@ -167,6 +171,100 @@ def main():
         ws = jrun("vm", "workspace", "prepare", "d1", repo, "--guest-path", "/root/deltas")
         assert ws["written_by"] == "agent", ws
         check_guest_git(repo, "/root/deltas", reachable(repo))
+
+    @case
+    def prepare_makes_blobs_from_the_files_it_sent():
+        # The agent makes the blobs of unchanged files whose content does
+        # not compress from the files themselves (a pack recipe): the
+        # workspace's bytes are then about the files', not twice them.
+        repo = new_repo(os.path.join(work, "recipe"))
+        random_bytes = 0
+        for name, size in (("one.bin", 5000), ("blocks.bin", 200000), ("big.bin", 1 << 20),
+                           ("dir/nested.bin", 70000), ("changed.bin", 90000),
+                           ("deleted.bin", 80000), ("same/a.bin", 0)):
+            data = os.urandom(size) if size else None
+            if name == "same/a.bin":
+                data = open(os.path.join(repo, "one.bin"), "rb").read()
+            write(os.path.join(repo, name), data, 0o755 if name == "one.bin" else None)
+            random_bytes += len(data)
+        write(os.path.join(repo, "tail.bin"), os.urandom(8192) + b"\0" * 500000)
+        write(os.path.join(repo, "text.txt"), "line\n" * 20000)
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "-m", "blobs", cwd=repo)
+        # Changed in place, same size: its blob is not the file's.
+        with open(os.path.join(repo, "changed.bin"), "r+b") as f:
+            f.seek(1000)
+            f.write(b"X" * 16)
+        os.unlink(os.path.join(repo, "deleted.bin"))
+        run("vm", "create", "--name", "r1", "--image", "img")
+        ws = jrun("vm", "workspace", "prepare", "r1", repo, "--guest-path", "/root/recipe")
+        assert git("status", "--porcelain", cwd=repo) == " M changed.bin\n D deleted.bin\n"
+        check_guest_git(repo, "/root/recipe", reachable(repo))
+        # Sent once: the files (random ones and the compressible rest),
+        # the deleted and the changed file's blobs, a little .git.
+        assert ws["bytes"] < random_bytes + 1300000, (ws["bytes"], random_bytes)
+        # An agent that did not say it can (a VM booted by an older
+        # banger) gets the whole pack.
+        record = os.path.join(work, "state", "vm", "r1.json")
+        with open(record) as f:
+            doc = json.load(f)
+        assert "assemble-pack" in doc["guest_agent_tools"], doc
+        del doc["guest_agent_tools"]
+        with open(record, "w") as f:
+            json.dump(doc, f)
+        ws = jrun("vm", "workspace", "prepare", "r1", repo, "--guest-path", "/root/recipe2")
+        check_guest_git(repo, "/root/recipe2", reachable(repo))
+        assert ws["bytes"] > 2 * random_bytes - 100000, (ws["bytes"], random_bytes)
+        run("vm", "delete", "--force", "r1")
+
+    @case
+    def a_bad_recipe_is_refused():
+        # `banger-vsock-agent --assemble-pack` reads what the host sent:
+        # anything unexpected fails it, naming what, and leaves no pack.
+        ws = os.path.join(work, "badrecipe")
+        gitdir = os.path.join(ws, ".git")
+        os.makedirs(os.path.join(gitdir, "objects", "pack"))
+        write(os.path.join(ws, "f.bin"), b"x" * 10)
+        write(os.path.join(work, "outside.bin"), b"y" * 10)
+
+        def raw(data):
+            return b"R" + struct.pack("<I", len(data)) + data
+
+        def file(path, size):
+            p = path.encode()
+            return b"F" + struct.pack("<H", len(p)) + p + struct.pack("<QI", size, 1)
+
+        head = raw(b"PACK\0\0\0\2\0\0\0\1")
+        good = b"BGRPACK1" + head + file("f.bin", 10) + raw(b"\0" * 20) + b"E"
+        for recipe, needle in ((b"NOTARECIPE", "not a pack recipe"),
+                               (b"BGRPACK1" + head, "without its end record"),
+                               (b"BGRPACK1" + b"Z", "unknown record type 0x5a"),
+                               (b"BGRPACK1R\xff\xff\xff\x7f", "a record of"),
+                               (b"BGRPACK1" + raw(b"PACK")[:7], "ends inside"),
+                               (b"BGRPACK1" + head + file("../outside.bin", 10) + b"E", "not a path inside"),
+                               (b"BGRPACK1" + head + file("/etc/passwd", 10) + b"E", "not a path inside"),
+                               (b"BGRPACK1" + head + file("f.bin", 11) + b"E", "not the file of 11 bytes"),
+                               (b"BGRPACK1" + head + file("nothere", 1) + b"E", "cannot read nothere"),
+                               (good + b"more", "after the recipe's end"),
+                               (b"BGRPACK1" + raw(b"NOTAPACK" + b"\0" * 30) + b"E", "makes no pack")):
+            with open(os.path.join(gitdir, "banger-pack.recipe"), "wb") as f:
+                f.write(recipe)
+            p = subprocess.run([AGENT, "--assemble-pack", gitdir], capture_output=True)
+            err = p.stderr.decode(errors="replace")
+            assert p.returncode == 1 and needle in err, (recipe, p.returncode, err)
+            assert os.listdir(os.path.join(gitdir, "objects", "pack")) == [], recipe
+            assert os.path.exists(os.path.join(gitdir, "banger-pack.recipe"))
+        # The good one makes a pack named by its last 20 bytes, and goes.
+        with open(os.path.join(gitdir, "banger-pack.recipe"), "wb") as f:
+            f.write(good)
+        p = subprocess.run([AGENT, "--assemble-pack", gitdir], capture_output=True)
+        assert p.returncode == 0, p.stderr
+        assert os.listdir(os.path.join(gitdir, "objects", "pack")) == ["pack-" + "00" * 20 + ".pack"]
+        with open(os.path.join(gitdir, "objects", "pack", "pack-" + "00" * 20 + ".pack"), "rb") as f:
+            made = f.read()
+        assert made == (b"PACK\0\0\0\2\0\0\0\1" + b"\x78\x01\x01\x0a\x00\xf5\xff" + b"x" * 10
+                        + b"\0\0\0\x01" + b"\0" * 20), made
+        assert not os.path.exists(os.path.join(gitdir, "banger-pack.recipe"))
 
     @case
     def an_empty_tree():

@@ -119,4 +119,16 @@ def work_disk_and_vm_run(run, jrun, env, CLI, work, Skip):
     assert guest("cat", "/root/persist") == "kept\n"
     assert guest("git", "-C", "/root/repo", "status", "--porcelain") == git("status", "--porcelain")
     assert jrun("vm", "workspace", "show", "ws1")["changed"] is False
+    # Prepared into the running VM, a blob whose content does not compress
+    # is made in the guest from its file (a pack recipe): git finds every
+    # object sound and sees what the host sees.
+    with open(os.path.join(repo, "data.bin"), "wb") as f:
+        f.write(os.urandom(150000))
+    git("add", "data.bin")
+    git("commit", "-q", "-m", "data")
+    ws = jrun("vm", "workspace", "prepare", "ws1", repo, "--guest-path", "/root/again")
+    assert ws["bytes"] < 2 * 150000, ws
+    guest("git", "-C", "/root/again", "fsck", "--full", "--strict", "--no-dangling")
+    assert guest("git", "-C", "/root/again", "status", "--porcelain") == git("status", "--porcelain")
+    assert guest("git", "-C", "/root/again", "log", "-1", "--format=%H") == git("log", "-1", "--format=%H")
     run("vm", "delete", "--force", "ws1")

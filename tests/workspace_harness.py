@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 import host_guard  # the same directory: on sys.path as the test's own
 
@@ -101,7 +102,9 @@ class Harness:
             fn()
             log("ok - %s (%.1f s)" % (fn.__name__, time.monotonic() - t0))
         except Exception as e:  # noqa: BLE001 - report and go on
-            log("not ok - %s: %s" % (fn.__name__, e))
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            log("not ok - %s: %s (%s:%d: %s)" % (fn.__name__, e, os.path.basename(where.filename),
+                                                where.lineno, where.line))
             self.failures.append(fn.__name__)
         return fn
 

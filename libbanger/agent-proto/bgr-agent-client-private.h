@@ -18,6 +18,7 @@ typedef struct {
   char *os_id, *os_version_id, *os_pretty;
   char *hostname;
   GStrv addrs;           /* "IFACE ADDR/PREFIX" */
+  GStrv tools;           /* what `banger-vsock-agent --TOOL` does in the guest */
   gint64 uptime_ms;
 } BgrAgentFacts;
 

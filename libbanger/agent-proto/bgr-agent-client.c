@@ -48,6 +48,7 @@ bgr_agent_facts_free (BgrAgentFacts *f)
   g_free (f->os_pretty);
   g_free (f->hostname);
   g_strfreev (f->addrs);
+  g_strfreev (f->tools);
   g_free (f);
 }
 
@@ -400,6 +401,7 @@ parse_ready (BgrAgentFrame *f)
 {
   BgrAgentFacts *facts = g_new0 (BgrAgentFacts, 1);
   g_autoptr (GPtrArray) addrs = g_ptr_array_new ();
+  g_autoptr (GPtrArray) tools = g_ptr_array_new ();
   BgrAgentFieldIter it;
   guint16 tag;
   const guint8 *val;
@@ -426,6 +428,10 @@ parse_ready (BgrAgentFrame *f)
         if (++n_addrs <= ADDRS_MAX)
           g_ptr_array_add (addrs, bgr_agent_field_str_max (val, len, FACT_MAX_BYTES, &cut));
         break;
+      case BGR_AGENT_F_TOOL:
+        if (tools->len < TOOLS_MAX)
+          g_ptr_array_add (tools, bgr_agent_field_str_max (val, len, FACT_MAX_BYTES, &cut));
+        break;
       default: break;
       }
   if (facts->uptime_ms < 0 || facts->uptime_ms >= STAT_MAX)
@@ -436,6 +442,8 @@ parse_ready (BgrAgentFrame *f)
     g_info ("the guest agent reported facts longer than %d bytes; they were cut", FACT_MAX_BYTES);
   g_ptr_array_add (addrs, NULL);
   facts->addrs = (GStrv) g_ptr_array_steal (addrs, NULL);
+  g_ptr_array_add (tools, NULL);
+  facts->tools = (GStrv) g_ptr_array_steal (tools, NULL);
   return facts;
 }
 

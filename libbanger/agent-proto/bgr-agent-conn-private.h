@@ -24,6 +24,7 @@ void bgr_agent_frame_free (gpointer frame);
 #define MESSAGE_MAX_BYTES 1024   /* an ERROR message */
 #define PORT_LINE_MAX_BYTES 512  /* one PORT line */
 #define ADDRS_MAX 64             /* ADDR fields kept from one READY */
+#define TOOLS_MAX 16             /* TOOL fields kept from one READY */
 #define PORTS_MAX 1024           /* PORT fields kept from one PORTS */
 #define STAT_MAX (G_GINT64_CONSTANT (1) << 53) /* stats and uptimes: 0 <= v < this */
 

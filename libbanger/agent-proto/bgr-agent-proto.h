@@ -113,6 +113,7 @@ typedef enum {
   BGR_AGENT_F_HOSTNAME = 8,       /* str */
   BGR_AGENT_F_ADDR = 9,           /* str, repeated: "IFACE ADDR/PREFIX" (IPv4 and IPv6, not lo) */
   BGR_AGENT_F_UPTIME_MS = 10,     /* int: guest uptime when READY was sent */
+  BGR_AGENT_F_TOOL = 11,          /* str, repeated: a tool of the agent binary (--TOOL), e.g. "assemble-pack" */
   BGR_AGENT_F_ARG = 20,           /* str, repeated: argv in order (argv[0] looked up in PATH) */
   BGR_AGENT_F_ENV = 21,           /* str, repeated: "KEY=VALUE", added to/overriding the default env */
   BGR_AGENT_F_CWD = 22,           /* str: working directory (default "/") */

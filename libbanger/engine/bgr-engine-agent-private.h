@@ -22,6 +22,9 @@ BgrAgentConn *bgr_vm_agent_connect (const BgrVmmInstance *inst, gint timeout_ms,
                                     BgrAgentFacts **out_facts, GCancellable *cancellable,
                                     GError **error);
 /* The agent connection of the running VM @doc, made on first use. */
+/* Whether the agent of VM @doc said at boot that it has @tool
+ * (`banger-vsock-agent --TOOL`). */
+gboolean bgr_vm_agent_has_tool (JsonObject *doc, const char *tool);
 BgrAgentConn *bgr_vm_agent_get (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable,
                                 GError **error);
 /* Makes @conn (taken) the connection of VM @name. */

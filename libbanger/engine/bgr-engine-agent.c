@@ -124,6 +124,21 @@ vm_alive (gpointer data, GError **error)
   return FALSE;
 }
 
+gboolean
+bgr_vm_agent_has_tool (JsonObject *doc, const char *tool)
+{
+  JsonNode *n = json_object_get_member (doc, "guest_agent_tools");
+  JsonArray *tools = n != NULL && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+
+  for (guint i = 0; tools != NULL && i < json_array_get_length (tools); i++)
+    {
+      JsonNode *t = json_array_get_element (tools, i);
+      if (JSON_NODE_HOLDS_VALUE (t) && g_strcmp0 (json_node_get_string (t), tool) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 BgrAgentConn *
 bgr_vm_agent_get (BgrEngine *engine, JsonObject *doc, GCancellable *cancellable, GError **error)
 {

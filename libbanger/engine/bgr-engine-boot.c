@@ -198,6 +198,12 @@ set_facts (JsonObject *doc, const BgrAgentFacts *f)
   if (f->uname != NULL)
     json_object_set_string_member (doc, "guest_uname", f->uname);
   json_object_set_array_member (doc, "guest_addrs", addrs);
+  {
+    JsonArray *tools = json_array_new ();
+    for (guint i = 0; f->tools != NULL && f->tools[i] != NULL; i++)
+      json_array_add_string_element (tools, f->tools[i]);
+    json_object_set_array_member (doc, "guest_agent_tools", tools);
+  }
 }
 
 /* The kernel command line. */

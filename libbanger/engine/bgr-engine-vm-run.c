@@ -184,7 +184,7 @@ bgr_engine_vm_run (BgrEngine *engine, BgrVmSpec *vm_spec, BgrWorkspaceSpec *spec
   bgr_operation_update (op, "reading the repository", NULL, 0, 0);
   plan = bgr_git_plan_new (bgr_workspace_spec_get_repo (spec), mode,
                            bgr_workspace_spec_get_from (spec), bgr_workspace_spec_get_branch (spec),
-                           TRUE, cancellable, error);
+                           BGR_GIT_PACK_STREAMED, cancellable, error);
   if (plan == NULL)
     return NULL;
   g_debug ("vm run %s: repository read in %.3f s", name, (g_get_monotonic_time () - t0) / 1e6);

@@ -28,13 +28,16 @@
  * entries are all root's. Unpacked as root with umask 0, files get their
  * owner and exact modes when they are made: GNU tar need not set either
  * again for each of thousands of files (two system calls each, dear in an
- * emulated guest). */
+ * emulated guest). A pack recipe in it (bgr-git-recipe.c) becomes the
+ * pack, made by the agent that runs this script (its parent). */
 static const char extract_script[] =
   "umask 022\n" BGR_GUEST_UNTAR_FN
   "command -v tar >/dev/null 2>&1 || { echo 'the guest has no tar command (banger needs it to "
   "receive files)' >&2; exit 127; }\n"
   "mkdir -p \"${1%/*}\" && rm -rf \"$1\" && mkdir -m 700 \"$1\" && "
-  "umask 0 && bgr_untar \"$1\" --no-same-owner --no-same-permissions\n";
+  "umask 0 && bgr_untar \"$1\" --no-same-owner --no-same-permissions || exit\n"
+  "if [ -e \"$1/ws/.git/" BGR_GIT_RECIPE_NAME "\" ]; then\n"
+  "  \"/proc/$PPID/exe\" --assemble-pack \"$1/ws/.git\"; fi\n";
 
 /* $1: staging dir holding ws/, $2: target, $3: 1 = read-only with a
  * read-only bind mount, 2 = by modes only. */
@@ -223,10 +226,14 @@ bgr_vm_workspace_prepare_plan (BgrEngine *engine, const char *name, BgrWorkspace
     return NULL;
   if (plan == NULL)
     {
+      /* An agent that can make the pack from the files it unpacked is
+       * sent a recipe in place of the blobs it already gets. */
+      BgrGitPackWay way = bgr_vm_agent_has_tool (doc, "assemble-pack") ? BGR_GIT_PACK_RECIPE
+                                                                        : BGR_GIT_PACK_STAGED;
       bgr_operation_update (op, "reading the repository", NULL, 0, 0);
       plan = own = bgr_git_plan_new (bgr_workspace_spec_get_repo (spec), mode,
                                      bgr_workspace_spec_get_from (spec),
-                                     bgr_workspace_spec_get_branch (spec), FALSE, cancellable,
+                                     bgr_workspace_spec_get_branch (spec), way, cancellable,
                                      error);
     }
   if (plan == NULL || (conn = bgr_vm_agent_get (engine, doc, cancellable, error)) == NULL)

@@ -11,11 +11,16 @@
 #include <gio/gio.h>
 #include <git2.h>
 
+#include "git/bgr-git-prefetch-private.h"
 #include "git/bgr-git-zpack-private.h"
 
 G_BEGIN_DECLS
 
 typedef struct _BgrGitPack BgrGitPack;
+
+/* git_oid * keys of a GHashTable. */
+guint bgr_git_oid_hash (gconstpointer p);
+gboolean bgr_git_oid_equal (gconstpointer a, gconstpointer b);
 
 BgrGitPack *bgr_git_pack_new (git_repository *repo);
 void bgr_git_pack_free (BgrGitPack *pack);
@@ -33,7 +38,21 @@ guint bgr_git_pack_get_count (BgrGitPack *pack);
  * exists), each under a temporary name renamed into place once whole. */
 gboolean bgr_git_pack_write (BgrGitPack *pack, const char *pack_dir, GCancellable *cancellable,
                              GError **error);
-/* The NAME of pack-NAME.pack, once bgr_git_pack_write() wrote it. */
+/* Writes an object's zlib stream itself (and sets *@handled), or leaves
+ * it to the pack (deflated when it compresses, else stored). Called after
+ * the object's header went through @o. */
+typedef struct {
+  gboolean (*body) (BgrPackOut *o, const git_oid *oid, const BgrGitObject *obj,
+                    gboolean *handled, gpointer data, GError **error);
+  gpointer data;
+} BgrPackHook;
+
+/* The pack through @sink, its objects' streams as @hook says; its .idx
+ * as pack-NAME.idx in @idx_dir (which exists). */
+gboolean bgr_git_pack_write_hooked (BgrGitPack *pack, BgrPackSink sink, gpointer sink_data,
+                                    const BgrPackHook *hook, const char *idx_dir,
+                                    GCancellable *cancellable, GError **error);
+/* The NAME of pack-NAME.pack (its checksum), once written. */
 char *bgr_git_pack_dup_name (BgrGitPack *pack);
 
 /* Streamed: the sizes of the pack and of its .idx, and the name of both

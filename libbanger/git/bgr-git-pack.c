@@ -40,15 +40,15 @@ struct _BgrGitPack {
   guint8 sha[20];   /* the pack's checksum, once written */
 };
 
-static guint
-oid_hash (gconstpointer p)
+guint
+bgr_git_oid_hash (gconstpointer p)
 {
   const guint8 *id = ((const git_oid *) p)->id;
   return (guint) id[0] << 24 | (guint) id[1] << 16 | (guint) id[2] << 8 | id[3];
 }
 
-static gboolean
-oid_equal (gconstpointer a, gconstpointer b)
+gboolean
+bgr_git_oid_equal (gconstpointer a, gconstpointer b)
 {
   return git_oid_equal (a, b);
 }
@@ -65,7 +65,7 @@ bgr_git_pack_new (git_repository *repo)
   if (git_repository_item_path (&objects, repo, GIT_REPOSITORY_ITEM_OBJECTS) == 0)
     pack->objects_dir = g_strdup (objects.ptr);
   git_buf_dispose (&objects);
-  pack->seen = g_hash_table_new_full (oid_hash, oid_equal, g_free, NULL);
+  pack->seen = g_hash_table_new_full (bgr_git_oid_hash, bgr_git_oid_equal, g_free, NULL);
   pack->order = g_ptr_array_new ();
   return pack;
 }
@@ -180,8 +180,10 @@ object_header (guint8 hdr[16], git_object_t type, guint64 size)
  * else stored. Streamed (@e->size set by measure), it must still be that
  * size. */
 static gboolean
-write_object (BgrPackZ *z, BgrPackOut *o, Entry *e, BgrGitObject *obj, GError **error)
+write_object (BgrPackZ *z, BgrPackOut *o, Entry *e, BgrGitObject *obj, const BgrPackHook *hook,
+              GError **error)
 {
+  gboolean handled = FALSE;
   char hex[GIT_OID_HEXSZ + 1];
   guint8 hdr[16];
   gboolean ok;
@@ -201,9 +203,11 @@ write_object (BgrPackZ *z, BgrPackOut *o, Entry *e, BgrGitObject *obj, GError **
   e->off = o->off;
   o->crc = 0;
   ok = bgr_pack_out_put (o, hdr, object_header (hdr, obj->type, obj->size), error)
-       && (z != NULL && bgr_pack_z_compresses (z, obj->data, obj->size)
-             ? bgr_pack_z_deflate (z, o, obj->data, obj->size, error)
-             : bgr_pack_z_store (o, obj->data, obj->size, error));
+       && (hook == NULL || hook->body (o, &e->oid, obj, &handled, hook->data, error));
+  if (ok && !handled)
+    ok = z != NULL && bgr_pack_z_compresses (z, obj->data, obj->size)
+           ? bgr_pack_z_deflate (z, o, obj->data, obj->size, error)
+           : bgr_pack_z_store (o, obj->data, obj->size, error);
   e->crc = o->crc;
   return ok;
 }
@@ -227,8 +231,8 @@ make_entries (BgrGitPack *pack)
 
 /* The pack, all of it, through @o. */
 static gboolean
-write_pack (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, GCancellable *cancellable,
-            GError **error)
+write_pack_hooked (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, const BgrPackHook *hook,
+                   GCancellable *cancellable, GError **error)
 {
   static const guint8 magic[8] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
   gboolean ok;
@@ -249,12 +253,19 @@ write_pack (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, GCancellable *cancella
       BgrGitObject *obj = NULL;
       ok = !g_cancellable_set_error_if_cancelled (cancellable, error)
            && (obj = bgr_git_prefetch_next (ahead)) != NULL
-           && write_object (z, o, &g_array_index (pack->entries, Entry, i), obj, error);
+           && write_object (z, o, &g_array_index (pack->entries, Entry, i), obj, hook, error);
       if (obj != NULL)
         bgr_git_prefetch_release (ahead, obj);
     }
   bgr_git_prefetch_stop (ahead);
   return ok && bgr_pack_out_finish (o, pack->sha, error);
+}
+
+static gboolean
+write_pack (BgrGitPack *pack, BgrPackZ *z, BgrPackOut *o, GCancellable *cancellable,
+            GError **error)
+{
+  return write_pack_hooked (pack, z, o, NULL, cancellable, error);
 }
 
 /* The .idx of the pack written, through @o. */
@@ -400,6 +411,37 @@ bgr_git_pack_write (BgrGitPack *pack, const char *pack_dir, GCancellable *cancel
       if (final_pack != NULL)
         g_unlink (final_pack);
     }
+  return ok;
+}
+
+gboolean
+bgr_git_pack_write_hooked (BgrGitPack *pack, BgrPackSink sink, gpointer sink_data,
+                           const BgrPackHook *hook, const char *idx_dir,
+                           GCancellable *cancellable, GError **error)
+{
+  g_autofree char *tmp_idx = g_build_filename (idx_dir, "tmp_idx_XXXXXX", NULL);
+  g_autofree char *hex = NULL, *final_idx = NULL;
+  BgrPackZ *z = bgr_pack_z_new ();
+  BgrPackOut o;
+  gboolean ok;
+
+  bgr_pack_out_init (&o, sink, sink_data);
+  ok = write_pack_hooked (pack, z, &o, hook, cancellable, error);
+  bgr_pack_out_clear (&o);
+  bgr_pack_z_free (z);
+  ok = ok && write_file (pack, tmp_idx, idx_fn, NULL, NULL, error);
+  if (ok)
+    {
+      hex = sha_hex (pack->sha);
+      final_idx = g_strdup_printf ("%s/pack-%s.idx", idx_dir, hex);
+      if (g_rename (tmp_idx, final_idx) != 0)
+        {
+          bgr_set_error_errno (error, errno, "cannot write the pack index in %s", idx_dir);
+          ok = FALSE;
+        }
+    }
+  if (!ok)
+    g_unlink (tmp_idx);
   return ok;
 }
 

@@ -35,6 +35,11 @@ typedef struct {
   gboolean from_blob;
   git_oid oid;
   BgrGitGen gen;
+  /* A working file at the path of HEAD's blob @oid: a recipe may have
+   * the guest make that blob from it, if what was sent hashes to @oid
+   * (sent_matches, set by the tar writer). */
+  gboolean candidate;
+  gboolean sent_matches;
 } BgrGitEnt;
 
 struct _BgrGitPlan {
@@ -68,14 +73,27 @@ gboolean bgr_git_plan_add_host_path (BgrGitPlan *plan, const char *host, GError 
 void bgr_git_plan_add_file (BgrGitPlan *plan, const char *rel, const char *host);
 
 /* The staged pack (bgr-git-staged.c). A repository handle of its own for
- * @pack, then a thread that writes @pack (both owned by the plan from
- * here, even on failure); its two tar entries, counted as @estimate
- * bytes until written; and the wait for it, which fills those entries in
- * (the tar writer calls it when it gets to them). */
+ * @pack (both owned by the plan from here, even on failure); a thread
+ * that writes it, with its two tar entries, counted as @estimate bytes
+ * until written; and the wait for it, which fills those entries in (the
+ * tar writer calls it when it gets to them). */
+#define BGR_GIT_RECIPE_CHUNK (256 * 1024)
+
+/* The working files at the paths of HEAD's blobs, by blob id (one file
+ * per blob), each marked as a candidate. */
+GHashTable *bgr_git_recipe_candidates (BgrGitPlan *plan, GError **error);
+/* @pack as a recipe and its .idx, in @dir; @used gets the candidates
+ * whose files make a blob. */
+gboolean bgr_git_recipe_write (BgrGitPack *pack, GHashTable *candidates, const char *dir,
+                               GPtrArray *used, GCancellable *cancellable, GError **error);
+
 gboolean bgr_git_plan_open_pack_repo (BgrGitPlan *plan, git_repository **repo, GError **error);
 gboolean bgr_git_plan_stage_pack (BgrGitPlan *plan, git_repository *repo, BgrGitPack *pack,
                                   GError **error);
-void bgr_git_plan_add_staged_entries (BgrGitPlan *plan, guint64 estimate);
+/* Starts the thread once the working files are in the plan: it writes a
+ * recipe (@recipe) or the whole pack. */
+gboolean bgr_git_plan_start_staged (BgrGitPlan *plan, gboolean recipe, guint64 estimate,
+                                    GError **error);
 gboolean bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **error);
 void bgr_git_staged_free (BgrGitStaged *st);
 

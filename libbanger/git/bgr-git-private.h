@@ -27,12 +27,24 @@ void bgr_git_init (void);
  * tree instead of the working files. @branch (nullable): the guest checks
  * out a new branch of that name. In metadata mode this already builds the
  * shallow git directory (in a temporary directory, removed by
- * bgr_git_plan_free()); its packfile is either written there too,
- * objects deflated where they compress (fewer bytes for a slow guest), or
- * with @stream_pack only measured, and written with its objects stored
- * while the tar is (nothing staged: for a local disk). */
+ * bgr_git_plan_free()); its packfile goes as @pack says. */
+typedef enum {
+  /* Only measured, and written with its objects stored while the tar is
+   * (nothing staged: for a local disk). */
+  BGR_GIT_PACK_STREAMED,
+  /* Written by a thread while the working files go, objects deflated
+   * where they compress (fewer bytes for a slow guest), and sent last. */
+  BGR_GIT_PACK_STAGED,
+  /* The same, as a recipe: the guest agent makes the blobs of unchanged,
+   * incompressible files from the files themselves (bgr-git-recipe.c). */
+  BGR_GIT_PACK_RECIPE,
+} BgrGitPackWay;
+
+/* The pack recipe's name in the workspace's .git (bgr-git-recipe.c). */
+#define BGR_GIT_RECIPE_NAME "banger-pack.recipe"
+
 BgrGitPlan *bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from,
-                              const char *branch, gboolean stream_pack,
+                              const char *branch, BgrGitPackWay pack,
                               GCancellable *cancellable, GError **error);
 void bgr_git_plan_free (BgrGitPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BgrGitPlan, bgr_git_plan_free)

@@ -329,7 +329,7 @@ add_streamed_pack (BgrGitPlan *plan)
 
 BgrGitPlan *
 bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const char *branch,
-                  gboolean stream_pack, GCancellable *cancellable, GError **error)
+                  BgrGitPackWay way, GCancellable *cancellable, GError **error)
 {
   g_autoptr (BgrGitPlan) plan = bgr_git_plan_alloc ();
   g_autofree char *host_branch = NULL;
@@ -352,7 +352,7 @@ bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const cha
     }
   if (mode == BGR_GIT_MODE_METADATA)
     {
-      if (!make_shallow_git_dir (plan, stream_pack, error)
+      if (!make_shallow_git_dir (plan, way == BGR_GIT_PACK_STREAMED, error)
           || !bgr_git_plan_add_git_dir (plan, plan->tmpdir, NULL, error))
         return NULL;
       add_streamed_pack (plan);
@@ -363,6 +363,9 @@ bgr_git_plan_new (const char *path, BgrGitMode mode, const char *from, const cha
   if (!bgr_git_plan_add_working_files (plan, cancellable, error))
     return NULL;
   /* Last: the staged pack, written meanwhile. */
-  bgr_git_plan_add_staged_entries (plan, plan->bytes - before);
+  if (plan->staged != NULL
+      && !bgr_git_plan_start_staged (plan, way == BGR_GIT_PACK_RECIPE && !plan->from_tree,
+                                     plan->bytes - before, error))
+    return NULL;
   return g_steal_pointer (&plan);
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The staged pack of a metadata workspace sent through the guest agent
- * (bgr-git-plan-private.h). Writing it (reading every object, deflating
- * what compresses) took most of a second for a large repository before
- * the first byte went out. A thread now writes it while the working files
- * go, and the tar carries it last: the writer waits for the thread only
- * when it gets there. The thread has its own repository handle, so the
- * plan's (which --from reads blobs through) is never shared. */
+ * (bgr-git-plan-private.h), or its recipe (bgr-git-recipe.c). Writing it
+ * (reading every object, deflating what compresses) took most of a second
+ * for a large repository before the first byte went out. A thread now
+ * writes it while the working files go, and the tar carries it last: the
+ * writer waits for the thread only when it gets there. The thread has its
+ * own repository handle, so the plan's (which --from reads blobs through)
+ * is never shared. */
 #include "config.h"
 
 #include <errno.h>
@@ -18,6 +19,8 @@
 struct _BgrGitStaged {
   git_repository *repo; /* the thread's own */
   BgrGitPack *pack;
+  GHashTable *candidates; /* a recipe's (bgr-git-recipe.c); NULL: the whole pack */
+  GPtrArray *used;        /* the candidates the recipe made blobs of */
   char *dir; /* where the thread writes: outside the .git the plan walks */
   GCancellable *cancel;
   GThread *thread;
@@ -32,7 +35,9 @@ stage_thread (gpointer data)
   BgrGitStaged *st = data;
   GError *error = NULL;
 
-  if (!bgr_git_pack_write (st->pack, st->dir, st->cancel, &error))
+  if (st->candidates != NULL
+        ? !bgr_git_recipe_write (st->pack, st->candidates, st->dir, st->used, st->cancel, &error)
+        : !bgr_git_pack_write (st->pack, st->dir, st->cancel, &error))
     return error;
   return NULL;
 }
@@ -62,7 +67,6 @@ bgr_git_plan_stage_pack (BgrGitPlan *plan, git_repository *repo, BgrGitPack *pac
       return FALSE;
     }
   st->cancel = g_cancellable_new ();
-  st->thread = g_thread_new ("bgr-stage-pack", stage_thread, st);
   return TRUE;
 }
 
@@ -71,7 +75,7 @@ add_entry (BgrGitPlan *plan, BgrGitGen gen, guint64 estimate)
 {
   BgrGitEnt *e = g_new0 (BgrGitEnt, 1);
 
-  e->rel = g_strdup (gen == BGR_GIT_GEN_STAGED_PACK ? "/.git/objects/pack/(staged).pack"
+  e->rel = g_strdup (gen == BGR_GIT_GEN_STAGED_PACK ? "/.git/objects/pack/(staged)"
                                                     : "/.git/objects/pack/(staged).idx");
   e->kind = BGR_GIT_ENT_FILE;
   e->mode = 0444;
@@ -80,16 +84,27 @@ add_entry (BgrGitPlan *plan, BgrGitGen gen, guint64 estimate)
   g_ptr_array_add (plan->ents, e);
 }
 
-void
-bgr_git_plan_add_staged_entries (BgrGitPlan *plan, guint64 estimate)
+gboolean
+bgr_git_plan_start_staged (BgrGitPlan *plan, gboolean recipe, guint64 estimate, GError **error)
 {
-  if (plan->staged == NULL)
-    return;
+  BgrGitStaged *st = plan->staged;
+
+  if (recipe)
+    {
+      /* Read by the thread, made before it starts. */
+      st->candidates = bgr_git_recipe_candidates (plan, error);
+      if (st->candidates == NULL)
+        return FALSE;
+      st->used = g_ptr_array_new ();
+    }
   /* Until it is written: about the working files' bytes (a pack of
-   * incompressible blobs is their size; one of text less). */
-  plan->staged->estimate = estimate;
-  add_entry (plan, BGR_GIT_GEN_STAGED_PACK, estimate);
+   * incompressible blobs is their size; one of text less; a recipe
+   * little). */
+  st->estimate = recipe ? 0 : estimate;
+  add_entry (plan, BGR_GIT_GEN_STAGED_PACK, st->estimate);
   add_entry (plan, BGR_GIT_GEN_STAGED_IDX, 0);
+  st->thread = g_thread_new ("bgr-stage-pack", stage_thread, st);
+  return TRUE;
 }
 
 static void
@@ -113,11 +128,10 @@ join (BgrGitStaged *st, GCancellable *cancellable)
   st->joined = TRUE;
 }
 
-/* The entry for the written file with extension @ext. */
+/* The entry for the written file @base, as @rel in the tar. */
 static gboolean
-fill_entry (BgrGitPlan *plan, BgrGitEnt *e, const char *name, const char *ext, GError **error)
+fill_entry (BgrGitPlan *plan, BgrGitEnt *e, const char *base, const char *rel, GError **error)
 {
-  g_autofree char *base = g_strdup_printf ("pack-%s.%s", name, ext);
   struct stat sb;
 
   g_free (e->host);
@@ -128,11 +142,46 @@ fill_entry (BgrGitPlan *plan, BgrGitEnt *e, const char *name, const char *ext, G
       return FALSE;
     }
   g_free (e->rel);
-  e->rel = g_strconcat ("/.git/objects/pack/", base, NULL);
+  e->rel = g_strdup (rel);
   e->size = (guint64) sb.st_size;
   e->gen = BGR_GIT_GEN_NONE;
   plan->bytes += e->size;
   return TRUE;
+}
+
+static void
+fill_staged (BgrGitPlan *plan, BgrGitEnt *e, const char *name, GError **error)
+{
+  g_autofree char *pack = g_strdup_printf ("pack-%s.pack", name);
+  g_autofree char *idx = g_strdup_printf ("pack-%s.idx", name);
+  g_autofree char *pack_rel = g_strconcat ("/.git/objects/pack/", pack, NULL);
+  g_autofree char *idx_rel = g_strconcat ("/.git/objects/pack/", idx, NULL);
+
+  if (e->gen == BGR_GIT_GEN_STAGED_IDX)
+    fill_entry (plan, e, idx, idx_rel, error);
+  else if (e->gen == BGR_GIT_GEN_STAGED_PACK && plan->staged->candidates != NULL)
+    fill_entry (plan, e, BGR_GIT_RECIPE_NAME, "/.git/" BGR_GIT_RECIPE_NAME, error);
+  else if (e->gen == BGR_GIT_GEN_STAGED_PACK)
+    fill_entry (plan, e, pack, pack_rel, error);
+}
+
+/* The files the recipe makes blobs of went as they were when it was
+ * written (the tar writer hashed them): else the guest's pack would hold
+ * wrong content under a blob's id. */
+static void
+check_sent (BgrGitStaged *st)
+{
+  for (guint i = 0; st->used != NULL && i < st->used->len; i++)
+    {
+      BgrGitEnt *e = st->used->pdata[i];
+      if (!e->sent_matches)
+        {
+          g_set_error (&st->error, BGR_ERROR, BGR_ERROR_FAILED,
+                       "%s changed while the workspace was being sent; prepare it again",
+                       e->host);
+          return;
+        }
+    }
 }
 
 gboolean
@@ -147,16 +196,13 @@ bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **
     {
       join (st, cancellable);
       if (st->error == NULL)
+        check_sent (st);
+      if (st->error == NULL)
         {
           name = bgr_git_pack_dup_name (st->pack);
           plan->bytes -= st->estimate;
           for (guint i = 0; st->error == NULL && i < plan->ents->len; i++)
-            {
-              BgrGitEnt *e = plan->ents->pdata[i];
-              if (e->gen == BGR_GIT_GEN_STAGED_PACK || e->gen == BGR_GIT_GEN_STAGED_IDX)
-                fill_entry (plan, e, name, e->gen == BGR_GIT_GEN_STAGED_PACK ? "pack" : "idx",
-                            &st->error);
-            }
+            fill_staged (plan, plan->ents->pdata[i], name, &st->error);
         }
     }
   if (st->error != NULL)
@@ -181,6 +227,8 @@ bgr_git_staged_free (BgrGitStaged *st)
     }
   g_clear_error (&st->error);
   g_clear_object (&st->cancel);
+  g_clear_pointer (&st->candidates, g_hash_table_unref);
+  g_clear_pointer (&st->used, g_ptr_array_unref);
   bgr_git_pack_free (st->pack);
   if (st->repo != NULL)
     git_repository_free (st->repo);

@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -82,17 +83,28 @@ write_data (struct archive *a, Sink *s, const void *buf, gsize len, GError **err
   return TRUE;
 }
 
+/* Copies host file @host; with @blob, also sets *@matches to whether what
+ * went hashes to that blob id. */
 static gboolean
-copy_host_file (struct archive *a, Sink *s, const char *host, guint64 size, GError **error)
+copy_host_file (struct archive *a, Sink *s, const char *host, guint64 size, const git_oid *blob,
+                gboolean *matches, GError **error)
 {
   g_autofree char *buf = g_malloc (CHUNK);
   guint64 left = size;
   int fd = open (host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  EVP_MD_CTX *sha = NULL;
 
   if (fd < 0)
     {
       bgr_set_error_errno (error, errno, "cannot read %s", host);
       return FALSE;
+    }
+  if (blob != NULL)
+    {
+      g_autofree char *head = g_strdup_printf ("blob %" G_GUINT64_FORMAT, size);
+      sha = EVP_MD_CTX_new ();
+      EVP_DigestInit_ex (sha, EVP_sha1 (), NULL);
+      EVP_DigestUpdate (sha, head, strlen (head) + 1);
     }
   /* The header said @size: send exactly that, padding a file that shrank
    * meanwhile with zeros. */
@@ -110,11 +122,22 @@ copy_host_file (struct archive *a, Sink *s, const char *host, guint64 size, GErr
           || !write_data (a, s, buf, (gsize) n, error))
         {
           close (fd);
+          g_clear_pointer (&sha, EVP_MD_CTX_free);
           return FALSE;
         }
+      if (sha != NULL)
+        EVP_DigestUpdate (sha, buf, (gsize) n);
       left -= (guint64) n;
     }
   close (fd);
+  if (sha != NULL)
+    {
+      guint8 id[EVP_MAX_MD_SIZE];
+      unsigned int n = 0;
+      EVP_DigestFinal_ex (sha, id, &n);
+      EVP_MD_CTX_free (sha);
+      *matches = n == GIT_OID_RAWSZ && memcmp (id, blob->id, GIT_OID_RAWSZ) == 0;
+    }
   return TRUE;
 }
 
@@ -211,7 +234,8 @@ write_ent (struct archive *a, Sink *s, BgrGitPlan *plan, const char *top, BgrGit
   else if (e->kind == BGR_GIT_ENT_FILE && blob != NULL)
     ok = write_data (a, s, git_blob_rawcontent (blob), (gsize) git_blob_rawsize (blob), error);
   else if (e->kind == BGR_GIT_ENT_FILE)
-    ok = copy_host_file (a, s, e->host, e->size, error);
+    ok = copy_host_file (a, s, e->host, e->size, e->candidate ? &e->oid : NULL, &e->sent_matches,
+                         error);
   git_blob_free (blob);
   archive_entry_free (ae);
   return ok;
@@ -235,7 +259,7 @@ bgr_git_plan_write_tar (BgrGitPlan *plan, const char *top, int fd, BgrTarProgres
 {
   Sink sink = { fd, cancellable, progress, progress_data, 0 };
   struct archive *a = writer_new (&sink, error);
-  BgrGitEnt top_ent = { (char *) "", NULL, BGR_GIT_ENT_DIR, 0755, 0, FALSE, { { 0 } }, BGR_GIT_GEN_NONE };
+  BgrGitEnt top_ent = { (char *) "", NULL, BGR_GIT_ENT_DIR, 0755, 0, FALSE, { { 0 } }, BGR_GIT_GEN_NONE, FALSE, FALSE };
   gboolean ok;
 
   if (a == NULL)
@@ -255,7 +279,7 @@ bgr_tar_write_path (const char *host_path, const char *top, int fd, BgrTarProgre
 {
   g_autoptr (BgrGitPlan) plan = bgr_git_plan_alloc ();
   Sink sink = { fd, cancellable, progress, progress_data, 0 };
-  BgrGitEnt top_ent = { (char *) "", (char *) host_path, BGR_GIT_ENT_DIR, 0, 0, FALSE, { { 0 } }, BGR_GIT_GEN_NONE };
+  BgrGitEnt top_ent = { (char *) "", (char *) host_path, BGR_GIT_ENT_DIR, 0, 0, FALSE, { { 0 } }, BGR_GIT_GEN_NONE, FALSE, FALSE };
   struct archive *a;
   struct stat st;
   gboolean ok;

@@ -22,12 +22,15 @@ typedef struct {
   EVP_MD_CTX *sha; /* SHA-1 of everything written */
   guint64 off;     /* bytes written so far */
   guint32 crc;     /* CRC-32 since it was last set to 0 */
+  gboolean discard; /* counted (SHA-1, CRC-32, offset) but not written */
 } BgrPackOut;
 
 void bgr_pack_out_init (BgrPackOut *o, BgrPackSink sink, gpointer sink_data);
 void bgr_pack_out_clear (BgrPackOut *o);
 gboolean bgr_pack_out_put (BgrPackOut *o, const void *data, gsize len, GError **error);
 gboolean bgr_pack_out_put_be32 (BgrPackOut *o, guint32 v, GError **error);
+/* Hands what is buffered to the sink. */
+gboolean bgr_pack_out_flush (BgrPackOut *o, GError **error);
 /* Appends the SHA-1 of all written so far (also into @sha) and flushes. */
 gboolean bgr_pack_out_finish (BgrPackOut *o, guint8 sha[20], GError **error);
 
@@ -45,5 +48,7 @@ gboolean bgr_pack_z_deflate (BgrPackZ *z, BgrPackOut *o, const guint8 *data, gsi
  * size known in advance (bgr_pack_z_stored_size()). */
 gboolean bgr_pack_z_store (BgrPackOut *o, const guint8 *data, gsize len, GError **error);
 guint64 bgr_pack_z_stored_size (guint64 len);
+/* The Adler-32 that ends the zlib stream of @data. */
+guint32 bgr_pack_z_adler32 (const guint8 *data, gsize len);
 
 G_END_DECLS

@@ -90,7 +90,7 @@ bgr_pack_out_put (BgrPackOut *o, const void *data, gsize len, GError **error)
   EVP_DigestUpdate (o->sha, p, len);
   o->crc = crc_update (o->crc, p, len);
   o->off += len;
-  while (len > 0)
+  while (len > 0 && !o->discard)
     {
       gsize n = MIN (len, OUT_BUF - o->len);
       memcpy (o->buf + o->len, p, n);
@@ -101,6 +101,12 @@ bgr_pack_out_put (BgrPackOut *o, const void *data, gsize len, GError **error)
         return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+bgr_pack_out_flush (BgrPackOut *o, GError **error)
+{
+  return out_flush (o, error);
 }
 
 gboolean
@@ -245,6 +251,12 @@ bgr_pack_z_deflate (BgrPackZ *d, BgrPackOut *o, const guint8 *data, gsize len, G
   while (!last || rc != Z_STREAM_END);
 #endif
   return TRUE;
+}
+
+guint32
+bgr_pack_z_adler32 (const guint8 *data, gsize len)
+{
+  return adler_update (1, data, len);
 }
 
 guint64
