@@ -29,6 +29,7 @@
 #include "git/bgr-git-plan-private.h"
 
 #define SMALL 4096 /* a blob this small or smaller goes in the recipe */
+#define PATH_MAX_FILE 4000 /* a longer path's blob too (the agent takes less than PATH_MAX) */
 
 typedef struct {
   int fd;
@@ -96,6 +97,7 @@ file_body (BgrPackOut *o, const git_oid *oid, const BgrGitObject *obj, gboolean 
 
   if (obj->type != GIT_OBJECT_BLOB || obj->size <= SMALL
       || (e = g_hash_table_lookup (r->candidates, oid)) == NULL
+      || strlen (e->rel) >= PATH_MAX_FILE
       || bgr_pack_z_compresses (r->z, obj->data, obj->size)
       || !same_content (r, e->host, obj->data, obj->size))
     return TRUE;
