@@ -197,8 +197,27 @@ static void exec_stdin(struct exec *e, const uint8_t *data, size_t len)
         return;
     }
     size_t pending = e->in_len - e->in_off;
-    if (pending == 0)
+    if (pending == 0) {
+        /* Nothing waiting: straight into the pipe, as far as it takes it
+         * (a copy into the buffer first cost an emulated guest as much as
+         * the pipe itself). Only the rest is buffered. */
         e->in_moved = now_ms();
+        while (len > 0) {
+            ssize_t n = write(e->in_fd, data, len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                break;
+            if (n < 0) { /* EPIPE: the child closed its stdin; drop the rest */
+                exec_close_stdin(e);
+                return;
+            }
+            data += n;
+            len -= (size_t)n;
+        }
+        if (len == 0)
+            return;
+    }
     if (pending + len > STDIN_BUFFER_MAX) {
         send_error(0, ENOBUFS, "channel %u: the command is not reading its stdin and %u bytes are waiting; "
                    "stdin closed", e->channel, STDIN_BUFFER_MAX);

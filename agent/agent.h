@@ -66,6 +66,8 @@
 /* Flow control of STDIN: with this much waiting for a child that took some
  * within STDIN_STALL_MS, the agent stops reading the host's stream. */
 #define STDIN_PAUSE_AT (8u * 1024 * 1024)
+/* The size asked for a command's stdin pipe (F_SETPIPE_SZ). */
+#define STDIN_PIPE_SIZE (1024u * 1024)
 #define STDIN_STALL_MS 10000
 /* How long the init gets to shut down before the agent forces it. */
 #define SHUTDOWN_GRACE_MS 15000
