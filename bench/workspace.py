@@ -187,6 +187,10 @@ def measure_prepare(args, b, cfg, key, repo, res):
         for i in range(args.runs):
             note("run %d/%d: workspace prepare, then git archive | ssh / vm exec tar -x..."
                  % (i + 1, args.runs))
+            # Each side writes a fresh directory: the previous run's copy
+            # goes untimed, as the anchors' do (a prepare over an existing
+            # workspace would also pay for removing the old one).
+            b.run("vm", "exec", "ws", "--", "rm", "-rf", "/root/repo")
             res["prepare_s"].append(timed(lambda: b.run(
                 "vm", "workspace", "prepare", "ws", repo, "--guest-path", "/root/repo")))
             for key_, via in (("archive_ssh_s", ssh_base),
