@@ -62,9 +62,10 @@ static bool flush_out(struct assembly *a)
     return true;
 }
 
-static bool emit(struct assembly *a, const void *data, size_t len)
+/* Notes @len bytes going into the pack at its end: its first 4 and last
+ * 20 bytes are checked and named from. */
+static void account(struct assembly *a, const uint8_t *p, size_t len)
 {
-    const uint8_t *p = data;
     for (size_t i = 0; a->written + i < 4 && i < len; i++)
         a->first[a->written + i] = p[i];
     if (len >= 20) {
@@ -74,6 +75,12 @@ static bool emit(struct assembly *a, const void *data, size_t len)
         memcpy(a->last + 20 - len, p, len);
     }
     a->written += len;
+}
+
+static bool emit(struct assembly *a, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    account(a, p, len);
     while (len > 0) {
         size_t n = len < OUT_SIZE - a->len ? len : OUT_SIZE - a->len;
         memcpy(a->buf + a->len, p, n);
@@ -110,11 +117,16 @@ static bool raw_record(struct assembly *a)
     n = (uint32_t)le(n4, 4);
     if (n > RAW_MAX)
         return fail("a record of %u bytes (at most %u)", n, RAW_MAX);
+    /* Read straight into the output buffer. */
     while (n > 0) {
-        uint8_t chunk[65536];
-        size_t k = n < sizeof chunk ? n : sizeof chunk;
-        if (!read_in(a, chunk, k, "a record") || !emit(a, chunk, k))
+        size_t k;
+        if (a->len == OUT_SIZE && !flush_out(a))
             return false;
+        k = n < OUT_SIZE - a->len ? n : OUT_SIZE - a->len;
+        if (!read_in(a, a->buf + a->len, k, "a record"))
+            return false;
+        account(a, a->buf + a->len, k);
+        a->len += k;
         n -= (uint32_t)k;
     }
     return true;

@@ -86,6 +86,9 @@ GHashTable *bgr_git_recipe_candidates (BgrGitPlan *plan, GError **error);
  * whose files make a blob. */
 gboolean bgr_git_recipe_write (BgrGitPack *pack, GHashTable *candidates, const char *dir,
                                GPtrArray *used, GCancellable *cancellable, GError **error);
+/* A recipe in @dir with no file record, as the pack it is
+ * (pack-@pack_name.pack), the recipe removed. */
+gboolean bgr_git_recipe_to_pack (const char *dir, const char *pack_name, GError **error);
 
 gboolean bgr_git_plan_open_pack_repo (BgrGitPlan *plan, git_repository **repo, GError **error);
 gboolean bgr_git_plan_stage_pack (BgrGitPlan *plan, git_repository *repo, BgrGitPack *pack,

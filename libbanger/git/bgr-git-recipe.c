@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -151,6 +152,50 @@ bgr_git_recipe_write (BgrGitPack *pack, GHashTable *candidates, const char *dir,
       ok = FALSE;
     }
   return ok;
+}
+
+/* ---- a recipe of raw bytes only ------------------------------------------- */
+
+gboolean
+bgr_git_recipe_to_pack (const char *dir, const char *pack_name, GError **error)
+{
+  g_autofree char *recipe = g_build_filename (dir, BGR_GIT_RECIPE_NAME, NULL);
+  g_autofree char *base = g_strdup_printf ("pack-%s.pack", pack_name);
+  g_autofree char *pack = g_build_filename (dir, base, NULL);
+  g_autofree guint8 *buf = g_malloc (BGR_GIT_RECIPE_CHUNK);
+  FILE *in = fopen (recipe, "rbe");
+  int out = open (pack, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  guint8 magic[8], head[5];
+  gboolean ok;
+
+  ok = in != NULL && out >= 0 && fread (magic, 1, 8, in) == 8 && memcmp (magic, "BGRPACK1", 8) == 0;
+  while (ok && fread (head, 1, 1, in) == 1 && head[0] == 'R')
+    {
+      guint32 n;
+      ok = fread (head + 1, 1, 4, in) == 4;
+      n = ok ? (guint32) head[1] | (guint32) head[2] << 8 | (guint32) head[3] << 16
+                 | (guint32) head[4] << 24
+             : 0;
+      while (ok && n > 0)
+        {
+          gsize k = MIN (n, (guint32) BGR_GIT_RECIPE_CHUNK);
+          ok = fread (buf, 1, k, in) == k && bgr_write_all (out, buf, k);
+          n -= (guint32) k;
+        }
+    }
+  ok = ok && head[0] == 'E';
+  if (in != NULL)
+    fclose (in);
+  if (out >= 0 && close (out) != 0)
+    ok = FALSE;
+  if (!ok)
+    {
+      bgr_set_error_errno (error, errno != 0 ? errno : EIO, "cannot turn %s into a pack", recipe);
+      g_unlink (pack);
+      return FALSE;
+    }
+  g_unlink (recipe);
+  return TRUE;
 }
 
 /* ---- which files may make a blob ------------------------------------------- */

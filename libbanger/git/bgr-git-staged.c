@@ -198,8 +198,14 @@ bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **
       if (st->error == NULL)
         check_sent (st);
       if (st->error == NULL)
+        name = bgr_git_pack_dup_name (st->pack);
+      /* A recipe that names no file is the pack itself, less a few bytes
+       * of framing: sent as the pack, the guest need not copy it again. */
+      if (st->error == NULL && st->candidates != NULL && st->used->len == 0
+          && bgr_git_recipe_to_pack (st->dir, name, &st->error))
+        g_clear_pointer (&st->candidates, g_hash_table_unref);
+      if (st->error == NULL)
         {
-          name = bgr_git_pack_dup_name (st->pack);
           plan->bytes -= st->estimate;
           for (guint i = 0; st->error == NULL && i < plan->ents->len; i++)
             fill_staged (plan, plan->ents->pdata[i], name, &st->error);
