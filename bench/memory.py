@@ -5,7 +5,7 @@ memory_reclaim.
 
 Runs the in-process engine (banger --local) as root with a private state and
 cache dir, QEMU under TCG, inside its own network and pid namespace (like
-bench/boot.py, whose helpers it uses). For each setting of memory_reclaim
+bench/benchlib.py, whose helpers it uses). For each setting of memory_reclaim
 (false: QEMU's defaults, as banger did before; true: a virtio-balloon with
 free page reporting and a bounded TCG translation cache) it:
 
@@ -30,9 +30,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import boot  # noqa: E402  (the shared helpers: namespaces, images, the CLI)
+import benchlib  # noqa: E402  (the shared helpers: namespaces, images, the CLI)
 
-note = boot.note
+note = benchlib.note
 
 
 def parse_args():
@@ -46,7 +46,7 @@ def parse_args():
                     help="MB each guest writes to a tmpfs and frees again (default 300)")
     ap.add_argument("--settle", type=float, default=20.0,
                     help="seconds to wait after the guests freed the memory (default 20)")
-    ap.add_argument("--kernel-deb", default=os.path.join(boot.ROOT, ".test-cache", "cloud-kernel.deb"),
+    ap.add_argument("--kernel-deb", default=os.path.join(benchlib.ROOT, ".test-cache", "cloud-kernel.deb"),
                     help="Debian linux-image .deb (default .test-cache/cloud-kernel.deb)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     return ap.parse_args()
@@ -63,7 +63,7 @@ def rss_bytes(pid):
 def measure(work, kernel_deb, reclaim, args):
     """One setting in its own state dir: returns the per-VM RSS list."""
     d = os.path.join(work, "reclaim-%s" % ("on" if reclaim else "off"))
-    b, _ = boot.busybox_engine(d, "bgrmem%d" % reclaim, 79 if reclaim else 78, kernel_deb,
+    b, _ = benchlib.busybox_engine(d, "bgrmem%d" % reclaim, 79 if reclaim else 78, kernel_deb,
                                "memory_reclaim = %s\n" % ("true" if reclaim else "false"),
                                tree_parent=work)
     names = ["mem%d" % i for i in range(args.vms)]
@@ -97,8 +97,8 @@ def measure(work, kernel_deb, reclaim, args):
 
 def main():
     args = parse_args()
-    boot.QUIET = args.json
-    boot.start_bench("memory.py", args.kernel_deb)
+    benchlib.QUIET = args.json
+    benchlib.start_bench("memory.py", args.kernel_deb)
     work = tempfile.mkdtemp(prefix="banger-bench-memory-")
     res = {"vms": args.vms, "memory_mib": args.memory_mib, "touch_mb": args.touch_mb,
            "settle_s": args.settle}

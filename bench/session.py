@@ -3,7 +3,7 @@
 """bench/session: how fast commands and sessions talk to a VM.
 
 Runs the in-process engine as root with a private state and cache dir, QEMU
-under TCG, in its own network and pid namespace (like bench/boot.py, whose
+under TCG, in its own network and pid namespace (like bench/benchlib.py, whose
 helpers it uses), against one busybox VM whose image carries Debian's sshd
 (tests/vm_sshd.py). Measured in the same run, against the same VM:
 
@@ -37,10 +37,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import boot  # noqa: E402
+import benchlib  # noqa: E402
 import vm_sshd  # noqa: E402 - the test image's sshd
 
-note = boot.note
+note = benchlib.note
 
 
 def parse_args():
@@ -50,7 +50,7 @@ def parse_args():
         "namespace it creates itself. Never run by the test suite.")
     ap.add_argument("--runs", type=int, default=10, help="round trips and attaches (default 10)")
     ap.add_argument("--mb", type=int, default=200, help="MB streamed from the guest (default 200)")
-    ap.add_argument("--kernel-deb", default=os.path.join(boot.ROOT, ".test-cache", "cloud-kernel.deb"),
+    ap.add_argument("--kernel-deb", default=os.path.join(benchlib.ROOT, ".test-cache", "cloud-kernel.deb"),
                     help="Debian linux-image .deb (default .test-cache/cloud-kernel.deb)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     return ap.parse_args()
@@ -58,8 +58,8 @@ def parse_args():
 
 def load_binding():
     os.environ.setdefault("BANGER_LIBRARY",
-                          os.path.join(boot.ROOT, "build", "libbanger", "libbanger.so.1"))
-    sys.path.insert(0, os.path.join(boot.ROOT, "bindings", "python"))
+                          os.path.join(benchlib.ROOT, "build", "libbanger", "libbanger.so.1"))
+    sys.path.insert(0, os.path.join(benchlib.ROOT, "bindings", "python"))
     import banger  # noqa: E402
     return banger
 
@@ -109,16 +109,16 @@ def ssh_anchor(key, ip):
 
 def main():
     args = parse_args()
-    boot.QUIET = args.json
+    benchlib.QUIET = args.json
     if vm_sshd.missing():
         sys.exit("bench/session.py: " + vm_sshd.missing())
-    boot.start_bench("session.py", args.kernel_deb)
+    benchlib.start_bench("session.py", args.kernel_deb)
     work = tempfile.mkdtemp(prefix="banger-bench-session-")
     note("importing the kernel and building the image...")
     # A key of the bench's own (a key path set in the config must exist).
     key = os.path.join(work, "id_ed25519")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-    b, cfg = boot.busybox_engine(work, "bgrsess0", 81, args.kernel_deb,
+    b, cfg = benchlib.busybox_engine(work, "bgrsess0", 81, args.kernel_deb,
                                  'sync_auth_files = false\nssh_key_path = "%s"\n' % key,
                                  add=vm_sshd.add_sshd)
     vm = b.json("vm", "create", "--name", "s", "--image", "bb", "--memory", "1G")
@@ -157,7 +157,7 @@ def main():
     finally:
         client.close()
     b.run("vm", "delete", "--force", "s", check=False)
-    boot.reap_orphans()
+    benchlib.reap_orphans()
     shutil.rmtree(work, ignore_errors=True)  # its images: some 400 MB
     med = statistics.median
     res["exec_api_median_ms"] = med(res["exec_api_s"]) * 1000

@@ -4,7 +4,7 @@
 
 Runs the in-process engine (banger --local) as root with a private state and
 cache dir, QEMU under TCG, in its own network and pid namespace (like
-bench/boot.py, whose helpers it uses). A generated repository (--files
+bench/benchlib.py, whose helpers it uses). A generated repository (--files
 files, --mb MB in all, --commits commits of history, plus an uncommitted
 edit and an untracked file) is measured, in the same run:
 
@@ -38,11 +38,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import boot  # noqa: E402
+import benchlib  # noqa: E402
 import session  # noqa: E402 - its ssh anchor
 import vm_sshd  # noqa: E402 - the test image's sshd
 
-note = boot.note
+note = benchlib.note
 
 
 def parse_args():
@@ -61,7 +61,7 @@ def parse_args():
     ap.add_argument("--only", choices=("prepare", "run"),
                     help="measure only prepare against its anchors, or only vm run against vm "
                     "create (default: both)")
-    ap.add_argument("--kernel-deb", default=os.path.join(boot.ROOT, ".test-cache", "cloud-kernel.deb"),
+    ap.add_argument("--kernel-deb", default=os.path.join(benchlib.ROOT, ".test-cache", "cloud-kernel.deb"),
                     help="Debian linux-image .deb (default .test-cache/cloud-kernel.deb)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     return ap.parse_args()
@@ -146,10 +146,10 @@ def median(xs):
 
 def main():
     args = parse_args()
-    boot.QUIET = args.json
+    benchlib.QUIET = args.json
     if vm_sshd.missing():
         sys.exit("bench/workspace.py: " + vm_sshd.missing())
-    boot.start_bench("workspace.py", args.kernel_deb)
+    benchlib.start_bench("workspace.py", args.kernel_deb)
     work = tempfile.mkdtemp(prefix="banger-bench-workspace-")
     try:
         measure(args, work)
@@ -164,7 +164,7 @@ def measure(args, work):
          % (args.files, args.mb))
     key = os.path.join(work, "id_ed25519")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-    b, cfg = boot.busybox_engine(work, "bgrws0", 80, args.kernel_deb,
+    b, cfg = benchlib.busybox_engine(work, "bgrws0", 80, args.kernel_deb,
                                  'sync_auth_files = false\nssh_key_path = "%s"\n' % key,
                                  add=add_sshd_and_tar)
     repo = make_repo(work, args)
@@ -176,7 +176,7 @@ def measure(args, work):
         measure_prepare(args, b, cfg, key, repo, res)
     if args.only != "prepare":
         measure_run(args, b, repo, res)
-    boot.reap_orphans()
+    benchlib.reap_orphans()
     report(args, res)
 
 
@@ -194,7 +194,7 @@ def measure_prepare(args, b, cfg, key, repo, res):
             res["prepare_s"].append(timed(lambda: b.run(
                 "vm", "workspace", "prepare", "ws", repo, "--guest-path", "/root/repo")))
             for key_, via in (("archive_ssh_s", ssh_base),
-                              ("archive_exec_s", [boot.BANGER, "--local", "-c", cfg, "vm", "exec",
+                              ("archive_exec_s", [benchlib.BANGER, "--local", "-c", cfg, "vm", "exec",
                                                   "ws", "--"])):
                 dest = "/root/archive%d" % i
                 res[key_].append(timed(lambda: archive_into(repo, via, dest)))
