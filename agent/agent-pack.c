@@ -176,8 +176,8 @@ static bool frame_file(struct assembly *a, int fd, const char *rel, uint64_t siz
                 return fail("%s is shorter than the %llu bytes banger sent", rel, (unsigned long long)size);
             got += (size_t)r;
         }
+        account(a, a->buf + a->len, n);
         a->len += n;
-        a->written += n;
         left -= n;
     } while (left > 0);
     return emit(a, be, 4);
@@ -265,7 +265,11 @@ int agent_assemble_pack(const char *gitdir)
     a.out = mkostemp(a.tmp, O_CLOEXEC);
     a.buf = malloc(OUT_SIZE);
     if (a.out < 0 || !a.buf) {
-        fail("cannot create %s: %s", a.tmp, strerror(errno));
+        fail("cannot create %s: %s", a.tmp, a.out < 0 ? strerror(errno) : "out of memory");
+        if (a.out >= 0) {
+            close(a.out);
+            unlink(a.tmp);
+        }
         fclose(a.in);
         free(a.buf);
         return 1;
@@ -273,10 +277,10 @@ int agent_assemble_pack(const char *gitdir)
     ok = assemble(&a);
     fclose(a.in);
     free(a.buf);
-    if (ok && (fchmod(a.out, 0444) != 0 || close(a.out) != 0))
+    if (ok && fchmod(a.out, 0444) != 0)
         ok = fail("cannot write %s: %s", a.tmp, strerror(errno));
-    else if (!ok)
-        close(a.out);
+    if (close(a.out) != 0 && ok)
+        ok = fail("cannot write %s: %s", a.tmp, strerror(errno));
     for (int i = 0; ok && i < 20; i++)
         snprintf(hex + 2 * i, 3, "%02x", a.last[i]);
     if (ok) {

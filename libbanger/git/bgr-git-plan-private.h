@@ -98,6 +98,9 @@ gboolean bgr_git_plan_stage_pack (BgrGitPlan *plan, git_repository *repo, BgrGit
 gboolean bgr_git_plan_start_staged (BgrGitPlan *plan, gboolean recipe, guint64 estimate,
                                     GError **error);
 gboolean bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **error);
+/* Whether the thread already failed (its error then comes from
+ * bgr_git_plan_finish_pack() at once, not after the rest of the files). */
+gboolean bgr_git_plan_staged_failed (BgrGitPlan *plan);
 void bgr_git_staged_free (BgrGitStaged *st);
 
 G_END_DECLS

@@ -30,7 +30,9 @@
 #include "git/bgr-git-plan-private.h"
 
 #define SMALL 4096 /* a blob this small or smaller goes in the recipe */
-#define PATH_MAX_FILE 4000 /* a longer path's blob too (the agent takes less than PATH_MAX) */
+/* A longer path's blob goes in the recipe too: the agent opens the file by
+ * the guest's staging path and this, under PATH_MAX. */
+#define PATH_MAX_FILE 3000
 
 typedef struct {
   int fd;
@@ -165,9 +167,10 @@ bgr_git_recipe_to_pack (const char *dir, const char *pack_name, GError **error)
   g_autofree guint8 *buf = g_malloc (BGR_GIT_RECIPE_CHUNK);
   FILE *in = fopen (recipe, "rbe");
   int out = open (pack, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-  guint8 magic[8], head[5];
+  guint8 magic[8], head[5] = { 0 };
   gboolean ok;
 
+  errno = 0;
   ok = in != NULL && out >= 0 && fread (magic, 1, 8, in) == 8 && memcmp (magic, "BGRPACK1", 8) == 0;
   while (ok && fread (head, 1, 1, in) == 1 && head[0] == 'R')
     {
@@ -237,7 +240,9 @@ bgr_git_recipe_candidates (BgrGitPlan *plan, GError **error)
   for (guint i = 0; i < plan->ents->len; i++)
     {
       BgrGitEnt *e = plan->ents->pdata[i];
-      if (e->kind == BGR_GIT_ENT_FILE && e->host != NULL && !e->from_blob
+      /* Only a file over SMALL bytes can make a blob (the tar writer
+       * hashes every candidate it sends). */
+      if (e->kind == BGR_GIT_ENT_FILE && e->host != NULL && !e->from_blob && e->size > SMALL
           && e->gen == BGR_GIT_GEN_NONE && !g_str_has_prefix (e->rel, "/.git/"))
         g_hash_table_insert (w.by_rel, e->rel, e);
     }

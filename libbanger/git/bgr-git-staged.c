@@ -27,6 +27,7 @@ struct _BgrGitStaged {
   gboolean joined;
   GError *error; /* the thread's, once joined */
   guint64 estimate; /* what the plan counted for it before it was written */
+  gint failed;      /* atomic: the thread ended with an error */
 };
 
 static gpointer
@@ -38,8 +39,17 @@ stage_thread (gpointer data)
   if (st->candidates != NULL
         ? !bgr_git_recipe_write (st->pack, st->candidates, st->dir, st->used, st->cancel, &error)
         : !bgr_git_pack_write (st->pack, st->dir, st->cancel, &error))
-    return error;
+    {
+      g_atomic_int_set (&st->failed, 1);
+      return error;
+    }
   return NULL;
+}
+
+gboolean
+bgr_git_plan_staged_failed (BgrGitPlan *plan)
+{
+  return plan->staged != NULL && g_atomic_int_get (&plan->staged->failed);
 }
 
 gboolean
@@ -98,9 +108,17 @@ bgr_git_plan_start_staged (BgrGitPlan *plan, gboolean recipe, guint64 estimate, 
       st->used = g_ptr_array_new ();
     }
   /* Until it is written: about the working files' bytes (a pack of
-   * incompressible blobs is their size; one of text less; a recipe
-   * little). */
-  st->estimate = recipe ? 0 : estimate;
+   * incompressible blobs is their size; one of text less), less for a
+   * recipe those of the files that may make a blob. */
+  if (recipe)
+    {
+      GHashTableIter it;
+      gpointer v;
+      g_hash_table_iter_init (&it, st->candidates);
+      while (g_hash_table_iter_next (&it, NULL, &v))
+        estimate -= MIN (estimate, ((BgrGitEnt *) v)->size);
+    }
+  st->estimate = estimate;
   add_entry (plan, BGR_GIT_GEN_STAGED_PACK, st->estimate);
   add_entry (plan, BGR_GIT_GEN_STAGED_IDX, 0);
   st->thread = g_thread_new ("bgr-stage-pack", stage_thread, st);

@@ -267,6 +267,7 @@ bgr_git_plan_write_tar (BgrGitPlan *plan, const char *top, int fd, BgrTarProgres
   ok = write_ent (a, &sink, plan, top, &top_ent, error);
   for (guint i = 0; ok && i < plan->ents->len; i++)
     ok = !g_cancellable_set_error_if_cancelled (cancellable, error)
+         && (!bgr_git_plan_staged_failed (plan) || bgr_git_plan_finish_pack (plan, cancellable, error))
          && write_ent (a, &sink, plan, top, plan->ents->pdata[i], error);
   return writer_close (a, ok, error);
 }
