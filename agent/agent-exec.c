@@ -166,21 +166,37 @@ static void exec_exited(struct exec *e, int status)
     send_buf(BGR_AGENT_MSG_EXIT, e->channel, &b);
 }
 
-/* Writes buffered STDIN into the child's pipe as far as it goes now. */
-static void exec_flush_stdin(struct exec *e)
+/* Writes STDIN into the child's pipe as far as it takes it now: how many
+ * bytes, or -1 once stdin is closed (EPIPE: the child closed its end). */
+static ssize_t stdin_write(struct exec *e, const uint8_t *data, size_t len)
 {
-    while (e->in_fd >= 0 && e->in_off < e->in_len) {
-        ssize_t n = write(e->in_fd, e->in_buf + e->in_off, e->in_len - e->in_off);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(e->in_fd, data + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
-            return;
-        if (n < 0) { /* EPIPE: the child closed its stdin; drop the rest */
+            break;
+        if (n < 0) {
             exec_close_stdin(e);
-            return;
+            return -1;
         }
-        e->in_off += (size_t)n;
+        done += (size_t)n;
         e->in_moved = now_ms();
+    }
+    return (ssize_t)done;
+}
+
+/* Writes buffered STDIN into the child's pipe as far as it goes now. */
+static void exec_flush_stdin(struct exec *e)
+{
+    if (e->in_fd >= 0 && e->in_off < e->in_len) {
+        ssize_t n = stdin_write(e, e->in_buf + e->in_off, e->in_len - e->in_off);
+        if (n < 0)
+            return;
+        e->in_off += (size_t)n;
+        if (e->in_off < e->in_len)
+            return;
     }
     e->in_off = e->in_len = 0;
     if (e->in_eof)
@@ -198,25 +214,14 @@ static void exec_stdin(struct exec *e, const uint8_t *data, size_t len)
     }
     size_t pending = e->in_len - e->in_off;
     if (pending == 0) {
-        /* Nothing waiting: straight into the pipe, as far as it takes it
-         * (a copy into the buffer first cost an emulated guest as much as
-         * the pipe itself). Only the rest is buffered. */
+        /* Nothing waiting: straight into the pipe (a copy into the buffer
+         * cost an emulated guest as much as the pipe); the rest is buffered. */
+        ssize_t n = stdin_write(e, data, len);
         e->in_moved = now_ms();
-        while (len > 0) {
-            ssize_t n = write(e->in_fd, data, len);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && errno == EAGAIN)
-                break;
-            if (n < 0) { /* EPIPE: the child closed its stdin; drop the rest */
-                exec_close_stdin(e);
-                return;
-            }
-            data += n;
-            len -= (size_t)n;
-        }
-        if (len == 0)
+        if (n < 0 || (size_t)n == len)
             return;
+        data += n;
+        len -= (size_t)n;
     }
     if (pending + len > STDIN_BUFFER_MAX) {
         send_error(0, ENOBUFS, "channel %u: the command is not reading its stdin and %u bytes are waiting; "
