@@ -175,7 +175,6 @@ struct _BgrdLongCall {
   GDBusMethodInvocation *invocation;
   Progress *progress;
   guint registration;
-  GMainContext *registration_context; /* where the object's callbacks run */
   GCancellable *cancellable;
   gulong changed_handler;
   gulong cancel_handler;
@@ -346,8 +345,9 @@ forward_cancel (GCancellable *from, gpointer to)
   g_cancellable_cancel (to);
 }
 
-/* Exports the operation object; its callbacks hold a reference to @p,
- * given back in the context they run in once it is unexported. */
+/* Exports the operation object. Its callbacks hold a reference to @p, which
+ * GDBus gives back in the context they run in once it is unexported (a
+ * callback already dispatched finishes first). */
 static void
 export_operation (BgrdLongCall *call)
 {
@@ -355,38 +355,15 @@ export_operation (BgrdLongCall *call)
   g_autoptr (GError) error = NULL;
 
   call->registration = g_dbus_connection_register_object (
-    p->connection, p->path, bgr_dbus_operation_interface_info (), &op_vtable, p, NULL, &error);
+    p->connection, p->path, bgr_dbus_operation_interface_info (), &op_vtable,
+    progress_acquire (p), progress_release, &error);
   if (call->registration == 0)
     {
       g_warning ("cannot export %s: %s", p->path, error->message);
-      return;
+      /* GLib 2.80 and later free the user data on failure too; older ones do not. */
+      if (glib_check_version (2, 80, 0) != NULL)
+        progress_release (p);
     }
-  progress_acquire (p);
-  call->registration_context = g_main_context_ref_thread_default ();
-}
-
-static gboolean
-release_idle (gpointer data)
-{
-  progress_release (data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-unexport_operation (BgrdLongCall *call)
-{
-  GSource *s;
-
-  if (call->registration == 0)
-    return;
-  g_dbus_connection_unregister_object (call->progress->connection, call->registration);
-  /* A callback already dispatched finishes before this runs (same
-   * context); one not yet dispatched sees the object gone. */
-  s = g_idle_source_new ();
-  g_source_set_callback (s, release_idle, call->progress, NULL);
-  g_source_attach (s, call->registration_context);
-  g_source_unref (s);
-  g_main_context_unref (call->registration_context);
 }
 
 BgrdLongCall *
@@ -458,7 +435,8 @@ bgrd_long_call_end (BgrdLongCall *call)
       g_source_destroy (trailing);
       g_source_unref (trailing);
     }
-  unexport_operation (call);
+  if (call->registration != 0)
+    g_dbus_connection_unregister_object (p->connection, call->registration);
   g_signal_handler_disconnect (p->op, call->changed_handler);
   g_cancellable_disconnect (bgr_operation_get_cancellable (p->op), call->cancel_handler);
   progress_release (p);
