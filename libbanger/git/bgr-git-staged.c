@@ -19,7 +19,8 @@
 struct _BgrGitStaged {
   git_repository *repo; /* the thread's own */
   BgrGitPack *pack;
-  GHashTable *candidates; /* a recipe's (bgr-git-recipe.c); NULL: the whole pack */
+  GHashTable *candidates; /* a recipe's (bgr-git-recipe.c); NULL: the whole pack
+                           * (the thread drops it when the recipe names no file) */
   GPtrArray *used;        /* the candidates the recipe made blobs of */
   char *dir; /* where the thread writes: outside the .git the plan walks */
   GCancellable *cancel;
@@ -36,9 +37,23 @@ stage_thread (gpointer data)
   BgrGitStaged *st = data;
   GError *error = NULL;
 
-  if (st->candidates != NULL
-        ? !bgr_git_recipe_write (st->pack, st->candidates, st->dir, st->used, st->cancel, &error)
-        : !bgr_git_pack_write (st->pack, st->dir, st->cancel, &error))
+  gboolean ok;
+
+  if (st->candidates == NULL)
+    ok = bgr_git_pack_write (st->pack, st->dir, st->cancel, &error);
+  else
+    {
+      ok = bgr_git_recipe_write (st->pack, st->candidates, st->dir, st->used, st->cancel, &error);
+      /* A recipe that names no file is the pack itself, less a few bytes
+       * of framing: sent as the pack, the guest need not copy it again. */
+      if (ok && st->used->len == 0)
+        {
+          g_autofree char *name = bgr_git_pack_dup_name (st->pack);
+          ok = bgr_git_recipe_to_pack (st->dir, name, &error);
+          g_clear_pointer (&st->candidates, g_hash_table_unref);
+        }
+    }
+  if (!ok)
     {
       g_atomic_int_set (&st->failed, 1);
       return error;
@@ -216,14 +231,8 @@ bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **
       if (st->error == NULL)
         check_sent (st);
       if (st->error == NULL)
-        name = bgr_git_pack_dup_name (st->pack);
-      /* A recipe that names no file is the pack itself, less a few bytes
-       * of framing: sent as the pack, the guest need not copy it again. */
-      if (st->error == NULL && st->candidates != NULL && st->used->len == 0
-          && bgr_git_recipe_to_pack (st->dir, name, &st->error))
-        g_clear_pointer (&st->candidates, g_hash_table_unref);
-      if (st->error == NULL)
         {
+          name = bgr_git_pack_dup_name (st->pack);
           plan->bytes -= st->estimate;
           for (guint i = 0; st->error == NULL && i < plan->ents->len; i++)
             fill_staged (plan, plan->ents->pdata[i], name, &st->error);
