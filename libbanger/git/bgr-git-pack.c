@@ -207,7 +207,7 @@ write_object (BgrPackZ *z, BgrPackOut *o, Entry *e, BgrGitObject *obj, const Bgr
   if (ok && !handled)
     ok = z != NULL && bgr_pack_z_compresses (z, obj->data, obj->size)
            ? bgr_pack_z_deflate (z, o, obj->data, obj->size, error)
-           : bgr_pack_z_store (o, obj->data, obj->size, error);
+           : bgr_pack_z_store (o, obj->data, obj->size, NULL, error);
   e->crc = o->crc;
   return ok;
 }

@@ -96,7 +96,7 @@ file_body (BgrPackOut *o, const git_oid *oid, const BgrGitObject *obj, gboolean 
   const char *rel;
   guint8 rec[3];
   guint64 size_le;
-  guint32 adler_le;
+  guint32 adler = 0, adler_le;
 
   if (obj->type != GIT_OBJECT_BLOB || obj->size <= SMALL
       || (e = g_hash_table_lookup (r->candidates, oid)) == NULL
@@ -109,15 +109,15 @@ file_body (BgrPackOut *o, const git_oid *oid, const BgrGitObject *obj, gboolean 
   rec[1] = strlen (rel) & 0xff;
   rec[2] = (strlen (rel) >> 8) & 0xff;
   size_le = GUINT64_TO_LE ((guint64) obj->size);
-  adler_le = GUINT32_TO_LE (bgr_pack_z_adler32 (obj->data, obj->size));
   /* The framing and the content count in the pack's checksums, but the
    * guest makes them: the recipe says which file. */
   if (!bgr_pack_out_flush (o, error))
     return FALSE;
   o->discard = TRUE;
-  if (!bgr_pack_z_store (o, obj->data, obj->size, error))
+  if (!bgr_pack_z_store (o, obj->data, obj->size, &adler, error))
     return FALSE;
   o->discard = FALSE;
+  adler_le = GUINT32_TO_LE (adler);
   if (!put (r, rec, sizeof rec, error) || !put (r, rel, strlen (rel), error)
       || !put (r, &size_le, 8, error) || !put (r, &adler_le, 4, error))
     return FALSE;

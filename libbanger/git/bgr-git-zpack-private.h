@@ -45,10 +45,10 @@ gboolean bgr_pack_z_compresses (BgrPackZ *z, const guint8 *data, gsize len);
 gboolean bgr_pack_z_deflate (BgrPackZ *z, BgrPackOut *o, const guint8 *data, gsize len,
                              GError **error);
 /* @data as one zlib stream of stored blocks: the speed of a copy, and a
- * size known in advance (bgr_pack_z_stored_size()). */
-gboolean bgr_pack_z_store (BgrPackOut *o, const guint8 *data, gsize len, GError **error);
+ * size known in advance (bgr_pack_z_stored_size()); its Adler-32 in
+ * @adler_out (nullable). */
+gboolean bgr_pack_z_store (BgrPackOut *o, const guint8 *data, gsize len, guint32 *adler_out,
+                           GError **error);
 guint64 bgr_pack_z_stored_size (guint64 len);
-/* The Adler-32 that ends the zlib stream of @data. */
-guint32 bgr_pack_z_adler32 (const guint8 *data, gsize len);
 
 G_END_DECLS

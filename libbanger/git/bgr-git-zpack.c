@@ -253,12 +253,6 @@ bgr_pack_z_deflate (BgrPackZ *d, BgrPackOut *o, const guint8 *data, gsize len, G
   return TRUE;
 }
 
-guint32
-bgr_pack_z_adler32 (const guint8 *data, gsize len)
-{
-  return adler_update (1, data, len);
-}
-
 guint64
 bgr_pack_z_stored_size (guint64 len)
 {
@@ -267,11 +261,14 @@ bgr_pack_z_stored_size (guint64 len)
 }
 
 gboolean
-bgr_pack_z_store (BgrPackOut *o, const guint8 *data, gsize len, GError **error)
+bgr_pack_z_store (BgrPackOut *o, const guint8 *data, gsize len, guint32 *adler_out, GError **error)
 {
   static const guint8 zhdr[2] = { 0x78, 0x01 };
-  guint32 adler = GUINT32_TO_BE (adler_update (1, data, len));
+  guint32 sum = adler_update (1, data, len);
+  guint32 adler = GUINT32_TO_BE (sum);
 
+  if (adler_out != NULL)
+    *adler_out = sum;
   if (!bgr_pack_out_put (o, zhdr, 2, error))
     return FALSE;
   do
