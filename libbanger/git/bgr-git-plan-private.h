@@ -72,15 +72,10 @@ gboolean bgr_git_plan_add_host_path (BgrGitPlan *plan, const char *host, GError 
 /* One host file as @rel. */
 void bgr_git_plan_add_file (BgrGitPlan *plan, const char *rel, const char *host);
 
-/* The staged pack (bgr-git-staged.c). A repository handle of its own for
- * @pack (both owned by the plan from here, even on failure); a thread
- * that writes it, with its two tar entries, counted as @estimate bytes
- * until written; and the wait for it, which fills those entries in (the
- * tar writer calls it when it gets to them). */
+/* The pack recipe (bgr-git-recipe.c). The working files at the paths of
+ * HEAD's blobs, by blob id (one file per blob), each marked as a
+ * candidate. */
 #define BGR_GIT_RECIPE_CHUNK (256 * 1024)
-
-/* The working files at the paths of HEAD's blobs, by blob id (one file
- * per blob), each marked as a candidate. */
 GHashTable *bgr_git_recipe_candidates (BgrGitPlan *plan, GError **error);
 /* @pack as a recipe and its .idx, in @dir; @used gets the candidates
  * whose files make a blob. */
@@ -90,11 +85,16 @@ gboolean bgr_git_recipe_write (BgrGitPack *pack, GHashTable *candidates, const c
  * (pack-@pack_name.pack), the recipe removed. */
 gboolean bgr_git_recipe_to_pack (const char *dir, const char *pack_name, GError **error);
 
+/* The staged pack (bgr-git-staged.c). A repository handle of its own for
+ * the pack; the pack and that handle handed to the plan (which owns both
+ * from then on, even on failure); the thread that writes it, started once
+ * the working files are in the plan, as a recipe (@recipe) or the whole
+ * pack, its two tar entries counted as @estimate bytes until written; and
+ * the wait for it, which fills those entries in (the tar writer calls it
+ * when it gets to them). */
 gboolean bgr_git_plan_open_pack_repo (BgrGitPlan *plan, git_repository **repo, GError **error);
 gboolean bgr_git_plan_stage_pack (BgrGitPlan *plan, git_repository *repo, BgrGitPack *pack,
                                   GError **error);
-/* Starts the thread once the working files are in the plan: it writes a
- * recipe (@recipe) or the whole pack. */
 gboolean bgr_git_plan_start_staged (BgrGitPlan *plan, gboolean recipe, guint64 estimate,
                                     GError **error);
 gboolean bgr_git_plan_finish_pack (BgrGitPlan *plan, GCancellable *cancellable, GError **error);

@@ -203,8 +203,7 @@ make_shallow_git_dir (BgrGitPlan *plan, gboolean stream_pack, GError **error)
   g_autofree char *shallow = g_strdup_printf ("%s\n", plan->commit_hex);
   g_autofree char *ref = plan->branch != NULL ? g_strdup_printf ("refs/heads/%s", plan->branch) : NULL;
   git_repository *pack_repo = NULL;
-  g_autoptr (BgrGitPack) pack = NULL;
-  gboolean ok;
+  BgrGitPack *pack = NULL;
 
   static const char *const dirs[] = { "objects/pack", "objects/info", "refs/heads", "refs/tags" };
 
@@ -218,27 +217,20 @@ make_shallow_git_dir (BgrGitPlan *plan, gboolean stream_pack, GError **error)
         }
     }
   /* HEAD's commit with all its trees and blobs, and the blobs of staged
-   * changes (the index names them), in one pack: streamed, or staged by a
-   * thread with a repository handle of its own. */
-  if (!stream_pack && !bgr_git_plan_open_pack_repo (plan, &pack_repo, error))
-    return FALSE;
-  pack = bgr_git_pack_new (stream_pack ? plan->repo : pack_repo);
-  ok = bgr_git_pack_add_commit (pack, plan->commit, error)
-       && write_index (plan, index, plan->from_tree ? NULL : pack, error);
+   * changes (the index names them), in one pack, the plan's: streamed, or
+   * staged by a thread (started later) with a repository handle of its
+   * own. */
   if (stream_pack)
-    {
-      if (!ok
-          || !bgr_git_pack_measure (pack, &plan->pack_size, &plan->idx_size, &plan->pack_name, error))
-        return FALSE;
-      plan->pack = g_steal_pointer (&pack);
-    }
-  else if (!ok)
-    {
-      g_clear_pointer (&pack, bgr_git_pack_free);
-      git_repository_free (pack_repo);
-      return FALSE;
-    }
-  else if (!bgr_git_plan_stage_pack (plan, pack_repo, g_steal_pointer (&pack), error))
+    pack = plan->pack = bgr_git_pack_new (plan->repo);
+  else if (!bgr_git_plan_open_pack_repo (plan, &pack_repo, error)
+           || !bgr_git_plan_stage_pack (plan, pack_repo, pack = bgr_git_pack_new (pack_repo),
+                                        error))
+    return FALSE;
+  if (!bgr_git_pack_add_commit (pack, plan->commit, error)
+      || !write_index (plan, index, plan->from_tree ? NULL : pack, error)
+      || (stream_pack
+          && !bgr_git_pack_measure (pack, &plan->pack_size, &plan->idx_size, &plan->pack_name,
+                                    error)))
     return FALSE;
   return write_text (plan->tmpdir, "HEAD", head, error)
          && write_text (plan->tmpdir, "shallow", shallow, error)
