@@ -464,11 +464,126 @@ test_create_errors (void)
   }
 }
 
+/* ---- a directory over many blocks ----------------------------------- */
+
+/* The name of entry @i of the big directory: lengths vary, so that gaps of
+ * every size are left in its blocks. */
+static char *
+big_dir_name (const char *prefix, guint i)
+{
+  g_autofree char *pad = g_strnfill (i % 53, 'p');
+
+  return g_strdup_printf ("%s-%03u-%s", prefix, i, pad);
+}
+
+/* Names debugfs lists in @dir of @img, but "." and "..". */
+static GHashTable *
+listed_names (const char *img, const char *dir)
+{
+  g_autofree char *cmd = g_strdup_printf ("ls -p %s", dir);
+  g_autofree char *out = bgr_test_debugfs (img, cmd);
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  GHashTable *names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  /* Lines are /inode/mode/uid/gid/name/size/. */
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) f = g_strsplit (lines[i], "/", -1);
+
+      if (g_strv_length (f) >= 7 && !g_str_equal (f[5], ".") && !g_str_equal (f[5], ".."))
+        g_assert_true (g_hash_table_add (names, g_strdup (f[5])));
+    }
+  return names;
+}
+
+/* Entries added to a directory of many blocks, some removed by the next
+ * layer and others added after: every name is there once, the rest gone. */
+static void
+test_big_directory (void)
+{
+  g_autofree char *img = new_image_path ("bigdir.ext4");
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) want = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) got = NULL;
+  g_autofree char *longest = g_strnfill (255, 'L');
+  g_autofree char *l1 = NULL, *l2 = NULL;
+  g_autofree Ent *e1 = g_new0 (Ent, 302), *e2 = g_new0 (Ent, 402);
+  guint n1 = 0, n2 = 0;
+  BgrExt4Writer *w;
+
+  for (guint i = 0; i < 300; i++)
+    {
+      char *name = big_dir_name ("f", i);
+
+      g_ptr_array_add (keep, g_strconcat ("d/", name, NULL));
+      e1[n1++] = (Ent){ g_ptr_array_index (keep, keep->len - 1), AE_IFREG, 0644, "x" };
+      if (i % 3 != 0)
+        g_hash_table_add (want, name);
+      else
+        g_free (name);
+    }
+  g_ptr_array_add (keep, g_strconcat ("d/", longest, NULL));
+  e1[n1++] = (Ent){ g_ptr_array_index (keep, keep->len - 1), AE_IFREG, 0644, "long" };
+  g_hash_table_add (want, g_strdup (longest));
+  l1 = write_layer ("bigdir1.tar", e1, NULL);
+
+  /* Every third one goes; a few come back; new ones follow. */
+  for (guint i = 0; i < 300; i += 3)
+    {
+      g_autofree char *name = big_dir_name ("f", i);
+
+      g_ptr_array_add (keep, g_strconcat ("d/.wh.", name, NULL));
+      e2[n2++] = (Ent){ g_ptr_array_index (keep, keep->len - 1), AE_IFREG };
+    }
+  for (guint i = 0; i < 300; i += 30)
+    {
+      char *name = big_dir_name ("f", i);
+
+      g_ptr_array_add (keep, g_strconcat ("d/", name, NULL));
+      e2[n2++] = (Ent){ g_ptr_array_index (keep, keep->len - 1), AE_IFREG, 0644, "back" };
+      g_hash_table_add (want, name);
+    }
+  for (guint i = 0; i < 200; i++)
+    {
+      char *name = big_dir_name ("g", i);
+
+      g_ptr_array_add (keep, g_strconcat ("d/", name, NULL));
+      e2[n2++] = (Ent){ g_ptr_array_index (keep, keep->len - 1), AE_IFREG, 0644, "new" };
+      g_hash_table_add (want, name);
+    }
+  l2 = write_layer ("bigdir2.tar", e2, NULL);
+
+  w = create_ok (img, 32 * 1024 * 1024);
+  apply_ok (w, l1, "layer 1");
+  apply_ok (w, l2, "layer 2");
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+  got = listed_names (img, "/d");
+  g_assert_cmpuint (g_hash_table_size (got), ==, g_hash_table_size (want));
+  {
+    GHashTableIter it;
+    gpointer name;
+
+    g_hash_table_iter_init (&it, want);
+    while (g_hash_table_iter_next (&it, &name, NULL))
+      if (!g_hash_table_contains (got, name))
+        g_error ("\"%s\" is not in /d", (char *) name);
+  }
+  {
+    g_autofree char *st = bgr_test_debugfs (img, "stat /d");
+    g_autofree char *size = bgr_test_field (st, "Size:");
+
+    /* Over several blocks: the appends went past the first. */
+    g_assert_cmpuint (g_ascii_strtoull (size, NULL, 10), >=, 4 * 4096);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   g_test_add_func ("/ext4-writer/layers", test_layers);
+  g_test_add_func ("/ext4-writer/big-directory", test_big_directory);
   g_test_add_func ("/ext4-writer/refusals", test_refusals);
   g_test_add_func ("/ext4-writer/sizing", test_sizing);
   g_test_add_func ("/ext4-writer/unknown-type", test_unknown_type);
