@@ -18,7 +18,7 @@
 
 /* Every this many blocks written, the image file's writeback is started
  * (not waited for), so that the sync when it is closed has little left. */
-#define WRITEBACK_BLOCKS 16384 /* 64 MiB */
+#define WRITEBACK_BLOCKS 4096 /* 16 MiB */
 
 /* Free space kept beyond the next entry, and free inodes kept. */
 #define MARGIN_BLOCKS 4096 /* 16 MiB */
