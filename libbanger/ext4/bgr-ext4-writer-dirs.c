@@ -49,21 +49,89 @@ bgr_ext4_write_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *i
  * once into a table (name -> inode), kept in fs->priv_data (inode -> table)
  * and kept up to date by bgr_ext4_link_entry(), bgr_ext4_remove_entry(),
  * bgr_ext4_make_dir() and bgr_ext4_release_inode(), the only functions that
- * change entries. */
+ * change entries.
+ *
+ * Beside the tables, the directory block that entries are being appended
+ * to (bgr-ext4-writer-append.c) stays in memory: every function here that
+ * has libext2fs read or change a directory closes it first. */
+
+struct _BgrExt4DirCache
+{
+  GHashTable *tables; /* inode -> (name -> inode) */
+  BgrExt4OpenBlock *open;
+};
+
+static BgrExt4DirCache *
+dir_cache (ext2_filsys fs)
+{
+  BgrExt4DirCache *c = fs->priv_data;
+
+  if (c == NULL)
+    {
+      c = g_new0 (BgrExt4DirCache, 1);
+      c->tables = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                         (GDestroyNotify) g_hash_table_unref);
+      fs->priv_data = c;
+    }
+  return c;
+}
 
 static GHashTable *
 dir_tables (ext2_filsys fs)
 {
-  if (fs->priv_data == NULL)
-    fs->priv_data = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                           (GDestroyNotify) g_hash_table_unref);
-  return fs->priv_data;
+  return dir_cache (fs)->tables;
+}
+
+/* Writes the block being appended to: libext2fs is about to read or change
+ * a directory. */
+static errcode_t
+close_open_block (ext2_filsys fs)
+{
+  BgrExt4DirCache *c = fs->priv_data;
+
+  return c != NULL ? bgr_ext4_open_block_close (fs, &c->open) : 0;
+}
+
+errcode_t
+bgr_ext4_dir_cache_flush (ext2_filsys fs)
+{
+  return close_open_block (fs);
+}
+
+errcode_t
+bgr_ext4_dir_cache_steal (ext2_filsys fs, BgrExt4DirCache **out)
+{
+  errcode_t rc = close_open_block (fs);
+
+  if (rc != 0)
+    return rc;
+  *out = fs->priv_data;
+  fs->priv_data = NULL;
+  return 0;
+}
+
+void
+bgr_ext4_dir_cache_put (ext2_filsys fs, BgrExt4DirCache *c)
+{
+  g_return_if_fail (fs->priv_data == NULL);
+  fs->priv_data = c;
+}
+
+void
+bgr_ext4_dir_cache_free (BgrExt4DirCache *c)
+{
+  if (c == NULL)
+    return;
+  g_hash_table_unref (c->tables);
+  bgr_ext4_open_block_free (c->open);
+  g_free (c);
 }
 
 void
 bgr_ext4_dir_tables_free (ext2_filsys fs)
 {
-  g_clear_pointer ((GHashTable **) &fs->priv_data, g_hash_table_unref);
+  bgr_ext4_dir_cache_free (fs->priv_data);
+  fs->priv_data = NULL;
 }
 
 static int
@@ -86,6 +154,8 @@ dir_table (ext2_filsys fs, ext2_ino_t dir, GHashTable **out)
 
   if (names == NULL)
     {
+      if ((rc = close_open_block (fs)) != 0)
+        return rc;
       names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       if ((rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_name, names)) != 0)
         {
@@ -106,7 +176,9 @@ bgr_ext4_lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *i
   errcode_t rc;
 
   if (g_str_equal (name, ".") || g_str_equal (name, ".."))
-    return ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
+    return (rc = close_open_block (fs)) != 0
+             ? rc
+             : ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
   if ((rc = dir_table (fs, dir, &names)) != 0)
     return rc;
   found = g_hash_table_lookup (names, name);
@@ -137,112 +209,23 @@ dir_table_note (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino
     g_hash_table_replace (names, g_strdup (name), GUINT_TO_POINTER (ino));
 }
 
-/* The room at the end of directory block @buf: where entries may go (its
- * checksum tail excluded), or 0 when its layout is not one this writer
- * appends to. */
-static guint
-dir_block_room (ext2_filsys fs, char *buf)
-{
-  struct ext2_dir_entry_tail *t;
-
-  if (!ext2fs_has_feature_metadata_csum (fs->super))
-    return fs->blocksize;
-  t = EXT2_DIRENT_TAIL (buf, fs->blocksize);
-  if (t->det_reserved_zero1 != 0 || t->det_rec_len != sizeof *t
-      || t->det_reserved_name_len != EXT2_DIR_NAME_LEN_CSUM)
-    return 0;
-  return fs->blocksize - sizeof *t;
-}
-
-/* Puts the entry in the first gap of block @buf that fits it (@end: the
- * room, from dir_block_room()). FALSE when none does, or the block does
- * not parse. */
-static gboolean
-put_entry (ext2_filsys fs, char *buf, guint end, const char *name, ext2_ino_t ino, int type)
-{
-  guint name_len = (guint) strlen (name), need = EXT2_DIR_REC_LEN (name_len);
-
-  for (guint offset = 0; offset + 8 <= end;)
-    {
-      struct ext2_dir_entry *d = (struct ext2_dir_entry *) (buf + offset), *n;
-      unsigned int rec_len, used;
-
-      if (ext2fs_get_rec_len (fs, d, &rec_len) != 0 || rec_len < 8 || rec_len % 4 != 0
-          || offset + rec_len > end)
-        return FALSE;
-      used = d->inode != 0 ? EXT2_DIR_REC_LEN (ext2fs_dirent_name_len (d)) : 0;
-      if (used <= rec_len && rec_len - used >= need)
-        {
-          n = d;
-          if (used > 0)
-            {
-              n = (struct ext2_dir_entry *) (buf + offset + used);
-              ext2fs_set_rec_len (fs, used, d);
-              ext2fs_set_rec_len (fs, rec_len - used, n);
-            }
-          n->inode = ino;
-          ext2fs_dirent_set_name_len (n, (int) name_len);
-          ext2fs_dirent_set_file_type (n, ext2fs_has_feature_filetype (fs->super) ? type : 0);
-          memcpy (n->name, name, name_len);
-          return TRUE;
-        }
-      offset += rec_len;
-    }
-  return FALSE;
-}
-
-/* Adds the entry to the directory's last block when it has room: layers
- * fill a directory in order, and ext2fs_link() would read (and checksum)
- * every block before it to find a gap. *done FALSE: it did nothing (no
- * room there, or a directory kept in another form). */
-static errcode_t
-append_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int type,
-              gboolean *done)
-{
-  const __u32 other_forms = EXT2_INDEX_FL | EXT4_INLINE_DATA_FL | EXT4_ENCRYPT_FL | EXT4_CASEFOLD_FL;
-  struct ext2_inode inode;
-  g_autofree char *buf = NULL;
-  blk64_t pblk = 0;
-  guint end;
-  errcode_t rc;
-
-  *done = FALSE;
-  if (strlen (name) > EXT2_NAME_LEN)
-    return 0; /* refused by ext2fs_link() */
-  if ((rc = ext2fs_read_inode (fs, dir, &inode)) != 0)
-    return rc;
-  if ((inode.i_flags & other_forms) != 0 || EXT2_I_SIZE (&inode) < fs->blocksize)
-    return 0;
-  if ((rc = ext2fs_bmap2 (fs, dir, &inode, NULL, 0, EXT2_I_SIZE (&inode) / fs->blocksize - 1,
-                          NULL, &pblk)) != 0 || pblk == 0)
-    return rc;
-  buf = g_malloc (fs->blocksize);
-  if ((rc = ext2fs_read_dir_block4 (fs, pblk, buf, 0, dir)) != 0)
-    return rc;
-  if ((end = dir_block_room (fs, buf)) == 0 || !put_entry (fs, buf, end, name, ino, type))
-    return 0;
-  if ((rc = ext2fs_write_dir_block4 (fs, pblk, buf, 0, dir)) != 0)
-    return rc;
-  *done = TRUE;
-  return 0;
-}
-
 /* libext2fs does not grow a full directory by itself. */
 errcode_t
 bgr_ext4_link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, guint16 mode)
 {
+  BgrExt4DirCache *c = dir_cache (fs);
   gboolean done = FALSE;
-  errcode_t rc = append_entry (fs, dir, name, ino, dirent_type (mode), &done);
+  errcode_t rc = bgr_ext4_open_block_append (fs, &c->open, dir, name, ino, dirent_type (mode),
+                                             &done);
 
-  if (rc == 0 && !done)
+  if (rc == 0 && !done && (rc = close_open_block (fs)) == 0)
     rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
-
   if (rc == EXT2_ET_DIR_NO_SPACE)
     {
       rc = ext2fs_expand_dir (fs, dir);
       if (rc == 0)
-        rc = append_entry (fs, dir, name, ino, dirent_type (mode), &done);
-      if (rc == 0 && !done)
+        rc = bgr_ext4_open_block_append (fs, &c->open, dir, name, ino, dirent_type (mode), &done);
+      if (rc == 0 && !done && (rc = close_open_block (fs)) == 0)
         rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
     }
   if (rc == 0)
@@ -281,7 +264,10 @@ errcode_t
 bgr_ext4_list_children (ext2_filsys fs, ext2_ino_t dir, GPtrArray **out)
 {
   g_autoptr (GPtrArray) children = g_ptr_array_new_with_free_func (child_free);
-  errcode_t rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_child, children);
+  errcode_t rc = close_open_block (fs);
+
+  if (rc == 0)
+    rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_child, children);
 
   if (rc == 0)
     *out = g_steal_pointer (&children);
@@ -319,6 +305,9 @@ bgr_ext4_release_inode (ext2_filsys fs, ext2_ino_t ino)
   gboolean is_dir;
   errcode_t rc;
 
+  /* Its blocks may be a directory's, the open one's too. */
+  if ((rc = close_open_block (fs)) != 0)
+    return rc;
   if ((rc = bgr_ext4_read_inode (fs, ino, &inode)) != 0)
     return rc;
   is_dir = LINUX_S_ISDIR (inode.i_mode);
@@ -366,6 +355,8 @@ bgr_ext4_remove_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_in
   struct ext2_inode_large inode, parent;
   errcode_t rc;
 
+  if ((rc = close_open_block (fs)) != 0)
+    return rc;
   if ((rc = bgr_ext4_read_inode (fs, ino, &inode)) != 0)
     return rc;
   if (LINUX_S_ISDIR (inode.i_mode))

@@ -98,8 +98,31 @@ void bgr_ext4_set_time (__u32 *field, __u32 *extra, gint64 sec, long nsec);
      ? &(inode)->f                                                                           \
      : NULL)
 
-/* Drops the directory entry cache (kept in fs->priv_data). */
+/* The directory caches, kept in fs->priv_data (bgr-ext4-writer-dirs.c):
+ * each directory's names, read once, and the last block of the directory
+ * entries are being appended to, written once something else may read
+ * that directory, or here. Flush before the image is closed. */
+typedef struct _BgrExt4DirCache BgrExt4DirCache;
+errcode_t bgr_ext4_dir_cache_flush (ext2_filsys fs);
+/* Takes the caches off @fs, flushed (for closing and reopening it). */
+errcode_t bgr_ext4_dir_cache_steal (ext2_filsys fs, BgrExt4DirCache **out);
+void bgr_ext4_dir_cache_put (ext2_filsys fs, BgrExt4DirCache *c);
+void bgr_ext4_dir_cache_free (BgrExt4DirCache *c);
+/* Drops the caches of @fs, written or not. */
 void bgr_ext4_dir_tables_free (ext2_filsys fs);
+
+/* A directory block entries are appended to (bgr-ext4-writer-append.c). */
+typedef struct _BgrExt4OpenBlock BgrExt4OpenBlock;
+/* Puts the entry in the last block of @dir when it has room, opening that
+ * block in *ob (after closing the one there, of another directory).
+ * *done FALSE: nothing done (no room there, or the directory is kept in a
+ * form this does not handle); ext2fs_link() is for those. */
+errcode_t bgr_ext4_open_block_append (ext2_filsys fs, BgrExt4OpenBlock **ob, ext2_ino_t dir,
+                                      const char *name, ext2_ino_t ino, int type,
+                                      gboolean *done);
+/* Writes *ob if it changed, and forgets it. */
+errcode_t bgr_ext4_open_block_close (ext2_filsys fs, BgrExt4OpenBlock **ob);
+void bgr_ext4_open_block_free (BgrExt4OpenBlock *ob);
 errcode_t bgr_ext4_lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino);
 gboolean bgr_ext4_is_known_dir (ext2_filsys fs, ext2_ino_t ino);
 errcode_t bgr_ext4_link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino,

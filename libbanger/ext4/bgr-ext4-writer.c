@@ -122,8 +122,12 @@ bgr_ext4_writer_close (BgrExt4Writer *w, GError **error)
   if (w->fs != NULL)
     {
       w->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
+      rc = bgr_ext4_dir_cache_flush (w->fs);
       bgr_ext4_dir_tables_free (w->fs);
-      rc = ext2fs_close_free (&w->fs);
+      if (rc == 0)
+        rc = ext2fs_close_free (&w->fs);
+      else
+        ext2fs_free (w->fs);
     }
   if (rc != 0)
     bgr_set_error_from_ext2fs (error, rc, "cannot write filesystem %s", w->path);
