@@ -188,42 +188,123 @@ bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize le
   return 0;
 }
 
+/* A file's data written as libarchive hands it over, mostly straight from
+ * its buffer: whole blocks go from there, and only a block split between
+ * two pieces is put together in @stage (one block). @pos: the bytes done,
+ * data or holes; the first pos % block size of them are in @stage. */
+typedef struct
+{
+  ext2_filsys fs;
+  ext2_ino_t ino;
+  char *stage;
+  guint64 pos;
+} FileOut;
+
+/* Writes the staged block (zeros after what is staged) and starts the next
+ * one. */
+static errcode_t
+out_flush_stage (FileOut *o)
+{
+  guint bs = o->fs->blocksize, have = (guint) (o->pos % bs);
+
+  memset (o->stage + have, 0, bs - have);
+  o->pos += bs - have;
+  return bgr_ext4_write_blocks (o->fs, o->ino, o->stage, bs, o->pos / bs - 1);
+}
+
+/* The file goes on at @offset: what is between is a hole. */
+static errcode_t
+out_skip_to (FileOut *o, guint64 offset)
+{
+  guint bs = o->fs->blocksize;
+  errcode_t rc;
+
+  if (offset / bs > o->pos / bs)
+    {
+      /* A block started is finished with zeros; whole blocks stay holes. */
+      if (o->pos % bs != 0 && (rc = out_flush_stage (o)) != 0)
+        return rc;
+      o->pos = offset - offset % bs;
+    }
+  memset (o->stage + o->pos % bs, 0, (gsize) (offset - o->pos));
+  o->pos = offset;
+  return 0;
+}
+
+static errcode_t
+out_write (FileOut *o, const char *p, gsize n)
+{
+  guint bs = o->fs->blocksize;
+  gsize whole;
+  errcode_t rc;
+
+  if (o->pos % bs != 0)
+    {
+      gsize k = MIN (n, bs - o->pos % bs);
+
+      memcpy (o->stage + o->pos % bs, p, k);
+      o->pos += k;
+      p += k;
+      n -= k;
+      if (o->pos % bs == 0
+          && (rc = bgr_ext4_write_blocks (o->fs, o->ino, o->stage, bs, o->pos / bs - 1)) != 0)
+        return rc;
+    }
+  whole = n - n % bs;
+  if (whole > 0 && (rc = bgr_ext4_write_blocks (o->fs, o->ino, p, whole, o->pos / bs)) != 0)
+    return rc;
+  o->pos += whole;
+  memcpy (o->stage, p + whole, n - whole);
+  o->pos += n - whole;
+  return 0;
+}
+
 gboolean
 bgr_ext4_write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancellable *cancellable,
                           GError **error)
 {
+  FileOut o = { a->fs, ino, a->buf, 0 };
   struct ext2_inode_large inode;
-  guint64 offset = 0;
-  guint bs = a->fs->blocksize;
-  errcode_t rc;
+  errcode_t rc = 0;
 
   for (;;)
     {
-      gsize filled = 0, padded;
-      la_ssize_t n = 0;
+      const void *p;
+      size_t n;
+      la_int64_t offset;
+      int r;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      /* Fill whole chunks so that the zero-block test sees aligned blocks. */
-      while (filled < CHUNK_SIZE
-             && (n = archive_read_data (ar, a->buf + filled, CHUNK_SIZE - filled)) > 0)
-        filled += (gsize) n;
-      if (n < 0)
+      r = archive_read_data_block (ar, &p, &n, &offset);
+      /* The end says the size: a sparse file may end with a hole. */
+      if (r == ARCHIVE_EOF && offset > 0 && (guint64) offset > o.pos
+          && (rc = out_skip_to (&o, (guint64) offset)) != 0)
+        return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
+      if (r == ARCHIVE_EOF)
+        break;
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         {
           bgr_set_error_from_archive (error, ar, "layer %s: entry \"%s\"", a->layer, a->entry);
           return FALSE;
         }
-      /* The last block is written whole, zeros after the end. */
-      padded = (filled + bs - 1) / bs * bs;
-      memset (a->buf + filled, 0, padded - filled);
-      if ((rc = bgr_ext4_write_blocks (a->fs, ino, a->buf, padded, offset / bs)) != 0)
+      /* Sparse files come in pieces at rising offsets, holes between. */
+      if (offset < 0 || (guint64) offset < o.pos)
+        return bgr_ext4_apply_refuse (a, error, "its data comes out of order");
+      if ((rc = out_skip_to (&o, (guint64) offset)) != 0 || (rc = out_write (&o, p, n)) != 0)
         return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
-      offset += filled;
-      if (n == 0 && filled < CHUNK_SIZE)
-        break;
+    }
+  /* The last block is written whole, zeros after the end. */
+  if (o.pos % a->fs->blocksize != 0)
+    {
+      guint64 size = o.pos;
+
+      if ((rc = out_flush_stage (&o)) != 0)
+        return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
+      o.pos = size;
     }
   if ((rc = bgr_ext4_read_inode (a->fs, ino, &inode)) != 0
-      || (rc = ext2fs_inode_size_set (a->fs, (struct ext2_inode *) &inode, offset)) != 0
+      || (rc = ext2fs_inode_size_set (a->fs, (struct ext2_inode *) &inode, o.pos)) != 0
       || (rc = bgr_ext4_write_inode (a->fs, ino, &inode)) != 0)
     return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
   return TRUE;

@@ -11,7 +11,7 @@
 G_BEGIN_DECLS
 
 /* The most a read makes at once: callers' buffers are this big. */
-#define BGR_LAYER_DECODE_OUT_SIZE (256 * 1024)
+#define BGR_LAYER_DECODE_OUT_SIZE (1024 * 1024)
 
 typedef struct _BgrLayerDecoder BgrLayerDecoder;
 typedef struct _BgrFeed BgrFeed;
