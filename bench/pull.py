@@ -49,8 +49,8 @@ def run_measured(argv, **kw):
 
 def time_split(log):
     """The time split banger -v logs: its pull line, the per-layer replay,
-    inflate, hash and download-wait times summed (inflate and hash run in a
-    read-ahead thread, beside the tar parsing and ext4 writes; the layers
+    inflate, hash and download-wait times summed (inflate and hash run in two
+    read-ahead threads, beside the tar parsing and ext4 writes; the layers
     download meanwhile), and the times the image grew."""
     pull, replay, inflate, hashing, waiting, grew, grow_s = None, 0.0, 0.0, 0.0, 0.0, 0, 0.0
     with open(log) as f:
@@ -58,7 +58,7 @@ def time_split(log):
             m = re.search(r"pull \S+: (resolve .*)$", line)
             if m:
                 pull = m.group(1).strip()
-            m = re.search(r"replayed in ([\d.]+) s; the read-ahead thread spent ([\d.]+) s "
+            m = re.search(r"replayed in ([\d.]+) s; the read-ahead threads spent ([\d.]+) s "
                           r"reading and inflating, ([\d.]+) s hashing, ([\d.]+) s waiting", line)
             if m:
                 replay += float(m.group(1))
@@ -71,7 +71,7 @@ def time_split(log):
                 grow_s += float(m.group(1))
     if pull is None:
         return None
-    return ("%s (layers replayed in %.2f s, while a second thread inflated for %.2f s, "
+    return ("%s (layers replayed in %.2f s, while other threads inflated for %.2f s, "
             "hashed for %.2f s and waited %.2f s for downloads; the image grew %d times, "
             "%.2f s)" % (pull, replay, inflate, hashing, waiting, grew, grow_s))
 

@@ -400,7 +400,7 @@ apply_stream (BgrExt4Writer *w, BgrLayerStream *stream_in, const char *layer_nam
       double read_s, hash_s, wait_s = bgr_layer_stream_get_wait (stream);
       bgr_layer_stream_get_times (stream, &read_s, &hash_s);
       g_debug ("%s: %" G_GUINT64_FORMAT " bytes uncompressed, replayed in %.3f s; the read-ahead "
-               "thread spent %.3f s reading and inflating, %.3f s hashing, %.3f s waiting for "
+               "threads spent %.3f s reading and inflating, %.3f s hashing, %.3f s waiting for "
                "the download", what, bgr_layer_stream_get_position (stream),
                (g_get_monotonic_time () - started) / 1e6, read_s, hash_s, wait_s);
     }
