@@ -12,7 +12,7 @@ processes involved). With igzip (Debian package isal) it also times `igzip -dc` 
 layers, and prints the time split banger -v logs (resolve, mkfs, fetch and
 replay, close; inflate, hash, waiting for the download and growing the
 image within the replay).
-Run by hand: python3 bench/pull.py [--runs N] [--banger PATH]
+Run by hand: python3 bench/pull.py [--runs N] [--banger PATH] [--rootfs DIR-OR-EXT4]
 Needs a build in ./build (or --banger: the banger CLI of another build, e.g.
 an optimized one) and: docker-registry skopeo umoci e2fsprogs.
 """
@@ -135,18 +135,46 @@ def make_layers(work, target_bytes, target_files):
     return layers, total, len(picked)
 
 
+def rootfs_layer(work, rootfs):
+    """One layer holding a whole root filesystem: a directory, or an ext4
+    image copied out with debugfs (e.g. the Debian 12 one
+    scripts/run-main.sh makes with debootstrap, build/demo-cache/)."""
+    tree = rootfs
+    if os.path.isfile(rootfs):
+        tree = os.path.join(work, "rootfs")
+        os.makedirs(tree)
+        subprocess.run(["debugfs", "-R", "rdump / %s" % tree, rootfs], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    total, nfiles = 0, 0
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            nfiles += 1
+            if not os.path.islink(path):
+                total += os.path.getsize(path)
+    path = os.path.join(work, "rootfs.tar")
+    with tarfile.open(path, "w") as t:
+        t.add(tree, arcname=".")
+    return [path], total, nfiles
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mb", type=int, default=300)
     ap.add_argument("--files", type=int, default=20000)
     ap.add_argument("--banger", default=BANGER, help="the banger CLI to time")
+    ap.add_argument("--rootfs", help="pull one layer of this root filesystem (a directory or "
+                    "an ext4 image) instead of 4 layers of /usr")
     args = ap.parse_args()
     banger = args.banger
     work = tempfile.mkdtemp(prefix="banger-bench-")
     registry = None
     try:
-        layers, total, nfiles = make_layers(work, args.mb << 20, args.files)
+        if args.rootfs:
+            layers, total, nfiles = rootfs_layer(work, args.rootfs)
+        else:
+            layers, total, nfiles = make_layers(work, args.mb << 20, args.files)
         print("image: %d files, %.0f MB in %d layers" % (nfiles, total / 1e6, len(layers)))
         oci = os.path.join(work, "oci")
         subprocess.run(["umoci", "init", "--layout", oci], check=True)
