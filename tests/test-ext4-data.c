@@ -132,6 +132,46 @@ test_piece_edges (void)
     }
 }
 
+/* A small file's data may wait to be written with the next files'; when
+ * the file goes first, its blocks may come back at once as a directory's:
+ * the directory must not end up holding the old file's bytes. */
+static void
+test_freed_blocks_reused (void)
+{
+  g_autofree char *img = new_image_path ("reuse.ext4");
+  g_autofree char *l1 = NULL, *l2 = NULL, *ls = NULL;
+  BgrExt4Writer *w;
+  gsize len = 0;
+
+  {
+    const Ent e1[] = { { "a", AE_IFREG, 0644, "the first file's bytes" }, END };
+    l1 = write_layer ("reuse1.tar", e1, NULL);
+  }
+  {
+    const Ent e2[] = {
+      { ".wh.a", AE_IFREG },
+      { "d/", AE_IFDIR, 0755 },
+      { "d/x", AE_IFREG, 0644, "x" },
+      { "e/", AE_IFDIR, 0755 },
+      { "e/y", AE_IFREG, 0644, "y" },
+      END,
+    };
+    l2 = write_layer ("reuse2.tar", e2, NULL);
+  }
+  w = create_ok (img, 16 * 1024 * 1024);
+  apply_ok (w, l1, "layer 1");
+  apply_ok (w, l2, "layer 2");
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+  ls = bgr_test_debugfs (img, "ls /d");
+  bgr_assert_contains (ls, "x");
+  g_free (ls);
+  ls = bgr_test_debugfs (img, "ls /e");
+  bgr_assert_contains (ls, "y");
+  g_free (dump (img, "/e/y", &len));
+  g_assert_cmpuint (len, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -139,5 +179,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ext4-data/sparse-gnu", test_sparse_gnu);
   g_test_add_func ("/ext4-data/sparse-pax", test_sparse_pax);
   g_test_add_func ("/ext4-data/piece-edges", test_piece_edges);
+  g_test_add_func ("/ext4-data/freed-blocks-reused", test_freed_blocks_reused);
   return g_test_run ();
 }

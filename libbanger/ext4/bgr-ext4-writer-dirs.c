@@ -59,6 +59,7 @@ struct _BgrExt4DirCache
 {
   GHashTable *tables; /* inode -> (name -> inode) */
   BgrExt4OpenBlock *open;
+  BgrExt4Pending *pending; /* file data, bgr-ext4-writer-data.c */
 };
 
 static BgrExt4DirCache *
@@ -92,16 +93,32 @@ close_open_block (ext2_filsys fs)
   return c != NULL ? bgr_ext4_open_block_close (fs, &c->open) : 0;
 }
 
+BgrExt4Pending **
+bgr_ext4_pending_of (ext2_filsys fs)
+{
+  return &dir_cache (fs)->pending;
+}
+
+static errcode_t
+flush_pending (ext2_filsys fs)
+{
+  BgrExt4DirCache *c = fs->priv_data;
+
+  return c != NULL ? bgr_ext4_pending_flush (fs, c->pending) : 0;
+}
+
 errcode_t
 bgr_ext4_dir_cache_flush (ext2_filsys fs)
 {
-  return close_open_block (fs);
+  errcode_t rc = close_open_block (fs);
+
+  return rc != 0 ? rc : flush_pending (fs);
 }
 
 errcode_t
 bgr_ext4_dir_cache_steal (ext2_filsys fs, BgrExt4DirCache **out)
 {
-  errcode_t rc = close_open_block (fs);
+  errcode_t rc = bgr_ext4_dir_cache_flush (fs);
 
   if (rc != 0)
     return rc;
@@ -124,6 +141,7 @@ bgr_ext4_dir_cache_free (BgrExt4DirCache *c)
     return;
   g_hash_table_unref (c->tables);
   bgr_ext4_open_block_free (c->open);
+  bgr_ext4_pending_free (c->pending);
   g_free (c);
 }
 
@@ -305,8 +323,9 @@ bgr_ext4_release_inode (ext2_filsys fs, ext2_ino_t ino)
   gboolean is_dir;
   errcode_t rc;
 
-  /* Its blocks may be a directory's, the open one's too. */
-  if ((rc = close_open_block (fs)) != 0)
+  /* Its blocks may be a directory's, the open one's too, or data not
+   * written yet. */
+  if ((rc = bgr_ext4_dir_cache_flush (fs)) != 0)
     return rc;
   if ((rc = bgr_ext4_read_inode (fs, ino, &inode)) != 0)
     return rc;

@@ -98,10 +98,11 @@ void bgr_ext4_set_time (__u32 *field, __u32 *extra, gint64 sec, long nsec);
      ? &(inode)->f                                                                           \
      : NULL)
 
-/* The directory caches, kept in fs->priv_data (bgr-ext4-writer-dirs.c):
- * each directory's names, read once, and the last block of the directory
+/* The writer's caches, kept in fs->priv_data (bgr-ext4-writer-dirs.c):
+ * each directory's names, read once; the last block of the directory
  * entries are being appended to, written once something else may read
- * that directory, or here. Flush before the image is closed. */
+ * that directory; and the pending file data (below). Flush before the
+ * image is closed. */
 typedef struct _BgrExt4DirCache BgrExt4DirCache;
 errcode_t bgr_ext4_dir_cache_flush (ext2_filsys fs);
 /* Takes the caches off @fs, flushed (for closing and reopening it). */
@@ -110,6 +111,16 @@ void bgr_ext4_dir_cache_put (ext2_filsys fs, BgrExt4DirCache *c);
 void bgr_ext4_dir_cache_free (BgrExt4DirCache *c);
 /* Drops the caches of @fs, written or not. */
 void bgr_ext4_dir_tables_free (ext2_filsys fs);
+
+/* File data that follows on disk the data written just before (small
+ * files' blocks are allocated in a row), gathered into one write
+ * (bgr-ext4-writer-data.c). It is kept with the directory caches and
+ * written with them; bgr_ext4_release_inode() writes it before any block
+ * is freed, so that no block it holds is ever another file's. */
+typedef struct _BgrExt4Pending BgrExt4Pending;
+BgrExt4Pending **bgr_ext4_pending_of (ext2_filsys fs);
+errcode_t bgr_ext4_pending_flush (ext2_filsys fs, BgrExt4Pending *p);
+void bgr_ext4_pending_free (BgrExt4Pending *p);
 
 /* A directory block entries are appended to (bgr-ext4-writer-append.c). */
 typedef struct _BgrExt4OpenBlock BgrExt4OpenBlock;
