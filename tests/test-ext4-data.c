@@ -132,6 +132,43 @@ test_piece_edges (void)
     }
 }
 
+/* A file whose blocks of zeros leave 7 runs of data, more extents than an
+ * inode holds: the first ones are kept in the inode as it is written, the
+ * rest go into an extent tree, and the bytes come out whole. */
+static void
+test_many_extents (void)
+{
+  const gsize size = 7 * 256 * 1024 + 4096;
+  g_autofree char *img = new_image_path ("extents.ext4");
+  g_autofree char *data = g_malloc0 (size);
+  g_autofree char *tar = NULL, *got = NULL, *ex = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint extents = 0;
+  gsize len = 0;
+  BgrExt4Writer *w;
+
+  for (guint i = 0; i <= 7; i++)
+    memset (data + i * 256 * 1024, 'a' + (int) i, 4096);
+  {
+    const Ent e[] = { { "holes", AE_IFREG, 0644, data, size }, END };
+    tar = write_layer ("extents.tar", e, NULL);
+  }
+  w = create_ok (img, 32 * 1024 * 1024);
+  apply_ok (w, tar, "extents");
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+  got = dump (img, "/holes", &len);
+  g_assert_cmpmem (got, len, data, size);
+  /* debugfs lists one line per extent (and per tree block). */
+  ex = bgr_test_debugfs (img, "ex /holes");
+  lines = g_strsplit (ex, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], " - ") != NULL && strstr (lines[i], "Level") == NULL)
+      extents++;
+  g_test_message ("%s", ex);
+  g_assert_cmpuint (extents, >=, 8);
+}
+
 /* A small file's data may wait to be written with the next files'; when
  * the file goes first, its blocks may come back at once as a directory's:
  * the directory must not end up holding the old file's bytes. */
@@ -179,6 +216,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ext4-data/sparse-gnu", test_sparse_gnu);
   g_test_add_func ("/ext4-data/sparse-pax", test_sparse_pax);
   g_test_add_func ("/ext4-data/piece-edges", test_piece_edges);
+  g_test_add_func ("/ext4-data/many-extents", test_many_extents);
   g_test_add_func ("/ext4-data/freed-blocks-reused", test_freed_blocks_reused);
   return g_test_run ();
 }

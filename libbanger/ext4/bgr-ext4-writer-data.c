@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What a layer entry carries besides its name: mode, owner and times,
- * xattrs, and a regular file's data (written in contiguous runs, holes left
- * for blocks of zeros). */
+ * xattrs, and a regular file's data (its blocks: bgr-ext4-writer-blocks.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -115,150 +114,13 @@ fail:
   return bgr_ext4_apply_fail (a, rc, error, "cannot write xattrs");
 }
 
-/* The most data gathered into one write, and the smallest write that goes
- * out by itself. */
-#define PENDING_BYTES (1024 * 1024)
-#define DIRECT_BYTES (256 * 1024)
-
-struct _BgrExt4Pending
-{
-  blk64_t start, count; /* blocks */
-  char *buf;            /* PENDING_BYTES */
-};
-
-errcode_t
-bgr_ext4_pending_flush (ext2_filsys fs, BgrExt4Pending *p)
-{
-  errcode_t rc;
-
-  if (p == NULL || p->count == 0)
-    return 0;
-  rc = io_channel_write_blk64 (fs->io, p->start, (int) p->count, p->buf);
-  p->count = 0;
-  return rc;
-}
-
-void
-bgr_ext4_pending_free (BgrExt4Pending *p)
-{
-  if (p == NULL)
-    return;
-  g_free (p->buf);
-  g_free (p);
-}
-
-/* Writes @n blocks of file data at @pblk: one write per call cost about
- * as much again as the copy for small files, so small runs that follow
- * each other on disk are gathered first. */
-static errcode_t
-write_data (ext2_filsys fs, blk64_t pblk, blk64_t n, const char *buf)
-{
-  BgrExt4Pending **pp = bgr_ext4_pending_of (fs), *p = *pp;
-  blk64_t max = PENDING_BYTES / fs->blocksize;
-  errcode_t rc;
-
-  if (p != NULL && p->count > 0 && (pblk != p->start + p->count || p->count + n > max)
-      && (rc = bgr_ext4_pending_flush (fs, p)) != 0)
-    return rc;
-  if (n * fs->blocksize >= DIRECT_BYTES)
-    {
-      if (p != NULL && (rc = bgr_ext4_pending_flush (fs, p)) != 0)
-        return rc;
-      return io_channel_write_blk64 (fs->io, pblk, (int) n, buf);
-    }
-  if (p == NULL)
-    {
-      p = *pp = g_new0 (BgrExt4Pending, 1);
-      p->buf = g_malloc (PENDING_BYTES);
-    }
-  if (p->count == 0)
-    p->start = pblk;
-  memcpy (p->buf + p->count * fs->blocksize, buf, n * fs->blocksize);
-  p->count += n;
-  return 0;
-}
-
-/* Allocates blocks @lblk to @lblk + @n - 1 of file @ino (contiguous where
- * the free space allows) and writes @buf there, one write per physically
- * contiguous piece: much less work than ext2_file_t, which maps and writes
- * one block at a time. */
-static errcode_t
-write_run (ext2_filsys fs, ext2_ino_t ino, const char *buf, blk64_t lblk, blk64_t n)
-{
-  ext2_extent_handle_t h = NULL;
-  errcode_t rc;
-
-  if ((rc = ext2fs_fallocate (fs, EXT2_FALLOCATE_FORCE_INIT, ino, NULL, ~0ULL, lblk, n)) != 0
-      || (rc = ext2fs_extent_open (fs, ino, &h)) != 0)
-    return rc;
-  while (n > 0)
-    {
-      struct ext2fs_extent ex;
-      blk64_t len;
-
-      if ((rc = ext2fs_extent_goto (h, lblk)) != 0
-          || (rc = ext2fs_extent_get (h, EXT2_EXTENT_CURRENT, &ex)) != 0)
-        break;
-      if (lblk < ex.e_lblk || lblk >= ex.e_lblk + ex.e_len)
-        {
-          rc = EXT2_ET_EXTENT_NOT_FOUND;
-          break;
-        }
-      len = MIN (n, ex.e_lblk + ex.e_len - lblk);
-      rc = write_data (fs, ex.e_pblk + (lblk - ex.e_lblk), len, buf);
-      if (rc != 0)
-        break;
-      buf += len * fs->blocksize;
-      lblk += len;
-      n -= len;
-    }
-  ext2fs_extent_free (h);
-  return rc;
-}
-
-static gboolean
-block_is_zero (const char *p, gsize len)
-{
-  static const char zeros[BLOCK_SIZE];
-
-  return len <= sizeof zeros && memcmp (p, zeros, len) == 0;
-}
-
-/* Writes @len bytes of @buf (a whole number of blocks) as blocks from
- * @lblk of new file @ino: all-zero blocks are left as holes, like a
- * sparse copy would. */
-errcode_t
-bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len, blk64_t lblk)
-{
-  guint bs = fs->blocksize;
-
-  for (gsize pos = 0; pos < len;)
-    {
-      gsize run = 0;
-      errcode_t rc;
-
-      if (block_is_zero (buf + pos, bs))
-        {
-          pos += bs;
-          continue;
-        }
-      while (pos + run < len && !block_is_zero (buf + pos + run, bs))
-        run += bs;
-      if ((rc = write_run (fs, ino, buf + pos, lblk + pos / bs, run / bs)) != 0)
-        return rc;
-      pos += run;
-    }
-  return 0;
-}
-
 /* A file's data written as libarchive hands it over, mostly straight from
  * its buffer: whole blocks go from there, and only a block split between
  * two pieces is put together in @stage (one block). @pos: the bytes done,
  * data or holes; the first pos % block size of them are in @stage. */
 typedef struct
 {
-  ext2_filsys fs;
-  ext2_ino_t ino;
+  BgrExt4FileBlocks fb;
   char *stage;
   guint64 pos;
 } FileOut;
@@ -268,18 +130,18 @@ typedef struct
 static errcode_t
 out_flush_stage (FileOut *o)
 {
-  guint bs = o->fs->blocksize, have = (guint) (o->pos % bs);
+  guint bs = o->fb.fs->blocksize, have = (guint) (o->pos % bs);
 
   memset (o->stage + have, 0, bs - have);
   o->pos += bs - have;
-  return bgr_ext4_write_blocks (o->fs, o->ino, o->stage, bs, o->pos / bs - 1);
+  return bgr_ext4_file_blocks_write (&o->fb, o->stage, bs, o->pos / bs - 1);
 }
 
 /* The file goes on at @offset: what is between is a hole. */
 static errcode_t
 out_skip_to (FileOut *o, guint64 offset)
 {
-  guint bs = o->fs->blocksize;
+  guint bs = o->fb.fs->blocksize;
   errcode_t rc;
 
   if (offset / bs > o->pos / bs)
@@ -297,7 +159,7 @@ out_skip_to (FileOut *o, guint64 offset)
 static errcode_t
 out_write (FileOut *o, const char *p, gsize n)
 {
-  guint bs = o->fs->blocksize;
+  guint bs = o->fb.fs->blocksize;
   gsize whole;
   errcode_t rc;
 
@@ -310,11 +172,11 @@ out_write (FileOut *o, const char *p, gsize n)
       p += k;
       n -= k;
       if (o->pos % bs == 0
-          && (rc = bgr_ext4_write_blocks (o->fs, o->ino, o->stage, bs, o->pos / bs - 1)) != 0)
+          && (rc = bgr_ext4_file_blocks_write (&o->fb, o->stage, bs, o->pos / bs - 1)) != 0)
         return rc;
     }
   whole = n - n % bs;
-  if (whole > 0 && (rc = bgr_ext4_write_blocks (o->fs, o->ino, p, whole, o->pos / bs)) != 0)
+  if (whole > 0 && (rc = bgr_ext4_file_blocks_write (&o->fb, p, whole, o->pos / bs)) != 0)
     return rc;
   o->pos += whole;
   memcpy (o->stage, p + whole, n - whole);
@@ -326,10 +188,11 @@ gboolean
 bgr_ext4_write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancellable *cancellable,
                           GError **error)
 {
-  FileOut o = { a->fs, ino, a->buf, 0 };
-  struct ext2_inode_large inode;
-  errcode_t rc = 0;
+  FileOut o = { .stage = a->buf };
+  errcode_t rc;
 
+  if ((rc = bgr_ext4_file_blocks_open (a->fs, ino, &o.fb)) != 0)
+    return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
   for (;;)
     {
       const void *p;
@@ -366,9 +229,7 @@ bgr_ext4_write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino, GCancell
         return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
       o.pos = size;
     }
-  if ((rc = bgr_ext4_read_inode (a->fs, ino, &inode)) != 0
-      || (rc = ext2fs_inode_size_set (a->fs, (struct ext2_inode *) &inode, o.pos)) != 0
-      || (rc = bgr_ext4_write_inode (a->fs, ino, &inode)) != 0)
+  if ((rc = bgr_ext4_file_blocks_close (&o.fb, o.pos)) != 0)
     return bgr_ext4_apply_fail (a, rc, error, "cannot write the file");
   return TRUE;
 }

@@ -59,7 +59,8 @@ struct _BgrExt4DirCache
 {
   GHashTable *tables; /* inode -> (name -> inode) */
   BgrExt4OpenBlock *open;
-  BgrExt4Pending *pending; /* file data, bgr-ext4-writer-data.c */
+  BgrExt4Pending *pending; /* file data, bgr-ext4-writer-blocks.c */
+  blk64_t data_goal;
 };
 
 static BgrExt4DirCache *
@@ -97,6 +98,12 @@ BgrExt4Pending **
 bgr_ext4_pending_of (ext2_filsys fs)
 {
   return &dir_cache (fs)->pending;
+}
+
+blk64_t *
+bgr_ext4_data_goal_of (ext2_filsys fs)
+{
+  return &dir_cache (fs)->data_goal;
 }
 
 static errcode_t

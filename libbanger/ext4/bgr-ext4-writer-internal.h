@@ -119,6 +119,8 @@ void bgr_ext4_dir_tables_free (ext2_filsys fs);
  * is freed, so that no block it holds is ever another file's. */
 typedef struct _BgrExt4Pending BgrExt4Pending;
 BgrExt4Pending **bgr_ext4_pending_of (ext2_filsys fs);
+/* Where the next file's data is allocated from: after the last file's. */
+blk64_t *bgr_ext4_data_goal_of (ext2_filsys fs);
 errcode_t bgr_ext4_pending_flush (ext2_filsys fs, BgrExt4Pending *p);
 void bgr_ext4_pending_free (BgrExt4Pending *p);
 
@@ -170,11 +172,30 @@ gboolean bgr_ext4_resolve_link_target (Apply *a, const char *target, ext2_ino_t 
 errcode_t bgr_ext4_set_metadata (ext2_filsys fs, ext2_ino_t ino, struct archive_entry *e);
 gboolean bgr_ext4_set_xattrs (Apply *a, ext2_ino_t ino, struct archive_entry *e,
                               gboolean replace, GError **error);
-errcode_t bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len,
-                                 blk64_t lblk);
 /* Copies the current tar entry's data into new file @ino. */
 gboolean bgr_ext4_write_file_data (Apply *a, struct archive *ar, ext2_ino_t ino,
                                    GCancellable *cancellable, GError **error);
+
+/* ---- bgr-ext4-writer-blocks.c: file blocks --------------------------- */
+
+/* Writes @len bytes of @buf (whole blocks) as blocks from @lblk of file
+ * @ino, all-zero blocks left as holes. */
+errcode_t bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len,
+                                 blk64_t lblk);
+
+/* The same for a new file written from its start to its end, its inode
+ * kept in memory meanwhile; close sets its size and writes the inode. */
+typedef struct
+{
+  ext2_filsys fs;
+  ext2_ino_t ino;
+  struct ext2_inode_large inode;
+  gboolean in_memory; /* the extents are set on @inode, not in the image */
+} BgrExt4FileBlocks;
+errcode_t bgr_ext4_file_blocks_open (ext2_filsys fs, ext2_ino_t ino, BgrExt4FileBlocks *fb);
+errcode_t bgr_ext4_file_blocks_write (BgrExt4FileBlocks *fb, const char *buf, gsize len,
+                                      blk64_t lblk);
+errcode_t bgr_ext4_file_blocks_close (BgrExt4FileBlocks *fb, guint64 size);
 
 /* ---- bgr-ext4-writer-add.c: host files added ------------------------- */
 
