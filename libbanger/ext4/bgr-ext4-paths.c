@@ -9,7 +9,15 @@
 char *
 bgr_ext4_escape_path (const char *path)
 {
-  GString *s = g_string_new (NULL);
+  const guchar *q = (const guchar *) path;
+  GString *s;
+
+  /* Most paths need nothing escaped (this runs for every layer entry). */
+  while (*q >= 0x20 && *q != 0x7f && *q != '"' && *q != '\\')
+    q++;
+  if (*q == '\0')
+    return g_strdup (path);
+  s = g_string_new (NULL);
 
   for (const guchar *p = (const guchar *) path; *p != '\0'; p++)
     {
