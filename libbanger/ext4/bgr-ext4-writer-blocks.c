@@ -119,34 +119,6 @@ block_is_zero (const char *p, gsize len)
   return len <= sizeof zeros && memcmp (p, zeros, len) == 0;
 }
 
-/* Writes @len bytes of @buf (a whole number of blocks) as blocks from
- * @lblk of new file @ino: all-zero blocks are left as holes, like a
- * sparse copy would. */
-errcode_t
-bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len, blk64_t lblk)
-{
-  guint bs = fs->blocksize;
-
-  for (gsize pos = 0; pos < len;)
-    {
-      gsize run = 0;
-      errcode_t rc;
-
-      if (block_is_zero (buf + pos, bs))
-        {
-          pos += bs;
-          continue;
-        }
-      while (pos + run < len && !block_is_zero (buf + pos + run, bs))
-        run += bs;
-      if ((rc = write_run (fs, ino, buf + pos, lblk + pos / bs, run / bs)) != 0)
-        return rc;
-      pos += run;
-    }
-  return 0;
-}
-
-
 /* ---- new files, their extents kept in the inode ---------------------- */
 
 /* A new file's extents, while they fit in its inode (4 of them, no tree
@@ -272,6 +244,8 @@ file_run (BgrExt4FileBlocks *fb, const char *buf, blk64_t lblk, blk64_t n)
   return write_run (fb->fs, fb->ino, buf + done * fb->fs->blocksize, lblk + done, n - done);
 }
 
+/* Writes @len bytes of @buf (a whole number of blocks) as blocks from
+ * @lblk: all-zero blocks are left as holes, like a sparse copy would. */
 errcode_t
 bgr_ext4_file_blocks_write (BgrExt4FileBlocks *fb, const char *buf, gsize len, blk64_t lblk)
 {
@@ -306,4 +280,13 @@ bgr_ext4_file_blocks_close (BgrExt4FileBlocks *fb, guint64 size)
   if ((rc = ext2fs_inode_size_set (fb->fs, (struct ext2_inode *) &fb->inode, size)) != 0)
     return rc;
   return bgr_ext4_write_inode (fb->fs, fb->ino, &fb->inode);
+}
+
+errcode_t
+bgr_ext4_write_blocks (ext2_filsys fs, ext2_ino_t ino, const char *buf, gsize len, blk64_t lblk)
+{
+  /* Through libext2fs's extent tree, the inode in the image. */
+  BgrExt4FileBlocks fb = { .fs = fs, .ino = ino, .in_memory = FALSE };
+
+  return bgr_ext4_file_blocks_write (&fb, buf, len, lblk);
 }
