@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A file's blocks: allocated (contiguous where the free space allows),
- * written in runs, holes left for blocks of zeros, and small runs that
- * follow each other on disk gathered into one write. */
+/* A file's blocks: allocated (contiguous where the free space allows) and
+ * written in runs (through bgr_ext4_write_data()), holes left for blocks
+ * of zeros. */
 #include "config.h"
 
 #include <string.h>
@@ -9,69 +9,6 @@
 #include "ext4/bgr-ext4-writer-internal.h"
 
 #include <ext2fs/ext3_extents.h> /* after ext2fs.h, for its __le types */
-
-/* The most data gathered into one write, and the smallest write that goes
- * out by itself. */
-#define PENDING_BYTES (1024 * 1024)
-#define DIRECT_BYTES (256 * 1024)
-
-struct _BgrExt4Pending
-{
-  blk64_t start, count; /* blocks */
-  char *buf;            /* PENDING_BYTES */
-};
-
-errcode_t
-bgr_ext4_pending_flush (ext2_filsys fs, BgrExt4Pending *p)
-{
-  errcode_t rc;
-
-  if (p == NULL || p->count == 0)
-    return 0;
-  rc = io_channel_write_blk64 (fs->io, p->start, (int) p->count, p->buf);
-  p->count = 0;
-  return rc;
-}
-
-void
-bgr_ext4_pending_free (BgrExt4Pending *p)
-{
-  if (p == NULL)
-    return;
-  g_free (p->buf);
-  g_free (p);
-}
-
-/* Writes @n blocks of file data at @pblk: one write per call cost about
- * as much again as the copy for small files, so small runs that follow
- * each other on disk are gathered first. */
-static errcode_t
-write_data (ext2_filsys fs, blk64_t pblk, blk64_t n, const char *buf)
-{
-  BgrExt4Pending **pp = bgr_ext4_pending_of (fs), *p = *pp;
-  blk64_t max = PENDING_BYTES / fs->blocksize;
-  errcode_t rc;
-
-  if (p != NULL && p->count > 0 && (pblk != p->start + p->count || p->count + n > max)
-      && (rc = bgr_ext4_pending_flush (fs, p)) != 0)
-    return rc;
-  if (n * fs->blocksize >= DIRECT_BYTES)
-    {
-      if (p != NULL && (rc = bgr_ext4_pending_flush (fs, p)) != 0)
-        return rc;
-      return io_channel_write_blk64 (fs->io, pblk, (int) n, buf);
-    }
-  if (p == NULL)
-    {
-      p = *pp = g_new0 (BgrExt4Pending, 1);
-      p->buf = g_malloc (PENDING_BYTES);
-    }
-  if (p->count == 0)
-    p->start = pblk;
-  memcpy (p->buf + p->count * fs->blocksize, buf, n * fs->blocksize);
-  p->count += n;
-  return 0;
-}
 
 /* Allocates blocks @lblk to @lblk + @n - 1 of file @ino (contiguous where
  * the free space allows) and writes @buf there, one write per physically
@@ -100,7 +37,7 @@ write_run (ext2_filsys fs, ext2_ino_t ino, const char *buf, blk64_t lblk, blk64_
           break;
         }
       len = MIN (n, ex.e_lblk + ex.e_len - lblk);
-      rc = write_data (fs, ex.e_pblk + (lblk - ex.e_lblk), len, buf);
+      rc = bgr_ext4_write_data (fs, ex.e_pblk + (lblk - ex.e_lblk), len, buf);
       if (rc != 0)
         break;
       buf += len * fs->blocksize;
@@ -212,7 +149,7 @@ in_memory_run (BgrExt4FileBlocks *fb, const char *buf, blk64_t lblk, blk64_t n, 
           eh->eh_entries = ext2fs_cpu_to_le16 ((guint16) (entries + 1));
         }
       if ((rc = ext2fs_iblk_add_blocks (fs, (struct ext2_inode *) &fb->inode, plen)) != 0
-          || (rc = write_data (fs, pblk, plen, buf)) != 0)
+          || (rc = bgr_ext4_write_data (fs, pblk, plen, buf)) != 0)
         return rc;
       *goal = pblk + plen;
       buf += plen * fs->blocksize;

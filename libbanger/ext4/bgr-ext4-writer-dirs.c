@@ -46,118 +46,14 @@ bgr_ext4_write_inode (ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *i
 /* ext2fs_lookup() reads a whole directory for every name it looks up (each
  * block with a pread: the unix I/O manager caches only 8 blocks), which
  * makes layers with big directories quadratic. So each directory is read
- * once into a table (name -> inode), kept in fs->priv_data (inode -> table)
- * and kept up to date by bgr_ext4_link_entry(), bgr_ext4_remove_entry(),
- * bgr_ext4_make_dir() and bgr_ext4_release_inode(), the only functions that
- * change entries.
+ * once into a table (name -> inode), kept with the writer's caches
+ * (bgr-ext4-writer-caches.c) and kept up to date by bgr_ext4_link_entry(),
+ * bgr_ext4_remove_entry(), bgr_ext4_make_dir() and bgr_ext4_release_inode(),
+ * the only functions that change entries.
  *
- * Beside the tables, the directory block that entries are being appended
- * to (bgr-ext4-writer-append.c) stays in memory: every function here that
- * has libext2fs read or change a directory closes it first. */
-
-struct _BgrExt4DirCache
-{
-  GHashTable *tables; /* inode -> (name -> inode) */
-  BgrExt4OpenBlock *open;
-  BgrExt4Pending *pending; /* file data, bgr-ext4-writer-blocks.c */
-  blk64_t data_goal;
-};
-
-static BgrExt4DirCache *
-dir_cache (ext2_filsys fs)
-{
-  BgrExt4DirCache *c = fs->priv_data;
-
-  if (c == NULL)
-    {
-      c = g_new0 (BgrExt4DirCache, 1);
-      c->tables = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                         (GDestroyNotify) g_hash_table_unref);
-      fs->priv_data = c;
-    }
-  return c;
-}
-
-static GHashTable *
-dir_tables (ext2_filsys fs)
-{
-  return dir_cache (fs)->tables;
-}
-
-/* Writes the block being appended to: libext2fs is about to read or change
- * a directory. */
-static errcode_t
-close_open_block (ext2_filsys fs)
-{
-  BgrExt4DirCache *c = fs->priv_data;
-
-  return c != NULL ? bgr_ext4_open_block_close (fs, &c->open) : 0;
-}
-
-BgrExt4Pending **
-bgr_ext4_pending_of (ext2_filsys fs)
-{
-  return &dir_cache (fs)->pending;
-}
-
-blk64_t *
-bgr_ext4_data_goal_of (ext2_filsys fs)
-{
-  return &dir_cache (fs)->data_goal;
-}
-
-static errcode_t
-flush_pending (ext2_filsys fs)
-{
-  BgrExt4DirCache *c = fs->priv_data;
-
-  return c != NULL ? bgr_ext4_pending_flush (fs, c->pending) : 0;
-}
-
-errcode_t
-bgr_ext4_dir_cache_flush (ext2_filsys fs)
-{
-  errcode_t rc = close_open_block (fs);
-
-  return rc != 0 ? rc : flush_pending (fs);
-}
-
-errcode_t
-bgr_ext4_dir_cache_steal (ext2_filsys fs, BgrExt4DirCache **out)
-{
-  errcode_t rc = bgr_ext4_dir_cache_flush (fs);
-
-  if (rc != 0)
-    return rc;
-  *out = fs->priv_data;
-  fs->priv_data = NULL;
-  return 0;
-}
-
-void
-bgr_ext4_dir_cache_put (ext2_filsys fs, BgrExt4DirCache *c)
-{
-  g_return_if_fail (fs->priv_data == NULL);
-  fs->priv_data = c;
-}
-
-void
-bgr_ext4_dir_cache_free (BgrExt4DirCache *c)
-{
-  if (c == NULL)
-    return;
-  g_hash_table_unref (c->tables);
-  bgr_ext4_open_block_free (c->open);
-  bgr_ext4_pending_free (c->pending);
-  g_free (c);
-}
-
-void
-bgr_ext4_dir_tables_free (ext2_filsys fs)
-{
-  bgr_ext4_dir_cache_free (fs->priv_data);
-  fs->priv_data = NULL;
-}
+ * The directory block that entries are being appended to
+ * (bgr-ext4-writer-append.c) stays in memory: every function here that has
+ * libext2fs read or change a directory closes it first. */
 
 static int
 collect_name (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
@@ -174,12 +70,12 @@ collect_name (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offs
 static errcode_t
 dir_table (ext2_filsys fs, ext2_ino_t dir, GHashTable **out)
 {
-  GHashTable *names = g_hash_table_lookup (dir_tables (fs), GUINT_TO_POINTER (dir));
+  GHashTable *names = g_hash_table_lookup (bgr_ext4_dir_tables (fs), GUINT_TO_POINTER (dir));
   errcode_t rc;
 
   if (names == NULL)
     {
-      if ((rc = close_open_block (fs)) != 0)
+      if ((rc = bgr_ext4_close_open_block (fs)) != 0)
         return rc;
       names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       if ((rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_name, names)) != 0)
@@ -187,7 +83,7 @@ dir_table (ext2_filsys fs, ext2_ino_t dir, GHashTable **out)
           g_hash_table_unref (names);
           return rc;
         }
-      g_hash_table_insert (dir_tables (fs), GUINT_TO_POINTER (dir), names);
+      g_hash_table_insert (bgr_ext4_dir_tables (fs), GUINT_TO_POINTER (dir), names);
     }
   *out = names;
   return 0;
@@ -201,7 +97,7 @@ bgr_ext4_lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *i
   errcode_t rc;
 
   if (g_str_equal (name, ".") || g_str_equal (name, ".."))
-    return (rc = close_open_block (fs)) != 0
+    return (rc = bgr_ext4_close_open_block (fs)) != 0
              ? rc
              : ext2fs_lookup (fs, dir, name, (int) strlen (name), NULL, ino);
   if ((rc = dir_table (fs, dir, &names)) != 0)
@@ -217,14 +113,14 @@ bgr_ext4_lookup (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t *i
 gboolean
 bgr_ext4_is_known_dir (ext2_filsys fs, ext2_ino_t ino)
 {
-  return g_hash_table_contains (dir_tables (fs), GUINT_TO_POINTER (ino));
+  return g_hash_table_contains (bgr_ext4_dir_tables (fs), GUINT_TO_POINTER (ino));
 }
 
 /* @name now names @ino in @dir (0: nothing). */
 static void
 dir_table_note (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino)
 {
-  GHashTable *names = g_hash_table_lookup (dir_tables (fs), GUINT_TO_POINTER (dir));
+  GHashTable *names = g_hash_table_lookup (bgr_ext4_dir_tables (fs), GUINT_TO_POINTER (dir));
 
   if (names == NULL)
     return; /* read whole when first needed */
@@ -238,19 +134,18 @@ dir_table_note (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino
 errcode_t
 bgr_ext4_link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, guint16 mode)
 {
-  BgrExt4DirCache *c = dir_cache (fs);
+  BgrExt4OpenBlock **open = bgr_ext4_open_block_of (fs);
   gboolean done = FALSE;
-  errcode_t rc = bgr_ext4_open_block_append (fs, &c->open, dir, name, ino, dirent_type (mode),
-                                             &done);
+  errcode_t rc = bgr_ext4_open_block_append (fs, open, dir, name, ino, dirent_type (mode), &done);
 
-  if (rc == 0 && !done && (rc = close_open_block (fs)) == 0)
+  if (rc == 0 && !done && (rc = bgr_ext4_close_open_block (fs)) == 0)
     rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
   if (rc == EXT2_ET_DIR_NO_SPACE)
     {
       rc = ext2fs_expand_dir (fs, dir);
       if (rc == 0)
-        rc = bgr_ext4_open_block_append (fs, &c->open, dir, name, ino, dirent_type (mode), &done);
-      if (rc == 0 && !done && (rc = close_open_block (fs)) == 0)
+        rc = bgr_ext4_open_block_append (fs, open, dir, name, ino, dirent_type (mode), &done);
+      if (rc == 0 && !done && (rc = bgr_ext4_close_open_block (fs)) == 0)
         rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
     }
   if (rc == 0)
@@ -289,7 +184,7 @@ errcode_t
 bgr_ext4_list_children (ext2_filsys fs, ext2_ino_t dir, GPtrArray **out)
 {
   g_autoptr (GPtrArray) children = g_ptr_array_new_with_free_func (child_free);
-  errcode_t rc = close_open_block (fs);
+  errcode_t rc = bgr_ext4_close_open_block (fs);
 
   if (rc == 0)
     rc = ext2fs_dir_iterate2 (fs, dir, 0, NULL, collect_child, children);
@@ -332,7 +227,7 @@ bgr_ext4_release_inode (ext2_filsys fs, ext2_ino_t ino)
 
   /* Its blocks may be a directory's, the open one's too, or data not
    * written yet. */
-  if ((rc = bgr_ext4_dir_cache_flush (fs)) != 0)
+  if ((rc = bgr_ext4_caches_flush (fs)) != 0)
     return rc;
   if ((rc = bgr_ext4_read_inode (fs, ino, &inode)) != 0)
     return rc;
@@ -363,7 +258,7 @@ bgr_ext4_release_inode (ext2_filsys fs, ext2_ino_t ino)
     }
   /* Its number may come back as another directory. */
   if (is_dir)
-    g_hash_table_remove (dir_tables (fs), GUINT_TO_POINTER (ino));
+    g_hash_table_remove (bgr_ext4_dir_tables (fs), GUINT_TO_POINTER (ino));
   inode.i_links_count = 0;
   inode.i_size = 0;
   inode.i_size_high = 0;
@@ -381,7 +276,7 @@ bgr_ext4_remove_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_in
   struct ext2_inode_large inode, parent;
   errcode_t rc;
 
-  if ((rc = close_open_block (fs)) != 0)
+  if ((rc = bgr_ext4_close_open_block (fs)) != 0)
     return rc;
   if ((rc = bgr_ext4_read_inode (fs, ino, &inode)) != 0)
     return rc;
@@ -489,7 +384,7 @@ bgr_ext4_make_dir (ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_ino
   if ((rc = ext2fs_mkdir (fs, parent, ino, NULL)) != 0)
     return rc;
   /* Empty, as far as names go. */
-  g_hash_table_replace (dir_tables (fs), GUINT_TO_POINTER (ino),
+  g_hash_table_replace (bgr_ext4_dir_tables (fs), GUINT_TO_POINTER (ino),
                         g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL));
   if ((rc = bgr_ext4_link_entry (fs, parent, name, ino, LINUX_S_IFDIR)) != 0)
     return rc;

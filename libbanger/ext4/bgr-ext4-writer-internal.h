@@ -98,34 +98,36 @@ void bgr_ext4_set_time (__u32 *field, __u32 *extra, gint64 sec, long nsec);
      ? &(inode)->f                                                                           \
      : NULL)
 
-/* The writer's caches, kept in fs->priv_data (bgr-ext4-writer-dirs.c):
- * each directory's names, read once; the last block of the directory
- * entries are being appended to, written once something else may read
- * that directory; and the pending file data (below). Flush before the
- * image is closed. */
-typedef struct _BgrExt4DirCache BgrExt4DirCache;
-errcode_t bgr_ext4_dir_cache_flush (ext2_filsys fs);
-/* Takes the caches off @fs, flushed (for closing and reopening it). */
-errcode_t bgr_ext4_dir_cache_steal (ext2_filsys fs, BgrExt4DirCache **out);
-void bgr_ext4_dir_cache_put (ext2_filsys fs, BgrExt4DirCache *c);
-void bgr_ext4_dir_cache_free (BgrExt4DirCache *c);
-/* Drops the caches of @fs, written or not. */
-void bgr_ext4_dir_tables_free (ext2_filsys fs);
+/* ---- bgr-ext4-writer-caches.c: what the writer keeps for an image ---- */
 
-/* File data that follows on disk the data written just before (small
- * files' blocks are allocated in a row), gathered into one write
- * (bgr-ext4-writer-data.c). It is kept with the directory caches and
- * written with them; bgr_ext4_release_inode() writes it before any block
- * is freed, so that no block it holds is ever another file's. */
-typedef struct _BgrExt4Pending BgrExt4Pending;
-BgrExt4Pending **bgr_ext4_pending_of (ext2_filsys fs);
-/* Where the next file's data is allocated from: after the last file's. */
+/* Kept in fs->priv_data: each directory's names, read once (inode -> (name
+ * -> inode)); the last block of the directory entries are being appended
+ * to, written once something else may read that directory; file data
+ * waiting for the data that follows it on disk (small files' blocks are
+ * allocated in a row), so that they go in one write; and where the next
+ * file's data is allocated from. bgr_ext4_release_inode() flushes them
+ * before any block is freed, so that no pending block is ever another
+ * file's. Flush before the image is closed. */
+typedef struct _BgrExt4Caches BgrExt4Caches;
+typedef struct _BgrExt4OpenBlock BgrExt4OpenBlock;
+GHashTable *bgr_ext4_dir_tables (ext2_filsys fs);
+BgrExt4OpenBlock **bgr_ext4_open_block_of (ext2_filsys fs);
+/* Writes the block being appended to: libext2fs is about to read or change
+ * a directory. */
+errcode_t bgr_ext4_close_open_block (ext2_filsys fs);
+/* Writes @n blocks of file data at @pblk, now or with the next. */
+errcode_t bgr_ext4_write_data (ext2_filsys fs, blk64_t pblk, blk64_t n, const char *buf);
 blk64_t *bgr_ext4_data_goal_of (ext2_filsys fs);
-errcode_t bgr_ext4_pending_flush (ext2_filsys fs, BgrExt4Pending *p);
-void bgr_ext4_pending_free (BgrExt4Pending *p);
+/* Writes what the caches hold back. */
+errcode_t bgr_ext4_caches_flush (ext2_filsys fs);
+/* Takes the caches off @fs, flushed (for closing and reopening it). */
+errcode_t bgr_ext4_caches_steal (ext2_filsys fs, BgrExt4Caches **out);
+void bgr_ext4_caches_put (ext2_filsys fs, BgrExt4Caches *c);
+void bgr_ext4_caches_free (BgrExt4Caches *c);
+/* Drops the caches of @fs, written or not. */
+void bgr_ext4_caches_drop (ext2_filsys fs);
 
 /* A directory block entries are appended to (bgr-ext4-writer-append.c). */
-typedef struct _BgrExt4OpenBlock BgrExt4OpenBlock;
 /* Puts the entry in the last block of @dir when it has room, opening that
  * block in *ob (after closing the one there, of another directory).
  * *done FALSE: nothing done (no room there, or the directory is kept in a

@@ -84,7 +84,7 @@ resize (const char *path, guint64 new_size, GError **error)
 }
 
 static gboolean
-reopen (BgrExt4Writer *w, BgrExt4DirCache *dir_cache, GError **error)
+reopen (BgrExt4Writer *w, BgrExt4Caches *caches, GError **error)
 {
   errcode_t rc = ext2fs_open (w->path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager,
                               &w->fs);
@@ -92,11 +92,11 @@ reopen (BgrExt4Writer *w, BgrExt4DirCache *dir_cache, GError **error)
   if (rc != 0)
     {
       w->fs = NULL;
-      bgr_ext4_dir_cache_free (dir_cache);
+      bgr_ext4_caches_free (caches);
       bgr_set_error_from_ext2fs (error, rc, "cannot open %s again after growing it", w->path);
       return FALSE;
     }
-  bgr_ext4_dir_cache_put (w->fs, dir_cache);
+  bgr_ext4_caches_put (w->fs, caches);
   if ((rc = ext2fs_read_bitmaps (w->fs)) != 0)
     {
       bgr_set_error_from_ext2fs (error, rc, "cannot read the bitmaps of %s", w->path);
@@ -128,7 +128,7 @@ gboolean
 bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error)
 {
   guint64 need = bytes / BLOCK_SIZE + MARGIN_BLOCKS, new_size;
-  BgrExt4DirCache *dir_cache = NULL;
+  BgrExt4Caches *caches = NULL;
   gint64 started, closed, resized;
   errcode_t rc;
 
@@ -155,28 +155,28 @@ bgr_ext4_writer_make_room (BgrExt4Writer *w, guint64 bytes, GError **error)
   new_size -= new_size % BLOCK_SIZE;
   w->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
   /* No sync: resize2fs syncs the file itself. */
-  if ((rc = bgr_ext4_dir_cache_steal (w->fs, &dir_cache)) == 0)
+  if ((rc = bgr_ext4_caches_steal (w->fs, &caches)) == 0)
     rc = ext2fs_close2 (w->fs, EXT2_FLAG_FLUSH_NO_SYNC);
   if (rc != 0)
     {
-      bgr_ext4_dir_tables_free (w->fs); /* when the steal failed */
+      bgr_ext4_caches_drop (w->fs); /* when the steal failed */
       ext2fs_free (w->fs);
     }
   w->fs = NULL;
   if (rc != 0)
     {
-      bgr_ext4_dir_cache_free (dir_cache);
+      bgr_ext4_caches_free (caches);
       bgr_set_error_from_ext2fs (error, rc, "cannot write %s", w->path);
       return FALSE;
     }
   closed = g_get_monotonic_time ();
   if (!resize (w->path, new_size, error))
     {
-      bgr_ext4_dir_cache_free (dir_cache);
+      bgr_ext4_caches_free (caches);
       return FALSE;
     }
   resized = g_get_monotonic_time ();
-  if (!reopen (w, dir_cache, error))
+  if (!reopen (w, caches, error))
     return FALSE;
   g_debug ("grew %s to %" G_GUINT64_FORMAT " bytes in %.3f s (flush %.3f s, resize2fs %.3f s)",
            w->path, w->fs_bytes, (g_get_monotonic_time () - started) / 1e6,

@@ -122,8 +122,8 @@ bgr_ext4_writer_close (BgrExt4Writer *w, GError **error)
   if (w->fs != NULL)
     {
       w->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
-      rc = bgr_ext4_dir_cache_flush (w->fs);
-      bgr_ext4_dir_tables_free (w->fs);
+      rc = bgr_ext4_caches_flush (w->fs);
+      bgr_ext4_caches_drop (w->fs);
       if (rc == 0)
         rc = ext2fs_close_free (&w->fs);
       else
@@ -145,7 +145,7 @@ bgr_ext4_writer_abort (BgrExt4Writer *w)
     return;
   if (w->fs != NULL)
     {
-      bgr_ext4_dir_tables_free (w->fs);
+      bgr_ext4_caches_drop (w->fs);
       ext2fs_free (w->fs);
     }
   if (w->sync_fd >= 0)
