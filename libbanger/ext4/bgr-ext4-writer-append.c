@@ -138,7 +138,7 @@ bgr_ext4_open_block_append (ext2_filsys fs, BgrExt4OpenBlock **ob, ext2_ino_t di
 
   *done = FALSE;
   if (strlen (name) > EXT2_NAME_LEN)
-    return 0; /* refused by ext2fs_link() */
+    return 0; /* refused before (bgr_ext4_fold_path()); ext2fs_link() would cut it */
   if (*ob != NULL && (*ob)->dir != dir && (rc = bgr_ext4_open_block_close (fs, ob)) != 0)
     return rc;
   if (*ob == NULL && (rc = open_block (fs, dir, ob)) != 0)

@@ -119,8 +119,13 @@ in_memory_run (BgrExt4FileBlocks *fb, const char *buf, blk64_t lblk, blk64_t n, 
       guint entries = ext2fs_le16_to_cpu (eh->eh_entries);
       struct ext3_extent *last = entries > 0 ? extent_at (fb, entries - 1) : NULL;
       guint last_len = last != NULL ? ext2fs_le16_to_cpu (last->ee_len) : 0;
+      gboolean follows = last != NULL && ext2fs_le32_to_cpu (last->ee_block) + last_len == lblk;
       blk64_t start, pblk, plen, want = MIN (n - *done, (blk64_t) EXT_INIT_MAX_LEN);
       gboolean grow;
+
+      /* A run that goes on from the last extent fills it up first. */
+      if (follows && last_len < EXT_INIT_MAX_LEN)
+        want = MIN (want, EXT_INIT_MAX_LEN - last_len);
 
       if (last != NULL)
         start = extent_start (last) + last_len;
@@ -131,8 +136,7 @@ in_memory_run (BgrExt4FileBlocks *fb, const char *buf, blk64_t lblk, blk64_t n, 
       if ((rc = ext2fs_new_range (fs, 0, start, want, NULL, &pblk, &plen)) != 0)
         return rc;
       plen = MIN (plen, want);
-      grow = last != NULL && ext2fs_le32_to_cpu (last->ee_block) + last_len == lblk
-             && extent_start (last) + last_len == pblk && last_len + plen <= EXT_INIT_MAX_LEN;
+      grow = follows && extent_start (last) + last_len == pblk && last_len + plen <= EXT_INIT_MAX_LEN;
       if (!grow && entries >= ext2fs_le16_to_cpu (eh->eh_max))
         return 0;
       ext2fs_block_alloc_stats_range (fs, pblk, plen, +1);

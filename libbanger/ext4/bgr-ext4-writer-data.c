@@ -163,6 +163,8 @@ out_write (FileOut *o, const char *p, gsize n)
   gsize whole;
   errcode_t rc;
 
+  if (n == 0)
+    return 0; /* libarchive may say so with no buffer */
   if (o->pos % bs != 0)
     {
       gsize k = MIN (n, bs - o->pos % bs);

@@ -25,7 +25,7 @@
 struct _BgrLayerStream
 {
   BgrLayerDecoder *dec;
-  guint8 *out_buf; /* where reads without read-ahead inflate to */
+  guint8 *out_buf; /* where reads without read-ahead inflate to, once needed */
   BgrSha256 *sum;
   guint64 position;
   gint64 hash_us;
@@ -219,8 +219,13 @@ bgr_layer_stream_read (BgrLayerStream *s, const void **out, GError **error)
 
   if (s->filled != NULL)
     n = read_from_thread (s, out, error);
-  else if ((n = bgr_layer_decoder_read (s->dec, s->out_buf, out, error)) > 0 && s->sum != NULL)
-    hash (s, *out, (gsize) n);
+  else
+    {
+      if (s->out_buf == NULL)
+        s->out_buf = g_malloc (OUT_SIZE);
+      if ((n = bgr_layer_decoder_read (s->dec, s->out_buf, out, error)) > 0 && s->sum != NULL)
+        hash (s, *out, (gsize) n);
+    }
   if (n > 0)
     s->position += (guint64) n;
   return n;
@@ -237,7 +242,6 @@ open_stream (int fd, BgrFeed *feed, gboolean hash, GError **error)
     return NULL;
   s = g_new0 (BgrLayerStream, 1);
   s->dec = g_steal_pointer (&dec);
-  s->out_buf = g_malloc (OUT_SIZE);
   if (hash)
     s->sum = bgr_sha256_new ();
   return s;
