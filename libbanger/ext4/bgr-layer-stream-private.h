@@ -24,9 +24,10 @@ typedef struct _BgrFeed BgrFeed;
  * a feed that failed fails the read with its error. */
 BgrLayerStream *bgr_layer_stream_open_feed (BgrFeed *feed, gboolean hash, GError **error);
 
-/* From now on, a thread inflates (and hashes) ahead of the reader, so
- * that the two overlap; call it before the first read. Reads return the
- * same bytes either way. */
+/* From now on, a thread inflates ahead of the reader, and (for a stream
+ * opened with @hash) another hashes what it made, so that the three
+ * overlap; call it before the first read. Reads return the same bytes
+ * either way. */
 void bgr_layer_stream_read_ahead (BgrLayerStream *s);
 
 /* The next piece of uncompressed data: *out points into the stream's own
