@@ -54,7 +54,7 @@ typedef struct
   /* Folded paths this layer created or replaced, and all their ancestors:
    * what an opaque marker of the same layer must keep. */
   GHashTable *touched;
-  char *buf;
+  char *buf; /* one block: file data split between two read buffers */
 } Apply;
 
 /* One bgr_ext4_writer_add_*() call. */

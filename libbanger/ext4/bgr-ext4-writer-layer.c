@@ -371,7 +371,7 @@ apply_stream (BgrExt4Writer *w, BgrLayerStream *stream_in, const char *layer_nam
 {
   g_autofree char *what = g_strdup_printf ("layer %s", layer_name);
   g_autoptr (GHashTable) touched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autofree char *buf = g_malloc (CHUNK_SIZE);
+  g_autofree char *buf = g_malloc (w->fs->blocksize);
   Apply a = { .w = w, .fs = w->fs, .layer = layer_name, .touched = touched, .buf = buf };
   g_autoptr (BgrLayerStream) stream = stream_in;
   gint64 started = g_get_monotonic_time ();
