@@ -222,6 +222,93 @@ test_lock_other_process (void)
   close (ready[0]); close (ready[1]); close (release[0]); close (release[1]);
 }
 
+/* A process opens the store, forks a child that inherits the lock's open
+ * file description without exec'ing, and exits: the child holds the lock
+ * until a byte arrives on @release (or this process is gone, and it with
+ * the pipe's writing end). Returns once the opener is reaped
+ * and the child runs. */
+static void
+orphan_lock (const char *dir, const int release[2])
+{
+  int ready[2];
+  pid_t opener, holder = 0;
+  int status;
+
+  g_assert_cmpint (pipe (ready), ==, 0);
+  opener = fork ();
+  g_assert_cmpint (opener, >=, 0);
+  if (opener == 0)
+    {
+      BgrStore *s = bgr_store_open (dir, NULL);
+      pid_t child;
+      char x;
+
+      if (s == NULL || (child = fork ()) < 0)
+        _exit (1);
+      if (child == 0)
+        {
+          /* The lock's file description lives on in here. */
+          child = getpid ();
+          close (release[1]);
+          if (write (ready[1], &child, sizeof child) != sizeof child)
+            _exit (2);
+          _exit (read (release[0], &x, 1) == 1 ? 0 : 3);
+        }
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (opener, &status, 0), ==, opener);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_assert_cmpint (read (ready[0], &holder, sizeof holder), ==, sizeof holder);
+  g_assert_cmpint (holder, >, 0);
+  close (ready[0]);
+  close (ready[1]);
+}
+
+static gpointer
+release_thread (gpointer data)
+{
+  int *fd = data;
+
+  g_usleep (200 * 1000);
+  g_assert_cmpint (write (*fd, "x", 1), ==, 1);
+  return NULL;
+}
+
+/* A banger that crashed while another thread was starting a program: the
+ * forked child holds the lock until it execs. The next open waits for it,
+ * and says what happened if it does not go. */
+static void
+test_lock_orphaned (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr (GError) err = NULL;
+  int release[2];
+
+  g_assert_cmpint (pipe (release), ==, 0);
+  orphan_lock (dir, release);
+  {
+    /* Let go of a moment later: the open waits for that. */
+    GThread *t = g_thread_new ("release", release_thread, &release[1]);
+    g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
+    g_assert_no_error (err);
+    g_assert_nonnull (s);
+    g_thread_join (t);
+  }
+
+  /* Not let go of in time: a clear error. */
+  orphan_lock (dir, release);
+  {
+    g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
+    g_assert_null (s);
+    g_assert_error (err, BGR_ERROR, BGR_ERROR_LOCKED);
+    g_assert_nonnull (strstr (err->message, "has exited"));
+    g_assert_nonnull (strstr (err->message, "a process it started still holds the lock"));
+  }
+  g_assert_cmpint (write (release[1], "x", 1), ==, 1);
+  close (release[0]);
+  close (release[1]);
+}
+
 /* A fresh directory below the test's state dir, 0700 like mkdtemp makes. */
 static char *
 fresh_dir (const char *name)
@@ -389,6 +476,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/corrupt", test_corrupt);
   g_test_add_func ("/store/lock-same-process", test_lock_same_process);
   g_test_add_func ("/store/lock-other-process", test_lock_other_process);
+  g_test_add_func ("/store/lock-orphaned", test_lock_orphaned);
   g_test_add_func ("/store/lock-symlink", test_lock_symlink);
   g_test_add_func ("/store/unsafe-mode", test_unsafe_mode);
   g_test_add_func ("/store/foreign-owner", test_foreign_owner);

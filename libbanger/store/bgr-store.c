@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,57 @@ describe_pid (gint64 pid)
   return g_strdup_printf ("process %" G_GINT64_FORMAT, pid);
 }
 
+/* How long a lock may stay held after the process that took it has
+ * exited: a child it forked keeps the lock's open file description until
+ * it execs, which is a moment, or longer on a loaded machine. */
+#define ORPHANED_LOCK_WAIT_MS 5000
+
+static gboolean
+pid_is_gone (gint64 pid)
+{
+  return pid > 0 && kill ((pid_t) pid, 0) != 0 && errno == ESRCH;
+}
+
+/* flock() locks belong to the open file description, so a second open in
+ * this same process conflicts too, as it must. */
+static gboolean
+take_lock (int fd, const char *dir, GError **error)
+{
+  gint64 deadline = 0;
+
+  for (;;)
+    {
+      gint64 pid;
+
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+        return TRUE;
+      if (errno != EWOULDBLOCK)
+        {
+          bgr_set_error_errno (error, errno, "cannot lock %s/lock", dir);
+          return FALSE;
+        }
+      pid = bgr_store_read_lock_pid (dir);
+      if (!pid_is_gone (pid))
+        {
+          g_autofree char *who = describe_pid (pid);
+          g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED, "state directory %s is in use by %s",
+                       dir, who);
+          return FALSE;
+        }
+      if (deadline == 0)
+        deadline = g_get_monotonic_time () + ORPHANED_LOCK_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+      else if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED,
+                       "state directory %s is still locked although process %" G_GINT64_FORMAT
+                       ", which locked it, has exited: a process it started still holds the "
+                       "lock, until it exits", dir, pid);
+          return FALSE;
+        }
+      g_usleep (10 * 1000);
+    }
+}
+
 BgrStore *
 bgr_store_open (const char *dir, GError **error)
 {
@@ -104,20 +156,9 @@ bgr_store_open (const char *dir, GError **error)
       close (fd);
       return NULL;
     }
-  /* flock() locks belong to the open file description, so a second open in
-   * this same process conflicts too, as it must. */
-  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+  if (!take_lock (fd, dir, error))
     {
-      int errsv = errno;
       close (fd);
-      if (errsv == EWOULDBLOCK)
-        {
-          g_autofree char *who = describe_pid (bgr_store_read_lock_pid (dir));
-          g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED, "state directory %s is in use by %s",
-                       dir, who);
-        }
-      else
-        bgr_set_error_errno (error, errsv, "cannot lock %s", lock_path);
       return NULL;
     }
   pidtext = g_strdup_printf ("%d\n", (int) getpid ());
