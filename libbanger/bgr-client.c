@@ -214,7 +214,9 @@ on_backend_stats (const char *name, BgrVmStats *stats, gpointer data)
  * Creates a client whose calls run in this process. The engine takes the
  * state directory's lock: while this client lives, no other engine (another
  * local client, or bangerd) can use the same state directory; a second one
- * fails with %BGR_ERROR_LOCKED naming the holder's pid.
+ * fails with %BGR_ERROR_LOCKED naming the holder's pid. When the process
+ * that took the lock has exited but a child it forked still holds it, this
+ * waits up to 2 s for the lock before failing.
  *
  * Returns: (transfer full): a new client, or %NULL
  * Since: 0.1

@@ -202,7 +202,7 @@ test_lock_other_process (void)
   g_assert_cmpint (read (ready[0], &c, 1), ==, 1);
   g_assert_cmpint (c, ==, 'y');
   {
-    g_autofree char *who = g_strdup_printf ("process %d", (int) child);
+    g_autofree char *who = g_strdup_printf ("in use by process %d", (int) child);
     g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
     g_assert_null (s);
     g_assert_error (err, BGR_ERROR, BGR_ERROR_LOCKED);
@@ -225,9 +225,9 @@ test_lock_other_process (void)
 /* A process opens the store, forks a child that inherits the lock's open
  * file description without exec'ing, and exits: the child holds the lock
  * until a byte arrives on @release (or this process is gone, and it with
- * the pipe's writing end). Returns once the opener is reaped
- * and the child runs. */
-static void
+ * the pipe's writing end). Returns the opener's pid, once it is reaped and
+ * the child runs. */
+static pid_t
 orphan_lock (const char *dir, const int release[2])
 {
   int ready[2];
@@ -256,12 +256,13 @@ orphan_lock (const char *dir, const int release[2])
         }
       _exit (0);
     }
+  /* Only the children write: a read that ends means they are gone. */
+  close (ready[1]);
   g_assert_cmpint (waitpid (opener, &status, 0), ==, opener);
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
   g_assert_cmpint (read (ready[0], &holder, sizeof holder), ==, sizeof holder);
-  g_assert_cmpint (holder, >, 0);
   close (ready[0]);
-  close (ready[1]);
+  return opener;
 }
 
 static gpointer
@@ -282,7 +283,10 @@ test_lock_orphaned (void)
 {
   g_autofree char *dir = make_dir ();
   g_autoptr (GError) err = NULL;
+  g_autofree char *who = NULL;
   int release[2];
+  gint64 start;
+  pid_t opener;
 
   g_assert_cmpint (pipe (release), ==, 0);
   orphan_lock (dir, release);
@@ -295,15 +299,18 @@ test_lock_orphaned (void)
     g_thread_join (t);
   }
 
-  /* Not let go of in time: a clear error. */
-  orphan_lock (dir, release);
+  /* Not let go of in time: a clear error, after the wait. */
+  opener = orphan_lock (dir, release);
+  who = g_strdup_printf ("although process %d, which locked it, has exited", (int) opener);
+  start = g_get_monotonic_time ();
   {
     g_autoptr (BgrStore) s = bgr_store_open (dir, &err);
     g_assert_null (s);
     g_assert_error (err, BGR_ERROR, BGR_ERROR_LOCKED);
-    g_assert_nonnull (strstr (err->message, "has exited"));
-    g_assert_nonnull (strstr (err->message, "a process it started still holds the lock"));
+    g_assert_nonnull (strstr (err->message, who));
+    g_assert_nonnull (strstr (err->message, "a process it started holds the lock"));
   }
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC);
   g_assert_cmpint (write (release[1], "x", 1), ==, 1);
   close (release[0]);
   close (release[1]);

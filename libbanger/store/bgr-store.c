@@ -71,13 +71,30 @@ describe_pid (gint64 pid)
 
 /* How long a lock may stay held after the process that took it has
  * exited: a child it forked keeps the lock's open file description until
- * it execs, which is a moment, or longer on a loaded machine. */
-#define ORPHANED_LOCK_WAIT_MS 5000
+ * it execs, which is a moment, or longer on a loaded machine. The caller
+ * (bangerd's main loop at start-up too) waits that long at most. */
+#define ORPHANED_LOCK_WAIT_MS 2000
 
+/* A process that exists, maybe another user's. */
 static gboolean
-pid_is_gone (gint64 pid)
+pid_is_alive (gint64 pid)
 {
-  return pid > 0 && kill ((pid_t) pid, 0) != 0 && errno == ESRCH;
+  return pid > 0 && pid <= G_MAXINT32 && (kill ((pid_t) pid, 0) == 0 || errno != ESRCH);
+}
+
+static void
+set_locked_error (const char *dir, gint64 pid, GError **error)
+{
+  g_autofree char *who = describe_pid (pid);
+
+  if (pid > 0 && pid <= G_MAXINT32 && !pid_is_alive (pid))
+    g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED,
+                 "state directory %s is still locked although %s, which locked it, has "
+                 "exited: a process it started holds the lock until it exits (`fuser -v "
+                 "%s/lock` names it)", dir, who, dir);
+  else
+    g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED, "state directory %s is in use by %s", dir,
+                 who);
 }
 
 /* flock() locks belong to the open file description, so a second open in
@@ -89,7 +106,7 @@ take_lock (int fd, const char *dir, GError **error)
 
   for (;;)
     {
-      gint64 pid;
+      gint64 pid, now;
 
       if (flock (fd, LOCK_EX | LOCK_NB) == 0)
         return TRUE;
@@ -99,21 +116,20 @@ take_lock (int fd, const char *dir, GError **error)
           return FALSE;
         }
       pid = bgr_store_read_lock_pid (dir);
-      if (!pid_is_gone (pid))
+      if (pid_is_alive (pid))
         {
-          g_autofree char *who = describe_pid (pid);
-          g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED, "state directory %s is in use by %s",
-                       dir, who);
+          set_locked_error (dir, pid, error);
           return FALSE;
         }
+      /* Its taker has exited (a child of it holds the lock), or has just
+       * locked it and not yet written its pid, or emptied the file on its
+       * way out: wait a little for that to settle. */
+      now = g_get_monotonic_time ();
       if (deadline == 0)
-        deadline = g_get_monotonic_time () + ORPHANED_LOCK_WAIT_MS * G_TIME_SPAN_MILLISECOND;
-      else if (g_get_monotonic_time () > deadline)
+        deadline = now + ORPHANED_LOCK_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+      else if (now > deadline)
         {
-          g_set_error (error, BGR_ERROR, BGR_ERROR_LOCKED,
-                       "state directory %s is still locked although process %" G_GINT64_FORMAT
-                       ", which locked it, has exited: a process it started still holds the "
-                       "lock, until it exits", dir, pid);
+          set_locked_error (dir, pid, error);
           return FALSE;
         }
       g_usleep (10 * 1000);
