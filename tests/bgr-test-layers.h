@@ -153,6 +153,22 @@ close_ok (BgrExt4Writer *w)
   g_assert_no_error (err);
 }
 
+/* A new image of @size bytes at @img, the NULL-terminated @layers applied
+ * in order (named "layer 1", ...), closed, and clean to e2fsck. */
+static inline void
+build_image_ok (const char *img, guint64 size, const char *const *layers)
+{
+  BgrExt4Writer *w = create_ok (img, size);
+
+  for (guint i = 0; layers[i] != NULL; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("layer %u", i + 1);
+      apply_ok (w, layers[i], name);
+    }
+  close_ok (w);
+  bgr_test_assert_fsck_clean (img);
+}
+
 
 /* Every path below @dir, one a line, sorted: to tell that the host did not
  * change. */

@@ -52,7 +52,6 @@ check_sparse (const char *format)
   g_autofree char *file = NULL, *got = NULL, *st = NULL, *size = NULL, *blocks = NULL;
   g_autoptr (GBytes) want = NULL;
   gsize got_len = 0;
-  BgrExt4Writer *w;
   BgrRun run;
 
   g_mkdir_with_parents (work, 0700);
@@ -65,10 +64,7 @@ check_sparse (const char *format)
     g_error ("tar: %s", run.err);
   bgr_run_clear (&run);
 
-  w = create_ok (img, 32 * 1024 * 1024);
-  apply_ok (w, tar, name);
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
+  build_image_ok (img, 32 * 1024 * 1024, (const char *const[]){ tar, NULL });
 
   got = dump (img, "/sparse", &got_len);
   g_assert_cmpmem (got, got_len, g_bytes_get_data (want, NULL), g_bytes_get_size (want));
@@ -104,7 +100,6 @@ test_piece_edges (void)
   Ent e[G_N_ELEMENTS (sizes) + 1] = { 0 };
   g_autofree char *tar = NULL;
   GRand *r = g_rand_new_with_seed (5);
-  BgrExt4Writer *w;
 
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
@@ -118,10 +113,7 @@ test_piece_edges (void)
     }
   g_rand_free (r);
   tar = write_layer ("edges.tar.gz", e, "gzip");
-  w = create_ok (img, 32 * 1024 * 1024);
-  apply_ok (w, tar, "edges");
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
+  build_image_ok (img, 32 * 1024 * 1024, (const char *const[]){ tar, NULL });
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
       g_autofree char *path = g_strdup_printf ("/f%u", i);
@@ -145,7 +137,6 @@ test_many_extents (void)
   g_auto (GStrv) lines = NULL;
   guint extents = 0;
   gsize len = 0;
-  BgrExt4Writer *w;
 
   for (guint i = 0; i <= 7; i++)
     memset (data + i * 256 * 1024, 'a' + (int) i, 4096);
@@ -153,10 +144,7 @@ test_many_extents (void)
     const Ent e[] = { { "holes", AE_IFREG, 0644, data, size }, END };
     tar = write_layer ("extents.tar", e, NULL);
   }
-  w = create_ok (img, 32 * 1024 * 1024);
-  apply_ok (w, tar, "extents");
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
+  build_image_ok (img, 32 * 1024 * 1024, (const char *const[]){ tar, NULL });
   got = dump (img, "/holes", &len);
   g_assert_cmpmem (got, len, data, size);
   /* debugfs lists one line per extent (and per tree block). */
@@ -177,7 +165,6 @@ test_freed_blocks_reused (void)
 {
   g_autofree char *img = new_image_path ("reuse.ext4");
   g_autofree char *l1 = NULL, *l2 = NULL, *ls = NULL;
-  BgrExt4Writer *w;
   gsize len = 0;
 
   {
@@ -195,11 +182,7 @@ test_freed_blocks_reused (void)
     };
     l2 = write_layer ("reuse2.tar", e2, NULL);
   }
-  w = create_ok (img, 16 * 1024 * 1024);
-  apply_ok (w, l1, "layer 1");
-  apply_ok (w, l2, "layer 2");
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
+  build_image_ok (img, 16 * 1024 * 1024, (const char *const[]){ l1, l2, NULL });
   ls = bgr_test_debugfs (img, "ls /d");
   bgr_assert_contains (ls, "x");
   g_free (ls);

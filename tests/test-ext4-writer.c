@@ -509,7 +509,6 @@ test_big_directory (void)
   g_autofree char *l1 = NULL, *l2 = NULL;
   g_autofree Ent *e1 = g_new0 (Ent, 302), *e2 = g_new0 (Ent, 402);
   guint n1 = 0, n2 = 0;
-  BgrExt4Writer *w;
 
   for (guint i = 0; i < 300; i++)
     {
@@ -553,11 +552,7 @@ test_big_directory (void)
     }
   l2 = write_layer ("bigdir2.tar", e2, NULL);
 
-  w = create_ok (img, 32 * 1024 * 1024);
-  apply_ok (w, l1, "layer 1");
-  apply_ok (w, l2, "layer 2");
-  close_ok (w);
-  bgr_test_assert_fsck_clean (img);
+  build_image_ok (img, 32 * 1024 * 1024, (const char *const[]){ l1, l2, NULL });
   got = listed_names (img, "/d");
   g_assert_cmpuint (g_hash_table_size (got), ==, g_hash_table_size (want));
   {
