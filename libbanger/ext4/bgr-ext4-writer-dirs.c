@@ -130,24 +130,27 @@ dir_table_note (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino
     g_hash_table_replace (names, g_strdup (name), GUINT_TO_POINTER (ino));
 }
 
+/* Appended to the open block if it has room, else linked by libext2fs. */
+static errcode_t
+link_once (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int type)
+{
+  gboolean done = FALSE;
+  errcode_t rc = bgr_ext4_open_block_append (fs, bgr_ext4_open_block_of (fs), dir, name, ino,
+                                             type, &done);
+
+  if (rc == 0 && !done && (rc = bgr_ext4_close_open_block (fs)) == 0)
+    rc = ext2fs_link (fs, dir, name, ino, type);
+  return rc;
+}
+
 /* libext2fs does not grow a full directory by itself. */
 errcode_t
 bgr_ext4_link_entry (ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, guint16 mode)
 {
-  BgrExt4OpenBlock **open = bgr_ext4_open_block_of (fs);
-  gboolean done = FALSE;
-  errcode_t rc = bgr_ext4_open_block_append (fs, open, dir, name, ino, dirent_type (mode), &done);
+  errcode_t rc = link_once (fs, dir, name, ino, dirent_type (mode));
 
-  if (rc == 0 && !done && (rc = bgr_ext4_close_open_block (fs)) == 0)
-    rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
-  if (rc == EXT2_ET_DIR_NO_SPACE)
-    {
-      rc = ext2fs_expand_dir (fs, dir);
-      if (rc == 0)
-        rc = bgr_ext4_open_block_append (fs, open, dir, name, ino, dirent_type (mode), &done);
-      if (rc == 0 && !done && (rc = bgr_ext4_close_open_block (fs)) == 0)
-        rc = ext2fs_link (fs, dir, name, ino, dirent_type (mode));
-    }
+  if (rc == EXT2_ET_DIR_NO_SPACE && (rc = ext2fs_expand_dir (fs, dir)) == 0)
+    rc = link_once (fs, dir, name, ino, dirent_type (mode));
   if (rc == 0)
     dir_table_note (fs, dir, name, ino);
   return rc;
